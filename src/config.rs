@@ -1,0 +1,411 @@
+//! The one configuration struct, read once from the environment at start-up.
+//!
+//! Every variable is parsed into a typed value here, so the rest of the
+//! program never sees a raw string. A missing or malformed value is a
+//! [`ConfigError`] naming the variable, which `main` prints as one line.
+//! Secrets are wrapped in [`Secret`] so `Debug` prints `[redacted]`.
+
+use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf};
+
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
+use url::Url;
+
+use crate::secret::Secret;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/switchboard.db";
+pub const DEFAULT_SITE_ADDR: &str = "127.0.0.1:3000";
+pub const DEFAULT_GRAPH_VERSION: &str = "v25.0";
+pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.facebook.com";
+
+/// A variable that is missing or malformed, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Whether the server talks to Meta or to the local sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// No `META_APP_ID`: the sandbox stands in for Meta.
+    Demo,
+    Live,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.starts_with("sqlite:") {
+            Ok(Self::Sqlite(raw.to_string()))
+        } else if raw.starts_with("postgres:") || raw.starts_with("postgresql:") {
+            Ok(Self::Postgres(raw.to_string()))
+        } else {
+            Err("must start with sqlite: or postgres:".into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Sqlite(url) | Self::Postgres(url) => url,
+        }
+    }
+}
+
+/// Database URLs may carry a password, so `Debug` shows only the scheme.
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(url) => f.write_str(url),
+            Self::Postgres(_) => f.write_str("postgres://[redacted]"),
+        }
+    }
+}
+
+/// One AES-256 key of the token vault's key ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptionKey {
+    pub id: String,
+    pub key: Secret<[u8; 32]>,
+}
+
+/// The credentials of the Meta app, present only in live mode.
+#[derive(Debug, Clone)]
+pub struct MetaApp {
+    pub app_id: String,
+    /// The first secret signs what we send; any of them verifies what we
+    /// receive, so a secret can be rotated without losing webhooks.
+    pub app_secrets: Vec<Secret<String>>,
+    pub config_id: String,
+    pub webhook_verify_token: Secret<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub database_url: DatabaseUrl,
+    pub site_addr: SocketAddr,
+    pub public_url: Url,
+    pub meta: Option<MetaApp>,
+    pub graph_version: String,
+    /// `None` in demo mode until the server points it at the sandbox.
+    pub graph_base_url: Option<Url>,
+    /// Empty in demo mode when none is configured.
+    pub token_encryption_keys: Vec<EncryptionKey>,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Reads the process environment. Empty values count as unset.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        Self::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+
+        let database_url = DatabaseUrl::parse(
+            &get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
+        )
+        .map_err(|problem| ConfigError::new("DATABASE_URL", problem))?;
+
+        let site_addr: SocketAddr = get("LEPTOS_SITE_ADDR")
+            .unwrap_or_else(|| DEFAULT_SITE_ADDR.to_string())
+            .parse()
+            .map_err(|_| {
+                ConfigError::new("LEPTOS_SITE_ADDR", "must be an address like 127.0.0.1:3000")
+            })?;
+
+        let public_url = match get("PUBLIC_URL") {
+            Some(raw) => parse_http_url("PUBLIC_URL", &raw)?,
+            None => Url::parse(&format!("http://{site_addr}"))
+                .map_err(|e| ConfigError::new("PUBLIC_URL", e.to_string()))?,
+        };
+
+        let graph_version = get("META_GRAPH_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into());
+        if !is_graph_version(&graph_version) {
+            return Err(ConfigError::new(
+                "META_GRAPH_VERSION",
+                format!("`{graph_version}` is not a Graph API version like v25.0"),
+            ));
+        }
+
+        let graph_base_url = get("META_GRAPH_BASE_URL")
+            .map(|raw| parse_http_url("META_GRAPH_BASE_URL", &raw))
+            .transpose()?;
+
+        let token_encryption_keys = match get("TOKEN_ENCRYPTION_KEYS") {
+            Some(raw) => parse_key_ring(&raw)?,
+            None => Vec::new(),
+        };
+
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    format!("`{other}` is not one of: text, json"),
+                ))
+            }
+        };
+
+        let meta = match get("META_APP_ID") {
+            None => None,
+            Some(app_id) => Some(read_meta_app(app_id, &get)?),
+        };
+        let mode = if meta.is_some() { Mode::Live } else { Mode::Demo };
+
+        if mode == Mode::Live && token_encryption_keys.is_empty() {
+            return Err(ConfigError::new(
+                "TOKEN_ENCRYPTION_KEYS",
+                "is required when META_APP_ID is set (format: id:base64key,...)",
+            ));
+        }
+        let graph_base_url = match (mode, graph_base_url) {
+            (_, Some(url)) => Some(url),
+            (Mode::Live, None) => Some(Url::parse(DEFAULT_GRAPH_BASE_URL).expect("constant URL")),
+            (Mode::Demo, None) => None,
+        };
+
+        Ok(Self {
+            mode,
+            database_url,
+            site_addr,
+            public_url,
+            meta,
+            graph_version,
+            graph_base_url,
+            token_encryption_keys,
+            log_format,
+        })
+    }
+
+    /// The SQLite file behind the database URL, if it is a file.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        match &self.database_url {
+            DatabaseUrl::Sqlite(url) => crate::store::sqlite_file(url),
+            DatabaseUrl::Postgres(_) => None,
+        }
+    }
+}
+
+fn read_meta_app(
+    app_id: String,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<MetaApp, ConfigError> {
+    if !app_id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ConfigError::new("META_APP_ID", "must be the numeric id of the Meta app"));
+    }
+    let required = |name: &'static str| {
+        get(name).ok_or_else(|| ConfigError::new(name, "is required when META_APP_ID is set"))
+    };
+    let app_secrets = required("META_APP_SECRET")?
+        .split(',')
+        .map(str::trim)
+        .map(|s| {
+            if s.is_empty() {
+                Err(ConfigError::new("META_APP_SECRET", "has an empty entry in its list"))
+            } else {
+                Ok(Secret::new(s.to_string()))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let config_id = required("META_CONFIG_ID")?;
+    if !config_id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ConfigError::new(
+            "META_CONFIG_ID",
+            "must be the numeric id of the Embedded Signup configuration",
+        ));
+    }
+    let webhook_verify_token = Secret::new(required("WEBHOOK_VERIFY_TOKEN")?);
+    Ok(MetaApp {
+        app_id,
+        app_secrets,
+        config_id,
+        webhook_verify_token,
+    })
+}
+
+fn parse_http_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| ConfigError::new(variable, format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::new(variable, "must be an http(s) URL with a host"));
+    }
+    Ok(url)
+}
+
+fn is_graph_version(v: &str) -> bool {
+    v.strip_prefix('v')
+        .and_then(|rest| rest.strip_suffix(".0"))
+        .is_some_and(|major| !major.is_empty() && major.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Parses `id:base64key,id:base64key`; the first key is the active one.
+pub fn parse_key_ring(raw: &str) -> Result<Vec<EncryptionKey>, ConfigError> {
+    const VAR: &str = "TOKEN_ENCRYPTION_KEYS";
+    let mut keys: Vec<EncryptionKey> = Vec::new();
+    for (index, entry) in raw.split(',').map(str::trim).enumerate() {
+        let position = index + 1;
+        let (id, encoded) = entry
+            .split_once(':')
+            .ok_or_else(|| ConfigError::new(VAR, format!("entry {position} is not id:base64key")))?;
+        let id = id.trim();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(ConfigError::new(
+                VAR,
+                format!("entry {position} has an empty or invalid key id (letters, digits, - and _)"),
+            ));
+        }
+        let bytes = BASE64
+            .decode(encoded.trim())
+            .map_err(|_| ConfigError::new(VAR, format!("key `{id}` is not valid base64")))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|bytes: Vec<u8>| {
+            ConfigError::new(
+                VAR,
+                format!("key `{id}` is {} bytes; AES-256 needs 32", bytes.len()),
+            )
+        })?;
+        if keys.iter().any(|k| k.id == id) {
+            return Err(ConfigError::new(VAR, format!("key id `{id}` appears twice")));
+        }
+        keys.push(EncryptionKey {
+            id: id.to_string(),
+            key: Secret::new(key),
+        });
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    const KEY: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    fn live() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("META_APP_ID", "1234567890"),
+            ("META_APP_SECRET", "first-secret, second-secret"),
+            ("META_CONFIG_ID", "998877"),
+            ("WEBHOOK_VERIFY_TOKEN", "verify-me"),
+            ("TOKEN_ENCRYPTION_KEYS", KEY),
+        ]
+    }
+
+    #[test]
+    fn defaults_are_demo_mode_on_a_local_sqlite_file() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.mode, Mode::Demo);
+        assert_eq!(c.database_url, DatabaseUrl::Sqlite(DEFAULT_DATABASE_URL.into()));
+        assert_eq!(c.site_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:3000/");
+        assert_eq!(c.graph_version, "v25.0");
+        assert_eq!(c.graph_base_url, None);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.sqlite_path(), Some(PathBuf::from("data/switchboard.db")));
+    }
+
+    #[test]
+    fn live_mode_reads_every_meta_variable() {
+        let c = config(&live()).unwrap();
+        assert_eq!(c.mode, Mode::Live);
+        let meta = c.meta.as_ref().unwrap();
+        assert_eq!(meta.app_id, "1234567890");
+        let secrets: Vec<&str> = meta.app_secrets.iter().map(|s| s.expose().as_str()).collect();
+        assert_eq!(secrets, ["first-secret", "second-secret"]);
+        assert_eq!(meta.config_id, "998877");
+        assert_eq!(c.graph_base_url.unwrap().as_str(), "https://graph.facebook.com/");
+        assert_eq!(c.token_encryption_keys[0].id, "k1");
+        assert_eq!(c.token_encryption_keys[0].key.expose()[31], 31);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let c = config(&live()).unwrap();
+        let printed = format!("{c:?}");
+        for secret in ["first-secret", "second-secret", "verify-me", "AAECAwQF"] {
+            assert!(!printed.contains(secret), "{secret} leaked into {printed}");
+        }
+        assert!(printed.contains("[redacted]"));
+        let pg = DatabaseUrl::parse("postgres://u:hunter2@db/sb").unwrap();
+        assert!(!pg.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn live_mode_requires_each_credential() {
+        for missing in ["META_APP_SECRET", "META_CONFIG_ID", "WEBHOOK_VERIFY_TOKEN", "TOKEN_ENCRYPTION_KEYS"] {
+            let vars: Vec<_> = live().into_iter().filter(|(k, _)| *k != missing).collect();
+            let err = config(&vars).unwrap_err();
+            assert_eq!(err.variable, missing);
+            assert!(err.to_string().starts_with(missing), "{err}");
+        }
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable() {
+        let cases: &[(&str, &str)] = &[
+            ("DATABASE_URL", "mysql://localhost/db"),
+            ("LEPTOS_SITE_ADDR", "localhost"),
+            ("PUBLIC_URL", "ftp://example.com"),
+            ("PUBLIC_URL", "not a url"),
+            ("META_GRAPH_VERSION", "25"),
+            ("META_GRAPH_VERSION", "v25.1"),
+            ("META_GRAPH_BASE_URL", "graph"),
+            ("TOKEN_ENCRYPTION_KEYS", "nokey"),
+            ("TOKEN_ENCRYPTION_KEYS", "k1:not-base64!"),
+            ("TOKEN_ENCRYPTION_KEYS", "k1:AAAA"),
+            ("LOG_FORMAT", "xml"),
+            ("META_APP_ID", "my-app"),
+        ];
+        for (variable, value) in cases {
+            let err = config(&[(variable, value)]).unwrap_err();
+            assert_eq!(&err.variable, variable, "{value} gave {err}");
+        }
+    }
+
+    #[test]
+    fn key_ring_keeps_order_and_refuses_duplicate_ids() {
+        let ring = parse_key_ring(&format!("{KEY},k0:{}", BASE64.encode([7u8; 32]))).unwrap();
+        assert_eq!(ring.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(), ["k1", "k0"]);
+        let err = parse_key_ring(&format!("{KEY},{KEY}")).unwrap_err();
+        assert!(err.problem.contains("twice"), "{err}");
+    }
+
+    #[test]
+    fn empty_app_secret_entry_is_refused() {
+        let mut vars = live();
+        vars[1] = ("META_APP_SECRET", "a,,b");
+        assert_eq!(config(&vars).unwrap_err().variable, "META_APP_SECRET");
+    }
+}

@@ -1,0 +1,121 @@
+//! Storage: one API with a SQLite and a Postgres implementation, chosen by
+//! the database URL's scheme. Each backend owns its SQL and its migrations
+//! (`migrations/sqlite`, `migrations/postgres`), embedded in the binary and
+//! applied when the store opens.
+//!
+//! Idempotency belongs in the schema (unique keys, `ON CONFLICT`), never in
+//! check-then-insert code, so that several Postgres instances stay correct.
+
+mod postgres;
+mod sqlite;
+
+use std::{path::PathBuf, time::SystemTime};
+
+use crate::config::DatabaseUrl;
+
+pub use postgres::PostgresStore;
+pub use sqlite::{sqlite_file, SqliteStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot prepare the database location {path}: {source}")]
+    Location {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// The store. Cheap to clone: each variant holds a connection pool.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// Dispatches one call to whichever backend this store is.
+macro_rules! on_backend {
+    ($store:expr, $backend:ident => $call:expr) => {
+        match $store {
+            Store::Sqlite($backend) => $call,
+            Store::Postgres($backend) => $call,
+        }
+    };
+}
+
+impl Store {
+    /// Connects, creating a SQLite file (and its folder) if missing, and
+    /// applies pending migrations.
+    pub async fn open(url: &DatabaseUrl) -> Result<Self> {
+        let store = match url {
+            DatabaseUrl::Sqlite(url) => Self::Sqlite(SqliteStore::open(url).await?),
+            DatabaseUrl::Postgres(url) => Self::Postgres(PostgresStore::open(url).await?),
+        };
+        tracing::info!(backend = store.backend().name(), "database ready");
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// A round trip to the database, for readiness checks.
+    pub async fn ping(&self) -> Result<()> {
+        on_backend!(self, s => s.ping().await)
+    }
+
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        on_backend!(self, s => s.setting(key).await)
+    }
+
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        on_backend!(self, s => s.set_setting(key, value, now_millis()).await)
+    }
+
+    /// Stores `value` unless the key already has one; returns what is stored.
+    /// Safe when several instances race: the first writer wins for all.
+    pub async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
+        on_backend!(self, s => s.setting_or_insert(key, value, now_millis()).await)
+    }
+
+    /// This installation's stable id, created on first start.
+    pub async fn installation_id(&self) -> Result<String> {
+        let fresh = uuid::Uuid::new_v4().to_string();
+        self.setting_or_insert("installation_id", &fresh).await
+    }
+
+    /// Waits for connections in use to return, then closes the pool.
+    pub async fn close(&self) {
+        on_backend!(self, s => s.close().await)
+    }
+}
+
+pub(crate) fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,105 @@
+//! Throwaway databases for tests: a SQLite file in a temporary folder, or a
+//! fresh database on the local Postgres server, dropped when the guard goes
+//! out of scope (also when the test panics).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::{config::DatabaseUrl, store::Store};
+
+/// Where tests find Postgres. Only loopback, never anything else.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    pub url: DatabaseUrl,
+    _dir: Option<tempfile::TempDir>,
+    postgres_name: Option<String>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: TestBackend) -> Self {
+        match backend {
+            TestBackend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary folder");
+                let path = dir.path().join("nested/switchboard.db");
+                Self {
+                    url: DatabaseUrl::Sqlite(format!("sqlite://{}", path.display())),
+                    _dir: Some(dir),
+                    postgres_name: None,
+                }
+            }
+            TestBackend::Postgres => {
+                static COUNTER: AtomicU32 = AtomicU32::new(0);
+                let name = format!(
+                    "sb_test_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed),
+                    crate::store::now_millis()
+                );
+                let admin = postgres_admin_url();
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("Postgres at {admin} is needed for this test: {e}"));
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
+                Self {
+                    url: DatabaseUrl::Postgres(format!("{base}/{name}")),
+                    _dir: None,
+                    postgres_name: Some(name),
+                }
+            }
+        }
+    }
+
+    pub async fn open_store(&self) -> Store {
+        Store::open(&self.url).await.expect("open test store")
+    }
+
+    /// Drops the Postgres database now, even with connections open; for
+    /// tests of what happens when the database goes away.
+    pub async fn drop_now(&self) {
+        if let Some(name) = &self.postgres_name {
+            drop_postgres_database(name).await;
+        }
+    }
+}
+
+async fn drop_postgres_database(name: &str) {
+    if let Ok(mut conn) =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url()).await
+    {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await;
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot be blocked on:
+        // clean up from a thread with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("cleanup runtime");
+            runtime.block_on(drop_postgres_database(&name));
+        })
+        .join();
+    }
+}
