@@ -126,7 +126,11 @@ impl Config {
     /// Reads configuration through `lookup`, so tests need not touch the
     /// process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
 
         let database_url = DatabaseUrl::parse(
             &get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string()),
@@ -146,7 +150,8 @@ impl Config {
                 .map_err(|e| ConfigError::new("PUBLIC_URL", e.to_string()))?,
         };
 
-        let graph_version = get("META_GRAPH_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into());
+        let graph_version =
+            get("META_GRAPH_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into());
         if !is_graph_version(&graph_version) {
             return Err(ConfigError::new(
                 "META_GRAPH_VERSION",
@@ -178,7 +183,11 @@ impl Config {
             None => None,
             Some(app_id) => Some(read_meta_app(app_id, &get)?),
         };
-        let mode = if meta.is_some() { Mode::Live } else { Mode::Demo };
+        let mode = if meta.is_some() {
+            Mode::Live
+        } else {
+            Mode::Demo
+        };
 
         if mode == Mode::Live && token_encryption_keys.is_empty() {
             return Err(ConfigError::new(
@@ -219,7 +228,10 @@ fn read_meta_app(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<MetaApp, ConfigError> {
     if !app_id.chars().all(|c| c.is_ascii_digit()) {
-        return Err(ConfigError::new("META_APP_ID", "must be the numeric id of the Meta app"));
+        return Err(ConfigError::new(
+            "META_APP_ID",
+            "must be the numeric id of the Meta app",
+        ));
     }
     let required = |name: &'static str| {
         get(name).ok_or_else(|| ConfigError::new(name, "is required when META_APP_ID is set"))
@@ -229,7 +241,10 @@ fn read_meta_app(
         .map(str::trim)
         .map(|s| {
             if s.is_empty() {
-                Err(ConfigError::new("META_APP_SECRET", "has an empty entry in its list"))
+                Err(ConfigError::new(
+                    "META_APP_SECRET",
+                    "has an empty entry in its list",
+                ))
             } else {
                 Ok(Secret::new(s.to_string()))
             }
@@ -252,9 +267,13 @@ fn read_meta_app(
 }
 
 fn parse_http_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(raw).map_err(|e| ConfigError::new(variable, format!("is not a URL: {e}")))?;
+    let url =
+        Url::parse(raw).map_err(|e| ConfigError::new(variable, format!("is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(ConfigError::new(variable, "must be an http(s) URL with a host"));
+        return Err(ConfigError::new(
+            variable,
+            "must be an http(s) URL with a host",
+        ));
     }
     Ok(url)
 }
@@ -271,14 +290,20 @@ pub fn parse_key_ring(raw: &str) -> Result<Vec<EncryptionKey>, ConfigError> {
     let mut keys: Vec<EncryptionKey> = Vec::new();
     for (index, entry) in raw.split(',').map(str::trim).enumerate() {
         let position = index + 1;
-        let (id, encoded) = entry
-            .split_once(':')
-            .ok_or_else(|| ConfigError::new(VAR, format!("entry {position} is not id:base64key")))?;
+        let (id, encoded) = entry.split_once(':').ok_or_else(|| {
+            ConfigError::new(VAR, format!("entry {position} is not id:base64key"))
+        })?;
         let id = id.trim();
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(ConfigError::new(
                 VAR,
-                format!("entry {position} has an empty or invalid key id (letters, digits, - and _)"),
+                format!(
+                    "entry {position} has an empty or invalid key id (letters, digits, - and _)"
+                ),
             ));
         }
         let bytes = BASE64
@@ -291,7 +316,10 @@ pub fn parse_key_ring(raw: &str) -> Result<Vec<EncryptionKey>, ConfigError> {
             )
         })?;
         if keys.iter().any(|k| k.id == id) {
-            return Err(ConfigError::new(VAR, format!("key id `{id}` appears twice")));
+            return Err(ConfigError::new(
+                VAR,
+                format!("key id `{id}` appears twice"),
+            ));
         }
         keys.push(EncryptionKey {
             id: id.to_string(),
@@ -306,8 +334,10 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -327,7 +357,10 @@ mod tests {
     fn defaults_are_demo_mode_on_a_local_sqlite_file() {
         let c = config(&[]).unwrap();
         assert_eq!(c.mode, Mode::Demo);
-        assert_eq!(c.database_url, DatabaseUrl::Sqlite(DEFAULT_DATABASE_URL.into()));
+        assert_eq!(
+            c.database_url,
+            DatabaseUrl::Sqlite(DEFAULT_DATABASE_URL.into())
+        );
         assert_eq!(c.site_addr.to_string(), "127.0.0.1:3000");
         assert_eq!(c.public_url.as_str(), "http://127.0.0.1:3000/");
         assert_eq!(c.graph_version, "v25.0");
@@ -342,10 +375,17 @@ mod tests {
         assert_eq!(c.mode, Mode::Live);
         let meta = c.meta.as_ref().unwrap();
         assert_eq!(meta.app_id, "1234567890");
-        let secrets: Vec<&str> = meta.app_secrets.iter().map(|s| s.expose().as_str()).collect();
+        let secrets: Vec<&str> = meta
+            .app_secrets
+            .iter()
+            .map(|s| s.expose().as_str())
+            .collect();
         assert_eq!(secrets, ["first-secret", "second-secret"]);
         assert_eq!(meta.config_id, "998877");
-        assert_eq!(c.graph_base_url.unwrap().as_str(), "https://graph.facebook.com/");
+        assert_eq!(
+            c.graph_base_url.unwrap().as_str(),
+            "https://graph.facebook.com/"
+        );
         assert_eq!(c.token_encryption_keys[0].id, "k1");
         assert_eq!(c.token_encryption_keys[0].key.expose()[31], 31);
     }
@@ -364,7 +404,12 @@ mod tests {
 
     #[test]
     fn live_mode_requires_each_credential() {
-        for missing in ["META_APP_SECRET", "META_CONFIG_ID", "WEBHOOK_VERIFY_TOKEN", "TOKEN_ENCRYPTION_KEYS"] {
+        for missing in [
+            "META_APP_SECRET",
+            "META_CONFIG_ID",
+            "WEBHOOK_VERIFY_TOKEN",
+            "TOKEN_ENCRYPTION_KEYS",
+        ] {
             let vars: Vec<_> = live().into_iter().filter(|(k, _)| *k != missing).collect();
             let err = config(&vars).unwrap_err();
             assert_eq!(err.variable, missing);
@@ -397,7 +442,10 @@ mod tests {
     #[test]
     fn key_ring_keeps_order_and_refuses_duplicate_ids() {
         let ring = parse_key_ring(&format!("{KEY},k0:{}", BASE64.encode([7u8; 32]))).unwrap();
-        assert_eq!(ring.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(), ["k1", "k0"]);
+        assert_eq!(
+            ring.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+            ["k1", "k0"]
+        );
         let err = parse_key_ring(&format!("{KEY},{KEY}")).unwrap_err();
         assert!(err.problem.contains("twice"), "{err}");
     }

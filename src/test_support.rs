@@ -53,7 +53,10 @@ impl TestDatabase {
                     .execute(&mut conn)
                     .await
                     .expect("create test database");
-                let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(base, _)| base)
+                    .unwrap_or(&admin);
                 Self {
                     url: DatabaseUrl::Postgres(format!("{base}/{name}")),
                     _dir: None,

@@ -43,8 +43,14 @@ async fn settings_round_trip_and_overwrite(backend: TestBackend) {
     let store = db.open_store().await;
     assert_eq!(store.setting("greeting").await.unwrap(), None);
     store.set_setting("greeting", "hello").await.unwrap();
-    assert_eq!(store.setting("greeting").await.unwrap().as_deref(), Some("hello"));
-    store.set_setting("greeting", "hola ✓ 'quoted'").await.unwrap();
+    assert_eq!(
+        store.setting("greeting").await.unwrap().as_deref(),
+        Some("hello")
+    );
+    store
+        .set_setting("greeting", "hola ✓ 'quoted'")
+        .await
+        .unwrap();
     assert_eq!(
         store.setting("greeting").await.unwrap().as_deref(),
         Some("hola ✓ 'quoted'")
@@ -60,14 +66,23 @@ async fn data_and_migrations_survive_a_reopen(backend: TestBackend) {
     // Opening again re-runs the migrator: it must find nothing to do and
     // leave the data alone.
     let reopened: Store = db.open_store().await;
-    assert_eq!(reopened.setting("kept").await.unwrap().as_deref(), Some("yes"));
+    assert_eq!(
+        reopened.setting("kept").await.unwrap().as_deref(),
+        Some("yes")
+    );
 }
 
 async fn first_writer_wins_for_setting_or_insert(backend: TestBackend) {
     let db = TestDatabase::create(backend).await;
     let store = db.open_store().await;
-    assert_eq!(store.setting_or_insert("k", "first").await.unwrap(), "first");
-    assert_eq!(store.setting_or_insert("k", "second").await.unwrap(), "first");
+    assert_eq!(
+        store.setting_or_insert("k", "first").await.unwrap(),
+        "first"
+    );
+    assert_eq!(
+        store.setting_or_insert("k", "second").await.unwrap(),
+        "first"
+    );
 }
 
 async fn installation_id_is_stable(backend: TestBackend) {
@@ -86,7 +101,9 @@ async fn concurrent_writers_all_land(backend: TestBackend) {
     let writers: Vec<_> = (0..50)
         .map(|i| {
             let store = store.clone();
-            tokio::spawn(async move { store.set_setting(&format!("key-{i}"), &i.to_string()).await })
+            tokio::spawn(
+                async move { store.set_setting(&format!("key-{i}"), &i.to_string()).await },
+            )
         })
         .collect();
     for writer in writers {
@@ -116,7 +133,10 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
         .await
         .unwrap();
     assert_eq!(mode, "wal");
-    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(store.pool()).await.unwrap();
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert_eq!(sync, 2, "FULL is 2");
 }
 
@@ -138,7 +158,9 @@ async fn postgres_database_is_dropped_after_the_test() {
     let name = url.rsplit('/').next().unwrap().to_string();
     drop(db);
     let admin = switchboard::test_support::postgres_admin_url();
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .unwrap();
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
         .bind(&name)
         .fetch_one(&mut conn)

@@ -1,0 +1,21 @@
+//! What the UI needs to know about the installation as a whole.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallationInfo {
+    /// No Meta credentials: the local sandbox stands in for Meta.
+    pub demo_mode: bool,
+    pub version: String,
+}
+
+#[server]
+pub async fn installation_status() -> Result<InstallationInfo, ServerFnError> {
+    let engine = use_context::<switchboard::Engine>()
+        .ok_or_else(|| ServerFnError::new("the engine is not available"))?;
+    Ok(InstallationInfo {
+        demo_mode: engine.config.mode == switchboard::config::Mode::Demo,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    })
+}

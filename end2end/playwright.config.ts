@@ -1,0 +1,45 @@
+import { defineConfig } from "@playwright/test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+// The server under test: the binary cargo-leptos built (debug by default),
+// on its own port and a throwaway SQLite file, run from the repository root
+// so it finds target/site.
+const port = Number(process.env.E2E_PORT ?? 3900);
+const repoRoot = resolve(__dirname, "..");
+const server = process.env.SWITCHBOARD_SERVER ?? join(repoRoot, "target/debug/server");
+const dataDir = mkdtempSync(join(tmpdir(), "switchboard-e2e-"));
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: true,
+  reporter: [["list"]],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    trace: "retain-on-failure",
+    launchOptions: {
+      // Debian's Chromium; Playwright's own browser download cannot work here.
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    },
+  },
+  webServer: {
+    command: server,
+    cwd: repoRoot,
+    url: `http://127.0.0.1:${port}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "ignore",
+    stderr: "pipe",
+    env: {
+      DATABASE_URL: `sqlite://${join(dataDir, "e2e.db")}`,
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LOG_FORMAT: "json",
+    },
+  },
+});

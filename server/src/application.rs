@@ -1,0 +1,233 @@
+//! Builds the whole server from a [`Config`]: store, routes, workers. Tests
+//! start the real thing on port 0 through the same code as `main`.
+
+use std::{
+    future::{Future, IntoFuture},
+    io,
+    net::SocketAddr,
+    sync::Arc,
+    time::Duration,
+};
+
+use app::{shell, App};
+use axum::{
+    body::Body,
+    extract::FromRef,
+    http::{HeaderName, Request},
+    middleware,
+    routing::get,
+    Router,
+};
+use leptos::prelude::{provide_context, LeptosOptions};
+use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use switchboard::{
+    config::{Config, Mode},
+    store::{self, Store},
+    Engine,
+};
+use tokio::{net::TcpListener, sync::watch};
+use tower::ServiceBuilder;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+use crate::{health, http_metrics, workers::Workers};
+
+/// How long in-flight requests, then workers, get to finish on shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Store(#[from] store::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+}
+
+/// Router state: the engine for our handlers, Leptos' options for its own.
+#[derive(Clone)]
+struct AppState {
+    engine: Engine,
+    leptos: LeptosOptions,
+}
+
+impl FromRef<AppState> for Engine {
+    fn from_ref(state: &AppState) -> Self {
+        state.engine.clone()
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    engine: Engine,
+    workers: Workers,
+}
+
+impl Application {
+    /// Opens the store (applying migrations), builds the routes and binds
+    /// the listener. Nothing is served until [`Application::run_until`].
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        // Before anything records a metric, or it goes to the no-op recorder.
+        crate::telemetry::prometheus();
+        if config.mode == Mode::Demo {
+            tracing::warn!("demo mode: META_APP_ID is not set, a local sandbox stands in for Meta");
+        }
+        tracing::info!(database = %config.database_url, "opening the database");
+        let store = Store::open(&config.database_url).await?;
+        let installation = store.installation_id().await?;
+        tracing::info!(%installation, backend = store.backend().name(), "installation");
+
+        let engine = Engine {
+            config: Arc::new(config),
+            store,
+        };
+        let addr = engine.config.site_addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+
+        let mut workers = Workers::new();
+        let probe = engine.store.clone();
+        workers.spawn("database-probe", move |stop| database_probe(probe, stop));
+
+        Ok(Self {
+            router: router(engine.clone()),
+            listener,
+            engine,
+            workers,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Adds routes beside the application's own (for embedding and tests).
+    pub fn merge(mut self, routes: Router) -> Self {
+        self.router = self.router.merge(routes);
+        self
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish
+    /// (up to a grace period), stops the workers and closes the database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "listening");
+        let (fired, mut fired_rx) = watch::channel(false);
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = fired.send(true);
+        });
+        let grace_exceeded = async move {
+            let _ = fired_rx.wait_for(|fired| *fired).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            served = serve.into_future() => served?,
+            () = grace_exceeded => tracing::warn!("requests still running after the grace period; closing"),
+        }
+        self.workers.stop(SHUTDOWN_GRACE).await;
+        self.engine.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn leptos_options(config: &Config) -> LeptosOptions {
+    // cargo-leptos sets these when it runs the server; the defaults match
+    // the workspace metadata so the release binary runs from the repo root.
+    let env_or = |name: &str, default: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default.to_string())
+    };
+    LeptosOptions::builder()
+        .output_name(env_or("LEPTOS_OUTPUT_NAME", "switchboard"))
+        .site_root(env_or("LEPTOS_SITE_ROOT", "target/site"))
+        .site_pkg_dir(env_or("LEPTOS_SITE_PKG_DIR", "pkg"))
+        .site_addr(config.site_addr)
+        .build()
+}
+
+fn router(engine: Engine) -> Router {
+    let state = AppState {
+        leptos: leptos_options(&engine.config),
+        engine: engine.clone(),
+    };
+    let ui_context = move || provide_context(engine.clone());
+    let leptos = state.leptos.clone();
+
+    let request_id = HeaderName::from_static("x-request-id");
+    let http_layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                // Only the path: query strings can carry secrets
+                // (the webhook handshake's verify token).
+                .make_span_with(|request: &Request<Body>| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %request_id,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id));
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(http_metrics::render))
+        .leptos_routes_with_context(
+            &state,
+            generate_route_list(App),
+            ui_context.clone(),
+            move || shell(leptos.clone()),
+        )
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            ui_context, shell,
+        ))
+        .layer(middleware::from_fn(http_metrics::track))
+        .layer(http_layers)
+        .with_state(state)
+}
+
+/// Publishes whether the database answers, for alerting between scrapes of
+/// `/readyz`.
+async fn database_probe(store: Store, mut stop: crate::workers::StopSignal) {
+    let mut tick = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let up = store.ping().await.is_ok();
+                metrics::gauge!("switchboard_database_up").set(if up { 1.0 } else { 0.0 });
+            }
+            () = stop.stopped() => return,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The Switchboard server: wires the engine, the UI and the HTTP routes,
+//! runs the background workers, and shuts all of it down gracefully.
+//! `main.rs` only reads the configuration and calls [`Application`].
+
+mod application;
+pub mod health;
+pub mod http_metrics;
+pub mod shutdown;
+pub mod telemetry;
+pub mod workers;
+
+pub use application::{Application, StartError};

@@ -1,0 +1,32 @@
+use std::process::ExitCode;
+
+use server::{shutdown, telemetry, Application};
+use switchboard::config::Config;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("switchboard: configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_tracing(config.log_format);
+
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(error) => {
+            tracing::error!(%error, "start-up failed");
+            eprintln!("switchboard: start-up failed: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run_until(shutdown::signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "server stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}

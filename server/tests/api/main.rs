@@ -1,0 +1,6 @@
+//! The server, started for real on a loopback port, over real HTTP.
+
+mod helpers;
+mod lifecycle;
+mod observability;
+mod pages;

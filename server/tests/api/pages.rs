@@ -1,0 +1,47 @@
+use switchboard::test_support::TestBackend;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn home_page_renders_the_layout_and_the_demo_banner() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let response = app.get("/").await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    for expected in [
+        "href=\"/onboarding\"",
+        "href=\"/conversations\"",
+        "href=\"/profile\"",
+        "href=\"/settings\"",
+        "Demo mode",
+        "/pkg/switchboard.js",
+        "/pkg/switchboard.css",
+    ] {
+        assert!(html.contains(expected), "{expected} missing from:\n{html}");
+    }
+}
+
+#[tokio::test]
+async fn each_section_has_a_page() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    for (path, heading) in [
+        ("/onboarding", "<h1>Onboarding</h1>"),
+        ("/conversations", "<h1>Conversations</h1>"),
+        ("/profile", "<h1>Profile</h1>"),
+        ("/settings", "<h1>Settings</h1>"),
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(heading), "{path}: {html}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_address_is_a_404_page() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let response = app.get("/no/such/page").await;
+    assert_eq!(response.status(), 404);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Page not found"), "{html}");
+}
