@@ -1,7 +1,7 @@
 //! The frame around every page: header, navigation, demo banner.
 
 use leptos::prelude::*;
-use leptos_router::{components::A, hooks::use_location};
+use leptos_router::components::A;
 
 use crate::status::installation_status;
 
@@ -9,13 +9,6 @@ use crate::status::installation_status;
 pub fn Layout(children: Children) -> impl IntoView {
     // On a phone the navigation folds behind a menu button.
     let menu_open = RwSignal::new(false);
-    // Closes the menu after navigating, so the page is not hidden behind it.
-    let location = use_location();
-    Effect::new(move |_| {
-        location.pathname.track();
-        menu_open.set(false);
-    });
-
     // Set only in the browser, once the WASM is live: the browser tests wait
     // for it, and it never changes the server's markup.
     let hydrated = RwSignal::new(false);
@@ -41,6 +34,8 @@ pub fn Layout(children: Children) -> impl IntoView {
                     class="main-nav"
                     class:open=move || menu_open.get()
                     aria-label="Main"
+                    // Following a link closes the menu so the page shows.
+                    on:click=move |_| menu_open.set(false)
                 >
                     <A href="/onboarding">"Onboarding"</A>
                     <A href="/conversations">"Conversations"</A>

@@ -1,0 +1,242 @@
+//! The control API under `/_sandbox/` (JSON): what a test or a demo needs
+//! to drive the world Meta would otherwise drive: grant codes, move the
+//! clock, expire or revoke tokens, configure the callback, inject faults,
+//! and read the webhook log.
+
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+    Json, Router,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{faults::Faults, oauth, webhooks, State as AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/_sandbox/state", get(overview))
+        .route(
+            "/_sandbox/webhook",
+            put(set_callback).delete(clear_callback),
+        )
+        .route("/_sandbox/codes", post(grant_code))
+        .route("/_sandbox/tokens/expire", post(expire_token))
+        .route("/_sandbox/tokens/revoke", post(revoke_token))
+        .route("/_sandbox/clock/advance", post(advance_clock))
+        .route("/_sandbox/webhooks", get(delivery_log))
+        .route(
+            "/_sandbox/faults",
+            put(set_faults).get(get_faults).delete(clear_faults),
+        )
+        .route("/_sandbox/phones/{phone_number_id}", post(adjust_phone))
+}
+
+/// A control API error: `{"error": "..."}` with a 4xx status.
+pub struct ControlError(StatusCode, String);
+
+impl ControlError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self(StatusCode::BAD_REQUEST, message.into())
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self(StatusCode::NOT_FOUND, message.into())
+    }
+}
+
+impl IntoResponse for ControlError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+type ControlResult = Result<Json<Value>, ControlError>;
+
+/// Parses a JSON body with a clear error instead of axum's plain text.
+pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ControlError> {
+    let body = if body.is_empty() {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body)
+        .map_err(|e| ControlError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+async fn overview(State(state): State<AppState>) -> Json<Value> {
+    let config = state.config().clone();
+    Json(json!({
+        "app_id": config.app_id,
+        "callback_url": config.callback_url,
+        "graph_base_url": state.base_url,
+        "demo": state.demo,
+        "now": state.clock.now(),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallbackRequest {
+    url: String,
+    verify_token: Option<String>,
+}
+
+/// Sets the app's callback URL after the GET handshake, as Meta's app
+/// dashboard does.
+async fn set_callback(State(state): State<AppState>, body: axum::body::Bytes) -> ControlResult {
+    let request: CallbackRequest = parse(&body)?;
+    let verify_token = request
+        .verify_token
+        .unwrap_or_else(|| state.config().verify_token.clone());
+    let challenge = state.rng().u64(..);
+    webhooks::verify_callback(&request.url, &verify_token, challenge)
+        .await
+        .map_err(ControlError::bad_request)?;
+    let mut config = state.config();
+    config.callback_url = Some(request.url.clone());
+    config.verify_token = verify_token;
+    Ok(Json(
+        json!({ "success": true, "callback_url": request.url }),
+    ))
+}
+
+async fn clear_callback(State(state): State<AppState>) -> Json<Value> {
+    state.config().callback_url = None;
+    Json(json!({ "success": true }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct CodeRequest {
+    business_id: Option<String>,
+    waba_ids: Option<Vec<String>>,
+}
+
+/// Grants a code as finishing Embedded Signup would.
+async fn grant_code(State(state): State<AppState>, body: axum::body::Bytes) -> ControlResult {
+    let request: CodeRequest = parse(&body)?;
+    let demo = state.demo.clone();
+    let business_id = request
+        .business_id
+        .or_else(|| demo.as_ref().map(|d| d.business_id.clone()))
+        .ok_or_else(|| ControlError::bad_request("business_id is required (no demo business)"))?;
+    let waba_ids = request
+        .waba_ids
+        .or_else(|| demo.as_ref().map(|d| vec![d.waba_id.clone()]))
+        .unwrap_or_default();
+    let now = state.clock.now();
+    let mut world = state.world();
+    if !world.businesses.contains_key(&business_id) {
+        return Err(ControlError::not_found(format!(
+            "no business {business_id}"
+        )));
+    }
+    let code = oauth::issue_code(&mut world, &mut state.rng(), now, &business_id, waba_ids);
+    Ok(Json(json!({ "code": code })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    token: String,
+    /// Seconds from now until it expires (0 or absent: now).
+    #[serde(default)]
+    in_seconds: i64,
+}
+
+async fn expire_token(State(state): State<AppState>, body: axum::body::Bytes) -> ControlResult {
+    let request: TokenRequest = parse(&body)?;
+    let at = state.clock.now() + request.in_seconds.max(0) * 1000;
+    let mut world = state.world();
+    let token = world
+        .tokens
+        .get_mut(&request.token)
+        .ok_or_else(|| ControlError::not_found("no such token"))?;
+    token.expires_at = Some(at);
+    Ok(Json(json!({ "success": true, "expires_at": at / 1000 })))
+}
+
+async fn revoke_token(State(state): State<AppState>, body: axum::body::Bytes) -> ControlResult {
+    let request: TokenRequest = parse(&body)?;
+    let mut world = state.world();
+    let token = world
+        .tokens
+        .get_mut(&request.token)
+        .ok_or_else(|| ControlError::not_found("no such token"))?;
+    token.revoked = true;
+    Ok(Json(json!({ "success": true })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvanceRequest {
+    seconds: i64,
+}
+
+async fn advance_clock(State(state): State<AppState>, body: axum::body::Bytes) -> ControlResult {
+    let request: AdvanceRequest = parse(&body)?;
+    if request.seconds < 0 {
+        return Err(ControlError::bad_request("the clock only moves forward"));
+    }
+    state.clock.advance(request.seconds * 1000);
+    Ok(Json(json!({ "now": state.clock.now() })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhoneAdjustment {
+    throughput: Option<u32>,
+    quality_rating: Option<String>,
+}
+
+/// Changes what Meta would change about a number (its throughput tier,
+/// its quality rating).
+async fn adjust_phone(
+    State(state): State<AppState>,
+    axum::extract::Path(phone_id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> ControlResult {
+    let request: PhoneAdjustment = parse(&body)?;
+    let mut world = state.world();
+    let phone = world
+        .phones
+        .get_mut(&phone_id)
+        .ok_or_else(|| ControlError::not_found(format!("no phone number {phone_id}")))?;
+    if let Some(throughput) = request.throughput {
+        phone.throughput = throughput;
+    }
+    if let Some(rating) = request.quality_rating {
+        phone.quality_rating = rating;
+    }
+    Ok(Json(json!({ "success": true })))
+}
+
+async fn delivery_log(State(state): State<AppState>) -> Json<Value> {
+    let world = state.world();
+    Json(json!({ "attempts": world.deliveries }))
+}
+
+async fn set_faults(State(state): State<AppState>, body: axum::body::Bytes) -> ControlResult {
+    let faults: Faults = parse(&body)?;
+    for probability in [faults.duplicate_webhooks, faults.reorder_webhooks] {
+        if !(0.0..=1.0).contains(&probability) {
+            return Err(ControlError::bad_request(
+                "probabilities are between 0 and 1",
+            ));
+        }
+    }
+    *state.faults_mut() = faults.clone();
+    Ok(Json(json!({ "faults": faults })))
+}
+
+async fn get_faults(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "faults": state.faults() }))
+}
+
+async fn clear_faults(State(state): State<AppState>) -> Json<Value> {
+    *state.faults_mut() = Faults::default();
+    Json(json!({ "faults": Faults::default() }))
+}

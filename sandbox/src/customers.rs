@@ -1,0 +1,177 @@
+//! The simulated customer: writes to a business number (which triggers the
+//! `messages` webhook, as a real inbound message would) and reads what the
+//! business sent back.
+
+use axum::{
+    body::Bytes,
+    extract::{Path, State},
+    routing::{get, post},
+    Json, Router,
+};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    control::{parse, ControlError},
+    ids,
+    webhooks::Change,
+    world::{ChatLine, Media},
+    State as AppState,
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/_sandbox/customers/{wa_id}/messages",
+            post(customer_writes),
+        )
+        .route("/_sandbox/chats/{phone_number_id}/{wa_id}", get(read_chat))
+}
+
+#[derive(Deserialize)]
+struct InboundRequest {
+    /// Defaults to the demo business's registered number.
+    phone_number_id: Option<String>,
+    /// The customer's profile name.
+    #[serde(default = "default_name")]
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    /// For media types: the file, base64-encoded (a tiny default if absent).
+    data_base64: Option<String>,
+    /// Everything else is the type's object and `context`, as Meta sends.
+    #[serde(flatten)]
+    rest: Map<String, Value>,
+}
+
+fn default_name() -> String {
+    "Casey Customer".into()
+}
+
+const MEDIA_TYPES: [(&str, &str); 5] = [
+    ("image", "image/jpeg"),
+    ("video", "video/mp4"),
+    ("audio", "audio/ogg; codecs=opus"),
+    ("document", "application/pdf"),
+    ("sticker", "image/webp"),
+];
+
+async fn customer_writes(
+    State(state): State<AppState>,
+    Path(wa_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ControlError> {
+    let request: InboundRequest = parse(&body)?;
+    if wa_id.is_empty() || !wa_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ControlError::bad_request("wa_id must be digits"));
+    }
+    let phone_id = request
+        .phone_number_id
+        .clone()
+        .or_else(|| state.demo.as_ref().map(|d| d.phone_number_id.clone()))
+        .ok_or_else(|| ControlError::bad_request("phone_number_id is required"))?;
+    let phone = state
+        .world()
+        .phones
+        .get(&phone_id)
+        .cloned()
+        .ok_or_else(|| ControlError::not_found(format!("no phone number {phone_id}")))?;
+
+    let now = state.clock.now();
+    let wamid = ids::wamid(&mut state.rng());
+    let mut message = json!({
+        "from": wa_id,
+        "id": wamid,
+        "timestamp": (now / 1000).to_string(),
+        "type": request.kind,
+    });
+    if let Some(context) = request.rest.get("context") {
+        message["context"] = context.clone();
+    }
+    let kind = request.kind.as_str();
+    if let Some((_, default_mime)) = MEDIA_TYPES.iter().find(|(k, _)| *k == kind) {
+        let mut object = request.rest.get(kind).cloned().unwrap_or_else(|| json!({}));
+        let bytes = match &request.data_base64 {
+            Some(data) => STANDARD
+                .decode(data)
+                .map_err(|_| ControlError::bad_request("data_base64 is not base64"))?,
+            None => b"sandbox media bytes".to_vec(),
+        };
+        let mime = object
+            .get("mime_type")
+            .and_then(Value::as_str)
+            .unwrap_or(default_mime)
+            .to_string();
+        let media_id = ids::numeric(&mut state.rng());
+        let sha256 = STANDARD.encode(Sha256::digest(&bytes));
+        state.world().media.insert(
+            media_id.clone(),
+            Media {
+                id: media_id.clone(),
+                phone_id: phone.id.clone(),
+                mime_type: mime.clone(),
+                bytes,
+                sha256: sha256.clone(),
+            },
+        );
+        object["id"] = json!(media_id);
+        object["mime_type"] = json!(mime);
+        object["sha256"] = json!(sha256);
+        message[kind] = object;
+    } else if kind == "unsupported" {
+        message["errors"] = json!([{
+            "code": 131051,
+            "title": "Message type unknown",
+            "message": "Message type unknown",
+            "error_data": { "details": "Message type is currently not supported." },
+        }]);
+        message["unsupported"] = json!({ "type": request.rest.get("unsupported_type").cloned().unwrap_or(json!("edit")) });
+    } else {
+        let object = request.rest.get(kind).cloned().ok_or_else(|| {
+            ControlError::bad_request(format!("a `{kind}` object is required for type {kind}"))
+        })?;
+        message[kind] = object;
+    }
+
+    state
+        .world()
+        .chats
+        .entry((phone.id.clone(), wa_id.clone()))
+        .or_default()
+        .push(ChatLine {
+            direction: "inbound",
+            wamid: wamid.clone(),
+            timestamp: now,
+            message: message.clone(),
+            status: None,
+        });
+    state.webhooks.send(Change {
+        waba_id: phone.waba_id.clone(),
+        field: "messages".into(),
+        value: json!({
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": phone.display_phone_number,
+                "phone_number_id": phone.id,
+            },
+            "contacts": [{ "profile": { "name": request.name }, "wa_id": wa_id }],
+            "messages": [message],
+        }),
+    });
+    Ok(Json(json!({ "wamid": wamid })))
+}
+
+async fn read_chat(
+    State(state): State<AppState>,
+    Path((phone_number_id, wa_id)): Path<(String, String)>,
+) -> Json<Value> {
+    let world = state.world();
+    let lines = world
+        .chats
+        .get(&(phone_number_id, wa_id))
+        .cloned()
+        .unwrap_or_default();
+    Json(json!({ "messages": lines }))
+}

@@ -1,0 +1,484 @@
+//! `POST /{phone-number-id}/messages`: validates like Meta, enforces the
+//! number's throughput, the pair rate limit and registration, answers with
+//! a `wamid`, then reports `sent`, `delivered` and `read` (or `failed`
+//! with 131047 outside the 24-hour window) by webhook.
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::{
+    error::{GraphError, GraphResult},
+    graph::{authorized, GraphRequest},
+    ids, phones,
+    webhooks::Change,
+    world::{ChatLine, Millis, Phone, DAY_MS},
+    State,
+};
+
+/// Meta's pair limit: about one message every 6 s to the same customer,
+/// with bursts of up to 45 borrowed from future quota.
+const PAIR_BURST: f64 = 45.0;
+const PAIR_REFILL_MS: f64 = 6000.0;
+
+const MEDIA_TYPES: [&str; 5] = ["image", "video", "audio", "document", "sticker"];
+
+fn invalid(details: impl Into<String>) -> GraphError {
+    GraphError::whatsapp(
+        StatusCode::BAD_REQUEST,
+        131009,
+        "Parameter value is not valid",
+        details,
+    )
+}
+
+fn missing(details: impl Into<String>) -> GraphError {
+    GraphError::whatsapp(
+        StatusCode::BAD_REQUEST,
+        131008,
+        "Required parameter is missing",
+        details,
+    )
+}
+
+pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
+    let token = authorized(state, request)?;
+    let phone = phones::visible_phone(state, request, &token)?;
+    let body = request.json()?.clone();
+    if body.get("messaging_product").and_then(Value::as_str) != Some("whatsapp") {
+        return Err(GraphError::invalid_parameter(
+            "The parameter messaging_product is required.",
+        ));
+    }
+    if body.get("status").is_some() {
+        return mark_read(state, &phone, &body);
+    }
+    if !phone.registered {
+        return Err(GraphError::whatsapp(
+            StatusCode::BAD_REQUEST,
+            133010,
+            "Account not registered",
+            "The phone number is not registered on the WhatsApp Business Platform.",
+        ));
+    }
+    let to = recipient(&body)?;
+    let kind = body
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("text")
+        .to_string();
+    validate_content(state, &phone, &kind, &body)?;
+    let now = state.clock.now();
+    take_throughput(state, &phone, now)?;
+    take_pair_quota(state, &phone.id, &to, now)?;
+
+    let in_window = state
+        .world()
+        .last_inbound(&phone.id, &to)
+        .is_some_and(|at| now - at < DAY_MS);
+    let wamid = ids::wamid(&mut state.rng());
+    state
+        .world()
+        .chats
+        .entry((phone.id.clone(), to.clone()))
+        .or_default()
+        .push(ChatLine {
+            direction: "outbound",
+            wamid: wamid.clone(),
+            timestamp: now,
+            message: body.clone(),
+            status: None,
+        });
+
+    let is_template = kind == "template";
+    let outcome = if is_template || in_window {
+        Outcome::Delivered
+    } else {
+        Outcome::OutsideWindow
+    };
+    tokio::spawn(report_statuses(
+        state.clone(),
+        phone.clone(),
+        to.clone(),
+        wamid.clone(),
+        outcome,
+        body.get("biz_opaque_callback_data").cloned(),
+        if is_template { "marketing" } else { "service" },
+    ));
+
+    let input = body.get("to").and_then(Value::as_str).unwrap_or_default();
+    let mut message = json!({ "id": wamid });
+    if is_template {
+        message["message_status"] = json!("accepted");
+    }
+    Ok(json!({
+        "messaging_product": "whatsapp",
+        "contacts": [{ "input": input, "wa_id": to }],
+        "messages": [message],
+    }))
+}
+
+/// `to`: digits with an optional leading `+`, 8 to 15 of them.
+fn recipient(body: &Value) -> GraphResult<String> {
+    let raw = body
+        .get("to")
+        .and_then(Value::as_str)
+        .ok_or_else(|| missing("The parameter to is required."))?;
+    let digits: String = raw
+        .trim_start_matches('+')
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+        .collect();
+    if !(8..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(format!(
+            "The parameter to ({raw}) is not a valid phone number."
+        )));
+    }
+    Ok(digits)
+}
+
+fn field<'a>(body: &'a Value, kind: &str) -> GraphResult<&'a Value> {
+    body.get(kind)
+        .filter(|v| v.is_object())
+        .ok_or_else(|| missing(format!("The parameter {kind} is required for type {kind}.")))
+}
+
+fn text_within(value: Option<&Value>, name: &str, max: usize, required: bool) -> GraphResult<()> {
+    match value.and_then(Value::as_str) {
+        None if required => Err(missing(format!("The parameter {name} is required."))),
+        None => Ok(()),
+        Some(s) if required && s.trim().is_empty() => {
+            Err(invalid(format!("{name} must not be empty.")))
+        }
+        Some(s) if s.chars().count() > max => {
+            Err(invalid(format!("{name} is longer than {max} characters.")))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+fn validate_content(state: &State, phone: &Phone, kind: &str, body: &Value) -> GraphResult<()> {
+    match kind {
+        "text" => {
+            let text = field(body, "text")?;
+            text_within(text.get("body"), "text.body", 4096, true)
+        }
+        k if MEDIA_TYPES.contains(&k) => {
+            let media = field(body, k)?;
+            match (media.get("id").and_then(Value::as_str), media.get("link").and_then(Value::as_str)) {
+                (Some(id), None) => {
+                    let world = state.world();
+                    match world.media.get(id) {
+                        Some(m) if m.phone_id == phone.id => Ok(()),
+                        _ => Err(invalid(format!("Media id {id} does not exist or belongs to another number."))),
+                    }
+                }
+                (None, Some(link)) => match url::Url::parse(link) {
+                    Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(()),
+                    _ => Err(invalid(format!("{k}.link must be an http(s) URL."))),
+                },
+                (Some(_), Some(_)) => Err(invalid(format!("Give either {k}.id or {k}.link, not both."))),
+                (None, None) => Err(missing(format!("{k}.id or {k}.link is required."))),
+            }?;
+            if media.get("caption").is_some() && !matches!(k, "image" | "video" | "document") {
+                return Err(invalid(format!("{k} messages take no caption.")));
+            }
+            text_within(media.get("caption"), &format!("{k}.caption"), 1024, false)
+        }
+        "template" => validate_template(state, field(body, "template")?),
+        "interactive" => validate_interactive(field(body, "interactive")?),
+        "reaction" => {
+            let reaction = field(body, "reaction")?;
+            text_within(reaction.get("message_id"), "reaction.message_id", 512, true)?;
+            match reaction.get("emoji") {
+                Some(Value::String(_)) => Ok(()),
+                _ => Err(missing("reaction.emoji is required (an empty string removes the reaction).")),
+            }
+        }
+        "location" => {
+            let location = field(body, "location")?;
+            let coordinate = |name: &str, limit: f64| match location.get(name).and_then(Value::as_f64) {
+                Some(v) if v.abs() <= limit => Ok(()),
+                Some(_) => Err(invalid(format!("location.{name} is out of range."))),
+                None => Err(missing(format!("location.{name} is required."))),
+            };
+            coordinate("latitude", 90.0)?;
+            coordinate("longitude", 180.0)
+        }
+        "contacts" => match body.get("contacts").and_then(Value::as_array) {
+            Some(list) if !list.is_empty() => list.iter().try_for_each(|c| {
+                text_within(c.pointer("/name/formatted_name"), "contacts[].name.formatted_name", 512, true)
+            }),
+            _ => Err(missing("contacts must be a non-empty array.")),
+        },
+        other => Err(GraphError::invalid_parameter(format!(
+            "Param type must be one of {{AUDIO, CONTACTS, DOCUMENT, IMAGE, INTERACTIVE, LOCATION, REACTION, STICKER, TEMPLATE, TEXT, VIDEO}} - got \"{other}\"."
+        ))),
+    }
+}
+
+fn validate_template(state: &State, template: &Value) -> GraphResult<()> {
+    let name = template
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| missing("template.name is required."))?;
+    let language = template
+        .pointer("/language/code")
+        .and_then(Value::as_str)
+        .ok_or_else(|| missing("template.language.code is required."))?;
+    let expected = state
+        .world()
+        .templates
+        .get(&(name.to_string(), language.to_string()))
+        .copied()
+        .ok_or_else(|| {
+            GraphError::whatsapp(
+                StatusCode::NOT_FOUND,
+                132001,
+                "Template name does not exist in the translation",
+                format!("template name ({name}) does not exist in {language}"),
+            )
+        })?;
+    let given = template
+        .get("components")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.get("type").and_then(Value::as_str) == Some("body"))
+        .filter_map(|c| c.get("parameters").and_then(Value::as_array))
+        .map(Vec::len)
+        .sum::<usize>();
+    if given != expected {
+        return Err(GraphError::whatsapp(
+            StatusCode::BAD_REQUEST,
+            132000,
+            "Number of parameters does not match the expected number of params",
+            format!("body: number of localizable_params ({given}) does not match the expected number of params ({expected})"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_interactive(interactive: &Value) -> GraphResult<()> {
+    text_within(
+        interactive.pointer("/body/text"),
+        "interactive.body.text",
+        1024,
+        true,
+    )?;
+    match interactive.get("type").and_then(Value::as_str) {
+        Some("button") => {
+            let buttons = interactive
+                .pointer("/action/buttons")
+                .and_then(Value::as_array)
+                .ok_or_else(|| missing("interactive.action.buttons is required."))?;
+            if buttons.is_empty() || buttons.len() > 3 {
+                return Err(invalid(
+                    "interactive.action.buttons must hold 1 to 3 buttons.",
+                ));
+            }
+            for button in buttons {
+                text_within(button.pointer("/reply/id"), "button reply.id", 256, true)?;
+                text_within(
+                    button.pointer("/reply/title"),
+                    "button reply.title",
+                    20,
+                    true,
+                )?;
+            }
+            Ok(())
+        }
+        Some("list") => {
+            text_within(
+                interactive.pointer("/action/button"),
+                "interactive.action.button",
+                20,
+                true,
+            )?;
+            let sections = interactive
+                .pointer("/action/sections")
+                .and_then(Value::as_array)
+                .ok_or_else(|| missing("interactive.action.sections is required."))?;
+            if sections.is_empty() || sections.len() > 10 {
+                return Err(invalid(
+                    "interactive.action.sections must hold 1 to 10 sections.",
+                ));
+            }
+            let mut rows = 0;
+            for section in sections {
+                for row in section
+                    .get("rows")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    rows += 1;
+                    text_within(row.get("id"), "row.id", 200, true)?;
+                    text_within(row.get("title"), "row.title", 24, true)?;
+                    text_within(row.get("description"), "row.description", 72, false)?;
+                }
+            }
+            if rows == 0 || rows > 10 {
+                return Err(invalid("A list holds 1 to 10 rows in all."));
+            }
+            Ok(())
+        }
+        other => Err(invalid(format!(
+            "interactive.type {} is not supported here (button, list).",
+            other.unwrap_or("(missing)")
+        ))),
+    }
+}
+
+fn take_throughput(state: &State, phone: &Phone, now: Millis) -> GraphResult<()> {
+    let second = now / 1000;
+    let mut world = state.world();
+    let counter = world
+        .send_counters
+        .entry(phone.id.clone())
+        .or_insert((second, 0));
+    if counter.0 != second {
+        *counter = (second, 0);
+    }
+    if counter.1 >= phone.throughput {
+        return Err(GraphError::whatsapp(
+            StatusCode::TOO_MANY_REQUESTS,
+            130429,
+            "Rate limit hit",
+            "Cloud API message throughput has been reached.",
+        ));
+    }
+    counter.1 += 1;
+    Ok(())
+}
+
+fn take_pair_quota(state: &State, phone_id: &str, to: &str, now: Millis) -> GraphResult<()> {
+    let mut world = state.world();
+    let bucket = world
+        .pair_buckets
+        .entry((phone_id.to_string(), to.to_string()))
+        .or_insert((PAIR_BURST, now));
+    let refilled = (bucket.0 + (now - bucket.1) as f64 / PAIR_REFILL_MS).min(PAIR_BURST);
+    if refilled < 1.0 {
+        *bucket = (refilled, now);
+        return Err(GraphError::whatsapp(
+            StatusCode::TOO_MANY_REQUESTS,
+            131056,
+            "(Business Account, Consumer Account) pair rate limit hit",
+            "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.",
+        ));
+    }
+    *bucket = (refilled - 1.0, now);
+    Ok(())
+}
+
+/// `{"status":"read","message_id":...}` with an optional typing indicator.
+fn mark_read(state: &State, phone: &Phone, body: &Value) -> GraphResult<Value> {
+    if body.get("status").and_then(Value::as_str) != Some("read") {
+        return Err(invalid("status must be \"read\"."));
+    }
+    let message_id = body
+        .get("message_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| missing("message_id is required."))?;
+    if let Some(indicator) = body.get("typing_indicator") {
+        if indicator.get("type").and_then(Value::as_str) != Some("text") {
+            return Err(invalid("typing_indicator.type must be \"text\"."));
+        }
+    }
+    let mut world = state.world();
+    let line = world
+        .chats
+        .iter_mut()
+        .filter(|((phone_id, _), _)| *phone_id == phone.id)
+        .flat_map(|(_, lines)| lines.iter_mut())
+        .find(|line| line.direction == "inbound" && line.wamid == message_id)
+        .ok_or_else(|| {
+            invalid(format!(
+                "message_id {message_id} is not a message this number received."
+            ))
+        })?;
+    line.status = Some("read".into());
+    Ok(json!({ "success": true }))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Delivered,
+    OutsideWindow,
+}
+
+/// Sends the statuses a real send produces, each after the configured delay.
+async fn report_statuses(
+    state: State,
+    phone: Phone,
+    to: String,
+    wamid: String,
+    outcome: Outcome,
+    callback_data: Option<Value>,
+    category: &'static str,
+) {
+    let delay = state.config().status_delay;
+    let conversation_id = ids::opaque(&mut state.rng(), 32);
+    let steps: &[&str] = match outcome {
+        Outcome::Delivered => &["sent", "delivered", "read"],
+        Outcome::OutsideWindow => &["failed"],
+    };
+    for (index, status) in steps.iter().enumerate() {
+        tokio::time::sleep(delay).await;
+        let now = state.clock.now();
+        let mut item = json!({
+            "id": wamid,
+            "status": status,
+            "timestamp": (now / 1000).to_string(),
+            "recipient_id": to,
+        });
+        if let Some(data) = &callback_data {
+            item["biz_opaque_callback_data"] = data.clone();
+        }
+        if *status == "failed" {
+            item["errors"] = json!([{
+                "code": 131047,
+                "title": "Re-engagement message",
+                "message": "Re-engagement message",
+                "error_data": { "details": "More than 24 hours have passed since the recipient last replied to the sender number." },
+                "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
+            }]);
+        } else {
+            let mut conversation = json!({ "id": conversation_id, "origin": { "type": category } });
+            if index == 0 {
+                conversation["expiration_timestamp"] = json!(((now + DAY_MS) / 1000).to_string());
+            }
+            item["conversation"] = conversation;
+            item["pricing"] = json!({
+                "billable": category != "service",
+                "pricing_model": "PMP",
+                "type": if category == "service" { "free_customer_service" } else { "regular" },
+                "category": category,
+            });
+        }
+        set_line_status(&state, &phone.id, &to, &wamid, status);
+        state.webhooks.send(Change {
+            waba_id: phone.waba_id.clone(),
+            field: "messages".into(),
+            value: json!({
+                "messaging_product": "whatsapp",
+                "metadata": {
+                    "display_phone_number": phone.display_phone_number,
+                    "phone_number_id": phone.id,
+                },
+                "statuses": [item],
+            }),
+        });
+    }
+}
+
+fn set_line_status(state: &State, phone_id: &str, to: &str, wamid: &str, status: &str) {
+    let mut world = state.world();
+    if let Some(line) = world
+        .chats
+        .get_mut(&(phone_id.to_string(), to.to_string()))
+        .and_then(|lines| lines.iter_mut().find(|l| l.wamid == wamid))
+    {
+        line.status = Some(status.to_string());
+    }
+}

@@ -1,0 +1,217 @@
+//! Embedded Signup: a stand-in FB JS SDK (`/sdk.js`), the popup where a
+//! person picks or creates a business, a WABA and a phone number (or
+//! cancels, or reports a problem), and a demo opener page. The popup posts
+//! `WA_EMBEDDED_SIGNUP` to the opener from the sandbox's own origin and
+//! hands the code to `FB.login`'s callback, in either order.
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::header,
+    response::{Html, IntoResponse},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{
+    control::{parse, ControlError},
+    ids, oauth,
+    world::{Business, BusinessProfile, Phone, Waba},
+    State as AppState,
+};
+
+const SDK: &str = include_str!("../assets/sdk.js");
+const POPUP: &str = include_str!("../assets/signup.html");
+const OPENER: &str = include_str!("../assets/opener.html");
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/sdk.js", get(sdk))
+        .route("/en_US/sdk.js", get(sdk))
+        .route("/dialog/embedded_signup", get(popup))
+        .route("/dialog/embedded_signup/finish", post(finish))
+        .route("/_sandbox/opener", get(opener))
+}
+
+async fn sdk(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/javascript; charset=utf-8",
+        )],
+        SDK.replace("__SANDBOX_ORIGIN__", &state.base_url),
+    )
+}
+
+/// JSON safe to embed in a `<script>`.
+fn script_json(value: &Value) -> String {
+    value.to_string().replace('<', "\\u003c")
+}
+
+async fn popup(State(state): State<AppState>) -> Html<String> {
+    let app_id = state.config().app_id.clone();
+    let world = state.world();
+    let data = json!({
+        "app_id": app_id,
+        "businesses": world.businesses.values().map(|b| json!({ "id": b.id, "name": b.name })).collect::<Vec<_>>(),
+        "wabas": world.wabas.values().map(|w| json!({ "id": w.id, "name": w.name, "business_id": w.business_id })).collect::<Vec<_>>(),
+        "phones": world.phones.values().map(|p| json!({
+            "id": p.id, "waba_id": p.waba_id,
+            "display_phone_number": p.display_phone_number, "verified_name": p.verified_name,
+        })).collect::<Vec<_>>(),
+    });
+    Html(POPUP.replace("__WORLD_JSON__", &script_json(&data)))
+}
+
+async fn opener(State(state): State<AppState>) -> Html<String> {
+    Html(OPENER.replace("__APP_ID__", &state.config().app_id))
+}
+
+#[derive(Deserialize)]
+struct Finish {
+    app_id: String,
+    config_id: String,
+    #[serde(default)]
+    feature_type: String,
+    business: Option<String>,
+    #[serde(default)]
+    new_business: String,
+    waba: Option<String>,
+    #[serde(default)]
+    new_waba: String,
+    phone: Option<String>,
+    #[serde(default)]
+    new_phone: String,
+    #[serde(default)]
+    new_phone_name: String,
+}
+
+const NEW: &str = "__new";
+
+async fn finish(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ControlError> {
+    let request: Finish = parse(&body)?;
+    let config = state.config().clone();
+    if request.app_id != config.app_id || request.config_id.trim().is_empty() {
+        return Err(ControlError::bad_request(
+            "This configuration is not valid for the app.",
+        ));
+    }
+    let now = state.clock.now();
+    let mut world = state.world();
+    let mut rng = state.rng();
+
+    let business_id = match request.business.as_deref() {
+        Some(NEW) => {
+            let name = request.new_business.trim();
+            if name.is_empty() {
+                return Err(ControlError::bad_request(
+                    "Enter a name for the new business.",
+                ));
+            }
+            let id = ids::numeric(&mut rng);
+            world.businesses.insert(
+                id.clone(),
+                Business {
+                    id: id.clone(),
+                    name: name.to_string(),
+                },
+            );
+            id
+        }
+        Some(id) if world.businesses.contains_key(id) => id.to_string(),
+        _ => return Err(ControlError::bad_request("Choose a business.")),
+    };
+    let waba_id = match request.waba.as_deref() {
+        Some(NEW) => {
+            let name = request.new_waba.trim();
+            if name.is_empty() {
+                return Err(ControlError::bad_request(
+                    "Enter a name for the new WhatsApp Business Account.",
+                ));
+            }
+            let id = ids::numeric(&mut rng);
+            world.wabas.insert(
+                id.clone(),
+                Waba {
+                    id: id.clone(),
+                    name: name.to_string(),
+                    business_id: business_id.clone(),
+                    subscribed: false,
+                    override_callback: None,
+                },
+            );
+            id
+        }
+        Some(id)
+            if world
+                .wabas
+                .get(id)
+                .is_some_and(|w| w.business_id == business_id) =>
+        {
+            id.to_string()
+        }
+        _ => {
+            return Err(ControlError::bad_request(
+                "Choose a WhatsApp Business Account of this business.",
+            ))
+        }
+    };
+    let phone_number_id = if request.feature_type == "only_waba_sharing" {
+        None
+    } else {
+        Some(match request.phone.as_deref() {
+            Some(NEW) => {
+                let digits = request.new_phone.trim().trim_start_matches('+');
+                let name = request.new_phone_name.trim();
+                if !(8..=15).contains(&digits.len())
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
+                    || name.is_empty()
+                {
+                    return Err(ControlError::bad_request(
+                        "Enter the number's digits (8 to 15) and a display name.",
+                    ));
+                }
+                let id = ids::numeric(&mut rng);
+                world.phones.insert(
+                    id.clone(),
+                    Phone {
+                        id: id.clone(),
+                        waba_id: waba_id.clone(),
+                        display_phone_number: digits.to_string(),
+                        verified_name: name.to_string(),
+                        registered: false,
+                        pin: None,
+                        register_attempts: Vec::new(),
+                        quality_rating: "UNKNOWN".into(),
+                        profile: BusinessProfile::default(),
+                        throughput: config.throughput,
+                    },
+                );
+                id
+            }
+            Some(id) if world.phones.get(id).is_some_and(|p| p.waba_id == waba_id) => {
+                id.to_string()
+            }
+            _ => {
+                return Err(ControlError::bad_request(
+                    "Choose a phone number of this account.",
+                ))
+            }
+        })
+    };
+    let code = oauth::issue_code(
+        &mut world,
+        &mut rng,
+        now,
+        &business_id,
+        vec![waba_id.clone()],
+    );
+    Ok(Json(json!({
+        "code": code,
+        "business_id": business_id,
+        "waba_id": waba_id,
+        "phone_number_id": phone_number_id,
+    })))
+}

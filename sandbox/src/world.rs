@@ -1,0 +1,186 @@
+//! The sandbox's in-memory picture of Meta: businesses, WABAs, phone
+//! numbers, tokens, customers and their chats. One lock guards it all; no
+//! handler holds it across an `.await`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+/// Milliseconds since the Unix epoch, on the sandbox's (movable) clock.
+pub type Millis = i64;
+
+pub const DAY_MS: Millis = 24 * 60 * 60 * 1000;
+
+#[derive(Debug, Clone)]
+pub struct Business {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Waba {
+    pub id: String,
+    pub name: String,
+    pub business_id: String,
+    pub subscribed: bool,
+    pub override_callback: Option<CallbackOverride>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallbackOverride {
+    pub uri: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BusinessProfile {
+    pub about: Option<String>,
+    pub address: Option<String>,
+    pub description: Option<String>,
+    pub email: Option<String>,
+    pub websites: Vec<String>,
+    pub vertical: Option<String>,
+    pub profile_picture_handle: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Phone {
+    pub id: String,
+    pub waba_id: String,
+    pub display_phone_number: String,
+    pub verified_name: String,
+    pub registered: bool,
+    pub pin: Option<String>,
+    /// Times of register calls, for the 10-per-72-hours limit.
+    pub register_attempts: Vec<Millis>,
+    pub quality_rating: String,
+    pub profile: BusinessProfile,
+    /// Messages per second this number may send.
+    pub throughput: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A business integration system user token from Embedded Signup.
+    BusinessIntegration,
+}
+
+impl TokenKind {
+    /// The `type` debug_token reports.
+    pub fn debug_type(&self) -> &'static str {
+        match self {
+            Self::BusinessIntegration => "SYSTEM_USER",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// The system user the token acts as.
+    pub user_id: String,
+    pub business_id: String,
+    pub waba_ids: Vec<String>,
+    pub issued_at: Millis,
+    pub expires_at: Option<Millis>,
+    pub revoked: bool,
+    pub kind: TokenKind,
+}
+
+impl Token {
+    pub fn may_manage_waba(&self, waba_id: &str) -> bool {
+        self.waba_ids.iter().any(|id| id == waba_id)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthCode {
+    pub business_id: String,
+    pub waba_ids: Vec<String>,
+    pub issued_at: Millis,
+    pub used: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Media {
+    pub id: String,
+    pub phone_id: String,
+    pub mime_type: String,
+    pub bytes: Vec<u8>,
+    pub sha256: String,
+}
+
+/// A short-lived download address handed out by `GET /{media-id}`.
+#[derive(Debug, Clone)]
+pub struct MediaUrl {
+    pub media_id: String,
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct UploadSession {
+    pub file_length: usize,
+    pub received: Vec<u8>,
+    pub handle: Option<String>,
+}
+
+/// One line of a chat, as the customer's phone would show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChatLine {
+    /// `inbound` (customer to business) or `outbound` (business to customer).
+    pub direction: &'static str,
+    pub wamid: String,
+    pub timestamp: Millis,
+    pub message: Value,
+    /// For outbound lines: the last status delivered to the business.
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeliveryAttempt {
+    pub delivery_id: u64,
+    pub attempt: u32,
+    pub url: String,
+    /// The HTTP status, or `None` when the request failed outright.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub at: Millis,
+    pub signature: String,
+    pub body: String,
+}
+
+#[derive(Default)]
+pub struct World {
+    pub businesses: BTreeMap<String, Business>,
+    pub wabas: BTreeMap<String, Waba>,
+    pub phones: BTreeMap<String, Phone>,
+    pub codes: HashMap<String, AuthCode>,
+    pub tokens: HashMap<String, Token>,
+    /// Chats keyed by (phone number id, customer wa_id).
+    pub chats: BTreeMap<(String, String), Vec<ChatLine>>,
+    pub media: HashMap<String, Media>,
+    pub media_urls: HashMap<String, MediaUrl>,
+    pub uploads: HashMap<String, UploadSession>,
+    pub upload_handles: Vec<String>,
+    pub deliveries: Vec<DeliveryAttempt>,
+    /// Sends per phone number in the current second: (second, count).
+    pub send_counters: HashMap<String, (Millis, u32)>,
+    /// Pair limit per (phone, recipient): a token bucket (tokens, as of).
+    pub pair_buckets: HashMap<(String, String), (f64, Millis)>,
+    /// Approved templates: (name, language code) -> body variable count.
+    pub templates: HashMap<(String, String), usize>,
+}
+
+impl World {
+    pub fn phones_of<'a>(&'a self, waba_id: &'a str) -> impl Iterator<Item = &'a Phone> {
+        self.phones.values().filter(move |p| p.waba_id == waba_id)
+    }
+
+    /// When the customer last wrote to this number (opens the 24 h window).
+    pub fn last_inbound(&self, phone_id: &str, wa_id: &str) -> Option<Millis> {
+        self.chats
+            .get(&(phone_id.to_string(), wa_id.to_string()))?
+            .iter()
+            .rev()
+            .find(|line| line.direction == "inbound")
+            .map(|line| line.timestamp)
+    }
+}

@@ -1,0 +1,14 @@
+//! Contract tests: the sandbox answers like Meta, over real HTTP on
+//! loopback, and delivers signed webhooks to a real receiver.
+
+mod faults;
+mod helpers;
+mod media;
+mod messages;
+mod oauth;
+mod phones;
+mod profile;
+mod signup;
+mod subscriptions;
+mod uploads;
+mod webhooks;
