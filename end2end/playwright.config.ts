@@ -7,8 +7,10 @@ import { join, resolve } from "node:path";
 // on its own port and a throwaway SQLite file, run from the repository root
 // so it finds target/site.
 const port = Number(process.env.E2E_PORT ?? 3900);
+const sandboxPort = Number(process.env.E2E_SANDBOX_PORT ?? 3901);
 const repoRoot = resolve(__dirname, "..");
 const server = process.env.SWITCHBOARD_SERVER ?? join(repoRoot, "target/debug/server");
+const sandbox = process.env.SWITCHBOARD_SANDBOX ?? join(repoRoot, "target/debug/sandbox");
 const dataDir = mkdtempSync(join(tmpdir(), "switchboard-e2e-"));
 
 export default defineConfig({
@@ -28,7 +30,7 @@ export default defineConfig({
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
     },
   },
-  webServer: {
+  webServer: [{
     command: server,
     cwd: repoRoot,
     url: `http://127.0.0.1:${port}/readyz`,
@@ -41,5 +43,13 @@ export default defineConfig({
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
       LOG_FORMAT: "json",
     },
-  },
+  }, {
+    // The standalone sandbox, for the Embedded Signup popup specs.
+    command: `${sandbox} --addr 127.0.0.1:${sandboxPort}`,
+    url: `http://127.0.0.1:${sandboxPort}/_sandbox/state`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: "ignore",
+    stderr: "pipe",
+  }],
 });

@@ -60,11 +60,13 @@ fn DemoBanner() -> impl IntoView {
                     .get()
                     .and_then(Result::ok)
                     .filter(|s| s.demo_mode)
-                    .map(|_| {
+                    .map(|status| {
+                        let opener = status.sandbox_url.map(|url| format!("{url}/_sandbox/opener"));
                         view! {
                             <div class="demo-banner" role="status">
                                 <strong>"Demo mode"</strong>
-                                " · no Meta credentials are configured; a local sandbox stands in for Meta."
+                                " · no Meta credentials are configured; a local sandbox stands in for Meta. "
+                                {opener.map(|href| view! { <a href=href target="_blank" rel="noopener">"Open the sandbox"</a> })}
                             </div>
                         }
                     })

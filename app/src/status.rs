@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 pub struct InstallationInfo {
     /// No Meta credentials: the local sandbox stands in for Meta.
     pub demo_mode: bool,
+    /// In demo mode: where the sandbox standing in for Meta answers.
+    pub sandbox_url: Option<String>,
     pub version: String,
 }
 
@@ -14,8 +16,18 @@ pub struct InstallationInfo {
 pub async fn installation_status() -> Result<InstallationInfo, ServerFnError> {
     let engine = use_context::<switchboard::Engine>()
         .ok_or_else(|| ServerFnError::new("the engine is not available"))?;
+    let demo_mode = engine.config.mode == switchboard::config::Mode::Demo;
     Ok(InstallationInfo {
-        demo_mode: engine.config.mode == switchboard::config::Mode::Demo,
+        demo_mode,
+        sandbox_url: demo_mode
+            .then(|| {
+                engine
+                    .config
+                    .graph_base_url
+                    .as_ref()
+                    .map(|u| u.as_str().trim_end_matches('/').to_string())
+            })
+            .flatten(),
         version: env!("CARGO_PKG_VERSION").to_string(),
     })
 }

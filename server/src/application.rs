@@ -20,6 +20,7 @@ use axum::{
 };
 use leptos::prelude::{provide_context, LeptosOptions};
 use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use sandbox::{Sandbox, SandboxConfig};
 use switchboard::{
     config::{Config, Mode},
     store::{self, Store},
@@ -44,6 +45,8 @@ pub enum StartError {
     Store(#[from] store::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
+    #[error("cannot start the demo sandbox: {0}")]
+    Sandbox(io::Error),
 }
 
 /// Router state: the engine for our handlers, Leptos' options for its own.
@@ -70,17 +73,20 @@ pub struct Application {
     router: Router,
     engine: Engine,
     workers: Workers,
+    /// Demo mode's stand-in for Meta, on its own loopback port.
+    sandbox: Option<Sandbox>,
 }
 
 impl Application {
     /// Opens the store (applying migrations), builds the routes and binds
     /// the listener. Nothing is served until [`Application::run_until`].
-    pub async fn build(config: Config) -> Result<Self, StartError> {
+    pub async fn build(mut config: Config) -> Result<Self, StartError> {
         // Before anything records a metric, or it goes to the no-op recorder.
         crate::telemetry::prometheus();
-        if config.mode == Mode::Demo {
-            tracing::warn!("demo mode: META_APP_ID is not set, a local sandbox stands in for Meta");
-        }
+        let sandbox = match config.mode {
+            Mode::Live => None,
+            Mode::Demo => Some(start_demo_sandbox(&mut config).await?),
+        };
         tracing::info!(database = %config.database_url, "opening the database");
         let store = Store::open(&config.database_url).await?;
         let installation = store.installation_id().await?;
@@ -104,6 +110,7 @@ impl Application {
             listener,
             engine,
             workers,
+            sandbox,
         })
     }
 
@@ -144,10 +151,26 @@ impl Application {
             () = grace_exceeded => tracing::warn!("requests still running after the grace period; closing"),
         }
         self.workers.stop(SHUTDOWN_GRACE).await;
+        if let Some(sandbox) = self.sandbox {
+            sandbox.stop().await;
+        }
         self.engine.store.close().await;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Starts the sandbox in process and points the Graph client at it.
+async fn start_demo_sandbox(config: &mut Config) -> Result<Sandbox, StartError> {
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let sandbox = Sandbox::start(SandboxConfig::default(), loopback)
+        .await
+        .map_err(StartError::Sandbox)?;
+    let url = url::Url::parse(&sandbox.base_url())
+        .map_err(|e| StartError::Sandbox(io::Error::other(e)))?;
+    tracing::warn!(sandbox = %url, "demo mode: META_APP_ID is not set, a local sandbox stands in for Meta");
+    config.graph_base_url.get_or_insert(url);
+    Ok(sandbox)
 }
 
 fn leptos_options(config: &Config) -> LeptosOptions {

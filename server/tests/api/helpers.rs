@@ -9,6 +9,8 @@ use tokio::{sync::oneshot, task::JoinHandle};
 
 pub struct TestApp {
     pub base: String,
+    /// Where the engine's Graph client points (the sandbox in demo mode).
+    pub graph_base_url: Option<String>,
     pub client: reqwest::Client,
     pub db: TestDatabase,
     stop: Option<oneshot::Sender<()>>,
@@ -36,12 +38,19 @@ pub async fn spawn_app_with(
             .expect("app builds"),
     );
     let base = format!("http://{}", app.local_addr());
+    let graph_base_url = app
+        .engine()
+        .config
+        .graph_base_url
+        .as_ref()
+        .map(|u| u.to_string());
     let (stop, stopped) = oneshot::channel();
     let running = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
     TestApp {
         base,
+        graph_base_url,
         client: reqwest::Client::new(),
         db,
         stop: Some(stop),

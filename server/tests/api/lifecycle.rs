@@ -98,3 +98,31 @@ async fn the_binary_logs_json_and_stops_cleanly_on_sigterm() {
     assert!(status.success(), "exit: {status:?}");
     assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "{rest:?}");
 }
+
+#[tokio::test]
+async fn demo_mode_runs_the_sandbox_until_shutdown() {
+    let app = spawn_app_with(TestBackend::Sqlite, |app| app).await;
+    let sandbox = app
+        .graph_base_url
+        .clone()
+        .expect("demo mode points the Graph client somewhere");
+    assert!(sandbox.starts_with("http://127.0.0.1:"), "{sandbox}");
+    let state: serde_json::Value = reqwest::get(format!("{sandbox}_sandbox/state"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(state["demo"]["waba_id"].is_string(), "{state}");
+
+    let home = app.get("/").await.text().await.unwrap();
+    assert!(
+        home.contains("/_sandbox/opener"),
+        "the banner links the sandbox"
+    );
+
+    app.shutdown().await.unwrap();
+    assert!(reqwest::get(format!("{sandbox}_sandbox/state"))
+        .await
+        .is_err());
+}
