@@ -112,7 +112,7 @@ pub async fn run(state: State, mut queue: mpsc::UnboundedReceiver<Change>) {
             }
         }
         // One POST per target URL (WABAs may override the callback).
-        let mut by_target: Vec<(Option<String>, Vec<Change>)> = Vec::new();
+        let mut by_target: Vec<(Result<String, String>, Vec<Change>)> = Vec::new();
         for change in batch {
             let target = target_for(&state, &change.waba_id);
             match by_target.iter_mut().find(|(t, _)| *t == target) {
@@ -143,20 +143,29 @@ pub async fn run(state: State, mut queue: mpsc::UnboundedReceiver<Change>) {
     }
 }
 
-fn target_for(state: &State, waba_id: &str) -> Option<String> {
-    let over = state
-        .world()
-        .wabas
-        .get(waba_id)
-        .and_then(|w| w.override_callback.as_ref().map(|o| o.uri.clone()));
+/// Where a WABA's changes go, or why nowhere. Like Meta, nothing reaches
+/// the app for a WABA until it calls `POST /{waba-id}/subscribed_apps`.
+fn target_for(state: &State, waba_id: &str) -> Result<String, String> {
+    let over = {
+        let world = state.world();
+        match world.wabas.get(waba_id) {
+            Some(waba) if waba.subscribed => waba.override_callback.as_ref().map(|o| o.uri.clone()),
+            _ => {
+                return Err(format!(
+                    "the app is not subscribed to WABA {waba_id} (POST /{waba_id}/subscribed_apps)"
+                ))
+            }
+        }
+    };
     over.or_else(|| state.config().callback_url.clone())
+        .ok_or_else(|| "no callback URL is configured".to_string())
 }
 
 async fn deliver(
     state: State,
     http: reqwest::Client,
     id: u64,
-    target: Option<String>,
+    target: Result<String, String>,
     payload: Value,
     delay: Duration,
 ) {
@@ -167,18 +176,12 @@ async fn deliver(
         (config.app_secret.clone(), config.retry_schedule.clone())
     };
     let signature = signature(&secret, &body);
-    let Some(url) = target else {
-        record(
-            &state,
-            id,
-            1,
-            "",
-            None,
-            Some("no callback URL is configured".into()),
-            &signature,
-            &body,
-        );
-        return;
+    let url = match target {
+        Ok(url) => url,
+        Err(reason) => {
+            record(&state, id, 1, "", Err(reason), &signature, &body);
+            return;
+        }
     };
     let mut attempt: u32 = 0;
     loop {
@@ -191,12 +194,17 @@ async fn deliver(
             .body(body.clone())
             .send()
             .await;
-        let (status, error) = match sent {
-            Ok(response) => (Some(response.status().as_u16()), None),
-            Err(e) => (None, Some(e.to_string())),
-        };
-        record(&state, id, attempt, &url, status, error, &signature, &body);
-        if status == Some(200) {
+        let outcome = sent.map(|r| r.status().as_u16()).map_err(|e| e.to_string());
+        record(
+            &state,
+            id,
+            attempt,
+            &url,
+            outcome.clone(),
+            &signature,
+            &body,
+        );
+        if outcome == Ok(200) {
             return;
         }
         // Only 200 counts; anything else is retried on the schedule.
@@ -214,17 +222,20 @@ async fn deliver(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Logs one attempt: the HTTP status it got, or why it failed.
 fn record(
     state: &State,
     delivery_id: u64,
     attempt: u32,
     url: &str,
-    status: Option<u16>,
-    error: Option<String>,
+    outcome: Result<u16, String>,
     signature: &str,
     body: &[u8],
 ) {
+    let (status, error) = match outcome {
+        Ok(status) => (Some(status), None),
+        Err(error) => (None, Some(error)),
+    };
     let at = state.clock.now();
     state.world().deliveries.push(DeliveryAttempt {
         delivery_id,

@@ -163,6 +163,11 @@ impl World {
             .as_str()
             .unwrap()
             .to_string();
+        let waba = world.demo().waba_id.clone();
+        let subscribed = world
+            .call("POST", &format!("{waba}/subscribed_apps"), None)
+            .await;
+        assert_eq!(subscribed.0, 200);
         world
     }
 

@@ -7,6 +7,8 @@ async fn subscribe_list_override_and_unsubscribe() {
     let world = World::start().await;
     let waba = world.demo().waba_id.clone();
     let path = format!("{waba}/subscribed_apps");
+    // The helper subscribed the demo WABA; start from scratch.
+    world.call("DELETE", &path, None).await;
     assert_eq!(
         world.call("GET", &path, None).await,
         (200, json!({ "data": [] }))
@@ -53,6 +55,32 @@ async fn subscribe_list_override_and_unsubscribe() {
         world.call("GET", &path, None).await.1,
         json!({ "data": [] })
     );
+}
+
+#[tokio::test]
+async fn nothing_is_delivered_for_a_waba_the_app_is_not_subscribed_to() {
+    let world = World::start().await;
+    let waba = world.demo().waba_id.clone();
+    world
+        .call("DELETE", &format!("{waba}/subscribed_apps"), None)
+        .await;
+    world.customer_writes("is anyone there?").await;
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert!(world.receiver.bodies().is_empty());
+    let (_, log) = world
+        .control("GET", "/_sandbox/webhooks", json!(null))
+        .await;
+    let last = log["attempts"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["error"].as_str().unwrap().contains("not subscribed"),
+        "{last}"
+    );
+
+    world
+        .call("POST", &format!("{waba}/subscribed_apps"), None)
+        .await;
+    world.customer_writes("hello again").await;
+    world.receiver.wait_for(1).await;
 }
 
 #[tokio::test]
