@@ -7,6 +7,7 @@
 //! check-then-insert code, so that several Postgres instances stay correct.
 
 mod postgres;
+mod settings;
 mod sqlite;
 
 use std::{path::PathBuf, time::SystemTime};
@@ -63,6 +64,26 @@ macro_rules! on_backend {
     };
 }
 
+/// Runs `$body` with `$pool` bound to the backend's pool. The body is
+/// compiled once per backend, so SQL that both accept is written once: use
+/// `$1`-style placeholders (SQLite reads them too), `ON CONFLICT`, and
+/// `RETURNING`. Where the dialects differ, write per-backend code instead.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite(s) => {
+                let $pool = s.pool();
+                $body
+            }
+            $crate::store::Store::Postgres(s) => {
+                let $pool = s.pool();
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_pool;
+
 impl Store {
     /// Connects, creating a SQLite file (and its folder) if missing, and
     /// applies pending migrations.
@@ -85,26 +106,6 @@ impl Store {
     /// A round trip to the database, for readiness checks.
     pub async fn ping(&self) -> Result<()> {
         on_backend!(self, s => s.ping().await)
-    }
-
-    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
-        on_backend!(self, s => s.setting(key).await)
-    }
-
-    pub async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
-        on_backend!(self, s => s.set_setting(key, value, now_millis()).await)
-    }
-
-    /// Stores `value` unless the key already has one; returns what is stored.
-    /// Safe when several instances race: the first writer wins for all.
-    pub async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
-        on_backend!(self, s => s.setting_or_insert(key, value, now_millis()).await)
-    }
-
-    /// This installation's stable id, created on first start.
-    pub async fn installation_id(&self) -> Result<String> {
-        let fresh = uuid::Uuid::new_v4().to_string();
-        self.setting_or_insert("installation_id", &fresh).await
     }
 
     /// Waits for connections in use to return, then closes the pool.
