@@ -2,6 +2,8 @@
 //! server functions call into it; it never imports either of them, nor the
 //! sandbox.
 
+pub mod accounts;
+pub mod audit;
 pub mod config;
 pub mod secret;
 pub mod store;

@@ -1,21 +1,11 @@
 //! The storage suite: every test runs on SQLite and on Postgres.
 
+mod common;
+
 use switchboard::{
     store::{Backend, Store},
     test_support::{TestBackend, TestDatabase},
 };
-
-/// Generates `sqlite::name` and `postgres::name` tests from one async fn.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::TestBackend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(super::TestBackend::Postgres).await })*
-        }
-    };
-}
 
 on_both_backends!(
     opens_on_the_backend_its_url_names,

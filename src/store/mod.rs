@@ -6,6 +6,8 @@
 //! Idempotency belongs in the schema (unique keys, `ON CONFLICT`), never in
 //! check-then-insert code, so that several Postgres instances stay correct.
 
+mod accounts;
+mod audit;
 mod postgres;
 mod settings;
 mod sqlite;

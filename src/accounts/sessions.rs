@@ -1,0 +1,270 @@
+//! Signing up, in and out; sessions; password changes; sign-in rate limits.
+
+use serde_json::json;
+
+use super::{
+    credentials::{
+        new_token, token_hash, verify_against_nothing, verify_password, Email, Password,
+    },
+    Caller, Error, Membership, User, Workspace,
+};
+use crate::{
+    audit,
+    store::{now_millis, Store},
+};
+
+pub const SESSION_TTL_MS: i64 = 14 * 24 * 60 * 60 * 1000;
+const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
+const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+
+/// The session token for the cookie; only its hash is stored.
+#[derive(Clone)]
+pub struct SessionToken(pub String);
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken([redacted])")
+    }
+}
+
+/// A live session: the user, and where they act now.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    pub current: Option<Membership>,
+    token_hash: String,
+}
+
+impl Session {
+    /// The caller in the current workspace, or Forbidden without one.
+    pub fn caller(&self) -> Result<Caller, Error> {
+        let membership = self.current.clone().ok_or(Error::Forbidden)?;
+        Ok(Caller {
+            user: self.user.clone(),
+            workspace: membership.workspace,
+            role: membership.role,
+        })
+    }
+
+    pub(crate) fn token_hash(&self) -> &str {
+        &self.token_hash
+    }
+}
+
+pub struct SignUp<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password: &'a str,
+    pub workspace_name: &'a str,
+}
+
+/// Whether the installation has its owner yet (first-run sign-up is open
+/// only until then).
+pub async fn is_set_up(store: &Store) -> Result<bool, Error> {
+    Ok(store.count_users().await? > 0)
+}
+
+fn required(field: &'static str, value: &str, max: usize) -> Result<String, Error> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(Error::invalid(field, "this is required"));
+    }
+    if value.chars().count() > max {
+        return Err(Error::invalid(
+            field,
+            format!("use at most {max} characters"),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+/// Creates the installation's owner and first workspace; refuses once
+/// anyone exists. Two racing first sign-ups: one wins, by a unique claim.
+pub async fn create_admin(store: &Store, sign_up: &SignUp<'_>) -> Result<User, Error> {
+    let email = Email::parse(sign_up.email)?;
+    let name = required("name", sign_up.name, 100)?;
+    let workspace_name = required("workspace_name", sign_up.workspace_name, 100)?;
+    let password = Password::parse(sign_up.password, "password")?;
+    if is_set_up(store).await? {
+        return Err(Error::AlreadySetUp);
+    }
+    let user = User {
+        id: uuid::Uuid::new_v4().to_string(),
+        email: email.as_str().to_string(),
+        name,
+    };
+    if store.setting_or_insert("first_owner", &user.id).await? != user.id {
+        return Err(Error::AlreadySetUp);
+    }
+    let workspace = Workspace {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: workspace_name,
+    };
+    store
+        .insert_owner(&user, &password.hash()?, &workspace, now_millis())
+        .await?;
+    audit::record(
+        store,
+        Some(&workspace.id),
+        Some((&user.id, &user.email)),
+        "owner.created",
+        json!({ "email": user.email, "workspace": workspace.name }),
+    )
+    .await?;
+    Ok(user)
+}
+
+/// First-run sign-up in the browser: creates the owner and signs in.
+pub async fn sign_up_owner(store: &Store, sign_up: &SignUp<'_>) -> Result<SessionToken, Error> {
+    let user = create_admin(store, sign_up).await?;
+    start_session(store, &user).await
+}
+
+pub(super) async fn start_session(store: &Store, user: &User) -> Result<SessionToken, Error> {
+    let workspace = store.memberships_of(&user.id).await?.into_iter().next();
+    let (token, hash) = new_token();
+    let now = now_millis();
+    store
+        .insert_session(
+            &hash,
+            &user.id,
+            workspace.as_ref().map(|m| m.workspace.id.as_str()),
+            now,
+            now + SESSION_TTL_MS,
+        )
+        .await?;
+    Ok(SessionToken(token))
+}
+
+/// Refuses while an account or an address has failed too often lately.
+async fn check_rate(store: &Store, key: &str, limit: i64, now: i64) -> Result<(), Error> {
+    let (count, oldest) = store.sign_in_failures(key, now - FAILURE_WINDOW_MS).await?;
+    if count >= limit {
+        let retry_after_secs = (oldest.unwrap_or(now) + FAILURE_WINDOW_MS - now).max(1000) / 1000;
+        return Err(Error::RateLimited { retry_after_secs });
+    }
+    Ok(())
+}
+
+/// Signs in. Unknown email and wrong password get the same error after the
+/// same work; both count against the account and the address.
+pub async fn sign_in(
+    store: &Store,
+    email: &str,
+    password: &str,
+    address: &str,
+) -> Result<(SessionToken, User), Error> {
+    let now = now_millis();
+    let email = Email::parse(email).map_err(|_| Error::InvalidCredentials)?;
+    let account_key = format!("account:{}", email.as_str());
+    let address_key = format!("address:{address}");
+    check_rate(store, &address_key, MAX_FAILURES_PER_ADDRESS, now).await?;
+    check_rate(store, &account_key, MAX_FAILURES_PER_ACCOUNT, now).await?;
+
+    let found = store.credentials(email.as_str()).await?;
+    let verified = match &found {
+        Some(credentials) => verify_password(password, &credentials.password_hash),
+        None => {
+            verify_against_nothing(password);
+            false
+        }
+    };
+    let Some(credentials) = found.filter(|_| verified) else {
+        store.record_sign_in_failure(&account_key, now).await?;
+        store.record_sign_in_failure(&address_key, now).await?;
+        audit::record(
+            store,
+            None,
+            None,
+            "sign_in.failed",
+            json!({ "email": email.as_str(), "address": address }),
+        )
+        .await?;
+        return Err(Error::InvalidCredentials);
+    };
+    store.clear_sign_in_failures(&account_key).await?;
+    let token = start_session(store, &credentials.user).await?;
+    for membership in store.memberships_of(&credentials.user.id).await? {
+        audit::record(
+            store,
+            Some(&membership.workspace.id),
+            Some((&credentials.user.id, &credentials.user.email)),
+            "sign_in",
+            json!({ "address": address }),
+        )
+        .await?;
+    }
+    Ok((token, credentials.user))
+}
+
+/// The session behind a cookie's token, with the current membership
+/// re-read each time (a removed member loses access at once).
+pub async fn authenticate(store: &Store, token: &str) -> Result<Session, Error> {
+    let hash = token_hash(token);
+    let row = store
+        .live_session(&hash, now_millis())
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    let current = match &row.workspace_id {
+        Some(workspace_id) => store
+            .memberships_of(&row.user.id)
+            .await?
+            .into_iter()
+            .find(|m| &m.workspace.id == workspace_id),
+        None => None,
+    };
+    // A session whose workspace went away falls back to any other one.
+    let current = match current {
+        Some(current) => Some(current),
+        None => store.memberships_of(&row.user.id).await?.into_iter().next(),
+    };
+    Ok(Session {
+        user: row.user,
+        current,
+        token_hash: hash,
+    })
+}
+
+pub async fn sign_out(store: &Store, token: &str) -> Result<(), Error> {
+    store
+        .revoke_session(&token_hash(token), now_millis())
+        .await?;
+    Ok(())
+}
+
+/// Changes the password and signs out every other session.
+pub async fn change_password(
+    store: &Store,
+    session: &Session,
+    current: &str,
+    new: &str,
+) -> Result<(), Error> {
+    let stored = store
+        .password_hash(&session.user.id)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    if !verify_password(current, &stored) {
+        return Err(Error::invalid(
+            "current_password",
+            "the current password is incorrect",
+        ));
+    }
+    let new = Password::parse(new, "new_password")?;
+    store
+        .set_password_hash(&session.user.id, &new.hash()?)
+        .await?;
+    store
+        .revoke_other_sessions(&session.user.id, session.token_hash(), now_millis())
+        .await?;
+    let workspace = session.current.as_ref().map(|m| m.workspace.id.as_str());
+    audit::record(
+        store,
+        workspace,
+        Some((&session.user.id, &session.user.email)),
+        "password.changed",
+        json!({}),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! The audit log: who did what, and when, per workspace. Written by the
+//! engine functions that change something; read by owners and admins.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    accounts::{Caller, Error, Role},
+    store::{now_millis, Store},
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor_email: Option<String>,
+    pub action: String,
+    /// What changed, as JSON (before and after values where they matter).
+    pub detail: String,
+}
+
+/// Records an action. A failure to write the log is an error for the caller:
+/// an action that cannot be accounted for should not quietly succeed.
+pub async fn record(
+    store: &Store,
+    workspace_id: Option<&str>,
+    actor: Option<(&str, &str)>,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), Error> {
+    store
+        .insert_audit(
+            workspace_id,
+            actor,
+            action,
+            &detail.to_string(),
+            now_millis(),
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn entries(store: &Store, caller: &Caller, limit: i64) -> Result<Vec<AuditEntry>, Error> {
+    caller.require(Role::Admin)?;
+    Ok(store
+        .audit_entries(&caller.workspace.id, limit.clamp(1, 500))
+        .await?)
+}

@@ -1,0 +1,338 @@
+//! SQL for users, sessions, workspaces, memberships, invites and sign-in
+//! failures. The rules live in `crate::accounts`; this is storage only.
+
+use sqlx::Row;
+
+use super::{with_pool, Result, Store};
+use crate::accounts::{Member, Membership, Role, User, Workspace};
+
+/// A user row with the password hash, for verification only.
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// A live session: who, and in which workspace (if they have one).
+pub struct SessionRow {
+    pub user: User,
+    pub workspace_id: Option<String>,
+}
+
+pub struct InviteRow {
+    pub workspace: Workspace,
+    pub role: Role,
+    pub expires_at: i64,
+    pub used: bool,
+}
+
+fn role(raw: &str) -> Role {
+    // The CHECK constraint only admits the four roles; viewer is the safe
+    // reading of anything else.
+    Role::parse(raw).unwrap_or(Role::Viewer)
+}
+
+impl Store {
+    pub async fn count_users(&self) -> Result<i64> {
+        Ok(
+            with_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await?),
+        )
+    }
+
+    /// Creates a user, a workspace and the user's owner membership at once.
+    pub async fn insert_owner(
+        &self,
+        user: &User,
+        password_hash: &str,
+        workspace: &Workspace,
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&user.id).bind(&user.email).bind(&user.name).bind(password_hash).bind(now)
+                .execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)")
+                .bind(&workspace.id).bind(&workspace.name).bind(now)
+                .execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)")
+                .bind(&workspace.id).bind(&user.id).bind(now)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn insert_user(&self, user: &User, password_hash: &str, now: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO users (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&user.id).bind(&user.email).bind(&user.name).bind(password_hash).bind(now)
+                .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn insert_workspace(
+        &self,
+        workspace: &Workspace,
+        owner_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)")
+                .bind(&workspace.id).bind(&workspace.name).bind(now)
+                .execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)")
+                .bind(&workspace.id).bind(owner_id).bind(now)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn credentials(&self, email: &str) -> Result<Option<Credentials>> {
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, (String, String, String, String)>(
+                "SELECT id, email, name, password_hash FROM users WHERE email = $1",
+            )
+            .bind(email)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(id, email, name, password_hash)| Credentials {
+            user: User { id, email, name },
+            password_hash,
+        }))
+    }
+
+    pub async fn password_hash(&self, user_id: &str) -> Result<Option<String>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1").bind(user_id).fetch_optional(pool).await?
+        }))
+    }
+
+    pub async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user_id).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        workspace_id: Option<&str>,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(token_hash).bind(user_id).bind(workspace_id).bind(now).bind(expires_at)
+                .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The session behind a token hash, if it is neither revoked nor expired.
+    pub async fn live_session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>> {
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, (String, String, String, Option<String>)>(
+                "SELECT u.id, u.email, u.name, s.workspace_id FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(id, email, name, workspace_id)| SessionRow {
+            user: User { id, email, name },
+            workspace_id,
+        }))
+    }
+
+    pub async fn revoke_session(&self, token_hash: &str, now: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+                .bind(now).bind(token_hash).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Revokes every session of a user but `keep` (after a password change).
+    pub async fn revoke_other_sessions(&self, user_id: &str, keep: &str, now: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND token_hash <> $3 AND revoked_at IS NULL")
+                .bind(now).bind(user_id).bind(keep).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn set_session_workspace(&self, token_hash: &str, workspace_id: &str) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE sessions SET workspace_id = $1 WHERE token_hash = $2")
+                .bind(workspace_id).bind(token_hash).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn memberships_of(&self, user_id: &str) -> Result<Vec<Membership>> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, (String, String, String)>(
+                "SELECT w.id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+                 WHERE m.user_id = $1 ORDER BY w.name, w.id",
+            )
+            .bind(user_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, r)| Membership {
+                workspace: Workspace { id, name },
+                role: role(&r),
+            })
+            .collect())
+    }
+
+    pub async fn role_in(&self, workspace_id: &str, user_id: &str) -> Result<Option<Role>> {
+        let raw: Option<String> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                .bind(workspace_id).bind(user_id).fetch_optional(pool).await?
+        });
+        Ok(raw.as_deref().map(role))
+    }
+
+    pub async fn members_of(&self, workspace_id: &str) -> Result<Vec<Member>> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query(
+                "SELECT u.id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
+                 WHERE m.workspace_id = $1 ORDER BY m.created_at, u.email",
+            )
+            .bind(workspace_id)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|row| -> Result<Member> {
+                Ok(Member {
+                    user: User { id: row.try_get(0)?, email: row.try_get(1)?, name: row.try_get(2)? },
+                    role: role(&row.try_get::<String, _>(3)?),
+                    joined_at: row.try_get(4)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?
+        });
+        Ok(rows)
+    }
+
+    pub async fn count_owners(&self, workspace_id: &str) -> Result<i64> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'owner'")
+                .bind(workspace_id).fetch_one(pool).await?
+        }))
+    }
+
+    pub async fn set_role(&self, workspace_id: &str, user_id: &str, new_role: Role) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
+                .bind(new_role.as_str()).bind(workspace_id).bind(user_id).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn delete_membership(&self, workspace_id: &str, user_id: &str) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+                .bind(workspace_id).bind(user_id).execute(pool).await?;
+            sqlx::query("UPDATE sessions SET workspace_id = NULL WHERE user_id = $1 AND workspace_id = $2")
+                .bind(user_id).bind(workspace_id).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn insert_invite(
+        &self,
+        token_hash: &str,
+        workspace_id: &str,
+        invited_role: Role,
+        created_by: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO invites (token_hash, workspace_id, role, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(token_hash).bind(workspace_id).bind(invited_role.as_str()).bind(created_by).bind(now).bind(expires_at)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn invite(&self, token_hash: &str) -> Result<Option<InviteRow>> {
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, (String, String, String, i64, Option<i64>)>(
+                "SELECT w.id, w.name, i.role, i.expires_at, i.used_at FROM invites i JOIN workspaces w ON w.id = i.workspace_id
+                 WHERE i.token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(id, name, r, expires_at, used_at)| InviteRow {
+            workspace: Workspace { id, name },
+            role: role(&r),
+            expires_at,
+            used: used_at.is_some(),
+        }))
+    }
+
+    /// Uses an invite for `user_id`: marks it used and adds the membership,
+    /// only if it was still unused and unexpired. Returns whether it was.
+    pub async fn redeem_invite(&self, token_hash: &str, user_id: &str, now: i64) -> Result<bool> {
+        let redeemed = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let claimed = sqlx::query(
+                "UPDATE invites SET used_at = $1, used_by = $2 WHERE token_hash = $3 AND used_at IS NULL AND expires_at > $1",
+            )
+            .bind(now).bind(user_id).bind(token_hash)
+            .execute(&mut *tx).await?
+            .rows_affected() == 1;
+            if claimed {
+                sqlx::query(
+                    "INSERT INTO memberships (workspace_id, user_id, role, created_at)
+                     SELECT workspace_id, $1, role, $2 FROM invites WHERE token_hash = $3
+                     ON CONFLICT (workspace_id, user_id) DO NOTHING",
+                )
+                .bind(user_id).bind(now).bind(token_hash)
+                .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            claimed
+        });
+        Ok(redeemed)
+    }
+
+    pub async fn record_sign_in_failure(&self, key: &str, now: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO sign_in_failures (key, at) VALUES ($1, $2)").bind(key).bind(now).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Failures for `key` since `since`, and the oldest of them.
+    pub async fn sign_in_failures(&self, key: &str, since: i64) -> Result<(i64, Option<i64>)> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as::<_, (i64, Option<i64>)>("SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE key = $1 AND at > $2")
+                .bind(key).bind(since).fetch_one(pool).await?
+        }))
+    }
+
+    pub async fn clear_sign_in_failures(&self, key: &str) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM sign_in_failures WHERE key = $1").bind(key).execute(pool).await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,45 @@
+//! SQL for the audit log.
+
+use super::{with_pool, Result, Store};
+use crate::audit::AuditEntry;
+
+impl Store {
+    pub async fn insert_audit(
+        &self,
+        workspace_id: Option<&str>,
+        actor: Option<(&str, &str)>,
+        action: &str,
+        detail: &str,
+        now: i64,
+    ) -> Result<()> {
+        let (actor_id, actor_email) = actor.unzip();
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO audit_log (workspace_id, actor_user_id, actor_email, action, detail, at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(workspace_id).bind(actor_id).bind(actor_email).bind(action).bind(detail).bind(now)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The newest entries of a workspace first.
+    pub async fn audit_entries(&self, workspace_id: &str, limit: i64) -> Result<Vec<AuditEntry>> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, (i64, i64, Option<String>, String, String)>(
+                "SELECT id, at, actor_email, action, detail FROM audit_log WHERE workspace_id = $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(workspace_id).bind(limit).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, at, actor_email, action, detail)| AuditEntry {
+                id,
+                at,
+                actor_email,
+                action,
+                detail,
+            })
+            .collect())
+    }
+}

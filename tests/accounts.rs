@@ -1,0 +1,469 @@
+//! Accounts, sessions, workspaces, roles and invites, on both backends.
+
+mod common;
+
+use switchboard::{
+    accounts::{self, Caller, Error, Role, Session, SignUp},
+    audit,
+    store::Store,
+    test_support::{TestBackend, TestDatabase},
+};
+
+on_both_backends!(
+    first_sign_up_creates_the_owner_then_closes,
+    sign_in_opens_a_session_and_sign_out_revokes_it,
+    unknown_email_and_wrong_password_look_the_same,
+    sign_in_is_rate_limited_per_account,
+    sign_in_is_rate_limited_per_address,
+    changing_the_password_signs_out_other_sessions,
+    an_invite_is_single_use_and_grants_its_role,
+    a_signed_in_person_accepts_an_invite_and_switches,
+    agents_and_viewers_cannot_manage_members,
+    admins_cannot_touch_owners,
+    the_last_owner_stays,
+    another_workspaces_member_ids_are_not_found,
+    a_removed_member_loses_access_at_once,
+    role_changes_are_audited_with_before_and_after,
+);
+
+const PASSWORD: &str = "a long enough password";
+
+struct Setup {
+    _db: TestDatabase,
+    store: Store,
+    owner: Session,
+}
+
+async fn setup(backend: TestBackend) -> Setup {
+    let db = TestDatabase::create(backend).await;
+    let store = db.open_store().await;
+    let token = accounts::sign_up_owner(
+        &store,
+        &SignUp {
+            email: "Owner@Example.com",
+            name: "Olive Owner",
+            password: PASSWORD,
+            workspace_name: "Acme",
+        },
+    )
+    .await
+    .unwrap();
+    let owner = accounts::authenticate(&store, &token.0).await.unwrap();
+    Setup {
+        _db: db,
+        store,
+        owner,
+    }
+}
+
+fn caller(session: &Session) -> Caller {
+    session.caller().unwrap()
+}
+
+/// Invites someone with `role` into the owner's workspace and signs them up.
+async fn add_member(s: &Setup, email: &str, role: Role) -> Session {
+    let invite = accounts::invite(&s.store, &caller(&s.owner), role)
+        .await
+        .unwrap();
+    let token = accounts::sign_up_with_invite(&s.store, &invite, email, "Member", PASSWORD)
+        .await
+        .unwrap();
+    accounts::authenticate(&s.store, &token.0).await.unwrap()
+}
+
+async fn first_sign_up_creates_the_owner_then_closes(backend: TestBackend) {
+    let s = setup(backend).await;
+    let me = caller(&s.owner);
+    assert_eq!(me.user.email, "owner@example.com");
+    assert_eq!(me.role, Role::Owner);
+    assert_eq!(me.workspace.name, "Acme");
+    assert!(accounts::is_set_up(&s.store).await.unwrap());
+    let again = accounts::sign_up_owner(
+        &s.store,
+        &SignUp {
+            email: "other@example.com",
+            name: "Other",
+            password: PASSWORD,
+            workspace_name: "Other",
+        },
+    )
+    .await;
+    assert!(matches!(again, Err(Error::AlreadySetUp)));
+}
+
+async fn sign_in_opens_a_session_and_sign_out_revokes_it(backend: TestBackend) {
+    let s = setup(backend).await;
+    let (token, user) = accounts::sign_in(&s.store, "owner@example.com", PASSWORD, "127.0.0.1")
+        .await
+        .unwrap();
+    assert_eq!(user.name, "Olive Owner");
+    let session = accounts::authenticate(&s.store, &token.0).await.unwrap();
+    assert_eq!(session.caller().unwrap().role, Role::Owner);
+    accounts::sign_out(&s.store, &token.0).await.unwrap();
+    assert!(matches!(
+        accounts::authenticate(&s.store, &token.0).await,
+        Err(Error::Unauthenticated)
+    ));
+    assert!(matches!(
+        accounts::authenticate(&s.store, "made-up").await,
+        Err(Error::Unauthenticated)
+    ));
+}
+
+async fn unknown_email_and_wrong_password_look_the_same(backend: TestBackend) {
+    let s = setup(backend).await;
+    let wrong = accounts::sign_in(
+        &s.store,
+        "owner@example.com",
+        "not the password",
+        "10.0.0.1",
+    )
+    .await
+    .unwrap_err();
+    let unknown = accounts::sign_in(&s.store, "nobody@example.com", PASSWORD, "10.0.0.1")
+        .await
+        .unwrap_err();
+    assert!(matches!(wrong, Error::InvalidCredentials));
+    assert_eq!(wrong.to_string(), unknown.to_string());
+}
+
+async fn sign_in_is_rate_limited_per_account(backend: TestBackend) {
+    let s = setup(backend).await;
+    for i in 0..5 {
+        let address = format!("10.0.0.{i}");
+        assert!(matches!(
+            accounts::sign_in(&s.store, "owner@example.com", "wrong password!", &address).await,
+            Err(Error::InvalidCredentials)
+        ));
+    }
+    // Even the right password waits now, from any address.
+    let limited = accounts::sign_in(&s.store, "owner@example.com", PASSWORD, "10.9.9.9")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(limited, Error::RateLimited { retry_after_secs } if retry_after_secs > 0 && retry_after_secs <= 900)
+    );
+    assert!(limited.to_string().contains("try again in"));
+}
+
+async fn sign_in_is_rate_limited_per_address(backend: TestBackend) {
+    let s = setup(backend).await;
+    for i in 0..20 {
+        let _ = accounts::sign_in(
+            &s.store,
+            &format!("guess{i}@example.com"),
+            "whatever123",
+            "192.0.2.7",
+        )
+        .await;
+    }
+    let limited = accounts::sign_in(&s.store, "owner@example.com", PASSWORD, "192.0.2.7").await;
+    assert!(matches!(limited, Err(Error::RateLimited { .. })));
+    assert!(
+        accounts::sign_in(&s.store, "owner@example.com", PASSWORD, "192.0.2.8")
+            .await
+            .is_ok()
+    );
+}
+
+async fn changing_the_password_signs_out_other_sessions(backend: TestBackend) {
+    let s = setup(backend).await;
+    let (other, _) = accounts::sign_in(&s.store, "owner@example.com", PASSWORD, "127.0.0.1")
+        .await
+        .unwrap();
+    let refused =
+        accounts::change_password(&s.store, &s.owner, "wrong current", "a brand new password")
+            .await;
+    assert!(matches!(
+        refused,
+        Err(Error::Invalid {
+            field: "current_password",
+            ..
+        })
+    ));
+    let short = accounts::change_password(&s.store, &s.owner, PASSWORD, "short").await;
+    assert!(matches!(
+        short,
+        Err(Error::Invalid {
+            field: "new_password",
+            ..
+        })
+    ));
+
+    accounts::change_password(&s.store, &s.owner, PASSWORD, "a brand new password")
+        .await
+        .unwrap();
+    assert!(
+        accounts::authenticate(&s.store, &other.0).await.is_err(),
+        "the other session is revoked"
+    );
+    assert!(accounts::sign_in(
+        &s.store,
+        "owner@example.com",
+        "a brand new password",
+        "127.0.0.1"
+    )
+    .await
+    .is_ok());
+}
+
+async fn an_invite_is_single_use_and_grants_its_role(backend: TestBackend) {
+    let s = setup(backend).await;
+    let invite = accounts::invite(&s.store, &caller(&s.owner), Role::Agent)
+        .await
+        .unwrap();
+    let info = accounts::invite_info(&s.store, &invite).await.unwrap();
+    assert_eq!(
+        (info.workspace.name.as_str(), info.role),
+        ("Acme", Role::Agent)
+    );
+    let token = accounts::sign_up_with_invite(
+        &s.store,
+        &invite,
+        "agent@example.com",
+        "Ann Agent",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    let agent = accounts::authenticate(&s.store, &token.0).await.unwrap();
+    assert_eq!(caller(&agent).role, Role::Agent);
+    assert_eq!(caller(&agent).workspace.id, caller(&s.owner).workspace.id);
+
+    let reused =
+        accounts::sign_up_with_invite(&s.store, &invite, "again@example.com", "Again", PASSWORD)
+            .await;
+    assert!(matches!(
+        reused,
+        Err(Error::Invalid {
+            field: "invite",
+            ..
+        })
+    ));
+    let members = accounts::members(&s.store, &caller(&s.owner))
+        .await
+        .unwrap();
+    assert_eq!(members.len(), 2);
+}
+
+async fn a_signed_in_person_accepts_an_invite_and_switches(backend: TestBackend) {
+    let s = setup(backend).await;
+    let member = add_member(&s, "viewer@example.com", Role::Viewer).await;
+    // The viewer creates a workspace of their own, then is invited back as admin.
+    let own = accounts::create_workspace(&s.store, &member, "Viewer's Shop")
+        .await
+        .unwrap();
+    let member = accounts::authenticate(&s.store, &member_token(&s, "viewer@example.com").await)
+        .await
+        .unwrap();
+    let invite = accounts::invite(&s.store, &caller(&s.owner), Role::Admin)
+        .await
+        .unwrap();
+    accounts::accept_invite(&s.store, &member, &invite)
+        .await
+        .unwrap();
+    // Already a member: the role stays what it was (viewer), no duplicate row.
+    let memberships = s.store.memberships_of(&member.user.id).await.unwrap();
+    assert_eq!(memberships.len(), 2);
+
+    let switched = accounts::switch_workspace(&s.store, &member, &own.id)
+        .await
+        .unwrap();
+    assert_eq!(switched.role, Role::Owner);
+    let outsider = add_member(&s, "x@example.com", Role::Viewer).await;
+    assert!(matches!(
+        accounts::switch_workspace(&s.store, &outsider, &own.id).await,
+        Err(Error::Forbidden)
+    ));
+}
+
+async fn member_token(s: &Setup, email: &str) -> String {
+    accounts::sign_in(&s.store, email, PASSWORD, "127.0.0.1")
+        .await
+        .unwrap()
+        .0
+         .0
+}
+
+async fn agents_and_viewers_cannot_manage_members(backend: TestBackend) {
+    let s = setup(backend).await;
+    for role in [Role::Agent, Role::Viewer] {
+        let member = add_member(&s, &format!("{}@example.com", role.as_str()), role).await;
+        let me = caller(&member);
+        assert!(matches!(
+            accounts::members(&s.store, &me).await,
+            Err(Error::Forbidden)
+        ));
+        assert!(matches!(
+            accounts::invite(&s.store, &me, Role::Viewer).await,
+            Err(Error::Forbidden)
+        ));
+        assert!(matches!(
+            accounts::change_role(&s.store, &me, &me.user.id, Role::Admin).await,
+            Err(Error::Forbidden)
+        ));
+        assert!(matches!(
+            audit::entries(&s.store, &me, 10).await,
+            Err(Error::Forbidden)
+        ));
+        assert_eq!(
+            s.store
+                .role_in(&me.workspace.id, &me.user.id)
+                .await
+                .unwrap(),
+            Some(role)
+        );
+    }
+}
+
+async fn admins_cannot_touch_owners(backend: TestBackend) {
+    let s = setup(backend).await;
+    let admin = caller(&add_member(&s, "admin@example.com", Role::Admin).await);
+    let owner_id = s.owner.user.id.clone();
+    assert!(matches!(
+        accounts::remove_member(&s.store, &admin, &owner_id).await,
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(
+        accounts::change_role(&s.store, &admin, &owner_id, Role::Viewer).await,
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(
+        accounts::invite(&s.store, &admin, Role::Owner).await,
+        Err(Error::Forbidden)
+    ));
+    let agent = add_member(&s, "agent@example.com", Role::Agent).await;
+    assert!(matches!(
+        accounts::change_role(&s.store, &admin, &agent.user.id, Role::Owner).await,
+        Err(Error::Forbidden)
+    ));
+    // What an admin may do.
+    accounts::change_role(&s.store, &admin, &agent.user.id, Role::Viewer)
+        .await
+        .unwrap();
+    accounts::remove_member(&s.store, &admin, &agent.user.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.store
+            .role_in(&admin.workspace.id, &owner_id)
+            .await
+            .unwrap(),
+        Some(Role::Owner)
+    );
+}
+
+async fn the_last_owner_stays(backend: TestBackend) {
+    let s = setup(backend).await;
+    let me = caller(&s.owner);
+    assert!(matches!(
+        accounts::change_role(&s.store, &me, &me.user.id, Role::Admin).await,
+        Err(Error::Invalid { .. })
+    ));
+    assert!(matches!(
+        accounts::remove_member(&s.store, &me, &me.user.id).await,
+        Err(Error::Invalid { .. })
+    ));
+    let second = add_member(&s, "second@example.com", Role::Owner).await;
+    accounts::change_role(&s.store, &me, &second.user.id, Role::Admin)
+        .await
+        .unwrap();
+    accounts::change_role(&s.store, &me, &second.user.id, Role::Owner)
+        .await
+        .unwrap();
+    accounts::change_role(&s.store, &me, &me.user.id, Role::Admin)
+        .await
+        .unwrap();
+}
+
+async fn another_workspaces_member_ids_are_not_found(backend: TestBackend) {
+    let s = setup(backend).await;
+    let victim = add_member(&s, "victim@example.com", Role::Agent).await;
+    // Someone acting in a workspace of their own, where they are owner.
+    let invite = accounts::invite(&s.store, &caller(&s.owner), Role::Viewer)
+        .await
+        .unwrap();
+    let token = accounts::sign_up_with_invite(
+        &s.store,
+        &invite,
+        "stranger@example.com",
+        "Stranger",
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    let stranger = accounts::authenticate(&s.store, &token.0).await.unwrap();
+    accounts::create_workspace(&s.store, &stranger, "Elsewhere")
+        .await
+        .unwrap();
+    let stranger_caller = caller(&accounts::authenticate(&s.store, &token.0).await.unwrap());
+    assert_eq!(
+        (
+            stranger_caller.workspace.name.as_str(),
+            stranger_caller.role
+        ),
+        ("Elsewhere", Role::Owner)
+    );
+
+    let acme = caller(&s.owner).workspace.id;
+    assert!(matches!(
+        accounts::change_role(&s.store, &stranger_caller, &victim.user.id, Role::Viewer).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        accounts::remove_member(&s.store, &stranger_caller, &victim.user.id).await,
+        Err(Error::NotFound)
+    ));
+    assert_eq!(
+        s.store.role_in(&acme, &victim.user.id).await.unwrap(),
+        Some(Role::Agent)
+    );
+}
+
+async fn a_removed_member_loses_access_at_once(backend: TestBackend) {
+    let s = setup(backend).await;
+    let agent = add_member(&s, "agent@example.com", Role::Agent).await;
+    let token = member_token(&s, "agent@example.com").await;
+    accounts::remove_member(&s.store, &caller(&s.owner), &agent.user.id)
+        .await
+        .unwrap();
+    let after = accounts::authenticate(&s.store, &token).await.unwrap();
+    assert!(after.current.is_none());
+    assert!(matches!(after.caller(), Err(Error::Forbidden)));
+}
+
+async fn role_changes_are_audited_with_before_and_after(backend: TestBackend) {
+    let s = setup(backend).await;
+    let agent = add_member(&s, "agent@example.com", Role::Agent).await;
+    accounts::change_role(&s.store, &caller(&s.owner), &agent.user.id, Role::Admin)
+        .await
+        .unwrap();
+    let _ = accounts::sign_in(
+        &s.store,
+        "owner@example.com",
+        "wrong password!",
+        "127.0.0.1",
+    )
+    .await;
+    let entries = audit::entries(&s.store, &caller(&s.owner), 50)
+        .await
+        .unwrap();
+    let change = entries
+        .iter()
+        .find(|e| e.action == "member.role_changed")
+        .expect("audited");
+    assert_eq!(change.actor_email.as_deref(), Some("owner@example.com"));
+    let detail: serde_json::Value = serde_json::from_str(&change.detail).unwrap();
+    assert_eq!(detail["before"], "agent");
+    assert_eq!(detail["after"], "admin");
+    for action in ["owner.created", "member.invited", "member.joined"] {
+        assert!(
+            entries.iter().any(|e| e.action == action),
+            "{action} missing"
+        );
+    }
+    assert!(
+        entries.windows(2).all(|w| w[0].id > w[1].id),
+        "newest first"
+    );
+}
