@@ -1,9 +1,13 @@
 //! The frame around every page: header, navigation, demo banner.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::{components::A, hooks::use_navigate};
 
-use crate::status::installation_status;
+use crate::{
+    api::account::{SignOut, SwitchWorkspace},
+    session_state::SessionState,
+    status::installation_status,
+};
 
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
@@ -42,6 +46,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <A href="/profile">"Profile"</A>
                     <A href="/settings">"Settings"</A>
                 </nav>
+                <UserMenu/>
             </header>
             <DemoBanner/>
             <main class="content">{children()}</main>
@@ -72,5 +77,54 @@ fn DemoBanner() -> impl IntoView {
                     })
             }}
         </Suspense>
+    }
+}
+
+/// The signed-in person: workspace switcher and sign-out; or a sign-in link.
+#[component]
+fn UserMenu() -> impl IntoView {
+    let state = expect_context::<SessionState>();
+    let switch = ServerAction::<SwitchWorkspace>::new();
+    let sign_out = ServerAction::<SignOut>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if matches!(switch.value().get(), Some(Ok(()))) {
+            state.refresh();
+        }
+    });
+    Effect::new(move |_| {
+        if matches!(sign_out.value().get(), Some(Ok(()))) {
+            state.refresh();
+            navigate("/sign-in", Default::default());
+        }
+    });
+    view! {
+        <div class="user-menu">
+            <Transition>
+                {move || state.welcome().map(|welcome| match welcome.me {
+                    None => view! { <A href="/sign-in" attr:class="button small">"Sign in"</A> }.into_any(),
+                    Some(me) => {
+                        let current = me.current.as_ref().map(|w| w.id.clone()).unwrap_or_default();
+                        view! {
+                            <label class="workspace-switcher">
+                                <span class="visually-hidden">"Workspace"</span>
+                                <select
+                                    aria-label="Workspace"
+                                    on:change=move |ev| {
+                                        switch.dispatch(SwitchWorkspace { workspace_id: event_target_value(&ev) });
+                                    }
+                                >
+                                    {me.workspaces.iter().map(|w| view! {
+                                        <option value=w.id.clone() selected=w.id == current>{w.name.clone()}</option>
+                                    }).collect_view()}
+                                </select>
+                            </label>
+                            <span class="user-name" title=me.email.clone()>{me.name.clone()}</span>
+                            <button class="button small secondary" on:click=move |_| { sign_out.dispatch(SignOut {}); }>"Sign out"</button>
+                        }.into_any()
+                    }
+                })}
+            </Transition>
+        </div>
     }
 }

@@ -2,19 +2,31 @@
 //! with `ssr` into the server and with `hydrate` into the WASM client.
 //! Server functions here stay thin: who is asking, then one engine call.
 
+pub mod api;
+pub mod errors;
 mod layout;
 mod pages;
+#[cfg(feature = "ssr")]
+mod security;
+#[cfg(feature = "ssr")]
+mod session;
+mod session_state;
 pub mod status;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 /// The HTML document around the app; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        leptos::nonce::provide_nonce();
+        security::set_page_policy();
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -33,9 +45,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Pages behind sign-in render whole on the server (`SsrMode::Async`), so
+/// that sending an anonymous visitor to sign in is a real 302.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    session_state::SessionState::provide();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/switchboard.css"/>
@@ -44,10 +59,15 @@ pub fn App() -> impl IntoView {
             <layout::Layout>
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::Home/>
-                    <Route path=path!("/onboarding") view=pages::Onboarding/>
-                    <Route path=path!("/conversations") view=pages::Conversations/>
-                    <Route path=path!("/profile") view=pages::Profile/>
-                    <Route path=path!("/settings") view=pages::Settings/>
+                    <Route path=path!("/onboarding") view=pages::Onboarding ssr=SsrMode::Async/>
+                    <Route path=path!("/conversations") view=pages::Conversations ssr=SsrMode::Async/>
+                    <Route path=path!("/profile") view=pages::Profile ssr=SsrMode::Async/>
+                    <Route path=path!("/settings") view=pages::Settings ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/members") view=pages::Members ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/audit") view=pages::Audit ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in") view=pages::SignInPage/>
+                    <Route path=path!("/sign-up") view=pages::SignUpPage/>
+                    <Route path=path!("/invite/:token") view=pages::InvitePage/>
                 </Routes>
             </layout::Layout>
         </Router>

@@ -11,11 +11,10 @@ test("home page hydrates and the layout works", async ({ page }) => {
   // Set by an effect that only runs once the WASM client is live.
   await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
 
-  // Client-side navigation: the router, not a page load, shows the page.
+  // Client-side navigation to a page behind sign-in lands on sign-in.
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profile" }).click();
-  await expect(page.getByRole("heading", { name: "Profile" })).toBeVisible();
-  await expect(page).toHaveURL(/\/profile$/);
-  await expect(page.getByRole("link", { name: "Profile" })).toHaveAttribute("aria-current", "page");
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await expect(page).toHaveURL(/\/sign-in$/);
 
   expect(errors).toEqual([]);
 });
@@ -37,7 +36,7 @@ test("on a phone the navigation opens from the menu button", async ({ page }) =>
 
   // Navigating closes it again.
   await nav.getByRole("link", { name: "Settings" }).click();
-  await expect(page.getByRole("heading", { name: "Settings" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
   await expect(nav).toBeHidden();
 });
 

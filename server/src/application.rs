@@ -34,7 +34,11 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{health, http_metrics, workers::Workers};
+use crate::{
+    health, http_metrics,
+    security::{self, AllowedOrigins},
+    workers::Workers,
+};
 
 /// How long in-flight requests, then workers, get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
@@ -105,8 +109,11 @@ impl Application {
         let probe = engine.store.clone();
         workers.spawn("database-probe", move |stop| database_probe(probe, stop));
 
+        let local = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
         Ok(Self {
-            router: router(engine.clone()),
+            router: router(engine.clone(), local),
             listener,
             engine,
             workers,
@@ -138,7 +145,10 @@ impl Application {
     ) -> io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "listening");
         let (fired, mut fired_rx) = watch::channel(false);
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = fired.send(true);
         });
@@ -190,7 +200,11 @@ fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
-fn router(engine: Engine) -> Router {
+fn router(engine: Engine, local: SocketAddr) -> Router {
+    let allowed = AllowedOrigins(Arc::new(vec![
+        engine.config.public_url.origin().ascii_serialization(),
+        format!("http://{local}"),
+    ]));
     let state = AppState {
         leptos: leptos_options(&engine.config),
         engine: engine.clone(),
@@ -235,6 +249,11 @@ fn router(engine: Engine) -> Router {
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             ui_context, shell,
         ))
+        .layer(middleware::from_fn_with_state(
+            allowed,
+            security::require_same_origin,
+        ))
+        .layer(middleware::from_fn(security::headers))
         .layer(middleware::from_fn(http_metrics::track))
         .layer(http_layers)
         .with_state(state)

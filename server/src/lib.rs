@@ -5,6 +5,7 @@
 mod application;
 pub mod health;
 pub mod http_metrics;
+pub mod security;
 pub mod shutdown;
 pub mod telemetry;
 pub mod workers;

@@ -3,15 +3,19 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use super::RequireSignIn;
+
 #[component]
 fn Placeholder(title: &'static str, summary: &'static str) -> impl IntoView {
     view! {
         <Title text=title/>
-        <section class="page">
-            <h1>{title}</h1>
-            <p class="lead">{summary}</p>
-            <p class="notice">"This part of Switchboard is not built yet."</p>
-        </section>
+        <RequireSignIn>
+            <section class="page">
+                <h1>{title}</h1>
+                <p class="lead">{summary}</p>
+                <p class="notice">"This part of Switchboard is not built yet."</p>
+            </section>
+        </RequireSignIn>
     }
 }
 
@@ -43,9 +47,4 @@ pub fn Profile() -> impl IntoView {
             summary="The business profile your customers see in WhatsApp."
         />
     }
-}
-
-#[component]
-pub fn Settings() -> impl IntoView {
-    view! { <Placeholder title="Settings" summary="Numbers, bot, members and security."/> }
 }

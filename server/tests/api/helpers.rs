@@ -62,6 +62,99 @@ pub async fn spawn_app(backend: TestBackend) -> TestApp {
     spawn_app_with(backend, |app| app).await
 }
 
+/// A browser-like client for server functions: keeps its cookie, sends
+/// the app's Origin.
+pub struct Visitor {
+    pub base: String,
+    pub cookie: Option<String>,
+    client: reqwest::Client,
+}
+
+impl Visitor {
+    pub fn new(app: &TestApp) -> Self {
+        Self {
+            base: app.base.clone(),
+            cookie: None,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// Calls `/api/{endpoint}` with form arguments; keeps any new cookie.
+    pub async fn call(&mut self, endpoint: &str, args: &[(&str, &str)]) -> (u16, String) {
+        let mut request = self
+            .client
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header("origin", &self.base)
+            .form(args);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        if let Some(set) = response.headers().get("set-cookie") {
+            let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
+            self.cookie = (!pair.ends_with('=')).then_some(pair);
+        }
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    pub async fn page(&self, path: &str) -> reqwest::Response {
+        let mut request = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("accept", "text/html");
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+pub const PASSWORD: &str = "a long enough password";
+
+/// Signs up the installation's owner ("Acme") and returns their visitor.
+pub async fn owner(app: &TestApp) -> Visitor {
+    let mut owner = Visitor::new(app);
+    let (status, body) = owner
+        .call(
+            "sign_up_owner",
+            &[
+                ("email", "owner@example.com"),
+                ("name", "Olive"),
+                ("password", PASSWORD),
+                ("workspace_name", "Acme"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(owner.cookie.is_some());
+    owner
+}
+
+/// Invites `email` with `role` and signs them up through the link.
+pub async fn member(app: &TestApp, owner: &mut Visitor, email: &str, role: &str) -> Visitor {
+    let (status, link) = owner.call("invite_member", &[("role", role)]).await;
+    assert_eq!(status, 200, "{link}");
+    let link: String = serde_json::from_str(&link).unwrap();
+    let token = link.rsplit('/').next().unwrap().to_string();
+    let mut visitor = Visitor::new(app);
+    let (status, body) = visitor
+        .call(
+            "sign_up_with_invite",
+            &[
+                ("token", &token),
+                ("email", email),
+                ("name", "Member"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    visitor
+}
+
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client

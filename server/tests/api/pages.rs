@@ -1,6 +1,6 @@
 use switchboard::test_support::TestBackend;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{owner, spawn_app, Visitor};
 
 #[tokio::test]
 async fn home_page_renders_the_layout_and_the_demo_banner() {
@@ -22,15 +22,33 @@ async fn home_page_renders_the_layout_and_the_demo_banner() {
 }
 
 #[tokio::test]
+async fn each_section_asks_anonymous_visitors_to_sign_in() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let anonymous = Visitor::new(&app);
+    for path in [
+        "/onboarding",
+        "/conversations",
+        "/profile",
+        "/settings",
+        "/settings/members",
+    ] {
+        let response = anonymous.page(path).await;
+        assert_eq!(response.status(), 302, "{path}");
+        assert_eq!(response.headers()["location"], "/sign-in", "{path}");
+    }
+}
+
+#[tokio::test]
 async fn each_section_has_a_page() {
     let app = spawn_app(TestBackend::Sqlite).await;
+    let owner = owner(&app).await;
     for (path, heading) in [
         ("/onboarding", "<h1>Onboarding</h1>"),
         ("/conversations", "<h1>Conversations</h1>"),
         ("/profile", "<h1>Profile</h1>"),
         ("/settings", "<h1>Settings</h1>"),
     ] {
-        let response = app.get(path).await;
+        let response = owner.page(path).await;
         assert_eq!(response.status(), 200, "{path}");
         let html = response.text().await.unwrap();
         assert!(html.contains(heading), "{path}: {html}");

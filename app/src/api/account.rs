@@ -1,0 +1,161 @@
+//! Signing up, in and out; the current person and their workspaces.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::errors::UiError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceView {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+}
+
+/// Who is signed in, and where they act.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub name: String,
+    pub email: String,
+    pub current: Option<WorkspaceView>,
+    pub workspaces: Vec<WorkspaceView>,
+}
+
+impl Me {
+    /// Whether the current role is at least `role` (owner > admin > agent > viewer).
+    pub fn at_least(&self, role: &str) -> bool {
+        let rank = |r: &str| {
+            ["viewer", "agent", "admin", "owner"]
+                .iter()
+                .position(|x| *x == r)
+        };
+        match (&self.current, rank(role)) {
+            (Some(current), Some(needed)) => rank(&current.role).is_some_and(|have| have >= needed),
+            _ => false,
+        }
+    }
+}
+
+/// Public: whether first-run sign-up is open, and who is signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WelcomeView {
+    pub needs_owner: bool,
+    pub me: Option<Me>,
+}
+
+#[server(prefix = "/api", endpoint = "welcome")]
+pub async fn welcome() -> Result<WelcomeView, UiError> {
+    use crate::session;
+    use switchboard::accounts;
+    let engine = session::engine()?;
+    let needs_owner = !accounts::is_set_up(&engine.store).await?;
+    // Nobody signed in is an answer here, not an error.
+    let me = match session::token() {
+        None => None,
+        Some(token) => match accounts::authenticate(&engine.store, &token).await {
+            Ok(session) => Some(me_of(&engine, &session).await?),
+            Err(accounts::Error::Unauthenticated) => None,
+            Err(other) => return Err(other.into()),
+        },
+    };
+    Ok(WelcomeView { needs_owner, me })
+}
+
+#[cfg(feature = "ssr")]
+async fn me_of(
+    engine: &switchboard::Engine,
+    session: &switchboard::accounts::Session,
+) -> Result<Me, UiError> {
+    let view = |m: &switchboard::accounts::Membership| WorkspaceView {
+        id: m.workspace.id.clone(),
+        name: m.workspace.name.clone(),
+        role: m.role.as_str().to_string(),
+    };
+    let workspaces = engine
+        .store
+        .memberships_of(&session.user.id)
+        .await
+        .map_err(switchboard::accounts::Error::from)?;
+    Ok(Me {
+        name: session.user.name.clone(),
+        email: session.user.email.clone(),
+        current: session.current.as_ref().map(view),
+        workspaces: workspaces.iter().map(view).collect(),
+    })
+}
+
+#[server(prefix = "/api", endpoint = "sign_up_owner")]
+pub async fn sign_up_owner(
+    email: String,
+    name: String,
+    password: String,
+    workspace_name: String,
+) -> Result<(), UiError> {
+    use crate::session;
+    use switchboard::accounts::{self, SignUp};
+    let engine = session::engine()?;
+    let sign_up = SignUp {
+        email: &email,
+        name: &name,
+        password: &password,
+        workspace_name: &workspace_name,
+    };
+    let token = accounts::sign_up_owner(&engine.store, &sign_up).await?;
+    session::set_session_cookie(&engine, &token);
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<(), UiError> {
+    use crate::session;
+    use switchboard::accounts;
+    let engine = session::engine()?;
+    let (token, _) =
+        accounts::sign_in(&engine.store, &email, &password, &session::client_address()).await?;
+    session::set_session_cookie(&engine, &token);
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), UiError> {
+    use crate::session;
+    let (engine, _) = session::session().await?;
+    if let Some(token) = session::token() {
+        switchboard::accounts::sign_out(&engine.store, &token).await?;
+    }
+    session::clear_session_cookie();
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), UiError> {
+    use crate::session;
+    let (engine, session) = session::session().await?;
+    switchboard::accounts::change_password(
+        &engine.store,
+        &session,
+        &current_password,
+        &new_password,
+    )
+    .await?;
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "switch_workspace")]
+pub async fn switch_workspace(workspace_id: String) -> Result<(), UiError> {
+    use crate::session;
+    let (engine, session) = session::session().await?;
+    switchboard::accounts::switch_workspace(&engine.store, &session, &workspace_id).await?;
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "create_workspace")]
+pub async fn create_workspace(name: String) -> Result<(), UiError> {
+    use crate::session;
+    let (engine, session) = session::session().await?;
+    switchboard::accounts::create_workspace(&engine.store, &session, &name).await?;
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Server functions, grouped by what they own. Each is thin: who is asking
+//! (session, role, workspace), then one engine call, then a view type.
+//! Every one of them must be listed in the server's refusal test.
+
+pub mod account;
+pub mod audit;
+pub mod members;

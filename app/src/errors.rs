@@ -1,0 +1,88 @@
+//! The error server functions return: what the person can act on, and for
+//! form errors, the field it concerns. Internal details stay in the logs.
+
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum UiError {
+    #[error("Sign in to continue.")]
+    Unauthenticated,
+    #[error("You do not have access to this.")]
+    Forbidden,
+    #[error("Not found.")]
+    NotFound,
+    /// A problem with one form field, shown next to it.
+    #[error("{message}")]
+    Field { field: String, message: String },
+    #[error("{0}")]
+    Message(String),
+    #[error("Something went wrong; try again.")]
+    Internal,
+    #[error("The request could not be completed: {0}")]
+    Request(String),
+}
+
+impl UiError {
+    /// The message for `field`, if this error concerns it.
+    pub fn for_field(&self, field: &str) -> Option<String> {
+        match self {
+            Self::Field { field: f, message } if f == field => Some(message.clone()),
+            _ => None,
+        }
+    }
+
+    /// The message for the form as a whole (anything not tied to a field).
+    pub fn general(&self) -> Option<String> {
+        match self {
+            Self::Field { .. } => None,
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+impl FromServerFnError for UiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Request(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<switchboard::accounts::Error> for UiError {
+    /// Maps engine errors, and sets the HTTP status to match.
+    fn from(error: switchboard::accounts::Error) -> Self {
+        use http::StatusCode;
+        use switchboard::accounts::Error as E;
+        let (status, ui) = match error {
+            E::Unauthenticated => (StatusCode::UNAUTHORIZED, Self::Unauthenticated),
+            E::Forbidden => (StatusCode::FORBIDDEN, Self::Forbidden),
+            E::NotFound => (StatusCode::NOT_FOUND, Self::NotFound),
+            E::Invalid { field, message } => (
+                StatusCode::BAD_REQUEST,
+                Self::Field {
+                    field: field.to_string(),
+                    message,
+                },
+            ),
+            e @ (E::InvalidCredentials | E::AlreadySetUp) => {
+                (StatusCode::BAD_REQUEST, Self::Message(e.to_string()))
+            }
+            e @ E::RateLimited { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, Self::Message(e.to_string()))
+            }
+            E::Store(e) => {
+                tracing::error!(error = %e, "storage error in a server function");
+                (StatusCode::INTERNAL_SERVER_ERROR, Self::Internal)
+            }
+        };
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+        ui
+    }
+}

@@ -1,0 +1,93 @@
+//! Server side of sessions for server functions: the engine from context,
+//! the session cookie, the caller, and the client's address.
+
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use http::{header, request::Parts, HeaderValue};
+use leptos::prelude::use_context;
+use leptos_axum::ResponseOptions;
+use switchboard::{
+    accounts::{self, Caller, Session, SessionToken, SESSION_TTL_MS},
+    Engine,
+};
+
+use crate::errors::UiError;
+
+pub const COOKIE: &str = "sb_session";
+
+pub fn engine() -> Result<Engine, UiError> {
+    use_context::<Engine>().ok_or(UiError::Internal)
+}
+
+/// The session token from the request's cookie, if any.
+pub fn token() -> Option<String> {
+    let parts = use_context::<Parts>()?;
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+/// The signed-in session, or 401.
+pub async fn session() -> Result<(Engine, Session), UiError> {
+    let engine = engine()?;
+    let token = token().ok_or_else(|| UiError::from(accounts::Error::Unauthenticated))?;
+    let session = accounts::authenticate(&engine.store, &token).await?;
+    Ok((engine, session))
+}
+
+/// The caller in their current workspace: 401 without a session, 403
+/// without a workspace.
+pub async fn caller() -> Result<(Engine, Caller), UiError> {
+    let (engine, session) = session().await?;
+    let caller = session.caller()?;
+    Ok((engine, caller))
+}
+
+/// Where the request came from (the direct peer).
+pub fn client_address() -> String {
+    use_context::<Parts>()
+        .and_then(|parts| {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn set_cookie(value: String) {
+    if let (Some(response), Ok(value)) = (
+        use_context::<ResponseOptions>(),
+        HeaderValue::from_str(&value),
+    ) {
+        response.append_header(header::SET_COOKIE, value);
+    }
+}
+
+/// `HttpOnly`, `SameSite=Lax`, `Secure` when served over https, expiring
+/// with the session.
+pub fn set_session_cookie(engine: &Engine, token: &SessionToken) {
+    let secure = if engine.config.public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    set_cookie(format!(
+        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        token.0,
+        SESSION_TTL_MS / 1000
+    ));
+}
+
+pub fn clear_session_cookie() {
+    set_cookie(format!(
+        "{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+    ));
+}

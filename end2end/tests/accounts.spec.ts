@@ -1,0 +1,107 @@
+import { test, expect, Page, Browser } from "@playwright/test";
+
+// One story, in order: the first person creates the owner account, signs
+// out and back in, invites a colleague, the colleague joins through the
+// link in their own browser, and the owner changes their role.
+test.describe.configure({ mode: "serial" });
+
+const owner = { name: "Olive Owner", email: "olive@acme.example", password: "olive's long password" };
+const agent = { name: "Andy Agent", email: "andy@acme.example", password: "andy's long password" };
+let inviteLink = "";
+
+async function hydrated(page: Page) {
+  await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
+}
+
+async function signIn(page: Page, who: { email: string; password: string }) {
+  await page.goto("/sign-in");
+  await hydrated(page);
+  await page.getByLabel("Email").fill(who.email);
+  await page.getByLabel("Password").fill(who.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
+}
+
+test("first run: sign up the owner, with errors next to the fields", async ({ page }) => {
+  await page.goto("/sign-in");
+  await hydrated(page);
+  await page.getByRole("link", { name: "Create the owner account" }).click();
+  await expect(page.getByRole("heading", { name: "Create the owner account" })).toBeVisible();
+
+  await page.getByLabel("Your name").fill(owner.name);
+  await page.getByLabel("Email").fill(owner.email);
+  await page.getByLabel("Password").fill("short");
+  await page.getByLabel("Business (workspace) name").fill("Acme Bakery");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.locator('.field-error[data-field="password"]')).toContainText("at least 10 characters");
+
+  await page.getByLabel("Password").fill(owner.password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
+  await expect(page.getByRole("combobox", { name: "Workspace" })).toHaveValue(/.+/);
+  await expect(page.locator(".user-name")).toHaveText(owner.name);
+});
+
+test("sign out, a wrong password, then sign in", async ({ page }) => {
+  await signIn(page, owner);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+
+  await page.getByLabel("Email").fill(owner.email);
+  await page.getByLabel("Password").fill("not the password at all");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toContainText("email or the password is incorrect");
+
+  await signIn(page, owner);
+  await page.goto("/settings");
+  await expect(page.getByRole("heading", { name: "Settings" })).toBeVisible();
+});
+
+test("the owner invites a colleague, who joins through the link", async ({ page, browser }) => {
+  await signIn(page, owner);
+  await page.goto("/settings/members");
+  await hydrated(page);
+  await page.locator("select[name=role]").last().selectOption("agent");
+  await page.getByRole("button", { name: "Create invite link" }).click();
+  const link = page.getByLabel("Invite link");
+  await expect(link).toHaveValue(/\/invite\/.+/);
+  inviteLink = await link.inputValue();
+
+  // The colleague, in a browser of their own.
+  const context = await browser.newContext();
+  const other = await context.newPage();
+  await other.goto(new URL(inviteLink).pathname);
+  await hydrated(other);
+  await expect(other.getByText("You are invited to join")).toContainText("Acme Bakery");
+  await other.getByLabel("Your name").fill(agent.name);
+  await other.getByLabel("Email").fill(agent.email);
+  await other.getByLabel("Password").fill(agent.password);
+  await other.getByRole("button", { name: "Create account and join" }).click();
+  await expect(other.getByRole("heading", { name: "Overview" })).toBeVisible();
+  await expect(other.locator(".user-name")).toHaveText(agent.name);
+
+  // An agent cannot open the members page's data.
+  await other.goto("/settings/members");
+  await expect(other.getByRole("alert")).toContainText("do not have access");
+
+  // The link was single-use.
+  const third = await (await browser.newContext()).newPage();
+  await third.goto(new URL(inviteLink).pathname);
+  await expect(third.getByRole("alert")).toContainText("expired or was already used");
+  await context.close();
+});
+
+test("the owner changes the colleague's role, and the audit log shows it", async ({ page }) => {
+  await signIn(page, owner);
+  await page.goto("/settings/members");
+  await hydrated(page);
+  const row = page.locator(`tr[data-email="${agent.email}"]`);
+  await expect(row).toBeVisible();
+  await row.getByRole("combobox").selectOption("admin");
+  await row.getByRole("button", { name: "Save" }).click();
+  await expect(page.locator(`tr[data-email="${agent.email}"]`).getByRole("combobox")).toHaveValue("admin");
+
+  await page.goto("/settings/audit");
+  await expect(page.getByRole("cell", { name: "member.role_changed" })).toBeVisible();
+  await expect(page.locator("tr", { hasText: "member.role_changed" })).toContainText('"after":"admin"');
+});
