@@ -12,7 +12,7 @@ pub struct InstallationInfo {
     pub version: String,
 }
 
-#[server]
+#[server(prefix = "/api", endpoint = "installation_status")]
 pub async fn installation_status() -> Result<InstallationInfo, ServerFnError> {
     let engine = use_context::<switchboard::Engine>()
         .ok_or_else(|| ServerFnError::new("the engine is not available"))?;

@@ -3,6 +3,7 @@
 //! `main.rs` only reads the configuration and calls [`Application`].
 
 mod application;
+pub mod commands;
 pub mod health;
 pub mod http_metrics;
 pub mod security;

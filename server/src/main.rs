@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use server::{shutdown, telemetry, Application};
+use server::{commands, shutdown, telemetry, Application};
 use switchboard::config::Config;
 
 #[tokio::main]
@@ -13,6 +13,11 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init_tracing(config.log_format);
+
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.is_empty() {
+        return commands::run(config, &args).await;
+    }
 
     let app = match Application::build(config).await {
         Ok(app) => app,

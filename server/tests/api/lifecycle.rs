@@ -126,3 +126,49 @@ async fn demo_mode_runs_the_sandbox_until_shutdown() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn create_admin_makes_the_owner_once() {
+    use std::io::Write;
+    let db = TestDatabase::create(TestBackend::Sqlite).await;
+    let run = |email: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .args([
+                "create-admin",
+                "--email",
+                email,
+                "--name",
+                "Ops",
+                "--workspace",
+                "Acme",
+            ])
+            .env("DATABASE_URL", db.url.as_str())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "a long enough password").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let first = run("ops@example.com");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let second = run("other@example.com");
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already has an owner"));
+
+    let store = db.open_store().await;
+    let (_, user) = switchboard::accounts::sign_in(
+        &store,
+        "ops@example.com",
+        "a long enough password",
+        "127.0.0.1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(user.name, "Ops");
+}

@@ -1,5 +1,6 @@
 //! The server, started for real on a loopback port, over real HTTP.
 
+mod access;
 mod helpers;
 mod lifecycle;
 mod observability;

@@ -1,0 +1,88 @@
+//! Operator commands: `server create-admin` for scripted installs.
+
+use std::{io::BufRead, process::ExitCode};
+
+use switchboard::{
+    accounts::{self, SignUp},
+    config::Config,
+    store::Store,
+};
+
+const USAGE: &str = "usage: server [create-admin --email EMAIL --name NAME --workspace NAME]
+  create-admin reads the password from SWITCHBOARD_ADMIN_PASSWORD, or from the first line of stdin";
+
+pub async fn run(config: Config, args: &[String]) -> ExitCode {
+    match args.first().map(String::as_str) {
+        Some("create-admin") => create_admin(config, &args[1..]).await,
+        Some("--help" | "-h" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+async fn create_admin(config: Config, args: &[String]) -> ExitCode {
+    let (Some(email), Some(name), Some(workspace)) = (
+        flag(args, "--email"),
+        flag(args, "--name"),
+        flag(args, "--workspace"),
+    ) else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    // Never from argv: other users of the machine can read it there.
+    let password = match std::env::var("SWITCHBOARD_ADMIN_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            let mut line = String::new();
+            if std::io::stdin().lock().read_line(&mut line).is_err() {
+                eprintln!("create-admin: cannot read the password from stdin");
+                return ExitCode::FAILURE;
+            }
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let store = match Store::open(&config.database_url).await {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("create-admin: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let sign_up = SignUp {
+        email,
+        name,
+        password: &password,
+        workspace_name: workspace,
+    };
+    let result = accounts::create_admin(&store, &sign_up).await;
+    store.close().await;
+    match result {
+        Ok(user) => {
+            println!(
+                "created the owner {} with the workspace \"{workspace}\"",
+                user.email
+            );
+            ExitCode::SUCCESS
+        }
+        Err(accounts::Error::Invalid { field, message }) => {
+            eprintln!("create-admin: {field}: {message}");
+            ExitCode::from(2)
+        }
+        Err(error) => {
+            eprintln!("create-admin: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Who may call what: every server function refuses anonymous callers and
+//! callers from another workspace, and changes nothing when it refuses.
+
+use serde_json::Value;
+use switchboard::test_support::TestBackend;
+
+use crate::helpers::{member, owner, spawn_app, TestApp, Visitor};
+
+/// Every server function, whether it is public, and arguments it accepts.
+/// A new server function must be added here (the first test fails if not).
+const SERVER_FUNCTIONS: &[(&str, bool, &[(&str, &str)])] = &[
+    ("installation_status", true, &[]),
+    ("welcome", true, &[]),
+    (
+        "sign_up_owner",
+        true,
+        &[
+            ("email", "x@example.com"),
+            ("name", "X"),
+            ("password", "long enough pw"),
+            ("workspace_name", "X"),
+        ],
+    ),
+    (
+        "sign_in",
+        true,
+        &[("email", "x@example.com"), ("password", "long enough pw")],
+    ),
+    ("invite_details", true, &[("token", "no-such-invite")]),
+    (
+        "sign_up_with_invite",
+        true,
+        &[
+            ("token", "no-such-invite"),
+            ("email", "y@example.com"),
+            ("name", "Y"),
+            ("password", "long enough pw"),
+        ],
+    ),
+    ("sign_out", false, &[]),
+    (
+        "change_password",
+        false,
+        &[
+            ("current_password", "long enough pw"),
+            ("new_password", "another long pw"),
+        ],
+    ),
+    ("switch_workspace", false, &[("workspace_id", "w")]),
+    ("create_workspace", false, &[("name", "Mine")]),
+    ("accept_invite", false, &[("token", "no-such-invite")]),
+    ("list_members", false, &[]),
+    ("invite_member", false, &[("role", "admin")]),
+    (
+        "change_member_role",
+        false,
+        &[("user_id", "u"), ("role", "owner")],
+    ),
+    ("remove_member", false, &[("user_id", "u")]),
+    ("audit_log", false, &[]),
+];
+
+#[test]
+fn every_server_function_is_listed_here() {
+    let mut registered: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.trim_start_matches("/api/").to_string())
+        .collect();
+    registered.sort();
+    let mut listed: Vec<String> = SERVER_FUNCTIONS
+        .iter()
+        .map(|(name, _, _)| name.to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(
+        registered, listed,
+        "add new server functions to SERVER_FUNCTIONS"
+    );
+}
+
+async fn members_as_seen_by(owner: &mut Visitor) -> Vec<Value> {
+    let (status, body) = owner.call("list_members", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[tokio::test]
+async fn anonymous_callers_are_refused_and_nothing_changes() {
+    let app: TestApp = spawn_app(TestBackend::Sqlite).await;
+    let mut owner = owner(&app).await;
+    let before = members_as_seen_by(&mut owner).await;
+    let mut anonymous = Visitor::new(&app);
+    for (name, public, args) in SERVER_FUNCTIONS.iter().filter(|(_, public, _)| !public) {
+        let (status, body) = anonymous.call(name, args).await;
+        assert_eq!(status, 401, "{name} (public: {public}) answered {body}");
+        assert!(anonymous.cookie.is_none());
+    }
+    assert_eq!(members_as_seen_by(&mut owner).await, before);
+}
+
+#[tokio::test]
+async fn another_workspaces_member_cannot_reach_in() {
+    let app = spawn_app(TestBackend::Postgres).await;
+    let mut owner = owner(&app).await;
+    let _victim = member(&app, &mut owner, "victim@example.com", "agent").await;
+    let mut stranger = member(&app, &mut owner, "stranger@example.com", "viewer").await;
+    let (status, _) = stranger
+        .call("create_workspace", &[("name", "Elsewhere")])
+        .await;
+    assert_eq!(status, 200);
+    // The owner removes the stranger from Acme: now they only have Elsewhere.
+    let members = members_as_seen_by(&mut owner).await;
+    let id_of = |email: &str| {
+        members.iter().find(|m| m["email"] == email).unwrap()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (victim_id, stranger_id) = (id_of("victim@example.com"), id_of("stranger@example.com"));
+    assert_eq!(
+        owner
+            .call("remove_member", &[("user_id", &stranger_id)])
+            .await
+            .0,
+        200
+    );
+    let before = members_as_seen_by(&mut owner).await;
+
+    let (_, welcome) = owner.call("welcome", &[]).await;
+    let acme_id = serde_json::from_str::<Value>(&welcome).unwrap()["me"]["current"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    assert_eq!(
+        stranger
+            .call(
+                "change_member_role",
+                &[("user_id", &victim_id), ("role", "viewer")]
+            )
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        stranger
+            .call("remove_member", &[("user_id", &victim_id)])
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        stranger
+            .call("switch_workspace", &[("workspace_id", &acme_id)])
+            .await
+            .0,
+        403
+    );
+    let (status, theirs) = stranger.call("list_members", &[]).await;
+    assert_eq!(status, 200);
+    assert!(!theirs.contains("victim@example.com"), "{theirs}");
+    let (status, log) = stranger.call("audit_log", &[]).await;
+    assert_eq!(status, 200);
+    assert!(!log.contains("victim"), "{log}");
+
+    assert_eq!(
+        members_as_seen_by(&mut owner).await,
+        before,
+        "nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn roles_limit_what_members_may_do() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let mut owner = owner(&app).await;
+    let mut viewer = member(&app, &mut owner, "viewer@example.com", "viewer").await;
+    let mut admin = member(&app, &mut owner, "admin@example.com", "admin").await;
+    for (name, args) in [
+        ("list_members", &[][..]),
+        ("invite_member", &[("role", "agent")][..]),
+        ("audit_log", &[][..]),
+    ] {
+        let (status, body) = viewer.call(name, args).await;
+        assert_eq!(status, 403, "{name}: {body}");
+    }
+    // An admin may invite, but not an owner.
+    assert_eq!(
+        admin.call("invite_member", &[("role", "agent")]).await.0,
+        200
+    );
+    assert_eq!(
+        admin.call("invite_member", &[("role", "owner")]).await.0,
+        403
+    );
+    let before = members_as_seen_by(&mut owner).await;
+    let owner_id = before.iter().find(|m| m["role"] == "owner").unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        admin
+            .call("remove_member", &[("user_id", &owner_id)])
+            .await
+            .0,
+        403
+    );
+    assert_eq!(members_as_seen_by(&mut owner).await, before);
+}
+
+#[tokio::test]
+async fn cross_origin_calls_are_refused() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let client = reqwest::Client::new();
+    let call = |origin: Option<&'static str>| {
+        let mut request = client
+            .post(format!("{}/api/sign_in", app.base))
+            .form(&[("email", "a@example.com"), ("password", "whatever123")]);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    assert_eq!(
+        call(Some("https://evil.example")).await.unwrap().status(),
+        403
+    );
+    assert_eq!(call(None).await.unwrap().status(), 403);
+    let own = client
+        .post(format!("{}/api/sign_in", app.base))
+        .header("origin", &app.base)
+        .form(&[("email", "a@example.com"), ("password", "whatever123")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        own.status(),
+        400,
+        "reaches the function, which refuses the credentials"
+    );
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_lax() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/sign_up_owner", app.base))
+        .header("origin", &app.base)
+        .form(&[
+            ("email", "o@example.com"),
+            ("name", "O"),
+            ("password", "long enough pw"),
+            ("workspace_name", "W"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("sb_session="), "{cookie}");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http in tests: {cookie}");
+}
+
+#[tokio::test]
+async fn pages_carry_a_nonce_csp_and_security_headers() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let owner = owner(&app).await;
+    let home = owner.page("/").await;
+    let csp = home.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for header in [
+        "x-content-type-options",
+        "referrer-policy",
+        "x-frame-options",
+    ] {
+        assert!(home.headers().contains_key(header), "{header}");
+    }
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let sandbox = app.graph_base_url.clone().unwrap();
+    let sandbox_origin = sandbox.trim_end_matches('/');
+    assert!(
+        !csp.contains(sandbox_origin),
+        "only onboarding may load the SDK: {csp}"
+    );
+    let html = home.text().await.unwrap();
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "scripts carry the nonce"
+    );
+
+    let onboarding = owner.page("/onboarding").await;
+    let csp = onboarding.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains(sandbox_origin), "{csp}");
+    assert!(!csp.contains(&nonce), "a fresh nonce per response");
+
+    let health = app.get("/healthz").await;
+    assert_eq!(
+        health.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    assert_eq!(health.headers()["x-content-type-options"], "nosniff");
+}
