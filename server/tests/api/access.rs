@@ -6,9 +6,12 @@ use switchboard::test_support::TestBackend;
 
 use crate::helpers::{member, owner, spawn_app, TestApp, Visitor};
 
-/// Every server function, whether it is public, and arguments it accepts.
-/// A new server function must be added here (the first test fails if not).
-const SERVER_FUNCTIONS: &[(&str, bool, &[(&str, &str)])] = &[
+/// A server function's name, whether it is public, and arguments it takes.
+type ServerFunction = (&'static str, bool, &'static [(&'static str, &'static str)]);
+
+/// Every server function. A new one must be added here (the first test
+/// fails if not).
+const SERVER_FUNCTIONS: &[ServerFunction] = &[
     ("installation_status", true, &[]),
     ("welcome", true, &[]),
     (
