@@ -147,19 +147,13 @@ async fn customer_writes(
             message: message.clone(),
             status: None,
         });
-    state.webhooks.send(Change {
-        waba_id: phone.waba_id.clone(),
-        field: "messages".into(),
-        value: json!({
-            "messaging_product": "whatsapp",
-            "metadata": {
-                "display_phone_number": phone.display_phone_number,
-                "phone_number_id": phone.id,
-            },
+    state.webhooks.send(Change::messages(
+        &phone,
+        json!({
             "contacts": [{ "profile": { "name": request.name }, "wa_id": wa_id }],
             "messages": [message],
         }),
-    });
+    ));
     Ok(Json(json!({ "wamid": wamid })))
 }
 

@@ -457,18 +457,9 @@ async fn report_statuses(
             });
         }
         set_line_status(&state, &phone.id, &to, &wamid, status);
-        state.webhooks.send(Change {
-            waba_id: phone.waba_id.clone(),
-            field: "messages".into(),
-            value: json!({
-                "messaging_product": "whatsapp",
-                "metadata": {
-                    "display_phone_number": phone.display_phone_number,
-                    "phone_number_id": phone.id,
-                },
-                "statuses": [item],
-            }),
-        });
+        state
+            .webhooks
+            .send(Change::messages(&phone, json!({ "statuses": [item] })));
     }
 }
 

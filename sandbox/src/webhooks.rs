@@ -10,7 +10,10 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::sync::mpsc;
 
-use crate::{world::DeliveryAttempt, State};
+use crate::{
+    world::{DeliveryAttempt, Phone},
+    State,
+};
 
 /// One change to announce: `field` and `value` for a WABA's entry.
 #[derive(Debug, Clone)]
@@ -18,6 +21,29 @@ pub struct Change {
     pub waba_id: String,
     pub field: String,
     pub value: Value,
+}
+
+impl Change {
+    /// A `messages` change for a phone number: Meta's value with
+    /// `messaging_product` and `metadata`, plus `fields` (`contacts` and
+    /// `messages`, or `statuses`).
+    pub fn messages(phone: &Phone, fields: Value) -> Self {
+        let mut value = json!({
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": phone.display_phone_number,
+                "phone_number_id": phone.id,
+            },
+        });
+        if let (Some(value), Value::Object(fields)) = (value.as_object_mut(), fields) {
+            value.extend(fields);
+        }
+        Self {
+            waba_id: phone.waba_id.clone(),
+            field: "messages".into(),
+            value,
+        }
+    }
 }
 
 pub struct Outbox {
