@@ -5,8 +5,10 @@
 pub mod accounts;
 pub mod audit;
 pub mod config;
+pub mod pipeline;
 pub mod secret;
 pub mod store;
+pub mod webhook;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;

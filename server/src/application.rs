@@ -22,11 +22,17 @@ use leptos::prelude::{provide_context, LeptosOptions};
 use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
 use sandbox::{Sandbox, SandboxConfig};
 use switchboard::{
-    config::{Config, Mode},
+    config::{Config, MetaApp, Mode},
+    pipeline,
+    secret::Secret,
     store::{self, Store},
+    webhook::Journal,
     Engine,
 };
-use tokio::{net::TcpListener, sync::watch};
+use tokio::{
+    net::TcpListener,
+    sync::{watch, Notify},
+};
 use tower::ServiceBuilder;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -37,8 +43,12 @@ use tracing::Level;
 use crate::{
     health, http_metrics,
     security::{self, AllowedOrigins},
+    webhook_routes,
     workers::Workers,
 };
+
+/// Pipeline workers per instance (claims keep them from colliding).
+const WEBHOOK_WORKERS: usize = 2;
 
 /// How long in-flight requests, then workers, get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
@@ -77,6 +87,8 @@ pub struct Application {
     router: Router,
     engine: Engine,
     workers: Workers,
+    /// The journal's writer: finishes once the HTTP side has let go of it.
+    journal_writer: tokio::task::JoinHandle<()>,
     /// Demo mode's stand-in for Meta, on its own loopback port.
     sandbox: Option<Sandbox>,
 }
@@ -109,11 +121,19 @@ impl Application {
         let probe = engine.store.clone();
         workers.spawn("database-probe", move |stop| database_probe(probe, stop));
 
+        let journaled = Arc::new(Notify::new());
+        let (journal, journal_writer) = Journal::start(engine.store.clone(), journaled.clone());
+        for _ in 0..WEBHOOK_WORKERS {
+            let (store, wake) = (engine.store.clone(), journaled.clone());
+            workers.spawn("webhook-pipeline", move |stop| pipeline::run(store, wake, stop.into_receiver()));
+        }
+
         let local = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         Ok(Self {
-            router: router(engine.clone(), local),
+            router: router(engine.clone(), local).merge(webhook_routes::routes(engine.clone(), journal)),
+            journal_writer,
             listener,
             engine,
             workers,
@@ -144,6 +164,11 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "listening");
+        if let Some(sandbox) = &self.sandbox {
+            // The sandbox checks the callback with the GET handshake, so
+            // this waits until we are serving.
+            tokio::spawn(point_sandbox_webhooks_here(sandbox.base_url(), self.local_addr()));
+        }
         let (fired, mut fired_rx) = watch::channel(false);
         let service = self
             .router
@@ -160,6 +185,9 @@ impl Application {
             served = serve.into_future() => served?,
             () = grace_exceeded => tracing::warn!("requests still running after the grace period; closing"),
         }
+        // HTTP is drained, so nothing appends any more: the writer finishes
+        // what is queued, then the workers finish their batches.
+        let _ = self.journal_writer.await;
         self.workers.stop(SHUTDOWN_GRACE).await;
         if let Some(sandbox) = self.sandbox {
             sandbox.stop().await;
@@ -170,10 +198,18 @@ impl Application {
     }
 }
 
-/// Starts the sandbox in process and points the Graph client at it.
+/// Starts the sandbox in process and points the Graph client at it; the
+/// sandbox's app credentials stand in for the Meta app's.
 async fn start_demo_sandbox(config: &mut Config) -> Result<Sandbox, StartError> {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    let sandbox = Sandbox::start(SandboxConfig::default(), loopback)
+    let sandbox_config = SandboxConfig::default();
+    config.meta.get_or_insert_with(|| MetaApp {
+        app_id: sandbox_config.app_id.clone(),
+        app_secrets: vec![Secret::new(sandbox_config.app_secret.clone())],
+        config_id: "1".into(),
+        webhook_verify_token: Secret::new(sandbox_config.verify_token.clone()),
+    });
+    let sandbox = Sandbox::start(sandbox_config, loopback)
         .await
         .map_err(StartError::Sandbox)?;
     let url = url::Url::parse(&sandbox.base_url())
@@ -181,6 +217,20 @@ async fn start_demo_sandbox(config: &mut Config) -> Result<Sandbox, StartError> 
     tracing::warn!(sandbox = %url, "demo mode: META_APP_ID is not set, a local sandbox stands in for Meta");
     config.graph_base_url.get_or_insert(url);
     Ok(sandbox)
+}
+
+async fn point_sandbox_webhooks_here(sandbox: String, local: SocketAddr) {
+    let callback = serde_json::json!({ "url": format!("http://{local}/webhook") });
+    let result = reqwest::Client::new()
+        .put(format!("{sandbox}/_sandbox/webhook"))
+        .json(&callback)
+        .send()
+        .await;
+    match result {
+        Ok(response) if response.status().is_success() => tracing::info!("the sandbox delivers webhooks here"),
+        Ok(response) => tracing::warn!(status = %response.status(), "the sandbox refused our webhook callback"),
+        Err(error) => tracing::warn!(%error, "cannot reach the sandbox"),
+    }
 }
 
 fn leptos_options(config: &Config) -> LeptosOptions {

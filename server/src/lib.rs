@@ -9,6 +9,7 @@ pub mod http_metrics;
 pub mod security;
 pub mod shutdown;
 pub mod telemetry;
+mod webhook_routes;
 pub mod workers;
 
 pub use application::{Application, StartError};

@@ -15,6 +15,11 @@ impl StopSignal {
         *self.0.borrow()
     }
 
+    /// The underlying channel, for engine loops that watch it themselves.
+    pub fn into_receiver(self) -> watch::Receiver<bool> {
+        self.0
+    }
+
     pub async fn stopped(&mut self) {
         // An error means the sender is gone, which also means stop.
         let _ = self.0.wait_for(|stop| *stop).await;

@@ -11,6 +11,7 @@ mod audit;
 mod postgres;
 mod settings;
 mod sqlite;
+mod webhooks;
 
 use std::{path::PathBuf, time::SystemTime};
 
@@ -18,6 +19,7 @@ use crate::config::DatabaseUrl;
 
 pub use postgres::PostgresStore;
 pub use sqlite::{sqlite_file, SqliteStore};
+pub use webhooks::{ClaimedEvent, EventSummary, UnroutedSummary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -1,0 +1,90 @@
+-- The webhook journal and what processing it produces. Times are Unix ms.
+
+-- A connected WhatsApp number belongs to one workspace (filled by
+-- onboarding); webhooks are routed by its phone_number_id.
+CREATE TABLE whatsapp_numbers (
+    phone_number_id      TEXT PRIMARY KEY,
+    workspace_id         TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    waba_id              TEXT NOT NULL,
+    display_phone_number TEXT,
+    quality_rating       TEXT,
+    created_at           BIGINT NOT NULL
+);
+CREATE INDEX whatsapp_numbers_by_waba ON whatsapp_numbers (waba_id);
+
+-- Every signed POST, byte for byte, before it is acknowledged.
+CREATE TABLE webhook_events (
+    id              BIGSERIAL PRIMARY KEY,
+    received_at     BIGINT NOT NULL,
+    signature       TEXT NOT NULL,
+    body            BYTEA NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'done', 'rejected', 'dead')),
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    lease_until     BIGINT,
+    last_error      TEXT,
+    processed_at    BIGINT
+);
+CREATE INDEX webhook_events_due ON webhook_events (state, next_attempt_at);
+
+-- Messages in both directions; one row per (number, wamid) whatever the
+-- number of deliveries.
+CREATE TABLE messages (
+    id              BIGSERIAL PRIMARY KEY,
+    workspace_id    TEXT NOT NULL,
+    phone_number_id TEXT NOT NULL,
+    wamid           TEXT NOT NULL,
+    direction       TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound')),
+    customer_wa_id  TEXT NOT NULL,
+    customer_name   TEXT,
+    kind            TEXT NOT NULL,
+    summary         TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    sent_at         BIGINT NOT NULL,
+    status          TEXT,
+    status_rank     BIGINT NOT NULL DEFAULT 0,
+    error_code      BIGINT,
+    error_title     TEXT,
+    error_details   TEXT,
+    UNIQUE (phone_number_id, wamid)
+);
+CREATE INDEX messages_by_conversation ON messages (workspace_id, phone_number_id, customer_wa_id, sent_at);
+
+-- Every status once, kept even when it arrives before its message.
+CREATE TABLE message_statuses (
+    wamid           TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    rank            BIGINT NOT NULL,
+    phone_number_id TEXT NOT NULL,
+    recipient       TEXT,
+    at              BIGINT NOT NULL,
+    error_code      BIGINT,
+    error_title     TEXT,
+    error_details   TEXT,
+    PRIMARY KEY (wamid, status)
+);
+
+-- Changes for a number nobody has connected yet; processed on connection.
+CREATE TABLE unrouted_changes (
+    event_id        BIGINT NOT NULL,
+    change_index    BIGINT NOT NULL,
+    phone_number_id TEXT,
+    waba_id         TEXT NOT NULL,
+    field           TEXT NOT NULL,
+    value           TEXT NOT NULL,
+    received_at     BIGINT NOT NULL,
+    PRIMARY KEY (event_id, change_index)
+);
+
+-- Fields other than messages (account_update, quality, templates, ...).
+CREATE TABLE account_events (
+    event_id        BIGINT NOT NULL,
+    change_index    BIGINT NOT NULL,
+    workspace_id    TEXT,
+    waba_id         TEXT NOT NULL,
+    field           TEXT NOT NULL,
+    value           TEXT NOT NULL,
+    at              BIGINT NOT NULL,
+    PRIMARY KEY (event_id, change_index)
+);

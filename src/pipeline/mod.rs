@@ -1,0 +1,158 @@
+//! The workers that apply journaled webhooks: claim due events, parse them,
+//! route every change, apply the effects idempotently, and retry failures
+//! with exponential backoff and jitter until they are dead-lettered.
+//!
+//! Effects happen once however often an event arrives or is processed:
+//! each one is keyed in the schema (messages by number and wamid, statuses
+//! by wamid and status), and an event's effects commit together with its
+//! `done` mark.
+
+pub mod plan;
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use tokio::sync::{watch, Notify};
+
+use crate::{
+    store::{self, now_millis, ClaimedEvent, Store},
+    webhook::payload,
+};
+use plan::{Applied, Routes};
+
+/// Attempts before an event is dead-lettered.
+pub const MAX_ATTEMPTS: i64 = 8;
+/// How long a claim lasts; a crashed worker's events are taken over after.
+const LEASE_MS: i64 = 60_000;
+const BATCH: i64 = 64;
+/// How often an idle worker looks for work other instances journaled.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// Delay before the next attempt: doubling from one second up to an hour,
+/// with ±25% jitter so that retries do not arrive in waves.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let base = 1000_i64.saturating_mul(1 << attempts.clamp(1, 20).saturating_sub(1)).min(3_600_000);
+    let jitter = fastrand::i64(-(base / 4)..=base / 4);
+    base + jitter
+}
+
+struct LoadedRoutes {
+    numbers: HashMap<String, String>,
+    wabas: HashMap<String, Option<String>>,
+}
+
+impl Routes for LoadedRoutes {
+    fn workspace_of_number(&self, id: &str) -> Option<String> {
+        self.numbers.get(id).cloned()
+    }
+    fn workspace_of_waba(&self, id: &str) -> Option<String> {
+        self.wabas.get(id).cloned().flatten()
+    }
+}
+
+async fn load_routes(store: &Store, envelope: &payload::Envelope) -> Result<LoadedRoutes, store::Error> {
+    let numbers = store.number_owners(&plan::mentioned_numbers(envelope)).await?.into_iter().collect();
+    let mut wabas = HashMap::new();
+    for entry in &envelope.entry {
+        if !wabas.contains_key(&entry.id) {
+            wabas.insert(entry.id.clone(), store.waba_owner(&entry.id).await?);
+        }
+    }
+    Ok(LoadedRoutes { numbers, wabas })
+}
+
+/// What one pass did, for metrics and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Processed {
+    pub events: usize,
+    pub applied: Applied,
+    pub rejected: usize,
+    pub failed: usize,
+}
+
+/// Processes up to one batch of due events.
+pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
+    let claimed = store.claim_webhook_events(now_millis(), LEASE_MS, BATCH).await?;
+    let mut processed = Processed {
+        events: claimed.len(),
+        ..Processed::default()
+    };
+    for event in claimed {
+        process_one(store, &event, &mut processed).await?;
+    }
+    Ok(processed)
+}
+
+async fn process_one(store: &Store, event: &ClaimedEvent, processed: &mut Processed) -> Result<(), store::Error> {
+    let envelope = match payload::parse(&event.body) {
+        Ok(envelope) => envelope,
+        Err(rejection) => {
+            let reason = match rejection {
+                payload::Rejection::NotJson(_) => "not_json",
+                payload::Rejection::WrongObject(_) => "wrong_object",
+            };
+            metrics::counter!("webhook_events_rejected_total", "reason" => reason).increment(1);
+            processed.rejected += 1;
+            return store.reject_webhook_event(event.id, &rejection.to_string(), now_millis()).await;
+        }
+    };
+    let outcome = async {
+        let routes = load_routes(store, &envelope).await?;
+        let ops = plan::plan(&envelope, &routes, event.received_at);
+        store.apply_webhook_event(event.id, &ops, now_millis()).await
+    }
+    .await;
+    match outcome {
+        Ok(applied) => {
+            metrics::counter!("webhook_events_processed_total").increment(1);
+            metrics::counter!("webhook_duplicates_absorbed_total").increment(applied.duplicates);
+            metrics::histogram!("webhook_processing_latency_seconds")
+                .record((now_millis() - event.received_at).max(0) as f64 / 1000.0);
+            processed.applied.new_inbound.extend(applied.new_inbound);
+            processed.applied.duplicates += applied.duplicates;
+            processed.applied.unrouted += applied.unrouted;
+        }
+        Err(error) => {
+            processed.failed += 1;
+            let retry_at = (event.attempts < MAX_ATTEMPTS).then(|| now_millis() + backoff_ms(event.attempts));
+            if retry_at.is_some() {
+                metrics::counter!("webhook_events_retried_total").increment(1);
+                tracing::warn!(event = event.id, attempts = event.attempts, %error, "webhook processing failed; will retry");
+            } else {
+                metrics::counter!("webhook_events_dead_lettered_total").increment(1);
+                tracing::error!(event = event.id, attempts = event.attempts, %error, "webhook dead-lettered");
+            }
+            store.fail_webhook_event(event.id, &error.to_string(), retry_at).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A worker: processes batches until `stop` turns true, finishing the batch
+/// in hand first. `wake` is notified when new events are journaled.
+pub async fn run(store: Store, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        match process_due(&store).await {
+            Ok(processed) if processed.events > 0 => continue,
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "webhook worker could not reach the store"),
+        }
+        if let Ok(pending) = store.pending_webhook_events().await {
+            metrics::gauge!("webhook_journal_lag_events").set(pending as f64);
+        }
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(IDLE_POLL) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Once a number is connected, its unrouted events are processed again.
+pub async fn route_waiting_events(store: &Store, phone_number_id: &str) -> Result<u64, store::Error> {
+    store.requeue_unrouted_for(phone_number_id, now_millis()).await
+}
+
+/// Dead letters back into the queue: one, or all of them.
+pub async fn replay(store: &Store, event_id: Option<i64>) -> Result<u64, store::Error> {
+    store.replay_webhook_events(event_id, now_millis()).await
+}

@@ -1,0 +1,182 @@
+//! Turns a parsed webhook into the operations that apply it, routing every
+//! change to the workspace of its number. Pure: the store runs the plan.
+
+use serde_json::Value;
+
+use crate::webhook::payload::{self, Envelope, InboundMessage, StatusUpdate};
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    Inbound {
+        workspace_id: String,
+        phone_number_id: String,
+        message: InboundMessage,
+    },
+    Status {
+        phone_number_id: String,
+        update: StatusUpdate,
+        rank: i64,
+    },
+    /// A change for a number no workspace has connected (yet).
+    Unrouted {
+        change_index: i64,
+        phone_number_id: Option<String>,
+        waba_id: String,
+        field: String,
+        value: String,
+        received_at: i64,
+    },
+    /// Any field other than messages, kept as received.
+    Account {
+        change_index: i64,
+        workspace_id: Option<String>,
+        waba_id: String,
+        field: String,
+        value: String,
+        at: i64,
+    },
+    Quality {
+        waba_id: String,
+        display_phone_number: String,
+        rating: String,
+    },
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// (workspace, number, wamid) of inbound messages seen for the first
+    /// time: these, and only these, get a reply.
+    pub new_inbound: Vec<(String, String, String)>,
+    /// Messages and statuses that were already stored.
+    pub duplicates: u64,
+    pub unrouted: u64,
+}
+
+/// Where things go: the workspace of a connected number or WABA.
+pub trait Routes {
+    fn workspace_of_number(&self, phone_number_id: &str) -> Option<String>;
+    fn workspace_of_waba(&self, waba_id: &str) -> Option<String>;
+}
+
+/// The phone number ids an envelope's `messages` changes mention.
+pub fn mentioned_numbers(envelope: &Envelope) -> Vec<String> {
+    let mut ids: Vec<String> = envelope
+        .entry
+        .iter()
+        .flat_map(|entry| &entry.changes)
+        .filter_map(|change| payload::phone_number_id(&change.value))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<Op> {
+    let mut ops = Vec::new();
+    let mut change_index: i64 = 0;
+    for entry in &envelope.entry {
+        for change in &entry.changes {
+            change_index += 1;
+            let value = &change.value;
+            if change.field == "messages" {
+                let phone = payload::phone_number_id(value);
+                match phone.as_deref().and_then(|p| routes.workspace_of_number(p).map(|w| (p, w))) {
+                    Some((phone_number_id, workspace_id)) => {
+                        for message in payload::inbound_messages(value, received_at) {
+                            ops.push(Op::Inbound {
+                                workspace_id: workspace_id.clone(),
+                                phone_number_id: phone_number_id.to_string(),
+                                message,
+                            });
+                        }
+                        for update in payload::statuses(value, received_at) {
+                            ops.push(Op::Status {
+                                phone_number_id: phone_number_id.to_string(),
+                                rank: payload::status_rank(&update.status),
+                                update,
+                            });
+                        }
+                    }
+                    None => ops.push(Op::Unrouted {
+                        change_index,
+                        phone_number_id: phone,
+                        waba_id: entry.id.clone(),
+                        field: change.field.clone(),
+                        value: value.to_string(),
+                        received_at,
+                    }),
+                }
+            } else {
+                if change.field == "phone_number_quality_update" {
+                    if let (Some(display), Some(rating)) = (
+                        payload::text(&value["display_phone_number"]),
+                        quality_of(value),
+                    ) {
+                        ops.push(Op::Quality {
+                            waba_id: entry.id.clone(),
+                            display_phone_number: display,
+                            rating,
+                        });
+                    }
+                }
+                ops.push(Op::Account {
+                    change_index,
+                    workspace_id: routes.workspace_of_waba(&entry.id),
+                    waba_id: entry.id.clone(),
+                    field: change.field.clone(),
+                    value: value.to_string(),
+                    at: received_at,
+                });
+            }
+        }
+    }
+    ops
+}
+
+/// A quality update's effect on the number's rating (FLAGGED is the one
+/// event Meta documents clearly; the others are read as best we can).
+fn quality_of(value: &Value) -> Option<String> {
+    match value["event"].as_str()? {
+        "FLAGGED" => Some("RED".into()),
+        "UNFLAGGED" => Some("GREEN".into()),
+        _ => value["current_quality_rating"].as_str().map(str::to_string),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Known;
+    impl Routes for Known {
+        fn workspace_of_number(&self, id: &str) -> Option<String> {
+            (id == "111").then(|| "ws".to_string())
+        }
+        fn workspace_of_waba(&self, id: &str) -> Option<String> {
+            (id == "waba").then(|| "ws".to_string())
+        }
+    }
+
+    #[test]
+    fn every_change_is_planned_and_unknown_numbers_are_kept() {
+        let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": "waba", "changes": [
+            { "field": "messages", "value": { "metadata": { "phone_number_id": "111" },
+                "messages": [{ "from": "1", "id": "wamid.1", "type": "text", "text": { "body": "a" } },
+                             { "from": "1", "id": "wamid.2", "type": "text", "text": { "body": "b" } }],
+                "statuses": [{ "id": "wamid.9", "status": "read", "timestamp": "1" }] } },
+            { "field": "messages", "value": { "metadata": { "phone_number_id": "999" }, "messages": [] } },
+            { "field": "phone_number_quality_update", "value": { "display_phone_number": "1555", "event": "FLAGGED" } },
+        ]}]});
+        let envelope = payload::parse(body.to_string().as_bytes()).unwrap();
+        let ops = plan(&envelope, &Known, 0);
+        let inbound = ops.iter().filter(|op| matches!(op, Op::Inbound { .. })).count();
+        let statuses = ops.iter().filter(|op| matches!(op, Op::Status { rank: 3, .. })).count();
+        let unrouted = ops.iter().filter(|op| matches!(op, Op::Unrouted { phone_number_id: Some(p), .. } if p == "999")).count();
+        let quality = ops.iter().filter(|op| matches!(op, Op::Quality { rating, .. } if rating == "RED")).count();
+        let account = ops.iter().filter(|op| matches!(op, Op::Account { workspace_id: Some(_), .. })).count();
+        assert_eq!((inbound, statuses, unrouted, quality, account), (2, 1, 1, 1, 1));
+        assert_eq!(mentioned_numbers(&envelope), ["111", "999"]);
+    }
+}

@@ -1,0 +1,332 @@
+//! SQL for the webhook journal, its processing, and connected numbers.
+
+use super::{with_pool, Backend, Result, Store};
+use crate::{
+    pipeline::plan::{Applied, Op},
+    webhook::journal::Received,
+};
+
+/// A journal event claimed for processing.
+#[derive(Debug, Clone)]
+pub struct ClaimedEvent {
+    pub id: i64,
+    pub received_at: i64,
+    pub body: Vec<u8>,
+    /// Including this one.
+    pub attempts: i64,
+}
+
+/// An event that needs an admin's eye: rejected or dead-lettered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EventSummary {
+    pub id: i64,
+    pub received_at: i64,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UnroutedSummary {
+    pub event_id: i64,
+    pub phone_number_id: Option<String>,
+    pub waba_id: String,
+    pub field: String,
+    pub received_at: i64,
+}
+
+impl Store {
+    /// Appends a batch in one transaction (one disk flush); ids in order.
+    pub async fn append_webhook_events(&self, events: &[Received]) -> Result<Vec<i64>> {
+        let ids = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut ids = Vec::with_capacity(events.len());
+            for event in events {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO webhook_events (received_at, signature, body, next_attempt_at) VALUES ($1, $2, $3, $1) RETURNING id",
+                )
+                .bind(event.received_at)
+                .bind(&event.signature)
+                .bind(&event.body)
+                .fetch_one(&mut *tx)
+                .await?;
+                ids.push(id);
+            }
+            tx.commit().await?;
+            ids
+        });
+        Ok(ids)
+    }
+
+    /// Claims up to `limit` due events for `lease_ms`. On Postgres several
+    /// instances claim at once without overlap (`SKIP LOCKED`); SQLite has
+    /// one writer, so the plain statement is already exclusive.
+    pub async fn claim_webhook_events(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<ClaimedEvent>> {
+        let lock = match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE webhook_events SET lease_until = $1, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM webhook_events
+                          WHERE state = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
+                          ORDER BY id LIMIT $3 {lock})
+             RETURNING id, received_at, body, attempts"
+        );
+        let mut rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, (i64, i64, Vec<u8>, i64)>(&sql)
+                .bind(now + lease_ms)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.sort_by_key(|row| row.0);
+        Ok(rows
+            .into_iter()
+            .map(|(id, received_at, body, attempts)| ClaimedEvent { id, received_at, body, attempts })
+            .collect())
+    }
+
+    /// Applies an event's effects and marks it done, in one transaction:
+    /// a crash in between leaves the event pending, to be applied again,
+    /// and every effect is idempotent by its unique key.
+    pub async fn apply_webhook_event(&self, event_id: i64, ops: &[Op], now: i64) -> Result<Applied> {
+        let applied = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut applied = Applied::default();
+            for op in ops {
+                match op {
+                    Op::Inbound { workspace_id, phone_number_id, message } => {
+                        let inserted = sqlx::query(
+                            "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, customer_name, kind, summary, payload, sent_at)
+                             VALUES ($1, $2, $3, 'inbound', $4, $5, $6, $7, $8, $9)
+                             ON CONFLICT (phone_number_id, wamid) DO NOTHING",
+                        )
+                        .bind(workspace_id).bind(phone_number_id).bind(&message.wamid).bind(&message.customer)
+                        .bind(&message.customer_name).bind(&message.kind).bind(&message.summary)
+                        .bind(message.payload.to_string()).bind(message.sent_at)
+                        .execute(&mut *tx).await?
+                        .rows_affected() == 1;
+                        if inserted {
+                            // A status that came first is applied now.
+                            sqlx::query(
+                                "UPDATE messages SET status = s.status, status_rank = s.rank, error_code = s.error_code,
+                                     error_title = s.error_title, error_details = s.error_details
+                                 FROM (SELECT status, rank, error_code, error_title, error_details FROM message_statuses
+                                       WHERE wamid = $1 ORDER BY rank DESC LIMIT 1) AS s
+                                 WHERE messages.phone_number_id = $2 AND messages.wamid = $1",
+                            )
+                            .bind(&message.wamid).bind(phone_number_id)
+                            .execute(&mut *tx).await?;
+                            applied.new_inbound.push((workspace_id.clone(), phone_number_id.clone(), message.wamid.clone()));
+                        } else {
+                            applied.duplicates += 1;
+                        }
+                    }
+                    Op::Status { phone_number_id, update, rank } => {
+                        let inserted = sqlx::query(
+                            "INSERT INTO message_statuses (wamid, status, rank, phone_number_id, recipient, at, error_code, error_title, error_details)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (wamid, status) DO NOTHING",
+                        )
+                        .bind(&update.wamid).bind(&update.status).bind(rank).bind(phone_number_id).bind(&update.recipient)
+                        .bind(update.at).bind(update.error_code).bind(&update.error_title).bind(&update.error_details)
+                        .execute(&mut *tx).await?
+                        .rows_affected() == 1;
+                        if !inserted {
+                            applied.duplicates += 1;
+                        }
+                        // Forward only: a late "delivered" never undoes "read".
+                        sqlx::query(
+                            "UPDATE messages SET status = $1, status_rank = $2, error_code = $3, error_title = $4, error_details = $5
+                             WHERE phone_number_id = $6 AND wamid = $7 AND status_rank < $2",
+                        )
+                        .bind(&update.status).bind(rank).bind(update.error_code).bind(&update.error_title)
+                        .bind(&update.error_details).bind(phone_number_id).bind(&update.wamid)
+                        .execute(&mut *tx).await?;
+                    }
+                    Op::Unrouted { change_index, phone_number_id, waba_id, field, value, received_at } => {
+                        sqlx::query(
+                            "INSERT INTO unrouted_changes (event_id, change_index, phone_number_id, waba_id, field, value, received_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id, change_index) DO NOTHING",
+                        )
+                        .bind(event_id).bind(change_index).bind(phone_number_id).bind(waba_id).bind(field).bind(value).bind(received_at)
+                        .execute(&mut *tx).await?;
+                        applied.unrouted += 1;
+                    }
+                    Op::Account { change_index, workspace_id, waba_id, field, value, at } => {
+                        sqlx::query(
+                            "INSERT INTO account_events (event_id, change_index, workspace_id, waba_id, field, value, at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id, change_index) DO NOTHING",
+                        )
+                        .bind(event_id).bind(change_index).bind(workspace_id).bind(waba_id).bind(field).bind(value).bind(at)
+                        .execute(&mut *tx).await?;
+                    }
+                    Op::Quality { waba_id, display_phone_number, rating } => {
+                        sqlx::query("UPDATE whatsapp_numbers SET quality_rating = $1 WHERE waba_id = $2 AND display_phone_number = $3")
+                            .bind(rating).bind(waba_id).bind(display_phone_number)
+                            .execute(&mut *tx).await?;
+                    }
+                }
+            }
+            sqlx::query(
+                "UPDATE webhook_events SET state = 'done', processed_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2",
+            )
+            .bind(now).bind(event_id)
+            .execute(&mut *tx).await?;
+            tx.commit().await?;
+            applied
+        });
+        Ok(applied)
+    }
+
+    /// Records a failed attempt: retry at `retry_at`, or dead-letter.
+    pub async fn fail_webhook_event(&self, event_id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
+        with_pool!(self, pool => {
+            match retry_at {
+                Some(at) => sqlx::query(
+                    "UPDATE webhook_events SET next_attempt_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3",
+                )
+                .bind(at).bind(error).bind(event_id)
+                .execute(pool).await?,
+                None => sqlx::query(
+                    "UPDATE webhook_events SET state = 'dead', lease_until = NULL, last_error = $1 WHERE id = $2",
+                )
+                .bind(error).bind(event_id)
+                .execute(pool).await?,
+            };
+        });
+        Ok(())
+    }
+
+    /// A signed body that cannot be processed: kept, never retried.
+    pub async fn reject_webhook_event(&self, event_id: i64, reason: &str, now: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE webhook_events SET state = 'rejected', lease_until = NULL, last_error = $1, processed_at = $2 WHERE id = $3",
+            )
+            .bind(reason).bind(now).bind(event_id)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Puts dead-lettered events (one, or all) back in the queue.
+    pub async fn replay_webhook_events(&self, event_id: Option<i64>, now: i64) -> Result<u64> {
+        let replayed = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE webhook_events SET state = 'pending', attempts = 0, next_attempt_at = $1, lease_until = NULL
+                 WHERE state = 'dead' AND ($2 IS NULL OR id = $2)",
+            )
+            .bind(now).bind(event_id)
+            .execute(pool).await?
+            .rows_affected()
+        });
+        Ok(replayed)
+    }
+
+    pub async fn webhook_events_in(&self, state: &str, limit: i64) -> Result<Vec<EventSummary>> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, (i64, i64, String, i64, Option<String>)>(
+                "SELECT id, received_at, state, attempts, last_error FROM webhook_events WHERE state = $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(state).bind(limit)
+            .fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, received_at, state, attempts, last_error)| EventSummary { id, received_at, state, attempts, last_error })
+            .collect())
+    }
+
+    /// Events received but not yet processed (the journal's lag).
+    pub async fn pending_webhook_events(&self) -> Result<i64> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE state = 'pending'").fetch_one(pool).await?
+        }))
+    }
+
+    /// Connects a number to a workspace (onboarding calls this).
+    pub async fn connect_number(&self, workspace_id: &str, phone_number_id: &str, waba_id: &str, display: Option<&str>, now: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO whatsapp_numbers (phone_number_id, workspace_id, waba_id, display_phone_number, created_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (phone_number_id) DO UPDATE SET workspace_id = excluded.workspace_id, waba_id = excluded.waba_id,
+                     display_phone_number = COALESCE(excluded.display_phone_number, whatsapp_numbers.display_phone_number)",
+            )
+            .bind(phone_number_id).bind(workspace_id).bind(waba_id).bind(display).bind(now)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Workspace of each connected number among `phone_number_ids`.
+    pub async fn number_owners(&self, phone_number_ids: &[String]) -> Result<Vec<(String, String)>> {
+        let mut owners = Vec::new();
+        for id in phone_number_ids {
+            let owner: Option<String> = with_pool!(self, pool => {
+                sqlx::query_scalar("SELECT workspace_id FROM whatsapp_numbers WHERE phone_number_id = $1")
+                    .bind(id).fetch_optional(pool).await?
+            });
+            if let Some(workspace) = owner {
+                owners.push((id.clone(), workspace));
+            }
+        }
+        Ok(owners)
+    }
+
+    /// The workspace of a WABA, if one of its numbers is connected.
+    pub async fn waba_owner(&self, waba_id: &str) -> Result<Option<String>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT workspace_id FROM whatsapp_numbers WHERE waba_id = $1 LIMIT 1")
+                .bind(waba_id).fetch_optional(pool).await?
+        }))
+    }
+
+    pub async fn unrouted_changes(&self, limit: i64) -> Result<Vec<UnroutedSummary>> {
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, (i64, Option<String>, String, String, i64)>(
+                "SELECT event_id, phone_number_id, waba_id, field, received_at FROM unrouted_changes ORDER BY event_id DESC LIMIT $1",
+            )
+            .bind(limit).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(event_id, phone_number_id, waba_id, field, received_at)| UnroutedSummary { event_id, phone_number_id, waba_id, field, received_at })
+            .collect())
+    }
+
+    /// Once a number is connected: its unrouted changes' events go back in
+    /// the queue (processing is idempotent, so re-running a whole event is
+    /// safe), in one transaction so nothing is lost in between.
+    pub async fn requeue_unrouted_for(&self, phone_number_id: &str, now: i64) -> Result<u64> {
+        let requeued = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let requeued = sqlx::query(
+                "UPDATE webhook_events SET state = 'pending', attempts = 0, next_attempt_at = $1, lease_until = NULL
+                 WHERE id IN (SELECT event_id FROM unrouted_changes WHERE phone_number_id = $2)",
+            )
+            .bind(now).bind(phone_number_id)
+            .execute(&mut *tx).await?
+            .rows_affected();
+            sqlx::query("DELETE FROM unrouted_changes WHERE phone_number_id = $1")
+                .bind(phone_number_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            requeued
+        });
+        Ok(requeued)
+    }
+
+    /// A conversation thread: (wamid, direction, summary, sent_at, status).
+    pub async fn thread(&self, workspace_id: &str, phone_number_id: &str, customer: &str) -> Result<Vec<(String, String, String, i64, Option<String>)>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT wamid, direction, summary, sent_at, status FROM messages
+                 WHERE workspace_id = $1 AND phone_number_id = $2 AND customer_wa_id = $3 ORDER BY sent_at, id",
+            )
+            .bind(workspace_id).bind(phone_number_id).bind(customer)
+            .fetch_all(pool).await?
+        }))
+    }
+}

@@ -1,0 +1,89 @@
+//! The durable journal with group commit. Each request hands its raw body to
+//! one writer task and waits; the writer stores everything queued at that
+//! moment in one transaction (one fsync), then answers them all. Under load
+//! the batches grow, so durability costs one disk flush per batch, not per
+//! webhook.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::store::{now_millis, Store};
+
+/// The most events one commit takes.
+const MAX_BATCH: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JournalError {
+    #[error("the journal could not store the event: {0}")]
+    Write(String),
+    #[error("the journal is shutting down")]
+    Closed,
+}
+
+/// One webhook as received.
+pub struct Received {
+    pub received_at: i64,
+    pub signature: String,
+    pub body: Vec<u8>,
+}
+
+struct Append {
+    event: Received,
+    stored: oneshot::Sender<Result<i64, JournalError>>,
+}
+
+#[derive(Clone)]
+pub struct Journal {
+    queue: mpsc::Sender<Append>,
+}
+
+impl Journal {
+    /// Starts the writer; it ends once every `Journal` clone is dropped and
+    /// the queue is drained. `stored` is notified after each commit, to wake
+    /// the workers.
+    pub fn start(store: Store, stored: Arc<Notify>) -> (Self, tokio::task::JoinHandle<()>) {
+        let (queue, incoming) = mpsc::channel(16 * MAX_BATCH);
+        let writer = tokio::spawn(write_batches(store, incoming, stored));
+        (Self { queue }, writer)
+    }
+
+    /// Stores one event durably and returns its id. Only then may the
+    /// webhook be acknowledged.
+    pub async fn append(&self, signature: String, body: Vec<u8>) -> Result<i64, JournalError> {
+        let (stored, id) = oneshot::channel();
+        let event = Received {
+            received_at: now_millis(),
+            signature,
+            body,
+        };
+        self.queue
+            .send(Append { event, stored })
+            .await
+            .map_err(|_| JournalError::Closed)?;
+        id.await.map_err(|_| JournalError::Closed)?
+    }
+}
+
+async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Append>, stored: Arc<Notify>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while incoming.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (events, waiters): (Vec<_>, Vec<_>) = batch.drain(..).map(|a| (a.event, a.stored)).unzip();
+        metrics::histogram!("webhook_journal_batch_size").record(events.len() as f64);
+        match store.append_webhook_events(&events).await {
+            Ok(ids) => {
+                metrics::counter!("webhook_events_stored_total").increment(ids.len() as u64);
+                for (waiter, id) in waiters.into_iter().zip(ids) {
+                    let _ = waiter.send(Ok(id));
+                }
+                stored.notify_one();
+            }
+            Err(error) => {
+                tracing::error!(%error, count = events.len(), "journal write failed");
+                for waiter in waiters {
+                    let _ = waiter.send(Err(JournalError::Write(error.to_string())));
+                }
+            }
+        }
+    }
+}
