@@ -125,14 +125,17 @@ impl Application {
         let (journal, journal_writer) = Journal::start(engine.store.clone(), journaled.clone());
         for _ in 0..WEBHOOK_WORKERS {
             let (store, wake) = (engine.store.clone(), journaled.clone());
-            workers.spawn("webhook-pipeline", move |stop| pipeline::run(store, wake, stop.into_receiver()));
+            workers.spawn("webhook-pipeline", move |stop| {
+                pipeline::run(store, wake, stop.into_receiver())
+            });
         }
 
         let local = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         Ok(Self {
-            router: router(engine.clone(), local).merge(webhook_routes::routes(engine.clone(), journal)),
+            router: router(engine.clone(), local)
+                .merge(webhook_routes::routes(engine.clone(), journal)),
             journal_writer,
             listener,
             engine,
@@ -167,7 +170,10 @@ impl Application {
         if let Some(sandbox) = &self.sandbox {
             // The sandbox checks the callback with the GET handshake, so
             // this waits until we are serving.
-            tokio::spawn(point_sandbox_webhooks_here(sandbox.base_url(), self.local_addr()));
+            tokio::spawn(point_sandbox_webhooks_here(
+                sandbox.base_url(),
+                self.local_addr(),
+            ));
         }
         let (fired, mut fired_rx) = watch::channel(false);
         let service = self
@@ -227,8 +233,12 @@ async fn point_sandbox_webhooks_here(sandbox: String, local: SocketAddr) {
         .send()
         .await;
     match result {
-        Ok(response) if response.status().is_success() => tracing::info!("the sandbox delivers webhooks here"),
-        Ok(response) => tracing::warn!(status = %response.status(), "the sandbox refused our webhook callback"),
+        Ok(response) if response.status().is_success() => {
+            tracing::info!("the sandbox delivers webhooks here")
+        }
+        Ok(response) => {
+            tracing::warn!(status = %response.status(), "the sandbox refused our webhook callback")
+        }
         Err(error) => tracing::warn!(%error, "cannot reach the sandbox"),
     }
 }

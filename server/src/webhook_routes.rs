@@ -33,14 +33,29 @@ pub fn routes(engine: Engine, journal: Journal) -> Router {
         .with_state(WebhookState { engine, journal })
 }
 
-async fn handshake(State(state): State<WebhookState>, Query(query): Query<HashMap<String, String>>) -> Response {
-    let expected = state.engine.config.meta.as_ref().map(|m| m.webhook_verify_token.expose().clone());
-    let given = query.get("hub.verify_token").map(String::as_str).unwrap_or("");
+async fn handshake(
+    State(state): State<WebhookState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let expected = state
+        .engine
+        .config
+        .meta
+        .as_ref()
+        .map(|m| m.webhook_verify_token.expose().clone());
+    let given = query
+        .get("hub.verify_token")
+        .map(String::as_str)
+        .unwrap_or("");
     let subscribing = query.get("hub.mode").map(String::as_str) == Some("subscribe");
     match (subscribing, expected) {
         (true, Some(expected)) if signature::same_token(given, &expected) => {
             let challenge = query.get("hub.challenge").cloned().unwrap_or_default();
-            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], challenge).into_response()
+            (
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                challenge,
+            )
+                .into_response()
         }
         _ => {
             tracing::warn!("webhook handshake refused");
@@ -53,12 +68,20 @@ async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: By
     let started = Instant::now();
     // Fail closed: without a secret nothing can be verified, so nothing is taken.
     let Some(meta) = state.engine.config.meta.as_ref() else {
-        metrics::counter!("webhook_requests_refused_total", "reason" => "not_configured").increment(1);
-        return (StatusCode::SERVICE_UNAVAILABLE, "webhooks are not configured").into_response();
+        metrics::counter!("webhook_requests_refused_total", "reason" => "not_configured")
+            .increment(1);
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks are not configured",
+        )
+            .into_response();
     };
-    let header_value = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
+    let header_value = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok());
     if let Err(error) = signature::verify(&meta.app_secrets, header_value, &body) {
-        metrics::counter!("webhook_requests_refused_total", "reason" => error.reason()).increment(1);
+        metrics::counter!("webhook_requests_refused_total", "reason" => error.reason())
+            .increment(1);
         tracing::warn!(%error, bytes = body.len(), "webhook signature refused");
         return (StatusCode::UNAUTHORIZED, "invalid signature").into_response();
     }
@@ -66,7 +89,8 @@ async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: By
     let signature = header_value.unwrap_or_default().to_string();
     match state.journal.append(signature, body.to_vec()).await {
         Ok(_) => {
-            metrics::histogram!("webhook_ack_latency_seconds").record(started.elapsed().as_secs_f64());
+            metrics::histogram!("webhook_ack_latency_seconds")
+                .record(started.elapsed().as_secs_f64());
             (StatusCode::OK, "EVENT_RECEIVED").into_response()
         }
         Err(error) => {

@@ -30,7 +30,9 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 /// Delay before the next attempt: doubling from one second up to an hour,
 /// with ±25% jitter so that retries do not arrive in waves.
 pub fn backoff_ms(attempts: i64) -> i64 {
-    let base = 1000_i64.saturating_mul(1 << attempts.clamp(1, 20).saturating_sub(1)).min(3_600_000);
+    let base = 1000_i64
+        .saturating_mul(1 << attempts.clamp(1, 20).saturating_sub(1))
+        .min(3_600_000);
     let jitter = fastrand::i64(-(base / 4)..=base / 4);
     base + jitter
 }
@@ -49,8 +51,15 @@ impl Routes for LoadedRoutes {
     }
 }
 
-async fn load_routes(store: &Store, envelope: &payload::Envelope) -> Result<LoadedRoutes, store::Error> {
-    let numbers = store.number_owners(&plan::mentioned_numbers(envelope)).await?.into_iter().collect();
+async fn load_routes(
+    store: &Store,
+    envelope: &payload::Envelope,
+) -> Result<LoadedRoutes, store::Error> {
+    let numbers = store
+        .number_owners(&plan::mentioned_numbers(envelope))
+        .await?
+        .into_iter()
+        .collect();
     let mut wabas = HashMap::new();
     for entry in &envelope.entry {
         if !wabas.contains_key(&entry.id) {
@@ -71,7 +80,9 @@ pub struct Processed {
 
 /// Processes up to one batch of due events.
 pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
-    let claimed = store.claim_webhook_events(now_millis(), LEASE_MS, BATCH).await?;
+    let claimed = store
+        .claim_webhook_events(now_millis(), LEASE_MS, BATCH)
+        .await?;
     let mut processed = Processed {
         events: claimed.len(),
         ..Processed::default()
@@ -82,7 +93,11 @@ pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
     Ok(processed)
 }
 
-async fn process_one(store: &Store, event: &ClaimedEvent, processed: &mut Processed) -> Result<(), store::Error> {
+async fn process_one(
+    store: &Store,
+    event: &ClaimedEvent,
+    processed: &mut Processed,
+) -> Result<(), store::Error> {
     let envelope = match payload::parse(&event.body) {
         Ok(envelope) => envelope,
         Err(rejection) => {
@@ -92,13 +107,17 @@ async fn process_one(store: &Store, event: &ClaimedEvent, processed: &mut Proces
             };
             metrics::counter!("webhook_events_rejected_total", "reason" => reason).increment(1);
             processed.rejected += 1;
-            return store.reject_webhook_event(event.id, &rejection.to_string(), now_millis()).await;
+            return store
+                .reject_webhook_event(event.id, &rejection.to_string(), now_millis())
+                .await;
         }
     };
     let outcome = async {
         let routes = load_routes(store, &envelope).await?;
         let ops = plan::plan(&envelope, &routes, event.received_at);
-        store.apply_webhook_event(event.id, &ops, now_millis()).await
+        store
+            .apply_webhook_event(event.id, &ops, now_millis())
+            .await
     }
     .await;
     match outcome {
@@ -113,7 +132,8 @@ async fn process_one(store: &Store, event: &ClaimedEvent, processed: &mut Proces
         }
         Err(error) => {
             processed.failed += 1;
-            let retry_at = (event.attempts < MAX_ATTEMPTS).then(|| now_millis() + backoff_ms(event.attempts));
+            let retry_at =
+                (event.attempts < MAX_ATTEMPTS).then(|| now_millis() + backoff_ms(event.attempts));
             if retry_at.is_some() {
                 metrics::counter!("webhook_events_retried_total").increment(1);
                 tracing::warn!(event = event.id, attempts = event.attempts, %error, "webhook processing failed; will retry");
@@ -121,7 +141,9 @@ async fn process_one(store: &Store, event: &ClaimedEvent, processed: &mut Proces
                 metrics::counter!("webhook_events_dead_lettered_total").increment(1);
                 tracing::error!(event = event.id, attempts = event.attempts, %error, "webhook dead-lettered");
             }
-            store.fail_webhook_event(event.id, &error.to_string(), retry_at).await?;
+            store
+                .fail_webhook_event(event.id, &error.to_string(), retry_at)
+                .await?;
         }
     }
     Ok(())
@@ -148,8 +170,13 @@ pub async fn run(store: Store, wake: Arc<Notify>, mut stop: watch::Receiver<bool
 }
 
 /// Once a number is connected, its unrouted events are processed again.
-pub async fn route_waiting_events(store: &Store, phone_number_id: &str) -> Result<u64, store::Error> {
-    store.requeue_unrouted_for(phone_number_id, now_millis()).await
+pub async fn route_waiting_events(
+    store: &Store,
+    phone_number_id: &str,
+) -> Result<u64, store::Error> {
+    store
+        .requeue_unrouted_for(phone_number_id, now_millis())
+        .await
 }
 
 /// Dead letters back into the queue: one, or all of them.

@@ -81,7 +81,10 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
             let value = &change.value;
             if change.field == "messages" {
                 let phone = payload::phone_number_id(value);
-                match phone.as_deref().and_then(|p| routes.workspace_of_number(p).map(|w| (p, w))) {
+                match phone
+                    .as_deref()
+                    .and_then(|p| routes.workspace_of_number(p).map(|w| (p, w)))
+                {
                     Some((phone_number_id, workspace_id)) => {
                         for message in payload::inbound_messages(value, received_at) {
                             ops.push(Op::Inbound {
@@ -171,12 +174,38 @@ mod tests {
         ]}]});
         let envelope = payload::parse(body.to_string().as_bytes()).unwrap();
         let ops = plan(&envelope, &Known, 0);
-        let inbound = ops.iter().filter(|op| matches!(op, Op::Inbound { .. })).count();
-        let statuses = ops.iter().filter(|op| matches!(op, Op::Status { rank: 3, .. })).count();
-        let unrouted = ops.iter().filter(|op| matches!(op, Op::Unrouted { phone_number_id: Some(p), .. } if p == "999")).count();
-        let quality = ops.iter().filter(|op| matches!(op, Op::Quality { rating, .. } if rating == "RED")).count();
-        let account = ops.iter().filter(|op| matches!(op, Op::Account { workspace_id: Some(_), .. })).count();
-        assert_eq!((inbound, statuses, unrouted, quality, account), (2, 1, 1, 1, 1));
+        let inbound = ops
+            .iter()
+            .filter(|op| matches!(op, Op::Inbound { .. }))
+            .count();
+        let statuses = ops
+            .iter()
+            .filter(|op| matches!(op, Op::Status { rank: 3, .. }))
+            .count();
+        let unrouted = ops
+            .iter()
+            .filter(|op| matches!(op, Op::Unrouted { phone_number_id: Some(p), .. } if p == "999"))
+            .count();
+        let quality = ops
+            .iter()
+            .filter(|op| matches!(op, Op::Quality { rating, .. } if rating == "RED"))
+            .count();
+        let account = ops
+            .iter()
+            .filter(|op| {
+                matches!(
+                    op,
+                    Op::Account {
+                        workspace_id: Some(_),
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(
+            (inbound, statuses, unrouted, quality, account),
+            (2, 1, 1, 1, 1)
+        );
         assert_eq!(mentioned_numbers(&envelope), ["111", "999"]);
     }
 }

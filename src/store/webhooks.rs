@@ -61,7 +61,12 @@ impl Store {
     /// Claims up to `limit` due events for `lease_ms`. On Postgres several
     /// instances claim at once without overlap (`SKIP LOCKED`); SQLite has
     /// one writer, so the plain statement is already exclusive.
-    pub async fn claim_webhook_events(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<ClaimedEvent>> {
+    pub async fn claim_webhook_events(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedEvent>> {
         let lock = match self.backend() {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -84,14 +89,24 @@ impl Store {
         rows.sort_by_key(|row| row.0);
         Ok(rows
             .into_iter()
-            .map(|(id, received_at, body, attempts)| ClaimedEvent { id, received_at, body, attempts })
+            .map(|(id, received_at, body, attempts)| ClaimedEvent {
+                id,
+                received_at,
+                body,
+                attempts,
+            })
             .collect())
     }
 
     /// Applies an event's effects and marks it done, in one transaction:
     /// a crash in between leaves the event pending, to be applied again,
     /// and every effect is idempotent by its unique key.
-    pub async fn apply_webhook_event(&self, event_id: i64, ops: &[Op], now: i64) -> Result<Applied> {
+    pub async fn apply_webhook_event(
+        &self,
+        event_id: i64,
+        ops: &[Op],
+        now: i64,
+    ) -> Result<Applied> {
         let applied = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut applied = Applied::default();
@@ -181,7 +196,12 @@ impl Store {
     }
 
     /// Records a failed attempt: retry at `retry_at`, or dead-letter.
-    pub async fn fail_webhook_event(&self, event_id: i64, error: &str, retry_at: Option<i64>) -> Result<()> {
+    pub async fn fail_webhook_event(
+        &self,
+        event_id: i64,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<()> {
         with_pool!(self, pool => {
             match retry_at {
                 Some(at) => sqlx::query(
@@ -235,7 +255,15 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(id, received_at, state, attempts, last_error)| EventSummary { id, received_at, state, attempts, last_error })
+            .map(
+                |(id, received_at, state, attempts, last_error)| EventSummary {
+                    id,
+                    received_at,
+                    state,
+                    attempts,
+                    last_error,
+                },
+            )
             .collect())
     }
 
@@ -247,7 +275,14 @@ impl Store {
     }
 
     /// Connects a number to a workspace (onboarding calls this).
-    pub async fn connect_number(&self, workspace_id: &str, phone_number_id: &str, waba_id: &str, display: Option<&str>, now: i64) -> Result<()> {
+    pub async fn connect_number(
+        &self,
+        workspace_id: &str,
+        phone_number_id: &str,
+        waba_id: &str,
+        display: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO whatsapp_numbers (phone_number_id, workspace_id, waba_id, display_phone_number, created_at)
@@ -262,7 +297,10 @@ impl Store {
     }
 
     /// Workspace of each connected number among `phone_number_ids`.
-    pub async fn number_owners(&self, phone_number_ids: &[String]) -> Result<Vec<(String, String)>> {
+    pub async fn number_owners(
+        &self,
+        phone_number_ids: &[String],
+    ) -> Result<Vec<(String, String)>> {
         let mut owners = Vec::new();
         for id in phone_number_ids {
             let owner: Option<String> = with_pool!(self, pool => {
@@ -293,7 +331,15 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(event_id, phone_number_id, waba_id, field, received_at)| UnroutedSummary { event_id, phone_number_id, waba_id, field, received_at })
+            .map(
+                |(event_id, phone_number_id, waba_id, field, received_at)| UnroutedSummary {
+                    event_id,
+                    phone_number_id,
+                    waba_id,
+                    field,
+                    received_at,
+                },
+            )
             .collect())
     }
 
@@ -319,7 +365,12 @@ impl Store {
     }
 
     /// A conversation thread: (wamid, direction, summary, sent_at, status).
-    pub async fn thread(&self, workspace_id: &str, phone_number_id: &str, customer: &str) -> Result<Vec<(String, String, String, i64, Option<String>)>> {
+    pub async fn thread(
+        &self,
+        workspace_id: &str,
+        phone_number_id: &str,
+        customer: &str,
+    ) -> Result<Vec<(String, String, String, i64, Option<String>)>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT wamid, direction, summary, sent_at, status FROM messages

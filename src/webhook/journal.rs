@@ -68,7 +68,8 @@ impl Journal {
 async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Append>, stored: Arc<Notify>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while incoming.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (events, waiters): (Vec<_>, Vec<_>) = batch.drain(..).map(|a| (a.event, a.stored)).unzip();
+        let (events, waiters): (Vec<_>, Vec<_>) =
+            batch.drain(..).map(|a| (a.event, a.stored)).unzip();
         metrics::histogram!("webhook_journal_batch_size").record(events.len() as f64);
         match store.append_webhook_events(&events).await {
             Ok(ids) => {

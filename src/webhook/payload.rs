@@ -39,7 +39,8 @@ pub enum Rejection {
 }
 
 pub fn parse(body: &[u8]) -> Result<Envelope, Rejection> {
-    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| Rejection::NotJson(e.to_string()))?;
+    let envelope: Envelope =
+        serde_json::from_slice(body).map_err(|e| Rejection::NotJson(e.to_string()))?;
     if envelope.object != "whatsapp_business_account" {
         return Err(Rejection::WrongObject(envelope.object));
     }
@@ -115,7 +116,10 @@ pub fn inbound_messages(value: &Value, received_at: i64) -> Vec<InboundMessage> 
     let name_of = |customer: &str| {
         contacts
             .iter()
-            .find(|c| text(&c["wa_id"]).as_deref() == Some(customer) || text(&c["user_id"]).as_deref() == Some(customer))
+            .find(|c| {
+                text(&c["wa_id"]).as_deref() == Some(customer)
+                    || text(&c["user_id"]).as_deref() == Some(customer)
+            })
             .and_then(|c| c["profile"]["name"].as_str().map(str::to_string))
     };
     value["messages"]
@@ -141,17 +145,26 @@ pub fn inbound_messages(value: &Value, received_at: i64) -> Vec<InboundMessage> 
 
 /// A one-line description of a message for lists and threads.
 pub fn summary(kind: &str, message: &Value) -> String {
-    let field = |path: &str| message.pointer(path).and_then(Value::as_str).map(str::to_string);
+    let field = |path: &str| {
+        message
+            .pointer(path)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     let labelled = |label: &str, detail: Option<String>| match detail {
         Some(detail) if !detail.is_empty() => format!("[{label}] {detail}"),
         _ => format!("[{label}]"),
     };
     match kind {
         "text" => field("/text/body").unwrap_or_default(),
-        "image" | "video" | "document" | "audio" | "sticker" => {
-            labelled(kind, field(&format!("/{kind}/caption")).or_else(|| field(&format!("/{kind}/filename"))))
-        }
-        "location" => labelled("location", field("/location/name").or_else(|| field("/location/address"))),
+        "image" | "video" | "document" | "audio" | "sticker" => labelled(
+            kind,
+            field(&format!("/{kind}/caption")).or_else(|| field(&format!("/{kind}/filename"))),
+        ),
+        "location" => labelled(
+            "location",
+            field("/location/name").or_else(|| field("/location/address")),
+        ),
         "contacts" => labelled("contact", field("/contacts/0/name/formatted_name")),
         "interactive" => field("/interactive/button_reply/title")
             .or_else(|| field("/interactive/list_reply/title"))
@@ -177,7 +190,8 @@ pub fn statuses(value: &Value, received_at: i64) -> Vec<StatusUpdate> {
             Some(StatusUpdate {
                 wamid: text(&status["id"])?,
                 status: status["status"].as_str()?.to_string(),
-                recipient: text(&status["recipient_id"]).or_else(|| text(&status["recipient_user_id"])),
+                recipient: text(&status["recipient_id"])
+                    .or_else(|| text(&status["recipient_user_id"])),
                 at: millis(&status["timestamp"], received_at),
                 error_code: error["code"].as_i64(),
                 error_title: error["title"].as_str().map(str::to_string),
@@ -211,7 +225,10 @@ mod tests {
     fn other_objects_and_non_json_are_rejected_with_a_reason() {
         assert!(matches!(parse(b"not json"), Err(Rejection::NotJson(_))));
         let page = json!({ "object": "page", "entry": [] }).to_string();
-        assert_eq!(parse(page.as_bytes()).unwrap_err(), Rejection::WrongObject("page".into()));
+        assert_eq!(
+            parse(page.as_bytes()).unwrap_err(),
+            Rejection::WrongObject("page".into())
+        );
     }
 
     #[test]

@@ -28,12 +28,20 @@ impl SignatureError {
     }
 }
 
-pub fn verify(secrets: &[Secret<String>], header: Option<&str>, body: &[u8]) -> Result<(), SignatureError> {
+pub fn verify(
+    secrets: &[Secret<String>],
+    header: Option<&str>,
+    body: &[u8],
+) -> Result<(), SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
-    let hex_digest = header.trim().strip_prefix("sha256=").ok_or(SignatureError::Malformed)?;
+    let hex_digest = header
+        .trim()
+        .strip_prefix("sha256=")
+        .ok_or(SignatureError::Malformed)?;
     let expected = hex::decode(hex_digest).map_err(|_| SignatureError::Malformed)?;
     let matches = secrets.iter().any(|secret| {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes any key");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes any key");
         mac.update(body);
         // verify_slice compares in constant time.
         mac.verify_slice(&expected).is_ok()
@@ -67,11 +75,17 @@ mod tests {
 
     #[test]
     fn any_configured_secret_verifies() {
-        let secrets = vec![Secret::new("new".to_string()), Secret::new("old".to_string())];
+        let secrets = vec![
+            Secret::new("new".to_string()),
+            Secret::new("old".to_string()),
+        ];
         let body = br#"{"object":"whatsapp_business_account","entry":[]}"#;
         assert_eq!(verify(&secrets, Some(&sign("old", body)), body), Ok(()));
         assert_eq!(verify(&secrets, Some(&sign("new", body)), body), Ok(()));
-        assert_eq!(verify(&secrets, Some(&sign("other", body)), body), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(&secrets, Some(&sign("other", body)), body),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -79,16 +93,28 @@ mod tests {
         let secrets = vec![Secret::new("s".to_string())];
         let sent = br#"{"url":"https:\/\/example.com"}"#;
         let reserialised = br#"{"url":"https://example.com"}"#;
-        assert_eq!(verify(&secrets, Some(&sign("s", sent)), reserialised), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(&secrets, Some(&sign("s", sent)), reserialised),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
     fn missing_and_malformed_headers_are_refused() {
         let secrets = vec![Secret::new("s".to_string())];
         assert_eq!(verify(&secrets, None, b"{}"), Err(SignatureError::Missing));
-        assert_eq!(verify(&secrets, Some("sha1=abc"), b"{}"), Err(SignatureError::Malformed));
-        assert_eq!(verify(&secrets, Some("sha256=zz"), b"{}"), Err(SignatureError::Malformed));
-        assert_eq!(verify(&[], Some(&sign("s", b"{}")), b"{}"), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(&secrets, Some("sha1=abc"), b"{}"),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(&secrets, Some("sha256=zz"), b"{}"),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(&[], Some(&sign("s", b"{}")), b"{}"),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]

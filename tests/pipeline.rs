@@ -1,0 +1,448 @@
+//! The webhook journal and pipeline, on both backends: every change applied
+//! once, statuses forward only, unrouted events, dead letters and replay.
+
+mod common;
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use switchboard::{
+    accounts::{self, SignUp},
+    pipeline::{self, MAX_ATTEMPTS},
+    store::Store,
+    test_support::{TestBackend, TestDatabase},
+    webhook::Journal,
+};
+use tokio::sync::Notify;
+
+on_both_backends!(
+    every_message_of_a_batch_is_stored_once,
+    a_duplicate_delivery_has_no_second_effect,
+    read_is_not_undone_by_a_late_delivered,
+    a_status_before_its_message_is_applied_when_it_comes,
+    failed_keeps_its_error,
+    an_unknown_number_waits_until_it_is_connected,
+    unprocessable_bodies_are_kept_as_rejected,
+    errors_retry_then_dead_letter_then_replay,
+    journaled_events_survive_a_restart,
+    concurrent_workers_never_claim_an_event_twice,
+);
+
+const PHONE: &str = "106540352242922";
+const WABA: &str = "524126980791429";
+
+struct Setup {
+    db: TestDatabase,
+    store: Store,
+    journal: Journal,
+    workspace: String,
+}
+
+async fn setup(backend: TestBackend) -> Setup {
+    let db = TestDatabase::create(backend).await;
+    let store = db.open_store().await;
+    let owner = accounts::create_admin(
+        &store,
+        &SignUp {
+            email: "o@example.com",
+            name: "O",
+            password: "a long enough password",
+            workspace_name: "Acme",
+        },
+    )
+    .await
+    .unwrap();
+    let workspace = store.memberships_of(&owner.id).await.unwrap()[0]
+        .workspace
+        .id
+        .clone();
+    store
+        .connect_number(&workspace, PHONE, WABA, Some("15550783881"), 0)
+        .await
+        .unwrap();
+    let (journal, _writer) = Journal::start(store.clone(), Arc::new(Notify::new()));
+    Setup {
+        db,
+        store,
+        journal,
+        workspace,
+    }
+}
+
+fn envelope(changes: Vec<Value>) -> Vec<u8> {
+    json!({ "object": "whatsapp_business_account", "entry": [{ "id": WABA, "changes": changes }] })
+        .to_string()
+        .into_bytes()
+}
+
+fn messages_change(phone: &str, messages: Vec<Value>, statuses: Vec<Value>) -> Value {
+    json!({ "field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": "15550783881", "phone_number_id": phone },
+        "contacts": [{ "profile": { "name": "Sheena" }, "wa_id": "16505551234" }],
+        "messages": messages, "statuses": statuses,
+    }})
+}
+
+fn text(wamid: &str, body: &str) -> Value {
+    json!({ "from": "16505551234", "id": wamid, "timestamp": "1700000000", "type": "text", "text": { "body": body } })
+}
+
+fn status(wamid: &str, status: &str) -> Value {
+    json!({ "id": wamid, "status": status, "timestamp": "1700000100", "recipient_id": "16505551234" })
+}
+
+async fn deliver(s: &Setup, body: Vec<u8>) -> i64 {
+    s.journal.append("sha256=test".into(), body).await.unwrap()
+}
+
+async fn drain(store: &Store) -> pipeline::Processed {
+    let mut total = pipeline::Processed::default();
+    loop {
+        let pass = pipeline::process_due(store).await.unwrap();
+        if pass.events == 0 {
+            return total;
+        }
+        total.events += pass.events;
+        total.rejected += pass.rejected;
+        total.failed += pass.failed;
+        total.applied.duplicates += pass.applied.duplicates;
+        total.applied.unrouted += pass.applied.unrouted;
+        total.applied.new_inbound.extend(pass.applied.new_inbound);
+    }
+}
+
+async fn thread(s: &Setup) -> Vec<(String, String, String, i64, Option<String>)> {
+    s.store
+        .thread(&s.workspace, PHONE, "16505551234")
+        .await
+        .unwrap()
+}
+
+async fn every_message_of_a_batch_is_stored_once(backend: TestBackend) {
+    let s = setup(backend).await;
+    let first: Vec<Value> = (0..30)
+        .map(|i| text(&format!("wamid.a{i}"), &format!("a{i}")))
+        .collect();
+    let second: Vec<Value> = (0..30)
+        .map(|i| text(&format!("wamid.b{i}"), &format!("b{i}")))
+        .collect();
+    deliver(
+        &s,
+        envelope(vec![
+            messages_change(PHONE, first, vec![]),
+            messages_change(PHONE, second, vec![]),
+        ]),
+    )
+    .await;
+    let processed = drain(&s.store).await;
+    assert_eq!(processed.applied.new_inbound.len(), 60);
+    let lines = thread(&s).await;
+    assert_eq!(lines.len(), 60);
+    assert!(lines.iter().all(|l| l.1 == "inbound"));
+}
+
+async fn a_duplicate_delivery_has_no_second_effect(backend: TestBackend) {
+    let s = setup(backend).await;
+    let body = envelope(vec![messages_change(
+        PHONE,
+        vec![text("wamid.dup", "hello")],
+        vec![],
+    )]);
+    deliver(&s, body.clone()).await;
+    deliver(&s, body.clone()).await;
+    let processed = drain(&s.store).await;
+    assert_eq!(processed.events, 2, "both deliveries were journaled");
+    assert_eq!(
+        processed.applied.new_inbound.len(),
+        1,
+        "only one is new: one reply, not two"
+    );
+    assert_eq!(processed.applied.duplicates, 1);
+    // Once more, later, after processing: still nothing new.
+    deliver(&s, body).await;
+    assert!(drain(&s.store).await.applied.new_inbound.is_empty());
+    assert_eq!(thread(&s).await.len(), 1);
+}
+
+async fn read_is_not_undone_by_a_late_delivered(backend: TestBackend) {
+    let s = setup(backend).await;
+    deliver(
+        &s,
+        envelope(vec![messages_change(
+            PHONE,
+            vec![text("wamid.m", "hi")],
+            vec![],
+        )]),
+    )
+    .await;
+    deliver(
+        &s,
+        envelope(vec![messages_change(
+            PHONE,
+            vec![],
+            vec![status("wamid.m", "read")],
+        )]),
+    )
+    .await;
+    deliver(
+        &s,
+        envelope(vec![messages_change(
+            PHONE,
+            vec![],
+            vec![status("wamid.m", "delivered"), status("wamid.m", "sent")],
+        )]),
+    )
+    .await;
+    drain(&s.store).await;
+    assert_eq!(thread(&s).await[0].4.as_deref(), Some("read"));
+}
+
+async fn a_status_before_its_message_is_applied_when_it_comes(backend: TestBackend) {
+    let s = setup(backend).await;
+    deliver(
+        &s,
+        envelope(vec![messages_change(
+            PHONE,
+            vec![],
+            vec![status("wamid.early", "delivered")],
+        )]),
+    )
+    .await;
+    drain(&s.store).await;
+    deliver(
+        &s,
+        envelope(vec![messages_change(
+            PHONE,
+            vec![text("wamid.early", "late message")],
+            vec![],
+        )]),
+    )
+    .await;
+    drain(&s.store).await;
+    assert_eq!(thread(&s).await[0].4.as_deref(), Some("delivered"));
+}
+
+async fn failed_keeps_its_error(backend: TestBackend) {
+    let s = setup(backend).await;
+    let failed = json!({ "id": "wamid.f", "status": "failed", "timestamp": "1700000100", "recipient_id": "16505551234",
+        "errors": [{ "code": 131047, "title": "Re-engagement message", "error_data": { "details": "More than 24 hours have passed" } }] });
+    deliver(
+        &s,
+        envelope(vec![messages_change(
+            PHONE,
+            vec![text("wamid.f", "x")],
+            vec![failed],
+        )]),
+    )
+    .await;
+    deliver(
+        &s,
+        envelope(vec![messages_change(
+            PHONE,
+            vec![],
+            vec![status("wamid.f", "delivered")],
+        )]),
+    )
+    .await;
+    drain(&s.store).await;
+    let line = &thread(&s).await[0];
+    assert_eq!(line.4.as_deref(), Some("failed"));
+    let error: (Option<i64>, Option<String>, Option<String>) = match &s.store {
+        Store::Sqlite(db) => sqlx::query_as(
+            "SELECT error_code, error_title, error_details FROM messages WHERE wamid = 'wamid.f'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap(),
+        Store::Postgres(db) => sqlx::query_as(
+            "SELECT error_code, error_title, error_details FROM messages WHERE wamid = 'wamid.f'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap(),
+    };
+    assert_eq!(error.0, Some(131047));
+    assert_eq!(error.1.as_deref(), Some("Re-engagement message"));
+    assert_eq!(error.2.as_deref(), Some("More than 24 hours have passed"));
+}
+
+async fn an_unknown_number_waits_until_it_is_connected(backend: TestBackend) {
+    let s = setup(backend).await;
+    let other = "999000111222333";
+    deliver(
+        &s,
+        envelope(vec![messages_change(
+            other,
+            vec![text("wamid.u", "early bird")],
+            vec![],
+        )]),
+    )
+    .await;
+    let processed = drain(&s.store).await;
+    assert_eq!(processed.applied.unrouted, 1);
+    let waiting = s.store.unrouted_changes(10).await.unwrap();
+    assert_eq!(waiting[0].phone_number_id.as_deref(), Some(other));
+
+    s.store
+        .connect_number(&s.workspace, other, WABA, None, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        pipeline::route_waiting_events(&s.store, other)
+            .await
+            .unwrap(),
+        1
+    );
+    let processed = drain(&s.store).await;
+    assert_eq!(processed.applied.new_inbound.len(), 1);
+    assert!(s.store.unrouted_changes(10).await.unwrap().is_empty());
+    let lines = s
+        .store
+        .thread(&s.workspace, other, "16505551234")
+        .await
+        .unwrap();
+    assert_eq!(lines[0].2, "early bird");
+}
+
+async fn unprocessable_bodies_are_kept_as_rejected(backend: TestBackend) {
+    let s = setup(backend).await;
+    deliver(&s, b"not json at all".to_vec()).await;
+    deliver(&s, br#"{"object":"page","entry":[]}"#.to_vec()).await;
+    assert_eq!(drain(&s.store).await.rejected, 2);
+    let rejected = s.store.webhook_events_in("rejected", 10).await.unwrap();
+    assert_eq!(rejected.len(), 2);
+    assert!(rejected
+        .iter()
+        .any(|e| e.last_error.as_deref().unwrap().contains("not JSON")));
+    assert!(rejected
+        .iter()
+        .any(|e| e.last_error.as_deref().unwrap().contains("`page`")));
+    assert_eq!(s.store.pending_webhook_events().await.unwrap(), 0);
+}
+
+/// Runs SQL on whichever backend (test plumbing only).
+async fn execute(store: &Store, sql: &str) {
+    match store {
+        Store::Sqlite(db) => sqlx::query(sql).execute(db.pool()).await.map(|_| ()),
+        Store::Postgres(db) => sqlx::query(sql).execute(db.pool()).await.map(|_| ()),
+    }
+    .unwrap();
+}
+
+async fn errors_retry_then_dead_letter_then_replay(backend: TestBackend) {
+    let s = setup(backend).await;
+    // Break processing: the messages table is gone.
+    execute(&s.store, "ALTER TABLE messages RENAME TO messages_away").await;
+    deliver(
+        &s,
+        envelope(vec![messages_change(
+            PHONE,
+            vec![text("wamid.r", "retry me")],
+            vec![],
+        )]),
+    )
+    .await;
+    let first = pipeline::process_due(&s.store).await.unwrap();
+    assert_eq!(first.failed, 1);
+    // Backoff: not due again at once.
+    assert_eq!(pipeline::process_due(&s.store).await.unwrap().events, 0);
+    for _ in 1..MAX_ATTEMPTS {
+        execute(&s.store, "UPDATE webhook_events SET next_attempt_at = 0").await;
+        assert_eq!(pipeline::process_due(&s.store).await.unwrap().failed, 1);
+    }
+    let dead = s.store.webhook_events_in("dead", 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].attempts, MAX_ATTEMPTS);
+    assert!(
+        dead[0].last_error.as_deref().unwrap().contains("messages"),
+        "{:?}",
+        dead[0].last_error
+    );
+
+    execute(&s.store, "ALTER TABLE messages_away RENAME TO messages").await;
+    assert_eq!(pipeline::replay(&s.store, None).await.unwrap(), 1);
+    assert_eq!(drain(&s.store).await.applied.new_inbound.len(), 1);
+    // Replaying again has nothing to do and changes nothing.
+    assert_eq!(
+        pipeline::replay(&s.store, Some(dead[0].id)).await.unwrap(),
+        0
+    );
+    assert_eq!(thread(&s).await.len(), 1);
+}
+
+async fn journaled_events_survive_a_restart(backend: TestBackend) {
+    let s = setup(backend).await;
+    for i in 0..20 {
+        deliver(
+            &s,
+            envelope(vec![messages_change(
+                PHONE,
+                vec![text(&format!("wamid.c{i}"), "x")],
+                vec![],
+            )]),
+        )
+        .await;
+    }
+    // "Crash": drop everything without processing, then open the database anew.
+    let Setup {
+        db,
+        store,
+        journal,
+        workspace,
+    } = s;
+    drop(journal);
+    store.close().await;
+    let store = db.open_store().await;
+    assert_eq!(store.pending_webhook_events().await.unwrap(), 20);
+    assert_eq!(drain(&store).await.applied.new_inbound.len(), 20);
+    assert_eq!(
+        store
+            .thread(&workspace, PHONE, "16505551234")
+            .await
+            .unwrap()
+            .len(),
+        20
+    );
+}
+
+async fn concurrent_workers_never_claim_an_event_twice(backend: TestBackend) {
+    let s = setup(backend).await;
+    for i in 0..200 {
+        deliver(
+            &s,
+            envelope(vec![messages_change(
+                PHONE,
+                vec![text(&format!("wamid.w{i}"), "x")],
+                vec![],
+            )]),
+        )
+        .await;
+    }
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = s.store.clone();
+            tokio::spawn(async move { drain(&store).await })
+        })
+        .collect();
+    let mut events = 0;
+    let mut new = 0;
+    for worker in workers {
+        let processed = worker.await.unwrap();
+        events += processed.events;
+        new += processed.applied.new_inbound.len();
+    }
+    assert_eq!(events, 200, "each event claimed by exactly one worker");
+    assert_eq!(new, 200);
+    let attempts: i64 = match &s.store {
+        Store::Sqlite(db) => sqlx::query_scalar("SELECT MAX(attempts) FROM webhook_events")
+            .fetch_one(db.pool())
+            .await
+            .unwrap(),
+        Store::Postgres(db) => sqlx::query_scalar("SELECT MAX(attempts) FROM webhook_events")
+            .fetch_one(db.pool())
+            .await
+            .unwrap(),
+    };
+    assert_eq!(attempts, 1);
+}
