@@ -11,6 +11,7 @@ pub struct TestApp {
     pub base: String,
     /// Where the engine's Graph client points (the sandbox in demo mode).
     pub graph_base_url: Option<String>,
+    pub engine: switchboard::Engine,
     pub client: reqwest::Client,
     pub db: TestDatabase,
     stop: Option<oneshot::Sender<()>>,
@@ -44,6 +45,7 @@ pub async fn spawn_app_with(
         .graph_base_url
         .as_ref()
         .map(|u| u.to_string());
+    let engine = app.engine().clone();
     let (stop, stopped) = oneshot::channel();
     let running = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
@@ -51,6 +53,7 @@ pub async fn spawn_app_with(
     TestApp {
         base,
         graph_base_url,
+        engine,
         client: reqwest::Client::new(),
         db,
         stop: Some(stop),

@@ -5,3 +5,4 @@ mod helpers;
 mod lifecycle;
 mod observability;
 mod pages;
+mod webhooks;
