@@ -121,6 +121,13 @@ impl Application {
         let probe = engine.store.clone();
         workers.spawn("database-probe", move |stop| database_probe(probe, stop));
 
+        let released = pipeline::recover_after_restart(&engine.store).await?;
+        if released > 0 {
+            tracing::warn!(
+                released,
+                "resuming webhook events a previous run had claimed"
+            );
+        }
         let journaled = Arc::new(Notify::new());
         let (journal, journal_writer) = Journal::start(engine.store.clone(), journaled.clone());
         for _ in 0..WEBHOOK_WORKERS {

@@ -21,8 +21,9 @@ use plan::{Applied, Routes};
 
 /// Attempts before an event is dead-lettered.
 pub const MAX_ATTEMPTS: i64 = 8;
-/// How long a claim lasts; a crashed worker's events are taken over after.
-const LEASE_MS: i64 = 60_000;
+/// How long a claim lasts; a crashed instance's events are taken over
+/// after it. A batch takes milliseconds, so this is generous.
+const LEASE_MS: i64 = 10_000;
 const BATCH: i64 = 64;
 /// How often an idle worker looks for work other instances journaled.
 const IDLE_POLL: Duration = Duration::from_millis(250);
@@ -166,6 +167,16 @@ pub async fn run(store: Store, wake: Arc<Notify>, mut stop: watch::Receiver<bool
             () = tokio::time::sleep(IDLE_POLL) => {}
             _ = stop.changed() => {}
         }
+    }
+}
+
+/// At start-up on SQLite (one process per file), claims left by a crash
+/// are released at once instead of waiting for their leases to run out.
+pub async fn recover_after_restart(store: &Store) -> Result<u64, store::Error> {
+    match store.backend() {
+        store::Backend::Sqlite => store.release_webhook_leases().await,
+        // Other instances may hold live claims: their leases decide.
+        store::Backend::Postgres => Ok(0),
     }
 }
 

@@ -98,6 +98,13 @@ impl Store {
             .collect())
     }
 
+    pub async fn release_webhook_leases(&self) -> Result<u64> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query("UPDATE webhook_events SET lease_until = NULL WHERE state = 'pending' AND lease_until IS NOT NULL")
+                .execute(pool).await?.rows_affected()
+        }))
+    }
+
     /// Applies an event's effects and marks it done, in one transaction:
     /// a crash in between leaves the event pending, to be applied again,
     /// and every effect is idempotent by its unique key.

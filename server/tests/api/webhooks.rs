@@ -302,3 +302,89 @@ async fn sandbox_messages_reach_the_conversation_once_on_sqlite() {
 async fn sandbox_messages_reach_the_conversation_once_on_postgres() {
     sandbox_to_conversation(TestBackend::Postgres).await;
 }
+
+/// Two server processes' worth of instances on one Postgres database: they
+/// share the journal and never process one event twice.
+#[tokio::test]
+async fn two_instances_share_the_journal_on_postgres() {
+    use switchboard::test_support::TestDatabase;
+    let db = TestDatabase::create(TestBackend::Postgres).await;
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let app = server::Application::build(crate::helpers::test_config(&db, &[]))
+            .await
+            .unwrap();
+        let base = format!("http://{}", app.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        instances.push((base, stop, running));
+    }
+    let store = db.open_store().await;
+    let owner = accounts::create_admin(
+        &store,
+        &SignUp {
+            email: "o@example.com",
+            name: "O",
+            password: "a long enough password",
+            workspace_name: "Acme",
+        },
+    )
+    .await
+    .unwrap();
+    let workspace = store.memberships_of(&owner.id).await.unwrap()[0]
+        .workspace
+        .id
+        .clone();
+    store
+        .connect_number(&workspace, "106540352242922", "524126980791429", None, 0)
+        .await
+        .unwrap();
+
+    let client = reqwest::Client::new();
+    for i in 0..300 {
+        let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": "524126980791429", "changes": [{ "field": "messages", "value": {
+            "metadata": { "phone_number_id": "106540352242922" },
+            "messages": [{ "from": "16505551234", "id": format!("wamid.two{i}"), "timestamp": "1700000000", "type": "text", "text": { "body": "x" } }],
+        }}]}]})
+        .to_string()
+        .into_bytes();
+        let base = &instances[i % 2].0;
+        let response = client
+            .post(format!("{base}/webhook"))
+            .header("x-hub-signature-256", sign(&body))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    for _ in 0..500 {
+        if store.pending_webhook_events().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        store
+            .thread(&workspace, "106540352242922", "16505551234")
+            .await
+            .unwrap()
+            .len(),
+        300
+    );
+    let switchboard::store::Store::Postgres(pg) = &store else {
+        unreachable!()
+    };
+    let (events, max_attempts): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), MAX(attempts) FROM webhook_events WHERE state = 'done'")
+            .fetch_one(pg.pool())
+            .await
+            .unwrap();
+    assert_eq!((events, max_attempts), (300, 1), "every event claimed once");
+    for (_, stop, running) in instances {
+        let _ = stop.send(());
+        running.await.unwrap().unwrap();
+    }
+}
