@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod config;
+pub mod conversations;
 pub mod pipeline;
 pub mod secret;
 pub mod store;

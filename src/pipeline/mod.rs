@@ -194,3 +194,46 @@ pub async fn route_waiting_events(
 pub async fn replay(store: &Store, event_id: Option<i64>) -> Result<u64, store::Error> {
     store.replay_webhook_events(event_id, now_millis()).await
 }
+
+/// What admins see of the journal: events that need attention.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Attention {
+    pub dead: Vec<store::EventSummary>,
+    pub rejected: Vec<store::EventSummary>,
+    pub unrouted: Vec<store::UnroutedSummary>,
+    pub pending: i64,
+}
+
+/// Dead letters, rejected bodies and unrouted changes (admins only; ids,
+/// times and reasons, never bodies, which may belong to anyone).
+pub async fn attention(
+    store: &Store,
+    caller: &crate::accounts::Caller,
+) -> Result<Attention, crate::accounts::Error> {
+    caller.require(crate::accounts::Role::Admin)?;
+    Ok(Attention {
+        dead: store.webhook_events_in("dead", 100).await?,
+        rejected: store.webhook_events_in("rejected", 100).await?,
+        unrouted: store.unrouted_changes(100).await?,
+        pending: store.pending_webhook_events().await?,
+    })
+}
+
+/// Replays dead letters (one or all) for an admin, and audits it.
+pub async fn replay_for(
+    store: &Store,
+    caller: &crate::accounts::Caller,
+    event_id: Option<i64>,
+) -> Result<u64, crate::accounts::Error> {
+    caller.require(crate::accounts::Role::Admin)?;
+    let replayed = replay(store, event_id).await?;
+    crate::audit::record(
+        store,
+        Some(&caller.workspace.id),
+        caller.actor(),
+        "webhooks.replayed",
+        serde_json::json!({ "event_id": event_id, "replayed": replayed }),
+    )
+    .await?;
+    Ok(replayed)
+}

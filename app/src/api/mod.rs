@@ -4,4 +4,6 @@
 
 pub mod account;
 pub mod audit;
+pub mod conversations;
+pub mod events;
 pub mod members;

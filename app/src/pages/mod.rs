@@ -1,14 +1,19 @@
 //! One module per page. Pages whose issues are not built yet say so plainly.
 
 mod auth;
+mod conversations;
+mod events;
 mod forms;
 mod home;
 mod not_found;
 mod placeholder;
 mod settings;
+mod time;
 
 pub use auth::{InvitePage, RequireSignIn, SignInPage, SignUpPage};
+pub use conversations::Conversations;
+pub use events::Events;
 pub use home::Home;
 pub use not_found::NotFound;
-pub use placeholder::{Conversations, Onboarding, Profile};
+pub use placeholder::{Onboarding, Profile};
 pub use settings::{Audit, Members, Settings};

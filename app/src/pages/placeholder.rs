@@ -30,16 +30,6 @@ pub fn Onboarding() -> impl IntoView {
 }
 
 #[component]
-pub fn Conversations() -> impl IntoView {
-    view! {
-        <Placeholder
-            title="Conversations"
-            summary="Messages from your customers and the replies sent to them."
-        />
-    }
-}
-
-#[component]
 pub fn Profile() -> impl IntoView {
     view! {
         <Placeholder

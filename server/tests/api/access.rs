@@ -61,6 +61,17 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
     ),
     ("remove_member", false, &[("user_id", "u")]),
     ("audit_log", false, &[]),
+    ("list_conversations", false, &[]),
+    (
+        "conversation_thread",
+        false,
+        &[
+            ("phone_number_id", "106540352242922"),
+            ("customer", "16505551234"),
+        ],
+    ),
+    ("webhook_attention", false, &[]),
+    ("replay_webhooks", false, &[]),
 ];
 
 #[test]
@@ -186,6 +197,8 @@ async fn roles_limit_what_members_may_do() {
         let (status, body) = viewer.call(name, args).await;
         assert_eq!(status, 403, "{name}: {body}");
     }
+    // Viewers read conversations.
+    assert_eq!(viewer.call("list_conversations", &[]).await.0, 200);
     // An admin may invite, but not an owner.
     assert_eq!(
         admin.call("invite_member", &[("role", "agent")]).await.0,

@@ -388,3 +388,67 @@ async fn two_instances_share_the_journal_on_postgres() {
         running.await.unwrap().unwrap();
     }
 }
+
+/// The conversations server functions see what the pipeline stored, and an
+/// admin can replay dead letters through them.
+#[tokio::test]
+async fn conversations_and_dead_letters_through_server_functions() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let mut owner = crate::helpers::owner(&app).await;
+    let (_, welcome) = owner.call("welcome", &[]).await;
+    let workspace = serde_json::from_str::<Value>(&welcome).unwrap()["me"]["current"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.engine
+        .store
+        .connect_number(&workspace, "106540352242922", "524126980791429", None, 0)
+        .await
+        .unwrap();
+
+    let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": "524126980791429", "changes": [{ "field": "messages", "value": {
+        "metadata": { "phone_number_id": "106540352242922" },
+        "contacts": [{ "profile": { "name": "Sheena" }, "wa_id": "16505551234" }],
+        "messages": [{ "from": "16505551234", "id": "wamid.conv", "timestamp": "1700000000", "type": "text", "text": { "body": "Hello there" } }],
+    }}]}]})
+    .to_string()
+    .into_bytes();
+    let signature = sign(&body);
+    assert_eq!(post(&app, body, Some(signature)).await.status(), 200);
+
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        let (status, list) = owner.call("list_conversations", &[]).await;
+        assert_eq!(status, 200);
+        listed = serde_json::from_str(&list).unwrap();
+        if listed.as_array().is_some_and(|l| !l.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(listed[0]["name"], "Sheena");
+    assert_eq!(listed[0]["last_summary"], "Hello there");
+    let (_, thread) = owner
+        .call(
+            "conversation_thread",
+            &[
+                ("phone_number_id", "106540352242922"),
+                ("customer", "16505551234"),
+            ],
+        )
+        .await;
+    let thread: Value = serde_json::from_str(&thread).unwrap();
+    assert_eq!(thread[0]["summary"], "Hello there");
+    assert_eq!(thread[0]["inbound"], true);
+
+    let (status, attention) = owner.call("webhook_attention", &[]).await;
+    assert_eq!(status, 200, "{attention}");
+    let (status, replayed) = owner.call("replay_webhooks", &[]).await;
+    assert_eq!(
+        (status, replayed.as_str()),
+        (200, "0"),
+        "no dead letters to replay"
+    );
+    let (_, log) = owner.call("audit_log", &[]).await;
+    assert!(log.contains("webhooks.replayed"), "{log}");
+}
