@@ -372,6 +372,12 @@ impl Store {
         Ok(requeued)
     }
 
+    pub async fn count_messages(&self, workspace_id: &str) -> Result<i64> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE workspace_id = $1").bind(workspace_id).fetch_one(pool).await?
+        }))
+    }
+
     /// Conversations of a workspace, the most recent first.
     pub async fn conversations(
         &self,

@@ -1,0 +1,197 @@
+//! Benchmark: floods a release server with signed, realistic webhooks over
+//! loopback and prints acknowledged requests/s, acknowledgement latency,
+//! events processed, duplicates absorbed and events lost (must be 0).
+//!
+//! Run through `scripts/bench-webhooks`, which builds the release server.
+//! Usage: webhook_flood <server binary> [total] [concurrency] [paced rate/s]
+
+use std::{
+    path::PathBuf,
+    process::{Command, Stdio},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+use switchboard::{
+    accounts::{self, SignUp},
+    config::DatabaseUrl,
+    store::Store,
+};
+
+const PHONE: &str = "106540352242922";
+const WABA: &str = "524126980791429";
+const SECRET: &[u8] = b"sandbox-app-secret";
+
+fn sign(body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).expect("any key");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A realistic delivery: an inbound text every other time, else a status.
+fn webhook(i: usize) -> Vec<u8> {
+    let value = if i % 2 == 0 {
+        json!({ "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550783881", "phone_number_id": PHONE },
+            "contacts": [{ "profile": { "name": format!("Customer {}", i % 500) }, "wa_id": format!("1650555{:04}", i % 500) }],
+            "messages": [{ "from": format!("1650555{:04}", i % 500), "id": format!("wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRB{i:012}"),
+                "timestamp": "1700000000", "type": "text", "text": { "body": format!("Hello, is order {i} ready? Thanks!") } }] })
+    } else {
+        json!({ "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "15550783881", "phone_number_id": PHONE },
+            "statuses": [{ "id": format!("wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI{i:012}"), "status": "delivered", "timestamp": "1700000001",
+                "recipient_id": format!("1650555{:04}", i % 500),
+                "conversation": { "id": "7270432eae", "origin": { "type": "service" } },
+                "pricing": { "billable": false, "pricing_model": "PMP", "type": "free_customer_service", "category": "service" } }] })
+    };
+    json!({ "object": "whatsapp_business_account", "entry": [{ "id": WABA, "changes": [{ "field": "messages", "value": value }] }] })
+        .to_string()
+        .into_bytes()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Flood {
+    acked: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+/// Sends `total` webhooks (10% byte-identical resends) with `concurrency`
+/// requests in flight, or paced at `rate` per second when given.
+async fn flood(url: &str, total: usize, concurrency: usize, rate: Option<u64>, offset: usize) -> Flood {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
+    let next = Arc::new(AtomicUsize::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(total)));
+    let acked = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (client, next, latencies, acked, url) = (client.clone(), next.clone(), latencies.clone(), acked.clone(), url.to_string());
+            tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= total {
+                        return;
+                    }
+                    if let Some(rate) = rate {
+                        let due = started + Duration::from_secs_f64(n as f64 / rate as f64);
+                        tokio::time::sleep_until(due.into()).await;
+                    }
+                    // Every tenth request resends an earlier body, byte for byte.
+                    let i = if n % 10 == 9 { offset + n - 5 } else { offset + n };
+                    let body = webhook(i);
+                    let signature = sign(&body);
+                    let sent = Instant::now();
+                    let response = client.post(&url).header("x-hub-signature-256", signature).body(body).send().await;
+                    if matches!(response, Ok(r) if r.status() == 200) {
+                        latencies.lock().expect("lock").push(sent.elapsed());
+                        acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+    let mut latencies = std::mem::take(&mut *latencies.lock().expect("lock"));
+    latencies.sort();
+    Flood { acked: acked.load(Ordering::Relaxed), elapsed: started.elapsed(), latencies }
+}
+
+fn report(label: &str, flood: &Flood) {
+    println!(
+        "{label}: {} acknowledged in {:.2} s = {:.0} webhooks/s; ack latency p50 {:.2} ms, p99 {:.2} ms",
+        flood.acked,
+        flood.elapsed.as_secs_f64(),
+        flood.acked as f64 / flood.elapsed.as_secs_f64(),
+        percentile(&flood.latencies, 0.50).as_secs_f64() * 1000.0,
+        percentile(&flood.latencies, 0.99).as_secs_f64() * 1000.0,
+    );
+}
+
+async fn metric(client: &reqwest::Client, base: &str, name: &str) -> f64 {
+    let text = client.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let server = PathBuf::from(args.get(1).expect("usage: webhook_flood <server binary> [total] [concurrency] [rate]"));
+    let total: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(50_000);
+    let concurrency: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(64);
+    let paced_rate: u64 = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(5_000);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = DatabaseUrl::Sqlite(format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let store = Store::open(&url).await.expect("store");
+    let owner = accounts::create_admin(
+        &store,
+        &SignUp { email: "bench@example.com", name: "Bench", password: "a long enough password", workspace_name: "Bench" },
+    )
+    .await
+    .expect("owner");
+    let workspace = store.memberships_of(&owner.id).await.expect("memberships")[0].workspace.id.clone();
+    store.connect_number(&workspace, PHONE, WABA, None, 0).await.expect("number");
+
+    let port = 3950;
+    let mut child = Command::new(&server)
+        .env("DATABASE_URL", url.as_str())
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let webhook_url = format!("{base}/webhook");
+
+    let burst = flood(&webhook_url, total, concurrency, None, 0).await;
+    report(&format!("flood ({concurrency} in flight)"), &burst);
+    let paced = flood(&webhook_url, (paced_rate * 5) as usize, 256, Some(paced_rate), total + 100).await;
+    report(&format!("paced at {paced_rate}/s"), &paced);
+
+    let drained = Instant::now();
+    loop {
+        if store.pending_webhook_events().await.expect("lag") == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("journal lag back to zero {:.2} s after the last request", drained.elapsed().as_secs_f64());
+
+    let processed = metric(&client, &base, "webhook_events_processed_total").await;
+    let duplicates = metric(&client, &base, "webhook_duplicates_absorbed_total").await;
+    let stored = store.count_messages(&workspace).await.expect("count");
+    // Even-numbered deliveries carry a new inbound message; resends do not.
+    let expected: usize = [(0, total), (total + 100, (paced_rate * 5) as usize)]
+        .iter()
+        .map(|(offset, count)| (0..*count).filter(|n| n % 10 != 9 && (offset + n) % 2 == 0).count())
+        .sum();
+    println!("events processed: {processed}; duplicates absorbed: {duplicates}");
+    println!("inbound messages stored: {stored} of {expected} sent; lost: {}", expected as i64 - stored);
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
