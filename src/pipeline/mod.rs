@@ -52,22 +52,21 @@ impl Routes for LoadedRoutes {
     }
 }
 
-async fn load_routes(
-    store: &Store,
-    envelope: &payload::Envelope,
-) -> Result<LoadedRoutes, store::Error> {
-    let numbers = store
-        .number_owners(&plan::mentioned_numbers(envelope))
-        .await?
-        .into_iter()
-        .collect();
-    let mut wabas = HashMap::new();
-    for entry in &envelope.entry {
-        if !wabas.contains_key(&entry.id) {
-            wabas.insert(entry.id.clone(), store.waba_owner(&entry.id).await?);
+impl LoadedRoutes {
+    /// Looks up every number and WABA the envelopes mention, once each.
+    async fn load(store: &Store, envelopes: &[&payload::Envelope]) -> Result<Self, store::Error> {
+        let mut numbers: Vec<String> = envelopes.iter().flat_map(|e| plan::mentioned_numbers(e)).collect();
+        numbers.sort();
+        numbers.dedup();
+        let numbers = store.number_owners(&numbers).await?.into_iter().collect();
+        let mut wabas = HashMap::new();
+        for entry in envelopes.iter().flat_map(|e| &e.entry) {
+            if !wabas.contains_key(&entry.id) {
+                wabas.insert(entry.id.clone(), store.waba_owner(&entry.id).await?);
+            }
         }
+        Ok(Self { numbers, wabas })
     }
-    Ok(LoadedRoutes { numbers, wabas })
 }
 
 /// What one pass did, for metrics and tests.
@@ -79,75 +78,92 @@ pub struct Processed {
     pub failed: usize,
 }
 
-/// Processes up to one batch of due events.
+/// Processes up to one batch of due events, applied together in one
+/// transaction. If the batch fails, each event is tried on its own, so one
+/// bad event cannot hold the others back.
 pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
-    let claimed = store
-        .claim_webhook_events(now_millis(), LEASE_MS, BATCH)
-        .await?;
+    let claimed = store.claim_webhook_events(now_millis(), LEASE_MS, BATCH).await?;
     let mut processed = Processed {
         events: claimed.len(),
         ..Processed::default()
     };
-    for event in claimed {
-        process_one(store, &event, &mut processed).await?;
+    if claimed.is_empty() {
+        return Ok(processed);
+    }
+    let mut parsed = Vec::new();
+    let mut rejected = Vec::new();
+    for event in &claimed {
+        match payload::parse(&event.body) {
+            Ok(envelope) => parsed.push((event, envelope)),
+            Err(rejection) => {
+                let reason = match rejection {
+                    payload::Rejection::NotJson(_) => "not_json",
+                    payload::Rejection::WrongObject(_) => "wrong_object",
+                };
+                metrics::counter!("webhook_events_rejected_total", "reason" => reason).increment(1);
+                rejected.push((event.id, rejection.to_string()));
+            }
+        }
+    }
+    processed.rejected = rejected.len();
+    let envelopes: Vec<&payload::Envelope> = parsed.iter().map(|(_, e)| e).collect();
+    let routes = LoadedRoutes::load(store, &envelopes).await?;
+    let planned: Vec<(&ClaimedEvent, Vec<plan::Op>)> = parsed
+        .iter()
+        .map(|(event, envelope)| (*event, plan::plan(envelope, &routes, event.received_at)))
+        .collect();
+
+    let batch: Vec<(i64, Vec<plan::Op>)> = planned.iter().map(|(e, ops)| (e.id, ops.clone())).collect();
+    match store.apply_webhook_batch(&batch, &rejected, now_millis()).await {
+        Ok(applied) => {
+            for (event, _) in &planned {
+                record_processed(event);
+            }
+            merge(&mut processed.applied, applied);
+        }
+        Err(error) => {
+            tracing::warn!(%error, events = planned.len(), "batch failed; applying events one by one");
+            store.apply_webhook_batch(&[], &rejected, now_millis()).await?;
+            for (event, ops) in planned {
+                match store.apply_webhook_batch(&[(event.id, ops)], &[], now_millis()).await {
+                    Ok(applied) => {
+                        record_processed(event);
+                        merge(&mut processed.applied, applied);
+                    }
+                    Err(error) => {
+                        processed.failed += 1;
+                        retry_or_dead_letter(store, event, &error).await?;
+                    }
+                }
+            }
+        }
     }
     Ok(processed)
 }
 
-async fn process_one(
-    store: &Store,
-    event: &ClaimedEvent,
-    processed: &mut Processed,
-) -> Result<(), store::Error> {
-    let envelope = match payload::parse(&event.body) {
-        Ok(envelope) => envelope,
-        Err(rejection) => {
-            let reason = match rejection {
-                payload::Rejection::NotJson(_) => "not_json",
-                payload::Rejection::WrongObject(_) => "wrong_object",
-            };
-            metrics::counter!("webhook_events_rejected_total", "reason" => reason).increment(1);
-            processed.rejected += 1;
-            return store
-                .reject_webhook_event(event.id, &rejection.to_string(), now_millis())
-                .await;
-        }
-    };
-    let outcome = async {
-        let routes = load_routes(store, &envelope).await?;
-        let ops = plan::plan(&envelope, &routes, event.received_at);
-        store
-            .apply_webhook_event(event.id, &ops, now_millis())
-            .await
+fn merge(total: &mut Applied, applied: Applied) {
+    metrics::counter!("webhook_duplicates_absorbed_total").increment(applied.duplicates);
+    total.new_inbound.extend(applied.new_inbound);
+    total.duplicates += applied.duplicates;
+    total.unrouted += applied.unrouted;
+}
+
+fn record_processed(event: &ClaimedEvent) {
+    metrics::counter!("webhook_events_processed_total").increment(1);
+    metrics::histogram!("webhook_processing_latency_seconds")
+        .record((now_millis() - event.received_at).max(0) as f64 / 1000.0);
+}
+
+async fn retry_or_dead_letter(store: &Store, event: &ClaimedEvent, error: &store::Error) -> Result<(), store::Error> {
+    let retry_at = (event.attempts < MAX_ATTEMPTS).then(|| now_millis() + backoff_ms(event.attempts));
+    if retry_at.is_some() {
+        metrics::counter!("webhook_events_retried_total").increment(1);
+        tracing::warn!(event = event.id, attempts = event.attempts, %error, "webhook processing failed; will retry");
+    } else {
+        metrics::counter!("webhook_events_dead_lettered_total").increment(1);
+        tracing::error!(event = event.id, attempts = event.attempts, %error, "webhook dead-lettered");
     }
-    .await;
-    match outcome {
-        Ok(applied) => {
-            metrics::counter!("webhook_events_processed_total").increment(1);
-            metrics::counter!("webhook_duplicates_absorbed_total").increment(applied.duplicates);
-            metrics::histogram!("webhook_processing_latency_seconds")
-                .record((now_millis() - event.received_at).max(0) as f64 / 1000.0);
-            processed.applied.new_inbound.extend(applied.new_inbound);
-            processed.applied.duplicates += applied.duplicates;
-            processed.applied.unrouted += applied.unrouted;
-        }
-        Err(error) => {
-            processed.failed += 1;
-            let retry_at =
-                (event.attempts < MAX_ATTEMPTS).then(|| now_millis() + backoff_ms(event.attempts));
-            if retry_at.is_some() {
-                metrics::counter!("webhook_events_retried_total").increment(1);
-                tracing::warn!(event = event.id, attempts = event.attempts, %error, "webhook processing failed; will retry");
-            } else {
-                metrics::counter!("webhook_events_dead_lettered_total").increment(1);
-                tracing::error!(event = event.id, attempts = event.attempts, %error, "webhook dead-lettered");
-            }
-            store
-                .fail_webhook_event(event.id, &error.to_string(), retry_at)
-                .await?;
-        }
-    }
-    Ok(())
+    store.fail_webhook_event(event.id, &error.to_string(), retry_at).await
 }
 
 /// A worker: processes batches until `stop` turns true, finishing the batch

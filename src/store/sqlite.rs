@@ -48,8 +48,12 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        // One connection: SQLite has one writer anyway, and queueing for the
+        // connection in the pool is fair and sleeps nobody, where competing
+        // connections spin in SQLite's busy handler (tens of milliseconds of
+        // back-off under load). Transactions here are short.
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(1)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;

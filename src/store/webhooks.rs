@@ -106,18 +106,27 @@ impl Store {
         }))
     }
 
-    /// Applies an event's effects and marks it done, in one transaction:
-    /// a crash in between leaves the event pending, to be applied again,
-    /// and every effect is idempotent by its unique key.
-    pub async fn apply_webhook_event(
+    /// Applies the effects of a batch of events and marks them done, or
+    /// rejected, in one transaction (one disk flush for the batch): a crash
+    /// in between leaves them pending, to be applied again, and every effect
+    /// is idempotent by its unique key.
+    pub async fn apply_webhook_batch(
         &self,
-        event_id: i64,
-        ops: &[Op],
+        events: &[(i64, Vec<Op>)],
+        rejected: &[(i64, String)],
         now: i64,
     ) -> Result<Applied> {
         let applied = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut applied = Applied::default();
+            for (event_id, reason) in rejected {
+                sqlx::query(
+                    "UPDATE webhook_events SET state = 'rejected', lease_until = NULL, last_error = $1, processed_at = $2 WHERE id = $3",
+                )
+                .bind(reason).bind(now).bind(event_id)
+                .execute(&mut *tx).await?;
+            }
+            for (event_id, ops) in events {
             for op in ops {
                 match op {
                     Op::Inbound { workspace_id, phone_number_id, message } => {
@@ -197,6 +206,7 @@ impl Store {
             )
             .bind(now).bind(event_id)
             .execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             applied
         });
@@ -223,18 +233,6 @@ impl Store {
                 .bind(error).bind(event_id)
                 .execute(pool).await?,
             };
-        });
-        Ok(())
-    }
-
-    /// A signed body that cannot be processed: kept, never retried.
-    pub async fn reject_webhook_event(&self, event_id: i64, reason: &str, now: i64) -> Result<()> {
-        with_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE webhook_events SET state = 'rejected', lease_until = NULL, last_error = $1, processed_at = $2 WHERE id = $3",
-            )
-            .bind(reason).bind(now).bind(event_id)
-            .execute(pool).await?;
         });
         Ok(())
     }

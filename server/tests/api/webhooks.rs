@@ -224,10 +224,10 @@ async fn sandbox_to_conversation(backend: TestBackend) {
     wait_for_callback(&client, &sandbox).await;
     let (workspace, demo) = connect_demo_number(&app, &sandbox).await;
     subscribe(&client, &sandbox, demo["waba_id"].as_str().unwrap()).await;
-    // Meta's habits: every message delivered twice, some batched.
+    // Meta's habits: every message delivered twice, some batched, some late.
     client
         .put(format!("{sandbox}_sandbox/faults"))
-        .json(&json!({ "duplicate_webhooks": 1.0, "batch_webhooks": true }))
+        .json(&json!({ "duplicate_webhooks": 1.0, "batch_webhooks": true, "reorder_webhooks": 0.5 }))
         .send()
         .await
         .unwrap();
