@@ -70,15 +70,30 @@ struct Flood {
 
 /// Sends `total` webhooks (10% byte-identical resends) with `concurrency`
 /// requests in flight, or paced at `rate` per second when given.
-async fn flood(url: &str, total: usize, concurrency: usize, rate: Option<u64>, offset: usize) -> Flood {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().expect("client");
+async fn flood(
+    url: &str,
+    total: usize,
+    concurrency: usize,
+    rate: Option<u64>,
+    offset: usize,
+) -> Flood {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("client");
     let next = Arc::new(AtomicUsize::new(0));
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(total)));
     let acked = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (client, next, latencies, acked, url) = (client.clone(), next.clone(), latencies.clone(), acked.clone(), url.to_string());
+            let (client, next, latencies, acked, url) = (
+                client.clone(),
+                next.clone(),
+                latencies.clone(),
+                acked.clone(),
+                url.to_string(),
+            );
             tokio::spawn(async move {
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
@@ -90,11 +105,20 @@ async fn flood(url: &str, total: usize, concurrency: usize, rate: Option<u64>, o
                         tokio::time::sleep_until(due.into()).await;
                     }
                     // Every tenth request resends an earlier body, byte for byte.
-                    let i = if n % 10 == 9 { offset + n - 5 } else { offset + n };
+                    let i = if n % 10 == 9 {
+                        offset + n - 5
+                    } else {
+                        offset + n
+                    };
                     let body = webhook(i);
                     let signature = sign(&body);
                     let sent = Instant::now();
-                    let response = client.post(&url).header("x-hub-signature-256", signature).body(body).send().await;
+                    let response = client
+                        .post(&url)
+                        .header("x-hub-signature-256", signature)
+                        .body(body)
+                        .send()
+                        .await;
                     if matches!(response, Ok(r) if r.status() == 200) {
                         latencies.lock().expect("lock").push(sent.elapsed());
                         acked.fetch_add(1, Ordering::Relaxed);
@@ -108,7 +132,11 @@ async fn flood(url: &str, total: usize, concurrency: usize, rate: Option<u64>, o
     }
     let mut latencies = std::mem::take(&mut *latencies.lock().expect("lock"));
     latencies.sort();
-    Flood { acked: acked.load(Ordering::Relaxed), elapsed: started.elapsed(), latencies }
+    Flood {
+        acked: acked.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        latencies,
+    }
 }
 
 fn report(label: &str, flood: &Flood) {
@@ -123,7 +151,14 @@ fn report(label: &str, flood: &Flood) {
 }
 
 async fn metric(client: &reqwest::Client, base: &str, name: &str) -> f64 {
-    let text = client.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
     text.lines()
         .filter(|l| l.starts_with(name) && !l.starts_with('#'))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -133,22 +168,39 @@ async fn metric(client: &reqwest::Client, base: &str, name: &str) -> f64 {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let server = PathBuf::from(args.get(1).expect("usage: webhook_flood <server binary> [total] [concurrency] [rate]"));
+    let server = PathBuf::from(
+        args.get(1)
+            .expect("usage: webhook_flood <server binary> [total] [concurrency] [rate]"),
+    );
     let total: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(50_000);
     let concurrency: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(64);
     let paced_rate: u64 = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(5_000);
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = DatabaseUrl::Sqlite(format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let url = DatabaseUrl::Sqlite(format!(
+        "sqlite://{}",
+        dir.path().join("bench.db").display()
+    ));
     let store = Store::open(&url).await.expect("store");
     let owner = accounts::create_admin(
         &store,
-        &SignUp { email: "bench@example.com", name: "Bench", password: "a long enough password", workspace_name: "Bench" },
+        &SignUp {
+            email: "bench@example.com",
+            name: "Bench",
+            password: "a long enough password",
+            workspace_name: "Bench",
+        },
     )
     .await
     .expect("owner");
-    let workspace = store.memberships_of(&owner.id).await.expect("memberships")[0].workspace.id.clone();
-    store.connect_number(&workspace, PHONE, WABA, None, 0).await.expect("number");
+    let workspace = store.memberships_of(&owner.id).await.expect("memberships")[0]
+        .workspace
+        .id
+        .clone();
+    store
+        .connect_number(&workspace, PHONE, WABA, None, 0)
+        .await
+        .expect("number");
 
     let port = 3950;
     let mut child = Command::new(&server)
@@ -161,7 +213,12 @@ async fn main() {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..200 {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -170,7 +227,14 @@ async fn main() {
 
     let burst = flood(&webhook_url, total, concurrency, None, 0).await;
     report(&format!("flood ({concurrency} in flight)"), &burst);
-    let paced = flood(&webhook_url, (paced_rate * 5) as usize, 256, Some(paced_rate), total + 100).await;
+    let paced = flood(
+        &webhook_url,
+        (paced_rate * 5) as usize,
+        256,
+        Some(paced_rate),
+        total + 100,
+    )
+    .await;
     report(&format!("paced at {paced_rate}/s"), &paced);
 
     let drained = Instant::now();
@@ -180,7 +244,10 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    println!("journal lag back to zero {:.2} s after the last request", drained.elapsed().as_secs_f64());
+    println!(
+        "journal lag back to zero {:.2} s after the last request",
+        drained.elapsed().as_secs_f64()
+    );
 
     let processed = metric(&client, &base, "webhook_events_processed_total").await;
     let duplicates = metric(&client, &base, "webhook_duplicates_absorbed_total").await;
@@ -188,10 +255,19 @@ async fn main() {
     // Even-numbered deliveries carry a new inbound message; resends do not.
     let expected: usize = [(0, total), (total + 100, (paced_rate * 5) as usize)]
         .iter()
-        .map(|(offset, count)| (0..*count).filter(|n| n % 10 != 9 && (offset + n) % 2 == 0).count())
+        .map(|(offset, count)| {
+            (0..*count)
+                .filter(|n| n % 10 != 9 && (offset + n) % 2 == 0)
+                .count()
+        })
         .sum();
     println!("events processed: {processed}; duplicates absorbed: {duplicates}");
-    println!("inbound messages stored: {stored} of {expected} sent; lost: {}", expected as i64 - stored);
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    println!(
+        "inbound messages stored: {stored} of {expected} sent; lost: {}",
+        expected as i64 - stored
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let _ = child.wait();
 }

@@ -55,7 +55,10 @@ impl Routes for LoadedRoutes {
 impl LoadedRoutes {
     /// Looks up every number and WABA the envelopes mention, once each.
     async fn load(store: &Store, envelopes: &[&payload::Envelope]) -> Result<Self, store::Error> {
-        let mut numbers: Vec<String> = envelopes.iter().flat_map(|e| plan::mentioned_numbers(e)).collect();
+        let mut numbers: Vec<String> = envelopes
+            .iter()
+            .flat_map(|e| plan::mentioned_numbers(e))
+            .collect();
         numbers.sort();
         numbers.dedup();
         let numbers = store.number_owners(&numbers).await?.into_iter().collect();
@@ -82,7 +85,9 @@ pub struct Processed {
 /// transaction. If the batch fails, each event is tried on its own, so one
 /// bad event cannot hold the others back.
 pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
-    let claimed = store.claim_webhook_events(now_millis(), LEASE_MS, BATCH).await?;
+    let claimed = store
+        .claim_webhook_events(now_millis(), LEASE_MS, BATCH)
+        .await?;
     let mut processed = Processed {
         events: claimed.len(),
         ..Processed::default()
@@ -113,8 +118,12 @@ pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
         .map(|(event, envelope)| (*event, plan::plan(envelope, &routes, event.received_at)))
         .collect();
 
-    let batch: Vec<(i64, Vec<plan::Op>)> = planned.iter().map(|(e, ops)| (e.id, ops.clone())).collect();
-    match store.apply_webhook_batch(&batch, &rejected, now_millis()).await {
+    let batch: Vec<(i64, Vec<plan::Op>)> =
+        planned.iter().map(|(e, ops)| (e.id, ops.clone())).collect();
+    match store
+        .apply_webhook_batch(&batch, &rejected, now_millis())
+        .await
+    {
         Ok(applied) => {
             for (event, _) in &planned {
                 record_processed(event);
@@ -123,9 +132,14 @@ pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
         }
         Err(error) => {
             tracing::warn!(%error, events = planned.len(), "batch failed; applying events one by one");
-            store.apply_webhook_batch(&[], &rejected, now_millis()).await?;
+            store
+                .apply_webhook_batch(&[], &rejected, now_millis())
+                .await?;
             for (event, ops) in planned {
-                match store.apply_webhook_batch(&[(event.id, ops)], &[], now_millis()).await {
+                match store
+                    .apply_webhook_batch(&[(event.id, ops)], &[], now_millis())
+                    .await
+                {
                     Ok(applied) => {
                         record_processed(event);
                         merge(&mut processed.applied, applied);
@@ -154,8 +168,13 @@ fn record_processed(event: &ClaimedEvent) {
         .record((now_millis() - event.received_at).max(0) as f64 / 1000.0);
 }
 
-async fn retry_or_dead_letter(store: &Store, event: &ClaimedEvent, error: &store::Error) -> Result<(), store::Error> {
-    let retry_at = (event.attempts < MAX_ATTEMPTS).then(|| now_millis() + backoff_ms(event.attempts));
+async fn retry_or_dead_letter(
+    store: &Store,
+    event: &ClaimedEvent,
+    error: &store::Error,
+) -> Result<(), store::Error> {
+    let retry_at =
+        (event.attempts < MAX_ATTEMPTS).then(|| now_millis() + backoff_ms(event.attempts));
     if retry_at.is_some() {
         metrics::counter!("webhook_events_retried_total").increment(1);
         tracing::warn!(event = event.id, attempts = event.attempts, %error, "webhook processing failed; will retry");
@@ -163,7 +182,9 @@ async fn retry_or_dead_letter(store: &Store, event: &ClaimedEvent, error: &store
         metrics::counter!("webhook_events_dead_lettered_total").increment(1);
         tracing::error!(event = event.id, attempts = event.attempts, %error, "webhook dead-lettered");
     }
-    store.fail_webhook_event(event.id, &error.to_string(), retry_at).await
+    store
+        .fail_webhook_event(event.id, &error.to_string(), retry_at)
+        .await
 }
 
 /// A worker: processes batches until `stop` turns true, finishing the batch

@@ -88,6 +88,23 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Like `with_pool!`, for the webhook journal and pipeline's writes.
+macro_rules! with_journal_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite(s) => {
+                let $pool = s.journal_pool();
+                $body
+            }
+            $crate::store::Store::Postgres(s) => {
+                let $pool = s.journal_pool();
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_journal_pool;
+
 impl Store {
     /// Connects, creating a SQLite file (and its folder) if missing, and
     /// applies pending migrations.

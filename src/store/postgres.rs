@@ -30,6 +30,11 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// Postgres handles concurrent writers itself: the same pool.
+    pub fn journal_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -20,6 +20,7 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    journal: SqlitePool,
 }
 
 /// The file a `sqlite:` URL points at, or `None` for an in-memory database.
@@ -48,21 +49,31 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        // One connection: SQLite has one writer anyway, and queueing for the
-        // connection in the pool is fair and sleeps nobody, where competing
-        // connections spin in SQLite's busy handler (tens of milliseconds of
-        // back-off under load). Transactions here are short.
         let pool = SqlitePoolOptions::new()
-            .max_connections(1)
+            .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         MIGRATIONS.run(&pool).await?;
-        Ok(Self { pool })
+        // The webhook path (journal writer and pipeline) shares one
+        // connection: SQLite has one writer anyway, and waiting in the pool's
+        // queue is fair and immediate, where competing connections back off
+        // in SQLite's busy handler for tens of milliseconds under load.
+        let journal = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, journal })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The connection the webhook journal and pipeline write through.
+    pub fn journal_pool(&self) -> &SqlitePool {
+        &self.journal
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -71,6 +82,7 @@ impl SqliteStore {
     }
 
     pub async fn close(&self) {
+        self.journal.close().await;
         self.pool.close().await;
     }
 }

@@ -1,6 +1,6 @@
 //! SQL for the webhook journal, its processing, and connected numbers.
 
-use super::{with_pool, Backend, Result, Store};
+use super::{with_journal_pool, with_pool, Backend, Result, Store};
 use crate::{
     conversations::ConversationSummary,
     pipeline::plan::{Applied, Op},
@@ -39,7 +39,7 @@ pub struct UnroutedSummary {
 impl Store {
     /// Appends a batch in one transaction (one disk flush); ids in order.
     pub async fn append_webhook_events(&self, events: &[Received]) -> Result<Vec<i64>> {
-        let ids = with_pool!(self, pool => {
+        let ids = with_journal_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut ids = Vec::with_capacity(events.len());
             for event in events {
@@ -79,7 +79,7 @@ impl Store {
                           ORDER BY id LIMIT $3 {lock})
              RETURNING id, received_at, body, attempts"
         );
-        let mut rows = with_pool!(self, pool => {
+        let mut rows = with_journal_pool!(self, pool => {
             sqlx::query_as::<_, (i64, i64, Vec<u8>, i64)>(&sql)
                 .bind(now + lease_ms)
                 .bind(now)
@@ -100,7 +100,7 @@ impl Store {
     }
 
     pub async fn release_webhook_leases(&self) -> Result<u64> {
-        Ok(with_pool!(self, pool => {
+        Ok(with_journal_pool!(self, pool => {
             sqlx::query("UPDATE webhook_events SET lease_until = NULL WHERE state = 'pending' AND lease_until IS NOT NULL")
                 .execute(pool).await?.rows_affected()
         }))
@@ -116,7 +116,7 @@ impl Store {
         rejected: &[(i64, String)],
         now: i64,
     ) -> Result<Applied> {
-        let applied = with_pool!(self, pool => {
+        let applied = with_journal_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut applied = Applied::default();
             for (event_id, reason) in rejected {
@@ -220,7 +220,7 @@ impl Store {
         error: &str,
         retry_at: Option<i64>,
     ) -> Result<()> {
-        with_pool!(self, pool => {
+        with_journal_pool!(self, pool => {
             match retry_at {
                 Some(at) => sqlx::query(
                     "UPDATE webhook_events SET next_attempt_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3",
@@ -239,7 +239,7 @@ impl Store {
 
     /// Puts dead-lettered events (one, or all) back in the queue.
     pub async fn replay_webhook_events(&self, event_id: Option<i64>, now: i64) -> Result<u64> {
-        let replayed = with_pool!(self, pool => {
+        let replayed = with_journal_pool!(self, pool => {
             sqlx::query(
                 "UPDATE webhook_events SET state = 'pending', attempts = 0, next_attempt_at = $1, lease_until = NULL
                  WHERE state = 'dead' AND ($2 IS NULL OR id = $2)",
@@ -271,6 +271,13 @@ impl Store {
                 },
             )
             .collect())
+    }
+
+    /// Every event ever journaled, whatever its state.
+    pub async fn webhook_event_count(&self) -> Result<i64> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events").fetch_one(pool).await?
+        }))
     }
 
     /// Events received but not yet processed (the journal's lag).
@@ -353,7 +360,7 @@ impl Store {
     /// the queue (processing is idempotent, so re-running a whole event is
     /// safe), in one transaction so nothing is lost in between.
     pub async fn requeue_unrouted_for(&self, phone_number_id: &str, now: i64) -> Result<u64> {
-        let requeued = with_pool!(self, pool => {
+        let requeued = with_journal_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let requeued = sqlx::query(
                 "UPDATE webhook_events SET state = 'pending', attempts = 0, next_attempt_at = $1, lease_until = NULL

@@ -63,3 +63,21 @@ async fn an_unknown_address_is_a_404_page() {
     let html = response.text().await.unwrap();
     assert!(html.contains("Page not found"), "{html}");
 }
+
+/// Many redirected and rendered pages in a row must not leak database
+/// connections (the pool has eight): the app still answers afterwards.
+#[tokio::test]
+async fn many_page_loads_do_not_exhaust_the_database_pool() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let anonymous = Visitor::new(&app);
+    for _ in 0..30 {
+        assert_eq!(anonymous.page("/settings").await.status(), 302);
+        assert_eq!(anonymous.page("/").await.status(), 200);
+    }
+    let owner = owner(&app).await;
+    for _ in 0..30 {
+        assert_eq!(owner.page("/settings/members").await.status(), 200);
+    }
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(5), app.get("/readyz")).await;
+    assert_eq!(ready.expect("readyz answers").status(), 200);
+}
