@@ -36,7 +36,7 @@ fn sign(body: &[u8]) -> String {
 
 /// A realistic delivery: an inbound text every other time, else a status.
 fn webhook(i: usize) -> Vec<u8> {
-    let value = if i % 2 == 0 {
+    let value = if i.is_multiple_of(2) {
         json!({ "messaging_product": "whatsapp",
             "metadata": { "display_phone_number": "15550783881", "phone_number_id": PHONE },
             "contacts": [{ "profile": { "name": format!("Customer {}", i % 500) }, "wa_id": format!("1650555{:04}", i % 500) }],
@@ -257,7 +257,7 @@ async fn main() {
         .iter()
         .map(|(offset, count)| {
             (0..*count)
-                .filter(|n| n % 10 != 9 && (offset + n) % 2 == 0)
+                .filter(|n| n % 10 != 9 && (offset + n).is_multiple_of(2))
                 .count()
         })
         .sum();
