@@ -105,3 +105,17 @@ test("the owner changes the colleague's role, and the audit log shows it", async
   await expect(page.getByRole("cell", { name: "member.role_changed" })).toBeVisible();
   await expect(page.locator("tr", { hasText: "member.role_changed" })).toContainText('"after":"admin"');
 });
+
+test("the owner sees conversations and the webhook events page, and can replay", async ({ page }) => {
+  await signIn(page, owner);
+  await page.goto("/conversations");
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: "Conversations" })).toBeVisible();
+  await expect(page.getByText("No conversations yet")).toBeVisible();
+
+  await page.goto("/settings/events");
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: "Dead letters" })).toBeVisible();
+  await page.getByRole("button", { name: "Replay all" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "queued again" })).toContainText("0 event(s) queued again.");
+});

@@ -24,6 +24,8 @@ pub const MAX_ATTEMPTS: i64 = 8;
 /// How long a claim lasts; a crashed instance's events are taken over
 /// after it. A batch takes milliseconds, so this is generous.
 const LEASE_MS: i64 = 10_000;
+/// Small batches: on SQLite the journal writer waits for the pipeline's
+/// transaction, so a batch's duration bounds the acknowledgement latency.
 const BATCH: i64 = 64;
 /// How often an idle worker looks for work other instances journaled.
 const IDLE_POLL: Duration = Duration::from_millis(250);

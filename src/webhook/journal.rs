@@ -30,7 +30,7 @@ pub struct Received {
 
 struct Append {
     event: Received,
-    stored: oneshot::Sender<Result<i64, JournalError>>,
+    stored: oneshot::Sender<Result<(), JournalError>>,
 }
 
 #[derive(Clone)]
@@ -48,9 +48,8 @@ impl Journal {
         (Self { queue }, writer)
     }
 
-    /// Stores one event durably and returns its id. Only then may the
-    /// webhook be acknowledged.
-    pub async fn append(&self, signature: String, body: Vec<u8>) -> Result<i64, JournalError> {
+    /// Stores one event durably. Only then may the webhook be acknowledged.
+    pub async fn append(&self, signature: String, body: Vec<u8>) -> Result<(), JournalError> {
         let (stored, id) = oneshot::channel();
         let event = Received {
             received_at: now_millis(),
@@ -72,10 +71,10 @@ async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Append>, store
             batch.drain(..).map(|a| (a.event, a.stored)).unzip();
         metrics::histogram!("webhook_journal_batch_size").record(events.len() as f64);
         match store.append_webhook_events(&events).await {
-            Ok(ids) => {
-                metrics::counter!("webhook_events_stored_total").increment(ids.len() as u64);
-                for (waiter, id) in waiters.into_iter().zip(ids) {
-                    let _ = waiter.send(Ok(id));
+            Ok(()) => {
+                metrics::counter!("webhook_events_stored_total").increment(events.len() as u64);
+                for waiter in waiters {
+                    let _ = waiter.send(Ok(()));
                 }
                 stored.notify_one();
             }
