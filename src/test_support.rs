@@ -106,3 +106,28 @@ impl Drop for TestDatabase {
         .join();
     }
 }
+
+/// An installation with an owner ("Acme") and one connected number, as
+/// onboarding leaves it; returns the workspace id.
+pub async fn workspace_with_number(store: &Store, phone_number_id: &str, waba_id: &str) -> String {
+    let owner = crate::accounts::create_admin(
+        store,
+        &crate::accounts::SignUp {
+            email: "owner@example.com",
+            name: "Owner",
+            password: "a long enough password",
+            workspace_name: "Acme",
+        },
+    )
+    .await
+    .expect("owner");
+    let workspace = store.memberships_of(&owner.id).await.expect("memberships")[0]
+        .workspace
+        .id
+        .clone();
+    store
+        .connect_number(&workspace, phone_number_id, waba_id, None, 0)
+        .await
+        .expect("number");
+    workspace
+}

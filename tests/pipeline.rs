@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use switchboard::{
-    accounts::{self, SignUp},
     pipeline::{self, MAX_ATTEMPTS},
     store::Store,
-    test_support::{TestBackend, TestDatabase},
+    test_support::{workspace_with_number, TestBackend, TestDatabase},
     webhook::Journal,
 };
 use tokio::sync::Notify;
@@ -41,25 +40,7 @@ struct Setup {
 async fn setup(backend: TestBackend) -> Setup {
     let db = TestDatabase::create(backend).await;
     let store = db.open_store().await;
-    let owner = accounts::create_admin(
-        &store,
-        &SignUp {
-            email: "o@example.com",
-            name: "O",
-            password: "a long enough password",
-            workspace_name: "Acme",
-        },
-    )
-    .await
-    .unwrap();
-    let workspace = store.memberships_of(&owner.id).await.unwrap()[0]
-        .workspace
-        .id
-        .clone();
-    store
-        .connect_number(&workspace, PHONE, WABA, Some("15550783881"), 0)
-        .await
-        .unwrap();
+    let workspace = workspace_with_number(&store, PHONE, WABA).await;
     let (journal, _writer) = Journal::start(store.clone(), Arc::new(Notify::new()));
     Setup {
         db,

@@ -11,10 +11,7 @@ use std::{
 
 use hmac::{Hmac, Mac};
 use serde_json::json;
-use switchboard::{
-    accounts::{self, SignUp},
-    test_support::{TestBackend, TestDatabase},
-};
+use switchboard::test_support::{workspace_with_number, TestBackend, TestDatabase};
 
 const PHONE: &str = "106540352242922";
 
@@ -64,25 +61,7 @@ async fn kill_9_during_a_flood_loses_nothing(backend: TestBackend) {
     let db = TestDatabase::create(backend).await;
     let workspace = {
         let store = db.open_store().await;
-        let owner = accounts::create_admin(
-            &store,
-            &SignUp {
-                email: "o@example.com",
-                name: "O",
-                password: "a long enough password",
-                workspace_name: "Acme",
-            },
-        )
-        .await
-        .unwrap();
-        let workspace = store.memberships_of(&owner.id).await.unwrap()[0]
-            .workspace
-            .id
-            .clone();
-        store
-            .connect_number(&workspace, PHONE, "524126980791429", None, 0)
-            .await
-            .unwrap();
+        let workspace = workspace_with_number(&store, PHONE, "524126980791429").await;
         store.close().await;
         workspace
     };

@@ -6,10 +6,7 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use switchboard::{
-    accounts::{self, SignUp},
-    test_support::TestBackend,
-};
+use switchboard::test_support::TestBackend;
 
 use crate::helpers::{spawn_app, TestApp};
 
@@ -124,21 +121,6 @@ async fn a_signed_body_that_is_not_json_is_acknowledged_and_rejected() {
 
 /// Connects the sandbox's demo number to a workspace, as onboarding will.
 async fn connect_demo_number(app: &TestApp, sandbox: &str) -> (String, Value) {
-    let owner = accounts::create_admin(
-        &app.engine.store,
-        &SignUp {
-            email: "o@example.com",
-            name: "O",
-            password: "a long enough password",
-            workspace_name: "Acme",
-        },
-    )
-    .await
-    .unwrap();
-    let workspace = app.engine.store.memberships_of(&owner.id).await.unwrap()[0]
-        .workspace
-        .id
-        .clone();
     let state: Value = reqwest::get(format!("{sandbox}_sandbox/state"))
         .await
         .unwrap()
@@ -146,17 +128,12 @@ async fn connect_demo_number(app: &TestApp, sandbox: &str) -> (String, Value) {
         .await
         .unwrap();
     let demo = state["demo"].clone();
-    app.engine
-        .store
-        .connect_number(
-            &workspace,
-            demo["phone_number_id"].as_str().unwrap(),
-            demo["waba_id"].as_str().unwrap(),
-            None,
-            0,
-        )
-        .await
-        .unwrap();
+    let workspace = switchboard::test_support::workspace_with_number(
+        &app.engine.store,
+        demo["phone_number_id"].as_str().unwrap(),
+        demo["waba_id"].as_str().unwrap(),
+    )
+    .await;
     (workspace, demo)
 }
 
@@ -318,25 +295,12 @@ async fn two_instances_share_the_journal_on_postgres() {
         instances.push((base, stop, running));
     }
     let store = db.open_store().await;
-    let owner = accounts::create_admin(
+    let workspace = switchboard::test_support::workspace_with_number(
         &store,
-        &SignUp {
-            email: "o@example.com",
-            name: "O",
-            password: "a long enough password",
-            workspace_name: "Acme",
-        },
+        "106540352242922",
+        "524126980791429",
     )
-    .await
-    .unwrap();
-    let workspace = store.memberships_of(&owner.id).await.unwrap()[0]
-        .workspace
-        .id
-        .clone();
-    store
-        .connect_number(&workspace, "106540352242922", "524126980791429", None, 0)
-        .await
-        .unwrap();
+    .await;
 
     let client = reqwest::Client::new();
     for i in 0..300 {
