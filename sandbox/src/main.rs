@@ -12,6 +12,7 @@ async fn main() {
         .init();
     let mut config = SandboxConfig::default();
     let mut addr: SocketAddr = "127.0.0.1:4000".parse().expect("constant address");
+    let mut callback = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
@@ -27,7 +28,7 @@ async fn main() {
                     std::process::exit(2)
                 })
             }
-            "--callback" => config.callback_url = Some(value("--callback")),
+            "--callback" => callback = Some(value("--callback")),
             "--seed" => {
                 config.seed = value("--seed").parse().unwrap_or_else(|_| {
                     eprintln!("sandbox: --seed must be a number");
@@ -53,6 +54,23 @@ async fn main() {
         }
     };
     println!("sandbox listening on {}", sandbox.base_url());
+    if let Some(url) = callback {
+        // Like Meta's dashboard: the callback is saved only after it passes
+        // the GET handshake with the verify token.
+        let saved = reqwest::Client::new()
+            .put(format!("{}/_sandbox/webhook", sandbox.base_url()))
+            .json(&serde_json::json!({ "url": url }))
+            .send()
+            .await;
+        match saved {
+            Ok(response) if response.status().is_success() => println!("webhooks go to {url}"),
+            Ok(response) => eprintln!(
+                "sandbox: callback not saved: {}",
+                response.text().await.unwrap_or_default()
+            ),
+            Err(error) => eprintln!("sandbox: callback not saved: {error}"),
+        }
+    }
     println!("app id {}, app secret {}", config.app_id, config.app_secret);
     if let Some(demo) = sandbox.demo() {
         println!(
