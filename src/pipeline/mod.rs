@@ -27,6 +27,7 @@ const LEASE_MS: i64 = 10_000;
 /// Small batches: on SQLite the journal writer waits for the pipeline's
 /// transaction, so a batch's duration bounds the acknowledgement latency.
 const BATCH: i64 = 64;
+const LAG_REPORT_EVERY: Duration = Duration::from_secs(1);
 /// How often an idle worker looks for work other instances journaled.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
@@ -192,14 +193,25 @@ async fn retry_or_dead_letter(
 /// A worker: processes batches until `stop` turns true, finishing the batch
 /// in hand first. `wake` is notified when new events are journaled.
 pub async fn run(store: Store, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    let mut lag_reported = std::time::Instant::now() - LAG_REPORT_EVERY;
     while !*stop.borrow() {
-        match process_due(&store).await {
-            Ok(processed) if processed.events > 0 => continue,
-            Ok(_) => {}
-            Err(error) => tracing::error!(%error, "webhook worker could not reach the store"),
+        let busy = match process_due(&store).await {
+            Ok(processed) => processed.events > 0,
+            Err(error) => {
+                tracing::error!(%error, "webhook worker could not reach the store");
+                false
+            }
+        };
+        // The lag gauge, also while busy (that is when it matters), but at
+        // most once a second: it costs a count over the journal.
+        if lag_reported.elapsed() >= LAG_REPORT_EVERY {
+            lag_reported = std::time::Instant::now();
+            if let Ok(pending) = store.pending_webhook_events().await {
+                metrics::gauge!("webhook_journal_lag_events").set(pending as f64);
+            }
         }
-        if let Ok(pending) = store.pending_webhook_events().await {
-            metrics::gauge!("webhook_journal_lag_events").set(pending as f64);
+        if busy {
+            continue;
         }
         tokio::select! {
             () = wake.notified() => {}
