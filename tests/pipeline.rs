@@ -311,6 +311,21 @@ async fn execute(store: &Store, sql: &str) {
     .unwrap();
 }
 
+/// Runs SQL on the webhook journal (a file of its own on SQLite).
+async fn execute_on_journal(store: &Store, sql: &str) {
+    match store {
+        Store::Sqlite(db) => sqlx::query(sql)
+            .execute(db.journal_pool())
+            .await
+            .map(|_| ()),
+        Store::Postgres(db) => sqlx::query(sql)
+            .execute(db.journal_pool())
+            .await
+            .map(|_| ()),
+    }
+    .unwrap();
+}
+
 async fn errors_retry_then_dead_letter_then_replay(backend: TestBackend) {
     let s = setup(backend).await;
     // Break processing: the messages table is gone.
@@ -329,7 +344,7 @@ async fn errors_retry_then_dead_letter_then_replay(backend: TestBackend) {
     // Backoff: not due again at once.
     assert_eq!(pipeline::process_due(&s.store).await.unwrap().events, 0);
     for _ in 1..MAX_ATTEMPTS {
-        execute(&s.store, "UPDATE webhook_events SET next_attempt_at = 0").await;
+        execute_on_journal(&s.store, "UPDATE webhook_events SET next_attempt_at = 0").await;
         assert_eq!(pipeline::process_due(&s.store).await.unwrap().failed, 1);
     }
     let dead = s.store.webhook_events_in("dead", 10).await.unwrap();
@@ -417,7 +432,7 @@ async fn concurrent_workers_never_claim_an_event_twice(backend: TestBackend) {
     assert_eq!(new, 200);
     let attempts: i64 = match &s.store {
         Store::Sqlite(db) => sqlx::query_scalar("SELECT MAX(attempts) FROM webhook_events")
-            .fetch_one(db.pool())
+            .fetch_one(db.journal_pool())
             .await
             .unwrap(),
         Store::Postgres(db) => sqlx::query_scalar("SELECT MAX(attempts) FROM webhook_events")

@@ -158,3 +158,16 @@ async fn postgres_database_is_dropped_after_the_test() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+#[tokio::test]
+async fn the_sqlite_webhook_journal_is_a_file_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchboard.db");
+    let url = switchboard::config::DatabaseUrl::Sqlite(format!("sqlite://{}", path.display()));
+    Store::open(&url).await.unwrap();
+    assert!(dir.path().join("switchboard-journal.db").exists());
+    assert_eq!(
+        switchboard::store::journal_file(std::path::Path::new("data/switchboard.db")),
+        std::path::PathBuf::from("data/switchboard-journal.db")
+    );
+}

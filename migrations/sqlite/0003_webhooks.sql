@@ -12,7 +12,8 @@ CREATE TABLE whatsapp_numbers (
 );
 CREATE INDEX whatsapp_numbers_by_waba ON whatsapp_numbers (waba_id);
 
--- Every signed POST, byte for byte, before it is acknowledged.
+-- Every signed POST, byte for byte, before it is acknowledged. (Unused on
+-- SQLite since the journal moved to a file of its own: sqlite-journal/.)
 CREATE TABLE webhook_events (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     received_at     INTEGER NOT NULL,

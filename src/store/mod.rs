@@ -18,7 +18,7 @@ use std::{path::PathBuf, time::SystemTime};
 use crate::config::DatabaseUrl;
 
 pub use postgres::PostgresStore;
-pub use sqlite::{sqlite_file, SqliteStore};
+pub use sqlite::{journal_file, sqlite_file, SqliteStore};
 pub use webhooks::{ClaimedEvent, EventSummary, UnroutedSummary};
 
 #[derive(Debug, thiserror::Error)]

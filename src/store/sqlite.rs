@@ -16,6 +16,7 @@ use sqlx::{
 use super::{Error, Result};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static JOURNAL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite-journal");
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -31,6 +32,19 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
         || path == Path::new(":memory:")
         || path.to_string_lossy().starts_with("file:sqlx-in-memory");
     (!in_memory).then(|| path.to_path_buf())
+}
+
+/// `data/switchboard.db` -> `data/switchboard-journal.db`.
+pub fn journal_file(main: &Path) -> PathBuf {
+    let stem = main
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let extension = main
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    main.with_file_name(format!("{stem}-journal{extension}"))
 }
 
 impl SqliteStore {
@@ -55,15 +69,21 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         MIGRATIONS.run(&pool).await?;
-        // The webhook path (journal writer and pipeline) shares one
-        // connection: SQLite has one writer anyway, and waiting in the pool's
+        // The webhook journal lives in a file of its own, so appends never
+        // wait behind the pipeline's writes to the main file. One connection:
+        // appends, claims and done-marks are short, and waiting in the pool's
         // queue is fair and immediate, where competing connections back off
         // in SQLite's busy handler for tens of milliseconds under load.
+        let journal_options = match sqlite_file(url) {
+            Some(path) => options.filename(journal_file(&path)),
+            None => options.filename(":memory:"),
+        };
         let journal = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
+            .connect_with(journal_options)
             .await?;
+        JOURNAL_MIGRATIONS.run(&journal).await?;
         Ok(Self { pool, journal })
     }
 
@@ -71,7 +91,7 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// The connection the webhook journal and pipeline write through.
+    /// The journal file's connection.
     pub fn journal_pool(&self) -> &SqlitePool {
         &self.journal
     }

@@ -103,26 +103,19 @@ impl Store {
         }))
     }
 
-    /// Applies the effects of a batch of events and marks them done, or
-    /// rejected, in one transaction (one disk flush for the batch): a crash
-    /// in between leaves them pending, to be applied again, and every effect
-    /// is idempotent by its unique key.
+    /// Applies the effects of a batch of events in one transaction (one disk
+    /// flush for the batch), then marks them done (or rejected) in the
+    /// journal. Every effect is idempotent by its unique key, so an event
+    /// whose mark was lost to a crash is applied again without harm.
     pub async fn apply_webhook_batch(
         &self,
         events: &[(i64, Vec<Op>)],
         rejected: &[(i64, String)],
         now: i64,
     ) -> Result<Applied> {
-        let applied = with_journal_pool!(self, pool => {
+        let applied = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut applied = Applied::default();
-            for (event_id, reason) in rejected {
-                sqlx::query(
-                    "UPDATE webhook_events SET state = 'rejected', lease_until = NULL, last_error = $1, processed_at = $2 WHERE id = $3",
-                )
-                .bind(reason).bind(now).bind(event_id)
-                .execute(&mut *tx).await?;
-            }
             for (event_id, ops) in events {
             for op in ops {
                 match op {
@@ -198,14 +191,29 @@ impl Store {
                     }
                 }
             }
-            sqlx::query(
-                "UPDATE webhook_events SET state = 'done', processed_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2",
-            )
-            .bind(now).bind(event_id)
-            .execute(&mut *tx).await?;
             }
             tx.commit().await?;
             applied
+        });
+        // Then the journal's marks. A crash in between leaves the events
+        // pending; applying them again changes nothing (unique keys).
+        with_journal_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for (event_id, reason) in rejected {
+                sqlx::query(
+                    "UPDATE webhook_events SET state = 'rejected', lease_until = NULL, last_error = $1, processed_at = $2 WHERE id = $3",
+                )
+                .bind(reason).bind(now).bind(event_id)
+                .execute(&mut *tx).await?;
+            }
+            for (event_id, _) in events {
+                sqlx::query(
+                    "UPDATE webhook_events SET state = 'done', processed_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2",
+                )
+                .bind(now).bind(event_id)
+                .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
         });
         Ok(applied)
     }
@@ -249,7 +257,7 @@ impl Store {
     }
 
     pub async fn webhook_events_in(&self, state: &str, limit: i64) -> Result<Vec<EventSummary>> {
-        let rows = with_pool!(self, pool => {
+        let rows = with_journal_pool!(self, pool => {
             sqlx::query_as::<_, (i64, i64, String, i64, Option<String>)>(
                 "SELECT id, received_at, state, attempts, last_error FROM webhook_events WHERE state = $1 ORDER BY id DESC LIMIT $2",
             )
@@ -272,14 +280,14 @@ impl Store {
 
     /// Every event ever journaled, whatever its state.
     pub async fn webhook_event_count(&self) -> Result<i64> {
-        Ok(with_pool!(self, pool => {
+        Ok(with_journal_pool!(self, pool => {
             sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events").fetch_one(pool).await?
         }))
     }
 
     /// Events received but not yet processed (the journal's lag).
     pub async fn pending_webhook_events(&self) -> Result<i64> {
-        Ok(with_pool!(self, pool => {
+        Ok(with_journal_pool!(self, pool => {
             sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE state = 'pending'").fetch_one(pool).await?
         }))
     }
@@ -355,21 +363,28 @@ impl Store {
 
     /// Once a number is connected: its unrouted changes' events go back in
     /// the queue (processing is idempotent, so re-running a whole event is
-    /// safe), in one transaction so nothing is lost in between.
+    /// safe), and only then leave the unrouted list, so nothing is lost.
     pub async fn requeue_unrouted_for(&self, phone_number_id: &str, now: i64) -> Result<u64> {
-        let requeued = with_journal_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let requeued = sqlx::query(
-                "UPDATE webhook_events SET state = 'pending', attempts = 0, next_attempt_at = $1, lease_until = NULL
-                 WHERE id IN (SELECT event_id FROM unrouted_changes WHERE phone_number_id = $2)",
-            )
-            .bind(now).bind(phone_number_id)
-            .execute(&mut *tx).await?
-            .rows_affected();
+        let events: Vec<i64> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT DISTINCT event_id FROM unrouted_changes WHERE phone_number_id = $1")
+                .bind(phone_number_id).fetch_all(pool).await?
+        });
+        let mut requeued = 0;
+        for event_id in &events {
+            requeued += with_journal_pool!(self, pool => {
+                sqlx::query(
+                    "UPDATE webhook_events SET state = 'pending', attempts = 0, next_attempt_at = $1, lease_until = NULL WHERE id = $2",
+                )
+                .bind(now).bind(event_id)
+                .execute(pool).await?
+                .rows_affected()
+            });
+        }
+        // Only once the events are queued again; a crash before this leaves
+        // them listed, and queueing them twice is harmless.
+        with_pool!(self, pool => {
             sqlx::query("DELETE FROM unrouted_changes WHERE phone_number_id = $1")
-                .bind(phone_number_id).execute(&mut *tx).await?;
-            tx.commit().await?;
-            requeued
+                .bind(phone_number_id).execute(pool).await?;
         });
         Ok(requeued)
     }
