@@ -231,7 +231,10 @@ async fn main() {
     while store.pending_webhook_events().await.expect("lag") > 0 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    println!("journal lag back to zero {:.2} s after the flood", drained.elapsed().as_secs_f64());
+    println!(
+        "journal lag back to zero {:.2} s after the flood",
+        drained.elapsed().as_secs_f64()
+    );
     // The paced run starts from a drained journal: a steady state.
     let paced = flood(
         &webhook_url,
