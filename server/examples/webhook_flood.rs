@@ -18,11 +18,7 @@ use std::{
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
-use switchboard::{
-    accounts::{self, SignUp},
-    config::DatabaseUrl,
-    store::Store,
-};
+use switchboard::{config::DatabaseUrl, store::Store, test_support::workspace_with_number};
 
 const PHONE: &str = "106540352242922";
 const WABA: &str = "524126980791429";
@@ -182,25 +178,7 @@ async fn main() {
         dir.path().join("bench.db").display()
     ));
     let store = Store::open(&url).await.expect("store");
-    let owner = accounts::create_admin(
-        &store,
-        &SignUp {
-            email: "bench@example.com",
-            name: "Bench",
-            password: "a long enough password",
-            workspace_name: "Bench",
-        },
-    )
-    .await
-    .expect("owner");
-    let workspace = store.memberships_of(&owner.id).await.expect("memberships")[0]
-        .workspace
-        .id
-        .clone();
-    store
-        .connect_number(&workspace, PHONE, WABA, None, 0)
-        .await
-        .expect("number");
+    let workspace = workspace_with_number(&store, PHONE, WABA).await;
 
     let port = 3950;
     let mut child = Command::new(&server)
