@@ -33,6 +33,8 @@ impl std::fmt::Debug for SessionToken {
 pub struct Session {
     pub user: User,
     pub current: Option<Membership>,
+    /// Every workspace the user belongs to, as read with the session.
+    pub memberships: Vec<Membership>,
     token_hash: String,
 }
 
@@ -206,22 +208,19 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Session, Error> 
         .live_session(&hash, now_millis())
         .await?
         .ok_or(Error::Unauthenticated)?;
-    let current = match &row.workspace_id {
-        Some(workspace_id) => store
-            .memberships_of(&row.user.id)
-            .await?
-            .into_iter()
-            .find(|m| &m.workspace.id == workspace_id),
-        None => None,
-    };
-    // A session whose workspace went away falls back to any other one.
-    let current = match current {
-        Some(current) => Some(current),
-        None => store.memberships_of(&row.user.id).await?.into_iter().next(),
-    };
+    // One read of the memberships serves the current workspace and the
+    // switcher; a session whose workspace went away falls back to another.
+    let memberships = store.memberships_of(&row.user.id).await?;
+    let current = row
+        .workspace_id
+        .as_ref()
+        .and_then(|id| memberships.iter().find(|m| &m.workspace.id == id))
+        .or_else(|| memberships.first())
+        .cloned();
     Ok(Session {
         user: row.user,
         current,
+        memberships,
         token_hash: hash,
     })
 }

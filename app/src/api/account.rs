@@ -53,7 +53,7 @@ pub async fn welcome() -> Result<WelcomeView, UiError> {
     let me = match session::token() {
         None => None,
         Some(token) => match accounts::authenticate(&engine.store, &token).await {
-            Ok(session) => Some(me_of(&engine, &session).await?),
+            Ok(session) => Some(me_of(&session)),
             Err(accounts::Error::Unauthenticated) => None,
             Err(other) => return Err(other.into()),
         },
@@ -62,26 +62,19 @@ pub async fn welcome() -> Result<WelcomeView, UiError> {
 }
 
 #[cfg(feature = "ssr")]
-async fn me_of(
-    engine: &switchboard::Engine,
-    session: &switchboard::accounts::Session,
-) -> Result<Me, UiError> {
+fn me_of(session: &switchboard::accounts::Session) -> Me {
     let view = |m: &switchboard::accounts::Membership| WorkspaceView {
         id: m.workspace.id.clone(),
         name: m.workspace.name.clone(),
         role: m.role.as_str().to_string(),
     };
-    let workspaces = engine
-        .store
-        .memberships_of(&session.user.id)
-        .await
-        .map_err(switchboard::accounts::Error::from)?;
-    Ok(Me {
+
+    Me {
         name: session.user.name.clone(),
         email: session.user.email.clone(),
         current: session.current.as_ref().map(view),
-        workspaces: workspaces.iter().map(view).collect(),
-    })
+        workspaces: session.memberships.iter().map(view).collect(),
+    }
 }
 
 #[server(prefix = "/api", endpoint = "sign_up_owner")]
