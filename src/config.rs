@@ -114,6 +114,11 @@ pub struct Config {
     /// Empty in demo mode when none is configured.
     pub token_encryption_keys: Vec<EncryptionKey>,
     pub log_format: LogFormat,
+    /// `META_WEBHOOK_OVERRIDE=true`: onboarding points each WABA's webhooks
+    /// at `PUBLIC_URL/webhook` instead of the app's callback.
+    pub webhook_override: bool,
+    /// Seconds between token health checks (`TOKEN_HEALTH_INTERVAL_SECS`).
+    pub token_health_interval_secs: u64,
 }
 
 impl Config {
@@ -179,6 +184,23 @@ impl Config {
             }
         };
 
+        let webhook_override = match get("META_WEBHOOK_OVERRIDE").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "META_WEBHOOK_OVERRIDE",
+                    format!("`{other}` is not one of: true, false"),
+                ))
+            }
+        };
+        let token_health_interval_secs = match get("TOKEN_HEALTH_INTERVAL_SECS") {
+            None => 6 * 60 * 60,
+            Some(raw) => raw.parse::<u64>().ok().filter(|s| *s >= 10).ok_or_else(|| {
+                ConfigError::new("TOKEN_HEALTH_INTERVAL_SECS", "must be a number of seconds, at least 10")
+            })?,
+        };
+
         let meta = match get("META_APP_ID") {
             None => None,
             Some(app_id) => Some(read_meta_app(app_id, &get)?),
@@ -211,6 +233,8 @@ impl Config {
             graph_base_url,
             token_encryption_keys,
             log_format,
+            webhook_override,
+            token_health_interval_secs,
         })
     }
 

@@ -6,9 +6,14 @@ pub mod accounts;
 pub mod audit;
 pub mod config;
 pub mod conversations;
+pub mod graph;
+pub mod numbers;
+pub mod onboarding;
 pub mod pipeline;
 pub mod secret;
 pub mod store;
+pub mod tokens;
+pub mod vault;
 pub mod webhook;
 
 #[cfg(any(test, feature = "test-support"))]
@@ -16,10 +21,31 @@ pub mod test_support;
 
 use std::sync::Arc;
 
-/// What the server and the UI's server functions share: the configuration
-/// and the store. Cheap to clone.
+use tokio::sync::Notify;
+
+/// What the server and the UI's server functions share: configuration,
+/// store, token vault and the Graph client. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Engine {
     pub config: Arc<config::Config>,
     pub store: store::Store,
+    pub vault: Arc<vault::KeyRing>,
+    pub graph: graph::GraphClient,
+    /// Wakes the onboarding worker when a run becomes ready.
+    pub onboarding_ready: Arc<Notify>,
+}
+
+impl Engine {
+    /// `None` when the configuration does not say where Meta is or which
+    /// app to speak as (demo mode fills both in before calling this).
+    pub fn new(config: config::Config, store: store::Store, vault: vault::KeyRing) -> Option<Self> {
+        let graph = graph::GraphClient::from_config(&config)?;
+        Some(Self {
+            config: Arc::new(config),
+            store,
+            vault: Arc::new(vault),
+            graph,
+            onboarding_ready: Arc::new(Notify::new()),
+        })
+    }
 }

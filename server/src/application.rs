@@ -61,6 +61,10 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: io::Error },
     #[error("cannot start the demo sandbox: {0}")]
     Sandbox(io::Error),
+    #[error("token vault: {0}")]
+    Vault(io::Error),
+    #[error("the Meta app and Graph API address are not configured")]
+    NoGraph,
 }
 
 /// Router state: the engine for our handlers, Leptos' options for its own.
@@ -108,10 +112,8 @@ impl Application {
         let installation = store.installation_id().await?;
         tracing::info!(%installation, backend = store.backend().name(), "installation");
 
-        let engine = Engine {
-            config: Arc::new(config),
-            store,
-        };
+        let vault = switchboard::vault::key_ring_for(&config).map_err(StartError::Vault)?;
+        let engine = Engine::new(config, store, vault).ok_or(StartError::NoGraph)?;
         let addr = engine.config.site_addr;
         let listener = TcpListener::bind(addr)
             .await
@@ -136,6 +138,13 @@ impl Application {
                 pipeline::run(store, wake, stop.into_receiver())
             });
         }
+
+        let onboarding = engine.clone();
+        workers.spawn("onboarding", move |stop| {
+            switchboard::onboarding::run(onboarding, stop.into_receiver())
+        });
+        let health = engine.clone();
+        workers.spawn("token-health", move |stop| token_health(health, stop));
 
         let local = listener
             .local_addr()
@@ -324,6 +333,30 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
         .layer(middleware::from_fn(http_metrics::track))
         .layer(http_layers)
         .with_state(state)
+}
+
+/// Checks every token now and then; the first check comes a minute after
+/// start-up so a restart loop does not hammer Meta.
+async fn token_health(engine: Engine, mut stop: crate::workers::StopSignal) {
+    let every = Duration::from_secs(engine.config.token_health_interval_secs);
+    let mut wait = Duration::from_secs(60).min(every);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = stop.stopped() => return,
+        }
+        match switchboard::tokens::check_health(&engine).await {
+            Ok(report) => tracing::info!(
+                checked = report.checked,
+                healthy = report.healthy,
+                flagged = report.flagged.len(),
+                skipped = report.skipped,
+                "token health checked"
+            ),
+            Err(error) => tracing::warn!(%error, "token health check failed"),
+        }
+        wait = every;
+    }
 }
 
 /// Publishes whether the database answers, for alerting between scrapes of

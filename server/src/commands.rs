@@ -1,4 +1,5 @@
-//! Operator commands: `server create-admin` for scripted installs.
+//! Operator commands: `server create-admin` for scripted installs and
+//! `server rotate-keys` to move every stored token to the active key.
 
 use std::{io::BufRead, process::ExitCode};
 
@@ -8,12 +9,15 @@ use switchboard::{
     store::Store,
 };
 
-const USAGE: &str = "usage: server [create-admin --email EMAIL --name NAME --workspace NAME]
-  create-admin reads the password from SWITCHBOARD_ADMIN_PASSWORD, or from the first line of stdin";
+const USAGE: &str = "usage: server [create-admin --email EMAIL --name NAME --workspace NAME | rotate-keys]
+  create-admin reads the password from SWITCHBOARD_ADMIN_PASSWORD, or from the first line of stdin
+  rotate-keys  re-encrypts every stored token under the first key of TOKEN_ENCRYPTION_KEYS
+               (safe while the server runs; keep the old keys listed until it has finished)";
 
 pub async fn run(config: Config, args: &[String]) -> ExitCode {
     match args.first().map(String::as_str) {
         Some("create-admin") => create_admin(config, &args[1..]).await,
+        Some("rotate-keys") => rotate_keys(config).await,
         Some("--help" | "-h" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -82,6 +86,40 @@ async fn create_admin(config: Config, args: &[String]) -> ExitCode {
         }
         Err(error) => {
             eprintln!("create-admin: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn rotate_keys(config: Config) -> ExitCode {
+    let ring = match switchboard::vault::key_ring_for(&config) {
+        Ok(ring) => ring,
+        Err(error) => {
+            eprintln!("rotate-keys: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let store = match Store::open(&config.database_url).await {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("rotate-keys: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = switchboard::tokens::rotate_keys(&store, &ring).await;
+    store.close().await;
+    match result {
+        Ok(report) => {
+            println!(
+                "re-encrypted {} token(s) under key `{}`; {} already were",
+                report.resealed,
+                ring.active_key_id(),
+                report.already_current
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("rotate-keys: {error}");
             ExitCode::FAILURE
         }
     }

@@ -40,6 +40,9 @@ pub enum Op {
         display_phone_number: String,
         rating: String,
     },
+    /// The business removed the app (or the partner): the WABA's numbers
+    /// must be reconnected before they can send again.
+    AppRemoved { waba_id: String, reason: String },
 }
 
 /// What applying an event did.
@@ -123,6 +126,14 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
                         });
                     }
                 }
+                if change.field == "account_update" {
+                    if let Some(reason) = removal_of(value) {
+                        ops.push(Op::AppRemoved {
+                            waba_id: entry.id.clone(),
+                            reason,
+                        });
+                    }
+                }
                 ops.push(Op::Account {
                     change_index,
                     workspace_id: routes.workspace_of_waba(&entry.id),
@@ -135,6 +146,19 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
         }
     }
     ops
+}
+
+/// Whether an `account_update` says the business removed the app, and why.
+fn removal_of(value: &Value) -> Option<String> {
+    let event = value["event"].as_str()?;
+    if !matches!(event, "PARTNER_APP_UNINSTALLED" | "PARTNER_REMOVED" | "ACCOUNT_DELETED") {
+        return None;
+    }
+    let detail = value["disconnection_info"]["reason"]
+        .as_str()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    Some(format!("Meta reports {event}{detail}: the business removed access; connect WhatsApp again"))
 }
 
 /// A quality update's effect on the number's rating (FLAGGED is the one

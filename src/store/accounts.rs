@@ -336,3 +336,13 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// A user's email, for audit entries written on their behalf later.
+    pub async fn user_email(&self, user_id: &str) -> Result<Option<String>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
+                .bind(user_id).fetch_optional(pool).await?
+        }))
+    }
+}

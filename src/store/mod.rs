@@ -7,6 +7,8 @@
 //! check-then-insert code, so that several Postgres instances stay correct.
 
 mod accounts;
+mod numbers;
+mod onboarding;
 mod audit;
 mod postgres;
 mod settings;
@@ -19,6 +21,8 @@ use crate::config::DatabaseUrl;
 
 pub use postgres::PostgresStore;
 pub use sqlite::{journal_file, sqlite_file, SqliteStore};
+pub use numbers::{NewToken, NumberRow, StoredToken};
+pub use onboarding::{AttachError, Attachment, OnboardingRow};
 pub use webhooks::{ClaimedEvent, EventSummary, UnroutedSummary};
 
 #[derive(Debug, thiserror::Error)]

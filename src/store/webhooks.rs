@@ -189,6 +189,22 @@ impl Store {
                             .bind(rating).bind(waba_id).bind(display_phone_number)
                             .execute(&mut *tx).await?;
                     }
+                    Op::AppRemoved { waba_id, reason } => {
+                        // Only numbers that could send change, so a
+                        // duplicate delivery audits nothing twice.
+                        let flagged: Vec<(String, String)> = sqlx::query_as(
+                            "UPDATE whatsapp_numbers SET status = 'reconnect_needed', status_reason = $1, updated_at = $2
+                             WHERE waba_id = $3 AND status IN ('live', 'onboarding') RETURNING phone_number_id, workspace_id",
+                        )
+                        .bind(reason).bind(now).bind(waba_id)
+                        .fetch_all(&mut *tx).await?;
+                        for (phone_number_id, workspace_id) in flagged {
+                            let detail = serde_json::json!({ "phone_number_id": phone_number_id, "reason": reason }).to_string();
+                            sqlx::query("INSERT INTO audit_log (workspace_id, action, detail, at) VALUES ($1, 'number.reconnect_needed', $2, $3)")
+                                .bind(workspace_id).bind(detail).bind(now)
+                                .execute(&mut *tx).await?;
+                        }
+                    }
                 }
             }
             }

@@ -1,0 +1,133 @@
+//! A workspace's connected numbers: listing, "reconnect needed", and
+//! disconnecting. History stays with the workspace whatever happens.
+
+use serde_json::json;
+
+use crate::{
+    accounts::{Caller, Error, Role},
+    audit,
+    graph::GraphError,
+    store::{self, now_millis, NumberRow},
+    tokens, Engine,
+};
+
+pub const LIVE: &str = "live";
+pub const ONBOARDING: &str = "onboarding";
+pub const RECONNECT_NEEDED: &str = "reconnect_needed";
+pub const DISCONNECTED: &str = "disconnected";
+
+/// Whether messages may go out from a number in this status. Sending
+/// pauses (queued messages wait) until a reconnect makes it live again.
+pub fn can_send(status: &str) -> bool {
+    status == LIVE
+}
+
+pub async fn list(engine: &Engine, caller: &Caller) -> Result<Vec<NumberRow>, Error> {
+    caller.require(Role::Agent)?;
+    Ok(engine.store.numbers_of(&caller.workspace.id).await?)
+}
+
+/// Flags a number "reconnect needed" and audits it, once per change.
+/// Returns whether it changed.
+pub async fn flag_reconnect(engine: &Engine, phone_number_id: &str, reason: &str) -> Result<bool, store::Error> {
+    let Some(number) = engine.store.number(phone_number_id).await? else {
+        return Ok(false);
+    };
+    if number.status == DISCONNECTED {
+        return Ok(false);
+    }
+    let changed = engine
+        .store
+        .set_number_status(phone_number_id, RECONNECT_NEEDED, Some(reason), now_millis())
+        .await?;
+    if changed {
+        tracing::warn!(%phone_number_id, reason, "number needs reconnecting");
+        engine
+            .store
+            .insert_audit(
+                Some(&number.workspace_id),
+                None,
+                "number.reconnect_needed",
+                &json!({ "phone_number_id": phone_number_id, "reason": reason }).to_string(),
+                now_millis(),
+            )
+            .await?;
+    }
+    Ok(changed)
+}
+
+/// Any Graph call made with a number's token reports a token error here:
+/// a 190 means the business must reconnect. Returns whether it was one.
+pub async fn note_graph_error(engine: &Engine, phone_number_id: &str, error: &GraphError) -> Result<bool, store::Error> {
+    if !error.is_token_problem() {
+        return Ok(false);
+    }
+    flag_reconnect(engine, phone_number_id, &format!("Meta refused the access token: {error}")).await?;
+    Ok(true)
+}
+
+/// Disconnects a number: the app stops receiving its WABA's webhooks
+/// (unless another connected number shares the WABA), it is deregistered
+/// from the Cloud API when asked, and its token is deleted. Its
+/// conversations stay.
+pub async fn disconnect(engine: &Engine, caller: &Caller, phone_number_id: &str, deregister: bool) -> Result<(), Error> {
+    caller.require(Role::Admin)?;
+    let number = engine
+        .store
+        .number(phone_number_id)
+        .await?
+        .filter(|n| n.workspace_id == caller.workspace.id)
+        .ok_or(Error::NotFound)?;
+    let mut warnings = Vec::new();
+    match tokens::open_number_token(engine, phone_number_id).await {
+        Ok(token) => {
+            if deregister {
+                if let Err(error) = engine.graph.deregister(&token, phone_number_id).await {
+                    return Err(Error::invalid("deregister", format!("Meta did not deregister the number: {error}")));
+                }
+            }
+            if engine.store.connected_numbers_of_waba(&number.waba_id, phone_number_id).await? == 0 {
+                if let Err(error) = engine.graph.unsubscribe_app(&token, &number.waba_id).await {
+                    warnings.push(format!("unsubscribe: {error}"));
+                }
+            }
+        }
+        Err(error) => warnings.push(error.to_string()),
+    }
+    engine.store.disconnect_number(phone_number_id, now_millis()).await?;
+    audit::record(
+        &engine.store,
+        Some(&caller.workspace.id),
+        caller.actor(),
+        "number.disconnected",
+        json!({ "phone_number_id": phone_number_id, "deregistered": deregister, "warnings": warnings }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// `YYYY-MM-DD` (UTC) of a Unix ms time.
+pub fn format_day(ms: i64) -> String {
+    // Howard Hinnant's days-to-civil algorithm.
+    let days = ms.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn days_are_formatted_in_utc() {
+        assert_eq!(super::format_day(0), "1970-01-01");
+        assert_eq!(super::format_day(1_795_000_000_000), "2026-11-18");
+        assert_eq!(super::format_day(951_782_400_000), "2000-02-29");
+    }
+}

@@ -1,0 +1,371 @@
+//! The steps of an onboarding run. Each reads the run, calls Meta, and
+//! stores its outcome with a compare-and-set on the step, so a step that
+//! runs twice (a retry, a restart) has its effect once.
+
+use serde_json::json;
+
+use super::{DETAILS, LIVE, REGISTER, SUBSCRIBE, VERIFY};
+use crate::{
+    accounts::Error,
+    audit,
+    graph::{GraphError, PhoneNumber},
+    numbers, pipeline,
+    secret::Secret,
+    store::{self, now_millis, AttachError, Attachment, NewToken, OnboardingRow},
+    tokens::{onboarding_binding, open_number_token, seal_for_number},
+    Engine,
+};
+
+/// Meta allows 10 register requests per number in a moving 72 hours.
+pub const REGISTER_LIMIT: i64 = 10;
+pub const REGISTER_WINDOW_MS: i64 = 72 * 60 * 60 * 1000;
+
+const COEXISTENCE: &str = "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING";
+
+/// How a step ended.
+enum Outcome {
+    /// Go on to `step`, in `state` ("ready" or "waiting").
+    Next(&'static str, &'static str),
+    /// The step already stored its own transition.
+    Stored,
+    Failed(String),
+}
+
+/// Runs the run's current step if it is ready.
+pub async fn advance(engine: &Engine, id: &str) -> Result<(), store::Error> {
+    let Some(run) = engine.store.onboarding(id).await? else {
+        return Ok(());
+    };
+    if run.state != "ready" {
+        return Ok(());
+    }
+    let outcome = match run.step.as_str() {
+        VERIFY => verify(engine, &run).await?,
+        SUBSCRIBE => subscribe(engine, &run).await?,
+        DETAILS => details(engine, &run).await?,
+        _ => return Ok(()),
+    };
+    let now = now_millis();
+    match outcome {
+        Outcome::Next(step, state) => {
+            let done_state = if step == LIVE { "done" } else { state };
+            engine
+                .store
+                .set_onboarding_state(id, &run.step, step, done_state, None, now)
+                .await?;
+        }
+        Outcome::Stored => {}
+        Outcome::Failed(problem) => {
+            tracing::warn!(onboarding = %id, step = %run.step, %problem, "onboarding step failed");
+            engine
+                .store
+                .set_onboarding_state(id, &run.step, &run.step, "failed", Some(&problem), now)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// In plain words, why a code could not be exchanged.
+pub fn explain_exchange_error(error: &GraphError) -> String {
+    match error {
+        GraphError::Meta { code: 100, .. } | GraphError::Meta { code: 190, .. } => {
+            "Meta did not accept the sign-in code: it expired (codes last about 30 seconds) or was already used. Start the connection again.".into()
+        }
+        other if other.is_transient() => {
+            format!("Meta could not be reached to finish signing in ({other}). Start the connection again.")
+        }
+        other => format!("Meta refused the sign-in code: {other}. Start the connection again."),
+    }
+}
+
+/// Failure text for a Graph error in a step, flagging the number when the
+/// token is the problem.
+async fn graph_failure(
+    engine: &Engine,
+    phone_number_id: Option<&str>,
+    what: &str,
+    error: &GraphError,
+) -> Result<Outcome, store::Error> {
+    if error.is_token_problem() {
+        if let Some(phone) = phone_number_id {
+            numbers::note_graph_error(engine, phone, error).await?;
+        }
+        return Ok(Outcome::Failed(format!(
+            "Meta no longer accepts the access token ({error}); connect WhatsApp again"
+        )));
+    }
+    Ok(Outcome::Failed(format!("{what}: {error}")))
+}
+
+/// debug_token: the WABA must be among the token's grants and the number
+/// must belong to the WABA. Then the number joins the workspace.
+async fn verify(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store::Error> {
+    let (Some(sealed), Some(waba_id)) = (&run.sealed, &run.waba_id) else {
+        return Ok(Outcome::Failed("the run has no token or no WhatsApp account; start again".into()));
+    };
+    let token = match engine
+        .vault
+        .open(sealed, &onboarding_binding(&run.workspace_id, &run.id))
+    {
+        Ok(token) => token,
+        Err(error) => return Ok(Outcome::Failed(error.to_string())),
+    };
+    let info = match engine.graph.debug_token(&token).await {
+        Ok(info) => info,
+        Err(error) => return graph_failure(engine, None, "Meta could not check the token", &error).await,
+    };
+    if !info.is_valid {
+        return Ok(Outcome::Failed(format!(
+            "Meta says the new token is not valid ({}); start the connection again",
+            info.error.as_deref().unwrap_or("no reason given")
+        )));
+    }
+    let missing = info.missing_scopes();
+    if !missing.is_empty() {
+        return Ok(Outcome::Failed(format!(
+            "the signup did not grant {}; connect again and allow it",
+            missing.join(" and ")
+        )));
+    }
+    if info.grants_waba(waba_id) == Some(false) {
+        refuse(engine, run, "waba_not_granted").await?;
+        return Ok(Outcome::Failed(format!(
+            "WhatsApp Business Account {waba_id} was not granted to this app; Switchboard will not connect it"
+        )));
+    }
+    // Also proves access when the grant lists no targets.
+    let phones = match engine.graph.waba_phone_numbers(&token, waba_id).await {
+        Ok(phones) => phones,
+        Err(error) => {
+            return graph_failure(engine, None, "cannot read the WhatsApp account's numbers", &error).await
+        }
+    };
+    let phone = match choose_phone(engine, run, &phones).await? {
+        Ok(phone) => phone,
+        Err(problem) => return Ok(Outcome::Failed(problem)),
+    };
+    let now = now_millis();
+    let sealed = seal_for_number(&engine.vault, &run.workspace_id, &phone.id, &token);
+    let scopes = info.scopes.clone();
+    let attached = engine
+        .store
+        .attach_number(
+            &Attachment {
+                onboarding_id: &run.id,
+                workspace_id: &run.workspace_id,
+                phone_number_id: &phone.id,
+                waba_id,
+                display_phone_number: phone.display_phone_number.as_deref(),
+                verified_name: phone.verified_name.as_deref(),
+                token: NewToken {
+                    sealed: &sealed,
+                    token_type: info.token_type.as_deref().or(run.token_type.as_deref()),
+                    scopes: &scopes,
+                    expires_at: info.expires_at.map(|s| s * 1000).or(run.expires_at),
+                    issued_at: info.issued_at.map(|s| s * 1000),
+                },
+                next_step: SUBSCRIBE,
+            },
+            now,
+        )
+        .await;
+    match attached {
+        Ok(()) => Ok(Outcome::Stored),
+        Err(AttachError::OtherWorkspace) => {
+            refuse(engine, run, "number_in_another_workspace").await?;
+            Ok(Outcome::Failed(format!(
+                "the number {} is connected to another workspace of this installation",
+                phone.display_phone_number.as_deref().unwrap_or(&phone.id)
+            )))
+        }
+        Err(AttachError::Store(error)) => Err(error),
+    }
+}
+
+/// The number the signup named, which must belong to the WABA; or, when
+/// it named none (FINISH_ONLY_WABA), the WABA's one number not yet here.
+async fn choose_phone(
+    engine: &Engine,
+    run: &OnboardingRow,
+    phones: &[PhoneNumber],
+) -> Result<Result<PhoneNumber, String>, store::Error> {
+    let waba_id = run.waba_id.as_deref().unwrap_or_default();
+    if let Some(wanted) = &run.phone_number_id {
+        return match phones.iter().find(|p| &p.id == wanted) {
+            Some(phone) => Ok(Ok(phone.clone())),
+            None => {
+                refuse(engine, run, "number_not_in_waba").await?;
+                Ok(Err(format!(
+                    "phone number {wanted} does not belong to WhatsApp Business Account {waba_id}; Switchboard will not connect it"
+                )))
+            }
+        };
+    }
+    let connected = engine.store.numbers_of(&run.workspace_id).await?;
+    let fresh: Vec<&PhoneNumber> = phones
+        .iter()
+        .filter(|p| {
+            !connected
+                .iter()
+                .any(|n| n.phone_number_id == p.id && n.status != numbers::DISCONNECTED)
+        })
+        .collect();
+    Ok(match fresh.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(format!(
+            "WhatsApp Business Account {waba_id} has no number to connect yet; add one in WhatsApp Manager, then connect again"
+        )),
+        many => Err(format!(
+            "WhatsApp Business Account {waba_id} has {} numbers and the signup did not say which; connect again and choose one",
+            many.len()
+        )),
+    })
+}
+
+/// Someone claimed assets the token does not cover: audit it.
+async fn refuse(engine: &Engine, run: &OnboardingRow, reason: &str) -> Result<(), store::Error> {
+    engine
+        .store
+        .insert_audit(
+            Some(&run.workspace_id),
+            None,
+            "onboarding.refused",
+            &json!({ "onboarding": run.id, "reason": reason, "waba_id": run.waba_id, "phone_number_id": run.phone_number_id }).to_string(),
+            now_millis(),
+        )
+        .await
+}
+
+async fn number_token(engine: &Engine, run: &OnboardingRow) -> Result<(String, Secret<String>), String> {
+    let phone = run
+        .phone_number_id
+        .clone()
+        .ok_or_else(|| "the run has no phone number".to_string())?;
+    let token = open_number_token(engine, &phone)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((phone, token))
+}
+
+/// Subscribes the app to the WABA's webhooks (with the callback override
+/// when configured), then decides whether the number needs registering.
+async fn subscribe(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store::Error> {
+    let (phone, token) = match number_token(engine, run).await {
+        Ok(found) => found,
+        Err(problem) => return Ok(Outcome::Failed(problem)),
+    };
+    let waba_id = run.waba_id.as_deref().unwrap_or_default();
+    let callback = format!("{}/webhook", engine.config.public_url.as_str().trim_end_matches('/'));
+    let override_callback = match (&engine.config.meta, engine.config.webhook_override) {
+        (Some(meta), true) => Some((callback.as_str(), &meta.webhook_verify_token)),
+        _ => None,
+    };
+    if let Err(error) = engine.graph.subscribe_app(&token, waba_id, override_callback).await {
+        return graph_failure(engine, Some(&phone), "cannot subscribe to the account's webhooks", &error).await;
+    }
+    // Coexistence numbers stay on the WhatsApp Business app: no register.
+    if run.finish_event.as_deref() == Some(COEXISTENCE) {
+        return Ok(Outcome::Next(DETAILS, "ready"));
+    }
+    match engine.graph.phone_number(&token, &phone).await {
+        Ok(info) if info.is_registered() => Ok(Outcome::Next(DETAILS, "ready")),
+        Ok(_) => Ok(Outcome::Next(REGISTER, "waiting")),
+        Err(error) => graph_failure(engine, Some(&phone), "cannot read the number", &error).await,
+    }
+}
+
+/// Registers the number with the person's PIN. A wrong PIN leaves the
+/// step waiting for another; Meta's limit of 10 tries in 72 hours is
+/// enforced here before Meta has to.
+pub async fn register(engine: &Engine, run: &OnboardingRow, pin: &str) -> Result<(), Error> {
+    let (phone, token) = match number_token(engine, run).await {
+        Ok(found) => found,
+        Err(problem) => return Err(Error::invalid("pin", problem)),
+    };
+    let now = now_millis();
+    let tries = engine
+        .store
+        .register_attempts_since(&phone, now - REGISTER_WINDOW_MS)
+        .await?;
+    if tries >= REGISTER_LIMIT {
+        return Err(Error::invalid(
+            "pin",
+            "Meta allows 10 registration attempts per number in 72 hours, and they are used up; try again later",
+        ));
+    }
+    engine.store.record_register_attempt(&phone, now).await?;
+    let (state, problem): (&str, Option<String>) = match engine.graph.register(&token, &phone, pin).await {
+        Ok(()) => {
+            engine
+                .store
+                .set_onboarding_state(&run.id, REGISTER, DETAILS, "ready", None, now_millis())
+                .await?;
+            return Ok(());
+        }
+        Err(error) => match error.code() {
+            Some(133005) => ("waiting", Some("That is not the number's two-step verification PIN. Try again, or reset the PIN in WhatsApp Manager.".into())),
+            Some(133008) | Some(133009) => ("waiting", Some("Too many PIN attempts: Meta asks to wait before trying again.".into())),
+            Some(133016) => ("failed", Some("Meta blocked registration of this number for 72 hours after too many attempts.".into())),
+            _ if error.is_token_problem() => {
+                numbers::note_graph_error(engine, &phone, &error).await?;
+                ("failed", Some(format!("Meta no longer accepts the access token ({error}); connect WhatsApp again")))
+            }
+            _ if error.is_transient() => ("waiting", Some(format!("Meta did not answer ({error}); try again."))),
+            _ => ("waiting", Some(format!("Meta refused to register the number: {error}"))),
+        },
+    };
+    engine
+        .store
+        .set_onboarding_state(&run.id, REGISTER, REGISTER, state, problem.as_deref(), now_millis())
+        .await?;
+    Ok(())
+}
+
+/// Reads the number's details, marks it live, and lets the webhooks that
+/// waited for it through.
+async fn details(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store::Error> {
+    let (phone, token) = match number_token(engine, run).await {
+        Ok(found) => found,
+        Err(problem) => return Ok(Outcome::Failed(problem)),
+    };
+    let info = match engine.graph.phone_number(&token, &phone).await {
+        Ok(info) => info,
+        Err(error) => return graph_failure(engine, Some(&phone), "cannot read the number", &error).await,
+    };
+    engine
+        .store
+        .number_is_live(
+            &phone,
+            info.display_phone_number.as_deref(),
+            info.verified_name.as_deref(),
+            info.quality_rating.as_deref(),
+            info.status.as_deref(),
+            now_millis(),
+        )
+        .await?;
+    pipeline::route_waiting_events(&engine.store, &phone).await?;
+    let actor = match &run.started_by {
+        Some(user) => engine.store.user_email(user).await?.map(|email| (user.clone(), email)),
+        None => None,
+    };
+    audit::record(
+        &engine.store,
+        Some(&run.workspace_id),
+        actor.as_ref().map(|(id, email)| (id.as_str(), email.as_str())),
+        "number.connected",
+        json!({
+            "phone_number_id": phone,
+            "waba_id": run.waba_id,
+            "display_phone_number": info.display_phone_number,
+            "verified_name": info.verified_name,
+            "signup": run.finish_event,
+        }),
+    )
+    .await
+    .map_err(|e| match e {
+        Error::Store(error) => error,
+        other => store::Error::Database(sqlx::Error::Protocol(other.to_string())),
+    })?;
+    Ok(Outcome::Next(LIVE, "done"))
+}

@@ -1,0 +1,268 @@
+//! SQL for connected numbers and their sealed tokens.
+
+use super::{with_pool, Result, Store};
+use crate::vault::Sealed;
+
+/// A connected number as the UI and the workers see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NumberRow {
+    pub phone_number_id: String,
+    pub workspace_id: String,
+    pub waba_id: String,
+    pub display_phone_number: Option<String>,
+    pub verified_name: Option<String>,
+    pub quality_rating: Option<String>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub meta_status: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A number's token as stored: sealed, with what Meta said about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    pub phone_number_id: String,
+    pub workspace_id: String,
+    pub sealed: Sealed,
+    pub token_type: Option<String>,
+    pub scopes: Vec<String>,
+    /// Unix ms; `None` for a token that never expires.
+    pub expires_at: Option<i64>,
+    pub issued_at: Option<i64>,
+    pub checked_at: Option<i64>,
+    pub problem: Option<String>,
+}
+
+/// What to store beside a new token.
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub sealed: &'a Sealed,
+    pub token_type: Option<&'a str>,
+    pub scopes: &'a [String],
+    pub expires_at: Option<i64>,
+    pub issued_at: Option<i64>,
+}
+
+const NUMBER_COLUMNS: &str = "phone_number_id, workspace_id, waba_id, display_phone_number, verified_name, quality_rating, status, status_reason, meta_status, created_at, updated_at";
+
+type NumberTuple = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+);
+
+fn number(row: NumberTuple) -> NumberRow {
+    NumberRow {
+        phone_number_id: row.0,
+        workspace_id: row.1,
+        waba_id: row.2,
+        display_phone_number: row.3,
+        verified_name: row.4,
+        quality_rating: row.5,
+        status: row.6,
+        status_reason: row.7,
+        meta_status: row.8,
+        created_at: row.9,
+        updated_at: row.10,
+    }
+}
+
+type TokenTuple = (
+    String,
+    String,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+    Option<String>,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+const TOKEN_COLUMNS: &str = "phone_number_id, workspace_id, key_id, nonce, ciphertext, token_type, scopes, expires_at, issued_at, checked_at, problem";
+
+fn token(row: TokenTuple) -> StoredToken {
+    StoredToken {
+        phone_number_id: row.0,
+        workspace_id: row.1,
+        sealed: Sealed {
+            key_id: row.2,
+            nonce: row.3,
+            ciphertext: row.4,
+        },
+        token_type: row.5,
+        scopes: row.6.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        expires_at: row.7,
+        issued_at: row.8,
+        checked_at: row.9,
+        problem: row.10,
+    }
+}
+
+impl Store {
+    pub async fn number(&self, phone_number_id: &str) -> Result<Option<NumberRow>> {
+        let sql = format!("SELECT {NUMBER_COLUMNS} FROM whatsapp_numbers WHERE phone_number_id = $1");
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, NumberTuple>(&sql).bind(phone_number_id).fetch_optional(pool).await?
+        });
+        Ok(row.map(number))
+    }
+
+    pub async fn numbers_of(&self, workspace_id: &str) -> Result<Vec<NumberRow>> {
+        let sql = format!(
+            "SELECT {NUMBER_COLUMNS} FROM whatsapp_numbers WHERE workspace_id = $1 ORDER BY created_at, phone_number_id"
+        );
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, NumberTuple>(&sql).bind(workspace_id).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(number).collect())
+    }
+
+    /// Moves a number to `status`; `false` when it already was there (so
+    /// callers audit a change once).
+    pub async fn set_number_status(
+        &self,
+        phone_number_id: &str,
+        status: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        let changed = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE whatsapp_numbers SET status = $1, status_reason = $2, updated_at = $3
+                 WHERE phone_number_id = $4 AND status <> $1",
+            )
+            .bind(status).bind(reason).bind(now).bind(phone_number_id)
+            .execute(pool).await?.rows_affected()
+        });
+        Ok(changed > 0)
+    }
+
+    /// Records what Meta says about a number and marks it live.
+    pub async fn number_is_live(
+        &self,
+        phone_number_id: &str,
+        display: Option<&str>,
+        verified_name: Option<&str>,
+        quality_rating: Option<&str>,
+        meta_status: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE whatsapp_numbers SET status = 'live', status_reason = NULL, updated_at = $1,
+                     display_phone_number = COALESCE($2, display_phone_number),
+                     verified_name = COALESCE($3, verified_name),
+                     quality_rating = COALESCE($4, quality_rating),
+                     meta_status = COALESCE($5, meta_status)
+                 WHERE phone_number_id = $6",
+            )
+            .bind(now).bind(display).bind(verified_name).bind(quality_rating).bind(meta_status).bind(phone_number_id)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn number_token(&self, phone_number_id: &str) -> Result<Option<StoredToken>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM number_tokens WHERE phone_number_id = $1");
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, TokenTuple>(&sql).bind(phone_number_id).fetch_optional(pool).await?
+        });
+        Ok(row.map(token))
+    }
+
+    /// Every stored token, for the health check and key rotation.
+    pub async fn all_number_tokens(&self) -> Result<Vec<StoredToken>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM number_tokens ORDER BY phone_number_id");
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, TokenTuple>(&sql).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(token).collect())
+    }
+
+    pub async fn record_token_check(
+        &self,
+        phone_number_id: &str,
+        expires_at: Option<i64>,
+        problem: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE number_tokens SET checked_at = $1, expires_at = $2, problem = $3 WHERE phone_number_id = $4")
+                .bind(now).bind(expires_at).bind(problem).bind(phone_number_id)
+                .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Replaces a token's seal, if it is still the one that was read (a
+    /// reconnect in between wins). Returns whether it was replaced.
+    pub async fn reseal_number_token(
+        &self,
+        phone_number_id: &str,
+        old: &Sealed,
+        new: &Sealed,
+    ) -> Result<bool> {
+        let replaced = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE number_tokens SET key_id = $1, nonce = $2, ciphertext = $3
+                 WHERE phone_number_id = $4 AND nonce = $5",
+            )
+            .bind(&new.key_id).bind(&new.nonce).bind(&new.ciphertext).bind(phone_number_id).bind(&old.nonce)
+            .execute(pool).await?.rows_affected()
+        });
+        Ok(replaced > 0)
+    }
+
+    /// Disconnects a number: its token is deleted, its history kept.
+    pub async fn disconnect_number(&self, phone_number_id: &str, now: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM number_tokens WHERE phone_number_id = $1")
+                .bind(phone_number_id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE whatsapp_numbers SET status = 'disconnected', status_reason = NULL, updated_at = $1 WHERE phone_number_id = $2")
+                .bind(now).bind(phone_number_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Other numbers of this WABA still connected (so the app must stay
+    /// subscribed to it).
+    pub async fn connected_numbers_of_waba(&self, waba_id: &str, except: &str) -> Result<i64> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM whatsapp_numbers WHERE waba_id = $1 AND phone_number_id <> $2 AND status <> 'disconnected'",
+            )
+            .bind(waba_id).bind(except).fetch_one(pool).await?
+        }))
+    }
+
+    pub async fn register_attempts_since(&self, phone_number_id: &str, since: i64) -> Result<i64> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM register_attempts WHERE phone_number_id = $1 AND at >= $2",
+            )
+            .bind(phone_number_id).bind(since).fetch_one(pool).await?
+        }))
+    }
+
+    pub async fn record_register_attempt(&self, phone_number_id: &str, now: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO register_attempts (phone_number_id, at) VALUES ($1, $2)")
+                .bind(phone_number_id).bind(now).execute(pool).await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,292 @@
+//! SQL for onboarding runs. Each write is one statement or one
+//! transaction, so a run resumes from a consistent step after a crash.
+
+use super::{numbers::NewToken, with_pool, Result, Store};
+use crate::vault::Sealed;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnboardingRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub attempt: String,
+    pub started_by: Option<String>,
+    pub step: String,
+    pub state: String,
+    pub problem: Option<String>,
+    pub finish_event: Option<String>,
+    pub waba_id: Option<String>,
+    pub phone_number_id: Option<String>,
+    pub business_id: Option<String>,
+    /// The exchanged token until the number is known.
+    pub sealed: Option<Sealed>,
+    pub token_type: Option<String>,
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, workspace_id, attempt, started_by, step, state, problem, finish_event, waba_id, phone_number_id, business_id, key_id, nonce, ciphertext, token_type, expires_at, created_at, updated_at";
+
+fn from_row<R: sqlx::Row>(row: &R) -> std::result::Result<OnboardingRow, sqlx::Error>
+where
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<Vec<u8>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+{
+    let key_id: Option<String> = row.try_get("key_id")?;
+    let nonce: Option<Vec<u8>> = row.try_get("nonce")?;
+    let ciphertext: Option<Vec<u8>> = row.try_get("ciphertext")?;
+    let sealed = match (key_id, nonce, ciphertext) {
+        (Some(key_id), Some(nonce), Some(ciphertext)) => Some(Sealed {
+            key_id,
+            nonce,
+            ciphertext,
+        }),
+        _ => None,
+    };
+    Ok(OnboardingRow {
+        id: row.try_get("id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        attempt: row.try_get("attempt")?,
+        started_by: row.try_get("started_by")?,
+        step: row.try_get("step")?,
+        state: row.try_get("state")?,
+        problem: row.try_get("problem")?,
+        finish_event: row.try_get("finish_event")?,
+        waba_id: row.try_get("waba_id")?,
+        phone_number_id: row.try_get("phone_number_id")?,
+        business_id: row.try_get("business_id")?,
+        sealed,
+        token_type: row.try_get("token_type")?,
+        expires_at: row.try_get("expires_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// The number an onboarding run attaches, with its token sealed for it.
+#[derive(Debug, Clone)]
+pub struct Attachment<'a> {
+    pub onboarding_id: &'a str,
+    pub workspace_id: &'a str,
+    pub phone_number_id: &'a str,
+    pub waba_id: &'a str,
+    pub display_phone_number: Option<&'a str>,
+    pub verified_name: Option<&'a str>,
+    pub token: NewToken<'a>,
+    pub next_step: &'a str,
+}
+
+/// Why a number cannot be attached.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error("the number belongs to another workspace")]
+    OtherWorkspace,
+    #[error(transparent)]
+    Store(#[from] super::Error),
+}
+
+impl Store {
+    /// The run for (workspace, attempt), created on first sight.
+    pub async fn start_onboarding(
+        &self,
+        workspace_id: &str,
+        attempt: &str,
+        started_by: Option<&str>,
+        now: i64,
+    ) -> Result<OnboardingRow> {
+        let id = uuid::Uuid::new_v4().to_string();
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO onboardings (id, workspace_id, attempt, started_by, step, state, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 'exchange', 'waiting', $5, $5)
+                 ON CONFLICT (workspace_id, attempt) DO NOTHING",
+            )
+            .bind(&id).bind(workspace_id).bind(attempt).bind(started_by).bind(now)
+            .execute(pool).await?;
+        });
+        let sql = format!("SELECT {COLUMNS} FROM onboardings WHERE workspace_id = $1 AND attempt = $2");
+        Ok(with_pool!(self, pool => {
+            let row = sqlx::query(&sql).bind(workspace_id).bind(attempt).fetch_one(pool).await?;
+            from_row(&row)?
+        }))
+    }
+
+    pub async fn onboarding(&self, id: &str) -> Result<Option<OnboardingRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM onboardings WHERE id = $1");
+        Ok(with_pool!(self, pool => {
+            match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
+                Some(row) => Some(from_row(&row)?),
+                None => None,
+            }
+        }))
+    }
+
+    /// The workspace's most recent run, for the page to pick up again.
+    pub async fn latest_onboarding(&self, workspace_id: &str) -> Result<Option<OnboardingRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM onboardings WHERE workspace_id = $1 ORDER BY created_at DESC, id LIMIT 1"
+        );
+        Ok(with_pool!(self, pool => {
+            match sqlx::query(&sql).bind(workspace_id).fetch_optional(pool).await? {
+                Some(row) => Some(from_row(&row)?),
+                None => None,
+            }
+        }))
+    }
+
+    /// Stores the exchanged token, still bound to the run.
+    pub async fn save_onboarding_token(
+        &self,
+        id: &str,
+        sealed: &Sealed,
+        token_type: Option<&str>,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE onboardings SET key_id = $1, nonce = $2, ciphertext = $3, token_type = $4, expires_at = $5,
+                     step = 'verify', state = CASE WHEN waba_id IS NULL THEN 'waiting' ELSE 'ready' END,
+                     problem = NULL, updated_at = $6
+                 WHERE id = $7 AND step = 'exchange'",
+            )
+            .bind(&sealed.key_id).bind(&sealed.nonce).bind(&sealed.ciphertext).bind(token_type).bind(expires_at).bind(now).bind(id)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Records what the signup window reported; the first report wins.
+    pub async fn save_signup_data(
+        &self,
+        id: &str,
+        finish_event: &str,
+        waba_id: &str,
+        phone_number_id: Option<&str>,
+        business_id: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE onboardings SET finish_event = $1, waba_id = $2, phone_number_id = $3, business_id = $4,
+                     state = CASE WHEN step = 'verify' AND state = 'waiting' THEN 'ready' ELSE state END,
+                     updated_at = $5
+                 WHERE id = $6 AND waba_id IS NULL",
+            )
+            .bind(finish_event).bind(waba_id).bind(phone_number_id).bind(business_id).bind(now).bind(id)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Moves a run from step `from` to `step` in `state`, with the problem
+    /// if any. A compare-and-set on the step: `false` when the run had
+    /// moved on already (a concurrent retry or a second worker).
+    pub async fn set_onboarding_state(
+        &self,
+        id: &str,
+        from: &str,
+        step: &str,
+        state: &str,
+        problem: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        let changed = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE onboardings SET step = $1, state = $2, problem = $3, lease_until = NULL, updated_at = $4
+                 WHERE id = $5 AND step = $6",
+            )
+            .bind(step).bind(state).bind(problem).bind(now).bind(id).bind(from)
+            .execute(pool).await?.rows_affected()
+        });
+        Ok(changed > 0)
+    }
+
+    /// Claims runs ready for a worker. The row-level condition is checked
+    /// again under the row lock, so two instances never claim one run.
+    pub async fn claim_ready_onboardings(&self, now: i64, lease_ms: i64) -> Result<Vec<String>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "UPDATE onboardings SET lease_until = $1
+                 WHERE state = 'ready' AND (lease_until IS NULL OR lease_until < $2)
+                 RETURNING id",
+            )
+            .bind(now + lease_ms).bind(now)
+            .fetch_all(pool).await?
+        }))
+    }
+
+    /// Verified: the number joins the workspace (or comes back to it, with
+    /// its history), its token moves from the run to the number, and the
+    /// run goes on to `next_step`. One transaction.
+    pub async fn attach_number(&self, a: &Attachment<'_>, now: i64) -> Result<(), AttachError> {
+        let scopes = a.token.scopes.join(",");
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await.map_err(super::Error::from)?;
+            let owner: Option<String> = sqlx::query_scalar("SELECT workspace_id FROM whatsapp_numbers WHERE phone_number_id = $1")
+                .bind(a.phone_number_id).fetch_optional(&mut *tx).await.map_err(super::Error::from)?;
+            if owner.as_deref().is_some_and(|w| w != a.workspace_id) {
+                return Err(AttachError::OtherWorkspace);
+            }
+            sqlx::query(
+                "INSERT INTO whatsapp_numbers (phone_number_id, workspace_id, waba_id, display_phone_number, verified_name, status, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, 'onboarding', $6, $6)
+                 ON CONFLICT (phone_number_id) DO UPDATE SET waba_id = excluded.waba_id, status = 'onboarding', status_reason = NULL,
+                     display_phone_number = COALESCE(excluded.display_phone_number, whatsapp_numbers.display_phone_number),
+                     verified_name = COALESCE(excluded.verified_name, whatsapp_numbers.verified_name),
+                     updated_at = excluded.updated_at",
+            )
+            .bind(a.phone_number_id).bind(a.workspace_id).bind(a.waba_id).bind(a.display_phone_number).bind(a.verified_name).bind(now)
+            .execute(&mut *tx).await.map_err(super::Error::from)?;
+            sqlx::query(
+                "INSERT INTO number_tokens (phone_number_id, workspace_id, key_id, nonce, ciphertext, token_type, scopes, expires_at, issued_at, stored_at, checked_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+                 ON CONFLICT (phone_number_id) DO UPDATE SET workspace_id = excluded.workspace_id, key_id = excluded.key_id,
+                     nonce = excluded.nonce, ciphertext = excluded.ciphertext, token_type = excluded.token_type,
+                     scopes = excluded.scopes, expires_at = excluded.expires_at, issued_at = excluded.issued_at,
+                     stored_at = excluded.stored_at, checked_at = excluded.checked_at, problem = NULL",
+            )
+            .bind(a.phone_number_id).bind(a.workspace_id).bind(&a.token.sealed.key_id).bind(&a.token.sealed.nonce)
+            .bind(&a.token.sealed.ciphertext).bind(a.token.token_type).bind(&scopes).bind(a.token.expires_at)
+            .bind(a.token.issued_at).bind(now)
+            .execute(&mut *tx).await.map_err(super::Error::from)?;
+            sqlx::query(
+                "UPDATE onboardings SET phone_number_id = $1, key_id = NULL, nonce = NULL, ciphertext = NULL,
+                     step = $2, state = 'ready', problem = NULL, updated_at = $3 WHERE id = $4",
+            )
+            .bind(a.phone_number_id).bind(a.next_step).bind(now).bind(a.onboarding_id)
+            .execute(&mut *tx).await.map_err(super::Error::from)?;
+            tx.commit().await.map_err(super::Error::from)?;
+        });
+        Ok(())
+    }
+
+    /// Runs still holding a token of their own (for key rotation).
+    pub async fn onboarding_seals(&self) -> Result<Vec<(String, String, Sealed)>> {
+        let rows: Vec<(String, String, String, Vec<u8>, Vec<u8>)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, workspace_id, key_id, nonce, ciphertext FROM onboardings WHERE key_id IS NOT NULL",
+            )
+            .fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, workspace, key_id, nonce, ciphertext)| {
+                (id, workspace, Sealed { key_id, nonce, ciphertext })
+            })
+            .collect())
+    }
+
+    pub async fn reseal_onboarding_token(&self, id: &str, old: &Sealed, new: &Sealed) -> Result<bool> {
+        let replaced = with_pool!(self, pool => {
+            sqlx::query("UPDATE onboardings SET key_id = $1, nonce = $2, ciphertext = $3 WHERE id = $4 AND nonce = $5")
+                .bind(&new.key_id).bind(&new.nonce).bind(&new.ciphertext).bind(id).bind(&old.nonce)
+                .execute(pool).await?.rows_affected()
+        });
+        Ok(replaced > 0)
+    }
+}

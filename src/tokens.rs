@@ -1,0 +1,178 @@
+//! Numbers' access tokens: sealing them for their row, opening them for a
+//! call, watching their health, and moving them to a new key.
+
+use crate::{
+    graph::GraphError,
+    numbers,
+    secret::Secret,
+    store::{self, now_millis, StoredToken},
+    vault::{binding, KeyRing, Sealed, VaultError},
+    Engine,
+};
+
+/// A token this close to expiry flags its number for reconnecting.
+pub const EXPIRY_WARNING_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+pub fn number_binding(workspace_id: &str, phone_number_id: &str) -> Vec<u8> {
+    binding(workspace_id, &format!("number:{phone_number_id}"))
+}
+
+pub fn onboarding_binding(workspace_id: &str, onboarding_id: &str) -> Vec<u8> {
+    binding(workspace_id, &format!("onboarding:{onboarding_id}"))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the number has no stored token; connect it again")]
+    Missing,
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+/// The number's token in clear, for one Graph call.
+pub async fn open_number_token(engine: &Engine, phone_number_id: &str) -> Result<Secret<String>, TokenError> {
+    let stored = engine
+        .store
+        .number_token(phone_number_id)
+        .await?
+        .ok_or(TokenError::Missing)?;
+    Ok(engine
+        .vault
+        .open(&stored.sealed, &number_binding(&stored.workspace_id, phone_number_id))?)
+}
+
+/// What one health check found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HealthReport {
+    pub checked: usize,
+    pub healthy: usize,
+    /// Numbers newly flagged "reconnect needed".
+    pub flagged: Vec<String>,
+    /// Checks that could not run (Meta unreachable): tried again next time.
+    pub skipped: usize,
+}
+
+/// Why a token needs the business to reconnect, or `None` if it is fine.
+pub fn token_problem(info: &crate::graph::TokenInfo, now: i64) -> Option<String> {
+    if !info.is_valid {
+        return Some(match &info.error {
+            Some(error) => format!("Meta says the access token is no longer valid: {error}"),
+            None => "Meta says the access token is no longer valid".into(),
+        });
+    }
+    let missing = info.missing_scopes();
+    if !missing.is_empty() {
+        return Some(format!("the access token lost the permission {}", missing.join(", ")));
+    }
+    match info.expires_at {
+        Some(at) if at * 1000 <= now + EXPIRY_WARNING_MS => Some(format!(
+            "the access token expires on {} (UTC); reconnect to renew it",
+            crate::numbers::format_day(at * 1000)
+        )),
+        _ => None,
+    }
+}
+
+/// Checks every live number's token with `debug_token` and flags those
+/// that are invalid, revoked, lost a permission or expire within 7 days.
+pub async fn check_health(engine: &Engine) -> Result<HealthReport, store::Error> {
+    let mut report = HealthReport::default();
+    for stored in engine.store.all_number_tokens().await? {
+        let Some(number) = engine.store.number(&stored.phone_number_id).await? else {
+            continue;
+        };
+        if number.status != "live" {
+            continue;
+        }
+        report.checked += 1;
+        let now = now_millis();
+        let problem = match check_one(engine, &stored).await {
+            Ok(Ok(info)) => {
+                let problem = token_problem(&info, now);
+                engine
+                    .store
+                    .record_token_check(
+                        &stored.phone_number_id,
+                        info.expires_at.map(|s| s * 1000),
+                        problem.as_deref(),
+                        now,
+                    )
+                    .await?;
+                problem
+            }
+            Ok(Err(vault_error)) => Some(vault_error.to_string()),
+            Err(error) if error.is_token_problem() => Some(format!("Meta refused the token: {error}")),
+            Err(error) => {
+                tracing::warn!(phone_number_id = %stored.phone_number_id, %error, "token check skipped");
+                report.skipped += 1;
+                continue;
+            }
+        };
+        match problem {
+            None => report.healthy += 1,
+            Some(reason) => {
+                if numbers::flag_reconnect(engine, &stored.phone_number_id, &reason).await? {
+                    report.flagged.push(stored.phone_number_id.clone());
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+async fn check_one(
+    engine: &Engine,
+    stored: &StoredToken,
+) -> Result<Result<crate::graph::TokenInfo, VaultError>, GraphError> {
+    let token = match engine
+        .vault
+        .open(&stored.sealed, &number_binding(&stored.workspace_id, &stored.phone_number_id))
+    {
+        Ok(token) => token,
+        Err(error) => return Ok(Err(error)),
+    };
+    engine.graph.debug_token(&token).await.map(Ok)
+}
+
+/// What a key rotation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotationReport {
+    pub resealed: usize,
+    pub already_current: usize,
+}
+
+/// Seals every stored token again under the ring's active key. Safe while
+/// the server runs: each row is replaced only if it is still the one read.
+pub async fn rotate_keys(store: &store::Store, ring: &KeyRing) -> Result<RotationReport, TokenError> {
+    let mut report = RotationReport::default();
+    for stored in store.all_number_tokens().await? {
+        let bound = number_binding(&stored.workspace_id, &stored.phone_number_id);
+        match ring.reseal(&stored.sealed, &bound)? {
+            None => report.already_current += 1,
+            Some(new) => {
+                if store.reseal_number_token(&stored.phone_number_id, &stored.sealed, &new).await? {
+                    report.resealed += 1;
+                }
+            }
+        }
+    }
+    for (id, workspace_id, sealed) in store.onboarding_seals().await? {
+        let bound = onboarding_binding(&workspace_id, &id);
+        match ring.reseal(&sealed, &bound)? {
+            None => report.already_current += 1,
+            Some(new) => {
+                if store.reseal_onboarding_token(&id, &sealed, &new).await? {
+                    report.resealed += 1;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Seals a token for a number's row.
+pub fn seal_for_number(ring: &KeyRing, workspace_id: &str, phone_number_id: &str, token: &Secret<String>) -> Sealed {
+    ring.seal(token.expose(), &number_binding(workspace_id, phone_number_id))
+}
