@@ -196,9 +196,16 @@ impl Config {
         };
         let token_health_interval_secs = match get("TOKEN_HEALTH_INTERVAL_SECS") {
             None => 6 * 60 * 60,
-            Some(raw) => raw.parse::<u64>().ok().filter(|s| *s >= 10).ok_or_else(|| {
-                ConfigError::new("TOKEN_HEALTH_INTERVAL_SECS", "must be a number of seconds, at least 10")
-            })?,
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s >= 10)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "TOKEN_HEALTH_INTERVAL_SECS",
+                        "must be a number of seconds, at least 10",
+                    )
+                })?,
         };
 
         let meta = match get("META_APP_ID") {

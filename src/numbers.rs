@@ -29,7 +29,11 @@ pub async fn list(engine: &Engine, caller: &Caller) -> Result<Vec<NumberRow>, Er
 
 /// Flags a number "reconnect needed" and audits it, once per change.
 /// Returns whether it changed.
-pub async fn flag_reconnect(engine: &Engine, phone_number_id: &str, reason: &str) -> Result<bool, store::Error> {
+pub async fn flag_reconnect(
+    engine: &Engine,
+    phone_number_id: &str,
+    reason: &str,
+) -> Result<bool, store::Error> {
     let Some(number) = engine.store.number(phone_number_id).await? else {
         return Ok(false);
     };
@@ -38,7 +42,12 @@ pub async fn flag_reconnect(engine: &Engine, phone_number_id: &str, reason: &str
     }
     let changed = engine
         .store
-        .set_number_status(phone_number_id, RECONNECT_NEEDED, Some(reason), now_millis())
+        .set_number_status(
+            phone_number_id,
+            RECONNECT_NEEDED,
+            Some(reason),
+            now_millis(),
+        )
         .await?;
     if changed {
         tracing::warn!(%phone_number_id, reason, "number needs reconnecting");
@@ -58,11 +67,20 @@ pub async fn flag_reconnect(engine: &Engine, phone_number_id: &str, reason: &str
 
 /// Any Graph call made with a number's token reports a token error here:
 /// a 190 means the business must reconnect. Returns whether it was one.
-pub async fn note_graph_error(engine: &Engine, phone_number_id: &str, error: &GraphError) -> Result<bool, store::Error> {
+pub async fn note_graph_error(
+    engine: &Engine,
+    phone_number_id: &str,
+    error: &GraphError,
+) -> Result<bool, store::Error> {
     if !error.is_token_problem() {
         return Ok(false);
     }
-    flag_reconnect(engine, phone_number_id, &format!("Meta refused the access token: {error}")).await?;
+    flag_reconnect(
+        engine,
+        phone_number_id,
+        &format!("Meta refused the access token: {error}"),
+    )
+    .await?;
     Ok(true)
 }
 
@@ -70,7 +88,12 @@ pub async fn note_graph_error(engine: &Engine, phone_number_id: &str, error: &Gr
 /// (unless another connected number shares the WABA), it is deregistered
 /// from the Cloud API when asked, and its token is deleted. Its
 /// conversations stay.
-pub async fn disconnect(engine: &Engine, caller: &Caller, phone_number_id: &str, deregister: bool) -> Result<(), Error> {
+pub async fn disconnect(
+    engine: &Engine,
+    caller: &Caller,
+    phone_number_id: &str,
+    deregister: bool,
+) -> Result<(), Error> {
     caller.require(Role::Admin)?;
     let number = engine
         .store
@@ -83,10 +106,18 @@ pub async fn disconnect(engine: &Engine, caller: &Caller, phone_number_id: &str,
         Ok(token) => {
             if deregister {
                 if let Err(error) = engine.graph.deregister(&token, phone_number_id).await {
-                    return Err(Error::invalid("deregister", format!("Meta did not deregister the number: {error}")));
+                    return Err(Error::invalid(
+                        "deregister",
+                        format!("Meta did not deregister the number: {error}"),
+                    ));
                 }
             }
-            if engine.store.connected_numbers_of_waba(&number.waba_id, phone_number_id).await? == 0 {
+            if engine
+                .store
+                .connected_numbers_of_waba(&number.waba_id, phone_number_id)
+                .await?
+                == 0
+            {
                 if let Err(error) = engine.graph.unsubscribe_app(&token, &number.waba_id).await {
                     warnings.push(format!("unsubscribe: {error}"));
                 }
@@ -94,7 +125,10 @@ pub async fn disconnect(engine: &Engine, caller: &Caller, phone_number_id: &str,
         }
         Err(error) => warnings.push(error.to_string()),
     }
-    engine.store.disconnect_number(phone_number_id, now_millis()).await?;
+    engine
+        .store
+        .disconnect_number(phone_number_id, now_millis())
+        .await?;
     audit::record(
         &engine.store,
         Some(&caller.workspace.id),

@@ -32,15 +32,19 @@ pub enum TokenError {
 }
 
 /// The number's token in clear, for one Graph call.
-pub async fn open_number_token(engine: &Engine, phone_number_id: &str) -> Result<Secret<String>, TokenError> {
+pub async fn open_number_token(
+    engine: &Engine,
+    phone_number_id: &str,
+) -> Result<Secret<String>, TokenError> {
     let stored = engine
         .store
         .number_token(phone_number_id)
         .await?
         .ok_or(TokenError::Missing)?;
-    Ok(engine
-        .vault
-        .open(&stored.sealed, &number_binding(&stored.workspace_id, phone_number_id))?)
+    Ok(engine.vault.open(
+        &stored.sealed,
+        &number_binding(&stored.workspace_id, phone_number_id),
+    )?)
 }
 
 /// What one health check found.
@@ -64,7 +68,10 @@ pub fn token_problem(info: &crate::graph::TokenInfo, now: i64) -> Option<String>
     }
     let missing = info.missing_scopes();
     if !missing.is_empty() {
-        return Some(format!("the access token lost the permission {}", missing.join(", ")));
+        return Some(format!(
+            "the access token lost the permission {}",
+            missing.join(", ")
+        ));
     }
     match info.expires_at {
         Some(at) if at * 1000 <= now + EXPIRY_WARNING_MS => Some(format!(
@@ -103,7 +110,9 @@ pub async fn check_health(engine: &Engine) -> Result<HealthReport, store::Error>
                 problem
             }
             Ok(Err(vault_error)) => Some(vault_error.to_string()),
-            Err(error) if error.is_token_problem() => Some(format!("Meta refused the token: {error}")),
+            Err(error) if error.is_token_problem() => {
+                Some(format!("Meta refused the token: {error}"))
+            }
             Err(error) => {
                 tracing::warn!(phone_number_id = %stored.phone_number_id, %error, "token check skipped");
                 report.skipped += 1;
@@ -126,10 +135,10 @@ async fn check_one(
     engine: &Engine,
     stored: &StoredToken,
 ) -> Result<Result<crate::graph::TokenInfo, VaultError>, GraphError> {
-    let token = match engine
-        .vault
-        .open(&stored.sealed, &number_binding(&stored.workspace_id, &stored.phone_number_id))
-    {
+    let token = match engine.vault.open(
+        &stored.sealed,
+        &number_binding(&stored.workspace_id, &stored.phone_number_id),
+    ) {
         Ok(token) => token,
         Err(error) => return Ok(Err(error)),
     };
@@ -145,14 +154,20 @@ pub struct RotationReport {
 
 /// Seals every stored token again under the ring's active key. Safe while
 /// the server runs: each row is replaced only if it is still the one read.
-pub async fn rotate_keys(store: &store::Store, ring: &KeyRing) -> Result<RotationReport, TokenError> {
+pub async fn rotate_keys(
+    store: &store::Store,
+    ring: &KeyRing,
+) -> Result<RotationReport, TokenError> {
     let mut report = RotationReport::default();
     for stored in store.all_number_tokens().await? {
         let bound = number_binding(&stored.workspace_id, &stored.phone_number_id);
         match ring.reseal(&stored.sealed, &bound)? {
             None => report.already_current += 1,
             Some(new) => {
-                if store.reseal_number_token(&stored.phone_number_id, &stored.sealed, &new).await? {
+                if store
+                    .reseal_number_token(&stored.phone_number_id, &stored.sealed, &new)
+                    .await?
+                {
                     report.resealed += 1;
                 }
             }
@@ -173,6 +188,14 @@ pub async fn rotate_keys(store: &store::Store, ring: &KeyRing) -> Result<Rotatio
 }
 
 /// Seals a token for a number's row.
-pub fn seal_for_number(ring: &KeyRing, workspace_id: &str, phone_number_id: &str, token: &Secret<String>) -> Sealed {
-    ring.seal(token.expose(), &number_binding(workspace_id, phone_number_id))
+pub fn seal_for_number(
+    ring: &KeyRing,
+    workspace_id: &str,
+    phone_number_id: &str,
+    token: &Secret<String>,
+) -> Sealed {
+    ring.seal(
+        token.expose(),
+        &number_binding(workspace_id, phone_number_id),
+    )
 }

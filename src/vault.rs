@@ -150,8 +150,12 @@ pub fn demo_key_ring(path: &Path) -> io::Result<KeyRing> {
         }
         Err(e) => return Err(e),
     };
-    let keys = parse_key_ring(raw.trim())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?;
+    let keys = parse_key_ring(raw.trim()).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {e}", path.display()),
+        )
+    })?;
     KeyRing::new(keys).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
 }
 
@@ -246,7 +250,10 @@ mod tests {
         assert_eq!(rotated.open(&sealed, b"x").unwrap().expose(), "EAAG-token");
         let resealed = rotated.reseal(&sealed, b"x").unwrap().expect("moved");
         assert_eq!(resealed.key_id, "new");
-        assert_eq!(rotated.open(&resealed, b"x").unwrap().expose(), "EAAG-token");
+        assert_eq!(
+            rotated.open(&resealed, b"x").unwrap().expose(),
+            "EAAG-token"
+        );
         assert_eq!(rotated.reseal(&resealed, b"x").unwrap(), None);
         // Without the old key, its ciphertexts are named, not garbled.
         let new_only = ring(&generate_key_entry("new"));

@@ -9,7 +9,8 @@ use switchboard::{
     store::Store,
 };
 
-const USAGE: &str = "usage: server [create-admin --email EMAIL --name NAME --workspace NAME | rotate-keys]
+const USAGE: &str =
+    "usage: server [create-admin --email EMAIL --name NAME --workspace NAME | rotate-keys]
   create-admin reads the password from SWITCHBOARD_ADMIN_PASSWORD, or from the first line of stdin
   rotate-keys  re-encrypts every stored token under the first key of TOKEN_ENCRYPTION_KEYS
                (safe while the server runs; keep the old keys listed until it has finished)";

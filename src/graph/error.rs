@@ -37,7 +37,14 @@ impl GraphError {
     /// 401 without a code): only reconnecting helps.
     pub fn is_token_problem(&self) -> bool {
         matches!(self, Self::Meta { code: 190, .. })
-            || matches!(self, Self::Meta { status: 401, code: 0, .. })
+            || matches!(
+                self,
+                Self::Meta {
+                    status: 401,
+                    code: 0,
+                    ..
+                }
+            )
     }
 
     /// Worth trying again later: Meta's rate limits, its 5xx, no answer.
@@ -54,7 +61,11 @@ impl GraphError {
     /// Reads an error answer.
     pub fn from_response(status: u16, body: &[u8]) -> Self {
         let parsed: Option<Value> = serde_json::from_slice(body).ok();
-        match parsed.as_ref().map(|v| &v["error"]).filter(|e| e.is_object()) {
+        match parsed
+            .as_ref()
+            .map(|v| &v["error"])
+            .filter(|e| e.is_object())
+        {
             Some(error) => Self::Meta {
                 status,
                 code: error["code"].as_i64().unwrap_or(0),
@@ -97,7 +108,10 @@ mod tests {
         assert!(GraphError::from_response(400, throttled).is_transient());
 
         let gateway = GraphError::from_response(502, b"<html>Bad gateway</html>");
-        assert!(matches!(gateway, GraphError::Unexpected { status: 502, .. }));
+        assert!(matches!(
+            gateway,
+            GraphError::Unexpected { status: 502, .. }
+        ));
         assert!(gateway.is_transient());
         assert!(!GraphError::from_response(400, b"{}").is_transient());
     }

@@ -174,14 +174,34 @@ impl GraphClient {
         })
     }
 
-    async fn get(&self, token: &Secret<String>, path: &str, query: &[(&str, &str)]) -> Result<Value, GraphError> {
-        self.send(self.http.get(self.url(path)).bearer_auth(token.expose()).query(query))
-            .await
+    async fn get(
+        &self,
+        token: &Secret<String>,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Value, GraphError> {
+        self.send(
+            self.http
+                .get(self.url(path))
+                .bearer_auth(token.expose())
+                .query(query),
+        )
+        .await
     }
 
-    async fn post(&self, token: &Secret<String>, path: &str, body: Value) -> Result<Value, GraphError> {
-        self.send(self.http.post(self.url(path)).bearer_auth(token.expose()).json(&body))
-            .await
+    async fn post(
+        &self,
+        token: &Secret<String>,
+        path: &str,
+        body: Value,
+    ) -> Result<Value, GraphError> {
+        self.send(
+            self.http
+                .post(self.url(path))
+                .bearer_auth(token.expose())
+                .json(&body),
+        )
+        .await
     }
 
     /// Exchanges an Embedded Signup code (valid about 30 s, single use) for
@@ -213,17 +233,29 @@ impl GraphClient {
     pub async fn debug_token(&self, token: &Secret<String>) -> Result<TokenInfo, GraphError> {
         let app_token = Secret::new(format!("{}|{}", self.app_id, self.app_secret.expose()));
         let body = self
-            .get(&app_token, "debug_token", &[("input_token", token.expose().as_str())])
+            .get(
+                &app_token,
+                "debug_token",
+                &[("input_token", token.expose().as_str())],
+            )
             .await?;
         let data = &body["data"];
         let strings = |value: &Value| -> Vec<String> {
             value
                 .as_array()
-                .map(|items| items.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let error = data["error"].as_object().map(|e| {
-            let message = e.get("message").and_then(Value::as_str).unwrap_or("invalid token");
+            let message = e
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("invalid token");
             match e.get("code").and_then(Value::as_i64) {
                 Some(code) => format!("{message} (code {code})"),
                 None => message.to_string(),
@@ -235,7 +267,8 @@ impl GraphClient {
             expires_at: data["expires_at"].as_i64().filter(|t| *t > 0),
             issued_at: data["issued_at"].as_i64().filter(|t| *t > 0),
             scopes: strings(&data["scopes"]),
-            granular_scopes: serde_json::from_value(data["granular_scopes"].clone()).unwrap_or_default(),
+            granular_scopes: serde_json::from_value(data["granular_scopes"].clone())
+                .unwrap_or_default(),
             error,
         })
     }
@@ -254,12 +287,16 @@ impl GraphClient {
             if let Some(cursor) = after.as_deref() {
                 query.push(("after", cursor));
             }
-            let page = self.get(token, &format!("{waba_id}/phone_numbers"), &query).await?;
+            let page = self
+                .get(token, &format!("{waba_id}/phone_numbers"), &query)
+                .await?;
             let items: Vec<PhoneNumber> =
                 serde_json::from_value(page["data"].clone()).unwrap_or_default();
             let done = items.is_empty() || page["paging"]["next"].as_str().is_none();
             numbers.extend(items);
-            after = page["paging"]["cursors"]["after"].as_str().map(str::to_string);
+            after = page["paging"]["cursors"]["after"]
+                .as_str()
+                .map(str::to_string);
             if done || after.is_none() {
                 break;
             }
@@ -303,9 +340,14 @@ impl GraphClient {
         Ok(())
     }
 
-    pub async fn unsubscribe_app(&self, token: &Secret<String>, waba_id: &str) -> Result<(), GraphError> {
+    pub async fn unsubscribe_app(
+        &self,
+        token: &Secret<String>,
+        waba_id: &str,
+    ) -> Result<(), GraphError> {
         let url = self.url(&format!("{waba_id}/subscribed_apps"));
-        self.send(self.http.delete(url).bearer_auth(token.expose())).await?;
+        self.send(self.http.delete(url).bearer_auth(token.expose()))
+            .await?;
         Ok(())
     }
 
@@ -326,7 +368,11 @@ impl GraphClient {
         Ok(())
     }
 
-    pub async fn deregister(&self, token: &Secret<String>, phone_number_id: &str) -> Result<(), GraphError> {
+    pub async fn deregister(
+        &self,
+        token: &Secret<String>,
+        phone_number_id: &str,
+    ) -> Result<(), GraphError> {
         self.post(token, &format!("{phone_number_id}/deregister"), json!({}))
             .await?;
         Ok(())

@@ -93,11 +93,16 @@ impl Progress {
 
 fn valid_attempt(attempt: &str) -> Result<(), Error> {
     let ok = (8..=64).contains(&attempt.len())
-        && attempt.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && attempt
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid("attempt", "the signup attempt id is malformed"))
+        Err(Error::invalid(
+            "attempt",
+            "the signup attempt id is malformed",
+        ))
     }
 }
 
@@ -105,17 +110,28 @@ fn meta_id(field: &'static str, value: &str) -> Result<(), Error> {
     if !value.is_empty() && value.len() <= 32 && value.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(Error::invalid(field, format!("{field} must be Meta's numeric id")))
+        Err(Error::invalid(
+            field,
+            format!("{field} must be Meta's numeric id"),
+        ))
     }
 }
 
 /// The browser got a code from `FB.login`: exchange it now.
-pub async fn submit_code(engine: &Engine, caller: &Caller, attempt: &str, code: &str) -> Result<Progress, Error> {
+pub async fn submit_code(
+    engine: &Engine,
+    caller: &Caller,
+    attempt: &str,
+    code: &str,
+) -> Result<Progress, Error> {
     caller.require(Role::Admin)?;
     valid_attempt(attempt)?;
     let code = code.trim();
     if code.is_empty() || code.len() > 2048 {
-        return Err(Error::invalid("code", "the code from Meta is empty or too long"));
+        return Err(Error::invalid(
+            "code",
+            "the code from Meta is empty or too long",
+        ));
     }
     let workspace = &caller.workspace.id;
     let run = engine
@@ -126,13 +142,20 @@ pub async fn submit_code(engine: &Engine, caller: &Caller, attempt: &str, code: 
         match engine.graph.exchange_code(code).await {
             Ok(grant) => {
                 let now = now_millis();
-                let sealed = engine
-                    .vault
-                    .seal(grant.access_token.expose(), &onboarding_binding(workspace, &run.id));
+                let sealed = engine.vault.seal(
+                    grant.access_token.expose(),
+                    &onboarding_binding(workspace, &run.id),
+                );
                 let expires_at = grant.expires_in.map(|s| now + s * 1000);
                 engine
                     .store
-                    .save_onboarding_token(&run.id, &sealed, grant.token_type.as_deref(), expires_at, now)
+                    .save_onboarding_token(
+                        &run.id,
+                        &sealed,
+                        grant.token_type.as_deref(),
+                        expires_at,
+                        now,
+                    )
                     .await?;
                 engine.onboarding_ready.notify_one();
             }
@@ -141,7 +164,14 @@ pub async fn submit_code(engine: &Engine, caller: &Caller, attempt: &str, code: 
                 let problem = steps::explain_exchange_error(&error);
                 engine
                     .store
-                    .set_onboarding_state(&run.id, EXCHANGE, EXCHANGE, "failed", Some(&problem), now_millis())
+                    .set_onboarding_state(
+                        &run.id,
+                        EXCHANGE,
+                        EXCHANGE,
+                        "failed",
+                        Some(&problem),
+                        now_millis(),
+                    )
                     .await?;
             }
         }
@@ -150,11 +180,19 @@ pub async fn submit_code(engine: &Engine, caller: &Caller, attempt: &str, code: 
 }
 
 /// The signup window said FINISH (or a variant) with these assets.
-pub async fn submit_signup(engine: &Engine, caller: &Caller, attempt: &str, data: &SignupData) -> Result<Progress, Error> {
+pub async fn submit_signup(
+    engine: &Engine,
+    caller: &Caller,
+    attempt: &str,
+    data: &SignupData,
+) -> Result<Progress, Error> {
     caller.require(Role::Admin)?;
     valid_attempt(attempt)?;
     if !FINISH_EVENTS.contains(&data.event.as_str()) {
-        return Err(Error::invalid("event", format!("`{}` is not a signup result Switchboard knows", data.event)));
+        return Err(Error::invalid(
+            "event",
+            format!("`{}` is not a signup result Switchboard knows", data.event),
+        ));
     }
     meta_id("waba_id", &data.waba_id)?;
     if let Some(phone) = &data.phone_number_id {
@@ -165,7 +203,12 @@ pub async fn submit_signup(engine: &Engine, caller: &Caller, attempt: &str, data
     }
     let run = engine
         .store
-        .start_onboarding(&caller.workspace.id, attempt, Some(&caller.user.id), now_millis())
+        .start_onboarding(
+            &caller.workspace.id,
+            attempt,
+            Some(&caller.user.id),
+            now_millis(),
+        )
         .await?;
     engine
         .store
@@ -184,14 +227,22 @@ pub async fn submit_signup(engine: &Engine, caller: &Caller, attempt: &str, data
 
 /// The two-step verification PIN, for the register step. Runs the step
 /// at once (the PIN is never stored) and returns where the run stands.
-pub async fn submit_pin(engine: &Engine, caller: &Caller, id: &str, pin: &str) -> Result<Progress, Error> {
+pub async fn submit_pin(
+    engine: &Engine,
+    caller: &Caller,
+    id: &str,
+    pin: &str,
+) -> Result<Progress, Error> {
     caller.require(Role::Admin)?;
     let run = run_of(engine, caller, id).await?;
     if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid("pin", "the PIN is 6 digits"));
     }
     if run.step != REGISTER {
-        return Err(Error::invalid("pin", "this connection is not waiting for a PIN"));
+        return Err(Error::invalid(
+            "pin",
+            "this connection is not waiting for a PIN",
+        ));
     }
     steps::register(engine, &run, pin).await?;
     engine.onboarding_ready.notify_one();
@@ -209,7 +260,11 @@ pub async fn retry(engine: &Engine, caller: &Caller, id: &str) -> Result<Progres
                 "a code from Meta works once and only for 30 seconds: start the connection again",
             ));
         }
-        let state = if run.step == REGISTER { "waiting" } else { "ready" };
+        let state = if run.step == REGISTER {
+            "waiting"
+        } else {
+            "ready"
+        };
         engine
             .store
             .set_onboarding_state(&run.id, &run.step, &run.step, state, None, now_millis())
@@ -307,7 +362,11 @@ async fn progress_of(engine: &Engine, id: &str) -> Result<Progress, Error> {
 pub async fn run_ready(engine: &Engine) -> usize {
     let mut ran = 0;
     loop {
-        let ids = match engine.store.claim_ready_onboardings(now_millis(), LEASE_MS).await {
+        let ids = match engine
+            .store
+            .claim_ready_onboardings(now_millis(), LEASE_MS)
+            .await
+        {
             Ok(ids) => ids,
             Err(error) => {
                 tracing::warn!(%error, "cannot claim onboarding runs");

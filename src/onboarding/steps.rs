@@ -102,7 +102,9 @@ async fn graph_failure(
 /// must belong to the WABA. Then the number joins the workspace.
 async fn verify(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store::Error> {
     let (Some(sealed), Some(waba_id)) = (&run.sealed, &run.waba_id) else {
-        return Ok(Outcome::Failed("the run has no token or no WhatsApp account; start again".into()));
+        return Ok(Outcome::Failed(
+            "the run has no token or no WhatsApp account; start again".into(),
+        ));
     };
     let token = match engine
         .vault
@@ -113,7 +115,9 @@ async fn verify(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store::
     };
     let info = match engine.graph.debug_token(&token).await {
         Ok(info) => info,
-        Err(error) => return graph_failure(engine, None, "Meta could not check the token", &error).await,
+        Err(error) => {
+            return graph_failure(engine, None, "Meta could not check the token", &error).await
+        }
     };
     if !info.is_valid {
         return Ok(Outcome::Failed(format!(
@@ -138,7 +142,13 @@ async fn verify(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store::
     let phones = match engine.graph.waba_phone_numbers(&token, waba_id).await {
         Ok(phones) => phones,
         Err(error) => {
-            return graph_failure(engine, None, "cannot read the WhatsApp account's numbers", &error).await
+            return graph_failure(
+                engine,
+                None,
+                "cannot read the WhatsApp account's numbers",
+                &error,
+            )
+            .await
         }
     };
     let phone = match choose_phone(engine, run, &phones).await? {
@@ -237,7 +247,10 @@ async fn refuse(engine: &Engine, run: &OnboardingRow, reason: &str) -> Result<()
         .await
 }
 
-async fn number_token(engine: &Engine, run: &OnboardingRow) -> Result<(String, Secret<String>), String> {
+async fn number_token(
+    engine: &Engine,
+    run: &OnboardingRow,
+) -> Result<(String, Secret<String>), String> {
     let phone = run
         .phone_number_id
         .clone()
@@ -256,13 +269,26 @@ async fn subscribe(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, stor
         Err(problem) => return Ok(Outcome::Failed(problem)),
     };
     let waba_id = run.waba_id.as_deref().unwrap_or_default();
-    let callback = format!("{}/webhook", engine.config.public_url.as_str().trim_end_matches('/'));
+    let callback = format!(
+        "{}/webhook",
+        engine.config.public_url.as_str().trim_end_matches('/')
+    );
     let override_callback = match (&engine.config.meta, engine.config.webhook_override) {
         (Some(meta), true) => Some((callback.as_str(), &meta.webhook_verify_token)),
         _ => None,
     };
-    if let Err(error) = engine.graph.subscribe_app(&token, waba_id, override_callback).await {
-        return graph_failure(engine, Some(&phone), "cannot subscribe to the account's webhooks", &error).await;
+    if let Err(error) = engine
+        .graph
+        .subscribe_app(&token, waba_id, override_callback)
+        .await
+    {
+        return graph_failure(
+            engine,
+            Some(&phone),
+            "cannot subscribe to the account's webhooks",
+            &error,
+        )
+        .await;
     }
     // Coexistence numbers stay on the WhatsApp Business app: no register.
     if run.finish_event.as_deref() == Some(COEXISTENCE) {
@@ -317,7 +343,14 @@ pub async fn register(engine: &Engine, run: &OnboardingRow, pin: &str) -> Result
     };
     engine
         .store
-        .set_onboarding_state(&run.id, REGISTER, REGISTER, state, problem.as_deref(), now_millis())
+        .set_onboarding_state(
+            &run.id,
+            REGISTER,
+            REGISTER,
+            state,
+            problem.as_deref(),
+            now_millis(),
+        )
         .await?;
     Ok(())
 }
@@ -331,7 +364,9 @@ async fn details(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store:
     };
     let info = match engine.graph.phone_number(&token, &phone).await {
         Ok(info) => info,
-        Err(error) => return graph_failure(engine, Some(&phone), "cannot read the number", &error).await,
+        Err(error) => {
+            return graph_failure(engine, Some(&phone), "cannot read the number", &error).await
+        }
     };
     engine
         .store
@@ -346,13 +381,19 @@ async fn details(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store:
         .await?;
     pipeline::route_waiting_events(&engine.store, &phone).await?;
     let actor = match &run.started_by {
-        Some(user) => engine.store.user_email(user).await?.map(|email| (user.clone(), email)),
+        Some(user) => engine
+            .store
+            .user_email(user)
+            .await?
+            .map(|email| (user.clone(), email)),
         None => None,
     };
     audit::record(
         &engine.store,
         Some(&run.workspace_id),
-        actor.as_ref().map(|(id, email)| (id.as_str(), email.as_str())),
+        actor
+            .as_ref()
+            .map(|(id, email)| (id.as_str(), email.as_str())),
         "number.connected",
         json!({
             "phone_number_id": phone,

@@ -151,14 +151,19 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
 /// Whether an `account_update` says the business removed the app, and why.
 fn removal_of(value: &Value) -> Option<String> {
     let event = value["event"].as_str()?;
-    if !matches!(event, "PARTNER_APP_UNINSTALLED" | "PARTNER_REMOVED" | "ACCOUNT_DELETED") {
+    if !matches!(
+        event,
+        "PARTNER_APP_UNINSTALLED" | "PARTNER_REMOVED" | "ACCOUNT_DELETED"
+    ) {
         return None;
     }
     let detail = value["disconnection_info"]["reason"]
         .as_str()
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
-    Some(format!("Meta reports {event}{detail}: the business removed access; connect WhatsApp again"))
+    Some(format!(
+        "Meta reports {event}{detail}: the business removed access; connect WhatsApp again"
+    ))
 }
 
 /// A quality update's effect on the number's rating (FLAGGED is the one

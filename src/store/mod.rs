@@ -7,9 +7,9 @@
 //! check-then-insert code, so that several Postgres instances stay correct.
 
 mod accounts;
+mod audit;
 mod numbers;
 mod onboarding;
-mod audit;
 mod postgres;
 mod settings;
 mod sqlite;
@@ -19,10 +19,10 @@ use std::{path::PathBuf, time::SystemTime};
 
 use crate::config::DatabaseUrl;
 
-pub use postgres::PostgresStore;
-pub use sqlite::{journal_file, sqlite_file, SqliteStore};
 pub use numbers::{NewToken, NumberRow, StoredToken};
 pub use onboarding::{AttachError, Attachment, OnboardingRow};
+pub use postgres::PostgresStore;
+pub use sqlite::{journal_file, sqlite_file, SqliteStore};
 pub use webhooks::{ClaimedEvent, EventSummary, UnroutedSummary};
 
 #[derive(Debug, thiserror::Error)]

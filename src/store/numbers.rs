@@ -102,7 +102,12 @@ fn token(row: TokenTuple) -> StoredToken {
             ciphertext: row.4,
         },
         token_type: row.5,
-        scopes: row.6.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        scopes: row
+            .6
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
         expires_at: row.7,
         issued_at: row.8,
         checked_at: row.9,
@@ -112,7 +117,8 @@ fn token(row: TokenTuple) -> StoredToken {
 
 impl Store {
     pub async fn number(&self, phone_number_id: &str) -> Result<Option<NumberRow>> {
-        let sql = format!("SELECT {NUMBER_COLUMNS} FROM whatsapp_numbers WHERE phone_number_id = $1");
+        let sql =
+            format!("SELECT {NUMBER_COLUMNS} FROM whatsapp_numbers WHERE phone_number_id = $1");
         let row = with_pool!(self, pool => {
             sqlx::query_as::<_, NumberTuple>(&sql).bind(phone_number_id).fetch_optional(pool).await?
         });

@@ -108,7 +108,8 @@ impl Store {
             .bind(&id).bind(workspace_id).bind(attempt).bind(started_by).bind(now)
             .execute(pool).await?;
         });
-        let sql = format!("SELECT {COLUMNS} FROM onboardings WHERE workspace_id = $1 AND attempt = $2");
+        let sql =
+            format!("SELECT {COLUMNS} FROM onboardings WHERE workspace_id = $1 AND attempt = $2");
         Ok(with_pool!(self, pool => {
             let row = sqlx::query(&sql).bind(workspace_id).bind(attempt).fetch_one(pool).await?;
             from_row(&row)?
@@ -256,7 +257,7 @@ impl Store {
             .execute(&mut *tx).await.map_err(super::Error::from)?;
             sqlx::query(
                 "UPDATE onboardings SET phone_number_id = $1, key_id = NULL, nonce = NULL, ciphertext = NULL,
-                     step = $2, state = 'ready', problem = NULL, updated_at = $3 WHERE id = $4",
+                     step = $2, state = 'ready', problem = NULL, lease_until = NULL, updated_at = $3 WHERE id = $4",
             )
             .bind(a.phone_number_id).bind(a.next_step).bind(now).bind(a.onboarding_id)
             .execute(&mut *tx).await.map_err(super::Error::from)?;
@@ -276,12 +277,25 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|(id, workspace, key_id, nonce, ciphertext)| {
-                (id, workspace, Sealed { key_id, nonce, ciphertext })
+                (
+                    id,
+                    workspace,
+                    Sealed {
+                        key_id,
+                        nonce,
+                        ciphertext,
+                    },
+                )
             })
             .collect())
     }
 
-    pub async fn reseal_onboarding_token(&self, id: &str, old: &Sealed, new: &Sealed) -> Result<bool> {
+    pub async fn reseal_onboarding_token(
+        &self,
+        id: &str,
+        old: &Sealed,
+        new: &Sealed,
+    ) -> Result<bool> {
         let replaced = with_pool!(self, pool => {
             sqlx::query("UPDATE onboardings SET key_id = $1, nonce = $2, ciphertext = $3 WHERE id = $4 AND nonce = $5")
                 .bind(&new.key_id).bind(&new.nonce).bind(&new.ciphertext).bind(id).bind(&old.nonce)

@@ -1,0 +1,771 @@
+//! Onboarding, the token vault and token health, against the sandbox over
+//! loopback HTTP, on both backends: every step and every failure.
+
+mod common;
+
+use std::collections::HashMap;
+
+use sandbox::{DemoIds, Sandbox, SandboxConfig};
+use serde_json::{json, Value};
+use switchboard::{
+    accounts::{self, Caller, Role, SignUp},
+    config::{Config, MetaApp},
+    numbers,
+    onboarding::{self, Progress, SignupData},
+    secret::Secret,
+    store::Store,
+    test_support::{TestBackend, TestDatabase},
+    tokens,
+    vault::{generate_key_entry, KeyRing},
+    Engine,
+};
+
+on_both_backends!(
+    a_number_connects_step_by_step,
+    signup_data_may_arrive_before_the_code,
+    an_expired_code_fails_and_cannot_be_retried,
+    a_reused_code_fails,
+    a_waba_that_was_not_granted_is_refused,
+    a_number_outside_the_waba_is_refused,
+    a_wrong_pin_can_be_retried,
+    the_register_attempt_limit_is_respected,
+    a_token_revoked_midway_fails_the_step_and_flags_the_number,
+    a_restart_between_steps_resumes,
+    token_health_flags_expiring_and_revoked_tokens,
+    reconnecting_keeps_the_number_and_resumes,
+    another_workspace_cannot_take_a_connected_number,
+    disconnecting_keeps_history_and_unsubscribes,
+    rotating_keys_moves_every_token_to_the_new_key,
+);
+
+const PIN: &str = "135790";
+
+struct Env {
+    _db: TestDatabase,
+    sandbox: Sandbox,
+    demo: DemoIds,
+    engine: Engine,
+    caller: Caller,
+    http: reqwest::Client,
+    keys: String,
+}
+
+fn config_for(db: &TestDatabase, sandbox: &Sandbox, keys: &str) -> Config {
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("DATABASE_URL", db.url.as_str().to_string()),
+        ("TOKEN_ENCRYPTION_KEYS", keys.to_string()),
+        ("META_GRAPH_BASE_URL", sandbox.base_url()),
+    ]);
+    let mut config = Config::from_lookup(|name| vars.get(name).cloned()).expect("config");
+    let defaults = SandboxConfig::default();
+    config.meta = Some(MetaApp {
+        app_id: defaults.app_id,
+        app_secrets: vec![Secret::new(defaults.app_secret)],
+        config_id: "1".into(),
+        webhook_verify_token: Secret::new(defaults.verify_token),
+    });
+    config
+}
+
+async fn engine_for(db: &TestDatabase, sandbox: &Sandbox, keys: &str) -> Engine {
+    let config = config_for(db, sandbox, keys);
+    let store = Store::open(&db.url).await.expect("store");
+    let ring = switchboard::vault::key_ring_for(&config).expect("keys");
+    Engine::new(config, store, ring).expect("engine")
+}
+
+async fn owner(store: &Store) -> Caller {
+    let user = accounts::create_admin(
+        store,
+        &SignUp {
+            email: "owner@example.com",
+            name: "Owner",
+            password: "a long enough password",
+            workspace_name: "Acme",
+        },
+    )
+    .await
+    .expect("owner");
+    let membership = store.memberships_of(&user.id).await.expect("memberships")[0].clone();
+    Caller {
+        user,
+        workspace: membership.workspace,
+        role: Role::Owner,
+    }
+}
+
+async fn setup(backend: TestBackend) -> Env {
+    let db = TestDatabase::create(backend).await;
+    let sandbox = Sandbox::start(SandboxConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("sandbox");
+    let demo = sandbox.demo().expect("demo business").clone();
+    let keys = generate_key_entry("k1");
+    let engine = engine_for(&db, &sandbox, &keys).await;
+    let caller = owner(&engine.store).await;
+    Env {
+        _db: db,
+        sandbox,
+        demo,
+        engine,
+        caller,
+        http: reqwest::Client::new(),
+        keys,
+    }
+}
+
+impl Env {
+    async fn control(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.sandbox.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("sandbox answers");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.expect("json")
+    }
+
+    async fn code(&self) -> String {
+        self.control("/_sandbox/codes", json!({})).await["code"]
+            .as_str()
+            .expect("code")
+            .to_string()
+    }
+
+    async fn graph(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}/v25.0/{path}", self.sandbox.base_url()))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request
+            .send()
+            .await
+            .expect("graph")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    fn signup(&self, phone: &str) -> SignupData {
+        SignupData {
+            event: "FINISH".into(),
+            waba_id: self.demo.waba_id.clone(),
+            phone_number_id: Some(phone.to_string()),
+            business_id: Some(self.demo.business_id.clone()),
+        }
+    }
+
+    /// Code, signup data, then the worker: where the run waits for a PIN.
+    async fn until_pin(&self, attempt: &str, phone: &str) -> Progress {
+        let code = self.code().await;
+        onboarding::submit_code(&self.engine, &self.caller, attempt, &code)
+            .await
+            .expect("code");
+        onboarding::submit_signup(&self.engine, &self.caller, attempt, &self.signup(phone))
+            .await
+            .expect("signup");
+        onboarding::run_ready(&self.engine).await;
+        self.latest().await
+    }
+
+    async fn connect(&self, attempt: &str, phone: &str) -> Progress {
+        let progress = self.until_pin(attempt, phone).await;
+        if progress.waiting_for.as_deref() == Some("pin") {
+            onboarding::submit_pin(&self.engine, &self.caller, &progress.id, PIN)
+                .await
+                .expect("pin");
+            onboarding::run_ready(&self.engine).await;
+        }
+        self.latest().await
+    }
+
+    async fn latest(&self) -> Progress {
+        onboarding::latest(&self.engine, &self.caller)
+            .await
+            .expect("latest")
+            .expect("a run")
+    }
+
+    async fn token_of(&self, phone: &str) -> String {
+        tokens::open_number_token(&self.engine, phone)
+            .await
+            .expect("token")
+            .expose()
+            .clone()
+    }
+
+    async fn status_of(&self, phone: &str) -> String {
+        self.engine
+            .store
+            .number(phone)
+            .await
+            .unwrap()
+            .expect("number")
+            .status
+    }
+
+    async fn audit_actions(&self) -> Vec<String> {
+        switchboard::audit::entries(&self.engine.store, &self.caller, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect()
+    }
+}
+
+fn step_states(progress: &Progress) -> Vec<(String, String)> {
+    progress
+        .steps
+        .iter()
+        .map(|s| (s.step.clone(), s.state.clone()))
+        .collect()
+}
+
+async fn a_number_connects_step_by_step(backend: TestBackend) {
+    let env = setup(backend).await;
+    let phone = env.demo.new_phone_number_id.clone();
+    let code = env.code().await;
+    let after_code = onboarding::submit_code(&env.engine, &env.caller, "attempt-0001", &code)
+        .await
+        .unwrap();
+    assert_eq!(
+        (after_code.step.as_str(), after_code.waiting_for.as_deref()),
+        ("verify", Some("signup"))
+    );
+    assert_eq!(after_code.steps[0].state, "done");
+
+    onboarding::submit_signup(
+        &env.engine,
+        &env.caller,
+        "attempt-0001",
+        &env.signup(&phone),
+    )
+    .await
+    .unwrap();
+    onboarding::run_ready(&env.engine).await;
+    let at_pin = env.latest().await;
+    assert_eq!(at_pin.waiting_for.as_deref(), Some("pin"));
+    assert_eq!(
+        step_states(&at_pin)[..4],
+        [
+            ("exchange".into(), "done".into()),
+            ("verify".into(), "done".into()),
+            ("subscribe".into(), "done".into()),
+            ("register".into(), "waiting".into()),
+        ]
+    );
+    assert_eq!(env.status_of(&phone).await, "onboarding");
+
+    onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, PIN)
+        .await
+        .unwrap();
+    onboarding::run_ready(&env.engine).await;
+    let live = env.latest().await;
+    assert!(live.is_live(), "{live:?}");
+    assert!(live.steps.iter().all(|s| s.state == "done"));
+    assert_eq!(live.display_phone_number.as_deref(), Some("15550005678"));
+
+    let number = env.engine.store.number(&phone).await.unwrap().unwrap();
+    assert_eq!(
+        (number.status.as_str(), number.verified_name.as_deref()),
+        ("live", Some("Acme Bakery"))
+    );
+    // Sealed at rest: the stored bytes do not contain the token.
+    let token = env.token_of(&phone).await;
+    let stored = env
+        .engine
+        .store
+        .number_token(&phone)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stored
+        .sealed
+        .ciphertext
+        .windows(token.len())
+        .any(|w| w == token.as_bytes()));
+    assert_eq!(stored.sealed.key_id, "k1");
+    assert!(stored
+        .scopes
+        .contains(&"whatsapp_business_messaging".to_string()));
+    assert_eq!(stored.expires_at, None, "business tokens never expire");
+    // Meta's side: the app is subscribed and the number registered.
+    let subscribed = env
+        .graph(
+            reqwest::Method::GET,
+            &format!("{}/subscribed_apps", env.demo.waba_id),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(
+        subscribed["data"].as_array().map(Vec::len),
+        Some(1),
+        "{subscribed}"
+    );
+    let info = env
+        .graph(
+            reqwest::Method::GET,
+            &format!("{phone}?fields=status"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(info["status"], "CONNECTED");
+    assert!(env
+        .audit_actions()
+        .await
+        .contains(&"number.connected".to_string()));
+}
+
+async fn signup_data_may_arrive_before_the_code(backend: TestBackend) {
+    let env = setup(backend).await;
+    let phone = env.demo.phone_number_id.clone();
+    let first = onboarding::submit_signup(
+        &env.engine,
+        &env.caller,
+        "attempt-0002",
+        &env.signup(&phone),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.waiting_for.as_deref(), Some("code"));
+    let code = env.code().await;
+    onboarding::submit_code(&env.engine, &env.caller, "attempt-0002", &code)
+        .await
+        .unwrap();
+    onboarding::run_ready(&env.engine).await;
+    // This number was registered already: no PIN needed.
+    let live = env.latest().await;
+    assert!(live.is_live(), "{live:?}");
+    assert_eq!(env.status_of(&phone).await, "live");
+}
+
+async fn an_expired_code_fails_and_cannot_be_retried(backend: TestBackend) {
+    let env = setup(backend).await;
+    let code = env.code().await;
+    env.control("/_sandbox/clock/advance", json!({ "seconds": 31 }))
+        .await;
+    let failed = onboarding::submit_code(&env.engine, &env.caller, "attempt-0003", &code)
+        .await
+        .unwrap();
+    assert_eq!(
+        (failed.step.as_str(), failed.state.as_str()),
+        ("exchange", "failed")
+    );
+    assert!(failed.problem.unwrap().contains("expired"));
+    let retry = onboarding::retry(&env.engine, &env.caller, &failed.id).await;
+    assert!(matches!(retry, Err(accounts::Error::Invalid { .. })));
+}
+
+async fn a_reused_code_fails(backend: TestBackend) {
+    let env = setup(backend).await;
+    let code = env.code().await;
+    let first = onboarding::submit_code(&env.engine, &env.caller, "attempt-0004", &code)
+        .await
+        .unwrap();
+    assert_eq!(first.step, "verify");
+    // The browser retrying the same attempt changes nothing...
+    let again = onboarding::submit_code(&env.engine, &env.caller, "attempt-0004", &code)
+        .await
+        .unwrap();
+    assert_eq!((again.step.as_str(), again.problem), ("verify", None));
+    // ...but the code cannot start a second run.
+    let second = onboarding::submit_code(&env.engine, &env.caller, "attempt-0005", &code)
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.step.as_str(), second.state.as_str()),
+        ("exchange", "failed")
+    );
+}
+
+async fn a_waba_that_was_not_granted_is_refused(backend: TestBackend) {
+    let env = setup(backend).await;
+    let code = env.code().await;
+    onboarding::submit_code(&env.engine, &env.caller, "attempt-0006", &code)
+        .await
+        .unwrap();
+    let claimed = SignupData {
+        waba_id: "999000111222333".into(),
+        ..env.signup(&env.demo.phone_number_id)
+    };
+    onboarding::submit_signup(&env.engine, &env.caller, "attempt-0006", &claimed)
+        .await
+        .unwrap();
+    onboarding::run_ready(&env.engine).await;
+    let refused = env.latest().await;
+    assert_eq!(
+        (refused.step.as_str(), refused.state.as_str()),
+        ("verify", "failed")
+    );
+    assert!(refused.problem.unwrap().contains("was not granted"));
+    assert!(env
+        .engine
+        .store
+        .numbers_of(&env.caller.workspace.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(env
+        .audit_actions()
+        .await
+        .contains(&"onboarding.refused".to_string()));
+}
+
+async fn a_number_outside_the_waba_is_refused(backend: TestBackend) {
+    let env = setup(backend).await;
+    let progress = env.until_pin("attempt-0007", "123456789012345").await;
+    assert_eq!(progress.state, "failed");
+    assert!(progress.problem.unwrap().contains("does not belong"));
+    assert!(env
+        .engine
+        .store
+        .number("123456789012345")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn a_wrong_pin_can_be_retried(backend: TestBackend) {
+    let env = setup(backend).await;
+    let phone = env.demo.new_phone_number_id.clone();
+    let at_pin = env.until_pin("attempt-0008", &phone).await;
+    // The number already has a two-step PIN, set in WhatsApp Manager.
+    let token = env.token_of(&phone).await;
+    let set = env
+        .graph(
+            reqwest::Method::POST,
+            &phone,
+            &token,
+            Some(json!({ "pin": PIN })),
+        )
+        .await;
+    assert_eq!(set["success"], true, "{set}");
+
+    let wrong = onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, "000000")
+        .await
+        .unwrap();
+    assert_eq!(
+        (wrong.step.as_str(), wrong.waiting_for.as_deref()),
+        ("register", Some("pin"))
+    );
+    assert!(wrong
+        .problem
+        .unwrap()
+        .contains("not the number's two-step verification PIN"));
+    let malformed = onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, "12ab").await;
+    assert!(matches!(
+        malformed,
+        Err(accounts::Error::Invalid { field: "pin", .. })
+    ));
+
+    onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, PIN)
+        .await
+        .unwrap();
+    onboarding::run_ready(&env.engine).await;
+    assert!(env.latest().await.is_live());
+}
+
+async fn the_register_attempt_limit_is_respected(backend: TestBackend) {
+    let env = setup(backend).await;
+    let phone = env.demo.new_phone_number_id.clone();
+    let at_pin = env.until_pin("attempt-0009", &phone).await;
+    let token = env.token_of(&phone).await;
+    env.graph(
+        reqwest::Method::POST,
+        &phone,
+        &token,
+        Some(json!({ "pin": PIN })),
+    )
+    .await;
+    for _ in 0..10 {
+        let wrong = onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, "000000")
+            .await
+            .unwrap();
+        assert_eq!(wrong.waiting_for.as_deref(), Some("pin"));
+    }
+    // The 11th would be refused by Meta and block the number for 72 hours.
+    match onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, PIN).await {
+        Err(accounts::Error::Invalid {
+            field: "pin",
+            message,
+        }) => assert!(message.contains("10 registration attempts")),
+        other => panic!("expected the limit, got {other:?}"),
+    }
+    assert_eq!(env.status_of(&phone).await, "onboarding");
+}
+
+async fn a_token_revoked_midway_fails_the_step_and_flags_the_number(backend: TestBackend) {
+    let env = setup(backend).await;
+    let phone = env.demo.new_phone_number_id.clone();
+    let at_pin = env.until_pin("attempt-0010", &phone).await;
+    let token = env.token_of(&phone).await;
+    env.control("/_sandbox/tokens/revoke", json!({ "token": token }))
+        .await;
+    let revoked = onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, PIN)
+        .await
+        .unwrap();
+    assert_eq!(revoked.state, "failed");
+    assert!(revoked.problem.unwrap().contains("connect WhatsApp again"));
+    assert_eq!(env.status_of(&phone).await, "reconnect_needed");
+    assert!(env
+        .audit_actions()
+        .await
+        .contains(&"number.reconnect_needed".to_string()));
+}
+
+async fn a_restart_between_steps_resumes(backend: TestBackend) {
+    let env = setup(backend).await;
+    let phone = env.demo.phone_number_id.clone();
+    let code = env.code().await;
+    onboarding::submit_code(&env.engine, &env.caller, "attempt-0011", &code)
+        .await
+        .unwrap();
+    onboarding::submit_signup(
+        &env.engine,
+        &env.caller,
+        "attempt-0011",
+        &env.signup(&phone),
+    )
+    .await
+    .unwrap();
+    // The process stops before any worker ran the verify step.
+    env.engine.store.close().await;
+
+    let restarted = engine_for(&env._db, &env.sandbox, &env.keys).await;
+    assert_eq!(
+        onboarding::run_ready(&restarted).await,
+        3,
+        "verify, subscribe, details"
+    );
+    let progress = onboarding::latest(&restarted, &env.caller)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(progress.is_live(), "{progress:?}");
+}
+
+async fn token_health_flags_expiring_and_revoked_tokens(backend: TestBackend) {
+    let env = setup(backend).await;
+    let phone = env.demo.phone_number_id.clone();
+    assert!(env.connect("attempt-0012", &phone).await.is_live());
+    let healthy = tokens::check_health(&env.engine).await.unwrap();
+    assert_eq!(
+        (healthy.checked, healthy.healthy, healthy.flagged.len()),
+        (1, 1, 0)
+    );
+
+    let token = env.token_of(&phone).await;
+    env.control(
+        "/_sandbox/tokens/expire",
+        json!({ "token": token, "in_seconds": 3 * 86_400 }),
+    )
+    .await;
+    let expiring = tokens::check_health(&env.engine).await.unwrap();
+    assert_eq!(expiring.flagged, [phone.clone()]);
+    let number = env.engine.store.number(&phone).await.unwrap().unwrap();
+    assert_eq!(number.status, "reconnect_needed");
+    assert!(number.status_reason.unwrap().contains("expires on"));
+    assert!(!numbers::can_send(&env.status_of(&phone).await));
+    // Flagged numbers are not checked (nor audited) again.
+    assert_eq!(tokens::check_health(&env.engine).await.unwrap().checked, 0);
+    let flagged_entries = env
+        .audit_actions()
+        .await
+        .iter()
+        .filter(|a| *a == "number.reconnect_needed")
+        .count();
+    assert_eq!(flagged_entries, 1);
+
+    // A revoked token, found by the check.
+    env.connect("attempt-0013", &phone).await;
+    assert_eq!(env.status_of(&phone).await, "live");
+    let token = env.token_of(&phone).await;
+    env.control("/_sandbox/tokens/revoke", json!({ "token": token }))
+        .await;
+    let revoked = tokens::check_health(&env.engine).await.unwrap();
+    assert_eq!(revoked.flagged, [phone.clone()]);
+    let reason = env
+        .engine
+        .store
+        .number(&phone)
+        .await
+        .unwrap()
+        .unwrap()
+        .status_reason
+        .unwrap();
+    assert!(reason.contains("no longer valid"), "{reason}");
+}
+
+async fn reconnecting_keeps_the_number_and_resumes(backend: TestBackend) {
+    let env = setup(backend).await;
+    let phone = env.demo.phone_number_id.clone();
+    env.connect("attempt-0014", &phone).await;
+    let before = env.engine.store.number(&phone).await.unwrap().unwrap();
+    let old_token = env.token_of(&phone).await;
+    numbers::flag_reconnect(&env.engine, &phone, "test: revoked")
+        .await
+        .unwrap();
+
+    assert!(env.connect("attempt-0015", &phone).await.is_live());
+    let after = env.engine.store.number(&phone).await.unwrap().unwrap();
+    assert_eq!(
+        (after.status.as_str(), after.created_at),
+        ("live", before.created_at)
+    );
+    assert_ne!(
+        env.token_of(&phone).await,
+        old_token,
+        "the new token replaced the old"
+    );
+    assert_eq!(
+        env.engine
+            .store
+            .numbers_of(&env.caller.workspace.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn another_workspace_cannot_take_a_connected_number(backend: TestBackend) {
+    let env = setup(backend).await;
+    let phone = env.demo.phone_number_id.clone();
+    env.connect("attempt-0016", &phone).await;
+    // The same person's second workspace is "another workspace" too.
+    let other = accounts::Workspace {
+        id: "other-workspace".into(),
+        name: "Other".into(),
+    };
+    env.engine
+        .store
+        .insert_workspace(&other, &env.caller.user.id, 0)
+        .await
+        .unwrap();
+    let intruder = Env {
+        caller: Caller {
+            workspace: other,
+            ..env.caller.clone()
+        },
+        ..env
+    };
+    let progress = intruder.connect("attempt-0017", &phone).await;
+    assert_eq!(progress.state, "failed");
+    assert!(progress.problem.unwrap().contains("another workspace"));
+    let number = intruder.engine.store.number(&phone).await.unwrap().unwrap();
+    assert_ne!(number.workspace_id, intruder.caller.workspace.id);
+}
+
+async fn disconnecting_keeps_history_and_unsubscribes(backend: TestBackend) {
+    let env = setup(backend).await;
+    let phone = env.demo.phone_number_id.clone();
+    env.connect("attempt-0018", &phone).await;
+    let token = env.token_of(&phone).await;
+    numbers::disconnect(&env.engine, &env.caller, &phone, false)
+        .await
+        .unwrap();
+    assert_eq!(env.status_of(&phone).await, "disconnected");
+    assert!(env
+        .engine
+        .store
+        .number_token(&phone)
+        .await
+        .unwrap()
+        .is_none());
+    let subscribed = env
+        .graph(
+            reqwest::Method::GET,
+            &format!("{}/subscribed_apps", env.demo.waba_id),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(
+        subscribed["data"].as_array().map(Vec::len),
+        Some(0),
+        "{subscribed}"
+    );
+    assert!(env
+        .audit_actions()
+        .await
+        .contains(&"number.disconnected".to_string()));
+    let missing = numbers::disconnect(&env.engine, &env.caller, "42", false).await;
+    assert!(matches!(missing, Err(accounts::Error::NotFound)));
+}
+
+async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {
+    let env = setup(backend).await;
+    let phone = env.demo.phone_number_id.clone();
+    env.connect("attempt-0019", &phone).await;
+    let token = env.token_of(&phone).await;
+    // A run holding its own token (code exchanged, signup data not yet in).
+    let code = env.code().await;
+    let pending = onboarding::submit_code(&env.engine, &env.caller, "attempt-0020", &code)
+        .await
+        .unwrap();
+
+    let rotated_keys = format!("{},{}", generate_key_entry("k2"), env.keys);
+    let rotated = engine_for(&env._db, &env.sandbox, &rotated_keys).await;
+    // Before rotating, old ciphertexts still open with the old key listed.
+    assert_eq!(
+        tokens::open_number_token(&rotated, &phone)
+            .await
+            .unwrap()
+            .expose(),
+        &token
+    );
+
+    let ring = KeyRing::new(switchboard::config::parse_key_ring(&rotated_keys).unwrap()).unwrap();
+    let report = tokens::rotate_keys(&rotated.store, &ring).await.unwrap();
+    assert_eq!((report.resealed, report.already_current), (2, 0));
+    assert_eq!(
+        rotated
+            .store
+            .number_token(&phone)
+            .await
+            .unwrap()
+            .unwrap()
+            .sealed
+            .key_id,
+        "k2"
+    );
+    let again = tokens::rotate_keys(&rotated.store, &ring).await.unwrap();
+    assert_eq!((again.resealed, again.already_current), (0, 2));
+
+    // The old key can go: everything opens with the new one alone.
+    let new_only = rotated_keys.split(',').next().unwrap().to_string();
+    let later = engine_for(&env._db, &env.sandbox, &new_only).await;
+    assert_eq!(
+        tokens::open_number_token(&later, &phone)
+            .await
+            .unwrap()
+            .expose(),
+        &token
+    );
+    onboarding::submit_signup(&later, &env.caller, "attempt-0020", &env.signup(&phone))
+        .await
+        .unwrap();
+    onboarding::run_ready(&later).await;
+    let resumed = onboarding::progress(&later, &env.caller, &pending.id)
+        .await
+        .unwrap();
+    assert!(resumed.is_live(), "{resumed:?}");
+}
