@@ -25,6 +25,7 @@ on_both_backends!(
     errors_retry_then_dead_letter_then_replay,
     journaled_events_survive_a_restart,
     concurrent_workers_never_claim_an_event_twice,
+    the_business_removing_the_app_pauses_its_numbers,
 );
 
 const PHONE: &str = "106540352242922";
@@ -441,4 +442,28 @@ async fn concurrent_workers_never_claim_an_event_twice(backend: TestBackend) {
             .unwrap(),
     };
     assert_eq!(attempts, 1);
+}
+
+async fn the_business_removing_the_app_pauses_its_numbers(backend: TestBackend) {
+    let s = setup(backend).await;
+    let removed = json!({ "field": "account_update", "value": {
+        "event": "PARTNER_REMOVED",
+        "disconnection_info": { "reason": "Removed by the business", "initiated_by": "USER" },
+    }});
+    // Delivered twice, as Meta may: one change of state, one audit entry.
+    deliver(&s, envelope(vec![removed.clone()])).await;
+    deliver(&s, envelope(vec![removed])).await;
+    drain(&s.store).await;
+    let number = s.store.number(PHONE).await.unwrap().unwrap();
+    assert_eq!(number.status, "reconnect_needed");
+    assert!(number.status_reason.unwrap().contains("PARTNER_REMOVED"));
+    let audited = s
+        .store
+        .audit_entries(&s.workspace, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "number.reconnect_needed")
+        .count();
+    assert_eq!(audited, 1);
 }
