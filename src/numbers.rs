@@ -139,29 +139,3 @@ pub async fn disconnect(
     .await?;
     Ok(())
 }
-
-/// `YYYY-MM-DD` (UTC) of a Unix ms time.
-pub fn format_day(ms: i64) -> String {
-    // Howard Hinnant's days-to-civil algorithm.
-    let days = ms.div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn days_are_formatted_in_utc() {
-        assert_eq!(super::format_day(0), "1970-01-01");
-        assert_eq!(super::format_day(1_795_000_000_000), "2026-11-18");
-        assert_eq!(super::format_day(951_782_400_000), "2000-02-29");
-    }
-}

@@ -74,10 +74,14 @@ pub fn token_problem(info: &crate::graph::TokenInfo, now: i64) -> Option<String>
         ));
     }
     match info.expires_at {
-        Some(at) if at * 1000 <= now + EXPIRY_WARNING_MS => Some(format!(
-            "the access token expires on {} (UTC); reconnect to renew it",
-            crate::numbers::format_day(at * 1000)
-        )),
+        Some(at) if at * 1000 <= now + EXPIRY_WARNING_MS => {
+            let days = (at * 1000 - now).max(0) / (24 * 60 * 60 * 1000);
+            Some(match days {
+                0 => "the access token expires within a day; reconnect to renew it".to_string(),
+                1 => "the access token expires in 1 day; reconnect to renew it".to_string(),
+                n => format!("the access token expires in {n} days; reconnect to renew it"),
+            })
+        }
         _ => None,
     }
 }

@@ -11,6 +11,7 @@ mod security;
 #[cfg(feature = "ssr")]
 mod session;
 mod session_state;
+pub mod signup;
 pub mod status;
 
 use leptos::prelude::*;

@@ -41,6 +41,8 @@ impl Me {
 pub struct WelcomeView {
     pub needs_owner: bool,
     pub me: Option<Me>,
+    /// Numbers of the current workspace that need reconnecting (banner).
+    pub reconnect_needed: Vec<super::onboarding::NumberView>,
 }
 
 #[server(prefix = "/api", endpoint = "welcome")]
@@ -50,15 +52,31 @@ pub async fn welcome() -> Result<WelcomeView, UiError> {
     let engine = session::engine()?;
     let needs_owner = !accounts::is_set_up(&engine.store).await?;
     // Nobody signed in is an answer here, not an error.
-    let me = match session::token() {
+    let session = match session::token() {
         None => None,
         Some(token) => match accounts::authenticate(&engine.store, &token).await {
-            Ok(session) => Some(me_of(&session)),
+            Ok(session) => Some(session),
             Err(accounts::Error::Unauthenticated) => None,
             Err(other) => return Err(other.into()),
         },
     };
-    Ok(WelcomeView { needs_owner, me })
+    let reconnect_needed = match session.as_ref().and_then(|s| s.current.as_ref()) {
+        Some(current) => engine
+            .store
+            .numbers_of(&current.workspace.id)
+            .await
+            .map_err(accounts::Error::from)?
+            .into_iter()
+            .filter(|n| n.status == switchboard::numbers::RECONNECT_NEEDED)
+            .map(super::onboarding::number_view)
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(WelcomeView {
+        needs_owner,
+        me: session.as_ref().map(me_of),
+        reconnect_needed,
+    })
 }
 
 #[cfg(feature = "ssr")]

@@ -7,3 +7,4 @@ pub mod audit;
 pub mod conversations;
 pub mod events;
 pub mod members;
+pub mod onboarding;

@@ -20,16 +20,6 @@ fn Placeholder(title: &'static str, summary: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn Onboarding() -> impl IntoView {
-    view! {
-        <Placeholder
-            title="Onboarding"
-            summary="Connect a WhatsApp Business number through Meta's Embedded Signup."
-        />
-    }
-}
-
-#[component]
 pub fn Profile() -> impl IntoView {
     view! {
         <Placeholder

@@ -72,6 +72,30 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
     ),
     ("webhook_attention", false, &[]),
     ("replay_webhooks", false, &[]),
+    ("signup_settings", false, &[]),
+    (
+        "submit_signup_code",
+        false,
+        &[("attempt", "attempt-0001"), ("code", "AQB-code")],
+    ),
+    (
+        "submit_signup_finish",
+        false,
+        &[
+            ("attempt", "attempt-0001"),
+            ("event", "FINISH"),
+            ("waba_id", "524126980791429"),
+        ],
+    ),
+    ("submit_signup_pin", false, &[("id", "x"), ("pin", "123456")]),
+    ("retry_onboarding", false, &[("id", "x")]),
+    ("onboarding_progress", false, &[]),
+    ("list_numbers", false, &[]),
+    (
+        "disconnect_number",
+        false,
+        &[("phone_number_id", "106540352242922"), ("deregister", "false")],
+    ),
 ];
 
 #[test]

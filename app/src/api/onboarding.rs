@@ -1,0 +1,198 @@
+//! Connecting WhatsApp numbers: what the browser needs to run Embedded
+//! Signup, the steps of a connection, and the workspace's numbers.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::errors::UiError;
+
+/// What the browser needs to load the FB JS SDK and open Embedded Signup.
+/// Public values only: the app secret never leaves the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignupConfig {
+    pub sdk_url: String,
+    pub app_id: String,
+    pub config_id: String,
+    pub graph_version: String,
+    /// The only origins whose `WA_EMBEDDED_SIGNUP` messages count.
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepView {
+    pub label: String,
+    /// done | running | waiting | failed | pending
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressView {
+    pub id: String,
+    pub attempt: String,
+    pub step: String,
+    pub state: String,
+    pub problem: Option<String>,
+    pub waiting_for: Option<String>,
+    pub phone: Option<String>,
+    pub steps: Vec<StepView>,
+}
+
+impl ProgressView {
+    pub fn is_live(&self) -> bool {
+        self.step == "live"
+    }
+
+    /// Still moving on its own (the page keeps polling).
+    pub fn is_moving(&self) -> bool {
+        self.state == "ready" || matches!(self.waiting_for.as_deref(), Some("code" | "signup"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberView {
+    pub phone_number_id: String,
+    pub display: String,
+    pub verified_name: Option<String>,
+    pub quality_rating: Option<String>,
+    pub status: String,
+    pub status_reason: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+fn progress_view(progress: switchboard::onboarding::Progress) -> ProgressView {
+    ProgressView {
+        phone: progress
+            .display_phone_number
+            .clone()
+            .or(progress.phone_number_id.clone()),
+        steps: progress
+            .steps
+            .into_iter()
+            .map(|s| StepView {
+                label: s.label,
+                state: s.state,
+            })
+            .collect(),
+        id: progress.id,
+        attempt: progress.attempt,
+        step: progress.step,
+        state: progress.state,
+        problem: progress.problem,
+        waiting_for: progress.waiting_for,
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) fn number_view(number: switchboard::store::NumberRow) -> NumberView {
+    NumberView {
+        display: number
+            .display_phone_number
+            .clone()
+            .unwrap_or_else(|| number.phone_number_id.clone()),
+        phone_number_id: number.phone_number_id,
+        verified_name: number.verified_name,
+        quality_rating: number.quality_rating,
+        status: number.status,
+        status_reason: number.status_reason,
+    }
+}
+
+#[server(prefix = "/api", endpoint = "signup_settings")]
+pub async fn signup_settings() -> Result<SignupConfig, UiError> {
+    use switchboard::{accounts::Role, config::Mode};
+    let (engine, caller) = crate::session::caller().await?;
+    caller.require(Role::Admin)?;
+    let config = &engine.config;
+    let meta = config.meta.as_ref().ok_or(UiError::Internal)?;
+    let (sdk_url, allowed_origins) = match config.mode {
+        Mode::Live => (
+            "https://connect.facebook.net/en_US/sdk.js".to_string(),
+            vec![
+                "https://www.facebook.com".to_string(),
+                "https://web.facebook.com".to_string(),
+            ],
+        ),
+        Mode::Demo => {
+            let sandbox = config.graph_base_url.as_ref().ok_or(UiError::Internal)?;
+            let origin = sandbox.origin().ascii_serialization();
+            (format!("{origin}/en_US/sdk.js"), vec![origin])
+        }
+    };
+    Ok(SignupConfig {
+        sdk_url,
+        app_id: meta.app_id.clone(),
+        config_id: meta.config_id.clone(),
+        graph_version: config.graph_version.clone(),
+        allowed_origins,
+    })
+}
+
+/// The code from `FB.login`: exchanged at once (it lasts about 30 s).
+#[server(prefix = "/api", endpoint = "submit_signup_code")]
+pub async fn submit_signup_code(attempt: String, code: String) -> Result<ProgressView, UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    let progress = switchboard::onboarding::submit_code(&engine, &caller, &attempt, &code).await?;
+    Ok(progress_view(progress))
+}
+
+/// The FINISH message of the signup window.
+#[server(prefix = "/api", endpoint = "submit_signup_finish")]
+pub async fn submit_signup_finish(
+    attempt: String,
+    event: String,
+    waba_id: String,
+    phone_number_id: Option<String>,
+    business_id: Option<String>,
+) -> Result<ProgressView, UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    let data = switchboard::onboarding::SignupData {
+        event,
+        waba_id,
+        phone_number_id,
+        business_id,
+    };
+    let progress =
+        switchboard::onboarding::submit_signup(&engine, &caller, &attempt, &data).await?;
+    Ok(progress_view(progress))
+}
+
+#[server(prefix = "/api", endpoint = "submit_signup_pin")]
+pub async fn submit_signup_pin(id: String, pin: String) -> Result<ProgressView, UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    let progress = switchboard::onboarding::submit_pin(&engine, &caller, &id, pin.trim()).await?;
+    Ok(progress_view(progress))
+}
+
+#[server(prefix = "/api", endpoint = "retry_onboarding")]
+pub async fn retry_onboarding(id: String) -> Result<ProgressView, UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    let progress = switchboard::onboarding::retry(&engine, &caller, &id).await?;
+    Ok(progress_view(progress))
+}
+
+/// One run, or the workspace's latest when `id` is empty.
+#[server(prefix = "/api", endpoint = "onboarding_progress")]
+pub async fn onboarding_progress(id: Option<String>) -> Result<Option<ProgressView>, UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    let progress = match id.filter(|id| !id.is_empty()) {
+        Some(id) => Some(switchboard::onboarding::progress(&engine, &caller, &id).await?),
+        None => switchboard::onboarding::latest(&engine, &caller).await?,
+    };
+    Ok(progress.map(progress_view))
+}
+
+#[server(prefix = "/api", endpoint = "list_numbers")]
+pub async fn list_numbers() -> Result<Vec<NumberView>, UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    let numbers = switchboard::numbers::list(&engine, &caller).await?;
+    Ok(numbers.into_iter().map(number_view).collect())
+}
+
+/// Disconnects a number (its history stays); `deregister` also takes it
+/// off the Cloud API.
+#[server(prefix = "/api", endpoint = "disconnect_number")]
+pub async fn disconnect_number(phone_number_id: String, deregister: bool) -> Result<(), UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    switchboard::numbers::disconnect(&engine, &caller, &phone_number_id, deregister).await?;
+    Ok(())
+}

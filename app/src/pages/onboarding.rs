@@ -1,0 +1,356 @@
+//! Connect WhatsApp: Embedded Signup in a popup, then each step of the
+//! connection as the server runs it; and the workspace's numbers.
+
+use leptos::{prelude::*, task::spawn_local};
+use leptos_meta::Title;
+
+use super::auth::RequireSignIn;
+use crate::{
+    api::onboarding::{
+        disconnect_number, list_numbers, onboarding_progress, retry_onboarding, signup_settings,
+        submit_signup_finish, submit_signup_pin, NumberView, ProgressView, SignupConfig,
+    },
+    session_state::SessionState,
+    signup::{step_in_words, SignupMessage},
+};
+
+#[component]
+pub fn Onboarding() -> impl IntoView {
+    view! {
+        <Title text="Connect WhatsApp"/>
+        <RequireSignIn>
+            <ConnectPage/>
+        </RequireSignIn>
+    }
+}
+
+/// The page's shared state: one signup run at a time.
+#[derive(Clone, Copy)]
+struct Connection {
+    settings: RwSignal<Option<SignupConfig>>,
+    sdk_ready: RwSignal<bool>,
+    /// The run the open popup belongs to.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    attempt: RwSignal<Option<String>>,
+    progress: RwSignal<Option<ProgressView>>,
+    /// What the signup window said that is not progress (cancel, error).
+    notice: RwSignal<Option<String>>,
+    error: RwSignal<Option<String>>,
+    numbers_version: RwSignal<u32>,
+}
+
+impl Connection {
+    fn show(&self, result: Result<ProgressView, crate::errors::UiError>) {
+        match result {
+            Ok(progress) => {
+                self.error.set(None);
+                self.progress.set(Some(progress));
+            }
+            Err(error) => self.error.set(Some(error.to_string())),
+        }
+    }
+
+    /// Opens Embedded Signup; runs inside the click so the popup opens.
+    fn start(self) {
+        #[cfg(feature = "hydrate")]
+        {
+            let Some(settings) = self.settings.get_untracked() else {
+                return;
+            };
+            let attempt = crate::signup::browser::new_attempt();
+            self.attempt.set(Some(attempt.clone()));
+            self.progress.set(None);
+            self.notice.set(None);
+            self.error.set(None);
+            let opened = crate::signup::browser::login(
+                &settings.config_id,
+                move |code| match code {
+                    Some(code) => spawn_local(async move {
+                        self.show(crate::api::onboarding::submit_signup_code(attempt, code).await);
+                    }),
+                    None => {
+                        if self.progress.get_untracked().is_none()
+                            && self.notice.get_untracked().is_none()
+                        {
+                            self.notice.set(Some("The signup window closed before it finished. Nothing was connected.".into()));
+                        }
+                    }
+                },
+            );
+            if let Err(problem) = opened {
+                self.error.set(Some(problem));
+            }
+        }
+    }
+
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn on_message(self, message: SignupMessage) {
+        let Some(attempt) = self.attempt.get_untracked() else {
+            return;
+        };
+        match message {
+            SignupMessage::Finish {
+                event,
+                waba_id,
+                phone_number_id,
+                business_id,
+            } => spawn_local(async move {
+                self.show(
+                    submit_signup_finish(attempt, event, waba_id, phone_number_id, business_id)
+                        .await,
+                );
+            }),
+            SignupMessage::Cancel { current_step } => {
+                let step = current_step
+                    .map(|s| step_in_words(&s))
+                    .unwrap_or_else(|| "an unknown step".into());
+                self.notice.set(Some(format!("You left the signup at the step “{step}”. Nothing was connected; start again when you are ready.")));
+            }
+            SignupMessage::Error { message, code } => {
+                let code = code.map(|c| format!(" (error {c})")).unwrap_or_default();
+                self.notice.set(Some(format!(
+                    "The signup reported a problem: {message}{code}"
+                )));
+            }
+        }
+    }
+}
+
+#[component]
+fn ConnectPage() -> impl IntoView {
+    let connection = Connection {
+        settings: RwSignal::new(None),
+        sdk_ready: RwSignal::new(false),
+        attempt: RwSignal::new(None),
+        progress: RwSignal::new(None),
+        notice: RwSignal::new(None),
+        error: RwSignal::new(None),
+        numbers_version: RwSignal::new(0),
+    };
+    let settings = Resource::new(|| (), |_| signup_settings());
+    let latest = Resource::new(|| (), |_| onboarding_progress(None));
+    let session = expect_context::<SessionState>();
+
+    // Once the settings are in (browser only): load the SDK.
+    Effect::new(move |_| {
+        if let Some(Ok(loaded)) = settings.get() {
+            connection.settings.set(Some(loaded.clone()));
+            #[cfg(feature = "hydrate")]
+            if let Err(problem) =
+                crate::signup::browser::load_sdk(&loaded, move || connection.sdk_ready.set(true))
+            {
+                connection.error.set(Some(problem));
+            }
+        }
+    });
+    // A run still under way (after a reload, say) shows again.
+    Effect::new(move |_| {
+        if let Some(Ok(Some(run))) = latest.get() {
+            if !run.is_live() && connection.progress.get_untracked().is_none() {
+                connection.progress.set(Some(run));
+            }
+        }
+    });
+    // Follow the run while it moves; when it is live, list the number.
+    Effect::new(move |_| {
+        let Some(run) = connection.progress.get() else {
+            return;
+        };
+        if run.is_live() {
+            connection.numbers_version.update(|v| *v += 1);
+            session.refresh();
+        } else if run.is_moving() {
+            let id = run.id.clone();
+            set_timeout(
+                move || {
+                    spawn_local(async move {
+                        if let Ok(Some(next)) = onboarding_progress(Some(id)).await {
+                            connection.progress.set(Some(next));
+                        }
+                    })
+                },
+                std::time::Duration::from_millis(600),
+            );
+        }
+    });
+    // The signup window's messages, from the allowed origins only; the
+    // listener goes when the page does.
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = window_event_listener(leptos::ev::message, move |event| {
+            let Some(settings) = connection.settings.get_untracked() else {
+                return;
+            };
+            let Some(text) = crate::signup::browser::message_text(&event.data()) else {
+                return;
+            };
+            if let Some(message) =
+                crate::signup::read_message(&event.origin(), &settings.allowed_origins, &text)
+            {
+                connection.on_message(message);
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+
+    view! {
+        <section class="page onboarding">
+            <h1>"Connect WhatsApp"</h1>
+            <p class="lead">"Connect a WhatsApp Business number through Meta's Embedded Signup. It takes about a minute; keep this page open."</p>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || settings.get().map(|result| match result {
+                    Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Ok(_) => view! {
+                        <button
+                            class="button"
+                            data-testid="connect-whatsapp"
+                            disabled=move || !connection.sdk_ready.get()
+                            on:click=move |_| connection.start()
+                        >
+                            {move || if connection.sdk_ready.get() { "Connect WhatsApp" } else { "Loading Meta's signup…" }}
+                        </button>
+                    }.into_any(),
+                })}
+            </Transition>
+            {move || connection.error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            {move || connection.notice.get().map(|n| view! { <p class="notice" role="status" data-testid="signup-notice">{n}</p> })}
+            {move || connection.progress.get().map(|run| view! { <RunProgress run=run connection=connection/> })}
+            <Numbers connection=connection/>
+        </section>
+    }
+}
+
+#[component]
+fn RunProgress(run: ProgressView, connection: Connection) -> impl IntoView {
+    let heading = match (&run.phone, run.is_live()) {
+        (Some(phone), true) => format!("{phone} is live"),
+        (Some(phone), false) => format!("Connecting {phone}"),
+        (None, _) => "Connecting".to_string(),
+    };
+    let pin = RwSignal::new(String::new());
+    let id = run.id.clone();
+    let submit_pin = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (id, value) = (id.clone(), pin.get_untracked());
+        spawn_local(async move {
+            connection.show(submit_signup_pin(id, value).await);
+        });
+    };
+    let retry_id = run.id.clone();
+    let retry = move |_| {
+        let id = retry_id.clone();
+        spawn_local(async move { connection.show(retry_onboarding(id).await) });
+    };
+    let can_retry = run.state == "failed" && run.step != "exchange";
+    view! {
+        <div class="card run" data-testid="onboarding-progress" data-state=run.state.clone() data-step=run.step.clone()>
+            <h2>{heading}</h2>
+            <ol class="steps">
+                {run.steps.into_iter().map(|s| view! {
+                    <li class=format!("step step-{}", s.state) data-state=s.state.clone()>
+                        <span class="step-state">{step_mark(&s.state)}</span>
+                        " "{s.label}
+                    </li>
+                }).collect_view()}
+            </ol>
+            {run.problem.map(|p| view! { <p class="form-error" role="alert" data-testid="onboarding-problem">{p}</p> })}
+            {(run.waiting_for.as_deref() == Some("pin")).then(|| view! {
+                <form class="pin-form" on:submit=submit_pin>
+                    <label>
+                        "Two-step verification PIN"
+                        <input
+                            name="pin" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required
+                            prop:value=move || pin.get()
+                            on:input=move |ev| pin.set(event_target_value(&ev))
+                        />
+                    </label>
+                    <p class="muted">"The number's 6-digit PIN. If it has none yet, the PIN you enter becomes it."</p>
+                    <button type="submit" class="button">"Register the number"</button>
+                </form>
+            })}
+            {can_retry.then(|| view! { <button class="button secondary" on:click=retry>"Try this step again"</button> })}
+            {(run.state == "failed" && run.step == "exchange").then(|| view! {
+                <p class="muted">"Use “Connect WhatsApp” to start again."</p>
+            })}
+        </div>
+    }
+}
+
+fn step_mark(state: &str) -> &'static str {
+    match state {
+        "done" => "✓",
+        "running" => "…",
+        "waiting" => "?",
+        "failed" => "✗",
+        _ => "·",
+    }
+}
+
+#[component]
+fn Numbers(connection: Connection) -> impl IntoView {
+    let numbers = Resource::new(move || connection.numbers_version.get(), |_| list_numbers());
+    view! {
+        <h2>"Numbers"</h2>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || numbers.get().map(|result| match result {
+                Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p class="muted">"No number is connected yet."</p> }.into_any(),
+                Ok(list) => view! {
+                    <table class="table numbers">
+                        <thead><tr><th>"Number"</th><th>"Name"</th><th>"Quality"</th><th>"Status"</th><th></th></tr></thead>
+                        <tbody>{list.into_iter().map(|n| view! { <NumberRow number=n connection=connection/> }).collect_view()}</tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn NumberRow(number: NumberView, connection: Connection) -> impl IntoView {
+    let deregister = RwSignal::new(false);
+    let phone = number.phone_number_id.clone();
+    let disconnect = move |_| {
+        let phone = phone.clone();
+        spawn_local(async move {
+            match disconnect_number(phone, deregister.get_untracked()).await {
+                Ok(()) => connection.numbers_version.update(|v| *v += 1),
+                Err(error) => connection.error.set(Some(error.to_string())),
+            }
+        });
+    };
+    let status = number.status.clone();
+    view! {
+        <tr data-number=number.phone_number_id.clone() data-status=number.status.clone()>
+            <td>{number.display.clone()}</td>
+            <td>{number.verified_name.clone().unwrap_or_default()}</td>
+            <td>{number.quality_rating.clone().unwrap_or_default()}</td>
+            <td>
+                <span class=format!("badge status-{}", number.status)>{status_in_words(&number.status)}</span>
+                {number.status_reason.clone().map(|r| view! { <p class="muted small">{r}</p> })}
+            </td>
+            <td>
+                {(status == "reconnect_needed").then(|| view! {
+                    <button class="button small" on:click=move |_| connection.start()>"Reconnect"</button>
+                })}
+                {(status != "disconnected").then(|| view! {
+                    <label class="small">
+                        <input type="checkbox" on:change=move |ev| deregister.set(event_target_checked(&ev))/>
+                        " also deregister"
+                    </label>
+                    <button class="button small secondary" on:click=disconnect.clone()>"Disconnect"</button>
+                })}
+            </td>
+        </tr>
+    }
+}
+
+fn status_in_words(status: &str) -> &'static str {
+    match status {
+        "live" => "Live",
+        "onboarding" => "Connecting",
+        "reconnect_needed" => "Reconnect needed",
+        "disconnected" => "Disconnected",
+        _ => "Unknown",
+    }
+}
