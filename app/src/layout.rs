@@ -41,7 +41,8 @@ pub fn Layout(children: Children) -> impl IntoView {
                     // Following a link closes the menu so the page shows.
                     on:click=move |_| menu_open.set(false)
                 >
-                    <A href="/onboarding">"Onboarding"</A>
+                    // Full page loads: only the onboarding page's CSP admits Meta's SDK.
+                    <A href="/onboarding" attr:rel="external">"Onboarding"</A>
                     <A href="/conversations">"Conversations"</A>
                     <A href="/profile">"Profile"</A>
                     <A href="/settings">"Settings"</A>
@@ -49,6 +50,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <UserMenu/>
             </header>
             <DemoBanner/>
+            <ReconnectBanner/>
             <main class="content">{children()}</main>
             <footer class="footer">"Switchboard · self-hosted WhatsApp Business Platform"</footer>
         </div>
@@ -77,6 +79,37 @@ fn DemoBanner() -> impl IntoView {
                     })
             }}
         </Suspense>
+    }
+}
+
+/// Numbers whose token is expiring, invalid or revoked: sending is paused
+/// until someone reconnects them.
+#[component]
+fn ReconnectBanner() -> impl IntoView {
+    let state = expect_context::<SessionState>();
+    // The onboarding page lists the numbers with their own Reconnect.
+    let location = leptos_router::hooks::use_location();
+    view! {
+        <Transition>
+            {move || {
+                state
+                    .welcome()
+                    .filter(|_| location.pathname.get() != "/onboarding")
+                    .map(|w| w.reconnect_needed)
+                    .filter(|numbers| !numbers.is_empty())
+                    .map(|numbers| {
+                        let names = numbers.iter().map(|n| n.display.clone()).collect::<Vec<_>>().join(", ");
+                        let reason = numbers[0].status_reason.clone().unwrap_or_default();
+                        view! {
+                            <div class="reconnect-banner" role="alert" data-testid="reconnect-banner">
+                                <strong>"Reconnect needed"</strong>
+                                {format!(" · sending is paused for {names}: {reason}")}
+                                <A href="/onboarding" attr:class="button small" attr:rel="external">"Reconnect"</A>
+                            </div>
+                        }
+                    })
+            }}
+        </Transition>
     }
 }
 

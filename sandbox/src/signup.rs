@@ -36,11 +36,16 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn sdk(State(state): State<AppState>) -> impl IntoResponse {
+    // Meta's CDN serves the SDK to any origin (pages load it with
+    // `crossorigin="anonymous"`), and so does the stand-in.
     (
-        [(
-            header::CONTENT_TYPE,
-            "application/javascript; charset=utf-8",
-        )],
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
         SDK.replace("__SANDBOX_ORIGIN__", &state.base_url),
     )
 }

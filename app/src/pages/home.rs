@@ -15,7 +15,8 @@ pub fn Home() -> impl IntoView {
                 <article class="card">
                     <h2>"1. Connect WhatsApp"</h2>
                     <p>"Go through Meta's Embedded Signup and watch the number become live."</p>
-                    <A href="/onboarding" attr:class="button">"Connect WhatsApp"</A>
+                    // A full page load: only the onboarding page's CSP admits Meta's SDK.
+                    <A href="/onboarding" attr:class="button" attr:rel="external">"Connect WhatsApp"</A>
                 </article>
                 <article class="card">
                     <h2>"2. Conversations"</h2>

@@ -10,7 +10,6 @@ use crate::{
         disconnect_number, list_numbers, onboarding_progress, retry_onboarding, signup_settings,
         submit_signup_finish, submit_signup_pin, NumberView, ProgressView, SignupConfig,
     },
-    session_state::SessionState,
     signup::{step_in_words, SignupMessage},
 };
 
@@ -36,6 +35,8 @@ struct Connection {
     /// What the signup window said that is not progress (cancel, error).
     notice: RwSignal<Option<String>>,
     error: RwSignal<Option<String>>,
+    /// The PIN being typed; here so a progress update keeps it.
+    pin: RwSignal<String>,
     numbers_version: RwSignal<u32>,
 }
 
@@ -44,7 +45,10 @@ impl Connection {
         match result {
             Ok(progress) => {
                 self.error.set(None);
-                self.progress.set(Some(progress));
+                // Unchanged, it stays as it is (and keeps what is typed).
+                if self.progress.get_untracked().as_ref() != Some(&progress) {
+                    self.progress.set(Some(progress));
+                }
             }
             Err(error) => self.error.set(Some(error.to_string())),
         }
@@ -125,21 +129,27 @@ fn ConnectPage() -> impl IntoView {
         progress: RwSignal::new(None),
         notice: RwSignal::new(None),
         error: RwSignal::new(None),
+        pin: RwSignal::new(String::new()),
         numbers_version: RwSignal::new(0),
     };
     let settings = Resource::new(|| (), |_| signup_settings());
     let latest = Resource::new(|| (), |_| onboarding_progress(None));
-    let session = expect_context::<SessionState>();
 
     // Once the settings are in (browser only): load the SDK.
     Effect::new(move |_| {
         if let Some(Ok(loaded)) = settings.get() {
             connection.settings.set(Some(loaded.clone()));
             #[cfg(feature = "hydrate")]
-            if let Err(problem) =
-                crate::signup::browser::load_sdk(&loaded, move || connection.sdk_ready.set(true))
             {
-                connection.error.set(Some(problem));
+                let ready = move || connection.sdk_ready.set(true);
+                let failed = move || {
+                    connection.error.set(Some(
+                        "Meta's signup script could not be loaded; check the connection and reload the page.".into(),
+                    ))
+                };
+                if let Err(problem) = crate::signup::browser::load_sdk(&loaded, ready, failed) {
+                    connection.error.set(Some(problem));
+                }
             }
         }
     });
@@ -152,25 +162,38 @@ fn ConnectPage() -> impl IntoView {
         }
     });
     // Follow the run while it moves; when it is live, list the number.
+    // One poll chain at a time: a newer run of this effect retires the
+    // older chain, and an unchanged answer only ticks.
+    let tick = RwSignal::new(0u32);
+    let chain = StoredValue::new(0u64);
     Effect::new(move |_| {
+        tick.track();
         let Some(run) = connection.progress.get() else {
             return;
         };
+        chain.update_value(|c| *c += 1);
+        let mine = chain.get_value();
         if run.is_live() {
             connection.numbers_version.update(|v| *v += 1);
-            session.refresh();
         } else if run.is_moving() {
             let id = run.id.clone();
-            set_timeout(
-                move || {
-                    spawn_local(async move {
-                        if let Ok(Some(next)) = onboarding_progress(Some(id)).await {
-                            connection.progress.set(Some(next));
+            let poll = move || {
+                spawn_local(async move {
+                    let next = onboarding_progress(Some(id)).await;
+                    if chain.get_value() != mine {
+                        return;
+                    }
+                    match next {
+                        Ok(Some(next))
+                            if connection.progress.get_untracked().as_ref() != Some(&next) =>
+                        {
+                            connection.progress.set(Some(next))
                         }
-                    })
-                },
-                std::time::Duration::from_millis(600),
-            );
+                        _ => tick.update(|t| *t += 1),
+                    }
+                })
+            };
+            set_timeout(poll, std::time::Duration::from_millis(600));
         }
     });
     // The signup window's messages, from the allowed origins only; the
@@ -227,7 +250,7 @@ fn RunProgress(run: ProgressView, connection: Connection) -> impl IntoView {
         (Some(phone), false) => format!("Connecting {phone}"),
         (None, _) => "Connecting".to_string(),
     };
-    let pin = RwSignal::new(String::new());
+    let pin = connection.pin;
     let id = run.id.clone();
     let submit_pin = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

@@ -32,8 +32,13 @@ fn call_init(init_options: &str) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// Loads the SDK (once per page) and runs `ready` after `FB.init`.
-pub fn load_sdk(settings: &SignupConfig, ready: impl FnOnce() + 'static) -> Result<(), String> {
+/// Loads the SDK (once per page) and runs `ready` after `FB.init`, or
+/// `failed` if the script cannot load (blocked, offline).
+pub fn load_sdk(
+    settings: &SignupConfig,
+    ready: impl FnOnce() + 'static,
+    failed: impl FnOnce() + 'static,
+) -> Result<(), String> {
     let init_options = serde_json::json!({
         "appId": settings.app_id,
         "autoLogAppEvents": true,
@@ -67,6 +72,7 @@ pub fn load_sdk(settings: &SignupConfig, ready: impl FnOnce() + 'static) -> Resu
     script.set_async(true);
     script.set_defer(true);
     script.set_cross_origin(Some("anonymous"));
+    script.set_onerror(Some(Closure::once_into_js(failed).unchecked_ref()));
     document
         .body()
         .ok_or("no body")?

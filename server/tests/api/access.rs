@@ -87,14 +87,21 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
             ("waba_id", "524126980791429"),
         ],
     ),
-    ("submit_signup_pin", false, &[("id", "x"), ("pin", "123456")]),
+    (
+        "submit_signup_pin",
+        false,
+        &[("id", "x"), ("pin", "123456")],
+    ),
     ("retry_onboarding", false, &[("id", "x")]),
     ("onboarding_progress", false, &[]),
     ("list_numbers", false, &[]),
     (
         "disconnect_number",
         false,
-        &[("phone_number_id", "106540352242922"), ("deregister", "false")],
+        &[
+            ("phone_number_id", "106540352242922"),
+            ("deregister", "false"),
+        ],
     ),
 ];
 

@@ -1,0 +1,88 @@
+import { test, expect, Page } from "@playwright/test";
+
+// Connect WhatsApp in demo mode: the page loads the sandbox's stand-in for
+// Meta's SDK, FB.login opens the sandbox's Embedded Signup popup, and the
+// server runs every step until the number is live.
+test.describe.configure({ mode: "serial" });
+
+const owner = { name: "Olive Owner", email: "olive@acme.example", password: "olive's long password" };
+
+async function hydrated(page: Page) {
+  await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
+}
+
+/// Signs in as the owner, creating the account when this spec runs alone.
+async function signIn(page: Page) {
+  await page.goto("/sign-in");
+  await hydrated(page);
+  const firstRun = page.getByRole("link", { name: "Create the owner account" });
+  if (await firstRun.isVisible()) {
+    await firstRun.click();
+    await page.getByLabel("Your name").fill(owner.name);
+    await page.getByLabel("Email").fill(owner.email);
+    await page.getByLabel("Password").fill(owner.password);
+    await page.getByLabel("Business (workspace) name").fill("Acme Bakery");
+    await page.getByRole("button", { name: "Create account" }).click();
+  } else {
+    await page.getByLabel("Email").fill(owner.email);
+    await page.getByLabel("Password").fill(owner.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+  }
+  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
+}
+
+async function openSignup(page: Page) {
+  await page.goto("/onboarding");
+  await hydrated(page);
+  const connect = page.getByTestId("connect-whatsapp");
+  await expect(connect).toBeEnabled();
+  const [popup] = await Promise.all([page.waitForEvent("popup"), connect.click()]);
+  await popup.waitForLoadState();
+  return popup;
+}
+
+test("Connect WhatsApp: popup, FINISH, every step, PIN, live", async ({ page }) => {
+  await signIn(page);
+  const popup = await openSignup(page);
+  await popup.getByRole("button", { name: "Continue" }).click();
+  await popup.getByRole("button", { name: "Continue" }).click();
+  // The number that is not registered yet, so the PIN step shows.
+  await popup.getByLabel(/15550005678/).check();
+  await popup.getByRole("button", { name: "Finish" }).click();
+
+  const progress = page.getByTestId("onboarding-progress");
+  await expect(progress).toHaveAttribute("data-step", "register");
+  await expect(progress.locator('li[data-state="done"]')).toHaveCount(3);
+  await page.getByLabel("Two-step verification PIN").fill("135790");
+  await page.getByRole("button", { name: "Register the number" }).click();
+
+  await expect(progress).toHaveAttribute("data-step", "live");
+  await expect(progress.locator('li[data-state="done"]')).toHaveCount(5);
+  await expect(progress.getByRole("heading")).toHaveText("15550005678 is live");
+  const row = page.locator("table.numbers tr[data-status]");
+  await expect(row).toHaveCount(1);
+  await expect(row).toHaveAttribute("data-status", "live");
+  await expect(row).toContainText("Acme Bakery");
+});
+
+test("CANCEL shows its step; a message from another origin is ignored", async ({ page }) => {
+  await signIn(page);
+  const popup = await openSignup(page);
+  // A look-alike message from this page's own origin, which is not Meta's
+  // (nor the sandbox's): it must change nothing.
+  await page.evaluate(() => {
+    window.postMessage(JSON.stringify({ type: "WA_EMBEDDED_SIGNUP", event: "CANCEL", data: { current_step: "FORGED_STEP" } }), "*");
+    window.postMessage(JSON.stringify({ type: "WA_EMBEDDED_SIGNUP", event: "FINISH", data: { waba_id: "1", phone_number_id: "2" } }), "*");
+  });
+  await page.waitForTimeout(500);
+  await expect(page.getByTestId("signup-notice")).toHaveCount(0);
+  await expect(page.getByTestId("onboarding-progress")).toHaveCount(0);
+
+  await popup.getByRole("button", { name: "Continue" }).click();
+  await popup.getByRole("button", { name: "Continue" }).click();
+  await popup.getByRole("button", { name: "Cancel" }).click();
+  const notice = page.getByTestId("signup-notice");
+  await expect(notice).toContainText("Phone number setup");
+  await expect(notice).not.toContainText("Forged");
+  await expect(page.getByTestId("onboarding-progress")).toHaveCount(0);
+});
