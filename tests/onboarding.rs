@@ -579,7 +579,7 @@ async fn token_health_flags_expiring_and_revoked_tokens(backend: TestBackend) {
     )
     .await;
     let expiring = tokens::check_health(&env.engine).await.unwrap();
-    assert_eq!(expiring.flagged, [phone.clone()]);
+    assert_eq!(expiring.flagged, vec![phone.clone()]);
     let number = env.engine.store.number(&phone).await.unwrap().unwrap();
     assert_eq!(number.status, "reconnect_needed");
     assert!(number.status_reason.unwrap().contains("expires in 2 days"));
@@ -601,7 +601,7 @@ async fn token_health_flags_expiring_and_revoked_tokens(backend: TestBackend) {
     env.control("/_sandbox/tokens/revoke", json!({ "token": token }))
         .await;
     let revoked = tokens::check_health(&env.engine).await.unwrap();
-    assert_eq!(revoked.flagged, [phone.clone()]);
+    assert_eq!(revoked.flagged, vec![phone.clone()]);
     let reason = env
         .engine
         .store

@@ -86,3 +86,40 @@ test("CANCEL shows its step; a message from another origin is ignored", async ({
   await expect(notice).not.toContainText("Forged");
   await expect(page.getByTestId("onboarding-progress")).toHaveCount(0);
 });
+
+test("the business removes the app: banner, reconnect, live again", async ({ page, request }) => {
+  await signIn(page);
+  const opener = await page.locator(".demo-banner a").getAttribute("href");
+  const sandbox = new URL(opener!).origin;
+  const state = await (await request.get(`${sandbox}/_sandbox/state`)).json();
+  const removed = await request.post(`${sandbox}/_sandbox/wabas/${state.demo.waba_id}/remove-app`);
+  expect(removed.status()).toBe(200);
+
+  // The account_update webhook arrives and is processed in the background.
+  await expect(async () => {
+    await page.goto("/");
+    await expect(page.getByTestId("reconnect-banner")).toBeVisible({ timeout: 500 });
+  }).toPass({ timeout: 15_000 });
+  const banner = page.getByTestId("reconnect-banner");
+  await expect(banner).toContainText("15550005678");
+  await expect(banner).toContainText("PARTNER_APP_UNINSTALLED");
+
+  await banner.getByRole("link", { name: "Reconnect" }).click();
+  await hydrated(page);
+  await expect(page.locator("table.numbers tr[data-status]")).toHaveAttribute("data-status", "reconnect_needed");
+  const connect = page.getByTestId("connect-whatsapp");
+  await expect(connect).toBeEnabled();
+  const [popup] = await Promise.all([page.waitForEvent("popup"), connect.click()]);
+  await popup.waitForLoadState();
+  await popup.getByRole("button", { name: "Continue" }).click();
+  await popup.getByRole("button", { name: "Continue" }).click();
+  await popup.getByLabel(/15550005678/).check();
+  await popup.getByRole("button", { name: "Finish" }).click();
+
+  // Registered already: no PIN this time.
+  await expect(page.getByTestId("onboarding-progress")).toHaveAttribute("data-step", "live");
+  await expect(page.locator("table.numbers tr[data-status]")).toHaveAttribute("data-status", "live");
+  await page.goto("/");
+  await hydrated(page);
+  await expect(page.getByTestId("reconnect-banner")).toHaveCount(0);
+});

@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
             put(set_faults).get(get_faults).delete(clear_faults),
         )
         .route("/_sandbox/phones/{phone_number_id}", post(adjust_phone))
+        .route("/_sandbox/wabas/{waba_id}/remove-app", post(remove_app))
 }
 
 /// A control API error: `{"error": "..."}` with a 4xx status.
@@ -212,6 +213,40 @@ async fn adjust_phone(
         phone.quality_rating = rating;
     }
     Ok(Json(json!({ "success": true })))
+}
+
+/// The business removes the app in its Business Settings: every token
+/// that reached the WABA stops working, and the app hears of it through an
+/// `account_update` webhook (`PARTNER_APP_UNINSTALLED`).
+async fn remove_app(
+    State(state): State<AppState>,
+    axum::extract::Path(waba_id): axum::extract::Path<String>,
+) -> ControlResult {
+    let (revoked, owner) = {
+        let mut world = state.world();
+        let owner = world
+            .wabas
+            .get(&waba_id)
+            .map(|w| w.business_id.clone())
+            .ok_or_else(|| ControlError::not_found(format!("no WABA {waba_id}")))?;
+        let mut revoked = 0;
+        for token in world.tokens.values_mut() {
+            if token.may_manage_waba(&waba_id) && !token.revoked {
+                token.revoked = true;
+                revoked += 1;
+            }
+        }
+        (revoked, owner)
+    };
+    state.webhooks.send(webhooks::Change {
+        waba_id: waba_id.clone(),
+        field: "account_update".into(),
+        value: json!({
+            "event": "PARTNER_APP_UNINSTALLED",
+            "waba_info": { "waba_id": waba_id, "owner_business_id": owner },
+        }),
+    });
+    Ok(Json(json!({ "success": true, "revoked_tokens": revoked })))
 }
 
 async fn delivery_log(State(state): State<AppState>) -> Json<Value> {

@@ -128,10 +128,11 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
                 }
                 if change.field == "account_update" {
                     if let Some(reason) = removal_of(value) {
-                        ops.push(Op::AppRemoved {
-                            waba_id: entry.id.clone(),
-                            reason,
-                        });
+                        // Some account updates name the WABA in the value
+                        // (the entry id may be a business portfolio).
+                        let waba_id = payload::text(&value["waba_info"]["waba_id"])
+                            .unwrap_or_else(|| entry.id.clone());
+                        ops.push(Op::AppRemoved { waba_id, reason });
                     }
                 }
                 ops.push(Op::Account {

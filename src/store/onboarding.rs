@@ -268,7 +268,8 @@ impl Store {
 
     /// Runs still holding a token of their own (for key rotation).
     pub async fn onboarding_seals(&self) -> Result<Vec<(String, String, Sealed)>> {
-        let rows: Vec<(String, String, String, Vec<u8>, Vec<u8>)> = with_pool!(self, pool => {
+        type Row = (String, String, String, Vec<u8>, Vec<u8>);
+        let rows: Vec<Row> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT id, workspace_id, key_id, nonce, ciphertext FROM onboardings WHERE key_id IS NOT NULL",
             )

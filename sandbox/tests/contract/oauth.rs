@@ -221,3 +221,32 @@ async fn a_token_expiring_later_works_until_then() {
         .await;
     assert_graph_error(&world.call("GET", &phone, None).await, 401, 190, Some(463));
 }
+
+#[tokio::test]
+async fn removing_the_app_revokes_its_tokens_and_says_so_by_webhook() {
+    let world = World::start().await;
+    let waba = world.demo().waba_id.clone();
+    let phone = world.demo().phone_number_id.clone();
+    let (status, body) = world
+        .control(
+            "POST",
+            &format!("/_sandbox/wabas/{waba}/remove-app"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["revoked_tokens"].as_i64()),
+        (200, Some(1)),
+        "{body}"
+    );
+    assert_graph_error(&world.call("GET", &phone, None).await, 401, 190, Some(458));
+    let bodies = world.receiver.wait_for(1).await;
+    let change = &bodies[0]["entry"][0]["changes"][0];
+    assert_eq!(change["field"], "account_update");
+    assert_eq!(change["value"]["event"], "PARTNER_APP_UNINSTALLED");
+    assert_eq!(change["value"]["waba_info"]["waba_id"], waba.as_str());
+    let (missing, _) = world
+        .control("POST", "/_sandbox/wabas/42/remove-app", json!({}))
+        .await;
+    assert_eq!(missing, 404);
+}
