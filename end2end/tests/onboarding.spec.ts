@@ -123,3 +123,24 @@ test("the business removes the app: banner, reconnect, live again", async ({ pag
   await hydrated(page);
   await expect(page.getByTestId("reconnect-banner")).toHaveCount(0);
 });
+
+test("a customer writes to the connected number: the conversation appears without a reload", async ({ page, request }) => {
+  await signIn(page);
+  const opener = await page.locator(".demo-banner a").getAttribute("href");
+  const sandbox = new URL(opener!).origin;
+  const state = await (await request.get(`${sandbox}/_sandbox/state`)).json();
+  await page.goto("/conversations");
+  await hydrated(page);
+
+  const sent = await request.post(`${sandbox}/_sandbox/customers/16505550199/messages`, {
+    data: { phone_number_id: state.demo.new_phone_number_id, name: "Carla Customer", type: "text", text: { body: "Do you bake on Sundays?" } },
+  });
+  expect(sent.status()).toBe(200);
+
+  // Signed webhook -> journal -> pipeline -> the page's next refresh.
+  const conversation = page.locator("a.conversation", { hasText: "Carla Customer" });
+  await expect(conversation).toBeVisible({ timeout: 15_000 });
+  await expect(conversation).toContainText("Do you bake on Sundays?");
+  await conversation.click();
+  await expect(page.locator(".bubble.inbound")).toContainText("Do you bake on Sundays?");
+});
