@@ -43,7 +43,7 @@ async fn each_section_has_a_page() {
     let app = spawn_app(TestBackend::Sqlite).await;
     let owner = owner(&app).await;
     for (path, heading) in [
-        ("/onboarding", "<h1>Onboarding</h1>"),
+        ("/onboarding", "<h1>Connect WhatsApp</h1>"),
         ("/conversations", "<h1>Conversations</h1>"),
         ("/profile", "<h1>Profile</h1>"),
         ("/settings", "<h1>Settings</h1>"),
