@@ -119,6 +119,26 @@ pub struct Config {
     pub webhook_override: bool,
     /// Seconds between token health checks (`TOKEN_HEALTH_INTERVAL_SECS`).
     pub token_health_interval_secs: u64,
+    pub picture: PictureRules,
+}
+
+/// What a profile picture must be: JPEG or PNG, square-ish bounds in
+/// pixels (per side), and a size limit for the upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PictureRules {
+    pub min_px: u32,
+    pub max_px: u32,
+    pub max_bytes: usize,
+}
+
+impl Default for PictureRules {
+    fn default() -> Self {
+        Self {
+            min_px: 192,
+            max_px: 640,
+            max_bytes: 5 * 1024 * 1024,
+        }
+    }
 }
 
 impl Config {
@@ -208,6 +228,29 @@ impl Config {
                 })?,
         };
 
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError::new(name, "must be a positive whole number")),
+            }
+        };
+        let defaults = PictureRules::default();
+        let picture = PictureRules {
+            min_px: number("PROFILE_PICTURE_MIN_PX", defaults.min_px.into())? as u32,
+            max_px: number("PROFILE_PICTURE_MAX_PX", defaults.max_px.into())? as u32,
+            max_bytes: number("PROFILE_PICTURE_MAX_BYTES", defaults.max_bytes as u64)? as usize,
+        };
+        if picture.min_px > picture.max_px {
+            return Err(ConfigError::new(
+                "PROFILE_PICTURE_MIN_PX",
+                "is larger than PROFILE_PICTURE_MAX_PX",
+            ));
+        }
+
         let meta = match get("META_APP_ID") {
             None => None,
             Some(app_id) => Some(read_meta_app(app_id, &get)?),
@@ -242,6 +285,7 @@ impl Config {
             log_format,
             webhook_override,
             token_health_interval_secs,
+            picture,
         })
     }
 

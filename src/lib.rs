@@ -10,6 +10,7 @@ pub mod graph;
 pub mod numbers;
 pub mod onboarding;
 pub mod pipeline;
+pub mod profile;
 pub mod secret;
 pub mod store;
 pub mod tokens;

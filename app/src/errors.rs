@@ -72,6 +72,7 @@ impl From<switchboard::accounts::Error> for UiError {
             e @ (E::InvalidCredentials | E::AlreadySetUp) => {
                 (StatusCode::BAD_REQUEST, Self::Message(e.to_string()))
             }
+            E::Meta(message) => (StatusCode::BAD_GATEWAY, Self::Message(message)),
             e @ E::RateLimited { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, Self::Message(e.to_string()))
             }

@@ -124,6 +124,9 @@ pub enum Error {
     RateLimited { retry_after_secs: i64 },
     #[error("this installation already has an owner; ask for an invite")]
     AlreadySetUp,
+    /// Meta refused or could not be reached; the message says which.
+    #[error("{0}")]
+    Meta(String),
     #[error("storage error")]
     Store(#[from] store::Error),
 }

@@ -4,6 +4,7 @@
 //! secret), so nothing secret reaches a log line.
 
 mod error;
+mod profile;
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 pub use error::GraphError;
+pub use profile::{LiveProfile, UploadOutcome};
 
 use crate::{config::Config, secret::Secret};
 
@@ -146,7 +148,7 @@ impl GraphClient {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!(
             "{}/{}/{}",
             self.base.as_str().trim_end_matches('/'),
@@ -155,7 +157,7 @@ impl GraphClient {
         )
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, GraphError> {
+    pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, GraphError> {
         let response = request
             .send()
             .await
@@ -174,7 +176,7 @@ impl GraphClient {
         })
     }
 
-    async fn get(
+    pub(crate) async fn get(
         &self,
         token: &Secret<String>,
         path: &str,
@@ -189,7 +191,7 @@ impl GraphClient {
         .await
     }
 
-    async fn post(
+    pub(crate) async fn post(
         &self,
         token: &Secret<String>,
         path: &str,

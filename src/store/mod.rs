@@ -10,6 +10,7 @@ mod accounts;
 mod audit;
 mod numbers;
 mod onboarding;
+mod profiles;
 mod postgres;
 mod settings;
 mod sqlite;
