@@ -3,21 +3,15 @@
 
 mod common;
 
-use std::collections::HashMap;
-
-use sandbox::{DemoIds, Sandbox, SandboxConfig};
-use serde_json::{json, Value};
+use common::meta::{engine_for, setup, Env, PIN};
+use serde_json::json;
 use switchboard::{
-    accounts::{self, Caller, Role, SignUp},
-    config::{Config, MetaApp},
+    accounts::{self, Caller},
     numbers,
     onboarding::{self, Progress, SignupData},
-    secret::Secret,
-    store::Store,
-    test_support::{TestBackend, TestDatabase},
+    test_support::TestBackend,
     tokens,
     vault::{generate_key_entry, KeyRing},
-    Engine,
 };
 
 on_both_backends!(
@@ -37,197 +31,6 @@ on_both_backends!(
     disconnecting_keeps_history_and_unsubscribes,
     rotating_keys_moves_every_token_to_the_new_key,
 );
-
-const PIN: &str = "135790";
-
-struct Env {
-    _db: TestDatabase,
-    sandbox: Sandbox,
-    demo: DemoIds,
-    engine: Engine,
-    caller: Caller,
-    http: reqwest::Client,
-    keys: String,
-}
-
-fn config_for(db: &TestDatabase, sandbox: &Sandbox, keys: &str) -> Config {
-    let vars: HashMap<&str, String> = HashMap::from([
-        ("DATABASE_URL", db.url.as_str().to_string()),
-        ("TOKEN_ENCRYPTION_KEYS", keys.to_string()),
-        ("META_GRAPH_BASE_URL", sandbox.base_url()),
-    ]);
-    let mut config = Config::from_lookup(|name| vars.get(name).cloned()).expect("config");
-    let defaults = SandboxConfig::default();
-    config.meta = Some(MetaApp {
-        app_id: defaults.app_id,
-        app_secrets: vec![Secret::new(defaults.app_secret)],
-        config_id: "1".into(),
-        webhook_verify_token: Secret::new(defaults.verify_token),
-    });
-    config
-}
-
-async fn engine_for(db: &TestDatabase, sandbox: &Sandbox, keys: &str) -> Engine {
-    let config = config_for(db, sandbox, keys);
-    let store = Store::open(&db.url).await.expect("store");
-    let ring = switchboard::vault::key_ring_for(&config).expect("keys");
-    Engine::new(config, store, ring).expect("engine")
-}
-
-async fn owner(store: &Store) -> Caller {
-    let user = accounts::create_admin(
-        store,
-        &SignUp {
-            email: "owner@example.com",
-            name: "Owner",
-            password: "a long enough password",
-            workspace_name: "Acme",
-        },
-    )
-    .await
-    .expect("owner");
-    let membership = store.memberships_of(&user.id).await.expect("memberships")[0].clone();
-    Caller {
-        user,
-        workspace: membership.workspace,
-        role: Role::Owner,
-    }
-}
-
-async fn setup(backend: TestBackend) -> Env {
-    let db = TestDatabase::create(backend).await;
-    let sandbox = Sandbox::start(SandboxConfig::default(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("sandbox");
-    let demo = sandbox.demo().expect("demo business").clone();
-    let keys = generate_key_entry("k1");
-    let engine = engine_for(&db, &sandbox, &keys).await;
-    let caller = owner(&engine.store).await;
-    Env {
-        _db: db,
-        sandbox,
-        demo,
-        engine,
-        caller,
-        http: reqwest::Client::new(),
-        keys,
-    }
-}
-
-impl Env {
-    async fn control(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.sandbox.base_url()))
-            .json(&body)
-            .send()
-            .await
-            .expect("sandbox answers");
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.expect("json")
-    }
-
-    async fn code(&self) -> String {
-        self.control("/_sandbox/codes", json!({})).await["code"]
-            .as_str()
-            .expect("code")
-            .to_string()
-    }
-
-    async fn graph(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> Value {
-        let mut request = self
-            .http
-            .request(method, format!("{}/v25.0/{path}", self.sandbox.base_url()))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request
-            .send()
-            .await
-            .expect("graph")
-            .json()
-            .await
-            .expect("json")
-    }
-
-    fn signup(&self, phone: &str) -> SignupData {
-        SignupData {
-            event: "FINISH".into(),
-            waba_id: self.demo.waba_id.clone(),
-            phone_number_id: Some(phone.to_string()),
-            business_id: Some(self.demo.business_id.clone()),
-        }
-    }
-
-    /// Code, signup data, then the worker: where the run waits for a PIN.
-    async fn until_pin(&self, attempt: &str, phone: &str) -> Progress {
-        let code = self.code().await;
-        onboarding::submit_code(&self.engine, &self.caller, attempt, &code)
-            .await
-            .expect("code");
-        onboarding::submit_signup(&self.engine, &self.caller, attempt, &self.signup(phone))
-            .await
-            .expect("signup");
-        onboarding::run_ready(&self.engine).await;
-        self.latest().await
-    }
-
-    async fn connect(&self, attempt: &str, phone: &str) -> Progress {
-        let progress = self.until_pin(attempt, phone).await;
-        if progress.waiting_for.as_deref() == Some("pin") {
-            onboarding::submit_pin(&self.engine, &self.caller, &progress.id, PIN)
-                .await
-                .expect("pin");
-            onboarding::run_ready(&self.engine).await;
-        }
-        self.latest().await
-    }
-
-    async fn latest(&self) -> Progress {
-        onboarding::latest(&self.engine, &self.caller)
-            .await
-            .expect("latest")
-            .expect("a run")
-    }
-
-    async fn token_of(&self, phone: &str) -> String {
-        tokens::open_number_token(&self.engine, phone)
-            .await
-            .expect("token")
-            .expose()
-            .clone()
-    }
-
-    async fn status_of(&self, phone: &str) -> String {
-        self.engine
-            .store
-            .number(phone)
-            .await
-            .unwrap()
-            .expect("number")
-            .status
-    }
-
-    async fn audit_actions(&self) -> Vec<String> {
-        switchboard::audit::entries(&self.engine.store, &self.caller, 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.action)
-            .collect()
-    }
-}
 
 fn step_states(progress: &Progress) -> Vec<(String, String)> {
     progress
@@ -549,7 +352,7 @@ async fn a_restart_between_steps_resumes(backend: TestBackend) {
     // The process stops before any worker ran the verify step.
     env.engine.store.close().await;
 
-    let restarted = engine_for(&env._db, &env.sandbox, &env.keys).await;
+    let restarted = engine_for(&env.db, &env.sandbox, &env.keys).await;
     assert_eq!(
         onboarding::run_ready(&restarted).await,
         3,
@@ -723,7 +526,7 @@ async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {
         .unwrap();
 
     let rotated_keys = format!("{},{}", generate_key_entry("k2"), env.keys);
-    let rotated = engine_for(&env._db, &env.sandbox, &rotated_keys).await;
+    let rotated = engine_for(&env.db, &env.sandbox, &rotated_keys).await;
     // Before rotating, old ciphertexts still open with the old key listed.
     assert_eq!(
         tokens::open_number_token(&rotated, &phone)
@@ -752,7 +555,7 @@ async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {
 
     // The old key can go: everything opens with the new one alone.
     let new_only = rotated_keys.split(',').next().unwrap().to_string();
-    let later = engine_for(&env._db, &env.sandbox, &new_only).await;
+    let later = engine_for(&env.db, &env.sandbox, &new_only).await;
     assert_eq!(
         tokens::open_number_token(&later, &phone)
             .await

@@ -46,7 +46,14 @@ pub struct ProfileFields {
 }
 
 /// The field names, as Meta spells them.
-pub const FIELDS: [&str; 6] = ["about", "address", "description", "email", "websites", "vertical"];
+pub const FIELDS: [&str; 6] = [
+    "about",
+    "address",
+    "description",
+    "email",
+    "websites",
+    "vertical",
+];
 
 fn too_long(text: &str, max: usize) -> bool {
     text.chars().count() > max
@@ -84,7 +91,10 @@ pub fn is_web_url(url: &str) -> bool {
 pub fn check(fields: &ProfileFields) -> Vec<(&'static str, String)> {
     let mut problems = Vec::new();
     if fields.about.trim().is_empty() {
-        problems.push(("about", "Write a short “about” text (Meta requires one).".to_string()));
+        problems.push((
+            "about",
+            "Write a short “about” text (Meta requires one).".to_string(),
+        ));
     } else if too_long(&fields.about, ABOUT_MAX) {
         problems.push(("about", format!("At most {ABOUT_MAX} characters.")));
     }
@@ -92,7 +102,10 @@ pub fn check(fields: &ProfileFields) -> Vec<(&'static str, String)> {
         problems.push(("address", format!("At most {ADDRESS_MAX} characters.")));
     }
     if too_long(&fields.description, DESCRIPTION_MAX) {
-        problems.push(("description", format!("At most {DESCRIPTION_MAX} characters.")));
+        problems.push((
+            "description",
+            format!("At most {DESCRIPTION_MAX} characters."),
+        ));
     }
     if too_long(&fields.email, EMAIL_MAX) {
         problems.push(("email", format!("At most {EMAIL_MAX} characters.")));
@@ -136,23 +149,86 @@ mod tests {
     fn a_valid_profile_has_no_problems() {
         assert!(check(&valid()).is_empty());
         // Limits count characters, not bytes.
-        let about = ProfileFields { about: "é".repeat(ABOUT_MAX), ..valid() };
+        let about = ProfileFields {
+            about: "é".repeat(ABOUT_MAX),
+            ..valid()
+        };
         assert!(check(&about).is_empty());
     }
 
     #[test]
     fn each_limit_names_its_field() {
         let cases: Vec<(ProfileFields, &str)> = vec![
-            (ProfileFields { about: "a".repeat(ABOUT_MAX + 1), ..valid() }, "about"),
-            (ProfileFields { about: " ".into(), ..valid() }, "about"),
-            (ProfileFields { address: "a".repeat(ADDRESS_MAX + 1), ..valid() }, "address"),
-            (ProfileFields { description: "a".repeat(DESCRIPTION_MAX + 1), ..valid() }, "description"),
-            (ProfileFields { email: "not-an-email".into(), ..valid() }, "email"),
-            (ProfileFields { email: format!("{}@x.example", "a".repeat(EMAIL_MAX)), ..valid() }, "email"),
-            (ProfileFields { websites: vec!["https://a.example".into(); 3], ..valid() }, "websites"),
-            (ProfileFields { websites: vec!["ftp://a.example".into()], ..valid() }, "websites"),
-            (ProfileFields { websites: vec![format!("https://a.example/{}", "a".repeat(WEBSITE_MAX))], ..valid() }, "websites"),
-            (ProfileFields { vertical: "BAKERY".into(), ..valid() }, "vertical"),
+            (
+                ProfileFields {
+                    about: "a".repeat(ABOUT_MAX + 1),
+                    ..valid()
+                },
+                "about",
+            ),
+            (
+                ProfileFields {
+                    about: " ".into(),
+                    ..valid()
+                },
+                "about",
+            ),
+            (
+                ProfileFields {
+                    address: "a".repeat(ADDRESS_MAX + 1),
+                    ..valid()
+                },
+                "address",
+            ),
+            (
+                ProfileFields {
+                    description: "a".repeat(DESCRIPTION_MAX + 1),
+                    ..valid()
+                },
+                "description",
+            ),
+            (
+                ProfileFields {
+                    email: "not-an-email".into(),
+                    ..valid()
+                },
+                "email",
+            ),
+            (
+                ProfileFields {
+                    email: format!("{}@x.example", "a".repeat(EMAIL_MAX)),
+                    ..valid()
+                },
+                "email",
+            ),
+            (
+                ProfileFields {
+                    websites: vec!["https://a.example".into(); 3],
+                    ..valid()
+                },
+                "websites",
+            ),
+            (
+                ProfileFields {
+                    websites: vec!["ftp://a.example".into()],
+                    ..valid()
+                },
+                "websites",
+            ),
+            (
+                ProfileFields {
+                    websites: vec![format!("https://a.example/{}", "a".repeat(WEBSITE_MAX))],
+                    ..valid()
+                },
+                "websites",
+            ),
+            (
+                ProfileFields {
+                    vertical: "BAKERY".into(),
+                    ..valid()
+                },
+                "vertical",
+            ),
         ];
         for (fields, field) in cases {
             let problems = check(&fields);
@@ -168,7 +244,12 @@ mod tests {
             assert!(!is_email(bad), "{bad}");
         }
         assert!(is_web_url("http://x.example/path?q=1"));
-        for bad in ["x.example", "https://", "javascript:alert(1)", "https://a b.example"] {
+        for bad in [
+            "x.example",
+            "https://",
+            "javascript:alert(1)",
+            "https://a b.example",
+        ] {
             assert!(!is_web_url(bad), "{bad}");
         }
     }

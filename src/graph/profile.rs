@@ -5,7 +5,8 @@ use serde_json::{json, Map, Value};
 use super::{GraphClient, GraphError};
 use crate::secret::Secret;
 
-const PROFILE_FIELDS: &str = "about,address,description,email,profile_picture_url,websites,vertical";
+const PROFILE_FIELDS: &str =
+    "about,address,description,email,profile_picture_url,websites,vertical";
 
 /// The profile as Meta holds it now. Absent fields are empty.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -51,7 +52,11 @@ impl GraphClient {
             email: text("email"),
             websites: profile["websites"]
                 .as_array()
-                .map(|w| w.iter().filter_map(|u| u.as_str().map(str::to_string)).collect())
+                .map(|w| {
+                    w.iter()
+                        .filter_map(|u| u.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default(),
             vertical: text("vertical"),
             profile_picture_url: profile["profile_picture_url"]
@@ -93,7 +98,11 @@ impl GraphClient {
                 self.http
                     .post(self.url(&format!("{}/uploads", self.app_id)))
                     .bearer_auth(token.expose())
-                    .query(&[("file_name", file_name), ("file_length", &length), ("file_type", mime)]),
+                    .query(&[
+                        ("file_name", file_name),
+                        ("file_length", &length),
+                        ("file_type", mime),
+                    ]),
             )
             .await?;
         body["id"]
@@ -107,9 +116,17 @@ impl GraphClient {
     }
 
     /// Where an upload session stands: the bytes Meta has.
-    pub async fn upload_offset(&self, token: &Secret<String>, session: &str) -> Result<usize, GraphError> {
+    pub async fn upload_offset(
+        &self,
+        token: &Secret<String>,
+        session: &str,
+    ) -> Result<usize, GraphError> {
         let body = self
-            .send(self.http.get(self.url(session)).header("Authorization", format!("OAuth {}", token.expose())))
+            .send(
+                self.http
+                    .get(self.url(session))
+                    .header("Authorization", format!("OAuth {}", token.expose())),
+            )
             .await?;
         body["file_offset"]
             .as_u64()
@@ -139,7 +156,9 @@ impl GraphClient {
             )
             .await?;
         match (body["h"].as_str(), body["file_offset"].as_u64()) {
-            (Some(handle), _) if !handle.is_empty() => Ok(UploadOutcome::Handle(handle.to_string())),
+            (Some(handle), _) if !handle.is_empty() => {
+                Ok(UploadOutcome::Handle(handle.to_string()))
+            }
             (_, Some(offset)) => Ok(UploadOutcome::Partial(offset as usize)),
             _ => Err(GraphError::Unexpected {
                 status: 200,

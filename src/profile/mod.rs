@@ -74,7 +74,11 @@ fn field_values(fields: &ProfileFields) -> [(&'static str, Value); 6] {
 fn shown(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
         other => other.to_string(),
     }
 }
@@ -102,7 +106,11 @@ pub fn drift(saved: &LiveProfile, live: &LiveProfile) -> Vec<Drift> {
 }
 
 /// The caller's number, with its token, or an error the page can show.
-async fn number_and_token(engine: &Engine, caller: &Caller, phone_number_id: &str) -> Result<(NumberRow, Secret<String>), Error> {
+async fn number_and_token(
+    engine: &Engine,
+    caller: &Caller,
+    phone_number_id: &str,
+) -> Result<(NumberRow, Secret<String>), Error> {
     caller.require(Role::Admin)?;
     let number = engine
         .store
@@ -111,11 +119,17 @@ async fn number_and_token(engine: &Engine, caller: &Caller, phone_number_id: &st
         .filter(|n| n.workspace_id == caller.workspace.id)
         .ok_or(Error::NotFound)?;
     if number.status == numbers::DISCONNECTED {
-        return Err(Error::Meta("This number is disconnected; connect it again to edit its profile.".into()));
+        return Err(Error::Meta(
+            "This number is disconnected; connect it again to edit its profile.".into(),
+        ));
     }
     let token = open_number_token(engine, phone_number_id)
         .await
-        .map_err(|e| Error::Meta(format!("The number's access token cannot be used ({e}); connect it again.")))?;
+        .map_err(|e| {
+            Error::Meta(format!(
+                "The number's access token cannot be used ({e}); connect it again."
+            ))
+        })?;
     Ok((number, token))
 }
 
@@ -127,14 +141,21 @@ async fn meta_error(engine: &Engine, phone_number_id: &str, error: GraphError) -
     if error.is_token_problem() {
         return Error::Meta("Meta no longer accepts this number's access token; reconnect it on the onboarding page.".into());
     }
-    if let GraphError::Meta { message, user_message, .. } = &error {
+    if let GraphError::Meta {
+        message,
+        user_message,
+        ..
+    } = &error
+    {
         let text = user_message.clone().unwrap_or_else(|| message.clone());
         let field = rules::profile::FIELDS
             .into_iter()
             .chain(["profile_picture_handle"])
             .find(|f| message.contains(f));
         return match field {
-            Some("profile_picture_handle") => Error::invalid("picture", format!("Meta refused the picture: {text}")),
+            Some("profile_picture_handle") => {
+                Error::invalid("picture", format!("Meta refused the picture: {text}"))
+            }
             Some(field) => Error::invalid(field, format!("Meta refused this: {text}")),
             None => Error::Meta(format!("Meta refused the change: {text}")),
         };
@@ -142,7 +163,11 @@ async fn meta_error(engine: &Engine, phone_number_id: &str, error: GraphError) -
     Error::Meta(format!("Meta could not be reached: {error}"))
 }
 
-async fn live_profile(engine: &Engine, phone: &str, token: &Secret<String>) -> Result<LiveProfile, Error> {
+async fn live_profile(
+    engine: &Engine,
+    phone: &str,
+    token: &Secret<String>,
+) -> Result<LiveProfile, Error> {
     match engine.graph.business_profile(token, phone).await {
         Ok(live) => Ok(live),
         Err(error) => Err(meta_error(engine, phone, error).await),
@@ -170,24 +195,44 @@ async fn view_of(engine: &Engine, phone: &str, live: LiveProfile) -> Result<Prof
     })
 }
 
-async fn remember(engine: &Engine, caller: &Caller, phone: &str, profile: &LiveProfile) -> Result<(), Error> {
+async fn remember(
+    engine: &Engine,
+    caller: &Caller,
+    phone: &str,
+    profile: &LiveProfile,
+) -> Result<(), Error> {
     let json = serde_json::to_string(profile).unwrap_or_default();
     engine
         .store
-        .save_profile(phone, &caller.workspace.id, &json, Some(&caller.user.id), now_millis())
+        .save_profile(
+            phone,
+            &caller.workspace.id,
+            &json,
+            Some(&caller.user.id),
+            now_millis(),
+        )
         .await?;
     Ok(())
 }
 
 /// The live profile, and how it drifted from what was saved here.
-pub async fn load(engine: &Engine, caller: &Caller, phone_number_id: &str) -> Result<ProfileView, Error> {
+pub async fn load(
+    engine: &Engine,
+    caller: &Caller,
+    phone_number_id: &str,
+) -> Result<ProfileView, Error> {
     let (_, token) = number_and_token(engine, caller, phone_number_id).await?;
     let live = live_profile(engine, phone_number_id, &token).await?;
     view_of(engine, phone_number_id, live).await
 }
 
 /// Checks `fields`, sends Meta only what changed, audits before and after.
-pub async fn save(engine: &Engine, caller: &Caller, phone_number_id: &str, fields: ProfileFields) -> Result<Saved, Error> {
+pub async fn save(
+    engine: &Engine,
+    caller: &Caller,
+    phone_number_id: &str,
+    fields: ProfileFields,
+) -> Result<Saved, Error> {
     if let Some((field, message)) = check(&fields).into_iter().next() {
         return Err(Error::invalid(field, message));
     }
@@ -195,7 +240,10 @@ pub async fn save(engine: &Engine, caller: &Caller, phone_number_id: &str, field
     let before = live_profile(engine, phone_number_id, &token).await?;
     let mut changes = Map::new();
     let mut was = Map::new();
-    for ((field, old), (_, new)) in field_values(&as_fields(&before)).into_iter().zip(field_values(&fields)) {
+    for ((field, old), (_, new)) in field_values(&as_fields(&before))
+        .into_iter()
+        .zip(field_values(&fields))
+    {
         if old != new {
             was.insert(field.into(), old);
             changes.insert(field.into(), new);
@@ -203,6 +251,8 @@ pub async fn save(engine: &Engine, caller: &Caller, phone_number_id: &str, field
     }
     let changed: Vec<String> = changes.keys().cloned().collect();
     if changes.is_empty() {
+        // Saving what is live accepts it: no drift from here on.
+        remember(engine, caller, phone_number_id, &before).await?;
         let view = view_of(engine, phone_number_id, before).await?;
         return Ok(Saved { changed, view });
     }
@@ -232,10 +282,19 @@ const UPLOAD_RESUMES: u32 = 5;
 
 /// Meta's resumable upload: start a session, send the bytes, and when a
 /// transfer breaks, ask Meta how much arrived and send the rest.
-async fn upload(engine: &Engine, token: &Secret<String>, picture: &Picture) -> Result<String, GraphError> {
+async fn upload(
+    engine: &Engine,
+    token: &Secret<String>,
+    picture: &Picture,
+) -> Result<String, GraphError> {
     let session = engine
         .graph
-        .start_upload(token, picture.file_name(), picture.bytes.len(), picture.mime)
+        .start_upload(
+            token,
+            picture.file_name(),
+            picture.bytes.len(),
+            picture.mime,
+        )
         .await?;
     let mut offset = 0;
     let mut resumes = 0;
@@ -273,9 +332,15 @@ async fn upload(engine: &Engine, token: &Secret<String>, picture: &Picture) -> R
 }
 
 /// Checks the picture by decoding it, uploads it, and sets it.
-pub async fn replace_picture(engine: &Engine, caller: &Caller, phone_number_id: &str, bytes: Vec<u8>) -> Result<ProfileView, Error> {
+pub async fn replace_picture(
+    engine: &Engine,
+    caller: &Caller,
+    phone_number_id: &str,
+    bytes: Vec<u8>,
+) -> Result<ProfileView, Error> {
     caller.require(Role::Admin)?;
-    let picture = picture::check(bytes, &engine.config.picture).map_err(|m| Error::invalid("picture", m))?;
+    let picture =
+        picture::check(bytes, &engine.config.picture).map_err(|m| Error::invalid("picture", m))?;
     let (_, token) = number_and_token(engine, caller, phone_number_id).await?;
     let before = live_profile(engine, phone_number_id, &token).await?;
     let handle = match upload(engine, &token, &picture).await {
@@ -284,7 +349,11 @@ pub async fn replace_picture(engine: &Engine, caller: &Caller, phone_number_id: 
     };
     let mut change = Map::new();
     change.insert("profile_picture_handle".into(), json!(handle));
-    if let Err(error) = engine.graph.update_business_profile(&token, phone_number_id, change).await {
+    if let Err(error) = engine
+        .graph
+        .update_business_profile(&token, phone_number_id, change)
+        .await
+    {
         return Err(meta_error(engine, phone_number_id, error).await);
     }
     let after = live_profile(engine, phone_number_id, &token).await?;
@@ -302,7 +371,9 @@ pub async fn replace_picture(engine: &Engine, caller: &Caller, phone_number_id: 
     )
     .await?;
     // Only the picture is ours to remember; other fields keep their snapshot.
-    let mut snapshot = saved_snapshot(engine, phone_number_id).await?.unwrap_or_else(|| before.clone());
+    let mut snapshot = saved_snapshot(engine, phone_number_id)
+        .await?
+        .unwrap_or_else(|| before.clone());
     snapshot.profile_picture_url = after.profile_picture_url.clone();
     remember(engine, caller, phone_number_id, &snapshot).await?;
     view_of(engine, phone_number_id, after).await

@@ -48,7 +48,12 @@ pub fn check(bytes: Vec<u8>, rules: &PictureRules) -> Result<Picture, String> {
         Ok(other) => {
             return Err(format!(
                 "Only JPEG and PNG pictures are accepted; this file is {}.",
-                other.extensions_str().first().copied().unwrap_or("another format").to_uppercase()
+                other
+                    .extensions_str()
+                    .first()
+                    .copied()
+                    .unwrap_or("another format")
+                    .to_uppercase()
             ))
         }
         Err(_) => return Err("This file is not a picture: only JPEG and PNG are accepted.".into()),
@@ -63,7 +68,12 @@ pub fn check(bytes: Vec<u8>, rules: &PictureRules) -> Result<Picture, String> {
         reader.limits(limits);
         reader
     };
-    let damaged = |e: image::ImageError| format!("The picture is damaged or not a real {}: {e}.", &mime[6..].to_uppercase());
+    let damaged = |e: image::ImageError| {
+        format!(
+            "The picture is damaged or not a real {}: {e}.",
+            &mime[6..].to_uppercase()
+        )
+    };
     let (width, height) = reader(&bytes).into_dimensions().map_err(damaged)?;
     let (min, max) = (rules.min_px, rules.max_px);
     if width < min || height < min || width > max || height > max {
@@ -85,7 +95,8 @@ mod tests {
     use super::*;
 
     fn encoded(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
-        let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 90]));
+        let image =
+            image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 90]));
         let mut out = Cursor::new(Vec::new());
         image.write_to(&mut out, format).unwrap();
         out.into_inner()
@@ -95,7 +106,10 @@ mod tests {
     fn jpeg_and_png_within_bounds_pass() {
         let rules = PictureRules::default();
         let jpeg = check(encoded(200, 300, ImageFormat::Jpeg), &rules).unwrap();
-        assert_eq!((jpeg.mime, jpeg.width, jpeg.height), ("image/jpeg", 200, 300));
+        assert_eq!(
+            (jpeg.mime, jpeg.width, jpeg.height),
+            ("image/jpeg", 200, 300)
+        );
         let png = check(encoded(640, 640, ImageFormat::Png), &rules).unwrap();
         assert_eq!((png.mime, png.file_name()), ("image/png", "profile.png"));
     }
@@ -105,14 +119,21 @@ mod tests {
         let rules = PictureRules::default();
         let problem = |bytes| check(bytes, &rules).unwrap_err();
         assert!(problem(encoded(100, 100, ImageFormat::Png)).contains("100×100"));
-        assert!(problem(encoded(641, 400, ImageFormat::Jpeg)).contains("between 192×192 and 640×640"));
+        assert!(
+            problem(encoded(641, 400, ImageFormat::Jpeg)).contains("between 192×192 and 640×640")
+        );
         assert!(problem(b"GIF89a\x01\x00\x01\x00".to_vec()).contains("Only JPEG and PNG"));
         assert!(problem(b"%PDF-1.7 not a picture".to_vec()).contains("not a picture"));
         let mut truncated = encoded(300, 300, ImageFormat::Png);
         truncated.truncate(truncated.len() / 2);
         assert!(problem(truncated).contains("damaged"));
         assert!(problem(Vec::new()).contains("empty"));
-        let small = PictureRules { max_bytes: 100, ..rules };
-        assert!(check(encoded(300, 300, ImageFormat::Png), &small).unwrap_err().contains("limit"));
+        let small = PictureRules {
+            max_bytes: 100,
+            ..rules
+        };
+        assert!(check(encoded(300, 300, ImageFormat::Png), &small)
+            .unwrap_err()
+            .contains("limit"));
     }
 }

@@ -1,5 +1,7 @@
 //! Shared by the engine's integration suites.
 
+pub mod meta;
+
 /// Generates `sqlite::name` and `postgres::name` tests from one async fn
 /// taking a `TestBackend`.
 #[macro_export]

@@ -1,0 +1,237 @@
+//! A sandbox standing in for Meta, an engine pointed at it, and an owner:
+//! what the suites that talk to Meta share.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+
+use sandbox::{DemoIds, Sandbox, SandboxConfig};
+use serde_json::{json, Value};
+use switchboard::{
+    accounts::{self, Caller, Role, SignUp},
+    config::{Config, MetaApp},
+    onboarding::{self, Progress, SignupData},
+    secret::Secret,
+    store::Store,
+    test_support::{TestBackend, TestDatabase},
+    tokens,
+    vault::generate_key_entry,
+    Engine,
+};
+
+pub const PIN: &str = "135790";
+
+pub struct Env {
+    pub db: TestDatabase,
+    pub sandbox: Sandbox,
+    pub demo: DemoIds,
+    pub engine: Engine,
+    pub caller: Caller,
+    pub http: reqwest::Client,
+    pub keys: String,
+}
+
+pub fn config_for(db: &TestDatabase, sandbox: &Sandbox, keys: &str) -> Config {
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("DATABASE_URL", db.url.as_str().to_string()),
+        ("TOKEN_ENCRYPTION_KEYS", keys.to_string()),
+        ("META_GRAPH_BASE_URL", sandbox.base_url()),
+    ]);
+    let mut config = Config::from_lookup(|name| vars.get(name).cloned()).expect("config");
+    let defaults = SandboxConfig::default();
+    config.meta = Some(MetaApp {
+        app_id: defaults.app_id,
+        app_secrets: vec![Secret::new(defaults.app_secret)],
+        config_id: "1".into(),
+        webhook_verify_token: Secret::new(defaults.verify_token),
+    });
+    config
+}
+
+pub async fn engine_for(db: &TestDatabase, sandbox: &Sandbox, keys: &str) -> Engine {
+    let config = config_for(db, sandbox, keys);
+    let store = Store::open(&db.url).await.expect("store");
+    let ring = switchboard::vault::key_ring_for(&config).expect("keys");
+    Engine::new(config, store, ring).expect("engine")
+}
+
+pub async fn owner(store: &Store) -> Caller {
+    let user = accounts::create_admin(
+        store,
+        &SignUp {
+            email: "owner@example.com",
+            name: "Owner",
+            password: "a long enough password",
+            workspace_name: "Acme",
+        },
+    )
+    .await
+    .expect("owner");
+    let membership = store.memberships_of(&user.id).await.expect("memberships")[0].clone();
+    Caller {
+        user,
+        workspace: membership.workspace,
+        role: Role::Owner,
+    }
+}
+
+pub async fn setup(backend: TestBackend) -> Env {
+    let db = TestDatabase::create(backend).await;
+    let sandbox = Sandbox::start(SandboxConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("sandbox");
+    let demo = sandbox.demo().expect("demo business").clone();
+    let keys = generate_key_entry("k1");
+    let engine = engine_for(&db, &sandbox, &keys).await;
+    let caller = owner(&engine.store).await;
+    Env {
+        db: db,
+        sandbox,
+        demo,
+        engine,
+        caller,
+        http: reqwest::Client::new(),
+        keys,
+    }
+}
+
+impl Env {
+    pub async fn control(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.sandbox.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("sandbox answers");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.expect("json")
+    }
+
+    pub async fn control_put(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .put(format!("{}{path}", self.sandbox.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("sandbox answers");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.expect("json")
+    }
+
+    pub async fn control_get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.sandbox.base_url()))
+            .send()
+            .await
+            .expect("sandbox answers")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    pub async fn code(&self) -> String {
+        self.control("/_sandbox/codes", json!({})).await["code"]
+            .as_str()
+            .expect("code")
+            .to_string()
+    }
+
+    pub async fn graph(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}/v25.0/{path}", self.sandbox.base_url()))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request
+            .send()
+            .await
+            .expect("graph")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    pub fn signup(&self, phone: &str) -> SignupData {
+        SignupData {
+            event: "FINISH".into(),
+            waba_id: self.demo.waba_id.clone(),
+            phone_number_id: Some(phone.to_string()),
+            business_id: Some(self.demo.business_id.clone()),
+        }
+    }
+
+    /// Code, signup data, then the worker: where the run waits for a PIN.
+    pub async fn until_pin(&self, attempt: &str, phone: &str) -> Progress {
+        let code = self.code().await;
+        onboarding::submit_code(&self.engine, &self.caller, attempt, &code)
+            .await
+            .expect("code");
+        onboarding::submit_signup(&self.engine, &self.caller, attempt, &self.signup(phone))
+            .await
+            .expect("signup");
+        onboarding::run_ready(&self.engine).await;
+        self.latest().await
+    }
+
+    pub async fn connect(&self, attempt: &str, phone: &str) -> Progress {
+        let progress = self.until_pin(attempt, phone).await;
+        if progress.waiting_for.as_deref() == Some("pin") {
+            onboarding::submit_pin(&self.engine, &self.caller, &progress.id, PIN)
+                .await
+                .expect("pin");
+            onboarding::run_ready(&self.engine).await;
+        }
+        self.latest().await
+    }
+
+    pub async fn latest(&self) -> Progress {
+        onboarding::latest(&self.engine, &self.caller)
+            .await
+            .expect("latest")
+            .expect("a run")
+    }
+
+    pub async fn token_of(&self, phone: &str) -> String {
+        tokens::open_number_token(&self.engine, phone)
+            .await
+            .expect("token")
+            .expose()
+            .clone()
+    }
+
+    pub async fn status_of(&self, phone: &str) -> String {
+        self.engine
+            .store
+            .number(phone)
+            .await
+            .unwrap()
+            .expect("number")
+            .status
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        switchboard::audit::entries(&self.engine.store, &self.caller, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect()
+    }
+}
