@@ -84,7 +84,7 @@ pub async fn setup(backend: TestBackend) -> Env {
     let engine = engine_for(&db, &sandbox, &keys).await;
     let caller = owner(&engine.store).await;
     Env {
-        db: db,
+        db,
         sandbox,
         demo,
         engine,
