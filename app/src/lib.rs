@@ -13,6 +13,8 @@ mod session;
 mod session_state;
 pub mod signup;
 pub mod status;
+#[cfg(feature = "hydrate")]
+mod upload;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

@@ -45,7 +45,7 @@ pub fn set_page_policy() {
     };
     let policy = format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'{scripts}; \
-         style-src 'self'; img-src 'self' data: https:; connect-src 'self'{connect}; \
+         style-src 'self'; img-src 'self' data: blob: https:; connect-src 'self'{connect}; \
          frame-src{frame_src}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
     );
     if let Ok(value) = HeaderValue::from_str(&policy) {

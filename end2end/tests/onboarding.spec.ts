@@ -1,45 +1,10 @@
-import { test, expect, Page } from "@playwright/test";
+import { test, expect } from "@playwright/test";
+import { hydrated, openSignup, signIn } from "./helpers";
 
 // Connect WhatsApp in demo mode: the page loads the sandbox's stand-in for
 // Meta's SDK, FB.login opens the sandbox's Embedded Signup popup, and the
 // server runs every step until the number is live.
 test.describe.configure({ mode: "serial" });
-
-const owner = { name: "Olive Owner", email: "olive@acme.example", password: "olive's long password" };
-
-async function hydrated(page: Page) {
-  await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
-}
-
-/// Signs in as the owner, creating the account when this spec runs alone.
-async function signIn(page: Page) {
-  await page.goto("/sign-in");
-  await hydrated(page);
-  const firstRun = page.getByRole("link", { name: "Create the owner account" });
-  if (await firstRun.isVisible()) {
-    await firstRun.click();
-    await page.getByLabel("Your name").fill(owner.name);
-    await page.getByLabel("Email").fill(owner.email);
-    await page.getByLabel("Password").fill(owner.password);
-    await page.getByLabel("Business (workspace) name").fill("Acme Bakery");
-    await page.getByRole("button", { name: "Create account" }).click();
-  } else {
-    await page.getByLabel("Email").fill(owner.email);
-    await page.getByLabel("Password").fill(owner.password);
-    await page.getByRole("button", { name: "Sign in" }).click();
-  }
-  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
-}
-
-async function openSignup(page: Page) {
-  await page.goto("/onboarding");
-  await hydrated(page);
-  const connect = page.getByTestId("connect-whatsapp");
-  await expect(connect).toBeEnabled();
-  const [popup] = await Promise.all([page.waitForEvent("popup"), connect.click()]);
-  await popup.waitForLoadState();
-  return popup;
-}
 
 test("Connect WhatsApp: popup, FINISH, every step, PIN, live", async ({ page }) => {
   await signIn(page);

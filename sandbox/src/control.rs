@@ -31,7 +31,10 @@ pub fn routes() -> Router<AppState> {
             "/_sandbox/faults",
             put(set_faults).get(get_faults).delete(clear_faults),
         )
-        .route("/_sandbox/phones/{phone_number_id}", post(adjust_phone))
+        .route(
+            "/_sandbox/phones/{phone_number_id}",
+            get(phone_state).post(adjust_phone),
+        )
         .route("/_sandbox/wabas/{waba_id}/remove-app", post(remove_app))
 }
 
@@ -191,6 +194,30 @@ async fn advance_clock(State(state): State<AppState>, body: axum::body::Bytes) -
 struct PhoneAdjustment {
     throughput: Option<u32>,
     quality_rating: Option<String>,
+}
+
+/// A number as the sandbox holds it, profile included (what a test checks
+/// after the app changed it).
+async fn phone_state(
+    State(state): State<AppState>,
+    axum::extract::Path(phone_id): axum::extract::Path<String>,
+) -> ControlResult {
+    let world = state.world();
+    let phone = world
+        .phones
+        .get(&phone_id)
+        .ok_or_else(|| ControlError::not_found(format!("no phone number {phone_id}")))?;
+    let profile = &phone.profile;
+    Ok(Json(json!({
+        "id": phone.id,
+        "registered": phone.registered,
+        "profile": {
+            "about": profile.about, "address": profile.address, "description": profile.description,
+            "email": profile.email, "websites": profile.websites, "vertical": profile.vertical,
+            "profile_picture_handle": profile.profile_picture_handle,
+        },
+        "upload_handles": world.upload_handles,
+    })))
 }
 
 /// Changes what Meta would change about a number (its throughput tier,

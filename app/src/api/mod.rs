@@ -8,3 +8,4 @@ pub mod conversations;
 pub mod events;
 pub mod members;
 pub mod onboarding;
+pub mod profile;

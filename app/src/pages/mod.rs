@@ -7,15 +7,15 @@ mod forms;
 mod home;
 mod not_found;
 mod onboarding;
-mod placeholder;
+mod profile;
 mod settings;
 mod time;
 
-pub use auth::{InvitePage, RequireSignIn, SignInPage, SignUpPage};
+pub use auth::{InvitePage, SignInPage, SignUpPage};
 pub use conversations::Conversations;
 pub use events::Events;
 pub use home::Home;
 pub use not_found::NotFound;
 pub use onboarding::Onboarding;
-pub use placeholder::Profile;
+pub use profile::Profile;
 pub use settings::{Audit, Members, Settings};

@@ -103,6 +103,27 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
             ("deregister", "false"),
         ],
     ),
+    (
+        "load_profile",
+        false,
+        &[("phone_number_id", "106540352242922")],
+    ),
+    (
+        "save_profile",
+        false,
+        &[
+            ("phone_number_id", "106540352242922"),
+            (
+                "form",
+                r#"{"about":"a","address":"","description":"","email":"","websites":[],"vertical":""}"#,
+            ),
+        ],
+    ),
+    (
+        "upload_profile_picture",
+        false,
+        &[("phone_number_id", "106540352242922"), ("picture", "x")],
+    ),
 ];
 
 #[test]

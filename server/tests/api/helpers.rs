@@ -7,6 +7,10 @@ use switchboard::{
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 
+/// Server functions whose arguments are JSON, or multipart, not a form.
+pub const JSON_INPUT: &[&str] = &["save_profile"];
+pub const MULTIPART_INPUT: &[&str] = &["upload_profile_picture"];
+
 pub struct TestApp {
     pub base: String,
     /// Where the engine's Graph client points (the sandbox in demo mode).
@@ -86,12 +90,37 @@ impl Visitor {
     }
 
     /// Calls `/api/{endpoint}` with form arguments; keeps any new cookie.
+    /// Calls a server function, encoding `args` the way it takes them:
+    /// a form by default, JSON or multipart for the few that say so.
     pub async fn call(&mut self, endpoint: &str, args: &[(&str, &str)]) -> (u16, String) {
-        let mut request = self
+        let request = self
             .client
             .post(format!("{}/api/{endpoint}", self.base))
-            .header("origin", &self.base)
-            .form(args);
+            .header("origin", &self.base);
+        let mut request = if JSON_INPUT.contains(&endpoint) {
+            // Values that look like JSON objects or lists are sent as such.
+            let body: serde_json::Map<String, serde_json::Value> = args
+                .iter()
+                .map(|(k, v)| {
+                    let value = if v.starts_with('{') || v.starts_with('[') {
+                        serde_json::from_str(v).expect("JSON argument")
+                    } else {
+                        serde_json::Value::String(v.to_string())
+                    };
+                    (k.to_string(), value)
+                })
+                .collect();
+            request.json(&body)
+        } else if MULTIPART_INPUT.contains(&endpoint) {
+            let form = args
+                .iter()
+                .fold(reqwest::multipart::Form::new(), |form, (k, v)| {
+                    form.text(k.to_string(), v.to_string())
+                });
+            request.multipart(form)
+        } else {
+            request.form(args)
+        };
         if let Some(cookie) = &self.cookie {
             request = request.header("cookie", cookie);
         }

@@ -1,0 +1,66 @@
+import { expect, Page } from "@playwright/test";
+
+// What several specs do: sign in as the owner, open the signup popup,
+// connect the demo number.
+export const owner = { name: "Olive Owner", email: "olive@acme.example", password: "olive's long password" };
+
+export async function hydrated(page: Page) {
+  await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
+}
+
+/// Signs in as the owner, creating the account when this spec runs alone.
+export async function signIn(page: Page) {
+  await page.goto("/sign-in");
+  await hydrated(page);
+  const firstRun = page.getByRole("link", { name: "Create the owner account" });
+  if (await firstRun.isVisible()) {
+    await firstRun.click();
+    await page.getByLabel("Your name").fill(owner.name);
+    await page.getByLabel("Email").fill(owner.email);
+    await page.getByLabel("Password").fill(owner.password);
+    await page.getByLabel("Business (workspace) name").fill("Acme Bakery");
+    await page.getByRole("button", { name: "Create account" }).click();
+  } else {
+    await page.getByLabel("Email").fill(owner.email);
+    await page.getByLabel("Password").fill(owner.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+  }
+  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
+}
+
+export async function openSignup(page: Page) {
+  await page.goto("/onboarding");
+  await hydrated(page);
+  const connect = page.getByTestId("connect-whatsapp");
+  await expect(connect).toBeEnabled();
+  const [popup] = await Promise.all([page.waitForEvent("popup"), connect.click()]);
+  await popup.waitForLoadState();
+  return popup;
+}
+
+
+/// Makes sure the demo number 15550005678 is connected (the onboarding spec
+/// does it; a spec run alone does it here).
+export async function ensureConnected(page: Page) {
+  await page.goto("/onboarding");
+  await hydrated(page);
+  if ((await page.locator('table.numbers tr[data-status="live"]').count()) > 0) return;
+  const popup = await openSignup(page);
+  await popup.getByRole("button", { name: "Continue" }).click();
+  await popup.getByRole("button", { name: "Continue" }).click();
+  await popup.getByLabel(/15550005678/).check();
+  await popup.getByRole("button", { name: "Finish" }).click();
+  const progress = page.getByTestId("onboarding-progress");
+  await expect(progress).toHaveAttribute("data-step", /^(register|live)$/);
+  if ((await progress.getAttribute("data-step")) === "register") {
+    await page.getByLabel("Two-step verification PIN").fill("135790");
+    await page.getByRole("button", { name: "Register the number" }).click();
+  }
+  await expect(progress).toHaveAttribute("data-step", "live");
+}
+
+/// The sandbox's address, from the demo banner's link.
+export async function sandboxOrigin(page: Page): Promise<string> {
+  const opener = await page.locator(".demo-banner a").getAttribute("href");
+  return new URL(opener!).origin;
+}
