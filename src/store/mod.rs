@@ -110,6 +110,52 @@ macro_rules! with_journal_pool {
 }
 pub(crate) use with_journal_pool;
 
+/// Runs `$body` in a journal transaction `$tx` whose commit does not wait
+/// for the disk: for the pipeline's claims and marks, never for appends.
+/// Losing such a commit to a power cut only means an event is processed
+/// again, which changes nothing (every effect is idempotent), while the
+/// journal's fsyncs stay free for acknowledgements. In WAL mode the next
+/// appended batch's fsync makes these writes durable too.
+macro_rules! with_relaxed_journal {
+    ($store:expr, $tx:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite(s) => {
+                let mut conn = s.journal_pool().acquire().await?;
+                sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await?;
+                let outcome: $crate::store::Result<_> = async {
+                    let mut $tx = sqlx::Connection::begin(&mut *conn).await?;
+                    let value = $body;
+                    $tx.commit().await?;
+                    Ok(value)
+                }
+                .await;
+                // The connection goes back to the pool at full durability,
+                // or not at all.
+                if sqlx::query("PRAGMA synchronous = FULL")
+                    .execute(&mut *conn)
+                    .await
+                    .is_err()
+                {
+                    conn.close_on_drop();
+                }
+                outcome?
+            }
+            $crate::store::Store::Postgres(s) => {
+                let mut $tx = s.journal_pool().begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit TO OFF")
+                    .execute(&mut *$tx)
+                    .await?;
+                let value = $body;
+                $tx.commit().await?;
+                value
+            }
+        }
+    };
+}
+pub(crate) use with_relaxed_journal;
+
 impl Store {
     /// Connects, creating a SQLite file (and its folder) if missing, and
     /// applies pending migrations.

@@ -1,6 +1,6 @@
 //! SQL for the webhook journal, its processing, and connected numbers.
 
-use super::{with_journal_pool, with_pool, Backend, Result, Store};
+use super::{with_journal_pool, with_pool, with_relaxed_journal, Backend, Result, Store};
 use crate::{
     conversations::ConversationSummary,
     pipeline::plan::{Applied, Op},
@@ -76,12 +76,12 @@ impl Store {
                           ORDER BY id LIMIT $3 {lock})
              RETURNING id, received_at, body, attempts"
         );
-        let mut rows = with_journal_pool!(self, pool => {
+        let mut rows = with_relaxed_journal!(self, tx => {
             sqlx::query_as::<_, (i64, i64, Vec<u8>, i64)>(&sql)
                 .bind(now + lease_ms)
                 .bind(now)
                 .bind(limit)
-                .fetch_all(pool)
+                .fetch_all(&mut *tx)
                 .await?
         });
         rows.sort_by_key(|row| row.0);
@@ -213,8 +213,7 @@ impl Store {
         });
         // Then the journal's marks. A crash in between leaves the events
         // pending; applying them again changes nothing (unique keys).
-        with_journal_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        with_relaxed_journal!(self, tx => {
             for (event_id, reason) in rejected {
                 sqlx::query(
                     "UPDATE webhook_events SET state = 'rejected', lease_until = NULL, last_error = $1, processed_at = $2 WHERE id = $3",
@@ -229,7 +228,6 @@ impl Store {
                 .bind(now).bind(event_id)
                 .execute(&mut *tx).await?;
             }
-            tx.commit().await?;
         });
         Ok(applied)
     }
@@ -241,18 +239,18 @@ impl Store {
         error: &str,
         retry_at: Option<i64>,
     ) -> Result<()> {
-        with_journal_pool!(self, pool => {
+        with_relaxed_journal!(self, tx => {
             match retry_at {
                 Some(at) => sqlx::query(
                     "UPDATE webhook_events SET next_attempt_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3",
                 )
                 .bind(at).bind(error).bind(event_id)
-                .execute(pool).await?,
+                .execute(&mut *tx).await?,
                 None => sqlx::query(
                     "UPDATE webhook_events SET state = 'dead', lease_until = NULL, last_error = $1 WHERE id = $2",
                 )
                 .bind(error).bind(event_id)
-                .execute(pool).await?,
+                .execute(&mut *tx).await?,
             };
         });
         Ok(())
