@@ -77,7 +77,11 @@ impl SqliteStore {
         let journal_options = match sqlite_file(url) {
             Some(path) => options.filename(journal_file(&path)),
             None => options.filename(":memory:"),
-        };
+        }
+        // Claims read bodies back soon after they were written: map the
+        // file instead of copying each page through a read() call.
+        .pragma("mmap_size", "268435456")
+        .pragma("cache_size", "-32768");
         let journal = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
