@@ -191,6 +191,17 @@ pub async fn rotate_keys(
     Ok(report)
 }
 
+/// Refuses a key ring that lacks a key some stored token was sealed with:
+/// better a clear start-up error than tokens that fail one by one later.
+pub async fn check_key_ring(store: &store::Store, ring: &KeyRing) -> Result<(), TokenError> {
+    for key_id in store.token_key_ids().await? {
+        if !ring.has_key(&key_id) {
+            return Err(VaultError::UnknownKey(key_id).into());
+        }
+    }
+    Ok(())
+}
+
 /// Seals a token for a number's row.
 pub fn seal_for_number(
     ring: &KeyRing,

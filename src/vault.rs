@@ -71,6 +71,10 @@ impl KeyRing {
         &self.keys[0].id
     }
 
+    pub fn has_key(&self, key_id: &str) -> bool {
+        self.keys.iter().any(|k| k.id == key_id)
+    }
+
     fn cipher(key: &EncryptionKey) -> Aes256Gcm {
         Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.key.expose()))
     }

@@ -555,6 +555,16 @@ async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {
 
     // The old key can go: everything opens with the new one alone.
     let new_only = rotated_keys.split(',').next().unwrap().to_string();
+    let new_ring = KeyRing::new(switchboard::config::parse_key_ring(&new_only).unwrap()).unwrap();
+    tokens::check_key_ring(&rotated.store, &new_ring)
+        .await
+        .unwrap();
+    // A ring that lacks the key in use is refused at start-up.
+    let old_only = KeyRing::new(switchboard::config::parse_key_ring(&env.keys).unwrap()).unwrap();
+    let refused = tokens::check_key_ring(&rotated.store, &old_only)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("k2"), "{refused}");
     let later = engine_for(&env.db, &env.sandbox, &new_only).await;
     assert_eq!(
         tokens::open_number_token(&later, &phone)

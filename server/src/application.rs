@@ -113,6 +113,11 @@ impl Application {
         tracing::info!(%installation, backend = store.backend().name(), "installation");
 
         let vault = switchboard::vault::key_ring_for(&config).map_err(StartError::Vault)?;
+        switchboard::tokens::check_key_ring(&store, &vault)
+            .await
+            .map_err(|e| {
+                StartError::Vault(io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+            })?;
         let engine = Engine::new(config, store, vault).ok_or(StartError::NoGraph)?;
         let addr = engine.config.site_addr;
         let listener = TcpListener::bind(addr)

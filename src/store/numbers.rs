@@ -272,3 +272,15 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// The ids of the keys that sealed any stored token.
+    pub async fn token_key_ids(&self) -> Result<Vec<String>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT key_id FROM number_tokens UNION SELECT key_id FROM onboardings WHERE key_id IS NOT NULL",
+            )
+            .fetch_all(pool).await?
+        }))
+    }
+}
