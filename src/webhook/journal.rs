@@ -4,7 +4,10 @@
 //! the batches grow, so durability costs one disk flush per batch, not per
 //! webhook.
 
-use std::sync::Arc;
+use std::sync::{
+    atomic::{AtomicUsize, Ordering},
+    Arc,
+};
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -36,6 +39,18 @@ struct Append {
 #[derive(Clone)]
 pub struct Journal {
     queue: mpsc::Sender<Append>,
+    waiting: Waiting,
+}
+
+/// How many requests wait for the journal right now: the pipeline lets
+/// them go first while it can afford to.
+#[derive(Clone, Debug, Default)]
+pub struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    pub fn any(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 0
+    }
 }
 
 impl Journal {
@@ -44,8 +59,14 @@ impl Journal {
     /// the workers.
     pub fn start(store: Store, stored: Arc<Notify>) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, incoming) = mpsc::channel(16 * MAX_BATCH);
-        let writer = tokio::spawn(write_batches(store, incoming, stored));
-        (Self { queue }, writer)
+        let waiting = Waiting::default();
+        let writer = tokio::spawn(write_batches(store, incoming, stored, waiting.clone()));
+        (Self { queue, waiting }, writer)
+    }
+
+    /// The count of requests waiting to be stored, for the pipeline.
+    pub fn waiting(&self) -> Waiting {
+        self.waiting.clone()
     }
 
     /// Stores one event durably. Only then may the webhook be acknowledged.
@@ -56,21 +77,29 @@ impl Journal {
             signature,
             body,
         };
-        self.queue
-            .send(Append { event, stored })
-            .await
-            .map_err(|_| JournalError::Closed)?;
+        self.waiting.0.fetch_add(1, Ordering::Relaxed);
+        if self.queue.send(Append { event, stored }).await.is_err() {
+            self.waiting.0.fetch_sub(1, Ordering::Relaxed);
+            return Err(JournalError::Closed);
+        }
         id.await.map_err(|_| JournalError::Closed)?
     }
 }
 
-async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Append>, stored: Arc<Notify>) {
+async fn write_batches(
+    store: Store,
+    mut incoming: mpsc::Receiver<Append>,
+    stored: Arc<Notify>,
+    waiting: Waiting,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while incoming.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (events, waiters): (Vec<_>, Vec<_>) =
             batch.drain(..).map(|a| (a.event, a.stored)).unzip();
         metrics::histogram!("webhook_journal_batch_size").record(events.len() as f64);
-        match store.append_webhook_events(&events).await {
+        let outcome = store.append_webhook_events(&events).await;
+        waiting.0.fetch_sub(events.len(), Ordering::Relaxed);
+        match outcome {
             Ok(()) => {
                 metrics::counter!("webhook_events_stored_total").increment(events.len() as u64);
                 for waiter in waiters {
