@@ -138,10 +138,9 @@ impl Application {
         let journaled = Arc::new(Notify::new());
         let (journal, journal_writer) = Journal::start(engine.store.clone(), journaled.clone());
         for _ in 0..WEBHOOK_WORKERS {
-            let (store, wake, waiting) =
-                (engine.store.clone(), journaled.clone(), journal.waiting());
+            let (store, wake) = (engine.store.clone(), journaled.clone());
             workers.spawn("webhook-pipeline", move |stop| {
-                pipeline::run(store, wake, waiting, stop.into_receiver())
+                pipeline::run(store, wake, stop.into_receiver())
             });
         }
 

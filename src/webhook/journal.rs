@@ -4,10 +4,7 @@
 //! the batches grow, so durability costs one disk flush per batch, not per
 //! webhook.
 
-use std::sync::{
-    atomic::{AtomicUsize, Ordering},
-    Arc,
-};
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -39,18 +36,6 @@ struct Append {
 #[derive(Clone)]
 pub struct Journal {
     queue: mpsc::Sender<Append>,
-    waiting: Waiting,
-}
-
-/// How many requests wait for the journal right now: the pipeline lets
-/// them go first while it can afford to.
-#[derive(Clone, Debug, Default)]
-pub struct Waiting(Arc<AtomicUsize>);
-
-impl Waiting {
-    pub fn any(&self) -> bool {
-        self.0.load(Ordering::Relaxed) > 0
-    }
 }
 
 impl Journal {
@@ -59,14 +44,8 @@ impl Journal {
     /// the workers.
     pub fn start(store: Store, stored: Arc<Notify>) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, incoming) = mpsc::channel(16 * MAX_BATCH);
-        let waiting = Waiting::default();
-        let writer = tokio::spawn(write_batches(store, incoming, stored, waiting.clone()));
-        (Self { queue, waiting }, writer)
-    }
-
-    /// The count of requests waiting to be stored, for the pipeline.
-    pub fn waiting(&self) -> Waiting {
-        self.waiting.clone()
+        let writer = tokio::spawn(write_batches(store, incoming, stored));
+        (Self { queue }, writer)
     }
 
     /// Stores one event durably. Only then may the webhook be acknowledged.
@@ -77,29 +56,21 @@ impl Journal {
             signature,
             body,
         };
-        self.waiting.0.fetch_add(1, Ordering::Relaxed);
-        if self.queue.send(Append { event, stored }).await.is_err() {
-            self.waiting.0.fetch_sub(1, Ordering::Relaxed);
-            return Err(JournalError::Closed);
-        }
+        self.queue
+            .send(Append { event, stored })
+            .await
+            .map_err(|_| JournalError::Closed)?;
         id.await.map_err(|_| JournalError::Closed)?
     }
 }
 
-async fn write_batches(
-    store: Store,
-    mut incoming: mpsc::Receiver<Append>,
-    stored: Arc<Notify>,
-    waiting: Waiting,
-) {
+async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Append>, stored: Arc<Notify>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while incoming.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (events, waiters): (Vec<_>, Vec<_>) =
             batch.drain(..).map(|a| (a.event, a.stored)).unzip();
         metrics::histogram!("webhook_journal_batch_size").record(events.len() as f64);
-        let outcome = store.append_webhook_events(&events).await;
-        waiting.0.fetch_sub(events.len(), Ordering::Relaxed);
-        match outcome {
+        match store.append_webhook_events(&events).await {
             Ok(()) => {
                 metrics::counter!("webhook_events_stored_total").increment(events.len() as u64);
                 for waiter in waiters {
