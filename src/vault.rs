@@ -149,8 +149,12 @@ pub fn demo_key_ring(path: &Path) -> io::Result<KeyRing> {
                 std::fs::create_dir_all(parent)?;
             }
             let entry = generate_key_entry("demo1");
-            write_private(path, &entry)?;
-            entry
+            match write_private(path, &entry) {
+                Ok(()) => entry,
+                // Another process made it first: use theirs.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => read_complete(path)?,
+                Err(e) => return Err(e),
+            }
         }
         Err(e) => return Err(e),
     };
@@ -186,6 +190,21 @@ pub fn key_ring_for(config: &Config) -> io::Result<KeyRing> {
 
 /// The demo key file's name.
 pub const DEMO_KEY_FILE: &str = "token-encryption-keys";
+
+/// Reads a key file another process is writing, once it is complete.
+fn read_complete(path: &Path) -> io::Result<String> {
+    for _ in 0..50 {
+        let raw = std::fs::read_to_string(path)?;
+        if !raw.trim().is_empty() {
+            return Ok(raw);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{} stays empty", path.display()),
+    ))
+}
 
 fn write_private(path: &Path, contents: &str) -> io::Result<()> {
     use std::io::Write;

@@ -18,6 +18,11 @@ const PHONE: &str = "106540352242922";
 fn start(db: &TestDatabase) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
         .env("DATABASE_URL", db.url.as_str())
+        // Fixed, so the restarted server opens what the first one sealed.
+        .env(
+            "TOKEN_ENCRYPTION_KEYS",
+            "test:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        )
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")
         .stdout(Stdio::piped())

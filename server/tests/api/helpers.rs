@@ -26,6 +26,12 @@ pub fn test_config(db: &TestDatabase, extra: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".into(), db.url.as_str().to_string()),
         ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
+        // Otherwise demo mode keeps a key file in data/ of the working
+        // directory (beside the database for SQLite, but Postgres has none).
+        (
+            "TOKEN_ENCRYPTION_KEYS".into(),
+            switchboard::vault::generate_key_entry("test"),
+        ),
     ]);
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test config")
