@@ -90,13 +90,7 @@ pub fn token_problem(info: &crate::graph::TokenInfo, now: i64) -> Option<String>
 /// that are invalid, revoked, lost a permission or expire within 7 days.
 pub async fn check_health(engine: &Engine) -> Result<HealthReport, store::Error> {
     let mut report = HealthReport::default();
-    for stored in engine.store.all_number_tokens().await? {
-        let Some(number) = engine.store.number(&stored.phone_number_id).await? else {
-            continue;
-        };
-        if number.status != "live" {
-            continue;
-        }
+    for stored in engine.store.live_number_tokens().await? {
         report.checked += 1;
         let now = now_millis();
         let problem = match check_one(engine, &stored).await {

@@ -265,16 +265,16 @@ async fn an_interrupted_upload_resumes(backend: TestBackend) {
     let (env, phone) = connected(backend).await;
     let bytes = encoded(500, 500, ImageFormat::Png);
     let half = bytes.len() / 2;
-    env.control_put(
-        "/_sandbox/faults",
-        json!({ "interrupt_next_upload_after": half }),
-    )
-    .await;
+    let fault = json!({ "interrupt_next_upload_after": half });
+    env.control_call(reqwest::Method::PUT, "/_sandbox/faults", Some(fault))
+        .await;
     let view = profile::replace_picture(&env.engine, &env.caller, &phone, bytes)
         .await
         .unwrap();
     assert!(view.live.profile_picture_url.is_some());
-    let faults = env.control_get("/_sandbox/faults").await;
+    let faults = env
+        .control_call(reqwest::Method::GET, "/_sandbox/faults", None)
+        .await;
     assert!(
         faults["faults"]["interrupt_next_upload_after"].is_null(),
         "the interruption happened: {faults}"

@@ -4,6 +4,8 @@
 
 pub mod api;
 pub mod errors;
+#[cfg(feature = "hydrate")]
+mod js;
 mod layout;
 mod pages;
 #[cfg(feature = "ssr")]

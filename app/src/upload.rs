@@ -1,8 +1,7 @@
 //! The profile picture in the browser: check the chosen file (type, size,
 //! pixels) and preview it, then send it with upload progress. WASM only.
 
-use js_sys::JSON;
-use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+use wasm_bindgen::{closure::Closure, JsCast};
 use web_sys::{File, FormData, HtmlImageElement, ProgressEvent, Url, XmlHttpRequest};
 
 use crate::{api::profile::ProfileView, errors::UiError};
@@ -14,13 +13,6 @@ pub struct Preview {
     pub url: String,
     pub width: u32,
     pub height: u32,
-}
-
-fn text(error: JsValue) -> String {
-    error
-        .as_string()
-        .or_else(|| JSON::stringify(&error).ok().and_then(|s| s.as_string()))
-        .unwrap_or_else(|| "unknown error".into())
 }
 
 /// Checks type and size at once, then loads the image to read its pixels.
@@ -43,11 +35,11 @@ pub fn inspect(
     }
     let url = match Url::create_object_url_with_blob(file) {
         Ok(url) => url,
-        Err(error) => return done(Err(text(error))),
+        Err(error) => return done(Err(crate::js::error_text(error))),
     };
     let image = match HtmlImageElement::new() {
         Ok(image) => image,
-        Err(error) => return done(Err(text(error))),
+        Err(error) => return done(Err(crate::js::error_text(error))),
     };
     let done = std::rc::Rc::new(std::cell::RefCell::new(Some(done)));
     let (on_load_done, on_error_done) = (done.clone(), done);
@@ -89,17 +81,18 @@ pub fn send(
     progress: impl Fn(u32) + 'static,
     done: impl FnOnce(Result<ProfileView, String>) + 'static,
 ) -> Result<(), String> {
-    let form = FormData::new().map_err(text)?;
+    let form = FormData::new().map_err(crate::js::error_text)?;
     form.append_with_str("phone_number_id", phone_number_id)
-        .map_err(text)?;
-    form.append_with_blob("picture", file).map_err(text)?;
-    let request = XmlHttpRequest::new().map_err(text)?;
+        .map_err(crate::js::error_text)?;
+    form.append_with_blob("picture", file)
+        .map_err(crate::js::error_text)?;
+    let request = XmlHttpRequest::new().map_err(crate::js::error_text)?;
     request
         .open_with_async("POST", "/api/upload_profile_picture", true)
-        .map_err(text)?;
+        .map_err(crate::js::error_text)?;
     request
         .set_request_header("Accept", "application/json")
-        .map_err(text)?;
+        .map_err(crate::js::error_text)?;
     let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |event: ProgressEvent| {
         if event.length_computable() && event.total() > 0.0 {
             progress((event.loaded() / event.total() * 100.0).round() as u32);
@@ -107,7 +100,7 @@ pub fn send(
     });
     request
         .upload()
-        .map_err(text)?
+        .map_err(crate::js::error_text)?
         .set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
     // Lives as long as the page: one small closure per upload.
     on_progress.forget();
@@ -139,6 +132,8 @@ pub fn send(
     });
     request.set_onload(Some(on_load.unchecked_ref()));
     request.set_onerror(Some(on_error.unchecked_ref()));
-    request.send_with_opt_form_data(Some(&form)).map_err(text)?;
+    request
+        .send_with_opt_form_data(Some(&form))
+        .map_err(crate::js::error_text)?;
     Ok(())
 }

@@ -7,7 +7,6 @@ use serde_json::json;
 use super::{DETAILS, LIVE, REGISTER, SUBSCRIBE, VERIFY};
 use crate::{
     accounts::Error,
-    audit,
     graph::{GraphError, PhoneNumber},
     numbers, pipeline,
     secret::Secret,
@@ -388,25 +387,24 @@ async fn details(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store:
             .map(|email| (user.clone(), email)),
         None => None,
     };
-    audit::record(
-        &engine.store,
-        Some(&run.workspace_id),
-        actor
-            .as_ref()
-            .map(|(id, email)| (id.as_str(), email.as_str())),
-        "number.connected",
-        json!({
-            "phone_number_id": phone,
-            "waba_id": run.waba_id,
-            "display_phone_number": info.display_phone_number,
-            "verified_name": info.verified_name,
-            "signup": run.finish_event,
-        }),
-    )
-    .await
-    .map_err(|e| match e {
-        Error::Store(error) => error,
-        other => store::Error::Database(sqlx::Error::Protocol(other.to_string())),
-    })?;
+    let detail = json!({
+        "phone_number_id": phone,
+        "waba_id": run.waba_id,
+        "display_phone_number": info.display_phone_number,
+        "verified_name": info.verified_name,
+        "signup": run.finish_event,
+    });
+    engine
+        .store
+        .insert_audit(
+            Some(&run.workspace_id),
+            actor
+                .as_ref()
+                .map(|(id, email)| (id.as_str(), email.as_str())),
+            "number.connected",
+            &detail.to_string(),
+            now_millis(),
+        )
+        .await?;
     Ok(Outcome::Next(LIVE, "done"))
 }

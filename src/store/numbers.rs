@@ -197,6 +197,23 @@ impl Store {
         Ok(rows.into_iter().map(token).collect())
     }
 
+    /// The tokens of live numbers, for the health check (one query).
+    pub async fn live_number_tokens(&self) -> Result<Vec<StoredToken>> {
+        let columns = TOKEN_COLUMNS
+            .split(", ")
+            .map(|c| format!("t.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM number_tokens t JOIN whatsapp_numbers n ON n.phone_number_id = t.phone_number_id
+             WHERE n.status = 'live' ORDER BY t.phone_number_id"
+        );
+        let rows = with_pool!(self, pool => {
+            sqlx::query_as::<_, TokenTuple>(&sql).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(token).collect())
+    }
+
     pub async fn record_token_check(
         &self,
         phone_number_id: &str,

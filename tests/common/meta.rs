@@ -95,47 +95,31 @@ pub async fn setup(backend: TestBackend) -> Env {
 }
 
 impl Env {
+    /// A call to the sandbox's control API that must succeed.
+    pub async fn control_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.sandbox.base_url()));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("sandbox answers");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.expect("json")
+    }
+
     pub async fn control(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.sandbox.base_url()))
-            .json(&body)
-            .send()
+        self.control_call(reqwest::Method::POST, path, Some(body))
             .await
-            .expect("sandbox answers");
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.expect("json")
-    }
-
-    pub async fn control_put(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .put(format!("{}{path}", self.sandbox.base_url()))
-            .json(&body)
-            .send()
-            .await
-            .expect("sandbox answers");
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.expect("json")
-    }
-
-    pub async fn control_get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.sandbox.base_url()))
-            .send()
-            .await
-            .expect("sandbox answers")
-            .json()
-            .await
-            .expect("json")
     }
 
     pub async fn code(&self) -> String {

@@ -204,7 +204,7 @@ fn ConnectPage() -> impl IntoView {
             let Some(settings) = connection.settings.get_untracked() else {
                 return;
             };
-            let Some(text) = crate::signup::browser::message_text(&event.data()) else {
+            let Some(text) = crate::js::text(&event.data()) else {
                 return;
             };
             if let Some(message) =

@@ -11,13 +11,6 @@ use crate::api::onboarding::SignupConfig;
 
 const SCRIPT_ID: &str = "facebook-jssdk";
 
-fn describe(error: JsValue) -> String {
-    error
-        .as_string()
-        .or_else(|| JSON::stringify(&error).ok().and_then(|s| s.as_string()))
-        .unwrap_or_else(|| "unknown error".into())
-}
-
 fn fb() -> Option<JsValue> {
     let window = web_sys::window()?;
     Reflect::get(&window, &"FB".into())
@@ -47,7 +40,7 @@ pub fn load_sdk(
     })
     .to_string();
     if fb().is_some() {
-        call_init(&init_options).map_err(describe)?;
+        call_init(&init_options).map_err(crate::js::error_text)?;
         ready();
         return Ok(());
     }
@@ -57,14 +50,14 @@ pub fn load_sdk(
         Ok(()) => ready(),
         Err(error) => web_sys::console::error_1(&error),
     });
-    Reflect::set(&window, &"fbAsyncInit".into(), &on_load).map_err(describe)?;
+    Reflect::set(&window, &"fbAsyncInit".into(), &on_load).map_err(crate::js::error_text)?;
     let document = window.document().ok_or("no document")?;
     if document.get_element_by_id(SCRIPT_ID).is_some() {
         return Ok(());
     }
     let script: HtmlScriptElement = document
         .create_element("script")
-        .map_err(describe)?
+        .map_err(crate::js::error_text)?
         .dyn_into()
         .map_err(|_| "not a script element".to_string())?;
     script.set_id(SCRIPT_ID);
@@ -77,7 +70,7 @@ pub fn load_sdk(
         .body()
         .ok_or("no body")?
         .append_child(&script)
-        .map_err(describe)?;
+        .map_err(crate::js::error_text)?;
     Ok(())
 }
 
@@ -90,7 +83,7 @@ pub fn login(
 ) -> Result<(), String> {
     let fb = fb().ok_or("Meta's SDK has not loaded yet; try again in a moment")?;
     let login: Function = Reflect::get(&fb, &"login".into())
-        .map_err(describe)?
+        .map_err(crate::js::error_text)?
         .dyn_into()
         .map_err(|_| "FB.login is not a function".to_string())?;
     let options = serde_json::json!({
@@ -110,16 +103,11 @@ pub fn login(
             .filter(|code| !code.is_empty());
         on_code(code);
     });
-    let options = JSON::parse(&options).map_err(describe)?;
-    login.call2(&fb, &callback, &options).map_err(describe)?;
+    let options = JSON::parse(&options).map_err(crate::js::error_text)?;
+    login
+        .call2(&fb, &callback, &options)
+        .map_err(crate::js::error_text)?;
     Ok(())
-}
-
-/// A message's data as text: Meta posts JSON strings; anything else is
-/// serialised so the reader can reject it.
-pub fn message_text(data: &JsValue) -> Option<String> {
-    data.as_string()
-        .or_else(|| JSON::stringify(data).ok().and_then(|s| s.as_string()))
 }
 
 /// A random id for one run of the signup window (not a secret: it only

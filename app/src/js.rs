@@ -1,0 +1,18 @@
+//! Small conversions between JavaScript values and Rust, for the browser
+//! glue (WASM only).
+
+use js_sys::JSON;
+use wasm_bindgen::JsValue;
+
+/// A value as text: a string as is, anything else as JSON (a thrown error,
+/// a posted message object).
+pub fn text(value: &JsValue) -> Option<String> {
+    value
+        .as_string()
+        .or_else(|| JSON::stringify(value).ok().and_then(|s| s.as_string()))
+}
+
+/// A thrown JavaScript error in words.
+pub fn error_text(error: JsValue) -> String {
+    text(&error).unwrap_or_else(|| "unknown error".into())
+}
