@@ -4,11 +4,13 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod bot;
 pub mod config;
 pub mod conversations;
 pub mod graph;
 pub mod numbers;
 pub mod onboarding;
+pub mod outbox;
 pub mod pipeline;
 pub mod profile;
 pub mod secret;
@@ -34,6 +36,8 @@ pub struct Engine {
     pub graph: graph::GraphClient,
     /// Wakes the onboarding worker when a run becomes ready.
     pub onboarding_ready: Arc<Notify>,
+    /// Wakes the sender when a message is queued.
+    pub outbox_wake: Arc<Notify>,
 }
 
 impl Engine {
@@ -47,6 +51,7 @@ impl Engine {
             vault: Arc::new(vault),
             graph,
             onboarding_ready: Arc::new(Notify::new()),
+            outbox_wake: Arc::new(Notify::new()),
         })
     }
 }

@@ -48,6 +48,14 @@ pub enum Effect {
     Slow { millis: u64 },
     /// Answer 429 with Meta's throughput error (130429) or app limit (4).
     Throttle { code: i64 },
+    /// Answer with any WhatsApp error (131026 undeliverable, 131047
+    /// outside the window...), in Meta's envelope.
+    MetaError {
+        status: u16,
+        code: i64,
+        #[serde(default)]
+        title: Option<String>,
+    },
 }
 
 impl Faults {

@@ -194,6 +194,16 @@ async fn dispatch(
     let result = match faults::graph_effect(&state, &method_name, &rest) {
         Some(Effect::ServerError { status }) => Err(injected_server_error(status)),
         Some(Effect::Throttle { code }) => Err(injected_throttle(code)),
+        Some(Effect::MetaError {
+            status,
+            code,
+            title,
+        }) => Err(GraphError::whatsapp(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            code,
+            title.as_deref().unwrap_or("Injected error"),
+            "Injected by the sandbox's faults.",
+        )),
         Some(Effect::Slow { millis }) => {
             tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
             route(&state, &request).await

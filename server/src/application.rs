@@ -139,10 +139,16 @@ impl Application {
         let (journal, journal_writer) = Journal::start(engine.store.clone(), journaled.clone());
         for _ in 0..WEBHOOK_WORKERS {
             let (store, wake) = (engine.store.clone(), journaled.clone());
+            let replies_queued = engine.outbox_wake.clone();
             workers.spawn("webhook-pipeline", move |stop| {
-                pipeline::run(store, wake, stop.into_receiver())
+                pipeline::run(store, wake, replies_queued, stop.into_receiver())
             });
         }
+        let sender = engine.clone();
+        workers.spawn("outbox-sender", move |stop| {
+            let wake = sender.outbox_wake.clone();
+            switchboard::outbox::sender::run(sender, wake, stop.into_receiver())
+        });
 
         let onboarding = engine.clone();
         workers.spawn("onboarding", move |stop| {

@@ -379,4 +379,28 @@ impl GraphClient {
             .await?;
         Ok(())
     }
+
+    /// `POST /{phone-number-id}/messages`. Returns the new message's wamid;
+    /// `None` for calls that create no message (marking read), which answer
+    /// `{"success": true}`.
+    pub async fn send_message(
+        &self,
+        token: &Secret<String>,
+        phone_number_id: &str,
+        body: Value,
+    ) -> Result<Option<String>, GraphError> {
+        let answer = self
+            .post(token, &format!("{phone_number_id}/messages"), body)
+            .await?;
+        if let Some(wamid) = answer["messages"][0]["id"].as_str() {
+            return Ok(Some(wamid.to_string()));
+        }
+        if answer["success"].as_bool() == Some(true) {
+            return Ok(None);
+        }
+        Err(GraphError::Unexpected {
+            status: 200,
+            excerpt: error::excerpt(answer.to_string().as_bytes()),
+        })
+    }
 }

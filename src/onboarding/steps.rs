@@ -378,6 +378,13 @@ async fn details(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store:
             now_millis(),
         )
         .await?;
+    // A first number answers out of the box; messages that waited for a
+    // reconnect go now.
+    engine
+        .store
+        .default_bot_to_echo(&run.workspace_id, now_millis())
+        .await?;
+    engine.outbox_wake.notify_one();
     pipeline::route_waiting_events(&engine.store, &phone).await?;
     let actor = match &run.started_by {
         Some(user) => engine

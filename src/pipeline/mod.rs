@@ -14,6 +14,8 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use tokio::sync::{watch, Notify};
 
 use crate::{
+    bot::BotSettings,
+    outbox::Content,
     store::{self, now_millis, ClaimedEvent, Store},
     webhook::payload,
 };
@@ -44,6 +46,7 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 struct LoadedRoutes {
     numbers: HashMap<String, String>,
     wabas: HashMap<String, Option<String>>,
+    bots: HashMap<String, BotSettings>,
 }
 
 impl Routes for LoadedRoutes {
@@ -52,6 +55,12 @@ impl Routes for LoadedRoutes {
     }
     fn workspace_of_waba(&self, id: &str) -> Option<String> {
         self.wabas.get(id).cloned().flatten()
+    }
+    fn replies(&self, workspace_id: &str, message: &payload::InboundMessage) -> Vec<Content> {
+        self.bots
+            .get(workspace_id)
+            .map(|bot| bot.replies(message))
+            .unwrap_or_default()
     }
 }
 
@@ -64,14 +73,25 @@ impl LoadedRoutes {
             .collect();
         numbers.sort();
         numbers.dedup();
-        let numbers = store.number_owners(&numbers).await?.into_iter().collect();
+        let numbers: HashMap<String, String> =
+            store.number_owners(&numbers).await?.into_iter().collect();
         let mut wabas = HashMap::new();
         for entry in envelopes.iter().flat_map(|e| &e.entry) {
             if !wabas.contains_key(&entry.id) {
                 wabas.insert(entry.id.clone(), store.waba_owner(&entry.id).await?);
             }
         }
-        Ok(Self { numbers, wabas })
+        let mut bots = HashMap::new();
+        for workspace in numbers.values() {
+            if !bots.contains_key(workspace) {
+                bots.insert(workspace.clone(), store.bot_settings(workspace).await?);
+            }
+        }
+        Ok(Self {
+            numbers,
+            wabas,
+            bots,
+        })
     }
 }
 
@@ -161,6 +181,7 @@ pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
 fn merge(total: &mut Applied, applied: Applied) {
     metrics::counter!("webhook_duplicates_absorbed_total").increment(applied.duplicates);
     total.new_inbound.extend(applied.new_inbound);
+    total.replies_queued += applied.replies_queued;
     total.duplicates += applied.duplicates;
     total.unrouted += applied.unrouted;
 }
@@ -191,12 +212,23 @@ async fn retry_or_dead_letter(
 }
 
 /// A worker: processes batches until `stop` turns true, finishing the batch
-/// in hand first. `wake` is notified when new events are journaled.
-pub async fn run(store: Store, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+/// in hand first. `wake` is notified when new events are journaled;
+/// `replies_queued` is notified when bot replies wait in the outbox.
+pub async fn run(
+    store: Store,
+    wake: Arc<Notify>,
+    replies_queued: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut lag_reported = std::time::Instant::now() - LAG_REPORT_EVERY;
     while !*stop.borrow() {
         let busy = match process_due(&store).await {
-            Ok(processed) => processed.events > 0,
+            Ok(processed) => {
+                if processed.applied.replies_queued > 0 {
+                    replies_queued.notify_one();
+                }
+                processed.events > 0
+            }
             Err(error) => {
                 tracing::error!(%error, "webhook worker could not reach the store");
                 false

@@ -3,7 +3,10 @@
 
 use serde_json::Value;
 
-use crate::webhook::payload::{self, Envelope, InboundMessage, StatusUpdate};
+use crate::{
+    outbox::Content,
+    webhook::payload::{self, Envelope, InboundMessage, StatusUpdate},
+};
 
 #[derive(Debug, Clone)]
 pub enum Op {
@@ -11,6 +14,8 @@ pub enum Op {
         workspace_id: String,
         phone_number_id: String,
         message: InboundMessage,
+        /// The workspace's bot's answer, queued only if the message is new.
+        replies: Vec<Content>,
     },
     Status {
         phone_number_id: String,
@@ -54,12 +59,18 @@ pub struct Applied {
     /// Messages and statuses that were already stored.
     pub duplicates: u64,
     pub unrouted: u64,
+    /// Bot replies queued in the outbox.
+    pub replies_queued: u64,
 }
 
 /// Where things go: the workspace of a connected number or WABA.
 pub trait Routes {
     fn workspace_of_number(&self, phone_number_id: &str) -> Option<String>;
     fn workspace_of_waba(&self, waba_id: &str) -> Option<String>;
+    /// What the workspace's bot answers to a message.
+    fn replies(&self, _workspace_id: &str, _message: &InboundMessage) -> Vec<Content> {
+        Vec::new()
+    }
 }
 
 /// The phone number ids an envelope's `messages` changes mention.
@@ -91,6 +102,7 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
                     Some((phone_number_id, workspace_id)) => {
                         for message in payload::inbound_messages(value, received_at) {
                             ops.push(Op::Inbound {
+                                replies: routes.replies(&workspace_id, &message),
                                 workspace_id: workspace_id.clone(),
                                 phone_number_id: phone_number_id.to_string(),
                                 message,

@@ -8,8 +8,10 @@
 
 mod accounts;
 mod audit;
+mod bots;
 mod numbers;
 mod onboarding;
+mod outbox;
 mod postgres;
 mod profiles;
 mod settings;
@@ -22,6 +24,7 @@ use crate::config::DatabaseUrl;
 
 pub use numbers::{NewToken, NumberRow, StoredToken};
 pub use onboarding::{AttachError, Attachment, OnboardingRow};
+pub use outbox::{NewOutgoing, OutboxEntry, OutboxRow};
 pub use postgres::PostgresStore;
 pub use sqlite::{journal_file, sqlite_file, SqliteStore};
 pub use webhooks::{ClaimedEvent, EventSummary, UnroutedSummary};
@@ -186,7 +189,7 @@ impl Store {
     }
 }
 
-pub(crate) fn now_millis() -> i64 {
+pub fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

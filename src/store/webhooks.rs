@@ -36,6 +36,15 @@ pub struct UnroutedSummary {
     pub received_at: i64,
 }
 
+/// Applies the furthest status that arrived before its message ($1 wamid,
+/// $2 number).
+pub(crate) const APPLY_EARLY_STATUS: &str =
+    "UPDATE messages SET status = s.status, status_rank = s.rank, error_code = s.error_code,
+         error_title = s.error_title, error_details = s.error_details
+     FROM (SELECT status, rank, error_code, error_title, error_details FROM message_statuses
+           WHERE wamid = $1 ORDER BY rank DESC LIMIT 1) AS s
+     WHERE messages.phone_number_id = $2 AND messages.wamid = $1";
+
 impl Store {
     /// Appends a batch with one statement in one transaction (one disk
     /// flush). The ids are not needed to acknowledge, so none are returned.
@@ -119,7 +128,7 @@ impl Store {
             for (event_id, ops) in events {
             for op in ops {
                 match op {
-                    Op::Inbound { workspace_id, phone_number_id, message } => {
+                    Op::Inbound { workspace_id, phone_number_id, message, replies } => {
                         let inserted = sqlx::query(
                             "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, customer_name, kind, summary, payload, sent_at)
                              VALUES ($1, $2, $3, 'inbound', $4, $5, $6, $7, $8, $9)
@@ -132,16 +141,22 @@ impl Store {
                         .rows_affected() == 1;
                         if inserted {
                             // A status that came first is applied now.
-                            sqlx::query(
-                                "UPDATE messages SET status = s.status, status_rank = s.rank, error_code = s.error_code,
-                                     error_title = s.error_title, error_details = s.error_details
-                                 FROM (SELECT status, rank, error_code, error_title, error_details FROM message_statuses
-                                       WHERE wamid = $1 ORDER BY rank DESC LIMIT 1) AS s
-                                 WHERE messages.phone_number_id = $2 AND messages.wamid = $1",
-                            )
+                            sqlx::query(APPLY_EARLY_STATUS)
                             .bind(&message.wamid).bind(phone_number_id)
                             .execute(&mut *tx).await?;
                             applied.new_inbound.push((workspace_id.clone(), phone_number_id.clone(), message.wamid.clone()));
+                            // The bot's answer, with the message: once, or
+                            // not at all if this transaction fails.
+                            for (index, reply) in replies.iter().enumerate() {
+                                let queued = sqlx::query(super::outbox::INSERT_OUTBOX)
+                                    .bind(workspace_id).bind(phone_number_id).bind(&message.customer)
+                                    .bind(reply.kind()).bind(serde_json::to_string(reply).expect("content serializes"))
+                                    .bind("bot").bind(format!("bot:{}:{index}", message.wamid))
+                                    .bind(reply.is_message().then_some(&message.wamid)).bind(now)
+                                    .execute(&mut *tx).await?
+                                    .rows_affected();
+                                applied.replies_queued += queued;
+                            }
                         } else {
                             applied.duplicates += 1;
                         }

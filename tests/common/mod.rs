@@ -1,5 +1,6 @@
 //! Shared by the engine's integration suites.
 
+pub mod live;
 pub mod meta;
 
 /// Generates `sqlite::name` and `postgres::name` tests from one async fn

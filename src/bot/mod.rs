@@ -1,0 +1,197 @@
+//! Business logic: what a workspace answers to a new inbound message. The
+//! pipeline runs the workspace's bot once per message it stores for the
+//! first time and queues the replies in the same transaction, so a
+//! duplicate delivery, a retry or a crash never produces a second answer.
+//!
+//! Bots are pure: the same message and settings give the same replies.
+
+pub mod rules;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{
+    accounts::{Caller, Error, Role},
+    audit,
+    outbox::Content,
+    store::now_millis,
+    webhook::payload::InboundMessage,
+    Engine,
+};
+
+pub use rules::RulesBot;
+
+/// What a workspace's own logic looks like.
+pub trait Bot {
+    /// The replies to `message`, in order; empty for none.
+    fn replies(&self, message: &InboundMessage) -> Vec<Content>;
+}
+
+/// The integration guide's echo bot: a text gets `Received: <text>`.
+pub struct EchoBot;
+
+impl Bot for EchoBot {
+    fn replies(&self, message: &InboundMessage) -> Vec<Content> {
+        match text_of(message) {
+            Some(text) if message.kind == "text" => {
+                vec![Content::text(format!("Received: {text}"))]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The bot a workspace chose, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BotKind {
+    #[default]
+    Off,
+    Echo,
+    Rules,
+}
+
+impl BotKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Echo => "echo",
+            Self::Rules => "rules",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "off" => Some(Self::Off),
+            "echo" => Some(Self::Echo),
+            "rules" => Some(Self::Rules),
+            _ => None,
+        }
+    }
+}
+
+/// A workspace's bot settings: the kind in use and the rules bot's
+/// configuration (kept while another kind is in use).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct BotSettings {
+    pub kind: BotKind,
+    pub rules: rules::RulesConfig,
+}
+
+impl BotSettings {
+    /// The replies of the chosen bot, plus a read receipt with the typing
+    /// indicator first when there is something to say.
+    pub fn replies(&self, message: &InboundMessage) -> Vec<Content> {
+        let replies = match self.kind {
+            BotKind::Off => Vec::new(),
+            BotKind::Echo => EchoBot.replies(message),
+            BotKind::Rules => RulesBot::new(&self.rules).replies(message),
+        };
+        if replies.is_empty() {
+            return replies;
+        }
+        let mut all = vec![Content::MarkRead {
+            message_id: message.wamid.clone(),
+            typing: true,
+        }];
+        all.extend(replies);
+        all
+    }
+}
+
+/// The caller's workspace's bot settings.
+pub async fn settings(engine: &Engine, caller: &Caller) -> Result<BotSettings, Error> {
+    caller.require(Role::Agent)?;
+    Ok(engine.store.bot_settings(&caller.workspace.id).await?)
+}
+
+/// Chooses the workspace's bot and saves the rules (admins). The rules are
+/// checked whichever bot is chosen, so a saved configuration always runs.
+pub async fn save(engine: &Engine, caller: &Caller, settings: &BotSettings) -> Result<(), Error> {
+    caller.require(Role::Admin)?;
+    settings
+        .rules
+        .validate()
+        .map_err(|message| Error::invalid("rules", message))?;
+    engine
+        .store
+        .save_bot_settings(&caller.workspace.id, settings, now_millis())
+        .await?;
+    audit::record(
+        &engine.store,
+        Some(&caller.workspace.id),
+        caller.actor(),
+        "bot.saved",
+        json!({ "kind": settings.kind.as_str(), "rules": settings.rules.rules.len() }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The words of a message a bot can match: a text's body, a tapped
+/// button's title, a chosen row's title, a caption.
+pub fn text_of(message: &InboundMessage) -> Option<String> {
+    let payload = &message.payload;
+    let text = match message.kind.as_str() {
+        "text" => payload["text"]["body"].as_str(),
+        "button" => payload["button"]["text"].as_str(),
+        "interactive" => payload["interactive"]["button_reply"]["title"]
+            .as_str()
+            .or_else(|| payload["interactive"]["list_reply"]["title"].as_str()),
+        "image" | "video" | "document" => payload[&message.kind]["caption"].as_str(),
+        _ => None,
+    };
+    text.map(str::to_string)
+}
+
+#[cfg(test)]
+pub(crate) fn inbound(kind: &str, payload: serde_json::Value, sent_at: i64) -> InboundMessage {
+    InboundMessage {
+        wamid: "wamid.IN1".into(),
+        customer: "15551230001".into(),
+        customer_name: None,
+        kind: kind.into(),
+        summary: String::new(),
+        sent_at,
+        payload,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_echo_bot_answers_texts_only() {
+        let text = inbound("text", json!({ "text": { "body": "hello" } }), 0);
+        assert_eq!(
+            EchoBot.replies(&text),
+            vec![Content::text("Received: hello")]
+        );
+        let sticker = inbound("sticker", json!({ "sticker": { "id": "1" } }), 0);
+        assert!(EchoBot.replies(&sticker).is_empty());
+    }
+
+    #[test]
+    fn replies_come_after_a_read_receipt_with_typing() {
+        let settings = BotSettings {
+            kind: BotKind::Echo,
+            ..BotSettings::default()
+        };
+        let text = inbound("text", json!({ "text": { "body": "hi" } }), 0);
+        let replies = settings.replies(&text);
+        assert_eq!(replies.len(), 2);
+        assert_eq!(
+            replies[0],
+            Content::MarkRead {
+                message_id: "wamid.IN1".into(),
+                typing: true
+            }
+        );
+        assert!(
+            BotSettings::default().replies(&text).is_empty(),
+            "off says nothing"
+        );
+    }
+}

@@ -1,0 +1,443 @@
+//! What an outgoing message says, as the Messages API's type objects, with
+//! Meta's limits checked before anything is queued (a message Meta would
+//! refuse should fail at the agent's keyboard, not minutes later).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+pub const MAX_TEXT: usize = 4096;
+pub const MAX_CAPTION: usize = 1024;
+pub const MAX_BUTTONS: usize = 3;
+pub const MAX_BUTTON_TITLE: usize = 20;
+pub const MAX_LIST_ROWS: usize = 10;
+pub const MAX_ROW_TITLE: usize = 24;
+pub const MAX_ROW_DESCRIPTION: usize = 72;
+pub const MAX_INTERACTIVE_BODY: usize = 1024;
+
+/// A media file: one uploaded to Meta (its id) or a public https link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Media {
+    Id(String),
+    Link(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Section {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub rows: Vec<Choice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Content {
+    Text {
+        body: String,
+        #[serde(default)]
+        preview_url: bool,
+    },
+    Image {
+        media: Media,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caption: Option<String>,
+    },
+    Video {
+        media: Media,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caption: Option<String>,
+    },
+    Audio {
+        media: Media,
+    },
+    Document {
+        media: Media,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caption: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filename: Option<String>,
+    },
+    /// An approved template; `components` are Meta's parameter objects.
+    Template {
+        name: String,
+        language: String,
+        #[serde(default)]
+        components: Vec<Value>,
+    },
+    /// Up to three reply buttons under a text.
+    Buttons {
+        body: String,
+        buttons: Vec<Choice>,
+    },
+    /// A list opened by a button, rows grouped in sections.
+    List {
+        body: String,
+        button: String,
+        sections: Vec<Section>,
+    },
+    /// `emoji` empty removes the reaction.
+    Reaction {
+        message_id: String,
+        emoji: String,
+    },
+    /// Marks an inbound message read; `typing` also shows the typing
+    /// indicator until the reply arrives (or 25 s pass).
+    MarkRead {
+        message_id: String,
+        typing: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ContentError(pub String);
+
+fn too_long(what: &str, text: &str, max: usize) -> Result<(), ContentError> {
+    let chars = text.chars().count();
+    if chars > max {
+        return Err(ContentError(format!(
+            "{what} is {chars} characters; WhatsApp allows {max}."
+        )));
+    }
+    Ok(())
+}
+
+fn required(what: &str, text: &str, max: usize) -> Result<(), ContentError> {
+    if text.trim().is_empty() {
+        return Err(ContentError(format!("{what} is empty.")));
+    }
+    too_long(what, text, max)
+}
+
+impl Content {
+    pub fn text(body: impl Into<String>) -> Self {
+        Self::Text {
+            body: body.into(),
+            preview_url: false,
+        }
+    }
+
+    /// The Messages API `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Text { .. } => "text",
+            Self::Image { .. } => "image",
+            Self::Video { .. } => "video",
+            Self::Audio { .. } => "audio",
+            Self::Document { .. } => "document",
+            Self::Template { .. } => "template",
+            Self::Buttons { .. } | Self::List { .. } => "interactive",
+            Self::Reaction { .. } => "reaction",
+            Self::MarkRead { .. } => "mark_read",
+        }
+    }
+
+    /// Whether Meta counts it as a message (and answers with a wamid):
+    /// marking read is not one, so it neither paces nor shows in a thread.
+    pub fn is_message(&self) -> bool {
+        !matches!(self, Self::MarkRead { .. })
+    }
+
+    /// Free-form content needs the customer's 24-hour window; a template
+    /// does not.
+    pub fn needs_open_window(&self) -> bool {
+        !matches!(self, Self::Template { .. } | Self::MarkRead { .. })
+    }
+
+    /// One line for a conversation list or thread.
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Text { body, .. } => body.clone(),
+            Self::Image { caption, .. } => with_caption("[image]", caption),
+            Self::Video { caption, .. } => with_caption("[video]", caption),
+            Self::Audio { .. } => "[audio]".into(),
+            Self::Document {
+                caption, filename, ..
+            } => with_caption(
+                &format!("[document {}]", filename.as_deref().unwrap_or("")),
+                caption,
+            ),
+            Self::Template { name, .. } => format!("[template {name}]"),
+            Self::Buttons { body, .. } | Self::List { body, .. } => body.clone(),
+            Self::Reaction { emoji, .. } if emoji.is_empty() => "[reaction removed]".into(),
+            Self::Reaction { emoji, .. } => format!("[reaction {emoji}]"),
+            Self::MarkRead { .. } => "[read]".into(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ContentError> {
+        match self {
+            Self::Text { body, .. } => required("The text", body, MAX_TEXT),
+            Self::Image { media, caption } | Self::Video { media, caption } => {
+                check_media(media)?;
+                caption
+                    .as_deref()
+                    .map_or(Ok(()), |c| too_long("The caption", c, MAX_CAPTION))
+            }
+            Self::Audio { media } => check_media(media),
+            Self::Document { media, caption, .. } => {
+                check_media(media)?;
+                caption
+                    .as_deref()
+                    .map_or(Ok(()), |c| too_long("The caption", c, MAX_CAPTION))
+            }
+            Self::Template { name, language, .. } => {
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                {
+                    return Err(ContentError(
+                        "A template name is lowercase letters, digits and underscores.".into(),
+                    ));
+                }
+                required("The template language", language, 16)
+            }
+            Self::Buttons { body, buttons } => {
+                required("The text", body, MAX_INTERACTIVE_BODY)?;
+                if buttons.is_empty() || buttons.len() > MAX_BUTTONS {
+                    return Err(ContentError(format!(
+                        "A message has 1 to {MAX_BUTTONS} buttons."
+                    )));
+                }
+                check_choices(buttons, MAX_BUTTON_TITLE)
+            }
+            Self::List {
+                body,
+                button,
+                sections,
+            } => {
+                required("The text", body, MAX_INTERACTIVE_BODY)?;
+                required("The list button", button, MAX_BUTTON_TITLE)?;
+                let rows: Vec<Choice> = sections.iter().flat_map(|s| s.rows.clone()).collect();
+                if rows.is_empty() || rows.len() > MAX_LIST_ROWS {
+                    return Err(ContentError(format!(
+                        "A list has 1 to {MAX_LIST_ROWS} rows in all."
+                    )));
+                }
+                check_choices(&rows, MAX_ROW_TITLE)
+            }
+            Self::Reaction { message_id, .. } | Self::MarkRead { message_id, .. } => {
+                required("The message id", message_id, 256)
+            }
+        }
+    }
+
+    /// The body of `POST /{phone-number-id}/messages`.
+    pub fn to_graph(&self, recipient: &str, context: Option<&str>) -> Value {
+        let mut body = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": recipient,
+        });
+        let (kind, object) = match self {
+            Self::MarkRead { message_id, typing } => {
+                let mut read = json!({
+                    "messaging_product": "whatsapp",
+                    "status": "read",
+                    "message_id": message_id,
+                });
+                if *typing {
+                    read["typing_indicator"] = json!({ "type": "text" });
+                }
+                return read;
+            }
+            Self::Text { body, preview_url } => {
+                ("text", json!({ "body": body, "preview_url": preview_url }))
+            }
+            Self::Image { media, caption } => ("image", media_object(media, caption, &None)),
+            Self::Video { media, caption } => ("video", media_object(media, caption, &None)),
+            Self::Audio { media } => ("audio", media_object(media, &None, &None)),
+            Self::Document {
+                media,
+                caption,
+                filename,
+            } => ("document", media_object(media, caption, filename)),
+            Self::Template {
+                name,
+                language,
+                components,
+            } => {
+                let mut template = json!({ "name": name, "language": { "code": language } });
+                if !components.is_empty() {
+                    template["components"] = json!(components);
+                }
+                ("template", template)
+            }
+            Self::Buttons { body, buttons } => (
+                "interactive",
+                json!({
+                    "type": "button",
+                    "body": { "text": body },
+                    "action": { "buttons": buttons.iter().map(|b| json!({
+                        "type": "reply", "reply": { "id": b.id, "title": b.title },
+                    })).collect::<Vec<_>>() },
+                }),
+            ),
+            Self::List {
+                body,
+                button,
+                sections,
+            } => (
+                "interactive",
+                json!({
+                    "type": "list",
+                    "body": { "text": body },
+                    "action": { "button": button, "sections": sections },
+                }),
+            ),
+            Self::Reaction { message_id, emoji } => (
+                "reaction",
+                json!({ "message_id": message_id, "emoji": emoji }),
+            ),
+        };
+        body["type"] = json!(kind);
+        body[kind] = object;
+        if let Some(wamid) = context {
+            body["context"] = json!({ "message_id": wamid });
+        }
+        body
+    }
+}
+
+fn with_caption(label: &str, caption: &Option<String>) -> String {
+    match caption {
+        Some(caption) if !caption.is_empty() => format!("{label} {caption}"),
+        _ => label.to_string(),
+    }
+}
+
+fn media_object(media: &Media, caption: &Option<String>, filename: &Option<String>) -> Value {
+    let mut object = match media {
+        Media::Id(id) => json!({ "id": id }),
+        Media::Link(link) => json!({ "link": link }),
+    };
+    if let Some(caption) = caption {
+        object["caption"] = json!(caption);
+    }
+    if let Some(filename) = filename {
+        object["filename"] = json!(filename);
+    }
+    object
+}
+
+fn check_media(media: &Media) -> Result<(), ContentError> {
+    match media {
+        Media::Id(id) => required("The media id", id, 256),
+        Media::Link(link) => match url::Url::parse(link) {
+            Ok(url) if url.scheme() == "https" || url.scheme() == "http" => Ok(()),
+            _ => Err(ContentError(format!(
+                "{link} is not a web address Meta can fetch."
+            ))),
+        },
+    }
+}
+
+fn check_choices(choices: &[Choice], max_title: usize) -> Result<(), ContentError> {
+    let mut ids = std::collections::HashSet::new();
+    for choice in choices {
+        required("A choice's id", &choice.id, 200)?;
+        required("A choice's title", &choice.title, max_title)?;
+        if let Some(description) = &choice.description {
+            too_long("A row's description", description, MAX_ROW_DESCRIPTION)?;
+        }
+        if !ids.insert(&choice.id) {
+            return Err(ContentError(format!(
+                "Two choices share the id {}.",
+                choice.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_limits_are_checked_before_queueing() {
+        assert!(Content::text("hello").validate().is_ok());
+        assert!(Content::text("  ").validate().is_err());
+        assert!(Content::text("x".repeat(MAX_TEXT + 1)).validate().is_err());
+        let choice = |id: &str, title: &str| Choice {
+            id: id.into(),
+            title: title.into(),
+            description: None,
+        };
+        let buttons = |list: Vec<Choice>| Content::Buttons {
+            body: "Pick".into(),
+            buttons: list,
+        };
+        assert!(buttons(vec![choice("a", "Yes"), choice("b", "No")])
+            .validate()
+            .is_ok());
+        assert!(buttons(vec![]).validate().is_err());
+        assert!(buttons(vec![choice("a", "A"); 4]).validate().is_err());
+        assert!(buttons(vec![choice("a", "Yes"), choice("a", "No")])
+            .validate()
+            .is_err());
+        assert!(buttons(vec![choice("a", &"t".repeat(21))])
+            .validate()
+            .is_err());
+        let image = Content::Image {
+            media: Media::Link("ftp://example.com/a.png".into()),
+            caption: None,
+        };
+        assert!(image.validate().is_err());
+    }
+
+    #[test]
+    fn the_graph_body_has_the_type_object_and_the_context() {
+        let body = Content::text("hi").to_graph("15551234567", Some("wamid.IN"));
+        assert_eq!(body["type"], "text");
+        assert_eq!(body["text"]["body"], "hi");
+        assert_eq!(body["context"]["message_id"], "wamid.IN");
+        let list = Content::List {
+            body: "Menu".into(),
+            button: "Open".into(),
+            sections: vec![Section {
+                title: Some("Food".into()),
+                rows: vec![Choice {
+                    id: "1".into(),
+                    title: "Soup".into(),
+                    description: None,
+                }],
+            }],
+        }
+        .to_graph("1555", None);
+        assert_eq!(list["interactive"]["type"], "list");
+        assert_eq!(
+            list["interactive"]["action"]["sections"][0]["rows"][0]["title"],
+            "Soup"
+        );
+        let read = Content::MarkRead {
+            message_id: "wamid.X".into(),
+            typing: true,
+        }
+        .to_graph("1555", None);
+        assert_eq!(read["status"], "read");
+        assert_eq!(read["typing_indicator"]["type"], "text");
+        assert!(read.get("to").is_none());
+        // Stored as JSON and read back unchanged.
+        let doc = Content::Document {
+            media: Media::Id("123".into()),
+            caption: Some("Invoice".into()),
+            filename: Some("invoice.pdf".into()),
+        };
+        let stored = serde_json::to_string(&doc).unwrap();
+        assert_eq!(serde_json::from_str::<Content>(&stored).unwrap(), doc);
+        assert_eq!(
+            doc.to_graph("1", None)["document"]["filename"],
+            "invoice.pdf"
+        );
+    }
+}

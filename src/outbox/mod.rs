@@ -1,0 +1,184 @@
+//! The outbox: every message Switchboard sends (bot replies, agents'
+//! replies) is queued durably first, then sent by [`sender`] as fast as
+//! Meta allows and no faster. A message is never dropped: it is sent,
+//! waits (throttled, or its number paused), or is given up on with
+//! Meta's reason for the agent to see.
+
+pub mod classify;
+pub mod content;
+pub mod pacing;
+pub mod sender;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub use content::{Choice, Content, ContentError, Media, Section};
+
+use crate::{
+    accounts::{Caller, Error, Role},
+    audit, numbers,
+    store::{now_millis, NewOutgoing},
+    Engine,
+};
+
+/// The customer service window: free-form messages only within 24 hours
+/// of the customer's last message.
+pub const WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Who queued a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Bot,
+    Agent,
+    Api,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bot => "bot",
+            Self::Agent => "agent",
+            Self::Api => "api",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outgoing {
+    pub phone_number_id: String,
+    /// The customer's WhatsApp id (digits).
+    pub recipient: String,
+    pub content: Content,
+    /// Quote this inbound message.
+    #[serde(default)]
+    pub context_wamid: Option<String>,
+}
+
+/// Where a conversation's window stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub last_inbound_at: Option<i64>,
+    /// `None` when the customer never wrote.
+    pub closes_at: Option<i64>,
+}
+
+impl Window {
+    pub fn is_open(&self, now: i64) -> bool {
+        self.closes_at.is_some_and(|at| now < at)
+    }
+}
+
+pub fn is_customer_id(text: &str) -> bool {
+    (5..=20).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Queues a message from the caller's workspace. `dedupe_key` makes a
+/// retried request queue it once. Returns the outbox id and whether it is
+/// new.
+pub async fn send(
+    engine: &Engine,
+    caller: &Caller,
+    outgoing: &Outgoing,
+    origin: Origin,
+    dedupe_key: Option<&str>,
+) -> Result<(i64, bool), Error> {
+    caller.require(Role::Agent)?;
+    let number = engine
+        .store
+        .number(&outgoing.phone_number_id)
+        .await?
+        .filter(|n| n.workspace_id == caller.workspace.id)
+        .ok_or(Error::NotFound)?;
+    if number.status == numbers::DISCONNECTED {
+        return Err(Error::invalid(
+            "phone_number_id",
+            "This number is disconnected; connect it again to send.",
+        ));
+    }
+    if !is_customer_id(&outgoing.recipient) {
+        return Err(Error::invalid(
+            "recipient",
+            "The customer's WhatsApp id is 5 to 20 digits.",
+        ));
+    }
+    outgoing
+        .content
+        .validate()
+        .map_err(|e| Error::invalid("content", e.0))?;
+    if outgoing.content.needs_open_window() {
+        let window = window_of(
+            engine,
+            &caller.workspace.id,
+            &outgoing.phone_number_id,
+            &outgoing.recipient,
+        )
+        .await?;
+        if !window.is_open(now_millis()) {
+            return Err(Error::invalid(
+                "content",
+                "The customer has not written in the last 24 hours: only a template can reach them.",
+            ));
+        }
+    }
+    let queued = engine
+        .store
+        .enqueue_outgoing(
+            &NewOutgoing {
+                workspace_id: caller.workspace.id.clone(),
+                phone_number_id: outgoing.phone_number_id.clone(),
+                recipient: outgoing.recipient.clone(),
+                kind: outgoing.content.kind().to_string(),
+                content: serde_json::to_string(&outgoing.content).expect("content serializes"),
+                origin: origin.as_str().to_string(),
+                dedupe_key: dedupe_key.map(str::to_string),
+                context_wamid: outgoing.context_wamid.clone(),
+            },
+            now_millis(),
+        )
+        .await?;
+    if queued.1 {
+        engine.outbox_wake.notify_one();
+        audit::record(
+            &engine.store,
+            Some(&caller.workspace.id),
+            caller.actor(),
+            "message.queued",
+            json!({
+                "outbox_id": queued.0,
+                "phone_number_id": outgoing.phone_number_id,
+                "recipient": outgoing.recipient,
+                "type": outgoing.content.kind(),
+                "origin": origin.as_str(),
+            }),
+        )
+        .await?;
+    }
+    Ok(queued)
+}
+
+/// The conversation's window, as the caller's workspace sees it.
+pub async fn window(
+    engine: &Engine,
+    caller: &Caller,
+    phone_number_id: &str,
+    customer: &str,
+) -> Result<Window, Error> {
+    caller.require(Role::Viewer)?;
+    window_of(engine, &caller.workspace.id, phone_number_id, customer).await
+}
+
+async fn window_of(
+    engine: &Engine,
+    workspace_id: &str,
+    phone_number_id: &str,
+    customer: &str,
+) -> Result<Window, Error> {
+    let last = engine
+        .store
+        .last_inbound_at(workspace_id, phone_number_id, customer)
+        .await?;
+    Ok(Window {
+        last_inbound_at: last,
+        closes_at: last.map(|at| at + WINDOW_MS),
+    })
+}

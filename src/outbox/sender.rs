@@ -1,0 +1,347 @@
+//! The sender: one task per number with queued messages, holding that
+//! number's lease (so one instance paces it), spacing its sends to the
+//! number's rate, pacing each customer, and sorting Meta's refusals by
+//! what can be done about them.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use tokio::{
+    sync::{watch, Mutex, Notify},
+    task::JoinHandle,
+};
+
+use super::{
+    classify::{classify, Disposition},
+    content::Content,
+    pacing::{PairPacer, Spacing},
+};
+use crate::{
+    numbers,
+    secret::Secret,
+    store::{now_millis, Backend, OutboxRow},
+    tokens::{self, TokenError},
+    Engine,
+};
+
+/// How long a number's lease and a claimed message's lease last.
+const LEASE_MS: i64 = 30_000;
+/// How often the dispatcher looks for due messages without being woken
+/// (retries coming due, other instances' work).
+const POLL: Duration = Duration::from_millis(500);
+/// A number's task waits this long for more work before it ends.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// Runs until `stop`: starts a task for each live number with due
+/// messages. `wake` is notified when something is queued.
+pub async fn run(engine: Engine, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    let owner = uuid::Uuid::new_v4().to_string();
+    if engine.store.backend() == Backend::Sqlite {
+        // One process: whatever is claimed was claimed by a previous run.
+        if let Err(error) = engine.store.release_outbox_leases(None).await {
+            tracing::error!(%error, "cannot release the outbox's leases");
+        }
+    }
+    let mut running: HashMap<String, (JoinHandle<()>, Arc<Notify>)> = HashMap::new();
+    while !*stop.borrow() {
+        running.retain(|_, (task, _)| !task.is_finished());
+        match engine.store.numbers_with_due_outbox(now_millis()).await {
+            Ok(due) => {
+                for (phone, rate) in due {
+                    if let Some((_, more)) = running.get(&phone) {
+                        more.notify_one();
+                        continue;
+                    }
+                    let now = now_millis();
+                    match engine
+                        .store
+                        .take_sender_lease(&phone, &owner, now, now + LEASE_MS)
+                        .await
+                    {
+                        Ok(true) => {
+                            let more = Arc::new(Notify::new());
+                            let task = tokio::spawn(send_for_number(NumberSender {
+                                engine: engine.clone(),
+                                phone: phone.clone(),
+                                rate,
+                                owner: owner.clone(),
+                                stop: stop.clone(),
+                                finished: wake.clone(),
+                                more: more.clone(),
+                            }));
+                            running.insert(phone, (task, more));
+                        }
+                        Ok(false) => {} // another instance sends for it
+                        Err(error) => tracing::error!(%error, "cannot take a sender lease"),
+                    }
+                }
+            }
+            Err(error) => tracing::error!(%error, "sender cannot read the outbox"),
+        }
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(POLL) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    for (_, (task, _)) in running {
+        let _ = task.await;
+    }
+}
+
+struct NumberSender {
+    engine: Engine,
+    phone: String,
+    rate: i64,
+    owner: String,
+    stop: watch::Receiver<bool>,
+    /// Notified when this task ends, so the dispatcher looks again.
+    finished: Arc<Notify>,
+    /// Notified when the dispatcher sees more due messages for this number.
+    more: Arc<Notify>,
+}
+
+/// What a number's sends share.
+struct Shared {
+    engine: Engine,
+    phone: String,
+    token: Secret<String>,
+    spacing: Mutex<Spacing>,
+    /// Set when the token turned out dead: everything stops and waits.
+    paused: AtomicBool,
+}
+
+async fn send_for_number(task: NumberSender) {
+    let NumberSender {
+        engine,
+        phone,
+        rate,
+        owner,
+        stop,
+        finished,
+        more,
+    } = task;
+    let mut shared: Option<Arc<Shared>> = None;
+    let mut pairs = PairPacer::default();
+    let batch = (rate * 2).clamp(20, 2_000);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let now = now_millis();
+        match engine
+            .store
+            .take_sender_lease(&phone, &owner, now, now + LEASE_MS)
+            .await
+        {
+            Ok(true) => {}
+            _ => break,
+        }
+        match engine.store.number(&phone).await {
+            Ok(Some(number)) if numbers::can_send(&number.status) => {}
+            _ => break,
+        }
+        let rows = match engine
+            .store
+            .claim_outbox(&phone, now, LEASE_MS, batch)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::error!(%error, "cannot claim outgoing messages");
+                break;
+            }
+        };
+        if rows.is_empty() {
+            if tokio::time::timeout(IDLE, more.notified()).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        let shared = match &shared {
+            Some(shared) => shared.clone(),
+            None => match tokens::open_number_token(&engine, &phone).await {
+                Ok(token) => {
+                    let made = Arc::new(Shared {
+                        engine: engine.clone(),
+                        phone: phone.clone(),
+                        token,
+                        spacing: Mutex::new(Spacing::new(rate.clamp(1, 10_000) as u32)),
+                        paused: AtomicBool::new(false),
+                    });
+                    shared = Some(made.clone());
+                    made
+                }
+                Err(error) => {
+                    no_token(&engine, &phone, &error).await;
+                    break;
+                }
+            },
+        };
+        send_batch(&shared, &mut pairs, rows).await;
+        pairs.forget_idle(Instant::now());
+        if shared.paused.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    // Whatever this task still holds goes back to the queue.
+    let _ = engine.store.release_outbox_leases(Some(&phone)).await;
+    let _ = engine.store.release_sender_lease(&phone, &owner).await;
+    finished.notify_one();
+}
+
+async fn no_token(engine: &Engine, phone: &str, error: &TokenError) {
+    tracing::error!(phone_number_id = %phone, %error, "cannot open the number's token; sending paused");
+    if matches!(error, TokenError::Missing) {
+        let _ = numbers::flag_reconnect(engine, phone, "the number has no stored token").await;
+    }
+}
+
+/// Sends a batch: each customer's messages in order, one after another;
+/// different customers side by side, all drawing on the number's spacing.
+async fn send_batch(shared: &Arc<Shared>, pairs: &mut PairPacer, rows: Vec<OutboxRow>) {
+    let mut by_customer: Vec<(String, Vec<OutboxRow>)> = Vec::new();
+    for row in rows {
+        match by_customer.iter_mut().find(|(c, _)| *c == row.recipient) {
+            Some((_, list)) => list.push(row),
+            None => by_customer.push((row.recipient.clone(), vec![row])),
+        }
+    }
+    let mut tasks = Vec::with_capacity(by_customer.len());
+    for (customer, rows) in by_customer {
+        let mut ready = Vec::with_capacity(rows.len());
+        for row in rows {
+            let counts = !row.kind.eq("mark_read");
+            match counts.then(|| pairs.take(&customer, Instant::now())) {
+                Some(Err(wait)) => {
+                    // This customer's turn comes later; the rest of their
+                    // messages wait behind this one (outbox_retry does that).
+                    let at = now_millis() + wait.as_millis() as i64;
+                    let _ = shared
+                        .engine
+                        .store
+                        .outbox_retry(&row, at, None, false, now_millis())
+                        .await;
+                    break;
+                }
+                _ => ready.push(row),
+            }
+        }
+        let shared = shared.clone();
+        tasks.push(tokio::spawn(async move {
+            for row in ready {
+                if shared.paused.load(Ordering::SeqCst) || !send_one(&shared, &row).await {
+                    break;
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+/// Sends one message and records the outcome. Returns whether the
+/// customer's next message may follow.
+async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
+    let store = &shared.engine.store;
+    let content: Content = match serde_json::from_str(&row.content) {
+        Ok(content) => content,
+        Err(error) => {
+            let _ = store
+                .outbox_give_up(
+                    row.id,
+                    "failed",
+                    None,
+                    &format!("unreadable content: {error}"),
+                    now_millis(),
+                )
+                .await;
+            return true;
+        }
+    };
+    if content.is_message() {
+        let slot = shared.spacing.lock().await.reserve(Instant::now());
+        tokio::time::sleep_until(slot.into()).await;
+    }
+    let body = content.to_graph(&row.recipient, row.context_wamid.as_deref());
+    let started = Instant::now();
+    let result = shared
+        .engine
+        .graph
+        .send_message(&shared.token, &shared.phone, body)
+        .await;
+    metrics::histogram!("outbox_send_seconds").record(started.elapsed().as_secs_f64());
+    let now = now_millis();
+    let recorded = match result {
+        Ok(Some(wamid)) => {
+            metrics::counter!("outbox_sent_total").increment(1);
+            store
+                .outbox_sent(row, &wamid, &content.summary(), now)
+                .await
+        }
+        Ok(None) => store.outbox_done(row.id, now).await,
+        Err(error) => {
+            let code = error.code();
+            let reason = error.to_string();
+            match classify(&error, row.attempts + 1, fastrand::f64()) {
+                Disposition::Retry {
+                    after_ms,
+                    slow_number,
+                } => {
+                    metrics::counter!("outbox_retried_total").increment(1);
+                    if slow_number {
+                        let until = Instant::now() + Duration::from_millis(after_ms as u64);
+                        shared.spacing.lock().await.pause_until(until);
+                    }
+                    tracing::warn!(outbox = row.id, %reason, after_ms, "send failed; will retry");
+                    let _ = store
+                        .outbox_retry(
+                            row,
+                            now + after_ms,
+                            code.map(|c| (c, reason.as_str())),
+                            true,
+                            now,
+                        )
+                        .await;
+                    return false;
+                }
+                Disposition::Reconnect => {
+                    shared.paused.store(true, Ordering::SeqCst);
+                    let _ = numbers::note_graph_error(&shared.engine, &shared.phone, &error).await;
+                    let _ = store
+                        .outbox_retry(row, now, code.map(|c| (c, reason.as_str())), false, now)
+                        .await;
+                    return false;
+                }
+                Disposition::NeedsTemplate => {
+                    metrics::counter!("outbox_failed_total", "reason" => "needs_template")
+                        .increment(1);
+                    store
+                        .outbox_give_up(row.id, "needs_template", code, &reason, now)
+                        .await
+                }
+                Disposition::Fail => {
+                    metrics::counter!("outbox_failed_total", "reason" => "permanent").increment(1);
+                    tracing::warn!(outbox = row.id, %reason, "send failed for good");
+                    store
+                        .outbox_give_up(row.id, "failed", code, &reason, now)
+                        .await
+                }
+            }
+        }
+    };
+    if let Err(error) = recorded {
+        // Meta has it; the lease runs out and it may go again. Rare, and
+        // logged, since Meta offers no idempotency key for sends.
+        tracing::error!(outbox = row.id, %error, "cannot record a send's outcome");
+        return false;
+    }
+    true
+}

@@ -1,0 +1,540 @@
+//! The bot and the outbox against the sandbox, on both backends: one reply
+//! per new message whatever the duplicates, throttling backed off, a dead
+//! token pausing the number until it is reconnected, Meta's refusals
+//! sorted, every message type accepted, and a number's rate kept.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    live::eventually,
+    meta::{setup, Env},
+};
+use serde_json::{json, Value};
+use switchboard::{
+    bot::{
+        rules::{Match, Reply, Rule, RulesConfig},
+        BotKind, BotSettings,
+    },
+    numbers,
+    outbox::{self, Choice, Content, Media, Origin, Outgoing, Section},
+    store::now_millis,
+    test_support::TestBackend,
+};
+
+on_both_backends!(
+    the_echo_bot_answers_each_message_once_despite_duplicates,
+    the_rules_bot_answers_from_its_rules,
+    throttling_backs_off_and_delivers_everything,
+    a_revoked_token_pauses_sending_until_reconnected,
+    permanent_errors_give_up_with_the_reason,
+    every_message_type_reaches_the_customer,
+    an_agent_cannot_send_free_form_outside_the_window,
+    a_number_never_sends_faster_than_its_rate,
+);
+
+const CUSTOMER: &str = "15550001111";
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn connected(backend: TestBackend) -> (Env, String) {
+    let env = setup(backend).await;
+    let phone = env.demo.phone_number_id.clone();
+    let progress = env.connect("attempt-0001", &phone).await;
+    assert_eq!(progress.state, "done", "{progress:?}");
+    (env, phone)
+}
+
+fn text(body: &str) -> Value {
+    json!({ "type": "text", "text": { "body": body } })
+}
+
+fn bodies(lines: &[Value]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|line| line["message"]["text"]["body"].as_str())
+        .map(str::to_string)
+        .collect()
+}
+
+async fn agent_sends(env: &Env, phone: &str, content: Content) -> i64 {
+    let outgoing = Outgoing {
+        phone_number_id: phone.to_string(),
+        recipient: CUSTOMER.to_string(),
+        content,
+        context_wamid: None,
+    };
+    outbox::send(&env.engine, &env.caller, &outgoing, Origin::Agent, None)
+        .await
+        .expect("queued")
+        .0
+}
+
+async fn the_echo_bot_answers_each_message_once_despite_duplicates(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    // Every webhook delivered twice, some out of order.
+    env.set_faults(json!({ "duplicate_webhooks": 1.0, "reorder_webhooks": 0.3 }))
+        .await;
+    let running = env.run().await;
+    for word in ["one", "two", "three"] {
+        env.customer_writes(&phone, CUSTOMER, text(word)).await;
+    }
+    eventually("three echoes", WAIT, || async {
+        bodies(&env.received(&phone, CUSTOMER).await).len() >= 3
+    })
+    .await;
+    // Give duplicates time to be processed: still no second answer.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut echoes = bodies(&env.received(&phone, CUSTOMER).await);
+    echoes.sort();
+    assert_eq!(
+        echoes,
+        vec!["Received: one", "Received: three", "Received: two"]
+    );
+    // Each inbound message was marked read on the customer's phone.
+    let read = env
+        .chat(&phone, CUSTOMER)
+        .await
+        .iter()
+        .filter(|l| l["direction"] == "inbound" && l["status"] == "read")
+        .count();
+    assert_eq!(read, 3);
+    // The replies are in the thread, tied to their inbound message.
+    let thread =
+        switchboard::conversations::thread(&env.engine.store, &env.caller, &phone, CUSTOMER)
+            .await
+            .unwrap();
+    assert_eq!(
+        thread.iter().filter(|l| l.direction == "outbound").count(),
+        3
+    );
+    running.stop().await;
+}
+
+async fn the_rules_bot_answers_from_its_rules(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let settings = BotSettings {
+        kind: BotKind::Rules,
+        rules: RulesConfig {
+            rules: vec![Rule {
+                when: Match::Keyword("menu".into()),
+                reply: Reply::List {
+                    text: "What would you like?".into(),
+                    button: "Choose".into(),
+                    rows: vec!["Soup".into(), "Salad".into()],
+                },
+            }],
+            default_reply: Some(Reply::Text {
+                text: "An agent will answer.".into(),
+            }),
+            hours: None,
+        },
+    };
+    switchboard::bot::save(&env.engine, &env.caller, &settings)
+        .await
+        .expect("saved");
+    let running = env.run().await;
+    env.customer_writes(&phone, CUSTOMER, text("show me the MENU"))
+        .await;
+    env.customer_writes(&phone, CUSTOMER, text("hello?")).await;
+    eventually("two answers", WAIT, || async {
+        env.received(&phone, CUSTOMER).await.len() >= 2
+    })
+    .await;
+    let received = env.received(&phone, CUSTOMER).await;
+    let list = received
+        .iter()
+        .find(|l| l["message"]["type"] == "interactive")
+        .expect("the list");
+    assert_eq!(
+        list["message"]["interactive"]["action"]["sections"][0]["rows"][1]["title"],
+        "Salad"
+    );
+    assert!(bodies(&received).contains(&"An agent will answer.".to_string()));
+    running.stop().await;
+}
+
+async fn throttling_backs_off_and_delivers_everything(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let running = env.run().await;
+    env.customer_writes(
+        &phone,
+        CUSTOMER,
+        json!({ "type": "reaction", "reaction": { "message_id": "wamid.x", "emoji": "👍" } }),
+    )
+    .await;
+    eventually("the inbound message stored", WAIT, || async {
+        env.engine
+            .store
+            .last_inbound_at(&env.caller.workspace.id, &phone, CUSTOMER)
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    // Meta answers 130429 to the next three sends, then 500 once.
+    env.set_faults(json!({ "graph": [
+        { "path_contains": "/messages", "times": 3, "effect": { "kind": "throttle", "code": 130429 } },
+        { "path_contains": "/messages", "times": 1, "effect": { "kind": "server_error", "status": 500 } },
+    ] }))
+    .await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(agent_sends(&env, &phone, Content::text(format!("update {n}"))).await);
+    }
+    eventually("all five delivered", Duration::from_secs(60), || async {
+        bodies(&env.received(&phone, CUSTOMER).await).len() == 5
+    })
+    .await;
+    assert_eq!(
+        bodies(&env.received(&phone, CUSTOMER).await),
+        (0..5).map(|n| format!("update {n}")).collect::<Vec<_>>(),
+        "in the order queued"
+    );
+    let first = env
+        .engine
+        .store
+        .outbox_entry(&env.caller.workspace.id, ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.state, "sent");
+    assert!(first.attempts > 1, "it was retried: {first:?}");
+    running.stop().await;
+}
+
+async fn a_revoked_token_pauses_sending_until_reconnected(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let running = env.run().await;
+    env.customer_writes(&phone, CUSTOMER, text("hi")).await;
+    eventually("the echo", WAIT, || async {
+        env.received(&phone, CUSTOMER).await.len() == 1
+    })
+    .await;
+    let token = env.token_of(&phone).await;
+    env.control("/_sandbox/tokens/revoke", json!({ "token": token }))
+        .await;
+    let id = agent_sends(&env, &phone, Content::text("are you there?")).await;
+    eventually("reconnect needed", WAIT, || async {
+        env.engine
+            .store
+            .number(&phone)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+            == numbers::RECONNECT_NEEDED
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let waiting = env
+        .engine
+        .store
+        .outbox_entry(&env.caller.workspace.id, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(waiting.state, "queued", "nothing is dropped");
+    assert_eq!(env.received(&phone, CUSTOMER).await.len(), 1);
+
+    // Reconnecting (a new signup) lets it go.
+    let progress = env.connect("attempt-0002", &phone).await;
+    assert_eq!(progress.state, "done");
+    eventually("the waiting message delivered", WAIT, || async {
+        bodies(&env.received(&phone, CUSTOMER).await).contains(&"are you there?".to_string())
+    })
+    .await;
+    running.stop().await;
+}
+
+async fn permanent_errors_give_up_with_the_reason(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let running = env.run().await;
+    env.customer_writes(
+        &phone,
+        CUSTOMER,
+        json!({ "type": "reaction", "reaction": { "message_id": "wamid.x", "emoji": "👍" } }),
+    )
+    .await;
+    eventually("the inbound message stored", WAIT, || async {
+        env.engine
+            .store
+            .last_inbound_at(&env.caller.workspace.id, &phone, CUSTOMER)
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    env.set_faults(json!({ "graph": [
+        { "path_contains": "/messages", "times": 1, "effect": { "kind": "meta_error", "status": 400, "code": 131026, "title": "Message undeliverable" } },
+        { "path_contains": "/messages", "times": 1, "effect": { "kind": "meta_error", "status": 400, "code": 131047, "title": "Re-engagement message" } },
+    ] }))
+    .await;
+    let undeliverable = agent_sends(&env, &phone, Content::text("first")).await;
+    let outside = agent_sends(&env, &phone, Content::text("second")).await;
+    let third = agent_sends(&env, &phone, Content::text("third")).await;
+    let entry = |id| {
+        let env = &env;
+        async move {
+            env.engine
+                .store
+                .outbox_entry(&env.caller.workspace.id, id)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    eventually("all three settled", WAIT, || async {
+        entry(third).await.state == "sent"
+    })
+    .await;
+    let failed = entry(undeliverable).await;
+    assert_eq!(failed.state, "failed");
+    assert_eq!(failed.error_code, Some(131026));
+    assert!(failed.error_title.unwrap().contains("undeliverable"));
+    assert_eq!(failed.attempts, 1, "not retried");
+    let needs_template = entry(outside).await;
+    assert_eq!(needs_template.state, "needs_template");
+    assert_eq!(needs_template.error_code, Some(131047));
+    // Both stay visible in the conversation with their state.
+    let unsent = env
+        .engine
+        .store
+        .unsent_for(&env.caller.workspace.id, &phone, CUSTOMER)
+        .await
+        .unwrap();
+    assert_eq!(
+        unsent.iter().map(|e| e.state.as_str()).collect::<Vec<_>>(),
+        vec!["failed", "needs_template"]
+    );
+    running.stop().await;
+}
+
+async fn every_message_type_reaches_the_customer(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let running = env.run().await;
+    let inbound = env
+        .customer_writes(&phone, CUSTOMER, json!({ "type": "sticker" }))
+        .await;
+    eventually("the inbound message stored", WAIT, || async {
+        env.engine
+            .store
+            .last_inbound_at(&env.caller.workspace.id, &phone, CUSTOMER)
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let link = |name: &str| Media::Link(format!("https://example.com/{name}"));
+    let choice = |id: &str| Choice {
+        id: id.into(),
+        title: id.into(),
+        description: None,
+    };
+    let contents = vec![
+        Content::Text {
+            body: "See https://example.com".into(),
+            preview_url: true,
+        },
+        Content::Image {
+            media: link("a.jpg"),
+            caption: Some("A picture".into()),
+        },
+        Content::Document {
+            media: link("invoice.pdf"),
+            caption: None,
+            filename: Some("invoice.pdf".into()),
+        },
+        Content::Audio {
+            media: link("note.ogg"),
+        },
+        Content::Video {
+            media: link("clip.mp4"),
+            caption: None,
+        },
+        Content::Template {
+            name: "hello_world".into(),
+            language: "en_US".into(),
+            components: vec![],
+        },
+        Content::Buttons {
+            body: "Pick one".into(),
+            buttons: vec![choice("Yes"), choice("No")],
+        },
+        Content::List {
+            body: "Menu".into(),
+            button: "Open".into(),
+            sections: vec![Section {
+                title: Some("Food".into()),
+                rows: vec![choice("Soup")],
+            }],
+        },
+        Content::Reaction {
+            message_id: inbound.clone(),
+            emoji: "❤".into(),
+        },
+    ];
+    let kinds: Vec<&str> = contents.iter().map(Content::kind).collect();
+    for content in contents {
+        agent_sends(&env, &phone, content).await;
+    }
+    agent_sends(
+        &env,
+        &phone,
+        Content::MarkRead {
+            message_id: inbound.clone(),
+            typing: true,
+        },
+    )
+    .await;
+    eventually("every type received", WAIT, || async {
+        env.received(&phone, CUSTOMER).await.len() == kinds.len()
+    })
+    .await;
+    let received: Vec<String> = env
+        .received(&phone, CUSTOMER)
+        .await
+        .iter()
+        .map(|l| {
+            l["message"]["type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(received, kinds);
+    let chat = env.chat(&phone, CUSTOMER).await;
+    assert_eq!(chat[0]["status"], "read", "marked read");
+    // Every sent message became a thread line with Meta's wamid.
+    let thread =
+        switchboard::conversations::thread(&env.engine.store, &env.caller, &phone, CUSTOMER)
+            .await
+            .unwrap();
+    let outbound: Vec<_> = thread
+        .iter()
+        .filter(|l| l.direction == "outbound")
+        .collect();
+    assert_eq!(outbound.len(), kinds.len());
+    assert!(outbound.iter().all(|l| l.wamid.starts_with("wamid.")));
+    running.stop().await;
+}
+
+async fn an_agent_cannot_send_free_form_outside_the_window(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let outgoing = |content| Outgoing {
+        phone_number_id: phone.clone(),
+        recipient: "15559990000".into(),
+        content,
+        context_wamid: None,
+    };
+    let refused = outbox::send(
+        &env.engine,
+        &env.caller,
+        &outgoing(Content::text("hello")),
+        Origin::Agent,
+        None,
+    )
+    .await
+    .expect_err("never wrote: window closed");
+    assert!(refused.to_string().contains("template"), "{refused}");
+    let template = Content::Template {
+        name: "hello_world".into(),
+        language: "en_US".into(),
+        components: vec![],
+    };
+    let (id, new) = outbox::send(
+        &env.engine,
+        &env.caller,
+        &outgoing(template.clone()),
+        Origin::Agent,
+        Some("k1"),
+    )
+    .await
+    .expect("a template may go");
+    assert!(new);
+    let again = outbox::send(
+        &env.engine,
+        &env.caller,
+        &outgoing(template),
+        Origin::Agent,
+        Some("k1"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, (id, false), "the same key queues once");
+    let invalid = outbox::send(
+        &env.engine,
+        &env.caller,
+        &outgoing(Content::Buttons {
+            body: "x".into(),
+            buttons: vec![],
+        }),
+        Origin::Agent,
+        None,
+    )
+    .await;
+    assert!(invalid.is_err());
+    let window = outbox::window(&env.engine, &env.caller, &phone, "15559990000")
+        .await
+        .unwrap();
+    assert!(!window.is_open(now_millis()));
+}
+
+/// Not a timing test: sending slower never fails it; only a burst above
+/// the rate does.
+async fn a_number_never_sends_faster_than_its_rate(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    env.engine.store.set_send_rate(&phone, 5).await.unwrap();
+    env.control_call(
+        reqwest::Method::POST,
+        &format!("/_sandbox/phones/{phone}"),
+        Some(json!({ "throughput": 5 })),
+    )
+    .await;
+    let running = env.run().await;
+    let customers: Vec<String> = (0..12).map(|n| format!("1555000{n:04}")).collect();
+    for customer in &customers {
+        env.customer_writes(&phone, customer, json!({ "type": "sticker" }))
+            .await;
+    }
+    eventually("all inbound stored", WAIT, || async {
+        env.engine
+            .store
+            .count_messages(&env.caller.workspace.id)
+            .await
+            .unwrap()
+            == 12
+    })
+    .await;
+    for customer in &customers {
+        let outgoing = Outgoing {
+            phone_number_id: phone.clone(),
+            recipient: customer.clone(),
+            content: Content::text("sale!"),
+            context_wamid: None,
+        };
+        outbox::send(&env.engine, &env.caller, &outgoing, Origin::Agent, None)
+            .await
+            .unwrap();
+    }
+    eventually("all twelve sent", WAIT, || async {
+        env.engine.store.outbox_count(&phone, "sent").await.unwrap() == 12
+    })
+    .await;
+    let mut times = Vec::new();
+    for customer in &customers {
+        for line in env.received(&phone, customer).await {
+            times.push(line["timestamp"].as_i64().unwrap());
+        }
+    }
+    times.sort();
+    assert_eq!(times.len(), 12, "none refused by Meta, none twice");
+    for (i, start) in times.iter().enumerate() {
+        let in_one_second = times[i..].iter().take_while(|t| **t - start < 1000).count();
+        assert!(
+            in_one_second <= 5,
+            "{in_one_second} sends within a second: {times:?}"
+        );
+    }
+    running.stop().await;
+}
