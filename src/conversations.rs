@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     accounts::{Caller, Error, Role},
+    outbox::Content,
     store::Store,
 };
 
@@ -20,11 +21,16 @@ pub struct ConversationSummary {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadLine {
+    /// Empty for a message not sent yet.
     pub wamid: String,
     pub direction: String,
     pub summary: String,
     pub sent_at: i64,
+    /// Meta's status, or the outbox's for one not sent: `queued`,
+    /// `failed`, `needs_template`.
     pub status: Option<String>,
+    /// Why it failed, as Meta said.
+    pub error: Option<String>,
 }
 
 pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<ConversationSummary>, Error> {
@@ -44,14 +50,45 @@ pub async fn thread(
     let lines = store
         .thread(&caller.workspace.id, phone_number_id, customer)
         .await?;
-    Ok(lines
+    let mut thread: Vec<ThreadLine> = lines
         .into_iter()
-        .map(|(wamid, direction, summary, sent_at, status)| ThreadLine {
-            wamid,
-            direction,
+        .map(
+            |(wamid, direction, summary, sent_at, status, code, title)| ThreadLine {
+                wamid,
+                direction,
+                summary,
+                sent_at,
+                status,
+                error: error_text(code, title),
+            },
+        )
+        .collect();
+    // What is still in the outbox shows after what was sent.
+    for entry in store
+        .unsent_for(&caller.workspace.id, phone_number_id, customer)
+        .await?
+    {
+        let summary = serde_json::from_str::<Content>(&entry.content)
+            .map(|c| c.summary())
+            .unwrap_or_else(|_| format!("[{}]", entry.kind));
+        thread.push(ThreadLine {
+            wamid: String::new(),
+            direction: "outbound".into(),
             summary,
-            sent_at,
-            status,
-        })
-        .collect())
+            sent_at: entry.created_at,
+            status: Some(entry.state),
+            error: error_text(entry.error_code, entry.error_title),
+        });
+    }
+    thread.sort_by_key(|line| line.sent_at);
+    Ok(thread)
+}
+
+fn error_text(code: Option<i64>, title: Option<String>) -> Option<String> {
+    match (code, title) {
+        (Some(code), Some(title)) => Some(format!("{title} ({code})")),
+        (None, Some(title)) => Some(title),
+        (Some(code), None) => Some(format!("error {code}")),
+        (None, None) => None,
+    }
 }

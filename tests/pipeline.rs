@@ -94,11 +94,17 @@ async fn drain(store: &Store) -> pipeline::Processed {
     }
 }
 
+/// (wamid, direction, summary, sent_at, status) of each line.
 async fn thread(s: &Setup) -> Vec<(String, String, String, i64, Option<String>)> {
     s.store
         .thread(&s.workspace, PHONE, "16505551234")
         .await
         .unwrap()
+        .into_iter()
+        .map(|(wamid, direction, summary, at, status, _, _)| {
+            (wamid, direction, summary, at, status)
+        })
+        .collect()
 }
 
 async fn every_message_of_a_batch_is_stored_once(backend: TestBackend) {

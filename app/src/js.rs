@@ -16,3 +16,16 @@ pub fn text(value: &JsValue) -> Option<String> {
 pub fn error_text(error: JsValue) -> String {
     text(&error).unwrap_or_else(|| "unknown error".into())
 }
+
+/// A random 128-bit id in hex (a key that pairs or deduplicates requests,
+/// not a secret).
+pub fn random_id() -> String {
+    (0..4)
+        .map(|_| {
+            format!(
+                "{:08x}",
+                (js_sys::Math::random() * f64::from(u32::MAX)) as u32
+            )
+        })
+        .collect()
+}

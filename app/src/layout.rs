@@ -44,6 +44,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     // Full page loads: only the onboarding page's CSP admits Meta's SDK.
                     <A href="/onboarding" attr:rel="external">"Onboarding"</A>
                     <A href="/conversations">"Conversations"</A>
+                    <A href="/bot">"Bot"</A>
                     <A href="/profile">"Profile"</A>
                     <A href="/settings">"Settings"</A>
                 </nav>

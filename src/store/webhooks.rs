@@ -460,16 +460,28 @@ impl Store {
             .collect())
     }
 
-    /// A conversation thread: (wamid, direction, summary, sent_at, status).
+    /// A conversation thread: (wamid, direction, summary, sent_at, status,
+    /// error code, error title).
+    #[allow(clippy::type_complexity)]
     pub async fn thread(
         &self,
         workspace_id: &str,
         phone_number_id: &str,
         customer: &str,
-    ) -> Result<Vec<(String, String, String, i64, Option<String>)>> {
+    ) -> Result<
+        Vec<(
+            String,
+            String,
+            String,
+            i64,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+        )>,
+    > {
         Ok(with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT wamid, direction, summary, sent_at, status FROM messages
+                "SELECT wamid, direction, summary, sent_at, status, error_code, error_title FROM messages
                  WHERE workspace_id = $1 AND phone_number_id = $2 AND customer_wa_id = $3 ORDER BY sent_at, id",
             )
             .bind(workspace_id).bind(phone_number_id).bind(customer)

@@ -22,6 +22,20 @@ pub struct LineView {
     pub summary: String,
     pub sent_at: i64,
     pub status: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A thread and what the caller may do in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadView {
+    pub lines: Vec<LineView>,
+    /// When free-form replies stop being possible (Unix ms); `None` when
+    /// the customer never wrote.
+    pub window_closes_at: Option<i64>,
+    /// The server's clock, so the browser's does not decide.
+    pub now: i64,
+    /// Agents and up may reply.
+    pub can_reply: bool,
 }
 
 #[server(prefix = "/api", endpoint = "list_conversations")]
@@ -48,19 +62,58 @@ pub async fn list_conversations() -> Result<Vec<ConversationView>, UiError> {
 pub async fn conversation_thread(
     phone_number_id: String,
     customer: String,
-) -> Result<Vec<LineView>, UiError> {
+) -> Result<ThreadView, UiError> {
+    use switchboard::accounts::Role;
     let (engine, caller) = crate::session::caller().await?;
     let lines =
         switchboard::conversations::thread(&engine.store, &caller, &phone_number_id, &customer)
             .await?;
-    Ok(lines
-        .into_iter()
-        .map(|l| LineView {
-            inbound: l.direction == "inbound",
-            wamid: l.wamid,
-            summary: l.summary,
-            sent_at: l.sent_at,
-            status: l.status,
-        })
-        .collect())
+    let window = switchboard::outbox::window(&engine, &caller, &phone_number_id, &customer).await?;
+    Ok(ThreadView {
+        lines: lines
+            .into_iter()
+            .map(|l| LineView {
+                inbound: l.direction == "inbound",
+                wamid: l.wamid,
+                summary: l.summary,
+                sent_at: l.sent_at,
+                status: l.status,
+                error: l.error,
+            })
+            .collect(),
+        window_closes_at: window.closes_at,
+        now: switchboard::store::now_millis(),
+        can_reply: caller.role >= Role::Agent,
+    })
+}
+
+/// An agent's text reply. `key` is made once per composed message, so a
+/// double click or a retried request queues it once.
+#[server(prefix = "/api", endpoint = "send_reply")]
+pub async fn send_reply(
+    phone_number_id: String,
+    customer: String,
+    text: String,
+    key: String,
+) -> Result<(), UiError> {
+    use switchboard::outbox::{self, Content, Origin, Outgoing};
+    let (engine, caller) = crate::session::caller().await?;
+    if key.is_empty() || key.len() > 64 {
+        return Err(UiError::Message("The message has no valid key.".into()));
+    }
+    let outgoing = Outgoing {
+        phone_number_id,
+        recipient: customer,
+        content: Content::text(text),
+        context_wamid: None,
+    };
+    outbox::send(
+        &engine,
+        &caller,
+        &outgoing,
+        Origin::Agent,
+        Some(&format!("agent:{key}")),
+    )
+    .await?;
+    Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod bot;
 pub mod conversations;
 pub mod events;
 pub mod members;

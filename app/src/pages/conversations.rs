@@ -9,7 +9,7 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
 use super::{auth::RequireSignIn, time::format_time};
-use crate::api::conversations::{conversation_thread, list_conversations};
+use crate::api::conversations::{conversation_thread, list_conversations, send_reply, ThreadView};
 
 #[component]
 pub fn Conversations() -> impl IntoView {
@@ -28,6 +28,8 @@ fn ticks(status: Option<&str>) -> (&'static str, &'static str) {
         Some("delivered") => ("✓✓", "tick"),
         Some("read") | Some("played") => ("✓✓", "tick read"),
         Some("failed") => ("⚠ not delivered", "tick failed"),
+        Some("needs_template") => ("⚠ needs a template", "tick failed"),
+        Some("queued") => ("🕓 queued", "tick"),
         _ => ("🕓", "tick"),
     }
 }
@@ -86,12 +88,13 @@ fn Inbox() -> impl IntoView {
                         {move || thread.get().map(|result| match result {
                             Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                             Ok(None) => view! { <p class="notice">"Choose a conversation."</p> }.into_any(),
-                            Ok(Some(lines)) => lines.into_iter().map(|line| {
+                            Ok(Some(thread)) => thread.lines.into_iter().map(|line| {
                                 let (mark, class) = ticks(line.status.as_deref());
                                 let side = if line.inbound { "bubble inbound" } else { "bubble outbound" };
                                 view! {
-                                    <div class=side data-wamid=line.wamid>
+                                    <div class=side data-wamid=line.wamid data-status=line.status.clone()>
                                         <p>{line.summary}</p>
+                                        {line.error.map(|e| view! { <p class="bubble-error">{e}</p> })}
                                         <footer>
                                             <time>{format_time(line.sent_at)}</time>
                                             {(!line.inbound).then(|| view! { <span class=class>{mark}</span> })}
@@ -101,8 +104,88 @@ fn Inbox() -> impl IntoView {
                             }).collect_view().into_any(),
                         })}
                     </Transition>
+                    {move || selected().map(|(number, customer)| {
+                        let current = Signal::derive(move || thread.get().and_then(|r| r.ok()).flatten());
+                        view! { <Composer number customer thread=current refresh/> }.into_any()
+                    })}
                 </div>
             </div>
         </section>
+    }
+}
+
+/// How long the customer service window stays open, in words.
+fn window_text(closes_at: Option<i64>, now: i64) -> Option<String> {
+    let left = closes_at? - now;
+    (left > 0).then(|| {
+        let minutes = left / 60_000;
+        format!("Window open for {} h {} min", minutes / 60, minutes % 60)
+    })
+}
+
+/// The agent's reply box. Outside the 24-hour window only a template can
+/// reach the customer, so the box says so instead of failing later.
+#[component]
+fn Composer(
+    number: String,
+    customer: String,
+    thread: Signal<Option<ThreadView>>,
+    refresh: RwSignal<u32>,
+) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let send = Action::new(move |(text, key): &(String, String)| {
+        let (number, customer, text, key) =
+            (number.clone(), customer.clone(), text.clone(), key.clone());
+        async move { send_reply(number, customer, text, key).await }
+    });
+    Effect::new(move |_| match send.value().get() {
+        Some(Ok(())) => {
+            text.set(String::new());
+            error.set(None);
+            refresh.update(|n| *n += 1);
+        }
+        Some(Err(e)) => error.set(Some(e.to_string())),
+        None => {}
+    });
+    let open = move || {
+        thread
+            .get()
+            .and_then(|t| window_text(t.window_closes_at, t.now))
+    };
+    let can_reply = move || thread.get().is_some_and(|t| t.can_reply);
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let body = text.get_untracked();
+        if body.trim().is_empty() {
+            return;
+        }
+        #[cfg(feature = "hydrate")]
+        let key = crate::js::random_id();
+        #[cfg(not(feature = "hydrate"))]
+        let key = String::new();
+        send.dispatch((body, key));
+    };
+    view! {
+        <Show when=can_reply>
+            <form class="composer" on:submit=on_submit>
+                {move || match open() {
+                    Some(left) => view! { <p class="muted window-open">{left}</p> }.into_any(),
+                    None => view! {
+                        <p class="notice window-closed">
+                            "The 24-hour window is closed: only an approved template can reach this customer."
+                        </p>
+                    }.into_any(),
+                }}
+                <label class="visually-hidden" for="reply">"Reply"</label>
+                <textarea id="reply" name="reply" rows="2" maxlength="4096"
+                    placeholder="Write a reply"
+                    prop:value=move || text.get()
+                    on:input=move |e| text.set(event_target_value(&e))
+                    disabled=move || open().is_none()></textarea>
+                {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+                <button type="submit" class="button" disabled=move || open().is_none() || send.pending().get()>"Send"</button>
+            </form>
+        </Show>
     }
 }

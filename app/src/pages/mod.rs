@@ -1,6 +1,7 @@
 //! One module per page. Pages whose issues are not built yet say so plainly.
 
 mod auth;
+mod bot;
 mod conversations;
 mod events;
 mod forms;
@@ -12,6 +13,7 @@ mod settings;
 mod time;
 
 pub use auth::{InvitePage, SignInPage, SignUpPage};
+pub use bot::Bot;
 pub use conversations::Conversations;
 pub use events::Events;
 pub use home::Home;

@@ -61,7 +61,7 @@ impl Connection {
             let Some(settings) = self.settings.get_untracked() else {
                 return;
             };
-            let attempt = crate::signup::browser::new_attempt();
+            let attempt = crate::js::random_id();
             self.attempt.set(Some(attempt.clone()));
             self.progress.set(None);
             self.notice.set(None);

@@ -109,16 +109,3 @@ pub fn login(
         .map_err(crate::js::error_text)?;
     Ok(())
 }
-
-/// A random id for one run of the signup window (not a secret: it only
-/// pairs the code with the FINISH message on the server).
-pub fn new_attempt() -> String {
-    (0..4)
-        .map(|_| {
-            format!(
-                "{:08x}",
-                (js_sys::Math::random() * f64::from(u32::MAX)) as u32
-            )
-        })
-        .collect()
-}

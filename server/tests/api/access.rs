@@ -124,6 +124,25 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
         false,
         &[("phone_number_id", "106540352242922"), ("picture", "x")],
     ),
+    (
+        "send_reply",
+        false,
+        &[
+            ("phone_number_id", "106540352242922"),
+            ("customer", "16505551234"),
+            ("text", "hello"),
+            ("key", "k1"),
+        ],
+    ),
+    ("bot_settings", false, &[]),
+    (
+        "save_bot",
+        false,
+        &[(
+            "form",
+            r#"{"kind":"echo","rules":[],"default_reply":"","hours":null,"can_edit":true}"#,
+        )],
+    ),
 ];
 
 #[test]

@@ -398,8 +398,38 @@ async fn conversations_and_dead_letters_through_server_functions() {
         )
         .await;
     let thread: Value = serde_json::from_str(&thread).unwrap();
-    assert_eq!(thread[0]["summary"], "Hello there");
-    assert_eq!(thread[0]["inbound"], true);
+    assert_eq!(thread["lines"][0]["summary"], "Hello there");
+    assert_eq!(thread["lines"][0]["inbound"], true);
+    assert_eq!(thread["can_reply"], true);
+    // The message is from 2023: its 24-hour window closed long ago.
+    assert!(thread["window_closes_at"].as_i64().unwrap() < thread["now"].as_i64().unwrap());
+    let reply = [
+        ("phone_number_id", "106540352242922"),
+        ("customer", "16505551234"),
+        ("text", "Hi"),
+        ("key", "k1"),
+    ];
+    let (status, refused) = owner.call("send_reply", &reply).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.contains("template"), "{refused}");
+    // Someone in another workspace cannot send from this number.
+    let mut stranger = crate::helpers::member(&app, &mut owner, "s@example.com", "agent").await;
+    assert_eq!(
+        stranger
+            .call("create_workspace", &[("name", "Elsewhere")])
+            .await
+            .0,
+        200
+    );
+    assert_eq!(stranger.call("send_reply", &reply).await.0, 404);
+    assert_eq!(
+        app.engine
+            .store
+            .outbox_count("106540352242922", "queued")
+            .await
+            .unwrap(),
+        0
+    );
 
     let (status, attention) = owner.call("webhook_attention", &[]).await;
     assert_eq!(status, 200, "{attention}");

@@ -1,0 +1,91 @@
+import { expect, test, APIRequestContext, Page } from "@playwright/test";
+import { ensureConnected, hydrated, sandboxOrigin, signIn } from "./helpers";
+
+// The bot answers through the outbox, and agents reply from the thread;
+// the sandbox's chat is the customer's phone.
+
+async function customerWrites(page: Page, request: APIRequestContext, waId: string, body: string) {
+  const sandbox = await sandboxOrigin(page);
+  const state = await (await request.get(`${sandbox}/_sandbox/state`)).json();
+  const phone = state.demo.new_phone_number_id;
+  const sent = await request.post(`${sandbox}/_sandbox/customers/${waId}/messages`, {
+    data: { phone_number_id: phone, name: `Customer ${waId.slice(-4)}`, type: "text", text: { body } },
+  });
+  expect(sent.status()).toBe(200);
+  return { sandbox, phone };
+}
+
+async function customerSees(request: APIRequestContext, sandbox: string, phone: string, waId: string): Promise<string[]> {
+  const chat = await (await request.get(`${sandbox}/_sandbox/chats/${phone}/${waId}`)).json();
+  return chat.messages
+    .filter((line: any) => line.direction === "outbound")
+    .map((line: any) => line.message.text?.body ?? line.message.interactive?.body?.text ?? "");
+}
+
+test("the echo bot answers, then an agent replies from the thread", async ({ page, request }) => {
+  await signIn(page);
+  await ensureConnected(page);
+  const waId = "16505550142";
+  const { sandbox, phone } = await customerWrites(page, request, waId, "Is the bakery open?");
+
+  await page.goto("/conversations");
+  await hydrated(page);
+  const conversation = page.locator("a.conversation", { hasText: "Customer 0142" });
+  await expect(conversation).toBeVisible({ timeout: 15_000 });
+  await conversation.click();
+  await expect(page.locator(".bubble.outbound", { hasText: "Received: Is the bakery open?" })).toBeVisible({ timeout: 15_000 });
+  await expect(page.locator(".window-open")).toContainText("Window open for 23 h");
+
+  await page.getByLabel("Reply").fill("Yes, until 6 pm today.");
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(page.getByLabel("Reply")).toHaveValue("");
+  const reply = page.locator(".bubble.outbound", { hasText: "Yes, until 6 pm today." });
+  await expect(reply).toBeVisible();
+  // Meta's statuses come back: sent, delivered, read.
+  await expect(reply.locator(".tick")).toHaveText("✓✓", { timeout: 15_000 });
+  await expect.poll(() => customerSees(request, sandbox, phone, waId)).toEqual([
+    "Received: Is the bakery open?",
+    "Yes, until 6 pm today.",
+  ]);
+});
+
+test("the rules bot answers from rules saved on the bot page", async ({ page, request }) => {
+  await signIn(page);
+  await ensureConnected(page);
+  await page.goto("/bot");
+  await hydrated(page);
+  await page.getByLabel("Rules bot").check();
+  await page.getByRole("button", { name: "Add a rule" }).click();
+  await page.getByLabel("Keyword or pattern").fill("hours");
+  await page.getByLabel("Reply text").fill("We open at 9 and close at 6.");
+  await page.locator('textarea[name="default_reply"]').fill("An agent will answer soon.");
+
+  // A pattern that is not one is refused, naming the rule.
+  await page.getByRole("button", { name: "Add a rule" }).click();
+  await page.getByLabel("Match").nth(1).selectOption("pattern");
+  await page.getByLabel("Keyword or pattern").nth(1).fill("order(");
+  await page.getByLabel("Reply text").nth(1).fill("About your order");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.locator('.field-error[data-field="rules"]')).toContainText("Rule 2");
+  await page.getByRole("button", { name: "Remove" }).nth(1).click();
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("status")).toContainText("Saved");
+
+  // Saved: a reload shows the rule.
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByLabel("Keyword or pattern")).toHaveValue("hours");
+  await expect(page.getByLabel("Rules bot")).toBeChecked();
+
+  const waId = "16505550143";
+  const { sandbox, phone } = await customerWrites(page, request, waId, "What are your HOURS?");
+  await customerWrites(page, request, waId, "Do you deliver?");
+  await expect
+    .poll(() => customerSees(request, sandbox, phone, waId), { timeout: 15_000 })
+    .toEqual(["We open at 9 and close at 6.", "An agent will answer soon."]);
+
+  // Back to the echo bot for the specs that follow.
+  await page.getByLabel("Echo bot").check();
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("status")).toContainText("Saved");
+});
