@@ -11,6 +11,7 @@ pub mod graph;
 pub mod numbers;
 pub mod onboarding;
 pub mod outbox;
+pub mod outgoing;
 pub mod pipeline;
 pub mod profile;
 pub mod secret;
@@ -38,6 +39,8 @@ pub struct Engine {
     pub onboarding_ready: Arc<Notify>,
     /// Wakes the sender when a message is queued.
     pub outbox_wake: Arc<Notify>,
+    /// Wakes the outgoing webhooks' delivery worker.
+    pub deliveries_wake: Arc<Notify>,
 }
 
 impl Engine {
@@ -52,6 +55,7 @@ impl Engine {
             graph,
             onboarding_ready: Arc::new(Notify::new()),
             outbox_wake: Arc::new(Notify::new()),
+            deliveries_wake: Arc::new(Notify::new()),
         })
     }
 }

@@ -139,11 +139,16 @@ impl Application {
         let (journal, journal_writer) = Journal::start(engine.store.clone(), journaled.clone());
         for _ in 0..WEBHOOK_WORKERS {
             let (store, wake) = (engine.store.clone(), journaled.clone());
-            let replies_queued = engine.outbox_wake.clone();
+            let queued = pipeline::Queued::of(&engine);
             workers.spawn("webhook-pipeline", move |stop| {
-                pipeline::run(store, wake, replies_queued, stop.into_receiver())
+                pipeline::run(store, wake, queued, stop.into_receiver())
             });
         }
+        let deliveries = engine.clone();
+        workers.spawn("outgoing-webhooks", move |stop| {
+            let wake = deliveries.deliveries_wake.clone();
+            switchboard::outgoing::delivery::run(deliveries, wake, stop.into_receiver())
+        });
         let sender = engine.clone();
         workers.spawn("outbox-sender", move |stop| {
             let wake = sender.outbox_wake.clone();

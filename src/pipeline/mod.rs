@@ -47,6 +47,7 @@ struct LoadedRoutes {
     numbers: HashMap<String, String>,
     wabas: HashMap<String, Option<String>>,
     bots: HashMap<String, BotSettings>,
+    endpoints: HashMap<String, Vec<String>>,
 }
 
 impl Routes for LoadedRoutes {
@@ -60,6 +61,12 @@ impl Routes for LoadedRoutes {
         self.bots
             .get(workspace_id)
             .map(|bot| bot.replies(message))
+            .unwrap_or_default()
+    }
+    fn endpoints(&self, workspace_id: &str) -> Vec<String> {
+        self.endpoints
+            .get(workspace_id)
+            .cloned()
             .unwrap_or_default()
     }
 }
@@ -81,17 +88,35 @@ impl LoadedRoutes {
                 wabas.insert(entry.id.clone(), store.waba_owner(&entry.id).await?);
             }
         }
-        let mut bots = HashMap::new();
+        let (mut bots, mut endpoints) = (HashMap::new(), HashMap::new());
         for workspace in numbers.values() {
             if !bots.contains_key(workspace) {
                 bots.insert(workspace.clone(), store.bot_settings(workspace).await?);
+                endpoints.insert(workspace.clone(), store.endpoint_ids_of(workspace).await?);
             }
         }
         Ok(Self {
             numbers,
             wabas,
             bots,
+            endpoints,
         })
+    }
+}
+
+/// Whom the pipeline wakes when it queues work for others.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub replies: Arc<Notify>,
+    pub deliveries: Arc<Notify>,
+}
+
+impl Queued {
+    pub fn of(engine: &crate::Engine) -> Self {
+        Self {
+            replies: engine.outbox_wake.clone(),
+            deliveries: engine.deliveries_wake.clone(),
+        }
     }
 }
 
@@ -182,6 +207,7 @@ fn merge(total: &mut Applied, applied: Applied) {
     metrics::counter!("webhook_duplicates_absorbed_total").increment(applied.duplicates);
     total.new_inbound.extend(applied.new_inbound);
     total.replies_queued += applied.replies_queued;
+    total.deliveries_queued += applied.deliveries_queued;
     total.duplicates += applied.duplicates;
     total.unrouted += applied.unrouted;
 }
@@ -213,19 +239,17 @@ async fn retry_or_dead_letter(
 
 /// A worker: processes batches until `stop` turns true, finishing the batch
 /// in hand first. `wake` is notified when new events are journaled;
-/// `replies_queued` is notified when bot replies wait in the outbox.
-pub async fn run(
-    store: Store,
-    wake: Arc<Notify>,
-    replies_queued: Arc<Notify>,
-    mut stop: watch::Receiver<bool>,
-) {
+/// `queued` tells the outbox and the outgoing webhooks of new work.
+pub async fn run(store: Store, wake: Arc<Notify>, queued: Queued, mut stop: watch::Receiver<bool>) {
     let mut lag_reported = std::time::Instant::now() - LAG_REPORT_EVERY;
     while !*stop.borrow() {
         let busy = match process_due(&store).await {
             Ok(processed) => {
                 if processed.applied.replies_queued > 0 {
-                    replies_queued.notify_one();
+                    queued.replies.notify_one();
+                }
+                if processed.applied.deliveries_queued > 0 {
+                    queued.deliveries.notify_one();
                 }
                 processed.events > 0
             }

@@ -16,11 +16,15 @@ pub enum Op {
         message: InboundMessage,
         /// The workspace's bot's answer, queued only if the message is new.
         replies: Vec<Content>,
+        /// The workspace's webhook endpoints, told only if it is new.
+        endpoints: Vec<String>,
     },
     Status {
+        workspace_id: String,
         phone_number_id: String,
         update: StatusUpdate,
         rank: i64,
+        endpoints: Vec<String>,
     },
     /// A change for a number no workspace has connected (yet).
     Unrouted {
@@ -61,6 +65,8 @@ pub struct Applied {
     pub unrouted: u64,
     /// Bot replies queued in the outbox.
     pub replies_queued: u64,
+    /// Events queued for workspaces' webhook endpoints.
+    pub deliveries_queued: u64,
 }
 
 /// Where things go: the workspace of a connected number or WABA.
@@ -69,6 +75,10 @@ pub trait Routes {
     fn workspace_of_waba(&self, waba_id: &str) -> Option<String>;
     /// What the workspace's bot answers to a message.
     fn replies(&self, _workspace_id: &str, _message: &InboundMessage) -> Vec<Content> {
+        Vec::new()
+    }
+    /// The workspace's webhook endpoints.
+    fn endpoints(&self, _workspace_id: &str) -> Vec<String> {
         Vec::new()
     }
 }
@@ -103,6 +113,7 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
                         for message in payload::inbound_messages(value, received_at) {
                             ops.push(Op::Inbound {
                                 replies: routes.replies(&workspace_id, &message),
+                                endpoints: routes.endpoints(&workspace_id),
                                 workspace_id: workspace_id.clone(),
                                 phone_number_id: phone_number_id.to_string(),
                                 message,
@@ -110,6 +121,8 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
                         }
                         for update in payload::statuses(value, received_at) {
                             ops.push(Op::Status {
+                                workspace_id: workspace_id.clone(),
+                                endpoints: routes.endpoints(&workspace_id),
                                 phone_number_id: phone_number_id.to_string(),
                                 rank: payload::status_rank(&update.status),
                                 update,

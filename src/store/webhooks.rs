@@ -36,6 +36,30 @@ pub struct UnroutedSummary {
     pub received_at: i64,
 }
 
+/// Queues an event `(id, type, payload)` for each endpoint in the open
+/// transaction `$tx`; evaluates to how many were new. A macro, because the
+/// transaction's type differs per backend.
+macro_rules! queue_deliveries {
+    ($tx:ident, $endpoints:expr, $workspace_id:expr, $event:expr, $now:expr) => {{
+        let (event_id, event_type, payload) = &$event;
+        let payload = payload.to_string();
+        let mut queued = 0_u64;
+        for endpoint in $endpoints {
+            queued += sqlx::query(super::outgoing::INSERT_DELIVERY)
+                .bind(endpoint)
+                .bind($workspace_id)
+                .bind(event_id)
+                .bind(event_type)
+                .bind(&payload)
+                .bind($now)
+                .execute(&mut *$tx)
+                .await?
+                .rows_affected();
+        }
+        queued
+    }};
+}
+
 /// Applies the furthest status that arrived before its message ($1 wamid,
 /// $2 number).
 pub(crate) const APPLY_EARLY_STATUS: &str =
@@ -128,7 +152,7 @@ impl Store {
             for (event_id, ops) in events {
             for op in ops {
                 match op {
-                    Op::Inbound { workspace_id, phone_number_id, message, replies } => {
+                    Op::Inbound { workspace_id, phone_number_id, message, replies, endpoints } => {
                         let inserted = sqlx::query(
                             "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, customer_name, kind, summary, payload, sent_at)
                              VALUES ($1, $2, $3, 'inbound', $4, $5, $6, $7, $8, $9)
@@ -157,11 +181,13 @@ impl Store {
                                     .rows_affected();
                                 applied.replies_queued += queued;
                             }
+                            let event = crate::outgoing::message_received(phone_number_id, message);
+                            applied.deliveries_queued += queue_deliveries!(tx, endpoints, workspace_id, event, now);
                         } else {
                             applied.duplicates += 1;
                         }
                     }
-                    Op::Status { phone_number_id, update, rank } => {
+                    Op::Status { workspace_id, phone_number_id, update, rank, endpoints } => {
                         let inserted = sqlx::query(
                             "INSERT INTO message_statuses (wamid, status, rank, phone_number_id, recipient, at, error_code, error_title, error_details)
                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (wamid, status) DO NOTHING",
@@ -170,7 +196,10 @@ impl Store {
                         .bind(update.at).bind(update.error_code).bind(&update.error_title).bind(&update.error_details)
                         .execute(&mut *tx).await?
                         .rows_affected() == 1;
-                        if !inserted {
+                        if inserted {
+                            let event = crate::outgoing::status_changed(phone_number_id, update);
+                            applied.deliveries_queued += queue_deliveries!(tx, endpoints, workspace_id, event, now);
+                        } else {
                             applied.duplicates += 1;
                         }
                         // Forward only: a late "delivered" never undoes "read".

@@ -14,7 +14,7 @@ use axum::{
 };
 use serde_json::{json, Value};
 use switchboard::{
-    outbox, pipeline,
+    outbox, outgoing, pipeline,
     webhook::{signature, Journal},
     Engine,
 };
@@ -98,7 +98,12 @@ impl Env {
         let pipeline = tokio::spawn(pipeline::run(
             self.engine.store.clone(),
             journaled,
-            self.engine.outbox_wake.clone(),
+            pipeline::Queued::of(&self.engine),
+            stopped.clone(),
+        ));
+        let deliveries = tokio::spawn(outgoing::delivery::run(
+            self.engine.clone(),
+            self.engine.deliveries_wake.clone(),
             stopped.clone(),
         ));
         let sender = tokio::spawn(outbox::sender::run(
@@ -114,7 +119,7 @@ impl Env {
         .await;
         Running {
             stop,
-            tasks: vec![server, pipeline, sender, writer],
+            tasks: vec![server, pipeline, sender, deliveries, writer],
         }
     }
 

@@ -1,3 +1,5 @@
+// Runs after onboarding.spec.ts (files run in name order): that spec
+// connects the demo number from scratch.
 import { expect, test, APIRequestContext, Page } from "@playwright/test";
 import { ensureConnected, hydrated, sandboxOrigin, signIn } from "./helpers";
 
@@ -69,7 +71,7 @@ test("the rules bot answers from rules saved on the bot page", async ({ page, re
   await expect(page.locator('.field-error[data-field="rules"]')).toContainText("Rule 2");
   await page.getByRole("button", { name: "Remove" }).nth(1).click();
   await page.getByRole("button", { name: "Save" }).click();
-  await expect(page.getByRole("status")).toContainText("Saved");
+  await expect(page.locator(".bot-form [role=status]")).toContainText("Saved");
 
   // Saved: a reload shows the rule.
   await page.reload();
@@ -87,5 +89,5 @@ test("the rules bot answers from rules saved on the bot page", async ({ page, re
   // Back to the echo bot for the specs that follow.
   await page.getByLabel("Echo bot").check();
   await page.getByRole("button", { name: "Save" }).click();
-  await expect(page.getByRole("status")).toContainText("Saved");
+  await expect(page.locator(".bot-form [role=status]")).toContainText("Saved");
 });

@@ -1,0 +1,268 @@
+//! Outgoing webhooks: a workspace's own systems (CRM, help desk, AI agent)
+//! receive its events at their HTTPS endpoint, signed per the Standard
+//! Webhooks specification, retried until they answer 2xx, with a delivery
+//! log and manual redelivery. The pipeline queues the events in the same
+//! transaction as the message they describe, so each goes out once per
+//! endpoint however often Meta delivers it.
+
+pub mod delivery;
+pub mod signing;
+
+use serde_json::{json, Value};
+
+use crate::{
+    accounts::{Caller, Error, Role},
+    audit,
+    secret::Secret,
+    store::{now_millis, DeliveryEntry, EndpointRow},
+    vault::binding,
+    webhook::payload::{InboundMessage, StatusUpdate},
+    Engine,
+};
+
+/// After a rotation the previous secret keeps signing this long, so the
+/// receiving side can switch without losing events.
+pub const ROTATION_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
+pub const MAX_ENDPOINTS: usize = 10;
+
+/// An endpoint as its admins see it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub id: String,
+    pub url: String,
+    pub created_at: i64,
+    /// Until when the previous secret still signs, after a rotation.
+    pub previous_secret_until: Option<i64>,
+}
+
+fn endpoint_binding(workspace_id: &str, endpoint_id: &str) -> Vec<u8> {
+    binding(workspace_id, &format!("endpoint:{endpoint_id}"))
+}
+
+/// The secrets that sign now: the current one, and the previous one while
+/// its grace lasts.
+pub fn active_secrets(engine: &Engine, row: &EndpointRow, now: i64) -> Vec<Secret<String>> {
+    let aad = endpoint_binding(&row.workspace_id, &row.id);
+    let mut secrets: Vec<Secret<String>> =
+        engine.vault.open(&row.secret, &aad).into_iter().collect();
+    if let Some((previous, until)) = &row.previous {
+        if now < *until {
+            secrets.extend(engine.vault.open(previous, &aad));
+        }
+    }
+    secrets
+}
+
+/// HTTPS only; plain HTTP is allowed to loopback, for local development.
+pub fn check_url(text: &str) -> Result<url::Url, Error> {
+    let bad = |m: &str| Error::invalid("url", m);
+    let url = url::Url::parse(text.trim())
+        .map_err(|_| bad("Enter a full address, like https://example.com/hooks."))?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(bad("The address must start with https://.")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            "Put no credentials in the address; verify the signature instead.",
+        ));
+    }
+    if text.len() > 2048 {
+        return Err(bad("The address is too long."));
+    }
+    Ok(url)
+}
+
+fn view(row: &EndpointRow) -> Endpoint {
+    Endpoint {
+        id: row.id.clone(),
+        url: row.url.clone(),
+        created_at: row.created_at,
+        previous_secret_until: row.previous.as_ref().map(|(_, until)| *until),
+    }
+}
+
+pub async fn list(engine: &Engine, caller: &Caller) -> Result<Vec<Endpoint>, Error> {
+    caller.require(Role::Admin)?;
+    Ok(engine
+        .store
+        .endpoints_of(&caller.workspace.id)
+        .await?
+        .iter()
+        .map(view)
+        .collect())
+}
+
+/// Adds an endpoint. Returns it with its secret, shown this once.
+pub async fn create(
+    engine: &Engine,
+    caller: &Caller,
+    url: &str,
+) -> Result<(Endpoint, String), Error> {
+    caller.require(Role::Admin)?;
+    let url = check_url(url)?;
+    let existing = engine.store.endpoints_of(&caller.workspace.id).await?;
+    if existing.len() >= MAX_ENDPOINTS {
+        return Err(Error::invalid(
+            "url",
+            format!("A workspace has at most {MAX_ENDPOINTS} endpoints."),
+        ));
+    }
+    let id = format!("ep_{}", uuid::Uuid::new_v4().simple());
+    let secret = signing::new_secret();
+    let now = now_millis();
+    let row = EndpointRow {
+        secret: engine
+            .vault
+            .seal(&secret, &endpoint_binding(&caller.workspace.id, &id)),
+        id,
+        workspace_id: caller.workspace.id.clone(),
+        url: url.to_string(),
+        previous: None,
+        created_at: now,
+        updated_at: now,
+    };
+    engine.store.insert_endpoint(&row).await?;
+    audit::record(
+        &engine.store,
+        Some(&caller.workspace.id),
+        caller.actor(),
+        "endpoint.created",
+        json!({ "endpoint_id": row.id, "url": row.url }),
+    )
+    .await?;
+    Ok((view(&row), secret))
+}
+
+async fn own_endpoint(engine: &Engine, caller: &Caller, id: &str) -> Result<EndpointRow, Error> {
+    engine
+        .store
+        .endpoint(id)
+        .await?
+        .filter(|row| row.workspace_id == caller.workspace.id)
+        .ok_or(Error::NotFound)
+}
+
+/// A new secret; the previous one keeps signing for [`ROTATION_GRACE_MS`].
+/// Returns the new secret, shown this once.
+pub async fn rotate_secret(engine: &Engine, caller: &Caller, id: &str) -> Result<String, Error> {
+    caller.require(Role::Admin)?;
+    let row = own_endpoint(engine, caller, id).await?;
+    let secret = signing::new_secret();
+    let now = now_millis();
+    let sealed = engine
+        .vault
+        .seal(&secret, &endpoint_binding(&row.workspace_id, &row.id));
+    engine
+        .store
+        .rotate_endpoint_secret(&row.id, &sealed, now + ROTATION_GRACE_MS, now)
+        .await?;
+    audit::record(
+        &engine.store,
+        Some(&caller.workspace.id),
+        caller.actor(),
+        "endpoint.secret_rotated",
+        json!({ "endpoint_id": row.id }),
+    )
+    .await?;
+    Ok(secret)
+}
+
+pub async fn delete(engine: &Engine, caller: &Caller, id: &str) -> Result<(), Error> {
+    caller.require(Role::Admin)?;
+    if !engine
+        .store
+        .delete_endpoint(&caller.workspace.id, id)
+        .await?
+    {
+        return Err(Error::NotFound);
+    }
+    audit::record(
+        &engine.store,
+        Some(&caller.workspace.id),
+        caller.actor(),
+        "endpoint.deleted",
+        json!({ "endpoint_id": id }),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn deliveries(engine: &Engine, caller: &Caller) -> Result<Vec<DeliveryEntry>, Error> {
+    caller.require(Role::Admin)?;
+    Ok(engine
+        .store
+        .deliveries_of(&caller.workspace.id, 200)
+        .await?)
+}
+
+pub async fn redeliver(engine: &Engine, caller: &Caller, delivery_id: i64) -> Result<(), Error> {
+    caller.require(Role::Admin)?;
+    if !engine
+        .store
+        .redeliver(&caller.workspace.id, delivery_id, now_millis())
+        .await?
+    {
+        return Err(Error::NotFound);
+    }
+    engine.deliveries_wake.notify_one();
+    audit::record(
+        &engine.store,
+        Some(&caller.workspace.id),
+        caller.actor(),
+        "endpoint.redelivered",
+        json!({ "delivery_id": delivery_id }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// An event for the workspace's endpoints: (event id, type, payload). The
+/// id is stable for the same fact, so duplicates queue nothing.
+pub fn message_received(
+    phone_number_id: &str,
+    message: &InboundMessage,
+) -> (String, &'static str, Value) {
+    (
+        format!("msg_in_{}", message.wamid),
+        "message.received",
+        json!({
+            "type": "message.received",
+            "timestamp": message.sent_at / 1000,
+            "data": {
+                "phone_number_id": phone_number_id,
+                "wamid": message.wamid,
+                "from": message.customer,
+                "name": message.customer_name,
+                "message_type": message.kind,
+                "summary": message.summary,
+                "message": message.payload,
+            },
+        }),
+    )
+}
+
+pub fn status_changed(
+    phone_number_id: &str,
+    update: &StatusUpdate,
+) -> (String, &'static str, Value) {
+    (
+        format!("msg_st_{}_{}", update.wamid, update.status),
+        "message.status",
+        json!({
+            "type": "message.status",
+            "timestamp": update.at / 1000,
+            "data": {
+                "phone_number_id": phone_number_id,
+                "wamid": update.wamid,
+                "status": update.status,
+                "recipient": update.recipient,
+                "error": update.error_code.map(|code| json!({
+                    "code": code, "title": update.error_title, "details": update.error_details,
+                })),
+            },
+        }),
+    )
+}

@@ -1,0 +1,248 @@
+//! SQL for workspaces' webhook endpoints and the delivery log.
+
+use super::{with_pool, Backend, Result, Store};
+use crate::vault::Sealed;
+
+/// Queues one event for one endpoint; also used inside the pipeline's
+/// transaction. A repeated event id for the endpoint queues nothing.
+pub(crate) const INSERT_DELIVERY: &str =
+    "INSERT INTO webhook_deliveries (endpoint_id, workspace_id, event_id, event_type, payload, next_attempt_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $6)
+     ON CONFLICT (endpoint_id, event_id) DO NOTHING";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub url: String,
+    pub secret: Sealed,
+    /// The secret before the last rotation, and when it stops signing.
+    pub previous: Option<(Sealed, i64)>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A delivery claimed for sending.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub endpoint_id: String,
+    pub workspace_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub payload: String,
+    /// Made before this one.
+    pub attempts: i64,
+}
+
+/// A line of the delivery log.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DeliveryEntry {
+    pub id: i64,
+    pub endpoint_id: String,
+    pub url: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+type EndpointTuple = (
+    String,
+    String,
+    String,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+    Option<String>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<i64>,
+    i64,
+    i64,
+);
+
+const ENDPOINT_COLUMNS: &str = "id, workspace_id, url, secret_key_id, secret_nonce, secret_ciphertext, previous_key_id, previous_nonce, previous_ciphertext, previous_expires_at, created_at, updated_at";
+
+fn endpoint(row: EndpointTuple) -> EndpointRow {
+    let previous = match (row.6, row.7, row.8, row.9) {
+        (Some(key_id), Some(nonce), Some(ciphertext), Some(until)) => Some((
+            Sealed {
+                key_id,
+                nonce,
+                ciphertext,
+            },
+            until,
+        )),
+        _ => None,
+    };
+    EndpointRow {
+        id: row.0,
+        workspace_id: row.1,
+        url: row.2,
+        secret: Sealed {
+            key_id: row.3,
+            nonce: row.4,
+            ciphertext: row.5,
+        },
+        previous,
+        created_at: row.10,
+        updated_at: row.11,
+    }
+}
+
+impl Store {
+    pub async fn insert_endpoint(&self, row: &EndpointRow) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO webhook_endpoints (id, workspace_id, url, secret_key_id, secret_nonce, secret_ciphertext, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            )
+            .bind(&row.id).bind(&row.workspace_id).bind(&row.url)
+            .bind(&row.secret.key_id).bind(&row.secret.nonce).bind(&row.secret.ciphertext)
+            .bind(row.created_at)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn endpoints_of(&self, workspace_id: &str) -> Result<Vec<EndpointRow>> {
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE workspace_id = $1 ORDER BY created_at, id");
+        let rows: Vec<EndpointTuple> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(workspace_id).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(endpoint).collect())
+    }
+
+    pub async fn endpoint(&self, id: &str) -> Result<Option<EndpointRow>> {
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1");
+        let row: Option<EndpointTuple> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
+        });
+        Ok(row.map(endpoint))
+    }
+
+    /// The new secret signs from now on; the current one keeps signing
+    /// until `previous_until`.
+    pub async fn rotate_endpoint_secret(
+        &self,
+        id: &str,
+        secret: &Sealed,
+        previous_until: i64,
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE webhook_endpoints SET previous_key_id = secret_key_id, previous_nonce = secret_nonce,
+                     previous_ciphertext = secret_ciphertext, previous_expires_at = $1,
+                     secret_key_id = $2, secret_nonce = $3, secret_ciphertext = $4, updated_at = $5
+                 WHERE id = $6",
+            )
+            .bind(previous_until).bind(&secret.key_id).bind(&secret.nonce).bind(&secret.ciphertext)
+            .bind(now).bind(id)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn delete_endpoint(&self, workspace_id: &str, id: &str) -> Result<bool> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query("DELETE FROM webhook_endpoints WHERE workspace_id = $1 AND id = $2")
+                .bind(workspace_id).bind(id).execute(pool).await?.rows_affected() == 1
+        }))
+    }
+
+    /// Ids of the workspace's endpoints, for the pipeline.
+    pub async fn endpoint_ids_of(&self, workspace_id: &str) -> Result<Vec<String>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT id FROM webhook_endpoints WHERE workspace_id = $1 ORDER BY id")
+                .bind(workspace_id).fetch_all(pool).await?
+        }))
+    }
+
+    pub async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRow>> {
+        let lock = match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE webhook_deliveries SET lease_until = $1
+             WHERE id IN (SELECT id FROM webhook_deliveries
+                          WHERE state = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
+                          ORDER BY id LIMIT $3 {lock})
+             RETURNING id, endpoint_id, workspace_id, event_id, event_type, payload, attempts"
+        );
+        let mut rows: Vec<DeliveryRow> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(now + lease_ms).bind(now).bind(limit).fetch_all(pool).await?
+        });
+        rows.sort_by_key(|row| row.id);
+        Ok(rows)
+    }
+
+    /// Records an attempt: delivered, to be retried at `retry_at`, or
+    /// failed for good (`retry_at` none).
+    pub async fn record_delivery(
+        &self,
+        id: i64,
+        delivered: bool,
+        status: Option<i64>,
+        error: Option<&str>,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
+        let state = match (delivered, retry_at) {
+            (true, _) => "delivered",
+            (false, Some(_)) => "pending",
+            (false, None) => "failed",
+        };
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, last_status = $2, last_error = $3,
+                     next_attempt_at = COALESCE($4, next_attempt_at), lease_until = NULL,
+                     delivered_at = CASE WHEN $1 = 'delivered' THEN $5 ELSE delivered_at END
+                 WHERE id = $6",
+            )
+            .bind(state).bind(status).bind(error).bind(retry_at).bind(now).bind(id)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The workspace's delivery log, newest first.
+    pub async fn deliveries_of(
+        &self,
+        workspace_id: &str,
+        limit: i64,
+    ) -> Result<Vec<DeliveryEntry>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT d.id, d.endpoint_id, e.url, d.event_id, d.event_type, d.state, d.attempts, d.next_attempt_at,
+                        d.last_status, d.last_error, d.created_at, d.delivered_at
+                 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                 WHERE d.workspace_id = $1 ORDER BY d.id DESC LIMIT $2",
+            )
+            .bind(workspace_id).bind(limit).fetch_all(pool).await?
+        }))
+    }
+
+    /// Sends a delivery again (an admin asked), whatever became of it.
+    pub async fn redeliver(&self, workspace_id: &str, id: i64, now: i64) -> Result<bool> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $1, lease_until = NULL
+                 WHERE workspace_id = $2 AND id = $3",
+            )
+            .bind(now).bind(workspace_id).bind(id).execute(pool).await?.rows_affected() == 1
+        }))
+    }
+}

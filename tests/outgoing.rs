@@ -1,0 +1,279 @@
+//! Outgoing webhooks against a receiver on loopback, on both backends:
+//! each event once per endpoint whatever Meta's duplicates, signatures the
+//! Standard Webhooks reference implementation accepts (also across a
+//! secret rotation), failures logged, and manual redelivery.
+
+mod common;
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post, Router};
+use common::{
+    live::eventually,
+    meta::{setup, Env},
+};
+use serde_json::{json, Value};
+use standardwebhooks::Webhook;
+use switchboard::{outgoing, test_support::TestBackend};
+
+on_both_backends!(
+    each_event_reaches_the_endpoint_once_signed,
+    failures_are_logged_and_redelivered_on_demand,
+    after_a_rotation_both_secrets_verify,
+    endpoints_must_be_https_and_belong_to_the_workspace,
+);
+
+const CUSTOMER: &str = "15550002222";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// What the workspace's own system received, and what it will answer.
+#[derive(Clone, Default)]
+struct Receiver {
+    received: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+    answers: Arc<Mutex<VecDeque<StatusCode>>>,
+}
+
+impl Receiver {
+    async fn start(&self) -> String {
+        async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+            r.received.lock().unwrap().push((headers, body));
+            r.answers
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(StatusCode::OK)
+        }
+        let app = Router::new()
+            .route("/hook", post(hook))
+            .with_state(self.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    fn events(&self) -> Vec<(HeaderMap, Bytes, Value)> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(h, b)| (h.clone(), b.clone(), serde_json::from_slice(b).unwrap()))
+            .collect()
+    }
+
+    fn of_type(&self, kind: &str) -> Vec<(HeaderMap, Bytes, Value)> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.2["type"] == kind)
+            .collect()
+    }
+}
+
+async fn connected(backend: TestBackend) -> (Env, String) {
+    let env = setup(backend).await;
+    let phone = env.demo.phone_number_id.clone();
+    assert_eq!(env.connect("attempt-0001", &phone).await.state, "done");
+    (env, phone)
+}
+
+fn text(body: &str) -> Value {
+    json!({ "type": "text", "text": { "body": body } })
+}
+
+async fn each_event_reaches_the_endpoint_once_signed(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    let (endpoint, secret) = outgoing::create(&env.engine, &env.caller, &url)
+        .await
+        .unwrap();
+    assert!(secret.starts_with("whsec_"));
+    env.set_faults(json!({ "duplicate_webhooks": 1.0 })).await;
+    let running = env.run().await;
+    let wamid = env.customer_writes(&phone, CUSTOMER, text("hello")).await;
+    // The message, then the echo reply's sent, delivered and read.
+    eventually("the message and three statuses", WAIT, || async {
+        receiver.of_type("message.status").len() >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let received = receiver.of_type("message.received");
+    assert_eq!(received.len(), 1, "once, though Meta delivered it twice");
+    let (headers, body, event) = &received[0];
+    assert_eq!(event["data"]["wamid"], wamid.as_str());
+    assert_eq!(event["data"]["from"], CUSTOMER);
+    assert_eq!(event["data"]["message"]["text"]["body"], "hello");
+    let reference = Webhook::new(&secret).unwrap();
+    for (headers, body, _) in receiver.events() {
+        reference
+            .verify(&body, &headers)
+            .expect("the reference implementation accepts it");
+    }
+    let wrong = Webhook::new(&switchboard::outgoing::signing::new_secret()).unwrap();
+    assert!(
+        wrong.verify(body, headers).is_err(),
+        "another secret does not verify"
+    );
+    let statuses: Vec<Value> = receiver
+        .of_type("message.status")
+        .into_iter()
+        .map(|e| e.2["data"]["status"].clone())
+        .collect();
+    assert_eq!(statuses.len(), 3, "{statuses:?}");
+    let log = outgoing::deliveries(&env.engine, &env.caller)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 4);
+    assert!(log
+        .iter()
+        .all(|d| d.state == "delivered" && d.endpoint_id == endpoint.id));
+    running.stop().await;
+}
+
+async fn failures_are_logged_and_redelivered_on_demand(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let receiver = Receiver::default();
+    receiver
+        .answers
+        .lock()
+        .unwrap()
+        .push_back(StatusCode::INTERNAL_SERVER_ERROR);
+    let url = receiver.start().await;
+    outgoing::create(&env.engine, &env.caller, &url)
+        .await
+        .unwrap();
+    switchboard::bot::save(&env.engine, &env.caller, &Default::default())
+        .await
+        .unwrap(); // no bot: only the inbound message's event
+    let running = env.run().await;
+    env.customer_writes(&phone, CUSTOMER, text("hello")).await;
+    let failed = || async {
+        outgoing::deliveries(&env.engine, &env.caller)
+            .await
+            .unwrap()
+    };
+    eventually("a failed attempt logged", WAIT, || async {
+        failed().await.first().is_some_and(|d| d.attempts == 1)
+    })
+    .await;
+    let entry = failed().await.remove(0);
+    assert_eq!(
+        (entry.state.as_str(), entry.last_status),
+        ("pending", Some(500))
+    );
+    assert!(entry.next_attempt_at > entry.created_at, "retried later");
+    outgoing::redeliver(&env.engine, &env.caller, entry.id)
+        .await
+        .unwrap();
+    eventually("delivered after the redelivery", WAIT, || async {
+        failed().await[0].state == "delivered"
+    })
+    .await;
+    assert_eq!(
+        receiver.of_type("message.received").len(),
+        2,
+        "the failed try, then the good one"
+    );
+    assert!(outgoing::redeliver(&env.engine, &env.caller, 999_999)
+        .await
+        .is_err());
+    running.stop().await;
+}
+
+async fn after_a_rotation_both_secrets_verify(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    let (endpoint, old) = outgoing::create(&env.engine, &env.caller, &url)
+        .await
+        .unwrap();
+    let new = outgoing::rotate_secret(&env.engine, &env.caller, &endpoint.id)
+        .await
+        .unwrap();
+    assert_ne!(old, new);
+    let listed = outgoing::list(&env.engine, &env.caller).await.unwrap();
+    assert!(listed[0].previous_secret_until.is_some());
+    let running = env.run().await;
+    env.customer_writes(&phone, CUSTOMER, text("hello")).await;
+    eventually("the event", WAIT, || async {
+        !receiver.of_type("message.received").is_empty()
+    })
+    .await;
+    let (headers, body, _) = receiver.of_type("message.received").remove(0);
+    assert_eq!(
+        headers["webhook-signature"]
+            .to_str()
+            .unwrap()
+            .split(' ')
+            .count(),
+        2
+    );
+    Webhook::new(&new)
+        .unwrap()
+        .verify(&body, &headers)
+        .expect("the new secret verifies");
+    Webhook::new(&old)
+        .unwrap()
+        .verify(&body, &headers)
+        .expect("the old one too, during the grace");
+    running.stop().await;
+}
+
+async fn endpoints_must_be_https_and_belong_to_the_workspace(backend: TestBackend) {
+    let env = setup(backend).await;
+    for bad in [
+        "http://example.com/hook",
+        "ftp://example.com",
+        "not a url",
+        "https://user:pw@example.com/",
+    ] {
+        assert!(
+            outgoing::create(&env.engine, &env.caller, bad)
+                .await
+                .is_err(),
+            "{bad}"
+        );
+    }
+    let (endpoint, _) = outgoing::create(&env.engine, &env.caller, "https://example.com/hook")
+        .await
+        .unwrap();
+    assert!(
+        outgoing::rotate_secret(&env.engine, &env.caller, "ep_other")
+            .await
+            .is_err()
+    );
+    assert!(outgoing::delete(&env.engine, &env.caller, "ep_other")
+        .await
+        .is_err());
+    let mut agent = env.caller.clone();
+    agent.role = switchboard::accounts::Role::Agent;
+    assert!(
+        outgoing::list(&env.engine, &agent).await.is_err(),
+        "admins only"
+    );
+    assert!(outgoing::delete(&env.engine, &agent, &endpoint.id)
+        .await
+        .is_err());
+    outgoing::delete(&env.engine, &env.caller, &endpoint.id)
+        .await
+        .unwrap();
+    assert!(outgoing::list(&env.engine, &env.caller)
+        .await
+        .unwrap()
+        .is_empty());
+    let log = env
+        .engine
+        .store
+        .audit_entries(&env.caller.workspace.id, 50)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert!(
+        actions.contains(&"endpoint.created") && actions.contains(&"endpoint.deleted"),
+        "{actions:?}"
+    );
+}
