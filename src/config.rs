@@ -120,6 +120,9 @@ pub struct Config {
     /// Seconds between token health checks (`TOKEN_HEALTH_INTERVAL_SECS`).
     pub token_health_interval_secs: u64,
     pub picture: PictureRules,
+    /// Customers' files larger than this are not kept
+    /// (`INBOUND_MEDIA_MAX_BYTES`, default 16 MiB: Meta's video and audio cap).
+    pub inbound_media_max_bytes: u64,
 }
 
 /// What a profile picture must be: JPEG or PNG, square-ish bounds in
@@ -251,6 +254,8 @@ impl Config {
             ));
         }
 
+        let inbound_media_max_bytes = number("INBOUND_MEDIA_MAX_BYTES", 16 * 1024 * 1024)?;
+
         let meta = match get("META_APP_ID") {
             None => None,
             Some(app_id) => Some(read_meta_app(app_id, &get)?),
@@ -286,6 +291,7 @@ impl Config {
             webhook_override,
             token_health_interval_secs,
             picture,
+            inbound_media_max_bytes,
         })
     }
 

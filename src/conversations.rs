@@ -31,6 +31,17 @@ pub struct ThreadLine {
     pub status: Option<String>,
     /// Why it failed, as Meta said.
     pub error: Option<String>,
+    /// The customer's file, if the message has one.
+    pub media: Option<ThreadMedia>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadMedia {
+    pub media_id: String,
+    pub mime_type: Option<String>,
+    /// `pending`, `stored` or `failed`.
+    pub state: String,
+    pub error: Option<String>,
 }
 
 pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<ConversationSummary>, Error> {
@@ -50,10 +61,25 @@ pub async fn thread(
     let lines = store
         .thread(&caller.workspace.id, phone_number_id, customer)
         .await?;
+    let mut files: std::collections::HashMap<String, ThreadMedia> = store
+        .media_of_thread(&caller.workspace.id, phone_number_id, customer)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let file = ThreadMedia {
+                media_id: m.media_id,
+                mime_type: m.mime_type,
+                state: m.state,
+                error: m.error,
+            };
+            (m.wamid, file)
+        })
+        .collect();
     let mut thread: Vec<ThreadLine> = lines
         .into_iter()
         .map(
             |(wamid, direction, summary, sent_at, status, code, title)| ThreadLine {
+                media: files.remove(&wamid),
                 wamid,
                 direction,
                 summary,
@@ -78,6 +104,7 @@ pub async fn thread(
             sent_at: entry.created_at,
             status: Some(entry.state),
             error: error_text(entry.error_code, entry.error_title),
+            media: None,
         });
     }
     thread.sort_by_key(|line| line.sent_at);

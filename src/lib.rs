@@ -8,6 +8,7 @@ pub mod bot;
 pub mod config;
 pub mod conversations;
 pub mod graph;
+pub mod media;
 pub mod numbers;
 pub mod onboarding;
 pub mod outbox;
@@ -41,6 +42,8 @@ pub struct Engine {
     pub outbox_wake: Arc<Notify>,
     /// Wakes the outgoing webhooks' delivery worker.
     pub deliveries_wake: Arc<Notify>,
+    /// Wakes the inbound media downloader.
+    pub media_wake: Arc<Notify>,
 }
 
 impl Engine {
@@ -56,6 +59,7 @@ impl Engine {
             onboarding_ready: Arc::new(Notify::new()),
             outbox_wake: Arc::new(Notify::new()),
             deliveries_wake: Arc::new(Notify::new()),
+            media_wake: Arc::new(Notify::new()),
         })
     }
 }

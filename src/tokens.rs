@@ -182,6 +182,25 @@ pub async fn rotate_keys(
             }
         }
     }
+    // Outgoing webhooks' signing secrets, current and previous.
+    for endpoint in store.all_endpoints().await? {
+        let bound = crate::outgoing::endpoint_binding(&endpoint.workspace_id, &endpoint.id);
+        let sealed = std::iter::once((false, &endpoint.secret))
+            .chain(endpoint.previous.as_ref().map(|(sealed, _)| (true, sealed)));
+        for (previous, sealed) in sealed {
+            match ring.reseal(sealed, &bound)? {
+                None => report.already_current += 1,
+                Some(new) => {
+                    if store
+                        .reseal_endpoint_secret(&endpoint.id, previous, sealed, &new)
+                        .await?
+                    {
+                        report.resealed += 1;
+                    }
+                }
+            }
+        }
+    }
     Ok(report)
 }
 

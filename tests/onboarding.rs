@@ -525,6 +525,15 @@ async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {
         .await
         .unwrap();
 
+    // An outgoing webhook's secrets, current and previous, are sealed too.
+    let (endpoint, _) =
+        switchboard::outgoing::create(&env.engine, &env.caller, "https://example.com/hook")
+            .await
+            .unwrap();
+    let secret = switchboard::outgoing::rotate_secret(&env.engine, &env.caller, &endpoint.id)
+        .await
+        .unwrap();
+
     let rotated_keys = format!("{},{}", generate_key_entry("k2"), env.keys);
     let rotated = engine_for(&env.db, &env.sandbox, &rotated_keys).await;
     // Before rotating, old ciphertexts still open with the old key listed.
@@ -538,7 +547,7 @@ async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {
 
     let ring = KeyRing::new(switchboard::config::parse_key_ring(&rotated_keys).unwrap()).unwrap();
     let report = tokens::rotate_keys(&rotated.store, &ring).await.unwrap();
-    assert_eq!((report.resealed, report.already_current), (2, 0));
+    assert_eq!((report.resealed, report.already_current), (4, 0));
     assert_eq!(
         rotated
             .store
@@ -551,7 +560,7 @@ async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {
         "k2"
     );
     let again = tokens::rotate_keys(&rotated.store, &ring).await.unwrap();
-    assert_eq!((again.resealed, again.already_current), (0, 2));
+    assert_eq!((again.resealed, again.already_current), (0, 4));
 
     // The old key can go: everything opens with the new one alone.
     let new_only = rotated_keys.split(',').next().unwrap().to_string();
@@ -581,4 +590,9 @@ async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {
         .await
         .unwrap();
     assert!(resumed.is_live(), "{resumed:?}");
+    let row = later.store.endpoint(&endpoint.id).await.unwrap().unwrap();
+    let secrets =
+        switchboard::outgoing::active_secrets(&later, &row, switchboard::store::now_millis());
+    assert_eq!(secrets.len(), 2, "both secrets open under the new key");
+    assert_eq!(secrets[0].expose(), &secret);
 }

@@ -7,6 +7,8 @@ pub mod errors;
 #[cfg(feature = "hydrate")]
 mod js;
 mod layout;
+#[cfg(feature = "ssr")]
+pub mod media;
 mod pages;
 #[cfg(feature = "ssr")]
 mod security;
@@ -72,6 +74,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/members") view=pages::Members ssr=SsrMode::Async/>
                     <Route path=path!("/settings/audit") view=pages::Audit ssr=SsrMode::Async/>
                     <Route path=path!("/settings/events") view=pages::Events ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/webhooks") view=pages::Integrations ssr=SsrMode::Async/>
                     <Route path=path!("/sign-in") view=pages::SignInPage/>
                     <Route path=path!("/sign-up") view=pages::SignUpPage/>
                     <Route path=path!("/invite/:token") view=pages::InvitePage/>

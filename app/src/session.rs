@@ -22,9 +22,12 @@ pub fn engine() -> Result<Engine, UiError> {
 
 /// The session token from the request's cookie, if any.
 pub fn token() -> Option<String> {
-    let parts = use_context::<Parts>()?;
-    parts
-        .headers
+    token_from(&use_context::<Parts>()?.headers)
+}
+
+/// The session token from a request's headers (for plain routes).
+pub fn token_from(headers: &http::HeaderMap) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

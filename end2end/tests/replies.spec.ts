@@ -91,3 +91,48 @@ test("the rules bot answers from rules saved on the bot page", async ({ page, re
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.locator(".bot-form [role=status]")).toContainText("Saved");
 });
+
+test("an admin adds an outgoing webhook; events arrive signed and show in the delivery log", async ({ page, request }) => {
+  const { createServer } = await import("node:http");
+  const { createHmac } = await import("node:crypto");
+  const received: { headers: Record<string, any>; body: string }[] = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", () => done()));
+  const port = (server.address() as any).port;
+  try {
+    await signIn(page);
+    await ensureConnected(page);
+    await page.goto("/settings/webhooks");
+    await hydrated(page);
+    await page.getByLabel("Endpoint address").fill("http://example.com/hook");
+    await page.getByRole("button", { name: "Add the endpoint" }).click();
+    await expect(page.locator('.field-error[data-field="url"]')).toContainText("https://");
+
+    await page.getByLabel("Endpoint address").fill(`http://127.0.0.1:${port}/hook`);
+    await page.getByRole("button", { name: "Add the endpoint" }).click();
+    const secret = await page.getByLabel("Signing secret").inputValue();
+    expect(secret).toMatch(/^whsec_/);
+
+    await customerWrites(page, request, "16505550144", "Ping for your CRM");
+    await expect.poll(() => received.filter((r) => JSON.parse(r.body).type === "message.received").length, { timeout: 15_000 }).toBe(1);
+    const event = received.find((r) => JSON.parse(r.body).type === "message.received")!;
+    expect(JSON.parse(event.body).data.message.text.body).toBe("Ping for your CRM");
+    // The Standard Webhooks signature, computed here independently.
+    const key = Buffer.from(secret.slice("whsec_".length), "base64");
+    const signed = `${event.headers["webhook-id"]}.${event.headers["webhook-timestamp"]}.${event.body}`;
+    const expected = "v1," + createHmac("sha256", key).update(signed).digest("base64");
+    expect(event.headers["webhook-signature"].split(" ")).toContain(expected);
+
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await expect(page.locator('table.deliveries tr[data-state="delivered"]').first()).toBeVisible();
+  } finally {
+    server.close();
+  }
+});

@@ -144,6 +144,11 @@ impl Application {
                 pipeline::run(store, wake, queued, stop.into_receiver())
             });
         }
+        let media = engine.clone();
+        workers.spawn("inbound-media", move |stop| {
+            let wake = media.media_wake.clone();
+            switchboard::media::run(media, wake, stop.into_receiver())
+        });
         let deliveries = engine.clone();
         workers.spawn("outgoing-webhooks", move |stop| {
             let wake = deliveries.deliveries_wake.clone();
@@ -167,7 +172,8 @@ impl Application {
             .map_err(|source| StartError::Bind { addr, source })?;
         Ok(Self {
             router: router(engine.clone(), local)
-                .merge(webhook_routes::routes(engine.clone(), journal)),
+                .merge(webhook_routes::routes(engine.clone(), journal))
+                .merge(app::media::routes(engine.clone())),
             journal_writer,
             listener,
             engine,

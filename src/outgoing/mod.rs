@@ -35,7 +35,7 @@ pub struct Endpoint {
     pub previous_secret_until: Option<i64>,
 }
 
-fn endpoint_binding(workspace_id: &str, endpoint_id: &str) -> Vec<u8> {
+pub(crate) fn endpoint_binding(workspace_id: &str, endpoint_id: &str) -> Vec<u8> {
     binding(workspace_id, &format!("endpoint:{endpoint_id}"))
 }
 

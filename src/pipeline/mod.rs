@@ -109,6 +109,7 @@ impl LoadedRoutes {
 pub struct Queued {
     pub replies: Arc<Notify>,
     pub deliveries: Arc<Notify>,
+    pub media: Arc<Notify>,
 }
 
 impl Queued {
@@ -116,6 +117,7 @@ impl Queued {
         Self {
             replies: engine.outbox_wake.clone(),
             deliveries: engine.deliveries_wake.clone(),
+            media: engine.media_wake.clone(),
         }
     }
 }
@@ -208,6 +210,7 @@ fn merge(total: &mut Applied, applied: Applied) {
     total.new_inbound.extend(applied.new_inbound);
     total.replies_queued += applied.replies_queued;
     total.deliveries_queued += applied.deliveries_queued;
+    total.media_queued += applied.media_queued;
     total.duplicates += applied.duplicates;
     total.unrouted += applied.unrouted;
 }
@@ -250,6 +253,9 @@ pub async fn run(store: Store, wake: Arc<Notify>, queued: Queued, mut stop: watc
                 }
                 if processed.applied.deliveries_queued > 0 {
                     queued.deliveries.notify_one();
+                }
+                if processed.applied.media_queued > 0 {
+                    queued.media.notify_one();
                 }
                 processed.events > 0
             }

@@ -67,6 +67,8 @@ pub struct Applied {
     pub replies_queued: u64,
     /// Events queued for workspaces' webhook endpoints.
     pub deliveries_queued: u64,
+    /// Customers' files queued for download.
+    pub media_queued: u64,
 }
 
 /// Where things go: the workspace of a connected number or WABA.

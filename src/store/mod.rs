@@ -9,6 +9,7 @@
 mod accounts;
 mod audit;
 mod bots;
+mod media;
 mod numbers;
 mod onboarding;
 mod outbox;
@@ -23,6 +24,7 @@ use std::{path::PathBuf, time::SystemTime};
 
 use crate::config::DatabaseUrl;
 
+pub use media::{MediaFile, MediaJob, MediaState};
 pub use numbers::{NewToken, NumberRow, StoredToken};
 pub use onboarding::{AttachError, Attachment, OnboardingRow};
 pub use outbox::{NewOutgoing, OutboxEntry, OutboxRow};

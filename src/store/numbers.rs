@@ -295,7 +295,9 @@ impl Store {
     pub async fn token_key_ids(&self) -> Result<Vec<String>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_scalar(
-                "SELECT key_id FROM number_tokens UNION SELECT key_id FROM onboardings WHERE key_id IS NOT NULL",
+                "SELECT key_id FROM number_tokens UNION SELECT key_id FROM onboardings WHERE key_id IS NOT NULL
+                 UNION SELECT secret_key_id FROM webhook_endpoints
+                 UNION SELECT previous_key_id FROM webhook_endpoints WHERE previous_key_id IS NOT NULL",
             )
             .fetch_all(pool).await?
         }))

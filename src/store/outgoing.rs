@@ -150,6 +150,38 @@ impl Store {
         Ok(())
     }
 
+    /// Every endpoint of the installation (for key rotation).
+    pub async fn all_endpoints(&self) -> Result<Vec<EndpointRow>> {
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints");
+        let rows: Vec<EndpointTuple> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(endpoint).collect())
+    }
+
+    /// Replaces a sealed secret (`previous` false: the current one) if it
+    /// is still the one read; returns whether it was.
+    pub async fn reseal_endpoint_secret(
+        &self,
+        id: &str,
+        previous: bool,
+        old: &Sealed,
+        new: &Sealed,
+    ) -> Result<bool> {
+        let sql = if previous {
+            "UPDATE webhook_endpoints SET previous_key_id = $1, previous_nonce = $2, previous_ciphertext = $3
+             WHERE id = $4 AND previous_nonce = $5"
+        } else {
+            "UPDATE webhook_endpoints SET secret_key_id = $1, secret_nonce = $2, secret_ciphertext = $3
+             WHERE id = $4 AND secret_nonce = $5"
+        };
+        Ok(with_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(&new.key_id).bind(&new.nonce).bind(&new.ciphertext).bind(id).bind(&old.nonce)
+                .execute(pool).await?.rows_affected() == 1
+        }))
+    }
+
     pub async fn delete_endpoint(&self, workspace_id: &str, id: &str) -> Result<bool> {
         Ok(with_pool!(self, pool => {
             sqlx::query("DELETE FROM webhook_endpoints WHERE workspace_id = $1 AND id = $2")

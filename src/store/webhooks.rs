@@ -181,6 +181,13 @@ impl Store {
                                     .rows_affected();
                                 applied.replies_queued += queued;
                             }
+                            if let Some((media_id, mime_type)) = crate::media::media_of(&message.kind, &message.payload) {
+                                applied.media_queued += sqlx::query(super::media::INSERT_MEDIA)
+                                    .bind(phone_number_id).bind(media_id).bind(workspace_id).bind(&message.wamid)
+                                    .bind(mime_type).bind(now)
+                                    .execute(&mut *tx).await?
+                                    .rows_affected();
+                            }
                             let event = crate::outgoing::message_received(phone_number_id, message);
                             applied.deliveries_queued += queue_deliveries!(tx, endpoints, workspace_id, event, now);
                         } else {

@@ -101,6 +101,11 @@ impl Env {
             pipeline::Queued::of(&self.engine),
             stopped.clone(),
         ));
+        let media = tokio::spawn(switchboard::media::run(
+            self.engine.clone(),
+            self.engine.media_wake.clone(),
+            stopped.clone(),
+        ));
         let deliveries = tokio::spawn(outgoing::delivery::run(
             self.engine.clone(),
             self.engine.deliveries_wake.clone(),
@@ -119,7 +124,7 @@ impl Env {
         .await;
         Running {
             stop,
-            tasks: vec![server, pipeline, sender, deliveries, writer],
+            tasks: vec![server, pipeline, sender, deliveries, media, writer],
         }
     }
 

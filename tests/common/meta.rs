@@ -75,13 +75,22 @@ pub async fn owner(store: &Store) -> Caller {
 }
 
 pub async fn setup(backend: TestBackend) -> Env {
+    setup_with(backend, |_| {}).await
+}
+
+/// Like [`setup`], with the engine's configuration adjusted.
+pub async fn setup_with(backend: TestBackend, adjust: impl FnOnce(&mut Config)) -> Env {
     let db = TestDatabase::create(backend).await;
     let sandbox = Sandbox::start(SandboxConfig::default(), "127.0.0.1:0".parse().unwrap())
         .await
         .expect("sandbox");
     let demo = sandbox.demo().expect("demo business").clone();
     let keys = generate_key_entry("k1");
-    let engine = engine_for(&db, &sandbox, &keys).await;
+    let mut config = config_for(&db, &sandbox, &keys);
+    adjust(&mut config);
+    let store = Store::open(&db.url).await.expect("store");
+    let ring = switchboard::vault::key_ring_for(&config).expect("keys");
+    let engine = Engine::new(config, store, ring).expect("engine");
     let caller = owner(&engine.store).await;
     Env {
         db,

@@ -23,6 +23,18 @@ pub struct LineView {
     pub sent_at: i64,
     pub status: Option<String>,
     pub error: Option<String>,
+    pub media: Option<MediaView>,
+}
+
+/// A customer's file: where to fetch it and how to show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaView {
+    pub url: String,
+    /// `image`, `audio`, `video` or `file`.
+    pub shown_as: String,
+    /// `pending`, `stored` or `failed`.
+    pub state: String,
+    pub error: Option<String>,
 }
 
 /// A thread and what the caller may do in it.
@@ -79,6 +91,19 @@ pub async fn conversation_thread(
                 sent_at: l.sent_at,
                 status: l.status,
                 error: l.error,
+                media: l.media.map(|m| {
+                    let essence = m.mime_type.as_deref().unwrap_or_default();
+                    let shown_as = ["image", "audio", "video"]
+                        .into_iter()
+                        .find(|kind| essence.starts_with(kind))
+                        .unwrap_or("file");
+                    MediaView {
+                        url: format!("/media/{phone_number_id}/{}", m.media_id),
+                        shown_as: shown_as.to_string(),
+                        state: m.state,
+                        error: m.error,
+                    }
+                }),
             })
             .collect(),
         window_closes_at: window.closes_at,

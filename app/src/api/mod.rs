@@ -7,6 +7,7 @@ pub mod audit;
 pub mod bot;
 pub mod conversations;
 pub mod events;
+pub mod integrations;
 pub mod members;
 pub mod onboarding;
 pub mod profile;

@@ -9,7 +9,9 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
 use super::{auth::RequireSignIn, time::format_time};
-use crate::api::conversations::{conversation_thread, list_conversations, send_reply, ThreadView};
+use crate::api::conversations::{
+    conversation_thread, list_conversations, send_reply, MediaView, ThreadView,
+};
 
 #[component]
 pub fn Conversations() -> impl IntoView {
@@ -93,6 +95,7 @@ fn Inbox() -> impl IntoView {
                                 let side = if line.inbound { "bubble inbound" } else { "bubble outbound" };
                                 view! {
                                     <div class=side data-wamid=line.wamid data-status=line.status.clone()>
+                                        {line.media.map(media_view)}
                                         <p>{line.summary}</p>
                                         {line.error.map(|e| view! { <p class="bubble-error">{e}</p> })}
                                         <footer>
@@ -111,6 +114,18 @@ fn Inbox() -> impl IntoView {
                 </div>
             </div>
         </section>
+    }
+}
+
+/// A customer's file in the bubble: shown when kept, else where it stands.
+fn media_view(media: MediaView) -> AnyView {
+    match (media.state.as_str(), media.shown_as.as_str()) {
+        ("stored", "image") => view! { <img class="bubble-media" src=media.url alt="Photo from the customer" loading="lazy"/> }.into_any(),
+        ("stored", "audio") => view! { <audio class="bubble-media" controls src=media.url></audio> }.into_any(),
+        ("stored", "video") => view! { <video class="bubble-media" controls src=media.url></video> }.into_any(),
+        ("stored", _) => view! { <a class="bubble-media" href=media.url rel="external" download>"Download the file"</a> }.into_any(),
+        ("failed", _) => view! { <p class="bubble-error">{format!("The file could not be kept: {}", media.error.unwrap_or_default())}</p> }.into_any(),
+        _ => view! { <p class="muted">"Fetching the file…"</p> }.into_any(),
     }
 }
 

@@ -135,6 +135,15 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
         ],
     ),
     ("bot_settings", false, &[]),
+    ("integrations", false, &[]),
+    (
+        "create_endpoint",
+        false,
+        &[("url", "https://example.com/hook")],
+    ),
+    ("rotate_endpoint_secret", false, &[("id", "ep_x")]),
+    ("delete_endpoint", false, &[("id", "ep_x")]),
+    ("redeliver_event", false, &[("id", "1")]),
     (
         "save_bot",
         false,

@@ -4,6 +4,7 @@ mod access;
 mod crash;
 mod helpers;
 mod lifecycle;
+mod media;
 mod observability;
 mod pages;
 mod webhooks;

@@ -1,0 +1,137 @@
+//! Customers' media: fetched promptly (Meta's download URLs last minutes;
+//! a fresh one is asked for on every attempt), within a size limit, and
+//! kept so a thread can show them. Retried a few times, then marked failed
+//! with the reason.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{watch, Notify};
+
+use crate::{
+    graph::media::MediaError,
+    numbers,
+    store::{now_millis, MediaJob},
+    tokens, Engine,
+};
+
+pub const MEDIA_KINDS: [&str; 5] = ["image", "video", "audio", "document", "sticker"];
+const MAX_ATTEMPTS: i64 = 5;
+const LEASE_MS: i64 = 120_000;
+const POLL: Duration = Duration::from_secs(1);
+
+/// The media id of an inbound message's file, if it has one.
+pub fn media_of(kind: &str, payload: &serde_json::Value) -> Option<(String, Option<String>)> {
+    if !MEDIA_KINDS.contains(&kind) {
+        return None;
+    }
+    let object = &payload[kind];
+    let id = object["id"].as_str()?;
+    Some((
+        id.to_string(),
+        object["mime_type"].as_str().map(str::to_string),
+    ))
+}
+
+fn retry_delay_ms(attempts: i64) -> i64 {
+    2_000 * 4_i64.pow(attempts.clamp(0, 5) as u32)
+}
+
+pub async fn run(engine: Engine, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        let jobs = match engine.store.claim_media(now_millis(), LEASE_MS, 8).await {
+            Ok(jobs) => jobs,
+            Err(error) => {
+                tracing::error!(%error, "cannot claim media downloads");
+                Vec::new()
+            }
+        };
+        let busy = !jobs.is_empty();
+        let mut fetches = tokio::task::JoinSet::new();
+        for job in jobs {
+            let engine = engine.clone();
+            fetches.spawn(async move { fetch(&engine, job).await });
+        }
+        while fetches.join_next().await.is_some() {}
+        if !busy {
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
+
+async fn fetch(engine: &Engine, job: MediaJob) {
+    let limit = engine.config.inbound_media_max_bytes;
+    let outcome = async {
+        let token = tokens::open_number_token(engine, &job.phone_number_id)
+            .await
+            .map_err(|e| (e.to_string(), true))?;
+        let info = match engine
+            .graph
+            .media_info(&token, &job.media_id, &job.phone_number_id)
+            .await
+        {
+            Ok(info) => info,
+            Err(error) => return Err(describe(engine, &job, MediaError::Graph(error)).await),
+        };
+        match engine.graph.download_media(&token, &info, limit).await {
+            Ok(bytes) => Ok((info.mime_type, bytes)),
+            Err(error) => Err(describe(engine, &job, error).await),
+        }
+    }
+    .await;
+    let recorded = match outcome {
+        Ok((mime_type, bytes)) => {
+            metrics::counter!("inbound_media_stored_total").increment(1);
+            engine
+                .store
+                .media_stored(&job, mime_type.as_deref(), &bytes, now_millis())
+                .await
+        }
+        Err((reason, retry)) => {
+            let attempts = job.attempts + 1;
+            let retry_at =
+                (retry && attempts < MAX_ATTEMPTS).then(|| now_millis() + retry_delay_ms(attempts));
+            tracing::warn!(media = %job.media_id, %reason, retry = retry_at.is_some(), "media download failed");
+            engine.store.media_failed(&job, &reason, retry_at).await
+        }
+    };
+    if let Err(error) = recorded {
+        tracing::error!(%error, "cannot record a media download");
+    }
+}
+
+/// The reason in words, and whether trying again can help.
+async fn describe(engine: &Engine, job: &MediaJob, error: MediaError) -> (String, bool) {
+    match &error {
+        MediaError::Graph(graph) => {
+            let _ = numbers::note_graph_error(engine, &job.phone_number_id, graph).await;
+            (
+                error.to_string(),
+                graph.is_transient() || graph.is_token_problem(),
+            )
+        }
+        MediaError::TooLarge { .. } => (error.to_string(), false),
+        MediaError::Corrupt => (error.to_string(), true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn media_messages_name_their_file() {
+        let image = json!({ "image": { "id": "123", "mime_type": "image/jpeg" } });
+        assert_eq!(
+            media_of("image", &image),
+            Some(("123".into(), Some("image/jpeg".into())))
+        );
+        assert_eq!(media_of("text", &json!({ "text": { "body": "x" } })), None);
+        assert_eq!(media_of("image", &json!({ "image": {} })), None);
+        assert!(retry_delay_ms(2) > retry_delay_ms(1));
+    }
+}

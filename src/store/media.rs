@@ -1,0 +1,137 @@
+//! SQL for inbound media: queued with their message, fetched by a worker,
+//! read by the thread.
+
+use super::{with_pool, Backend, Result, Store};
+
+/// Queues a file of a new inbound message (inside the pipeline's
+/// transaction); a message processed again queues nothing.
+pub(crate) const INSERT_MEDIA: &str =
+    "INSERT INTO inbound_media (phone_number_id, media_id, workspace_id, wamid, mime_type, next_attempt_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $6)
+     ON CONFLICT (phone_number_id, media_id) DO NOTHING";
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MediaJob {
+    pub phone_number_id: String,
+    pub media_id: String,
+    pub workspace_id: String,
+    pub attempts: i64,
+}
+
+/// A stored file, for serving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaFile {
+    pub mime_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// Where a message's file stands, for the thread.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MediaState {
+    pub wamid: String,
+    pub media_id: String,
+    pub mime_type: Option<String>,
+    pub state: String,
+    pub size: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl Store {
+    pub async fn claim_media(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<MediaJob>> {
+        let lock = match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE inbound_media SET lease_until = $1
+             WHERE (phone_number_id, media_id) IN (
+                 SELECT phone_number_id, media_id FROM inbound_media
+                 WHERE state = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
+                 ORDER BY next_attempt_at LIMIT $3 {lock})
+             RETURNING phone_number_id, media_id, workspace_id, attempts"
+        );
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(now + lease_ms).bind(now).bind(limit).fetch_all(pool).await?
+        }))
+    }
+
+    pub async fn media_stored(
+        &self,
+        job: &MediaJob,
+        mime_type: Option<&str>,
+        bytes: &[u8],
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE inbound_media SET state = 'stored', bytes = $1, size = $2, mime_type = COALESCE($3, mime_type),
+                     attempts = attempts + 1, lease_until = NULL, error = NULL, stored_at = $4
+                 WHERE phone_number_id = $5 AND media_id = $6",
+            )
+            .bind(bytes).bind(bytes.len() as i64).bind(mime_type).bind(now)
+            .bind(&job.phone_number_id).bind(&job.media_id)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// A failed attempt: again at `retry_at`, or for good.
+    pub async fn media_failed(
+        &self,
+        job: &MediaJob,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE inbound_media SET state = CASE WHEN $1 IS NULL THEN 'failed' ELSE 'pending' END,
+                     next_attempt_at = COALESCE($1, next_attempt_at), attempts = attempts + 1, lease_until = NULL, error = $2
+                 WHERE phone_number_id = $3 AND media_id = $4",
+            )
+            .bind(retry_at).bind(error).bind(&job.phone_number_id).bind(&job.media_id)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// A stored file of the workspace.
+    pub async fn media_file(
+        &self,
+        workspace_id: &str,
+        phone_number_id: &str,
+        media_id: &str,
+    ) -> Result<Option<MediaFile>> {
+        let row: Option<(Option<String>, Option<Vec<u8>>)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT mime_type, bytes FROM inbound_media
+                 WHERE workspace_id = $1 AND phone_number_id = $2 AND media_id = $3 AND state = 'stored'",
+            )
+            .bind(workspace_id).bind(phone_number_id).bind(media_id)
+            .fetch_optional(pool).await?
+        });
+        Ok(row.and_then(|(mime_type, bytes)| {
+            Some(MediaFile {
+                mime_type,
+                bytes: bytes?,
+            })
+        }))
+    }
+
+    /// The files of a conversation's messages.
+    pub async fn media_of_thread(
+        &self,
+        workspace_id: &str,
+        phone_number_id: &str,
+        customer: &str,
+    ) -> Result<Vec<MediaState>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT f.wamid, f.media_id, f.mime_type, f.state, f.size, f.error FROM inbound_media f
+                 JOIN messages m ON m.phone_number_id = f.phone_number_id AND m.wamid = f.wamid
+                 WHERE f.workspace_id = $1 AND f.phone_number_id = $2 AND m.customer_wa_id = $3",
+            )
+            .bind(workspace_id).bind(phone_number_id).bind(customer)
+            .fetch_all(pool).await?
+        }))
+    }
+}
