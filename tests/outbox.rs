@@ -32,6 +32,7 @@ on_both_backends!(
     every_message_type_reaches_the_customer,
     an_agent_cannot_send_free_form_outside_the_window,
     a_number_never_sends_faster_than_its_rate,
+    an_agent_sends_a_file_uploaded_to_meta,
 );
 
 const CUSTOMER: &str = "15550001111";
@@ -536,5 +537,61 @@ async fn a_number_never_sends_faster_than_its_rate(backend: TestBackend) {
             "{in_one_second} sends within a second: {times:?}"
         );
     }
+    running.stop().await;
+}
+
+async fn an_agent_sends_a_file_uploaded_to_meta(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let running = env.run().await;
+    env.customer_writes(&phone, CUSTOMER, json!({ "type": "sticker" }))
+        .await;
+    eventually("the inbound message stored", WAIT, || async {
+        env.engine
+            .store
+            .last_inbound_at(&env.caller.workspace.id, &phone, CUSTOMER)
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let file = |mime: &str, name: &str| outbox::Attachment {
+        bytes: b"%PDF-1.4 a small invoice".to_vec(),
+        mime_type: mime.into(),
+        filename: name.into(),
+        caption: Some("Your invoice".into()),
+    };
+    let refused = outbox::send_file(
+        &env.engine,
+        &env.caller,
+        &phone,
+        CUSTOMER,
+        file("image/gif", "a.gif"),
+        None,
+    )
+    .await
+    .expect_err("GIFs are not sendable");
+    assert!(refused.to_string().contains("does not take"), "{refused}");
+    outbox::send_file(
+        &env.engine,
+        &env.caller,
+        &phone,
+        CUSTOMER,
+        file("application/pdf", "invoice.pdf"),
+        None,
+    )
+    .await
+    .expect("uploaded and queued");
+    eventually("the document received", WAIT, || async {
+        !env.received(&phone, CUSTOMER).await.is_empty()
+    })
+    .await;
+    let line = env.received(&phone, CUSTOMER).await.remove(0);
+    assert_eq!(line["message"]["type"], "document");
+    assert_eq!(line["message"]["document"]["filename"], "invoice.pdf");
+    assert_eq!(line["message"]["document"]["caption"], "Your invoice");
+    assert!(
+        line["message"]["document"]["id"].as_str().is_some(),
+        "sent by the id Meta gave"
+    );
     running.stop().await;
 }

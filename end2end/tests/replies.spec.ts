@@ -49,6 +49,20 @@ test("the echo bot answers, then an agent replies from the thread", async ({ pag
     "Received: Is the bakery open?",
     "Yes, until 6 pm today.",
   ]);
+
+  // A file: uploaded to Meta, sent by its media id, the text as caption.
+  await page.getByLabel("Attach a file").setInputFiles({
+    name: "menu.pdf",
+    mimeType: "application/pdf",
+    buffer: Buffer.from("%PDF-1.4 today's menu"),
+  });
+  await page.getByLabel("Reply").fill("Today's menu");
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(page.locator(".bubble.outbound", { hasText: "[document menu.pdf] Today's menu" })).toBeVisible({ timeout: 15_000 });
+  const chat = await (await request.get(`${sandbox}/_sandbox/chats/${phone}/${waId}`)).json();
+  const document = chat.messages.map((l: any) => l.message).find((m: any) => m.type === "document");
+  expect(document.document.filename).toBe("menu.pdf");
+  expect(document.document.id).toBeTruthy();
 });
 
 test("the rules bot answers from rules saved on the bot page", async ({ page, request }) => {

@@ -64,6 +64,41 @@ impl GraphClient {
         })
     }
 
+    /// Uploads a file for sending (`POST /{phone-number-id}/media`, multipart)
+    /// and returns its media id.
+    pub async fn upload_media(
+        &self,
+        token: &Secret<String>,
+        phone_number_id: &str,
+        bytes: Vec<u8>,
+        mime_type: &str,
+        filename: &str,
+    ) -> Result<String, GraphError> {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(filename.to_string())
+            .mime_str(mime_type)
+            .map_err(|e| GraphError::Transport(e.to_string()))?;
+        let form = reqwest::multipart::Form::new()
+            .text("messaging_product", "whatsapp")
+            .text("type", mime_type.to_string())
+            .part("file", part);
+        let body = self
+            .send(
+                self.http
+                    .post(self.url(&format!("{phone_number_id}/media")))
+                    .bearer_auth(token.expose())
+                    .multipart(form),
+            )
+            .await?;
+        body["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| GraphError::Unexpected {
+                status: 200,
+                excerpt: error::excerpt(body.to_string().as_bytes()),
+            })
+    }
+
     /// Downloads a media URL, reading at most `limit` bytes.
     pub async fn download_media(
         &self,

@@ -14,6 +14,64 @@ pub const MAX_ROW_TITLE: usize = 24;
 pub const MAX_ROW_DESCRIPTION: usize = 72;
 pub const MAX_INTERACTIVE_BODY: usize = 1024;
 
+/// The files Meta takes for sending, by MIME type: the message type they go
+/// as and Meta's size limit (reference §8).
+const SENDABLE: [(&str, &str, usize); 14] = [
+    ("image/jpeg", "image", 5 << 20),
+    ("image/png", "image", 5 << 20),
+    ("video/mp4", "video", 16 << 20),
+    ("video/3gpp", "video", 16 << 20),
+    ("audio/aac", "audio", 16 << 20),
+    ("audio/amr", "audio", 16 << 20),
+    ("audio/mpeg", "audio", 16 << 20),
+    ("audio/mp4", "audio", 16 << 20),
+    ("audio/ogg", "audio", 16 << 20),
+    ("text/plain", "document", 100 << 20),
+    ("application/pdf", "document", 100 << 20),
+    ("application/msword", "document", 100 << 20),
+    ("application/vnd.ms-excel", "document", 100 << 20),
+    (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "document",
+        100 << 20,
+    ),
+];
+
+/// The message a file goes as, checked against Meta's types and limits.
+pub fn file_content(
+    mime_type: &str,
+    size: usize,
+    media_id: Option<&str>,
+    filename: &str,
+    caption: Option<String>,
+) -> Result<Content, ContentError> {
+    let essence = mime_type.split(';').next().unwrap_or_default().trim();
+    let Some((_, kind, limit)) = SENDABLE.iter().find(|(t, _, _)| *t == essence) else {
+        return Err(ContentError(format!(
+            "WhatsApp does not take {essence} files: send a photo (JPEG, PNG), a video (MP4), audio, or a PDF, text or Office document."
+        )));
+    };
+    if size > *limit {
+        return Err(ContentError(format!(
+            "The file is {:.1} MB; WhatsApp takes {kind} files up to {} MB.",
+            size as f64 / (1 << 20) as f64,
+            limit >> 20
+        )));
+    }
+    let media = Media::Id(media_id.unwrap_or("pending").to_string());
+    let caption = caption.filter(|c| !c.trim().is_empty());
+    Ok(match *kind {
+        "image" => Content::Image { media, caption },
+        "video" => Content::Video { media, caption },
+        "audio" => Content::Audio { media },
+        _ => Content::Document {
+            media,
+            caption,
+            filename: Some(filename.to_string()),
+        },
+    })
+}
+
 /// A media file: one uploaded to Meta (its id) or a public https link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -393,6 +451,22 @@ mod tests {
             caption: None,
         };
         assert!(image.validate().is_err());
+    }
+
+    #[test]
+    fn files_go_as_their_type_within_metas_limits() {
+        let photo = file_content("image/png", 1000, Some("9"), "a.png", Some("hi".into())).unwrap();
+        assert_eq!(photo.kind(), "image");
+        let pdf = file_content("application/pdf", 1000, Some("9"), "bill.pdf", None).unwrap();
+        assert_eq!(pdf.to_graph("1", None)["document"]["filename"], "bill.pdf");
+        assert!(file_content("image/gif", 10, None, "a.gif", None).is_err());
+        assert!(file_content("image/jpeg", 6 << 20, None, "big.jpg", None).is_err());
+        assert_eq!(
+            file_content("audio/ogg; codecs=opus", 10, None, "v.ogg", None)
+                .unwrap()
+                .kind(),
+            "audio"
+        );
     }
 
     #[test]

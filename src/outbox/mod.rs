@@ -156,6 +156,91 @@ pub async fn send(
     Ok(queued)
 }
 
+/// A file the agent attached: checked against Meta's types and limits,
+/// uploaded to Meta with the number's token, then queued like any message.
+pub struct Attachment {
+    pub bytes: Vec<u8>,
+    pub mime_type: String,
+    pub filename: String,
+    pub caption: Option<String>,
+}
+
+pub async fn send_file(
+    engine: &Engine,
+    caller: &Caller,
+    phone_number_id: &str,
+    recipient: &str,
+    file: Attachment,
+    dedupe_key: Option<&str>,
+) -> Result<(i64, bool), Error> {
+    caller.require(Role::Agent)?;
+    let bad = |e: ContentError| Error::invalid("file", e.0);
+    // Checked before anything reaches Meta.
+    content::file_content(
+        &file.mime_type,
+        file.bytes.len(),
+        None,
+        &file.filename,
+        None,
+    )
+    .map_err(bad)?;
+    let number = engine
+        .store
+        .number(phone_number_id)
+        .await?
+        .filter(|n| n.workspace_id == caller.workspace.id)
+        .ok_or(Error::NotFound)?;
+    if !numbers::can_send(&number.status) {
+        return Err(Error::invalid(
+            "file",
+            "This number cannot send until it is reconnected.",
+        ));
+    }
+    let window = window_of(engine, &caller.workspace.id, phone_number_id, recipient).await?;
+    if !window.is_open(now_millis()) {
+        return Err(Error::invalid(
+            "file",
+            "The customer has not written in the last 24 hours: only a template can reach them.",
+        ));
+    }
+    let token = crate::tokens::open_number_token(engine, phone_number_id)
+        .await
+        .map_err(|e| Error::Meta(e.to_string()))?;
+    let size = file.bytes.len();
+    let media_id = match engine
+        .graph
+        .upload_media(
+            &token,
+            phone_number_id,
+            file.bytes,
+            &file.mime_type,
+            &file.filename,
+        )
+        .await
+    {
+        Ok(id) => id,
+        Err(error) => {
+            numbers::note_graph_error(engine, phone_number_id, &error).await?;
+            return Err(Error::Meta(format!("Meta did not take the file: {error}")));
+        }
+    };
+    let content = content::file_content(
+        &file.mime_type,
+        size,
+        Some(&media_id),
+        &file.filename,
+        file.caption,
+    )
+    .map_err(bad)?;
+    let outgoing = Outgoing {
+        phone_number_id: phone_number_id.to_string(),
+        recipient: recipient.to_string(),
+        content,
+        context_wamid: None,
+    };
+    send(engine, caller, &outgoing, Origin::Agent, dedupe_key).await
+}
+
 /// The conversation's window, as the caller's workspace sees it.
 pub async fn window(
     engine: &Engine,

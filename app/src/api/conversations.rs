@@ -1,6 +1,6 @@
 //! Conversations and their threads (everyone in the workspace).
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::UiError;
@@ -137,6 +137,76 @@ pub async fn send_reply(
         &caller,
         &outgoing,
         Origin::Agent,
+        Some(&format!("agent:{key}")),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Files larger than this are refused while reading (Meta's video and
+/// audio cap; larger documents are rare in a conversation).
+pub const MAX_ATTACHMENT_BYTES: usize = 16 << 20;
+
+/// Multipart: `phone_number_id`, `customer`, `key`, `caption`, then `file`.
+/// The file is checked, uploaded to Meta, and queued.
+#[server(prefix = "/api", endpoint = "send_file", input = server_fn::codec::MultipartFormData)]
+pub async fn send_file(data: server_fn::codec::MultipartData) -> Result<(), UiError> {
+    use switchboard::outbox::{self, Attachment};
+    let (engine, caller) = crate::session::caller().await?;
+    let mut form = data.into_inner().ok_or(UiError::Internal)?;
+    let bad = |message: String| UiError::Field {
+        field: "file".into(),
+        message,
+    };
+    let mut fields = std::collections::HashMap::new();
+    let mut file = None;
+    while let Some(mut field) = form
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("The upload could not be read: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            let mime_type = field
+                .content_type()
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            let filename = field.file_name().unwrap_or("file").to_string();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(|e| bad(e.to_string()))? {
+                if bytes.len() + chunk.len() > MAX_ATTACHMENT_BYTES {
+                    return Err(bad(format!(
+                        "The file is larger than {} MB.",
+                        MAX_ATTACHMENT_BYTES >> 20
+                    )));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            file = Some((bytes, mime_type, filename));
+        } else {
+            let value = field.text().await.map_err(|e| bad(e.to_string()))?;
+            fields.insert(name, value);
+        }
+    }
+    let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
+    let Some((bytes, mime_type, filename)) = file else {
+        return Err(bad("Choose a file first.".into()));
+    };
+    let key = field("key");
+    if key.is_empty() || key.len() > 64 {
+        return Err(UiError::Message("The message has no valid key.".into()));
+    }
+    outbox::send_file(
+        &engine,
+        &caller,
+        &field("phone_number_id"),
+        &field("customer"),
+        Attachment {
+            bytes,
+            mime_type,
+            filename,
+            caption: Some(field("caption")),
+        },
         Some(&format!("agent:{key}")),
     )
     .await?;

@@ -149,9 +149,13 @@ fn Composer(
 ) -> impl IntoView {
     let text = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
+    let file_input = NodeRef::<leptos::html::Input>::new();
+    let sending_file = RwSignal::new(false);
+    // Where replies go; Copy, so the handlers below stay `Fn`.
+    let target = StoredValue::new((number, customer));
     let send = Action::new(move |(text, key): &(String, String)| {
-        let (number, customer, text, key) =
-            (number.clone(), customer.clone(), text.clone(), key.clone());
+        let (number, customer) = target.get_value();
+        let (text, key) = (text.clone(), key.clone());
         async move { send_reply(number, customer, text, key).await }
     });
     Effect::new(move |_| match send.value().get() {
@@ -169,16 +173,40 @@ fn Composer(
             .and_then(|t| window_text(t.window_closes_at, t.now))
     };
     let can_reply = move || thread.get().is_some_and(|t| t.can_reply);
+
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let body = text.get_untracked();
-        if body.trim().is_empty() {
-            return;
-        }
         #[cfg(feature = "hydrate")]
         let key = crate::js::random_id();
         #[cfg(not(feature = "hydrate"))]
         let key = String::new();
+        // With a file attached, the text is its caption.
+        #[cfg(feature = "hydrate")]
+        if let Some(form) = target.with_value(|(number, customer)| {
+            attachment_form(file_input, number, customer, &body, &key)
+        }) {
+            sending_file.set(true);
+            leptos::task::spawn_local(async move {
+                match crate::api::conversations::send_file(form.into()).await {
+                    Ok(()) => {
+                        text.set(String::new());
+                        error.set(None);
+                        if let Some(input) = file_input.get_untracked() {
+                            input.set_value("");
+                        }
+                        refresh.update(|n| *n += 1);
+                    }
+                    Err(e) => error.set(Some(e.to_string())),
+                }
+                sending_file.set(false);
+            });
+            return;
+        }
+        let _ = target;
+        if body.trim().is_empty() {
+            return;
+        }
         send.dispatch((body, key));
     };
     view! {
@@ -198,9 +226,38 @@ fn Composer(
                     prop:value=move || text.get()
                     on:input=move |e| text.set(event_target_value(&e))
                     disabled=move || open().is_none()></textarea>
+                <label class="attach">"Attach a file "
+                    <input type="file" node_ref=file_input disabled=move || open().is_none()
+                        accept="image/jpeg,image/png,video/mp4,audio/*,application/pdf,text/plain,.doc,.docx,.xls"/>
+                </label>
                 {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
-                <button type="submit" class="button" disabled=move || open().is_none() || send.pending().get()>"Send"</button>
+                <button type="submit" class="button" disabled=move || open().is_none() || send.pending().get() || sending_file.get()>"Send"</button>
             </form>
         </Show>
     }
+}
+
+/// The chosen file and the reply's fields as a multipart form, if a file
+/// is chosen.
+#[cfg(feature = "hydrate")]
+fn attachment_form(
+    input: NodeRef<leptos::html::Input>,
+    number: &str,
+    customer: &str,
+    caption: &str,
+    key: &str,
+) -> Option<web_sys::FormData> {
+    let file = input.get_untracked()?.files()?.get(0)?;
+    let form = web_sys::FormData::new().ok()?;
+    for (name, value) in [
+        ("phone_number_id", number),
+        ("customer", customer),
+        ("caption", caption),
+        ("key", key),
+    ] {
+        form.append_with_str(name, value).ok()?;
+    }
+    form.append_with_blob_and_filename("file", &file, &file.name())
+        .ok()?;
+    Some(form)
 }

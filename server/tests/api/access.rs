@@ -134,6 +134,16 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
             ("key", "k1"),
         ],
     ),
+    (
+        "send_file",
+        false,
+        &[
+            ("phone_number_id", "106540352242922"),
+            ("customer", "16505551234"),
+            ("key", "k1"),
+            ("file", "x"),
+        ],
+    ),
     ("bot_settings", false, &[]),
     ("integrations", false, &[]),
     (

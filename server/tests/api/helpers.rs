@@ -9,7 +9,7 @@ use tokio::{sync::oneshot, task::JoinHandle};
 
 /// Server functions whose arguments are JSON, or multipart, not a form.
 pub const JSON_INPUT: &[&str] = &["save_profile", "save_bot"];
-pub const MULTIPART_INPUT: &[&str] = &["upload_profile_picture"];
+pub const MULTIPART_INPUT: &[&str] = &["upload_profile_picture", "send_file"];
 
 pub struct TestApp {
     pub base: String,
