@@ -5,7 +5,7 @@ use std::{
     future::{Future, IntoFuture},
     io,
     net::SocketAddr,
-    sync::Arc,
+    sync::{Arc, OnceLock},
     time::Duration,
 };
 
@@ -19,7 +19,9 @@ use axum::{
     Router,
 };
 use leptos::prelude::{provide_context, LeptosOptions};
-use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use leptos_axum::{
+    file_and_error_handler_with_context, generate_route_list, AxumRouteListing, LeptosRoutes,
+};
 use sandbox::{Sandbox, SandboxConfig};
 use switchboard::{
     config::{Config, MetaApp, Mode},
@@ -139,9 +141,9 @@ impl Application {
         let (journal, journal_writer) = Journal::start(engine.store.clone(), journaled.clone());
         for _ in 0..WEBHOOK_WORKERS {
             let (store, wake) = (engine.store.clone(), journaled.clone());
-            let queued = pipeline::Queued::of(&engine);
+            let (queued, pressure) = (pipeline::Queued::of(&engine), journal.pressure());
             workers.spawn("webhook-pipeline", move |stop| {
-                pipeline::run(store, wake, queued, stop.into_receiver())
+                pipeline::run(store, wake, queued, pressure, stop.into_receiver())
             });
         }
         let media = engine.clone();
@@ -298,6 +300,16 @@ fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
+/// The UI's routes, worked out once per process. Leptos renders the whole
+/// app to list them and, meanwhile, holds back every resource in the
+/// process (a global flag, leptos issue #4773): a page rendered by another
+/// instance in the same process at that moment would never finish. One
+/// generation, before any instance serves, rules that out.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 fn router(engine: Engine, local: SocketAddr) -> Router {
     let allowed = AllowedOrigins(Arc::new(vec![
         engine.config.public_url.origin().ascii_serialization(),
@@ -338,12 +350,9 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(http_metrics::render))
-        .leptos_routes_with_context(
-            &state,
-            generate_route_list(App),
-            ui_context.clone(),
-            move || shell(leptos.clone()),
-        )
+        .leptos_routes_with_context(&state, route_list(), ui_context.clone(), move || {
+            shell(leptos.clone())
+        })
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             ui_context, shell,
         ))

@@ -17,7 +17,7 @@ use crate::{
     bot::BotSettings,
     outbox::Content,
     store::{self, now_millis, ClaimedEvent, Store},
-    webhook::payload,
+    webhook::{journal::Pressure, payload},
 };
 use plan::{Applied, Routes};
 
@@ -32,6 +32,21 @@ const BATCH: i64 = 64;
 const LAG_REPORT_EVERY: Duration = Duration::from_secs(1);
 /// How often an idle worker looks for work other instances journaled.
 const IDLE_POLL: Duration = Duration::from_millis(250);
+/// While requests wait for the journal, a worker less than this far
+/// behind lets them go first...
+const YIELD_LAG_BUDGET_MS: i64 = 5_000;
+/// ...for this long at a time (about one journal commit)...
+const YIELD_PAUSE: Duration = Duration::from_millis(5);
+/// ...and at most this many times in a row, so it always moves on.
+const MAX_YIELDS_IN_A_ROW: u32 = 50;
+
+/// Whether a worker should let acknowledgements go first for a moment. A
+/// flood is acknowledged at full speed and processed just behind it; a load
+/// the pipeline cannot keep up with within the budget gets no such favour,
+/// so the lag stays bounded.
+pub fn should_yield(journal_busy: bool, behind_ms: i64, yielded_in_a_row: u32) -> bool {
+    journal_busy && behind_ms < YIELD_LAG_BUDGET_MS && yielded_in_a_row < MAX_YIELDS_IN_A_ROW
+}
 
 /// Delay before the next attempt: doubling from one second up to an hour,
 /// with ±25% jitter so that retries do not arrive in waves.
@@ -126,6 +141,8 @@ impl Queued {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Processed {
     pub events: usize,
+    /// When the oldest event of the batch arrived (Unix ms).
+    pub oldest_received_at: Option<i64>,
     pub applied: Applied,
     pub rejected: usize,
     pub failed: usize,
@@ -140,6 +157,7 @@ pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
         .await?;
     let mut processed = Processed {
         events: claimed.len(),
+        oldest_received_at: claimed.iter().map(|e| e.received_at).min(),
         ..Processed::default()
     };
     if claimed.is_empty() {
@@ -242,12 +260,29 @@ async fn retry_or_dead_letter(
 
 /// A worker: processes batches until `stop` turns true, finishing the batch
 /// in hand first. `wake` is notified when new events are journaled;
-/// `queued` tells the outbox and the outgoing webhooks of new work.
-pub async fn run(store: Store, wake: Arc<Notify>, queued: Queued, mut stop: watch::Receiver<bool>) {
+/// `queued` tells the outbox and the outgoing webhooks of new work;
+/// `journal` says when requests wait for the journal (see [`should_yield`]).
+pub async fn run(
+    store: Store,
+    wake: Arc<Notify>,
+    queued: Queued,
+    journal: Pressure,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut lag_reported = std::time::Instant::now() - LAG_REPORT_EVERY;
+    let (mut behind_ms, mut yielded) = (0_i64, 0_u32);
     while !*stop.borrow() {
+        if should_yield(journal.is_high(), behind_ms, yielded) {
+            yielded += 1;
+            tokio::time::sleep(YIELD_PAUSE).await;
+            continue;
+        }
+        yielded = 0;
         let busy = match process_due(&store).await {
             Ok(processed) => {
+                behind_ms = processed
+                    .oldest_received_at
+                    .map_or(0, |at| (now_millis() - at).max(0));
                 if processed.applied.replies_queued > 0 {
                     queued.replies.notify_one();
                 }
@@ -349,4 +384,28 @@ pub async fn replay_for(
     )
     .await?;
     Ok(replayed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acknowledgements_go_first_only_while_the_pipeline_can_afford_it() {
+        assert!(should_yield(true, 0, 0));
+        assert!(should_yield(
+            true,
+            YIELD_LAG_BUDGET_MS - 1,
+            MAX_YIELDS_IN_A_ROW - 1
+        ));
+        assert!(!should_yield(false, 0, 0), "nobody waiting: no pause");
+        assert!(
+            !should_yield(true, YIELD_LAG_BUDGET_MS, 0),
+            "too far behind: no favour"
+        );
+        assert!(
+            !should_yield(true, 0, MAX_YIELDS_IN_A_ROW),
+            "always moves on"
+        );
+    }
 }

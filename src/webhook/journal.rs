@@ -4,7 +4,10 @@
 //! the batches grow, so durability costs one disk flush per batch, not per
 //! webhook.
 
-use std::sync::Arc;
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -36,6 +39,23 @@ struct Append {
 #[derive(Clone)]
 pub struct Journal {
     queue: mpsc::Sender<Append>,
+    pressure: Pressure,
+}
+
+/// Whether requests are waiting for the journal right now: a commit is in
+/// flight or more are queued. The writer alone sets it, so it cannot drift;
+/// the pipeline reads it to let acknowledgements go first.
+#[derive(Clone, Debug, Default)]
+pub struct Pressure(Arc<AtomicBool>);
+
+impl Pressure {
+    pub fn is_high(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, high: bool) {
+        self.0.store(high, Ordering::Relaxed);
+    }
 }
 
 impl Journal {
@@ -44,8 +64,15 @@ impl Journal {
     /// the workers.
     pub fn start(store: Store, stored: Arc<Notify>) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, incoming) = mpsc::channel(16 * MAX_BATCH);
-        let writer = tokio::spawn(write_batches(store, incoming, stored));
-        (Self { queue }, writer)
+        let pressure = Pressure::default();
+        let writer = tokio::spawn(write_batches(store, incoming, stored, pressure.clone()));
+        (Self { queue, pressure }, writer)
+    }
+
+    /// The journal's load, for the pipeline (holds no sender, so it does
+    /// not keep the writer alive at shutdown).
+    pub fn pressure(&self) -> Pressure {
+        self.pressure.clone()
     }
 
     /// Stores one event durably. Only then may the webhook be acknowledged.
@@ -64,9 +91,15 @@ impl Journal {
     }
 }
 
-async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Append>, stored: Arc<Notify>) {
+async fn write_batches(
+    store: Store,
+    mut incoming: mpsc::Receiver<Append>,
+    stored: Arc<Notify>,
+    pressure: Pressure,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while incoming.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        pressure.set(true);
         let (events, waiters): (Vec<_>, Vec<_>) =
             batch.drain(..).map(|a| (a.event, a.stored)).unzip();
         metrics::histogram!("webhook_journal_batch_size").record(events.len() as f64);
@@ -85,5 +118,7 @@ async fn write_batches(store: Store, mut incoming: mpsc::Receiver<Append>, store
                 }
             }
         }
+        pressure.set(!incoming.is_empty());
     }
+    pressure.set(false);
 }

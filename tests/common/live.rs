@@ -79,6 +79,7 @@ impl Env {
         let (stop, stopped) = watch::channel(false);
         let journaled = Arc::new(Notify::new());
         let (journal, writer) = Journal::start(self.engine.store.clone(), journaled.clone());
+        let pressure = journal.pressure();
         let app = Router::new()
             .route("/webhook", post(receive).get(handshake))
             .with_state(Receiver {
@@ -99,6 +100,7 @@ impl Env {
             self.engine.store.clone(),
             journaled,
             pipeline::Queued::of(&self.engine),
+            pressure,
             stopped.clone(),
         ));
         let media = tokio::spawn(switchboard::media::run(
