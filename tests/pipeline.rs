@@ -26,6 +26,7 @@ on_both_backends!(
     journaled_events_survive_a_restart,
     concurrent_workers_never_claim_an_event_twice,
     the_business_removing_the_app_pauses_its_numbers,
+    dead_letters_show_to_their_workspace_and_to_the_operator,
 );
 
 const PHONE: &str = "106540352242922";
@@ -472,4 +473,119 @@ async fn the_business_removing_the_app_pauses_its_numbers(backend: TestBackend) 
         .filter(|e| e.action == "number.reconnect_needed")
         .count();
     assert_eq!(audited, 1);
+}
+
+async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestBackend) {
+    use switchboard::accounts::{Caller, Role, User, Workspace};
+    let s = setup(backend).await;
+    // Set up by sign-up or `server create-admin`: the installation's owner.
+    s.store
+        .set_setting("first_owner", "operator-1")
+        .await
+        .unwrap();
+    let operator = Caller {
+        user: User {
+            id: "operator-1".into(),
+            email: "operator@example.com".into(),
+            name: "Operator".into(),
+        },
+        workspace: Workspace {
+            id: "installation".into(),
+            name: "Installation".into(),
+        },
+        role: Role::Owner,
+    };
+    let admin_of = |workspace: &str| Caller {
+        user: User {
+            id: format!("admin-of-{workspace}"),
+            email: "admin@example.com".into(),
+            name: "Admin".into(),
+        },
+        workspace: Workspace {
+            id: workspace.to_string(),
+            name: "W".into(),
+        },
+        role: Role::Admin,
+    };
+    execute(
+        &s.store,
+        "INSERT INTO workspaces (id, name, created_at) VALUES ('other', 'Other', 0)",
+    )
+    .await;
+    s.store
+        .connect_number("other", "200000000000001", "300000000000001", None, 0)
+        .await
+        .unwrap();
+    let other = "other".to_string();
+
+    // Two dead letters: one about our number, one about the other's.
+    execute(&s.store, "ALTER TABLE messages RENAME TO messages_away").await;
+    deliver(
+        &s,
+        envelope(vec![messages_change(
+            PHONE,
+            vec![text("wamid.ours", "x")],
+            vec![],
+        )]),
+    )
+    .await;
+    let theirs_body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": "300000000000001",
+        "changes": [messages_change("200000000000001", vec![text("wamid.theirs", "y")], vec![])] }] });
+    deliver(&s, theirs_body.to_string().into_bytes()).await;
+    for _ in 0..MAX_ATTEMPTS {
+        execute_on_journal(&s.store, "UPDATE webhook_events SET next_attempt_at = 0").await;
+        pipeline::process_due(&s.store).await.unwrap();
+    }
+    assert_eq!(
+        s.store.webhook_events_in("dead", 10).await.unwrap().len(),
+        2
+    );
+
+    let ours = pipeline::attention(&s.store, &admin_of(&s.workspace))
+        .await
+        .unwrap();
+    let theirs = pipeline::attention(&s.store, &admin_of(&other))
+        .await
+        .unwrap();
+    assert_eq!((ours.dead.len(), theirs.dead.len()), (1, 1));
+    assert_ne!(ours.dead[0].id, theirs.dead[0].id);
+    assert_eq!(
+        pipeline::attention(&s.store, &operator)
+            .await
+            .unwrap()
+            .dead
+            .len(),
+        2
+    );
+
+    // An admin replays only their own, whatever id they name.
+    execute(&s.store, "ALTER TABLE messages_away RENAME TO messages").await;
+    assert_eq!(
+        pipeline::replay_for(&s.store, &admin_of(&s.workspace), Some(theirs.dead[0].id))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        pipeline::replay_for(&s.store, &admin_of(&s.workspace), None)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.store.webhook_events_in("dead", 10).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        pipeline::replay_for(&s.store, &operator, None)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(s
+        .store
+        .webhook_events_in("dead", 10)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -350,20 +350,75 @@ pub struct Attention {
     pub rejected: Vec<store::EventSummary>,
     pub unrouted: Vec<store::UnroutedSummary>,
     pub pending: i64,
+    /// Whether the caller runs the installation (and so sees everything).
+    pub operator: bool,
+}
+
+/// The installation's operator: the owner who set it up. They see every
+/// journal problem; other admins see only what concerns their workspace.
+async fn is_operator(
+    store: &Store,
+    caller: &crate::accounts::Caller,
+) -> Result<bool, store::Error> {
+    Ok(store.setting("first_owner").await?.as_deref() == Some(caller.user.id.as_str()))
+}
+
+/// Whether a journaled event mentions a number or WABA of `workspace_id`.
+async fn concerns(store: &Store, event_id: i64, workspace_id: &str) -> Result<bool, store::Error> {
+    let Some(body) = store.webhook_event_body(event_id).await? else {
+        return Ok(false);
+    };
+    let Ok(envelope) = payload::parse(&body) else {
+        return Ok(false);
+    };
+    let numbers = plan::mentioned_numbers(&envelope);
+    if store
+        .number_owners(&numbers)
+        .await?
+        .iter()
+        .any(|(_, owner)| owner == workspace_id)
+    {
+        return Ok(true);
+    }
+    for entry in &envelope.entry {
+        if store.waba_owner(&entry.id).await?.as_deref() == Some(workspace_id) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Dead letters, rejected bodies and unrouted changes (admins only; ids,
-/// times and reasons, never bodies, which may belong to anyone).
+/// times and reasons, never bodies). The operator sees all of them; a
+/// workspace's admins see the dead letters about their own numbers (the
+/// rest cannot be tied to a workspace, or belong to another).
 pub async fn attention(
     store: &Store,
     caller: &crate::accounts::Caller,
 ) -> Result<Attention, crate::accounts::Error> {
     caller.require(crate::accounts::Role::Admin)?;
+    let pending = store.pending_webhook_events().await?;
+    if is_operator(store, caller).await? {
+        return Ok(Attention {
+            dead: store.webhook_events_in("dead", 100).await?,
+            rejected: store.webhook_events_in("rejected", 100).await?,
+            unrouted: store.unrouted_changes(100).await?,
+            pending,
+            operator: true,
+        });
+    }
+    let mut dead = Vec::new();
+    for event in store.webhook_events_in("dead", 100).await? {
+        if concerns(store, event.id, &caller.workspace.id).await? {
+            dead.push(event);
+        }
+    }
     Ok(Attention {
-        dead: store.webhook_events_in("dead", 100).await?,
-        rejected: store.webhook_events_in("rejected", 100).await?,
-        unrouted: store.unrouted_changes(100).await?,
-        pending: store.pending_webhook_events().await?,
+        dead,
+        rejected: Vec::new(),
+        unrouted: Vec::new(),
+        pending,
+        operator: false,
     })
 }
 
@@ -374,7 +429,27 @@ pub async fn replay_for(
     event_id: Option<i64>,
 ) -> Result<u64, crate::accounts::Error> {
     caller.require(crate::accounts::Role::Admin)?;
-    let replayed = replay(store, event_id).await?;
+    let replayed = if is_operator(store, caller).await? {
+        replay(store, event_id).await?
+    } else {
+        // Only the dead letters about the workspace's own numbers.
+        let mine: Vec<i64> = match event_id {
+            Some(id) => vec![id],
+            None => store
+                .webhook_events_in("dead", 1000)
+                .await?
+                .into_iter()
+                .map(|e| e.id)
+                .collect(),
+        };
+        let mut replayed = 0;
+        for id in mine {
+            if concerns(store, id, &caller.workspace.id).await? {
+                replayed += replay(store, Some(id)).await?;
+            }
+        }
+        replayed
+    };
     crate::audit::record(
         store,
         Some(&caller.workspace.id),

@@ -321,6 +321,14 @@ impl Store {
         Ok(replayed)
     }
 
+    /// The raw body of a journaled event (to find whose it is).
+    pub async fn webhook_event_body(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        Ok(with_journal_pool!(self, pool => {
+            sqlx::query_scalar("SELECT body FROM webhook_events WHERE id = $1")
+                .bind(id).fetch_optional(pool).await?
+        }))
+    }
+
     pub async fn webhook_events_in(&self, state: &str, limit: i64) -> Result<Vec<EventSummary>> {
         let rows = with_journal_pool!(self, pool => {
             sqlx::query_as::<_, (i64, i64, String, i64, Option<String>)>(

@@ -28,6 +28,9 @@ pub struct AttentionView {
     pub rejected: Vec<EventView>,
     pub unrouted: Vec<UnroutedView>,
     pub pending: i64,
+    /// The installation's operator sees every event; other admins only
+    /// the dead letters about their numbers.
+    pub operator: bool,
 }
 
 #[server(prefix = "/api", endpoint = "webhook_attention")]
@@ -58,6 +61,7 @@ pub async fn webhook_attention() -> Result<AttentionView, UiError> {
             })
             .collect(),
         pending: attention.pending,
+        operator: attention.operator,
     })
 }
 

@@ -70,6 +70,9 @@ fn EventsBody() -> impl IntoView {
                     Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(a) => view! {
                         <p class="lead">{format!("{} event(s) waiting to be processed.", a.pending)}</p>
+                        {(!a.operator).then(|| view! {
+                            <p class="note">"You see the events about your workspace's numbers. Events that cannot be tied to a workspace are shown to the installation's owner."</p>
+                        })}
                         <h2>"Dead letters"</h2>
                         <p class="muted">"Events that failed every retry. Replaying is safe: nothing takes effect twice."</p>
                         <ActionForm action=replay attr:class="inline">
