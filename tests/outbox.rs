@@ -33,6 +33,7 @@ on_both_backends!(
     an_agent_cannot_send_free_form_outside_the_window,
     a_number_never_sends_faster_than_its_rate,
     an_agent_sends_a_file_uploaded_to_meta,
+    a_closed_window_offers_the_approved_templates,
 );
 
 const CUSTOMER: &str = "15550001111";
@@ -592,6 +593,42 @@ async fn an_agent_sends_a_file_uploaded_to_meta(backend: TestBackend) {
     assert!(
         line["message"]["document"]["id"].as_str().is_some(),
         "sent by the id Meta gave"
+    );
+    running.stop().await;
+}
+
+async fn a_closed_window_offers_the_approved_templates(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let running = env.run().await;
+    let templates = outbox::approved_templates(&env.engine, &env.caller, &phone)
+        .await
+        .unwrap();
+    let order = templates
+        .iter()
+        .find(|t| t.name == "order_update")
+        .expect("listed");
+    assert_eq!((order.language.as_str(), order.variables), ("en_US", 2));
+    assert!(order.body.contains("{{2}}"));
+    // The customer never wrote: a template still reaches them.
+    let stranger = "15559990000";
+    let outgoing = Outgoing {
+        phone_number_id: phone.clone(),
+        recipient: stranger.into(),
+        content: outbox::template_content("order_update", "en_US", &["Ana".into(), "#42".into()]),
+        context_wamid: None,
+    };
+    outbox::send(&env.engine, &env.caller, &outgoing, Origin::Agent, None)
+        .await
+        .expect("queued");
+    eventually("the template received", WAIT, || async {
+        !env.received(&phone, stranger).await.is_empty()
+    })
+    .await;
+    let line = env.received(&phone, stranger).await.remove(0);
+    assert_eq!(line["message"]["template"]["name"], "order_update");
+    assert_eq!(
+        line["message"]["template"]["components"][0]["parameters"][1]["text"],
+        "#42"
     );
     running.stop().await;
 }

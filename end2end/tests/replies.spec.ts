@@ -150,3 +150,27 @@ test("an admin adds an outgoing webhook; events arrive signed and show in the de
     server.close();
   }
 });
+
+test("with the window closed, an agent sends an approved template with its variables", async ({ page, request }) => {
+  await signIn(page);
+  await ensureConnected(page);
+  const sandbox = await sandboxOrigin(page);
+  const state = await (await request.get(`${sandbox}/_sandbox/state`)).json();
+  const phone = state.demo.new_phone_number_id;
+  // A customer who never wrote: no window, only a template can reach them.
+  const waId = "16505550145";
+  await page.goto(`/conversations?number=${phone}&customer=${waId}`);
+  await hydrated(page);
+  await expect(page.locator(".window-closed")).toBeVisible();
+  await expect(page.getByLabel("Reply")).toBeDisabled();
+  await page.getByLabel("Template").selectOption({ label: "order_update (en_US)" });
+  await page.getByLabel("Variable 1").fill("Ana");
+  await page.getByLabel("Variable 2").fill("#42");
+  await expect(page.locator(".template-preview")).toHaveText("Hi Ana, your order #42 is on its way.");
+  await page.getByRole("button", { name: "Send the template" }).click();
+  await expect(page.locator(".bubble.outbound", { hasText: "[template order_update]" })).toBeVisible({ timeout: 15_000 });
+  await expect.poll(async () => {
+    const chat = await (await request.get(`${sandbox}/_sandbox/chats/${phone}/${waId}`)).json();
+    return chat.messages.map((l: any) => l.message.template?.components?.[0]?.parameters?.map((p: any) => p.text).join(" "));
+  }).toEqual(["Ana #42"]);
+});

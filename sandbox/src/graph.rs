@@ -15,7 +15,7 @@ use crate::{
     auth,
     error::{GraphError, GraphResult},
     faults::{self, Effect},
-    media, messages, oauth, phones, profile, subscriptions, uploads,
+    media, messages, oauth, phones, profile, subscriptions, templates, uploads,
     world::Token,
     State as AppState,
 };
@@ -29,6 +29,8 @@ pub struct GraphRequest {
     pub method: Method,
     pub segments: Vec<String>,
     pub query: Vec<(String, String)>,
+    /// The Graph version of the path (`v25.0`), for links back.
+    pub version: String,
     pub headers: HeaderMap,
     pub body: Bytes,
     form: Vec<(String, String)>,
@@ -73,6 +75,7 @@ impl GraphRequest {
                 .map(str::to_string)
                 .collect(),
             query,
+            version: String::new(),
             headers,
             body,
             form,
@@ -190,7 +193,8 @@ async fn dispatch(
         .into_response();
     }
     let method_name = method.to_string();
-    let request = GraphRequest::new(method, &rest, query, headers, body);
+    let mut request = GraphRequest::new(method, &rest, query, headers, body);
+    request.version = version.clone();
     let result = match faults::graph_effect(&state, &method_name, &rest) {
         Some(Effect::ServerError { status }) => Err(injected_server_error(status)),
         Some(Effect::Throttle { code }) => Err(injected_throttle(code)),
@@ -229,6 +233,7 @@ async fn route(state: &AppState, request: &GraphRequest) -> GraphResult<Value> {
         (&Method::GET, ["debug_token"]) => oauth::debug_token(state, request),
         (&Method::GET, ["me"]) => oauth::me(state, request),
         (&Method::GET, [_, "phone_numbers"]) => phones::list(state, request),
+        (&Method::GET, [waba, "message_templates"]) => templates::list(state, request, waba),
         (&Method::POST, [_, "register"]) => phones::register(state, request),
         (&Method::POST, [_, "deregister"]) => phones::deregister(state, request),
         (&Method::POST, [_, "messages"]) => messages::send(state, request).await,

@@ -23,6 +23,7 @@ mod profile;
 mod seed;
 mod signup;
 mod subscriptions;
+mod templates;
 mod uploads;
 mod webhooks;
 mod world;

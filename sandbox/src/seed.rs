@@ -81,6 +81,22 @@ pub fn demo_business(
     world
         .templates
         .insert(("order_update".into(), "en_US".into()), 2);
+    world.template_list = vec![
+        crate::templates::Template {
+            id: "1000000000000001".into(),
+            name: "hello_world".into(),
+            language: "en_US".into(),
+            category: "UTILITY",
+            body: "Hello World! Welcome to the WhatsApp Business Platform.".into(),
+        },
+        crate::templates::Template {
+            id: "1000000000000002".into(),
+            name: "order_update".into(),
+            language: "en_US".into(),
+            category: "UTILITY",
+            body: "Hi {{1}}, your order {{2}} is on its way.".into(),
+        },
+    ];
     DemoIds {
         business_id,
         waba_id,

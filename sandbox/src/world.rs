@@ -167,6 +167,8 @@ pub struct World {
     pub pair_buckets: HashMap<(String, String), (f64, Millis)>,
     /// Approved templates: (name, language code) -> body variable count.
     pub templates: HashMap<(String, String), usize>,
+    /// The same templates as `GET /{waba}/message_templates` lists them.
+    pub template_list: Vec<crate::templates::Template>,
 }
 
 impl World {

@@ -6,6 +6,7 @@
 mod error;
 pub mod media;
 mod profile;
+pub mod templates;
 
 use std::time::Duration;
 

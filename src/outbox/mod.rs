@@ -241,6 +241,58 @@ pub async fn send_file(
     send(engine, caller, &outgoing, Origin::Agent, dedupe_key).await
 }
 
+/// The number's approved templates, live from Meta: what can still reach
+/// a customer whose window has closed.
+pub async fn approved_templates(
+    engine: &Engine,
+    caller: &Caller,
+    phone_number_id: &str,
+) -> Result<Vec<crate::graph::templates::TemplateInfo>, Error> {
+    caller.require(Role::Agent)?;
+    let number = engine
+        .store
+        .number(phone_number_id)
+        .await?
+        .filter(|n| n.workspace_id == caller.workspace.id)
+        .ok_or(Error::NotFound)?;
+    let token = crate::tokens::open_number_token(engine, phone_number_id)
+        .await
+        .map_err(|e| Error::Meta(e.to_string()))?;
+    match engine
+        .graph
+        .message_templates(&token, &number.waba_id)
+        .await
+    {
+        Ok(list) => Ok(list
+            .into_iter()
+            .filter(|t| t.status == "APPROVED")
+            .collect()),
+        Err(error) => {
+            numbers::note_graph_error(engine, phone_number_id, &error).await?;
+            Err(Error::Meta(format!(
+                "Meta did not list the templates: {error}"
+            )))
+        }
+    }
+}
+
+/// A template's body parameters, in order, as the Messages API takes them.
+pub fn template_content(name: &str, language: &str, values: &[String]) -> Content {
+    let components = if values.is_empty() {
+        Vec::new()
+    } else {
+        vec![json!({
+            "type": "body",
+            "parameters": values.iter().map(|v| json!({ "type": "text", "text": v })).collect::<Vec<_>>(),
+        })]
+    };
+    Content::Template {
+        name: name.to_string(),
+        language: language.to_string(),
+        components,
+    }
+}
+
 /// The conversation's window, as the caller's workspace sees it.
 pub async fn window(
     engine: &Engine,

@@ -212,3 +212,66 @@ pub async fn send_file(data: server_fn::codec::MultipartData) -> Result<(), UiEr
     .await?;
     Ok(())
 }
+
+/// An approved template, for a conversation whose window has closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateView {
+    pub name: String,
+    pub language: String,
+    /// The body with its `{{n}}` placeholders.
+    pub body: String,
+    pub variables: usize,
+}
+
+#[server(prefix = "/api", endpoint = "reply_templates")]
+pub async fn reply_templates(phone_number_id: String) -> Result<Vec<TemplateView>, UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    let list = switchboard::outbox::approved_templates(&engine, &caller, &phone_number_id).await?;
+    Ok(list
+        .into_iter()
+        .map(|t| TemplateView {
+            name: t.name,
+            language: t.language,
+            body: t.body,
+            variables: t.variables,
+        })
+        .collect())
+}
+
+/// Sends an approved template with its body variables, in order.
+#[server(prefix = "/api", endpoint = "send_template", input = server_fn::codec::Json)]
+pub async fn send_template(
+    phone_number_id: String,
+    customer: String,
+    name: String,
+    language: String,
+    values: Vec<String>,
+    key: String,
+) -> Result<(), UiError> {
+    use switchboard::outbox::{self, Origin, Outgoing};
+    let (engine, caller) = crate::session::caller().await?;
+    if key.is_empty() || key.len() > 64 {
+        return Err(UiError::Message("The message has no valid key.".into()));
+    }
+    if values.iter().any(|v| v.trim().is_empty()) {
+        return Err(UiError::Field {
+            field: "values".into(),
+            message: "Fill in every variable.".into(),
+        });
+    }
+    let outgoing = Outgoing {
+        phone_number_id,
+        recipient: customer,
+        content: outbox::template_content(&name, &language, &values),
+        context_wamid: None,
+    };
+    outbox::send(
+        &engine,
+        &caller,
+        &outgoing,
+        Origin::Agent,
+        Some(&format!("agent:{key}")),
+    )
+    .await?;
+    Ok(())
+}

@@ -10,7 +10,8 @@ use leptos_router::{components::A, hooks::use_query_map};
 
 use super::{auth::RequireSignIn, time::format_time};
 use crate::api::conversations::{
-    conversation_thread, list_conversations, send_reply, MediaView, ThreadView,
+    conversation_thread, list_conversations, reply_templates, send_reply, send_template, MediaView,
+    TemplateView, ThreadView,
 };
 
 #[component]
@@ -173,6 +174,9 @@ fn Composer(
             .and_then(|t| window_text(t.window_closes_at, t.now))
     };
     let can_reply = move || thread.get().is_some_and(|t| t.can_reply);
+    let closed = Memo::new(move |_| open().is_none());
+    let mounted = RwSignal::new(false);
+    Effect::new(move |_| mounted.set(true));
 
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -210,16 +214,22 @@ fn Composer(
         send.dispatch((body, key));
     };
     view! {
+        // Drawn by the browser once it runs (the composer needs it anyway):
+        // its state comes from the refreshing thread, which the server's
+        // page and the hydrating client need not agree on.
+        <Show when=move || mounted.get()>
+        <Transition fallback=|| ()>
         <Show when=can_reply>
             <form class="composer" on:submit=on_submit>
-                {move || match open() {
-                    Some(left) => view! { <p class="muted window-open">{left}</p> }.into_any(),
-                    None => view! {
-                        <p class="notice window-closed">
-                            "The 24-hour window is closed: only an approved template can reach this customer."
-                        </p>
-                    }.into_any(),
-                }}
+                {move || open().map(|left| view! { <p class="muted window-open">{left}</p> })}
+                // Redrawn only when the window opens or closes, not on every
+                // refresh of the thread, so a half-filled template stays.
+                <Show when=move || closed.get()>
+                    <p class="notice window-closed">
+                        "The 24-hour window is closed: only an approved template can reach this customer."
+                    </p>
+                    <TemplatePicker target refresh/>
+                </Show>
                 <label class="visually-hidden" for="reply">"Reply"</label>
                 <textarea id="reply" name="reply" rows="2" maxlength="4096"
                     placeholder="Write a reply"
@@ -233,6 +243,8 @@ fn Composer(
                 {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
                 <button type="submit" class="button" disabled=move || open().is_none() || send.pending().get() || sending_file.get()>"Send"</button>
             </form>
+        </Show>
+        </Transition>
         </Show>
     }
 }
@@ -260,4 +272,101 @@ fn attachment_form(
     form.append_with_blob_and_filename("file", &file, &file.name())
         .ok()?;
     Some(form)
+}
+
+/// Approved templates for a closed window: pick one, fill its variables
+/// (the preview shows the message as it will read), send.
+#[component]
+fn TemplatePicker(target: StoredValue<(String, String)>, refresh: RwSignal<u32>) -> impl IntoView {
+    let number = target.with_value(|(number, _)| number.clone());
+    // Fetched by the browser only: the picker is for clicking, and a
+    // resource created this deep would not hydrate reliably.
+    let templates = LocalResource::new(move || reply_templates(number.clone()));
+    let chosen = RwSignal::new(0usize);
+    let values = RwSignal::new(Vec::<String>::new());
+    let error = RwSignal::new(None::<String>);
+    let send = Action::new(
+        move |(template, values, key): &(TemplateView, Vec<String>, String)| {
+            let (number, customer) = target.get_value();
+            let (template, values, key) = (template.clone(), values.clone(), key.clone());
+            async move {
+                send_template(
+                    number,
+                    customer,
+                    template.name,
+                    template.language,
+                    values,
+                    key,
+                )
+                .await
+            }
+        },
+    );
+    Effect::new(move |_| match send.value().get() {
+        Some(Ok(())) => {
+            error.set(None);
+            values.set(Vec::new());
+            refresh.update(|n| *n += 1);
+        }
+        Some(Err(e)) => error.set(Some(e.to_string())),
+        None => {}
+    });
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading the templates…"</p> }>
+            {move || templates.get().map(|result| match result {
+                Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p class="muted">"No approved template yet."</p> }.into_any(),
+                Ok(list) => {
+                    let list = StoredValue::new(list);
+                    let current = move || list.with_value(|l| l.get(chosen.get()).cloned());
+                    let preview = move || current().map(|t| {
+                        let filled = values.get();
+                        (1..=t.variables).fold(t.body.clone(), |text, n| {
+                            let value = filled.get(n - 1).filter(|v| !v.is_empty()).cloned()
+                                .unwrap_or_else(|| format!("{{{{{n}}}}}"));
+                            text.replace(&format!("{{{{{n}}}}}"), &value)
+                        })
+                    });
+                    let on_send = move |_| {
+                        let Some(template) = current() else { return };
+                        let mut filled = values.get_untracked();
+                        filled.resize(template.variables, String::new());
+                        #[cfg(feature = "hydrate")]
+                        let key = crate::js::random_id();
+                        #[cfg(not(feature = "hydrate"))]
+                        let key = String::new();
+                        send.dispatch((template, filled, key));
+                    };
+                    view! {
+                        <div class="template-picker">
+                            <label>"Template "
+                                <select aria-label="Template" on:change=move |e| {
+                                    chosen.set(event_target_value(&e).parse().unwrap_or(0));
+                                    values.set(Vec::new());
+                                }>
+                                    {list.with_value(|l| l.iter().enumerate().map(|(i, t)| view! {
+                                        <option value=i.to_string()>{format!("{} ({})", t.name, t.language)}</option>
+                                    }).collect_view())}
+                                </select>
+                            </label>
+                            {move || current().map(|t| (1..=t.variables).map(|n| view! {
+                                <label>{format!("Variable {n} ")}
+                                    <input aria-label=format!("Variable {n}")
+                                        prop:value=move || values.get().get(n - 1).cloned().unwrap_or_default()
+                                        on:input=move |e| values.update(|v| {
+                                            v.resize(v.len().max(n), String::new());
+                                            v[n - 1] = event_target_value(&e);
+                                        })/>
+                                </label>
+                            }).collect_view())}
+                            <p class="bubble template-preview">{preview}</p>
+                            {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+                            <button type="button" class="button secondary" on:click=on_send
+                                disabled=move || send.pending().get()>"Send the template"</button>
+                        </div>
+                    }.into_any()
+                }
+            })}
+        </Transition>
+    }
 }

@@ -10,5 +10,6 @@ mod phones;
 mod profile;
 mod signup;
 mod subscriptions;
+mod templates;
 mod uploads;
 mod webhooks;

@@ -144,6 +144,23 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
             ("file", "x"),
         ],
     ),
+    (
+        "reply_templates",
+        false,
+        &[("phone_number_id", "106540352242922")],
+    ),
+    (
+        "send_template",
+        false,
+        &[
+            ("phone_number_id", "106540352242922"),
+            ("customer", "16505551234"),
+            ("name", "hello_world"),
+            ("language", "en_US"),
+            ("values", "[]"),
+            ("key", "k1"),
+        ],
+    ),
     ("bot_settings", false, &[]),
     ("integrations", false, &[]),
     (

@@ -1,0 +1,112 @@
+//! A WABA's message templates, as `GET /{waba-id}/message_templates`
+//! lists them, every page followed by its `after` cursor.
+
+use serde_json::Value;
+
+use super::{GraphClient, GraphError};
+use crate::secret::Secret;
+
+/// Pages are followed at most this far (a WABA holds at most a few
+/// hundred templates).
+const MAX_PAGES: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateInfo {
+    pub id: String,
+    pub name: String,
+    pub language: String,
+    pub status: String,
+    pub category: String,
+    /// The body's text with its `{{n}}` placeholders.
+    pub body: String,
+    /// How many body variables a send must fill.
+    pub variables: usize,
+}
+
+/// The highest `{{n}}` in a text (positional variables are numbered from 1).
+pub fn variable_count(text: &str) -> usize {
+    text.split("{{")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("}}"))
+        .filter_map(|(inside, _)| inside.trim().parse::<usize>().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+fn template(value: &Value) -> Option<TemplateInfo> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let body = value["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| {
+            c["type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("body"))
+        })
+        .map(|c| text(&c["text"]))
+        .unwrap_or_default();
+    Some(TemplateInfo {
+        id: text(&value["id"]),
+        name: value["name"].as_str()?.to_string(),
+        language: value["language"].as_str()?.to_string(),
+        status: text(&value["status"]).to_uppercase(),
+        category: text(&value["category"]).to_uppercase(),
+        variables: variable_count(&body),
+        body,
+    })
+}
+
+impl GraphClient {
+    pub async fn message_templates(
+        &self,
+        token: &Secret<String>,
+        waba_id: &str,
+    ) -> Result<Vec<TemplateInfo>, GraphError> {
+        let path = format!("{waba_id}/message_templates");
+        let mut templates = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut query = vec![("limit", "100")];
+            if let Some(cursor) = &after {
+                query.push(("after", cursor.as_str()));
+            }
+            let page = self.get(token, &path, &query).await?;
+            templates.extend(
+                page["data"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(template),
+            );
+            // Only a `next` link says another page exists.
+            match (
+                page["paging"]["next"].as_str(),
+                page["paging"]["cursors"]["after"].as_str(),
+            ) {
+                (Some(_), Some(cursor)) => after = Some(cursor.to_string()),
+                _ => break,
+            }
+        }
+        Ok(templates)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn templates_are_read_with_their_variables() {
+        assert_eq!(variable_count("Hi {{1}}, order {{2}} ships {{ 2 }}"), 2);
+        assert_eq!(variable_count("Hello world"), 0);
+        let read = template(&json!({
+            "id": "1", "name": "order_update", "language": "en_US", "status": "approved",
+            "category": "UTILITY", "components": [{ "type": "BODY", "text": "Hi {{1}}, {{2}}" }],
+        }))
+        .unwrap();
+        assert_eq!((read.status.as_str(), read.variables), ("APPROVED", 2));
+        assert!(template(&json!({ "id": "1" })).is_none());
+    }
+}
