@@ -84,6 +84,42 @@ pub async fn note_graph_error(
     Ok(true)
 }
 
+/// Meta's per-number throughput: 80/s by default, 1,000/s once upgraded.
+pub const MAX_SEND_RATE: i64 = 1000;
+
+/// Sets how many messages per second the outbox sends from a number
+/// (admins; match it to the throughput Meta grants the number).
+pub async fn set_send_rate(
+    engine: &Engine,
+    caller: &Caller,
+    phone_number_id: &str,
+    rate: i64,
+) -> Result<(), Error> {
+    caller.require(Role::Admin)?;
+    if !(1..=MAX_SEND_RATE).contains(&rate) {
+        return Err(Error::invalid(
+            "rate",
+            format!("A number sends 1 to {MAX_SEND_RATE} messages per second."),
+        ));
+    }
+    let number = engine
+        .store
+        .number(phone_number_id)
+        .await?
+        .filter(|n| n.workspace_id == caller.workspace.id)
+        .ok_or(Error::NotFound)?;
+    engine.store.set_send_rate(phone_number_id, rate).await?;
+    audit::record(
+        &engine.store,
+        Some(&caller.workspace.id),
+        caller.actor(),
+        "number.send_rate",
+        json!({ "phone_number_id": phone_number_id, "before": number.send_rate, "after": rate }),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Disconnects a number: the app stops receiving its WABA's webhooks
 /// (unless another connected number shares the WABA), it is deregistered
 /// from the Cloud API when asked, and its token is deleted. Its

@@ -486,7 +486,26 @@ async fn an_agent_cannot_send_free_form_outside_the_window(backend: TestBackend)
 /// the rate does.
 async fn a_number_never_sends_faster_than_its_rate(backend: TestBackend) {
     let (env, phone) = connected(backend).await;
-    env.engine.store.set_send_rate(&phone, 5).await.unwrap();
+    for refused in [0, 1001] {
+        assert!(
+            numbers::set_send_rate(&env.engine, &env.caller, &phone, refused)
+                .await
+                .is_err()
+        );
+    }
+    numbers::set_send_rate(&env.engine, &env.caller, &phone, 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        env.engine
+            .store
+            .number(&phone)
+            .await
+            .unwrap()
+            .unwrap()
+            .send_rate,
+        5
+    );
     env.control_call(
         reqwest::Method::POST,
         &format!("/_sandbox/phones/{phone}"),

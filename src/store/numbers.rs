@@ -17,6 +17,8 @@ pub struct NumberRow {
     pub meta_status: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Messages per second the outbox sends from it.
+    pub send_rate: i64,
 }
 
 /// A number's token as stored: sealed, with what Meta said about it.
@@ -44,7 +46,7 @@ pub struct NewToken<'a> {
     pub issued_at: Option<i64>,
 }
 
-const NUMBER_COLUMNS: &str = "phone_number_id, workspace_id, waba_id, display_phone_number, verified_name, quality_rating, status, status_reason, meta_status, created_at, updated_at";
+const NUMBER_COLUMNS: &str = "phone_number_id, workspace_id, waba_id, display_phone_number, verified_name, quality_rating, status, status_reason, meta_status, created_at, updated_at, send_rate";
 
 type NumberTuple = (
     String,
@@ -56,6 +58,7 @@ type NumberTuple = (
     String,
     Option<String>,
     Option<String>,
+    i64,
     i64,
     i64,
 );
@@ -73,6 +76,7 @@ fn number(row: NumberTuple) -> NumberRow {
         meta_status: row.8,
         created_at: row.9,
         updated_at: row.10,
+        send_rate: row.11,
     }
 }
 

@@ -56,6 +56,7 @@ pub struct NumberView {
     pub quality_rating: Option<String>,
     pub status: String,
     pub status_reason: Option<String>,
+    pub send_rate: i64,
 }
 
 #[cfg(feature = "ssr")]
@@ -94,6 +95,7 @@ pub(crate) fn number_view(number: switchboard::store::NumberRow) -> NumberView {
         quality_rating: number.quality_rating,
         status: number.status,
         status_reason: number.status_reason,
+        send_rate: number.send_rate,
     }
 }
 
@@ -186,6 +188,14 @@ pub async fn list_numbers() -> Result<Vec<NumberView>, UiError> {
     let (engine, caller) = crate::session::caller().await?;
     let numbers = switchboard::numbers::list(&engine, &caller).await?;
     Ok(numbers.into_iter().map(number_view).collect())
+}
+
+/// How many messages per second the outbox sends from a number.
+#[server(prefix = "/api", endpoint = "set_send_rate")]
+pub async fn set_send_rate(phone_number_id: String, rate: i64) -> Result<(), UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    switchboard::numbers::set_send_rate(&engine, &caller, &phone_number_id, rate).await?;
+    Ok(())
 }
 
 /// Disconnects a number (its history stays); `deregister` also takes it

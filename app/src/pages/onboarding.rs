@@ -7,8 +7,9 @@ use leptos_meta::Title;
 use super::auth::RequireSignIn;
 use crate::{
     api::onboarding::{
-        disconnect_number, list_numbers, onboarding_progress, retry_onboarding, signup_settings,
-        submit_signup_finish, submit_signup_pin, NumberView, ProgressView, SignupConfig,
+        disconnect_number, list_numbers, onboarding_progress, retry_onboarding, set_send_rate,
+        signup_settings, submit_signup_finish, submit_signup_pin, NumberView, ProgressView,
+        SignupConfig,
     },
     signup::{step_in_words, SignupMessage},
 };
@@ -320,7 +321,7 @@ fn Numbers(connection: Connection) -> impl IntoView {
                 Ok(list) if list.is_empty() => view! { <p class="muted">"No number is connected yet."</p> }.into_any(),
                 Ok(list) => view! {
                     <table class="table numbers">
-                        <thead><tr><th>"Number"</th><th>"Name"</th><th>"Quality"</th><th>"Status"</th><th></th></tr></thead>
+                        <thead><tr><th>"Number"</th><th>"Name"</th><th>"Quality"</th><th>"Status"</th><th>"Messages/s"</th><th></th></tr></thead>
                         <tbody>{list.into_iter().map(|n| view! { <NumberRow number=n connection=connection/> }).collect_view()}</tbody>
                     </table>
                 }.into_any(),
@@ -353,6 +354,9 @@ fn NumberRow(number: NumberView, connection: Connection) -> impl IntoView {
                 {number.status_reason.clone().map(|r| view! { <p class="muted small">{r}</p> })}
             </td>
             <td>
+                <SendRate phone=number.phone_number_id.clone() rate=number.send_rate connection/>
+            </td>
+            <td>
                 {(status == "reconnect_needed").then(|| view! {
                     <button class="button small" on:click=move |_| connection.start()>"Reconnect"</button>
                 })}
@@ -365,6 +369,35 @@ fn NumberRow(number: NumberView, connection: Connection) -> impl IntoView {
                 })}
             </td>
         </tr>
+    }
+}
+
+/// The number's sending rate: match it to the throughput Meta grants it
+/// (80/s, or 1,000/s once upgraded).
+#[component]
+fn SendRate(phone: String, rate: i64, connection: Connection) -> impl IntoView {
+    let value = RwSignal::new(rate.to_string());
+    let save = move |_| {
+        let phone = phone.clone();
+        let Ok(rate) = value.get_untracked().trim().parse::<i64>() else {
+            connection
+                .error
+                .set(Some("The rate is a whole number.".into()));
+            return;
+        };
+        spawn_local(async move {
+            match set_send_rate(phone, rate).await {
+                Ok(()) => connection.numbers_version.update(|v| *v += 1),
+                Err(error) => connection.error.set(Some(error.to_string())),
+            }
+        });
+    };
+    view! {
+        <span class="inline">
+            <input class="rate" aria-label="Messages per second" inputmode="numeric" size="5"
+                prop:value=move || value.get() on:input=move |e| value.set(event_target_value(&e))/>
+            <button class="button small secondary" on:click=save>"Set"</button>
+        </span>
     }
 }
 

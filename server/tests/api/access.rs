@@ -161,6 +161,11 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
             ("key", "k1"),
         ],
     ),
+    (
+        "set_send_rate",
+        false,
+        &[("phone_number_id", "106540352242922"), ("rate", "100")],
+    ),
     ("bot_settings", false, &[]),
     ("integrations", false, &[]),
     (
