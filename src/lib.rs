@@ -3,6 +3,7 @@
 //! sandbox.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 pub mod bot;
 pub mod config;

@@ -9,7 +9,7 @@ mod sessions;
 
 use serde::{Deserialize, Serialize};
 
-pub use credentials::{Email, Password};
+pub use credentials::{new_token, token_hash, Email, Password};
 pub use members::{
     accept_invite, change_role, create_workspace, invite, invite_info, members, remove_member,
     sign_up_with_invite, switch_workspace, InviteInfo, INVITE_TTL_MS,

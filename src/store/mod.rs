@@ -7,6 +7,7 @@
 //! check-then-insert code, so that several Postgres instances stay correct.
 
 mod accounts;
+mod api_keys;
 mod audit;
 mod bots;
 mod media;
@@ -24,6 +25,7 @@ use std::{path::PathBuf, time::SystemTime};
 
 use crate::config::DatabaseUrl;
 
+pub use api_keys::ApiKeyRow;
 pub use media::{MediaFile, MediaJob, MediaState};
 pub use numbers::{NewToken, NumberRow, StoredToken};
 pub use onboarding::{AttachError, Attachment, OnboardingRow};

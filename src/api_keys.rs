@@ -1,0 +1,135 @@
+//! API keys: how a workspace's own code (CRM, help desk, AI agent) calls
+//! Switchboard. A key is shown once when made; only its SHA-256 is kept
+//! (a key is 32 random bytes, so a fast hash is enough: there is nothing
+//! to guess). Each key has scopes (send, read), a last-used time, and can
+//! be revoked; making and revoking are audited.
+
+use serde_json::json;
+
+use crate::{
+    accounts::{self, Caller, Error, Role},
+    audit,
+    store::{now_millis, ApiKeyRow},
+    Engine,
+};
+
+pub const SEND: &str = "send";
+pub const READ: &str = "read";
+const PREFIX: &str = "sbk_";
+const MAX_KEYS: usize = 50;
+
+/// Who is calling the API: a workspace, through one of its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiCaller {
+    pub workspace_id: String,
+    pub key_id: String,
+    pub key_name: String,
+    pub scopes: Vec<String>,
+}
+
+impl ApiCaller {
+    pub fn may(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+fn scopes_of(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Makes a key (admins). Returns it with the key itself, shown this once.
+pub async fn create(
+    engine: &Engine,
+    caller: &Caller,
+    name: &str,
+    scopes: &[&str],
+) -> Result<(ApiKeyRow, String), Error> {
+    caller.require(Role::Admin)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::invalid(
+            "name",
+            "Give the key a name of 1 to 100 characters.",
+        ));
+    }
+    if scopes.is_empty() || scopes.iter().any(|s| ![SEND, READ].contains(s)) {
+        return Err(Error::invalid("scopes", "Choose send, read, or both."));
+    }
+    if engine.store.api_keys_of(&caller.workspace.id).await?.len() >= MAX_KEYS {
+        return Err(Error::invalid(
+            "name",
+            format!("A workspace has at most {MAX_KEYS} keys."),
+        ));
+    }
+    let (token, _) = accounts::new_token();
+    let key = format!("{PREFIX}{token}");
+    let row = ApiKeyRow {
+        id: format!("key_{}", uuid::Uuid::new_v4().simple()),
+        workspace_id: caller.workspace.id.clone(),
+        name: name.to_string(),
+        scopes: scopes.join(","),
+        prefix: key.chars().take(PREFIX.len() + 6).collect(),
+        created_at: now_millis(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    // The hash covers the whole key, prefix included.
+    engine
+        .store
+        .insert_api_key(&row, &accounts::token_hash(&key), &caller.user.id)
+        .await?;
+    audit::record(
+        &engine.store,
+        Some(&caller.workspace.id),
+        caller.actor(),
+        "api_key.created",
+        json!({ "key_id": row.id, "name": row.name, "scopes": row.scopes }),
+    )
+    .await?;
+    Ok((row, key))
+}
+
+pub async fn list(engine: &Engine, caller: &Caller) -> Result<Vec<ApiKeyRow>, Error> {
+    caller.require(Role::Admin)?;
+    Ok(engine.store.api_keys_of(&caller.workspace.id).await?)
+}
+
+pub async fn revoke(engine: &Engine, caller: &Caller, id: &str) -> Result<(), Error> {
+    caller.require(Role::Admin)?;
+    if !engine
+        .store
+        .revoke_api_key(&caller.workspace.id, id, now_millis())
+        .await?
+    {
+        return Err(Error::NotFound);
+    }
+    audit::record(
+        &engine.store,
+        Some(&caller.workspace.id),
+        caller.actor(),
+        "api_key.revoked",
+        json!({ "key_id": id }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The caller behind a bearer key, or `None` for an unknown or revoked one.
+pub async fn authenticate(engine: &Engine, key: &str) -> Result<Option<ApiCaller>, Error> {
+    if !key.starts_with(PREFIX) || key.len() > 200 {
+        return Ok(None);
+    }
+    let row = engine
+        .store
+        .use_api_key(&accounts::token_hash(key), now_millis())
+        .await?;
+    Ok(row.map(|row| ApiCaller {
+        scopes: scopes_of(&row.scopes),
+        workspace_id: row.workspace_id,
+        key_id: row.id,
+        key_name: row.name,
+    }))
+}
