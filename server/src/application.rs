@@ -175,7 +175,8 @@ impl Application {
         Ok(Self {
             router: router(engine.clone(), local)
                 .merge(webhook_routes::routes(engine.clone(), journal))
-                .merge(app::media::routes(engine.clone())),
+                .merge(app::media::routes(engine.clone()))
+                .merge(crate::api_v1::routes(engine.clone())),
             journal_writer,
             listener,
             engine,

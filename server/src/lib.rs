@@ -2,6 +2,7 @@
 //! runs the background workers, and shuts all of it down gracefully.
 //! `main.rs` only reads the configuration and calls [`Application`].
 
+mod api_v1;
 mod application;
 pub mod commands;
 pub mod health;

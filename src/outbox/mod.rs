@@ -83,11 +83,32 @@ pub async fn send(
     dedupe_key: Option<&str>,
 ) -> Result<(i64, bool), Error> {
     caller.require(Role::Agent)?;
+    queue(
+        engine,
+        &caller.workspace.id,
+        caller.actor(),
+        outgoing,
+        origin,
+        dedupe_key,
+    )
+    .await
+}
+
+/// Queues a message for a workspace, whoever asks (an agent, or a key of
+/// the integration API): the checks every message passes, then the outbox.
+pub async fn queue(
+    engine: &Engine,
+    workspace_id: &str,
+    actor: Option<(&str, &str)>,
+    outgoing: &Outgoing,
+    origin: Origin,
+    dedupe_key: Option<&str>,
+) -> Result<(i64, bool), Error> {
     let number = engine
         .store
         .number(&outgoing.phone_number_id)
         .await?
-        .filter(|n| n.workspace_id == caller.workspace.id)
+        .filter(|n| n.workspace_id == workspace_id)
         .ok_or(Error::NotFound)?;
     if number.status == numbers::DISCONNECTED {
         return Err(Error::invalid(
@@ -108,7 +129,7 @@ pub async fn send(
     if outgoing.content.needs_open_window() {
         let window = window_of(
             engine,
-            &caller.workspace.id,
+            workspace_id,
             &outgoing.phone_number_id,
             &outgoing.recipient,
         )
@@ -124,7 +145,7 @@ pub async fn send(
         .store
         .enqueue_outgoing(
             &NewOutgoing {
-                workspace_id: caller.workspace.id.clone(),
+                workspace_id: workspace_id.to_string(),
                 phone_number_id: outgoing.phone_number_id.clone(),
                 recipient: outgoing.recipient.clone(),
                 kind: outgoing.content.kind().to_string(),
@@ -140,8 +161,8 @@ pub async fn send(
         engine.outbox_wake.notify_one();
         audit::record(
             &engine.store,
-            Some(&caller.workspace.id),
-            caller.actor(),
+            Some(workspace_id),
+            actor,
             "message.queued",
             json!({
                 "outbox_id": queued.0,

@@ -289,6 +289,19 @@ impl Store {
         }))
     }
 
+    /// Meta's latest status of a sent message.
+    pub async fn delivery_status(
+        &self,
+        phone_number_id: &str,
+        wamid: &str,
+    ) -> Result<Option<String>> {
+        let status: Option<Option<String>> = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT status FROM messages WHERE phone_number_id = $1 AND wamid = $2")
+                .bind(phone_number_id).bind(wamid).fetch_optional(pool).await?
+        });
+        Ok(status.flatten())
+    }
+
     /// Counts by state, for tests and metrics.
     pub async fn outbox_count(&self, phone_number_id: &str, state: &str) -> Result<i64> {
         Ok(with_pool!(self, pool => {

@@ -3,6 +3,7 @@
 mod access;
 mod crash;
 mod helpers;
+mod integration;
 mod lifecycle;
 mod media;
 mod observability;

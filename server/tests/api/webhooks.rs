@@ -15,13 +15,17 @@ use crate::helpers::{spawn_app, TestApp};
 const SECRET: &str = "sandbox-app-secret";
 const VERIFY_TOKEN: &str = "sandbox-verify-token";
 
-fn sign(body: &[u8]) -> String {
+pub(crate) fn sign(body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-async fn post(app: &TestApp, body: Vec<u8>, signature: Option<String>) -> reqwest::Response {
+pub(crate) async fn post(
+    app: &TestApp,
+    body: Vec<u8>,
+    signature: Option<String>,
+) -> reqwest::Response {
     let mut request = app
         .client
         .post(format!("{}/webhook", app.base))
