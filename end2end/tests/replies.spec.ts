@@ -174,3 +174,35 @@ test("with the window closed, an agent sends an approved template with its varia
     return chat.messages.map((l: any) => l.message.template?.components?.[0]?.parameters?.map((p: any) => p.text).join(" "));
   }).toEqual(["Ana #42"]);
 });
+
+test("an admin makes an API key; code sends through /api/v1 with it until it is revoked", async ({ page, request }) => {
+  await signIn(page);
+  await ensureConnected(page);
+  const { sandbox, phone } = await customerWrites(page, request, "16505550146", "Can your system write to me?");
+  await page.goto("/settings/api-keys");
+  await hydrated(page);
+  await page.getByLabel("Key name").fill("CRM");
+  await page.getByRole("button", { name: "Make a key" }).click();
+  const key = await page.getByLabel("API key").inputValue();
+  expect(key).toMatch(/^sbk_/);
+
+  const send = (idempotency: string) =>
+    request.post("/api/v1/messages", {
+      headers: { authorization: `Bearer ${key}`, "idempotency-key": idempotency },
+      data: { phone_number_id: phone, to: "16505550146", message: { type: "text", body: "Hello from the CRM" } },
+    });
+  // The inbound message must be stored before the window counts as open.
+  await expect.poll(async () => (await send("crm-1")).status(), { timeout: 15_000 }).toBe(202);
+  const again = await send("crm-1");
+  expect((await again.json()).replayed).toBe(true);
+  await expect.poll(() => customerSees(request, sandbox, phone, "16505550146"), { timeout: 15_000 })
+    .toContain("Hello from the CRM");
+  expect((await customerSees(request, sandbox, phone, "16505550146")).filter((t) => t === "Hello from the CRM")).toHaveLength(1);
+
+  await page.reload();
+  await hydrated(page);
+  await expect(page.locator("table.api-keys tr[data-revoked=false]")).toHaveCount(1);
+  await page.getByRole("button", { name: "Revoke" }).click();
+  await expect(page.locator("table.api-keys tr[data-revoked=true]")).toHaveCount(1);
+  expect((await send("crm-2")).status()).toBe(401);
+});

@@ -3,6 +3,7 @@
 //! Every one of them must be listed in the server's refusal test.
 
 pub mod account;
+pub mod api_keys;
 pub mod audit;
 pub mod bot;
 pub mod conversations;

@@ -1,5 +1,6 @@
 //! One module per page. Pages whose issues are not built yet say so plainly.
 
+mod api_keys;
 mod auth;
 mod bot;
 mod conversations;
@@ -13,6 +14,7 @@ mod profile;
 mod settings;
 mod time;
 
+pub use api_keys::ApiKeys;
 pub use auth::{InvitePage, SignInPage, SignUpPage};
 pub use bot::Bot;
 pub use conversations::Conversations;

@@ -166,6 +166,9 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
         false,
         &[("phone_number_id", "106540352242922"), ("rate", "100")],
     ),
+    ("list_api_keys", false, &[]),
+    ("create_api_key", false, &[("name", "CRM"), ("send", "on")]),
+    ("revoke_api_key", false, &[("id", "key_x")]),
     ("bot_settings", false, &[]),
     ("integrations", false, &[]),
     (
