@@ -22,6 +22,20 @@ pub fn can_send(status: &str) -> bool {
     status == LIVE
 }
 
+/// A number of `workspace_id`; another workspace's number is not found.
+pub async fn owned(
+    engine: &Engine,
+    workspace_id: &str,
+    phone_number_id: &str,
+) -> Result<NumberRow, Error> {
+    engine
+        .store
+        .number(phone_number_id)
+        .await?
+        .filter(|n| n.workspace_id == workspace_id)
+        .ok_or(Error::NotFound)
+}
+
 pub async fn list(engine: &Engine, caller: &Caller) -> Result<Vec<NumberRow>, Error> {
     caller.require(Role::Agent)?;
     Ok(engine.store.numbers_of(&caller.workspace.id).await?)
@@ -102,12 +116,7 @@ pub async fn set_send_rate(
             format!("A number sends 1 to {MAX_SEND_RATE} messages per second."),
         ));
     }
-    let number = engine
-        .store
-        .number(phone_number_id)
-        .await?
-        .filter(|n| n.workspace_id == caller.workspace.id)
-        .ok_or(Error::NotFound)?;
+    let number = owned(engine, &caller.workspace.id, phone_number_id).await?;
     engine.store.set_send_rate(phone_number_id, rate).await?;
     audit::record(
         &engine.store,
@@ -131,12 +140,7 @@ pub async fn disconnect(
     deregister: bool,
 ) -> Result<(), Error> {
     caller.require(Role::Admin)?;
-    let number = engine
-        .store
-        .number(phone_number_id)
-        .await?
-        .filter(|n| n.workspace_id == caller.workspace.id)
-        .ok_or(Error::NotFound)?;
+    let number = owned(engine, &caller.workspace.id, phone_number_id).await?;
     let mut warnings = Vec::new();
     match tokens::open_number_token(engine, phone_number_id).await {
         Ok(token) => {

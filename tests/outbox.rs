@@ -59,6 +59,19 @@ fn bodies(lines: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// Waits until the customer's message is stored: their window is open.
+async fn inbound_stored(env: &Env, phone: &str) {
+    eventually("the inbound message stored", WAIT, || async {
+        env.engine
+            .store
+            .last_inbound_at(&env.caller.workspace.id, phone, CUSTOMER)
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+}
+
 async fn agent_sends(env: &Env, phone: &str, content: Content) -> i64 {
     let outgoing = Outgoing {
         phone_number_id: phone.to_string(),
@@ -165,15 +178,7 @@ async fn throttling_backs_off_and_delivers_everything(backend: TestBackend) {
         json!({ "type": "reaction", "reaction": { "message_id": "wamid.x", "emoji": "👍" } }),
     )
     .await;
-    eventually("the inbound message stored", WAIT, || async {
-        env.engine
-            .store
-            .last_inbound_at(&env.caller.workspace.id, &phone, CUSTOMER)
-            .await
-            .unwrap()
-            .is_some()
-    })
-    .await;
+    inbound_stored(&env, &phone).await;
     // Meta answers 130429 to the next three sends, then 500 once.
     env.set_faults(json!({ "graph": [
         { "path_contains": "/messages", "times": 3, "effect": { "kind": "throttle", "code": 130429 } },
@@ -258,15 +263,7 @@ async fn permanent_errors_give_up_with_the_reason(backend: TestBackend) {
         json!({ "type": "reaction", "reaction": { "message_id": "wamid.x", "emoji": "👍" } }),
     )
     .await;
-    eventually("the inbound message stored", WAIT, || async {
-        env.engine
-            .store
-            .last_inbound_at(&env.caller.workspace.id, &phone, CUSTOMER)
-            .await
-            .unwrap()
-            .is_some()
-    })
-    .await;
+    inbound_stored(&env, &phone).await;
     env.set_faults(json!({ "graph": [
         { "path_contains": "/messages", "times": 1, "effect": { "kind": "meta_error", "status": 400, "code": 131026, "title": "Message undeliverable" } },
         { "path_contains": "/messages", "times": 1, "effect": { "kind": "meta_error", "status": 400, "code": 131047, "title": "Re-engagement message" } },
@@ -318,15 +315,7 @@ async fn every_message_type_reaches_the_customer(backend: TestBackend) {
     let inbound = env
         .customer_writes(&phone, CUSTOMER, json!({ "type": "sticker" }))
         .await;
-    eventually("the inbound message stored", WAIT, || async {
-        env.engine
-            .store
-            .last_inbound_at(&env.caller.workspace.id, &phone, CUSTOMER)
-            .await
-            .unwrap()
-            .is_some()
-    })
-    .await;
+    inbound_stored(&env, &phone).await;
     let link = |name: &str| Media::Link(format!("https://example.com/{name}"));
     let choice = |id: &str| Choice {
         id: id.into(),
@@ -405,6 +394,11 @@ async fn every_message_type_reaches_the_customer(backend: TestBackend) {
         })
         .collect();
     assert_eq!(received, kinds);
+    // The read receipt is no message: it may land after the last of them.
+    eventually("the inbound message marked read", WAIT, || async {
+        env.chat(&phone, CUSTOMER).await[0]["status"] == "read"
+    })
+    .await;
     let chat = env.chat(&phone, CUSTOMER).await;
     assert_eq!(chat[0]["status"], "read", "marked read");
     // Every sent message became a thread line with Meta's wamid.
@@ -565,15 +559,7 @@ async fn an_agent_sends_a_file_uploaded_to_meta(backend: TestBackend) {
     let running = env.run().await;
     env.customer_writes(&phone, CUSTOMER, json!({ "type": "sticker" }))
         .await;
-    eventually("the inbound message stored", WAIT, || async {
-        env.engine
-            .store
-            .last_inbound_at(&env.caller.workspace.id, &phone, CUSTOMER)
-            .await
-            .unwrap()
-            .is_some()
-    })
-    .await;
+    inbound_stored(&env, &phone).await;
     let file = |mime: &str, name: &str| outbox::Attachment {
         bytes: b"%PDF-1.4 a small invoice".to_vec(),
         mime_type: mime.into(),

@@ -37,14 +37,9 @@ const SENDABLE: [(&str, &str, usize); 14] = [
     ),
 ];
 
-/// The message a file goes as, checked against Meta's types and limits.
-pub fn file_content(
-    mime_type: &str,
-    size: usize,
-    media_id: Option<&str>,
-    filename: &str,
-    caption: Option<String>,
-) -> Result<Content, ContentError> {
+/// The message type a file goes as (`image`, `video`, `audio`,
+/// `document`), checked against Meta's types and limits.
+pub fn sendable_kind(mime_type: &str, size: usize) -> Result<&'static str, ContentError> {
     let essence = mime_type.split(';').next().unwrap_or_default().trim();
     let Some((_, kind, limit)) = SENDABLE.iter().find(|(t, _, _)| *t == essence) else {
         return Err(ContentError(format!(
@@ -58,9 +53,19 @@ pub fn file_content(
             limit >> 20
         )));
     }
-    let media = Media::Id(media_id.unwrap_or("pending").to_string());
+    Ok(kind)
+}
+
+/// The message for a file uploaded to Meta, by its `sendable_kind`.
+pub fn file_content(
+    kind: &str,
+    media_id: &str,
+    filename: &str,
+    caption: Option<String>,
+) -> Content {
+    let media = Media::Id(media_id.to_string());
     let caption = caption.filter(|c| !c.trim().is_empty());
-    Ok(match *kind {
+    match kind {
         "image" => Content::Image { media, caption },
         "video" => Content::Video { media, caption },
         "audio" => Content::Audio { media },
@@ -69,7 +74,7 @@ pub fn file_content(
             caption,
             filename: Some(filename.to_string()),
         },
-    })
+    }
 }
 
 /// A media file: one uploaded to Meta (its id) or a public https link.
@@ -455,16 +460,22 @@ mod tests {
 
     #[test]
     fn files_go_as_their_type_within_metas_limits() {
-        let photo = file_content("image/png", 1000, Some("9"), "a.png", Some("hi".into())).unwrap();
+        let image = sendable_kind("image/png", 1000).unwrap();
+        let photo = file_content(image, "9", "a.png", Some("hi".into()));
         assert_eq!(photo.kind(), "image");
-        let pdf = file_content("application/pdf", 1000, Some("9"), "bill.pdf", None).unwrap();
+        let document = sendable_kind("application/pdf", 1000).unwrap();
+        let pdf = file_content(document, "9", "bill.pdf", None);
         assert_eq!(pdf.to_graph("1", None)["document"]["filename"], "bill.pdf");
-        assert!(file_content("image/gif", 10, None, "a.gif", None).is_err());
-        assert!(file_content("image/jpeg", 6 << 20, None, "big.jpg", None).is_err());
+        assert!(sendable_kind("image/gif", 10).is_err());
+        assert!(sendable_kind("image/jpeg", 6 << 20).is_err());
         assert_eq!(
-            file_content("audio/ogg; codecs=opus", 10, None, "v.ogg", None)
-                .unwrap()
-                .kind(),
+            file_content(
+                sendable_kind("audio/ogg; codecs=opus", 10).unwrap(),
+                "9",
+                "v.ogg",
+                None
+            )
+            .kind(),
             "audio"
         );
     }

@@ -104,12 +104,7 @@ pub async fn queue(
     origin: Origin,
     dedupe_key: Option<&str>,
 ) -> Result<(i64, bool), Error> {
-    let number = engine
-        .store
-        .number(&outgoing.phone_number_id)
-        .await?
-        .filter(|n| n.workspace_id == workspace_id)
-        .ok_or(Error::NotFound)?;
+    let number = numbers::owned(engine, workspace_id, &outgoing.phone_number_id).await?;
     if number.status == numbers::DISCONNECTED {
         return Err(Error::invalid(
             "phone_number_id",
@@ -127,19 +122,14 @@ pub async fn queue(
         .validate()
         .map_err(|e| Error::invalid("content", e.0))?;
     if outgoing.content.needs_open_window() {
-        let window = window_of(
+        require_open_window(
             engine,
             workspace_id,
             &outgoing.phone_number_id,
             &outgoing.recipient,
+            "content",
         )
         .await?;
-        if !window.is_open(now_millis()) {
-            return Err(Error::invalid(
-                "content",
-                "The customer has not written in the last 24 hours: only a template can reach them.",
-            ));
-        }
     }
     let queued = engine
         .store
@@ -195,39 +185,27 @@ pub async fn send_file(
     dedupe_key: Option<&str>,
 ) -> Result<(i64, bool), Error> {
     caller.require(Role::Agent)?;
-    let bad = |e: ContentError| Error::invalid("file", e.0);
     // Checked before anything reaches Meta.
-    content::file_content(
-        &file.mime_type,
-        file.bytes.len(),
-        None,
-        &file.filename,
-        None,
-    )
-    .map_err(bad)?;
-    let number = engine
-        .store
-        .number(phone_number_id)
-        .await?
-        .filter(|n| n.workspace_id == caller.workspace.id)
-        .ok_or(Error::NotFound)?;
+    let kind = content::sendable_kind(&file.mime_type, file.bytes.len())
+        .map_err(|e| Error::invalid("file", e.0))?;
+    let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
     if !numbers::can_send(&number.status) {
         return Err(Error::invalid(
             "file",
             "This number cannot send until it is reconnected.",
         ));
     }
-    let window = window_of(engine, &caller.workspace.id, phone_number_id, recipient).await?;
-    if !window.is_open(now_millis()) {
-        return Err(Error::invalid(
-            "file",
-            "The customer has not written in the last 24 hours: only a template can reach them.",
-        ));
-    }
+    require_open_window(
+        engine,
+        &caller.workspace.id,
+        phone_number_id,
+        recipient,
+        "file",
+    )
+    .await?;
     let token = crate::tokens::open_number_token(engine, phone_number_id)
         .await
         .map_err(|e| Error::Meta(e.to_string()))?;
-    let size = file.bytes.len();
     let media_id = match engine
         .graph
         .upload_media(
@@ -245,18 +223,10 @@ pub async fn send_file(
             return Err(Error::Meta(format!("Meta did not take the file: {error}")));
         }
     };
-    let content = content::file_content(
-        &file.mime_type,
-        size,
-        Some(&media_id),
-        &file.filename,
-        file.caption,
-    )
-    .map_err(bad)?;
     let outgoing = Outgoing {
         phone_number_id: phone_number_id.to_string(),
         recipient: recipient.to_string(),
-        content,
+        content: content::file_content(kind, &media_id, &file.filename, file.caption),
         context_wamid: None,
     };
     send(engine, caller, &outgoing, Origin::Agent, dedupe_key).await
@@ -270,12 +240,7 @@ pub async fn approved_templates(
     phone_number_id: &str,
 ) -> Result<Vec<crate::graph::templates::TemplateInfo>, Error> {
     caller.require(Role::Agent)?;
-    let number = engine
-        .store
-        .number(phone_number_id)
-        .await?
-        .filter(|n| n.workspace_id == caller.workspace.id)
-        .ok_or(Error::NotFound)?;
+    let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
     let token = crate::tokens::open_number_token(engine, phone_number_id)
         .await
         .map_err(|e| Error::Meta(e.to_string()))?;
@@ -323,6 +288,25 @@ pub async fn window(
 ) -> Result<Window, Error> {
     caller.require(Role::Viewer)?;
     window_of(engine, &caller.workspace.id, phone_number_id, customer).await
+}
+
+/// Free-form content only within the customer's 24-hour window; the
+/// refusal names `field`.
+async fn require_open_window(
+    engine: &Engine,
+    workspace_id: &str,
+    phone_number_id: &str,
+    customer: &str,
+    field: &'static str,
+) -> Result<(), Error> {
+    let window = window_of(engine, workspace_id, phone_number_id, customer).await?;
+    if window.is_open(now_millis()) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        field,
+        "The customer has not written in the last 24 hours: only a template can reach them.",
+    ))
 }
 
 async fn window_of(

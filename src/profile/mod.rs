@@ -112,12 +112,7 @@ async fn number_and_token(
     phone_number_id: &str,
 ) -> Result<(NumberRow, Secret<String>), Error> {
     caller.require(Role::Admin)?;
-    let number = engine
-        .store
-        .number(phone_number_id)
-        .await?
-        .filter(|n| n.workspace_id == caller.workspace.id)
-        .ok_or(Error::NotFound)?;
+    let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
     if number.status == numbers::DISCONNECTED {
         return Err(Error::Meta(
             "This number is disconnected; connect it again to edit its profile.".into(),

@@ -112,6 +112,16 @@ pub async fn conversation_thread(
     })
 }
 
+/// The dedupe key of an agent's message: the browser makes one per
+/// composed message, so a double click or a retried request queues it once.
+#[cfg(feature = "ssr")]
+fn dedupe_key(key: &str) -> Result<String, UiError> {
+    if key.is_empty() || key.len() > 64 {
+        return Err(UiError::Message("The message has no valid key.".into()));
+    }
+    Ok(format!("agent:{key}"))
+}
+
 /// An agent's text reply. `key` is made once per composed message, so a
 /// double click or a retried request queues it once.
 #[server(prefix = "/api", endpoint = "send_reply")]
@@ -123,23 +133,14 @@ pub async fn send_reply(
 ) -> Result<(), UiError> {
     use switchboard::outbox::{self, Content, Origin, Outgoing};
     let (engine, caller) = crate::session::caller().await?;
-    if key.is_empty() || key.len() > 64 {
-        return Err(UiError::Message("The message has no valid key.".into()));
-    }
+    let key = dedupe_key(&key)?;
     let outgoing = Outgoing {
         phone_number_id,
         recipient: customer,
         content: Content::text(text),
         context_wamid: None,
     };
-    outbox::send(
-        &engine,
-        &caller,
-        &outgoing,
-        Origin::Agent,
-        Some(&format!("agent:{key}")),
-    )
-    .await?;
+    outbox::send(&engine, &caller, &outgoing, Origin::Agent, Some(&key)).await?;
     Ok(())
 }
 
@@ -193,9 +194,7 @@ pub async fn send_file(data: server_fn::codec::MultipartData) -> Result<(), UiEr
         return Err(bad("Choose a file first.".into()));
     };
     let key = field("key");
-    if key.is_empty() || key.len() > 64 {
-        return Err(UiError::Message("The message has no valid key.".into()));
-    }
+    let key = dedupe_key(&key)?;
     outbox::send_file(
         &engine,
         &caller,
@@ -207,7 +206,7 @@ pub async fn send_file(data: server_fn::codec::MultipartData) -> Result<(), UiEr
             filename,
             caption: Some(field("caption")),
         },
-        Some(&format!("agent:{key}")),
+        Some(&key),
     )
     .await?;
     Ok(())
@@ -250,9 +249,7 @@ pub async fn send_template(
 ) -> Result<(), UiError> {
     use switchboard::outbox::{self, Origin, Outgoing};
     let (engine, caller) = crate::session::caller().await?;
-    if key.is_empty() || key.len() > 64 {
-        return Err(UiError::Message("The message has no valid key.".into()));
-    }
+    let key = dedupe_key(&key)?;
     if values.iter().any(|v| v.trim().is_empty()) {
         return Err(UiError::Field {
             field: "values".into(),
@@ -265,13 +262,6 @@ pub async fn send_template(
         content: outbox::template_content(&name, &language, &values),
         context_wamid: None,
     };
-    outbox::send(
-        &engine,
-        &caller,
-        &outgoing,
-        Origin::Agent,
-        Some(&format!("agent:{key}")),
-    )
-    .await?;
+    outbox::send(&engine, &caller, &outgoing, Origin::Agent, Some(&key)).await?;
     Ok(())
 }
