@@ -3,11 +3,23 @@
 
 use serde::{Deserialize, Serialize};
 
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+
 use crate::{
     accounts::{Caller, Error, Role},
     outbox::Content,
-    store::Store,
+    store::{ConversationKey, MessageKey, MessageRecord, Store},
 };
+
+/// The most rows one page may ask for.
+pub const MAX_PAGE: i64 = 100;
+
+/// One page of a listing and the cursor that continues it, if more remain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationSummary {
@@ -46,7 +58,7 @@ pub struct ThreadMedia {
 
 pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<ConversationSummary>, Error> {
     caller.require(Role::Viewer)?;
-    Ok(store.conversations(&caller.workspace.id, 200).await?)
+    Ok(store.conversations(&caller.workspace.id, 200, None).await?)
 }
 
 /// A thread of the caller's workspace; another workspace's number or
@@ -111,7 +123,84 @@ pub async fn thread(
     Ok(thread)
 }
 
-fn error_text(code: Option<i64>, title: Option<String>) -> Option<String> {
+/// A page of a workspace's conversations, the most recently active first.
+pub async fn conversations_page(
+    store: &Store,
+    workspace_id: &str,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<Page<ConversationSummary>, Error> {
+    let limit = page_size(limit)?;
+    let after: Option<ConversationKey> = cursor.map(decode_cursor).transpose()?;
+    let mut items = store
+        .conversations(workspace_id, limit + 1, after.as_ref())
+        .await?;
+    let next_cursor = next_cursor(&mut items, limit, |last| ConversationKey {
+        last_at: last.last_at,
+        phone_number_id: last.phone_number_id.clone(),
+        customer: last.customer.clone(),
+    });
+    Ok(Page { items, next_cursor })
+}
+
+/// A page of one conversation's messages, the newest first. Another
+/// workspace's number or customer simply has none.
+pub async fn messages_page(
+    store: &Store,
+    workspace_id: &str,
+    phone_number_id: &str,
+    customer: &str,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<Page<MessageRecord>, Error> {
+    let limit = page_size(limit)?;
+    let before: Option<MessageKey> = cursor.map(decode_cursor).transpose()?;
+    let mut items = store
+        .messages_page(workspace_id, phone_number_id, customer, limit + 1, before)
+        .await?;
+    let next_cursor = next_cursor(&mut items, limit, |last| MessageKey {
+        sent_at: last.sent_at,
+        id: last.id,
+    });
+    Ok(Page { items, next_cursor })
+}
+
+fn page_size(limit: i64) -> Result<i64, Error> {
+    if (1..=MAX_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Error::invalid(
+            "limit",
+            format!("a page holds 1 to {MAX_PAGE} items"),
+        ))
+    }
+}
+
+/// Drops the extra row fetched to learn whether more remain, and makes the
+/// cursor from the last row kept.
+fn next_cursor<T, K: Serialize>(
+    items: &mut Vec<T>,
+    limit: i64,
+    key: impl Fn(&T) -> K,
+) -> Option<String> {
+    if items.len() as i64 <= limit {
+        return None;
+    }
+    items.truncate(limit as usize);
+    let last = items.last()?;
+    let json = serde_json::to_vec(&key(last)).ok()?;
+    Some(URL_SAFE_NO_PAD.encode(json))
+}
+
+fn decode_cursor<K: serde::de::DeserializeOwned>(cursor: &str) -> Result<K, Error> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or_else(|| Error::invalid("cursor", "not a cursor this listing gave out"))
+}
+
+pub fn error_text(code: Option<i64>, title: Option<String>) -> Option<String> {
     match (code, title) {
         (Some(code), Some(title)) => Some(format!("{title} ({code})")),
         (None, Some(title)) => Some(title),

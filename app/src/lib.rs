@@ -76,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/events") view=pages::Events ssr=SsrMode::Async/>
                     <Route path=path!("/settings/webhooks") view=pages::Integrations ssr=SsrMode::Async/>
                     <Route path=path!("/settings/api-keys") view=pages::ApiKeys ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/api") view=pages::ApiReference ssr=SsrMode::Async/>
                     <Route path=path!("/sign-in") view=pages::SignInPage/>
                     <Route path=path!("/sign-up") view=pages::SignUpPage/>
                     <Route path=path!("/invite/:token") view=pages::InvitePage/>

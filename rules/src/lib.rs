@@ -3,3 +3,4 @@
 //! dependencies so the WASM client can use them.
 
 pub mod profile;
+pub mod templates;

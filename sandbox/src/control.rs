@@ -36,6 +36,10 @@ pub fn routes() -> Router<AppState> {
             get(phone_state).post(adjust_phone),
         )
         .route("/_sandbox/wabas/{waba_id}/remove-app", post(remove_app))
+        .route(
+            "/_sandbox/templates/{template_id}/status",
+            post(set_template_status),
+        )
 }
 
 /// A control API error: `{"error": "..."}` with a 4xx status.
@@ -245,6 +249,49 @@ async fn adjust_phone(
 /// The business removes the app in its Business Settings: every token
 /// that reached the WABA stops working, and the app hears of it through an
 /// `account_update` webhook (`PARTNER_APP_UNINSTALLED`).
+#[derive(Deserialize)]
+struct TemplateStatus {
+    status: String,
+    reason: Option<String>,
+}
+
+/// Decides a template as Meta's review (or its quality checks) would:
+/// APPROVED, REJECTED (with a reason), PAUSED, DISABLED...; the webhook
+/// follows.
+async fn set_template_status(
+    State(state): State<AppState>,
+    axum::extract::Path(template_id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> ControlResult {
+    let request: TemplateStatus = parse(&body)?;
+    const STATUSES: [&str; 8] = [
+        "APPROVED",
+        "REJECTED",
+        "PAUSED",
+        "DISABLED",
+        "PENDING",
+        "IN_APPEAL",
+        "FLAGGED",
+        "REINSTATED",
+    ];
+    let status = request.status.to_ascii_uppercase();
+    if !STATUSES.contains(&status.as_str()) {
+        return Err(ControlError::bad_request(format!(
+            "status must be one of {}",
+            STATUSES.join(", ")
+        )));
+    }
+    // FLAGGED and REINSTATED are events only; the template stays usable.
+    let stored = match status.as_str() {
+        "FLAGGED" | "REINSTATED" => "APPROVED",
+        other => other,
+    };
+    let announced =
+        crate::templates::set_status(&state, &template_id, stored, request.reason.as_deref())
+            .ok_or_else(|| ControlError::not_found(format!("no template {template_id}")))?;
+    Ok(Json(json!({ "success": true, "webhook": announced })))
+}
+
 async fn remove_app(
     State(state): State<AppState>,
     axum::extract::Path(waba_id): axum::extract::Path<String>,

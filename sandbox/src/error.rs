@@ -19,6 +19,8 @@ pub struct GraphError {
     pub details: Option<String>,
     /// Meta's `WWW-Authenticate` header on OAuth failures.
     pub www_authenticate: Option<&'static str>,
+    /// `error_user_title` and `error_user_msg`: text meant for people.
+    pub user_text: Option<(String, String)>,
 }
 
 impl GraphError {
@@ -31,7 +33,13 @@ impl GraphError {
             message: message.into(),
             details: None,
             www_authenticate: None,
+            user_text: None,
         }
+    }
+
+    pub fn with_user_text(mut self, title: &str, message: &str) -> Self {
+        self.user_text = Some((title.to_string(), message.to_string()));
+        self
     }
 
     pub fn with_subcode(mut self, subcode: i64) -> Self {
@@ -143,6 +151,10 @@ impl GraphError {
         });
         if let Some(subcode) = self.subcode {
             error["error_subcode"] = json!(subcode);
+        }
+        if let Some((title, message)) = &self.user_text {
+            error["error_user_title"] = json!(title);
+            error["error_user_msg"] = json!(message);
         }
         if let Some(details) = &self.details {
             error["error_data"] = json!({"messaging_product": "whatsapp", "details": details});

@@ -234,6 +234,8 @@ async fn route(state: &AppState, request: &GraphRequest) -> GraphResult<Value> {
         (&Method::GET, ["me"]) => oauth::me(state, request),
         (&Method::GET, [_, "phone_numbers"]) => phones::list(state, request),
         (&Method::GET, [waba, "message_templates"]) => templates::list(state, request, waba),
+        (&Method::POST, [waba, "message_templates"]) => templates::create(state, request, waba),
+        (&Method::DELETE, [waba, "message_templates"]) => templates::delete(state, request, waba),
         (&Method::POST, [_, "register"]) => phones::register(state, request),
         (&Method::POST, [_, "deregister"]) => phones::deregister(state, request),
         (&Method::POST, [_, "messages"]) => messages::send(state, request).await,

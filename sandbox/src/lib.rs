@@ -60,6 +60,8 @@ pub struct SandboxConfig {
     pub retry_schedule: Vec<Duration>,
     /// Default messages per second per number (Meta: 80).
     pub throughput: u32,
+    /// How long Meta's review of a new template takes here.
+    pub template_review_delay: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -78,6 +80,7 @@ impl Default for SandboxConfig {
                 .map(Duration::from_millis)
                 .collect(),
             throughput: 80,
+            template_review_delay: Duration::from_millis(500),
         }
     }
 }

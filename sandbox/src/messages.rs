@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::{
     error::{GraphError, GraphResult},
     graph::{authorized, GraphRequest},
-    ids, phones,
+    ids, phones, templates,
     webhooks::Change,
     world::{ChatLine, Millis, Phone, DAY_MS},
     State,
@@ -184,7 +184,7 @@ fn validate_content(state: &State, phone: &Phone, kind: &str, body: &Value) -> G
             }
             text_within(media.get("caption"), &format!("{k}.caption"), 1024, false)
         }
-        "template" => validate_template(state, field(body, "template")?),
+        "template" => templates::check_send(state, &phone.waba_id, field(body, "template")?),
         "interactive" => validate_interactive(field(body, "interactive")?),
         "reaction" => {
             let reaction = field(body, "reaction")?;
@@ -214,48 +214,6 @@ fn validate_content(state: &State, phone: &Phone, kind: &str, body: &Value) -> G
             "Param type must be one of {{AUDIO, CONTACTS, DOCUMENT, IMAGE, INTERACTIVE, LOCATION, REACTION, STICKER, TEMPLATE, TEXT, VIDEO}} - got \"{other}\"."
         ))),
     }
-}
-
-fn validate_template(state: &State, template: &Value) -> GraphResult<()> {
-    let name = template
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| missing("template.name is required."))?;
-    let language = template
-        .pointer("/language/code")
-        .and_then(Value::as_str)
-        .ok_or_else(|| missing("template.language.code is required."))?;
-    let expected = state
-        .world()
-        .templates
-        .get(&(name.to_string(), language.to_string()))
-        .copied()
-        .ok_or_else(|| {
-            GraphError::whatsapp(
-                StatusCode::NOT_FOUND,
-                132001,
-                "Template name does not exist in the translation",
-                format!("template name ({name}) does not exist in {language}"),
-            )
-        })?;
-    let given = template
-        .get("components")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|c| c.get("type").and_then(Value::as_str) == Some("body"))
-        .filter_map(|c| c.get("parameters").and_then(Value::as_array))
-        .map(Vec::len)
-        .sum::<usize>();
-    if given != expected {
-        return Err(GraphError::whatsapp(
-            StatusCode::BAD_REQUEST,
-            132000,
-            "Number of parameters does not match the expected number of params",
-            format!("body: number of localizable_params ({given}) does not match the expected number of params ({expected})"),
-        ));
-    }
-    Ok(())
 }
 
 fn validate_interactive(interactive: &Value) -> GraphResult<()> {

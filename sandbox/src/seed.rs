@@ -2,6 +2,7 @@
 
 use crate::{
     ids,
+    templates::Template,
     world::{Business, BusinessProfile, Phone, Waba, World},
     SandboxConfig,
 };
@@ -75,27 +76,19 @@ pub fn demo_business(
         new_phone_number_id.clone(),
         phone(&new_phone_number_id, "15550005678", false),
     );
-    world
-        .templates
-        .insert(("hello_world".into(), "en_US".into()), 0);
-    world
-        .templates
-        .insert(("order_update".into(), "en_US".into()), 2);
-    world.template_list = vec![
-        crate::templates::Template {
-            id: "1000000000000001".into(),
-            name: "hello_world".into(),
-            language: "en_US".into(),
-            category: "UTILITY",
-            body: "Hello World! Welcome to the WhatsApp Business Platform.".into(),
-        },
-        crate::templates::Template {
-            id: "1000000000000002".into(),
-            name: "order_update".into(),
-            language: "en_US".into(),
-            category: "UTILITY",
-            body: "Hi {{1}}, your order {{2}} is on its way.".into(),
-        },
+    world.templates = vec![
+        Template::approved(
+            "1000000000000001",
+            &waba_id,
+            "hello_world",
+            "Hello World! Welcome to the WhatsApp Business Platform.",
+        ),
+        Template::approved(
+            "1000000000000002",
+            &waba_id,
+            "order_update",
+            "Hi {{1}}, your order {{2}} is on its way.",
+        ),
     ];
     DemoIds {
         business_id,

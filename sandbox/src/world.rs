@@ -165,10 +165,8 @@ pub struct World {
     pub send_counters: HashMap<String, (Millis, u32)>,
     /// Pair limit per (phone, recipient): a token bucket (tokens, as of).
     pub pair_buckets: HashMap<(String, String), (f64, Millis)>,
-    /// Approved templates: (name, language code) -> body variable count.
-    pub templates: HashMap<(String, String), usize>,
-    /// The same templates as `GET /{waba}/message_templates` lists them.
-    pub template_list: Vec<crate::templates::Template>,
+    /// Message templates of every WABA.
+    pub templates: Vec<crate::templates::Template>,
 }
 
 impl World {

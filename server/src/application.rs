@@ -320,7 +320,12 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
         leptos: leptos_options(&engine.config),
         engine: engine.clone(),
     };
-    let ui_context = move || provide_context(engine.clone());
+    let document =
+        app::api::developers::OpenApiText(Arc::new(crate::api_v1::document().to_string()));
+    let ui_context = move || {
+        provide_context(engine.clone());
+        provide_context(document.clone());
+    };
     let leptos = state.leptos.clone();
 
     let request_id = HeaderName::from_static("x-request-id");

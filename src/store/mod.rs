@@ -10,6 +10,7 @@ mod accounts;
 mod api_keys;
 mod audit;
 mod bots;
+mod history;
 mod media;
 mod numbers;
 mod onboarding;
@@ -26,6 +27,7 @@ use std::{path::PathBuf, time::SystemTime};
 use crate::config::DatabaseUrl;
 
 pub use api_keys::ApiKeyRow;
+pub use history::{ConversationKey, MessageKey, MessageRecord};
 pub use media::{MediaFile, MediaJob, MediaState};
 pub use numbers::{NewToken, NumberRow, StoredToken};
 pub use onboarding::{AttachError, Attachment, OnboardingRow};

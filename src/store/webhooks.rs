@@ -2,7 +2,6 @@
 
 use super::{with_journal_pool, with_pool, with_relaxed_journal, Backend, Result, Store};
 use crate::{
-    conversations::ConversationSummary,
     pipeline::plan::{Applied, Op},
     webhook::journal::Received,
 };
@@ -465,71 +464,6 @@ impl Store {
     pub async fn count_messages(&self, workspace_id: &str) -> Result<i64> {
         Ok(with_pool!(self, pool => {
             sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE workspace_id = $1").bind(workspace_id).fetch_one(pool).await?
-        }))
-    }
-
-    /// Conversations of a workspace, the most recent first.
-    pub async fn conversations(
-        &self,
-        workspace_id: &str,
-        limit: i64,
-    ) -> Result<Vec<ConversationSummary>> {
-        let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, (String, String, Option<String>, i64, i64, Option<String>)>(
-                "SELECT m.phone_number_id, m.customer_wa_id, MAX(m.customer_name), COUNT(*), MAX(m.sent_at),
-                        (SELECT l.summary FROM messages l
-                         WHERE l.workspace_id = $1 AND l.phone_number_id = m.phone_number_id AND l.customer_wa_id = m.customer_wa_id
-                         ORDER BY l.sent_at DESC, l.id DESC LIMIT 1)
-                 FROM messages m WHERE m.workspace_id = $1
-                 GROUP BY m.phone_number_id, m.customer_wa_id
-                 ORDER BY MAX(m.sent_at) DESC LIMIT $2",
-            )
-            .bind(workspace_id).bind(limit)
-            .fetch_all(pool).await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(phone_number_id, customer, customer_name, messages, last_at, last_summary)| {
-                    ConversationSummary {
-                        phone_number_id,
-                        customer,
-                        customer_name,
-                        messages,
-                        last_at,
-                        last_summary: last_summary.unwrap_or_default(),
-                    }
-                },
-            )
-            .collect())
-    }
-
-    /// A conversation thread: (wamid, direction, summary, sent_at, status,
-    /// error code, error title).
-    #[allow(clippy::type_complexity)]
-    pub async fn thread(
-        &self,
-        workspace_id: &str,
-        phone_number_id: &str,
-        customer: &str,
-    ) -> Result<
-        Vec<(
-            String,
-            String,
-            String,
-            i64,
-            Option<String>,
-            Option<i64>,
-            Option<String>,
-        )>,
-    > {
-        Ok(with_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT wamid, direction, summary, sent_at, status, error_code, error_title FROM messages
-                 WHERE workspace_id = $1 AND phone_number_id = $2 AND customer_wa_id = $3 ORDER BY sent_at, id",
-            )
-            .bind(workspace_id).bind(phone_number_id).bind(customer)
-            .fetch_all(pool).await?
         }))
     }
 }

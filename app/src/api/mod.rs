@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod bot;
 pub mod conversations;
+pub mod developers;
 pub mod events;
 pub mod integrations;
 pub mod members;

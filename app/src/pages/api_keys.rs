@@ -34,7 +34,8 @@ fn ApiKeysBody() -> impl IntoView {
     view! {
         <section class="page">
             <h1>"API keys"</h1>
-            <p class="lead">"Your own code sends and reads messages through /api/v1 with Authorization: Bearer <key>."</p>
+            <p class="lead">"Your own code sends and reads messages through /api/v1 with Authorization: Bearer <key>. "
+                <a href="/settings/api">"The API reference"</a>" lists every endpoint."</p>
             <ActionForm action=create attr:class="form inline">
                 <label>"Key name" <input name="name" required maxlength="100" placeholder="CRM"/></label>
                 <label class="choice"><input type="checkbox" name="send" value="on" checked/>" send"</label>

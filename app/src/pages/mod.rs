@@ -1,6 +1,7 @@
 //! One module per page. Pages whose issues are not built yet say so plainly.
 
 mod api_keys;
+mod api_reference;
 mod auth;
 mod bot;
 mod conversations;
@@ -15,6 +16,7 @@ mod settings;
 mod time;
 
 pub use api_keys::ApiKeys;
+pub use api_reference::ApiReference;
 pub use auth::{InvitePage, SignInPage, SignUpPage};
 pub use bot::Bot;
 pub use conversations::Conversations;

@@ -56,6 +56,7 @@ fn SettingsBody() -> impl IntoView {
                     <A href="/settings/api-keys">"API keys"</A>
                 </nav>
             </Show>
+            <p><A href="/settings/api">"Integration API reference"</A></p>
             <div class="cards two">
                 <article class="card">
                     <h2>"Change password"</h2>

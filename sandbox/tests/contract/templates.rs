@@ -1,3 +1,5 @@
+use serde_json::{json, Value};
+
 use crate::helpers::{assert_graph_error, World};
 
 #[tokio::test]
@@ -49,4 +51,233 @@ async fn templates_are_listed_with_cursor_paging_and_filters() {
         )
         .await;
     assert_graph_error(&bad, 400, 100, None);
+}
+
+/// The value of the first `message_template_status_update` webhook for
+/// `template_id` announcing `event`, waiting for it.
+async fn status_webhook(world: &World, template_id: &str, event: &str) -> Value {
+    for _ in 0..500 {
+        for body in world.receiver.bodies() {
+            for change in body["entry"][0]["changes"].as_array().into_iter().flatten() {
+                let value = &change["value"];
+                if change["field"] == "message_template_status_update"
+                    && value["message_template_id"].to_string() == template_id
+                    && value["event"] == event
+                {
+                    return value.clone();
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!(
+        "no {event} webhook for {template_id}: {:?}",
+        world.receiver.bodies()
+    );
+}
+
+fn shipping(name: &str, body: &str) -> Value {
+    json!({
+        "name": name, "language": "en_US", "category": "UTILITY",
+        "components": [
+            { "type": "HEADER", "format": "TEXT", "text": "Order {{1}}", "example": { "header_text": ["A-1"] } },
+            { "type": "BODY", "text": body, "example": { "body_text": [["Ann", "A-1"]] } },
+            { "type": "FOOTER", "text": "Acme Bakery" },
+            { "type": "BUTTONS", "buttons": [
+                { "type": "QUICK_REPLY", "text": "Thanks" },
+                { "type": "URL", "text": "Track", "url": "https://acme.example/track/{{1}}", "example": ["A-1"] },
+                { "type": "PHONE_NUMBER", "text": "Call us", "phone_number": "+16505550100" },
+            ]},
+        ],
+    })
+}
+
+#[tokio::test]
+async fn a_created_template_is_reviewed_announced_sent_paused_and_deleted() {
+    let world = World::start().await;
+    let waba = world.demo().waba_id.clone();
+    let phone = world.demo().phone_number_id.clone();
+    let customer = world.demo().customer_wa_id.clone();
+    let path = format!("{waba}/message_templates");
+
+    let (status, created) = world
+        .call(
+            "POST",
+            &path,
+            Some(shipping("order_shipped", "Hi {{1}}, order {{2}} shipped.")),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(
+        (created["status"].as_str(), created["category"].as_str()),
+        (Some("PENDING"), Some("UTILITY"))
+    );
+    let id = created["id"].as_str().unwrap().to_string();
+    // Pending: listed as such, and not sendable yet.
+    let (_, pending) = world
+        .call("GET", &format!("{path}?name=order_shipped"), None)
+        .await;
+    assert_eq!(pending["data"][0]["status"], "PENDING");
+    let send = |header: Vec<Value>, body: Vec<Value>| {
+        json!({ "messaging_product": "whatsapp", "to": customer, "type": "template", "template": {
+            "name": "order_shipped", "language": { "code": "en_US" },
+            "components": [ { "type": "header", "parameters": header }, { "type": "body", "parameters": body } ] } })
+    };
+    let params = |n: usize| {
+        (0..n)
+            .map(|i| json!({ "type": "text", "text": format!("v{i}") }))
+            .collect::<Vec<_>>()
+    };
+    let early = world
+        .call(
+            "POST",
+            &format!("{phone}/messages"),
+            Some(send(params(1), params(2))),
+        )
+        .await;
+    assert_graph_error(&early, 404, 132001, None);
+
+    // Approved after the review delay, with the webhook.
+    let approved = status_webhook(&world, &id, "APPROVED").await;
+    assert_eq!(approved["message_template_name"], "order_shipped");
+    assert_eq!(approved["message_template_language"], "en_US");
+    assert!(
+        approved["message_template_id"].is_u64(),
+        "an integer id: {approved}"
+    );
+    let (status, sent) = world
+        .call(
+            "POST",
+            &format!("{phone}/messages"),
+            Some(send(params(1), params(2))),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    let wrong = world
+        .call(
+            "POST",
+            &format!("{phone}/messages"),
+            Some(send(params(1), params(1))),
+        )
+        .await;
+    assert_graph_error(&wrong, 400, 132000, None);
+
+    // Paused by quality: announced, and sends are refused with 132015.
+    let (status, _) = world
+        .control(
+            "POST",
+            &format!("/_sandbox/templates/{id}/status"),
+            json!({ "status": "PAUSED" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    status_webhook(&world, &id, "PAUSED").await;
+    let paused = world
+        .call(
+            "POST",
+            &format!("{phone}/messages"),
+            Some(send(params(1), params(2))),
+        )
+        .await;
+    assert_graph_error(&paused, 400, 132015, None);
+
+    // The same name and language again is refused; deleting frees it.
+    let again = world
+        .call(
+            "POST",
+            &path,
+            Some(shipping("order_shipped", "Hi {{1}}, order {{2}} shipped.")),
+        )
+        .await;
+    assert_graph_error(&again, 400, 100, Some(2388024));
+    assert_eq!(
+        again.1["error"]["error_user_title"],
+        "Content in This Language Already Exists"
+    );
+    let (status, deleted) = world
+        .call("DELETE", &format!("{path}?name=order_shipped"), None)
+        .await;
+    assert_eq!((status, deleted["success"].as_bool()), (200, Some(true)));
+    let (_, gone) = world
+        .call("GET", &format!("{path}?name=order_shipped"), None)
+        .await;
+    assert!(gone["data"].as_array().unwrap().is_empty());
+    let missing = world
+        .call("DELETE", &format!("{path}?name=order_shipped"), None)
+        .await;
+    assert_graph_error(&missing, 400, 100, Some(2593002));
+}
+
+#[tokio::test]
+async fn promotional_utility_templates_are_rejected_with_a_reason() {
+    let world = World::start().await;
+    let waba = world.demo().waba_id.clone();
+    let path = format!("{waba}/message_templates");
+    let (status, created) = world
+        .call(
+            "POST",
+            &path,
+            Some(shipping(
+                "weekend_deal",
+                "Hi {{1}}, 20% off order {{2}} this weekend.",
+            )),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let rejected = status_webhook(&world, &id, "REJECTED").await;
+    assert_eq!(rejected["reason"], "INCORRECT_CATEGORY");
+    let (_, listed) = world
+        .call("GET", &format!("{path}?status=REJECTED"), None)
+        .await;
+    assert_eq!(listed["data"][0]["rejected_reason"], "INCORRECT_CATEGORY");
+    assert_eq!(listed["data"][0]["name"], "weekend_deal");
+}
+
+#[tokio::test]
+async fn invalid_templates_are_refused_as_meta_refuses_them() {
+    let world = World::start().await;
+    let waba = world.demo().waba_id.clone();
+    let path = format!("{waba}/message_templates");
+    let mut bad_name = shipping("Order Shipped", "Hi {{1}}, order {{2}} shipped.");
+    let result = world.call("POST", &path, Some(bad_name.clone())).await;
+    assert_graph_error(&result, 400, 100, None);
+    bad_name["name"] = json!("fine_name");
+    bad_name["category"] = json!("GOSSIP");
+    assert_graph_error(
+        &world.call("POST", &path, Some(bad_name)).await,
+        400,
+        100,
+        None,
+    );
+    let at_edge = world
+        .call(
+            "POST",
+            &path,
+            Some(shipping("edge", "{{1}} order {{2}} shipped")),
+        )
+        .await;
+    assert_graph_error(&at_edge, 400, 100, Some(2388299));
+    let long = world
+        .call(
+            "POST",
+            &path,
+            Some(shipping(
+                "long",
+                &format!("Hi {{{{1}}}} {{{{2}}}} {}", "x".repeat(1100)),
+            )),
+        )
+        .await;
+    assert_graph_error(&long, 400, 100, Some(2388040));
+    let unknown_waba = world
+        .call(
+            "POST",
+            "999999/message_templates",
+            Some(shipping("x", "Hi {{1}}, {{2}} here.")),
+        )
+        .await;
+    assert_eq!(unknown_waba.0, 400);
+    // Nothing refused was stored.
+    let (_, all) = world.call("GET", &path, None).await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 2, "{all}");
 }

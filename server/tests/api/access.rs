@@ -61,6 +61,7 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
     ),
     ("remove_member", false, &[("user_id", "u")]),
     ("audit_log", false, &[]),
+    ("api_document", false, &[]),
     ("list_conversations", false, &[]),
     (
         "conversation_thread",

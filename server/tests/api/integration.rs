@@ -16,11 +16,11 @@ use crate::{
     webhooks::{post, sign},
 };
 
-const PHONE: &str = "106540352242922";
-const WABA: &str = "524126980791429";
-const CUSTOMER: &str = "16505551234";
+pub const PHONE: &str = "106540352242922";
+pub const WABA: &str = "524126980791429";
+pub const CUSTOMER: &str = "16505551234";
 
-async fn owner_caller(app: &TestApp) -> Caller {
+pub async fn owner_caller(app: &TestApp) -> Caller {
     let mut visitor = owner(app).await;
     let (_, welcome) = visitor.call("welcome", &[]).await;
     let workspace = serde_json::from_str::<Value>(&welcome).unwrap()["me"]["current"]["id"]
@@ -46,28 +46,32 @@ async fn owner_caller(app: &TestApp) -> Caller {
 
 /// The customer writes now, so the 24-hour window is open.
 async fn customer_writes(app: &TestApp, workspace: &str) {
+    customer_says(app, workspace, CUSTOMER, "wamid.api1").await;
+}
+
+/// `customer` writes to `PHONE` now; back once the message is stored.
+pub async fn customer_says(app: &TestApp, workspace: &str, customer: &str, wamid: &str) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
     let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": WABA, "changes": [{ "field": "messages", "value": {
         "metadata": { "phone_number_id": PHONE },
-        "contacts": [{ "profile": { "name": "Sheena" }, "wa_id": CUSTOMER }],
-        "messages": [{ "from": CUSTOMER, "id": "wamid.api1", "timestamp": now.to_string(), "type": "text", "text": { "body": "Hello" } }],
+        "contacts": [{ "profile": { "name": "Sheena" }, "wa_id": customer }],
+        "messages": [{ "from": customer, "id": wamid, "timestamp": now.to_string(), "type": "text", "text": { "body": "Hello" } }],
     }}]}]})
     .to_string()
     .into_bytes();
     let signature = sign(&body);
     assert_eq!(post(app, body, Some(signature)).await.status(), 200);
     for _ in 0..200 {
-        if app
+        let thread = app
             .engine
             .store
-            .last_inbound_at(workspace, PHONE, CUSTOMER)
+            .thread(workspace, PHONE, customer)
             .await
-            .unwrap()
-            .is_some()
-        {
+            .unwrap();
+        if thread.iter().any(|line| line.0 == wamid) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -75,7 +79,7 @@ async fn customer_writes(app: &TestApp, workspace: &str) {
     panic!("the inbound message was not stored");
 }
 
-async fn call(
+pub async fn call(
     app: &TestApp,
     method: reqwest::Method,
     path: &str,

@@ -4,6 +4,7 @@ mod access;
 mod crash;
 mod helpers;
 mod integration;
+mod integration_reads;
 mod lifecycle;
 mod media;
 mod observability;

@@ -1,0 +1,151 @@
+//! The API's errors: a status, a stable `code`, a message for people, and
+//! Meta's own words when Meta refused.
+
+use axum::{
+    extract::rejection::{BytesRejection, PathRejection, QueryRejection},
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use schemars::JsonSchema;
+use serde::Serialize;
+use switchboard::accounts;
+
+/// Every error answer has this body.
+#[derive(Serialize, JsonSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ErrorDetail {
+    /// Stable, for code to branch on: `unauthorized`, `insufficient_scope`,
+    /// `rate_limited`, `malformed_json`, `payload_too_large`,
+    /// `invalid_request`, `invalid_idempotency_key`,
+    /// `idempotency_key_reused`, `not_found`, `meta_error`, `internal`.
+    pub code: String,
+    /// For people; may change.
+    pub message: String,
+    /// What Meta answered, when the error is Meta's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta_error: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub meta_error: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            meta_error: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("No such {what}."),
+        )
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", message)
+    }
+}
+
+impl From<accounts::Error> for ApiError {
+    fn from(error: accounts::Error) -> Self {
+        use accounts::Error as E;
+        match error {
+            E::NotFound => Self::not_found("object in this workspace"),
+            E::Invalid { field, message } => Self::invalid(format!("{field}: {message}")),
+            E::Meta(message) => Self {
+                meta_error: Some(message),
+                ..Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "meta_error",
+                    "Meta refused the request.",
+                )
+            },
+            E::Forbidden => Self::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "This key may not do that.",
+            ),
+            other => {
+                tracing::error!(error = %other, "integration API request failed");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Something went wrong; try again.",
+                )
+            }
+        }
+    }
+}
+
+impl From<switchboard::store::Error> for ApiError {
+    fn from(error: switchboard::store::Error) -> Self {
+        accounts::Error::from(error).into()
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::invalid(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::invalid(rejection.body_text())
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("A request body is at most {} bytes.", super::MAX_BODY_BYTES),
+            )
+        } else {
+            Self::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                rejection.body_text(),
+            )
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+                meta_error: self.meta_error,
+            },
+        });
+        let mut response = (self.status, body).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
+    }
+}

@@ -1,0 +1,219 @@
+//! Reading conversations and their messages, a page at a time.
+
+use axum::{
+    extract::{
+        rejection::{PathRejection, QueryRejection},
+        Path, Query, State,
+    },
+    http::HeaderMap,
+    routing::get,
+    Json,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use switchboard::{
+    api_keys::READ,
+    conversations::{self, error_text},
+    store::MessageRecord,
+};
+
+use super::{
+    audit, authorize,
+    openapi::{query, schema, Operation},
+    ApiError, ApiState, Endpoint,
+};
+
+/// Which page to read.
+#[derive(Deserialize, JsonSchema)]
+pub struct PageQuery {
+    /// Items per page, 1 to 100.
+    #[serde(default = "default_limit")]
+    #[schemars(range(min = 1, max = 100), default = "default_limit")]
+    pub limit: i64,
+    /// `next_cursor` of the page before; none for the first page.
+    pub cursor: Option<String>,
+}
+
+fn default_limit() -> i64 {
+    25
+}
+
+/// A customer's conversation with one of the workspace's numbers.
+#[derive(Serialize, JsonSchema)]
+pub struct Conversation {
+    pub phone_number_id: String,
+    /// The customer's WhatsApp id (`wa_id`).
+    pub customer: String,
+    /// The profile name the customer gave WhatsApp, if known.
+    pub customer_name: Option<String>,
+    pub messages: i64,
+    /// Unix time in milliseconds of the latest message.
+    pub last_at: i64,
+    pub last_summary: String,
+}
+
+/// Conversations, the most recently active first.
+#[derive(Serialize, JsonSchema)]
+pub struct ConversationPage {
+    pub data: Vec<Conversation>,
+    /// Pass as `cursor` for the next page; none on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A message of a conversation, received or sent.
+#[derive(Serialize, JsonSchema)]
+pub struct Message {
+    /// Meta's message id (wamid).
+    pub id: String,
+    /// `inbound` (from the customer) or `outbound`.
+    pub direction: String,
+    /// `text`, `image`, `template`, `interactive`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A one-line text form of it.
+    pub summary: String,
+    /// Unix time in milliseconds.
+    pub sent_at: i64,
+    /// For outbound messages, Meta's latest status.
+    pub status: Option<String>,
+    /// Why it failed, as Meta said.
+    pub error: Option<String>,
+    /// The message itself: Meta's webhook object for inbound messages,
+    /// the message as queued for outbound ones.
+    pub payload: Value,
+}
+
+/// Messages, the newest first.
+#[derive(Serialize, JsonSchema)]
+pub struct MessagePage {
+    pub data: Vec<Message>,
+    /// Pass as `cursor` for the next (older) page; none on the last page.
+    pub next_cursor: Option<String>,
+}
+
+static CONVERSATIONS_DOC: Operation = Operation {
+    method: "get",
+    path: "/api/v1/conversations",
+    id: "listConversations",
+    summary: "List conversations",
+    description: "The workspace's conversations, the most recently active first, a page at a time.",
+    scope: READ,
+    path_params: &[],
+    query: Some(query::<PageQuery>),
+    headers: &[],
+    body: None,
+    success: (200, "A page of conversations.", schema::<ConversationPage>),
+    errors: &[(422, "A bad `limit` or `cursor` (`invalid_request`).")],
+};
+
+pub(super) fn conversations() -> Endpoint {
+    Endpoint {
+        doc: &CONVERSATIONS_DOC,
+        handler: get(list_conversations),
+    }
+}
+
+static MESSAGES_DOC: Operation = Operation {
+    method: "get",
+    path: "/api/v1/conversations/{phone_number_id}/{customer}/messages",
+    id: "listMessages",
+    summary: "List a conversation's messages",
+    description:
+        "Messages received from and sent to one customer on one number, the newest first. \
+        Messages still waiting in the outbox are not listed; read them with `getMessage`.",
+    scope: READ,
+    path_params: &[
+        ("phone_number_id", "The workspace's number."),
+        ("customer", "The customer's WhatsApp id."),
+    ],
+    query: Some(query::<PageQuery>),
+    headers: &[],
+    body: None,
+    success: (200, "A page of messages.", schema::<MessagePage>),
+    errors: &[(422, "A bad `limit` or `cursor` (`invalid_request`).")],
+};
+
+pub(super) fn messages() -> Endpoint {
+    Endpoint {
+        doc: &MESSAGES_DOC,
+        handler: get(list_messages),
+    }
+}
+
+async fn list_conversations(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    page: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<ConversationPage>, ApiError> {
+    let caller = authorize(&state, &headers, READ).await?;
+    let Query(page) = page?;
+    let found = conversations::conversations_page(
+        &state.engine.store,
+        &caller.workspace_id,
+        page.limit,
+        page.cursor.as_deref(),
+    )
+    .await?;
+    audit(&state, &caller, "api.conversations_listed", json!({})).await?;
+    Ok(Json(ConversationPage {
+        data: found
+            .items
+            .into_iter()
+            .map(|c| Conversation {
+                phone_number_id: c.phone_number_id,
+                customer: c.customer,
+                customer_name: c.customer_name,
+                messages: c.messages,
+                last_at: c.last_at,
+                last_summary: c.last_summary,
+            })
+            .collect(),
+        next_cursor: found.next_cursor,
+    }))
+}
+
+async fn list_messages(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    path: Result<Path<(String, String)>, PathRejection>,
+    page: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<MessagePage>, ApiError> {
+    let caller = authorize(&state, &headers, READ).await?;
+    let Path((phone_number_id, customer)) = path?;
+    let Query(page) = page?;
+    let found = conversations::messages_page(
+        &state.engine.store,
+        &caller.workspace_id,
+        &phone_number_id,
+        &customer,
+        page.limit,
+        page.cursor.as_deref(),
+    )
+    .await?;
+    audit(
+        &state,
+        &caller,
+        "api.messages_listed",
+        json!({ "phone_number_id": phone_number_id }),
+    )
+    .await?;
+    Ok(Json(MessagePage {
+        data: found.items.into_iter().map(message).collect(),
+        next_cursor: found.next_cursor,
+    }))
+}
+
+fn message(record: MessageRecord) -> Message {
+    Message {
+        id: record.wamid,
+        direction: record.direction,
+        kind: record.kind,
+        summary: record.summary,
+        sent_at: record.sent_at,
+        status: record.status,
+        error: error_text(record.error_code, record.error_title),
+        // Stored as written; a row that is not JSON is still shown.
+        payload: serde_json::from_str(&record.payload).unwrap_or(Value::String(record.payload)),
+    }
+}

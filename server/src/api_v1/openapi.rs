@@ -1,0 +1,167 @@
+//! The OpenAPI 3.1 document, made from the same endpoint list the router
+//! is built from, with JSON Schemas derived from the very types the
+//! handlers read and write: an endpoint cannot exist undocumented, and a
+//! type cannot change without its schema changing too.
+
+use schemars::{generate::SchemaSettings, JsonSchema, Schema, SchemaGenerator};
+use serde_json::{json, Map, Value};
+
+use super::error::ErrorBody;
+
+/// Makes the schema of a request or response type (a `$ref` to it).
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+pub fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
+/// A query string's fields, each becoming a query parameter.
+pub fn query<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    T::json_schema(generator)
+}
+
+/// What the document says about one endpoint.
+pub struct Operation {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub id: &'static str,
+    pub summary: &'static str,
+    pub description: &'static str,
+    /// The key scope it needs.
+    pub scope: &'static str,
+    /// (name, description) of each `{name}` in the path.
+    pub path_params: &'static [(&'static str, &'static str)],
+    pub query: Option<SchemaFn>,
+    /// (name, description) of optional request headers.
+    pub headers: &'static [(&'static str, &'static str)],
+    pub body: Option<SchemaFn>,
+    pub success: (u16, &'static str, SchemaFn),
+    /// Statuses answered with an error body besides those every call has.
+    pub errors: &'static [(u16, &'static str)],
+}
+
+/// Every endpoint can answer these.
+const COMMON_ERRORS: &[(u16, &str)] = &[
+    (
+        401,
+        "No key, or an unknown or revoked one (`unauthorized`).",
+    ),
+    (403, "The key lacks the scope (`insufficient_scope`)."),
+    (
+        429,
+        "The key's request budget is spent (`rate_limited`); see `Retry-After`.",
+    ),
+];
+
+pub fn document(operations: &[&Operation]) -> Value {
+    let settings = SchemaSettings::draft2020_12().with(|s| {
+        s.definitions_path = "/components/schemas".into();
+    });
+    let mut generator = settings.into_generator();
+    let error = schema::<ErrorBody>(&mut generator).to_value();
+
+    let mut paths = Map::new();
+    for op in operations {
+        let item = paths
+            .entry(op.path)
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("a path item is an object");
+        item.insert(op.method.to_string(), operation(op, &mut generator, &error));
+    }
+
+    json!({
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "Switchboard integration API",
+            "version": "1",
+            "description": "Send WhatsApp messages and read conversations of one workspace. \
+                Authenticate with `Authorization: Bearer <key>`; admins make keys on the API keys page. \
+                Errors are JSON with a stable `code`.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": generator.take_definitions(true),
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A workspace API key, `sbk_...`.",
+                },
+            },
+        },
+        "security": [{ "apiKey": [] }],
+    })
+}
+
+fn operation(op: &Operation, generator: &mut SchemaGenerator, error: &Value) -> Value {
+    let mut parameters = Vec::new();
+    for (name, description) in op.path_params {
+        parameters.push(json!({
+            "name": name, "in": "path", "required": true,
+            "description": description, "schema": { "type": "string" },
+        }));
+    }
+    if let Some(query) = op.query {
+        let schema = query(generator).to_value();
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if let Some(properties) = schema["properties"].as_object() {
+            for (name, property) in properties {
+                let mut parameter = json!({
+                    "name": name, "in": "query",
+                    "required": required.contains(&name.as_str()),
+                    "schema": property,
+                });
+                if let Some(description) = property.get("description") {
+                    parameter["description"] = description.clone();
+                }
+                parameters.push(parameter);
+            }
+        }
+    }
+    for (name, description) in op.headers {
+        parameters.push(json!({
+            "name": name, "in": "header", "required": false,
+            "description": description, "schema": { "type": "string" },
+        }));
+    }
+
+    let (status, description, success) = op.success;
+    let mut responses = Map::new();
+    responses.insert(
+        status.to_string(),
+        json!({
+            "description": description,
+            "content": { "application/json": { "schema": success(generator).to_value() } },
+        }),
+    );
+    for (status, description) in op.errors.iter().chain(COMMON_ERRORS) {
+        responses.insert(
+            status.to_string(),
+            json!({
+                "description": description,
+                "content": { "application/json": { "schema": error } },
+            }),
+        );
+    }
+
+    let mut operation = json!({
+        "operationId": op.id,
+        "summary": op.summary,
+        "description": format!("{}\n\nNeeds a key with the `{}` scope.", op.description, op.scope),
+        "x-scope": op.scope,
+        "parameters": parameters,
+        "responses": responses,
+    });
+    if let Some(body) = op.body {
+        operation["requestBody"] = json!({
+            "required": true,
+            "content": { "application/json": { "schema": body(generator).to_value() } },
+        });
+    }
+    operation
+}
