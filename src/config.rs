@@ -123,6 +123,10 @@ pub struct Config {
     /// Customers' files larger than this are not kept
     /// (`INBOUND_MEDIA_MAX_BYTES`, default 16 MiB: Meta's video and audio cap).
     pub inbound_media_max_bytes: u64,
+    /// Seconds between reading each WABA's templates from Meta
+    /// (`TEMPLATE_SYNC_INTERVAL_SECS`, default 1 h); webhooks and new
+    /// connections sync sooner.
+    pub template_sync_interval_secs: u64,
 }
 
 /// What a profile picture must be: JPEG or PNG, square-ish bounds in
@@ -255,6 +259,7 @@ impl Config {
         }
 
         let inbound_media_max_bytes = number("INBOUND_MEDIA_MAX_BYTES", 16 * 1024 * 1024)?;
+        let template_sync_interval_secs = number("TEMPLATE_SYNC_INTERVAL_SECS", 60 * 60)?;
 
         let meta = match get("META_APP_ID") {
             None => None,
@@ -292,6 +297,7 @@ impl Config {
             token_health_interval_secs,
             picture,
             inbound_media_max_bytes,
+            template_sync_interval_secs,
         })
     }
 

@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod profile;
 pub mod secret;
 pub mod store;
+pub mod templates;
 pub mod tokens;
 pub mod vault;
 pub mod webhook;

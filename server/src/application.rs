@@ -166,6 +166,10 @@ impl Application {
         workers.spawn("onboarding", move |stop| {
             switchboard::onboarding::run(onboarding, stop.into_receiver())
         });
+        let templates = engine.clone();
+        workers.spawn("template-sync", move |stop| {
+            switchboard::templates::sync::run(templates, stop.into_receiver())
+        });
         let health = engine.clone();
         workers.spawn("token-health", move |stop| token_health(health, stop));
 

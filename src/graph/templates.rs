@@ -1,5 +1,5 @@
-//! A WABA's message templates, as `GET /{waba-id}/message_templates`
-//! lists them, every page followed by its `after` cursor.
+//! A WABA's message templates: listed (every page followed by its
+//! `after` cursor), created and deleted.
 
 use serde_json::Value;
 
@@ -21,6 +21,10 @@ pub struct TemplateInfo {
     pub body: String,
     /// How many body variables a send must fill.
     pub variables: usize,
+    pub rejected_reason: Option<String>,
+    pub parameter_format: String,
+    /// Meta's components as listed.
+    pub components: Value,
 }
 
 /// The highest `{{n}}` in a text (positional variables are numbered from 1).
@@ -54,6 +58,15 @@ fn template(value: &Value) -> Option<TemplateInfo> {
         category: text(&value["category"]).to_uppercase(),
         variables: variable_count(&body),
         body,
+        rejected_reason: value["rejected_reason"]
+            .as_str()
+            .filter(|r| !r.eq_ignore_ascii_case("NONE"))
+            .map(str::to_string),
+        parameter_format: value["parameter_format"]
+            .as_str()
+            .unwrap_or("POSITIONAL")
+            .to_uppercase(),
+        components: value["components"].clone(),
     })
 }
 
@@ -89,6 +102,47 @@ impl GraphClient {
             }
         }
         Ok(templates)
+    }
+
+    /// Submits a template for review: (id, status, category) as Meta
+    /// answers (the category may differ from the one asked for).
+    pub async fn create_template(
+        &self,
+        token: &Secret<String>,
+        waba_id: &str,
+        template: Value,
+    ) -> Result<(String, String, String), GraphError> {
+        let answer = self
+            .post(token, &format!("{waba_id}/message_templates"), template)
+            .await?;
+        let text = |key: &str| answer[key].as_str().unwrap_or_default().to_string();
+        let id = match &answer["id"] {
+            Value::Number(n) => n.to_string(),
+            other => other.as_str().unwrap_or_default().to_string(),
+        };
+        Ok((
+            id,
+            text("status").to_uppercase(),
+            text("category").to_uppercase(),
+        ))
+    }
+
+    /// Deletes every language of the template `name`.
+    pub async fn delete_template(
+        &self,
+        token: &Secret<String>,
+        waba_id: &str,
+        name: &str,
+    ) -> Result<(), GraphError> {
+        let url = self.url(&format!("{waba_id}/message_templates"));
+        self.send(
+            self.http
+                .delete(url)
+                .bearer_auth(token.expose())
+                .query(&[("name", name)]),
+        )
+        .await?;
+        Ok(())
     }
 }
 

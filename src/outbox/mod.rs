@@ -121,6 +121,15 @@ pub async fn queue(
         .content
         .validate()
         .map_err(|e| Error::invalid("content", e.0))?;
+    if let Content::Template {
+        name,
+        language,
+        components,
+    } = &outgoing.content
+    {
+        crate::templates::require_sendable(engine, &number.waba_id, name, language, components)
+            .await?;
+    }
     if outgoing.content.needs_open_window() {
         require_open_window(
             engine,
@@ -241,25 +250,19 @@ pub async fn approved_templates(
 ) -> Result<Vec<crate::graph::templates::TemplateInfo>, Error> {
     caller.require(Role::Agent)?;
     let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
-    let token = crate::tokens::open_number_token(engine, phone_number_id)
-        .await
-        .map_err(|e| Error::Meta(e.to_string()))?;
-    match engine
-        .graph
-        .message_templates(&token, &number.waba_id)
-        .await
-    {
-        Ok(list) => Ok(list
-            .into_iter()
-            .filter(|t| t.status == "APPROVED")
-            .collect()),
-        Err(error) => {
-            numbers::note_graph_error(engine, phone_number_id, &error).await?;
-            Err(Error::Meta(format!(
-                "Meta did not list the templates: {error}"
-            )))
-        }
+    // A number connected a moment ago may not be synced yet.
+    let synced = engine.store.template_sync_state(&number.waba_id).await?;
+    if synced.is_none_or(|(at, _)| at.is_none()) {
+        crate::templates::sync::sync_waba(engine, &number.waba_id).await?;
     }
+    Ok(engine
+        .store
+        .templates_of_workspace(&caller.workspace.id)
+        .await?
+        .iter()
+        .filter(|t| t.waba_id == number.waba_id && t.status == crate::templates::APPROVED)
+        .map(crate::templates::info)
+        .collect())
 }
 
 /// A template's body parameters, in order, as the Messages API takes them.

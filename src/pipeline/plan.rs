@@ -52,6 +52,17 @@ pub enum Op {
     /// The business removed the app (or the partner): the WABA's numbers
     /// must be reconnected before they can send again.
     AppRemoved { waba_id: String, reason: String },
+    /// Meta reviewed, paused or disabled a template: its stored status
+    /// changes at once (`status` is `None` for events that change none)
+    /// and the WABA's templates are read again from Meta.
+    TemplateStatus {
+        waba_id: String,
+        template_id: String,
+        name: String,
+        language: String,
+        status: Option<String>,
+        reason: Option<String>,
+    },
 }
 
 /// What applying an event did.
@@ -153,6 +164,9 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
                         });
                     }
                 }
+                if change.field == "message_template_status_update" {
+                    ops.push(template_status_of(&entry.id, value));
+                }
                 if change.field == "account_update" {
                     if let Some(reason) = removal_of(value) {
                         // Some account updates name the WABA in the value
@@ -174,6 +188,34 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
         }
     }
     ops
+}
+
+/// A template status webhook, read tolerantly (the id is an integer in
+/// Meta's examples, a string in some captures).
+fn template_status_of(waba_id: &str, value: &Value) -> Op {
+    let event = payload::text(&value["event"])
+        .unwrap_or_default()
+        .to_uppercase();
+    let status = match event.as_str() {
+        "APPROVED" | "REJECTED" | "PAUSED" | "DISABLED" | "PENDING" | "IN_APPEAL"
+        | "PENDING_DELETION" | "DELETED" | "ARCHIVED" | "LIMIT_EXCEEDED" => Some(event.clone()),
+        "REINSTATED" | "UNARCHIVED" => Some("APPROVED".to_string()),
+        _ => None,
+    };
+    let reason = payload::text(&value["reason"])
+        .or_else(|| payload::text(&value["rejection_info"]["reason"]))
+        .filter(|r| !r.eq_ignore_ascii_case("NONE"));
+    Op::TemplateStatus {
+        waba_id: waba_id.to_string(),
+        template_id: match &value["message_template_id"] {
+            Value::Number(n) => n.to_string(),
+            other => payload::text(other).unwrap_or_default(),
+        },
+        name: payload::text(&value["message_template_name"]).unwrap_or_default(),
+        language: payload::text(&value["message_template_language"]).unwrap_or_default(),
+        status,
+        reason,
+    }
 }
 
 /// Whether an `account_update` says the business removed the app, and why.

@@ -20,6 +20,7 @@ mod postgres;
 mod profiles;
 mod settings;
 mod sqlite;
+mod templates;
 mod webhooks;
 
 use std::{path::PathBuf, time::SystemTime};
@@ -35,6 +36,7 @@ pub use outbox::{NewOutgoing, OutboxEntry, OutboxRow};
 pub use outgoing::{DeliveryEntry, DeliveryRow, EndpointRow};
 pub use postgres::PostgresStore;
 pub use sqlite::{journal_file, sqlite_file, SqliteStore};
+pub use templates::StoredTemplate;
 pub use webhooks::{ClaimedEvent, EventSummary, UnroutedSummary};
 
 #[derive(Debug, thiserror::Error)]

@@ -239,6 +239,21 @@ impl Store {
                             .bind(rating).bind(waba_id).bind(display_phone_number)
                             .execute(&mut *tx).await?;
                     }
+                    Op::TemplateStatus { waba_id, template_id, name, language, status, reason } => {
+                        if let Some(status) = status {
+                            let reason = (status == "REJECTED").then_some(reason.as_deref()).flatten();
+                            sqlx::query(
+                                "UPDATE message_templates SET status = $1, rejected_reason = $2, updated_at = $3
+                                 WHERE waba_id = $4 AND (template_id = $5 OR (name = $6 AND language = $7))",
+                            )
+                            .bind(status).bind(reason).bind(now).bind(waba_id)
+                            .bind(template_id).bind(name).bind(language)
+                            .execute(&mut *tx).await?;
+                        }
+                        sqlx::query(super::templates::WANT_SYNC)
+                            .bind(waba_id).bind(now)
+                            .execute(&mut *tx).await?;
+                    }
                     Op::AppRemoved { waba_id, reason } => {
                         // Only numbers that could send change, so a
                         // duplicate delivery audits nothing twice.

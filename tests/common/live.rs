@@ -113,6 +113,10 @@ impl Env {
             self.engine.deliveries_wake.clone(),
             stopped.clone(),
         ));
+        let templates = tokio::spawn(switchboard::templates::sync::run(
+            self.engine.clone(),
+            stopped.clone(),
+        ));
         let sender = tokio::spawn(outbox::sender::run(
             self.engine.clone(),
             self.engine.outbox_wake.clone(),
@@ -126,7 +130,9 @@ impl Env {
         .await;
         Running {
             stop,
-            tasks: vec![server, pipeline, sender, deliveries, media, writer],
+            tasks: vec![
+                server, pipeline, sender, deliveries, media, templates, writer,
+            ],
         }
     }
 

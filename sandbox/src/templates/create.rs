@@ -286,8 +286,9 @@ fn check_variables(
     if variables.is_empty() {
         return Ok(());
     }
+    // Meta's rule is the body's; headers like "Order {{1}}" are fine.
     let trimmed = text.trim();
-    if trimmed.starts_with("{{") || trimmed.ends_with("}}") {
+    if part == "body" && (trimmed.starts_with("{{") || trimmed.ends_with("}}")) {
         return Err(refused(
             Some(2388299),
             "Variables Can't Be at the Start or End",

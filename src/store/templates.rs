@@ -1,0 +1,174 @@
+//! SQL for message templates and when each WABA's are next synced.
+
+use super::{with_pool, Result, Store};
+
+/// A template as stored, per WABA.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredTemplate {
+    pub waba_id: String,
+    pub name: String,
+    pub language: String,
+    pub template_id: String,
+    pub category: String,
+    pub status: String,
+    pub rejected_reason: Option<String>,
+    pub parameter_format: String,
+    /// Meta's components, as JSON.
+    pub components: String,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "waba_id, name, language, template_id, category, status, rejected_reason, parameter_format, components, updated_at";
+
+const UPSERT: &str = "INSERT INTO message_templates (waba_id, name, language, template_id, category, status, rejected_reason, parameter_format, components, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (waba_id, name, language) DO UPDATE SET template_id = excluded.template_id,
+       category = excluded.category, status = excluded.status, rejected_reason = excluded.rejected_reason,
+       parameter_format = excluded.parameter_format, components = excluded.components, updated_at = excluded.updated_at";
+
+/// Makes a WABA's sync due now (kept if already due sooner).
+pub(crate) const WANT_SYNC: &str = "INSERT INTO template_syncs (waba_id, due_at) VALUES ($1, $2)
+     ON CONFLICT (waba_id) DO UPDATE SET due_at = excluded.due_at WHERE template_syncs.due_at > excluded.due_at";
+
+impl Store {
+    /// Replaces a WABA's templates with what Meta listed: new ones added,
+    /// changed ones updated, ones Meta no longer lists removed.
+    pub async fn replace_templates(
+        &self,
+        waba_id: &str,
+        templates: &[StoredTemplate],
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM message_templates WHERE waba_id = $1")
+                .bind(waba_id).execute(&mut *tx).await?;
+            for t in templates {
+                sqlx::query(UPSERT)
+                    .bind(&t.waba_id).bind(&t.name).bind(&t.language).bind(&t.template_id)
+                    .bind(&t.category).bind(&t.status).bind(&t.rejected_reason)
+                    .bind(&t.parameter_format).bind(&t.components).bind(t.updated_at)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn upsert_template(&self, t: &StoredTemplate) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(UPSERT)
+                .bind(&t.waba_id).bind(&t.name).bind(&t.language).bind(&t.template_id)
+                .bind(&t.category).bind(&t.status).bind(&t.rejected_reason)
+                .bind(&t.parameter_format).bind(&t.components).bind(t.updated_at)
+                .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn delete_templates(&self, waba_id: &str, name: &str) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("DELETE FROM message_templates WHERE waba_id = $1 AND name = $2")
+                .bind(waba_id).bind(name).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn template(
+        &self,
+        waba_id: &str,
+        name: &str,
+        language: &str,
+    ) -> Result<Option<StoredTemplate>> {
+        let sql = format!("SELECT {COLUMNS} FROM message_templates WHERE waba_id = $1 AND name = $2 AND language = $3");
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(waba_id).bind(name).bind(language).fetch_optional(pool).await?
+        }))
+    }
+
+    /// Templates of every WABA the workspace has a connected number in.
+    pub async fn templates_of_workspace(&self, workspace_id: &str) -> Result<Vec<StoredTemplate>> {
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("t.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM message_templates t
+             WHERE t.waba_id IN (SELECT waba_id FROM whatsapp_numbers WHERE workspace_id = $1 AND status <> 'disconnected')
+             ORDER BY t.name, t.language"
+        );
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(workspace_id).fetch_all(pool).await?
+        }))
+    }
+
+    /// WABAs with a live number whose templates are due for a sync; a WABA
+    /// never synced (just connected) is due at once.
+    pub async fn due_template_syncs(&self, now: i64) -> Result<Vec<String>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query("INSERT INTO template_syncs (waba_id, due_at)
+                         SELECT DISTINCT waba_id, $1 FROM whatsapp_numbers WHERE status = 'live'
+                         ON CONFLICT (waba_id) DO NOTHING")
+                .bind(now).execute(pool).await?;
+            sqlx::query_scalar(
+                "SELECT s.waba_id FROM template_syncs s WHERE s.due_at <= $1
+                   AND EXISTS (SELECT 1 FROM whatsapp_numbers n WHERE n.waba_id = s.waba_id AND n.status = 'live')
+                 ORDER BY s.due_at LIMIT 20",
+            )
+            .bind(now).fetch_all(pool).await?
+        }))
+    }
+
+    /// Claims a due sync by moving it to `next`; false if another
+    /// instance claimed it first.
+    pub async fn claim_template_sync(&self, waba_id: &str, now: i64, next: i64) -> Result<bool> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query("UPDATE template_syncs SET due_at = $1 WHERE waba_id = $2 AND due_at <= $3")
+                .bind(next).bind(waba_id).bind(now).execute(pool).await?.rows_affected() == 1
+        }))
+    }
+
+    pub async fn template_sync_done(
+        &self,
+        waba_id: &str,
+        now: i64,
+        error: Option<&str>,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            if error.is_none() {
+                sqlx::query("UPDATE template_syncs SET synced_at = $1, last_error = NULL WHERE waba_id = $2")
+                    .bind(now).bind(waba_id).execute(pool).await?;
+            } else {
+                sqlx::query("UPDATE template_syncs SET last_error = $1 WHERE waba_id = $2")
+                    .bind(error).bind(waba_id).execute(pool).await?;
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn want_template_sync(&self, waba_id: &str, now: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(WANT_SYNC).bind(waba_id).bind(now).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// (synced_at, last_error) of a WABA's last sync.
+    pub async fn template_sync_state(
+        &self,
+        waba_id: &str,
+    ) -> Result<Option<(Option<i64>, Option<String>)>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as("SELECT synced_at, last_error FROM template_syncs WHERE waba_id = $1")
+                .bind(waba_id).fetch_optional(pool).await?
+        }))
+    }
+
+    /// A live number of the WABA, whose token can manage it.
+    pub async fn live_number_of_waba(&self, waba_id: &str) -> Result<Option<String>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT phone_number_id FROM whatsapp_numbers WHERE waba_id = $1 AND status = 'live' ORDER BY phone_number_id LIMIT 1")
+                .bind(waba_id).fetch_optional(pool).await?
+        }))
+    }
+}

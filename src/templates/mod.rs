@@ -1,0 +1,269 @@
+//! Message templates: each WABA's, synced from Meta and stored; created
+//! (checked against Meta's rules first) and deleted by admins; and the
+//! gate every template send passes: only an approved template with the
+//! right number of values leaves for Meta.
+
+pub mod sync;
+
+use serde_json::{json, Value};
+
+use crate::{
+    accounts::{Caller, Error, Role},
+    audit,
+    graph::templates::{variable_count, TemplateInfo},
+    numbers,
+    store::{now_millis, StoredTemplate},
+    Engine,
+};
+use rules::templates::{Button, Draft};
+
+pub const APPROVED: &str = "APPROVED";
+
+/// The text of a stored template's component (`HEADER`, `BODY`, `FOOTER`).
+pub fn text_of(template: &StoredTemplate, kind: &str) -> String {
+    serde_json::from_str::<Value>(&template.components)
+        .ok()
+        .and_then(|components| {
+            components
+                .as_array()?
+                .iter()
+                .find(|c| {
+                    c["type"]
+                        .as_str()
+                        .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+                })
+                .and_then(|c| c["text"].as_str().map(str::to_string))
+        })
+        .unwrap_or_default()
+}
+
+/// A stored template as the composer shows it.
+pub fn info(template: &StoredTemplate) -> TemplateInfo {
+    let body = text_of(template, "BODY");
+    TemplateInfo {
+        id: template.template_id.clone(),
+        name: template.name.clone(),
+        language: template.language.clone(),
+        status: template.status.clone(),
+        category: template.category.clone(),
+        variables: variable_count(&body),
+        body,
+        rejected_reason: template.rejected_reason.clone(),
+        parameter_format: template.parameter_format.clone(),
+        components: serde_json::from_str(&template.components).unwrap_or(Value::Null),
+    }
+}
+
+/// The templates of every WABA the workspace has a number in.
+pub async fn list(engine: &Engine, caller: &Caller) -> Result<Vec<StoredTemplate>, Error> {
+    caller.require(Role::Viewer)?;
+    Ok(engine
+        .store
+        .templates_of_workspace(&caller.workspace.id)
+        .await?)
+}
+
+/// The draft as Meta's create call takes it.
+pub fn to_graph(draft: &Draft) -> Value {
+    let mut components = Vec::new();
+    if !draft.header.is_empty() {
+        let mut header = json!({ "type": "HEADER", "format": "TEXT", "text": draft.header });
+        if !rules::templates::variables(&draft.header).is_empty() {
+            header["example"] = json!({ "header_text": [draft.header_example] });
+        }
+        components.push(header);
+    }
+    let mut body = json!({ "type": "BODY", "text": draft.body });
+    let count = rules::templates::variables(&draft.body).len();
+    if count > 0 {
+        body["example"] = json!({ "body_text": [draft.body_examples[..count].to_vec()] });
+    }
+    components.push(body);
+    if !draft.footer.is_empty() {
+        components.push(json!({ "type": "FOOTER", "text": draft.footer }));
+    }
+    if !draft.buttons.is_empty() {
+        let buttons: Vec<Value> = draft
+            .buttons
+            .iter()
+            .map(|button| match button {
+                Button::QuickReply { text } => json!({ "type": "QUICK_REPLY", "text": text }),
+                Button::Url { text, url, example } => {
+                    let mut value = json!({ "type": "URL", "text": text, "url": url });
+                    if url.ends_with("}}") {
+                        value["example"] = json!([example]);
+                    }
+                    value
+                }
+                Button::Phone { text, phone_number } => {
+                    json!({ "type": "PHONE_NUMBER", "text": text, "phone_number": phone_number })
+                }
+            })
+            .collect();
+        components.push(json!({ "type": "BUTTONS", "buttons": buttons }));
+    }
+    json!({
+        "name": draft.name,
+        "language": draft.language,
+        "category": draft.category,
+        "parameter_format": "POSITIONAL",
+        "components": components,
+    })
+}
+
+/// Submits a new template for the WABA of `phone_number_id`; it is stored
+/// as Meta answers (usually PENDING) and changes with Meta's webhooks.
+pub async fn create(
+    engine: &Engine,
+    caller: &Caller,
+    phone_number_id: &str,
+    draft: &Draft,
+) -> Result<StoredTemplate, Error> {
+    caller.require(Role::Admin)?;
+    let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
+    rules::templates::check(draft).map_err(|p| Error::invalid(p.field, p.message))?;
+    let token = crate::tokens::open_number_token(engine, phone_number_id)
+        .await
+        .map_err(|e| Error::Meta(e.to_string()))?;
+    let request = to_graph(draft);
+    let (template_id, status, category) = match engine
+        .graph
+        .create_template(&token, &number.waba_id, request.clone())
+        .await
+    {
+        Ok(answer) => answer,
+        Err(error) => {
+            numbers::note_graph_error(engine, phone_number_id, &error).await?;
+            return Err(Error::Meta(meta_refusal(&error)));
+        }
+    };
+    let stored = StoredTemplate {
+        waba_id: number.waba_id.clone(),
+        name: draft.name.clone(),
+        language: draft.language.clone(),
+        template_id,
+        category: if category.is_empty() {
+            draft.category.clone()
+        } else {
+            category
+        },
+        status: if status.is_empty() {
+            "PENDING".into()
+        } else {
+            status
+        },
+        rejected_reason: None,
+        parameter_format: "POSITIONAL".into(),
+        components: request["components"].to_string(),
+        updated_at: now_millis(),
+    };
+    engine.store.upsert_template(&stored).await?;
+    audit::record(
+        &engine.store,
+        Some(&caller.workspace.id),
+        Some((&caller.user.id, &caller.user.email)),
+        "template.created",
+        json!({ "waba_id": stored.waba_id, "name": stored.name, "language": stored.language, "status": stored.status }),
+    )
+    .await?;
+    Ok(stored)
+}
+
+/// Deletes every language of `name` at Meta, then here.
+pub async fn delete(
+    engine: &Engine,
+    caller: &Caller,
+    phone_number_id: &str,
+    name: &str,
+) -> Result<(), Error> {
+    caller.require(Role::Admin)?;
+    let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
+    let token = crate::tokens::open_number_token(engine, phone_number_id)
+        .await
+        .map_err(|e| Error::Meta(e.to_string()))?;
+    if let Err(error) = engine
+        .graph
+        .delete_template(&token, &number.waba_id, name)
+        .await
+    {
+        numbers::note_graph_error(engine, phone_number_id, &error).await?;
+        return Err(Error::Meta(meta_refusal(&error)));
+    }
+    engine.store.delete_templates(&number.waba_id, name).await?;
+    audit::record(
+        &engine.store,
+        Some(&caller.workspace.id),
+        Some((&caller.user.id, &caller.user.email)),
+        "template.deleted",
+        json!({ "waba_id": number.waba_id, "name": name }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Meta's words for people when it gives them, else its message.
+fn meta_refusal(error: &crate::graph::GraphError) -> String {
+    match error {
+        crate::graph::GraphError::Meta {
+            user_message: Some(text),
+            ..
+        } => format!("Meta refused the template: {text}"),
+        other => format!("Meta refused the template: {other}"),
+    }
+}
+
+/// Refuses, before Meta does, a template that is not approved here or is
+/// given the wrong number of values. An unknown template is looked up at
+/// Meta once first (it may be newer than the last sync).
+pub async fn require_sendable(
+    engine: &Engine,
+    waba_id: &str,
+    name: &str,
+    language: &str,
+    components: &[Value],
+) -> Result<(), Error> {
+    let mut found = engine.store.template(waba_id, name, language).await?;
+    if found.is_none() {
+        if let Err(error) = sync::sync_waba(engine, waba_id).await {
+            tracing::warn!(%waba_id, %error, "template sync before a send failed");
+        }
+        found = engine.store.template(waba_id, name, language).await?;
+    }
+    let refuse = |message: String| Err(Error::invalid("content", message));
+    let Some(template) = found else {
+        return refuse(format!(
+            "There is no template {name} in {language} for this number."
+        ));
+    };
+    if template.status != APPROVED {
+        let reason = template
+            .rejected_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        return refuse(format!(
+            "The template {name} is {}{reason}; only approved templates can be sent.",
+            template.status.to_lowercase()
+        ));
+    }
+    for kind in ["HEADER", "BODY"] {
+        let expected = rules::templates::variables(&text_of(&template, kind)).len();
+        let given: usize = components
+            .iter()
+            .filter(|c| {
+                c["type"]
+                    .as_str()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+            })
+            .filter_map(|c| c["parameters"].as_array())
+            .map(Vec::len)
+            .sum();
+        if given != expected {
+            return refuse(format!(
+                "The template {name}'s {} takes {expected} values; {given} given.",
+                kind.to_lowercase()
+            ));
+        }
+    }
+    Ok(())
+}

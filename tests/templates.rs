@@ -1,0 +1,432 @@
+//! Message templates against the sandbox, on both backends: synced with
+//! every page, created (checked first), rejected with a reason, approved
+//! and paused by Meta's webhooks, refused before Meta when not approved,
+//! sent with parameters, deleted.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    live::eventually,
+    meta::{setup, Env},
+};
+use reqwest::Method;
+use serde_json::json;
+use switchboard::{
+    accounts::Error,
+    outbox::{self, Origin, Outgoing},
+    store::StoredTemplate,
+    templates,
+    test_support::TestBackend,
+};
+
+on_both_backends!(
+    sync_reads_every_page_and_forgets_deleted_templates,
+    a_created_template_is_approved_by_webhook_and_sent_with_values,
+    a_promotional_utility_template_is_rejected_with_the_reason,
+    a_paused_or_unknown_template_is_refused_before_meta,
+    invalid_drafts_never_reach_meta,
+);
+
+const WAIT: Duration = Duration::from_secs(20);
+const CUSTOMER: &str = "15550002222";
+
+async fn connected(backend: TestBackend) -> (Env, String) {
+    let env = setup(backend).await;
+    let phone = env.demo.phone_number_id.clone();
+    let progress = env.connect("attempt-0001", &phone).await;
+    assert_eq!(progress.state, "done", "{progress:?}");
+    (env, phone)
+}
+
+fn draft(name: &str, body: &str, samples: &[&str]) -> rules::templates::Draft {
+    rules::templates::Draft {
+        name: name.into(),
+        language: "en_US".into(),
+        category: "UTILITY".into(),
+        header: "Order {{1}}".into(),
+        header_example: "A-1".into(),
+        body: body.into(),
+        body_examples: samples.iter().map(|s| s.to_string()).collect(),
+        footer: "Acme Bakery".into(),
+        buttons: vec![rules::templates::Button::QuickReply {
+            text: "Thanks".into(),
+        }],
+    }
+}
+
+async fn stored(env: &Env, name: &str) -> Option<StoredTemplate> {
+    env.engine
+        .store
+        .template(&env.demo.waba_id, name, "en_US")
+        .await
+        .unwrap()
+}
+
+async fn status_becomes(env: &Env, name: &str, status: &str) -> StoredTemplate {
+    eventually(&format!("{name} stored as {status}"), WAIT, || async {
+        stored(env, name).await.is_some_and(|t| t.status == status)
+    })
+    .await;
+    stored(env, name).await.unwrap()
+}
+
+/// Meta's list for the WABA, straight from the sandbox.
+async fn listed_at_meta(env: &Env, phone: &str) -> usize {
+    let token = env.token_of(phone).await;
+    let page = env
+        .graph(
+            Method::GET,
+            &format!("{}/message_templates?limit=1000", env.demo.waba_id),
+            &token,
+            None,
+        )
+        .await;
+    page["data"].as_array().unwrap().len()
+}
+
+fn template_send(phone: &str, name: &str, header: &[&str], body: &[&str]) -> Outgoing {
+    let params = |values: &[&str]| {
+        values
+            .iter()
+            .map(|v| json!({ "type": "text", "text": v }))
+            .collect::<Vec<_>>()
+    };
+    Outgoing {
+        phone_number_id: phone.to_string(),
+        recipient: CUSTOMER.to_string(),
+        content: outbox::Content::Template {
+            name: name.into(),
+            language: "en_US".into(),
+            components: vec![
+                json!({ "type": "header", "parameters": params(header) }),
+                json!({ "type": "body", "parameters": params(body) }),
+            ],
+        },
+        context_wamid: None,
+    }
+}
+
+async fn sync_reads_every_page_and_forgets_deleted_templates(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let token = env.token_of(&phone).await;
+    // More than one page of 100 at Meta.
+    for i in 0..103 {
+        let created = env
+            .graph(
+                Method::POST,
+                &format!("{}/message_templates", env.demo.waba_id),
+                &token,
+                Some(json!({ "name": format!("notice_{i:03}"), "language": "en_US", "category": "UTILITY",
+                    "components": [{ "type": "BODY", "text": format!("Notice number {i}.") }] })),
+            )
+            .await;
+        assert!(created["id"].is_string(), "{created}");
+    }
+    let count = templates::sync::sync_waba(&env.engine, &env.demo.waba_id)
+        .await
+        .unwrap();
+    assert_eq!(count, 105, "two seeded and 103 created");
+    let all = templates::list(&env.engine, &env.caller).await.unwrap();
+    assert_eq!(all.len(), 105);
+    assert!(all.iter().any(|t| t.name == "notice_102"));
+    assert!(all
+        .iter()
+        .any(|t| t.name == "order_update" && t.status == "APPROVED"));
+
+    // Deleted at Meta by someone else: gone here after the next sync.
+    let deleted = env
+        .graph(
+            Method::DELETE,
+            &format!("{}/message_templates?name=notice_000", env.demo.waba_id),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(deleted["success"], true);
+    templates::sync::sync_waba(&env.engine, &env.demo.waba_id)
+        .await
+        .unwrap();
+    assert!(stored(&env, "notice_000").await.is_none());
+    assert_eq!(
+        templates::list(&env.engine, &env.caller)
+            .await
+            .unwrap()
+            .len(),
+        104
+    );
+}
+
+async fn a_created_template_is_approved_by_webhook_and_sent_with_values(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let running = env.run().await;
+    let made = templates::create(
+        &env.engine,
+        &env.caller,
+        &phone,
+        &draft(
+            "order_shipped",
+            "Hi {{1}}, order {{2}} has shipped.",
+            &["Ann", "A-1"],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (made.status.as_str(), made.category.as_str()),
+        ("PENDING", "UTILITY")
+    );
+    // Refused before Meta while in review.
+    let early = outbox::send(
+        &env.engine,
+        &env.caller,
+        &template_send(&phone, "order_shipped", &["A-7"], &["Bo", "A-7"]),
+        Origin::Agent,
+        None,
+    )
+    .await;
+    assert!(
+        matches!(&early, Err(Error::Invalid { message, .. }) if message.contains("pending")),
+        "{early:?}"
+    );
+
+    // Meta's review ends with a webhook; the pipeline stores the status.
+    let approved = status_becomes(&env, "order_shipped", "APPROVED").await;
+    assert!(approved.components.contains("has shipped"));
+    let offered = outbox::approved_templates(&env.engine, &env.caller, &phone)
+        .await
+        .unwrap();
+    let offer = offered
+        .iter()
+        .find(|t| t.name == "order_shipped")
+        .expect("offered in the composer");
+    assert_eq!(offer.variables, 2);
+
+    // The wrong number of values is refused here, the right one reaches the customer.
+    let wrong = outbox::send(
+        &env.engine,
+        &env.caller,
+        &template_send(&phone, "order_shipped", &["A-7"], &["Bo"]),
+        Origin::Agent,
+        None,
+    )
+    .await;
+    assert!(
+        matches!(&wrong, Err(Error::Invalid { message, .. }) if message.contains("takes 2 values")),
+        "{wrong:?}"
+    );
+    outbox::send(
+        &env.engine,
+        &env.caller,
+        &template_send(&phone, "order_shipped", &["A-7"], &["Bo", "A-7"]),
+        Origin::Agent,
+        None,
+    )
+    .await
+    .expect("queued");
+    eventually("the template received", WAIT, || async {
+        !env.received(&phone, CUSTOMER).await.is_empty()
+    })
+    .await;
+    let line = env.received(&phone, CUSTOMER).await.remove(0);
+    assert_eq!(line["message"]["template"]["name"], "order_shipped");
+    assert_eq!(
+        line["message"]["template"]["components"][1]["parameters"][0]["text"],
+        "Bo"
+    );
+
+    // Deleted: gone at Meta and here, audited.
+    templates::delete(&env.engine, &env.caller, &phone, "order_shipped")
+        .await
+        .unwrap();
+    assert!(stored(&env, "order_shipped").await.is_none());
+    assert_eq!(listed_at_meta(&env, &phone).await, 2);
+    let actions = env.audit_actions().await;
+    assert!(
+        actions.contains(&"template.created".to_string())
+            && actions.contains(&"template.deleted".to_string()),
+        "{actions:?}"
+    );
+    running.stop().await;
+}
+
+async fn a_promotional_utility_template_is_rejected_with_the_reason(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let running = env.run().await;
+    templates::create(
+        &env.engine,
+        &env.caller,
+        &phone,
+        &draft(
+            "weekend_deal",
+            "Hi {{1}}, 20% off order {{2}} this weekend.",
+            &["Ann", "A-1"],
+        ),
+    )
+    .await
+    .unwrap();
+    let rejected = status_becomes(&env, "weekend_deal", "REJECTED").await;
+    assert_eq!(
+        rejected.rejected_reason.as_deref(),
+        Some("INCORRECT_CATEGORY")
+    );
+    let refused = outbox::send(
+        &env.engine,
+        &env.caller,
+        &template_send(&phone, "weekend_deal", &["A"], &["B", "C"]),
+        Origin::Agent,
+        None,
+    )
+    .await;
+    assert!(
+        matches!(&refused, Err(Error::Invalid { message, .. }) if message.contains("rejected (INCORRECT_CATEGORY)")),
+        "{refused:?}"
+    );
+    // The same name and language again: Meta's own refusal, in its words.
+    let again = templates::create(
+        &env.engine,
+        &env.caller,
+        &phone,
+        &draft(
+            "weekend_deal",
+            "Hi {{1}}, your order {{2}} is ready.",
+            &["Ann", "A-1"],
+        ),
+    )
+    .await;
+    assert!(
+        matches!(&again, Err(Error::Meta(text)) if text.contains("already")),
+        "{again:?}"
+    );
+    running.stop().await;
+}
+
+async fn a_paused_or_unknown_template_is_refused_before_meta(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let running = env.run().await;
+    templates::sync::sync_waba(&env.engine, &env.demo.waba_id)
+        .await
+        .unwrap();
+    let order = stored(&env, "order_update").await.expect("synced");
+    // Meta pauses it for quality; the webhook pauses it here.
+    env.control(
+        &format!("/_sandbox/templates/{}/status", order.template_id),
+        json!({ "status": "PAUSED" }),
+    )
+    .await;
+    status_becomes(&env, "order_update", "PAUSED").await;
+    let send = |name: &str| {
+        let body: Vec<serde_json::Value> = ["Ana", "#42"]
+            .iter()
+            .map(|v| json!({ "type": "text", "text": v }))
+            .collect();
+        Outgoing {
+            phone_number_id: phone.clone(),
+            recipient: CUSTOMER.into(),
+            content: outbox::Content::Template {
+                name: name.into(),
+                language: "en_US".into(),
+                components: vec![json!({ "type": "body", "parameters": body })],
+            },
+            context_wamid: None,
+        }
+    };
+    let paused = outbox::send(
+        &env.engine,
+        &env.caller,
+        &send("order_update"),
+        Origin::Agent,
+        None,
+    )
+    .await;
+    assert!(
+        matches!(&paused, Err(Error::Invalid { message, .. }) if message.contains("paused")),
+        "{paused:?}"
+    );
+    let unknown = outbox::send(
+        &env.engine,
+        &env.caller,
+        &send("no_such_template"),
+        Origin::Agent,
+        None,
+    )
+    .await;
+    assert!(
+        matches!(&unknown, Err(Error::Invalid { message, .. }) if message.contains("no template")),
+        "{unknown:?}"
+    );
+    assert!(
+        env.engine
+            .store
+            .unsent_for(&env.caller.workspace.id, &phone, CUSTOMER)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing queued"
+    );
+    assert!(
+        env.received(&phone, CUSTOMER).await.is_empty(),
+        "nothing reached Meta"
+    );
+    // Reinstated: it goes again.
+    env.control(
+        &format!("/_sandbox/templates/{}/status", order.template_id),
+        json!({ "status": "REINSTATED" }),
+    )
+    .await;
+    status_becomes(&env, "order_update", "APPROVED").await;
+    outbox::send(
+        &env.engine,
+        &env.caller,
+        &send("order_update"),
+        Origin::Agent,
+        None,
+    )
+    .await
+    .expect("queued");
+    running.stop().await;
+}
+
+async fn invalid_drafts_never_reach_meta(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let cases = [
+        ("Bad Name", "Hi {{1}}, order {{2}} shipped.", "name"),
+        ("gap", "Hi {{1}}, order {{3}} shipped.", "body"),
+        ("edge", "{{1}}, your order {{2}} shipped", "body"),
+    ];
+    for (name, body, field) in cases {
+        let refused = templates::create(
+            &env.engine,
+            &env.caller,
+            &phone,
+            &draft(name, body, &["a", "b"]),
+        )
+        .await;
+        assert!(
+            matches!(&refused, Err(Error::Invalid { field: f, .. }) if *f == field),
+            "{name}: {refused:?}"
+        );
+    }
+    let unsampled = templates::create(
+        &env.engine,
+        &env.caller,
+        &phone,
+        &draft("unsampled", "Hi {{1}}, order {{2}} shipped.", &["a"]),
+    )
+    .await;
+    assert!(matches!(
+        unsampled,
+        Err(Error::Invalid { field: "body", .. })
+    ));
+    assert_eq!(
+        listed_at_meta(&env, &phone).await,
+        2,
+        "only the seeded templates at Meta"
+    );
+    assert!(templates::list(&env.engine, &env.caller)
+        .await
+        .unwrap()
+        .iter()
+        .all(|t| t.name != "gap"));
+}
