@@ -45,6 +45,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <A href="/onboarding" attr:rel="external">"Onboarding"</A>
                     <A href="/conversations">"Conversations"</A>
                     <A href="/bot">"Bot"</A>
+                    <A href="/templates">"Templates"</A>
                     <A href="/profile">"Profile"</A>
                     <A href="/settings">"Settings"</A>
                 </nav>

@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/conversations") view=pages::Conversations ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view=pages::Profile ssr=SsrMode::Async/>
                     <Route path=path!("/bot") view=pages::Bot ssr=SsrMode::Async/>
+                    <Route path=path!("/templates") view=pages::Templates ssr=SsrMode::Async/>
                     <Route path=path!("/settings") view=pages::Settings ssr=SsrMode::Async/>
                     <Route path=path!("/settings/members") view=pages::Members ssr=SsrMode::Async/>
                     <Route path=path!("/settings/audit") view=pages::Audit ssr=SsrMode::Async/>

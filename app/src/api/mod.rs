@@ -13,3 +13,4 @@ pub mod integrations;
 pub mod members;
 pub mod onboarding;
 pub mod profile;
+pub mod templates;

@@ -13,6 +13,7 @@ mod not_found;
 mod onboarding;
 mod profile;
 mod settings;
+mod templates;
 mod time;
 
 pub use api_keys::ApiKeys;
@@ -27,3 +28,4 @@ pub use not_found::NotFound;
 pub use onboarding::Onboarding;
 pub use profile::Profile;
 pub use settings::{Audit, Members, Settings};
+pub use templates::Templates;

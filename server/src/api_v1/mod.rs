@@ -10,6 +10,7 @@ mod history;
 mod messages;
 mod numbers;
 pub mod openapi;
+mod templates;
 
 use std::{
     collections::HashMap,
@@ -56,6 +57,7 @@ fn endpoints() -> Vec<Endpoint> {
         history::conversations(),
         history::messages(),
         numbers::list(),
+        templates::list(),
     ]
 }
 

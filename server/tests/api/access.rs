@@ -62,6 +62,12 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
     ("remove_member", false, &[("user_id", "u")]),
     ("audit_log", false, &[]),
     ("api_document", false, &[]),
+    ("list_templates", false, &[]),
+    (
+        "delete_template",
+        false,
+        &[("phone_number_id", "106540352242922"), ("name", "x")],
+    ),
     ("list_conversations", false, &[]),
     (
         "conversation_thread",
@@ -180,6 +186,14 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
     ("rotate_endpoint_secret", false, &[("id", "ep_x")]),
     ("delete_endpoint", false, &[("id", "ep_x")]),
     ("redeliver_event", false, &[("id", "1")]),
+    (
+        "create_template",
+        false,
+        &[(
+            "form",
+            r#"{"phone_number_id":"106540352242922","name":"x","language":"en_US","category":"UTILITY","header":"","header_example":"","body":"Hi","body_examples":[],"footer":"","quick_replies":[],"url_text":"","url":"","url_example":"","call_text":"","call_number":""}"#,
+        )],
+    ),
     (
         "save_bot",
         false,

@@ -8,7 +8,12 @@ use switchboard::{
 use tokio::{sync::oneshot, task::JoinHandle};
 
 /// Server functions whose arguments are JSON, or multipart, not a form.
-pub const JSON_INPUT: &[&str] = &["save_profile", "save_bot", "send_template"];
+pub const JSON_INPUT: &[&str] = &[
+    "save_profile",
+    "save_bot",
+    "send_template",
+    "create_template",
+];
 pub const MULTIPART_INPUT: &[&str] = &["upload_profile_picture", "send_file"];
 
 pub struct TestApp {

@@ -215,6 +215,45 @@ async fn pages_and_workspaces(backend: TestBackend) {
     assert_eq!(numbers["data"][0]["phone_number_id"], PHONE);
     assert_eq!(numbers["data"].as_array().unwrap().len(), 1);
 
+    // Templates (none synced for a number connected without Meta).
+    let (status, listed) = get(
+        &app,
+        &doc,
+        "/api/v1/templates",
+        "/api/v1/templates?status=approved",
+        &key,
+    )
+    .await;
+    assert_eq!(
+        (status, listed["data"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    store
+        .upsert_template(&switchboard::store::StoredTemplate {
+            waba_id: WABA.into(),
+            name: "order_update".into(),
+            language: "en_US".into(),
+            template_id: "1".into(),
+            category: "UTILITY".into(),
+            status: "APPROVED".into(),
+            rejected_reason: None,
+            parameter_format: "POSITIONAL".into(),
+            components: r#"[{"type":"BODY","text":"Hi {{1}}"}]"#.into(),
+            updated_at: 1,
+        })
+        .await
+        .unwrap();
+    let (_, listed) = get(
+        &app,
+        &doc,
+        "/api/v1/templates",
+        "/api/v1/templates?status=approved",
+        &key,
+    )
+    .await;
+    assert_eq!(listed["data"][0]["name"], "order_update");
+    assert_eq!(listed["data"][0]["components"][0]["text"], "Hi {{1}}");
+
     // A message sent through the API, read back.
     customer_says(&app, &owner.workspace.id, CUSTOMER, "wamid.open").await;
     let send = json!({ "phone_number_id": PHONE, "to": CUSTOMER, "message": { "type": "text", "body": "On its way" } });

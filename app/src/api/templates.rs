@@ -1,0 +1,145 @@
+//! Message templates: listed for everyone in the workspace, created and
+//! deleted by admins.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::errors::UiError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateRow {
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    pub status: String,
+    pub rejected_reason: Option<String>,
+    pub body: String,
+    /// A number of the template's WABA, to delete it through.
+    pub phone_number_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplatesPage {
+    pub templates: Vec<TemplateRow>,
+    /// (phone_number_id, label) of the numbers a template can be made for.
+    pub numbers: Vec<(String, String)>,
+    pub can_edit: bool,
+}
+
+/// A new template as the form holds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateForm {
+    pub phone_number_id: String,
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    pub header: String,
+    pub header_example: String,
+    pub body: String,
+    pub body_examples: Vec<String>,
+    pub footer: String,
+    /// One quick reply per entry; empty ones are left out.
+    pub quick_replies: Vec<String>,
+    pub url_text: String,
+    pub url: String,
+    pub url_example: String,
+    pub call_text: String,
+    pub call_number: String,
+}
+
+impl TemplateForm {
+    /// The draft Meta's rules are checked against (in the browser as the
+    /// form is typed, and on the server).
+    pub fn draft(&self) -> rules::templates::Draft {
+        use rules::templates::Button;
+        let mut buttons: Vec<Button> = self
+            .quick_replies
+            .iter()
+            .filter(|t| !t.trim().is_empty())
+            .map(|text| Button::QuickReply {
+                text: text.trim().to_string(),
+            })
+            .collect();
+        if !self.url_text.trim().is_empty() || !self.url.trim().is_empty() {
+            buttons.push(Button::Url {
+                text: self.url_text.trim().to_string(),
+                url: self.url.trim().to_string(),
+                example: self.url_example.trim().to_string(),
+            });
+        }
+        if !self.call_text.trim().is_empty() || !self.call_number.trim().is_empty() {
+            buttons.push(Button::Phone {
+                text: self.call_text.trim().to_string(),
+                phone_number: self.call_number.trim().to_string(),
+            });
+        }
+        rules::templates::Draft {
+            name: self.name.trim().to_string(),
+            language: self.language.clone(),
+            category: self.category.clone(),
+            header: self.header.trim().to_string(),
+            header_example: self.header_example.trim().to_string(),
+            body: self.body.trim().to_string(),
+            body_examples: self
+                .body_examples
+                .iter()
+                .map(|e| e.trim().to_string())
+                .collect(),
+            footer: self.footer.trim().to_string(),
+            buttons,
+        }
+    }
+}
+
+#[server(prefix = "/api", endpoint = "list_templates")]
+pub async fn list_templates() -> Result<TemplatesPage, UiError> {
+    use switchboard::accounts::Role;
+    let (engine, caller) = crate::session::caller().await?;
+    let stored = switchboard::templates::list(&engine, &caller).await?;
+    let numbers = switchboard::numbers::list(&engine, &caller).await?;
+    let live: Vec<_> = numbers.iter().filter(|n| n.status == "live").collect();
+    Ok(TemplatesPage {
+        templates: stored
+            .iter()
+            .map(|t| TemplateRow {
+                name: t.name.clone(),
+                language: t.language.clone(),
+                category: t.category.clone(),
+                status: t.status.clone(),
+                rejected_reason: t.rejected_reason.clone(),
+                body: switchboard::templates::text_of(t, "BODY"),
+                phone_number_id: live
+                    .iter()
+                    .find(|n| n.waba_id == t.waba_id)
+                    .map(|n| n.phone_number_id.clone()),
+            })
+            .collect(),
+        numbers: live
+            .iter()
+            .map(|n| {
+                let label = n
+                    .display_phone_number
+                    .clone()
+                    .unwrap_or_else(|| n.phone_number_id.clone());
+                (n.phone_number_id.clone(), label)
+            })
+            .collect(),
+        can_edit: caller.role >= Role::Admin,
+    })
+}
+
+#[server(prefix = "/api", endpoint = "create_template", input = server_fn::codec::Json)]
+pub async fn create_template(form: TemplateForm) -> Result<String, UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    let made =
+        switchboard::templates::create(&engine, &caller, &form.phone_number_id, &form.draft())
+            .await?;
+    Ok(made.status)
+}
+
+#[server(prefix = "/api", endpoint = "delete_template")]
+pub async fn delete_template(phone_number_id: String, name: String) -> Result<(), UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    switchboard::templates::delete(&engine, &caller, &phone_number_id, &name).await?;
+    Ok(())
+}
