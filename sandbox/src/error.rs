@@ -20,7 +20,7 @@ pub struct GraphError {
     /// Meta's `WWW-Authenticate` header on OAuth failures.
     pub www_authenticate: Option<&'static str>,
     /// `error_user_title` and `error_user_msg`: text meant for people.
-    pub user_text: Option<(String, String)>,
+    pub user_text: Option<Box<(String, String)>>,
 }
 
 impl GraphError {
@@ -38,7 +38,7 @@ impl GraphError {
     }
 
     pub fn with_user_text(mut self, title: &str, message: &str) -> Self {
-        self.user_text = Some((title.to_string(), message.to_string()));
+        self.user_text = Some(Box::new((title.to_string(), message.to_string())));
         self
     }
 
@@ -152,7 +152,8 @@ impl GraphError {
         if let Some(subcode) = self.subcode {
             error["error_subcode"] = json!(subcode);
         }
-        if let Some((title, message)) = &self.user_text {
+        if let Some(text) = &self.user_text {
+            let (title, message) = text.as_ref();
             error["error_user_title"] = json!(title);
             error["error_user_msg"] = json!(message);
         }

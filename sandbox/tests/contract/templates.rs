@@ -61,7 +61,11 @@ async fn status_webhook(world: &World, template_id: &str, event: &str) -> Value 
             for change in body["entry"][0]["changes"].as_array().into_iter().flatten() {
                 let value = &change["value"];
                 if change["field"] == "message_template_status_update"
-                    && value["message_template_id"].to_string() == template_id
+                    && value["message_template_id"]
+                        .as_u64()
+                        .map(|n| n.to_string())
+                        .as_deref()
+                        == Some(template_id)
                     && value["event"] == event
                 {
                     return value.clone();
