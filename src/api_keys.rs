@@ -16,6 +16,9 @@ use crate::{
 pub const SEND: &str = "send";
 pub const READ: &str = "read";
 const PREFIX: &str = "sbk_";
+/// Requests a key may make in a burst, and per second after it.
+pub const BURST: i64 = 20;
+pub const PER_SECOND: i64 = 10;
 const MAX_KEYS: usize = 50;
 
 /// Who is calling the API: a workspace, through one of its keys.
@@ -132,4 +135,39 @@ pub async fn authenticate(engine: &Engine, key: &str) -> Result<Option<ApiCaller
         key_id: row.id,
         key_name: row.name,
     }))
+}
+
+/// Takes one request from the key's budget (a token bucket kept in the
+/// database, so every instance draws on the same one). `Err` holds the
+/// seconds until a request is allowed again.
+pub async fn take_budget(
+    engine: &Engine,
+    key_id: &str,
+    now: i64,
+) -> Result<Result<(), u64>, Error> {
+    const ONE: i64 = 1000;
+    // A lost compare-and-set means another request was served, so this
+    // makes progress; the bound only guards against the unforeseen.
+    for _ in 0..1000 {
+        let Some(seen) = engine.store.api_key_budget(key_id).await? else {
+            return Ok(Err(1));
+        };
+        let (milli, at) = seen;
+        // Thousandths of a request earned per millisecond = PER_SECOND.
+        let earned = (now - at).max(0).saturating_mul(PER_SECOND);
+        let available = milli.saturating_add(earned).min(BURST * ONE);
+        if available < ONE {
+            let wait_ms = (ONE - available + PER_SECOND - 1) / PER_SECOND;
+            return Ok(Err(((wait_ms + 999) / 1000).max(1) as u64));
+        }
+        if engine
+            .store
+            .set_api_key_budget(key_id, seen, (available - ONE, now.max(at)))
+            .await?
+        {
+            return Ok(Ok(()));
+        }
+    }
+    // Contended beyond reason: ask the caller to come back shortly.
+    Ok(Err(1))
 }

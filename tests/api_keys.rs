@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::meta::setup;
+use common::meta::{engine_for, setup};
 use switchboard::{
     accounts::Role,
     api_keys::{self, READ, SEND},
@@ -14,6 +14,7 @@ on_both_backends!(
     a_key_authenticates_its_workspace_with_its_scopes,
     revoked_and_unknown_keys_are_refused,
     only_admins_manage_keys_and_bad_input_is_refused,
+    a_key_budget_is_shared_by_every_instance_and_refills,
 );
 
 async fn a_key_authenticates_its_workspace_with_its_scopes(backend: TestBackend) {
@@ -124,4 +125,50 @@ async fn only_admins_manage_keys_and_bad_input_is_refused(backend: TestBackend) 
         .await
         .unwrap()
         .is_empty());
+}
+
+async fn a_key_budget_is_shared_by_every_instance_and_refills(backend: TestBackend) {
+    let env = setup(backend).await;
+    // A second instance: its own engine and pool on the same database.
+    let other = engine_for(&env.db, &env.sandbox, &env.keys).await;
+    let (row, _) = api_keys::create(&env.engine, &env.caller, "CRM", &[SEND])
+        .await
+        .unwrap();
+    let now = 1_800_000_000_000;
+    // Forty requests at the same instant, half through each instance, all
+    // at once: exactly the burst is served.
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let engine = if i % 2 == 0 {
+            env.engine.clone()
+        } else {
+            other.clone()
+        };
+        let id = row.id.clone();
+        tasks.push(tokio::spawn(async move {
+            api_keys::take_budget(&engine, &id, now).await.unwrap()
+        }));
+    }
+    let mut served = 0;
+    let mut waits = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => served += 1,
+            Err(wait) => waits.push(wait),
+        }
+    }
+    assert_eq!(served, api_keys::BURST, "one budget across instances");
+    assert!(waits.iter().all(|w| *w >= 1), "{waits:?}");
+    // A second later, PER_SECOND more.
+    let mut later = 0;
+    for _ in 0..15 {
+        if api_keys::take_budget(&other, &row.id, now + 1000)
+            .await
+            .unwrap()
+            .is_ok()
+        {
+            later += 1;
+        }
+    }
+    assert_eq!(later, api_keys::PER_SECOND);
 }

@@ -62,4 +62,26 @@ impl Store {
                 .execute(pool).await?.rows_affected() == 1
         }))
     }
+
+    /// A key's budget: (thousandths of a request left, as of when).
+    pub async fn api_key_budget(&self, key_id: &str) -> Result<Option<(i64, i64)>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as("SELECT budget_milli, budget_at FROM api_keys WHERE id = $1")
+                .bind(key_id).fetch_optional(pool).await?
+        }))
+    }
+
+    /// Sets a key's budget if nobody changed it since `seen` was read.
+    pub async fn set_api_key_budget(
+        &self,
+        key_id: &str,
+        seen: (i64, i64),
+        new: (i64, i64),
+    ) -> Result<bool> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query("UPDATE api_keys SET budget_milli = $1, budget_at = $2 WHERE id = $3 AND budget_milli = $4 AND budget_at = $5")
+                .bind(new.0).bind(new.1).bind(key_id).bind(seen.0).bind(seen.1)
+                .execute(pool).await?.rows_affected() == 1
+        }))
+    }
 }

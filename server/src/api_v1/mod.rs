@@ -1,6 +1,6 @@
 //! `/api/v1`: the integration API for a workspace's own code, called with
 //! `Authorization: Bearer <key>`. Errors are JSON with a stable `code`.
-//! Each key has a request budget (a token bucket in this instance).
+//! Each key has a request budget, shared by every instance.
 //!
 //! The router and the OpenAPI document are made from one list,
 //! [`endpoints`], so neither can drift from the other.
@@ -12,11 +12,7 @@ mod numbers;
 pub mod openapi;
 mod templates;
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Instant,
-};
+use std::sync::Arc;
 
 use axum::{
     extract::DefaultBodyLimit,
@@ -34,14 +30,10 @@ pub use error::ApiError;
 use openapi::Operation;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// Requests a key may make in a burst, and per second after it.
-const BURST: f64 = 20.0;
-const PER_SECOND: f64 = 10.0;
 
 #[derive(Clone)]
 struct ApiState {
     engine: Engine,
-    budgets: Arc<Mutex<HashMap<String, (f64, Instant)>>>,
 }
 
 /// An endpoint: what the document says about it and what serves it.
@@ -83,10 +75,7 @@ pub fn routes(engine: Engine) -> Router {
             any(|| async { ApiError::not_found("endpoint; see /api/v1/openapi.json") }),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(ApiState {
-            engine,
-            budgets: Arc::default(),
-        })
+        .with_state(ApiState { engine })
 }
 
 /// The key's caller, if the key is live, has `scope`, and has budget left.
@@ -122,7 +111,21 @@ async fn authorize(
             format!("This key lacks the {scope} scope."),
         ));
     }
-    take_budget(state, &caller.key_id)?;
+    if let Err(wait) = api_keys::take_budget(
+        &state.engine,
+        &caller.key_id,
+        switchboard::store::now_millis(),
+    )
+    .await?
+    {
+        let mut error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("Too many requests for this key; retry after {wait} s."),
+        );
+        error.retry_after = Some(wait);
+        return Err(error);
+    }
     Ok(caller)
 }
 
@@ -143,24 +146,4 @@ async fn audit(
     )
     .await?;
     Ok(())
-}
-
-fn take_budget(state: &ApiState, key_id: &str) -> Result<(), ApiError> {
-    let mut budgets = state.budgets.lock().unwrap_or_else(|p| p.into_inner());
-    let now = Instant::now();
-    let (tokens, at) = budgets.entry(key_id.to_string()).or_insert((BURST, now));
-    *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * PER_SECOND).min(BURST);
-    *at = now;
-    if *tokens >= 1.0 {
-        *tokens -= 1.0;
-        return Ok(());
-    }
-    let wait = ((1.0 - *tokens) / PER_SECOND).ceil().max(1.0) as u64;
-    let mut error = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        format!("Too many requests for this key; retry after {wait} s."),
-    );
-    error.retry_after = Some(wait);
-    Err(error)
 }

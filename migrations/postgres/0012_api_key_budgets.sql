@@ -1,0 +1,4 @@
+-- Each key's request budget, shared by every instance: a token bucket in
+-- thousandths of a request, as of budget_at (Unix ms).
+ALTER TABLE api_keys ADD COLUMN budget_milli BIGINT NOT NULL DEFAULT 20000;
+ALTER TABLE api_keys ADD COLUMN budget_at BIGINT NOT NULL DEFAULT 0;
