@@ -619,7 +619,12 @@ async fn a_closed_window_offers_the_approved_templates(backend: TestBackend) {
     let outgoing = Outgoing {
         phone_number_id: phone.clone(),
         recipient: stranger.into(),
-        content: outbox::template_content("order_update", "en_US", &["Ana".into(), "#42".into()]),
+        content: outbox::template_content(
+            "order_update",
+            "en_US",
+            &[],
+            &["Ana".into(), "#42".into()],
+        ),
         context_wamid: None,
     };
     outbox::send(&env.engine, &env.caller, &outgoing, Origin::Agent, None)

@@ -15,6 +15,8 @@ test("an admin creates a template, sees it approved, and an agent sends it into 
   await page.getByLabel("Name", { exact: true }).fill("Pickup Ready");
   await expect(page.locator('.hint[data-problem="name"]')).toBeVisible();
   await page.getByLabel("Name", { exact: true }).fill("pickup_ready");
+  await page.getByLabel("Header (optional)").fill("Order {{1}}");
+  await page.getByLabel("Sample for the header's {{1}}").fill("#7");
   await page.getByLabel("Body", { exact: true }).fill("Hi {{1}}, your order {{2}} is ready for pickup.");
   await expect(page.locator('.hint[data-problem="body"]')).toContainText("sample");
   await page.getByLabel("Sample for {{1}}").fill("Ana");
@@ -24,6 +26,7 @@ test("an admin creates a template, sees it approved, and an agent sends it into 
   await expect(page.locator(".hint")).toHaveCount(0);
   // The preview reads as the customer will see it.
   const preview = page.locator(".template-bubble");
+  await expect(preview.locator(".template-header")).toHaveText("Order #7");
   await expect(preview.locator(".template-body")).toHaveText("Hi Ana, your order #7 is ready for pickup.");
   await expect(preview.locator(".template-footer")).toHaveText("Acme Bakery");
   await expect(preview.locator(".template-button")).toHaveText("On my way");
@@ -49,14 +52,17 @@ test("an admin creates a template, sees it approved, and an agent sends it into 
   await hydrated(page);
   await expect(page.locator(".window-closed")).toBeVisible();
   await page.getByLabel("Template").selectOption({ label: "pickup_ready (en_US)" });
+  await page.getByLabel("Header value").fill("#8");
   await page.getByLabel("Variable 1").fill("Bo");
   await page.getByLabel("Variable 2").fill("#8");
-  await expect(page.locator(".template-preview")).toHaveText("Hi Bo, your order #8 is ready for pickup.");
+  await expect(page.locator(".template-preview .template-header")).toHaveText("Order #8");
+  await expect(page.locator(".template-preview .template-body")).toHaveText("Hi Bo, your order #8 is ready for pickup.");
   await page.getByRole("button", { name: "Send the template" }).click();
   await expect.poll(async () => {
     const chat = await (await request.get(`${sandbox}/_sandbox/chats/${phone}/${waId}`)).json();
-    return chat.messages.map((l: any) => `${l.message.template?.name} ${l.message.template?.components?.[0]?.parameters?.map((p: any) => p.text).join(" ")}`);
-  }, { timeout: 15_000 }).toEqual(["pickup_ready Bo #8"]);
+    return chat.messages.map((l: any) => [l.message.template?.name,
+      ...(l.message.template?.components ?? []).flatMap((c: any) => c.parameters.map((p: any) => `${c.type}:${p.text}`))].join(" "));
+  }, { timeout: 15_000 }).toEqual(["pickup_ready header:#8 body:Bo body:#8"]);
 });
 
 test("a promotional utility template is rejected with Meta's reason, and deleted", async ({ page }) => {

@@ -21,6 +21,10 @@ pub struct TemplateInfo {
     pub body: String,
     /// How many body variables a send must fill.
     pub variables: usize,
+    /// The text header with its placeholder, if the template has one.
+    pub header: String,
+    /// How many header variables a send must fill (0 or 1).
+    pub header_variables: usize,
     pub rejected_reason: Option<String>,
     pub parameter_format: String,
     /// Meta's components as listed.
@@ -37,20 +41,30 @@ pub fn variable_count(text: &str) -> usize {
         .unwrap_or(0)
 }
 
-fn template(value: &Value) -> Option<TemplateInfo> {
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let body = value["components"]
+/// The text of a template's component of `kind` (HEADER, BODY, FOOTER).
+pub fn component_text(components: &Value, kind: &str) -> String {
+    components
         .as_array()
         .into_iter()
         .flatten()
         .find(|c| {
             c["type"]
                 .as_str()
-                .is_some_and(|t| t.eq_ignore_ascii_case("body"))
+                .is_some_and(|t| t.eq_ignore_ascii_case(kind))
         })
-        .map(|c| text(&c["text"]))
-        .unwrap_or_default();
+        .and_then(|c| c["text"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A template object as Meta lists it; `None` without a name or language.
+pub fn read_template(value: &Value) -> Option<TemplateInfo> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let body = component_text(&value["components"], "BODY");
+    let header = component_text(&value["components"], "HEADER");
     Some(TemplateInfo {
+        header_variables: variable_count(&header),
+        header,
         id: text(&value["id"]),
         name: value["name"].as_str()?.to_string(),
         language: value["language"].as_str()?.to_string(),
@@ -90,7 +104,7 @@ impl GraphClient {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .filter_map(template),
+                    .filter_map(read_template),
             );
             // Only a `next` link says another page exists.
             match (
@@ -155,12 +169,12 @@ mod tests {
     fn templates_are_read_with_their_variables() {
         assert_eq!(variable_count("Hi {{1}}, order {{2}} ships {{ 2 }}"), 2);
         assert_eq!(variable_count("Hello world"), 0);
-        let read = template(&json!({
+        let read = read_template(&json!({
             "id": "1", "name": "order_update", "language": "en_US", "status": "approved",
             "category": "UTILITY", "components": [{ "type": "BODY", "text": "Hi {{1}}, {{2}}" }],
         }))
         .unwrap();
         assert_eq!((read.status.as_str(), read.variables), ("APPROVED", 2));
-        assert!(template(&json!({ "id": "1" })).is_none());
+        assert!(read_template(&json!({ "id": "1" })).is_none());
     }
 }

@@ -261,20 +261,25 @@ pub async fn approved_templates(
         .await?
         .iter()
         .filter(|t| t.waba_id == number.waba_id && t.status == crate::templates::APPROVED)
-        .map(crate::templates::info)
+        .filter_map(crate::templates::info)
         .collect())
 }
 
-/// A template's body parameters, in order, as the Messages API takes them.
-pub fn template_content(name: &str, language: &str, values: &[String]) -> Content {
-    let components = if values.is_empty() {
-        Vec::new()
-    } else {
-        vec![json!({
-            "type": "body",
-            "parameters": values.iter().map(|v| json!({ "type": "text", "text": v })).collect::<Vec<_>>(),
-        })]
+/// A template's header and body parameters, in order, as the Messages
+/// API takes them (a part without values is left out).
+pub fn template_content(name: &str, language: &str, header: &[String], body: &[String]) -> Content {
+    let part = |kind: &str, values: &[String]| {
+        (!values.is_empty()).then(|| {
+            json!({
+                "type": kind,
+                "parameters": values.iter().map(|v| json!({ "type": "text", "text": v })).collect::<Vec<_>>(),
+            })
+        })
     };
+    let components = [part("header", header), part("body", body)]
+        .into_iter()
+        .flatten()
+        .collect();
     Content::Template {
         name: name.to_string(),
         language: language.to_string(),

@@ -307,4 +307,44 @@ mod tests {
         );
         assert_eq!(mentioned_numbers(&envelope), ["111", "999"]);
     }
+
+    #[test]
+    fn template_status_webhooks_are_read_tolerantly() {
+        let read = |value: serde_json::Value| match template_status_of("waba", &value) {
+            Op::TemplateStatus {
+                template_id,
+                status,
+                reason,
+                ..
+            } => (template_id, status, reason),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            read(
+                json!({ "event": "REJECTED", "message_template_id": 123, "reason": "INCORRECT_CATEGORY" })
+            ),
+            (
+                "123".into(),
+                Some("REJECTED".into()),
+                Some("INCORRECT_CATEGORY".into())
+            )
+        );
+        assert_eq!(
+            read(json!({ "event": "approved", "message_template_id": "77", "reason": "NONE" })),
+            ("77".into(), Some("APPROVED".into()), None)
+        );
+        assert_eq!(
+            read(json!({ "event": "REINSTATED", "message_template_id": 5 })).1,
+            Some("APPROVED".into())
+        );
+        // An event that changes no status still makes the WABA sync.
+        assert_eq!(
+            read(json!({ "event": "FLAGGED", "message_template_id": 5 })).1,
+            None
+        );
+        assert_eq!(
+            read(json!({ "event": "REJECTED", "message_template_id": 9, "rejection_info": { "reason": "SCAM" } })).2,
+            Some("SCAM".into())
+        );
+    }
 }

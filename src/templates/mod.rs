@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::{
     accounts::{Caller, Error, Role},
     audit,
-    graph::templates::{variable_count, TemplateInfo},
+    graph::templates::{component_text, read_template, TemplateInfo},
     numbers,
     store::{now_millis, StoredTemplate},
     Engine,
@@ -21,37 +21,22 @@ pub const APPROVED: &str = "APPROVED";
 
 /// The text of a stored template's component (`HEADER`, `BODY`, `FOOTER`).
 pub fn text_of(template: &StoredTemplate, kind: &str) -> String {
-    serde_json::from_str::<Value>(&template.components)
-        .ok()
-        .and_then(|components| {
-            components
-                .as_array()?
-                .iter()
-                .find(|c| {
-                    c["type"]
-                        .as_str()
-                        .is_some_and(|t| t.eq_ignore_ascii_case(kind))
-                })
-                .and_then(|c| c["text"].as_str().map(str::to_string))
-        })
-        .unwrap_or_default()
+    let components = serde_json::from_str(&template.components).unwrap_or(Value::Null);
+    component_text(&components, kind)
 }
 
-/// A stored template as the composer shows it.
-pub fn info(template: &StoredTemplate) -> TemplateInfo {
-    let body = text_of(template, "BODY");
-    TemplateInfo {
-        id: template.template_id.clone(),
-        name: template.name.clone(),
-        language: template.language.clone(),
-        status: template.status.clone(),
-        category: template.category.clone(),
-        variables: variable_count(&body),
-        body,
-        rejected_reason: template.rejected_reason.clone(),
-        parameter_format: template.parameter_format.clone(),
-        components: serde_json::from_str(&template.components).unwrap_or(Value::Null),
-    }
+/// A stored template as the composer shows it, read as Meta's listing is.
+pub fn info(template: &StoredTemplate) -> Option<TemplateInfo> {
+    read_template(&json!({
+        "id": template.template_id,
+        "name": template.name,
+        "language": template.language,
+        "status": template.status,
+        "category": template.category,
+        "rejected_reason": template.rejected_reason,
+        "parameter_format": template.parameter_format,
+        "components": serde_json::from_str::<Value>(&template.components).unwrap_or(Value::Null),
+    }))
 }
 
 /// The templates of every WABA the workspace has a number in.

@@ -220,6 +220,9 @@ pub struct TemplateView {
     /// The body with its `{{n}}` placeholders.
     pub body: String,
     pub variables: usize,
+    /// The text header, empty if none, and its variables (0 or 1).
+    pub header: String,
+    pub header_variables: usize,
 }
 
 #[server(prefix = "/api", endpoint = "reply_templates")]
@@ -233,24 +236,31 @@ pub async fn reply_templates(phone_number_id: String) -> Result<Vec<TemplateView
             language: t.language,
             body: t.body,
             variables: t.variables,
+            header: t.header,
+            header_variables: t.header_variables,
         })
         .collect())
 }
 
-/// Sends an approved template with its body variables, in order.
+/// Sends an approved template with its header and body variables, in order.
 #[server(prefix = "/api", endpoint = "send_template", input = server_fn::codec::Json)]
 pub async fn send_template(
     phone_number_id: String,
     customer: String,
     name: String,
     language: String,
+    header_values: Vec<String>,
     values: Vec<String>,
     key: String,
 ) -> Result<(), UiError> {
     use switchboard::outbox::{self, Origin, Outgoing};
     let (engine, caller) = crate::session::caller().await?;
     let key = dedupe_key(&key)?;
-    if values.iter().any(|v| v.trim().is_empty()) {
+    if values
+        .iter()
+        .chain(&header_values)
+        .any(|v| v.trim().is_empty())
+    {
         return Err(UiError::Field {
             field: "values".into(),
             message: "Fill in every variable.".into(),
@@ -259,7 +269,7 @@ pub async fn send_template(
     let outgoing = Outgoing {
         phone_number_id,
         recipient: customer,
-        content: outbox::template_content(&name, &language, &values),
+        content: outbox::template_content(&name, &language, &header_values, &values),
         context_wamid: None,
     };
     outbox::send(&engine, &caller, &outgoing, Origin::Agent, Some(&key)).await?;

@@ -24,6 +24,16 @@ pub struct TemplatesPage {
     /// (phone_number_id, label) of the numbers a template can be made for.
     pub numbers: Vec<(String, String)>,
     pub can_edit: bool,
+    /// Per WhatsApp Business Account: when its templates were last read
+    /// from Meta, and why the last attempt failed, if it did.
+    pub syncs: Vec<SyncView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncView {
+    pub waba_id: String,
+    pub synced_at: Option<i64>,
+    pub error: Option<String>,
 }
 
 /// A new template as the form holds it.
@@ -98,6 +108,23 @@ pub async fn list_templates() -> Result<TemplatesPage, UiError> {
     let stored = switchboard::templates::list(&engine, &caller).await?;
     let numbers = switchboard::numbers::list(&engine, &caller).await?;
     let live: Vec<_> = numbers.iter().filter(|n| n.status == "live").collect();
+    let mut wabas: Vec<&str> = live.iter().map(|n| n.waba_id.as_str()).collect();
+    wabas.sort();
+    wabas.dedup();
+    let mut syncs = Vec::new();
+    for waba_id in wabas {
+        let (synced_at, error) = engine
+            .store
+            .template_sync_state(waba_id)
+            .await
+            .map_err(switchboard::accounts::Error::from)?
+            .unwrap_or((None, None));
+        syncs.push(SyncView {
+            waba_id: waba_id.to_string(),
+            synced_at,
+            error,
+        });
+    }
     Ok(TemplatesPage {
         templates: stored
             .iter()
@@ -125,6 +152,7 @@ pub async fn list_templates() -> Result<TemplatesPage, UiError> {
             })
             .collect(),
         can_edit: caller.role >= Role::Admin,
+        syncs,
     })
 }
 

@@ -284,17 +284,29 @@ fn TemplatePicker(target: StoredValue<(String, String)>, refresh: RwSignal<u32>)
     let templates = LocalResource::new(move || reply_templates(number.clone()));
     let chosen = RwSignal::new(0usize);
     let values = RwSignal::new(Vec::<String>::new());
+    let header_value = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let send = Action::new(
-        move |(template, values, key): &(TemplateView, Vec<String>, String)| {
+        move |(template, header, values, key): &(
+            TemplateView,
+            Vec<String>,
+            Vec<String>,
+            String,
+        )| {
             let (number, customer) = target.get_value();
-            let (template, values, key) = (template.clone(), values.clone(), key.clone());
+            let (template, header, values, key) = (
+                template.clone(),
+                header.clone(),
+                values.clone(),
+                key.clone(),
+            );
             async move {
                 send_template(
                     number,
                     customer,
                     template.name,
                     template.language,
+                    header,
                     values,
                     key,
                 )
@@ -306,6 +318,7 @@ fn TemplatePicker(target: StoredValue<(String, String)>, refresh: RwSignal<u32>)
         Some(Ok(())) => {
             error.set(None);
             values.set(Vec::new());
+            header_value.set(String::new());
             refresh.update(|n| *n += 1);
         }
         Some(Err(e)) => error.set(Some(e.to_string())),
@@ -319,23 +332,23 @@ fn TemplatePicker(target: StoredValue<(String, String)>, refresh: RwSignal<u32>)
                 Ok(list) => {
                     let list = StoredValue::new(list);
                     let current = move || list.with_value(|l| l.get(chosen.get()).cloned());
-                    let preview = move || current().map(|t| {
-                        let filled = values.get();
-                        (1..=t.variables).fold(t.body.clone(), |text, n| {
-                            let value = filled.get(n - 1).filter(|v| !v.is_empty()).cloned()
-                                .unwrap_or_else(|| format!("{{{{{n}}}}}"));
-                            text.replace(&format!("{{{{{n}}}}}"), &value)
-                        })
-                    });
+                    let preview = move || current().map(|t| rules::templates::fill(&t.body, &values.get()));
+                    let header_preview = move || current()
+                        .filter(|t| !t.header.is_empty())
+                        .map(|t| rules::templates::fill(&t.header, &[header_value.get()]));
                     let on_send = move |_| {
                         let Some(template) = current() else { return };
                         let mut filled = values.get_untracked();
                         filled.resize(template.variables, String::new());
+                        let header = (template.header_variables > 0)
+                            .then(|| header_value.get_untracked())
+                            .into_iter()
+                            .collect::<Vec<_>>();
                         #[cfg(feature = "hydrate")]
                         let key = crate::js::random_id();
                         #[cfg(not(feature = "hydrate"))]
                         let key = String::new();
-                        send.dispatch((template, filled, key));
+                        send.dispatch((template, header, filled, key));
                     };
                     view! {
                         <div class="template-picker">
@@ -343,12 +356,20 @@ fn TemplatePicker(target: StoredValue<(String, String)>, refresh: RwSignal<u32>)
                                 <select aria-label="Template" on:change=move |e| {
                                     chosen.set(event_target_value(&e).parse().unwrap_or(0));
                                     values.set(Vec::new());
+                                    header_value.set(String::new());
                                 }>
                                     {list.with_value(|l| l.iter().enumerate().map(|(i, t)| view! {
                                         <option value=i.to_string()>{format!("{} ({})", t.name, t.language)}</option>
                                     }).collect_view())}
                                 </select>
                             </label>
+                            {move || current().filter(|t| t.header_variables > 0).map(|_| view! {
+                                <label>"Header value "
+                                    <input aria-label="Header value"
+                                        prop:value=move || header_value.get()
+                                        on:input=move |e| header_value.set(event_target_value(&e))/>
+                                </label>
+                            })}
                             {move || current().map(|t| (1..=t.variables).map(|n| view! {
                                 <label>{format!("Variable {n} ")}
                                     <input aria-label=format!("Variable {n}")
@@ -359,7 +380,10 @@ fn TemplatePicker(target: StoredValue<(String, String)>, refresh: RwSignal<u32>)
                                         })/>
                                 </label>
                             }).collect_view())}
-                            <p class="bubble template-preview">{preview}</p>
+                            <div class="bubble template-preview">
+                                {move || header_preview().map(|h| view! { <p class="template-header"><strong>{h}</strong></p> })}
+                                <p class="template-body">{preview}</p>
+                            </div>
                             {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
                             <button type="button" class="button secondary" on:click=on_send
                                 disabled=move || send.pending().get()>"Send the template"</button>

@@ -11,6 +11,7 @@ use rules::templates::{fill, variables, CATEGORIES, LANGUAGES};
 use super::{
     auth::RequireSignIn,
     forms::{last_error, FieldError, FormError},
+    time::format_time,
 };
 use crate::api::templates::{
     create_template, list_templates, DeleteTemplate, TemplateForm, TemplateRow,
@@ -74,6 +75,15 @@ fn TemplatesBody() -> impl IntoView {
                                     {STATUSES.iter().map(|s| view! { <option value=*s selected=move || status_filter.get() == *s>{s.to_lowercase()}</option> }).collect_view()}
                                 </select></label>
                             </div>
+                            {page.syncs.iter().map(|sync| {
+                                let state = match (&sync.error, sync.synced_at) {
+                                    (Some(error), _) => format!("Account {}: the last sync failed: {error}", sync.waba_id),
+                                    (None, Some(at)) => format!("Account {}: synced from Meta {} UTC", sync.waba_id, format_time(at)),
+                                    (None, None) => format!("Account {}: not synced yet", sync.waba_id),
+                                };
+                                let class = if sync.error.is_some() { "form-error sync-state" } else { "muted sync-state" };
+                                view! { <p class=class>{state}</p> }
+                            }).collect_view()}
                             <FormError error=delete_error/>
                             <TemplateTable rows=page.templates filter status_filter can_edit=page.can_edit delete/>
                             {can_edit.then(|| view! { <CreateTemplate numbers refresh/> })}
@@ -131,7 +141,8 @@ fn TemplateTable(
                                         <ActionForm action=delete attr:class="inline">
                                             <input type="hidden" name="phone_number_id" value=phone/>
                                             <input type="hidden" name="name" value=form_name/>
-                                            <button type="submit" class="button small danger">"Delete"</button>
+                                            <button type="submit" class="button small danger"
+                                                title="Deletes every language of this template at Meta">"Delete"</button>
                                         </ActionForm>
                                     }.into_any(),
                                     _ => ().into_any(),

@@ -164,6 +164,7 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
             ("customer", "16505551234"),
             ("name", "hello_world"),
             ("language", "en_US"),
+            ("header_values", "[]"),
             ("values", "[]"),
             ("key", "k1"),
         ],
@@ -327,8 +328,27 @@ async fn roles_limit_what_members_may_do() {
         let (status, body) = viewer.call(name, args).await;
         assert_eq!(status, 403, "{name}: {body}");
     }
-    // Viewers read conversations.
+    // Viewers read conversations and templates, but make and delete none.
     assert_eq!(viewer.call("list_conversations", &[]).await.0, 200);
+    assert_eq!(viewer.call("list_templates", &[]).await.0, 200);
+    let template = r#"{"phone_number_id":"106540352242922","name":"x","language":"en_US","category":"UTILITY","header":"","header_example":"","body":"Hi","body_examples":[],"footer":"","quick_replies":[],"url_text":"","url":"","url_example":"","call_text":"","call_number":""}"#;
+    assert_eq!(
+        viewer
+            .call("create_template", &[("form", template)])
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        viewer
+            .call(
+                "delete_template",
+                &[("phone_number_id", "106540352242922"), ("name", "x")]
+            )
+            .await
+            .0,
+        403
+    );
     // An admin may invite, but not an owner.
     assert_eq!(
         admin.call("invite_member", &[("role", "agent")]).await.0,
