@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::UiError;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConversationView {
     pub phone_number_id: String,
     pub customer: String,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::UiError;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TemplateRow {
     pub name: String,
     pub language: String,

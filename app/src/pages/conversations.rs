@@ -73,7 +73,12 @@ fn Inbox() -> impl IntoView {
                             Ok(list) if list.is_empty() => view! {
                                 <p class="notice">"No conversations yet. Messages to your connected numbers appear here."</p>
                             }.into_any(),
-                            Ok(list) => list.into_iter().map(|c| {
+                            Ok(_) => ().into_any(),
+                        })}
+                        // Keyed: a refresh that changes a conversation
+                        // replaces only its link, so clicks are not lost.
+                        <For each=move || list.get().and_then(Result::ok).unwrap_or_default() key=|c| c.clone() let:c>
+                            {
                                 let href = format!("/conversations?number={}&customer={}", c.phone_number_id, c.customer);
                                 view! {
                                     <A href=href attr:class="conversation">
@@ -82,8 +87,8 @@ fn Inbox() -> impl IntoView {
                                         <time>{format_time(c.last_at)}</time>
                                     </A>
                                 }
-                            }).collect_view().into_any(),
-                        })}
+                            }
+                        </For>
                     </Transition>
                 </aside>
                 <div class="thread" aria-label="Thread">

@@ -52,107 +52,103 @@ fn TemplatesBody() -> impl IntoView {
         move || (refresh.get(), delete.version().get()),
         |_| list_templates(),
     );
+    // The form's numbers, read once: the form must not be rebuilt (and
+    // emptied) by the list's refreshes.
+    let setup = Resource::new(|| (), |_| list_templates());
     let delete_error = last_error(delete.value());
     let filter = RwSignal::new(String::new());
     let status_filter = RwSignal::new(String::new());
-    view! {
-        <section class="page templates">
-            <h1>"Message templates"</h1>
-            <p class="lead">"Outside the 24-hour window only an approved template reaches a customer. New templates go to Meta for review."</p>
-            <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                {move || page.get().map(|result| match result {
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    Ok(page) => {
-                        let numbers = page.numbers.clone();
-                        let can_edit = page.can_edit && !numbers.is_empty();
-                        view! {
-                            <div class="form inline filters">
-                                <label>"Filter" <input type="search" name="filter" placeholder="name or text"
-                                    prop:value=move || filter.get()
-                                    on:input=move |ev| filter.set(event_target_value(&ev))/></label>
-                                <label>"Status" <select name="status_filter" on:change=move |ev| status_filter.set(event_target_value(&ev))>
-                                    <option value="" selected=move || status_filter.get().is_empty()>"All"</option>
-                                    {STATUSES.iter().map(|s| view! { <option value=*s selected=move || status_filter.get() == *s>{s.to_lowercase()}</option> }).collect_view()}
-                                </select></label>
-                            </div>
-                            {page.syncs.iter().map(|sync| {
-                                let state = match (&sync.error, sync.synced_at) {
-                                    (Some(error), _) => format!("Account {}: the last sync failed: {error}", sync.waba_id),
-                                    (None, Some(at)) => format!("Account {}: synced from Meta {} UTC", sync.waba_id, format_time(at)),
-                                    (None, None) => format!("Account {}: not synced yet", sync.waba_id),
-                                };
-                                let class = if sync.error.is_some() { "form-error sync-state" } else { "muted sync-state" };
-                                view! { <p class=class>{state}</p> }
-                            }).collect_view()}
-                            <FormError error=delete_error/>
-                            <TemplateTable rows=page.templates filter status_filter can_edit=page.can_edit delete/>
-                            {can_edit.then(|| view! { <CreateTemplate numbers refresh/> })}
-                        }.into_any()
-                    }
-                })}
-            </Transition>
-        </section>
-    }
-}
-
-#[component]
-fn TemplateTable(
-    rows: Vec<TemplateRow>,
-    filter: RwSignal<String>,
-    status_filter: RwSignal<String>,
-    can_edit: bool,
-    delete: ServerAction<DeleteTemplate>,
-) -> impl IntoView {
-    let shown = move || {
+    let rows = move || {
         let needle = filter.get().to_lowercase();
         let status = status_filter.get();
-        rows.iter()
+        page.get()
+            .and_then(Result::ok)
+            .map(|p| p.templates)
+            .unwrap_or_default()
+            .into_iter()
             .filter(|t| {
                 needle.is_empty()
                     || t.name.contains(&needle)
                     || t.body.to_lowercase().contains(&needle)
             })
             .filter(|t| status.is_empty() || t.status == status)
-            .cloned()
             .collect::<Vec<_>>()
     };
+    let can_delete = move || page.get().and_then(Result::ok).is_some_and(|p| p.can_edit);
     view! {
-        {move || {
-            let rows = shown();
-            if rows.is_empty() {
-                return view! { <p class="muted">"No template matches."</p> }.into_any();
-            }
-            view! {
+        <section class="page templates">
+            <h1>"Message templates"</h1>
+            <p class="lead">"Outside the 24-hour window only an approved template reaches a customer. New templates go to Meta for review."</p>
+            <div class="form inline filters">
+                <label>"Filter" <input type="search" name="filter" placeholder="name or text"
+                    prop:value=move || filter.get()
+                    on:input=move |ev| filter.set(event_target_value(&ev))/></label>
+                <label>"Status" <select name="status_filter" on:change=move |ev| status_filter.set(event_target_value(&ev))>
+                    <option value="">"All"</option>
+                    {STATUSES.iter().map(|s| view! { <option value=*s>{s.to_lowercase()}</option> }).collect_view()}
+                </select></label>
+            </div>
+            <FormError error=delete_error/>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || page.get().map(|result| match result {
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(page) => page.syncs.into_iter().map(|sync| {
+                        let state = match (&sync.error, sync.synced_at) {
+                            (Some(error), _) => format!("Account {}: the last sync failed: {error}", sync.waba_id),
+                            (None, Some(at)) => format!("Account {}: synced from Meta {} UTC", sync.waba_id, format_time(at)),
+                            (None, None) => format!("Account {}: not synced yet", sync.waba_id),
+                        };
+                        let class = if sync.error.is_some() { "form-error sync-state" } else { "muted sync-state" };
+                        view! { <p class=class>{state}</p> }
+                    }).collect_view().into_any(),
+                })}
                 <table class="table template-list">
                     <thead><tr><th>"Name"</th><th>"Language"</th><th>"Category"</th><th>"Status"</th><th>"Reason"</th><th></th></tr></thead>
-                    <tbody>{rows.into_iter().map(|t| {
-                        let deletable = can_edit && t.status != "DISABLED";
-                        let status_class = format!("status status-{}", t.status.to_lowercase());
-                        let (row_name, row_status, form_name) = (t.name.clone(), t.status.clone(), t.name.clone());
-                        view! {
-                            <tr data-template=row_name data-status=row_status>
-                                <td><code>{t.name.clone()}</code><br/><span class="muted">{t.body.clone()}</span></td>
-                                <td>{t.language.clone()}</td>
-                                <td>{t.category.to_lowercase()}</td>
-                                <td><span class=status_class>{t.status.to_lowercase()}</span></td>
-                                <td>{t.rejected_reason.clone().unwrap_or_default()}</td>
-                                <td>{match (deletable, t.phone_number_id.clone()) {
-                                    (true, Some(phone)) => view! {
-                                        <ActionForm action=delete attr:class="inline">
-                                            <input type="hidden" name="phone_number_id" value=phone/>
-                                            <input type="hidden" name="name" value=form_name/>
-                                            <button type="submit" class="button small danger"
-                                                title="Deletes every language of this template at Meta">"Delete"</button>
-                                        </ActionForm>
-                                    }.into_any(),
-                                    _ => ().into_any(),
-                                }}</td>
-                            </tr>
-                        }
-                    }).collect_view()}</tbody>
+                    // Keyed rows: a refresh that changes nothing replaces
+                    // nothing, so a click never lands on a vanishing button.
+                    <tbody>
+                        <For each=rows key=|t| t.clone() let:t>
+                            <TemplateRowView t can_delete=can_delete() delete/>
+                        </For>
+                    </tbody>
                 </table>
-            }.into_any()
-        }}
+            </Transition>
+            <Transition fallback=|| ()>
+                {move || setup.get().and_then(Result::ok).filter(|p| p.can_edit && !p.numbers.is_empty())
+                    .map(|p| view! { <CreateTemplate numbers=p.numbers refresh/> })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn TemplateRowView(
+    t: TemplateRow,
+    can_delete: bool,
+    delete: ServerAction<DeleteTemplate>,
+) -> impl IntoView {
+    let deletable = can_delete && t.status != "DISABLED";
+    let status_class = format!("status status-{}", t.status.to_lowercase());
+    let (row_name, row_status, form_name) = (t.name.clone(), t.status.clone(), t.name.clone());
+    view! {
+        <tr data-template=row_name data-status=row_status>
+            <td><code>{t.name.clone()}</code><br/><span class="muted">{t.body.clone()}</span></td>
+            <td>{t.language.clone()}</td>
+            <td>{t.category.to_lowercase()}</td>
+            <td><span class=status_class>{t.status.to_lowercase()}</span></td>
+            <td>{t.rejected_reason.clone().unwrap_or_default()}</td>
+            <td>{match (deletable, t.phone_number_id.clone()) {
+                (true, Some(phone)) => view! {
+                    <ActionForm action=delete attr:class="inline">
+                        <input type="hidden" name="phone_number_id" value=phone/>
+                        <input type="hidden" name="name" value=form_name/>
+                        <button type="submit" class="button small danger"
+                            title="Deletes every language of this template at Meta">"Delete"</button>
+                    </ActionForm>
+                }.into_any(),
+                _ => ().into_any(),
+            }}</td>
+        </tr>
     }
 }
 
