@@ -128,20 +128,21 @@ impl Store {
         }))
     }
 
-    pub async fn template_sync_done(
-        &self,
-        waba_id: &str,
-        now: i64,
-        error: Option<&str>,
-    ) -> Result<()> {
+    /// Records a successful sync; a WABA seen for the first time is next
+    /// due at `next_due`.
+    pub async fn template_synced(&self, waba_id: &str, now: i64, next_due: i64) -> Result<()> {
         with_pool!(self, pool => {
-            if error.is_none() {
-                sqlx::query("UPDATE template_syncs SET synced_at = $1, last_error = NULL WHERE waba_id = $2")
-                    .bind(now).bind(waba_id).execute(pool).await?;
-            } else {
-                sqlx::query("UPDATE template_syncs SET last_error = $1 WHERE waba_id = $2")
-                    .bind(error).bind(waba_id).execute(pool).await?;
-            }
+            sqlx::query("INSERT INTO template_syncs (waba_id, due_at, synced_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (waba_id) DO UPDATE SET synced_at = excluded.synced_at, last_error = NULL")
+                .bind(waba_id).bind(next_due).bind(now).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn template_sync_failed(&self, waba_id: &str, error: &str) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE template_syncs SET last_error = $1 WHERE waba_id = $2")
+                .bind(error).bind(waba_id).execute(pool).await?;
         });
         Ok(())
     }

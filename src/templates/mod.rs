@@ -19,6 +19,10 @@ use rules::templates::{Button, Draft};
 
 pub const APPROVED: &str = "APPROVED";
 
+/// How old the list may be before a send naming an unknown template reads
+/// it again.
+const RESYNC_FOR_UNKNOWN_MS: i64 = 60_000;
+
 /// The text of a stored template's component (`HEADER`, `BODY`, `FOOTER`).
 pub fn text_of(template: &StoredTemplate, kind: &str) -> String {
     let components = serde_json::from_str(&template.components).unwrap_or(Value::Null);
@@ -61,7 +65,8 @@ pub fn to_graph(draft: &Draft) -> Value {
     let mut body = json!({ "type": "BODY", "text": draft.body });
     let count = rules::templates::variables(&draft.body).len();
     if count > 0 {
-        body["example"] = json!({ "body_text": [draft.body_examples[..count].to_vec()] });
+        let samples: Vec<&String> = draft.body_examples.iter().take(count).collect();
+        body["example"] = json!({ "body_text": [samples] });
     }
     components.push(body);
     if !draft.footer.is_empty() {
@@ -199,7 +204,10 @@ fn meta_refusal(error: &crate::graph::GraphError) -> String {
 
 /// Refuses, before Meta does, a template that is not approved here or is
 /// given the wrong number of values. An unknown template is looked up at
-/// Meta once first (it may be newer than the last sync).
+/// Meta first (it may be newer than the last sync), unless the list was
+/// read within the last minute: Meta allows a WABA only so many
+/// management calls an hour, and sends naming unknown templates must not
+/// spend them.
 pub async fn require_sendable(
     engine: &Engine,
     waba_id: &str,
@@ -208,7 +216,13 @@ pub async fn require_sendable(
     components: &[Value],
 ) -> Result<(), Error> {
     let mut found = engine.store.template(waba_id, name, language).await?;
-    if found.is_none() {
+    let synced_at = engine
+        .store
+        .template_sync_state(waba_id)
+        .await?
+        .and_then(|(at, _)| at);
+    let stale = synced_at.is_none_or(|at| now_millis() - at > RESYNC_FOR_UNKNOWN_MS);
+    if found.is_none() && stale {
         if let Err(error) = sync::sync_waba(engine, waba_id).await {
             tracing::warn!(%waba_id, %error, "template sync before a send failed");
         }

@@ -56,6 +56,11 @@ pub async fn sync_waba(engine: &Engine, waba_id: &str) -> Result<usize, Error> {
         })
         .collect();
     engine.store.replace_templates(waba_id, &rows).await?;
+    let interval_ms = engine.config.template_sync_interval_secs as i64 * 1000;
+    engine
+        .store
+        .template_synced(waba_id, now, now + interval_ms)
+        .await?;
     Ok(rows.len())
 }
 
@@ -76,16 +81,12 @@ pub async fn sync_due(engine: &Engine) -> Result<usize, Error> {
             Ok(count) => {
                 synced += 1;
                 tracing::info!(%waba_id, templates = count, "templates synced");
-                engine
-                    .store
-                    .template_sync_done(&waba_id, now_millis(), None)
-                    .await?;
             }
             Err(error) => {
                 tracing::warn!(%waba_id, %error, "template sync failed");
                 engine
                     .store
-                    .template_sync_done(&waba_id, now_millis(), Some(&error.to_string()))
+                    .template_sync_failed(&waba_id, &error.to_string())
                     .await?;
                 // Sooner than the next scheduled sync.
                 engine
