@@ -248,6 +248,9 @@ async fn route(state: &AppState, request: &GraphRequest) -> GraphResult<Value> {
         (&Method::DELETE, [_]) => media::delete(state, request),
         (_, [_, "subscribed_apps"]) => subscriptions::handle(state, request).await,
         (&Method::GET, [_]) => phones::get(state, request),
+        (&Method::POST, [id]) if templates::is_template(state, id) => {
+            templates::edit(state, request)
+        }
         (&Method::POST, [_]) => phones::update(state, request),
         _ => Err(request.unknown_object()),
     }

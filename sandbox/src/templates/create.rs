@@ -124,11 +124,104 @@ pub fn create(state: &State, request: &GraphRequest, waba_id: &str) -> GraphResu
         rejected_reason: None,
         parameter_format,
         components,
+        approved_edits: Vec::new(),
     };
     world.templates.push(template.clone());
     drop(world);
     review::schedule(state, template);
     Ok(json!({ "id": id, "status": "PENDING", "category": category }))
+}
+
+/// `POST /{template-id}`: new components (and, unless it is approved, a
+/// new category) for an approved, rejected or paused template, which goes
+/// back to review. An approved template may be edited once a day and ten
+/// times in 30 days.
+pub fn edit(state: &State, request: &GraphRequest) -> GraphResult<Value> {
+    const DAY: i64 = crate::world::DAY_MS;
+    let template_id = request.id().to_string();
+    let waba_id = state
+        .world()
+        .templates
+        .iter()
+        .find(|t| t.id == template_id)
+        .map(|t| t.waba_id.clone())
+        .ok_or_else(|| request.unknown_object())?;
+    managed_waba(state, request, &waba_id)?;
+    let body = request.json()?;
+    let now = state.clock.now();
+    let mut world = state.world();
+    let template = world
+        .templates
+        .iter_mut()
+        .find(|t| t.id == template_id)
+        .ok_or_else(|| request.unknown_object())?;
+    if !matches!(template.status.as_str(), "APPROVED" | "REJECTED" | "PAUSED") {
+        return Err(refused(
+            None,
+            "Template Can't Be Edited",
+            format!(
+                "A {} template can't be edited.",
+                template.status.to_lowercase()
+            ),
+        ));
+    }
+    let category = match body["category"].as_str().map(str::to_ascii_uppercase) {
+        Some(c) if c != template.category && template.status == "APPROVED" => {
+            return Err(refused(
+                None,
+                "Category Can't Be Changed",
+                "An approved template's category can't be changed.",
+            ))
+        }
+        Some(c) if !CATEGORIES.contains(&c.as_str()) => {
+            return Err(refused(
+                None,
+                "Invalid Category",
+                "The category must be AUTHENTICATION, MARKETING or UTILITY.",
+            ))
+        }
+        Some(c) => c,
+        None => template.category.clone(),
+    };
+    if template.status == "APPROVED" {
+        let recent = |window: i64| {
+            template
+                .approved_edits
+                .iter()
+                .filter(|at| now - **at < window)
+                .count()
+        };
+        if recent(DAY) >= 1 || recent(30 * DAY) >= 10 {
+            return Err(refused(
+                None,
+                "Edit Limit Reached",
+                "An approved template can be edited once a day and 10 times in 30 days.",
+            ));
+        }
+    }
+    let components = match body.get("components") {
+        Some(Value::Array(components)) => components.clone(),
+        Some(_) => {
+            return Err(refused(
+                None,
+                "Invalid Parameter",
+                "components must be a list.",
+            ))
+        }
+        None => template.components.clone(),
+    };
+    check_components(&components, &template.parameter_format)?;
+    if template.status == "APPROVED" {
+        template.approved_edits.push(now);
+    }
+    template.components = components;
+    template.category = category;
+    template.status = "PENDING".into();
+    template.rejected_reason = None;
+    let reviewed = template.clone();
+    drop(world);
+    review::schedule(state, reviewed);
+    Ok(json!({ "success": true }))
 }
 
 fn check_components(components: &[Value], parameter_format: &str) -> GraphResult<()> {

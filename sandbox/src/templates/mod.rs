@@ -15,7 +15,7 @@ use crate::{
     State,
 };
 
-pub use create::create;
+pub use create::{create, edit};
 pub use review::set_status;
 
 const DEFAULT_LIMIT: usize = 25;
@@ -34,6 +34,9 @@ pub struct Template {
     /// POSITIONAL or NAMED.
     pub parameter_format: String,
     pub components: Vec<Value>,
+    /// When each edit of an approved template was made, for Meta's
+    /// limits (1 a day, 10 in 30 days).
+    pub approved_edits: Vec<crate::world::Millis>,
 }
 
 impl Template {
@@ -49,6 +52,7 @@ impl Template {
             rejected_reason: None,
             parameter_format: "POSITIONAL".into(),
             components: vec![json!({ "type": "BODY", "text": body })],
+            approved_edits: Vec::new(),
         }
     }
 
@@ -192,6 +196,10 @@ pub fn list(state: &State, request: &GraphRequest, waba_id: &str) -> GraphResult
         ));
     }
     Ok(json!({ "data": page, "paging": paging }))
+}
+
+pub fn is_template(state: &State, id: &str) -> bool {
+    state.world().templates.iter().any(|t| t.id == id)
 }
 
 /// `DELETE /{waba-id}/message_templates?name=X[&hsm_id=ID]`: every

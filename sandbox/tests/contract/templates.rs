@@ -285,3 +285,80 @@ async fn invalid_templates_are_refused_as_meta_refuses_them() {
     let (_, all) = world.call("GET", &path, None).await;
     assert_eq!(all["data"].as_array().unwrap().len(), 2, "{all}");
 }
+
+#[tokio::test]
+async fn rejected_and_approved_templates_are_edited_within_meta_s_limits() {
+    let world = World::start().await;
+    let waba = world.demo().waba_id.clone();
+    let path = format!("{waba}/message_templates");
+    let (_, created) = world
+        .call(
+            "POST",
+            &path,
+            Some(shipping(
+                "weekend_deal",
+                "Hi {{1}}, 20% off order {{2}} this weekend.",
+            )),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    status_webhook(&world, &id, "REJECTED").await;
+
+    // Editing the pending one is refused; the rejected one may change category.
+    let (status, edited) = world
+        .call("POST", &id, Some(json!({ "category": "MARKETING", "components": shipping("x", "Hi {{1}}, 20% off order {{2}} this weekend.")["components"] })))
+        .await;
+    assert_eq!(
+        (status, edited["success"].as_bool()),
+        (200, Some(true)),
+        "{edited}"
+    );
+    let (_, listed) = world
+        .call("GET", &format!("{path}?name=weekend_deal"), None)
+        .await;
+    assert_eq!(
+        (
+            listed["data"][0]["status"].as_str(),
+            listed["data"][0]["category"].as_str()
+        ),
+        (Some("PENDING"), Some("MARKETING"))
+    );
+    let pending = world
+        .call("POST", &id, Some(json!({ "components": [] })))
+        .await;
+    assert_graph_error(&pending, 400, 100, None);
+    status_webhook(&world, &id, "APPROVED").await;
+
+    // Approved: one edit a day, no category change, components checked.
+    let body = |text: &str| json!({ "components": [{ "type": "BODY", "text": text, "example": { "body_text": [["Ann"]] } }] });
+    let category = world
+        .call("POST", &id, Some(json!({ "category": "UTILITY" })))
+        .await;
+    assert_graph_error(&category, 400, 100, None);
+    let invalid = world
+        .call("POST", &id, Some(body("{{1}} is at the start")))
+        .await;
+    assert_graph_error(&invalid, 400, 100, Some(2388299));
+    let (status, _) = world
+        .call("POST", &id, Some(body("Hi {{1}}, this weekend only.")))
+        .await;
+    assert_eq!(status, 200);
+    // Wait for the second approval before trying again.
+    for _ in 0..200 {
+        let (_, now) = world
+            .call("GET", &format!("{path}?name=weekend_deal"), None)
+            .await;
+        if now["data"][0]["status"] == "APPROVED" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let again = world
+        .call("POST", &id, Some(body("Hi {{1}}, see you soon.")))
+        .await;
+    assert_graph_error(&again, 400, 100, None);
+    assert!(again.1["error"]["error_user_msg"]
+        .as_str()
+        .unwrap()
+        .contains("once a day"));
+}
