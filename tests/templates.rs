@@ -299,6 +299,50 @@ async fn a_promotional_utility_template_is_rejected_with_the_reason(backend: Tes
         matches!(&again, Err(Error::Meta(text)) if text.contains("already")),
         "{again:?}"
     );
+
+    // Fixed by the business: marketing is the right category. Meta
+    // reviews it again and approves it; then it can be sent.
+    let mut fixed = draft(
+        "weekend_deal",
+        "Hi {{1}}, 20% off order {{2}} this weekend.",
+        &["Ann", "A-1"],
+    );
+    fixed.category = "MARKETING".into();
+    let edited = templates::edit(&env.engine, &env.caller, &phone, &fixed)
+        .await
+        .unwrap();
+    assert_eq!(
+        (edited.status.as_str(), edited.rejected_reason.as_deref()),
+        ("PENDING", None)
+    );
+    let approved = status_becomes(&env, "weekend_deal", "APPROVED").await;
+    assert_eq!(approved.category, "MARKETING");
+    outbox::send(
+        &env.engine,
+        &env.caller,
+        &template_send(&phone, "weekend_deal", &["A"], &["B", "C"]),
+        Origin::Agent,
+        None,
+    )
+    .await
+    .expect("approved after the edit");
+    // An approved template keeps its category.
+    fixed.category = "UTILITY".into();
+    let recategorised = templates::edit(&env.engine, &env.caller, &phone, &fixed).await;
+    assert!(
+        matches!(
+            recategorised,
+            Err(Error::Invalid {
+                field: "category",
+                ..
+            })
+        ),
+        "{recategorised:?}"
+    );
+    assert!(env
+        .audit_actions()
+        .await
+        .contains(&"template.edited".to_string()));
     running.stop().await;
 }
 

@@ -141,6 +141,18 @@ impl GraphClient {
         ))
     }
 
+    /// Replaces a template's components (and category, unless approved);
+    /// Meta reviews it again.
+    pub async fn edit_template(
+        &self,
+        token: &Secret<String>,
+        template_id: &str,
+        changes: Value,
+    ) -> Result<(), GraphError> {
+        self.post(token, template_id, changes).await?;
+        Ok(())
+    }
+
     /// Deletes every language of the template `name`.
     pub async fn delete_template(
         &self,

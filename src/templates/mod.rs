@@ -159,6 +159,68 @@ pub async fn create(
     Ok(stored)
 }
 
+/// Edits the template the draft names (same name and language): new
+/// components, and a new category unless it is approved. Meta reviews it
+/// again, so it is stored as PENDING until the webhook says otherwise.
+pub async fn edit(
+    engine: &Engine,
+    caller: &Caller,
+    phone_number_id: &str,
+    draft: &Draft,
+) -> Result<StoredTemplate, Error> {
+    caller.require(Role::Admin)?;
+    let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
+    let mut stored = engine
+        .store
+        .template(&number.waba_id, &draft.name, &draft.language)
+        .await?
+        .ok_or(Error::NotFound)?;
+    if !matches!(stored.status.as_str(), APPROVED | "REJECTED" | "PAUSED") {
+        return Err(Error::invalid(
+            "name",
+            format!(
+                "A {} template can't be edited.",
+                stored.status.to_lowercase()
+            ),
+        ));
+    }
+    if stored.status == APPROVED && draft.category != stored.category {
+        return Err(Error::invalid(
+            "category",
+            "An approved template's category can't be changed.",
+        ));
+    }
+    rules::templates::check(draft).map_err(|p| Error::invalid(p.field, p.message))?;
+    let token = crate::tokens::open_number_token(engine, phone_number_id)
+        .await
+        .map_err(|e| Error::Meta(e.to_string()))?;
+    let components = to_graph(draft)["components"].clone();
+    let changes = json!({ "category": draft.category, "components": components });
+    if let Err(error) = engine
+        .graph
+        .edit_template(&token, &stored.template_id, changes)
+        .await
+    {
+        numbers::note_graph_error(engine, phone_number_id, &error).await?;
+        return Err(Error::Meta(meta_refusal(&error)));
+    }
+    stored.components = components.to_string();
+    stored.category = draft.category.clone();
+    stored.status = "PENDING".into();
+    stored.rejected_reason = None;
+    stored.updated_at = now_millis();
+    engine.store.upsert_template(&stored).await?;
+    audit::record(
+        &engine.store,
+        Some(&caller.workspace.id),
+        Some((&caller.user.id, &caller.user.email)),
+        "template.edited",
+        json!({ "waba_id": stored.waba_id, "name": stored.name, "language": stored.language }),
+    )
+    .await?;
+    Ok(stored)
+}
+
 /// Deletes every language of `name` at Meta, then here.
 pub async fn delete(
     engine: &Engine,
