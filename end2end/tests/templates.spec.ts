@@ -65,7 +65,7 @@ test("an admin creates a template, sees it approved, and an agent sends it into 
   }, { timeout: 15_000 }).toEqual(["pickup_ready header:#8 body:Bo body:#8"]);
 });
 
-test("a promotional utility template is rejected with Meta's reason, and deleted", async ({ page }) => {
+test("a promotional utility template is rejected with Meta's reason, edited into marketing, approved, and deleted", async ({ page }) => {
   await signIn(page);
   await ensureConnected(page);
   await page.goto("/templates");
@@ -78,6 +78,19 @@ test("a promotional utility template is rejected with Meta's reason, and deleted
   const row = page.locator('tr[data-template="weekend_deal"]');
   await expect(row).toHaveAttribute("data-status", "REJECTED", { timeout: 15_000 });
   await expect(row).toContainText("INCORRECT_CATEGORY");
+
+  // Edit: the form holds the template; the right category goes to review.
+  await row.getByRole("button", { name: "Edit" }).click();
+  await expect(page.getByRole("heading", { name: "Edit weekend_deal (en_US)" })).toBeVisible();
+  await expect(page.getByLabel("Body", { exact: true })).toHaveValue("Hi {{1}}, 20% off your order {{2}} this weekend.");
+  await expect(page.getByLabel("Sample for {{2}}")).toHaveValue("#7");
+  await expect(page.getByLabel("Name", { exact: true })).toBeDisabled();
+  await page.getByLabel("Category").selectOption("MARKETING");
+  await page.getByRole("button", { name: "Submit for review" }).click();
+  await expect(row).toHaveAttribute("data-status", "APPROVED", { timeout: 15_000 });
+  await expect(row).toContainText("marketing");
+  await expect(page.getByRole("heading", { name: "New template" })).toBeVisible();
+
   await row.getByRole("button", { name: "Delete" }).click();
   await expect(row).toHaveCount(0);
 });

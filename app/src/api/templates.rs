@@ -16,6 +16,9 @@ pub struct TemplateRow {
     pub body: String,
     /// A number of the template's WABA, to delete it through.
     pub phone_number_id: Option<String>,
+    /// The template as the form holds it, for one Meta lets be edited
+    /// (approved, rejected or paused).
+    pub edit_form: Option<TemplateForm>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +40,7 @@ pub struct SyncView {
 }
 
 /// A new template as the form holds it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TemplateForm {
     pub phone_number_id: String,
     pub name: String,
@@ -144,6 +147,11 @@ pub async fn list_templates() -> Result<TemplatesPage, UiError> {
                     .iter()
                     .find(|n| n.waba_id == t.waba_id)
                     .map(|n| n.phone_number_id.clone()),
+                edit_form: live
+                    .iter()
+                    .find(|n| n.waba_id == t.waba_id)
+                    .filter(|_| matches!(t.status.as_str(), "APPROVED" | "REJECTED" | "PAUSED"))
+                    .map(|n| form_of(t, &n.phone_number_id)),
             })
             .collect(),
         numbers: live
@@ -168,6 +176,77 @@ pub async fn create_template(form: TemplateForm) -> Result<String, UiError> {
         switchboard::templates::create(&engine, &caller, &form.phone_number_id, &form.draft())
             .await?;
     Ok(made.status)
+}
+
+#[server(prefix = "/api", endpoint = "edit_template", input = server_fn::codec::Json)]
+pub async fn edit_template(form: TemplateForm) -> Result<String, UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    let edited =
+        switchboard::templates::edit(&engine, &caller, &form.phone_number_id, &form.draft())
+            .await?;
+    Ok(edited.status)
+}
+
+/// A stored template read back into the form's fields (text parts and
+/// the buttons the form offers).
+#[cfg(feature = "ssr")]
+fn form_of(t: &switchboard::store::StoredTemplate, phone_number_id: &str) -> TemplateForm {
+    use serde_json::Value;
+    let components: Vec<Value> = serde_json::from_str(&t.components).unwrap_or_default();
+    let part = |kind: &str| {
+        components
+            .iter()
+            .find(|c| {
+                c["type"]
+                    .as_str()
+                    .is_some_and(|k| k.eq_ignore_ascii_case(kind))
+            })
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let (header, body, footer, buttons) = (
+        part("HEADER"),
+        part("BODY"),
+        part("FOOTER"),
+        part("BUTTONS"),
+    );
+    let buttons = buttons["buttons"].as_array().cloned().unwrap_or_default();
+    let of_kind = |kind: &'static str| {
+        buttons
+            .iter()
+            .filter(move |b| b["type"].as_str() == Some(kind))
+    };
+    let mut quick_replies: Vec<String> = of_kind("QUICK_REPLY")
+        .map(|b| text(&b["text"]))
+        .take(2)
+        .collect();
+    quick_replies.resize(2, String::new());
+    let url = of_kind("URL").next().cloned().unwrap_or(Value::Null);
+    let call = of_kind("PHONE_NUMBER")
+        .next()
+        .cloned()
+        .unwrap_or(Value::Null);
+    TemplateForm {
+        phone_number_id: phone_number_id.to_string(),
+        name: t.name.clone(),
+        language: t.language.clone(),
+        category: t.category.clone(),
+        header: text(&header["text"]),
+        header_example: text(&header["example"]["header_text"][0]),
+        body: text(&body["text"]),
+        body_examples: body["example"]["body_text"][0]
+            .as_array()
+            .map(|samples| samples.iter().map(text).collect())
+            .unwrap_or_default(),
+        footer: text(&footer["text"]),
+        quick_replies,
+        url_text: text(&url["text"]),
+        url: text(&url["url"]),
+        url_example: text(&url["example"][0]),
+        call_text: text(&call["text"]),
+        call_number: text(&call["phone_number"]),
+    }
 }
 
 #[server(prefix = "/api", endpoint = "delete_template")]

@@ -14,7 +14,7 @@ use super::{
     time::format_time,
 };
 use crate::api::templates::{
-    create_template, list_templates, DeleteTemplate, TemplateForm, TemplateRow,
+    create_template, edit_template, list_templates, DeleteTemplate, TemplateForm, TemplateRow,
 };
 
 const STATUSES: [&str; 6] = [
@@ -56,6 +56,10 @@ fn TemplatesBody() -> impl IntoView {
     // emptied) by the list's refreshes.
     let setup = Resource::new(|| (), |_| list_templates());
     let delete_error = last_error(delete.value());
+    // The form's fields, and the (name, language) being edited, if any;
+    // a row's Edit button fills both.
+    let form = RwSignal::new(blank_form());
+    let editing = RwSignal::new(None::<(String, String)>);
     let filter = RwSignal::new(String::new());
     let status_filter = RwSignal::new(String::new());
     let rows = move || {
@@ -108,14 +112,14 @@ fn TemplatesBody() -> impl IntoView {
                     // nothing, so a click never lands on a vanishing button.
                     <tbody>
                         <For each=rows key=|t| t.clone() let:t>
-                            <TemplateRowView t can_delete=can_delete() delete/>
+                            <TemplateRowView t can_delete=can_delete() delete form editing/>
                         </For>
                     </tbody>
                 </table>
             </Transition>
             <Transition fallback=|| ()>
                 {move || setup.get().and_then(Result::ok).filter(|p| p.can_edit && !p.numbers.is_empty())
-                    .map(|p| view! { <CreateTemplate numbers=p.numbers refresh/> })}
+                    .map(|p| view! { <CreateTemplate numbers=p.numbers refresh form editing/> })}
             </Transition>
         </section>
     }
@@ -126,8 +130,12 @@ fn TemplateRowView(
     t: TemplateRow,
     can_delete: bool,
     delete: ServerAction<DeleteTemplate>,
+    form: RwSignal<TemplateForm>,
+    editing: RwSignal<Option<(String, String)>>,
 ) -> impl IntoView {
     let deletable = can_delete && t.status != "DISABLED";
+    let edit_form = t.edit_form.clone().filter(|_| can_delete);
+    let key = (t.name.clone(), t.language.clone());
     let status_class = format!("status status-{}", t.status.to_lowercase());
     let (row_name, row_status, form_name) = (t.name.clone(), t.status.clone(), t.name.clone());
     view! {
@@ -137,7 +145,13 @@ fn TemplateRowView(
             <td>{t.category.to_lowercase()}</td>
             <td><span class=status_class>{t.status.to_lowercase()}</span></td>
             <td>{t.rejected_reason.clone().unwrap_or_default()}</td>
-            <td>{match (deletable, t.phone_number_id.clone()) {
+            <td>{edit_form.map(|loaded| view! {
+                <button type="button" class="button small secondary" on:click=move |_| {
+                    form.set(loaded.clone());
+                    editing.set(Some(key.clone()));
+                }>"Edit"</button>
+            })}
+            {match (deletable, t.phone_number_id.clone()) {
                 (true, Some(phone)) => view! {
                     <ActionForm action=delete attr:class="inline">
                         <input type="hidden" name="phone_number_id" value=phone/>
@@ -152,21 +166,41 @@ fn TemplateRowView(
     }
 }
 
-/// The create form: every field a signal, checked and previewed as typed.
-#[component]
-fn CreateTemplate(numbers: Vec<(String, String)>, refresh: RwSignal<u32>) -> impl IntoView {
-    let first = numbers
-        .first()
-        .map(|(id, _)| id.clone())
-        .unwrap_or_default();
-    let form = RwSignal::new(TemplateForm {
-        phone_number_id: first,
+fn blank_form() -> TemplateForm {
+    TemplateForm {
         language: "en_US".into(),
         category: "UTILITY".into(),
         quick_replies: vec![String::new(), String::new()],
         ..TemplateForm::default()
+    }
+}
+
+/// The create (or edit) form: every field a signal, checked and previewed
+/// as typed.
+#[component]
+fn CreateTemplate(
+    numbers: Vec<(String, String)>,
+    refresh: RwSignal<u32>,
+    form: RwSignal<TemplateForm>,
+    editing: RwSignal<Option<(String, String)>>,
+) -> impl IntoView {
+    let first = numbers
+        .first()
+        .map(|(id, _)| id.clone())
+        .unwrap_or_default();
+    if form.with_untracked(|f| f.phone_number_id.is_empty()) {
+        form.update(|f| f.phone_number_id = first);
+    }
+    let create = Action::new(|(form, edit): &(TemplateForm, bool)| {
+        let (form, edit) = (form.clone(), *edit);
+        async move {
+            if edit {
+                edit_template(form).await
+            } else {
+                create_template(form).await
+            }
+        }
     });
-    let create = Action::new(|form: &TemplateForm| create_template(form.clone()));
     let error = last_error(create.value());
     let variable_count = Memo::new(move |_| form.with(|f| variables(&f.body).len()));
     let problem = Memo::new(move |_| form.with(|f| rules::templates::check(&f.draft()).err()));
@@ -188,26 +222,45 @@ fn CreateTemplate(numbers: Vec<(String, String)>, refresh: RwSignal<u32>) -> imp
     let (call_number, set_call_number) = text(|f| &mut f.call_number);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        create.dispatch(form.get_untracked());
+        create.dispatch((form.get_untracked(), editing.get_untracked().is_some()));
     };
     Effect::new(move |_| {
         if matches!(create.value().get(), Some(Ok(_))) {
+            editing.set(None);
             refresh.update(|n| *n += 1);
         }
     });
+    let locked = move || editing.get().is_some();
     view! {
-        <h2>"New template"</h2>
+        <h2>{move || match editing.get() {
+            Some((name, language)) => format!("Edit {name} ({language})"),
+            None => "New template".to_string(),
+        }}</h2>
+        {move || locked().then(|| view! {
+            <p class="muted">"Meta reviews an edited template again. An approved one keeps its category and may be edited once a day. "
+                <button type="button" class="button small secondary" on:click=move |_| {
+                    editing.set(None);
+                    form.set(blank_form());
+                }>"Cancel editing"</button>
+            </p>
+        })}
         <div class="template-editor">
             <form class="form" on:submit=on_submit>
-                <label>"Number" <select name="phone_number_id" on:change=move |ev| form.update(|f| f.phone_number_id = event_target_value(&ev))>
+                <label>"Number" <select name="phone_number_id" disabled=locked
+                    prop:value=move || form.with(|f| f.phone_number_id.clone())
+                    on:change=move |ev| form.update(|f| f.phone_number_id = event_target_value(&ev))>
                     {numbers.into_iter().map(|(id, label)| view! { <option value=id>{label}</option> }).collect_view()}
                 </select></label>
-                <label>"Name" <input name="template_name" required placeholder="order_shipped" prop:value=name on:input=set_name/></label>
+                <label>"Name" <input name="template_name" required placeholder="order_shipped" disabled=locked prop:value=name on:input=set_name/></label>
                 <FieldError error field="name"/>
-                <label>"Language" <select name="language" on:change=move |ev| form.update(|f| f.language = event_target_value(&ev))>
+                <label>"Language" <select name="language" disabled=locked
+                    prop:value=move || form.with(|f| f.language.clone())
+                    on:change=move |ev| form.update(|f| f.language = event_target_value(&ev))>
                     {LANGUAGES.iter().map(|l| view! { <option value=*l selected=*l == "en_US">{*l}</option> }).collect_view()}
                 </select></label>
-                <label>"Category" <select name="category" on:change=move |ev| form.update(|f| f.category = event_target_value(&ev))>
+                <label>"Category" <select name="category"
+                    prop:value=move || form.with(|f| f.category.clone())
+                    on:change=move |ev| form.update(|f| f.category = event_target_value(&ev))>
                     {CATEGORIES.iter().map(|c| view! { <option value=*c>{c.to_lowercase()}</option> }).collect_view()}
                 </select></label>
                 <label>"Header (optional)" <input name="header" maxlength="60" prop:value=header on:input=set_header/></label>
@@ -235,8 +288,11 @@ fn CreateTemplate(numbers: Vec<(String, String)>, refresh: RwSignal<u32>) -> imp
                     {(0..2).map(|i| view! {
                         <label>{format!("Quick reply {}", i + 1)}
                             <input name=format!("quick_reply_{}", i + 1) maxlength="25"
-                                prop:value=move || form.with(|f| f.quick_replies[i].clone())
-                                on:input=move |ev| form.update(|f| f.quick_replies[i] = event_target_value(&ev))/>
+                                prop:value=move || form.with(|f| f.quick_replies.get(i).cloned().unwrap_or_default())
+                                on:input=move |ev| form.update(|f| {
+                                    if f.quick_replies.len() <= i { f.quick_replies.resize(i + 1, String::new()); }
+                                    f.quick_replies[i] = event_target_value(&ev);
+                                })/>
                         </label>
                     }).collect_view()}
                     <label>"Link label" <input name="url_text" maxlength="25" prop:value=url_text on:input=set_url_text/></label>
@@ -259,7 +315,7 @@ fn CreateTemplate(numbers: Vec<(String, String)>, refresh: RwSignal<u32>) -> imp
 /// The live check, the outcome and the submit button.
 #[component]
 fn Submit(
-    create: Action<TemplateForm, Result<String, crate::errors::UiError>>,
+    create: Action<(TemplateForm, bool), Result<String, crate::errors::UiError>>,
     problem: Memo<Option<rules::templates::Problem>>,
 ) -> impl IntoView {
     let error = last_error(create.value());

@@ -196,6 +196,14 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
         )],
     ),
     (
+        "edit_template",
+        false,
+        &[(
+            "form",
+            r#"{"phone_number_id":"106540352242922","name":"x","language":"en_US","category":"UTILITY","header":"","header_example":"","body":"Hi","body_examples":[],"footer":"","quick_replies":[],"url_text":"","url":"","url_example":"","call_text":"","call_number":""}"#,
+        )],
+    ),
+    (
         "save_bot",
         false,
         &[(
@@ -332,13 +340,13 @@ async fn roles_limit_what_members_may_do() {
     assert_eq!(viewer.call("list_conversations", &[]).await.0, 200);
     assert_eq!(viewer.call("list_templates", &[]).await.0, 200);
     let template = r#"{"phone_number_id":"106540352242922","name":"x","language":"en_US","category":"UTILITY","header":"","header_example":"","body":"Hi","body_examples":[],"footer":"","quick_replies":[],"url_text":"","url":"","url_example":"","call_text":"","call_number":""}"#;
-    assert_eq!(
-        viewer
-            .call("create_template", &[("form", template)])
-            .await
-            .0,
-        403
-    );
+    for made in ["create_template", "edit_template"] {
+        assert_eq!(
+            viewer.call(made, &[("form", template)]).await.0,
+            403,
+            "{made}"
+        );
+    }
     assert_eq!(
         viewer
             .call(

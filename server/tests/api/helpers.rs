@@ -13,6 +13,7 @@ pub const JSON_INPUT: &[&str] = &[
     "save_bot",
     "send_template",
     "create_template",
+    "edit_template",
 ];
 pub const MULTIPART_INPUT: &[&str] = &["upload_profile_picture", "send_file"];
 
