@@ -264,6 +264,27 @@ fn meta_refusal(error: &crate::graph::GraphError) -> String {
     }
 }
 
+/// How many parameters a send gives a template's `HEADER` or `BODY`: one
+/// per `{{...}}` of its text, and for a media or location header exactly
+/// one (the file or the place).
+pub fn values_expected(template: &StoredTemplate, kind: &str) -> usize {
+    let components = serde_json::from_str::<Value>(&template.components).unwrap_or(Value::Null);
+    let media_header = kind.eq_ignore_ascii_case("HEADER")
+        && components.as_array().into_iter().flatten().any(|c| {
+            c["type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("HEADER"))
+                && c["format"]
+                    .as_str()
+                    .is_some_and(|f| !f.eq_ignore_ascii_case("TEXT"))
+        });
+    if media_header {
+        1
+    } else {
+        rules::templates::variables(&component_text(&components, kind)).len()
+    }
+}
+
 /// Refuses, before Meta does, a template that is not approved here or is
 /// given the wrong number of values. An unknown template is looked up at
 /// Meta first (it may be newer than the last sync), unless the list was
@@ -308,7 +329,7 @@ pub async fn require_sendable(
         ));
     }
     for kind in ["HEADER", "BODY"] {
-        let expected = rules::templates::variables(&text_of(&template, kind)).len();
+        let expected = values_expected(&template, kind);
         let given: usize = components
             .iter()
             .filter(|c| {
@@ -327,4 +348,58 @@ pub async fn require_sendable(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(components: Value) -> StoredTemplate {
+        StoredTemplate {
+            waba_id: "w".into(),
+            name: "t".into(),
+            language: "en_US".into(),
+            template_id: "1".into(),
+            category: "UTILITY".into(),
+            status: APPROVED.into(),
+            rejected_reason: None,
+            parameter_format: "POSITIONAL".into(),
+            components: components.to_string(),
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_send_gives_one_value_per_variable_and_one_for_a_media_header() {
+        let text = stored(json!([
+            { "type": "HEADER", "format": "TEXT", "text": "Order {{1}}" },
+            { "type": "BODY", "text": "Hi {{1}}, {{2}} is ready." },
+        ]));
+        assert_eq!(
+            (
+                values_expected(&text, "HEADER"),
+                values_expected(&text, "BODY")
+            ),
+            (1, 2)
+        );
+        let image = stored(json!([
+            { "type": "HEADER", "format": "IMAGE", "example": { "header_handle": ["4::x"] } },
+            { "type": "BODY", "text": "Our new menu." },
+        ]));
+        assert_eq!(
+            (
+                values_expected(&image, "HEADER"),
+                values_expected(&image, "BODY")
+            ),
+            (1, 0)
+        );
+        let plain = stored(json!([{ "type": "BODY", "text": "Hello." }]));
+        assert_eq!(
+            (
+                values_expected(&plain, "HEADER"),
+                values_expected(&plain, "BODY")
+            ),
+            (0, 0)
+        );
+    }
 }

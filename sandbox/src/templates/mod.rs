@@ -84,10 +84,24 @@ impl Template {
             .and_then(|c| c["text"].as_str())
     }
 
-    /// How many values a send must give the header and the body.
+    /// How many values a send must give the header and the body; a media
+    /// or location header takes exactly one (the file or the place).
     pub fn variables(&self) -> (usize, usize) {
+        let media_header = self.components.iter().any(|c| {
+            c["type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("HEADER"))
+                && c["format"]
+                    .as_str()
+                    .is_some_and(|f| !f.eq_ignore_ascii_case("TEXT"))
+        });
+        let header = if media_header {
+            1
+        } else {
+            self.text_of("HEADER").map_or(0, |t| variables_in(t).len())
+        };
         (
-            self.text_of("HEADER").map_or(0, |t| variables_in(t).len()),
+            header,
             self.text_of("BODY").map_or(0, |t| variables_in(t).len()),
         )
     }
@@ -342,6 +356,14 @@ mod tests {
     fn variables_are_found_in_order() {
         assert_eq!(variables_in("Hi {{1}}, order {{ 2 }} {{x"), vec!["1", "2"]);
         assert!(variables_in("no variables").is_empty());
+    }
+
+    #[test]
+    fn a_media_header_takes_one_value() {
+        let mut template = Template::approved("1", "w", "menu", "Our menu, {{1}}.");
+        assert_eq!(template.variables(), (0, 1));
+        template.components.insert(0, json!({ "type": "HEADER", "format": "IMAGE" }));
+        assert_eq!(template.variables(), (1, 1));
     }
 
     #[test]
