@@ -27,6 +27,7 @@ on_both_backends!(
     a_promotional_utility_template_is_rejected_with_the_reason,
     a_paused_or_unknown_template_is_refused_before_meta,
     invalid_drafts_never_reach_meta,
+    a_named_template_is_sent_with_its_parameter_names,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -473,4 +474,65 @@ async fn invalid_drafts_never_reach_meta(backend: TestBackend) {
         .unwrap()
         .iter()
         .all(|t| t.name != "gap"));
+}
+
+async fn a_named_template_is_sent_with_its_parameter_names(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let running = env.run().await;
+    // Made in Meta's own tools with named parameters; the sync brings it.
+    let token = env.token_of(&phone).await;
+    let created = env
+        .graph(
+            Method::POST,
+            &format!("{}/message_templates", env.demo.waba_id),
+            &token,
+            Some(json!({ "name": "table_ready", "language": "en_US", "category": "UTILITY", "parameter_format": "NAMED",
+                "components": [{ "type": "BODY", "text": "Hi {{first_name}}, your table for {{party_size}} is ready.",
+                    "example": { "body_text_named_params": [
+                        { "param_name": "first_name", "example": "Ann" },
+                        { "param_name": "party_size", "example": "4" } ] } }] })),
+        )
+        .await;
+    assert!(created["id"].is_string(), "{created}");
+    let stored = status_becomes(&env, "table_ready", "APPROVED").await;
+    assert_eq!(stored.parameter_format, "NAMED");
+    let offered = outbox::approved_templates(&env.engine, &env.caller, &phone)
+        .await
+        .unwrap();
+    let offer = offered
+        .iter()
+        .find(|t| t.name == "table_ready")
+        .expect("offered");
+    assert_eq!(offer.variable_names, ["first_name", "party_size"]);
+
+    let content = templates::content_for(
+        &env.engine,
+        &env.caller,
+        &phone,
+        "table_ready",
+        "en_US",
+        &[],
+        &["Bo".into(), "2".into()],
+    )
+    .await
+    .unwrap();
+    let outgoing = Outgoing {
+        phone_number_id: phone.clone(),
+        recipient: CUSTOMER.into(),
+        content,
+        context_wamid: None,
+    };
+    outbox::send(&env.engine, &env.caller, &outgoing, Origin::Agent, None)
+        .await
+        .expect("queued");
+    eventually("the named template received", WAIT, || async {
+        !env.received(&phone, CUSTOMER).await.is_empty()
+    })
+    .await;
+    let line = env.received(&phone, CUSTOMER).await.remove(0);
+    let parameters = &line["message"]["template"]["components"][0]["parameters"];
+    assert_eq!(parameters[0]["parameter_name"], "first_name");
+    assert_eq!(parameters[1]["parameter_name"], "party_size");
+    assert_eq!(parameters[1]["text"], "2");
+    running.stop().await;
 }

@@ -78,6 +78,51 @@ pub fn variables(text: &str) -> Vec<String> {
     found
 }
 
+/// The distinct placeholders of a text, in first-seen order: what a send
+/// fills (`1`, `2`... for positional templates, names for NAMED ones).
+pub fn distinct_variables(text: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for variable in variables(text) {
+        if !seen.contains(&variable) {
+            seen.push(variable);
+        }
+    }
+    seen
+}
+
+/// The text with each `{{name}}` replaced by the value given for that name
+/// (`names[i]` takes `values[i]`); placeholders without a value stay.
+pub fn fill_by_name(text: &str, names: &[String], values: &[String]) -> String {
+    let numbered: Vec<String> = variables(text)
+        .iter()
+        .map(|v| {
+            names
+                .iter()
+                .position(|n| n == v)
+                .and_then(|i| values.get(i))
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    // Rewrite each placeholder to its position, then fill positionally.
+    let mut positional = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut index = 0;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { break };
+        positional.push_str(&rest[..start]);
+        index += 1;
+        match numbered.get(index - 1).filter(|v| !v.is_empty()) {
+            Some(value) => positional.push_str(value),
+            None => positional.push_str(&rest[start..start + 2 + end + 2]),
+        }
+        rest = &after[end + 2..];
+    }
+    positional.push_str(rest);
+    positional
+}
+
 /// The text with `{{n}}` replaced by `values[n-1]` where one is given.
 pub fn fill(text: &str, values: &[String]) -> String {
     let mut out = String::with_capacity(text.len());
@@ -299,6 +344,23 @@ mod tests {
         assert_eq!(check(&buttons).unwrap_err().field, "buttons");
         buttons.buttons.swap(1, 2);
         assert!(check(&buttons).is_ok());
+    }
+
+    #[test]
+    fn named_variables_are_filled_by_name_once_each() {
+        let text = "Hi {{first_name}}, table for {{party}}; see you, {{first_name}}!";
+        let names = distinct_variables(text);
+        assert_eq!(names, ["first_name", "party"]);
+        let values = vec!["Ann".to_string(), "4".to_string()];
+        assert_eq!(
+            fill_by_name(text, &names, &values),
+            "Hi Ann, table for 4; see you, Ann!"
+        );
+        assert_eq!(fill_by_name(text, &names, &[]), text);
+        assert_eq!(
+            fill_by_name("Hi {{1}}", &["1".into()], &["Bo".into()]),
+            "Hi Bo"
+        );
     }
 
     #[test]

@@ -17,10 +17,13 @@ pub struct TemplateInfo {
     pub language: String,
     pub status: String,
     pub category: String,
-    /// The body's text with its `{{n}}` placeholders.
+    /// The body's text with its `{{n}}` (or `{{name}}`) placeholders.
     pub body: String,
     /// How many body variables a send must fill.
     pub variables: usize,
+    /// The body's distinct placeholders in order: `1`, `2`... or, for a
+    /// NAMED template, the names its parameters must carry.
+    pub variable_names: Vec<String>,
     /// The text header with its placeholder, if the template has one.
     pub header: String,
     /// How many header variables a send must fill (0 or 1).
@@ -31,14 +34,9 @@ pub struct TemplateInfo {
     pub components: Value,
 }
 
-/// The highest `{{n}}` in a text (positional variables are numbered from 1).
+/// How many distinct variables a text has (`{{1}}`, `{{2}}`... or named).
 pub fn variable_count(text: &str) -> usize {
-    text.split("{{")
-        .skip(1)
-        .filter_map(|rest| rest.split_once("}}"))
-        .filter_map(|(inside, _)| inside.trim().parse::<usize>().ok())
-        .max()
-        .unwrap_or(0)
+    rules::templates::distinct_variables(text).len()
 }
 
 /// The text of a template's component of `kind` (HEADER, BODY, FOOTER).
@@ -71,6 +69,7 @@ pub fn read_template(value: &Value) -> Option<TemplateInfo> {
         status: text(&value["status"]).to_uppercase(),
         category: text(&value["category"]).to_uppercase(),
         variables: variable_count(&body),
+        variable_names: rules::templates::distinct_variables(&body),
         body,
         rejected_reason: value["rejected_reason"]
             .as_str()

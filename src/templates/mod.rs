@@ -264,6 +264,52 @@ fn meta_refusal(error: &crate::graph::GraphError) -> String {
     }
 }
 
+/// What sending a stored template with these values means to the Messages
+/// API: positional text parameters, or, for a NAMED template, each
+/// parameter with the `parameter_name` of its placeholder.
+pub async fn content_for(
+    engine: &Engine,
+    caller: &Caller,
+    phone_number_id: &str,
+    name: &str,
+    language: &str,
+    header: &[String],
+    body: &[String],
+) -> Result<crate::outbox::Content, Error> {
+    caller.require(Role::Agent)?;
+    let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
+    let stored = engine
+        .store
+        .template(&number.waba_id, name, language)
+        .await?;
+    let Some(template) = stored.filter(|t| t.parameter_format == "NAMED") else {
+        return Ok(crate::outbox::template_content(
+            name, language, header, body,
+        ));
+    };
+    let part = |kind: &str, values: &[String]| {
+        let names = rules::templates::distinct_variables(&text_of(&template, kind));
+        let parameters: Vec<Value> = values
+            .iter()
+            .enumerate()
+            .map(|(i, value)| match names.get(i) {
+                Some(n) => json!({ "type": "text", "parameter_name": n, "text": value }),
+                None => json!({ "type": "text", "text": value }),
+            })
+            .collect();
+        (!parameters.is_empty())
+            .then(|| json!({ "type": kind.to_lowercase(), "parameters": parameters }))
+    };
+    Ok(crate::outbox::Content::Template {
+        name: name.to_string(),
+        language: language.to_string(),
+        components: [part("HEADER", header), part("BODY", body)]
+            .into_iter()
+            .flatten()
+            .collect(),
+    })
+}
+
 /// How many parameters a send gives a template's `HEADER` or `BODY`: one
 /// per `{{...}}` of its text, and for a media or location header exactly
 /// one (the file or the place).
@@ -281,7 +327,7 @@ pub fn values_expected(template: &StoredTemplate, kind: &str) -> usize {
     if media_header {
         1
     } else {
-        rules::templates::variables(&component_text(&components, kind)).len()
+        rules::templates::distinct_variables(&component_text(&components, kind)).len()
     }
 }
 

@@ -220,6 +220,8 @@ pub struct TemplateView {
     /// The body with its `{{n}}` placeholders.
     pub body: String,
     pub variables: usize,
+    /// The body's placeholders in order (`1`, `2`... or names).
+    pub variable_names: Vec<String>,
     /// The text header, empty if none, and its variables (0 or 1).
     pub header: String,
     pub header_variables: usize,
@@ -236,6 +238,7 @@ pub async fn reply_templates(phone_number_id: String) -> Result<Vec<TemplateView
             language: t.language,
             body: t.body,
             variables: t.variables,
+            variable_names: t.variable_names,
             header: t.header,
             header_variables: t.header_variables,
         })
@@ -266,10 +269,20 @@ pub async fn send_template(
             message: "Fill in every variable.".into(),
         });
     }
+    let content = switchboard::templates::content_for(
+        &engine,
+        &caller,
+        &phone_number_id,
+        &name,
+        &language,
+        &header_values,
+        &values,
+    )
+    .await?;
     let outgoing = Outgoing {
         phone_number_id,
         recipient: customer,
-        content: outbox::template_content(&name, &language, &header_values, &values),
+        content,
         context_wamid: None,
     };
     outbox::send(&engine, &caller, &outgoing, Origin::Agent, Some(&key)).await?;

@@ -337,7 +337,7 @@ fn TemplatePicker(target: StoredValue<(String, String)>, refresh: RwSignal<u32>)
                 Ok(list) => {
                     let list = StoredValue::new(list);
                     let current = move || list.with_value(|l| l.get(chosen.get()).cloned());
-                    let preview = move || current().map(|t| rules::templates::fill(&t.body, &values.get()));
+                    let preview = move || current().map(|t| rules::templates::fill_by_name(&t.body, &t.variable_names, &values.get()));
                     let header_preview = move || current()
                         .filter(|t| !t.header.is_empty())
                         .map(|t| rules::templates::fill(&t.header, &[header_value.get()]));
@@ -375,9 +375,9 @@ fn TemplatePicker(target: StoredValue<(String, String)>, refresh: RwSignal<u32>)
                                         on:input=move |e| header_value.set(event_target_value(&e))/>
                                 </label>
                             })}
-                            {move || current().map(|t| (1..=t.variables).map(|n| view! {
-                                <label>{format!("Variable {n} ")}
-                                    <input aria-label=format!("Variable {n}")
+                            {move || current().map(|t| t.variable_names.into_iter().enumerate().map(|(i, label)| (i + 1, label)).map(|(n, label)| view! {
+                                <label>{format!("Variable {label} ")}
+                                    <input aria-label=format!("Variable {label}")
                                         prop:value=move || values.get().get(n - 1).cloned().unwrap_or_default()
                                         on:input=move |e| values.update(|v| {
                                             v.resize(v.len().max(n), String::new());

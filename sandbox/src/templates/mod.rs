@@ -95,15 +95,18 @@ impl Template {
                     .as_str()
                     .is_some_and(|f| !f.eq_ignore_ascii_case("TEXT"))
         });
+        let distinct = |text: &str| {
+            let mut seen = variables_in(text);
+            seen.sort_unstable();
+            seen.dedup();
+            seen.len()
+        };
         let header = if media_header {
             1
         } else {
-            self.text_of("HEADER").map_or(0, |t| variables_in(t).len())
+            self.text_of("HEADER").map_or(0, distinct)
         };
-        (
-            header,
-            self.text_of("BODY").map_or(0, |t| variables_in(t).len()),
-        )
+        (header, self.text_of("BODY").map_or(0, distinct))
     }
 }
 
@@ -339,6 +342,36 @@ pub fn check_send(state: &State, waba_id: &str, template: &Value) -> GraphResult
             ));
         }
     }
+    // A NAMED template's parameters say which placeholder they fill.
+    if template_row.parameter_format == "NAMED" {
+        for kind in ["HEADER", "BODY"] {
+            let names = template_row
+                .text_of(kind)
+                .map(variables_in)
+                .unwrap_or_default();
+            let parameters = template["components"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| {
+                    c["type"]
+                        .as_str()
+                        .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+                })
+                .filter_map(|c| c["parameters"].as_array())
+                .flatten();
+            for parameter in parameters {
+                let named = parameter["parameter_name"].as_str();
+                if !named.is_some_and(|n| names.contains(&n)) {
+                    return Err(missing(&format!(
+                        "parameter_name (one of {}) of each {} parameter",
+                        names.join(", "),
+                        kind.to_lowercase()
+                    )));
+                }
+            }
+        }
+    }
     Ok(())
 }
 
@@ -362,7 +395,9 @@ mod tests {
     fn a_media_header_takes_one_value() {
         let mut template = Template::approved("1", "w", "menu", "Our menu, {{1}}.");
         assert_eq!(template.variables(), (0, 1));
-        template.components.insert(0, json!({ "type": "HEADER", "format": "IMAGE" }));
+        template
+            .components
+            .insert(0, json!({ "type": "HEADER", "format": "IMAGE" }));
         assert_eq!(template.variables(), (1, 1));
     }
 

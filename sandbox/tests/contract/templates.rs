@@ -362,3 +362,45 @@ async fn rejected_and_approved_templates_are_edited_within_meta_s_limits() {
         .unwrap()
         .contains("once a day"));
 }
+
+#[tokio::test]
+async fn a_named_template_needs_each_parameter_s_name() {
+    let world = World::start().await;
+    let waba = world.demo().waba_id.clone();
+    let phone = world.demo().phone_number_id.clone();
+    let customer = world.demo().customer_wa_id.clone();
+    let (status, created) = world
+        .call("POST", &format!("{waba}/message_templates"), Some(json!({
+            "name": "table_ready", "language": "en_US", "category": "UTILITY", "parameter_format": "NAMED",
+            "components": [{ "type": "BODY", "text": "Hi {{first_name}}, table for {{party_size}} is ready.",
+                "example": { "body_text_named_params": [
+                    { "param_name": "first_name", "example": "Ann" }, { "param_name": "party_size", "example": "4" } ] } }] })))
+        .await;
+    assert_eq!(status, 200, "{created}");
+    status_webhook(&world, created["id"].as_str().unwrap(), "APPROVED").await;
+    let send = |parameters: Value| {
+        json!({ "messaging_product": "whatsapp", "to": customer, "type": "template",
+        "template": { "name": "table_ready", "language": { "code": "en_US" },
+            "components": [{ "type": "body", "parameters": parameters }] } })
+    };
+    let unnamed = world
+        .call(
+            "POST",
+            &format!("{phone}/messages"),
+            Some(send(
+                json!([{ "type": "text", "text": "Bo" }, { "type": "text", "text": "2" }]),
+            )),
+        )
+        .await;
+    assert_graph_error(&unnamed, 400, 131008, None);
+    let (status, sent) = world
+        .call(
+            "POST",
+            &format!("{phone}/messages"),
+            Some(send(json!([
+            { "type": "text", "parameter_name": "first_name", "text": "Bo" },
+            { "type": "text", "parameter_name": "party_size", "text": "2" } ]))),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+}
