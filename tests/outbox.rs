@@ -612,7 +612,7 @@ async fn a_closed_window_offers_the_approved_templates(backend: TestBackend) {
         .iter()
         .find(|t| t.name == "order_update")
         .expect("listed");
-    assert_eq!((order.language.as_str(), order.variables), ("en_US", 2));
+    assert_eq!((order.language.as_str(), order.variables()), ("en_US", 2));
     assert!(order.body.contains("{{2}}"));
     // The customer never wrote: a template still reaches them.
     let stranger = "15559990000";

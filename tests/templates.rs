@@ -202,7 +202,7 @@ async fn a_created_template_is_approved_by_webhook_and_sent_with_values(backend:
         .iter()
         .find(|t| t.name == "order_shipped")
         .expect("offered in the composer");
-    assert_eq!(offer.variables, 2);
+    assert_eq!(offer.variables(), 2);
 
     // The wrong number of values is refused here, the right one reaches the customer.
     let wrong = outbox::send(

@@ -90,64 +90,40 @@ pub fn distinct_variables(text: &str) -> Vec<String> {
     seen
 }
 
-/// The text with each `{{name}}` replaced by the value given for that name
-/// (`names[i]` takes `values[i]`); placeholders without a value stay.
-pub fn fill_by_name(text: &str, names: &[String], values: &[String]) -> String {
-    let numbered: Vec<String> = variables(text)
-        .iter()
-        .map(|v| {
-            names
-                .iter()
-                .position(|n| n == v)
-                .and_then(|i| values.get(i))
-                .cloned()
-                .unwrap_or_default()
-        })
-        .collect();
-    // Rewrite each placeholder to its position, then fill positionally.
-    let mut positional = String::with_capacity(text.len());
-    let mut rest = text;
-    let mut index = 0;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else { break };
-        positional.push_str(&rest[..start]);
-        index += 1;
-        match numbered.get(index - 1).filter(|v| !v.is_empty()) {
-            Some(value) => positional.push_str(value),
-            None => positional.push_str(&rest[start..start + 2 + end + 2]),
-        }
-        rest = &after[end + 2..];
-    }
-    positional.push_str(rest);
-    positional
-}
-
-/// The text with `{{n}}` replaced by `values[n-1]` where one is given.
-pub fn fill(text: &str, values: &[String]) -> String {
+/// The text with each placeholder `{{x}}` replaced by `value(x)` (`x`
+/// trimmed); placeholders without a non-empty value stay as they are.
+fn replace_placeholders(text: &str, value: impl Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let inside = after[..end].trim();
-        match inside
-            .parse::<usize>()
-            .ok()
-            .and_then(|n| values.get(n.wrapping_sub(1)))
-            .filter(|v| !v.is_empty())
-        {
-            Some(value) => out.push_str(value),
+        let Some(end) = after.find("}}") else { break };
+        out.push_str(&rest[..start]);
+        match value(after[..end].trim()).filter(|v| !v.is_empty()) {
+            Some(filled) => out.push_str(&filled),
             None => out.push_str(&rest[start..start + 2 + end + 2]),
         }
         rest = &after[end + 2..];
     }
     out.push_str(rest);
     out
+}
+
+/// The text with each `{{name}}` replaced by the value given for that name
+/// (`names[i]` takes `values[i]`); placeholders without a value stay.
+pub fn fill_by_name(text: &str, names: &[String], values: &[String]) -> String {
+    replace_placeholders(text, |name| {
+        let i = names.iter().position(|n| n == name)?;
+        values.get(i).cloned()
+    })
+}
+
+/// The text with `{{n}}` replaced by `values[n-1]` where one is given.
+pub fn fill(text: &str, values: &[String]) -> String {
+    replace_placeholders(text, |inside| {
+        let n = inside.parse::<usize>().ok()?;
+        values.get(n.checked_sub(1)?).cloned()
+    })
 }
 
 /// Variables numbered {{1}}, {{2}}, ... in order, none at the very start

@@ -19,15 +19,11 @@ pub struct TemplateInfo {
     pub category: String,
     /// The body's text with its `{{n}}` (or `{{name}}`) placeholders.
     pub body: String,
-    /// How many body variables a send must fill.
-    pub variables: usize,
     /// The body's distinct placeholders in order: `1`, `2`... or, for a
     /// NAMED template, the names its parameters must carry.
     pub variable_names: Vec<String>,
     /// The text header with its placeholder, if the template has one.
     pub header: String,
-    /// How many header variables a send must fill (0 or 1).
-    pub header_variables: usize,
     pub rejected_reason: Option<String>,
     pub parameter_format: String,
     /// Meta's components as listed.
@@ -39,20 +35,43 @@ pub fn variable_count(text: &str) -> usize {
     rules::templates::distinct_variables(text).len()
 }
 
-/// The text of a template's component of `kind` (HEADER, BODY, FOOTER).
+impl TemplateInfo {
+    /// How many body values a send must give.
+    pub fn variables(&self) -> usize {
+        self.variable_names.len()
+    }
+}
+
+/// A template's component of `kind` (HEADER, BODY, FOOTER, BUTTONS).
+pub fn component<'a>(components: &'a Value, kind: &str) -> Option<&'a Value> {
+    components.as_array()?.iter().find(|c| {
+        c["type"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case(kind))
+    })
+}
+
+/// The text of a template's component of `kind` (empty if it has none).
 pub fn component_text(components: &Value, kind: &str) -> String {
-    components
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| {
-            c["type"]
-                .as_str()
-                .is_some_and(|t| t.eq_ignore_ascii_case(kind))
-        })
+    component(components, kind)
         .and_then(|c| c["text"].as_str())
         .unwrap_or_default()
         .to_string()
+}
+
+/// How many parameters a send gives a template's `HEADER` or `BODY`: one
+/// per distinct `{{...}}` of its text, and for a media or location header
+/// exactly one (the file or the place).
+pub fn values_expected(components: &Value, kind: &str) -> usize {
+    let media_header = kind.eq_ignore_ascii_case("HEADER")
+        && component(components, kind)
+            .and_then(|c| c["format"].as_str())
+            .is_some_and(|f| !f.eq_ignore_ascii_case("TEXT"));
+    if media_header {
+        1
+    } else {
+        variable_count(&component_text(components, kind))
+    }
 }
 
 /// A template object as Meta lists it; `None` without a name or language.
@@ -61,14 +80,12 @@ pub fn read_template(value: &Value) -> Option<TemplateInfo> {
     let body = component_text(&value["components"], "BODY");
     let header = component_text(&value["components"], "HEADER");
     Some(TemplateInfo {
-        header_variables: variable_count(&header),
         header,
         id: text(&value["id"]),
         name: value["name"].as_str()?.to_string(),
         language: value["language"].as_str()?.to_string(),
         status: text(&value["status"]).to_uppercase(),
         category: text(&value["category"]).to_uppercase(),
-        variables: variable_count(&body),
         variable_names: rules::templates::distinct_variables(&body),
         body,
         rejected_reason: value["rejected_reason"]
@@ -185,7 +202,41 @@ mod tests {
             "category": "UTILITY", "components": [{ "type": "BODY", "text": "Hi {{1}}, {{2}}" }],
         }))
         .unwrap();
-        assert_eq!((read.status.as_str(), read.variables), ("APPROVED", 2));
+        assert_eq!((read.status.as_str(), read.variables()), ("APPROVED", 2));
         assert!(read_template(&json!({ "id": "1" })).is_none());
+    }
+
+    #[test]
+    fn a_send_gives_one_value_per_variable_and_one_for_a_media_header() {
+        let text = json!([
+            { "type": "HEADER", "format": "TEXT", "text": "Order {{1}}" },
+            { "type": "BODY", "text": "Hi {{1}}, {{2}} is ready." },
+        ]);
+        assert_eq!(
+            (
+                values_expected(&text, "HEADER"),
+                values_expected(&text, "BODY")
+            ),
+            (1, 2)
+        );
+        let image = json!([
+            { "type": "HEADER", "format": "IMAGE", "example": { "header_handle": ["4::x"] } },
+            { "type": "BODY", "text": "Our new menu." },
+        ]);
+        assert_eq!(
+            (
+                values_expected(&image, "HEADER"),
+                values_expected(&image, "BODY")
+            ),
+            (1, 0)
+        );
+        let plain = json!([{ "type": "BODY", "text": "Hello." }]);
+        assert_eq!(
+            (
+                values_expected(&plain, "HEADER"),
+                values_expected(&plain, "BODY")
+            ),
+            (0, 0)
+        );
     }
 }

@@ -103,13 +103,19 @@ impl Store {
     }
 
     /// WABAs with a live number whose templates are due for a sync; a WABA
-    /// never synced (just connected) is due at once.
+    /// never synced (just connected) is due at once. Only reads unless a
+    /// WABA is new: the worker asks every second.
     pub async fn due_template_syncs(&self, now: i64) -> Result<Vec<String>> {
         Ok(with_pool!(self, pool => {
-            sqlx::query("INSERT INTO template_syncs (waba_id, due_at)
-                         SELECT DISTINCT waba_id, $1 FROM whatsapp_numbers WHERE status = 'live'
-                         ON CONFLICT (waba_id) DO NOTHING")
-                .bind(now).execute(pool).await?;
+            let new: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT n.waba_id FROM whatsapp_numbers n WHERE n.status = 'live'
+                   AND NOT EXISTS (SELECT 1 FROM template_syncs s WHERE s.waba_id = n.waba_id)",
+            )
+            .fetch_all(pool).await?;
+            for waba_id in &new {
+                sqlx::query("INSERT INTO template_syncs (waba_id, due_at) VALUES ($1, $2) ON CONFLICT (waba_id) DO NOTHING")
+                    .bind(waba_id).bind(now).execute(pool).await?;
+            }
             sqlx::query_scalar(
                 "SELECT s.waba_id FROM template_syncs s WHERE s.due_at <= $1
                    AND EXISTS (SELECT 1 FROM whatsapp_numbers n WHERE n.waba_id = s.waba_id AND n.status = 'live')

@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use crate::{
     accounts::{Caller, Error, Role},
     audit,
-    graph::templates::{component_text, read_template, TemplateInfo},
+    graph::templates::{component_text, read_template, values_expected, TemplateInfo},
+    graph::GraphError,
     numbers,
     store::{now_millis, StoredTemplate},
     Engine,
@@ -122,10 +123,7 @@ pub async fn create(
         .await
     {
         Ok(answer) => answer,
-        Err(error) => {
-            numbers::note_graph_error(engine, phone_number_id, &error).await?;
-            return Err(Error::Meta(meta_refusal(&error)));
-        }
+        Err(error) => return Err(refused_by_meta(engine, phone_number_id, &error).await),
     };
     let stored = StoredTemplate {
         waba_id: number.waba_id.clone(),
@@ -151,7 +149,7 @@ pub async fn create(
     audit::record(
         &engine.store,
         Some(&caller.workspace.id),
-        Some((&caller.user.id, &caller.user.email)),
+        caller.actor(),
         "template.created",
         json!({ "waba_id": stored.waba_id, "name": stored.name, "language": stored.language, "status": stored.status }),
     )
@@ -201,8 +199,7 @@ pub async fn edit(
         .edit_template(&token, &stored.template_id, changes)
         .await
     {
-        numbers::note_graph_error(engine, phone_number_id, &error).await?;
-        return Err(Error::Meta(meta_refusal(&error)));
+        return Err(refused_by_meta(engine, phone_number_id, &error).await);
     }
     stored.components = components.to_string();
     stored.category = draft.category.clone();
@@ -213,7 +210,7 @@ pub async fn edit(
     audit::record(
         &engine.store,
         Some(&caller.workspace.id),
-        Some((&caller.user.id, &caller.user.email)),
+        caller.actor(),
         "template.edited",
         json!({ "waba_id": stored.waba_id, "name": stored.name, "language": stored.language }),
     )
@@ -238,14 +235,13 @@ pub async fn delete(
         .delete_template(&token, &number.waba_id, name)
         .await
     {
-        numbers::note_graph_error(engine, phone_number_id, &error).await?;
-        return Err(Error::Meta(meta_refusal(&error)));
+        return Err(refused_by_meta(engine, phone_number_id, &error).await);
     }
     engine.store.delete_templates(&number.waba_id, name).await?;
     audit::record(
         &engine.store,
         Some(&caller.workspace.id),
-        Some((&caller.user.id, &caller.user.email)),
+        caller.actor(),
         "template.deleted",
         json!({ "waba_id": number.waba_id, "name": name }),
     )
@@ -253,15 +249,20 @@ pub async fn delete(
     Ok(())
 }
 
-/// Meta's words for people when it gives them, else its message.
-fn meta_refusal(error: &crate::graph::GraphError) -> String {
-    match error {
-        crate::graph::GraphError::Meta {
+/// Meta refused a template call: a dead token flags the number, and the
+/// error carries Meta's words for people when it gives them.
+async fn refused_by_meta(engine: &Engine, phone_number_id: &str, error: &GraphError) -> Error {
+    if let Err(stored) = numbers::note_graph_error(engine, phone_number_id, error).await {
+        return stored.into();
+    }
+    let words = match error {
+        GraphError::Meta {
             user_message: Some(text),
             ..
-        } => format!("Meta refused the template: {text}"),
-        other => format!("Meta refused the template: {other}"),
-    }
+        } => text.clone(),
+        other => other.to_string(),
+    };
+    Error::Meta(format!("Meta refused the template: {words}"))
 }
 
 /// What sending a stored template with these values means to the Messages
@@ -310,27 +311,6 @@ pub async fn content_for(
     })
 }
 
-/// How many parameters a send gives a template's `HEADER` or `BODY`: one
-/// per `{{...}}` of its text, and for a media or location header exactly
-/// one (the file or the place).
-pub fn values_expected(template: &StoredTemplate, kind: &str) -> usize {
-    let components = serde_json::from_str::<Value>(&template.components).unwrap_or(Value::Null);
-    let media_header = kind.eq_ignore_ascii_case("HEADER")
-        && components.as_array().into_iter().flatten().any(|c| {
-            c["type"]
-                .as_str()
-                .is_some_and(|t| t.eq_ignore_ascii_case("HEADER"))
-                && c["format"]
-                    .as_str()
-                    .is_some_and(|f| !f.eq_ignore_ascii_case("TEXT"))
-        });
-    if media_header {
-        1
-    } else {
-        rules::templates::distinct_variables(&component_text(&components, kind)).len()
-    }
-}
-
 /// Refuses, before Meta does, a template that is not approved here or is
 /// given the wrong number of values. An unknown template is looked up at
 /// Meta first (it may be newer than the last sync), unless the list was
@@ -345,17 +325,18 @@ pub async fn require_sendable(
     components: &[Value],
 ) -> Result<(), Error> {
     let mut found = engine.store.template(waba_id, name, language).await?;
-    let synced_at = engine
-        .store
-        .template_sync_state(waba_id)
-        .await?
-        .and_then(|(at, _)| at);
-    let stale = synced_at.is_none_or(|at| now_millis() - at > RESYNC_FOR_UNKNOWN_MS);
-    if found.is_none() && stale {
-        if let Err(error) = sync::sync_waba(engine, waba_id).await {
-            tracing::warn!(%waba_id, %error, "template sync before a send failed");
+    if found.is_none() {
+        let synced_at = engine
+            .store
+            .template_sync_state(waba_id)
+            .await?
+            .and_then(|(at, _)| at);
+        if synced_at.is_none_or(|at| now_millis() - at > RESYNC_FOR_UNKNOWN_MS) {
+            if let Err(error) = sync::sync_waba(engine, waba_id).await {
+                tracing::warn!(%waba_id, %error, "template sync before a send failed");
+            }
+            found = engine.store.template(waba_id, name, language).await?;
         }
-        found = engine.store.template(waba_id, name, language).await?;
     }
     let refuse = |message: String| Err(Error::invalid("content", message));
     let Some(template) = found else {
@@ -374,8 +355,10 @@ pub async fn require_sendable(
             template.status.to_lowercase()
         ));
     }
+    let stored_components: Value =
+        serde_json::from_str(&template.components).unwrap_or(Value::Null);
     for kind in ["HEADER", "BODY"] {
-        let expected = values_expected(&template, kind);
+        let expected = values_expected(&stored_components, kind);
         let given: usize = components
             .iter()
             .filter(|c| {
@@ -394,58 +377,4 @@ pub async fn require_sendable(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stored(components: Value) -> StoredTemplate {
-        StoredTemplate {
-            waba_id: "w".into(),
-            name: "t".into(),
-            language: "en_US".into(),
-            template_id: "1".into(),
-            category: "UTILITY".into(),
-            status: APPROVED.into(),
-            rejected_reason: None,
-            parameter_format: "POSITIONAL".into(),
-            components: components.to_string(),
-            updated_at: 0,
-        }
-    }
-
-    #[test]
-    fn a_send_gives_one_value_per_variable_and_one_for_a_media_header() {
-        let text = stored(json!([
-            { "type": "HEADER", "format": "TEXT", "text": "Order {{1}}" },
-            { "type": "BODY", "text": "Hi {{1}}, {{2}} is ready." },
-        ]));
-        assert_eq!(
-            (
-                values_expected(&text, "HEADER"),
-                values_expected(&text, "BODY")
-            ),
-            (1, 2)
-        );
-        let image = stored(json!([
-            { "type": "HEADER", "format": "IMAGE", "example": { "header_handle": ["4::x"] } },
-            { "type": "BODY", "text": "Our new menu." },
-        ]));
-        assert_eq!(
-            (
-                values_expected(&image, "HEADER"),
-                values_expected(&image, "BODY")
-            ),
-            (1, 0)
-        );
-        let plain = stored(json!([{ "type": "BODY", "text": "Hello." }]));
-        assert_eq!(
-            (
-                values_expected(&plain, "HEADER"),
-                values_expected(&plain, "BODY")
-            ),
-            (0, 0)
-        );
-    }
 }

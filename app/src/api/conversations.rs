@@ -219,12 +219,17 @@ pub struct TemplateView {
     pub language: String,
     /// The body with its `{{n}}` placeholders.
     pub body: String,
-    pub variables: usize,
     /// The body's placeholders in order (`1`, `2`... or names).
     pub variable_names: Vec<String>,
-    /// The text header, empty if none, and its variables (0 or 1).
+    /// The text header, empty if none.
     pub header: String,
-    pub header_variables: usize,
+}
+
+impl TemplateView {
+    /// Whether the text header has a value to fill (it has at most one).
+    pub fn header_takes_value(&self) -> bool {
+        !rules::templates::variables(&self.header).is_empty()
+    }
 }
 
 #[server(prefix = "/api", endpoint = "reply_templates")]
@@ -237,10 +242,8 @@ pub async fn reply_templates(phone_number_id: String) -> Result<Vec<TemplateView
             name: t.name,
             language: t.language,
             body: t.body,
-            variables: t.variables,
             variable_names: t.variable_names,
             header: t.header,
-            header_variables: t.header_variables,
         })
         .collect())
 }

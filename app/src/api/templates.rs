@@ -192,15 +192,9 @@ pub async fn edit_template(form: TemplateForm) -> Result<String, UiError> {
 #[cfg(feature = "ssr")]
 fn form_of(t: &switchboard::store::StoredTemplate, phone_number_id: &str) -> TemplateForm {
     use serde_json::Value;
-    let components: Vec<Value> = serde_json::from_str(&t.components).unwrap_or_default();
+    let components: Value = serde_json::from_str(&t.components).unwrap_or(Value::Null);
     let part = |kind: &str| {
-        components
-            .iter()
-            .find(|c| {
-                c["type"]
-                    .as_str()
-                    .is_some_and(|k| k.eq_ignore_ascii_case(kind))
-            })
+        switchboard::graph::templates::component(&components, kind)
             .cloned()
             .unwrap_or(Value::Null)
     };

@@ -344,8 +344,8 @@ fn TemplatePicker(target: StoredValue<(String, String)>, refresh: RwSignal<u32>)
                     let on_send = move |_| {
                         let Some(template) = current() else { return };
                         let mut filled = values.get_untracked();
-                        filled.resize(template.variables, String::new());
-                        let header = (template.header_variables > 0)
+                        filled.resize(template.variable_names.len(), String::new());
+                        let header = template.header_takes_value()
                             .then(|| header_value.get_untracked())
                             .into_iter()
                             .collect::<Vec<_>>();
@@ -368,7 +368,7 @@ fn TemplatePicker(target: StoredValue<(String, String)>, refresh: RwSignal<u32>)
                                     }).collect_view())}
                                 </select>
                             </label>
-                            {move || current().filter(|t| t.header_variables > 0).map(|_| view! {
+                            {move || current().filter(TemplateView::header_takes_value).map(|_| view! {
                                 <label>"Header value "
                                     <input aria-label="Header value"
                                         prop:value=move || header_value.get()

@@ -316,7 +316,8 @@ pub fn check_send(state: &State, waba_id: &str, template: &Value) -> GraphResult
         }
         _ => return Err(not_found()),
     }
-    let given = |kind: &str| {
+    // The parameters the send gives one part (header or body).
+    let given = |kind: &str| -> Vec<&Value> {
         template["components"]
             .as_array()
             .into_iter()
@@ -327,48 +328,37 @@ pub fn check_send(state: &State, waba_id: &str, template: &Value) -> GraphResult
                     .is_some_and(|t| t.eq_ignore_ascii_case(kind))
             })
             .filter_map(|c| c["parameters"].as_array())
-            .map(Vec::len)
-            .sum::<usize>()
+            .flatten()
+            .collect()
     };
     let (header, body) = template_row.variables();
-    for (kind, expected) in [("header", header), ("body", body)] {
-        let given = given(kind);
-        if given != expected {
+    for (kind, expected) in [("HEADER", header), ("BODY", body)] {
+        let parameters = given(kind);
+        let kind = kind.to_lowercase();
+        if parameters.len() != expected {
             return Err(GraphError::whatsapp(
                 StatusCode::BAD_REQUEST,
                 132000,
                 "Number of parameters does not match the expected number of params",
-                format!("{kind}: number of localizable_params ({given}) does not match the expected number of params ({expected})"),
+                format!("{kind}: number of localizable_params ({}) does not match the expected number of params ({expected})", parameters.len()),
             ));
         }
-    }
-    // A NAMED template's parameters say which placeholder they fill.
-    if template_row.parameter_format == "NAMED" {
-        for kind in ["HEADER", "BODY"] {
+        // A NAMED template's parameters say which placeholder they fill.
+        if template_row.parameter_format == "NAMED" {
             let names = template_row
-                .text_of(kind)
+                .text_of(&kind)
                 .map(variables_in)
                 .unwrap_or_default();
-            let parameters = template["components"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|c| {
-                    c["type"]
-                        .as_str()
-                        .is_some_and(|t| t.eq_ignore_ascii_case(kind))
-                })
-                .filter_map(|c| c["parameters"].as_array())
-                .flatten();
-            for parameter in parameters {
-                let named = parameter["parameter_name"].as_str();
-                if !named.is_some_and(|n| names.contains(&n)) {
-                    return Err(missing(&format!(
-                        "parameter_name (one of {}) of each {} parameter",
-                        names.join(", "),
-                        kind.to_lowercase()
-                    )));
-                }
+            let unnamed = parameters.iter().any(|p| {
+                !p["parameter_name"]
+                    .as_str()
+                    .is_some_and(|n| names.contains(&n))
+            });
+            if unnamed {
+                return Err(missing(&format!(
+                    "parameter_name (one of {}) of each {kind} parameter",
+                    names.join(", ")
+                )));
             }
         }
     }

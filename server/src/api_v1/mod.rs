@@ -12,7 +12,7 @@ mod numbers;
 pub mod openapi;
 mod templates;
 
-use std::sync::Arc;
+use std::sync::OnceLock;
 
 use axum::{
     extract::DefaultBodyLimit,
@@ -53,23 +53,23 @@ fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-/// The OpenAPI 3.1 document of this API.
-pub fn document() -> Value {
-    let operations: Vec<&Operation> = endpoints().iter().map(|e| e.doc).collect();
-    openapi::document(&operations)
+/// The OpenAPI 3.1 document of this API, made once per process (the API
+/// route and the reference page both serve it).
+pub fn document() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let operations: Vec<&Operation> = endpoints().iter().map(|e| e.doc).collect();
+        openapi::document(&operations)
+    })
 }
 
 pub fn routes(engine: Engine) -> Router {
-    let document = Arc::new(document());
     let mut router = Router::new();
     for endpoint in endpoints() {
         router = router.route(endpoint.doc.path, endpoint.handler);
     }
     router
-        .route(
-            "/api/v1/openapi.json",
-            get(move || async move { Json(document.as_ref().clone()) }),
-        )
+        .route("/api/v1/openapi.json", get(|| async { Json(document()) }))
         .route(
             "/api/v1/{*rest}",
             any(|| async { ApiError::not_found("endpoint; see /api/v1/openapi.json") }),
