@@ -1,4 +1,6 @@
-//! The one configuration struct, read once from the environment at start-up.
+//! The configuration, read once from the environment at start-up
+//! ([`Settings`]), then resolved into the [`Config`] the engine runs with
+//! once demo mode knows where its stand-in for Meta listens.
 //!
 //! Every variable is parsed into a typed value here, so the rest of the
 //! program never sees a raw string. A missing or malformed value is a
@@ -16,6 +18,13 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/switchboard.db";
 pub const DEFAULT_SITE_ADDR: &str = "127.0.0.1:3000";
 pub const DEFAULT_GRAPH_VERSION: &str = "v25.0";
 pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.facebook.com";
+
+/// Where Meta's JS SDK comes from in live mode.
+pub const META_SDK_ORIGIN: &str = "https://connect.facebook.net";
+pub const META_SDK_URL: &str = "https://connect.facebook.net/en_US/sdk.js";
+/// The origins Embedded Signup's window speaks from: its messages are
+/// accepted only from these, by exact match.
+pub const META_DIALOG_ORIGINS: [&str; 2] = ["https://www.facebook.com", "https://web.facebook.com"];
 
 /// A variable that is missing or malformed, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,16 +110,26 @@ pub struct MetaApp {
     pub webhook_verify_token: Secret<String>,
 }
 
+impl MetaApp {
+    /// The secret that signs; [`Settings::resolve`] guarantees one.
+    pub fn signing_secret(&self) -> &Secret<String> {
+        &self.app_secrets[0]
+    }
+}
+
+/// What the environment says. In demo mode Meta's side is still missing:
+/// [`Settings::resolve`] adds the sandbox that stands in for it.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct Settings {
     pub mode: Mode,
     pub database_url: DatabaseUrl,
     pub site_addr: SocketAddr,
     pub public_url: Url,
-    pub meta: Option<MetaApp>,
+    /// Set in live mode only.
+    meta: Option<MetaApp>,
     pub graph_version: String,
-    /// `None` in demo mode until the server points it at the sandbox.
-    pub graph_base_url: Option<Url>,
+    /// `META_GRAPH_BASE_URL`, or Meta's address in live mode.
+    graph_base_url: Option<Url>,
     /// Empty in demo mode when none is configured.
     pub token_encryption_keys: Vec<EncryptionKey>,
     pub log_format: LogFormat,
@@ -148,7 +167,70 @@ impl Default for PictureRules {
     }
 }
 
-impl Config {
+/// The configuration the engine runs with: every setting, plus the Meta
+/// app and the Graph API address it speaks to (Meta's, or the sandbox's in
+/// demo mode). Reads through to [`Settings`] for everything else.
+#[derive(Debug, Clone)]
+pub struct Config {
+    settings: Settings,
+    pub meta: MetaApp,
+    pub graph_base_url: Url,
+}
+
+impl std::ops::Deref for Config {
+    type Target = Settings;
+    fn deref(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+impl std::ops::DerefMut for Config {
+    fn deref_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+}
+
+/// Demo mode's stand-in for Meta: the sandbox's app and address.
+#[derive(Debug, Clone)]
+pub struct StandIn {
+    pub app: MetaApp,
+    pub graph_base_url: Url,
+}
+
+impl Settings {
+    /// Resolves Meta's side: live mode's own app and address, or in demo
+    /// mode the `stand_in` (an explicit `META_GRAPH_BASE_URL` still wins,
+    /// for a sandbox run on its own). Demo mode without one is an error.
+    pub fn resolve(self, stand_in: Option<StandIn>) -> Result<Config, ConfigError> {
+        let (meta, graph_base_url) = match (self.meta.clone(), stand_in) {
+            (Some(app), _) => (app, self.graph_base_url.clone()),
+            (None, Some(stand_in)) => (
+                stand_in.app,
+                Some(
+                    self.graph_base_url
+                        .clone()
+                        .unwrap_or(stand_in.graph_base_url),
+                ),
+            ),
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "META_APP_ID",
+                    "is not set and no sandbox stands in for Meta",
+                ))
+            }
+        };
+        let graph_base_url =
+            graph_base_url.ok_or_else(|| ConfigError::new("META_GRAPH_BASE_URL", "is not set"))?;
+        if meta.app_secrets.is_empty() {
+            return Err(ConfigError::new("META_APP_SECRET", "has no secret"));
+        }
+        Ok(Config {
+            settings: self,
+            meta,
+            graph_base_url,
+        })
+    }
+
     /// Reads the process environment. Empty values count as unset.
     pub fn from_env() -> Result<Self, ConfigError> {
         let vars: HashMap<String, String> = std::env::vars().collect();
@@ -420,12 +502,12 @@ pub fn parse_key_ring(raw: &str) -> Result<Vec<EncryptionKey>, ConfigError> {
 mod tests {
     use super::*;
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn config(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let vars: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::from_lookup(|name| vars.get(name).cloned())
+        Settings::from_lookup(|name| vars.get(name).cloned())
     }
 
     const KEY: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -542,5 +624,43 @@ mod tests {
         let mut vars = live();
         vars[1] = ("META_APP_SECRET", "a,,b");
         assert_eq!(config(&vars).unwrap_err().variable, "META_APP_SECRET");
+    }
+
+    fn stand_in() -> StandIn {
+        StandIn {
+            app: MetaApp {
+                app_id: "1000000000000001".into(),
+                app_secrets: vec![Secret::new("sandbox-secret".into())],
+                config_id: "1".into(),
+                webhook_verify_token: Secret::new("sandbox-token".into()),
+            },
+            graph_base_url: Url::parse("http://127.0.0.1:4000").unwrap(),
+        }
+    }
+
+    #[test]
+    fn demo_mode_needs_a_stand_in_for_meta() {
+        let err = config(&[]).unwrap().resolve(None).unwrap_err();
+        assert_eq!(err.variable, "META_APP_ID");
+        let c = config(&[]).unwrap().resolve(Some(stand_in())).unwrap();
+        assert_eq!(c.meta.app_id, "1000000000000001");
+        assert_eq!(c.graph_base_url.as_str(), "http://127.0.0.1:4000/");
+        assert_eq!(c.mode, Mode::Demo, "the settings read through");
+    }
+
+    #[test]
+    fn demo_mode_keeps_an_explicit_graph_address() {
+        let c = config(&[("META_GRAPH_BASE_URL", "http://127.0.0.1:4500")])
+            .unwrap()
+            .resolve(Some(stand_in()))
+            .unwrap();
+        assert_eq!(c.graph_base_url.as_str(), "http://127.0.0.1:4500/");
+    }
+
+    #[test]
+    fn live_mode_speaks_to_meta_whatever_stands_in() {
+        let c = config(&live()).unwrap().resolve(Some(stand_in())).unwrap();
+        assert_eq!(c.meta.app_id, "1234567890");
+        assert_eq!(c.graph_base_url.as_str(), "https://graph.facebook.com/");
     }
 }

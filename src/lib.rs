@@ -16,12 +16,14 @@ pub mod outbox;
 pub mod outgoing;
 pub mod pipeline;
 pub mod profile;
+pub mod runtime;
 pub mod secret;
 pub mod store;
 pub mod templates;
 pub mod tokens;
 pub mod vault;
 pub mod webhook;
+pub mod worker;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
@@ -38,30 +40,37 @@ pub struct Engine {
     pub store: store::Store,
     pub vault: Arc<vault::KeyRing>,
     pub graph: graph::GraphClient,
-    /// Wakes the onboarding worker when a run becomes ready.
-    pub onboarding_ready: Arc<Notify>,
-    /// Wakes the sender when a message is queued.
-    pub outbox_wake: Arc<Notify>,
-    /// Wakes the outgoing webhooks' delivery worker.
-    pub deliveries_wake: Arc<Notify>,
-    /// Wakes the inbound media downloader.
-    pub media_wake: Arc<Notify>,
+    pub wake: Wakes,
+    /// Whether requests wait for the journal (the pipeline lets them go
+    /// first).
+    pub journal_pressure: webhook::journal::Pressure,
+}
+
+/// Wake-ups within one process: each is notified when work is queued for
+/// a worker, so it starts at once instead of at its next poll.
+#[derive(Debug, Clone, Default)]
+pub struct Wakes {
+    /// Webhook events were journaled: the pipeline.
+    pub journal: Arc<Notify>,
+    /// An onboarding run became ready.
+    pub onboarding: Arc<Notify>,
+    /// A message was queued: the sender.
+    pub outbox: Arc<Notify>,
+    /// An event was queued for a workspace's endpoints.
+    pub deliveries: Arc<Notify>,
+    /// A customer's file waits to be fetched.
+    pub media: Arc<Notify>,
 }
 
 impl Engine {
-    /// `None` when the configuration does not say where Meta is or which
-    /// app to speak as (demo mode fills both in before calling this).
-    pub fn new(config: config::Config, store: store::Store, vault: vault::KeyRing) -> Option<Self> {
-        let graph = graph::GraphClient::from_config(&config)?;
-        Some(Self {
+    pub fn new(config: config::Config, store: store::Store, vault: vault::KeyRing) -> Self {
+        Self {
+            graph: graph::GraphClient::from_config(&config),
             config: Arc::new(config),
             store,
             vault: Arc::new(vault),
-            graph,
-            onboarding_ready: Arc::new(Notify::new()),
-            outbox_wake: Arc::new(Notify::new()),
-            deliveries_wake: Arc::new(Notify::new()),
-            media_wake: Arc::new(Notify::new()),
-        })
+            wake: Wakes::default(),
+            journal_pressure: Default::default(),
+        }
     }
 }

@@ -3,19 +3,23 @@
 //! kept so a thread can show them. Retried a few times, then marked failed
 //! with the reason.
 
-use std::{sync::Arc, time::Duration};
-
-use tokio::sync::{watch, Notify};
+use std::time::Duration;
 
 use crate::{
     graph::media::MediaError,
     numbers,
     store::{now_millis, MediaJob},
-    tokens, Engine,
+    tokens,
+    worker::{self, Backoff, RetryPolicy, Step, Stop},
+    Engine,
 };
 
 pub const MEDIA_KINDS: [&str; 5] = ["image", "video", "audio", "document", "sticker"];
-const MAX_ATTEMPTS: i64 = 5;
+/// Quickly at first (Meta's URLs last minutes), then up to half an hour.
+const RETRY: RetryPolicy = RetryPolicy {
+    backoff: Backoff::growing(8_000, 4, 2_048_000),
+    max_attempts: 5,
+};
 const LEASE_MS: i64 = 120_000;
 const POLL: Duration = Duration::from_secs(1);
 
@@ -32,34 +36,28 @@ pub fn media_of(kind: &str, payload: &serde_json::Value) -> Option<(String, Opti
     ))
 }
 
-fn retry_delay_ms(attempts: i64) -> i64 {
-    2_000 * 4_i64.pow(attempts.clamp(0, 5) as u32)
+pub async fn run(engine: Engine, stop: Stop) {
+    let wake = engine.wake.media.clone();
+    worker::run_loop(stop, Some(wake), POLL, || step(&engine)).await;
 }
 
-pub async fn run(engine: Engine, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
-    while !*stop.borrow() {
-        let jobs = match engine.store.claim_media(now_millis(), LEASE_MS, 8).await {
-            Ok(jobs) => jobs,
-            Err(error) => {
-                tracing::error!(%error, "cannot claim media downloads");
-                Vec::new()
-            }
-        };
-        let busy = !jobs.is_empty();
-        let mut fetches = tokio::task::JoinSet::new();
-        for job in jobs {
-            let engine = engine.clone();
-            fetches.spawn(async move { fetch(&engine, job).await });
+/// Fetches one batch of due files side by side.
+async fn step(engine: &Engine) -> Step {
+    let jobs = match engine.store.claim_media(now_millis(), LEASE_MS, 8).await {
+        Ok(jobs) => jobs,
+        Err(error) => {
+            tracing::error!(%error, "cannot claim media downloads");
+            Vec::new()
         }
-        while fetches.join_next().await.is_some() {}
-        if !busy {
-            tokio::select! {
-                () = wake.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
-                _ = stop.changed() => {}
-            }
-        }
+    };
+    let busy = !jobs.is_empty();
+    let mut fetches = tokio::task::JoinSet::new();
+    for job in jobs {
+        let engine = engine.clone();
+        fetches.spawn(async move { fetch(&engine, job).await });
     }
+    while fetches.join_next().await.is_some() {}
+    Step::busy_if(busy)
 }
 
 async fn fetch(engine: &Engine, job: MediaJob) {
@@ -92,8 +90,7 @@ async fn fetch(engine: &Engine, job: MediaJob) {
         }
         Err((reason, retry)) => {
             let attempts = job.attempts + 1;
-            let retry_at =
-                (retry && attempts < MAX_ATTEMPTS).then(|| now_millis() + retry_delay_ms(attempts));
+            let retry_at = RETRY.retry_at(attempts, now_millis()).filter(|_| retry);
             tracing::warn!(media = %job.media_id, %reason, retry = retry_at.is_some(), "media download failed");
             engine.store.media_failed(&job, &reason, retry_at).await
         }
@@ -132,6 +129,6 @@ mod tests {
         );
         assert_eq!(media_of("text", &json!({ "text": { "body": "x" } })), None);
         assert_eq!(media_of("image", &json!({ "image": {} })), None);
-        assert!(retry_delay_ms(2) > retry_delay_ms(1));
+        assert!(RETRY.backoff.delay_ms(2, 0.5) > RETRY.backoff.delay_ms(1, 0.5));
     }
 }

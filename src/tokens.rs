@@ -1,12 +1,15 @@
 //! Numbers' access tokens: sealing them for their row, opening them for a
 //! call, watching their health, and moving them to a new key.
 
+use std::time::{Duration, Instant};
+
 use crate::{
     graph::GraphError,
     numbers,
     secret::Secret,
     store::{self, now_millis, StoredToken},
     vault::{binding, KeyRing, Sealed, VaultError},
+    worker::{self, Step, Stop},
     Engine,
 };
 
@@ -83,6 +86,46 @@ pub fn token_problem(info: &crate::graph::TokenInfo, now: i64) -> Option<String>
             })
         }
         _ => None,
+    }
+}
+
+/// The token health worker: checks every token each
+/// `TOKEN_HEALTH_INTERVAL_SECS`, the first time a minute after start-up so
+/// that a restart loop does not hammer Meta.
+pub async fn run_health_checks(engine: Engine, stop: Stop) {
+    let every = Duration::from_secs(engine.config.token_health_interval_secs);
+    let first_wait = Duration::from_secs(60).min(every);
+    let checks = HealthChecks {
+        engine,
+        every,
+        next: Instant::now() + first_wait,
+    };
+    worker::run_loop(stop, None, first_wait, checks).await;
+}
+
+struct HealthChecks {
+    engine: Engine,
+    every: Duration,
+    next: Instant,
+}
+
+impl worker::Work for HealthChecks {
+    async fn step(&mut self) -> Step {
+        if Instant::now() < self.next {
+            return Step::Idle;
+        }
+        match check_health(&self.engine).await {
+            Ok(report) => tracing::info!(
+                checked = report.checked,
+                healthy = report.healthy,
+                flagged = report.flagged.len(),
+                skipped = report.skipped,
+                "token health checked"
+            ),
+            Err(error) => tracing::warn!(%error, "token health check failed"),
+        }
+        self.next = Instant::now() + self.every;
+        Step::Idle
     }
 }
 

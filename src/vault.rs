@@ -18,7 +18,7 @@ use aes_gcm::{
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 
 use crate::{
-    config::{parse_key_ring, Config, EncryptionKey, Mode},
+    config::{parse_key_ring, EncryptionKey, Mode, Settings},
     secret::Secret,
 };
 
@@ -170,7 +170,7 @@ pub fn demo_key_ring(path: &Path) -> io::Result<KeyRing> {
 /// The key ring the configuration asks for: `TOKEN_ENCRYPTION_KEYS`, or in
 /// demo mode without it, a key file beside the SQLite database (or in
 /// `data/`), generated on first run.
-pub fn key_ring_for(config: &Config) -> io::Result<KeyRing> {
+pub fn key_ring_for(config: &Settings) -> io::Result<KeyRing> {
     if !config.token_encryption_keys.is_empty() {
         return KeyRing::new(config.token_encryption_keys.clone())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()));

@@ -43,7 +43,8 @@ async fn setup(backend: TestBackend) -> Setup {
     let db = TestDatabase::create(backend).await;
     let store = db.open_store().await;
     let workspace = workspace_with_number(&store, PHONE, WABA).await;
-    let (journal, _writer) = Journal::start(store.clone(), Arc::new(Notify::new()));
+    let (journal, _writer) =
+        Journal::start(store.clone(), Arc::new(Notify::new()), Default::default());
     Setup {
         db,
         store,

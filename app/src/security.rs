@@ -5,11 +5,10 @@
 use http::{header, request::Parts, HeaderValue};
 use leptos::{nonce::use_nonce, prelude::use_context};
 use leptos_axum::ResponseOptions;
-use switchboard::{config::Mode, Engine};
-
-/// Where Meta's JS SDK and its dialogs come from, in live mode.
-const META_SDK_ORIGIN: &str = "https://connect.facebook.net";
-const META_DIALOG_ORIGINS: &str = "https://www.facebook.com https://web.facebook.com";
+use switchboard::{
+    config::{Mode, META_DIALOG_ORIGINS, META_SDK_ORIGIN},
+    Engine,
+};
 
 /// Sets the page's CSP header. Call after `provide_nonce()`.
 pub fn set_page_policy() {
@@ -25,15 +24,14 @@ pub fn set_page_policy() {
             match engine.config.mode {
                 Mode::Live => {
                     scripts = format!(" {META_SDK_ORIGIN}");
-                    frames = format!(" {META_DIALOG_ORIGINS}");
+                    frames = format!(" {}", META_DIALOG_ORIGINS.join(" "));
                     connect = format!(" {META_SDK_ORIGIN}");
                 }
                 Mode::Demo => {
-                    if let Some(url) = &engine.config.graph_base_url {
-                        let origin = url.origin().ascii_serialization();
-                        scripts = format!(" {origin}");
-                        frames = format!(" {origin}");
-                    }
+                    let url = &engine.config.graph_base_url;
+                    let origin = url.origin().ascii_serialization();
+                    scripts = format!(" {origin}");
+                    frames = format!(" {origin}");
                 }
             }
         }

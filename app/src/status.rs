@@ -19,15 +19,10 @@ pub async fn installation_status() -> Result<InstallationInfo, ServerFnError> {
     let demo_mode = engine.config.mode == switchboard::config::Mode::Demo;
     Ok(InstallationInfo {
         demo_mode,
-        sandbox_url: demo_mode
-            .then(|| {
-                engine
-                    .config
-                    .graph_base_url
-                    .as_ref()
-                    .map(|u| u.as_str().trim_end_matches('/').to_string())
-            })
-            .flatten(),
+        sandbox_url: demo_mode.then(|| {
+            let url = engine.config.graph_base_url.as_str();
+            url.trim_end_matches('/').to_string()
+        }),
         version: env!("CARGO_PKG_VERSION").to_string(),
     })
 }

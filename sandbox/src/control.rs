@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/_sandbox/tokens/revoke", post(revoke_token))
         .route("/_sandbox/clock/advance", post(advance_clock))
         .route("/_sandbox/webhooks", get(delivery_log))
+        .route("/_sandbox/webhooks/settle", post(settle_webhooks))
         .route(
             "/_sandbox/faults",
             put(set_faults).get(get_faults).delete(clear_faults),
@@ -321,6 +322,38 @@ async fn remove_app(
         }),
     });
     Ok(Json(json!({ "success": true, "revoked_tokens": revoked })))
+}
+
+#[derive(Deserialize)]
+struct Settle {
+    #[serde(default = "default_settle_ms")]
+    timeout_ms: u64,
+}
+
+fn default_settle_ms() -> u64 {
+    10_000
+}
+
+/// Waits until every webhook queued so far has been answered 200 or given
+/// up: 200 `{"in_flight": 0}`, or 504 with what is still in flight.
+async fn settle_webhooks(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    let settle: Settle = if body.is_empty() {
+        Settle {
+            timeout_ms: default_settle_ms(),
+        }
+    } else {
+        match parse(&body) {
+            Ok(settle) => settle,
+            Err(error) => return error.into_response(),
+        }
+    };
+    let in_flight = &state.webhooks.in_flight;
+    let limit = std::time::Duration::from_millis(settle.timeout_ms);
+    let status = match tokio::time::timeout(limit, in_flight.settled()).await {
+        Ok(()) => StatusCode::OK,
+        Err(_) => StatusCode::GATEWAY_TIMEOUT,
+    };
+    (status, Json(json!({ "in_flight": in_flight.count() }))).into_response()
 }
 
 async fn delivery_log(State(state): State<AppState>) -> Json<Value> {

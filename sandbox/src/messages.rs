@@ -95,7 +95,9 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
     } else {
         Outcome::OutsideWindow
     };
-    tokio::spawn(report_statuses(
+    // Counted from now, so that settling waits for these statuses too.
+    let announcing = state.webhooks.in_flight.hold();
+    let statuses = report_statuses(
         state.clone(),
         phone.clone(),
         to.clone(),
@@ -103,7 +105,11 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
         outcome,
         body.get("biz_opaque_callback_data").cloned(),
         if is_template { "marketing" } else { "service" },
-    ));
+    );
+    tokio::spawn(async move {
+        statuses.await;
+        drop(announcing);
+    });
 
     let input = body.get("to").and_then(Value::as_str).unwrap_or_default();
     let mut message = json!({ "id": wamid });

@@ -3,12 +3,18 @@
 //! answers 200, and logged attempt by attempt. Faults (duplicates,
 //! reordering, batching) are applied here.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::{
     world::{DeliveryAttempt, Phone},
@@ -48,16 +54,70 @@ impl Change {
 
 pub struct Outbox {
     tx: mpsc::UnboundedSender<Change>,
+    pub in_flight: InFlight,
 }
 
 impl Outbox {
     pub fn new() -> (Self, mpsc::UnboundedReceiver<Change>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Self { tx }, rx)
+        let in_flight = InFlight::default();
+        (Self { tx, in_flight }, rx)
     }
 
     pub fn send(&self, change: Change) {
-        let _ = self.tx.send(change);
+        self.in_flight.add(1);
+        if self.tx.send(change).is_err() {
+            self.in_flight.done(1);
+        }
+    }
+}
+
+/// Webhooks still to come: changes queued, deliveries not yet answered 200
+/// (or given up), and work that will announce something later (a send's
+/// statuses, a template's review), so a test can wait until every webhook
+/// has reached the app (a control call; Meta has nothing like it).
+#[derive(Debug, Clone, Default)]
+pub struct InFlight(Arc<(AtomicUsize, Notify)>);
+
+impl InFlight {
+    fn add(&self, n: usize) {
+        self.0 .0.fetch_add(n, Ordering::SeqCst);
+    }
+
+    fn done(&self, n: usize) {
+        if self.0 .0.fetch_sub(n, Ordering::SeqCst) == n {
+            self.0 .1.notify_waiters();
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.0 .0.load(Ordering::SeqCst)
+    }
+
+    /// Counts one unit until the returned guard is dropped.
+    pub fn hold(&self) -> Held {
+        self.add(1);
+        Held(self.clone())
+    }
+
+    /// Waits until nothing is in flight.
+    pub async fn settled(&self) {
+        loop {
+            let notified = self.0 .1.notified();
+            if self.count() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Marks one unit finished however its task ends.
+pub struct Held(InFlight);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.done(1);
     }
 }
 
@@ -137,6 +197,7 @@ pub async fn run(state: State, mut queue: mpsc::UnboundedReceiver<Change>) {
                 batch.push(more);
             }
         }
+        let taken = batch.len();
         // One POST per target URL (WABAs may override the callback).
         let mut by_target: Vec<(Result<String, String>, Vec<Change>)> = Vec::new();
         for change in batch {
@@ -156,6 +217,7 @@ pub async fn run(state: State, mut queue: mpsc::UnboundedReceiver<Change>) {
             for _ in 0..copies {
                 let id = next_id;
                 next_id += 1;
+                let delivering = state.webhooks.in_flight.hold();
                 tokio::spawn(deliver(
                     state.clone(),
                     http.clone(),
@@ -163,9 +225,12 @@ pub async fn run(state: State, mut queue: mpsc::UnboundedReceiver<Change>) {
                     target.clone(),
                     envelope(&changes),
                     delay,
+                    delivering,
                 ));
             }
         }
+        // Counted again as deliveries above, before these go.
+        state.webhooks.in_flight.done(taken);
     }
 }
 
@@ -194,6 +259,7 @@ async fn deliver(
     target: Result<String, String>,
     payload: Value,
     delay: Duration,
+    _delivering: Held,
 ) {
     tokio::time::sleep(delay).await;
     let body = wire_bytes(&payload);

@@ -24,17 +24,13 @@ use leptos_axum::{
 };
 use sandbox::{Sandbox, SandboxConfig};
 use switchboard::{
-    config::{Config, MetaApp, Mode},
-    pipeline,
+    config::{ConfigError, MetaApp, Mode, Settings, StandIn},
+    runtime::Runtime,
     secret::Secret,
     store::{self, Store},
-    webhook::Journal,
     Engine,
 };
-use tokio::{
-    net::TcpListener,
-    sync::{watch, Notify},
-};
+use tokio::{net::TcpListener, sync::watch};
 use tower::ServiceBuilder;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -46,11 +42,7 @@ use crate::{
     health, http_metrics,
     security::{self, AllowedOrigins},
     webhook_routes,
-    workers::Workers,
 };
-
-/// Pipeline workers per instance (claims keep them from colliding).
-const WEBHOOK_WORKERS: usize = 2;
 
 /// How long in-flight requests, then workers, get to finish on shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
@@ -65,8 +57,8 @@ pub enum StartError {
     Sandbox(io::Error),
     #[error("token vault: {0}")]
     Vault(io::Error),
-    #[error("the Meta app and Graph API address are not configured")]
-    NoGraph,
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
 }
 
 /// Router state: the engine for our handlers, Leptos' options for its own.
@@ -92,23 +84,28 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     engine: Engine,
-    workers: Workers,
-    /// The journal's writer: finishes once the HTTP side has let go of it.
-    journal_writer: tokio::task::JoinHandle<()>,
+    /// The journal's writer and the workers.
+    runtime: Runtime,
     /// Demo mode's stand-in for Meta, on its own loopback port.
     sandbox: Option<Sandbox>,
 }
 
 impl Application {
-    /// Opens the store (applying migrations), builds the routes and binds
-    /// the listener. Nothing is served until [`Application::run_until`].
-    pub async fn build(mut config: Config) -> Result<Self, StartError> {
+    /// Resolves demo mode (starting the sandbox that stands in for Meta),
+    /// opens the store (applying migrations), starts the workers, builds
+    /// the routes and binds the listener. Nothing is served until
+    /// [`Application::run_until`].
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
         // Before anything records a metric, or it goes to the no-op recorder.
         crate::telemetry::prometheus();
-        let sandbox = match config.mode {
-            Mode::Live => None,
-            Mode::Demo => Some(start_demo_sandbox(&mut config).await?),
+        let (sandbox, stand_in) = match settings.mode {
+            Mode::Live => (None, None),
+            Mode::Demo => {
+                let (sandbox, stand_in) = start_demo_sandbox().await?;
+                (Some(sandbox), Some(stand_in))
+            }
         };
+        let config = settings.resolve(stand_in)?;
         tracing::info!(database = %config.database_url, "opening the database");
         let store = Store::open(&config.database_url).await?;
         let installation = store.installation_id().await?;
@@ -120,71 +117,23 @@ impl Application {
             .map_err(|e| {
                 StartError::Vault(io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
             })?;
-        let engine = Engine::new(config, store, vault).ok_or(StartError::NoGraph)?;
+        let engine = Engine::new(config, store, vault);
         let addr = engine.config.site_addr;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
-
-        let mut workers = Workers::new();
-        let probe = engine.store.clone();
-        workers.spawn("database-probe", move |stop| database_probe(probe, stop));
-
-        let released = pipeline::recover_after_restart(&engine.store).await?;
-        if released > 0 {
-            tracing::warn!(
-                released,
-                "resuming webhook events a previous run had claimed"
-            );
-        }
-        let journaled = Arc::new(Notify::new());
-        let (journal, journal_writer) = Journal::start(engine.store.clone(), journaled.clone());
-        for _ in 0..WEBHOOK_WORKERS {
-            let (store, wake) = (engine.store.clone(), journaled.clone());
-            let (queued, pressure) = (pipeline::Queued::of(&engine), journal.pressure());
-            workers.spawn("webhook-pipeline", move |stop| {
-                pipeline::run(store, wake, queued, pressure, stop.into_receiver())
-            });
-        }
-        let media = engine.clone();
-        workers.spawn("inbound-media", move |stop| {
-            let wake = media.media_wake.clone();
-            switchboard::media::run(media, wake, stop.into_receiver())
-        });
-        let deliveries = engine.clone();
-        workers.spawn("outgoing-webhooks", move |stop| {
-            let wake = deliveries.deliveries_wake.clone();
-            switchboard::outgoing::delivery::run(deliveries, wake, stop.into_receiver())
-        });
-        let sender = engine.clone();
-        workers.spawn("outbox-sender", move |stop| {
-            let wake = sender.outbox_wake.clone();
-            switchboard::outbox::sender::run(sender, wake, stop.into_receiver())
-        });
-
-        let onboarding = engine.clone();
-        workers.spawn("onboarding", move |stop| {
-            switchboard::onboarding::run(onboarding, stop.into_receiver())
-        });
-        let templates = engine.clone();
-        workers.spawn("template-sync", move |stop| {
-            switchboard::templates::sync::run(templates, stop.into_receiver())
-        });
-        let health = engine.clone();
-        workers.spawn("token-health", move |stop| token_health(health, stop));
-
+        let runtime = Runtime::start(&engine).await?;
         let local = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         Ok(Self {
             router: router(engine.clone(), local)
-                .merge(webhook_routes::routes(engine.clone(), journal))
+                .merge(webhook_routes::routes(engine.clone(), runtime.journal()))
                 .merge(app::media::routes(engine.clone()))
                 .merge(crate::api_v1::routes(engine.clone())),
-            journal_writer,
             listener,
             engine,
-            workers,
+            runtime,
             sandbox,
         })
     }
@@ -238,8 +187,7 @@ impl Application {
         }
         // HTTP is drained, so nothing appends any more: the writer finishes
         // what is queued, then the workers finish their batches.
-        let _ = self.journal_writer.await;
-        self.workers.stop(SHUTDOWN_GRACE).await;
+        self.runtime.stop(SHUTDOWN_GRACE).await;
         if let Some(sandbox) = self.sandbox {
             sandbox.stop().await;
         }
@@ -249,25 +197,30 @@ impl Application {
     }
 }
 
-/// Starts the sandbox in process and points the Graph client at it; the
-/// sandbox's app credentials stand in for the Meta app's.
-async fn start_demo_sandbox(config: &mut Config) -> Result<Sandbox, StartError> {
+/// Starts the sandbox in process; its app credentials and address stand in
+/// for Meta's.
+async fn start_demo_sandbox() -> Result<(Sandbox, StandIn), StartError> {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let sandbox_config = SandboxConfig::default();
-    config.meta.get_or_insert_with(|| MetaApp {
+    let app = MetaApp {
         app_id: sandbox_config.app_id.clone(),
         app_secrets: vec![Secret::new(sandbox_config.app_secret.clone())],
         config_id: "1".into(),
         webhook_verify_token: Secret::new(sandbox_config.verify_token.clone()),
-    });
+    };
     let sandbox = Sandbox::start(sandbox_config, loopback)
         .await
         .map_err(StartError::Sandbox)?;
-    let url = url::Url::parse(&sandbox.base_url())
+    let graph_base_url = url::Url::parse(&sandbox.base_url())
         .map_err(|e| StartError::Sandbox(io::Error::other(e)))?;
-    tracing::warn!(sandbox = %url, "demo mode: META_APP_ID is not set, a local sandbox stands in for Meta");
-    config.graph_base_url.get_or_insert(url);
-    Ok(sandbox)
+    tracing::warn!(sandbox = %graph_base_url, "demo mode: META_APP_ID is not set, a local sandbox stands in for Meta");
+    Ok((
+        sandbox,
+        StandIn {
+            app,
+            graph_base_url,
+        },
+    ))
 }
 
 async fn point_sandbox_webhooks_here(sandbox: String, local: SocketAddr) {
@@ -288,7 +241,7 @@ async fn point_sandbox_webhooks_here(sandbox: String, local: SocketAddr) {
     }
 }
 
-fn leptos_options(config: &Config) -> LeptosOptions {
+fn leptos_options(config: &switchboard::config::Config) -> LeptosOptions {
     // cargo-leptos sets these when it runs the server; the defaults match
     // the workspace metadata so the release binary runs from the repo root.
     let env_or = |name: &str, default: &str| {
@@ -374,43 +327,4 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
         .layer(middleware::from_fn(http_metrics::track))
         .layer(http_layers)
         .with_state(state)
-}
-
-/// Checks every token now and then; the first check comes a minute after
-/// start-up so a restart loop does not hammer Meta.
-async fn token_health(engine: Engine, mut stop: crate::workers::StopSignal) {
-    let every = Duration::from_secs(engine.config.token_health_interval_secs);
-    let mut wait = Duration::from_secs(60).min(every);
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = stop.stopped() => return,
-        }
-        match switchboard::tokens::check_health(&engine).await {
-            Ok(report) => tracing::info!(
-                checked = report.checked,
-                healthy = report.healthy,
-                flagged = report.flagged.len(),
-                skipped = report.skipped,
-                "token health checked"
-            ),
-            Err(error) => tracing::warn!(%error, "token health check failed"),
-        }
-        wait = every;
-    }
-}
-
-/// Publishes whether the database answers, for alerting between scrapes of
-/// `/readyz`.
-async fn database_probe(store: Store, mut stop: crate::workers::StopSignal) {
-    let mut tick = tokio::time::interval(Duration::from_secs(15));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                let up = store.ping().await.is_ok();
-                metrics::gauge!("switchboard_database_up").set(if up { 1.0 } else { 0.0 });
-            }
-            () = stop.stopped() => return,
-        }
-    }
 }

@@ -5,7 +5,7 @@ use std::{io::BufRead, process::ExitCode};
 
 use switchboard::{
     accounts::{self, SignUp},
-    config::Config,
+    config::Settings,
     store::Store,
 };
 
@@ -15,7 +15,7 @@ const USAGE: &str =
   rotate-keys  re-encrypts every stored token under the first key of TOKEN_ENCRYPTION_KEYS
                (safe while the server runs; keep the old keys listed until it has finished)";
 
-pub async fn run(config: Config, args: &[String]) -> ExitCode {
+pub async fn run(config: Settings, args: &[String]) -> ExitCode {
     match args.first().map(String::as_str) {
         Some("create-admin") => create_admin(config, &args[1..]).await,
         Some("rotate-keys") => rotate_keys(config).await,
@@ -37,7 +37,7 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
         .map(String::as_str)
 }
 
-async fn create_admin(config: Config, args: &[String]) -> ExitCode {
+async fn create_admin(config: Settings, args: &[String]) -> ExitCode {
     let (Some(email), Some(name), Some(workspace)) = (
         flag(args, "--email"),
         flag(args, "--name"),
@@ -92,7 +92,7 @@ async fn create_admin(config: Config, args: &[String]) -> ExitCode {
     }
 }
 
-async fn rotate_keys(config: Config) -> ExitCode {
+async fn rotate_keys(config: Settings) -> ExitCode {
     let ring = match switchboard::vault::key_ring_for(&config) {
         Ok(ring) => ring,
         Err(error) => {

@@ -11,6 +11,5 @@ pub mod security;
 pub mod shutdown;
 pub mod telemetry;
 mod webhook_routes;
-pub mod workers;
 
 pub use application::{Application, StartError};

@@ -1,11 +1,11 @@
 use std::process::ExitCode;
 
 use server::{commands, shutdown, telemetry, Application};
-use switchboard::config::Config;
+use switchboard::config::Settings;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match Config::from_env() {
+    let config = match Settings::from_env() {
         Ok(config) => config,
         Err(error) => {
             eprintln!("switchboard: configuration error: {error}");

@@ -122,17 +122,15 @@ const PHONE_FIELDS: &str =
     "id,display_phone_number,verified_name,quality_rating,code_verification_status,status,platform_type";
 
 impl GraphClient {
-    /// `None` until the configuration knows where the Graph API is and
-    /// which app to speak as (demo mode fills both in at start-up).
-    pub fn from_config(config: &Config) -> Option<Self> {
-        let meta = config.meta.as_ref()?;
-        let base = config.graph_base_url.clone()?;
-        Some(Self::new(
-            base,
+    /// The client for the configured app and Graph API address. The first
+    /// app secret signs (`appsecret_proof`).
+    pub fn from_config(config: &Config) -> Self {
+        Self::new(
+            config.graph_base_url.clone(),
             &config.graph_version,
-            &meta.app_id,
-            meta.app_secrets.first()?.clone(),
-        ))
+            &config.meta.app_id,
+            config.meta.signing_secret().clone(),
+        )
     }
 
     pub fn new(base: Url, version: &str, app_id: &str, app_secret: Secret<String>) -> Self {

@@ -13,12 +13,12 @@
 mod steps;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
 
 use crate::{
     accounts::{Caller, Error, Role},
     store::{now_millis, OnboardingRow},
     tokens::onboarding_binding,
+    worker::{self, Step, Stop},
     Engine,
 };
 
@@ -49,6 +49,8 @@ pub const FINISH_EVENTS: [&str; 3] = [
 
 /// How long a worker holds a run before another may take it over.
 const LEASE_MS: i64 = 60_000;
+/// How often an idle worker looks for runs other instances made ready.
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the signup window reported on FINISH.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,7 +159,7 @@ pub async fn submit_code(
                         now,
                     )
                     .await?;
-                engine.onboarding_ready.notify_one();
+                engine.wake.onboarding.notify_one();
             }
             Err(error) => {
                 tracing::warn!(onboarding = %run.id, %error, "code exchange failed");
@@ -221,7 +223,7 @@ pub async fn submit_signup(
             now_millis(),
         )
         .await?;
-    engine.onboarding_ready.notify_one();
+    engine.wake.onboarding.notify_one();
     progress_of(engine, &run.id).await
 }
 
@@ -245,7 +247,7 @@ pub async fn submit_pin(
         ));
     }
     steps::register(engine, &run, pin).await?;
-    engine.onboarding_ready.notify_one();
+    engine.wake.onboarding.notify_one();
     progress_of(engine, id).await
 }
 
@@ -269,7 +271,7 @@ pub async fn retry(engine: &Engine, caller: &Caller, id: &str) -> Result<Progres
             .store
             .set_onboarding_state(&run.id, &run.step, &run.step, state, None, now_millis())
             .await?;
-        engine.onboarding_ready.notify_one();
+        engine.wake.onboarding.notify_one();
     }
     progress_of(engine, id).await
 }
@@ -387,13 +389,13 @@ pub async fn run_ready(engine: &Engine) -> usize {
 
 /// The onboarding worker: runs what is ready, now and whenever woken, until
 /// `stop`. Runs left by a crash are taken up when their lease runs out.
-pub async fn run(engine: Engine, mut stop: watch::Receiver<bool>) {
-    loop {
-        run_ready(&engine).await;
-        tokio::select! {
-            () = engine.onboarding_ready.notified() => {}
-            () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
-            _ = stop.wait_for(|stop| *stop) => return,
-        }
-    }
+pub async fn run(engine: Engine, stop: Stop) {
+    let wake = engine.wake.onboarding.clone();
+    let engine = &engine;
+    worker::run_loop(stop, Some(wake), IDLE_POLL, || async move {
+        run_ready(engine).await;
+        // `run_ready` runs until nothing is ready.
+        Step::Idle
+    })
+    .await;
 }

@@ -272,10 +272,10 @@ async fn subscribe(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, stor
         "{}/webhook",
         engine.config.public_url.as_str().trim_end_matches('/')
     );
-    let override_callback = match (&engine.config.meta, engine.config.webhook_override) {
-        (Some(meta), true) => Some((callback.as_str(), &meta.webhook_verify_token)),
-        _ => None,
-    };
+    let override_callback = engine
+        .config
+        .webhook_override
+        .then(|| (callback.as_str(), &engine.config.meta.webhook_verify_token));
     if let Err(error) = engine
         .graph
         .subscribe_app(&token, waba_id, override_callback)
@@ -384,7 +384,7 @@ async fn details(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store:
         .store
         .default_bot_to_echo(&run.workspace_id, now_millis())
         .await?;
-    engine.outbox_wake.notify_one();
+    engine.wake.outbox.notify_one();
     pipeline::route_waiting_events(&engine.store, &phone).await?;
     let actor = match &run.started_by {
         Some(user) => engine

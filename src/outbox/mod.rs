@@ -157,7 +157,7 @@ pub async fn queue(
         )
         .await?;
     if queued.1 {
-        engine.outbox_wake.notify_one();
+        engine.wake.outbox.notify_one();
         audit::record(
             &engine.store,
             Some(workspace_id),

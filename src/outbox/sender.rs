@@ -13,7 +13,7 @@ use std::{
 };
 
 use tokio::{
-    sync::{watch, Mutex, Notify},
+    sync::{Mutex, Notify},
     task::JoinHandle,
 };
 
@@ -27,6 +27,7 @@ use crate::{
     secret::Secret,
     store::{now_millis, Backend, OutboxRow},
     tokens::{self, TokenError},
+    worker::{self, Step, Stop},
     Engine,
 };
 
@@ -39,59 +40,81 @@ const POLL: Duration = Duration::from_millis(500);
 const IDLE: Duration = Duration::from_secs(1);
 
 /// Runs until `stop`: starts a task for each live number with due
-/// messages. `wake` is notified when something is queued.
-pub async fn run(engine: Engine, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
-    let owner = uuid::Uuid::new_v4().to_string();
+/// messages. Woken when something is queued.
+pub async fn run(engine: Engine, stop: Stop) {
     if engine.store.backend() == Backend::Sqlite {
         // One process: whatever is claimed was claimed by a previous run.
         if let Err(error) = engine.store.release_outbox_leases(None).await {
             tracing::error!(%error, "cannot release the outbox's leases");
         }
     }
-    let mut running: HashMap<String, (JoinHandle<()>, Arc<Notify>)> = HashMap::new();
-    while !*stop.borrow() {
-        running.retain(|_, (task, _)| !task.is_finished());
-        match engine.store.numbers_with_due_outbox(now_millis()).await {
-            Ok(due) => {
-                for (phone, rate) in due {
-                    if let Some((_, more)) = running.get(&phone) {
-                        more.notify_one();
-                        continue;
-                    }
-                    let now = now_millis();
-                    match engine
-                        .store
-                        .take_sender_lease(&phone, &owner, now, now + LEASE_MS)
-                        .await
-                    {
-                        Ok(true) => {
-                            let more = Arc::new(Notify::new());
-                            let task = tokio::spawn(send_for_number(NumberSender {
-                                engine: engine.clone(),
-                                phone: phone.clone(),
-                                rate,
-                                owner: owner.clone(),
-                                stop: stop.clone(),
-                                finished: wake.clone(),
-                                more: more.clone(),
-                            }));
-                            running.insert(phone, (task, more));
-                        }
-                        Ok(false) => {} // another instance sends for it
-                        Err(error) => tracing::error!(%error, "cannot take a sender lease"),
-                    }
-                }
+    let dispatcher = Dispatcher {
+        owner: uuid::Uuid::new_v4().to_string(),
+        running: HashMap::new(),
+        stop: stop.clone(),
+        engine: engine.clone(),
+    };
+    let wake = engine.wake.outbox.clone();
+    worker::run_loop(stop, Some(wake), POLL, dispatcher).await;
+}
+
+/// Hands each number with due messages to a task of its own.
+struct Dispatcher {
+    engine: Engine,
+    /// This instance, as the holder of number leases.
+    owner: String,
+    running: HashMap<String, (JoinHandle<()>, Arc<Notify>)>,
+    stop: Stop,
+}
+
+impl worker::Work for Dispatcher {
+    async fn step(&mut self) -> Step {
+        let engine = &self.engine;
+        self.running.retain(|_, (task, _)| !task.is_finished());
+        let due = match engine.store.numbers_with_due_outbox(now_millis()).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::error!(%error, "sender cannot read the outbox");
+                return Step::Idle;
             }
-            Err(error) => tracing::error!(%error, "sender cannot read the outbox"),
+        };
+        for (phone, rate) in due {
+            if let Some((_, more)) = self.running.get(&phone) {
+                more.notify_one();
+                continue;
+            }
+            let now = now_millis();
+            match engine
+                .store
+                .take_sender_lease(&phone, &self.owner, now, now + LEASE_MS)
+                .await
+            {
+                Ok(true) => {
+                    let more = Arc::new(Notify::new());
+                    let task = tokio::spawn(send_for_number(NumberSender {
+                        engine: engine.clone(),
+                        phone: phone.clone(),
+                        rate,
+                        owner: self.owner.clone(),
+                        stop: self.stop.clone(),
+                        finished: engine.wake.outbox.clone(),
+                        more: more.clone(),
+                    }));
+                    self.running.insert(phone, (task, more));
+                }
+                Ok(false) => {} // another instance sends for it
+                Err(error) => tracing::error!(%error, "cannot take a sender lease"),
+            }
         }
-        tokio::select! {
-            () = wake.notified() => {}
-            () = tokio::time::sleep(POLL) => {}
-            _ = stop.changed() => {}
-        }
+        // Number tasks do the sending; the dispatcher waits to be woken.
+        Step::Idle
     }
-    for (_, (task, _)) in running {
-        let _ = task.await;
+
+    /// Number tasks see the stop too, and end after the send in hand.
+    async fn finish(&mut self) {
+        for (_, (task, _)) in self.running.drain() {
+            let _ = task.await;
+        }
     }
 }
 
@@ -100,7 +123,7 @@ struct NumberSender {
     phone: String,
     rate: i64,
     owner: String,
-    stop: watch::Receiver<bool>,
+    stop: Stop,
     /// Notified when this task ends, so the dispatcher looks again.
     finished: Arc<Notify>,
     /// Notified when the dispatcher sees more due messages for this number.
@@ -131,7 +154,7 @@ async fn send_for_number(task: NumberSender) {
     let mut pairs = PairPacer::default();
     let batch = (rate * 2).clamp(20, 2_000);
     loop {
-        if *stop.borrow() {
+        if stop.is_stopped() {
             break;
         }
         let now = now_millis();

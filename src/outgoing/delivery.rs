@@ -2,67 +2,68 @@
 //! Standard Webhooks headers, and retries on a widening schedule until the
 //! endpoint answers 2xx or the schedule runs out.
 
-use std::{sync::Arc, time::Duration};
-
-use tokio::sync::{watch, Notify};
+use std::time::Duration;
 
 use super::{active_secrets, signing};
 use crate::{
     store::{now_millis, DeliveryRow},
+    worker::{self, Backoff, RetryPolicy, Step, Stop},
     Engine,
 };
 
 /// Waits before each retry (the specification's suggested schedule,
-/// shortened at the start): after the last, the delivery has failed.
-const RETRY_AFTER_SECS: [i64; 7] = [5, 60, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600];
+/// shortened at the start), ±20%: after the last, the delivery has failed.
+const RETRY: RetryPolicy = RetryPolicy {
+    backoff: Backoff::listed(&[
+        5_000,
+        60_000,
+        5 * 60_000,
+        30 * 60_000,
+        2 * 3_600_000,
+        5 * 3_600_000,
+        10 * 3_600_000,
+    ])
+    .with_jitter(0.2),
+    max_attempts: 8,
+};
 const LEASE_MS: i64 = 60_000;
 const BATCH: i64 = 32;
 const POLL: Duration = Duration::from_secs(1);
 const TIMEOUT: Duration = Duration::from_secs(15);
 
-/// When to try again after `attempts` failed attempts, with ±20% jitter;
-/// `None` when the schedule is used up.
-pub fn retry_delay_ms(attempts: i64, jitter: f64) -> Option<i64> {
-    let index = usize::try_from(attempts.checked_sub(1)?).ok()?;
-    let base = RETRY_AFTER_SECS.get(index)? * 1000;
-    Some((base as f64 * (0.8 + 0.4 * jitter.clamp(0.0, 1.0))) as i64)
-}
-
-pub async fn run(engine: Engine, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+pub async fn run(engine: Engine, stop: Stop) {
     let http = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a client with a timeout builds");
-    while !*stop.borrow() {
-        let claimed = match engine
-            .store
-            .claim_deliveries(now_millis(), LEASE_MS, BATCH)
-            .await
-        {
-            Ok(claimed) => claimed,
-            Err(error) => {
-                tracing::error!(%error, "cannot claim webhook deliveries");
-                Vec::new()
-            }
-        };
-        let busy = !claimed.is_empty();
-        // Side by side: one slow endpoint holds up the batch for at most
-        // the timeout.
-        let mut sends = tokio::task::JoinSet::new();
-        for row in claimed {
-            let (engine, http) = (engine.clone(), http.clone());
-            sends.spawn(async move { deliver(&engine, &http, row).await });
+    let wake = engine.wake.deliveries.clone();
+    worker::run_loop(stop, Some(wake), POLL, || step(&engine, &http)).await;
+}
+
+/// Posts one batch of due deliveries.
+async fn step(engine: &Engine, http: &reqwest::Client) -> Step {
+    let claimed = match engine
+        .store
+        .claim_deliveries(now_millis(), LEASE_MS, BATCH)
+        .await
+    {
+        Ok(claimed) => claimed,
+        Err(error) => {
+            tracing::error!(%error, "cannot claim webhook deliveries");
+            Vec::new()
         }
-        while sends.join_next().await.is_some() {}
-        if !busy {
-            tokio::select! {
-                () = wake.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
-                _ = stop.changed() => {}
-            }
-        }
+    };
+    let busy = !claimed.is_empty();
+    // Side by side: one slow endpoint holds up the batch for at most the
+    // timeout.
+    let mut sends = tokio::task::JoinSet::new();
+    for row in claimed {
+        let (engine, http) = (engine.clone(), http.clone());
+        sends.spawn(async move { deliver(&engine, &http, row).await });
     }
+    while sends.join_next().await.is_some() {}
+    Step::busy_if(busy)
 }
 
 async fn deliver(engine: &Engine, http: &reqwest::Client, row: DeliveryRow) {
@@ -108,8 +109,7 @@ async fn deliver(engine: &Engine, http: &reqwest::Client, row: DeliveryRow) {
                 .await
         }
         Err((status, error)) => {
-            let retry_at =
-                retry_delay_ms(row.attempts + 1, fastrand::f64()).map(|d| now_millis() + d);
+            let retry_at = RETRY.retry_at(row.attempts + 1, now_millis());
             metrics::counter!("outgoing_webhooks_failed_attempts_total").increment(1);
             tracing::warn!(delivery = row.id, %error, retry = retry_at.is_some(), "webhook delivery failed");
             engine
@@ -129,11 +129,11 @@ mod tests {
 
     #[test]
     fn retries_widen_then_stop() {
-        assert_eq!(retry_delay_ms(1, 0.5), Some(5_000));
-        assert_eq!(retry_delay_ms(2, 0.5), Some(60_000));
-        assert_eq!(retry_delay_ms(2, 0.0), Some(48_000));
-        assert_eq!(retry_delay_ms(7, 0.5), Some(36_000_000));
-        assert_eq!(retry_delay_ms(8, 0.5), None);
-        assert_eq!(retry_delay_ms(0, 0.5), None);
+        assert_eq!(RETRY.retry_in_ms(1, 0.5), Some(5_000));
+        assert_eq!(RETRY.retry_in_ms(2, 0.5), Some(60_000));
+        assert_eq!(RETRY.retry_in_ms(2, 0.0), Some(48_000));
+        assert_eq!(RETRY.retry_in_ms(7, 0.5), Some(36_000_000));
+        assert_eq!(RETRY.retry_in_ms(8, 0.5), None);
+        assert_eq!(RETRY.retry_in_ms(0, 0.5), None);
     }
 }

@@ -207,7 +207,7 @@ pub async fn redeliver(engine: &Engine, caller: &Caller, delivery_id: i64) -> Re
     {
         return Err(Error::NotFound);
     }
-    engine.deliveries_wake.notify_one();
+    engine.wake.deliveries.notify_one();
     audit::record(
         &engine.store,
         Some(&caller.workspace.id),

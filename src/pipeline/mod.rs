@@ -9,20 +9,25 @@
 
 pub mod plan;
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
-
-use tokio::sync::{watch, Notify};
+use std::{collections::HashMap, time::Duration};
 
 use crate::{
     bot::BotSettings,
     outbox::Content,
     store::{self, now_millis, ClaimedEvent, Store},
-    webhook::{journal::Pressure, payload},
+    webhook::payload,
+    worker::{self, Backoff, RetryPolicy, Step, Stop},
+    Engine,
 };
 use plan::{Applied, Routes};
 
-/// Attempts before an event is dead-lettered.
-pub const MAX_ATTEMPTS: i64 = 8;
+/// Attempts before an event is dead-lettered, and the waits between them:
+/// doubling from one second up to an hour, ±25%.
+pub const RETRY: RetryPolicy = RetryPolicy {
+    backoff: Backoff::growing(1_000, 2, 3_600_000).with_jitter(0.25),
+    max_attempts: 8,
+};
+pub const MAX_ATTEMPTS: i64 = RETRY.max_attempts;
 /// How long a claim lasts; a crashed instance's events are taken over
 /// after it. A batch takes milliseconds, so this is generous.
 const LEASE_MS: i64 = 10_000;
@@ -46,16 +51,6 @@ const MAX_YIELDS_IN_A_ROW: u32 = 50;
 /// so the lag stays bounded.
 pub fn should_yield(journal_busy: bool, behind_ms: i64, yielded_in_a_row: u32) -> bool {
     journal_busy && behind_ms < YIELD_LAG_BUDGET_MS && yielded_in_a_row < MAX_YIELDS_IN_A_ROW
-}
-
-/// Delay before the next attempt: doubling from one second up to an hour,
-/// with ±25% jitter so that retries do not arrive in waves.
-pub fn backoff_ms(attempts: i64) -> i64 {
-    let base = 1000_i64
-        .saturating_mul(1 << attempts.clamp(1, 20).saturating_sub(1))
-        .min(3_600_000);
-    let jitter = fastrand::i64(-(base / 4)..=base / 4);
-    base + jitter
 }
 
 struct LoadedRoutes {
@@ -116,24 +111,6 @@ impl LoadedRoutes {
             bots,
             endpoints,
         })
-    }
-}
-
-/// Whom the pipeline wakes when it queues work for others.
-#[derive(Debug, Clone)]
-pub struct Queued {
-    pub replies: Arc<Notify>,
-    pub deliveries: Arc<Notify>,
-    pub media: Arc<Notify>,
-}
-
-impl Queued {
-    pub fn of(engine: &crate::Engine) -> Self {
-        Self {
-            replies: engine.outbox_wake.clone(),
-            deliveries: engine.deliveries_wake.clone(),
-            media: engine.media_wake.clone(),
-        }
     }
 }
 
@@ -244,8 +221,7 @@ async fn retry_or_dead_letter(
     event: &ClaimedEvent,
     error: &store::Error,
 ) -> Result<(), store::Error> {
-    let retry_at =
-        (event.attempts < MAX_ATTEMPTS).then(|| now_millis() + backoff_ms(event.attempts));
+    let retry_at = RETRY.retry_at(event.attempts, now_millis());
     if retry_at.is_some() {
         metrics::counter!("webhook_events_retried_total").increment(1);
         tracing::warn!(event = event.id, attempts = event.attempts, %error, "webhook processing failed; will retry");
@@ -258,39 +234,57 @@ async fn retry_or_dead_letter(
         .await
 }
 
-/// A worker: processes batches until `stop` turns true, finishing the batch
-/// in hand first. `wake` is notified when new events are journaled;
-/// `queued` tells the outbox and the outgoing webhooks of new work;
-/// `journal` says when requests wait for the journal (see [`should_yield`]).
-pub async fn run(
-    store: Store,
-    wake: Arc<Notify>,
-    queued: Queued,
-    journal: Pressure,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut lag_reported = std::time::Instant::now() - LAG_REPORT_EVERY;
-    let (mut behind_ms, mut yielded) = (0_i64, 0_u32);
-    while !*stop.borrow() {
-        if should_yield(journal.is_high(), behind_ms, yielded) {
-            yielded += 1;
+/// A worker: processes batches until `stop`, finishing the batch in hand
+/// first. Woken when events are journaled; tells the outbox, the outgoing
+/// webhooks and the media fetcher of the work it queued; lets
+/// acknowledgements go first while requests wait for the journal (see
+/// [`should_yield`]).
+pub async fn run(engine: Engine, stop: Stop) {
+    let worker = PipelineWorker {
+        engine: engine.clone(),
+        lag_reported: std::time::Instant::now() - LAG_REPORT_EVERY,
+        behind_ms: 0,
+        yielded: 0,
+    };
+    let wake = engine.wake.journal.clone();
+    worker::run_loop(stop, Some(wake), IDLE_POLL, worker).await;
+}
+
+struct PipelineWorker {
+    engine: Engine,
+    lag_reported: std::time::Instant,
+    /// How far behind the last batch was (ms).
+    behind_ms: i64,
+    yielded: u32,
+}
+
+impl worker::Work for PipelineWorker {
+    async fn step(&mut self) -> Step {
+        let engine = &self.engine;
+        if should_yield(
+            engine.journal_pressure.is_high(),
+            self.behind_ms,
+            self.yielded,
+        ) {
+            self.yielded += 1;
             tokio::time::sleep(YIELD_PAUSE).await;
-            continue;
+            return Step::Busy;
         }
-        yielded = 0;
-        let busy = match process_due(&store).await {
+        self.yielded = 0;
+        let busy = match process_due(&engine.store).await {
             Ok(processed) => {
-                behind_ms = processed
+                self.behind_ms = processed
                     .oldest_received_at
                     .map_or(0, |at| (now_millis() - at).max(0));
-                if processed.applied.replies_queued > 0 {
-                    queued.replies.notify_one();
+                let applied = &processed.applied;
+                if applied.replies_queued > 0 {
+                    engine.wake.outbox.notify_one();
                 }
-                if processed.applied.deliveries_queued > 0 {
-                    queued.deliveries.notify_one();
+                if applied.deliveries_queued > 0 {
+                    engine.wake.deliveries.notify_one();
                 }
-                if processed.applied.media_queued > 0 {
-                    queued.media.notify_one();
+                if applied.media_queued > 0 {
+                    engine.wake.media.notify_one();
                 }
                 processed.events > 0
             }
@@ -301,20 +295,13 @@ pub async fn run(
         };
         // The lag gauge, also while busy (that is when it matters), but at
         // most once a second: it costs a count over the journal.
-        if lag_reported.elapsed() >= LAG_REPORT_EVERY {
-            lag_reported = std::time::Instant::now();
-            if let Ok(pending) = store.pending_webhook_events().await {
+        if self.lag_reported.elapsed() >= LAG_REPORT_EVERY {
+            self.lag_reported = std::time::Instant::now();
+            if let Ok(pending) = engine.store.pending_webhook_events().await {
                 metrics::gauge!("webhook_journal_lag_events").set(pending as f64);
             }
         }
-        if busy {
-            continue;
-        }
-        tokio::select! {
-            () = wake.notified() => {}
-            () = tokio::time::sleep(IDLE_POLL) => {}
-            _ = stop.changed() => {}
-        }
+        Step::busy_if(busy)
     }
 }
 

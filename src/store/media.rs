@@ -1,7 +1,7 @@
 //! SQL for inbound media: queued with their message, fetched by a worker,
 //! read by the thread.
 
-use super::{with_pool, Backend, Result, Store};
+use super::{with_pool, Claim, Result, Store};
 
 /// Queues a file of a new inbound message (inside the pipeline's
 /// transaction); a message processed again queues nothing.
@@ -36,20 +36,19 @@ pub struct MediaState {
     pub error: Option<String>,
 }
 
+/// Due downloads, longest waiting first.
+const FILES: Claim = Claim {
+    table: "inbound_media",
+    key: "(phone_number_id, media_id)",
+    due: "state = 'pending' AND next_attempt_at <= $2",
+    order_by: "next_attempt_at",
+    also_set: "",
+    returning: "phone_number_id, media_id, workspace_id, attempts",
+};
+
 impl Store {
     pub async fn claim_media(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<MediaJob>> {
-        let lock = match self.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE inbound_media SET lease_until = $1
-             WHERE (phone_number_id, media_id) IN (
-                 SELECT phone_number_id, media_id FROM inbound_media
-                 WHERE state = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
-                 ORDER BY next_attempt_at LIMIT $3 {lock})
-             RETURNING phone_number_id, media_id, workspace_id, attempts"
-        );
+        let sql = FILES.sql(self.backend());
         Ok(with_pool!(self, pool => {
             sqlx::query_as(&sql).bind(now + lease_ms).bind(now).bind(limit).fetch_all(pool).await?
         }))

@@ -10,6 +10,8 @@ mod accounts;
 mod api_keys;
 mod audit;
 mod bots;
+mod claim;
+mod due;
 mod history;
 mod media;
 mod numbers;
@@ -28,6 +30,8 @@ use std::{path::PathBuf, time::SystemTime};
 use crate::config::DatabaseUrl;
 
 pub use api_keys::ApiKeyRow;
+pub use claim::Claim;
+pub use due::DueWork;
 pub use history::{ConversationKey, MessageKey, MessageRecord};
 pub use media::{MediaFile, MediaJob, MediaState};
 pub use numbers::{NewToken, NumberRow, StoredToken};

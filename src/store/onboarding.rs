@@ -1,7 +1,7 @@
 //! SQL for onboarding runs. Each write is one statement or one
 //! transaction, so a run resumes from a consistent step after a crash.
 
-use super::{numbers::NewToken, with_pool, Result, Store};
+use super::{numbers::NewToken, with_pool, Claim, Result, Store};
 use crate::vault::Sealed;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +88,18 @@ pub enum AttachError {
     #[error(transparent)]
     Store(#[from] super::Error),
 }
+
+/// Runs whose next step is ready.
+const READY_RUNS: Claim = Claim {
+    table: "onboardings",
+    key: "id",
+    due: "state = 'ready'",
+    order_by: "id",
+    also_set: "",
+    returning: "id",
+};
+/// Runs claimed at once (the worker claims again until none is ready).
+const READY_RUNS_BATCH: i64 = 16;
 
 impl Store {
     /// The run for (workspace, attempt), created on first sight.
@@ -210,14 +222,11 @@ impl Store {
     /// Claims runs ready for a worker. The row-level condition is checked
     /// again under the row lock, so two instances never claim one run.
     pub async fn claim_ready_onboardings(&self, now: i64, lease_ms: i64) -> Result<Vec<String>> {
+        let sql = READY_RUNS.sql(self.backend());
         Ok(with_pool!(self, pool => {
-            sqlx::query_scalar(
-                "UPDATE onboardings SET lease_until = $1
-                 WHERE state = 'ready' AND (lease_until IS NULL OR lease_until < $2)
-                 RETURNING id",
-            )
-            .bind(now + lease_ms).bind(now)
-            .fetch_all(pool).await?
+            sqlx::query_scalar(&sql)
+                .bind(now + lease_ms).bind(now).bind(READY_RUNS_BATCH)
+                .fetch_all(pool).await?
         }))
     }
 

@@ -2,7 +2,7 @@
 //! Meta answered. A sent message moves into `messages`, where status
 //! webhooks find it.
 
-use super::{with_pool, Backend, Result, Store};
+use super::{with_pool, Claim, Result, Store};
 
 /// Queues one message; also used inside the pipeline's transaction for bot
 /// replies. A repeated `dedupe_key` in the workspace queues nothing.
@@ -62,6 +62,16 @@ pub struct OutboxEntry {
 
 const ROW_COLUMNS: &str = "id, workspace_id, phone_number_id, recipient, kind, content, origin, context_wamid, attempts, created_at";
 const ENTRY_COLUMNS: &str = "id, phone_number_id, recipient, kind, content, origin, state, attempts, next_attempt_at, wamid, error_code, error_title, created_at";
+
+/// A number's due messages, oldest first (`$4`: the number).
+const MESSAGES: Claim = Claim {
+    table: "outbox",
+    key: "id",
+    due: "phone_number_id = $4 AND state = 'queued' AND next_attempt_at <= $2",
+    order_by: "id",
+    also_set: "",
+    returning: ROW_COLUMNS,
+};
 
 impl Store {
     /// Queues a message. Returns its id and whether it is new (false: the
@@ -136,21 +146,10 @@ impl Store {
         lease_ms: i64,
         limit: i64,
     ) -> Result<Vec<OutboxRow>> {
-        let lock = match self.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE outbox SET lease_until = $1
-             WHERE id IN (SELECT id FROM outbox
-                          WHERE phone_number_id = $2 AND state = 'queued' AND next_attempt_at <= $3
-                          AND (lease_until IS NULL OR lease_until < $3)
-                          ORDER BY id LIMIT $4 {lock})
-             RETURNING {ROW_COLUMNS}"
-        );
+        let sql = MESSAGES.sql(self.backend());
         let mut rows: Vec<OutboxRow> = with_pool!(self, pool => {
             sqlx::query_as(&sql)
-                .bind(now + lease_ms).bind(phone_number_id).bind(now).bind(limit)
+                .bind(now + lease_ms).bind(now).bind(limit).bind(phone_number_id)
                 .fetch_all(pool).await?
         });
         rows.sort_by_key(|row| row.id);

@@ -1,6 +1,6 @@
 //! SQL for workspaces' webhook endpoints and the delivery log.
 
-use super::{with_pool, Backend, Result, Store};
+use super::{with_pool, Claim, Result, Store};
 use crate::vault::Sealed;
 
 /// Queues one event for one endpoint; also used inside the pipeline's
@@ -95,6 +95,16 @@ fn endpoint(row: EndpointTuple) -> EndpointRow {
         updated_at: row.11,
     }
 }
+
+/// Due deliveries, oldest first.
+const DELIVERIES: Claim = Claim {
+    table: "webhook_deliveries",
+    key: "id",
+    due: "state = 'pending' AND next_attempt_at <= $2",
+    order_by: "id",
+    also_set: "",
+    returning: "id, endpoint_id, workspace_id, event_id, event_type, payload, attempts",
+};
 
 impl Store {
     pub async fn insert_endpoint(&self, row: &EndpointRow) -> Result<()> {
@@ -203,17 +213,7 @@ impl Store {
         lease_ms: i64,
         limit: i64,
     ) -> Result<Vec<DeliveryRow>> {
-        let lock = match self.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE webhook_deliveries SET lease_until = $1
-             WHERE id IN (SELECT id FROM webhook_deliveries
-                          WHERE state = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
-                          ORDER BY id LIMIT $3 {lock})
-             RETURNING id, endpoint_id, workspace_id, event_id, event_type, payload, attempts"
-        );
+        let sql = DELIVERIES.sql(self.backend());
         let mut rows: Vec<DeliveryRow> = with_pool!(self, pool => {
             sqlx::query_as(&sql).bind(now + lease_ms).bind(now).bind(limit).fetch_all(pool).await?
         });

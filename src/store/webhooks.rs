@@ -1,6 +1,6 @@
 //! SQL for the webhook journal, its processing, and connected numbers.
 
-use super::{with_journal_pool, with_pool, with_relaxed_journal, Backend, Result, Store};
+use super::{with_journal_pool, with_pool, with_relaxed_journal, Claim, Result, Store};
 use crate::{
     pipeline::plan::{Applied, Op},
     webhook::journal::Received,
@@ -68,6 +68,16 @@ pub(crate) const APPLY_EARLY_STATUS: &str =
            WHERE wamid = $1 ORDER BY rank DESC LIMIT 1) AS s
      WHERE messages.phone_number_id = $2 AND messages.wamid = $1";
 
+/// Due events, oldest first; each claim counts as an attempt.
+const EVENTS: Claim = Claim {
+    table: "webhook_events",
+    key: "id",
+    due: "state = 'pending' AND next_attempt_at <= $2",
+    order_by: "id",
+    also_set: ", attempts = attempts + 1",
+    returning: "id, received_at, body, attempts",
+};
+
 impl Store {
     /// Appends a batch with one statement in one transaction (one disk
     /// flush). The ids are not needed to acknowledge, so none are returned.
@@ -88,26 +98,14 @@ impl Store {
         Ok(())
     }
 
-    /// Claims up to `limit` due events for `lease_ms`. On Postgres several
-    /// instances claim at once without overlap (`SKIP LOCKED`); SQLite has
-    /// one writer, so the plain statement is already exclusive.
+    /// Claims up to `limit` due events for `lease_ms`.
     pub async fn claim_webhook_events(
         &self,
         now: i64,
         lease_ms: i64,
         limit: i64,
     ) -> Result<Vec<ClaimedEvent>> {
-        let lock = match self.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE webhook_events SET lease_until = $1, attempts = attempts + 1
-             WHERE id IN (SELECT id FROM webhook_events
-                          WHERE state = 'pending' AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
-                          ORDER BY id LIMIT $3 {lock})
-             RETURNING id, received_at, body, attempts"
-        );
+        let sql = EVENTS.sql(self.backend());
         let mut rows = with_relaxed_journal!(self, tx => {
             sqlx::query_as::<_, (i64, i64, Vec<u8>, i64)>(&sql)
                 .bind(now + lease_ms)

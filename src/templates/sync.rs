@@ -5,12 +5,11 @@
 
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use crate::{
     accounts::Error,
     numbers,
     store::{now_millis, StoredTemplate},
+    worker::{self, Step, Stop},
     Engine,
 };
 
@@ -100,14 +99,13 @@ pub async fn sync_due(engine: &Engine) -> Result<usize, Error> {
 }
 
 /// The template sync worker, until `stop`.
-pub async fn run(engine: Engine, mut stop: watch::Receiver<bool>) {
-    loop {
-        if let Err(error) = sync_due(&engine).await {
+pub async fn run(engine: Engine, stop: Stop) {
+    let engine = &engine;
+    worker::run_loop(stop, None, POLL, || async move {
+        if let Err(error) = sync_due(engine).await {
             tracing::warn!(%error, "template sync round failed");
         }
-        tokio::select! {
-            () = tokio::time::sleep(POLL) => {}
-            _ = stop.wait_for(|stop| *stop) => return,
-        }
-    }
+        Step::Idle
+    })
+    .await;
 }

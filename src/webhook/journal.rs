@@ -61,10 +61,13 @@ impl Pressure {
 impl Journal {
     /// Starts the writer; it ends once every `Journal` clone is dropped and
     /// the queue is drained. `stored` is notified after each commit, to wake
-    /// the workers.
-    pub fn start(store: Store, stored: Arc<Notify>) -> (Self, tokio::task::JoinHandle<()>) {
+    /// the workers; `pressure` tells them when requests are waiting.
+    pub fn start(
+        store: Store,
+        stored: Arc<Notify>,
+        pressure: Pressure,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, incoming) = mpsc::channel(16 * MAX_BATCH);
-        let pressure = Pressure::default();
         let writer = tokio::spawn(write_batches(store, incoming, stored, pressure.clone()));
         (Self { queue, pressure }, writer)
     }

@@ -3,7 +3,7 @@
 //! sandbox's callback pointed at the endpoint.
 #![allow(dead_code)]
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use axum::{
     body::Bytes,
@@ -14,28 +14,28 @@ use axum::{
 };
 use serde_json::{json, Value};
 use switchboard::{
-    outbox, outgoing, pipeline,
+    runtime::{self, Runtime},
     webhook::{signature, Journal},
     Engine,
 };
-use tokio::{
-    sync::{watch, Notify},
-    task::JoinHandle,
-};
+use tokio::{sync::watch, task::JoinHandle};
 
 use super::meta::Env;
 
+/// How long a drain may take before the test fails.
+const DRAIN_LIMIT: Duration = Duration::from_secs(20);
+
 pub struct Running {
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    stop_http: watch::Sender<bool>,
+    http: JoinHandle<()>,
+    runtime: Runtime,
 }
 
 impl Running {
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
-        }
+        let _ = self.stop_http.send(true);
+        let _ = self.http.await;
+        self.runtime.stop(Duration::from_secs(10)).await;
     }
 }
 
@@ -46,13 +46,7 @@ struct Receiver {
 }
 
 async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let secrets = &receiver
-        .engine
-        .config
-        .meta
-        .as_ref()
-        .expect("meta")
-        .app_secrets;
+    let secrets = &receiver.engine.config.meta.app_secrets;
     let header = headers
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok());
@@ -74,54 +68,26 @@ async fn handshake(Query(query): Query<std::collections::HashMap<String, String>
 }
 
 impl Env {
-    /// Starts the workers and points the sandbox's webhooks at them.
+    /// Starts every worker as the server does (`Runtime::start`), behind a
+    /// webhook endpoint the sandbox's callback points at.
     pub async fn run(&self) -> Running {
-        let (stop, stopped) = watch::channel(false);
-        let journaled = Arc::new(Notify::new());
-        let (journal, writer) = Journal::start(self.engine.store.clone(), journaled.clone());
-        let pressure = journal.pressure();
+        let runtime = Runtime::start(&self.engine).await.expect("runtime");
         let app = Router::new()
             .route("/webhook", post(receive).get(handshake))
             .with_state(Receiver {
                 engine: self.engine.clone(),
-                journal,
+                journal: runtime.journal(),
             });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/webhook", listener.local_addr().unwrap());
-        let mut server_stop = stopped.clone();
-        let server = tokio::spawn(async move {
+        let (stop_http, mut stopped) = watch::channel(false);
+        let http = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
-                    let _ = server_stop.wait_for(|s| *s).await;
+                    let _ = stopped.wait_for(|s| *s).await;
                 })
                 .await;
         });
-        let pipeline = tokio::spawn(pipeline::run(
-            self.engine.store.clone(),
-            journaled,
-            pipeline::Queued::of(&self.engine),
-            pressure,
-            stopped.clone(),
-        ));
-        let media = tokio::spawn(switchboard::media::run(
-            self.engine.clone(),
-            self.engine.media_wake.clone(),
-            stopped.clone(),
-        ));
-        let deliveries = tokio::spawn(outgoing::delivery::run(
-            self.engine.clone(),
-            self.engine.deliveries_wake.clone(),
-            stopped.clone(),
-        ));
-        let templates = tokio::spawn(switchboard::templates::sync::run(
-            self.engine.clone(),
-            stopped.clone(),
-        ));
-        let sender = tokio::spawn(outbox::sender::run(
-            self.engine.clone(),
-            self.engine.outbox_wake.clone(),
-            stopped,
-        ));
         self.control_call(
             reqwest::Method::PUT,
             "/_sandbox/webhook",
@@ -129,11 +95,58 @@ impl Env {
         )
         .await;
         Running {
-            stop,
-            tasks: vec![
-                server, pipeline, sender, deliveries, media, templates, writer,
-            ],
+            stop_http,
+            http,
+            runtime,
         }
+    }
+
+    /// Runs everything due to completion: every webhook the sandbox has to
+    /// send has reached us, and every queue has nothing due (a send's
+    /// status webhooks come back, so it goes round until both are quiet).
+    /// Then a test may check that something did not happen.
+    pub async fn drain(&self) {
+        loop {
+            self.settle_webhooks().await;
+            runtime::drain(&self.engine, DRAIN_LIMIT)
+                .await
+                .expect("every queue drains");
+            if self.webhooks_in_flight().await == 0 {
+                return;
+            }
+        }
+    }
+
+    async fn settle_webhooks(&self) {
+        let answer = self
+            .http
+            .post(format!(
+                "{}/_sandbox/webhooks/settle",
+                self.sandbox.base_url()
+            ))
+            .json(&json!({ "timeout_ms": DRAIN_LIMIT.as_millis() as u64 }))
+            .send()
+            .await
+            .expect("sandbox answers");
+        assert!(
+            answer.status().is_success(),
+            "the sandbox's webhooks settle"
+        );
+    }
+
+    async fn webhooks_in_flight(&self) -> u64 {
+        let answer = self
+            .http
+            .post(format!(
+                "{}/_sandbox/webhooks/settle",
+                self.sandbox.base_url()
+            ))
+            .json(&json!({ "timeout_ms": 0 }))
+            .send()
+            .await
+            .expect("sandbox answers");
+        let body: Value = answer.json().await.expect("JSON");
+        body["in_flight"].as_u64().expect("a count")
     }
 
     /// The customer `wa_id` writes to `phone`.

@@ -8,10 +8,10 @@ use sandbox::{DemoIds, Sandbox, SandboxConfig};
 use serde_json::{json, Value};
 use switchboard::{
     accounts::{self, Caller, Role, SignUp},
-    config::{Config, MetaApp},
+    config::{Config, MetaApp, Settings, StandIn},
     onboarding::{self, Progress, SignupData},
     secret::Secret,
-    store::Store,
+    store::{self, Store},
     test_support::{TestBackend, TestDatabase},
     tokens,
     vault::generate_key_entry,
@@ -30,28 +30,31 @@ pub struct Env {
     pub keys: String,
 }
 
+/// Demo mode with `sandbox` standing in for Meta, as the server runs it.
 pub fn config_for(db: &TestDatabase, sandbox: &Sandbox, keys: &str) -> Config {
     let vars: HashMap<&str, String> = HashMap::from([
         ("DATABASE_URL", db.url.as_str().to_string()),
         ("TOKEN_ENCRYPTION_KEYS", keys.to_string()),
-        ("META_GRAPH_BASE_URL", sandbox.base_url()),
     ]);
-    let mut config = Config::from_lookup(|name| vars.get(name).cloned()).expect("config");
+    let settings = Settings::from_lookup(|name| vars.get(name).cloned()).expect("settings");
     let defaults = SandboxConfig::default();
-    config.meta = Some(MetaApp {
-        app_id: defaults.app_id,
-        app_secrets: vec![Secret::new(defaults.app_secret)],
-        config_id: "1".into(),
-        webhook_verify_token: Secret::new(defaults.verify_token),
-    });
-    config
+    let stand_in = StandIn {
+        app: MetaApp {
+            app_id: defaults.app_id,
+            app_secrets: vec![Secret::new(defaults.app_secret)],
+            config_id: "1".into(),
+            webhook_verify_token: Secret::new(defaults.verify_token),
+        },
+        graph_base_url: sandbox.base_url().parse().expect("the sandbox's URL"),
+    };
+    settings.resolve(Some(stand_in)).expect("config")
 }
 
 pub async fn engine_for(db: &TestDatabase, sandbox: &Sandbox, keys: &str) -> Engine {
     let config = config_for(db, sandbox, keys);
     let store = Store::open(&db.url).await.expect("store");
     let ring = switchboard::vault::key_ring_for(&config).expect("keys");
-    Engine::new(config, store, ring).expect("engine")
+    Engine::new(config, store, ring)
 }
 
 pub async fn owner(store: &Store) -> Caller {
@@ -90,7 +93,7 @@ pub async fn setup_with(backend: TestBackend, adjust: impl FnOnce(&mut Config)) 
     adjust(&mut config);
     let store = Store::open(&db.url).await.expect("store");
     let ring = switchboard::vault::key_ring_for(&config).expect("keys");
-    let engine = Engine::new(config, store, ring).expect("engine");
+    let engine = Engine::new(config, store, ring);
     let caller = owner(&engine.store).await;
     Env {
         db,
@@ -179,8 +182,23 @@ impl Env {
         onboarding::submit_signup(&self.engine, &self.caller, attempt, &self.signup(phone))
             .await
             .expect("signup");
-        onboarding::run_ready(&self.engine).await;
+        self.advance_onboarding().await;
         self.latest().await
+    }
+
+    /// Runs every ready onboarding step here and waits for those the
+    /// onboarding worker (if running) took, until no run is ready.
+    pub async fn advance_onboarding(&self) {
+        onboarding::run_ready(&self.engine).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let due = self.engine.store.due_work(store::now_millis()).await;
+            if due.expect("due work").onboarding_runs == 0 {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "onboarding settles");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     pub async fn connect(&self, attempt: &str, phone: &str) -> Progress {
@@ -189,7 +207,7 @@ impl Env {
             onboarding::submit_pin(&self.engine, &self.caller, &progress.id, PIN)
                 .await
                 .expect("pin");
-            onboarding::run_ready(&self.engine).await;
+            self.advance_onboarding().await;
         }
         self.latest().await
     }

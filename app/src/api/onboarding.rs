@@ -101,22 +101,21 @@ pub(crate) fn number_view(number: switchboard::store::NumberRow) -> NumberView {
 
 #[server(prefix = "/api", endpoint = "signup_settings")]
 pub async fn signup_settings() -> Result<SignupConfig, UiError> {
-    use switchboard::{accounts::Role, config::Mode};
+    use switchboard::{
+        accounts::Role,
+        config::{Mode, META_DIALOG_ORIGINS, META_SDK_URL},
+    };
     let (engine, caller) = crate::session::caller().await?;
     caller.require(Role::Admin)?;
     let config = &engine.config;
-    let meta = config.meta.as_ref().ok_or(UiError::Internal)?;
+    let meta = &config.meta;
     let (sdk_url, allowed_origins) = match config.mode {
         Mode::Live => (
-            "https://connect.facebook.net/en_US/sdk.js".to_string(),
-            vec![
-                "https://www.facebook.com".to_string(),
-                "https://web.facebook.com".to_string(),
-            ],
+            META_SDK_URL.to_string(),
+            META_DIALOG_ORIGINS.map(String::from).to_vec(),
         ),
         Mode::Demo => {
-            let sandbox = config.graph_base_url.as_ref().ok_or(UiError::Internal)?;
-            let origin = sandbox.origin().ascii_serialization();
+            let origin = config.graph_base_url.origin().ascii_serialization();
             (format!("{origin}/en_US/sdk.js"), vec![origin])
         }
     };

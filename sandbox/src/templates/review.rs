@@ -35,7 +35,9 @@ fn decide(template: &Template) -> (&'static str, Option<&'static str>) {
 pub fn schedule(state: &State, template: Template) {
     let delay = state.config().template_review_delay;
     let state = state.clone();
+    let reviewing = state.webhooks.in_flight.hold();
     tokio::spawn(async move {
+        let _reviewing = reviewing;
         tokio::time::sleep(delay).await;
         let (status, reason) = decide(&template);
         // Only if nobody decided it meanwhile (a test through the control API).

@@ -74,8 +74,54 @@ async fn delivery_stops_after_the_last_retry() {
     world.receiver.answers.lock().unwrap().extend([500; 10]);
     world.customer_writes("never acknowledged").await;
     world.receiver.wait_for(3).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, settled) = world
+        .control("POST", "/_sandbox/webhooks/settle", json!({}))
+        .await;
+    assert_eq!((status, settled["in_flight"].as_u64()), (200, Some(0)));
     assert_eq!(world.receiver.posts.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn settling_waits_for_a_sends_statuses_to_arrive() {
+    let world = World::start().await;
+    let customer = world.demo().customer_wa_id.clone();
+    world.customer_writes("hello").await;
+    let (status, sent) = world.send_text(&customer, "answer").await;
+    assert_eq!(status, 200, "{sent}");
+    let wamid = sent["messages"][0]["id"].as_str().unwrap().to_string();
+    // Statuses follow the send after a delay: settling waits for them.
+    let (status, settled) = world
+        .control("POST", "/_sandbox/webhooks/settle", json!({}))
+        .await;
+    assert_eq!((status, settled["in_flight"].as_u64()), (200, Some(0)));
+    let reported: Vec<String> = world
+        .receiver
+        .statuses()
+        .into_iter()
+        .filter(|(id, _, _)| *id == wamid)
+        .map(|(_, status, _)| status)
+        .collect();
+    assert_eq!(reported, ["sent", "delivered", "read"]);
+}
+
+#[tokio::test]
+async fn settling_gives_up_while_the_callback_keeps_failing() {
+    let config = SandboxConfig {
+        retry_schedule: vec![Duration::from_secs(30)],
+        ..SandboxConfig::default()
+    };
+    let world = World::start_with(config).await;
+    world.receiver.answers.lock().unwrap().extend([500; 10]);
+    world.customer_writes("never acknowledged").await;
+    let (status, settled) = world
+        .control(
+            "POST",
+            "/_sandbox/webhooks/settle",
+            json!({ "timeout_ms": 300 }),
+        )
+        .await;
+    assert_eq!(status, 504);
+    assert_eq!(settled["in_flight"].as_u64(), Some(1), "{settled}");
 }
 
 #[tokio::test]

@@ -464,7 +464,7 @@ async fn pages_carry_a_nonce_csp_and_security_headers() {
         .unwrap()
         .to_string();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-    let sandbox = app.graph_base_url.clone().unwrap();
+    let sandbox = app.graph_base_url.clone();
     let sandbox_origin = sandbox.trim_end_matches('/');
     assert!(
         !csp.contains(sandbox_origin),

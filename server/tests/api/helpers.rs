@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use server::Application;
 use switchboard::{
-    config::Config,
+    config::Settings,
     test_support::{TestBackend, TestDatabase},
 };
 use tokio::{sync::oneshot, task::JoinHandle};
@@ -20,7 +20,7 @@ pub const MULTIPART_INPUT: &[&str] = &["upload_profile_picture", "send_file"];
 pub struct TestApp {
     pub base: String,
     /// Where the engine's Graph client points (the sandbox in demo mode).
-    pub graph_base_url: Option<String>,
+    pub graph_base_url: String,
     pub engine: switchboard::Engine,
     pub client: reqwest::Client,
     pub db: TestDatabase,
@@ -28,7 +28,7 @@ pub struct TestApp {
     running: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-pub fn test_config(db: &TestDatabase, extra: &[(&str, &str)]) -> Config {
+pub fn test_config(db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".into(), db.url.as_str().to_string()),
         ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
@@ -40,7 +40,7 @@ pub fn test_config(db: &TestDatabase, extra: &[(&str, &str)]) -> Config {
         ),
     ]);
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test config")
+    Settings::from_lookup(|name| vars.get(name).cloned()).expect("valid test config")
 }
 
 /// Starts the application on a fresh database; `customise` may add routes.
@@ -55,12 +55,7 @@ pub async fn spawn_app_with(
             .expect("app builds"),
     );
     let base = format!("http://{}", app.local_addr());
-    let graph_base_url = app
-        .engine()
-        .config
-        .graph_base_url
-        .as_ref()
-        .map(|u| u.to_string());
+    let graph_base_url = app.engine().config.graph_base_url.to_string();
     let engine = app.engine().clone();
     let (stop, stopped) = oneshot::channel();
     let running = tokio::spawn(app.run_until(async {

@@ -194,7 +194,7 @@ async fn wait_for_callback(client: &reqwest::Client, sandbox: &str) {
 
 async fn sandbox_to_conversation(backend: TestBackend) {
     let app = spawn_app(backend).await;
-    let sandbox = app.graph_base_url.clone().unwrap();
+    let sandbox = app.graph_base_url.clone();
     let client = reqwest::Client::new();
     wait_for_callback(&client, &sandbox).await;
     let (workspace, demo) = connect_demo_number(&app, &sandbox).await;

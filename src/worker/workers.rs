@@ -1,30 +1,11 @@
-//! Background workers and their orderly stop. Each worker gets a stop
-//! signal to watch; on shutdown we raise it and wait for every worker to
-//! finish its current unit of work.
+//! The running workers and their orderly stop: on shutdown the stop signal
+//! is raised and every worker finishes its current unit of work.
 
 use std::{future::Future, time::Duration};
 
 use tokio::{sync::watch, task::JoinSet};
 
-/// Handed to each worker; `stopped()` resolves when shutdown begins.
-#[derive(Clone)]
-pub struct StopSignal(watch::Receiver<bool>);
-
-impl StopSignal {
-    pub fn is_stopped(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// The underlying channel, for engine loops that watch it themselves.
-    pub fn into_receiver(self) -> watch::Receiver<bool> {
-        self.0
-    }
-
-    pub async fn stopped(&mut self) {
-        // An error means the sender is gone, which also means stop.
-        let _ = self.0.wait_for(|stop| *stop).await;
-    }
-}
+use super::Stop;
 
 pub struct Workers {
     stop: watch::Sender<bool>,
@@ -45,12 +26,17 @@ impl Workers {
         }
     }
 
+    /// A stop signal tied to these workers, for tasks started elsewhere.
+    pub fn stop_signal(&self) -> Stop {
+        Stop(self.stop.subscribe())
+    }
+
     pub fn spawn<F, Fut>(&mut self, name: &'static str, worker: F)
     where
-        F: FnOnce(StopSignal) -> Fut,
+        F: FnOnce(Stop) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let running = worker(StopSignal(self.stop.subscribe()));
+        let running = worker(self.stop_signal());
         self.tasks.spawn(async move {
             running.await;
             tracing::info!(worker = name, "worker stopped");
@@ -100,5 +86,34 @@ mod tests {
         let mut workers = Workers::new();
         workers.spawn("stubborn", |_stop| std::future::pending());
         assert_eq!(workers.stop(Duration::from_millis(50)).await, 1);
+    }
+
+    #[tokio::test]
+    async fn the_loop_steps_until_idle_then_stops_when_told() {
+        use std::sync::atomic::AtomicUsize;
+        let steps = Arc::new(AtomicUsize::new(0));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let mut workers = Workers::new();
+        let (counted, woken) = (steps.clone(), wake.clone());
+        workers.spawn("counter", move |stop| {
+            super::super::run_loop(stop, Some(woken), Duration::from_secs(3600), move || {
+                let counted = counted.clone();
+                async move {
+                    // Busy for three steps, then idle.
+                    let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+                    super::super::Step::busy_if(n < 3)
+                }
+            })
+        });
+        while steps.load(Ordering::SeqCst) < 3 {
+            tokio::task::yield_now().await;
+        }
+        // Idle now: only a wake-up makes it step again.
+        wake.notify_one();
+        while steps.load(Ordering::SeqCst) < 4 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(workers.stop(Duration::from_secs(5)).await, 0);
+        assert_eq!(steps.load(Ordering::SeqCst), 4);
     }
 }

@@ -1,0 +1,48 @@
+//! How much work is due across the queues, for draining them.
+
+use super::{with_journal_pool, with_pool, Result, Store};
+
+/// Work that is due and not finished, per queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DueWork {
+    pub webhook_events: i64,
+    pub onboarding_runs: i64,
+    /// Messages of numbers that may send (a paused number's wait).
+    pub outbox: i64,
+    pub deliveries: i64,
+    pub media: i64,
+}
+
+impl DueWork {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl Store {
+    /// Claimed rows count too: their work is not finished.
+    pub async fn due_work(&self, now: i64) -> Result<DueWork> {
+        let webhook_events = with_journal_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE state = 'pending' AND next_attempt_at <= $1")
+                .bind(now).fetch_one(pool).await?
+        });
+        let (onboarding_runs, outbox, deliveries, media) = with_pool!(self, pool => {
+            sqlx::query_as::<_, (i64, i64, i64, i64)>(
+                "SELECT
+                    (SELECT COUNT(*) FROM onboardings WHERE state = 'ready'),
+                    (SELECT COUNT(*) FROM outbox o JOIN whatsapp_numbers n ON n.phone_number_id = o.phone_number_id
+                      WHERE o.state = 'queued' AND o.next_attempt_at <= $1 AND n.status = 'live'),
+                    (SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1),
+                    (SELECT COUNT(*) FROM inbound_media WHERE state = 'pending' AND next_attempt_at <= $1)",
+            )
+            .bind(now).fetch_one(pool).await?
+        });
+        Ok(DueWork {
+            webhook_events,
+            onboarding_runs,
+            outbox,
+            deliveries,
+            media,
+        })
+    }
+}
