@@ -290,4 +290,110 @@ mod tests {
         );
         assert_eq!(mentioned_numbers(&envelope), ["111", "999"]);
     }
+
+    #[test]
+    fn account_fields_are_kept_as_received_and_the_known_ones_act() {
+        let removed = json!({ "event": "PARTNER_APP_UNINSTALLED", "waba_info": { "waba_id": 77 },
+            "disconnection_info": { "reason": "USER_ACTION" } });
+        let template =
+            json!({ "event": "APPROVED", "message_template_id": 5, "message_template_name": "hi" });
+        let echoes = json!({ "metadata": { "phone_number_id": "111" }, "message_echoes": [{ "id": "wamid.E" }] });
+        let body = json!({ "object": "whatsapp_business_account", "entry": [
+            { "id": "waba", "changes": [
+                { "field": "account_update", "value": removed },
+                { "field": "message_template_status_update", "value": template },
+            ] },
+            { "id": "biz", "changes": [{ "field": "smb_message_echoes", "value": echoes }] },
+        ]});
+        let envelope = payload::parse(body.to_string().as_bytes()).unwrap();
+        let ops = plan(&envelope, &Known, 7);
+        assert!(
+            matches!(&ops[0], Op::AppRemoved { waba_id, reason } if waba_id == "77"
+            && reason == "Meta reports PARTNER_APP_UNINSTALLED (USER_ACTION): the business removed access; connect WhatsApp again")
+        );
+        assert!(
+            matches!(&ops[2], Op::TemplateStatus { template_id, name, status: Some(status), .. }
+            if template_id == "5" && name == "hi" && status == "APPROVED")
+        );
+        let kept: Vec<(i64, Option<&str>, &str, &str, &str)> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Account {
+                    change_index,
+                    workspace_id,
+                    waba_id,
+                    field,
+                    value,
+                    at: 7,
+                } => Some((
+                    *change_index,
+                    workspace_id.as_deref(),
+                    waba_id.as_str(),
+                    field.as_str(),
+                    value.as_str(),
+                )),
+                _ => None,
+            })
+            .collect();
+        let (removed, template, echoes) = (
+            removed.to_string(),
+            template.to_string(),
+            echoes.to_string(),
+        );
+        assert_eq!(
+            kept,
+            [
+                (1, Some("ws"), "waba", "account_update", removed.as_str()),
+                (
+                    2,
+                    Some("ws"),
+                    "waba",
+                    "message_template_status_update",
+                    template.as_str()
+                ),
+                (3, None, "biz", "smb_message_echoes", echoes.as_str()),
+            ]
+        );
+        assert_eq!(ops.len(), 5);
+        // An unknown field's number still counts as mentioned.
+        assert_eq!(mentioned_numbers(&envelope), ["111"]);
+    }
+
+    #[test]
+    fn messages_keep_their_objects_and_date_from_the_event_without_a_timestamp() {
+        let message = json!({ "from_user_id": "US.1", "id": 12345, "type": "text", "text": { "body": "a" }, "new_field": [1] });
+        let unrouted = json!({ "metadata": { "phone_number_id": 999 }, "messages": [message] });
+        let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": "waba", "changes": [
+            { "field": "messages", "value": { "metadata": { "phone_number_id": 111 }, "messages": [message],
+                "statuses": [{ "id": "wamid.9", "status": "sent" }] } },
+            { "field": "messages", "value": unrouted },
+        ]}]});
+        let envelope = payload::parse(body.to_string().as_bytes()).unwrap();
+        let ops = plan(&envelope, &Known, 7);
+        let unrouted = unrouted.to_string();
+        let Op::Inbound {
+            message: inbound,
+            phone_number_id,
+            ..
+        } = &ops[0]
+        else {
+            panic!("{:?}", ops[0]);
+        };
+        assert_eq!(phone_number_id, "111");
+        assert_eq!(
+            (
+                inbound.wamid.as_str(),
+                inbound.customer.as_str(),
+                inbound.sent_at
+            ),
+            ("12345", "US.1", 7)
+        );
+        assert_eq!(inbound.payload.to_string(), message.to_string());
+        assert!(matches!(&ops[1], Op::Status { update, rank: 1, .. } if update.at == 7));
+        assert!(
+            matches!(&ops[2], Op::Unrouted { change_index: 2, phone_number_id: Some(p), field, value, received_at: 7, .. }
+            if p == "999" && field == "messages" && *value == unrouted)
+        );
+        assert_eq!(ops.len(), 3);
+    }
 }
