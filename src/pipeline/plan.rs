@@ -1,11 +1,9 @@
 //! Turns a parsed webhook into the operations that apply it, routing every
 //! change to the workspace of its number. Pure: the store runs the plan.
 
-use serde_json::Value;
-
 use crate::{
     outbox::Content,
-    webhook::payload::{self, Envelope, InboundMessage, StatusUpdate},
+    webhook::payload::{self, Change, Envelope, InboundMessage, Messages, Removal, StatusUpdate},
 };
 
 #[derive(Debug, Clone)]
@@ -96,13 +94,13 @@ pub trait Routes {
     }
 }
 
-/// The phone number ids an envelope's `messages` changes mention.
+/// The phone number ids an envelope's changes mention.
 pub fn mentioned_numbers(envelope: &Envelope) -> Vec<String> {
     let mut ids: Vec<String> = envelope
         .entry
         .iter()
         .flat_map(|entry| &entry.changes)
-        .filter_map(|change| payload::phone_number_id(&change.value))
+        .filter_map(Change::phone_number_id)
         .collect();
     ids.sort();
     ids.dedup();
@@ -111,77 +109,43 @@ pub fn mentioned_numbers(envelope: &Envelope) -> Vec<String> {
 
 pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<Op> {
     let mut ops = Vec::new();
-    let mut change_index: i64 = 0;
-    for entry in &envelope.entry {
-        for change in &entry.changes {
-            change_index += 1;
-            let value = &change.value;
-            if change.field == "messages" {
-                let phone = payload::phone_number_id(value);
-                match phone
-                    .as_deref()
-                    .and_then(|p| routes.workspace_of_number(p).map(|w| (p, w)))
-                {
-                    Some((phone_number_id, workspace_id)) => {
-                        for message in payload::inbound_messages(value, received_at) {
-                            ops.push(Op::Inbound {
-                                replies: routes.replies(&workspace_id, &message),
-                                endpoints: routes.endpoints(&workspace_id),
-                                workspace_id: workspace_id.clone(),
-                                phone_number_id: phone_number_id.to_string(),
-                                message,
-                            });
-                        }
-                        for update in payload::statuses(value, received_at) {
-                            ops.push(Op::Status {
-                                workspace_id: workspace_id.clone(),
-                                endpoints: routes.endpoints(&workspace_id),
-                                phone_number_id: phone_number_id.to_string(),
-                                rank: payload::status_rank(&update.status),
-                                update,
-                            });
-                        }
-                    }
-                    None => ops.push(Op::Unrouted {
-                        change_index,
-                        phone_number_id: phone,
-                        waba_id: entry.id.clone(),
-                        field: change.field.clone(),
-                        value: value.to_string(),
-                        received_at,
-                    }),
-                }
-            } else {
-                if change.field == "phone_number_quality_update" {
-                    if let (Some(display), Some(rating)) = (
-                        payload::text(&value["display_phone_number"]),
-                        quality_of(value),
-                    ) {
-                        ops.push(Op::Quality {
-                            waba_id: entry.id.clone(),
-                            display_phone_number: display,
-                            rating,
-                        });
-                    }
-                }
-                if change.field == "message_template_status_update" {
-                    ops.push(template_status_of(&entry.id, value));
-                }
-                if change.field == "account_update" {
-                    if let Some(reason) = removal_of(value) {
-                        // Some account updates name the WABA in the value
-                        // (the entry id may be a business portfolio).
-                        let waba_id = payload::text(&value["waba_info"]["waba_id"])
-                            .unwrap_or_else(|| entry.id.clone());
-                        ops.push(Op::AppRemoved { waba_id, reason });
-                    }
-                }
+    let changes = envelope
+        .entry
+        .iter()
+        .flat_map(|entry| entry.changes.iter().map(move |change| (entry, change)));
+    // Numbered from 1 across the whole body: the key of what is kept.
+    for (change_index, (entry, change)) in (1_i64..).zip(changes) {
+        match change {
+            Change::Messages(messages) => match messages
+                .phone_number_id
+                .as_deref()
+                .and_then(|p| routes.workspace_of_number(p).map(|w| (p, w)))
+            {
+                Some((phone_number_id, workspace_id)) => plan_messages(
+                    &mut ops,
+                    messages,
+                    phone_number_id,
+                    &workspace_id,
+                    routes,
+                    received_at,
+                ),
+                None => ops.push(Op::Unrouted {
+                    change_index,
+                    phone_number_id: messages.phone_number_id.clone(),
+                    waba_id: entry.id.clone(),
+                    field: change.field().to_string(),
+                    value: change.raw().to_string(),
+                    received_at,
+                }),
+            },
+            _ => {
+                ops.extend(effect_of(&entry.id, change));
                 ops.push(Op::Account {
                     change_index,
                     workspace_id: routes.workspace_of_waba(&entry.id),
                     waba_id: entry.id.clone(),
-                    field: change.field.clone(),
-                    value: value.to_string(),
+                    field: change.field().to_string(),
+                    value: change.raw().to_string(),
                     at: received_at,
                 });
             }
@@ -190,60 +154,79 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
     ops
 }
 
-/// A template status webhook, read tolerantly (the id is an integer in
-/// Meta's examples, a string in some captures).
-fn template_status_of(waba_id: &str, value: &Value) -> Op {
-    let event = payload::text(&value["event"])
-        .unwrap_or_default()
-        .to_uppercase();
-    let status = match event.as_str() {
-        "APPROVED" | "REJECTED" | "PAUSED" | "DISABLED" | "PENDING" | "IN_APPEAL"
-        | "PENDING_DELETION" | "DELETED" | "ARCHIVED" | "LIMIT_EXCEEDED" => Some(event.clone()),
-        "REINSTATED" | "UNARCHIVED" => Some("APPROVED".to_string()),
-        _ => None,
-    };
-    let reason = payload::text(&value["reason"])
-        .or_else(|| payload::text(&value["rejection_info"]["reason"]))
-        .filter(|r| !r.eq_ignore_ascii_case("NONE"));
-    Op::TemplateStatus {
-        waba_id: waba_id.to_string(),
-        template_id: match &value["message_template_id"] {
-            Value::Number(n) => n.to_string(),
-            other => payload::text(other).unwrap_or_default(),
-        },
-        name: payload::text(&value["message_template_name"]).unwrap_or_default(),
-        language: payload::text(&value["message_template_language"]).unwrap_or_default(),
-        status,
-        reason,
+/// The messages and statuses of a routed `messages` change.
+fn plan_messages(
+    ops: &mut Vec<Op>,
+    messages: &Messages,
+    phone_number_id: &str,
+    workspace_id: &str,
+    routes: &impl Routes,
+    received_at: i64,
+) {
+    for message in &messages.messages {
+        let message = message.clone().received(received_at);
+        ops.push(Op::Inbound {
+            replies: routes.replies(workspace_id, &message),
+            endpoints: routes.endpoints(workspace_id),
+            workspace_id: workspace_id.to_string(),
+            phone_number_id: phone_number_id.to_string(),
+            message,
+        });
+    }
+    for status in &messages.statuses {
+        let update = status.clone().received(received_at);
+        ops.push(Op::Status {
+            workspace_id: workspace_id.to_string(),
+            endpoints: routes.endpoints(workspace_id),
+            phone_number_id: phone_number_id.to_string(),
+            rank: payload::status_rank(&update.status),
+            update,
+        });
     }
 }
 
-/// Whether an `account_update` says the business removed the app, and why.
-fn removal_of(value: &Value) -> Option<String> {
-    let event = value["event"].as_str()?;
-    if !matches!(
-        event,
-        "PARTNER_APP_UNINSTALLED" | "PARTNER_REMOVED" | "ACCOUNT_DELETED"
-    ) {
-        return None;
+/// What an account field does besides being kept (`waba_id` is the
+/// entry's id).
+fn effect_of(waba_id: &str, change: &Change) -> Option<Op> {
+    match change {
+        Change::QualityUpdate(update) => Some(Op::Quality {
+            waba_id: waba_id.to_string(),
+            display_phone_number: update.display_phone_number.clone()?,
+            rating: update.rating.clone()?,
+        }),
+        Change::TemplateStatusUpdate(update) => Some(Op::TemplateStatus {
+            waba_id: waba_id.to_string(),
+            template_id: update.template_id.clone(),
+            name: update.name.clone(),
+            language: update.language.clone(),
+            status: update.status.clone(),
+            reason: update.reason.clone(),
+        }),
+        Change::AccountUpdate(update) => {
+            let removal = update.removal.as_ref()?;
+            Some(Op::AppRemoved {
+                waba_id: update
+                    .waba_id
+                    .clone()
+                    .unwrap_or_else(|| waba_id.to_string()),
+                reason: removal_reason(removal),
+            })
+        }
+        Change::Messages(_) | Change::Other { .. } => None,
     }
-    let detail = value["disconnection_info"]["reason"]
-        .as_str()
+}
+
+/// Why the numbers wait for a reconnection, in the admins' words.
+fn removal_reason(removal: &Removal) -> String {
+    let detail = removal
+        .reason
+        .as_ref()
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
-    Some(format!(
-        "Meta reports {event}{detail}: the business removed access; connect WhatsApp again"
-    ))
-}
-
-/// A quality update's effect on the number's rating (FLAGGED is the one
-/// event Meta documents clearly; the others are read as best we can).
-fn quality_of(value: &Value) -> Option<String> {
-    match value["event"].as_str()? {
-        "FLAGGED" => Some("RED".into()),
-        "UNFLAGGED" => Some("GREEN".into()),
-        _ => value["current_quality_rating"].as_str().map(str::to_string),
-    }
+    format!(
+        "Meta reports {}{detail}: the business removed access; connect WhatsApp again",
+        removal.event
+    )
 }
 
 #[cfg(test)]
@@ -309,42 +292,108 @@ mod tests {
     }
 
     #[test]
-    fn template_status_webhooks_are_read_tolerantly() {
-        let read = |value: serde_json::Value| match template_status_of("waba", &value) {
-            Op::TemplateStatus {
-                template_id,
-                status,
-                reason,
-                ..
-            } => (template_id, status, reason),
-            other => panic!("{other:?}"),
+    fn account_fields_are_kept_as_received_and_the_known_ones_act() {
+        let removed = json!({ "event": "PARTNER_APP_UNINSTALLED", "waba_info": { "waba_id": 77 },
+            "disconnection_info": { "reason": "USER_ACTION" } });
+        let template =
+            json!({ "event": "APPROVED", "message_template_id": 5, "message_template_name": "hi" });
+        let echoes = json!({ "metadata": { "phone_number_id": "111" }, "message_echoes": [{ "id": "wamid.E" }] });
+        let body = json!({ "object": "whatsapp_business_account", "entry": [
+            { "id": "waba", "changes": [
+                { "field": "account_update", "value": removed },
+                { "field": "message_template_status_update", "value": template },
+            ] },
+            { "id": "biz", "changes": [{ "field": "smb_message_echoes", "value": echoes }] },
+        ]});
+        let envelope = payload::parse(body.to_string().as_bytes()).unwrap();
+        let ops = plan(&envelope, &Known, 7);
+        assert!(
+            matches!(&ops[0], Op::AppRemoved { waba_id, reason } if waba_id == "77"
+            && reason == "Meta reports PARTNER_APP_UNINSTALLED (USER_ACTION): the business removed access; connect WhatsApp again")
+        );
+        assert!(
+            matches!(&ops[2], Op::TemplateStatus { template_id, name, status: Some(status), .. }
+            if template_id == "5" && name == "hi" && status == "APPROVED")
+        );
+        let kept: Vec<(i64, Option<&str>, &str, &str, &str)> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Account {
+                    change_index,
+                    workspace_id,
+                    waba_id,
+                    field,
+                    value,
+                    at: 7,
+                } => Some((
+                    *change_index,
+                    workspace_id.as_deref(),
+                    waba_id.as_str(),
+                    field.as_str(),
+                    value.as_str(),
+                )),
+                _ => None,
+            })
+            .collect();
+        let (removed, template, echoes) = (
+            removed.to_string(),
+            template.to_string(),
+            echoes.to_string(),
+        );
+        assert_eq!(
+            kept,
+            [
+                (1, Some("ws"), "waba", "account_update", removed.as_str()),
+                (
+                    2,
+                    Some("ws"),
+                    "waba",
+                    "message_template_status_update",
+                    template.as_str()
+                ),
+                (3, None, "biz", "smb_message_echoes", echoes.as_str()),
+            ]
+        );
+        assert_eq!(ops.len(), 5);
+        // An unknown field's number still counts as mentioned.
+        assert_eq!(mentioned_numbers(&envelope), ["111"]);
+    }
+
+    #[test]
+    fn messages_keep_their_objects_and_date_from_the_event_without_a_timestamp() {
+        let message = json!({ "from_user_id": "US.1", "id": 12345, "type": "text", "text": { "body": "a" }, "new_field": [1] });
+        let unrouted = json!({ "metadata": { "phone_number_id": 999 }, "messages": [message] });
+        let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": "waba", "changes": [
+            { "field": "messages", "value": { "metadata": { "phone_number_id": 111 }, "messages": [message],
+                "statuses": [{ "id": "wamid.9", "status": "sent" }] } },
+            { "field": "messages", "value": unrouted },
+        ]}]});
+        let envelope = payload::parse(body.to_string().as_bytes()).unwrap();
+        let ops = plan(&envelope, &Known, 7);
+        let unrouted = unrouted.to_string();
+        let Op::Inbound {
+            message: inbound,
+            phone_number_id,
+            ..
+        } = &ops[0]
+        else {
+            panic!("{:?}", ops[0]);
         };
+        assert_eq!(phone_number_id, "111");
         assert_eq!(
-            read(
-                json!({ "event": "REJECTED", "message_template_id": 123, "reason": "INCORRECT_CATEGORY" })
-            ),
             (
-                "123".into(),
-                Some("REJECTED".into()),
-                Some("INCORRECT_CATEGORY".into())
-            )
+                inbound.wamid.as_str(),
+                inbound.customer.as_str(),
+                inbound.sent_at
+            ),
+            ("12345", "US.1", 7)
         );
-        assert_eq!(
-            read(json!({ "event": "approved", "message_template_id": "77", "reason": "NONE" })),
-            ("77".into(), Some("APPROVED".into()), None)
+        assert_eq!(inbound.payload.to_string(), message.to_string());
+        assert!(matches!(&ops[1], Op::Status { update, rank: 1, .. } if update.at == 7));
+        assert!(
+            matches!(&ops[2], Op::Unrouted { change_index: 2, phone_number_id: Some(p), field, value, received_at: 7, .. }
+            if p == "999" && field == "messages" && *value == unrouted)
         );
-        assert_eq!(
-            read(json!({ "event": "REINSTATED", "message_template_id": 5 })).1,
-            Some("APPROVED".into())
-        );
-        // An event that changes no status still makes the WABA sync.
-        assert_eq!(
-            read(json!({ "event": "FLAGGED", "message_template_id": 5 })).1,
-            None
-        );
-        assert_eq!(
-            read(json!({ "event": "REJECTED", "message_template_id": 9, "rejection_info": { "reason": "SCAM" } })).2,
-            Some("SCAM".into())
-        );
+        assert_eq!(ops.len(), 3);
     }
 }

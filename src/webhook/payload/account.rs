@@ -1,0 +1,215 @@
+//! The account fields Switchboard acts on: the business removing the app,
+//! a number's quality, a template's review. Each keeps its value as
+//! received, for the account events the store keeps.
+
+use serde_json::Value;
+
+use super::scalar;
+
+/// An `account_update`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountUpdate {
+    /// The WABA the value names, if it does (the entry id may then be a
+    /// business portfolio).
+    pub waba_id: Option<String>,
+    /// Set when the update says the business removed the app.
+    pub removal: Option<Removal>,
+    pub raw: Value,
+}
+
+/// The business removed the app (or the partner), or deleted the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    /// Meta's event, e.g. `PARTNER_APP_UNINSTALLED`.
+    pub event: String,
+    /// `disconnection_info.reason`, when given.
+    pub reason: Option<String>,
+}
+
+impl AccountUpdate {
+    pub fn read(value: Value) -> Self {
+        Self {
+            waba_id: scalar::text(&value["waba_info"]["waba_id"]),
+            removal: Removal::read(&value),
+            raw: value,
+        }
+    }
+}
+
+impl Removal {
+    fn read(value: &Value) -> Option<Self> {
+        let event = value["event"].as_str()?;
+        matches!(
+            event,
+            "PARTNER_APP_UNINSTALLED" | "PARTNER_REMOVED" | "ACCOUNT_DELETED"
+        )
+        .then(|| Self {
+            event: event.to_string(),
+            reason: scalar::string(&value["disconnection_info"]["reason"]),
+        })
+    }
+}
+
+/// A `phone_number_quality_update`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityUpdate {
+    /// Meta names the number by its display form here, not by its id.
+    pub display_phone_number: Option<String>,
+    /// The rating the number now has, when the event tells.
+    pub rating: Option<String>,
+    pub raw: Value,
+}
+
+impl QualityUpdate {
+    pub fn read(value: Value) -> Self {
+        Self {
+            display_phone_number: scalar::text(&value["display_phone_number"]),
+            rating: rating_of(&value),
+            raw: value,
+        }
+    }
+}
+
+/// FLAGGED is the one event Meta documents clearly; the others are read
+/// as best we can.
+fn rating_of(value: &Value) -> Option<String> {
+    match value["event"].as_str()? {
+        "FLAGGED" => Some("RED".into()),
+        "UNFLAGGED" => Some("GREEN".into()),
+        _ => scalar::string(&value["current_quality_rating"]),
+    }
+}
+
+/// A `message_template_status_update`, read tolerantly (the id is an
+/// integer in Meta's examples, a string in some captures).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateStatusUpdate {
+    pub template_id: String,
+    pub name: String,
+    pub language: String,
+    /// The template's status after the event; `None` for events that
+    /// change none (the WABA's templates are read again all the same).
+    pub status: Option<String>,
+    pub reason: Option<String>,
+    pub raw: Value,
+}
+
+impl TemplateStatusUpdate {
+    pub fn read(value: Value) -> Self {
+        let event = scalar::text(&value["event"])
+            .unwrap_or_default()
+            .to_uppercase();
+        let status = match event.as_str() {
+            "APPROVED" | "REJECTED" | "PAUSED" | "DISABLED" | "PENDING" | "IN_APPEAL"
+            | "PENDING_DELETION" | "DELETED" | "ARCHIVED" | "LIMIT_EXCEEDED" => Some(event),
+            "REINSTATED" | "UNARCHIVED" => Some("APPROVED".to_string()),
+            _ => None,
+        };
+        Self {
+            template_id: scalar::text(&value["message_template_id"]).unwrap_or_default(),
+            name: scalar::text(&value["message_template_name"]).unwrap_or_default(),
+            language: scalar::text(&value["message_template_language"]).unwrap_or_default(),
+            status,
+            reason: scalar::text(&value["reason"])
+                .or_else(|| scalar::text(&value["rejection_info"]["reason"]))
+                .filter(|r| !r.eq_ignore_ascii_case("NONE")),
+            raw: value,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn template_status_webhooks_are_read_tolerantly() {
+        let read = |value: serde_json::Value| {
+            let update = TemplateStatusUpdate::read(value);
+            (update.template_id, update.status, update.reason)
+        };
+        assert_eq!(
+            read(
+                json!({ "event": "REJECTED", "message_template_id": 123, "reason": "INCORRECT_CATEGORY" })
+            ),
+            (
+                "123".into(),
+                Some("REJECTED".into()),
+                Some("INCORRECT_CATEGORY".into())
+            )
+        );
+        assert_eq!(
+            read(json!({ "event": "approved", "message_template_id": "77", "reason": "NONE" })),
+            ("77".into(), Some("APPROVED".into()), None)
+        );
+        assert_eq!(
+            read(json!({ "event": "REINSTATED", "message_template_id": 5 })).1,
+            Some("APPROVED".into())
+        );
+        // An event that changes no status still makes the WABA sync.
+        assert_eq!(
+            read(json!({ "event": "FLAGGED", "message_template_id": 5 })).1,
+            None
+        );
+        assert_eq!(
+            read(json!({ "event": "REJECTED", "message_template_id": 9, "rejection_info": { "reason": "SCAM" } })).2,
+            Some("SCAM".into())
+        );
+    }
+
+    #[test]
+    fn a_template_update_names_its_template() {
+        let update = TemplateStatusUpdate::read(
+            json!({ "event": "PAUSED", "message_template_id": 42,
+            "message_template_name": "order_ready", "message_template_language": "en_US", "other_info": {} }),
+        );
+        assert_eq!(
+            (update.name.as_str(), update.language.as_str()),
+            ("order_ready", "en_US")
+        );
+        assert_eq!(update.status.as_deref(), Some("PAUSED"));
+    }
+
+    #[test]
+    fn the_app_removed_is_told_from_other_account_updates() {
+        let removed = AccountUpdate::read(json!({ "event": "PARTNER_APP_UNINSTALLED",
+            "waba_info": { "waba_id": 524126980791429_u64 }, "disconnection_info": { "reason": "USER_ACTION" } }));
+        assert_eq!(removed.waba_id.as_deref(), Some("524126980791429"));
+        assert_eq!(
+            removed.removal,
+            Some(Removal {
+                event: "PARTNER_APP_UNINSTALLED".into(),
+                reason: Some("USER_ACTION".into()),
+            })
+        );
+        let deleted = AccountUpdate::read(json!({ "event": "ACCOUNT_DELETED" }));
+        assert_eq!(deleted.waba_id, None);
+        assert_eq!(deleted.removal.unwrap().reason, None);
+        let verified =
+            AccountUpdate::read(json!({ "event": "VERIFIED_ACCOUNT", "phone_number": "1555" }));
+        assert_eq!(verified.removal, None);
+    }
+
+    #[test]
+    fn quality_updates_give_the_new_rating_when_they_tell() {
+        let rating = |value: Value| QualityUpdate::read(value).rating;
+        assert_eq!(
+            rating(json!({ "event": "FLAGGED" })).as_deref(),
+            Some("RED")
+        );
+        assert_eq!(
+            rating(json!({ "event": "UNFLAGGED" })).as_deref(),
+            Some("GREEN")
+        );
+        assert_eq!(
+            rating(json!({ "event": "DOWNGRADE", "current_quality_rating": "YELLOW" })).as_deref(),
+            Some("YELLOW")
+        );
+        assert_eq!(rating(json!({ "current_quality_rating": "YELLOW" })), None);
+        let update = QualityUpdate::read(
+            json!({ "display_phone_number": 15550783881_u64, "event": "FLAGGED" }),
+        );
+        assert_eq!(update.display_phone_number.as_deref(), Some("15550783881"));
+    }
+}

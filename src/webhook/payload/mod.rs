@@ -1,0 +1,21 @@
+//! Meta's webhook bodies, read once and tolerantly into typed values: every
+//! entry and change, both the older payloads and those with the newer
+//! user-id fields, ids and timestamps as strings or numbers, unknown message
+//! types and unknown fields. Nothing here trusts a field to exist, and what
+//! the store keeps (a change's value, a message's object) stays as received.
+//!
+//! A new field Meta sends is read in the module of its change, and nowhere
+//! else: the planner works on these types only.
+
+mod account;
+mod change;
+mod envelope;
+mod messages;
+mod scalar;
+
+pub use account::{AccountUpdate, QualityUpdate, Removal, TemplateStatusUpdate};
+pub use change::Change;
+pub use envelope::{parse, Entry, Envelope, Rejection};
+pub use messages::{
+    status_rank, summary, InboundMessage, Message, Messages, MetaError, Status, StatusUpdate,
+};
