@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod secret;
 pub mod store;
 pub mod templates;
+pub mod text_enum;
 pub mod tokens;
 pub mod vault;
 pub mod webhook;

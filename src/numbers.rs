@@ -11,16 +11,7 @@ use crate::{
     tokens, Engine,
 };
 
-pub const LIVE: &str = "live";
-pub const ONBOARDING: &str = "onboarding";
-pub const RECONNECT_NEEDED: &str = "reconnect_needed";
-pub const DISCONNECTED: &str = "disconnected";
-
-/// Whether messages may go out from a number in this status. Sending
-/// pauses (queued messages wait) until a reconnect makes it live again.
-pub fn can_send(status: &str) -> bool {
-    status == LIVE
-}
+pub use crate::store::NumberStatus;
 
 /// A number of `workspace_id`; another workspace's number is not found.
 pub async fn owned(
@@ -51,14 +42,14 @@ pub async fn flag_reconnect(
     let Some(number) = engine.store.number(phone_number_id).await? else {
         return Ok(false);
     };
-    if number.status == DISCONNECTED {
+    if number.status == NumberStatus::Disconnected {
         return Ok(false);
     }
     let changed = engine
         .store
         .set_number_status(
             phone_number_id,
-            RECONNECT_NEEDED,
+            NumberStatus::ReconnectNeeded,
             Some(reason),
             now_millis(),
         )

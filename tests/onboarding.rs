@@ -7,7 +7,7 @@ use common::meta::{engine_for, setup, Env, PIN};
 use serde_json::json;
 use switchboard::{
     accounts::{self, Caller},
-    numbers,
+    numbers::{self, NumberStatus},
     onboarding::{self, Progress, SignupData},
     test_support::TestBackend,
     tokens,
@@ -73,7 +73,7 @@ async fn a_number_connects_step_by_step(backend: TestBackend) {
             ("register".into(), "waiting".into()),
         ]
     );
-    assert_eq!(env.status_of(&phone).await, "onboarding");
+    assert_eq!(env.status_of(&phone).await, NumberStatus::Onboarding);
 
     onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, PIN)
         .await
@@ -86,8 +86,8 @@ async fn a_number_connects_step_by_step(backend: TestBackend) {
 
     let number = env.engine.store.number(&phone).await.unwrap().unwrap();
     assert_eq!(
-        (number.status.as_str(), number.verified_name.as_deref()),
-        ("live", Some("Acme Bakery"))
+        (number.status, number.verified_name.as_deref()),
+        (NumberStatus::Live, Some("Acme Bakery"))
     );
     // Sealed at rest: the stored bytes do not contain the token.
     let token = env.token_of(&phone).await;
@@ -157,7 +157,7 @@ async fn signup_data_may_arrive_before_the_code(backend: TestBackend) {
     // This number was registered already: no PIN needed.
     let live = env.latest().await;
     assert!(live.is_live(), "{live:?}");
-    assert_eq!(env.status_of(&phone).await, "live");
+    assert_eq!(env.status_of(&phone).await, NumberStatus::Live);
 }
 
 async fn an_expired_code_fails_and_cannot_be_retried(backend: TestBackend) {
@@ -312,7 +312,7 @@ async fn the_register_attempt_limit_is_respected(backend: TestBackend) {
         }) => assert!(message.contains("10 registration attempts")),
         other => panic!("expected the limit, got {other:?}"),
     }
-    assert_eq!(env.status_of(&phone).await, "onboarding");
+    assert_eq!(env.status_of(&phone).await, NumberStatus::Onboarding);
 }
 
 async fn a_token_revoked_midway_fails_the_step_and_flags_the_number(backend: TestBackend) {
@@ -327,7 +327,7 @@ async fn a_token_revoked_midway_fails_the_step_and_flags_the_number(backend: Tes
         .unwrap();
     assert_eq!(revoked.state, "failed");
     assert!(revoked.problem.unwrap().contains("connect WhatsApp again"));
-    assert_eq!(env.status_of(&phone).await, "reconnect_needed");
+    assert_eq!(env.status_of(&phone).await, NumberStatus::ReconnectNeeded);
     assert!(env
         .audit_actions()
         .await
@@ -384,9 +384,9 @@ async fn token_health_flags_expiring_and_revoked_tokens(backend: TestBackend) {
     let expiring = tokens::check_health(&env.engine).await.unwrap();
     assert_eq!(expiring.flagged, vec![phone.clone()]);
     let number = env.engine.store.number(&phone).await.unwrap().unwrap();
-    assert_eq!(number.status, "reconnect_needed");
+    assert_eq!(number.status, NumberStatus::ReconnectNeeded);
     assert!(number.status_reason.unwrap().contains("expires in 2 days"));
-    assert!(!numbers::can_send(&env.status_of(&phone).await));
+    assert!(!env.status_of(&phone).await.can_send());
     // Flagged numbers are not checked (nor audited) again.
     assert_eq!(tokens::check_health(&env.engine).await.unwrap().checked, 0);
     let flagged_entries = env
@@ -399,7 +399,7 @@ async fn token_health_flags_expiring_and_revoked_tokens(backend: TestBackend) {
 
     // A revoked token, found by the check.
     env.connect("attempt-0013", &phone).await;
-    assert_eq!(env.status_of(&phone).await, "live");
+    assert_eq!(env.status_of(&phone).await, NumberStatus::Live);
     let token = env.token_of(&phone).await;
     env.control("/_sandbox/tokens/revoke", json!({ "token": token }))
         .await;
@@ -430,8 +430,8 @@ async fn reconnecting_keeps_the_number_and_resumes(backend: TestBackend) {
     assert!(env.connect("attempt-0015", &phone).await.is_live());
     let after = env.engine.store.number(&phone).await.unwrap().unwrap();
     assert_eq!(
-        (after.status.as_str(), after.created_at),
-        ("live", before.created_at)
+        (after.status, after.created_at),
+        (NumberStatus::Live, before.created_at)
     );
     assert_ne!(
         env.token_of(&phone).await,
@@ -485,7 +485,7 @@ async fn disconnecting_keeps_history_and_unsubscribes(backend: TestBackend) {
     numbers::disconnect(&env.engine, &env.caller, &phone, false)
         .await
         .unwrap();
-    assert_eq!(env.status_of(&phone).await, "disconnected");
+    assert_eq!(env.status_of(&phone).await, NumberStatus::Disconnected);
     assert!(env
         .engine
         .store

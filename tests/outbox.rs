@@ -230,7 +230,7 @@ async fn a_revoked_token_pauses_sending_until_reconnected(backend: TestBackend) 
             .unwrap()
             .unwrap()
             .status
-            == numbers::RECONNECT_NEEDED
+            == numbers::NumberStatus::ReconnectNeeded
     })
     .await;
     // Everything due has run; the paused number's message still waits.

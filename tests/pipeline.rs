@@ -463,7 +463,10 @@ async fn the_business_removing_the_app_pauses_its_numbers(backend: TestBackend) 
     deliver(&s, envelope(vec![removed])).await;
     drain(&s.store).await;
     let number = s.store.number(PHONE).await.unwrap().unwrap();
-    assert_eq!(number.status, "reconnect_needed");
+    assert_eq!(
+        number.status,
+        switchboard::store::NumberStatus::ReconnectNeeded
+    );
     assert!(number.status_reason.unwrap().contains("PARTNER_REMOVED"));
     let audited = s
         .store

@@ -215,9 +215,9 @@ async fn choose_phone(
     let fresh: Vec<&PhoneNumber> = phones
         .iter()
         .filter(|p| {
-            !connected
-                .iter()
-                .any(|n| n.phone_number_id == p.id && n.status != numbers::DISCONNECTED)
+            !connected.iter().any(|n| {
+                n.phone_number_id == p.id && n.status != numbers::NumberStatus::Disconnected
+            })
         })
         .collect();
     Ok(match fresh.as_slice() {

@@ -105,7 +105,7 @@ pub async fn queue(
     dedupe_key: Option<&str>,
 ) -> Result<(i64, bool), Error> {
     let number = numbers::owned(engine, workspace_id, &outgoing.phone_number_id).await?;
-    if number.status == numbers::DISCONNECTED {
+    if number.status == numbers::NumberStatus::Disconnected {
         return Err(Error::invalid(
             "phone_number_id",
             "This number is disconnected; connect it again to send.",
@@ -198,7 +198,7 @@ pub async fn send_file(
     let kind = content::sendable_kind(&file.mime_type, file.bytes.len())
         .map_err(|e| Error::invalid("file", e.0))?;
     let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
-    if !numbers::can_send(&number.status) {
+    if !number.status.can_send() {
         return Err(Error::invalid(
             "file",
             "This number cannot send until it is reconnected.",

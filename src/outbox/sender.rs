@@ -167,7 +167,7 @@ async fn send_for_number(task: NumberSender) {
             _ => break,
         }
         match engine.store.number(&phone).await {
-            Ok(Some(number)) if numbers::can_send(&number.status) => {}
+            Ok(Some(number)) if number.status.can_send() => {}
             _ => break,
         }
         let rows = match engine

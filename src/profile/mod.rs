@@ -113,7 +113,7 @@ async fn number_and_token(
 ) -> Result<(NumberRow, Secret<String>), Error> {
     caller.require(Role::Admin)?;
     let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
-    if number.status == numbers::DISCONNECTED {
+    if number.status == numbers::NumberStatus::Disconnected {
         return Err(Error::Meta(
             "This number is disconnected; connect it again to edit its profile.".into(),
         ));

@@ -1,6 +1,6 @@
 //! How much work is due across the queues, for draining them.
 
-use super::{with_journal_pool, with_pool, Result, Store};
+use super::{with_journal_pool, with_pool, NumberStatus, Result, Store};
 
 /// Work that is due and not finished, per queue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,11 +31,11 @@ impl Store {
                 "SELECT
                     (SELECT COUNT(*) FROM onboardings WHERE state = 'ready'),
                     (SELECT COUNT(*) FROM outbox o JOIN whatsapp_numbers n ON n.phone_number_id = o.phone_number_id
-                      WHERE o.state = 'queued' AND o.next_attempt_at <= $1 AND n.status = 'live'),
+                      WHERE o.state = 'queued' AND o.next_attempt_at <= $1 AND n.status = $2),
                     (SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= $1),
                     (SELECT COUNT(*) FROM inbound_media WHERE state = 'pending' AND next_attempt_at <= $1)",
             )
-            .bind(now).fetch_one(pool).await?
+            .bind(now).bind(NumberStatus::Live).fetch_one(pool).await?
         });
         Ok(DueWork {
             webhook_events,

@@ -34,7 +34,7 @@ pub use claim::Claim;
 pub use due::DueWork;
 pub use history::{ConversationKey, MessageKey, MessageRecord};
 pub use media::{MediaFile, MediaJob, MediaState};
-pub use numbers::{NewToken, NumberRow, StoredToken};
+pub use numbers::{NewToken, NumberRow, NumberStatus, StoredToken};
 pub use onboarding::{AttachError, Attachment, OnboardingRow};
 pub use outbox::{NewOutgoing, OutboxEntry, OutboxRow};
 pub use outgoing::{DeliveryEntry, DeliveryRow, EndpointRow};

@@ -1,10 +1,33 @@
 //! SQL for connected numbers and their sealed tokens.
 
 use super::{with_pool, Result, Store};
-use crate::vault::Sealed;
+use crate::{text_enum::text_enum, vault::Sealed};
+
+text_enum! {
+    /// Where a connected number stands.
+    pub enum NumberStatus {
+        /// Its onboarding run has not finished.
+        Onboarding = "onboarding",
+        /// It sends and receives.
+        Live = "live",
+        /// Meta refused its token or the business removed the app:
+        /// queued messages wait until it is connected again.
+        ReconnectNeeded = "reconnect_needed",
+        /// Disconnected by an admin; its history stays.
+        Disconnected = "disconnected",
+    }
+}
+
+impl NumberStatus {
+    /// Whether messages may go out. Sending pauses (queued messages wait)
+    /// until a reconnect makes the number live again.
+    pub fn can_send(self) -> bool {
+        self == Self::Live
+    }
+}
 
 /// A connected number as the UI and the workers see it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct NumberRow {
     pub phone_number_id: String,
     pub workspace_id: String,
@@ -12,7 +35,7 @@ pub struct NumberRow {
     pub display_phone_number: Option<String>,
     pub verified_name: Option<String>,
     pub quality_rating: Option<String>,
-    pub status: String,
+    pub status: NumberStatus,
     pub status_reason: Option<String>,
     pub meta_status: Option<String>,
     pub created_at: i64,
@@ -47,38 +70,6 @@ pub struct NewToken<'a> {
 }
 
 const NUMBER_COLUMNS: &str = "phone_number_id, workspace_id, waba_id, display_phone_number, verified_name, quality_rating, status, status_reason, meta_status, created_at, updated_at, send_rate";
-
-type NumberTuple = (
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    i64,
-);
-
-fn number(row: NumberTuple) -> NumberRow {
-    NumberRow {
-        phone_number_id: row.0,
-        workspace_id: row.1,
-        waba_id: row.2,
-        display_phone_number: row.3,
-        verified_name: row.4,
-        quality_rating: row.5,
-        status: row.6,
-        status_reason: row.7,
-        meta_status: row.8,
-        created_at: row.9,
-        updated_at: row.10,
-        send_rate: row.11,
-    }
-}
 
 type TokenTuple = (
     String,
@@ -123,20 +114,18 @@ impl Store {
     pub async fn number(&self, phone_number_id: &str) -> Result<Option<NumberRow>> {
         let sql =
             format!("SELECT {NUMBER_COLUMNS} FROM whatsapp_numbers WHERE phone_number_id = $1");
-        let row = with_pool!(self, pool => {
-            sqlx::query_as::<_, NumberTuple>(&sql).bind(phone_number_id).fetch_optional(pool).await?
-        });
-        Ok(row.map(number))
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(phone_number_id).fetch_optional(pool).await?
+        }))
     }
 
     pub async fn numbers_of(&self, workspace_id: &str) -> Result<Vec<NumberRow>> {
         let sql = format!(
             "SELECT {NUMBER_COLUMNS} FROM whatsapp_numbers WHERE workspace_id = $1 ORDER BY created_at, phone_number_id"
         );
-        let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, NumberTuple>(&sql).bind(workspace_id).fetch_all(pool).await?
-        });
-        Ok(rows.into_iter().map(number).collect())
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(workspace_id).fetch_all(pool).await?
+        }))
     }
 
     /// Moves a number to `status`; `false` when it already was there (so
@@ -144,7 +133,7 @@ impl Store {
     pub async fn set_number_status(
         &self,
         phone_number_id: &str,
-        status: &str,
+        status: NumberStatus,
         reason: Option<&str>,
         now: i64,
     ) -> Result<bool> {
@@ -171,7 +160,7 @@ impl Store {
     ) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query(
-                "UPDATE whatsapp_numbers SET status = 'live', status_reason = NULL, updated_at = $1,
+                "UPDATE whatsapp_numbers SET status = $7, status_reason = NULL, updated_at = $1,
                      display_phone_number = COALESCE($2, display_phone_number),
                      verified_name = COALESCE($3, verified_name),
                      quality_rating = COALESCE($4, quality_rating),
@@ -179,6 +168,7 @@ impl Store {
                  WHERE phone_number_id = $6",
             )
             .bind(now).bind(display).bind(verified_name).bind(quality_rating).bind(meta_status).bind(phone_number_id)
+            .bind(NumberStatus::Live)
             .execute(pool).await?;
         });
         Ok(())
@@ -210,10 +200,10 @@ impl Store {
             .join(", ");
         let sql = format!(
             "SELECT {columns} FROM number_tokens t JOIN whatsapp_numbers n ON n.phone_number_id = t.phone_number_id
-             WHERE n.status = 'live' ORDER BY t.phone_number_id"
+             WHERE n.status = $1 ORDER BY t.phone_number_id"
         );
         let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, TokenTuple>(&sql).fetch_all(pool).await?
+            sqlx::query_as::<_, TokenTuple>(&sql).bind(NumberStatus::Live).fetch_all(pool).await?
         });
         Ok(rows.into_iter().map(token).collect())
     }
@@ -258,8 +248,8 @@ impl Store {
             let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM number_tokens WHERE phone_number_id = $1")
                 .bind(phone_number_id).execute(&mut *tx).await?;
-            sqlx::query("UPDATE whatsapp_numbers SET status = 'disconnected', status_reason = NULL, updated_at = $1 WHERE phone_number_id = $2")
-                .bind(now).bind(phone_number_id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE whatsapp_numbers SET status = $1, status_reason = NULL, updated_at = $2 WHERE phone_number_id = $3")
+                .bind(NumberStatus::Disconnected).bind(now).bind(phone_number_id).execute(&mut *tx).await?;
             tx.commit().await?;
         });
         Ok(())
@@ -270,9 +260,9 @@ impl Store {
     pub async fn connected_numbers_of_waba(&self, waba_id: &str, except: &str) -> Result<i64> {
         Ok(with_pool!(self, pool => {
             sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM whatsapp_numbers WHERE waba_id = $1 AND phone_number_id <> $2 AND status <> 'disconnected'",
+                "SELECT COUNT(*) FROM whatsapp_numbers WHERE waba_id = $1 AND phone_number_id <> $2 AND status <> $3",
             )
-            .bind(waba_id).bind(except).fetch_one(pool).await?
+            .bind(waba_id).bind(except).bind(NumberStatus::Disconnected).fetch_one(pool).await?
         }))
     }
 

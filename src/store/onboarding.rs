@@ -1,7 +1,7 @@
 //! SQL for onboarding runs. Each write is one statement or one
 //! transaction, so a run resumes from a consistent step after a crash.
 
-use super::{numbers::NewToken, with_pool, Claim, Result, Store};
+use super::{numbers::NewToken, with_pool, Claim, NumberStatus, Result, Store};
 use crate::vault::Sealed;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,13 +244,14 @@ impl Store {
             }
             sqlx::query(
                 "INSERT INTO whatsapp_numbers (phone_number_id, workspace_id, waba_id, display_phone_number, verified_name, status, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, 'onboarding', $6, $6)
-                 ON CONFLICT (phone_number_id) DO UPDATE SET waba_id = excluded.waba_id, status = 'onboarding', status_reason = NULL,
+                 VALUES ($1, $2, $3, $4, $5, $7, $6, $6)
+                 ON CONFLICT (phone_number_id) DO UPDATE SET waba_id = excluded.waba_id, status = excluded.status, status_reason = NULL,
                      display_phone_number = COALESCE(excluded.display_phone_number, whatsapp_numbers.display_phone_number),
                      verified_name = COALESCE(excluded.verified_name, whatsapp_numbers.verified_name),
                      updated_at = excluded.updated_at",
             )
             .bind(a.phone_number_id).bind(a.workspace_id).bind(a.waba_id).bind(a.display_phone_number).bind(a.verified_name).bind(now)
+            .bind(NumberStatus::Onboarding)
             .execute(&mut *tx).await.map_err(super::Error::from)?;
             sqlx::query(
                 "INSERT INTO number_tokens (phone_number_id, workspace_id, key_id, nonce, ciphertext, token_type, scopes, expires_at, issued_at, stored_at, checked_at)

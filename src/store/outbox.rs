@@ -2,7 +2,7 @@
 //! Meta answered. A sent message moves into `messages`, where status
 //! webhooks find it.
 
-use super::{with_pool, Claim, Result, Store};
+use super::{with_pool, Claim, NumberStatus, Result, Store};
 
 /// Queues one message; also used inside the pipeline's transaction for bot
 /// replies. A repeated `dedupe_key` in the workspace queues nothing.
@@ -100,11 +100,11 @@ impl Store {
         Ok(with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT n.phone_number_id, n.send_rate FROM whatsapp_numbers n
-                 WHERE n.status = 'live' AND EXISTS (
+                 WHERE n.status = $2 AND EXISTS (
                      SELECT 1 FROM outbox o WHERE o.phone_number_id = n.phone_number_id AND o.state = 'queued'
                      AND o.next_attempt_at <= $1 AND (o.lease_until IS NULL OR o.lease_until < $1))",
             )
-            .bind(now).fetch_all(pool).await?
+            .bind(now).bind(NumberStatus::Live).fetch_all(pool).await?
         }))
     }
 

@@ -1,6 +1,6 @@
 //! SQL for message templates and when each WABA's are next synced.
 
-use super::{with_pool, Result, Store};
+use super::{with_pool, NumberStatus, Result, Store};
 
 /// A template as stored, per WABA.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -94,11 +94,11 @@ impl Store {
             .join(", ");
         let sql = format!(
             "SELECT {columns} FROM message_templates t
-             WHERE t.waba_id IN (SELECT waba_id FROM whatsapp_numbers WHERE workspace_id = $1 AND status <> 'disconnected')
+             WHERE t.waba_id IN (SELECT waba_id FROM whatsapp_numbers WHERE workspace_id = $1 AND status <> $2)
              ORDER BY t.name, t.language"
         );
         Ok(with_pool!(self, pool => {
-            sqlx::query_as(&sql).bind(workspace_id).fetch_all(pool).await?
+            sqlx::query_as(&sql).bind(workspace_id).bind(NumberStatus::Disconnected).fetch_all(pool).await?
         }))
     }
 
@@ -108,20 +108,20 @@ impl Store {
     pub async fn due_template_syncs(&self, now: i64) -> Result<Vec<String>> {
         Ok(with_pool!(self, pool => {
             let new: Vec<String> = sqlx::query_scalar(
-                "SELECT DISTINCT n.waba_id FROM whatsapp_numbers n WHERE n.status = 'live'
+                "SELECT DISTINCT n.waba_id FROM whatsapp_numbers n WHERE n.status = $1
                    AND NOT EXISTS (SELECT 1 FROM template_syncs s WHERE s.waba_id = n.waba_id)",
             )
-            .fetch_all(pool).await?;
+            .bind(NumberStatus::Live).fetch_all(pool).await?;
             for waba_id in &new {
                 sqlx::query("INSERT INTO template_syncs (waba_id, due_at) VALUES ($1, $2) ON CONFLICT (waba_id) DO NOTHING")
                     .bind(waba_id).bind(now).execute(pool).await?;
             }
             sqlx::query_scalar(
                 "SELECT s.waba_id FROM template_syncs s WHERE s.due_at <= $1
-                   AND EXISTS (SELECT 1 FROM whatsapp_numbers n WHERE n.waba_id = s.waba_id AND n.status = 'live')
+                   AND EXISTS (SELECT 1 FROM whatsapp_numbers n WHERE n.waba_id = s.waba_id AND n.status = $2)
                  ORDER BY s.due_at LIMIT 20",
             )
-            .bind(now).fetch_all(pool).await?
+            .bind(now).bind(NumberStatus::Live).fetch_all(pool).await?
         }))
     }
 
@@ -174,8 +174,8 @@ impl Store {
     /// A live number of the WABA, whose token can manage it.
     pub async fn live_number_of_waba(&self, waba_id: &str) -> Result<Option<String>> {
         Ok(with_pool!(self, pool => {
-            sqlx::query_scalar("SELECT phone_number_id FROM whatsapp_numbers WHERE waba_id = $1 AND status = 'live' ORDER BY phone_number_id LIMIT 1")
-                .bind(waba_id).fetch_optional(pool).await?
+            sqlx::query_scalar("SELECT phone_number_id FROM whatsapp_numbers WHERE waba_id = $1 AND status = $2 ORDER BY phone_number_id LIMIT 1")
+                .bind(waba_id).bind(NumberStatus::Live).fetch_optional(pool).await?
         }))
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Adding a queue takes its policy and its step, nothing else:
 //!
-//! ```ignore
+//! ```text
 //! const JOBS: Claim = Claim { table: "jobs", key: "id",
 //!     due: "state = 'pending' AND next_attempt_at <= $2", order_by: "id",
 //!     also_set: "", returning: "id, attempts" };                // store/jobs.rs

@@ -11,7 +11,7 @@ use switchboard::{
     config::{Config, MetaApp, Settings, StandIn},
     onboarding::{self, Progress, SignupData},
     secret::Secret,
-    store::{self, Store},
+    store::{self, NumberStatus, Store},
     test_support::{TestBackend, TestDatabase},
     tokens,
     vault::generate_key_entry,
@@ -227,7 +227,7 @@ impl Env {
             .clone()
     }
 
-    pub async fn status_of(&self, phone: &str) -> String {
+    pub async fn status_of(&self, phone: &str) -> NumberStatus {
         self.engine
             .store
             .number(phone)

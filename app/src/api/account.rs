@@ -67,7 +67,7 @@ pub async fn welcome() -> Result<WelcomeView, UiError> {
             .await
             .map_err(accounts::Error::from)?
             .into_iter()
-            .filter(|n| n.status == switchboard::numbers::RECONNECT_NEEDED)
+            .filter(|n| n.status == switchboard::numbers::NumberStatus::ReconnectNeeded)
             .map(super::onboarding::number_view)
             .collect(),
         None => Vec::new(),

@@ -93,7 +93,7 @@ pub(crate) fn number_view(number: switchboard::store::NumberRow) -> NumberView {
         phone_number_id: number.phone_number_id,
         verified_name: number.verified_name,
         quality_rating: number.quality_rating,
-        status: number.status,
+        status: number.status.to_string(),
         status_reason: number.status_reason,
         send_rate: number.send_rate,
     }

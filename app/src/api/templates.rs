@@ -115,7 +115,10 @@ pub async fn list_templates() -> Result<TemplatesPage, UiError> {
         .numbers_of(&caller.workspace.id)
         .await
         .map_err(switchboard::accounts::Error::from)?;
-    let live: Vec<_> = numbers.iter().filter(|n| n.status == "live").collect();
+    let live: Vec<_> = numbers
+        .iter()
+        .filter(|n| n.status == switchboard::numbers::NumberStatus::Live)
+        .collect();
     let mut wabas: Vec<&str> = live.iter().map(|n| n.waba_id.as_str()).collect();
     wabas.sort();
     wabas.dedup();

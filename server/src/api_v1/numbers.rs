@@ -73,7 +73,7 @@ async fn list_numbers(
                 display_phone_number: n.display_phone_number,
                 verified_name: n.verified_name,
                 quality_rating: n.quality_rating,
-                status: n.status,
+                status: n.status.to_string(),
                 send_rate: n.send_rate,
             })
             .collect(),
