@@ -8,7 +8,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use crate::{
     accounts::{Caller, Error, Role},
     outbox::Content,
-    store::{ConversationKey, MessageKey, MessageRecord, Store},
+    store::{ConversationKey, FileState, MessageKey, MessageRecord, Store},
 };
 
 /// The most rows one page may ask for.
@@ -51,8 +51,7 @@ pub struct ThreadLine {
 pub struct ThreadMedia {
     pub media_id: String,
     pub mime_type: Option<String>,
-    /// `pending`, `stored` or `failed`.
-    pub state: String,
+    pub state: FileState,
     pub error: Option<String>,
 }
 
@@ -114,7 +113,7 @@ pub async fn thread(
             direction: "outbound".into(),
             summary,
             sent_at: entry.created_at,
-            status: Some(entry.state),
+            status: Some(entry.state.to_string()),
             error: error_text(entry.error_code, entry.error_title),
             media: None,
         });

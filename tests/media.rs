@@ -42,7 +42,10 @@ async fn send_photo(env: &Env, phone: &str, bytes: &[u8]) -> String {
 async fn a_customers_photo_is_kept_and_listed_with_the_thread(backend: TestBackend) {
     let env = setup_with(backend, |_| {}).await;
     let phone = env.demo.phone_number_id.clone();
-    assert_eq!(env.connect("attempt-0001", &phone).await.state, "done");
+    assert_eq!(
+        env.connect("attempt-0001", &phone).await.state,
+        switchboard::onboarding::RunState::Done
+    );
     let running = env.run().await;
     let photo: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
     let wamid = send_photo(&env, &phone, &photo).await;
@@ -50,7 +53,7 @@ async fn a_customers_photo_is_kept_and_listed_with_the_thread(backend: TestBacke
         media_states(&env, &phone)
             .await
             .first()
-            .is_some_and(|m| m.state == "stored")
+            .is_some_and(|m| m.state == switchboard::store::FileState::Stored)
     })
     .await;
     let state = media_states(&env, &phone).await.remove(0);
@@ -79,14 +82,17 @@ async fn a_customers_photo_is_kept_and_listed_with_the_thread(backend: TestBacke
 async fn a_file_over_the_limit_is_refused_with_the_reason(backend: TestBackend) {
     let env = setup_with(backend, |config| config.inbound_media_max_bytes = 10_000).await;
     let phone = env.demo.phone_number_id.clone();
-    assert_eq!(env.connect("attempt-0001", &phone).await.state, "done");
+    assert_eq!(
+        env.connect("attempt-0001", &phone).await.state,
+        switchboard::onboarding::RunState::Done
+    );
     let running = env.run().await;
     send_photo(&env, &phone, &vec![7u8; 20_000]).await;
     eventually("the photo refused", WAIT, || async {
         media_states(&env, &phone)
             .await
             .first()
-            .is_some_and(|m| m.state == "failed")
+            .is_some_and(|m| m.state == switchboard::store::FileState::Failed)
     })
     .await;
     let state = media_states(&env, &phone).await.remove(0);

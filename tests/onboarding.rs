@@ -8,7 +8,7 @@ use serde_json::json;
 use switchboard::{
     accounts::{self, Caller},
     numbers::{self, NumberStatus},
-    onboarding::{self, Progress, SignupData},
+    onboarding::{self, Awaiting, OnboardingStep, Progress, RunState, SignupData, StepState},
     test_support::TestBackend,
     tokens,
     vault::{generate_key_entry, KeyRing},
@@ -32,12 +32,8 @@ on_both_backends!(
     rotating_keys_moves_every_token_to_the_new_key,
 );
 
-fn step_states(progress: &Progress) -> Vec<(String, String)> {
-    progress
-        .steps
-        .iter()
-        .map(|s| (s.step.clone(), s.state.clone()))
-        .collect()
+fn step_states(progress: &Progress) -> Vec<(OnboardingStep, StepState)> {
+    progress.steps.iter().map(|s| (s.step, s.state)).collect()
 }
 
 async fn a_number_connects_step_by_step(backend: TestBackend) {
@@ -48,10 +44,10 @@ async fn a_number_connects_step_by_step(backend: TestBackend) {
         .await
         .unwrap();
     assert_eq!(
-        (after_code.step.as_str(), after_code.waiting_for.as_deref()),
-        ("verify", Some("signup"))
+        (after_code.step, after_code.waiting_for),
+        (OnboardingStep::Verify, Some(Awaiting::Signup))
     );
-    assert_eq!(after_code.steps[0].state, "done");
+    assert_eq!(after_code.steps[0].state, StepState::Done);
 
     onboarding::submit_signup(
         &env.engine,
@@ -63,14 +59,14 @@ async fn a_number_connects_step_by_step(backend: TestBackend) {
     .unwrap();
     onboarding::run_ready(&env.engine).await;
     let at_pin = env.latest().await;
-    assert_eq!(at_pin.waiting_for.as_deref(), Some("pin"));
+    assert_eq!(at_pin.waiting_for, Some(Awaiting::Pin));
     assert_eq!(
         step_states(&at_pin)[..4],
         [
-            ("exchange".into(), "done".into()),
-            ("verify".into(), "done".into()),
-            ("subscribe".into(), "done".into()),
-            ("register".into(), "waiting".into()),
+            (OnboardingStep::Exchange, StepState::Done),
+            (OnboardingStep::Verify, StepState::Done),
+            (OnboardingStep::Subscribe, StepState::Done),
+            (OnboardingStep::Register, StepState::Waiting),
         ]
     );
     assert_eq!(env.status_of(&phone).await, NumberStatus::Onboarding);
@@ -81,7 +77,7 @@ async fn a_number_connects_step_by_step(backend: TestBackend) {
     onboarding::run_ready(&env.engine).await;
     let live = env.latest().await;
     assert!(live.is_live(), "{live:?}");
-    assert!(live.steps.iter().all(|s| s.state == "done"));
+    assert!(live.steps.iter().all(|s| s.state == StepState::Done));
     assert_eq!(live.display_phone_number.as_deref(), Some("15550005678"));
 
     let number = env.engine.store.number(&phone).await.unwrap().unwrap();
@@ -148,7 +144,7 @@ async fn signup_data_may_arrive_before_the_code(backend: TestBackend) {
     )
     .await
     .unwrap();
-    assert_eq!(first.waiting_for.as_deref(), Some("code"));
+    assert_eq!(first.waiting_for, Some(Awaiting::Code));
     let code = env.code().await;
     onboarding::submit_code(&env.engine, &env.caller, "attempt-0002", &code)
         .await
@@ -183,7 +179,7 @@ async fn a_reused_code_fails(backend: TestBackend) {
     let first = onboarding::submit_code(&env.engine, &env.caller, "attempt-0004", &code)
         .await
         .unwrap();
-    assert_eq!(first.step, "verify");
+    assert_eq!(first.step, OnboardingStep::Verify);
     // The browser retrying the same attempt changes nothing...
     let again = onboarding::submit_code(&env.engine, &env.caller, "attempt-0004", &code)
         .await
@@ -235,7 +231,7 @@ async fn a_waba_that_was_not_granted_is_refused(backend: TestBackend) {
 async fn a_number_outside_the_waba_is_refused(backend: TestBackend) {
     let env = setup(backend).await;
     let progress = env.until_pin("attempt-0007", "123456789012345").await;
-    assert_eq!(progress.state, "failed");
+    assert_eq!(progress.state, RunState::Failed);
     assert!(progress.problem.unwrap().contains("does not belong"));
     assert!(env
         .engine
@@ -266,8 +262,8 @@ async fn a_wrong_pin_can_be_retried(backend: TestBackend) {
         .await
         .unwrap();
     assert_eq!(
-        (wrong.step.as_str(), wrong.waiting_for.as_deref()),
-        ("register", Some("pin"))
+        (wrong.step, wrong.waiting_for),
+        (OnboardingStep::Register, Some(Awaiting::Pin))
     );
     assert!(wrong
         .problem
@@ -302,7 +298,7 @@ async fn the_register_attempt_limit_is_respected(backend: TestBackend) {
         let wrong = onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, "000000")
             .await
             .unwrap();
-        assert_eq!(wrong.waiting_for.as_deref(), Some("pin"));
+        assert_eq!(wrong.waiting_for, Some(Awaiting::Pin));
     }
     // The 11th would be refused by Meta and block the number for 72 hours.
     match onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, PIN).await {
@@ -325,7 +321,7 @@ async fn a_token_revoked_midway_fails_the_step_and_flags_the_number(backend: Tes
     let revoked = onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, PIN)
         .await
         .unwrap();
-    assert_eq!(revoked.state, "failed");
+    assert_eq!(revoked.state, RunState::Failed);
     assert!(revoked.problem.unwrap().contains("connect WhatsApp again"));
     assert_eq!(env.status_of(&phone).await, NumberStatus::ReconnectNeeded);
     assert!(env
@@ -471,7 +467,7 @@ async fn another_workspace_cannot_take_a_connected_number(backend: TestBackend) 
         ..env
     };
     let progress = intruder.connect("attempt-0017", &phone).await;
-    assert_eq!(progress.state, "failed");
+    assert_eq!(progress.state, RunState::Failed);
     assert!(progress.problem.unwrap().contains("another workspace"));
     let number = intruder.engine.store.number(&phone).await.unwrap().unwrap();
     assert_ne!(number.workspace_id, intruder.caller.workspace.id);

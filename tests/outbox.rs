@@ -19,7 +19,7 @@ use switchboard::{
     },
     numbers,
     outbox::{self, Choice, Content, Media, Origin, Outgoing, Section},
-    store::now_millis,
+    store::{now_millis, OutboxState},
     test_support::TestBackend,
 };
 
@@ -43,7 +43,11 @@ async fn connected(backend: TestBackend) -> (Env, String) {
     let env = setup(backend).await;
     let phone = env.demo.phone_number_id.clone();
     let progress = env.connect("attempt-0001", &phone).await;
-    assert_eq!(progress.state, "done", "{progress:?}");
+    assert_eq!(
+        progress.state,
+        switchboard::onboarding::RunState::Done,
+        "{progress:?}"
+    );
     (env, phone)
 }
 
@@ -205,7 +209,7 @@ async fn throttling_backs_off_and_delivers_everything(backend: TestBackend) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(first.state, "sent");
+    assert_eq!(first.state, OutboxState::Sent);
     assert!(first.attempts > 1, "it was retried: {first:?}");
     running.stop().await;
 }
@@ -242,12 +246,12 @@ async fn a_revoked_token_pauses_sending_until_reconnected(backend: TestBackend) 
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(waiting.state, "queued", "nothing is dropped");
+    assert_eq!(waiting.state, OutboxState::Queued, "nothing is dropped");
     assert_eq!(env.received(&phone, CUSTOMER).await.len(), 1);
 
     // Reconnecting (a new signup) lets it go.
     let progress = env.connect("attempt-0002", &phone).await;
-    assert_eq!(progress.state, "done");
+    assert_eq!(progress.state, switchboard::onboarding::RunState::Done);
     eventually("the waiting message delivered", WAIT, || async {
         bodies(&env.received(&phone, CUSTOMER).await).contains(&"are you there?".to_string())
     })
@@ -285,16 +289,16 @@ async fn permanent_errors_give_up_with_the_reason(backend: TestBackend) {
         }
     };
     eventually("all three settled", WAIT, || async {
-        entry(third).await.state == "sent"
+        entry(third).await.state == OutboxState::Sent
     })
     .await;
     let failed = entry(undeliverable).await;
-    assert_eq!(failed.state, "failed");
+    assert_eq!(failed.state, OutboxState::Failed);
     assert_eq!(failed.error_code, Some(131026));
     assert!(failed.error_title.unwrap().contains("undeliverable"));
     assert_eq!(failed.attempts, 1, "not retried");
     let needs_template = entry(outside).await;
-    assert_eq!(needs_template.state, "needs_template");
+    assert_eq!(needs_template.state, OutboxState::NeedsTemplate);
     assert_eq!(needs_template.error_code, Some(131047));
     // Both stay visible in the conversation with their state.
     let unsent = env
@@ -534,7 +538,12 @@ async fn a_number_never_sends_faster_than_its_rate(backend: TestBackend) {
             .unwrap();
     }
     eventually("all twelve sent", WAIT, || async {
-        env.engine.store.outbox_count(&phone, "sent").await.unwrap() == 12
+        env.engine
+            .store
+            .outbox_count(&phone, OutboxState::Sent)
+            .await
+            .unwrap()
+            == 12
     })
     .await;
     let mut times = Vec::new();

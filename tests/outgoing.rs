@@ -76,7 +76,10 @@ impl Receiver {
 async fn connected(backend: TestBackend) -> (Env, String) {
     let env = setup(backend).await;
     let phone = env.demo.phone_number_id.clone();
-    assert_eq!(env.connect("attempt-0001", &phone).await.state, "done");
+    assert_eq!(
+        env.connect("attempt-0001", &phone).await.state,
+        switchboard::onboarding::RunState::Done
+    );
     (env, phone)
 }
 

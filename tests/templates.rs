@@ -37,7 +37,11 @@ async fn connected(backend: TestBackend) -> (Env, String) {
     let env = setup(backend).await;
     let phone = env.demo.phone_number_id.clone();
     let progress = env.connect("attempt-0001", &phone).await;
-    assert_eq!(progress.state, "done", "{progress:?}");
+    assert_eq!(
+        progress.state,
+        switchboard::onboarding::RunState::Done,
+        "{progress:?}"
+    );
     (env, phone)
 }
 

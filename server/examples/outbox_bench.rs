@@ -89,7 +89,7 @@ impl Bench {
             if self
                 .engine
                 .store
-                .outbox_count(&self.phone, "sent")
+                .outbox_count(&self.phone, switchboard::store::OutboxState::Sent)
                 .await
                 .unwrap()
                 >= total
@@ -156,10 +156,10 @@ async fn connect(engine: &Engine, http: &reqwest::Client, sandbox: &str) -> (Cal
         .unwrap();
     for _ in 0..100 {
         let progress = onboarding::latest(engine, &caller).await.unwrap().unwrap();
-        if progress.state == "done" {
+        if progress.state == switchboard::onboarding::RunState::Done {
             return (caller, phone);
         }
-        if progress.waiting_for.as_deref() == Some("pin") {
+        if progress.waiting_for == Some(switchboard::onboarding::Awaiting::Pin) {
             onboarding::submit_pin(engine, &caller, &progress.id, "135790")
                 .await
                 .unwrap();
@@ -232,7 +232,7 @@ async fn latency(bench: &Bench, rate: u64, seconds: u64, run: usize) {
     let before = bench
         .engine
         .store
-        .outbox_count(&bench.phone, "sent")
+        .outbox_count(&bench.phone, switchboard::store::OutboxState::Sent)
         .await
         .unwrap();
     let total = (rate * seconds) as usize;

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     accounts::{Caller, Error, Role},
     store::{now_millis, OnboardingRow},
+    text_enum::text_enum,
     tokens::onboarding_binding,
     worker::{self, Step, Stop},
     Engine,
@@ -24,21 +25,40 @@ use crate::{
 
 pub use steps::advance;
 
-pub const EXCHANGE: &str = "exchange";
-pub const VERIFY: &str = "verify";
-pub const SUBSCRIBE: &str = "subscribe";
-pub const REGISTER: &str = "register";
-pub const DETAILS: &str = "details";
-pub const LIVE: &str = "live";
+pub use crate::store::{OnboardingStep, RunState};
 
 /// The steps in order, with what the UI calls them.
-pub const STEPS: [(&str, &str); 5] = [
-    (EXCHANGE, "Sign-in code exchanged"),
-    (VERIFY, "Access to the account verified"),
-    (SUBSCRIBE, "Webhooks subscribed"),
-    (REGISTER, "Number registered"),
-    (DETAILS, "Number details read"),
+pub const STEPS: [(OnboardingStep, &str); 5] = [
+    (OnboardingStep::Exchange, "Sign-in code exchanged"),
+    (OnboardingStep::Verify, "Access to the account verified"),
+    (OnboardingStep::Subscribe, "Webhooks subscribed"),
+    (OnboardingStep::Register, "Number registered"),
+    (OnboardingStep::Details, "Number details read"),
 ];
+
+text_enum! {
+    /// One step of a run as the page shows it.
+    pub enum StepState {
+        Done = "done",
+        Running = "running",
+        Waiting = "waiting",
+        Failed = "failed",
+        /// Not reached yet.
+        Pending = "pending",
+    }
+}
+
+text_enum! {
+    /// What a waiting run needs from the person.
+    pub enum Awaiting {
+        /// The code `FB.login` returns.
+        Code = "code",
+        /// The signup window's FINISH data.
+        Signup = "signup",
+        /// The number's two-step verification PIN.
+        Pin = "pin",
+    }
+}
 
 /// The FINISH events of Embedded Signup we accept.
 pub const FINISH_EVENTS: [&str; 3] = [
@@ -64,10 +84,9 @@ pub struct SignupData {
 /// One step as the UI shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepProgress {
-    pub step: String,
+    pub step: OnboardingStep,
     pub label: String,
-    /// done | running | waiting | failed | pending
-    pub state: String,
+    pub state: StepState,
 }
 
 /// Where a run stands.
@@ -75,12 +94,11 @@ pub struct StepProgress {
 pub struct Progress {
     pub id: String,
     pub attempt: String,
-    pub step: String,
-    /// waiting | ready | failed | done
-    pub state: String,
+    pub step: OnboardingStep,
+    pub state: RunState,
     pub problem: Option<String>,
-    /// What the run waits for: "code", "signup", "pin" or nothing.
-    pub waiting_for: Option<String>,
+    /// What the run waits for, if it waits.
+    pub waiting_for: Option<Awaiting>,
     pub waba_id: Option<String>,
     pub phone_number_id: Option<String>,
     pub display_phone_number: Option<String>,
@@ -89,7 +107,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn is_live(&self) -> bool {
-        self.step == LIVE
+        self.step == OnboardingStep::Live
     }
 }
 
@@ -140,7 +158,7 @@ pub async fn submit_code(
         .store
         .start_onboarding(workspace, attempt, Some(&caller.user.id), now_millis())
         .await?;
-    if run.step == EXCHANGE {
+    if run.step == OnboardingStep::Exchange {
         match engine.graph.exchange_code(code).await {
             Ok(grant) => {
                 let now = now_millis();
@@ -168,9 +186,9 @@ pub async fn submit_code(
                     .store
                     .set_onboarding_state(
                         &run.id,
-                        EXCHANGE,
-                        EXCHANGE,
-                        "failed",
+                        OnboardingStep::Exchange,
+                        OnboardingStep::Exchange,
+                        RunState::Failed,
                         Some(&problem),
                         now_millis(),
                     )
@@ -240,7 +258,7 @@ pub async fn submit_pin(
     if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid("pin", "the PIN is 6 digits"));
     }
-    if run.step != REGISTER {
+    if run.step != OnboardingStep::Register {
         return Err(Error::invalid(
             "pin",
             "this connection is not waiting for a PIN",
@@ -255,21 +273,21 @@ pub async fn submit_pin(
 pub async fn retry(engine: &Engine, caller: &Caller, id: &str) -> Result<Progress, Error> {
     caller.require(Role::Admin)?;
     let run = run_of(engine, caller, id).await?;
-    if run.state == "failed" {
-        if run.step == EXCHANGE {
+    if run.state == RunState::Failed {
+        if run.step == OnboardingStep::Exchange {
             return Err(Error::invalid(
                 "retry",
                 "a code from Meta works once and only for 30 seconds: start the connection again",
             ));
         }
-        let state = if run.step == REGISTER {
-            "waiting"
+        let state = if run.step == OnboardingStep::Register {
+            RunState::Waiting
         } else {
-            "ready"
+            RunState::Ready
         };
         engine
             .store
-            .set_onboarding_state(&run.id, &run.step, &run.step, state, None, now_millis())
+            .set_onboarding_state(&run.id, run.step, run.step, state, None, now_millis())
             .await?;
         engine.wake.onboarding.notify_one();
     }
@@ -319,30 +337,26 @@ async fn progress_of(engine: &Engine, id: &str) -> Result<Progress, Error> {
         .iter()
         .enumerate()
         .map(|(index, (step, label))| StepProgress {
-            step: step.to_string(),
+            step: *step,
             label: label.to_string(),
             state: if index < current {
-                "done"
+                StepState::Done
             } else if index > current {
-                "pending"
+                StepState::Pending
             } else {
-                match run.state.as_str() {
-                    "ready" => "running",
-                    "failed" => "failed",
-                    "done" => "done",
-                    _ => "waiting",
+                match run.state {
+                    RunState::Ready => StepState::Running,
+                    RunState::Failed => StepState::Failed,
+                    RunState::Done => StepState::Done,
+                    RunState::Waiting => StepState::Waiting,
                 }
-            }
-            .to_string(),
+            },
         })
         .collect();
-    let waiting_for = (run.state == "waiting").then(|| {
-        match run.step.as_str() {
-            EXCHANGE => "code",
-            VERIFY => "signup",
-            _ => "pin",
-        }
-        .to_string()
+    let waiting_for = (run.state == RunState::Waiting).then(|| match run.step {
+        OnboardingStep::Exchange => Awaiting::Code,
+        OnboardingStep::Verify => Awaiting::Signup,
+        _ => Awaiting::Pin,
     });
     Ok(Progress {
         id: run.id,

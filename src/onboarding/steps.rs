@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{DETAILS, LIVE, REGISTER, SUBSCRIBE, VERIFY};
+use super::{OnboardingStep, RunState};
 use crate::{
     accounts::Error,
     graph::{GraphError, PhoneNumber},
@@ -23,8 +23,8 @@ const COEXISTENCE: &str = "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING";
 
 /// How a step ended.
 enum Outcome {
-    /// Go on to `step`, in `state` ("ready" or "waiting").
-    Next(&'static str, &'static str),
+    /// Go on to `step`, in `state`.
+    Next(OnboardingStep, RunState),
     /// The step already stored its own transition.
     Stored,
     Failed(String),
@@ -35,22 +35,27 @@ pub async fn advance(engine: &Engine, id: &str) -> Result<(), store::Error> {
     let Some(run) = engine.store.onboarding(id).await? else {
         return Ok(());
     };
-    if run.state != "ready" {
+    if run.state != RunState::Ready {
         return Ok(());
     }
-    let outcome = match run.step.as_str() {
-        VERIFY => verify(engine, &run).await?,
-        SUBSCRIBE => subscribe(engine, &run).await?,
-        DETAILS => details(engine, &run).await?,
-        _ => return Ok(()),
+    let outcome = match run.step {
+        OnboardingStep::Verify => verify(engine, &run).await?,
+        OnboardingStep::Subscribe => subscribe(engine, &run).await?,
+        OnboardingStep::Details => details(engine, &run).await?,
+        // The person's part (the code, the PIN), or finished.
+        OnboardingStep::Exchange | OnboardingStep::Register | OnboardingStep::Live => return Ok(()),
     };
     let now = now_millis();
     match outcome {
         Outcome::Next(step, state) => {
-            let done_state = if step == LIVE { "done" } else { state };
+            let state = if step == OnboardingStep::Live {
+                RunState::Done
+            } else {
+                state
+            };
             engine
                 .store
-                .set_onboarding_state(id, &run.step, step, done_state, None, now)
+                .set_onboarding_state(id, run.step, step, state, None, now)
                 .await?;
         }
         Outcome::Stored => {}
@@ -58,7 +63,14 @@ pub async fn advance(engine: &Engine, id: &str) -> Result<(), store::Error> {
             tracing::warn!(onboarding = %id, step = %run.step, %problem, "onboarding step failed");
             engine
                 .store
-                .set_onboarding_state(id, &run.step, &run.step, "failed", Some(&problem), now)
+                .set_onboarding_state(
+                    id,
+                    run.step,
+                    run.step,
+                    RunState::Failed,
+                    Some(&problem),
+                    now,
+                )
                 .await?;
         }
     }
@@ -174,7 +186,7 @@ async fn verify(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store::
                     expires_at: info.expires_at.map(|s| s * 1000).or(run.expires_at),
                     issued_at: info.issued_at.map(|s| s * 1000),
                 },
-                next_step: SUBSCRIBE,
+                next_step: OnboardingStep::Subscribe,
             },
             now,
         )
@@ -291,11 +303,13 @@ async fn subscribe(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, stor
     }
     // Coexistence numbers stay on the WhatsApp Business app: no register.
     if run.finish_event.as_deref() == Some(COEXISTENCE) {
-        return Ok(Outcome::Next(DETAILS, "ready"));
+        return Ok(Outcome::Next(OnboardingStep::Details, RunState::Ready));
     }
     match engine.graph.phone_number(&token, &phone).await {
-        Ok(info) if info.is_registered() => Ok(Outcome::Next(DETAILS, "ready")),
-        Ok(_) => Ok(Outcome::Next(REGISTER, "waiting")),
+        Ok(info) if info.is_registered() => {
+            Ok(Outcome::Next(OnboardingStep::Details, RunState::Ready))
+        }
+        Ok(_) => Ok(Outcome::Next(OnboardingStep::Register, RunState::Waiting)),
         Err(error) => graph_failure(engine, Some(&phone), "cannot read the number", &error).await,
     }
 }
@@ -320,32 +334,32 @@ pub async fn register(engine: &Engine, run: &OnboardingRow, pin: &str) -> Result
         ));
     }
     engine.store.record_register_attempt(&phone, now).await?;
-    let (state, problem): (&str, Option<String>) = match engine.graph.register(&token, &phone, pin).await {
+    let (state, problem): (RunState, Option<String>) = match engine.graph.register(&token, &phone, pin).await {
         Ok(()) => {
             engine
                 .store
-                .set_onboarding_state(&run.id, REGISTER, DETAILS, "ready", None, now_millis())
+                .set_onboarding_state(&run.id, OnboardingStep::Register, OnboardingStep::Details, RunState::Ready, None, now_millis())
                 .await?;
             return Ok(());
         }
         Err(error) => match error.code() {
-            Some(133005) => ("waiting", Some("That is not the number's two-step verification PIN. Try again, or reset the PIN in WhatsApp Manager.".into())),
-            Some(133008) | Some(133009) => ("waiting", Some("Too many PIN attempts: Meta asks to wait before trying again.".into())),
-            Some(133016) => ("failed", Some("Meta blocked registration of this number for 72 hours after too many attempts.".into())),
+            Some(133005) => (RunState::Waiting, Some("That is not the number's two-step verification PIN. Try again, or reset the PIN in WhatsApp Manager.".into())),
+            Some(133008) | Some(133009) => (RunState::Waiting, Some("Too many PIN attempts: Meta asks to wait before trying again.".into())),
+            Some(133016) => (RunState::Failed, Some("Meta blocked registration of this number for 72 hours after too many attempts.".into())),
             _ if error.is_token_problem() => {
                 numbers::note_graph_error(engine, &phone, &error).await?;
-                ("failed", Some(format!("Meta no longer accepts the access token ({error}); connect WhatsApp again")))
+                (RunState::Failed, Some(format!("Meta no longer accepts the access token ({error}); connect WhatsApp again")))
             }
-            _ if error.is_transient() => ("waiting", Some(format!("Meta did not answer ({error}); try again."))),
-            _ => ("waiting", Some(format!("Meta refused to register the number: {error}"))),
+            _ if error.is_transient() => (RunState::Waiting, Some(format!("Meta did not answer ({error}); try again."))),
+            _ => (RunState::Waiting, Some(format!("Meta refused to register the number: {error}"))),
         },
     };
     engine
         .store
         .set_onboarding_state(
             &run.id,
-            REGISTER,
-            REGISTER,
+            OnboardingStep::Register,
+            OnboardingStep::Register,
             state,
             problem.as_deref(),
             now_millis(),
@@ -413,5 +427,5 @@ async fn details(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store:
             now_millis(),
         )
         .await?;
-    Ok(Outcome::Next(LIVE, "done"))
+    Ok(Outcome::Next(OnboardingStep::Live, RunState::Done))
 }

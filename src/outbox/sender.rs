@@ -25,7 +25,7 @@ use super::{
 use crate::{
     numbers,
     secret::Secret,
-    store::{now_millis, Backend, OutboxRow},
+    store::{now_millis, Backend, OutboxRow, OutboxState},
     tokens::{self, TokenError},
     worker::{self, Step, Stop},
     Engine,
@@ -280,7 +280,7 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
             let _ = store
                 .outbox_give_up(
                     row.id,
-                    "failed",
+                    OutboxState::Failed,
                     None,
                     &format!("unreadable content: {error}"),
                     now_millis(),
@@ -347,14 +347,14 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                     metrics::counter!("outbox_failed_total", "reason" => "needs_template")
                         .increment(1);
                     store
-                        .outbox_give_up(row.id, "needs_template", code, &reason, now)
+                        .outbox_give_up(row.id, OutboxState::NeedsTemplate, code, &reason, now)
                         .await
                 }
                 Disposition::Fail => {
                     metrics::counter!("outbox_failed_total", "reason" => "permanent").increment(1);
                     tracing::warn!(outbox = row.id, %reason, "send failed for good");
                     store
-                        .outbox_give_up(row.id, "failed", code, &reason, now)
+                        .outbox_give_up(row.id, OutboxState::Failed, code, &reason, now)
                         .await
                 }
             }

@@ -2,6 +2,19 @@
 //! read by the thread.
 
 use super::{with_pool, Claim, Result, Store};
+use crate::text_enum::text_enum;
+
+text_enum! {
+    /// Where a customer's file stands.
+    pub enum FileState {
+        /// To be fetched from Meta (again, after a failed attempt).
+        Pending = "pending",
+        /// Kept, and served to the workspace.
+        Stored = "stored",
+        /// Given up on, with the reason.
+        Failed = "failed",
+    }
+}
 
 /// Queues a file of a new inbound message (inside the pipeline's
 /// transaction); a message processed again queues nothing.
@@ -31,7 +44,7 @@ pub struct MediaState {
     pub wamid: String,
     pub media_id: String,
     pub mime_type: Option<String>,
-    pub state: String,
+    pub state: FileState,
     pub size: Option<i64>,
     pub error: Option<String>,
 }
@@ -40,7 +53,7 @@ pub struct MediaState {
 const FILES: Claim = Claim {
     table: "inbound_media",
     key: "(phone_number_id, media_id)",
-    due: "state = 'pending' AND next_attempt_at <= $2",
+    due: "state = $4 AND next_attempt_at <= $2",
     order_by: "next_attempt_at",
     also_set: "",
     returning: "phone_number_id, media_id, workspace_id, attempts",
@@ -50,7 +63,7 @@ impl Store {
     pub async fn claim_media(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<MediaJob>> {
         let sql = FILES.sql(self.backend());
         Ok(with_pool!(self, pool => {
-            sqlx::query_as(&sql).bind(now + lease_ms).bind(now).bind(limit).fetch_all(pool).await?
+            sqlx::query_as(&sql).bind(now + lease_ms).bind(now).bind(limit).bind(FileState::Pending).fetch_all(pool).await?
         }))
     }
 
@@ -63,12 +76,12 @@ impl Store {
     ) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query(
-                "UPDATE inbound_media SET state = 'stored', bytes = $1, size = $2, mime_type = COALESCE($3, mime_type),
+                "UPDATE inbound_media SET state = $7, bytes = $1, size = $2, mime_type = COALESCE($3, mime_type),
                      attempts = attempts + 1, lease_until = NULL, error = NULL, stored_at = $4
                  WHERE phone_number_id = $5 AND media_id = $6",
             )
             .bind(bytes).bind(bytes.len() as i64).bind(mime_type).bind(now)
-            .bind(&job.phone_number_id).bind(&job.media_id)
+            .bind(&job.phone_number_id).bind(&job.media_id).bind(FileState::Stored)
             .execute(pool).await?;
         });
         Ok(())
@@ -83,11 +96,12 @@ impl Store {
     ) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query(
-                "UPDATE inbound_media SET state = CASE WHEN $1 IS NULL THEN 'failed' ELSE 'pending' END,
+                "UPDATE inbound_media SET state = $5,
                      next_attempt_at = COALESCE($1, next_attempt_at), attempts = attempts + 1, lease_until = NULL, error = $2
                  WHERE phone_number_id = $3 AND media_id = $4",
             )
             .bind(retry_at).bind(error).bind(&job.phone_number_id).bind(&job.media_id)
+            .bind(if retry_at.is_some() { FileState::Pending } else { FileState::Failed })
             .execute(pool).await?;
         });
         Ok(())
@@ -103,9 +117,9 @@ impl Store {
         let row: Option<(Option<String>, Option<Vec<u8>>)> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT mime_type, bytes FROM inbound_media
-                 WHERE workspace_id = $1 AND phone_number_id = $2 AND media_id = $3 AND state = 'stored'",
+                 WHERE workspace_id = $1 AND phone_number_id = $2 AND media_id = $3 AND state = $4",
             )
-            .bind(workspace_id).bind(phone_number_id).bind(media_id)
+            .bind(workspace_id).bind(phone_number_id).bind(media_id).bind(FileState::Stored)
             .fetch_optional(pool).await?
         });
         Ok(row.and_then(|(mime_type, bytes)| {

@@ -2,7 +2,38 @@
 //! transaction, so a run resumes from a consistent step after a crash.
 
 use super::{numbers::NewToken, with_pool, Claim, NumberStatus, Result, Store};
-use crate::vault::Sealed;
+use crate::{text_enum::text_enum, vault::Sealed};
+
+text_enum! {
+    /// The steps of an onboarding run, in order; `Live` is the end.
+    pub enum OnboardingStep {
+        /// Exchange the signup code for the business token.
+        Exchange = "exchange",
+        /// Check the token's scopes and assets.
+        Verify = "verify",
+        /// Subscribe the app to the WABA's webhooks.
+        Subscribe = "subscribe",
+        /// Register the number with its two-step PIN.
+        Register = "register",
+        /// Read the number's details and mark it live.
+        Details = "details",
+        Live = "live",
+    }
+}
+
+text_enum! {
+    /// Where a run stands at its step.
+    pub enum RunState {
+        /// For the person: the code, the signup data or the PIN.
+        Waiting = "waiting",
+        /// For a worker to run the step.
+        Ready = "ready",
+        /// The step failed; the problem says why.
+        Failed = "failed",
+        /// The number is live.
+        Done = "done",
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OnboardingRow {
@@ -10,8 +41,8 @@ pub struct OnboardingRow {
     pub workspace_id: String,
     pub attempt: String,
     pub started_by: Option<String>,
-    pub step: String,
-    pub state: String,
+    pub step: OnboardingStep,
+    pub state: RunState,
     pub problem: Option<String>,
     pub finish_event: Option<String>,
     pub waba_id: Option<String>,
@@ -34,6 +65,8 @@ where
     for<'r> Option<Vec<u8>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> OnboardingStep: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> RunState: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'a> &'a str: sqlx::ColumnIndex<R>,
 {
     let key_id: Option<String> = row.try_get("key_id")?;
@@ -77,7 +110,7 @@ pub struct Attachment<'a> {
     pub display_phone_number: Option<&'a str>,
     pub verified_name: Option<&'a str>,
     pub token: NewToken<'a>,
-    pub next_step: &'a str,
+    pub next_step: OnboardingStep,
 }
 
 /// Why a number cannot be attached.
@@ -93,7 +126,7 @@ pub enum AttachError {
 const READY_RUNS: Claim = Claim {
     table: "onboardings",
     key: "id",
-    due: "state = 'ready'",
+    due: "state = $4",
     order_by: "id",
     also_set: "",
     returning: "id",
@@ -114,10 +147,11 @@ impl Store {
         with_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO onboardings (id, workspace_id, attempt, started_by, step, state, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, 'exchange', 'waiting', $5, $5)
+                 VALUES ($1, $2, $3, $4, $6, $7, $5, $5)
                  ON CONFLICT (workspace_id, attempt) DO NOTHING",
             )
             .bind(&id).bind(workspace_id).bind(attempt).bind(started_by).bind(now)
+            .bind(OnboardingStep::Exchange).bind(RunState::Waiting)
             .execute(pool).await?;
         });
         let sql =
@@ -163,11 +197,12 @@ impl Store {
         with_pool!(self, pool => {
             sqlx::query(
                 "UPDATE onboardings SET key_id = $1, nonce = $2, ciphertext = $3, token_type = $4, expires_at = $5,
-                     step = 'verify', state = CASE WHEN waba_id IS NULL THEN 'waiting' ELSE 'ready' END,
+                     step = $8, state = CASE WHEN waba_id IS NULL THEN $9 ELSE $10 END,
                      problem = NULL, updated_at = $6
-                 WHERE id = $7 AND step = 'exchange'",
+                 WHERE id = $7 AND step = $11",
             )
             .bind(&sealed.key_id).bind(&sealed.nonce).bind(&sealed.ciphertext).bind(token_type).bind(expires_at).bind(now).bind(id)
+            .bind(OnboardingStep::Verify).bind(RunState::Waiting).bind(RunState::Ready).bind(OnboardingStep::Exchange)
             .execute(pool).await?;
         });
         Ok(())
@@ -186,11 +221,12 @@ impl Store {
         with_pool!(self, pool => {
             sqlx::query(
                 "UPDATE onboardings SET finish_event = $1, waba_id = $2, phone_number_id = $3, business_id = $4,
-                     state = CASE WHEN step = 'verify' AND state = 'waiting' THEN 'ready' ELSE state END,
+                     state = CASE WHEN step = $7 AND state = $8 THEN $9 ELSE state END,
                      updated_at = $5
                  WHERE id = $6 AND waba_id IS NULL",
             )
             .bind(finish_event).bind(waba_id).bind(phone_number_id).bind(business_id).bind(now).bind(id)
+            .bind(OnboardingStep::Verify).bind(RunState::Waiting).bind(RunState::Ready)
             .execute(pool).await?;
         });
         Ok(())
@@ -202,9 +238,9 @@ impl Store {
     pub async fn set_onboarding_state(
         &self,
         id: &str,
-        from: &str,
-        step: &str,
-        state: &str,
+        from: OnboardingStep,
+        step: OnboardingStep,
+        state: RunState,
         problem: Option<&str>,
         now: i64,
     ) -> Result<bool> {
@@ -225,7 +261,7 @@ impl Store {
         let sql = READY_RUNS.sql(self.backend());
         Ok(with_pool!(self, pool => {
             sqlx::query_scalar(&sql)
-                .bind(now + lease_ms).bind(now).bind(READY_RUNS_BATCH)
+                .bind(now + lease_ms).bind(now).bind(READY_RUNS_BATCH).bind(RunState::Ready)
                 .fetch_all(pool).await?
         }))
     }
@@ -267,9 +303,9 @@ impl Store {
             .execute(&mut *tx).await.map_err(super::Error::from)?;
             sqlx::query(
                 "UPDATE onboardings SET phone_number_id = $1, key_id = NULL, nonce = NULL, ciphertext = NULL,
-                     step = $2, state = 'ready', problem = NULL, lease_until = NULL, updated_at = $3 WHERE id = $4",
+                     step = $2, state = $5, problem = NULL, lease_until = NULL, updated_at = $3 WHERE id = $4",
             )
-            .bind(a.phone_number_id).bind(a.next_step).bind(now).bind(a.onboarding_id)
+            .bind(a.phone_number_id).bind(a.next_step).bind(now).bind(a.onboarding_id).bind(RunState::Ready)
             .execute(&mut *tx).await.map_err(super::Error::from)?;
             tx.commit().await.map_err(super::Error::from)?;
         });

@@ -3,6 +3,21 @@
 //! webhooks find it.
 
 use super::{with_pool, Claim, NumberStatus, Result, Store};
+use crate::text_enum::text_enum;
+
+text_enum! {
+    /// Where a message in the outbox stands.
+    pub enum OutboxState {
+        /// Waiting for its turn (or for its number to be reconnected).
+        Queued = "queued",
+        /// Meta accepted it.
+        Sent = "sent",
+        /// Meta refused it for good.
+        Failed = "failed",
+        /// Outside the customer's 24-hour window: only a template may go.
+        NeedsTemplate = "needs_template",
+    }
+}
 
 /// Queues one message; also used inside the pipeline's transaction for bot
 /// replies. A repeated `dedupe_key` in the workspace queues nothing.
@@ -51,7 +66,7 @@ pub struct OutboxEntry {
     pub kind: String,
     pub content: String,
     pub origin: String,
-    pub state: String,
+    pub state: OutboxState,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub wamid: Option<String>,
@@ -67,7 +82,7 @@ const ENTRY_COLUMNS: &str = "id, phone_number_id, recipient, kind, content, orig
 const MESSAGES: Claim = Claim {
     table: "outbox",
     key: "id",
-    due: "phone_number_id = $4 AND state = 'queued' AND next_attempt_at <= $2",
+    due: "phone_number_id = $4 AND state = $5 AND next_attempt_at <= $2",
     order_by: "id",
     also_set: "",
     returning: ROW_COLUMNS,
@@ -101,10 +116,10 @@ impl Store {
             sqlx::query_as(
                 "SELECT n.phone_number_id, n.send_rate FROM whatsapp_numbers n
                  WHERE n.status = $2 AND EXISTS (
-                     SELECT 1 FROM outbox o WHERE o.phone_number_id = n.phone_number_id AND o.state = 'queued'
+                     SELECT 1 FROM outbox o WHERE o.phone_number_id = n.phone_number_id AND o.state = $3
                      AND o.next_attempt_at <= $1 AND (o.lease_until IS NULL OR o.lease_until < $1))",
             )
-            .bind(now).bind(NumberStatus::Live).fetch_all(pool).await?
+            .bind(now).bind(NumberStatus::Live).bind(OutboxState::Queued).fetch_all(pool).await?
         }))
     }
 
@@ -149,7 +164,7 @@ impl Store {
         let sql = MESSAGES.sql(self.backend());
         let mut rows: Vec<OutboxRow> = with_pool!(self, pool => {
             sqlx::query_as(&sql)
-                .bind(now + lease_ms).bind(now).bind(limit).bind(phone_number_id)
+                .bind(now + lease_ms).bind(now).bind(limit).bind(phone_number_id).bind(OutboxState::Queued)
                 .fetch_all(pool).await?
         });
         rows.sort_by_key(|row| row.id);
@@ -167,8 +182,8 @@ impl Store {
     ) -> Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE outbox SET state = 'sent', wamid = $1, attempts = attempts + 1, lease_until = NULL, updated_at = $2 WHERE id = $3")
-                .bind(wamid).bind(now).bind(row.id)
+            sqlx::query("UPDATE outbox SET state = $4, wamid = $1, attempts = attempts + 1, lease_until = NULL, updated_at = $2 WHERE id = $3")
+                .bind(wamid).bind(now).bind(row.id).bind(OutboxState::Sent)
                 .execute(&mut *tx).await?;
             let inserted = sqlx::query(
                 "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, kind, summary, payload, sent_at)
@@ -192,8 +207,8 @@ impl Store {
     /// Done without a message id (marking read).
     pub async fn outbox_done(&self, id: i64, now: i64) -> Result<()> {
         with_pool!(self, pool => {
-            sqlx::query("UPDATE outbox SET state = 'sent', attempts = attempts + 1, lease_until = NULL, updated_at = $1 WHERE id = $2")
-                .bind(now).bind(id).execute(pool).await?;
+            sqlx::query("UPDATE outbox SET state = $3, attempts = attempts + 1, lease_until = NULL, updated_at = $1 WHERE id = $2")
+                .bind(now).bind(id).bind(OutboxState::Sent).execute(pool).await?;
         });
         Ok(())
     }
@@ -222,9 +237,9 @@ impl Store {
             .execute(&mut *tx).await?;
             sqlx::query(
                 "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL
-                 WHERE phone_number_id = $2 AND recipient = $3 AND state = 'queued' AND id > $4 AND next_attempt_at < $1",
+                 WHERE phone_number_id = $2 AND recipient = $3 AND state = $5 AND id > $4 AND next_attempt_at < $1",
             )
-            .bind(retry_at).bind(&row.phone_number_id).bind(&row.recipient).bind(row.id)
+            .bind(retry_at).bind(&row.phone_number_id).bind(&row.recipient).bind(row.id).bind(OutboxState::Queued)
             .execute(&mut *tx).await?;
             tx.commit().await?;
         });
@@ -236,7 +251,7 @@ impl Store {
     pub async fn outbox_give_up(
         &self,
         id: i64,
-        state: &str,
+        state: OutboxState,
         error_code: Option<i64>,
         error_title: &str,
         now: i64,
@@ -256,9 +271,9 @@ impl Store {
     pub async fn release_outbox_leases(&self, phone_number_id: Option<&str>) -> Result<u64> {
         Ok(with_pool!(self, pool => {
             sqlx::query(
-                "UPDATE outbox SET lease_until = NULL WHERE state = 'queued' AND lease_until IS NOT NULL AND ($1 IS NULL OR phone_number_id = $1)",
+                "UPDATE outbox SET lease_until = NULL WHERE state = $2 AND lease_until IS NOT NULL AND ($1 IS NULL OR phone_number_id = $1)",
             )
-            .bind(phone_number_id).execute(pool).await?.rows_affected()
+            .bind(phone_number_id).bind(OutboxState::Queued).execute(pool).await?.rows_affected()
         }))
     }
 
@@ -279,11 +294,11 @@ impl Store {
     ) -> Result<Vec<OutboxEntry>> {
         let sql = format!(
             "SELECT {ENTRY_COLUMNS} FROM outbox
-             WHERE workspace_id = $1 AND phone_number_id = $2 AND recipient = $3 AND state <> 'sent' AND kind <> 'mark_read'
+             WHERE workspace_id = $1 AND phone_number_id = $2 AND recipient = $3 AND state <> $4 AND kind <> 'mark_read'
              ORDER BY id"
         );
         Ok(with_pool!(self, pool => {
-            sqlx::query_as(&sql).bind(workspace_id).bind(phone_number_id).bind(recipient)
+            sqlx::query_as(&sql).bind(workspace_id).bind(phone_number_id).bind(recipient).bind(OutboxState::Sent)
                 .fetch_all(pool).await?
         }))
     }
@@ -302,7 +317,7 @@ impl Store {
     }
 
     /// Counts by state, for tests and metrics.
-    pub async fn outbox_count(&self, phone_number_id: &str, state: &str) -> Result<i64> {
+    pub async fn outbox_count(&self, phone_number_id: &str, state: OutboxState) -> Result<i64> {
         Ok(with_pool!(self, pool => {
             sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE phone_number_id = $1 AND state = $2")
                 .bind(phone_number_id).bind(state).fetch_one(pool).await?

@@ -203,7 +203,7 @@ impl Env {
 
     pub async fn connect(&self, attempt: &str, phone: &str) -> Progress {
         let progress = self.until_pin(attempt, phone).await;
-        if progress.waiting_for.as_deref() == Some("pin") {
+        if progress.waiting_for == Some(onboarding::Awaiting::Pin) {
             onboarding::submit_pin(&self.engine, &self.caller, &progress.id, PIN)
                 .await
                 .expect("pin");

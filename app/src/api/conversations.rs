@@ -100,7 +100,7 @@ pub async fn conversation_thread(
                     MediaView {
                         url: format!("/media/{phone_number_id}/{}", m.media_id),
                         shown_as: shown_as.to_string(),
-                        state: m.state,
+                        state: m.state.to_string(),
                         error: m.error,
                     }
                 }),

@@ -71,15 +71,15 @@ fn progress_view(progress: switchboard::onboarding::Progress) -> ProgressView {
             .into_iter()
             .map(|s| StepView {
                 label: s.label,
-                state: s.state,
+                state: s.state.to_string(),
             })
             .collect(),
         id: progress.id,
         attempt: progress.attempt,
-        step: progress.step,
-        state: progress.state,
+        step: progress.step.to_string(),
+        state: progress.state.to_string(),
         problem: progress.problem,
-        waiting_for: progress.waiting_for,
+        waiting_for: progress.waiting_for.map(|w| w.to_string()),
     }
 }
 

@@ -201,7 +201,7 @@ async fn send_message(
         StatusCode::ACCEPTED,
         Json(Accepted {
             id,
-            state: "queued".into(),
+            state: switchboard::store::OutboxState::Queued.to_string(),
             replayed: !fresh,
         }),
     ))
@@ -232,7 +232,7 @@ async fn message_status(
     .await?;
     Ok(Json(MessageState {
         id: entry.id,
-        state: entry.state,
+        state: entry.state.to_string(),
         wamid: entry.wamid,
         status,
         attempts: entry.attempts,

@@ -198,14 +198,19 @@ async fn the_integration_api_sends_once_per_key_reads_and_limits() {
     assert_eq!(
         app.engine
             .store
-            .outbox_count(PHONE, "queued")
+            .outbox_count(PHONE, switchboard::store::OutboxState::Queued)
             .await
             .unwrap()
-            + app.engine.store.outbox_count(PHONE, "sent").await.unwrap()
             + app
                 .engine
                 .store
-                .outbox_count(PHONE, "failed")
+                .outbox_count(PHONE, switchboard::store::OutboxState::Sent)
+                .await
+                .unwrap()
+            + app
+                .engine
+                .store
+                .outbox_count(PHONE, switchboard::store::OutboxState::Failed)
                 .await
                 .unwrap(),
         1

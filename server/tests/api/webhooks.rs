@@ -429,7 +429,7 @@ async fn conversations_and_dead_letters_through_server_functions() {
     assert_eq!(
         app.engine
             .store
-            .outbox_count("106540352242922", "queued")
+            .outbox_count("106540352242922", switchboard::store::OutboxState::Queued)
             .await
             .unwrap(),
         0
