@@ -353,11 +353,12 @@ async fn progress_of(engine: &Engine, id: &str) -> Result<Progress, Error> {
             },
         })
         .collect();
-    let waiting_for = (run.state == RunState::Waiting).then(|| match run.step {
+    let awaiting = match run.step {
         OnboardingStep::Exchange => Awaiting::Code,
         OnboardingStep::Verify => Awaiting::Signup,
         _ => Awaiting::Pin,
-    });
+    };
+    let waiting_for = (run.state == RunState::Waiting).then_some(awaiting);
     Ok(Progress {
         id: run.id,
         attempt: run.attempt,
