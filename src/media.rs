@@ -43,21 +43,12 @@ pub async fn run(engine: Engine, stop: Stop) {
 
 /// Fetches one batch of due files side by side.
 async fn step(engine: &Engine) -> Step {
-    let jobs = match engine.store.claim_media(now_millis(), LEASE_MS, 8).await {
-        Ok(jobs) => jobs,
-        Err(error) => {
-            tracing::error!(%error, "cannot claim media downloads");
-            Vec::new()
-        }
-    };
-    let busy = !jobs.is_empty();
-    let mut fetches = tokio::task::JoinSet::new();
-    for job in jobs {
+    let claimed = engine.store.claim_media(now_millis(), LEASE_MS, 8).await;
+    worker::each_side_by_side("media downloads", claimed, |job| {
         let engine = engine.clone();
-        fetches.spawn(async move { fetch(&engine, job).await });
-    }
-    while fetches.join_next().await.is_some() {}
-    Step::busy_if(busy)
+        async move { fetch(&engine, job).await }
+    })
+    .await
 }
 
 async fn fetch(engine: &Engine, job: MediaJob) {

@@ -43,27 +43,16 @@ pub async fn run(engine: Engine, stop: Stop) {
 
 /// Posts one batch of due deliveries.
 async fn step(engine: &Engine, http: &reqwest::Client) -> Step {
-    let claimed = match engine
+    let claimed = engine
         .store
         .claim_deliveries(now_millis(), LEASE_MS, BATCH)
-        .await
-    {
-        Ok(claimed) => claimed,
-        Err(error) => {
-            tracing::error!(%error, "cannot claim webhook deliveries");
-            Vec::new()
-        }
-    };
-    let busy = !claimed.is_empty();
-    // Side by side: one slow endpoint holds up the batch for at most the
-    // timeout.
-    let mut sends = tokio::task::JoinSet::new();
-    for row in claimed {
+        .await;
+    // One slow endpoint holds up the batch for at most the timeout.
+    worker::each_side_by_side("webhook deliveries", claimed, |row| {
         let (engine, http) = (engine.clone(), http.clone());
-        sends.spawn(async move { deliver(&engine, &http, row).await });
-    }
-    while sends.join_next().await.is_some() {}
-    Step::busy_if(busy)
+        async move { deliver(&engine, &http, row).await }
+    })
+    .await
 }
 
 async fn deliver(engine: &Engine, http: &reqwest::Client, row: DeliveryRow) {

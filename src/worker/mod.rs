@@ -86,6 +86,35 @@ where
     }
 }
 
+/// The step of a queue whose items are independent: logs a claim that
+/// failed, runs `work` on every claimed item side by side (a slow item
+/// holds the batch up for its own time only), and waits for them all.
+pub async fn each_side_by_side<T, E, F, Fut>(
+    queue: &str,
+    claimed: Result<Vec<T>, E>,
+    work: F,
+) -> Step
+where
+    E: std::fmt::Display,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let items = match claimed {
+        Ok(items) => items,
+        Err(error) => {
+            tracing::error!(%error, queue, "cannot claim work");
+            return Step::Idle;
+        }
+    };
+    let busy = !items.is_empty();
+    let mut running = tokio::task::JoinSet::new();
+    for item in items {
+        running.spawn(work(item));
+    }
+    while running.join_next().await.is_some() {}
+    Step::busy_if(busy)
+}
+
 /// Runs `work` until `stop`, finishing the step in hand first. When a step
 /// finds nothing to do, waits for `wake` (notified when work is queued in
 /// this process) or `idle_poll` (work other instances queued, retries
