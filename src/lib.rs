@@ -9,6 +9,7 @@ pub mod bot;
 pub mod config;
 pub mod conversations;
 pub mod graph;
+pub mod ids;
 pub mod media;
 pub mod numbers;
 pub mod onboarding;
