@@ -1,13 +1,16 @@
 //! What to do when Meta refuses a send: Meta's error codes sorted into the
 //! four things a sender can do about them (reference §7's table).
 
-use crate::graph::GraphError;
+use crate::{graph::GraphError, worker::Backoff};
 
 /// Retries stop after this many attempts (about a day with the backoff).
 pub const MAX_SEND_ATTEMPTS: i64 = 20;
-/// Retry delays double from here...
-const BASE_DELAY_MS: i64 = 1_000;
-/// ...up to this.
+/// Doubling from a second up to two hours, ±25%, so that retries of many
+/// messages do not arrive together.
+const BACKOFF: Backoff = Backoff::growing(1_000, 2, MAX_DELAY_MS).with_jitter(0.25);
+/// Meta's advice for the pair limit: 4^n seconds (1 s, 4 s, 16 s ...), up
+/// to 4^6 s.
+const PAIR_BACKOFF: Backoff = Backoff::growing(1_000, 4, 4_096_000);
 const MAX_DELAY_MS: i64 = 2 * 60 * 60 * 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +37,7 @@ pub fn classify(error: &GraphError, attempts: i64, jitter: f64) -> Disposition {
             Disposition::Fail
         } else {
             Disposition::Retry {
-                after_ms: backoff_ms(attempts, jitter),
+                after_ms: BACKOFF.delay_ms(attempts, jitter),
                 slow_number,
             }
         }
@@ -53,7 +56,7 @@ pub fn classify(error: &GraphError, attempts: i64, jitter: f64) -> Disposition {
             // Pair rate limit: that customer later, 4^x seconds as Meta
             // advises (1 s, 4 s, 16 s ...).
             131056 if attempts < MAX_SEND_ATTEMPTS => Disposition::Retry {
-                after_ms: pair_backoff_ms(attempts),
+                after_ms: PAIR_BACKOFF.delay_ms(attempts, 0.5),
                 slow_number: false,
             },
             130429 | 80007 | 4 => retry(true),
@@ -62,21 +65,6 @@ pub fn classify(error: &GraphError, attempts: i64, jitter: f64) -> Disposition {
             _ => Disposition::Fail,
         },
     }
-}
-
-/// Doubling from a second, capped, with ±25% jitter (`jitter` in 0..1) so
-/// that retries of many messages do not arrive together.
-pub fn backoff_ms(attempts: i64, jitter: f64) -> i64 {
-    let exponent = (attempts - 1).clamp(0, 30) as u32;
-    let base = BASE_DELAY_MS
-        .saturating_mul(2_i64.saturating_pow(exponent))
-        .min(MAX_DELAY_MS);
-    (base as f64 * (0.75 + 0.5 * jitter.clamp(0.0, 1.0))) as i64
-}
-
-fn pair_backoff_ms(attempts: i64) -> i64 {
-    let exponent = (attempts - 1).clamp(0, 6) as u32;
-    (1000 * 4_i64.pow(exponent)).min(MAX_DELAY_MS)
 }
 
 #[cfg(test)]
@@ -139,10 +127,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_bounded_jitter() {
-        assert_eq!(backoff_ms(1, 0.5), 1000);
-        assert_eq!(backoff_ms(3, 0.5), 4000);
-        assert_eq!(backoff_ms(3, 0.0), 3000);
-        assert_eq!(backoff_ms(3, 1.0), 5000);
-        assert_eq!(backoff_ms(60, 0.5), MAX_DELAY_MS);
+        assert_eq!(BACKOFF.delay_ms(1, 0.5), 1000);
+        assert_eq!(BACKOFF.delay_ms(3, 0.5), 4000);
+        assert_eq!(BACKOFF.delay_ms(3, 0.0), 3000);
+        assert_eq!(BACKOFF.delay_ms(3, 1.0), 5000);
+        assert_eq!(BACKOFF.delay_ms(60, 0.5), MAX_DELAY_MS);
     }
 }
