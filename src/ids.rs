@@ -91,7 +91,10 @@ mod tests {
     #[test]
     fn ids_travel_as_plain_text() {
         let phone = PhoneNumberId::new("106540352242922");
-        assert_eq!(serde_json::to_string(&phone).unwrap(), "\"106540352242922\"");
+        assert_eq!(
+            serde_json::to_string(&phone).unwrap(),
+            "\"106540352242922\""
+        );
         let back: PhoneNumberId = serde_json::from_str("\"106540352242922\"").unwrap();
         assert_eq!(back, phone);
         assert_eq!(phone, "106540352242922");
@@ -106,6 +109,9 @@ mod tests {
             .fetch_one(&pool)
             .await
             .unwrap();
-        assert_eq!((text.as_str(), back.as_str()), ("102290129340398", "102290129340398"));
+        assert_eq!(
+            (text.as_str(), back.as_str()),
+            ("102290129340398", "102290129340398")
+        );
     }
 }

@@ -183,7 +183,10 @@ async fn batch_fault_groups_changes_in_one_post() {
         ),
     );
     assert_eq!((a.0, b.0), (200, 200));
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    let (status, _) = world
+        .control("POST", "/_sandbox/webhooks/settle", json!({}))
+        .await;
+    assert_eq!(status, 200);
     let bodies = world.receiver.bodies();
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert_eq!(
