@@ -1,4 +1,4 @@
-//! SQL for the webhook journal, its processing, and connected numbers.
+//! SQL for the webhook journal and its processing.
 
 use super::{with_journal_pool, with_pool, with_relaxed_journal, Claim, Result, Store};
 use crate::{
@@ -374,54 +374,6 @@ impl Store {
     pub async fn pending_webhook_events(&self) -> Result<i64> {
         Ok(with_journal_pool!(self, pool => {
             sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE state = 'pending'").fetch_one(pool).await?
-        }))
-    }
-
-    /// Connects a number to a workspace (onboarding calls this).
-    pub async fn connect_number(
-        &self,
-        workspace_id: &str,
-        phone_number_id: &str,
-        waba_id: &str,
-        display: Option<&str>,
-        now: i64,
-    ) -> Result<()> {
-        with_pool!(self, pool => {
-            sqlx::query(
-                "INSERT INTO whatsapp_numbers (phone_number_id, workspace_id, waba_id, display_phone_number, created_at)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (phone_number_id) DO UPDATE SET workspace_id = excluded.workspace_id, waba_id = excluded.waba_id,
-                     display_phone_number = COALESCE(excluded.display_phone_number, whatsapp_numbers.display_phone_number)",
-            )
-            .bind(phone_number_id).bind(workspace_id).bind(waba_id).bind(display).bind(now)
-            .execute(pool).await?;
-        });
-        Ok(())
-    }
-
-    /// Workspace of each connected number among `phone_number_ids`.
-    pub async fn number_owners(
-        &self,
-        phone_number_ids: &[String],
-    ) -> Result<Vec<(String, String)>> {
-        let mut owners = Vec::new();
-        for id in phone_number_ids {
-            let owner: Option<String> = with_pool!(self, pool => {
-                sqlx::query_scalar("SELECT workspace_id FROM whatsapp_numbers WHERE phone_number_id = $1")
-                    .bind(id).fetch_optional(pool).await?
-            });
-            if let Some(workspace) = owner {
-                owners.push((id.clone(), workspace));
-            }
-        }
-        Ok(owners)
-    }
-
-    /// The workspace of a WABA, if one of its numbers is connected.
-    pub async fn waba_owner(&self, waba_id: &str) -> Result<Option<String>> {
-        Ok(with_pool!(self, pool => {
-            sqlx::query_scalar("SELECT workspace_id FROM whatsapp_numbers WHERE waba_id = $1 LIMIT 1")
-                .bind(waba_id).fetch_optional(pool).await?
         }))
     }
 
