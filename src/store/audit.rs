@@ -1,7 +1,26 @@
 //! SQL for the audit log.
 
-use super::{with_pool, Result, Store};
+use super::{with_pool, with_tx, Result, Store, Tx};
 use crate::audit::AuditEntry;
+
+const INSERT: &str = "INSERT INTO audit_log (workspace_id, actor_user_id, actor_email, action, detail, at) VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// Records what the engine did by itself (no one acted), inside a flow's
+/// transaction, so the entry exists exactly when the change does.
+pub(crate) async fn insert_unattended(
+    tx: &mut Tx<'_>,
+    workspace_id: &str,
+    action: &str,
+    detail: &str,
+    now: i64,
+) -> Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query(INSERT)
+            .bind(workspace_id).bind(None::<&str>).bind(None::<&str>).bind(action).bind(detail).bind(now)
+            .execute(conn).await?;
+    });
+    Ok(())
+}
 
 impl Store {
     pub async fn insert_audit(
@@ -14,9 +33,7 @@ impl Store {
     ) -> Result<()> {
         let (actor_id, actor_email) = actor.unzip();
         with_pool!(self, pool => {
-            sqlx::query(
-                "INSERT INTO audit_log (workspace_id, actor_user_id, actor_email, action, detail, at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
+            sqlx::query(INSERT)
             .bind(workspace_id).bind(actor_id).bind(actor_email).bind(action).bind(detail).bind(now)
             .execute(pool).await?;
         });

@@ -1,6 +1,6 @@
 //! SQL for connected numbers and their sealed tokens.
 
-use super::{with_pool, Result, Store};
+use super::{with_pool, with_tx, Result, Store, Tx};
 use crate::vault::Sealed;
 
 /// A connected number as the UI and the workers see it.
@@ -117,6 +117,48 @@ fn token(row: TokenTuple) -> StoredToken {
         checked_at: row.9,
         problem: row.10,
     }
+}
+
+/// A number that must be reconnected before it sends again.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct ReconnectNeeded {
+    pub phone_number_id: String,
+    pub workspace_id: String,
+}
+
+/// Records Meta's quality rating of a WABA's number, named by its display
+/// number as Meta's webhook names it.
+pub(crate) async fn set_quality(
+    tx: &mut Tx<'_>,
+    waba_id: &str,
+    display_phone_number: &str,
+    rating: &str,
+) -> Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE whatsapp_numbers SET quality_rating = $1 WHERE waba_id = $2 AND display_phone_number = $3")
+            .bind(rating).bind(waba_id).bind(display_phone_number)
+            .execute(conn).await?;
+    });
+    Ok(())
+}
+
+/// The WABA's numbers that could send must be reconnected first; returns
+/// those that changed (none the second time, so a duplicate delivery
+/// audits nothing twice).
+pub(crate) async fn require_reconnect(
+    tx: &mut Tx<'_>,
+    waba_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<Vec<ReconnectNeeded>> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query_as(
+            "UPDATE whatsapp_numbers SET status = 'reconnect_needed', status_reason = $1, updated_at = $2
+             WHERE waba_id = $3 AND status IN ('live', 'onboarding') RETURNING phone_number_id, workspace_id",
+        )
+        .bind(reason).bind(now).bind(waba_id)
+        .fetch_all(conn).await?
+    }))
 }
 
 impl Store {

@@ -1,14 +1,39 @@
 //! SQL for workspaces' webhook endpoints and the delivery log.
 
-use super::{with_pool, Claim, Result, Store};
+use super::{with_pool, with_tx, Claim, Result, Store, Tx};
 use crate::vault::Sealed;
 
-/// Queues one event for one endpoint; also used inside the pipeline's
-/// transaction. A repeated event id for the endpoint queues nothing.
-pub(crate) const INSERT_DELIVERY: &str =
-    "INSERT INTO webhook_deliveries (endpoint_id, workspace_id, event_id, event_type, payload, next_attempt_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $6)
-     ON CONFLICT (endpoint_id, event_id) DO NOTHING";
+/// An event for one of a workspace's endpoints.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewDelivery<'a> {
+    pub endpoint_id: &'a str,
+    pub workspace_id: &'a str,
+    /// The event's own id: one delivery per endpoint and event.
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    /// The event as JSON.
+    pub payload: &'a str,
+}
+
+/// Queues a delivery, due now. A repeated event id for the endpoint
+/// queues nothing. Returns whether it is new.
+pub(crate) async fn enqueue_delivery(
+    tx: &mut Tx<'_>,
+    delivery: &NewDelivery<'_>,
+    now: i64,
+) -> Result<bool> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (endpoint_id, workspace_id, event_id, event_type, payload, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)
+             ON CONFLICT (endpoint_id, event_id) DO NOTHING",
+        )
+        .bind(delivery.endpoint_id).bind(delivery.workspace_id).bind(delivery.event_id)
+        .bind(delivery.event_type).bind(delivery.payload).bind(now)
+        .execute(conn).await?
+        .rows_affected() == 1
+    }))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointRow {
