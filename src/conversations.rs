@@ -11,6 +11,8 @@ use crate::{
     store::{ConversationKey, MessageKey, MessageRecord, Store},
 };
 
+pub use crate::store::ConversationSummary;
+
 /// The most rows one page may ask for.
 pub const MAX_PAGE: i64 = 100;
 
@@ -19,16 +21,6 @@ pub const MAX_PAGE: i64 = 100;
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConversationSummary {
-    pub phone_number_id: String,
-    pub customer: String,
-    pub customer_name: Option<String>,
-    pub messages: i64,
-    pub last_at: i64,
-    pub last_summary: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -103,7 +103,10 @@ impl LoadedRoutes {
         let (mut bots, mut endpoints) = (HashMap::new(), HashMap::new());
         for workspace in numbers.values() {
             if !bots.contains_key(workspace) {
-                bots.insert(workspace.clone(), store.bot_settings(workspace).await?);
+                bots.insert(
+                    workspace.clone(),
+                    crate::bot::stored(store, workspace).await?,
+                );
                 endpoints.insert(workspace.clone(), store.endpoint_ids_of(workspace).await?);
             }
         }

@@ -1,7 +1,17 @@
 //! SQL for the audit log.
 
 use super::{with_pool, with_tx, Result, Store, Tx};
-use crate::audit::AuditEntry;
+
+/// An entry of the audit log as owners and admins read it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor_email: Option<String>,
+    pub action: String,
+    /// What changed, as JSON (before and after values where they matter).
+    pub detail: String,
+}
 
 const INSERT: &str = "INSERT INTO audit_log (workspace_id, actor_user_id, actor_email, action, detail, at) VALUES ($1, $2, $3, $4, $5, $6)";
 

@@ -3,7 +3,17 @@
 //! was there when the first page was read).
 
 use super::{with_pool, Result, Store};
-use crate::conversations::ConversationSummary;
+
+/// A conversation: a customer of a number, with its latest activity.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConversationSummary {
+    pub phone_number_id: String,
+    pub customer: String,
+    pub customer_name: Option<String>,
+    pub messages: i64,
+    pub last_at: i64,
+    pub last_summary: String,
+}
 
 /// Where a page of conversations ends: the last one's activity and key.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

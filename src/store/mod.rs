@@ -34,10 +34,13 @@ use std::{path::PathBuf, time::SystemTime};
 
 use crate::config::DatabaseUrl;
 
+pub use accounts::{Member, Membership, Role, User, Workspace};
 pub use api_keys::ApiKeyRow;
+pub use audit::AuditEntry;
+pub use bots::{BotKind, StoredBot};
 pub use claim::Claim;
 pub use due::DueWork;
-pub use history::{ConversationKey, MessageKey, MessageRecord};
+pub use history::{ConversationKey, ConversationSummary, MessageKey, MessageRecord};
 pub use media::{MediaFile, MediaJob, MediaState};
 pub use numbers::{NewToken, NumberRow, StoredToken};
 pub use onboarding::{AttachError, Attachment, OnboardingRow};
@@ -48,7 +51,7 @@ pub use sqlite::{journal_file, sqlite_file, SqliteStore};
 pub use templates::StoredTemplate;
 pub(crate) use tx::{with_tx, Tx};
 pub use unrouted::UnroutedSummary;
-pub use webhooks::{ClaimedEvent, EventSummary};
+pub use webhooks::{ClaimedEvent, EventSummary, NewWebhookEvent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -1,7 +1,14 @@
 //! SQL for the webhook journal and its processing.
 
 use super::{with_journal_pool, with_relaxed_journal, with_tx, Claim, Result, Store, Tx};
-use crate::webhook::journal::Received;
+
+/// One webhook as received, to journal.
+#[derive(Debug, Clone)]
+pub struct NewWebhookEvent {
+    pub received_at: i64,
+    pub signature: String,
+    pub body: Vec<u8>,
+}
 
 /// A journal event claimed for processing.
 #[derive(Debug, Clone)]
@@ -65,7 +72,7 @@ pub(crate) async fn mark_rejected(
 impl Store {
     /// Appends a batch with one statement in one transaction (one disk
     /// flush). The ids are not needed to acknowledge, so none are returned.
-    pub async fn append_webhook_events(&self, events: &[Received]) -> Result<()> {
+    pub async fn append_webhook_events(&self, events: &[NewWebhookEvent]) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
