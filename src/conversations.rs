@@ -81,17 +81,15 @@ pub async fn thread(
         .collect();
     let mut thread: Vec<ThreadLine> = lines
         .into_iter()
-        .map(
-            |(wamid, direction, summary, sent_at, status, code, title)| ThreadLine {
-                media: files.remove(&wamid),
-                wamid,
-                direction,
-                summary,
-                sent_at,
-                status,
-                error: error_text(code, title),
-            },
-        )
+        .map(|line| ThreadLine {
+            media: files.remove(&line.wamid),
+            wamid: line.wamid,
+            direction: line.direction,
+            summary: line.summary,
+            sent_at: line.sent_at,
+            status: line.status,
+            error: error_text(line.error_code, line.error_title),
+        })
         .collect();
     // What is still in the outbox shows after what was sent.
     for entry in store

@@ -103,8 +103,14 @@ async fn thread(s: &Setup) -> Vec<(String, String, String, i64, Option<String>)>
         .await
         .unwrap()
         .into_iter()
-        .map(|(wamid, direction, summary, at, status, _, _)| {
-            (wamid, direction, summary, at, status)
+        .map(|line| {
+            (
+                line.wamid,
+                line.direction,
+                line.summary,
+                line.sent_at,
+                line.status,
+            )
         })
         .collect()
 }
@@ -292,7 +298,7 @@ async fn an_unknown_number_waits_until_it_is_connected(backend: TestBackend) {
         .thread(&s.workspace, other, "16505551234")
         .await
         .unwrap();
-    assert_eq!(lines[0].2, "early bird");
+    assert_eq!(lines[0].summary, "early bird");
 }
 
 async fn unprocessable_bodies_are_kept_as_rejected(backend: TestBackend) {

@@ -3,7 +3,7 @@
 use super::{with_pool, with_tx, Result, Store, Tx};
 
 /// An entry of the audit log as owners and admins read it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: i64,
@@ -52,21 +52,11 @@ impl Store {
 
     /// The newest entries of a workspace first.
     pub async fn audit_entries(&self, workspace_id: &str, limit: i64) -> Result<Vec<AuditEntry>> {
-        let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, (i64, i64, Option<String>, String, String)>(
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(
                 "SELECT id, at, actor_email, action, detail FROM audit_log WHERE workspace_id = $1 ORDER BY id DESC LIMIT $2",
             )
             .bind(workspace_id).bind(limit).fetch_all(pool).await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(|(id, at, actor_email, action, detail)| AuditEntry {
-                id,
-                at,
-                actor_email,
-                action,
-                detail,
-            })
-            .collect())
+        }))
     }
 }

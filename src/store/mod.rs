@@ -40,7 +40,7 @@ pub use audit::AuditEntry;
 pub use bots::{BotKind, StoredBot};
 pub use claim::Claim;
 pub use due::DueWork;
-pub use history::{ConversationKey, ConversationSummary, MessageKey, MessageRecord};
+pub use history::{ConversationKey, ConversationSummary, MessageKey, MessageRecord, ThreadMessage};
 pub use media::{MediaFile, MediaJob, MediaState};
 pub use numbers::{NewToken, NumberRow, StoredToken};
 pub use onboarding::{AttachError, Attachment, OnboardingRow};

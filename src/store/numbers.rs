@@ -4,7 +4,7 @@ use super::{with_pool, with_tx, Result, Store, Tx};
 use crate::vault::Sealed;
 
 /// A connected number as the UI and the workers see it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct NumberRow {
     pub phone_number_id: String,
     pub workspace_id: String,
@@ -48,74 +48,47 @@ pub struct NewToken<'a> {
 
 const NUMBER_COLUMNS: &str = "phone_number_id, workspace_id, waba_id, display_phone_number, verified_name, quality_rating, status, status_reason, meta_status, created_at, updated_at, send_rate";
 
-type NumberTuple = (
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    i64,
-);
-
-fn number(row: NumberTuple) -> NumberRow {
-    NumberRow {
-        phone_number_id: row.0,
-        workspace_id: row.1,
-        waba_id: row.2,
-        display_phone_number: row.3,
-        verified_name: row.4,
-        quality_rating: row.5,
-        status: row.6,
-        status_reason: row.7,
-        meta_status: row.8,
-        created_at: row.9,
-        updated_at: row.10,
-        send_rate: row.11,
-    }
+/// A row of `number_tokens`, before its seal and scopes are put together.
+#[derive(sqlx::FromRow)]
+struct TokenRecord {
+    phone_number_id: String,
+    workspace_id: String,
+    key_id: String,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+    token_type: Option<String>,
+    /// Comma-separated.
+    scopes: String,
+    expires_at: Option<i64>,
+    issued_at: Option<i64>,
+    checked_at: Option<i64>,
+    problem: Option<String>,
 }
-
-type TokenTuple = (
-    String,
-    String,
-    String,
-    Vec<u8>,
-    Vec<u8>,
-    Option<String>,
-    String,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-);
 
 const TOKEN_COLUMNS: &str = "phone_number_id, workspace_id, key_id, nonce, ciphertext, token_type, scopes, expires_at, issued_at, checked_at, problem";
 
-fn token(row: TokenTuple) -> StoredToken {
-    StoredToken {
-        phone_number_id: row.0,
-        workspace_id: row.1,
-        sealed: Sealed {
-            key_id: row.2,
-            nonce: row.3,
-            ciphertext: row.4,
-        },
-        token_type: row.5,
-        scopes: row
-            .6
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
-        expires_at: row.7,
-        issued_at: row.8,
-        checked_at: row.9,
-        problem: row.10,
+impl From<TokenRecord> for StoredToken {
+    fn from(row: TokenRecord) -> Self {
+        StoredToken {
+            phone_number_id: row.phone_number_id,
+            workspace_id: row.workspace_id,
+            sealed: Sealed {
+                key_id: row.key_id,
+                nonce: row.nonce,
+                ciphertext: row.ciphertext,
+            },
+            token_type: row.token_type,
+            scopes: row
+                .scopes
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            expires_at: row.expires_at,
+            issued_at: row.issued_at,
+            checked_at: row.checked_at,
+            problem: row.problem,
+        }
     }
 }
 
@@ -165,20 +138,18 @@ impl Store {
     pub async fn number(&self, phone_number_id: &str) -> Result<Option<NumberRow>> {
         let sql =
             format!("SELECT {NUMBER_COLUMNS} FROM whatsapp_numbers WHERE phone_number_id = $1");
-        let row = with_pool!(self, pool => {
-            sqlx::query_as::<_, NumberTuple>(&sql).bind(phone_number_id).fetch_optional(pool).await?
-        });
-        Ok(row.map(number))
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(phone_number_id).fetch_optional(pool).await?
+        }))
     }
 
     pub async fn numbers_of(&self, workspace_id: &str) -> Result<Vec<NumberRow>> {
         let sql = format!(
             "SELECT {NUMBER_COLUMNS} FROM whatsapp_numbers WHERE workspace_id = $1 ORDER BY created_at, phone_number_id"
         );
-        let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, NumberTuple>(&sql).bind(workspace_id).fetch_all(pool).await?
-        });
-        Ok(rows.into_iter().map(number).collect())
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(workspace_id).fetch_all(pool).await?
+        }))
     }
 
     /// Connects a number to a workspace (onboarding calls this).
@@ -277,18 +248,18 @@ impl Store {
     pub async fn number_token(&self, phone_number_id: &str) -> Result<Option<StoredToken>> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM number_tokens WHERE phone_number_id = $1");
         let row = with_pool!(self, pool => {
-            sqlx::query_as::<_, TokenTuple>(&sql).bind(phone_number_id).fetch_optional(pool).await?
+            sqlx::query_as::<_, TokenRecord>(&sql).bind(phone_number_id).fetch_optional(pool).await?
         });
-        Ok(row.map(token))
+        Ok(row.map(StoredToken::from))
     }
 
     /// Every stored token, for the health check and key rotation.
     pub async fn all_number_tokens(&self) -> Result<Vec<StoredToken>> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM number_tokens ORDER BY phone_number_id");
         let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, TokenTuple>(&sql).fetch_all(pool).await?
+            sqlx::query_as::<_, TokenRecord>(&sql).fetch_all(pool).await?
         });
-        Ok(rows.into_iter().map(token).collect())
+        Ok(rows.into_iter().map(StoredToken::from).collect())
     }
 
     /// The tokens of live numbers, for the health check (one query).
@@ -303,9 +274,9 @@ impl Store {
              WHERE n.status = 'live' ORDER BY t.phone_number_id"
         );
         let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, TokenTuple>(&sql).fetch_all(pool).await?
+            sqlx::query_as::<_, TokenRecord>(&sql).fetch_all(pool).await?
         });
-        Ok(rows.into_iter().map(token).collect())
+        Ok(rows.into_iter().map(StoredToken::from).collect())
     }
 
     pub async fn record_token_check(

@@ -18,7 +18,7 @@ pub(crate) struct NewUnrouted<'a> {
 }
 
 /// An unrouted change as admins see it (never its value).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct UnroutedSummary {
     pub event_id: i64,
     pub phone_number_id: Option<String>,
@@ -43,24 +43,12 @@ pub(crate) async fn insert(tx: &mut Tx<'_>, change: &NewUnrouted<'_>) -> Result<
 
 impl Store {
     pub async fn unrouted_changes(&self, limit: i64) -> Result<Vec<UnroutedSummary>> {
-        let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, (i64, Option<String>, String, String, i64)>(
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(
                 "SELECT event_id, phone_number_id, waba_id, field, received_at FROM unrouted_changes ORDER BY event_id DESC LIMIT $1",
             )
             .bind(limit).fetch_all(pool).await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(event_id, phone_number_id, waba_id, field, received_at)| UnroutedSummary {
-                    event_id,
-                    phone_number_id,
-                    waba_id,
-                    field,
-                    received_at,
-                },
-            )
-            .collect())
+        }))
     }
 
     /// Once a number is connected: its unrouted changes' events go back in

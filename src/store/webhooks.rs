@@ -21,7 +21,7 @@ pub struct ClaimedEvent {
 }
 
 /// An event that needs an admin's eye: rejected or dead-lettered.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct EventSummary {
     pub id: i64,
     pub received_at: i64,
@@ -171,25 +171,13 @@ impl Store {
     }
 
     pub async fn webhook_events_in(&self, state: &str, limit: i64) -> Result<Vec<EventSummary>> {
-        let rows = with_journal_pool!(self, pool => {
-            sqlx::query_as::<_, (i64, i64, String, i64, Option<String>)>(
+        Ok(with_journal_pool!(self, pool => {
+            sqlx::query_as(
                 "SELECT id, received_at, state, attempts, last_error FROM webhook_events WHERE state = $1 ORDER BY id DESC LIMIT $2",
             )
             .bind(state).bind(limit)
             .fetch_all(pool).await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, received_at, state, attempts, last_error)| EventSummary {
-                    id,
-                    received_at,
-                    state,
-                    attempts,
-                    last_error,
-                },
-            )
-            .collect())
+        }))
     }
 
     /// Every event ever journaled, whatever its state.
