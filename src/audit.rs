@@ -1,22 +1,12 @@
 //! The audit log: who did what, and when, per workspace. Written by the
 //! engine functions that change something; read by owners and admins.
 
-use serde::{Deserialize, Serialize};
-
 use crate::{
     accounts::{Caller, Error, Role},
     store::{now_millis, Store},
 };
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at: i64,
-    pub actor_email: Option<String>,
-    pub action: String,
-    /// What changed, as JSON (before and after values where they matter).
-    pub detail: String,
-}
+pub use crate::store::AuditEntry;
 
 /// Records an action. A failure to write the log is an error for the caller:
 /// an action that cannot be accounted for should not quietly succeed.

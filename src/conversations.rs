@@ -11,6 +11,8 @@ use crate::{
     store::{ConversationKey, FileState, MessageKey, MessageRecord, Store},
 };
 
+pub use crate::store::ConversationSummary;
+
 /// The most rows one page may ask for.
 pub const MAX_PAGE: i64 = 100;
 
@@ -19,16 +21,6 @@ pub const MAX_PAGE: i64 = 100;
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConversationSummary {
-    pub phone_number_id: String,
-    pub customer: String,
-    pub customer_name: Option<String>,
-    pub messages: i64,
-    pub last_at: i64,
-    pub last_summary: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,17 +80,15 @@ pub async fn thread(
         .collect();
     let mut thread: Vec<ThreadLine> = lines
         .into_iter()
-        .map(
-            |(wamid, direction, summary, sent_at, status, code, title)| ThreadLine {
-                media: files.remove(&wamid),
-                wamid,
-                direction,
-                summary,
-                sent_at,
-                status,
-                error: error_text(code, title),
-            },
-        )
+        .map(|line| ThreadLine {
+            media: files.remove(&line.wamid),
+            wamid: line.wamid,
+            direction: line.direction,
+            summary: line.summary,
+            sent_at: line.sent_at,
+            status: line.status,
+            error: error_text(line.error_code, line.error_title),
+        })
         .collect();
     // What is still in the outbox shows after what was sent.
     for entry in store

@@ -103,8 +103,14 @@ async fn thread(s: &Setup) -> Vec<(String, String, String, i64, Option<String>)>
         .await
         .unwrap()
         .into_iter()
-        .map(|(wamid, direction, summary, at, status, _, _)| {
-            (wamid, direction, summary, at, status)
+        .map(|line| {
+            (
+                line.wamid,
+                line.direction,
+                line.summary,
+                line.sent_at,
+                line.status,
+            )
         })
         .collect()
 }
@@ -292,7 +298,7 @@ async fn an_unknown_number_waits_until_it_is_connected(backend: TestBackend) {
         .thread(&s.workspace, other, "16505551234")
         .await
         .unwrap();
-    assert_eq!(lines[0].2, "early bird");
+    assert_eq!(lines[0].summary, "early bird");
 }
 
 async fn unprocessable_bodies_are_kept_as_rejected(backend: TestBackend) {
@@ -592,4 +598,32 @@ async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestB
         .await
         .unwrap()
         .is_empty());
+}
+
+/// The pipeline's claims and marks commit without waiting for the disk,
+/// but the journal's one connection goes back at full durability, so the
+/// next acknowledgement is flushed.
+#[tokio::test]
+async fn sqlite_journal_is_back_at_full_durability_after_processing() {
+    let s = setup(TestBackend::Sqlite).await;
+    deliver(
+        &s,
+        envelope(vec![messages_change(
+            PHONE,
+            vec![text("wamid.d1", "hi")],
+            vec![],
+        )]),
+    )
+    .await;
+    deliver(&s, b"not json".to_vec()).await;
+    let processed = drain(&s.store).await;
+    assert_eq!((processed.events, processed.rejected), (2, 1));
+    let Store::Sqlite(sqlite) = &s.store else {
+        unreachable!()
+    };
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(sqlite.journal_pool())
+        .await
+        .unwrap();
+    assert_eq!(synchronous, 2, "FULL is 2");
 }

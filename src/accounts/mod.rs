@@ -7,8 +7,6 @@ mod credentials;
 mod members;
 mod sessions;
 
-use serde::{Deserialize, Serialize};
-
 pub use credentials::{new_token, token_hash, Email, Password};
 pub use members::{
     accept_invite, change_role, create_workspace, invite, invite_info, members, remove_member,
@@ -19,67 +17,9 @@ pub use sessions::{
     Session, SessionToken, SignUp, SESSION_TTL_MS,
 };
 
+pub use crate::store::{Member, Membership, Role, User, Workspace};
+
 use crate::store;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct User {
-    pub id: String,
-    pub email: String,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Workspace {
-    pub id: String,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Membership {
-    pub workspace: Workspace,
-    pub role: Role,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Member {
-    pub user: User,
-    pub role: Role,
-    pub joined_at: i64,
-}
-
-/// Roles in increasing power; each can do what the ones below it can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Reads everything in the workspace.
-    Viewer,
-    /// Reads and answers conversations.
-    Agent,
-    /// Profile, bot, replay, members.
-    Admin,
-    Owner,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Viewer => "viewer",
-            Self::Agent => "agent",
-            Self::Admin => "admin",
-            Self::Owner => "owner",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "viewer" => Some(Self::Viewer),
-            "agent" => Some(Self::Agent),
-            "admin" => Some(Self::Admin),
-            "owner" => Some(Self::Owner),
-            _ => None,
-        }
-    }
-}
 
 /// Someone signed in, acting in one workspace with one role.
 #[derive(Debug, Clone)]

@@ -14,11 +14,12 @@ use crate::{
     accounts::{Caller, Error, Role},
     audit,
     outbox::Content,
-    store::now_millis,
+    store::{self, now_millis, Store},
     webhook::payload::InboundMessage,
     Engine,
 };
 
+pub use crate::store::BotKind;
 pub use rules::RulesBot;
 
 /// What a workspace's own logic looks like.
@@ -37,35 +38,6 @@ impl Bot for EchoBot {
                 vec![Content::text(format!("Received: {text}"))]
             }
             _ => Vec::new(),
-        }
-    }
-}
-
-/// The bot a workspace chose, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum BotKind {
-    #[default]
-    Off,
-    Echo,
-    Rules,
-}
-
-impl BotKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Off => "off",
-            Self::Echo => "echo",
-            Self::Rules => "rules",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "off" => Some(Self::Off),
-            "echo" => Some(Self::Echo),
-            "rules" => Some(Self::Rules),
-            _ => None,
         }
     }
 }
@@ -99,10 +71,24 @@ impl BotSettings {
     }
 }
 
+/// A workspace's bot; off when none was ever chosen. A stored rules
+/// configuration that no longer parses reads as empty rather than
+/// stopping the pipeline.
+pub async fn stored(store: &Store, workspace_id: &str) -> Result<BotSettings, store::Error> {
+    Ok(store
+        .bot_settings(workspace_id)
+        .await?
+        .map(|bot| BotSettings {
+            kind: bot.kind,
+            rules: serde_json::from_str(&bot.rules).unwrap_or_default(),
+        })
+        .unwrap_or_default())
+}
+
 /// The caller's workspace's bot settings.
 pub async fn settings(engine: &Engine, caller: &Caller) -> Result<BotSettings, Error> {
     caller.require(Role::Agent)?;
-    Ok(engine.store.bot_settings(&caller.workspace.id).await?)
+    Ok(stored(&engine.store, &caller.workspace.id).await?)
 }
 
 /// Chooses the workspace's bot and saves the rules (admins). The rules are
@@ -113,9 +99,10 @@ pub async fn save(engine: &Engine, caller: &Caller, settings: &BotSettings) -> R
         .rules
         .validate()
         .map_err(|message| Error::invalid("rules", message))?;
+    let rules = serde_json::to_string(&settings.rules).expect("rules serialize");
     engine
         .store
-        .save_bot_settings(&caller.workspace.id, settings, now_millis())
+        .save_bot_settings(&caller.workspace.id, &settings.kind, &rules, now_millis())
         .await?;
     audit::record(
         &engine.store,

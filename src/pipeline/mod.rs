@@ -4,9 +4,10 @@
 //!
 //! Effects happen once however often an event arrives or is processed:
 //! each one is keyed in the schema (messages by number and wamid, statuses
-//! by wamid and status), and an event's effects commit together with its
-//! `done` mark.
+//! by wamid and status), and an event is marked `done` only once its
+//! effects are committed ([`apply`]).
 
+mod apply;
 pub mod plan;
 
 use std::{collections::HashMap, time::Duration};
@@ -19,7 +20,8 @@ use crate::{
     worker::{self, Backoff, RetryPolicy, Step, Stop},
     Engine,
 };
-use plan::{Applied, Routes};
+pub use apply::{apply, Applied};
+use plan::Routes;
 
 /// Attempts before an event is dead-lettered, and the waits between them:
 /// doubling from one second up to an hour, ±25%.
@@ -101,7 +103,10 @@ impl LoadedRoutes {
         let (mut bots, mut endpoints) = (HashMap::new(), HashMap::new());
         for workspace in numbers.values() {
             if !bots.contains_key(workspace) {
-                bots.insert(workspace.clone(), store.bot_settings(workspace).await?);
+                bots.insert(
+                    workspace.clone(),
+                    crate::bot::stored(store, workspace).await?,
+                );
                 endpoints.insert(workspace.clone(), store.endpoint_ids_of(workspace).await?);
             }
         }
@@ -165,10 +170,7 @@ pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
 
     let batch: Vec<(i64, Vec<plan::Op>)> =
         planned.iter().map(|(e, ops)| (e.id, ops.clone())).collect();
-    match store
-        .apply_webhook_batch(&batch, &rejected, now_millis())
-        .await
-    {
+    match apply(store, &batch, &rejected, now_millis()).await {
         Ok(applied) => {
             for (event, _) in &planned {
                 record_processed(event);
@@ -177,14 +179,9 @@ pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
         }
         Err(error) => {
             tracing::warn!(%error, events = planned.len(), "batch failed; applying events one by one");
-            store
-                .apply_webhook_batch(&[], &rejected, now_millis())
-                .await?;
+            apply(store, &[], &rejected, now_millis()).await?;
             for (event, ops) in planned {
-                match store
-                    .apply_webhook_batch(&[(event.id, ops)], &[], now_millis())
-                    .await
-                {
+                match apply(store, &[(event.id, ops)], &[], now_millis()).await {
                     Ok(applied) => {
                         record_processed(event);
                         merge(&mut processed.applied, applied);

@@ -1,5 +1,6 @@
 //! Turns a parsed webhook into the operations that apply it, routing every
-//! change to the workspace of its number. Pure: the store runs the plan.
+//! change to the workspace of its number. Pure: [`super::apply`] runs the
+//! plan.
 
 use crate::{
     outbox::Content,
@@ -61,23 +62,6 @@ pub enum Op {
         status: Option<String>,
         reason: Option<String>,
     },
-}
-
-/// What applying an event did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Applied {
-    /// (workspace, number, wamid) of inbound messages seen for the first
-    /// time: these, and only these, get a reply.
-    pub new_inbound: Vec<(String, String, String)>,
-    /// Messages and statuses that were already stored.
-    pub duplicates: u64,
-    pub unrouted: u64,
-    /// Bot replies queued in the outbox.
-    pub replies_queued: u64,
-    /// Events queued for workspaces' webhook endpoints.
-    pub deliveries_queued: u64,
-    /// Customers' files queued for download.
-    pub media_queued: u64,
 }
 
 /// Where things go: the workspace of a connected number or WABA.

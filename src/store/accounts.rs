@@ -1,10 +1,69 @@
 //! SQL for users, sessions, workspaces, memberships, invites and sign-in
 //! failures. The rules live in `crate::accounts`; this is storage only.
 
-use sqlx::Row;
-
 use super::{with_pool, Result, Store};
-use crate::accounts::{Member, Membership, Role, User, Workspace};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Membership {
+    pub workspace: Workspace,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Member {
+    pub user: User,
+    pub role: Role,
+    pub joined_at: i64,
+}
+
+/// Roles in increasing power; each can do what the ones below it can.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads everything in the workspace.
+    Viewer,
+    /// Reads and answers conversations.
+    Agent,
+    /// Profile, bot, replay, members.
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Agent => "agent",
+            Self::Admin => "admin",
+            Self::Owner => "owner",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "viewer" => Some(Self::Viewer),
+            "agent" => Some(Self::Agent),
+            "admin" => Some(Self::Admin),
+            "owner" => Some(Self::Owner),
+            _ => None,
+        }
+    }
+}
 
 /// A user row with the password hash, for verification only.
 pub struct Credentials {
@@ -23,6 +82,26 @@ pub struct InviteRow {
     pub role: Role,
     pub expires_at: i64,
     pub used: bool,
+}
+
+/// A member as `members_of` reads them.
+#[derive(sqlx::FromRow)]
+struct MemberRecord {
+    id: String,
+    email: String,
+    name: String,
+    role: String,
+    created_at: i64,
+}
+
+/// An invite with its workspace, as `invite` reads it.
+#[derive(sqlx::FromRow)]
+struct InviteRecord {
+    workspace_id: String,
+    workspace_name: String,
+    role: String,
+    expires_at: i64,
+    used_at: Option<i64>,
 }
 
 fn role(raw: &str) -> Role {
@@ -205,25 +284,27 @@ impl Store {
     }
 
     pub async fn members_of(&self, workspace_id: &str) -> Result<Vec<Member>> {
-        let rows = with_pool!(self, pool => {
-            sqlx::query(
+        let rows: Vec<MemberRecord> = with_pool!(self, pool => {
+            sqlx::query_as(
                 "SELECT u.id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
                  WHERE m.workspace_id = $1 ORDER BY m.created_at, u.email",
             )
             .bind(workspace_id)
             .fetch_all(pool)
             .await?
-            .into_iter()
-            .map(|row| -> Result<Member> {
-                Ok(Member {
-                    user: User { id: row.try_get(0)?, email: row.try_get(1)?, name: row.try_get(2)? },
-                    role: role(&row.try_get::<String, _>(3)?),
-                    joined_at: row.try_get(4)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?
         });
-        Ok(rows)
+        Ok(rows
+            .into_iter()
+            .map(|row| Member {
+                user: User {
+                    id: row.id,
+                    email: row.email,
+                    name: row.name,
+                },
+                role: role(&row.role),
+                joined_at: row.created_at,
+            })
+            .collect())
     }
 
     pub async fn count_owners(&self, workspace_id: &str) -> Result<i64> {
@@ -271,20 +352,24 @@ impl Store {
     }
 
     pub async fn invite(&self, token_hash: &str) -> Result<Option<InviteRow>> {
-        let row = with_pool!(self, pool => {
-            sqlx::query_as::<_, (String, String, String, i64, Option<i64>)>(
-                "SELECT w.id, w.name, i.role, i.expires_at, i.used_at FROM invites i JOIN workspaces w ON w.id = i.workspace_id
+        let row: Option<InviteRecord> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT w.id AS workspace_id, w.name AS workspace_name, i.role, i.expires_at, i.used_at
+                 FROM invites i JOIN workspaces w ON w.id = i.workspace_id
                  WHERE i.token_hash = $1",
             )
             .bind(token_hash)
             .fetch_optional(pool)
             .await?
         });
-        Ok(row.map(|(id, name, r, expires_at, used_at)| InviteRow {
-            workspace: Workspace { id, name },
-            role: role(&r),
-            expires_at,
-            used: used_at.is_some(),
+        Ok(row.map(|row| InviteRow {
+            workspace: Workspace {
+                id: row.workspace_id,
+                name: row.workspace_name,
+            },
+            role: role(&row.role),
+            expires_at: row.expires_at,
+            used: row.used_at.is_some(),
         }))
     }
 

@@ -1,38 +1,73 @@
 //! SQL for each workspace's bot settings.
 
 use super::{with_pool, Result, Store};
-use crate::bot::{BotKind, BotSettings};
+
+/// The bot a workspace chose, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BotKind {
+    #[default]
+    Off,
+    Echo,
+    Rules,
+}
+
+impl BotKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Echo => "echo",
+            Self::Rules => "rules",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "off" => Some(Self::Off),
+            "echo" => Some(Self::Echo),
+            "rules" => Some(Self::Rules),
+            _ => None,
+        }
+    }
+}
+
+/// A workspace's bot as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBot {
+    pub kind: BotKind,
+    /// The rules bot's configuration (JSON), kept while another kind is in
+    /// use.
+    pub rules: String,
+}
 
 impl Store {
-    /// The workspace's bot; off when none was ever chosen. A stored rules
-    /// configuration that no longer parses reads as empty rather than
-    /// stopping the pipeline.
-    pub async fn bot_settings(&self, workspace_id: &str) -> Result<BotSettings> {
+    /// The workspace's bot, if one was ever chosen; an unknown kind reads
+    /// as off.
+    pub async fn bot_settings(&self, workspace_id: &str) -> Result<Option<StoredBot>> {
         let row: Option<(String, String)> = with_pool!(self, pool => {
             sqlx::query_as("SELECT kind, rules FROM bot_settings WHERE workspace_id = $1")
                 .bind(workspace_id).fetch_optional(pool).await?
         });
-        Ok(row
-            .map(|(kind, rules)| BotSettings {
-                kind: BotKind::parse(&kind).unwrap_or_default(),
-                rules: serde_json::from_str(&rules).unwrap_or_default(),
-            })
-            .unwrap_or_default())
+        Ok(row.map(|(kind, rules)| StoredBot {
+            kind: BotKind::parse(&kind).unwrap_or_default(),
+            rules,
+        }))
     }
 
+    /// Saves the workspace's bot: its kind and the rules (JSON).
     pub async fn save_bot_settings(
         &self,
         workspace_id: &str,
-        settings: &BotSettings,
+        kind: &BotKind,
+        rules: &str,
         now: i64,
     ) -> Result<()> {
-        let rules = serde_json::to_string(&settings.rules).expect("rules serialize");
         with_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO bot_settings (workspace_id, kind, rules, updated_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (workspace_id) DO UPDATE SET kind = excluded.kind, rules = excluded.rules, updated_at = excluded.updated_at",
             )
-            .bind(workspace_id).bind(settings.kind.as_str()).bind(rules).bind(now)
+            .bind(workspace_id).bind(kind.as_str()).bind(rules).bind(now)
             .execute(pool).await?;
         });
         Ok(())

@@ -3,7 +3,17 @@
 //! was there when the first page was read).
 
 use super::{with_pool, Result, Store};
-use crate::conversations::ConversationSummary;
+
+/// A conversation: a customer of a number, with its latest activity.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
+pub struct ConversationSummary {
+    pub phone_number_id: String,
+    pub customer: String,
+    pub customer_name: Option<String>,
+    pub messages: i64,
+    pub last_at: i64,
+    pub last_summary: String,
+}
 
 /// Where a page of conversations ends: the last one's activity and key.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -21,7 +31,7 @@ pub struct MessageKey {
 }
 
 /// A stored message as the integration API reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MessageRecord {
     pub id: i64,
     pub wamid: String,
@@ -35,19 +45,17 @@ pub struct MessageRecord {
     pub error_title: Option<String>,
 }
 
-type ConversationRow = (String, String, Option<String>, i64, i64, Option<String>);
-type MessageRow = (
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-);
+/// A line of a conversation thread as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ThreadMessage {
+    pub wamid: String,
+    pub direction: String,
+    pub summary: String,
+    pub sent_at: i64,
+    pub status: Option<String>,
+    pub error_code: Option<i64>,
+    pub error_title: Option<String>,
+}
 
 impl Store {
     /// Conversations of a workspace, the most recent first, after `after`.
@@ -66,12 +74,13 @@ impl Store {
             ),
             None => (i64::MAX, "", ""),
         };
-        let rows: Vec<ConversationRow> = with_pool!(self, pool => {
+        Ok(with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT m.phone_number_id, m.customer_wa_id, MAX(m.customer_name), COUNT(*), MAX(m.sent_at),
-                        (SELECT l.summary FROM messages l
+                "SELECT m.phone_number_id AS phone_number_id, m.customer_wa_id AS customer, MAX(m.customer_name) AS customer_name,
+                        COUNT(*) AS messages, MAX(m.sent_at) AS last_at,
+                        COALESCE((SELECT l.summary FROM messages l
                          WHERE l.workspace_id = $1 AND l.phone_number_id = m.phone_number_id AND l.customer_wa_id = m.customer_wa_id
-                         ORDER BY l.sent_at DESC, l.id DESC LIMIT 1)
+                         ORDER BY l.sent_at DESC, l.id DESC LIMIT 1), '') AS last_summary
                  FROM messages m WHERE m.workspace_id = $1
                  GROUP BY m.phone_number_id, m.customer_wa_id
                  HAVING MAX(m.sent_at) < $2
@@ -80,22 +89,7 @@ impl Store {
             )
             .bind(workspace_id).bind(last_at).bind(phone).bind(customer).bind(limit)
             .fetch_all(pool).await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(phone_number_id, customer, customer_name, messages, last_at, last_summary)| {
-                    ConversationSummary {
-                        phone_number_id,
-                        customer,
-                        customer_name,
-                        messages,
-                        last_at,
-                        last_summary: last_summary.unwrap_or_default(),
-                    }
-                },
-            )
-            .collect())
+        }))
     }
 
     /// One conversation's messages, the newest first, before `before`.
@@ -111,7 +105,7 @@ impl Store {
             sent_at: i64::MAX,
             id: i64::MAX,
         });
-        let rows: Vec<MessageRow> = with_pool!(self, pool => {
+        Ok(with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT id, wamid, direction, kind, summary, payload, sent_at, status, error_code, error_title
                  FROM messages
@@ -122,58 +116,16 @@ impl Store {
             .bind(workspace_id).bind(phone_number_id).bind(customer)
             .bind(before.sent_at).bind(before.id).bind(limit)
             .fetch_all(pool).await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    id,
-                    wamid,
-                    direction,
-                    kind,
-                    summary,
-                    payload,
-                    sent_at,
-                    status,
-                    error_code,
-                    error_title,
-                )| {
-                    MessageRecord {
-                        id,
-                        wamid,
-                        direction,
-                        kind,
-                        summary,
-                        payload,
-                        sent_at,
-                        status,
-                        error_code,
-                        error_title,
-                    }
-                },
-            )
-            .collect())
+        }))
     }
 
-    /// A conversation thread: (wamid, direction, summary, sent_at, status,
-    /// error code, error title).
-    #[allow(clippy::type_complexity)]
+    /// A conversation thread, oldest first.
     pub async fn thread(
         &self,
         workspace_id: &str,
         phone_number_id: &str,
         customer: &str,
-    ) -> Result<
-        Vec<(
-            String,
-            String,
-            String,
-            i64,
-            Option<String>,
-            Option<i64>,
-            Option<String>,
-        )>,
-    > {
+    ) -> Result<Vec<ThreadMessage>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT wamid, direction, summary, sent_at, status, error_code, error_title FROM messages

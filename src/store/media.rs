@@ -1,7 +1,7 @@
 //! SQL for inbound media: queued with their message, fetched by a worker,
 //! read by the thread.
 
-use super::{with_pool, Claim, Result, Store};
+use super::{with_pool, with_tx, Claim, Result, Store, Tx};
 use crate::text_enum::text_enum;
 
 text_enum! {
@@ -16,12 +16,32 @@ text_enum! {
     }
 }
 
-/// Queues a file of a new inbound message (inside the pipeline's
-/// transaction); a message processed again queues nothing.
-pub(crate) const INSERT_MEDIA: &str =
-    "INSERT INTO inbound_media (phone_number_id, media_id, workspace_id, wamid, mime_type, next_attempt_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $6)
-     ON CONFLICT (phone_number_id, media_id) DO NOTHING";
+/// A customer's file to download, named by its number and media id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewMedia<'a> {
+    pub phone_number_id: &'a str,
+    pub media_id: &'a str,
+    pub workspace_id: &'a str,
+    /// The message it came with.
+    pub wamid: &'a str,
+    pub mime_type: Option<&'a str>,
+}
+
+/// Queues a file of a new inbound message, due now; a message processed
+/// again queues nothing. Returns whether it is new.
+pub(crate) async fn enqueue(tx: &mut Tx<'_>, file: &NewMedia<'_>, now: i64) -> Result<bool> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO inbound_media (phone_number_id, media_id, workspace_id, wamid, mime_type, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)
+             ON CONFLICT (phone_number_id, media_id) DO NOTHING",
+        )
+        .bind(file.phone_number_id).bind(file.media_id).bind(file.workspace_id).bind(file.wamid)
+        .bind(file.mime_type).bind(now)
+        .execute(conn).await?
+        .rows_affected() == 1
+    }))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MediaJob {

@@ -6,33 +6,41 @@
 //! Idempotency belongs in the schema (unique keys, `ON CONFLICT`), never in
 //! check-then-insert code, so that several Postgres instances stay correct.
 
+pub(crate) mod account_events;
 mod accounts;
 mod api_keys;
-mod audit;
+pub(crate) mod audit;
 mod bots;
 mod claim;
 mod due;
 mod history;
-mod media;
-mod numbers;
+pub(crate) mod media;
+pub(crate) mod messages;
+pub(crate) mod numbers;
 mod onboarding;
-mod outbox;
-mod outgoing;
+pub(crate) mod outbox;
+pub(crate) mod outgoing;
 mod postgres;
 mod profiles;
 mod settings;
 mod sqlite;
-mod templates;
-mod webhooks;
+pub(crate) mod statuses;
+pub(crate) mod templates;
+mod tx;
+pub(crate) mod unrouted;
+pub(crate) mod webhooks;
 
 use std::{path::PathBuf, time::SystemTime};
 
 use crate::config::DatabaseUrl;
 
+pub use accounts::{Member, Membership, Role, User, Workspace};
 pub use api_keys::ApiKeyRow;
+pub use audit::AuditEntry;
+pub use bots::{BotKind, StoredBot};
 pub use claim::Claim;
 pub use due::DueWork;
-pub use history::{ConversationKey, MessageKey, MessageRecord};
+pub use history::{ConversationKey, ConversationSummary, MessageKey, MessageRecord, ThreadMessage};
 pub use media::{FileState, MediaFile, MediaJob, MediaState};
 pub use numbers::{NewToken, NumberRow, NumberStatus, StoredToken};
 pub use onboarding::{AttachError, Attachment, OnboardingRow, OnboardingStep, RunState};
@@ -41,7 +49,9 @@ pub use outgoing::{DeliveryEntry, DeliveryRow, EndpointRow};
 pub use postgres::PostgresStore;
 pub use sqlite::{journal_file, sqlite_file, SqliteStore};
 pub use templates::StoredTemplate;
-pub use webhooks::{ClaimedEvent, EventSummary, UnroutedSummary};
+pub(crate) use tx::{with_tx, Tx};
+pub use unrouted::UnroutedSummary;
+pub use webhooks::{ClaimedEvent, EventSummary, NewWebhookEvent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -127,48 +137,16 @@ macro_rules! with_journal_pool {
 }
 pub(crate) use with_journal_pool;
 
-/// Runs `$body` in a journal transaction `$tx` whose commit does not wait
-/// for the disk: for the pipeline's claims and marks, never for appends.
-/// Losing such a commit to a power cut only means an event is processed
-/// again, which changes nothing (every effect is idempotent), while the
-/// journal's fsyncs stay free for acknowledgements. In WAL mode the next
-/// appended batch's fsync makes these writes durable too.
+/// Runs `$body` in a relaxed journal transaction (see
+/// [`Store::in_relaxed_journal`]) with `$tx` bound to its connection, for
+/// SQL written once for both backends.
 macro_rules! with_relaxed_journal {
     ($store:expr, $tx:ident => $body:expr) => {
-        match $store {
-            $crate::store::Store::Sqlite(s) => {
-                let mut conn = s.journal_pool().acquire().await?;
-                sqlx::query("PRAGMA synchronous = NORMAL")
-                    .execute(&mut *conn)
-                    .await?;
-                let outcome: $crate::store::Result<_> = async {
-                    let mut $tx = sqlx::Connection::begin(&mut *conn).await?;
-                    let value = $body;
-                    $tx.commit().await?;
-                    Ok(value)
-                }
-                .await;
-                // The connection goes back to the pool at full durability,
-                // or not at all.
-                if sqlx::query("PRAGMA synchronous = FULL")
-                    .execute(&mut *conn)
-                    .await
-                    .is_err()
-                {
-                    conn.close_on_drop();
-                }
-                outcome?
-            }
-            $crate::store::Store::Postgres(s) => {
-                let mut $tx = s.journal_pool().begin().await?;
-                sqlx::query("SET LOCAL synchronous_commit TO OFF")
-                    .execute(&mut *$tx)
-                    .await?;
-                let value = $body;
-                $tx.commit().await?;
-                value
-            }
-        }
+        $store
+            .in_relaxed_journal(async |relaxed| {
+                Ok::<_, $crate::store::Error>($crate::store::with_tx!(relaxed, $tx => $body))
+            })
+            .await?
     };
 }
 pub(crate) use with_relaxed_journal;

@@ -1,6 +1,6 @@
 //! SQL for connected numbers and their sealed tokens.
 
-use super::{with_pool, Result, Store};
+use super::{with_pool, with_tx, Result, Store, Tx};
 use crate::{text_enum::text_enum, vault::Sealed};
 
 text_enum! {
@@ -71,43 +71,91 @@ pub struct NewToken<'a> {
 
 const NUMBER_COLUMNS: &str = "phone_number_id, workspace_id, waba_id, display_phone_number, verified_name, quality_rating, status, status_reason, meta_status, created_at, updated_at, send_rate";
 
-type TokenTuple = (
-    String,
-    String,
-    String,
-    Vec<u8>,
-    Vec<u8>,
-    Option<String>,
-    String,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Option<String>,
-);
+/// A row of `number_tokens`, before its seal and scopes are put together.
+#[derive(sqlx::FromRow)]
+struct TokenRecord {
+    phone_number_id: String,
+    workspace_id: String,
+    key_id: String,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+    token_type: Option<String>,
+    /// Comma-separated.
+    scopes: String,
+    expires_at: Option<i64>,
+    issued_at: Option<i64>,
+    checked_at: Option<i64>,
+    problem: Option<String>,
+}
 
 const TOKEN_COLUMNS: &str = "phone_number_id, workspace_id, key_id, nonce, ciphertext, token_type, scopes, expires_at, issued_at, checked_at, problem";
 
-fn token(row: TokenTuple) -> StoredToken {
-    StoredToken {
-        phone_number_id: row.0,
-        workspace_id: row.1,
-        sealed: Sealed {
-            key_id: row.2,
-            nonce: row.3,
-            ciphertext: row.4,
-        },
-        token_type: row.5,
-        scopes: row
-            .6
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
-        expires_at: row.7,
-        issued_at: row.8,
-        checked_at: row.9,
-        problem: row.10,
+impl From<TokenRecord> for StoredToken {
+    fn from(row: TokenRecord) -> Self {
+        StoredToken {
+            phone_number_id: row.phone_number_id,
+            workspace_id: row.workspace_id,
+            sealed: Sealed {
+                key_id: row.key_id,
+                nonce: row.nonce,
+                ciphertext: row.ciphertext,
+            },
+            token_type: row.token_type,
+            scopes: row
+                .scopes
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            expires_at: row.expires_at,
+            issued_at: row.issued_at,
+            checked_at: row.checked_at,
+            problem: row.problem,
+        }
     }
+}
+
+/// A number that must be reconnected before it sends again.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct ReconnectNeeded {
+    pub phone_number_id: String,
+    pub workspace_id: String,
+}
+
+/// Records Meta's quality rating of a WABA's number, named by its display
+/// number as Meta's webhook names it.
+pub(crate) async fn set_quality(
+    tx: &mut Tx<'_>,
+    waba_id: &str,
+    display_phone_number: &str,
+    rating: &str,
+) -> Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query("UPDATE whatsapp_numbers SET quality_rating = $1 WHERE waba_id = $2 AND display_phone_number = $3")
+            .bind(rating).bind(waba_id).bind(display_phone_number)
+            .execute(conn).await?;
+    });
+    Ok(())
+}
+
+/// The WABA's numbers that could send must be reconnected first; returns
+/// those that changed (none the second time, so a duplicate delivery
+/// audits nothing twice).
+pub(crate) async fn require_reconnect(
+    tx: &mut Tx<'_>,
+    waba_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<Vec<ReconnectNeeded>> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query_as(
+            "UPDATE whatsapp_numbers SET status = $4, status_reason = $1, updated_at = $2
+             WHERE waba_id = $3 AND status IN ($5, $6) RETURNING phone_number_id, workspace_id",
+        )
+        .bind(reason).bind(now).bind(waba_id)
+        .bind(NumberStatus::ReconnectNeeded).bind(NumberStatus::Live).bind(NumberStatus::Onboarding)
+        .fetch_all(conn).await?
+    }))
 }
 
 impl Store {
@@ -125,6 +173,54 @@ impl Store {
         );
         Ok(with_pool!(self, pool => {
             sqlx::query_as(&sql).bind(workspace_id).fetch_all(pool).await?
+        }))
+    }
+
+    /// Connects a number to a workspace (onboarding calls this).
+    pub async fn connect_number(
+        &self,
+        workspace_id: &str,
+        phone_number_id: &str,
+        waba_id: &str,
+        display: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO whatsapp_numbers (phone_number_id, workspace_id, waba_id, display_phone_number, created_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (phone_number_id) DO UPDATE SET workspace_id = excluded.workspace_id, waba_id = excluded.waba_id,
+                     display_phone_number = COALESCE(excluded.display_phone_number, whatsapp_numbers.display_phone_number)",
+            )
+            .bind(phone_number_id).bind(workspace_id).bind(waba_id).bind(display).bind(now)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Workspace of each connected number among `phone_number_ids`.
+    pub async fn number_owners(
+        &self,
+        phone_number_ids: &[String],
+    ) -> Result<Vec<(String, String)>> {
+        let mut owners = Vec::new();
+        for id in phone_number_ids {
+            let owner: Option<String> = with_pool!(self, pool => {
+                sqlx::query_scalar("SELECT workspace_id FROM whatsapp_numbers WHERE phone_number_id = $1")
+                    .bind(id).fetch_optional(pool).await?
+            });
+            if let Some(workspace) = owner {
+                owners.push((id.clone(), workspace));
+            }
+        }
+        Ok(owners)
+    }
+
+    /// The workspace of a WABA, if one of its numbers is connected.
+    pub async fn waba_owner(&self, waba_id: &str) -> Result<Option<String>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT workspace_id FROM whatsapp_numbers WHERE waba_id = $1 LIMIT 1")
+                .bind(waba_id).fetch_optional(pool).await?
         }))
     }
 
@@ -177,18 +273,18 @@ impl Store {
     pub async fn number_token(&self, phone_number_id: &str) -> Result<Option<StoredToken>> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM number_tokens WHERE phone_number_id = $1");
         let row = with_pool!(self, pool => {
-            sqlx::query_as::<_, TokenTuple>(&sql).bind(phone_number_id).fetch_optional(pool).await?
+            sqlx::query_as::<_, TokenRecord>(&sql).bind(phone_number_id).fetch_optional(pool).await?
         });
-        Ok(row.map(token))
+        Ok(row.map(StoredToken::from))
     }
 
     /// Every stored token, for the health check and key rotation.
     pub async fn all_number_tokens(&self) -> Result<Vec<StoredToken>> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM number_tokens ORDER BY phone_number_id");
         let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, TokenTuple>(&sql).fetch_all(pool).await?
+            sqlx::query_as::<_, TokenRecord>(&sql).fetch_all(pool).await?
         });
-        Ok(rows.into_iter().map(token).collect())
+        Ok(rows.into_iter().map(StoredToken::from).collect())
     }
 
     /// The tokens of live numbers, for the health check (one query).
@@ -203,9 +299,9 @@ impl Store {
              WHERE n.status = $1 ORDER BY t.phone_number_id"
         );
         let rows = with_pool!(self, pool => {
-            sqlx::query_as::<_, TokenTuple>(&sql).bind(NumberStatus::Live).fetch_all(pool).await?
+            sqlx::query_as::<_, TokenRecord>(&sql).bind(NumberStatus::Live).fetch_all(pool).await?
         });
-        Ok(rows.into_iter().map(token).collect())
+        Ok(rows.into_iter().map(StoredToken::from).collect())
     }
 
     pub async fn record_token_check(

@@ -100,6 +100,16 @@ where
     })
 }
 
+/// A run still holding a token of its own.
+#[derive(sqlx::FromRow)]
+struct SealRecord {
+    id: String,
+    workspace_id: String,
+    key_id: String,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+}
+
 /// The number an onboarding run attaches, with its token sealed for it.
 #[derive(Debug, Clone)]
 pub struct Attachment<'a> {
@@ -314,8 +324,7 @@ impl Store {
 
     /// Runs still holding a token of their own (for key rotation).
     pub async fn onboarding_seals(&self) -> Result<Vec<(String, String, Sealed)>> {
-        type Row = (String, String, String, Vec<u8>, Vec<u8>);
-        let rows: Vec<Row> = with_pool!(self, pool => {
+        let rows: Vec<SealRecord> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT id, workspace_id, key_id, nonce, ciphertext FROM onboardings WHERE key_id IS NOT NULL",
             )
@@ -323,14 +332,14 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(id, workspace, key_id, nonce, ciphertext)| {
+            .map(|row| {
                 (
-                    id,
-                    workspace,
+                    row.id,
+                    row.workspace_id,
                     Sealed {
-                        key_id,
-                        nonce,
-                        ciphertext,
+                        key_id: row.key_id,
+                        nonce: row.nonce,
+                        ciphertext: row.ciphertext,
                     },
                 )
             })

@@ -2,7 +2,9 @@
 //! Meta answered. A sent message moves into `messages`, where status
 //! webhooks find it.
 
-use super::{with_pool, Claim, NumberStatus, Result, Store};
+use super::{
+    messages::APPLY_EARLY_STATUS, with_pool, with_tx, Claim, NumberStatus, Result, Store, Tx,
+};
 use crate::text_enum::text_enum;
 
 text_enum! {
@@ -19,9 +21,9 @@ text_enum! {
     }
 }
 
-/// Queues one message; also used inside the pipeline's transaction for bot
-/// replies. A repeated `dedupe_key` in the workspace queues nothing.
-pub(crate) const INSERT_OUTBOX: &str =
+/// Queues one message. A repeated `dedupe_key` in the workspace queues
+/// nothing.
+const INSERT_OUTBOX: &str =
     "INSERT INTO outbox (workspace_id, phone_number_id, recipient, kind, content, origin, dedupe_key, context_wamid, next_attempt_at, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9)
      ON CONFLICT (workspace_id, dedupe_key) DO NOTHING RETURNING id";
@@ -73,6 +75,19 @@ pub struct OutboxEntry {
     pub error_code: Option<i64>,
     pub error_title: Option<String>,
     pub created_at: i64,
+}
+
+/// Queues a message inside a flow's transaction (the pipeline's bot
+/// replies). Returns whether it is new (false: its dedupe key was used).
+pub(crate) async fn enqueue(tx: &mut Tx<'_>, message: &NewOutgoing, now: i64) -> Result<bool> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query(INSERT_OUTBOX)
+            .bind(&message.workspace_id).bind(&message.phone_number_id).bind(&message.recipient)
+            .bind(&message.kind).bind(&message.content).bind(&message.origin)
+            .bind(&message.dedupe_key).bind(&message.context_wamid).bind(now)
+            .execute(conn).await?
+            .rows_affected() == 1
+    }))
 }
 
 const ROW_COLUMNS: &str = "id, workspace_id, phone_number_id, recipient, kind, content, origin, context_wamid, attempts, created_at";
@@ -195,7 +210,7 @@ impl Store {
             .execute(&mut *tx).await?
             .rows_affected() == 1;
             if inserted {
-                sqlx::query(super::webhooks::APPLY_EARLY_STATUS)
+                sqlx::query(APPLY_EARLY_STATUS)
                     .bind(wamid).bind(&row.phone_number_id)
                     .execute(&mut *tx).await?;
             }

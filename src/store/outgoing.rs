@@ -1,14 +1,39 @@
 //! SQL for workspaces' webhook endpoints and the delivery log.
 
-use super::{with_pool, Claim, Result, Store};
+use super::{with_pool, with_tx, Claim, Result, Store, Tx};
 use crate::vault::Sealed;
 
-/// Queues one event for one endpoint; also used inside the pipeline's
-/// transaction. A repeated event id for the endpoint queues nothing.
-pub(crate) const INSERT_DELIVERY: &str =
-    "INSERT INTO webhook_deliveries (endpoint_id, workspace_id, event_id, event_type, payload, next_attempt_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $6)
-     ON CONFLICT (endpoint_id, event_id) DO NOTHING";
+/// An event for one of a workspace's endpoints.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewDelivery<'a> {
+    pub endpoint_id: &'a str,
+    pub workspace_id: &'a str,
+    /// The event's own id: one delivery per endpoint and event.
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    /// The event as JSON.
+    pub payload: &'a str,
+}
+
+/// Queues a delivery, due now. A repeated event id for the endpoint
+/// queues nothing. Returns whether it is new.
+pub(crate) async fn enqueue_delivery(
+    tx: &mut Tx<'_>,
+    delivery: &NewDelivery<'_>,
+    now: i64,
+) -> Result<bool> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (endpoint_id, workspace_id, event_id, event_type, payload, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)
+             ON CONFLICT (endpoint_id, event_id) DO NOTHING",
+        )
+        .bind(delivery.endpoint_id).bind(delivery.workspace_id).bind(delivery.event_id)
+        .bind(delivery.event_type).bind(delivery.payload).bind(now)
+        .execute(conn).await?
+        .rows_affected() == 1
+    }))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointRow {
@@ -52,47 +77,56 @@ pub struct DeliveryEntry {
     pub delivered_at: Option<i64>,
 }
 
-type EndpointTuple = (
-    String,
-    String,
-    String,
-    String,
-    Vec<u8>,
-    Vec<u8>,
-    Option<String>,
-    Option<Vec<u8>>,
-    Option<Vec<u8>>,
-    Option<i64>,
-    i64,
-    i64,
-);
+/// A row of `webhook_endpoints`, before its seals are put together.
+#[derive(sqlx::FromRow)]
+struct EndpointRecord {
+    id: String,
+    workspace_id: String,
+    url: String,
+    secret_key_id: String,
+    secret_nonce: Vec<u8>,
+    secret_ciphertext: Vec<u8>,
+    previous_key_id: Option<String>,
+    previous_nonce: Option<Vec<u8>>,
+    previous_ciphertext: Option<Vec<u8>>,
+    previous_expires_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
 
 const ENDPOINT_COLUMNS: &str = "id, workspace_id, url, secret_key_id, secret_nonce, secret_ciphertext, previous_key_id, previous_nonce, previous_ciphertext, previous_expires_at, created_at, updated_at";
 
-fn endpoint(row: EndpointTuple) -> EndpointRow {
-    let previous = match (row.6, row.7, row.8, row.9) {
-        (Some(key_id), Some(nonce), Some(ciphertext), Some(until)) => Some((
-            Sealed {
-                key_id,
-                nonce,
-                ciphertext,
+impl From<EndpointRecord> for EndpointRow {
+    fn from(row: EndpointRecord) -> Self {
+        let previous = match (
+            row.previous_key_id,
+            row.previous_nonce,
+            row.previous_ciphertext,
+            row.previous_expires_at,
+        ) {
+            (Some(key_id), Some(nonce), Some(ciphertext), Some(until)) => Some((
+                Sealed {
+                    key_id,
+                    nonce,
+                    ciphertext,
+                },
+                until,
+            )),
+            _ => None,
+        };
+        EndpointRow {
+            id: row.id,
+            workspace_id: row.workspace_id,
+            url: row.url,
+            secret: Sealed {
+                key_id: row.secret_key_id,
+                nonce: row.secret_nonce,
+                ciphertext: row.secret_ciphertext,
             },
-            until,
-        )),
-        _ => None,
-    };
-    EndpointRow {
-        id: row.0,
-        workspace_id: row.1,
-        url: row.2,
-        secret: Sealed {
-            key_id: row.3,
-            nonce: row.4,
-            ciphertext: row.5,
-        },
-        previous,
-        created_at: row.10,
-        updated_at: row.11,
+            previous,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
     }
 }
 
@@ -123,18 +157,18 @@ impl Store {
 
     pub async fn endpoints_of(&self, workspace_id: &str) -> Result<Vec<EndpointRow>> {
         let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE workspace_id = $1 ORDER BY created_at, id");
-        let rows: Vec<EndpointTuple> = with_pool!(self, pool => {
+        let rows: Vec<EndpointRecord> = with_pool!(self, pool => {
             sqlx::query_as(&sql).bind(workspace_id).fetch_all(pool).await?
         });
-        Ok(rows.into_iter().map(endpoint).collect())
+        Ok(rows.into_iter().map(EndpointRow::from).collect())
     }
 
     pub async fn endpoint(&self, id: &str) -> Result<Option<EndpointRow>> {
         let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1");
-        let row: Option<EndpointTuple> = with_pool!(self, pool => {
+        let row: Option<EndpointRecord> = with_pool!(self, pool => {
             sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
         });
-        Ok(row.map(endpoint))
+        Ok(row.map(EndpointRow::from))
     }
 
     /// The new secret signs from now on; the current one keeps signing
@@ -163,10 +197,10 @@ impl Store {
     /// Every endpoint of the installation (for key rotation).
     pub async fn all_endpoints(&self) -> Result<Vec<EndpointRow>> {
         let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints");
-        let rows: Vec<EndpointTuple> = with_pool!(self, pool => {
+        let rows: Vec<EndpointRecord> = with_pool!(self, pool => {
             sqlx::query_as(&sql).fetch_all(pool).await?
         });
-        Ok(rows.into_iter().map(endpoint).collect())
+        Ok(rows.into_iter().map(EndpointRow::from).collect())
     }
 
     /// Replaces a sealed secret (`previous` false: the current one) if it

@@ -1,6 +1,6 @@
 //! SQL for message templates and when each WABA's are next synced.
 
-use super::{with_pool, NumberStatus, Result, Store};
+use super::{with_pool, with_tx, NumberStatus, Result, Store, Tx};
 
 /// A template as stored, per WABA.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -27,8 +27,43 @@ const UPSERT: &str = "INSERT INTO message_templates (waba_id, name, language, te
        parameter_format = excluded.parameter_format, components = excluded.components, updated_at = excluded.updated_at";
 
 /// Makes a WABA's sync due now (kept if already due sooner).
-pub(crate) const WANT_SYNC: &str = "INSERT INTO template_syncs (waba_id, due_at) VALUES ($1, $2)
+const WANT_SYNC: &str = "INSERT INTO template_syncs (waba_id, due_at) VALUES ($1, $2)
      ON CONFLICT (waba_id) DO UPDATE SET due_at = excluded.due_at WHERE template_syncs.due_at > excluded.due_at";
+
+/// What Meta said of a template's review, named by its id or by its name
+/// and language.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StatusChange<'a> {
+    pub waba_id: &'a str,
+    pub template_id: &'a str,
+    pub name: &'a str,
+    pub language: &'a str,
+    pub status: &'a str,
+    pub rejected_reason: Option<&'a str>,
+}
+
+/// Stores a template's new status at once, before the next sync reads it
+/// from Meta.
+pub(crate) async fn set_status(tx: &mut Tx<'_>, change: &StatusChange<'_>, now: i64) -> Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE message_templates SET status = $1, rejected_reason = $2, updated_at = $3
+             WHERE waba_id = $4 AND (template_id = $5 OR (name = $6 AND language = $7))",
+        )
+        .bind(change.status).bind(change.rejected_reason).bind(now).bind(change.waba_id)
+        .bind(change.template_id).bind(change.name).bind(change.language)
+        .execute(conn).await?;
+    });
+    Ok(())
+}
+
+/// Makes a WABA's sync due now, inside a flow's transaction.
+pub(crate) async fn want_sync(tx: &mut Tx<'_>, waba_id: &str, now: i64) -> Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query(WANT_SYNC).bind(waba_id).bind(now).execute(conn).await?;
+    });
+    Ok(())
+}
 
 impl Store {
     /// Replaces a WABA's templates with what Meta listed: new ones added,

@@ -11,7 +11,7 @@ use std::sync::{
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::store::{now_millis, Store};
+use crate::store::{now_millis, NewWebhookEvent, Store};
 
 /// The most events one commit takes.
 const MAX_BATCH: usize = 1024;
@@ -24,15 +24,8 @@ pub enum JournalError {
     Closed,
 }
 
-/// One webhook as received.
-pub struct Received {
-    pub received_at: i64,
-    pub signature: String,
-    pub body: Vec<u8>,
-}
-
 struct Append {
-    event: Received,
+    event: NewWebhookEvent,
     stored: oneshot::Sender<Result<(), JournalError>>,
 }
 
@@ -81,7 +74,7 @@ impl Journal {
     /// Stores one event durably. Only then may the webhook be acknowledged.
     pub async fn append(&self, signature: String, body: Vec<u8>) -> Result<(), JournalError> {
         let (stored, id) = oneshot::channel();
-        let event = Received {
+        let event = NewWebhookEvent {
             received_at: now_millis(),
             signature,
             body,

@@ -127,7 +127,7 @@ async fn kill_9_during_a_flood_loses_nothing(backend: TestBackend) {
         .thread(&workspace, PHONE, "16505551234")
         .await
         .unwrap();
-    let stored: HashSet<String> = thread.iter().map(|line| line.0.clone()).collect();
+    let stored: HashSet<String> = thread.iter().map(|line| line.wamid.clone()).collect();
     assert_eq!(stored.len(), thread.len(), "no message twice");
     let lost: Vec<_> = acknowledged.difference(&stored).collect();
     assert!(

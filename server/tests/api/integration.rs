@@ -71,7 +71,7 @@ pub async fn customer_says(app: &TestApp, workspace: &str, customer: &str, wamid
             .thread(workspace, PHONE, customer)
             .await
             .unwrap();
-        if thread.iter().any(|line| line.0 == wamid) {
+        if thread.iter().any(|line| line.wamid == wamid) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -237,7 +237,7 @@ async fn sandbox_to_conversation(backend: TestBackend) {
         if thread.len() == kinds.len()
             && app.engine.store.pending_webhook_events().await.unwrap() == 0
         {
-            let summaries: Vec<&str> = thread.iter().map(|l| l.2.as_str()).collect();
+            let summaries: Vec<&str> = thread.iter().map(|l| l.summary.as_str()).collect();
             assert!(
                 summaries.contains(&"Do you have sourdough?"),
                 "{summaries:?}"

@@ -1,0 +1,312 @@
+//! Runs planned operations: the sequence of each event's effects, in the
+//! store's transactions. Every effect is idempotent by its unique key, so
+//! an event applied again (its mark lost to a crash, or requeued once its
+//! number is connected) changes nothing.
+
+use crate::{
+    outbox::Content,
+    store::{
+        self, account_events, audit, media, messages, numbers, outbox, outgoing, statuses,
+        templates, unrouted, webhooks, Store, Tx,
+    },
+    webhook::payload::{InboundMessage, StatusUpdate},
+};
+
+use super::plan::Op;
+
+/// What applying events did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// (workspace, number, wamid) of inbound messages seen for the first
+    /// time: these, and only these, get a reply.
+    pub new_inbound: Vec<(String, String, String)>,
+    /// Messages and statuses that were already stored.
+    pub duplicates: u64,
+    pub unrouted: u64,
+    /// Bot replies queued in the outbox.
+    pub replies_queued: u64,
+    /// Events queued for workspaces' webhook endpoints.
+    pub deliveries_queued: u64,
+    /// Customers' files queued for download.
+    pub media_queued: u64,
+}
+
+/// Applies the effects of a batch of events `(id, operations)` in one
+/// transaction (one disk flush for the batch), then marks them done, and
+/// the `rejected` ones `(id, reason)` rejected, in the journal.
+pub async fn apply(
+    store: &Store,
+    events: &[(i64, Vec<Op>)],
+    rejected: &[(i64, String)],
+    now: i64,
+) -> Result<Applied, store::Error> {
+    let mut tx = store.begin().await?;
+    let mut applied = Applied::default();
+    for (event_id, ops) in events {
+        for op in ops {
+            apply_op(&mut tx, *event_id, op, now, &mut applied).await?;
+        }
+    }
+    tx.commit().await?;
+    // Then the journal's marks. A crash in between leaves the events
+    // pending; applying them again changes nothing (unique keys).
+    store
+        .in_relaxed_journal(async |journal| {
+            for (event_id, reason) in rejected {
+                webhooks::mark_rejected(journal, *event_id, reason, now).await?;
+            }
+            for (event_id, _) in events {
+                webhooks::mark_done(journal, *event_id, now).await?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(applied)
+}
+
+async fn apply_op(
+    tx: &mut Tx<'_>,
+    event_id: i64,
+    op: &Op,
+    now: i64,
+    applied: &mut Applied,
+) -> Result<(), store::Error> {
+    match op {
+        Op::Inbound {
+            workspace_id,
+            phone_number_id,
+            message,
+            replies,
+            endpoints,
+        } => {
+            let context = Context {
+                workspace_id,
+                phone_number_id,
+                now,
+            };
+            inbound(tx, &context, message, replies, endpoints, applied).await?;
+        }
+        Op::Status {
+            workspace_id,
+            phone_number_id,
+            update,
+            rank,
+            endpoints,
+        } => {
+            let context = Context {
+                workspace_id,
+                phone_number_id,
+                now,
+            };
+            status(tx, &context, update, *rank, endpoints, applied).await?;
+        }
+        Op::Unrouted {
+            change_index,
+            phone_number_id,
+            waba_id,
+            field,
+            value,
+            received_at,
+        } => {
+            let change = unrouted::NewUnrouted {
+                event_id,
+                change_index: *change_index,
+                phone_number_id: phone_number_id.as_deref(),
+                waba_id,
+                field,
+                value,
+                received_at: *received_at,
+            };
+            unrouted::insert(tx, &change).await?;
+            applied.unrouted += 1;
+        }
+        Op::Account {
+            change_index,
+            workspace_id,
+            waba_id,
+            field,
+            value,
+            at,
+        } => {
+            let event = account_events::NewAccountEvent {
+                event_id,
+                change_index: *change_index,
+                workspace_id: workspace_id.as_deref(),
+                waba_id,
+                field,
+                value,
+                at: *at,
+            };
+            account_events::insert(tx, &event).await?;
+        }
+        Op::Quality {
+            waba_id,
+            display_phone_number,
+            rating,
+        } => numbers::set_quality(tx, waba_id, display_phone_number, rating).await?,
+        Op::TemplateStatus {
+            waba_id,
+            template_id,
+            name,
+            language,
+            status,
+            reason,
+        } => {
+            if let Some(status) = status {
+                let change = templates::StatusChange {
+                    waba_id,
+                    template_id,
+                    name,
+                    language,
+                    status,
+                    // Only a rejection keeps its reason.
+                    rejected_reason: (status == "REJECTED")
+                        .then_some(reason.as_deref())
+                        .flatten(),
+                };
+                templates::set_status(tx, &change, now).await?;
+            }
+            templates::want_sync(tx, waba_id, now).await?;
+        }
+        Op::AppRemoved { waba_id, reason } => {
+            for number in numbers::require_reconnect(tx, waba_id, reason, now).await? {
+                let detail = serde_json::json!({ "phone_number_id": number.phone_number_id, "reason": reason });
+                audit::insert_unattended(
+                    tx,
+                    &number.workspace_id,
+                    "number.reconnect_needed",
+                    &detail.to_string(),
+                    now,
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whose message or status it is, and when it is applied.
+struct Context<'a> {
+    workspace_id: &'a str,
+    phone_number_id: &'a str,
+    now: i64,
+}
+
+/// A customer's message: stored once; only then answered by the bot, its
+/// file queued and the workspace's endpoints told, all with the message
+/// (once, or not at all if the transaction fails).
+async fn inbound(
+    tx: &mut Tx<'_>,
+    context: &Context<'_>,
+    message: &InboundMessage,
+    replies: &[Content],
+    endpoints: &[String],
+    applied: &mut Applied,
+) -> Result<(), store::Error> {
+    let &Context {
+        workspace_id,
+        phone_number_id,
+        now,
+    } = context;
+    let payload = message.payload.to_string();
+    let new = messages::NewInbound {
+        workspace_id,
+        phone_number_id,
+        wamid: &message.wamid,
+        customer: &message.customer,
+        customer_name: message.customer_name.as_deref(),
+        kind: &message.kind,
+        summary: &message.summary,
+        payload: &payload,
+        sent_at: message.sent_at,
+    };
+    if !messages::insert_inbound(tx, &new).await? {
+        applied.duplicates += 1;
+        return Ok(());
+    }
+    applied.new_inbound.push((
+        workspace_id.to_string(),
+        phone_number_id.to_string(),
+        message.wamid.clone(),
+    ));
+    for (index, reply) in replies.iter().enumerate() {
+        let reply = outbox::NewOutgoing {
+            workspace_id: workspace_id.to_string(),
+            phone_number_id: phone_number_id.to_string(),
+            recipient: message.customer.clone(),
+            kind: reply.kind().to_string(),
+            content: serde_json::to_string(reply).expect("content serializes"),
+            origin: "bot".to_string(),
+            dedupe_key: Some(format!("bot:{}:{index}", message.wamid)),
+            context_wamid: reply.is_message().then(|| message.wamid.clone()),
+        };
+        applied.replies_queued += u64::from(outbox::enqueue(tx, &reply, now).await?);
+    }
+    if let Some((media_id, mime_type)) = crate::media::media_of(&message.kind, &message.payload) {
+        let file = media::NewMedia {
+            phone_number_id,
+            media_id: &media_id,
+            workspace_id,
+            wamid: &message.wamid,
+            mime_type: mime_type.as_deref(),
+        };
+        applied.media_queued += u64::from(media::enqueue(tx, &file, now).await?);
+    }
+    let event = crate::outgoing::message_received(phone_number_id, message);
+    applied.deliveries_queued += tell_endpoints(tx, context, endpoints, event).await?;
+    Ok(())
+}
+
+/// A receipt: kept once (the endpoints told once), and the message's
+/// status moved forward, even for a receipt seen before (its message may
+/// have come since).
+async fn status(
+    tx: &mut Tx<'_>,
+    context: &Context<'_>,
+    update: &StatusUpdate,
+    rank: i64,
+    endpoints: &[String],
+    applied: &mut Applied,
+) -> Result<(), store::Error> {
+    let receipt = statuses::NewStatus {
+        phone_number_id: context.phone_number_id,
+        wamid: &update.wamid,
+        status: &update.status,
+        rank,
+        recipient: update.recipient.as_deref(),
+        at: update.at,
+        error_code: update.error_code,
+        error_title: update.error_title.as_deref(),
+        error_details: update.error_details.as_deref(),
+    };
+    if statuses::insert(tx, &receipt).await? {
+        let event = crate::outgoing::status_changed(context.phone_number_id, update);
+        applied.deliveries_queued += tell_endpoints(tx, context, endpoints, event).await?;
+    } else {
+        applied.duplicates += 1;
+    }
+    messages::advance_status(tx, &receipt).await
+}
+
+/// Queues an event `(id, type, payload)` for each of the workspace's
+/// endpoints; returns how many were new.
+async fn tell_endpoints(
+    tx: &mut Tx<'_>,
+    context: &Context<'_>,
+    endpoints: &[String],
+    (event_id, event_type, payload): (String, &str, serde_json::Value),
+) -> Result<u64, store::Error> {
+    let payload = payload.to_string();
+    let mut queued = 0;
+    for endpoint_id in endpoints {
+        let delivery = outgoing::NewDelivery {
+            endpoint_id,
+            workspace_id: context.workspace_id,
+            event_id: &event_id,
+            event_type,
+            payload: &payload,
+        };
+        queued += u64::from(outgoing::enqueue_delivery(tx, &delivery, context.now).await?);
+    }
+    Ok(queued)
+}

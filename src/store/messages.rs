@@ -1,0 +1,76 @@
+//! SQL for the messages of conversations, as the pipeline stores them
+//! inside its transaction.
+
+use super::{statuses::NewStatus, with_pool, with_tx, Result, Store, Tx};
+
+/// A customer's message, keyed by its number and wamid.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewInbound<'a> {
+    pub workspace_id: &'a str,
+    pub phone_number_id: &'a str,
+    pub wamid: &'a str,
+    pub customer: &'a str,
+    pub customer_name: Option<&'a str>,
+    pub kind: &'a str,
+    pub summary: &'a str,
+    /// The message object as Meta sent it (JSON).
+    pub payload: &'a str,
+    pub sent_at: i64,
+}
+
+/// Applies the furthest status that arrived before its message ($1 wamid,
+/// $2 number).
+pub(crate) const APPLY_EARLY_STATUS: &str =
+    "UPDATE messages SET status = s.status, status_rank = s.rank, error_code = s.error_code,
+         error_title = s.error_title, error_details = s.error_details
+     FROM (SELECT status, rank, error_code, error_title, error_details FROM message_statuses
+           WHERE wamid = $1 ORDER BY rank DESC LIMIT 1) AS s
+     WHERE messages.phone_number_id = $2 AND messages.wamid = $1";
+
+/// Stores a customer's message, with the status of any receipt that came
+/// before it. Returns whether it is new (false: it was stored before).
+pub(crate) async fn insert_inbound(tx: &mut Tx<'_>, message: &NewInbound<'_>) -> Result<bool> {
+    let inserted = with_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, customer_name, kind, summary, payload, sent_at)
+             VALUES ($1, $2, $3, 'inbound', $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (phone_number_id, wamid) DO NOTHING",
+        )
+        .bind(message.workspace_id).bind(message.phone_number_id).bind(message.wamid).bind(message.customer)
+        .bind(message.customer_name).bind(message.kind).bind(message.summary)
+        .bind(message.payload).bind(message.sent_at)
+        .execute(&mut *conn).await?
+        .rows_affected() == 1
+    });
+    if inserted {
+        with_tx!(tx, conn => {
+            sqlx::query(APPLY_EARLY_STATUS)
+                .bind(message.wamid).bind(message.phone_number_id)
+                .execute(conn).await?;
+        });
+    }
+    Ok(inserted)
+}
+
+/// Moves a message's status forward only: a late "delivered" never undoes
+/// "read".
+pub(crate) async fn advance_status(tx: &mut Tx<'_>, status: &NewStatus<'_>) -> Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE messages SET status = $1, status_rank = $2, error_code = $3, error_title = $4, error_details = $5
+             WHERE phone_number_id = $6 AND wamid = $7 AND status_rank < $2",
+        )
+        .bind(status.status).bind(status.rank).bind(status.error_code).bind(status.error_title)
+        .bind(status.error_details).bind(status.phone_number_id).bind(status.wamid)
+        .execute(conn).await?;
+    });
+    Ok(())
+}
+
+impl Store {
+    pub async fn count_messages(&self, workspace_id: &str) -> Result<i64> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE workspace_id = $1").bind(workspace_id).fetch_one(pool).await?
+        }))
+    }
+}

@@ -1,0 +1,104 @@
+//! Transactions for the engine's flows. A flow (the pipeline) decides what
+//! happens together and in which order; the store only offers statements
+//! that run inside a [`Tx`], whichever backend it is.
+
+use sqlx::{Postgres, Sqlite, Transaction};
+
+use super::{Result, Store};
+
+/// An open transaction on either backend; rolled back if dropped before
+/// [`Tx::commit`].
+pub(crate) enum Tx<'c> {
+    Sqlite(Transaction<'c, Sqlite>),
+    Postgres(Transaction<'c, Postgres>),
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection
+/// (`&mut` of the backend's connection type). Like `with_pool!`, the body
+/// is compiled once per backend, so its SQL is written once.
+macro_rules! with_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(tx) => {
+                let $conn: &mut sqlx::SqliteConnection = &mut *tx;
+                $body
+            }
+            $crate::store::Tx::Postgres(tx) => {
+                let $conn: &mut sqlx::PgConnection = &mut *tx;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_tx;
+
+impl Tx<'_> {
+    pub(crate) async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Begins a transaction on the main database (never the journal).
+    pub(crate) async fn begin(&self) -> Result<Tx<'static>> {
+        Ok(match self {
+            Store::Sqlite(s) => Tx::Sqlite(s.pool().begin().await?),
+            Store::Postgres(s) => Tx::Postgres(s.pool().begin().await?),
+        })
+    }
+
+    /// Runs `body` in a journal transaction whose commit does not wait for
+    /// the disk: for the pipeline's claims and marks, never for appends.
+    /// Losing such a commit to a power cut only means an event is processed
+    /// again, which changes nothing (every effect is idempotent), while the
+    /// journal's fsyncs stay free for acknowledgements. In WAL mode the next
+    /// appended batch's fsync makes these writes durable too.
+    ///
+    /// A closure rather than a `Tx` to commit: on SQLite the connection's
+    /// durability must be restored after the commit, before it goes back
+    /// to the pool.
+    pub(crate) async fn in_relaxed_journal<T>(
+        &self,
+        body: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        match self {
+            Store::Sqlite(s) => {
+                let mut conn = s.journal_pool().acquire().await?;
+                sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await?;
+                let outcome = async {
+                    let mut tx = Tx::Sqlite(sqlx::Connection::begin(&mut *conn).await?);
+                    let value = body(&mut tx).await?;
+                    tx.commit().await?;
+                    Ok(value)
+                }
+                .await;
+                // The connection goes back to the pool at full durability,
+                // or not at all.
+                if sqlx::query("PRAGMA synchronous = FULL")
+                    .execute(&mut *conn)
+                    .await
+                    .is_err()
+                {
+                    conn.close_on_drop();
+                }
+                outcome
+            }
+            Store::Postgres(s) => {
+                let mut tx = s.journal_pool().begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit TO OFF")
+                    .execute(&mut *tx)
+                    .await?;
+                let mut tx = Tx::Postgres(tx);
+                let value = body(&mut tx).await?;
+                tx.commit().await?;
+                Ok(value)
+            }
+        }
+    }
+}
