@@ -13,7 +13,7 @@ pub mod media;
 pub mod numbers;
 pub mod onboarding;
 pub mod outbox;
-pub mod outgoing;
+pub mod outgoing_webhooks;
 pub mod pipeline;
 pub mod profile;
 pub mod runtime;

@@ -526,13 +526,17 @@ async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {
         .unwrap();
 
     // An outgoing webhook's secrets, current and previous, are sealed too.
-    let (endpoint, _) =
-        switchboard::outgoing::create(&env.engine, &env.caller, "https://example.com/hook")
+    let (endpoint, _) = switchboard::outgoing_webhooks::create(
+        &env.engine,
+        &env.caller,
+        "https://example.com/hook",
+    )
+    .await
+    .unwrap();
+    let secret =
+        switchboard::outgoing_webhooks::rotate_secret(&env.engine, &env.caller, &endpoint.id)
             .await
             .unwrap();
-    let secret = switchboard::outgoing::rotate_secret(&env.engine, &env.caller, &endpoint.id)
-        .await
-        .unwrap();
 
     let rotated_keys = format!("{},{}", generate_key_entry("k2"), env.keys);
     let rotated = engine_for(&env.db, &env.sandbox, &rotated_keys).await;
@@ -591,8 +595,11 @@ async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {
         .unwrap();
     assert!(resumed.is_live(), "{resumed:?}");
     let row = later.store.endpoint(&endpoint.id).await.unwrap().unwrap();
-    let secrets =
-        switchboard::outgoing::active_secrets(&later, &row, switchboard::store::now_millis());
+    let secrets = switchboard::outgoing_webhooks::active_secrets(
+        &later,
+        &row,
+        switchboard::store::now_millis(),
+    );
     assert_eq!(secrets.len(), 2, "both secrets open under the new key");
     assert_eq!(secrets[0].expose(), &secret);
 }

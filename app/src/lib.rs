@@ -23,7 +23,7 @@ mod upload;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes},
+    components::{Redirect, Route, Router, Routes},
     path, SsrMode,
 };
 
@@ -75,7 +75,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/members") view=pages::Members ssr=SsrMode::Async/>
                     <Route path=path!("/settings/audit") view=pages::Audit ssr=SsrMode::Async/>
                     <Route path=path!("/settings/events") view=pages::Events ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/webhooks") view=pages::Integrations ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/outgoing-webhooks") view=pages::OutgoingWebhooks ssr=SsrMode::Async/>
+                    // The page's first address, kept for bookmarks.
+                    <Route path=path!("/settings/webhooks") view=|| view! { <Redirect path="/settings/outgoing-webhooks"/> } ssr=SsrMode::Async/>
                     <Route path=path!("/settings/api-keys") view=pages::ApiKeys ssr=SsrMode::Async/>
                     <Route path=path!("/settings/api") view=pages::ApiReference ssr=SsrMode::Async/>
                     <Route path=path!("/sign-in") view=pages::SignInPage/>

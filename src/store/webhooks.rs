@@ -44,7 +44,7 @@ macro_rules! queue_deliveries {
         let payload = payload.to_string();
         let mut queued = 0_u64;
         for endpoint in $endpoints {
-            queued += sqlx::query(super::outgoing::INSERT_DELIVERY)
+            queued += sqlx::query(super::outgoing_webhooks::INSERT_DELIVERY)
                 .bind(endpoint)
                 .bind($workspace_id)
                 .bind(event_id)
@@ -185,7 +185,7 @@ impl Store {
                                     .execute(&mut *tx).await?
                                     .rows_affected();
                             }
-                            let event = crate::outgoing::message_received(phone_number_id, message);
+                            let event = crate::outgoing_webhooks::message_received(phone_number_id, message);
                             applied.deliveries_queued += queue_deliveries!(tx, endpoints, workspace_id, event, now);
                         } else {
                             applied.duplicates += 1;
@@ -201,7 +201,7 @@ impl Store {
                         .execute(&mut *tx).await?
                         .rows_affected() == 1;
                         if inserted {
-                            let event = crate::outgoing::status_changed(phone_number_id, update);
+                            let event = crate::outgoing_webhooks::status_changed(phone_number_id, update);
                             applied.deliveries_queued += queue_deliveries!(tx, endpoints, workspace_id, event, now);
                         } else {
                             applied.duplicates += 1;

@@ -52,7 +52,7 @@ fn SettingsBody() -> impl IntoView {
                     <A href="/settings/members">"Members"</A>
                     <A href="/settings/audit">"Audit log"</A>
                     <A href="/settings/events">"Webhook events"</A>
-                    <A href="/settings/webhooks">"Outgoing webhooks"</A>
+                    <A href="/settings/outgoing-webhooks">"Outgoing webhooks"</A>
                     <A href="/settings/api-keys">"API keys"</A>
                 </nav>
             </Show>
