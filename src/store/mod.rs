@@ -36,7 +36,7 @@ pub use history::{ConversationKey, MessageKey, MessageRecord};
 pub use media::{MediaFile, MediaJob, MediaState};
 pub use numbers::{NewToken, NumberRow, StoredToken};
 pub use onboarding::{AttachError, Attachment, OnboardingRow};
-pub use outbox::{NewOutgoing, OutboxEntry, OutboxRow};
+pub use outbox::{NewOutboxRow, OutboxEntry, OutboxRow};
 pub use outgoing_webhooks::{DeliveryEntry, DeliveryRow, EndpointRow};
 pub use postgres::PostgresStore;
 pub use sqlite::{journal_file, sqlite_file, SqliteStore};

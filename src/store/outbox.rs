@@ -12,7 +12,7 @@ pub(crate) const INSERT_OUTBOX: &str =
      ON CONFLICT (workspace_id, dedupe_key) DO NOTHING RETURNING id";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewOutgoing {
+pub struct NewOutboxRow {
     pub workspace_id: String,
     pub phone_number_id: String,
     pub recipient: String,
@@ -76,7 +76,7 @@ const MESSAGES: Claim = Claim {
 impl Store {
     /// Queues a message. Returns its id and whether it is new (false: the
     /// dedupe key was used before, and that message's id is returned).
-    pub async fn enqueue_outgoing(&self, message: &NewOutgoing, now: i64) -> Result<(i64, bool)> {
+    pub async fn enqueue_message(&self, message: &NewOutboxRow, now: i64) -> Result<(i64, bool)> {
         let inserted: Option<i64> = with_pool!(self, pool => {
             sqlx::query_scalar(INSERT_OUTBOX)
                 .bind(&message.workspace_id).bind(&message.phone_number_id).bind(&message.recipient)
