@@ -16,7 +16,6 @@ mod security;
 mod session;
 mod session_state;
 pub mod signup;
-pub mod status;
 #[cfg(feature = "hydrate")]
 mod upload;
 
@@ -74,7 +73,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings") view=pages::Settings ssr=SsrMode::Async/>
                     <Route path=path!("/settings/members") view=pages::Members ssr=SsrMode::Async/>
                     <Route path=path!("/settings/audit") view=pages::Audit ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/events") view=pages::Events ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/events") view=pages::WebhookEvents ssr=SsrMode::Async/>
                     <Route path=path!("/settings/outgoing-webhooks") view=pages::OutgoingWebhooks ssr=SsrMode::Async/>
                     // The page's first address, kept for bookmarks.
                     <Route path=path!("/settings/webhooks") view=|| view! { <Redirect path="/settings/outgoing-webhooks"/> } ssr=SsrMode::Async/>

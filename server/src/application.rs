@@ -278,7 +278,7 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
         engine: engine.clone(),
     };
     let document =
-        app::api::developers::OpenApiText(Arc::new(crate::api_v1::document().to_string()));
+        app::api::api_reference::OpenApiText(Arc::new(crate::api_v1::document().to_string()));
     let ui_context = move || {
         provide_context(engine.clone());
         provide_context(document.clone());
