@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    accounts::{Caller, Error, Role},
+    accounts::{Caller, Role},
     store::{now_millis, Store},
+    Error,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

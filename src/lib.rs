@@ -8,6 +8,7 @@ pub mod audit;
 pub mod bot;
 pub mod config;
 pub mod conversations;
+mod error;
 pub mod graph;
 pub mod media;
 pub mod numbers;
@@ -31,6 +32,8 @@ pub mod test_support;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
+
+pub use error::{Error, MetaCall, MetaRefusal};
 
 /// What the server and the UI's server functions share: configuration,
 /// store, token vault and the Graph client. Cheap to clone.

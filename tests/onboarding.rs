@@ -174,7 +174,7 @@ async fn an_expired_code_fails_and_cannot_be_retried(backend: TestBackend) {
     );
     assert!(failed.problem.unwrap().contains("expired"));
     let retry = onboarding::retry(&env.engine, &env.caller, &failed.id).await;
-    assert!(matches!(retry, Err(accounts::Error::Invalid { .. })));
+    assert!(matches!(retry, Err(switchboard::Error::Invalid { .. })));
 }
 
 async fn a_reused_code_fails(backend: TestBackend) {
@@ -276,7 +276,7 @@ async fn a_wrong_pin_can_be_retried(backend: TestBackend) {
     let malformed = onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, "12ab").await;
     assert!(matches!(
         malformed,
-        Err(accounts::Error::Invalid { field: "pin", .. })
+        Err(switchboard::Error::Invalid { field: "pin", .. })
     ));
 
     onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, PIN)
@@ -306,7 +306,7 @@ async fn the_register_attempt_limit_is_respected(backend: TestBackend) {
     }
     // The 11th would be refused by Meta and block the number for 72 hours.
     match onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, PIN).await {
-        Err(accounts::Error::Invalid {
+        Err(switchboard::Error::Invalid {
             field: "pin",
             message,
         }) => assert!(message.contains("10 registration attempts")),
@@ -511,7 +511,7 @@ async fn disconnecting_keeps_history_and_unsubscribes(backend: TestBackend) {
         .await
         .contains(&"number.disconnected".to_string()));
     let missing = numbers::disconnect(&env.engine, &env.caller, "42", false).await;
-    assert!(matches!(missing, Err(accounts::Error::NotFound)));
+    assert!(matches!(missing, Err(switchboard::Error::NotFound)));
 }
 
 async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {

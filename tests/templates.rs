@@ -14,11 +14,11 @@ use common::{
 use reqwest::Method;
 use serde_json::json;
 use switchboard::{
-    accounts::Error,
     outbox::{self, Origin, OutboundMessage},
     store::StoredTemplate,
     templates,
     test_support::TestBackend,
+    Error,
 };
 
 on_both_backends!(
@@ -297,7 +297,7 @@ async fn a_promotional_utility_template_is_rejected_with_the_reason(backend: Tes
     )
     .await;
     assert!(
-        matches!(&again, Err(Error::Meta(text)) if text.contains("already")),
+        matches!(&again, Err(Error::Meta(refusal)) if refusal.to_string().contains("already")),
         "{again:?}"
     );
 

@@ -15,11 +15,11 @@ mod steps;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    accounts::{Caller, Error, Role},
+    accounts::{Caller, Role},
     store::{now_millis, OnboardingRow},
     tokens::onboarding_binding,
     worker::{self, Step, Stop},
-    Engine,
+    Engine, Error,
 };
 
 pub use steps::advance;

@@ -15,10 +15,10 @@ use serde_json::json;
 pub use content::{Choice, Content, ContentError, Media, Section};
 
 use crate::{
-    accounts::{Caller, Error, Role},
+    accounts::{Caller, Role},
     audit, numbers,
     store::{now_millis, NewOutboxRow},
-    Engine,
+    Engine, Error, MetaCall,
 };
 
 /// The customer service window: free-form messages only within 24 hours
@@ -214,9 +214,7 @@ pub async fn send_file(
         "file",
     )
     .await?;
-    let token = crate::tokens::open_number_token(engine, phone_number_id)
-        .await
-        .map_err(|e| Error::Meta(e.to_string()))?;
+    let token = crate::tokens::open_number_token(engine, phone_number_id).await?;
     let media_id = match engine
         .graph
         .upload_media(
@@ -231,7 +229,7 @@ pub async fn send_file(
         Ok(id) => id,
         Err(error) => {
             numbers::note_graph_error(engine, phone_number_id, &error).await?;
-            return Err(Error::Meta(format!("Meta did not take the file: {error}")));
+            return Err(Error::meta(MetaCall::UploadMedia, error));
         }
     };
     let message = OutboundMessage {

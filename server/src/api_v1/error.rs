@@ -9,7 +9,6 @@ use axum::{
 };
 use schemars::JsonSchema;
 use serde::Serialize;
-use switchboard::accounts;
 
 /// Every error answer has this body.
 #[derive(Serialize, JsonSchema)]
@@ -64,14 +63,15 @@ impl ApiError {
     }
 }
 
-impl From<accounts::Error> for ApiError {
-    fn from(error: accounts::Error) -> Self {
-        use accounts::Error as E;
+impl From<switchboard::Error> for ApiError {
+    fn from(error: switchboard::Error) -> Self {
+        use switchboard::Error as E;
         match error {
             E::NotFound => Self::not_found("object in this workspace"),
             E::Invalid { field, message } => Self::invalid(format!("{field}: {message}")),
-            E::Meta(message) => Self {
-                meta_error: Some(message),
+            // Meta's refusal in its own words, or why it could not be asked.
+            e @ (E::Meta(_) | E::NotConnected(_)) => Self {
+                meta_error: Some(e.to_string()),
                 ..Self::new(
                     StatusCode::BAD_GATEWAY,
                     "meta_error",
@@ -97,7 +97,7 @@ impl From<accounts::Error> for ApiError {
 
 impl From<switchboard::store::Error> for ApiError {
     fn from(error: switchboard::store::Error) -> Self {
-        accounts::Error::from(error).into()
+        switchboard::Error::from(error).into()
     }
 }
 
