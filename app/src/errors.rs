@@ -54,7 +54,9 @@ impl FromServerFnError for UiError {
 
 #[cfg(feature = "ssr")]
 impl From<switchboard::Error> for UiError {
-    /// Maps engine errors, and sets the HTTP status to match.
+    /// Maps engine errors, and sets the HTTP status to match. A storage
+    /// failure is noted for the log, which is written when the request
+    /// ends (`crate::failures`).
     fn from(error: switchboard::Error) -> Self {
         use http::StatusCode;
         use switchboard::Error as E;
@@ -80,7 +82,7 @@ impl From<switchboard::Error> for UiError {
                 (StatusCode::TOO_MANY_REQUESTS, Self::Message(e.to_string()))
             }
             E::Store(e) => {
-                tracing::error!(error = %e, "storage error in a server function");
+                crate::failures::note(e);
                 (StatusCode::INTERNAL_SERVER_ERROR, Self::Internal)
             }
         };

@@ -4,6 +4,8 @@
 
 pub mod api;
 pub mod errors;
+#[cfg(feature = "ssr")]
+pub mod failures;
 #[cfg(feature = "hydrate")]
 mod js;
 mod layout;

@@ -325,6 +325,8 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
         ))
         .layer(middleware::from_fn(security::headers))
         .layer(middleware::from_fn(http_metrics::track))
+        // Inside the request's span, which its failures are logged in.
+        .layer(middleware::from_fn(app::failures::collect))
         .layer(http_layers)
         .with_state(state)
 }

@@ -37,6 +37,9 @@ pub struct ApiError {
     pub message: String,
     pub meta_error: Option<String>,
     pub retry_after: Option<u64>,
+    /// What went wrong inside, for the log only: the caller just learns
+    /// that something did.
+    pub internal: Option<switchboard::Error>,
 }
 
 impl ApiError {
@@ -47,6 +50,7 @@ impl ApiError {
             message: message.into(),
             meta_error: None,
             retry_after: None,
+            internal: None,
         }
     }
 
@@ -83,14 +87,14 @@ impl From<switchboard::Error> for ApiError {
                 "forbidden",
                 "This key may not do that.",
             ),
-            other => {
-                tracing::error!(error = %other, "integration API request failed");
-                Self::new(
+            other => Self {
+                internal: Some(other),
+                ..Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
                     "Something went wrong; try again.",
                 )
-            }
+            },
         }
     }
 }
@@ -131,8 +135,16 @@ impl From<BytesRejection> for ApiError {
     }
 }
 
+/// Where every error of the API ends: the one place its internal errors
+/// are logged.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Some(error) = &self.internal {
+            tracing::error!(
+                error = error as &dyn std::error::Error,
+                "integration API request failed"
+            );
+        }
         let body = Json(ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_string(),
