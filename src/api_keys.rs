@@ -7,10 +7,10 @@
 use serde_json::json;
 
 use crate::{
-    accounts::{self, Caller, Error, Role},
+    accounts::{self, Caller, Role},
     audit,
     store::{now_millis, ApiKeyRow},
-    Engine,
+    Engine, Error,
 };
 
 pub const SEND: &str = "send";

@@ -2,8 +2,9 @@
 //! engine functions that change something; read by owners and admins.
 
 use crate::{
-    accounts::{Caller, Error, Role},
+    accounts::{Caller, Role},
     store::{now_millis, Store},
+    Error,
 };
 
 pub use crate::store::AuditEntry;

@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 
 use crate::{
-    accounts::{Caller, Error, Role},
+    accounts::{Caller, Role},
     outbox::Content,
     store::{ConversationKey, FileState, MessageKey, MessageRecord, Store},
+    Error,
 };
 
 pub use crate::store::ConversationSummary;

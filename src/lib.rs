@@ -8,13 +8,14 @@ pub mod audit;
 pub mod bot;
 pub mod config;
 pub mod conversations;
+mod error;
 pub mod graph;
 pub mod ids;
 pub mod media;
 pub mod numbers;
 pub mod onboarding;
 pub mod outbox;
-pub mod outgoing;
+pub mod outgoing_webhooks;
 pub mod pipeline;
 pub mod profile;
 pub mod runtime;
@@ -33,6 +34,8 @@ pub mod test_support;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
+
+pub use error::{Error, MetaCall, MetaRefusal};
 
 /// What the server and the UI's server functions share: configuration,
 /// store, token vault and the Graph client. Cheap to clone.

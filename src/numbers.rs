@@ -4,11 +4,11 @@
 use serde_json::json;
 
 use crate::{
-    accounts::{Caller, Error, Role},
+    accounts::{Caller, Role},
     audit,
     graph::GraphError,
     store::{self, now_millis, NumberRow},
-    tokens, Engine,
+    tokens, Engine, Error,
 };
 
 pub use crate::store::NumberStatus;

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 pub use crate::store::DueWork;
 
 use crate::{
-    media, onboarding, outbox, outgoing, pipeline,
+    media, onboarding, outbox, outgoing_webhooks, pipeline,
     store::{self, now_millis},
     templates, tokens,
     webhook::Journal,
@@ -32,7 +32,7 @@ const WORKERS: [(&str, Start); 9] = [
     ("webhook-pipeline", |e, s| Box::pin(pipeline::run(e, s))),
     ("inbound-media", |e, s| Box::pin(media::run(e, s))),
     ("outgoing-webhooks", |e, s| {
-        Box::pin(outgoing::delivery::run(e, s))
+        Box::pin(outgoing_webhooks::delivery::run(e, s))
     }),
     ("outbox-sender", |e, s| Box::pin(outbox::sender::run(e, s))),
     ("onboarding", |e, s| Box::pin(onboarding::run(e, s))),

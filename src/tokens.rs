@@ -227,7 +227,8 @@ pub async fn rotate_keys(
     }
     // Outgoing webhooks' signing secrets, current and previous.
     for endpoint in store.all_endpoints().await? {
-        let bound = crate::outgoing::endpoint_binding(&endpoint.workspace_id, &endpoint.id);
+        let bound =
+            crate::outgoing_webhooks::endpoint_binding(&endpoint.workspace_id, &endpoint.id);
         let sealed = std::iter::once((false, &endpoint.secret))
             .chain(endpoint.previous.as_ref().map(|(sealed, _)| (true, sealed)));
         for (previous, sealed) in sealed {

@@ -3,10 +3,11 @@
 mod common;
 
 use switchboard::{
-    accounts::{self, Caller, Error, Role, Session, SignUp},
+    accounts::{self, Caller, Role, Session, SignUp},
     audit,
     store::Store,
     test_support::{TestBackend, TestDatabase},
+    Error,
 };
 
 on_both_backends!(

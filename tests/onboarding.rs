@@ -170,7 +170,7 @@ async fn an_expired_code_fails_and_cannot_be_retried(backend: TestBackend) {
     );
     assert!(failed.problem.unwrap().contains("expired"));
     let retry = onboarding::retry(&env.engine, &env.caller, &failed.id).await;
-    assert!(matches!(retry, Err(accounts::Error::Invalid { .. })));
+    assert!(matches!(retry, Err(switchboard::Error::Invalid { .. })));
 }
 
 async fn a_reused_code_fails(backend: TestBackend) {
@@ -272,7 +272,7 @@ async fn a_wrong_pin_can_be_retried(backend: TestBackend) {
     let malformed = onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, "12ab").await;
     assert!(matches!(
         malformed,
-        Err(accounts::Error::Invalid { field: "pin", .. })
+        Err(switchboard::Error::Invalid { field: "pin", .. })
     ));
 
     onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, PIN)
@@ -302,7 +302,7 @@ async fn the_register_attempt_limit_is_respected(backend: TestBackend) {
     }
     // The 11th would be refused by Meta and block the number for 72 hours.
     match onboarding::submit_pin(&env.engine, &env.caller, &at_pin.id, PIN).await {
-        Err(accounts::Error::Invalid {
+        Err(switchboard::Error::Invalid {
             field: "pin",
             message,
         }) => assert!(message.contains("10 registration attempts")),
@@ -507,7 +507,7 @@ async fn disconnecting_keeps_history_and_unsubscribes(backend: TestBackend) {
         .await
         .contains(&"number.disconnected".to_string()));
     let missing = numbers::disconnect(&env.engine, &env.caller, "42", false).await;
-    assert!(matches!(missing, Err(accounts::Error::NotFound)));
+    assert!(matches!(missing, Err(switchboard::Error::NotFound)));
 }
 
 async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {
@@ -522,13 +522,17 @@ async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {
         .unwrap();
 
     // An outgoing webhook's secrets, current and previous, are sealed too.
-    let (endpoint, _) =
-        switchboard::outgoing::create(&env.engine, &env.caller, "https://example.com/hook")
+    let (endpoint, _) = switchboard::outgoing_webhooks::create(
+        &env.engine,
+        &env.caller,
+        "https://example.com/hook",
+    )
+    .await
+    .unwrap();
+    let secret =
+        switchboard::outgoing_webhooks::rotate_secret(&env.engine, &env.caller, &endpoint.id)
             .await
             .unwrap();
-    let secret = switchboard::outgoing::rotate_secret(&env.engine, &env.caller, &endpoint.id)
-        .await
-        .unwrap();
 
     let rotated_keys = format!("{},{}", generate_key_entry("k2"), env.keys);
     let rotated = engine_for(&env.db, &env.sandbox, &rotated_keys).await;
@@ -587,8 +591,11 @@ async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {
         .unwrap();
     assert!(resumed.is_live(), "{resumed:?}");
     let row = later.store.endpoint(&endpoint.id).await.unwrap().unwrap();
-    let secrets =
-        switchboard::outgoing::active_secrets(&later, &row, switchboard::store::now_millis());
+    let secrets = switchboard::outgoing_webhooks::active_secrets(
+        &later,
+        &row,
+        switchboard::store::now_millis(),
+    );
     assert_eq!(secrets.len(), 2, "both secrets open under the new key");
     assert_eq!(secrets[0].expose(), &secret);
 }

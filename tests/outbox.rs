@@ -18,7 +18,7 @@ use switchboard::{
         BotKind, BotSettings,
     },
     numbers,
-    outbox::{self, Choice, Content, Media, Origin, Outgoing, Section},
+    outbox::{self, Choice, Content, Media, Origin, OutboundMessage, Section},
     store::{now_millis, OutboxState},
     test_support::TestBackend,
 };
@@ -77,13 +77,13 @@ async fn inbound_stored(env: &Env, phone: &str) {
 }
 
 async fn agent_sends(env: &Env, phone: &str, content: Content) -> i64 {
-    let outgoing = Outgoing {
+    let message = OutboundMessage {
         phone_number_id: phone.to_string(),
         recipient: CUSTOMER.to_string(),
         content,
         context_wamid: None,
     };
-    outbox::send(&env.engine, &env.caller, &outgoing, Origin::Agent, None)
+    outbox::send(&env.engine, &env.caller, &message, Origin::Agent, None)
         .await
         .expect("queued")
         .0
@@ -422,7 +422,7 @@ async fn every_message_type_reaches_the_customer(backend: TestBackend) {
 
 async fn an_agent_cannot_send_free_form_outside_the_window(backend: TestBackend) {
     let (env, phone) = connected(backend).await;
-    let outgoing = |content| Outgoing {
+    let message = |content| OutboundMessage {
         phone_number_id: phone.clone(),
         recipient: "15559990000".into(),
         content,
@@ -431,7 +431,7 @@ async fn an_agent_cannot_send_free_form_outside_the_window(backend: TestBackend)
     let refused = outbox::send(
         &env.engine,
         &env.caller,
-        &outgoing(Content::text("hello")),
+        &message(Content::text("hello")),
         Origin::Agent,
         None,
     )
@@ -446,7 +446,7 @@ async fn an_agent_cannot_send_free_form_outside_the_window(backend: TestBackend)
     let (id, new) = outbox::send(
         &env.engine,
         &env.caller,
-        &outgoing(template.clone()),
+        &message(template.clone()),
         Origin::Agent,
         Some("k1"),
     )
@@ -456,7 +456,7 @@ async fn an_agent_cannot_send_free_form_outside_the_window(backend: TestBackend)
     let again = outbox::send(
         &env.engine,
         &env.caller,
-        &outgoing(template),
+        &message(template),
         Origin::Agent,
         Some("k1"),
     )
@@ -466,7 +466,7 @@ async fn an_agent_cannot_send_free_form_outside_the_window(backend: TestBackend)
     let invalid = outbox::send(
         &env.engine,
         &env.caller,
-        &outgoing(Content::Buttons {
+        &message(Content::Buttons {
             body: "x".into(),
             buttons: vec![],
         }),
@@ -527,13 +527,13 @@ async fn a_number_never_sends_faster_than_its_rate(backend: TestBackend) {
     })
     .await;
     for customer in &customers {
-        let outgoing = Outgoing {
+        let message = OutboundMessage {
             phone_number_id: phone.clone(),
             recipient: customer.clone(),
             content: Content::text("sale!"),
             context_wamid: None,
         };
-        outbox::send(&env.engine, &env.caller, &outgoing, Origin::Agent, None)
+        outbox::send(&env.engine, &env.caller, &message, Origin::Agent, None)
             .await
             .unwrap();
     }
@@ -626,7 +626,7 @@ async fn a_closed_window_offers_the_approved_templates(backend: TestBackend) {
     assert!(order.body.contains("{{2}}"));
     // The customer never wrote: a template still reaches them.
     let stranger = "15559990000";
-    let outgoing = Outgoing {
+    let message = OutboundMessage {
         phone_number_id: phone.clone(),
         recipient: stranger.into(),
         content: outbox::template_content(
@@ -637,7 +637,7 @@ async fn a_closed_window_offers_the_approved_templates(backend: TestBackend) {
         ),
         context_wamid: None,
     };
-    outbox::send(&env.engine, &env.caller, &outgoing, Origin::Agent, None)
+    outbox::send(&env.engine, &env.caller, &message, Origin::Agent, None)
         .await
         .expect("queued");
     eventually("the template received", WAIT, || async {

@@ -10,7 +10,7 @@ use common::meta::{setup, Env};
 use image::ImageFormat;
 use rules::profile::ProfileFields;
 use serde_json::json;
-use switchboard::{accounts::Error, profile, test_support::TestBackend};
+use switchboard::{profile, test_support::TestBackend, Error};
 
 on_both_backends!(
     the_live_profile_loads,

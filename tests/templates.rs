@@ -14,11 +14,11 @@ use common::{
 use reqwest::Method;
 use serde_json::json;
 use switchboard::{
-    accounts::Error,
-    outbox::{self, Origin, Outgoing},
+    outbox::{self, Origin, OutboundMessage},
     store::StoredTemplate,
     templates,
     test_support::TestBackend,
+    Error,
 };
 
 on_both_backends!(
@@ -91,14 +91,14 @@ async fn listed_at_meta(env: &Env, phone: &str) -> usize {
     page["data"].as_array().unwrap().len()
 }
 
-fn template_send(phone: &str, name: &str, header: &[&str], body: &[&str]) -> Outgoing {
+fn template_send(phone: &str, name: &str, header: &[&str], body: &[&str]) -> OutboundMessage {
     let params = |values: &[&str]| {
         values
             .iter()
             .map(|v| json!({ "type": "text", "text": v }))
             .collect::<Vec<_>>()
     };
-    Outgoing {
+    OutboundMessage {
         phone_number_id: phone.to_string(),
         recipient: CUSTOMER.to_string(),
         content: outbox::Content::Template {
@@ -301,7 +301,7 @@ async fn a_promotional_utility_template_is_rejected_with_the_reason(backend: Tes
     )
     .await;
     assert!(
-        matches!(&again, Err(Error::Meta(text)) if text.contains("already")),
+        matches!(&again, Err(Error::Meta(refusal)) if refusal.to_string().contains("already")),
         "{again:?}"
     );
 
@@ -370,7 +370,7 @@ async fn a_paused_or_unknown_template_is_refused_before_meta(backend: TestBacken
             .iter()
             .map(|v| json!({ "type": "text", "text": v }))
             .collect();
-        Outgoing {
+        OutboundMessage {
             phone_number_id: phone.clone(),
             recipient: CUSTOMER.into(),
             content: outbox::Content::Template {
@@ -520,13 +520,13 @@ async fn a_named_template_is_sent_with_its_parameter_names(backend: TestBackend)
     )
     .await
     .unwrap();
-    let outgoing = Outgoing {
+    let message = OutboundMessage {
         phone_number_id: phone.clone(),
         recipient: CUSTOMER.into(),
         content,
         context_wamid: None,
     };
-    outbox::send(&env.engine, &env.caller, &outgoing, Origin::Agent, None)
+    outbox::send(&env.engine, &env.caller, &message, Origin::Agent, None)
         .await
         .expect("queued");
     eventually("the named template received", WAIT, || async {

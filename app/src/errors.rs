@@ -53,11 +53,13 @@ impl FromServerFnError for UiError {
 }
 
 #[cfg(feature = "ssr")]
-impl From<switchboard::accounts::Error> for UiError {
-    /// Maps engine errors, and sets the HTTP status to match.
-    fn from(error: switchboard::accounts::Error) -> Self {
+impl From<switchboard::Error> for UiError {
+    /// Maps engine errors, and sets the HTTP status to match. A storage
+    /// failure is noted for the log, which is written when the request
+    /// ends (`crate::failures`).
+    fn from(error: switchboard::Error) -> Self {
         use http::StatusCode;
-        use switchboard::accounts::Error as E;
+        use switchboard::Error as E;
         let (status, ui) = match error {
             E::Unauthenticated => (StatusCode::UNAUTHORIZED, Self::Unauthenticated),
             E::Forbidden => (StatusCode::FORBIDDEN, Self::Forbidden),
@@ -72,12 +74,15 @@ impl From<switchboard::accounts::Error> for UiError {
             e @ (E::InvalidCredentials | E::AlreadySetUp) => {
                 (StatusCode::BAD_REQUEST, Self::Message(e.to_string()))
             }
-            E::Meta(message) => (StatusCode::BAD_GATEWAY, Self::Message(message)),
+            // Meta's refusal in its own words, or why it could not be asked.
+            e @ (E::Meta(_) | E::NotConnected(_)) => {
+                (StatusCode::BAD_GATEWAY, Self::Message(e.to_string()))
+            }
             e @ E::RateLimited { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, Self::Message(e.to_string()))
             }
             E::Store(e) => {
-                tracing::error!(error = %e, "storage error in a server function");
+                crate::failures::note(e);
                 (StatusCode::INTERNAL_SERVER_ERROR, Self::Internal)
             }
         };

@@ -4,9 +4,11 @@ use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_navigate};
 
 use crate::{
-    api::account::{SignOut, SwitchWorkspace},
+    api::{
+        account::{SignOut, SwitchWorkspace},
+        installation::installation_status,
+    },
     session_state::SessionState,
-    status::installation_status,
 };
 
 #[component]

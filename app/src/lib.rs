@@ -4,6 +4,8 @@
 
 pub mod api;
 pub mod errors;
+#[cfg(feature = "ssr")]
+pub mod failures;
 #[cfg(feature = "hydrate")]
 mod js;
 mod layout;
@@ -16,14 +18,13 @@ mod security;
 mod session;
 mod session_state;
 pub mod signup;
-pub mod status;
 #[cfg(feature = "hydrate")]
 mod upload;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes},
+    components::{Redirect, Route, Router, Routes},
     path, SsrMode,
 };
 
@@ -74,8 +75,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings") view=pages::Settings ssr=SsrMode::Async/>
                     <Route path=path!("/settings/members") view=pages::Members ssr=SsrMode::Async/>
                     <Route path=path!("/settings/audit") view=pages::Audit ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/events") view=pages::Events ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/webhooks") view=pages::Integrations ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/events") view=pages::WebhookEvents ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/outgoing-webhooks") view=pages::OutgoingWebhooks ssr=SsrMode::Async/>
+                    // The page's first address, kept for bookmarks.
+                    <Route path=path!("/settings/webhooks") view=|| view! { <Redirect path="/settings/outgoing-webhooks"/> } ssr=SsrMode::Async/>
                     <Route path=path!("/settings/api-keys") view=pages::ApiKeys ssr=SsrMode::Async/>
                     <Route path=path!("/settings/api") view=pages::ApiReference ssr=SsrMode::Async/>
                     <Route path=path!("/sign-in") view=pages::SignInPage/>

@@ -40,7 +40,7 @@ pub fn token_from(headers: &http::HeaderMap) -> Option<String> {
 /// The signed-in session, or 401.
 pub async fn session() -> Result<(Engine, Session), UiError> {
     let engine = engine()?;
-    let token = token().ok_or_else(|| UiError::from(accounts::Error::Unauthenticated))?;
+    let token = token().ok_or_else(|| UiError::from(switchboard::Error::Unauthenticated))?;
     let session = accounts::authenticate(&engine.store, &token).await?;
     Ok((engine, session))
 }

@@ -123,7 +123,7 @@ test("an admin adds an outgoing webhook; events arrive signed and show in the de
   try {
     await signIn(page);
     await ensureConnected(page);
-    await page.goto("/settings/webhooks");
+    await page.goto("/settings/outgoing-webhooks");
     await hydrated(page);
     await page.getByLabel("Endpoint address").fill("http://example.com/hook");
     await page.getByRole("button", { name: "Add the endpoint" }).click();

@@ -18,7 +18,7 @@ use switchboard::{
     accounts::{self, Caller, Role, SignUp},
     config::Settings,
     onboarding::{self, SignupData},
-    outbox::{self, Content, Origin, Outgoing},
+    outbox::{self, Content, Origin, OutboundMessage},
     Engine,
 };
 
@@ -175,7 +175,7 @@ async fn pacing(bench: &Bench, total: usize) {
     let customers: Vec<String> = (0..total).map(|i| format!("1555100{i:04}")).collect();
     let started = std::time::Instant::now();
     for customer in &customers {
-        let outgoing = Outgoing {
+        let message = OutboundMessage {
             phone_number_id: bench.phone.clone(),
             recipient: customer.clone(),
             content: Content::Template {
@@ -185,7 +185,7 @@ async fn pacing(bench: &Bench, total: usize) {
             },
             context_wamid: None,
         };
-        outbox::send(&bench.engine, &bench.caller, &outgoing, Origin::Api, None)
+        outbox::send(&bench.engine, &bench.caller, &message, Origin::Api, None)
             .await
             .expect("queued");
     }

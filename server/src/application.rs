@@ -278,7 +278,7 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
         engine: engine.clone(),
     };
     let document =
-        app::api::developers::OpenApiText(Arc::new(crate::api_v1::document().to_string()));
+        app::api::api_reference::OpenApiText(Arc::new(crate::api_v1::document().to_string()));
     let ui_context = move || {
         provide_context(engine.clone());
         provide_context(document.clone());
@@ -325,6 +325,8 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
         ))
         .layer(middleware::from_fn(security::headers))
         .layer(middleware::from_fn(http_metrics::track))
+        // Inside the request's span, which its failures are logged in.
+        .layer(middleware::from_fn(app::failures::collect))
         .layer(http_layers)
         .with_state(state)
 }

@@ -81,7 +81,7 @@ async fn create_admin(config: Settings, args: &[String]) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(accounts::Error::Invalid { field, message }) => {
+        Err(switchboard::Error::Invalid { field, message }) => {
             eprintln!("create-admin: {field}: {message}");
             ExitCode::from(2)
         }

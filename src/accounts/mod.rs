@@ -19,7 +19,7 @@ pub use sessions::{
 
 pub use crate::store::{Member, Membership, Role, User, Workspace};
 
-use crate::store;
+use crate::{store, Error};
 
 /// Someone signed in, acting in one workspace with one role.
 #[derive(Debug, Clone)]
@@ -41,48 +41,6 @@ impl Caller {
 
     pub fn actor(&self) -> Option<(&str, &str)> {
         Some((self.user.id.as_str(), self.user.email.as_str()))
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("sign in to continue")]
-    Unauthenticated,
-    #[error("you do not have access to this")]
-    Forbidden,
-    #[error("not found")]
-    NotFound,
-    #[error("{message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
-    /// Deliberately the same for an unknown email and a wrong password.
-    #[error("the email or the password is incorrect")]
-    InvalidCredentials,
-    #[error("too many sign-in attempts; try again in {} minutes", (retry_after_secs + 59) / 60)]
-    RateLimited { retry_after_secs: i64 },
-    #[error("this installation already has an owner; ask for an invite")]
-    AlreadySetUp,
-    /// Meta refused or could not be reached; the message says which.
-    #[error("{0}")]
-    Meta(String),
-    #[error("storage error")]
-    Store(#[from] store::Error),
-}
-
-impl Error {
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            field,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<sqlx::Error> for Error {
-    fn from(error: sqlx::Error) -> Self {
-        Self::Store(store::Error::Database(error))
     }
 }
 

@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
-    accounts::{Caller, Error, Role},
+    accounts::{Caller, Role},
     audit,
     outbox::Content,
     store::{self, now_millis, Store},
     webhook::payload::InboundMessage,
-    Engine,
+    Engine, Error,
 };
 
 pub use crate::store::BotKind;

@@ -1,6 +1,7 @@
 //! Graph API errors, read tolerantly: Meta's envelope is
-//! `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`,
-//! but a proxy or an outage may answer with anything.
+//! `{"error": {"message", "type", "code", "error_subcode", "error_user_title",
+//! "error_user_msg", "error_data": {"details"}, "fbtrace_id"}}`, but a proxy
+//! or an outage may answer with anything.
 
 use serde_json::Value;
 
@@ -13,8 +14,12 @@ pub enum GraphError {
         code: i64,
         subcode: Option<i64>,
         message: String,
+        /// `error_user_title` when Meta gives one: meant for people.
+        user_title: Option<String>,
         /// `error_user_msg` when Meta gives one: meant for people.
         user_message: Option<String>,
+        /// `error_data.details`: what exactly was wrong, when Meta says.
+        details: Option<String>,
         fbtrace_id: Option<String>,
     },
     /// No answer: connection refused, reset, or timed out.
@@ -74,7 +79,9 @@ impl GraphError {
                     .as_str()
                     .unwrap_or("(no message)")
                     .to_string(),
+                user_title: error["error_user_title"].as_str().map(str::to_string),
                 user_message: error["error_user_msg"].as_str().map(str::to_string),
+                details: error["error_data"]["details"].as_str().map(str::to_string),
                 fbtrace_id: error["fbtrace_id"].as_str().map(str::to_string),
             },
             None => Self::Unexpected {
@@ -114,5 +121,28 @@ mod tests {
         ));
         assert!(gateway.is_transient());
         assert!(!GraphError::from_response(400, b"{}").is_transient());
+    }
+
+    #[test]
+    fn words_for_people_and_details_are_kept() {
+        let duplicate = br#"{"error":{"message":"Invalid parameter","type":"OAuthException","code":100,"error_subcode":2388024,"error_user_title":"Content in this language already exists","error_user_msg":"Try a different language.","error_data":{"details":"weekend_deal (en_US)"},"fbtrace_id":"A2"}}"#;
+        let GraphError::Meta {
+            code,
+            subcode,
+            user_title,
+            user_message,
+            details,
+            ..
+        } = GraphError::from_response(400, duplicate)
+        else {
+            panic!("Meta's envelope is read");
+        };
+        assert_eq!((code, subcode), (100, Some(2388024)));
+        assert_eq!(
+            user_title.as_deref(),
+            Some("Content in this language already exists")
+        );
+        assert_eq!(user_message.as_deref(), Some("Try a different language."));
+        assert_eq!(details.as_deref(), Some("weekend_deal (en_US)"));
     }
 }

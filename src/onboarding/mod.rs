@@ -15,12 +15,12 @@ mod steps;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    accounts::{Caller, Error, Role},
+    accounts::{Caller, Role},
     store::{now_millis, OnboardingRow},
     text_enum::text_enum,
     tokens::onboarding_binding,
     worker::{self, Step, Stop},
-    Engine,
+    Engine, Error,
 };
 
 pub use steps::advance;

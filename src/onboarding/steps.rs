@@ -6,13 +6,12 @@ use serde_json::json;
 
 use super::{OnboardingStep, RunState};
 use crate::{
-    accounts::Error,
     graph::{GraphError, PhoneNumber},
     numbers, pipeline,
     secret::Secret,
     store::{self, now_millis, AttachError, Attachment, NewToken, OnboardingRow},
     tokens::{onboarding_binding, open_number_token, seal_for_number},
-    Engine,
+    Engine, Error,
 };
 
 /// Meta allows 10 register requests per number in a moving 72 hours.

@@ -77,7 +77,9 @@ mod tests {
             code,
             subcode: None,
             message: "test".into(),
+            user_title: None,
             user_message: None,
+            details: None,
             fbtrace_id: None,
         }
     }

@@ -1,4 +1,4 @@
-//! What an outgoing message says, as the Messages API's type objects, with
+//! What an outbound message says, as the Messages API's type objects, with
 //! Meta's limits checked before anything is queued (a message Meta would
 //! refuse should fail at the agent's keyboard, not minutes later).
 

@@ -15,10 +15,10 @@ use serde_json::json;
 pub use content::{Choice, Content, ContentError, Media, Section};
 
 use crate::{
-    accounts::{Caller, Error, Role},
+    accounts::{Caller, Role},
     audit, numbers,
-    store::{now_millis, NewOutgoing},
-    Engine,
+    store::{now_millis, NewOutboxRow},
+    Engine, Error, MetaCall,
 };
 
 /// The customer service window: free-form messages only within 24 hours
@@ -43,8 +43,10 @@ impl Origin {
     }
 }
 
+/// A WhatsApp message from one of the workspace's numbers to one customer,
+/// as it is asked for (the outbox then owns its sending).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Outgoing {
+pub struct OutboundMessage {
     pub phone_number_id: String,
     /// The customer's WhatsApp id (digits).
     pub recipient: String,
@@ -78,7 +80,7 @@ pub fn is_customer_id(text: &str) -> bool {
 pub async fn send(
     engine: &Engine,
     caller: &Caller,
-    outgoing: &Outgoing,
+    message: &OutboundMessage,
     origin: Origin,
     dedupe_key: Option<&str>,
 ) -> Result<(i64, bool), Error> {
@@ -87,7 +89,7 @@ pub async fn send(
         engine,
         &caller.workspace.id,
         caller.actor(),
-        outgoing,
+        message,
         origin,
         dedupe_key,
     )
@@ -100,24 +102,24 @@ pub async fn queue(
     engine: &Engine,
     workspace_id: &str,
     actor: Option<(&str, &str)>,
-    outgoing: &Outgoing,
+    message: &OutboundMessage,
     origin: Origin,
     dedupe_key: Option<&str>,
 ) -> Result<(i64, bool), Error> {
-    let number = numbers::owned(engine, workspace_id, &outgoing.phone_number_id).await?;
+    let number = numbers::owned(engine, workspace_id, &message.phone_number_id).await?;
     if number.status == numbers::NumberStatus::Disconnected {
         return Err(Error::invalid(
             "phone_number_id",
             "This number is disconnected; connect it again to send.",
         ));
     }
-    if !is_customer_id(&outgoing.recipient) {
+    if !is_customer_id(&message.recipient) {
         return Err(Error::invalid(
             "recipient",
             "The customer's WhatsApp id is 5 to 20 digits.",
         ));
     }
-    outgoing
+    message
         .content
         .validate()
         .map_err(|e| Error::invalid("content", e.0))?;
@@ -125,33 +127,33 @@ pub async fn queue(
         name,
         language,
         components,
-    } = &outgoing.content
+    } = &message.content
     {
         crate::templates::require_sendable(engine, &number.waba_id, name, language, components)
             .await?;
     }
-    if outgoing.content.needs_open_window() {
+    if message.content.needs_open_window() {
         require_open_window(
             engine,
             workspace_id,
-            &outgoing.phone_number_id,
-            &outgoing.recipient,
+            &message.phone_number_id,
+            &message.recipient,
             "content",
         )
         .await?;
     }
     let queued = engine
         .store
-        .enqueue_outgoing(
-            &NewOutgoing {
+        .enqueue_message(
+            &NewOutboxRow {
                 workspace_id: workspace_id.to_string(),
-                phone_number_id: outgoing.phone_number_id.clone(),
-                recipient: outgoing.recipient.clone(),
-                kind: outgoing.content.kind().to_string(),
-                content: serde_json::to_string(&outgoing.content).expect("content serializes"),
+                phone_number_id: message.phone_number_id.clone(),
+                recipient: message.recipient.clone(),
+                kind: message.content.kind().to_string(),
+                content: serde_json::to_string(&message.content).expect("content serializes"),
                 origin: origin.as_str().to_string(),
                 dedupe_key: dedupe_key.map(str::to_string),
-                context_wamid: outgoing.context_wamid.clone(),
+                context_wamid: message.context_wamid.clone(),
             },
             now_millis(),
         )
@@ -165,9 +167,9 @@ pub async fn queue(
             "message.queued",
             json!({
                 "outbox_id": queued.0,
-                "phone_number_id": outgoing.phone_number_id,
-                "recipient": outgoing.recipient,
-                "type": outgoing.content.kind(),
+                "phone_number_id": message.phone_number_id,
+                "recipient": message.recipient,
+                "type": message.content.kind(),
                 "origin": origin.as_str(),
             }),
         )
@@ -212,9 +214,7 @@ pub async fn send_file(
         "file",
     )
     .await?;
-    let token = crate::tokens::open_number_token(engine, phone_number_id)
-        .await
-        .map_err(|e| Error::Meta(e.to_string()))?;
+    let token = crate::tokens::open_number_token(engine, phone_number_id).await?;
     let media_id = match engine
         .graph
         .upload_media(
@@ -229,16 +229,16 @@ pub async fn send_file(
         Ok(id) => id,
         Err(error) => {
             numbers::note_graph_error(engine, phone_number_id, &error).await?;
-            return Err(Error::Meta(format!("Meta did not take the file: {error}")));
+            return Err(Error::meta(MetaCall::UploadMedia, error));
         }
     };
-    let outgoing = Outgoing {
+    let message = OutboundMessage {
         phone_number_id: phone_number_id.to_string(),
         recipient: recipient.to_string(),
         content: content::file_content(kind, &media_id, &file.filename, file.caption),
         context_wamid: None,
     };
-    send(engine, caller, &outgoing, Origin::Agent, dedupe_key).await
+    send(engine, caller, &message, Origin::Agent, dedupe_key).await
 }
 
 /// The number's approved templates, live from Meta: what can still reach

@@ -6,7 +6,7 @@
 use crate::{
     outbox::Content,
     store::{
-        self, account_events, audit, media, messages, numbers, outbox, outgoing, statuses,
+        self, account_events, audit, media, messages, numbers, outbox, outgoing_webhooks, statuses,
         templates, unrouted, webhooks, Store, Tx,
     },
     webhook::payload::{InboundMessage, StatusUpdate},
@@ -230,7 +230,7 @@ async fn inbound(
         message.wamid.clone(),
     ));
     for (index, reply) in replies.iter().enumerate() {
-        let reply = outbox::NewOutgoing {
+        let reply = outbox::NewOutboxRow {
             workspace_id: workspace_id.to_string(),
             phone_number_id: phone_number_id.to_string(),
             recipient: message.customer.clone(),
@@ -252,7 +252,7 @@ async fn inbound(
         };
         applied.media_queued += u64::from(media::enqueue(tx, &file, now).await?);
     }
-    let event = crate::outgoing::message_received(phone_number_id, message);
+    let event = crate::outgoing_webhooks::message_received(phone_number_id, message);
     applied.deliveries_queued += tell_endpoints(tx, context, endpoints, event).await?;
     Ok(())
 }
@@ -280,7 +280,7 @@ async fn status(
         error_details: update.error_details.as_deref(),
     };
     if statuses::insert(tx, &receipt).await? {
-        let event = crate::outgoing::status_changed(context.phone_number_id, update);
+        let event = crate::outgoing_webhooks::status_changed(context.phone_number_id, update);
         applied.deliveries_queued += tell_endpoints(tx, context, endpoints, event).await?;
     } else {
         applied.duplicates += 1;
@@ -299,14 +299,14 @@ async fn tell_endpoints(
     let payload = payload.to_string();
     let mut queued = 0;
     for endpoint_id in endpoints {
-        let delivery = outgoing::NewDelivery {
+        let delivery = outgoing_webhooks::NewDelivery {
             endpoint_id,
             workspace_id: context.workspace_id,
             event_id: &event_id,
             event_type,
             payload: &payload,
         };
-        queued += u64::from(outgoing::enqueue_delivery(tx, &delivery, context.now).await?);
+        queued += u64::from(outgoing_webhooks::enqueue_delivery(tx, &delivery, context.now).await?);
     }
     Ok(queued)
 }

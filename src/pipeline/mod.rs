@@ -379,7 +379,7 @@ async fn concerns(store: &Store, event_id: i64, workspace_id: &str) -> Result<bo
 pub async fn attention(
     store: &Store,
     caller: &crate::accounts::Caller,
-) -> Result<Attention, crate::accounts::Error> {
+) -> Result<Attention, crate::Error> {
     caller.require(crate::accounts::Role::Admin)?;
     let pending = store.pending_webhook_events().await?;
     if is_operator(store, caller).await? {
@@ -411,7 +411,7 @@ pub async fn replay_for(
     store: &Store,
     caller: &crate::accounts::Caller,
     event_id: Option<i64>,
-) -> Result<u64, crate::accounts::Error> {
+) -> Result<u64, crate::Error> {
     caller.require(crate::accounts::Role::Admin)?;
     let replayed = if is_operator(store, caller).await? {
         replay(store, event_id).await?

@@ -12,15 +12,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::{
-    accounts::{Caller, Error, Role},
+    accounts::{Caller, Role},
     audit,
     config::PictureRules,
     graph::{GraphError, LiveProfile, UploadOutcome},
     numbers,
     secret::Secret,
     store::{now_millis, NumberRow},
-    tokens::open_number_token,
-    Engine,
+    tokens::{open_number_token, TokenError},
+    Engine, Error, MetaCall,
 };
 
 pub use picture::Picture;
@@ -114,48 +114,54 @@ async fn number_and_token(
     caller.require(Role::Admin)?;
     let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
     if number.status == numbers::NumberStatus::Disconnected {
-        return Err(Error::Meta(
+        return Err(Error::NotConnected(
             "This number is disconnected; connect it again to edit its profile.".into(),
         ));
     }
     let token = open_number_token(engine, phone_number_id)
         .await
-        .map_err(|e| {
-            Error::Meta(format!(
-                "The number's access token cannot be used ({e}); connect it again."
-            ))
+        .map_err(|e| match e {
+            TokenError::Store(e) => Error::Store(e),
+            other => Error::NotConnected(format!(
+                "The number's access token cannot be used ({other}); connect it again."
+            )),
         })?;
     Ok((number, token))
 }
 
-/// A Graph error in words, next to the field it names when it names one.
+/// Meta's refusal, next to the field it names when it names one.
 async fn meta_error(engine: &Engine, phone_number_id: &str, error: GraphError) -> Error {
     if let Err(store_error) = numbers::note_graph_error(engine, phone_number_id, &error).await {
         return Error::Store(store_error);
     }
-    if error.is_token_problem() {
-        return Error::Meta("Meta no longer accepts this number's access token; reconnect it on the onboarding page.".into());
+    match refused_field(&error) {
+        Some((field, message)) => Error::invalid(field, message),
+        None => Error::meta(MetaCall::EditProfile, error),
     }
-    if let GraphError::Meta {
+}
+
+/// The form field Meta's message names, if any, with Meta's words.
+fn refused_field(error: &GraphError) -> Option<(&'static str, String)> {
+    let GraphError::Meta {
         message,
         user_message,
         ..
-    } = &error
-    {
-        let text = user_message.clone().unwrap_or_else(|| message.clone());
-        let field = rules::profile::FIELDS
-            .into_iter()
-            .chain(["profile_picture_handle"])
-            .find(|f| message.contains(f));
-        return match field {
-            Some("profile_picture_handle") => {
-                Error::invalid("picture", format!("Meta refused the picture: {text}"))
-            }
-            Some(field) => Error::invalid(field, format!("Meta refused this: {text}")),
-            None => Error::Meta(format!("Meta refused the change: {text}")),
-        };
+    } = error
+    else {
+        return None;
+    };
+    if error.is_token_problem() {
+        return None;
     }
-    Error::Meta(format!("Meta could not be reached: {error}"))
+    let text = user_message.as_ref().unwrap_or(message);
+    let field = rules::profile::FIELDS
+        .into_iter()
+        .chain(["profile_picture_handle"])
+        .find(|f| message.contains(f))?;
+    Some(match field {
+        "profile_picture_handle" => ("picture", format!("Meta refused the picture: {text}")),
+        field => (field, format!("Meta refused this: {text}")),
+    })
 }
 
 async fn live_profile(

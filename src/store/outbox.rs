@@ -29,7 +29,7 @@ const INSERT_OUTBOX: &str =
      ON CONFLICT (workspace_id, dedupe_key) DO NOTHING RETURNING id";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewOutgoing {
+pub struct NewOutboxRow {
     pub workspace_id: String,
     pub phone_number_id: String,
     pub recipient: String,
@@ -79,7 +79,7 @@ pub struct OutboxEntry {
 
 /// Queues a message inside a flow's transaction (the pipeline's bot
 /// replies). Returns whether it is new (false: its dedupe key was used).
-pub(crate) async fn enqueue(tx: &mut Tx<'_>, message: &NewOutgoing, now: i64) -> Result<bool> {
+pub(crate) async fn enqueue(tx: &mut Tx<'_>, message: &NewOutboxRow, now: i64) -> Result<bool> {
     Ok(with_tx!(tx, conn => {
         sqlx::query(INSERT_OUTBOX)
             .bind(&message.workspace_id).bind(&message.phone_number_id).bind(&message.recipient)
@@ -106,7 +106,7 @@ const MESSAGES: Claim = Claim {
 impl Store {
     /// Queues a message. Returns its id and whether it is new (false: the
     /// dedupe key was used before, and that message's id is returned).
-    pub async fn enqueue_outgoing(&self, message: &NewOutgoing, now: i64) -> Result<(i64, bool)> {
+    pub async fn enqueue_message(&self, message: &NewOutboxRow, now: i64) -> Result<(i64, bool)> {
         let inserted: Option<i64> = with_pool!(self, pool => {
             sqlx::query_scalar(INSERT_OUTBOX)
                 .bind(&message.workspace_id).bind(&message.phone_number_id).bind(&message.recipient)

@@ -8,13 +8,13 @@ pub mod sync;
 use serde_json::{json, Value};
 
 use crate::{
-    accounts::{Caller, Error, Role},
+    accounts::{Caller, Role},
     audit,
     graph::templates::{component_text, read_template, values_expected, TemplateInfo},
     graph::GraphError,
     numbers,
     store::{now_millis, StoredTemplate},
-    Engine,
+    Engine, Error, MetaCall,
 };
 use rules::templates::{Button, Draft};
 
@@ -113,9 +113,7 @@ pub async fn create(
     caller.require(Role::Admin)?;
     let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
     rules::templates::check(draft).map_err(|p| Error::invalid(p.field, p.message))?;
-    let token = crate::tokens::open_number_token(engine, phone_number_id)
-        .await
-        .map_err(|e| Error::Meta(e.to_string()))?;
+    let token = crate::tokens::open_number_token(engine, phone_number_id).await?;
     let request = to_graph(draft);
     let (template_id, status, category) = match engine
         .graph
@@ -123,7 +121,7 @@ pub async fn create(
         .await
     {
         Ok(answer) => answer,
-        Err(error) => return Err(refused_by_meta(engine, phone_number_id, &error).await),
+        Err(error) => return Err(refused_by_meta(engine, phone_number_id, error).await),
     };
     let stored = StoredTemplate {
         waba_id: number.waba_id.clone(),
@@ -189,9 +187,7 @@ pub async fn edit(
         ));
     }
     rules::templates::check(draft).map_err(|p| Error::invalid(p.field, p.message))?;
-    let token = crate::tokens::open_number_token(engine, phone_number_id)
-        .await
-        .map_err(|e| Error::Meta(e.to_string()))?;
+    let token = crate::tokens::open_number_token(engine, phone_number_id).await?;
     let components = to_graph(draft)["components"].clone();
     let changes = json!({ "category": draft.category, "components": components });
     if let Err(error) = engine
@@ -199,7 +195,7 @@ pub async fn edit(
         .edit_template(&token, &stored.template_id, changes)
         .await
     {
-        return Err(refused_by_meta(engine, phone_number_id, &error).await);
+        return Err(refused_by_meta(engine, phone_number_id, error).await);
     }
     stored.components = components.to_string();
     stored.category = draft.category.clone();
@@ -227,15 +223,13 @@ pub async fn delete(
 ) -> Result<(), Error> {
     caller.require(Role::Admin)?;
     let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
-    let token = crate::tokens::open_number_token(engine, phone_number_id)
-        .await
-        .map_err(|e| Error::Meta(e.to_string()))?;
+    let token = crate::tokens::open_number_token(engine, phone_number_id).await?;
     if let Err(error) = engine
         .graph
         .delete_template(&token, &number.waba_id, name)
         .await
     {
-        return Err(refused_by_meta(engine, phone_number_id, &error).await);
+        return Err(refused_by_meta(engine, phone_number_id, error).await);
     }
     engine.store.delete_templates(&number.waba_id, name).await?;
     audit::record(
@@ -250,19 +244,12 @@ pub async fn delete(
 }
 
 /// Meta refused a template call: a dead token flags the number, and the
-/// error carries Meta's words for people when it gives them.
-async fn refused_by_meta(engine: &Engine, phone_number_id: &str, error: &GraphError) -> Error {
-    if let Err(stored) = numbers::note_graph_error(engine, phone_number_id, error).await {
+/// error keeps Meta's answer.
+async fn refused_by_meta(engine: &Engine, phone_number_id: &str, error: GraphError) -> Error {
+    if let Err(stored) = numbers::note_graph_error(engine, phone_number_id, &error).await {
         return stored.into();
     }
-    let words = match error {
-        GraphError::Meta {
-            user_message: Some(text),
-            ..
-        } => text.clone(),
-        other => other.to_string(),
-    };
-    Error::Meta(format!("Meta refused the template: {words}"))
+    Error::meta(MetaCall::ChangeTemplate, error)
 }
 
 /// What sending a stored template with these values means to the Messages

@@ -6,11 +6,10 @@
 use std::time::Duration;
 
 use crate::{
-    accounts::Error,
     numbers,
     store::{now_millis, StoredTemplate},
     worker::{self, Step, Stop},
-    Engine,
+    Engine, Error, MetaCall,
 };
 
 /// How often the worker looks for due WABAs.
@@ -25,17 +24,15 @@ pub async fn sync_waba(engine: &Engine, waba_id: &str) -> Result<usize, Error> {
         .store
         .live_number_of_waba(waba_id)
         .await?
-        .ok_or_else(|| Error::Meta("no live number can read this account's templates".into()))?;
-    let token = crate::tokens::open_number_token(engine, &phone)
-        .await
-        .map_err(|e| Error::Meta(e.to_string()))?;
+        .ok_or_else(|| {
+            Error::NotConnected("no live number can read this account's templates".into())
+        })?;
+    let token = crate::tokens::open_number_token(engine, &phone).await?;
     let listed = match engine.graph.message_templates(&token, waba_id).await {
         Ok(listed) => listed,
         Err(error) => {
             numbers::note_graph_error(engine, &phone, &error).await?;
-            return Err(Error::Meta(format!(
-                "Meta did not list the templates: {error}"
-            )));
+            return Err(Error::meta(MetaCall::ListTemplates, error));
         }
     };
     let now = now_millis();

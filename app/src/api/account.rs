@@ -56,7 +56,7 @@ pub async fn welcome() -> Result<WelcomeView, UiError> {
         None => None,
         Some(token) => match accounts::authenticate(&engine.store, &token).await {
             Ok(session) => Some(session),
-            Err(accounts::Error::Unauthenticated) => None,
+            Err(switchboard::Error::Unauthenticated) => None,
             Err(other) => return Err(other.into()),
         },
     };
@@ -65,7 +65,7 @@ pub async fn welcome() -> Result<WelcomeView, UiError> {
             .store
             .numbers_of(&current.workspace.id)
             .await
-            .map_err(accounts::Error::from)?
+            .map_err(switchboard::Error::from)?
             .into_iter()
             .filter(|n| n.status == switchboard::numbers::NumberStatus::ReconnectNeeded)
             .map(super::onboarding::number_view)

@@ -131,16 +131,16 @@ pub async fn send_reply(
     text: String,
     key: String,
 ) -> Result<(), UiError> {
-    use switchboard::outbox::{self, Content, Origin, Outgoing};
+    use switchboard::outbox::{self, Content, Origin, OutboundMessage};
     let (engine, caller) = crate::session::caller().await?;
     let key = dedupe_key(&key)?;
-    let outgoing = Outgoing {
+    let message = OutboundMessage {
         phone_number_id,
         recipient: customer,
         content: Content::text(text),
         context_wamid: None,
     };
-    outbox::send(&engine, &caller, &outgoing, Origin::Agent, Some(&key)).await?;
+    outbox::send(&engine, &caller, &message, Origin::Agent, Some(&key)).await?;
     Ok(())
 }
 
@@ -259,7 +259,7 @@ pub async fn send_template(
     values: Vec<String>,
     key: String,
 ) -> Result<(), UiError> {
-    use switchboard::outbox::{self, Origin, Outgoing};
+    use switchboard::outbox::{self, Origin, OutboundMessage};
     let (engine, caller) = crate::session::caller().await?;
     let key = dedupe_key(&key)?;
     if values
@@ -282,12 +282,12 @@ pub async fn send_template(
         &values,
     )
     .await?;
-    let outgoing = Outgoing {
+    let message = OutboundMessage {
         phone_number_id,
         recipient: customer,
         content,
         context_wamid: None,
     };
-    outbox::send(&engine, &caller, &outgoing, Origin::Agent, Some(&key)).await?;
+    outbox::send(&engine, &caller, &message, Origin::Agent, Some(&key)).await?;
     Ok(())
 }

@@ -16,7 +16,7 @@ pub struct MemberView {
 #[cfg(feature = "ssr")]
 fn parse_role(role: &str) -> Result<switchboard::accounts::Role, UiError> {
     switchboard::accounts::Role::parse(role).ok_or_else(|| {
-        UiError::from(switchboard::accounts::Error::invalid(
+        UiError::from(switchboard::Error::invalid(
             "role",
             "choose owner, admin, agent or viewer",
         ))

@@ -114,7 +114,7 @@ pub async fn list_templates() -> Result<TemplatesPage, UiError> {
         .store
         .numbers_of(&caller.workspace.id)
         .await
-        .map_err(switchboard::accounts::Error::from)?;
+        .map_err(switchboard::Error::from)?;
     let live: Vec<_> = numbers
         .iter()
         .filter(|n| n.status == switchboard::numbers::NumberStatus::Live)
@@ -128,7 +128,7 @@ pub async fn list_templates() -> Result<TemplatesPage, UiError> {
             .store
             .template_sync_state(waba_id)
             .await
-            .map_err(switchboard::accounts::Error::from)?
+            .map_err(switchboard::Error::from)?
             .unwrap_or((None, None));
         syncs.push(SyncView {
             waba_id: waba_id.to_string(),

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{
-    auth::RequireSignIn,
+    account::RequireSignIn,
     forms::{last_error, FieldError, FormError},
     time::format_time,
 };

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use serde_json::Value;
 
-use super::auth::RequireSignIn;
-use crate::api::developers::api_document;
+use super::account::RequireSignIn;
+use crate::api::api_reference::api_document;
 
 #[component]
 pub fn ApiReference() -> impl IntoView {

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{
-    auth::RequireSignIn,
+    account::RequireSignIn,
     forms::{last_error, FieldError, FormError},
 };
 use crate::api::bot::{bot_settings, save_bot, BotForm, HoursForm, RuleForm};

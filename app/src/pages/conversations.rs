@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
-use super::{auth::RequireSignIn, time::format_time};
+use super::{account::RequireSignIn, time::format_time};
 use crate::api::conversations::{
     conversation_thread, list_conversations, reply_templates, send_reply, send_template, MediaView,
     TemplateView, ThreadView,

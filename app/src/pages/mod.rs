@@ -1,31 +1,34 @@
-//! One module per page. Pages whose issues are not built yet say so plainly.
+//! One module per page, named like the server functions it calls
+//! (`crate::api`). Pages whose issues are not built yet say so plainly.
 
+mod account;
 mod api_keys;
 mod api_reference;
-mod auth;
+mod audit;
 mod bot;
 mod conversations;
-mod events;
 mod forms;
 mod home;
-mod integrations;
+mod members;
 mod not_found;
 mod onboarding;
+mod outgoing_webhooks;
 mod profile;
-mod settings;
 mod templates;
 mod time;
+mod webhook_events;
 
+pub use account::{Settings, SignInPage, SignUpPage};
 pub use api_keys::ApiKeys;
 pub use api_reference::ApiReference;
-pub use auth::{InvitePage, SignInPage, SignUpPage};
+pub use audit::Audit;
 pub use bot::Bot;
 pub use conversations::Conversations;
-pub use events::Events;
 pub use home::Home;
-pub use integrations::Integrations;
+pub use members::{InvitePage, Members};
 pub use not_found::NotFound;
 pub use onboarding::Onboarding;
+pub use outgoing_webhooks::OutgoingWebhooks;
 pub use profile::Profile;
-pub use settings::{Audit, Members, Settings};
 pub use templates::Templates;
+pub use webhook_events::WebhookEvents;

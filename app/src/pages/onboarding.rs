@@ -4,7 +4,7 @@
 use leptos::{prelude::*, task::spawn_local};
 use leptos_meta::Title;
 
-use super::auth::RequireSignIn;
+use super::account::RequireSignIn;
 use crate::{
     api::onboarding::{
         disconnect_number, list_numbers, onboarding_progress, retry_onboarding, set_send_rate,

@@ -10,7 +10,7 @@ use rules::profile::{
     WEBSITE_MAX,
 };
 
-use super::auth::RequireSignIn;
+use super::account::RequireSignIn;
 use crate::{
     api::{
         onboarding::list_numbers,

@@ -9,7 +9,7 @@ use leptos_meta::Title;
 use rules::templates::{fill, variables, CATEGORIES, LANGUAGES};
 
 use super::{
-    auth::RequireSignIn,
+    account::RequireSignIn,
     forms::{last_error, FieldError, FormError},
     time::format_time,
 };

@@ -9,7 +9,6 @@ use axum::{
 };
 use schemars::JsonSchema;
 use serde::Serialize;
-use switchboard::accounts;
 
 /// Every error answer has this body.
 #[derive(Serialize, JsonSchema)]
@@ -38,6 +37,9 @@ pub struct ApiError {
     pub message: String,
     pub meta_error: Option<String>,
     pub retry_after: Option<u64>,
+    /// What went wrong inside, for the log only: the caller just learns
+    /// that something did.
+    pub internal: Option<switchboard::Error>,
 }
 
 impl ApiError {
@@ -48,6 +50,7 @@ impl ApiError {
             message: message.into(),
             meta_error: None,
             retry_after: None,
+            internal: None,
         }
     }
 
@@ -64,14 +67,15 @@ impl ApiError {
     }
 }
 
-impl From<accounts::Error> for ApiError {
-    fn from(error: accounts::Error) -> Self {
-        use accounts::Error as E;
+impl From<switchboard::Error> for ApiError {
+    fn from(error: switchboard::Error) -> Self {
+        use switchboard::Error as E;
         match error {
             E::NotFound => Self::not_found("object in this workspace"),
             E::Invalid { field, message } => Self::invalid(format!("{field}: {message}")),
-            E::Meta(message) => Self {
-                meta_error: Some(message),
+            // Meta's refusal in its own words, or why it could not be asked.
+            e @ (E::Meta(_) | E::NotConnected(_)) => Self {
+                meta_error: Some(e.to_string()),
                 ..Self::new(
                     StatusCode::BAD_GATEWAY,
                     "meta_error",
@@ -83,21 +87,21 @@ impl From<accounts::Error> for ApiError {
                 "forbidden",
                 "This key may not do that.",
             ),
-            other => {
-                tracing::error!(error = %other, "integration API request failed");
-                Self::new(
+            other => Self {
+                internal: Some(other),
+                ..Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
                     "Something went wrong; try again.",
                 )
-            }
+            },
         }
     }
 }
 
 impl From<switchboard::store::Error> for ApiError {
     fn from(error: switchboard::store::Error) -> Self {
-        accounts::Error::from(error).into()
+        switchboard::Error::from(error).into()
     }
 }
 
@@ -131,8 +135,16 @@ impl From<BytesRejection> for ApiError {
     }
 }
 
+/// Where every error of the API ends: the one place its internal errors
+/// are logged.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Some(error) = &self.internal {
+            tracing::error!(
+                error = error as &dyn std::error::Error,
+                "integration API request failed"
+            );
+        }
         let body = Json(ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_string(),

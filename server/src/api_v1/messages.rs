@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use switchboard::{
     api_keys::{READ, SEND},
-    outbox::{self, Content, Origin, Outgoing},
+    outbox::{self, Content, Origin, OutboundMessage},
 };
 
 use super::{
@@ -146,7 +146,7 @@ async fn send_message(
             }
         },
     };
-    let outgoing = Outgoing {
+    let message = OutboundMessage {
         phone_number_id: request.phone_number_id,
         recipient: request.to,
         content: request.message,
@@ -156,7 +156,7 @@ async fn send_message(
         &state.engine,
         &caller.workspace_id,
         None,
-        &outgoing,
+        &message,
         Origin::Api,
         idempotency_key.as_deref(),
     )
@@ -176,12 +176,12 @@ async fn send_message(
                     "The earlier request is gone.",
                 )
             })?;
-        let same = entry.phone_number_id == outgoing.phone_number_id
-            && entry.recipient == outgoing.recipient
+        let same = entry.phone_number_id == message.phone_number_id
+            && entry.recipient == message.recipient
             && serde_json::from_str::<Content>(&entry.content)
                 .ok()
                 .as_ref()
-                == Some(&outgoing.content);
+                == Some(&message.content);
         if !same {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

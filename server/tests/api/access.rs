@@ -178,7 +178,7 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
     ("create_api_key", false, &[("name", "CRM"), ("send", "on")]),
     ("revoke_api_key", false, &[("id", "key_x")]),
     ("bot_settings", false, &[]),
-    ("integrations", false, &[]),
+    ("outgoing_webhooks", false, &[]),
     (
         "create_endpoint",
         false,

@@ -56,6 +56,22 @@ async fn each_section_has_a_page() {
 }
 
 #[tokio::test]
+async fn the_first_address_of_outgoing_webhooks_leads_to_the_page() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let owner = owner(&app).await;
+    let response = owner.page("/settings/webhooks").await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(
+        response.headers()["location"],
+        "/settings/outgoing-webhooks"
+    );
+    let response = owner.page("/settings/outgoing-webhooks").await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<h1>Outgoing webhooks</h1>"), "{html}");
+}
+
+#[tokio::test]
 async fn an_unknown_address_is_a_404_page() {
     let app = spawn_app(TestBackend::Sqlite).await;
     let response = app.get("/no/such/page").await;

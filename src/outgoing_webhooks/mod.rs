@@ -11,13 +11,13 @@ pub mod signing;
 use serde_json::{json, Value};
 
 use crate::{
-    accounts::{Caller, Error, Role},
+    accounts::{Caller, Role},
     audit,
     secret::Secret,
     store::{now_millis, DeliveryEntry, EndpointRow},
     vault::binding,
     webhook::payload::{InboundMessage, StatusUpdate},
-    Engine,
+    Engine, Error,
 };
 
 /// After a rotation the previous secret keeps signing this long, so the

@@ -5,20 +5,21 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{
-    auth::RequireSignIn,
+    account::RequireSignIn,
     forms::{last_error, FieldError, FormError},
     time::format_time,
 };
-use crate::api::integrations::{
-    integrations, CreateEndpoint, DeleteEndpoint, RedeliverEvent, RotateEndpointSecret, SecretView,
+use crate::api::outgoing_webhooks::{
+    outgoing_webhooks, CreateEndpoint, DeleteEndpoint, RedeliverEvent, RotateEndpointSecret,
+    SecretView,
 };
 
 #[component]
-pub fn Integrations() -> impl IntoView {
+pub fn OutgoingWebhooks() -> impl IntoView {
     view! {
         <Title text="Outgoing webhooks"/>
         <RequireSignIn>
-            <IntegrationsBody/>
+            <OutgoingWebhooksBody/>
         </RequireSignIn>
     }
 }
@@ -38,7 +39,7 @@ fn ShownOnce(secret: Signal<Option<SecretView>>) -> impl IntoView {
 }
 
 #[component]
-fn IntegrationsBody() -> impl IntoView {
+fn OutgoingWebhooksBody() -> impl IntoView {
     let create = ServerAction::<CreateEndpoint>::new();
     let rotate = ServerAction::<RotateEndpointSecret>::new();
     let delete = ServerAction::<DeleteEndpoint>::new();
@@ -54,7 +55,7 @@ fn IntegrationsBody() -> impl IntoView {
                 refresh.get(),
             )
         },
-        |_| integrations(),
+        |_| outgoing_webhooks(),
     );
     let create_error = last_error(create.value());
     let other_error = Signal::derive(move || {

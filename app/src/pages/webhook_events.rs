@@ -5,18 +5,18 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{
-    auth::RequireSignIn,
+    account::RequireSignIn,
     forms::{last_error, FormError},
     time::format_time,
 };
-use crate::api::events::{webhook_attention, EventView, ReplayWebhooks};
+use crate::api::webhook_events::{webhook_attention, EventView, ReplayWebhooks};
 
 #[component]
-pub fn Events() -> impl IntoView {
+pub fn WebhookEvents() -> impl IntoView {
     view! {
         <Title text="Webhook events"/>
         <RequireSignIn>
-            <EventsBody/>
+            <WebhookEventsBody/>
         </RequireSignIn>
     }
 }
@@ -54,7 +54,7 @@ fn EventTable(
 }
 
 #[component]
-fn EventsBody() -> impl IntoView {
+fn WebhookEventsBody() -> impl IntoView {
     let replay = ServerAction::<ReplayWebhooks>::new();
     let error = last_error(replay.value());
     let attention = Resource::new(move || replay.version().get(), |_| webhook_attention());

@@ -1,23 +1,22 @@
-//! Sign in, first-run sign-up, and the invite page.
+//! Your account: sign in, first-run sign-up, and the settings page
+//! (password, workspaces, and the way to the admins' pages); and the guard
+//! every signed-in page sits behind.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
     components::{Redirect, A},
-    hooks::{use_navigate, use_params_map},
+    hooks::use_navigate,
 };
 
 use super::forms::{last_error, FieldError, FormError};
 use crate::{
-    api::{
-        account::{SignIn, SignUpOwner},
-        members::{invite_details, AcceptInvite, SignUpWithInvite},
-    },
+    api::account::{ChangePassword, CreateWorkspace, SignIn, SignUpOwner},
     session_state::SessionState,
 };
 
 /// After a successful action: refresh who is signed in, then go `to`.
-fn on_success<T, E, S>(value: S, to: &'static str)
+pub(super) fn on_success<T, E, S>(value: S, to: &'static str)
 where
     S: Get<Value = Option<Result<T, E>>> + Send + Sync + 'static,
 {
@@ -92,57 +91,67 @@ pub fn SignUpPage() -> impl IntoView {
 }
 
 #[component]
-pub fn InvitePage() -> impl IntoView {
-    let params = use_params_map();
-    let token = move || params.read().get("token").unwrap_or_default();
-    let details = Resource::new(token, invite_details);
-    let state = expect_context::<SessionState>();
-    let join = ServerAction::<AcceptInvite>::new();
-    let sign_up = ServerAction::<SignUpWithInvite>::new();
-    let join_error = last_error(join.value());
-    let sign_up_error = last_error(sign_up.value());
-    on_success(join.value(), "/");
-    on_success(sign_up.value(), "/");
+pub fn Settings() -> impl IntoView {
     view! {
-        <Title text="Invitation"/>
-        <section class="page narrow">
-            <h1>"Invitation"</h1>
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-                {move || details.get().map(|result| match result {
-                    Err(e) => view! { <p class="form-error" role="alert">{e.for_field("invite").unwrap_or_else(|| e.to_string())}</p> }.into_any(),
-                    Ok(invite) => {
-                        let signed_in = state.me().is_some();
-                        view! {
-                            <p class="lead">"You are invited to join " <strong>{invite.workspace_name}</strong> " as " <strong>{invite.role}</strong> "."</p>
-                            {if signed_in {
-                                view! {
-                                    <ActionForm action=join attr:class="form">
-                                        <input type="hidden" name="token" value=token/>
-                                        <FormError error=join_error/>
-                                        <button type="submit" class="button">"Join the workspace"</button>
-                                    </ActionForm>
-                                }.into_any()
-                            } else {
-                                view! {
-                                    <ActionForm action=sign_up attr:class="form">
-                                        <input type="hidden" name="token" value=token/>
-                                        <label>"Your name" <input type="text" name="name" autocomplete="name" required/></label>
-                                        <FieldError error=sign_up_error field="name"/>
-                                        <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
-                                        <FieldError error=sign_up_error field="email"/>
-                                        <label>"Password" <input type="password" name="password" autocomplete="new-password" required/></label>
-                                        <FieldError error=sign_up_error field="password"/>
-                                        <FieldError error=sign_up_error field="invite"/>
-                                        <FormError error=sign_up_error/>
-                                        <button type="submit" class="button">"Create account and join"</button>
-                                    </ActionForm>
-                                    <p class="note">"Already have an account? " <A href="/sign-in">"Sign in"</A> ", then open this link again."</p>
-                                }.into_any()
-                            }}
-                        }.into_any()
-                    }
-                })}
-            </Suspense>
+        <Title text="Settings"/>
+        <RequireSignIn>
+            <SettingsBody/>
+        </RequireSignIn>
+    }
+}
+
+#[component]
+fn SettingsBody() -> impl IntoView {
+    let state = expect_context::<SessionState>();
+    let password = ServerAction::<ChangePassword>::new();
+    let password_error = last_error(password.value());
+    let workspace = ServerAction::<CreateWorkspace>::new();
+    let workspace_error = last_error(workspace.value());
+    Effect::new(move |_| {
+        if matches!(workspace.value().get(), Some(Ok(()))) {
+            state.refresh();
+        }
+    });
+    let is_admin = move || state.me().is_some_and(|me| me.at_least("admin"));
+    view! {
+        <section class="page">
+            <h1>"Settings"</h1>
+            <Show when=is_admin>
+                <nav class="subnav" aria-label="Settings">
+                    <A href="/settings/members">"Members"</A>
+                    <A href="/settings/audit">"Audit log"</A>
+                    <A href="/settings/events">"Webhook events"</A>
+                    <A href="/settings/outgoing-webhooks">"Outgoing webhooks"</A>
+                    <A href="/settings/api-keys">"API keys"</A>
+                </nav>
+            </Show>
+            <p><A href="/settings/api">"Integration API reference"</A></p>
+            <div class="cards two">
+                <article class="card">
+                    <h2>"Change password"</h2>
+                    <ActionForm action=password attr:class="form">
+                        <label>"Current password" <input type="password" name="current_password" autocomplete="current-password" required/></label>
+                        <FieldError error=password_error field="current_password"/>
+                        <label>"New password" <input type="password" name="new_password" autocomplete="new-password" required/></label>
+                        <FieldError error=password_error field="new_password"/>
+                        <FormError error=password_error/>
+                        {move || matches!(password.value().get(), Some(Ok(()))).then(|| view! {
+                            <p class="success" role="status">"Password changed. Other sessions were signed out."</p>
+                        })}
+                        <button type="submit" class="button">"Change password"</button>
+                    </ActionForm>
+                </article>
+                <article class="card">
+                    <h2>"New workspace"</h2>
+                    <p>"A separate space for another business, with its own numbers and members."</p>
+                    <ActionForm action=workspace attr:class="form">
+                        <label>"Name" <input type="text" name="name" required/></label>
+                        <FieldError error=workspace_error field="name"/>
+                        <FormError error=workspace_error/>
+                        <button type="submit" class="button secondary">"Create workspace"</button>
+                    </ActionForm>
+                </article>
+            </div>
         </section>
     }
 }

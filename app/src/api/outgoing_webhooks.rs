@@ -28,7 +28,7 @@ pub struct DeliveryView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IntegrationsView {
+pub struct OutgoingWebhooksView {
     pub endpoints: Vec<EndpointView>,
     pub deliveries: Vec<DeliveryView>,
 }
@@ -41,7 +41,7 @@ pub struct SecretView {
 }
 
 #[cfg(feature = "ssr")]
-fn endpoint_view(e: switchboard::outgoing::Endpoint) -> EndpointView {
+fn endpoint_view(e: switchboard::outgoing_webhooks::Endpoint) -> EndpointView {
     EndpointView {
         id: e.id,
         url: e.url,
@@ -50,13 +50,12 @@ fn endpoint_view(e: switchboard::outgoing::Endpoint) -> EndpointView {
     }
 }
 
-#[server(prefix = "/api", endpoint = "integrations")]
-pub async fn integrations() -> Result<IntegrationsView, UiError> {
-    use switchboard::outgoing;
+#[server(prefix = "/api", endpoint = "outgoing_webhooks")]
+pub async fn outgoing_webhooks() -> Result<OutgoingWebhooksView, UiError> {
     let (engine, caller) = crate::session::caller().await?;
-    let endpoints = outgoing::list(&engine, &caller).await?;
-    let deliveries = outgoing::deliveries(&engine, &caller).await?;
-    Ok(IntegrationsView {
+    let endpoints = switchboard::outgoing_webhooks::list(&engine, &caller).await?;
+    let deliveries = switchboard::outgoing_webhooks::deliveries(&engine, &caller).await?;
+    Ok(OutgoingWebhooksView {
         endpoints: endpoints.into_iter().map(endpoint_view).collect(),
         deliveries: deliveries
             .into_iter()
@@ -78,7 +77,7 @@ pub async fn integrations() -> Result<IntegrationsView, UiError> {
 #[server(prefix = "/api", endpoint = "create_endpoint")]
 pub async fn create_endpoint(url: String) -> Result<SecretView, UiError> {
     let (engine, caller) = crate::session::caller().await?;
-    let (endpoint, secret) = switchboard::outgoing::create(&engine, &caller, &url).await?;
+    let (endpoint, secret) = switchboard::outgoing_webhooks::create(&engine, &caller, &url).await?;
     Ok(SecretView {
         endpoint_id: endpoint.id,
         secret,
@@ -88,7 +87,7 @@ pub async fn create_endpoint(url: String) -> Result<SecretView, UiError> {
 #[server(prefix = "/api", endpoint = "rotate_endpoint_secret")]
 pub async fn rotate_endpoint_secret(id: String) -> Result<SecretView, UiError> {
     let (engine, caller) = crate::session::caller().await?;
-    let secret = switchboard::outgoing::rotate_secret(&engine, &caller, &id).await?;
+    let secret = switchboard::outgoing_webhooks::rotate_secret(&engine, &caller, &id).await?;
     Ok(SecretView {
         endpoint_id: id,
         secret,
@@ -98,11 +97,11 @@ pub async fn rotate_endpoint_secret(id: String) -> Result<SecretView, UiError> {
 #[server(prefix = "/api", endpoint = "delete_endpoint")]
 pub async fn delete_endpoint(id: String) -> Result<(), UiError> {
     let (engine, caller) = crate::session::caller().await?;
-    Ok(switchboard::outgoing::delete(&engine, &caller, &id).await?)
+    Ok(switchboard::outgoing_webhooks::delete(&engine, &caller, &id).await?)
 }
 
 #[server(prefix = "/api", endpoint = "redeliver_event")]
 pub async fn redeliver_event(id: i64) -> Result<(), UiError> {
     let (engine, caller) = crate::session::caller().await?;
-    Ok(switchboard::outgoing::redeliver(&engine, &caller, id).await?)
+    Ok(switchboard::outgoing_webhooks::redeliver(&engine, &caller, id).await?)
 }

@@ -18,7 +18,7 @@ use common::{
 };
 use serde_json::{json, Value};
 use standardwebhooks::Webhook;
-use switchboard::{outgoing, test_support::TestBackend};
+use switchboard::{outgoing_webhooks, test_support::TestBackend};
 
 on_both_backends!(
     each_event_reaches_the_endpoint_once_signed,
@@ -91,7 +91,7 @@ async fn each_event_reaches_the_endpoint_once_signed(backend: TestBackend) {
     let (env, phone) = connected(backend).await;
     let receiver = Receiver::default();
     let url = receiver.start().await;
-    let (endpoint, secret) = outgoing::create(&env.engine, &env.caller, &url)
+    let (endpoint, secret) = outgoing_webhooks::create(&env.engine, &env.caller, &url)
         .await
         .unwrap();
     assert!(secret.starts_with("whsec_"));
@@ -117,7 +117,7 @@ async fn each_event_reaches_the_endpoint_once_signed(backend: TestBackend) {
             .verify(&body, &headers)
             .expect("the reference implementation accepts it");
     }
-    let wrong = Webhook::new(&switchboard::outgoing::signing::new_secret()).unwrap();
+    let wrong = Webhook::new(&switchboard::outgoing_webhooks::signing::new_secret()).unwrap();
     assert!(
         wrong.verify(body, headers).is_err(),
         "another secret does not verify"
@@ -128,7 +128,7 @@ async fn each_event_reaches_the_endpoint_once_signed(backend: TestBackend) {
         .map(|e| e.2["data"]["status"].clone())
         .collect();
     assert_eq!(statuses.len(), 3, "{statuses:?}");
-    let log = outgoing::deliveries(&env.engine, &env.caller)
+    let log = outgoing_webhooks::deliveries(&env.engine, &env.caller)
         .await
         .unwrap();
     assert_eq!(log.len(), 4);
@@ -147,7 +147,7 @@ async fn failures_are_logged_and_redelivered_on_demand(backend: TestBackend) {
         .unwrap()
         .push_back(StatusCode::INTERNAL_SERVER_ERROR);
     let url = receiver.start().await;
-    outgoing::create(&env.engine, &env.caller, &url)
+    outgoing_webhooks::create(&env.engine, &env.caller, &url)
         .await
         .unwrap();
     switchboard::bot::save(&env.engine, &env.caller, &Default::default())
@@ -156,7 +156,7 @@ async fn failures_are_logged_and_redelivered_on_demand(backend: TestBackend) {
     let running = env.run().await;
     env.customer_writes(&phone, CUSTOMER, text("hello")).await;
     let failed = || async {
-        outgoing::deliveries(&env.engine, &env.caller)
+        outgoing_webhooks::deliveries(&env.engine, &env.caller)
             .await
             .unwrap()
     };
@@ -170,7 +170,7 @@ async fn failures_are_logged_and_redelivered_on_demand(backend: TestBackend) {
         ("pending", Some(500))
     );
     assert!(entry.next_attempt_at > entry.created_at, "retried later");
-    outgoing::redeliver(&env.engine, &env.caller, entry.id)
+    outgoing_webhooks::redeliver(&env.engine, &env.caller, entry.id)
         .await
         .unwrap();
     eventually("delivered after the redelivery", WAIT, || async {
@@ -182,9 +182,11 @@ async fn failures_are_logged_and_redelivered_on_demand(backend: TestBackend) {
         2,
         "the failed try, then the good one"
     );
-    assert!(outgoing::redeliver(&env.engine, &env.caller, 999_999)
-        .await
-        .is_err());
+    assert!(
+        outgoing_webhooks::redeliver(&env.engine, &env.caller, 999_999)
+            .await
+            .is_err()
+    );
     running.stop().await;
 }
 
@@ -192,14 +194,16 @@ async fn after_a_rotation_both_secrets_verify(backend: TestBackend) {
     let (env, phone) = connected(backend).await;
     let receiver = Receiver::default();
     let url = receiver.start().await;
-    let (endpoint, old) = outgoing::create(&env.engine, &env.caller, &url)
+    let (endpoint, old) = outgoing_webhooks::create(&env.engine, &env.caller, &url)
         .await
         .unwrap();
-    let new = outgoing::rotate_secret(&env.engine, &env.caller, &endpoint.id)
+    let new = outgoing_webhooks::rotate_secret(&env.engine, &env.caller, &endpoint.id)
         .await
         .unwrap();
     assert_ne!(old, new);
-    let listed = outgoing::list(&env.engine, &env.caller).await.unwrap();
+    let listed = outgoing_webhooks::list(&env.engine, &env.caller)
+        .await
+        .unwrap();
     assert!(listed[0].previous_secret_until.is_some());
     let running = env.run().await;
     env.customer_writes(&phone, CUSTOMER, text("hello")).await;
@@ -236,36 +240,39 @@ async fn endpoints_must_be_https_and_belong_to_the_workspace(backend: TestBacken
         "https://user:pw@example.com/",
     ] {
         assert!(
-            outgoing::create(&env.engine, &env.caller, bad)
+            outgoing_webhooks::create(&env.engine, &env.caller, bad)
                 .await
                 .is_err(),
             "{bad}"
         );
     }
-    let (endpoint, _) = outgoing::create(&env.engine, &env.caller, "https://example.com/hook")
-        .await
-        .unwrap();
+    let (endpoint, _) =
+        outgoing_webhooks::create(&env.engine, &env.caller, "https://example.com/hook")
+            .await
+            .unwrap();
     assert!(
-        outgoing::rotate_secret(&env.engine, &env.caller, "ep_other")
+        outgoing_webhooks::rotate_secret(&env.engine, &env.caller, "ep_other")
             .await
             .is_err()
     );
-    assert!(outgoing::delete(&env.engine, &env.caller, "ep_other")
-        .await
-        .is_err());
+    assert!(
+        outgoing_webhooks::delete(&env.engine, &env.caller, "ep_other")
+            .await
+            .is_err()
+    );
     let mut agent = env.caller.clone();
     agent.role = switchboard::accounts::Role::Agent;
     assert!(
-        outgoing::list(&env.engine, &agent).await.is_err(),
+        outgoing_webhooks::list(&env.engine, &agent).await.is_err(),
         "admins only"
     );
-    assert!(outgoing::delete(&env.engine, &agent, &endpoint.id)
+    assert!(outgoing_webhooks::delete(&env.engine, &agent, &endpoint.id)
         .await
         .is_err());
-    outgoing::delete(&env.engine, &env.caller, &endpoint.id)
+    outgoing_webhooks::delete(&env.engine, &env.caller, &endpoint.id)
         .await
         .unwrap();
-    assert!(outgoing::list(&env.engine, &env.caller)
+    assert!(outgoing_webhooks::list(&env.engine, &env.caller)
         .await
         .unwrap()
         .is_empty());

@@ -1,4 +1,4 @@
-//! SQL for workspaces' webhook endpoints and the delivery log.
+//! SQL for outgoing webhooks: workspaces' endpoints and the delivery log.
 
 use super::{with_pool, with_tx, Claim, Result, Store, Tx};
 use crate::vault::Sealed;
