@@ -39,9 +39,19 @@ macro_rules! text_enum {
             #[allow(dead_code)]
             pub const ALL: &'static [Self] = &[$(Self::$variant),+];
 
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$variant => $text),+
+                }
+            }
+
+            /// The value as an SQL string literal, for conditions a partial
+            /// index must see at planning time (a bound parameter hides
+            /// it from SQLite's planner and from Postgres' generic plans).
+            #[allow(dead_code)]
+            pub const fn sql(self) -> &'static str {
+                match self {
+                    $(Self::$variant => concat!("'", $text, "'")),+
                 }
             }
         }
@@ -134,6 +144,7 @@ mod tests {
             assert_eq!(serde_json::from_str::<Light>(&json).unwrap(), *light);
         }
         assert_eq!(Light::Amber.to_string(), "amber");
+        assert_eq!(Light::Amber.sql(), "'amber'");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use common::{
 };
 use serde_json::{json, Value};
 use standardwebhooks::Webhook;
-use switchboard::{outgoing_webhooks, test_support::TestBackend};
+use switchboard::{outgoing_webhooks, store::DeliveryState, test_support::TestBackend};
 
 on_both_backends!(
     each_event_reaches_the_endpoint_once_signed,
@@ -134,7 +134,7 @@ async fn each_event_reaches_the_endpoint_once_signed(backend: TestBackend) {
     assert_eq!(log.len(), 4);
     assert!(log
         .iter()
-        .all(|d| d.state == "delivered" && d.endpoint_id == endpoint.id));
+        .all(|d| d.state == DeliveryState::Delivered && d.endpoint_id == endpoint.id));
     running.stop().await;
 }
 
@@ -166,15 +166,15 @@ async fn failures_are_logged_and_redelivered_on_demand(backend: TestBackend) {
     .await;
     let entry = failed().await.remove(0);
     assert_eq!(
-        (entry.state.as_str(), entry.last_status),
-        ("pending", Some(500))
+        (entry.state, entry.last_status),
+        (DeliveryState::Pending, Some(500))
     );
     assert!(entry.next_attempt_at > entry.created_at, "retried later");
     outgoing_webhooks::redeliver(&env.engine, &env.caller, entry.id)
         .await
         .unwrap();
     eventually("delivered after the redelivery", WAIT, || async {
-        failed().await[0].state == "delivered"
+        failed().await[0].state == DeliveryState::Delivered
     })
     .await;
     assert_eq!(

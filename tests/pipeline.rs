@@ -306,7 +306,7 @@ async fn unprocessable_bodies_are_kept_as_rejected(backend: TestBackend) {
     deliver(&s, b"not json at all".to_vec()).await;
     deliver(&s, br#"{"object":"page","entry":[]}"#.to_vec()).await;
     assert_eq!(drain(&s.store).await.rejected, 2);
-    let rejected = s.store.webhook_events_in("rejected", 10).await.unwrap();
+    let rejected = s.store.webhook_events_in(switchboard::store::EventState::Rejected, 10).await.unwrap();
     assert_eq!(rejected.len(), 2);
     assert!(rejected
         .iter()
@@ -362,7 +362,7 @@ async fn errors_retry_then_dead_letter_then_replay(backend: TestBackend) {
         execute_on_journal(&s.store, "UPDATE webhook_events SET next_attempt_at = 0").await;
         assert_eq!(pipeline::process_due(&s.store).await.unwrap().failed, 1);
     }
-    let dead = s.store.webhook_events_in("dead", 10).await.unwrap();
+    let dead = s.store.webhook_events_in(switchboard::store::EventState::Dead, 10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].attempts, MAX_ATTEMPTS);
     assert!(
@@ -547,7 +547,7 @@ async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestB
         pipeline::process_due(&s.store).await.unwrap();
     }
     assert_eq!(
-        s.store.webhook_events_in("dead", 10).await.unwrap().len(),
+        s.store.webhook_events_in(switchboard::store::EventState::Dead, 10).await.unwrap().len(),
         2
     );
 
@@ -583,7 +583,7 @@ async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestB
         1
     );
     assert_eq!(
-        s.store.webhook_events_in("dead", 10).await.unwrap().len(),
+        s.store.webhook_events_in(switchboard::store::EventState::Dead, 10).await.unwrap().len(),
         1
     );
     assert_eq!(
@@ -594,7 +594,7 @@ async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestB
     );
     assert!(s
         .store
-        .webhook_events_in("dead", 10)
+        .webhook_events_in(switchboard::store::EventState::Dead, 10)
         .await
         .unwrap()
         .is_empty());

@@ -384,15 +384,22 @@ pub async fn attention(
     let pending = store.pending_webhook_events().await?;
     if is_operator(store, caller).await? {
         return Ok(Attention {
-            dead: store.webhook_events_in("dead", 100).await?,
-            rejected: store.webhook_events_in("rejected", 100).await?,
+            dead: store
+                .webhook_events_in(store::EventState::Dead, 100)
+                .await?,
+            rejected: store
+                .webhook_events_in(store::EventState::Rejected, 100)
+                .await?,
             unrouted: store.unrouted_changes(100).await?,
             pending,
             operator: true,
         });
     }
     let mut dead = Vec::new();
-    for event in store.webhook_events_in("dead", 100).await? {
+    for event in store
+        .webhook_events_in(store::EventState::Dead, 100)
+        .await?
+    {
         if concerns(store, event.id, &caller.workspace.id).await? {
             dead.push(event);
         }
@@ -420,7 +427,7 @@ pub async fn replay_for(
         let mine: Vec<i64> = match event_id {
             Some(id) => vec![id],
             None => store
-                .webhook_events_in("dead", 1000)
+                .webhook_events_in(store::EventState::Dead, 1000)
                 .await?
                 .into_iter()
                 .map(|e| e.id)

@@ -15,8 +15,11 @@ pub struct Claim {
     pub table: &'static str,
     /// The row's key: a column, or a tuple such as `(a, b)`.
     pub key: &'static str,
-    /// Which rows are due, besides not being leased (e.g.
-    /// `state = 'pending' AND next_attempt_at <= $2`).
+    /// The state of rows to claim, as an SQL literal (`Enum::X.sql()`):
+    /// written into the statement, so the queue's partial index applies.
+    pub state: &'static str,
+    /// Which rows in that state are due, besides not being leased (e.g.
+    /// `next_attempt_at <= $2`).
     pub due: &'static str,
     pub order_by: &'static str,
     /// More assignments made by claiming, each starting with a comma
@@ -30,6 +33,7 @@ impl Claim {
         let Self {
             table,
             key,
+            state,
             due,
             order_by,
             also_set,
@@ -44,7 +48,7 @@ impl Claim {
         format!(
             "UPDATE {table} SET lease_until = $1{also_set}
              WHERE {key} IN (SELECT {columns} FROM {table}
-                             WHERE ({due}) AND (lease_until IS NULL OR lease_until < $2)
+                             WHERE state = {state} AND ({due}) AND (lease_until IS NULL OR lease_until < $2)
                              ORDER BY {order_by} LIMIT $3{lock})
              RETURNING {returning}"
         )
@@ -58,7 +62,8 @@ mod tests {
     const QUEUE: Claim = Claim {
         table: "jobs",
         key: "id",
-        due: "state = 'pending' AND next_attempt_at <= $2",
+        state: "'pending'",
+        due: "next_attempt_at <= $2",
         order_by: "id",
         also_set: ", attempts = attempts + 1",
         returning: "id, attempts",
@@ -69,7 +74,7 @@ mod tests {
         let sql = QUEUE.sql(Backend::Postgres);
         assert!(sql.contains("LIMIT $3 FOR UPDATE SKIP LOCKED)"), "{sql}");
         assert!(sql.contains("SET lease_until = $1, attempts = attempts + 1"));
-        assert!(sql.contains("(state = 'pending' AND next_attempt_at <= $2) AND (lease_until IS NULL OR lease_until < $2)"));
+        assert!(sql.contains("WHERE state = 'pending' AND (next_attempt_at <= $2) AND (lease_until IS NULL OR lease_until < $2)"), "{sql}");
     }
 
     #[test]

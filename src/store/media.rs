@@ -73,7 +73,8 @@ pub struct MediaState {
 const FILES: Claim = Claim {
     table: "inbound_media",
     key: "(phone_number_id, media_id)",
-    due: "state = $4 AND next_attempt_at <= $2",
+    state: FileState::Pending.sql(),
+    due: "next_attempt_at <= $2",
     order_by: "next_attempt_at",
     also_set: "",
     returning: "phone_number_id, media_id, workspace_id, attempts",
@@ -83,7 +84,7 @@ impl Store {
     pub async fn claim_media(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<MediaJob>> {
         let sql = FILES.sql(self.backend());
         Ok(with_pool!(self, pool => {
-            sqlx::query_as(&sql).bind(now + lease_ms).bind(now).bind(limit).bind(FileState::Pending).fetch_all(pool).await?
+            sqlx::query_as(&sql).bind(now + lease_ms).bind(now).bind(limit).fetch_all(pool).await?
         }))
     }
 

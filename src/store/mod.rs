@@ -45,13 +45,13 @@ pub use media::{FileState, MediaFile, MediaJob, MediaState};
 pub use numbers::{NewToken, NumberRow, NumberStatus, StoredToken};
 pub use onboarding::{AttachError, Attachment, OnboardingRow, OnboardingStep, RunState};
 pub use outbox::{NewOutboxRow, OutboxEntry, OutboxRow, OutboxState};
-pub use outgoing_webhooks::{DeliveryEntry, DeliveryRow, EndpointRow};
+pub use outgoing_webhooks::{DeliveryEntry, DeliveryRow, DeliveryState, EndpointRow};
 pub use postgres::PostgresStore;
 pub use sqlite::{journal_file, sqlite_file, SqliteStore};
 pub use templates::StoredTemplate;
 pub(crate) use tx::{with_tx, Tx};
 pub use unrouted::UnroutedSummary;
-pub use webhooks::{ClaimedEvent, EventSummary, NewWebhookEvent};
+pub use webhooks::{ClaimedEvent, EventState, EventSummary, NewWebhookEvent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

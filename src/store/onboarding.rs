@@ -136,7 +136,8 @@ pub enum AttachError {
 const READY_RUNS: Claim = Claim {
     table: "onboardings",
     key: "id",
-    due: "state = $4",
+    state: RunState::Ready.sql(),
+    due: "1 = 1",
     order_by: "id",
     also_set: "",
     returning: "id",
@@ -271,7 +272,7 @@ impl Store {
         let sql = READY_RUNS.sql(self.backend());
         Ok(with_pool!(self, pool => {
             sqlx::query_scalar(&sql)
-                .bind(now + lease_ms).bind(now).bind(READY_RUNS_BATCH).bind(RunState::Ready)
+                .bind(now + lease_ms).bind(now).bind(READY_RUNS_BATCH)
                 .fetch_all(pool).await?
         }))
     }

@@ -97,7 +97,8 @@ const ENTRY_COLUMNS: &str = "id, phone_number_id, recipient, kind, content, orig
 const MESSAGES: Claim = Claim {
     table: "outbox",
     key: "id",
-    due: "phone_number_id = $4 AND state = $5 AND next_attempt_at <= $2",
+    state: OutboxState::Queued.sql(),
+    due: "phone_number_id = $4 AND next_attempt_at <= $2",
     order_by: "id",
     also_set: "",
     returning: ROW_COLUMNS,
@@ -127,14 +128,16 @@ impl Store {
 
     /// Live numbers with queued messages due now, and their send rate.
     pub async fn numbers_with_due_outbox(&self, now: i64) -> Result<Vec<(String, i64)>> {
+        // The state as a literal: the queue's partial index serves it.
+        let sql = format!(
+            "SELECT n.phone_number_id, n.send_rate FROM whatsapp_numbers n
+             WHERE n.status = $2 AND EXISTS (
+                 SELECT 1 FROM outbox o WHERE o.phone_number_id = n.phone_number_id AND o.state = {queued}
+                 AND o.next_attempt_at <= $1 AND (o.lease_until IS NULL OR o.lease_until < $1))",
+            queued = OutboxState::Queued.sql()
+        );
         Ok(with_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT n.phone_number_id, n.send_rate FROM whatsapp_numbers n
-                 WHERE n.status = $2 AND EXISTS (
-                     SELECT 1 FROM outbox o WHERE o.phone_number_id = n.phone_number_id AND o.state = $3
-                     AND o.next_attempt_at <= $1 AND (o.lease_until IS NULL OR o.lease_until < $1))",
-            )
-            .bind(now).bind(NumberStatus::Live).bind(OutboxState::Queued).fetch_all(pool).await?
+            sqlx::query_as(&sql).bind(now).bind(NumberStatus::Live).fetch_all(pool).await?
         }))
     }
 
@@ -179,7 +182,7 @@ impl Store {
         let sql = MESSAGES.sql(self.backend());
         let mut rows: Vec<OutboxRow> = with_pool!(self, pool => {
             sqlx::query_as(&sql)
-                .bind(now + lease_ms).bind(now).bind(limit).bind(phone_number_id).bind(OutboxState::Queued)
+                .bind(now + lease_ms).bind(now).bind(limit).bind(phone_number_id)
                 .fetch_all(pool).await?
         });
         rows.sort_by_key(|row| row.id);
@@ -241,6 +244,11 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let counted = i64::from(count);
+        let later_messages = format!(
+            "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL
+             WHERE phone_number_id = $2 AND recipient = $3 AND state = {queued} AND id > $4 AND next_attempt_at < $1",
+            queued = OutboxState::Queued.sql()
+        );
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -250,11 +258,8 @@ impl Store {
             )
             .bind(retry_at).bind(counted).bind(error.map(|e| e.0)).bind(error.map(|e| e.1)).bind(now).bind(row.id)
             .execute(&mut *tx).await?;
-            sqlx::query(
-                "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL
-                 WHERE phone_number_id = $2 AND recipient = $3 AND state = $5 AND id > $4 AND next_attempt_at < $1",
-            )
-            .bind(retry_at).bind(&row.phone_number_id).bind(&row.recipient).bind(row.id).bind(OutboxState::Queued)
+            sqlx::query(&later_messages)
+            .bind(retry_at).bind(&row.phone_number_id).bind(&row.recipient).bind(row.id)
             .execute(&mut *tx).await?;
             tx.commit().await?;
         });
@@ -284,11 +289,12 @@ impl Store {
     /// Releases claimed messages of a number (its sender stopped), or of
     /// every number after a restart.
     pub async fn release_outbox_leases(&self, phone_number_id: Option<&str>) -> Result<u64> {
+        let sql = format!(
+            "UPDATE outbox SET lease_until = NULL WHERE state = {queued} AND lease_until IS NOT NULL AND ($1 IS NULL OR phone_number_id = $1)",
+            queued = OutboxState::Queued.sql()
+        );
         Ok(with_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE outbox SET lease_until = NULL WHERE state = $2 AND lease_until IS NOT NULL AND ($1 IS NULL OR phone_number_id = $1)",
-            )
-            .bind(phone_number_id).bind(OutboxState::Queued).execute(pool).await?.rows_affected()
+            sqlx::query(&sql).bind(phone_number_id).execute(pool).await?.rows_affected()
         }))
     }
 

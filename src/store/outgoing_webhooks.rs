@@ -1,7 +1,19 @@
 //! SQL for outgoing webhooks: workspaces' endpoints and the delivery log.
 
 use super::{with_pool, with_tx, Claim, Result, Store, Tx};
-use crate::vault::Sealed;
+use crate::{text_enum::text_enum, vault::Sealed};
+
+text_enum! {
+    /// Where an event's delivery to one endpoint stands.
+    pub enum DeliveryState {
+        /// To be posted (again, after a failed attempt).
+        Pending = "pending",
+        /// The endpoint answered 2xx.
+        Delivered = "delivered",
+        /// The retry schedule ran out.
+        Failed = "failed",
+    }
+}
 
 /// An event for one of a workspace's endpoints.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +80,7 @@ pub struct DeliveryEntry {
     pub url: String,
     pub event_id: String,
     pub event_type: String,
-    pub state: String,
+    pub state: DeliveryState,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_status: Option<i64>,
@@ -134,7 +146,8 @@ impl From<EndpointRecord> for EndpointRow {
 const DELIVERIES: Claim = Claim {
     table: "webhook_deliveries",
     key: "id",
-    due: "state = 'pending' AND next_attempt_at <= $2",
+    state: DeliveryState::Pending.sql(),
+    due: "next_attempt_at <= $2",
     order_by: "id",
     also_set: "",
     returning: "id, endpoint_id, workspace_id, event_id, event_type, payload, attempts",
@@ -267,18 +280,19 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let state = match (delivered, retry_at) {
-            (true, _) => "delivered",
-            (false, Some(_)) => "pending",
-            (false, None) => "failed",
+            (true, _) => DeliveryState::Delivered,
+            (false, Some(_)) => DeliveryState::Pending,
+            (false, None) => DeliveryState::Failed,
         };
+        let delivered_at = delivered.then_some(now);
         with_pool!(self, pool => {
             sqlx::query(
                 "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, last_status = $2, last_error = $3,
                      next_attempt_at = COALESCE($4, next_attempt_at), lease_until = NULL,
-                     delivered_at = CASE WHEN $1 = 'delivered' THEN $5 ELSE delivered_at END
+                     delivered_at = COALESCE($5, delivered_at)
                  WHERE id = $6",
             )
-            .bind(state).bind(status).bind(error).bind(retry_at).bind(now).bind(id)
+            .bind(state).bind(status).bind(error).bind(retry_at).bind(delivered_at).bind(id)
             .execute(pool).await?;
         });
         Ok(())
@@ -305,10 +319,10 @@ impl Store {
     pub async fn redeliver(&self, workspace_id: &str, id: i64, now: i64) -> Result<bool> {
         Ok(with_pool!(self, pool => {
             sqlx::query(
-                "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $1, lease_until = NULL
+                "UPDATE webhook_deliveries SET state = $4, next_attempt_at = $1, lease_until = NULL
                  WHERE workspace_id = $2 AND id = $3",
             )
-            .bind(now).bind(workspace_id).bind(id).execute(pool).await?.rows_affected() == 1
+            .bind(now).bind(workspace_id).bind(id).bind(DeliveryState::Pending).execute(pool).await?.rows_affected() == 1
         }))
     }
 }

@@ -63,9 +63,9 @@ impl Store {
         for event_id in &events {
             requeued += with_journal_pool!(self, pool => {
                 sqlx::query(
-                    "UPDATE webhook_events SET state = 'pending', attempts = 0, next_attempt_at = $1, lease_until = NULL WHERE id = $2",
+                    "UPDATE webhook_events SET state = $3, attempts = 0, next_attempt_at = $1, lease_until = NULL WHERE id = $2",
                 )
-                .bind(now).bind(event_id)
+                .bind(now).bind(event_id).bind(super::EventState::Pending)
                 .execute(pool).await?
                 .rows_affected()
             });

@@ -1,6 +1,22 @@
 //! SQL for the webhook journal and its processing.
 
 use super::{with_journal_pool, with_relaxed_journal, with_tx, Claim, Result, Store, Tx};
+use crate::text_enum::text_enum;
+
+text_enum! {
+    /// Where a journaled webhook stands.
+    pub enum EventState {
+        /// To be processed (again, after a failed attempt).
+        Pending = "pending",
+        /// Applied.
+        Done = "done",
+        /// Signed, but not JSON or not a WhatsApp Business Account body:
+        /// kept, never processed.
+        Rejected = "rejected",
+        /// Failed every attempt; an admin may replay it.
+        Dead = "dead",
+    }
+}
 
 /// One webhook as received, to journal.
 #[derive(Debug, Clone)]
@@ -25,7 +41,7 @@ pub struct ClaimedEvent {
 pub struct EventSummary {
     pub id: i64,
     pub received_at: i64,
-    pub state: String,
+    pub state: EventState,
     pub attempts: i64,
     pub last_error: Option<String>,
 }
@@ -34,7 +50,8 @@ pub struct EventSummary {
 const EVENTS: Claim = Claim {
     table: "webhook_events",
     key: "id",
-    due: "state = 'pending' AND next_attempt_at <= $2",
+    state: EventState::Pending.sql(),
+    due: "next_attempt_at <= $2",
     order_by: "id",
     also_set: ", attempts = attempts + 1",
     returning: "id, received_at, body, attempts",
@@ -44,9 +61,9 @@ const EVENTS: Claim = Claim {
 pub(crate) async fn mark_done(journal: &mut Tx<'_>, event_id: i64, now: i64) -> Result<()> {
     with_tx!(journal, conn => {
         sqlx::query(
-            "UPDATE webhook_events SET state = 'done', processed_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2",
+            "UPDATE webhook_events SET state = $3, processed_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2",
         )
-        .bind(now).bind(event_id)
+        .bind(now).bind(event_id).bind(EventState::Done)
         .execute(conn).await?;
     });
     Ok(())
@@ -61,9 +78,9 @@ pub(crate) async fn mark_rejected(
 ) -> Result<()> {
     with_tx!(journal, conn => {
         sqlx::query(
-            "UPDATE webhook_events SET state = 'rejected', lease_until = NULL, last_error = $1, processed_at = $2 WHERE id = $3",
+            "UPDATE webhook_events SET state = $4, lease_until = NULL, last_error = $1, processed_at = $2 WHERE id = $3",
         )
-        .bind(reason).bind(now).bind(event_id)
+        .bind(reason).bind(now).bind(event_id).bind(EventState::Rejected)
         .execute(conn).await?;
     });
     Ok(())
@@ -118,9 +135,12 @@ impl Store {
     }
 
     pub async fn release_webhook_leases(&self) -> Result<u64> {
+        let sql = format!(
+            "UPDATE webhook_events SET lease_until = NULL WHERE state = {} AND lease_until IS NOT NULL",
+            EventState::Pending.sql()
+        );
         Ok(with_journal_pool!(self, pool => {
-            sqlx::query("UPDATE webhook_events SET lease_until = NULL WHERE state = 'pending' AND lease_until IS NOT NULL")
-                .execute(pool).await?.rows_affected()
+            sqlx::query(&sql).execute(pool).await?.rows_affected()
         }))
     }
 
@@ -139,9 +159,9 @@ impl Store {
                 .bind(at).bind(error).bind(event_id)
                 .execute(&mut *tx).await?,
                 None => sqlx::query(
-                    "UPDATE webhook_events SET state = 'dead', lease_until = NULL, last_error = $1 WHERE id = $2",
+                    "UPDATE webhook_events SET state = $3, lease_until = NULL, last_error = $1 WHERE id = $2",
                 )
-                .bind(error).bind(event_id)
+                .bind(error).bind(event_id).bind(EventState::Dead)
                 .execute(&mut *tx).await?,
             };
         });
@@ -152,10 +172,10 @@ impl Store {
     pub async fn replay_webhook_events(&self, event_id: Option<i64>, now: i64) -> Result<u64> {
         let replayed = with_journal_pool!(self, pool => {
             sqlx::query(
-                "UPDATE webhook_events SET state = 'pending', attempts = 0, next_attempt_at = $1, lease_until = NULL
-                 WHERE state = 'dead' AND ($2 IS NULL OR id = $2)",
+                "UPDATE webhook_events SET state = $3, attempts = 0, next_attempt_at = $1, lease_until = NULL
+                 WHERE state = $4 AND ($2 IS NULL OR id = $2)",
             )
-            .bind(now).bind(event_id)
+            .bind(now).bind(event_id).bind(EventState::Pending).bind(EventState::Dead)
             .execute(pool).await?
             .rows_affected()
         });
@@ -170,7 +190,11 @@ impl Store {
         }))
     }
 
-    pub async fn webhook_events_in(&self, state: &str, limit: i64) -> Result<Vec<EventSummary>> {
+    pub async fn webhook_events_in(
+        &self,
+        state: EventState,
+        limit: i64,
+    ) -> Result<Vec<EventSummary>> {
         Ok(with_journal_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT id, received_at, state, attempts, last_error FROM webhook_events WHERE state = $1 ORDER BY id DESC LIMIT $2",
@@ -189,8 +213,12 @@ impl Store {
 
     /// Events received but not yet processed (the journal's lag).
     pub async fn pending_webhook_events(&self) -> Result<i64> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM webhook_events WHERE state = {}",
+            EventState::Pending.sql()
+        );
         Ok(with_journal_pool!(self, pool => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events WHERE state = 'pending'").fetch_one(pool).await?
+            sqlx::query_scalar(&sql).fetch_one(pool).await?
         }))
     }
 }

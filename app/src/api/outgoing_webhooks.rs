@@ -64,7 +64,7 @@ pub async fn outgoing_webhooks() -> Result<OutgoingWebhooksView, UiError> {
                 url: d.url,
                 event_id: d.event_id,
                 event_type: d.event_type,
-                state: d.state,
+                state: d.state.to_string(),
                 attempts: d.attempts,
                 last_status: d.last_status,
                 last_error: d.last_error,

@@ -111,7 +111,7 @@ async fn a_signed_body_that_is_not_json_is_acknowledged_and_rejected() {
         let rejected = app
             .engine
             .store
-            .webhook_events_in("rejected", 10)
+            .webhook_events_in(switchboard::store::EventState::Rejected, 10)
             .await
             .unwrap();
         if let Some(event) = rejected.first() {
