@@ -71,7 +71,7 @@ pub async fn create(
     let key = format!("{PREFIX}{token}");
     let row = ApiKeyRow {
         id: format!("key_{}", uuid::Uuid::new_v4().simple()),
-        workspace_id: caller.workspace.id.clone(),
+        workspace_id: caller.workspace.id.to_string(),
         name: name.to_string(),
         scopes: scopes.join(","),
         prefix: key.chars().take(PREFIX.len() + 6).collect(),

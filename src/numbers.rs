@@ -7,6 +7,7 @@ use crate::{
     accounts::{Caller, Role},
     audit,
     graph::GraphError,
+    ids::{PhoneNumberId, WorkspaceId},
     store::{self, now_millis, NumberRow},
     tokens, Engine, Error,
 };
@@ -16,14 +17,14 @@ pub use crate::store::NumberStatus;
 /// A number of `workspace_id`; another workspace's number is not found.
 pub async fn owned(
     engine: &Engine,
-    workspace_id: &str,
-    phone_number_id: &str,
+    workspace_id: &WorkspaceId,
+    phone_number_id: &PhoneNumberId,
 ) -> Result<NumberRow, Error> {
     engine
         .store
         .number(phone_number_id)
         .await?
-        .filter(|n| n.workspace_id == workspace_id)
+        .filter(|n| n.workspace_id == *workspace_id)
         .ok_or(Error::NotFound)
 }
 
@@ -36,7 +37,7 @@ pub async fn list(engine: &Engine, caller: &Caller) -> Result<Vec<NumberRow>, Er
 /// Returns whether it changed.
 pub async fn flag_reconnect(
     engine: &Engine,
-    phone_number_id: &str,
+    phone_number_id: &PhoneNumberId,
     reason: &str,
 ) -> Result<bool, store::Error> {
     let Some(number) = engine.store.number(phone_number_id).await? else {
@@ -82,7 +83,7 @@ pub async fn note_graph_error(
     }
     flag_reconnect(
         engine,
-        phone_number_id,
+        &phone_number_id.into(),
         &format!("Meta refused the access token: {error}"),
     )
     .await?;
@@ -107,7 +108,7 @@ pub async fn set_send_rate(
             format!("A number sends 1 to {MAX_SEND_RATE} messages per second."),
         ));
     }
-    let number = owned(engine, &caller.workspace.id, phone_number_id).await?;
+    let number = owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
     engine.store.set_send_rate(phone_number_id, rate).await?;
     audit::record(
         &engine.store,
@@ -131,7 +132,7 @@ pub async fn disconnect(
     deregister: bool,
 ) -> Result<(), Error> {
     caller.require(Role::Admin)?;
-    let number = owned(engine, &caller.workspace.id, phone_number_id).await?;
+    let number = owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
     let mut warnings = Vec::new();
     match tokens::open_number_token(engine, phone_number_id).await {
         Ok(token) => {

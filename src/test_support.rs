@@ -126,8 +126,14 @@ pub async fn workspace_with_number(store: &Store, phone_number_id: &str, waba_id
         .id
         .clone();
     store
-        .connect_number(&workspace, phone_number_id, waba_id, None, 0)
+        .connect_number(
+            &workspace,
+            &phone_number_id.into(),
+            &waba_id.into(),
+            None,
+            0,
+        )
         .await
         .expect("number");
-    workspace
+    workspace.into_string()
 }

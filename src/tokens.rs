@@ -163,7 +163,9 @@ pub async fn check_health(engine: &Engine) -> Result<HealthReport, store::Error>
         match problem {
             None => report.healthy += 1,
             Some(reason) => {
-                if numbers::flag_reconnect(engine, &stored.phone_number_id, &reason).await? {
+                if numbers::flag_reconnect(engine, &stored.phone_number_id.as_str().into(), &reason)
+                    .await?
+                {
                     report.flagged.push(stored.phone_number_id.clone());
                 }
             }

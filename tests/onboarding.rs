@@ -80,7 +80,13 @@ async fn a_number_connects_step_by_step(backend: TestBackend) {
     assert!(live.steps.iter().all(|s| s.state == StepState::Done));
     assert_eq!(live.display_phone_number.as_deref(), Some("15550005678"));
 
-    let number = env.engine.store.number(&phone).await.unwrap().unwrap();
+    let number = env
+        .engine
+        .store
+        .number(&phone.as_str().into())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (number.status, number.verified_name.as_deref()),
         (NumberStatus::Live, Some("Acme Bakery"))
@@ -236,7 +242,7 @@ async fn a_number_outside_the_waba_is_refused(backend: TestBackend) {
     assert!(env
         .engine
         .store
-        .number("123456789012345")
+        .number(&"123456789012345".into())
         .await
         .unwrap()
         .is_none());
@@ -379,7 +385,13 @@ async fn token_health_flags_expiring_and_revoked_tokens(backend: TestBackend) {
     .await;
     let expiring = tokens::check_health(&env.engine).await.unwrap();
     assert_eq!(expiring.flagged, vec![phone.clone()]);
-    let number = env.engine.store.number(&phone).await.unwrap().unwrap();
+    let number = env
+        .engine
+        .store
+        .number(&phone.as_str().into())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(number.status, NumberStatus::ReconnectNeeded);
     assert!(number.status_reason.unwrap().contains("expires in 2 days"));
     assert!(!env.status_of(&phone).await.can_send());
@@ -404,7 +416,7 @@ async fn token_health_flags_expiring_and_revoked_tokens(backend: TestBackend) {
     let reason = env
         .engine
         .store
-        .number(&phone)
+        .number(&phone.as_str().into())
         .await
         .unwrap()
         .unwrap()
@@ -417,14 +429,26 @@ async fn reconnecting_keeps_the_number_and_resumes(backend: TestBackend) {
     let env = setup(backend).await;
     let phone = env.demo.phone_number_id.clone();
     env.connect("attempt-0014", &phone).await;
-    let before = env.engine.store.number(&phone).await.unwrap().unwrap();
+    let before = env
+        .engine
+        .store
+        .number(&phone.as_str().into())
+        .await
+        .unwrap()
+        .unwrap();
     let old_token = env.token_of(&phone).await;
-    numbers::flag_reconnect(&env.engine, &phone, "test: revoked")
+    numbers::flag_reconnect(&env.engine, &phone.as_str().into(), "test: revoked")
         .await
         .unwrap();
 
     assert!(env.connect("attempt-0015", &phone).await.is_live());
-    let after = env.engine.store.number(&phone).await.unwrap().unwrap();
+    let after = env
+        .engine
+        .store
+        .number(&phone.as_str().into())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (after.status, after.created_at),
         (NumberStatus::Live, before.created_at)
@@ -469,7 +493,13 @@ async fn another_workspace_cannot_take_a_connected_number(backend: TestBackend) 
     let progress = intruder.connect("attempt-0017", &phone).await;
     assert_eq!(progress.state, RunState::Failed);
     assert!(progress.problem.unwrap().contains("another workspace"));
-    let number = intruder.engine.store.number(&phone).await.unwrap().unwrap();
+    let number = intruder
+        .engine
+        .store
+        .number(&phone.as_str().into())
+        .await
+        .unwrap()
+        .unwrap();
     assert_ne!(number.workspace_id, intruder.caller.workspace.id);
 }
 

@@ -229,7 +229,7 @@ async fn a_revoked_token_pauses_sending_until_reconnected(backend: TestBackend) 
     eventually("reconnect needed", WAIT, || async {
         env.engine
             .store
-            .number(&phone)
+            .number(&phone.as_str().into())
             .await
             .unwrap()
             .unwrap()
@@ -498,7 +498,7 @@ async fn a_number_never_sends_faster_than_its_rate(backend: TestBackend) {
     assert_eq!(
         env.engine
             .store
-            .number(&phone)
+            .number(&phone.as_str().into())
             .await
             .unwrap()
             .unwrap()

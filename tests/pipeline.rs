@@ -281,7 +281,13 @@ async fn an_unknown_number_waits_until_it_is_connected(backend: TestBackend) {
     assert_eq!(waiting[0].phone_number_id.as_deref(), Some(other));
 
     s.store
-        .connect_number(&s.workspace, other, WABA, None, 0)
+        .connect_number(
+            &s.workspace.as_str().into(),
+            &other.into(),
+            &WABA.into(),
+            None,
+            0,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -306,7 +312,11 @@ async fn unprocessable_bodies_are_kept_as_rejected(backend: TestBackend) {
     deliver(&s, b"not json at all".to_vec()).await;
     deliver(&s, br#"{"object":"page","entry":[]}"#.to_vec()).await;
     assert_eq!(drain(&s.store).await.rejected, 2);
-    let rejected = s.store.webhook_events_in(switchboard::store::EventState::Rejected, 10).await.unwrap();
+    let rejected = s
+        .store
+        .webhook_events_in(switchboard::store::EventState::Rejected, 10)
+        .await
+        .unwrap();
     assert_eq!(rejected.len(), 2);
     assert!(rejected
         .iter()
@@ -362,7 +372,11 @@ async fn errors_retry_then_dead_letter_then_replay(backend: TestBackend) {
         execute_on_journal(&s.store, "UPDATE webhook_events SET next_attempt_at = 0").await;
         assert_eq!(pipeline::process_due(&s.store).await.unwrap().failed, 1);
     }
-    let dead = s.store.webhook_events_in(switchboard::store::EventState::Dead, 10).await.unwrap();
+    let dead = s
+        .store
+        .webhook_events_in(switchboard::store::EventState::Dead, 10)
+        .await
+        .unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].attempts, MAX_ATTEMPTS);
     assert!(
@@ -468,7 +482,7 @@ async fn the_business_removing_the_app_pauses_its_numbers(backend: TestBackend) 
     deliver(&s, envelope(vec![removed.clone()])).await;
     deliver(&s, envelope(vec![removed])).await;
     drain(&s.store).await;
-    let number = s.store.number(PHONE).await.unwrap().unwrap();
+    let number = s.store.number(&PHONE.into()).await.unwrap().unwrap();
     assert_eq!(
         number.status,
         switchboard::store::NumberStatus::ReconnectNeeded
@@ -512,7 +526,7 @@ async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestB
             name: "Admin".into(),
         },
         workspace: Workspace {
-            id: workspace.to_string(),
+            id: workspace.into(),
             name: "W".into(),
         },
         role: Role::Admin,
@@ -523,7 +537,13 @@ async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestB
     )
     .await;
     s.store
-        .connect_number("other", "200000000000001", "300000000000001", None, 0)
+        .connect_number(
+            &"other".into(),
+            &"200000000000001".into(),
+            &"300000000000001".into(),
+            None,
+            0,
+        )
         .await
         .unwrap();
     let other = "other".to_string();
@@ -547,7 +567,11 @@ async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestB
         pipeline::process_due(&s.store).await.unwrap();
     }
     assert_eq!(
-        s.store.webhook_events_in(switchboard::store::EventState::Dead, 10).await.unwrap().len(),
+        s.store
+            .webhook_events_in(switchboard::store::EventState::Dead, 10)
+            .await
+            .unwrap()
+            .len(),
         2
     );
 
@@ -583,7 +607,11 @@ async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestB
         1
     );
     assert_eq!(
-        s.store.webhook_events_in(switchboard::store::EventState::Dead, 10).await.unwrap().len(),
+        s.store
+            .webhook_events_in(switchboard::store::EventState::Dead, 10)
+            .await
+            .unwrap()
+            .len(),
         1
     );
     assert_eq!(

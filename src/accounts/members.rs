@@ -44,7 +44,7 @@ pub async fn create_workspace(
         return Err(Error::invalid("name", "use 1 to 100 characters"));
     }
     let workspace = Workspace {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: uuid::Uuid::new_v4().to_string().into(),
         name: name.to_string(),
     };
     store

@@ -100,7 +100,7 @@ pub async fn create_admin(store: &Store, sign_up: &SignUp<'_>) -> Result<User, E
         return Err(Error::AlreadySetUp);
     }
     let workspace = Workspace {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: uuid::Uuid::new_v4().to_string().into(),
         name: workspace_name,
     };
     store

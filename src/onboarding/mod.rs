@@ -323,7 +323,7 @@ async fn progress_of(engine: &Engine, id: &str) -> Result<Progress, Error> {
     let display = match &run.phone_number_id {
         Some(phone) => engine
             .store
-            .number(phone)
+            .number(&phone.as_str().into())
             .await?
             .filter(|n| n.workspace_id == run.workspace_id)
             .and_then(|n| n.display_phone_number),

@@ -222,7 +222,10 @@ async fn choose_phone(
             }
         };
     }
-    let connected = engine.store.numbers_of(&run.workspace_id).await?;
+    let connected = engine
+        .store
+        .numbers_of(&run.workspace_id.as_str().into())
+        .await?;
     let fresh: Vec<&PhoneNumber> = phones
         .iter()
         .filter(|p| {

@@ -106,7 +106,12 @@ pub async fn queue(
     origin: Origin,
     dedupe_key: Option<&str>,
 ) -> Result<(i64, bool), Error> {
-    let number = numbers::owned(engine, workspace_id, &message.phone_number_id).await?;
+    let number = numbers::owned(
+        engine,
+        &workspace_id.into(),
+        &message.phone_number_id.as_str().into(),
+    )
+    .await?;
     if number.status == numbers::NumberStatus::Disconnected {
         return Err(Error::invalid(
             "phone_number_id",
@@ -199,7 +204,7 @@ pub async fn send_file(
     // Checked before anything reaches Meta.
     let kind = content::sendable_kind(&file.mime_type, file.bytes.len())
         .map_err(|e| Error::invalid("file", e.0))?;
-    let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
+    let number = numbers::owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
     if !number.status.can_send() {
         return Err(Error::invalid(
             "file",
@@ -249,7 +254,7 @@ pub async fn approved_templates(
     phone_number_id: &str,
 ) -> Result<Vec<crate::graph::templates::TemplateInfo>, Error> {
     caller.require(Role::Agent)?;
-    let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
+    let number = numbers::owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
     // A number connected a moment ago may not be synced yet.
     let synced = engine.store.template_sync_state(&number.waba_id).await?;
     if synced.is_none_or(|(at, _)| at.is_none()) {

@@ -166,7 +166,7 @@ async fn send_for_number(task: NumberSender) {
             Ok(true) => {}
             _ => break,
         }
-        match engine.store.number(&phone).await {
+        match engine.store.number(&phone.as_str().into()).await {
             Ok(Some(number)) if number.status.can_send() => {}
             _ => break,
         }
@@ -222,7 +222,8 @@ async fn send_for_number(task: NumberSender) {
 async fn no_token(engine: &Engine, phone: &str, error: &TokenError) {
     tracing::error!(phone_number_id = %phone, %error, "cannot open the number's token; sending paused");
     if matches!(error, TokenError::Missing) {
-        let _ = numbers::flag_reconnect(engine, phone, "the number has no stored token").await;
+        let _ =
+            numbers::flag_reconnect(engine, &phone.into(), "the number has no stored token").await;
     }
 }
 

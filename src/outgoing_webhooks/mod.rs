@@ -118,7 +118,7 @@ pub async fn create(
             .vault
             .seal(&secret, &endpoint_binding(&caller.workspace.id, &id)),
         id,
-        workspace_id: caller.workspace.id.clone(),
+        workspace_id: caller.workspace.id.to_string(),
         url: url.to_string(),
         previous: None,
         created_at: now,

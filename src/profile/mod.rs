@@ -112,7 +112,7 @@ async fn number_and_token(
     phone_number_id: &str,
 ) -> Result<(NumberRow, Secret<String>), Error> {
     caller.require(Role::Admin)?;
-    let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
+    let number = numbers::owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
     if number.status == numbers::NumberStatus::Disconnected {
         return Err(Error::NotConnected(
             "This number is disconnected; connect it again to edit its profile.".into(),

@@ -2,6 +2,7 @@
 //! failures. The rules live in `crate::accounts`; this is storage only.
 
 use super::{with_pool, Result, Store};
+use crate::ids::WorkspaceId;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct User {
@@ -12,7 +13,7 @@ pub struct User {
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Workspace {
-    pub id: String,
+    pub id: WorkspaceId,
     pub name: String,
 }
 
@@ -269,7 +270,10 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|(id, name, r)| Membership {
-                workspace: Workspace { id, name },
+                workspace: Workspace {
+                    id: WorkspaceId::new(id),
+                    name,
+                },
                 role: role(&r),
             })
             .collect())
@@ -364,7 +368,7 @@ impl Store {
         });
         Ok(row.map(|row| InviteRow {
             workspace: Workspace {
-                id: row.workspace_id,
+                id: WorkspaceId::new(row.workspace_id),
                 name: row.workspace_name,
             },
             role: role(&row.role),

@@ -1,7 +1,11 @@
 //! SQL for connected numbers and their sealed tokens.
 
 use super::{with_pool, with_tx, Result, Store, Tx};
-use crate::{text_enum::text_enum, vault::Sealed};
+use crate::{
+    ids::{PhoneNumberId, WabaId, WorkspaceId},
+    text_enum::text_enum,
+    vault::Sealed,
+};
 
 text_enum! {
     /// Where a connected number stands.
@@ -29,9 +33,9 @@ impl NumberStatus {
 /// A connected number as the UI and the workers see it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct NumberRow {
-    pub phone_number_id: String,
-    pub workspace_id: String,
-    pub waba_id: String,
+    pub phone_number_id: PhoneNumberId,
+    pub workspace_id: WorkspaceId,
+    pub waba_id: WabaId,
     pub display_phone_number: Option<String>,
     pub verified_name: Option<String>,
     pub quality_rating: Option<String>,
@@ -159,7 +163,7 @@ pub(crate) async fn require_reconnect(
 }
 
 impl Store {
-    pub async fn number(&self, phone_number_id: &str) -> Result<Option<NumberRow>> {
+    pub async fn number(&self, phone_number_id: &PhoneNumberId) -> Result<Option<NumberRow>> {
         let sql =
             format!("SELECT {NUMBER_COLUMNS} FROM whatsapp_numbers WHERE phone_number_id = $1");
         Ok(with_pool!(self, pool => {
@@ -167,7 +171,7 @@ impl Store {
         }))
     }
 
-    pub async fn numbers_of(&self, workspace_id: &str) -> Result<Vec<NumberRow>> {
+    pub async fn numbers_of(&self, workspace_id: &WorkspaceId) -> Result<Vec<NumberRow>> {
         let sql = format!(
             "SELECT {NUMBER_COLUMNS} FROM whatsapp_numbers WHERE workspace_id = $1 ORDER BY created_at, phone_number_id"
         );
@@ -179,9 +183,9 @@ impl Store {
     /// Connects a number to a workspace (onboarding calls this).
     pub async fn connect_number(
         &self,
-        workspace_id: &str,
-        phone_number_id: &str,
-        waba_id: &str,
+        workspace_id: &WorkspaceId,
+        phone_number_id: &PhoneNumberId,
+        waba_id: &WabaId,
         display: Option<&str>,
         now: i64,
     ) -> Result<()> {

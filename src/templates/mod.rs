@@ -111,7 +111,7 @@ pub async fn create(
     draft: &Draft,
 ) -> Result<StoredTemplate, Error> {
     caller.require(Role::Admin)?;
-    let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
+    let number = numbers::owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
     rules::templates::check(draft).map_err(|p| Error::invalid(p.field, p.message))?;
     let token = crate::tokens::open_number_token(engine, phone_number_id).await?;
     let request = to_graph(draft);
@@ -124,7 +124,7 @@ pub async fn create(
         Err(error) => return Err(refused_by_meta(engine, phone_number_id, error).await),
     };
     let stored = StoredTemplate {
-        waba_id: number.waba_id.clone(),
+        waba_id: number.waba_id.to_string(),
         name: draft.name.clone(),
         language: draft.language.clone(),
         template_id,
@@ -165,7 +165,7 @@ pub async fn edit(
     draft: &Draft,
 ) -> Result<StoredTemplate, Error> {
     caller.require(Role::Admin)?;
-    let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
+    let number = numbers::owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
     let mut stored = engine
         .store
         .template(&number.waba_id, &draft.name, &draft.language)
@@ -222,7 +222,7 @@ pub async fn delete(
     name: &str,
 ) -> Result<(), Error> {
     caller.require(Role::Admin)?;
-    let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
+    let number = numbers::owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
     let token = crate::tokens::open_number_token(engine, phone_number_id).await?;
     if let Err(error) = engine
         .graph
@@ -265,7 +265,7 @@ pub async fn content_for(
     body: &[String],
 ) -> Result<crate::outbox::Content, Error> {
     caller.require(Role::Agent)?;
-    let number = numbers::owned(engine, &caller.workspace.id, phone_number_id).await?;
+    let number = numbers::owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
     let stored = engine
         .store
         .template(&number.waba_id, name, language)

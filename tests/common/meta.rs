@@ -230,7 +230,7 @@ impl Env {
     pub async fn status_of(&self, phone: &str) -> NumberStatus {
         self.engine
             .store
-            .number(phone)
+            .number(&phone.into())
             .await
             .unwrap()
             .expect("number")

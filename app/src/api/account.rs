@@ -82,7 +82,7 @@ pub async fn welcome() -> Result<WelcomeView, UiError> {
 #[cfg(feature = "ssr")]
 fn me_of(session: &switchboard::accounts::Session) -> Me {
     let view = |m: &switchboard::accounts::Membership| WorkspaceView {
-        id: m.workspace.id.clone(),
+        id: m.workspace.id.to_string(),
         name: m.workspace.name.clone(),
         role: m.role.as_str().to_string(),
     };

@@ -89,8 +89,8 @@ pub(crate) fn number_view(number: switchboard::store::NumberRow) -> NumberView {
         display: number
             .display_phone_number
             .clone()
-            .unwrap_or_else(|| number.phone_number_id.clone()),
-        phone_number_id: number.phone_number_id,
+            .unwrap_or_else(|| number.phone_number_id.to_string()),
+        phone_number_id: number.phone_number_id.to_string(),
         verified_name: number.verified_name,
         quality_rating: number.quality_rating,
         status: number.status.to_string(),

@@ -149,7 +149,7 @@ pub async fn list_templates() -> Result<TemplatesPage, UiError> {
                 phone_number_id: live
                     .iter()
                     .find(|n| n.waba_id == t.waba_id)
-                    .map(|n| n.phone_number_id.clone()),
+                    .map(|n| n.phone_number_id.to_string()),
                 edit_form: live
                     .iter()
                     .find(|n| n.waba_id == t.waba_id)
@@ -163,8 +163,8 @@ pub async fn list_templates() -> Result<TemplatesPage, UiError> {
                 let label = n
                     .display_phone_number
                     .clone()
-                    .unwrap_or_else(|| n.phone_number_id.clone());
-                (n.phone_number_id.clone(), label)
+                    .unwrap_or_else(|| n.phone_number_id.to_string());
+                (n.phone_number_id.to_string(), label)
             })
             .collect(),
         can_edit: caller.role >= Role::Admin,

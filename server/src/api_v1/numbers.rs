@@ -62,14 +62,18 @@ async fn list_numbers(
     headers: HeaderMap,
 ) -> Result<Json<NumberList>, ApiError> {
     let caller = authorize(&state, &headers, READ).await?;
-    let numbers = state.engine.store.numbers_of(&caller.workspace_id).await?;
+    let numbers = state
+        .engine
+        .store
+        .numbers_of(&caller.workspace_id.as_str().into())
+        .await?;
     audit(&state, &caller, "api.numbers_listed", json!({})).await?;
     Ok(Json(NumberList {
         data: numbers
             .into_iter()
             .map(|n| Number {
-                phone_number_id: n.phone_number_id,
-                waba_id: n.waba_id,
+                phone_number_id: n.phone_number_id.into_string(),
+                waba_id: n.waba_id.into_string(),
                 display_phone_number: n.display_phone_number,
                 verified_name: n.verified_name,
                 quality_rating: n.quality_rating,

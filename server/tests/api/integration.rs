@@ -37,7 +37,7 @@ pub async fn owner_caller(app: &TestApp) -> Caller {
     Caller {
         user: member.user,
         workspace: Workspace {
-            id: workspace,
+            id: workspace.into(),
             name: "Acme".into(),
         },
         role: Role::Owner,
@@ -117,7 +117,7 @@ async fn the_integration_api_sends_once_per_key_reads_and_limits() {
     let owner = owner_caller(&app).await;
     app.engine
         .store
-        .connect_number(&owner.workspace.id, PHONE, WABA, None, 0)
+        .connect_number(&owner.workspace.id, &PHONE.into(), &WABA.into(), None, 0)
         .await
         .unwrap();
     customer_writes(&app, &owner.workspace.id).await;

@@ -129,7 +129,7 @@ async fn pages_and_workspaces(backend: TestBackend) {
     let owner = owner_caller(&app).await;
     let store = &app.engine.store;
     store
-        .connect_number(&owner.workspace.id, PHONE, WABA, None, 0)
+        .connect_number(&owner.workspace.id, &PHONE.into(), &WABA.into(), None, 0)
         .await
         .unwrap();
     // Five customers, the first of whom wrote four times.
@@ -312,7 +312,7 @@ async fn pages_and_workspaces(backend: TestBackend) {
     // Another workspace's key, on every endpoint the document lists, with
     // this workspace's ids: nothing of this workspace comes back.
     let elsewhere = Workspace {
-        id: uuid_like("elsewhere"),
+        id: uuid_like("elsewhere").into(),
         name: "Elsewhere".into(),
     };
     store

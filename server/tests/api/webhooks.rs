@@ -366,7 +366,13 @@ async fn conversations_and_dead_letters_through_server_functions() {
         .to_string();
     app.engine
         .store
-        .connect_number(&workspace, "106540352242922", "524126980791429", None, 0)
+        .connect_number(
+            &workspace.as_str().into(),
+            &"106540352242922".into(),
+            &"524126980791429".into(),
+            None,
+            0,
+        )
         .await
         .unwrap();
 
