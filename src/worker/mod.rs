@@ -4,21 +4,28 @@
 //! Adding a queue takes its policy and its step, nothing else:
 //!
 //! ```text
+//! // store/jobs.rs: which rows, and what a claim returns
 //! const JOBS: Claim = Claim { table: "jobs", key: "id",
-//!     due: "state = 'pending' AND next_attempt_at <= $2", order_by: "id",
-//!     also_set: "", returning: "id, attempts" };                // store/jobs.rs
+//!     state: JobState::Pending.sql(), due: "next_attempt_at <= $2",
+//!     order_by: "id", also_set: "", returning: "id, attempts" };
+//!
+//! // jobs.rs: how failures are retried, and one step
 //! const RETRY: RetryPolicy = RetryPolicy {
 //!     backoff: Backoff::growing(1_000, 2, 3_600_000).with_jitter(0.25),
 //!     max_attempts: 8 };
 //!
 //! pub async fn run(engine: Engine, stop: Stop) {
 //!     let wake = engine.wake.jobs.clone();
-//!     worker::run_loop(stop, Some(wake), POLL, || step(&engine)).await
+//!     worker::run_loop(stop, Some(wake), POLL, || step(&engine)).await;
 //! }
-//! async fn step(engine: &Engine) -> Step { /* claim, work, record */ }
+//! async fn step(engine: &Engine) -> Step {
+//!     let claimed = engine.store.claim_jobs(now_millis(), LEASE_MS, 16).await;
+//!     worker::each_side_by_side("jobs", claimed, |job| do_one(engine.clone(), job)).await
+//! }
 //! ```
 //!
-//! and one line in `runtime::start`.
+//! and one line in `runtime::WORKERS` (plus a `Wakes` field if something
+//! in this process queues jobs).
 
 mod backoff;
 mod workers;
