@@ -2,10 +2,12 @@
 //! `messages` webhook, as a real inbound message would) and reads what the
 //! business sent back.
 
+use std::collections::HashMap;
+
 use axum::{
     body::Bytes,
-    extract::{Path, State},
-    routing::{get, post},
+    extract::{Path, Query, State},
+    routing::{get, post, put},
     Json, Router,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -16,6 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     control::{parse, ControlError},
     ids,
+    users::User,
     webhooks::Change,
     world::{ChatLine, Media},
     State as AppState,
@@ -28,6 +31,60 @@ pub fn routes() -> Router<AppState> {
             post(customer_writes),
         )
         .route("/_sandbox/chats/{phone_number_id}/{wa_id}", get(read_chat))
+        .route("/_sandbox/users/{wa_id}", put(set_user).get(get_user))
+}
+
+#[derive(Deserialize)]
+struct UserRequest {
+    /// A username hides the phone from businesses (Meta's 2026 rule);
+    /// `null` removes it.
+    username: Option<String>,
+}
+
+/// Gives a user a username (or takes it away).
+async fn set_user(
+    State(state): State<AppState>,
+    Path(wa_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ControlError> {
+    let request: UserRequest = parse(&body)?;
+    if wa_id.is_empty() || !wa_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ControlError::bad_request("wa_id must be digits"));
+    }
+    state.world().users.insert(
+        wa_id.clone(),
+        User {
+            username: request.username.clone(),
+        },
+    );
+    Ok(Json(
+        json!({ "wa_id": wa_id, "username": request.username }),
+    ))
+}
+
+/// The user as a business number sees them now: BSUID, username, phone
+/// (absent when withheld). `?phone_number_id=` defaults to the demo number.
+async fn get_user(
+    State(state): State<AppState>,
+    Path(wa_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ControlError> {
+    let phone_id = query
+        .get("phone_number_id")
+        .cloned()
+        .or_else(|| state.demo.as_ref().map(|d| d.phone_number_id.clone()))
+        .ok_or_else(|| ControlError::bad_request("phone_number_id is required"))?;
+    let world = state.world();
+    let phone = world
+        .phones
+        .get(&phone_id)
+        .ok_or_else(|| ControlError::not_found(format!("no phone number {phone_id}")))?;
+    let seen = world.seen_by(phone, &wa_id, state.clock.now());
+    Ok(Json(json!({
+        "user_id": seen.user_id,
+        "username": seen.username,
+        "wa_id": seen.wa_id,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -81,12 +138,13 @@ async fn customer_writes(
 
     let now = state.clock.now();
     let wamid = ids::wamid(&mut state.rng());
+    let seen = state.world().seen_by(&phone, &wa_id, now);
     let mut message = json!({
-        "from": wa_id,
         "id": wamid,
         "timestamp": (now / 1000).to_string(),
         "type": request.kind,
     });
+    seen.mark_sender(&mut message);
     if let Some(context) = request.rest.get("context") {
         message["context"] = context.clone();
     }
@@ -146,11 +204,12 @@ async fn customer_writes(
             timestamp: now,
             message: message.clone(),
             status: None,
+            by_phone: false,
         });
     state.webhooks.send(Change::messages(
         &phone,
         json!({
-            "contacts": [{ "profile": { "name": request.name }, "wa_id": wa_id }],
+            "contacts": [seen.contact(&request.name)],
             "messages": [message],
         }),
     ));

@@ -25,6 +25,7 @@ mod signup;
 mod subscriptions;
 mod templates;
 mod uploads;
+mod users;
 mod webhooks;
 mod world;
 

@@ -87,6 +87,7 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
             timestamp: now,
             message: body.clone(),
             status: None,
+            by_phone: true,
         });
 
     let is_template = kind == "template";
@@ -399,6 +400,22 @@ async fn report_statuses(
         if let Some(data) = &callback_data {
             item["biz_opaque_callback_data"] = data.clone();
         }
+        // Failed statuses carry neither contacts nor, for a send by
+        // phone, the BSUID: only the wamid and the phone correlate them.
+        let mut contacts = None;
+        if *status != "failed" {
+            let seen = state.world().seen_by(&phone, &to, now);
+            item["recipient_user_id"] = json!(seen.user_id);
+            let mut contact = json!({ "user_id": seen.user_id });
+            if let Some(wa_id) = &seen.wa_id {
+                contact["wa_id"] = json!(wa_id);
+            }
+            // Meta adds the username once the message reached the phone.
+            if let (Some(username), true) = (&seen.username, *status != "sent") {
+                contact["profile"] = json!({ "username": username });
+            }
+            contacts = Some(json!([contact]));
+        }
         if *status == "failed" {
             item["errors"] = json!([{
                 "code": 131047,
@@ -421,9 +438,11 @@ async fn report_statuses(
             });
         }
         set_line_status(&state, &phone.id, &to, &wamid, status);
-        state
-            .webhooks
-            .send(Change::messages(&phone, json!({ "statuses": [item] })));
+        let mut fields = json!({ "statuses": [item] });
+        if let Some(contacts) = contacts {
+            fields["contacts"] = contacts;
+        }
+        state.webhooks.send(Change::messages(&phone, fields));
     }
 }
 

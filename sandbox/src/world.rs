@@ -132,6 +132,10 @@ pub struct ChatLine {
     pub message: Value,
     /// For outbound lines: the last status delivered to the business.
     pub status: Option<String>,
+    /// Outbound lines: sent to the phone (`to`), which keeps a username
+    /// user's phone visible to the business for 30 days.
+    #[serde(skip)]
+    pub by_phone: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -167,6 +171,8 @@ pub struct World {
     pub pair_buckets: HashMap<(String, String), (f64, Millis)>,
     /// Message templates of every WABA.
     pub templates: Vec<crate::templates::Template>,
+    /// Users by phone, where the sandbox knows more than the phone.
+    pub users: HashMap<String, crate::users::User>,
 }
 
 impl World {

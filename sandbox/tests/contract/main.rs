@@ -12,4 +12,5 @@ mod signup;
 mod subscriptions;
 mod templates;
 mod uploads;
+mod users;
 mod webhooks;

@@ -1,0 +1,198 @@
+//! Users as Meta shows them to a business since 2026 (reference
+//! meta-2026.md §1): a BSUID everywhere, a username when the user has one,
+//! and the phone withheld from a username user unless this number
+//! exchanged a message with the phone in the last 30 days.
+
+use serde_json::{json, Value};
+
+use crate::helpers::World;
+
+/// Meta's BSUID shape: country, optional `ENT.`, up to 128 alphanumerics.
+fn is_bsuid(text: &str) -> bool {
+    let Some((country, rest)) = text.split_once('.') else {
+        return false;
+    };
+    let rest = rest.strip_prefix("ENT.").unwrap_or(rest);
+    country.len() == 2
+        && country.bytes().all(|b| b.is_ascii_uppercase())
+        && (1..=128).contains(&rest.len())
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The value of the last `messages` change that carried messages.
+fn last_inbound(world: &World) -> Value {
+    world
+        .receiver
+        .bodies()
+        .iter()
+        .flat_map(|body| {
+            body["entry"][0]["changes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|change| change["value"].clone())
+        .filter(|value| value.get("messages").is_some())
+        .next_back()
+        .expect("an inbound message")
+}
+
+async fn writes_and_arrives(world: &World, text: &str) -> Value {
+    let before = world.receiver.posts.lock().unwrap().len();
+    world.customer_writes(text).await;
+    world.receiver.wait_for(before + 1).await;
+    last_inbound(world)
+}
+
+async fn give_username(world: &World, username: &str) {
+    let wa_id = world.demo().customer_wa_id.clone();
+    let (status, body) = world
+        .control(
+            "PUT",
+            &format!("/_sandbox/users/{wa_id}"),
+            json!({ "username": username }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn every_incoming_message_names_the_user_by_bsuid_and_phone() {
+    let world = World::start().await;
+    let wa_id = world.demo().customer_wa_id.clone();
+    let value = writes_and_arrives(&world, "hello").await;
+    let contact = &value["contacts"][0];
+    let user_id = contact["user_id"].as_str().unwrap();
+    assert!(is_bsuid(user_id), "{user_id}");
+    assert_eq!(contact["wa_id"], wa_id.as_str());
+    let message = &value["messages"][0];
+    assert_eq!(message["from"], wa_id.as_str());
+    assert_eq!(message["from_user_id"], user_id);
+    assert!(contact["profile"].get("username").is_none());
+}
+
+#[tokio::test]
+async fn a_username_users_phone_is_withheld_until_the_business_writes_to_it() {
+    let world = World::start().await;
+    let wa_id = world.demo().customer_wa_id.clone();
+    give_username(&world, "@casey.c").await;
+
+    let value = writes_and_arrives(&world, "hi, it's me").await;
+    let contact = &value["contacts"][0];
+    assert!(contact.get("wa_id").is_none(), "phone withheld: {contact}");
+    assert_eq!(contact["profile"]["username"], "@casey.c");
+    let message = &value["messages"][0];
+    assert!(message.get("from").is_none(), "{message}");
+    let user_id = message["from_user_id"].as_str().unwrap().to_string();
+    assert_eq!(contact["user_id"], user_id.as_str());
+
+    // The business writes to the phone: the phone shows for 30 days.
+    let (status, sent) = world.send_text(&wa_id, "hello by phone").await;
+    assert_eq!(status, 200, "{sent}");
+    let value = writes_and_arrives(&world, "thanks").await;
+    assert_eq!(value["contacts"][0]["wa_id"], wa_id.as_str());
+    assert_eq!(value["messages"][0]["from"], wa_id.as_str());
+    assert_eq!(
+        value["contacts"][0]["user_id"],
+        user_id.as_str(),
+        "a username does not change the BSUID"
+    );
+
+    let (status, _) = world
+        .control(
+            "POST",
+            "/_sandbox/clock/advance",
+            json!({ "seconds": 31 * 24 * 3600 }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let value = writes_and_arrives(&world, "me again, a month later").await;
+    assert!(value["contacts"][0].get("wa_id").is_none(), "{value}");
+}
+
+#[tokio::test]
+async fn every_number_of_a_portfolio_sees_the_same_bsuid() {
+    let world = World::start().await;
+    let demo = world.demo().clone();
+    let path = |phone: &str| {
+        format!(
+            "/_sandbox/users/{}?phone_number_id={phone}",
+            demo.customer_wa_id
+        )
+    };
+    let (_, first) = world
+        .control("GET", &path(&demo.phone_number_id), json!(null))
+        .await;
+    let (_, second) = world
+        .control("GET", &path(&demo.new_phone_number_id), json!(null))
+        .await;
+    assert!(is_bsuid(first["user_id"].as_str().unwrap()), "{first}");
+    assert_eq!(first["user_id"], second["user_id"]);
+}
+
+#[tokio::test]
+async fn statuses_carry_the_bsuid_and_failed_ones_no_contacts() {
+    let world = World::start().await;
+    let wa_id = world.demo().customer_wa_id.clone();
+    give_username(&world, "@casey.c").await;
+    world.customer_writes("open the window").await;
+    let (status, sent) = world.send_text(&wa_id, "an answer").await;
+    assert_eq!(status, 200, "{sent}");
+    let wamid = sent["messages"][0]["id"].as_str().unwrap().to_string();
+    world.receiver.wait_for_status(&wamid, "read").await;
+    let user_id = last_inbound(&world)["contacts"][0]["user_id"].clone();
+
+    let mut seen = Vec::new();
+    for body in world.receiver.bodies() {
+        let value = &body["entry"][0]["changes"][0]["value"];
+        let Some(item) = value["statuses"].get(0) else {
+            continue;
+        };
+        if item["id"] != wamid.as_str() {
+            continue;
+        }
+        let contact = &value["contacts"][0];
+        assert_eq!(item["recipient_id"], wa_id.as_str(), "sent by phone");
+        assert_eq!(item["recipient_user_id"], user_id);
+        assert_eq!(contact["user_id"], user_id);
+        assert_eq!(contact["wa_id"], wa_id.as_str());
+        let status = item["status"].as_str().unwrap().to_string();
+        let username = contact["profile"]["username"].as_str().map(str::to_string);
+        seen.push((status, username));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("sent".to_string(), None),
+            ("delivered".to_string(), Some("@casey.c".to_string())),
+            ("read".to_string(), Some("@casey.c".to_string())),
+        ]
+    );
+
+    // Outside the window a send fails: no contacts, no BSUID.
+    let (status, _) = world
+        .control(
+            "POST",
+            "/_sandbox/clock/advance",
+            json!({ "seconds": 25 * 3600 }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, sent) = world.send_text(&wa_id, "too late").await;
+    assert_eq!(status, 200, "{sent}");
+    let late = sent["messages"][0]["id"].as_str().unwrap().to_string();
+    world.receiver.wait_for_status(&late, "failed").await;
+    let failed = world
+        .receiver
+        .bodies()
+        .into_iter()
+        .map(|body| body["entry"][0]["changes"][0]["value"].clone())
+        .find(|value| value["statuses"][0]["id"] == late.as_str())
+        .unwrap();
+    assert!(failed.get("contacts").is_none(), "{failed}");
+    assert!(
+        failed["statuses"][0].get("recipient_user_id").is_none(),
+        "{failed}"
+    );
+    assert_eq!(failed["statuses"][0]["recipient_id"], wa_id.as_str());
+}
