@@ -32,8 +32,7 @@ fn last_inbound(world: &World) -> Value {
                 .unwrap_or_default()
         })
         .map(|change| change["value"].clone())
-        .filter(|value| value.get("messages").is_some())
-        .next_back()
+        .rfind(|value| value.get("messages").is_some())
         .expect("an inbound message")
 }
 
