@@ -35,7 +35,7 @@ pub enum Error {
     /// to do.
     #[error("{0}")]
     NotConnected(String),
-    #[error("storage error")]
+    #[error("storage error: {0}")]
     Store(#[from] store::Error),
 }
 

@@ -15,7 +15,7 @@ use crate::{
 };
 
 pub const MEDIA_KINDS: [&str; 5] = ["image", "video", "audio", "document", "sticker"];
-/// Quickly at first (Meta's URLs last minutes), then up to half an hour.
+/// Quickly at first (Meta's URLs last minutes): 8 s, 32 s, 2 min, 8.5 min.
 const RETRY: RetryPolicy = RetryPolicy {
     backoff: Backoff::growing(8_000, 4, 2_048_000),
     max_attempts: 5,

@@ -121,7 +121,7 @@ pub enum DrainError {
 
 /// Waits until no work is due in any queue (events to process, runs to
 /// advance, messages to send, deliveries to post, files to fetch), waking
-/// every worker first. Work scheduled for later (a retry's backoff) does
+/// every worker while any is. Work scheduled for later (a retry's backoff) does
 /// not count. The workers must be running; gives up after `limit`.
 pub async fn drain(engine: &Engine, limit: Duration) -> Result<(), DrainError> {
     let deadline = Instant::now() + limit;

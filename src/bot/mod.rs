@@ -80,7 +80,10 @@ pub async fn stored(store: &Store, workspace_id: &str) -> Result<BotSettings, st
         .await?
         .map(|bot| BotSettings {
             kind: bot.kind,
-            rules: serde_json::from_str(&bot.rules).unwrap_or_default(),
+            rules: serde_json::from_str(&bot.rules).unwrap_or_else(|error| {
+                tracing::warn!(workspace = workspace_id, %error, "stored bot rules no longer parse; answering with none");
+                Default::default()
+            }),
         })
         .unwrap_or_default())
 }

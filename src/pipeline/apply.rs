@@ -236,7 +236,7 @@ async fn inbound(
             recipient: message.customer.clone(),
             kind: reply.kind().to_string(),
             content: serde_json::to_string(reply).expect("content serializes"),
-            origin: "bot".to_string(),
+            origin: crate::outbox::Origin::Bot.as_str().to_string(),
             dedupe_key: Some(format!("bot:{}:{index}", message.wamid)),
             context_wamid: reply.is_message().then(|| message.wamid.clone()),
         };

@@ -30,7 +30,7 @@ impl Store {
         let webhook_events = with_journal_pool!(self, pool => {
             sqlx::query_scalar(&events).bind(now).fetch_one(pool).await?
         });
-        // States as literals, so each queue's partial index serves its count.
+        // States as literals, so the queues' partial indexes serve the counts.
         let queues = format!(
             "SELECT
                 (SELECT COUNT(*) FROM onboardings WHERE state = {ready}),

@@ -67,26 +67,25 @@ impl Store {
     ) -> Result<T> {
         match self {
             Store::Sqlite(s) => {
-                let mut conn = s.journal_pool().acquire().await?;
+                let mut relaxed = RelaxedConnection {
+                    conn: s.journal_pool().acquire().await?,
+                    restored: false,
+                };
+                let conn = &mut relaxed.conn;
                 sqlx::query("PRAGMA synchronous = NORMAL")
-                    .execute(&mut *conn)
+                    .execute(&mut **conn)
                     .await?;
                 let outcome = async {
-                    let mut tx = Tx::Sqlite(sqlx::Connection::begin(&mut *conn).await?);
+                    let mut tx = Tx::Sqlite(sqlx::Connection::begin(&mut **conn).await?);
                     let value = body(&mut tx).await?;
                     tx.commit().await?;
                     Ok(value)
                 }
                 .await;
-                // The connection goes back to the pool at full durability,
-                // or not at all.
-                if sqlx::query("PRAGMA synchronous = FULL")
-                    .execute(&mut *conn)
+                relaxed.restored = sqlx::query("PRAGMA synchronous = FULL")
+                    .execute(&mut *relaxed.conn)
                     .await
-                    .is_err()
-                {
-                    conn.close_on_drop();
-                }
+                    .is_ok();
                 outcome
             }
             Store::Postgres(s) => {
@@ -99,6 +98,23 @@ impl Store {
                 tx.commit().await?;
                 Ok(value)
             }
+        }
+    }
+}
+
+/// A journal connection set to relaxed durability. It goes back to the
+/// pool at full durability or not at all: unless `restored`, it is closed,
+/// also when the future using it is cancelled midway (a worker aborted at
+/// shutdown), so no acknowledgement ever rides on a relaxed connection.
+struct RelaxedConnection {
+    conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    restored: bool,
+}
+
+impl Drop for RelaxedConnection {
+    fn drop(&mut self) {
+        if !self.restored {
+            self.conn.close_on_drop();
         }
     }
 }

@@ -42,8 +42,9 @@ pub use workers::Workers;
 pub struct Stop(watch::Receiver<bool>);
 
 impl Stop {
+    /// Raised, or the sender is gone (which also means stop).
     pub fn is_stopped(&self) -> bool {
-        *self.0.borrow()
+        self.0.has_changed().is_err() || *self.0.borrow()
     }
 
     pub async fn stopped(&mut self) {
@@ -118,7 +119,12 @@ where
     for item in items {
         running.spawn(work(item));
     }
-    while running.join_next().await.is_some() {}
+    while let Some(finished) = running.join_next().await {
+        if let Err(error) = finished {
+            // Its lease runs out and another attempt takes it up.
+            tracing::error!(queue, %error, "an item's work panicked");
+        }
+    }
     Step::busy_if(busy)
 }
 

@@ -47,7 +47,13 @@ impl Workers {
     /// those still running after that are aborted. Returns how many were.
     pub async fn stop(mut self, grace: Duration) -> usize {
         let _ = self.stop.send(true);
-        let all_done = async { while self.tasks.join_next().await.is_some() {} };
+        let all_done = async {
+            while let Some(finished) = self.tasks.join_next().await {
+                if let Err(error) = finished {
+                    tracing::error!(%error, "a worker had panicked");
+                }
+            }
+        };
         if tokio::time::timeout(grace, all_done).await.is_ok() {
             return 0;
         }
