@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::{
     error::{GraphError, GraphResult},
     graph::{authorized, GraphRequest},
-    ids, phones, templates,
+    ids, phones, templates, users,
     webhooks::Change,
     world::{ChatLine, Millis, Phone, DAY_MS},
     State,
@@ -60,12 +60,24 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
             "The phone number is not registered on the WhatsApp Business Platform.",
         ));
     }
-    let to = recipient(&body)?;
     let kind = body
         .get("type")
         .and_then(Value::as_str)
         .unwrap_or("text")
         .to_string();
+    let addressee = addressee(&body)?;
+    let to = match &addressee {
+        Addressee::Phone { wa_id, .. } => wa_id.clone(),
+        Addressee::User { user_id } => {
+            refuse_bsuid_for_one_tap_authentication(state, &phone, &kind, &body)?;
+            users::phone_of_bsuid(&state.world(), &phone, user_id).ok_or_else(|| {
+                invalid(format!(
+                    "The parameter recipient ({user_id}) is not a user of this business portfolio."
+                ))
+            })?
+        }
+    };
+    let by_phone = matches!(addressee, Addressee::Phone { .. });
     validate_content(state, &phone, &kind, &body)?;
     let now = state.clock.now();
     take_throughput(state, &phone, now)?;
@@ -87,7 +99,7 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
             timestamp: now,
             message: body.clone(),
             status: None,
-            by_phone: true,
+            by_phone,
         });
 
     let is_template = kind == "template";
@@ -101,7 +113,10 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
     let statuses = report_statuses(
         state.clone(),
         phone.clone(),
-        to.clone(),
+        Sent {
+            wa_id: to.clone(),
+            by_phone,
+        },
         wamid.clone(),
         outcome,
         body.get("biz_opaque_callback_data").cloned(),
@@ -112,24 +127,80 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
         drop(announcing);
     });
 
-    let input = body.get("to").and_then(Value::as_str).unwrap_or_default();
     let mut message = json!({ "id": wamid });
     if is_template {
         message["message_status"] = json!("accepted");
     }
+    // `wa_id` on the phone path, `user_id` on the BSUID path.
+    let contact = match addressee {
+        Addressee::Phone { input, wa_id } => json!({ "input": input, "wa_id": wa_id }),
+        Addressee::User { user_id } => json!({ "input": user_id, "user_id": user_id }),
+    };
     Ok(json!({
         "messaging_product": "whatsapp",
-        "contacts": [{ "input": input, "wa_id": to }],
+        "contacts": [contact],
         "messages": [message],
     }))
 }
 
+/// Whom a send is for: a phone (`to`), or a BSUID (`recipient`); `to`
+/// wins when both are given.
+enum Addressee {
+    Phone { input: String, wa_id: String },
+    User { user_id: String },
+}
+
+fn addressee(body: &Value) -> GraphResult<Addressee> {
+    if body.get("to").is_some() {
+        let input = body["to"].as_str().unwrap_or_default().to_string();
+        return Ok(Addressee::Phone {
+            wa_id: phone_digits(body)?,
+            input,
+        });
+    }
+    match body.get("recipient").and_then(Value::as_str) {
+        Some(user_id) if users::is_bsuid(user_id) => Ok(Addressee::User {
+            user_id: user_id.to_string(),
+        }),
+        Some(other) => Err(invalid(format!(
+            "The parameter recipient ({other}) is not a valid business-scoped user id."
+        ))),
+        None => Err(missing("The parameter to or recipient is required.")),
+    }
+}
+
+/// One-tap, zero-tap and copy-code authentication templates need a phone.
+fn refuse_bsuid_for_one_tap_authentication(
+    state: &State,
+    phone: &Phone,
+    kind: &str,
+    body: &Value,
+) -> GraphResult<()> {
+    if kind != "template" {
+        return Ok(());
+    }
+    let name = body["template"]["name"].as_str().unwrap_or_default();
+    let authentication =
+        state.world().templates.iter().any(|t| {
+            t.waba_id == phone.waba_id && t.name == name && t.category == "AUTHENTICATION"
+        });
+    if authentication {
+        return Err(GraphError::whatsapp(
+            StatusCode::BAD_REQUEST,
+            131062,
+            "BSUID recipients are not supported for this message",
+            "Authentication templates can only be sent to a phone number.",
+        ));
+    }
+    Ok(())
+}
+
 /// `to`: digits with an optional leading `+`, 8 to 15 of them.
-fn recipient(body: &Value) -> GraphResult<String> {
+fn phone_digits(body: &Value) -> GraphResult<String> {
     let raw = body
         .get("to")
         .and_then(Value::as_str)
-        .ok_or_else(|| missing("The parameter to is required."))?;
+        .ok_or_else(|| invalid("The parameter to must be a string."))?;
     let digits: String = raw
         .trim_start_matches('+')
         .chars()
@@ -372,11 +443,17 @@ enum Outcome {
     OutsideWindow,
 }
 
+/// Whom a send went to, and how it was addressed.
+struct Sent {
+    wa_id: String,
+    by_phone: bool,
+}
+
 /// Sends the statuses a real send produces, each after the configured delay.
 async fn report_statuses(
     state: State,
     phone: Phone,
-    to: String,
+    sent: Sent,
     wamid: String,
     outcome: Outcome,
     callback_data: Option<Value>,
@@ -391,12 +468,21 @@ async fn report_statuses(
     for (index, status) in steps.iter().enumerate() {
         tokio::time::sleep(delay).await;
         let now = state.clock.now();
+        let to = &sent.wa_id;
+        let seen = state.world().seen_by(&phone, to, now);
         let mut item = json!({
             "id": wamid,
             "status": status,
             "timestamp": (now / 1000).to_string(),
-            "recipient_id": to,
         });
+        // The phone, unless a BSUID send went to a user whose phone is
+        // withheld; the BSUID always, except on a failed send by phone.
+        if sent.by_phone || seen.wa_id.is_some() {
+            item["recipient_id"] = json!(to);
+        }
+        if !(sent.by_phone && *status == "failed") {
+            item["recipient_user_id"] = json!(seen.user_id);
+        }
         if let Some(data) = &callback_data {
             item["biz_opaque_callback_data"] = data.clone();
         }
@@ -404,8 +490,6 @@ async fn report_statuses(
         // phone, the BSUID: only the wamid and the phone correlate them.
         let mut contacts = None;
         if *status != "failed" {
-            let seen = state.world().seen_by(&phone, &to, now);
-            item["recipient_user_id"] = json!(seen.user_id);
             let mut contact = json!({ "user_id": seen.user_id });
             if let Some(wa_id) = &seen.wa_id {
                 contact["wa_id"] = json!(wa_id);
@@ -437,7 +521,7 @@ async fn report_statuses(
                 "category": category,
             });
         }
-        set_line_status(&state, &phone.id, &to, &wamid, status);
+        set_line_status(&state, &phone.id, to, &wamid, status);
         let mut fields = json!({ "statuses": [item] });
         if let Some(contacts) = contacts {
             fields["contacts"] = contacts;

@@ -30,6 +30,33 @@ pub fn bsuid(business_id: &str, wa_id: &str) -> String {
     format!("{}.{}", country(wa_id), u64::from_be_bytes(number))
 }
 
+/// Meta's shape: country, optional `ENT.` (a parent BSUID), up to 128
+/// alphanumerics.
+pub fn is_bsuid(text: &str) -> bool {
+    let Some((country, rest)) = text.split_once('.') else {
+        return false;
+    };
+    let rest = rest.strip_prefix("ENT.").unwrap_or(rest);
+    country.len() == 2
+        && country.bytes().all(|b| b.is_ascii_uppercase())
+        && (1..=128).contains(&rest.len())
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The phone behind `user_id` if it is a user `phone`'s portfolio knows
+/// (one who wrote to it or was written to, or one the sandbox was told
+/// of); a BSUID of another portfolio is nobody here.
+pub fn phone_of_bsuid(world: &World, phone: &Phone, user_id: &str) -> Option<String> {
+    let business = world.business_of(phone);
+    let mut known = world
+        .users
+        .keys()
+        .chain(world.chats.keys().map(|(_, wa_id)| wa_id));
+    known
+        .find(|wa_id| bsuid(&business, wa_id) == user_id)
+        .cloned()
+}
+
 /// An ISO 3166 code from the phone's calling code (enough for samples).
 fn country(wa_id: &str) -> &'static str {
     const CODES: [(&str, &str); 6] = [
@@ -121,5 +148,14 @@ mod tests {
         let digits = &first[3..];
         assert!(!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
         assert!(bsuid("1111", "447700900123").starts_with("GB."));
+        assert!(is_bsuid(&first));
+    }
+
+    #[test]
+    fn bsuids_of_the_wrong_shape_are_refused() {
+        assert!(is_bsuid("US.ENT.11815799212886844830"));
+        for bad in ["16505551234", "us.123", "USA.123", "US.", "US.12-34", ""] {
+            assert!(!is_bsuid(bad), "{bad}");
+        }
     }
 }

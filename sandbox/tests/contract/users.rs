@@ -195,3 +195,124 @@ async fn statuses_carry_the_bsuid_and_failed_ones_no_contacts() {
     );
     assert_eq!(failed["statuses"][0]["recipient_id"], wa_id.as_str());
 }
+
+/// Sends `body` (with `messaging_product`) from the demo number.
+async fn send(world: &World, body: Value) -> (u16, Value) {
+    let phone = world.demo().phone_number_id.clone();
+    let mut body = body;
+    body["messaging_product"] = json!("whatsapp");
+    world
+        .call("POST", &format!("{phone}/messages"), Some(body))
+        .await
+}
+
+#[tokio::test]
+async fn a_send_by_bsuid_reaches_the_user_and_keeps_the_phone_withheld() {
+    let world = World::start().await;
+    let wa_id = world.demo().customer_wa_id.clone();
+    give_username(&world, "@casey.c").await;
+    let value = writes_and_arrives(&world, "hello, business").await;
+    let user_id = value["contacts"][0]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (status, sent) = send(
+        &world,
+        json!({ "recipient_type": "individual", "recipient": user_id, "type": "text", "text": { "body": "hello, user" } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(
+        sent["contacts"][0],
+        json!({ "input": user_id, "user_id": user_id })
+    );
+    let wamid = sent["messages"][0]["id"].as_str().unwrap().to_string();
+    let read = world.receiver.wait_for_status(&wamid, "read").await;
+    assert!(read.get("recipient_id").is_none(), "phone withheld: {read}");
+    assert_eq!(read["recipient_user_id"], user_id.as_str());
+
+    let (_, chat) = world
+        .control(
+            "GET",
+            &format!("/_sandbox/chats/{}/{wa_id}", world.demo().phone_number_id),
+            json!(null),
+        )
+        .await;
+    let last = chat["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["message"]["text"]["body"], "hello, user");
+
+    // A send by BSUID is no exchange by phone: still withheld.
+    let value = writes_and_arrives(&world, "got it").await;
+    assert!(value["contacts"][0].get("wa_id").is_none(), "{value}");
+}
+
+#[tokio::test]
+async fn with_both_to_and_recipient_the_phone_wins() {
+    let world = World::start().await;
+    let wa_id = world.demo().customer_wa_id.clone();
+    let value = writes_and_arrives(&world, "hi").await;
+    let user_id = value["contacts"][0]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, sent) = send(
+        &world,
+        json!({ "to": wa_id, "recipient": user_id, "type": "text", "text": { "body": "by phone" } }),
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(
+        sent["contacts"][0],
+        json!({ "input": wa_id, "wa_id": wa_id })
+    );
+}
+
+#[tokio::test]
+async fn unknown_foreign_or_malformed_bsuids_are_refused() {
+    let world = World::start().await;
+    world.customer_writes("hi").await;
+    for recipient in ["US.424242424242", "GB.ENT.1", "not-a-bsuid", "16505551234"] {
+        let result = send(
+            &world,
+            json!({ "recipient": recipient, "type": "text", "text": { "body": "?" } }),
+        )
+        .await;
+        crate::helpers::assert_graph_error(&result, 400, 131009, None);
+    }
+    let result = send(
+        &world,
+        json!({ "type": "text", "text": { "body": "to nobody" } }),
+    )
+    .await;
+    crate::helpers::assert_graph_error(&result, 400, 131008, None);
+}
+
+#[tokio::test]
+async fn authentication_templates_cannot_go_to_a_bsuid() {
+    let world = World::start().await;
+    let waba = world.demo().waba_id.clone();
+    let value = writes_and_arrives(&world, "send me a code").await;
+    let user_id = value["contacts"][0]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, made) = world
+        .call(
+            "POST",
+            &format!("{waba}/message_templates"),
+            Some(json!({
+                "name": "login_code", "language": "en_US", "category": "AUTHENTICATION",
+                "components": [{ "type": "BODY", "text": "Your code is {{1}}. It expires soon.", "example": { "body_text": [["123456"]] } }],
+            })),
+        )
+        .await;
+    assert_eq!(status, 200, "{made}");
+    let template = json!({ "name": "login_code", "language": { "code": "en_US" } });
+    let result = send(
+        &world,
+        json!({ "recipient": user_id, "type": "template", "template": template }),
+    )
+    .await;
+    crate::helpers::assert_graph_error(&result, 400, 131062, None);
+}
