@@ -20,7 +20,7 @@ use crate::{
     ids,
     users::User,
     webhooks::Change,
-    world::{ChatLine, Media},
+    world::{ChatLine, Media, Phone},
     State as AppState,
 };
 
@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/_sandbox/chats/{phone_number_id}/{wa_id}", get(read_chat))
         .route("/_sandbox/users/{wa_id}", put(set_user).get(get_user))
+        .route("/_sandbox/customers/{wa_id}/share-phone", post(share_phone))
 }
 
 #[derive(Deserialize)]
@@ -193,26 +194,117 @@ async fn customer_writes(
         message[kind] = object;
     }
 
+    arrives(
+        &state,
+        &phone,
+        &wa_id,
+        &seen.contact(&request.name),
+        message,
+    );
+    Ok(Json(json!({ "wamid": wamid })))
+}
+
+/// A message from the user reaches the business: the chat shows it and
+/// the `messages` webhook goes out.
+fn arrives(state: &AppState, phone: &Phone, wa_id: &str, contact: &Value, message: Value) {
     state
         .world()
         .chats
-        .entry((phone.id.clone(), wa_id.clone()))
+        .entry((phone.id.clone(), wa_id.to_string()))
         .or_default()
         .push(ChatLine {
             direction: "inbound",
-            wamid: wamid.clone(),
-            timestamp: now,
+            wamid: message["id"].as_str().unwrap_or_default().to_string(),
+            timestamp: state.clock.now(),
             message: message.clone(),
             status: None,
             by_phone: false,
         });
     state.webhooks.send(Change::messages(
-        &phone,
-        json!({
-            "contacts": [seen.contact(&request.name)],
-            "messages": [message],
-        }),
+        phone,
+        json!({ "contacts": [contact], "messages": [message] }),
     ));
+}
+
+#[derive(Deserialize)]
+struct ShareRequest {
+    phone_number_id: Option<String>,
+    #[serde(default = "default_name")]
+    name: String,
+}
+
+/// The user taps "share phone number" on the business's
+/// REQUEST_CONTACT_INFO message: the phone joins the portfolio's contact
+/// book and a `contacts` message with `origin: contact_request` arrives.
+async fn share_phone(
+    State(state): State<AppState>,
+    Path(wa_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ControlError> {
+    let request: ShareRequest = if body.is_empty() {
+        ShareRequest {
+            phone_number_id: None,
+            name: default_name(),
+        }
+    } else {
+        parse(&body)?
+    };
+    let phone_id = request
+        .phone_number_id
+        .clone()
+        .or_else(|| state.demo.as_ref().map(|d| d.phone_number_id.clone()))
+        .ok_or_else(|| ControlError::bad_request("phone_number_id is required"))?;
+    let (phone, asked) = {
+        let world = state.world();
+        let phone = world
+            .phones
+            .get(&phone_id)
+            .cloned()
+            .ok_or_else(|| ControlError::not_found(format!("no phone number {phone_id}")))?;
+        let asked = world
+            .chats
+            .get(&(phone_id.clone(), wa_id.clone()))
+            .is_some_and(|lines| {
+                lines.iter().any(|line| {
+                    line.direction == "outbound"
+                        && line.message.pointer("/interactive/type")
+                            == Some(&json!("request_contact_info"))
+                })
+            });
+        (phone, asked)
+    };
+    if !asked {
+        return Err(ControlError::bad_request(
+            "the business has not asked this user for their phone number",
+        ));
+    }
+    let now = state.clock.now();
+    {
+        let mut world = state.world();
+        let business = world.business_of(&phone);
+        world.contact_book.insert((business, wa_id.clone()));
+    }
+    let seen = state.world().seen_by(&phone, &wa_id, now);
+    let wamid = ids::wamid(&mut state.rng());
+    let mut message = json!({
+        "id": wamid,
+        "timestamp": (now / 1000).to_string(),
+        "type": "contacts",
+        "origin": "contact_request",
+        "contacts": [{
+            "name": { "formatted_name": request.name, "first_name": request.name },
+            "phones": [{ "phone": format!("+{wa_id}"), "wa_id": wa_id, "type": "CELL" }],
+            "vcard": format!("BEGIN:VCARD\nVERSION:3.0\nFN:{}\nTEL;type=CELL;waid={wa_id}:+{wa_id}\nEND:VCARD", request.name),
+        }],
+    });
+    seen.mark_sender(&mut message);
+    arrives(
+        &state,
+        &phone,
+        &wa_id,
+        &seen.contact(&request.name),
+        message,
+    );
     Ok(Json(json!({ "wamid": wamid })))
 }
 

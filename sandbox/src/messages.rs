@@ -302,6 +302,15 @@ fn validate_interactive(interactive: &Value) -> GraphResult<()> {
         true,
     )?;
     match interactive.get("type").and_then(Value::as_str) {
+        // Asks the user for their phone (meta-2026 §1.7).
+        Some("request_contact_info") => {
+            match interactive.pointer("/action/name").and_then(Value::as_str) {
+                Some("request_contact_info") => Ok(()),
+                _ => Err(invalid(
+                    "interactive.action.name must be request_contact_info.",
+                )),
+            }
+        }
         Some("button") => {
             let buttons = interactive
                 .pointer("/action/buttons")

@@ -2,8 +2,8 @@
 //! meta-2026.md §1): each has a business-scoped user id (BSUID) per
 //! business portfolio, may have a username, and a username user's phone is
 //! withheld from a business number unless that number exchanged a message
-//! with the phone in the last 30 days. (Meta's contact book, the other way
-//! a phone is shown, is not modelled.)
+//! with the phone in the last 30 days, or the phone is in the portfolio's
+//! contact book (here: the user shared it when asked).
 
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -82,7 +82,7 @@ pub struct Seen {
 }
 
 impl World {
-    fn business_of(&self, phone: &Phone) -> String {
+    pub fn business_of(&self, phone: &Phone) -> String {
         self.wabas
             .get(&phone.waba_id)
             .map(|waba| waba.business_id.clone())
@@ -102,9 +102,13 @@ impl World {
                         && now - line.timestamp < PHONE_SHOWN_FOR_MS
                 })
             });
-        let shown = username.is_none() || exchanged_by_phone;
+        let business = self.business_of(phone);
+        let in_contact_book = self
+            .contact_book
+            .contains(&(business.clone(), wa_id.to_string()));
+        let shown = username.is_none() || exchanged_by_phone || in_contact_book;
         Seen {
-            user_id: bsuid(&self.business_of(phone), wa_id),
+            user_id: bsuid(&business, wa_id),
             username,
             wa_id: shown.then(|| wa_id.to_string()),
         }

@@ -173,6 +173,9 @@ pub struct World {
     pub templates: Vec<crate::templates::Template>,
     /// Users by phone, where the sandbox knows more than the phone.
     pub users: HashMap<String, crate::users::User>,
+    /// Meta's contact book: (portfolio, phone) pairs whose phone every
+    /// number of the portfolio may see.
+    pub contact_book: std::collections::HashSet<(String, String)>,
 }
 
 impl World {

@@ -316,3 +316,73 @@ async fn authentication_templates_cannot_go_to_a_bsuid() {
     .await;
     crate::helpers::assert_graph_error(&result, 400, 131062, None);
 }
+
+#[tokio::test]
+async fn a_shared_phone_arrives_as_a_contact_request_reply_and_stays_visible() {
+    let world = World::start().await;
+    let wa_id = world.demo().customer_wa_id.clone();
+    give_username(&world, "@casey.c").await;
+    let value = writes_and_arrives(&world, "hello").await;
+    let user_id = value["contacts"][0]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let share = format!("/_sandbox/customers/{wa_id}/share-phone");
+
+    // Nobody asked yet: there is nothing to tap.
+    let (status, _) = world.control("POST", &share, json!({})).await;
+    assert_eq!(status, 400);
+
+    let ask = json!({
+        "recipient": user_id, "type": "interactive",
+        "interactive": { "type": "request_contact_info", "body": { "text": "May we have your number?" },
+                         "action": { "name": "request_contact_info" } },
+    });
+    let (status, sent) = send(&world, ask).await;
+    assert_eq!(status, 200, "{sent}");
+
+    let before = world.receiver.posts.lock().unwrap().len();
+    let (status, _) = world.control("POST", &share, json!({})).await;
+    assert_eq!(status, 200);
+    world.receiver.wait_for(before + 1).await;
+    let value = last_inbound(&world);
+    let message = &value["messages"][0];
+    assert_eq!(message["type"], "contacts");
+    assert_eq!(message["origin"], "contact_request");
+    assert_eq!(message["from_user_id"], user_id.as_str());
+    assert_eq!(
+        message["contacts"][0]["phones"][0]["phone"],
+        format!("+{wa_id}")
+    );
+    assert_eq!(
+        value["contacts"][0]["wa_id"],
+        wa_id.as_str(),
+        "in the contact book now"
+    );
+
+    // The contact book outlasts the 30-day rule.
+    let (status, _) = world
+        .control(
+            "POST",
+            "/_sandbox/clock/advance",
+            json!({ "seconds": 40 * 24 * 3600 }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let value = writes_and_arrives(&world, "still me").await;
+    assert_eq!(value["contacts"][0]["wa_id"], wa_id.as_str());
+}
+
+#[tokio::test]
+async fn a_contact_request_needs_its_action_name() {
+    let world = World::start().await;
+    let wa_id = world.demo().customer_wa_id.clone();
+    world.customer_writes("hi").await;
+    let result = send(
+        &world,
+        json!({ "to": wa_id, "type": "interactive",
+                "interactive": { "type": "request_contact_info", "body": { "text": "Your number?" }, "action": {} } }),
+    )
+    .await;
+    crate::helpers::assert_graph_error(&result, 400, 131009, None);
+}
