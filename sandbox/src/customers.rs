@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/_sandbox/chats/{phone_number_id}/{wa_id}", get(read_chat))
         .route("/_sandbox/users/{wa_id}", put(set_user).get(get_user))
         .route("/_sandbox/customers/{wa_id}/share-phone", post(share_phone))
+        .route("/_sandbox/users/{wa_id}/change-number", post(change_number))
 }
 
 #[derive(Deserialize)]
@@ -319,4 +320,84 @@ async fn read_chat(
         .cloned()
         .unwrap_or_default();
     Json(json!({ "messages": lines }))
+}
+
+#[derive(Deserialize)]
+struct ChangeNumber {
+    new_wa_id: String,
+}
+
+/// The user moves to a new phone number, so every portfolio sees a new
+/// BSUID. Each number that chatted with them gets a system message (no
+/// `contacts[]`): `user_changed_number` with the new phone when it may be
+/// shown, else `user_changed_user_id` with the BSUIDs only (§1.5).
+async fn change_number(
+    State(state): State<AppState>,
+    Path(wa_id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ControlError> {
+    let request: ChangeNumber = parse(&body)?;
+    let new = request.new_wa_id;
+    if !new.bytes().all(|b| b.is_ascii_digit()) || !(8..=15).contains(&new.len()) {
+        return Err(ControlError::bad_request(
+            "new_wa_id must be 8 to 15 digits",
+        ));
+    }
+    if new == wa_id {
+        return Err(ControlError::bad_request("new_wa_id is the current number"));
+    }
+    let now = state.clock.now();
+    let mut announced = Vec::new();
+    let mut world = state.world();
+    let numbers: Vec<String> = world
+        .chats
+        .keys()
+        .filter(|(_, customer)| *customer == wa_id)
+        .map(|(phone_id, _)| phone_id.clone())
+        .collect();
+    let before: Vec<(Phone, crate::users::Seen)> = numbers
+        .iter()
+        .filter_map(|id| world.phones.get(id).cloned())
+        .map(|phone| {
+            let seen = world.seen_by(&phone, &wa_id, now);
+            (phone, seen)
+        })
+        .collect();
+    // The user, their chats and their contact-book entries move over.
+    if let Some(user) = world.users.remove(&wa_id) {
+        world.users.insert(new.clone(), user);
+    }
+    for phone_id in &numbers {
+        if let Some(lines) = world.chats.remove(&(phone_id.clone(), wa_id.clone())) {
+            world.chats.insert((phone_id.clone(), new.clone()), lines);
+        }
+    }
+    for (phone, old) in before {
+        let seen = world.seen_by(&phone, &new, now);
+        let wamid = ids::wamid(&mut state.rng());
+        let mut message =
+            json!({ "id": wamid, "timestamp": (now / 1000).to_string(), "type": "system" });
+        message["system"] = match &seen.wa_id {
+            Some(shown) => {
+                message["from"] = json!(wa_id);
+                json!({
+                    "type": "user_changed_number",
+                    "body": format!("User changed from {wa_id} to {shown}"),
+                    "wa_id": shown,
+                    "user_id": seen.user_id,
+                    "previous_user_id": old.user_id,
+                })
+            }
+            None => json!({
+                "type": "user_changed_user_id",
+                "user_id": seen.user_id,
+                "previous_user_id": old.user_id,
+            }),
+        };
+        state
+            .webhooks
+            .send(Change::messages(&phone, json!({ "messages": [message] })));
+        announced.push(json!({ "phone_number_id": phone.id, "user_id": seen.user_id, "previous_user_id": old.user_id }));
+    }
+    Ok(Json(json!({ "announced": announced })))
 }

@@ -386,3 +386,70 @@ async fn a_contact_request_needs_its_action_name() {
     .await;
     crate::helpers::assert_graph_error(&result, 400, 131009, None);
 }
+
+/// The system message of the last `messages` change that carried one.
+fn last_system(world: &World) -> Value {
+    last_inbound(world)["messages"][0].clone()
+}
+
+async fn change_number(world: &World, new_wa_id: &str) -> Value {
+    let wa_id = world.demo().customer_wa_id.clone();
+    let before = world.receiver.posts.lock().unwrap().len();
+    let (status, body) = world
+        .control(
+            "POST",
+            &format!("/_sandbox/users/{wa_id}/change-number"),
+            json!({ "new_wa_id": new_wa_id }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    world.receiver.wait_for(before + 1).await;
+    last_system(world)
+}
+
+#[tokio::test]
+async fn a_new_phone_number_is_announced_with_the_new_bsuid() {
+    let world = World::start().await;
+    let wa_id = world.demo().customer_wa_id.clone();
+    let value = writes_and_arrives(&world, "hello").await;
+    let old_user_id = value["contacts"][0]["user_id"].clone();
+
+    let message = change_number(&world, "16505559999").await;
+    assert_eq!(message["type"], "system");
+    assert_eq!(message["from"], wa_id.as_str());
+    let system = &message["system"];
+    assert_eq!(system["type"], "user_changed_number");
+    assert_eq!(system["wa_id"], "16505559999");
+    assert_eq!(system["previous_user_id"], old_user_id);
+    assert!(is_bsuid(system["user_id"].as_str().unwrap()));
+    assert_ne!(system["user_id"], old_user_id, "a new phone is a new BSUID");
+
+    // The user now writes from the new number, with the new BSUID.
+    let (status, _) = world
+        .control(
+            "POST",
+            "/_sandbox/customers/16505559999/messages",
+            json!({ "type": "text", "text": { "body": "new phone" } }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    world.receiver.wait_for(3).await;
+    let value = last_inbound(&world);
+    assert_eq!(value["contacts"][0]["user_id"], system["user_id"]);
+    assert_eq!(value["contacts"][0]["wa_id"], "16505559999");
+}
+
+#[tokio::test]
+async fn a_username_users_new_number_changes_only_the_bsuid() {
+    let world = World::start().await;
+    give_username(&world, "@casey.c").await;
+    let value = writes_and_arrives(&world, "hello").await;
+    let old_user_id = value["contacts"][0]["user_id"].clone();
+    let message = change_number(&world, "16505559999").await;
+    assert!(message.get("from").is_none(), "{message}");
+    let system = &message["system"];
+    assert_eq!(system["type"], "user_changed_user_id");
+    assert!(system.get("wa_id").is_none(), "{system}");
+    assert_eq!(system["previous_user_id"], old_user_id);
+    assert_ne!(system["user_id"], old_user_id);
+}
