@@ -102,6 +102,32 @@ id_type!(
     Wamid
 );
 
+id_type!(
+    /// A WhatsApp user's business-scoped user id (`user_id`, like
+    /// `US.13491208655302741918`; a parent BSUID has `ENT.` after the
+    /// country). Read from Meta with [`Bsuid::parse`].
+    Bsuid
+);
+
+impl Bsuid {
+    /// Meta's shape (reference meta-2026 §1.1): two capital letters, a dot,
+    /// an optional `ENT.`, then 1 to 128 letters or digits. Stored verbatim.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (country, rest) = text.split_once('.')?;
+        let rest = rest.strip_prefix("ENT.").unwrap_or(rest);
+        let valid = country.len() == 2
+            && country.bytes().all(|b| b.is_ascii_uppercase())
+            && (1..=128).contains(&rest.len())
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric());
+        valid.then(|| Self::new(text))
+    }
+
+    /// A parent BSUID, shared by the portfolios of one parent account.
+    pub fn is_parent(&self) -> bool {
+        self.as_str().get(2..7) == Some(".ENT.")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +157,28 @@ mod tests {
             (text.as_str(), back.as_str()),
             ("102290129340398", "102290129340398")
         );
+    }
+
+    #[test]
+    fn bsuids_are_read_in_metas_shape_only() {
+        let user = Bsuid::parse("US.13491208655302741918").unwrap();
+        assert!(!user.is_parent());
+        assert!(Bsuid::parse("US.ENT.11815799212886844830")
+            .unwrap()
+            .is_parent());
+        assert!(Bsuid::parse("BR.abcXYZ09").is_some(), "not only digits");
+        let too_long = format!("US.{}", "1".repeat(129));
+        for bad in [
+            "16505551234",
+            "us.123",
+            "USA.123",
+            "US.",
+            "US.12-34",
+            "",
+            "US",
+            too_long.as_str(),
+        ] {
+            assert_eq!(Bsuid::parse(bad), None, "{bad}");
+        }
     }
 }
