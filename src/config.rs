@@ -198,6 +198,11 @@ pub struct StandIn {
 }
 
 impl Settings {
+    /// `META_GRAPH_BASE_URL` (or Meta's address in live mode).
+    pub fn graph_base_url(&self) -> Option<&Url> {
+        self.graph_base_url.as_ref()
+    }
+
     /// Resolves Meta's side: live mode's own app and address, or in demo
     /// mode the `stand_in` (an explicit `META_GRAPH_BASE_URL` still wins,
     /// for a sandbox run on its own). Demo mode without one is an error.

@@ -98,9 +98,18 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         // Before anything records a metric, or it goes to the no-op recorder.
         crate::telemetry::prometheus();
-        let (sandbox, stand_in) = match settings.mode {
-            Mode::Live => (None, None),
-            Mode::Demo => {
+        let (sandbox, stand_in) = match (settings.mode, settings.graph_base_url()) {
+            (Mode::Live, _) => (None, None),
+            // A sandbox run on its own (`cargo run -p sandbox`) stands in.
+            (Mode::Demo, Some(url)) => {
+                tracing::warn!(sandbox = %url, "demo mode: META_APP_ID is not set, the sandbox at META_GRAPH_BASE_URL stands in for Meta");
+                let stand_in = StandIn {
+                    app: sandbox_app(&SandboxConfig::default()),
+                    graph_base_url: url.clone(),
+                };
+                (None, Some(stand_in))
+            }
+            (Mode::Demo, None) => {
                 let (sandbox, stand_in) = start_demo_sandbox().await?;
                 (Some(sandbox), Some(stand_in))
             }
@@ -146,6 +155,11 @@ impl Application {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The in-process sandbox's address, when demo mode started one.
+    pub fn own_sandbox_url(&self) -> Option<String> {
+        self.sandbox.as_ref().map(Sandbox::base_url)
     }
 
     /// Adds routes beside the application's own (for embedding and tests).
@@ -202,12 +216,7 @@ impl Application {
 async fn start_demo_sandbox() -> Result<(Sandbox, StandIn), StartError> {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let sandbox_config = SandboxConfig::default();
-    let app = MetaApp {
-        app_id: sandbox_config.app_id.clone(),
-        app_secrets: vec![Secret::new(sandbox_config.app_secret.clone())],
-        config_id: "1".into(),
-        webhook_verify_token: Secret::new(sandbox_config.verify_token.clone()),
-    };
+    let app = sandbox_app(&sandbox_config);
     let sandbox = Sandbox::start(sandbox_config, loopback)
         .await
         .map_err(StartError::Sandbox)?;
@@ -221,6 +230,16 @@ async fn start_demo_sandbox() -> Result<(Sandbox, StandIn), StartError> {
             graph_base_url,
         },
     ))
+}
+
+/// The sandbox's app credentials, standing in for the Meta app's.
+fn sandbox_app(sandbox: &SandboxConfig) -> MetaApp {
+    MetaApp {
+        app_id: sandbox.app_id.clone(),
+        app_secrets: vec![Secret::new(sandbox.app_secret.clone())],
+        config_id: "1".into(),
+        webhook_verify_token: Secret::new(sandbox.verify_token.clone()),
+    }
 }
 
 async fn point_sandbox_webhooks_here(sandbox: String, local: SocketAddr) {

@@ -169,3 +169,27 @@ async fn create_admin_makes_the_owner_once() {
     .unwrap();
     assert_eq!(user.name, "Ops");
 }
+
+#[tokio::test]
+async fn demo_mode_uses_a_sandbox_run_on_its_own_when_told_where() {
+    let standalone = sandbox::Sandbox::start(
+        sandbox::SandboxConfig::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let db = TestDatabase::create(TestBackend::Sqlite).await;
+    let url = standalone.base_url();
+    let settings = crate::helpers::test_config(&db, &[("META_GRAPH_BASE_URL", url.as_str())]);
+    let app = server::Application::build(settings)
+        .await
+        .expect("app builds");
+    let graph = app.engine().config.graph_base_url.to_string();
+    assert_eq!(graph.trim_end_matches('/'), url);
+    assert_eq!(app.own_sandbox_url(), None, "no sandbox of its own");
+    assert_eq!(
+        app.engine().config.meta.app_id,
+        sandbox::SandboxConfig::default().app_id
+    );
+    standalone.stop().await;
+}
