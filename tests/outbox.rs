@@ -19,7 +19,7 @@ use switchboard::{
     },
     numbers,
     outbox::{self, Choice, Content, Media, Origin, OutboundMessage, Section},
-    store::{now_millis, OutboxState},
+    store::{now_millis, OutboxEntry, OutboxState},
     test_support::TestBackend,
 };
 
@@ -74,6 +74,28 @@ async fn inbound_stored(env: &Env, phone: &str) {
             .is_some()
     })
     .await;
+}
+
+/// The customer reacts (which the bot does not answer) and so opens the
+/// window for the agent's messages.
+async fn customer_reacts(env: &Env, phone: &str) {
+    env.customer_writes(
+        phone,
+        CUSTOMER,
+        json!({ "type": "reaction", "reaction": { "message_id": "wamid.x", "emoji": "👍" } }),
+    )
+    .await;
+    inbound_stored(env, phone).await;
+}
+
+/// The outbox's entry `id`, as stored now.
+async fn outbox_entry(env: &Env, id: i64) -> OutboxEntry {
+    env.engine
+        .store
+        .outbox_entry(&env.caller.workspace.id, id)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 async fn agent_sends(env: &Env, phone: &str, content: Content) -> i64 {
@@ -176,13 +198,7 @@ async fn the_rules_bot_answers_from_its_rules(backend: TestBackend) {
 async fn throttling_backs_off_and_delivers_everything(backend: TestBackend) {
     let (env, phone) = connected(backend).await;
     let running = env.run().await;
-    env.customer_writes(
-        &phone,
-        CUSTOMER,
-        json!({ "type": "reaction", "reaction": { "message_id": "wamid.x", "emoji": "👍" } }),
-    )
-    .await;
-    inbound_stored(&env, &phone).await;
+    customer_reacts(&env, &phone).await;
     // Meta answers 130429 to the next three sends, then 500 once.
     env.set_faults(json!({ "graph": [
         { "path_contains": "/messages", "times": 3, "effect": { "kind": "throttle", "code": 130429 } },
@@ -202,13 +218,7 @@ async fn throttling_backs_off_and_delivers_everything(backend: TestBackend) {
         (0..5).map(|n| format!("update {n}")).collect::<Vec<_>>(),
         "in the order queued"
     );
-    let first = env
-        .engine
-        .store
-        .outbox_entry(&env.caller.workspace.id, ids[0])
-        .await
-        .unwrap()
-        .unwrap();
+    let first = outbox_entry(&env, ids[0]).await;
     assert_eq!(first.state, OutboxState::Sent);
     assert!(first.attempts > 1, "it was retried: {first:?}");
     running.stop().await;
@@ -239,13 +249,7 @@ async fn a_revoked_token_pauses_sending_until_reconnected(backend: TestBackend) 
     .await;
     // Everything due has run; the paused number's message still waits.
     env.drain().await;
-    let waiting = env
-        .engine
-        .store
-        .outbox_entry(&env.caller.workspace.id, id)
-        .await
-        .unwrap()
-        .unwrap();
+    let waiting = outbox_entry(&env, id).await;
     assert_eq!(waiting.state, OutboxState::Queued, "nothing is dropped");
     assert_eq!(env.received(&phone, CUSTOMER).await.len(), 1);
 
@@ -262,13 +266,7 @@ async fn a_revoked_token_pauses_sending_until_reconnected(backend: TestBackend) 
 async fn permanent_errors_give_up_with_the_reason(backend: TestBackend) {
     let (env, phone) = connected(backend).await;
     let running = env.run().await;
-    env.customer_writes(
-        &phone,
-        CUSTOMER,
-        json!({ "type": "reaction", "reaction": { "message_id": "wamid.x", "emoji": "👍" } }),
-    )
-    .await;
-    inbound_stored(&env, &phone).await;
+    customer_reacts(&env, &phone).await;
     env.set_faults(json!({ "graph": [
         { "path_contains": "/messages", "times": 1, "effect": { "kind": "meta_error", "status": 400, "code": 131026, "title": "Message undeliverable" } },
         { "path_contains": "/messages", "times": 1, "effect": { "kind": "meta_error", "status": 400, "code": 131047, "title": "Re-engagement message" } },
@@ -277,17 +275,7 @@ async fn permanent_errors_give_up_with_the_reason(backend: TestBackend) {
     let undeliverable = agent_sends(&env, &phone, Content::text("first")).await;
     let outside = agent_sends(&env, &phone, Content::text("second")).await;
     let third = agent_sends(&env, &phone, Content::text("third")).await;
-    let entry = |id| {
-        let env = &env;
-        async move {
-            env.engine
-                .store
-                .outbox_entry(&env.caller.workspace.id, id)
-                .await
-                .unwrap()
-                .unwrap()
-        }
-    };
+    let entry = |id| outbox_entry(&env, id);
     eventually("all three settled", WAIT, || async {
         entry(third).await.state == OutboxState::Sent
     })
