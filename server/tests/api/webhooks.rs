@@ -423,14 +423,8 @@ async fn conversations_and_dead_letters_through_server_functions() {
     assert_eq!(status, 400, "{refused}");
     assert!(refused.contains("template"), "{refused}");
     // Someone in another workspace cannot send from this number.
-    let mut stranger = crate::helpers::member(&app, &mut owner, "s@example.com", "agent").await;
-    assert_eq!(
-        stranger
-            .call("create_workspace", &[("name", "Elsewhere")])
-            .await
-            .0,
-        200
-    );
+    let mut stranger =
+        crate::helpers::member_elsewhere(&app, &mut owner, "s@example.com", "agent").await;
     assert_eq!(stranger.call("send_reply", &reply).await.0, 404);
     assert_eq!(
         app.engine
