@@ -237,14 +237,7 @@ async fn a_revoked_token_pauses_sending_until_reconnected(backend: TestBackend) 
         .await;
     let id = agent_sends(&env, &phone, Content::text("are you there?")).await;
     eventually("reconnect needed", WAIT, || async {
-        env.engine
-            .store
-            .number(&phone.as_str().into())
-            .await
-            .unwrap()
-            .unwrap()
-            .status
-            == numbers::NumberStatus::ReconnectNeeded
+        env.number(&phone).await.unwrap().status == numbers::NumberStatus::ReconnectNeeded
     })
     .await;
     // Everything due has run; the paused number's message still waits.
@@ -483,16 +476,7 @@ async fn a_number_never_sends_faster_than_its_rate(backend: TestBackend) {
     numbers::set_send_rate(&env.engine, &env.caller, &phone, 5)
         .await
         .unwrap();
-    assert_eq!(
-        env.engine
-            .store
-            .number(&phone.as_str().into())
-            .await
-            .unwrap()
-            .unwrap()
-            .send_rate,
-        5
-    );
+    assert_eq!(env.number(&phone).await.unwrap().send_rate, 5);
     env.control_call(
         reqwest::Method::POST,
         &format!("/_sandbox/phones/{phone}"),

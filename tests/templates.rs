@@ -344,10 +344,7 @@ async fn a_promotional_utility_template_is_rejected_with_the_reason(backend: Tes
         ),
         "{recategorised:?}"
     );
-    assert!(env
-        .audit_actions()
-        .await
-        .contains(&"template.edited".to_string()));
+    assert!(env.audited("template.edited").await);
     running.stop().await;
 }
 

@@ -11,7 +11,7 @@ use switchboard::{
     config::{Config, MetaApp, Settings, StandIn},
     onboarding::{self, Progress, SignupData},
     secret::Secret,
-    store::{self, NumberStatus, Store},
+    store::{self, NumberRow, NumberStatus, Store},
     test_support::{TestBackend, TestDatabase},
     tokens,
     vault::generate_key_entry,
@@ -227,14 +227,18 @@ impl Env {
             .clone()
     }
 
+    /// The number's row, if it is stored.
+    pub async fn number(&self, phone: &str) -> Option<NumberRow> {
+        self.engine.store.number(&phone.into()).await.unwrap()
+    }
+
     pub async fn status_of(&self, phone: &str) -> NumberStatus {
-        self.engine
-            .store
-            .number(&phone.into())
-            .await
-            .unwrap()
-            .expect("number")
-            .status
+        self.number(phone).await.expect("number").status
+    }
+
+    /// Whether the audit log holds an entry for `action`.
+    pub async fn audited(&self, action: &str) -> bool {
+        self.audit_actions().await.iter().any(|a| a == action)
     }
 
     pub async fn audit_actions(&self) -> Vec<String> {
