@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{
     live::eventually,
-    meta::{setup, Env},
+    meta::{connected, Env},
 };
 use serde_json::{json, Value};
 use switchboard::{
@@ -38,18 +38,6 @@ on_both_backends!(
 
 const CUSTOMER: &str = "15550001111";
 const WAIT: Duration = Duration::from_secs(20);
-
-async fn connected(backend: TestBackend) -> (Env, String) {
-    let env = setup(backend).await;
-    let phone = env.demo.phone_number_id.clone();
-    let progress = env.connect("attempt-0001", &phone).await;
-    assert_eq!(
-        progress.state,
-        switchboard::onboarding::RunState::Done,
-        "{progress:?}"
-    );
-    (env, phone)
-}
 
 fn text(body: &str) -> Value {
     json!({ "type": "text", "text": { "body": body } })
@@ -105,10 +93,7 @@ async fn agent_sends(env: &Env, phone: &str, content: Content) -> i64 {
         content,
         context_wamid: None,
     };
-    outbox::send(&env.engine, &env.caller, &message, Origin::Agent, None)
-        .await
-        .expect("queued")
-        .0
+    env.agent_send(&message).await.expect("queued").0
 }
 
 async fn the_echo_bot_answers_each_message_once_despite_duplicates(backend: TestBackend) {
@@ -409,15 +394,10 @@ async fn an_agent_cannot_send_free_form_outside_the_window(backend: TestBackend)
         content,
         context_wamid: None,
     };
-    let refused = outbox::send(
-        &env.engine,
-        &env.caller,
-        &message(Content::text("hello")),
-        Origin::Agent,
-        None,
-    )
-    .await
-    .expect_err("never wrote: window closed");
+    let refused = env
+        .agent_send(&message(Content::text("hello")))
+        .await
+        .expect_err("never wrote: window closed");
     assert!(refused.to_string().contains("template"), "{refused}");
     let template = Content::Template {
         name: "hello_world".into(),
@@ -444,17 +424,12 @@ async fn an_agent_cannot_send_free_form_outside_the_window(backend: TestBackend)
     .await
     .unwrap();
     assert_eq!(again, (id, false), "the same key queues once");
-    let invalid = outbox::send(
-        &env.engine,
-        &env.caller,
-        &message(Content::Buttons {
+    let invalid = env
+        .agent_send(&message(Content::Buttons {
             body: "x".into(),
             buttons: vec![],
-        }),
-        Origin::Agent,
-        None,
-    )
-    .await;
+        }))
+        .await;
     assert!(invalid.is_err());
     let window = outbox::window(&env.engine, &env.caller, &phone, "15559990000")
         .await
@@ -505,9 +480,7 @@ async fn a_number_never_sends_faster_than_its_rate(backend: TestBackend) {
             content: Content::text("sale!"),
             context_wamid: None,
         };
-        outbox::send(&env.engine, &env.caller, &message, Origin::Agent, None)
-            .await
-            .unwrap();
+        env.agent_send(&message).await.unwrap();
     }
     eventually("all twelve sent", WAIT, || async {
         env.engine
@@ -569,11 +542,9 @@ async fn an_agent_sends_a_file_uploaded_to_meta(backend: TestBackend) {
     )
     .await
     .expect("uploaded and queued");
-    eventually("the document received", WAIT, || async {
-        !env.received(&phone, CUSTOMER).await.is_empty()
-    })
-    .await;
-    let line = env.received(&phone, CUSTOMER).await.remove(0);
+    let line = env
+        .first_received("the document received", &phone, CUSTOMER)
+        .await;
     assert_eq!(line["message"]["type"], "document");
     assert_eq!(line["message"]["document"]["filename"], "invoice.pdf");
     assert_eq!(line["message"]["document"]["caption"], "Your invoice");
@@ -609,14 +580,10 @@ async fn a_closed_window_offers_the_approved_templates(backend: TestBackend) {
         ),
         context_wamid: None,
     };
-    outbox::send(&env.engine, &env.caller, &message, Origin::Agent, None)
-        .await
-        .expect("queued");
-    eventually("the template received", WAIT, || async {
-        !env.received(&phone, stranger).await.is_empty()
-    })
-    .await;
-    let line = env.received(&phone, stranger).await.remove(0);
+    env.agent_send(&message).await.expect("queued");
+    let line = env
+        .first_received("the template received", &phone, stranger)
+        .await;
     assert_eq!(line["message"]["template"]["name"], "order_update");
     assert_eq!(
         line["message"]["template"]["components"][0]["parameters"][1]["text"],

@@ -10,12 +10,13 @@ use switchboard::{
     accounts::{self, Caller, Role, SignUp},
     config::{Config, MetaApp, Settings, StandIn},
     onboarding::{self, Progress, SignupData},
+    outbox::{self, Origin, OutboundMessage},
     secret::Secret,
     store::{self, NumberRow, NumberStatus, Store},
     test_support::{TestBackend, TestDatabase},
     tokens,
     vault::generate_key_entry,
-    Engine,
+    Engine, Error,
 };
 
 pub const PIN: &str = "135790";
@@ -79,6 +80,16 @@ pub async fn owner(store: &Store) -> Caller {
 
 pub async fn setup(backend: TestBackend) -> Env {
     setup_with(backend, |_| {}).await
+}
+
+/// An environment whose demo number is connected (onboarding done), and
+/// that number.
+pub async fn connected(backend: TestBackend) -> (Env, String) {
+    let env = setup(backend).await;
+    let phone = env.demo.phone_number_id.clone();
+    let progress = env.connect("attempt-0001", &phone).await;
+    assert_eq!(progress.state, onboarding::RunState::Done, "{progress:?}");
+    (env, phone)
 }
 
 /// Like [`setup`], with the engine's configuration adjusted.
@@ -230,6 +241,11 @@ impl Env {
     /// The number's row, if it is stored.
     pub async fn number(&self, phone: &str) -> Option<NumberRow> {
         self.engine.store.number(&phone.into()).await.unwrap()
+    }
+
+    /// Queues a message as the owner, from the inbox (no idempotency key).
+    pub async fn agent_send(&self, message: &OutboundMessage) -> Result<(i64, bool), Error> {
+        outbox::send(&self.engine, &self.caller, message, Origin::Agent, None).await
     }
 
     pub async fn status_of(&self, phone: &str) -> NumberStatus {
