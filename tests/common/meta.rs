@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use sandbox::{DemoIds, Sandbox, SandboxConfig};
 use serde_json::{json, Value};
 use switchboard::{
-    accounts::{self, Caller, Role, SignUp},
+    accounts::Caller,
     config::{Config, MetaApp, Settings, StandIn},
     onboarding::{self, Progress, SignupData},
     outbox::{self, Origin, OutboundMessage},
@@ -59,23 +59,7 @@ pub async fn engine_for(db: &TestDatabase, sandbox: &Sandbox, keys: &str) -> Eng
 }
 
 pub async fn owner(store: &Store) -> Caller {
-    let user = accounts::create_admin(
-        store,
-        &SignUp {
-            email: "owner@example.com",
-            name: "Owner",
-            password: "a long enough password",
-            workspace_name: "Acme",
-        },
-    )
-    .await
-    .expect("owner");
-    let membership = store.memberships_of(&user.id).await.expect("memberships")[0].clone();
-    Caller {
-        user,
-        workspace: membership.workspace,
-        role: Role::Owner,
-    }
+    switchboard::test_support::acme_owner(store).await
 }
 
 pub async fn setup(backend: TestBackend) -> Env {
