@@ -49,7 +49,8 @@ pub struct Saved {
     pub view: ProfileView,
 }
 
-fn as_fields(live: &LiveProfile) -> ProfileFields {
+/// The editable fields of a profile as Meta has it: what a form starts from.
+pub fn as_fields(live: &LiveProfile) -> ProfileFields {
     ProfileFields {
         about: live.about.clone(),
         address: live.address.clone(),
