@@ -84,10 +84,9 @@ pub async fn create(
         .store
         .insert_api_key(&row, &accounts::token_hash(&key), &caller.user.id)
         .await?;
-    audit::record(
+    audit::record_by(
         &engine.store,
-        Some(&caller.workspace.id),
-        caller.actor(),
+        caller,
         "api_key.created",
         json!({ "key_id": row.id, "name": row.name, "scopes": row.scopes }),
     )
@@ -109,10 +108,9 @@ pub async fn revoke(engine: &Engine, caller: &Caller, id: &str) -> Result<(), Er
     {
         return Err(Error::NotFound);
     }
-    audit::record(
+    audit::record_by(
         &engine.store,
-        Some(&caller.workspace.id),
-        caller.actor(),
+        caller,
         "api_key.revoked",
         json!({ "key_id": id }),
     )

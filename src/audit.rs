@@ -30,6 +30,24 @@ pub async fn record(
     Ok(())
 }
 
+/// Records an action a signed-in person took in their workspace: the usual
+/// case, which names the workspace and the actor the same way every time.
+pub async fn record_by(
+    store: &Store,
+    caller: &Caller,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), Error> {
+    record(
+        store,
+        Some(&caller.workspace.id),
+        caller.actor(),
+        action,
+        detail,
+    )
+    .await
+}
+
 pub async fn entries(store: &Store, caller: &Caller, limit: i64) -> Result<Vec<AuditEntry>, Error> {
     caller.require(Role::Admin)?;
     Ok(store

@@ -110,10 +110,9 @@ pub async fn set_send_rate(
     }
     let number = owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
     engine.store.set_send_rate(phone_number_id, rate).await?;
-    audit::record(
+    audit::record_by(
         &engine.store,
-        Some(&caller.workspace.id),
-        caller.actor(),
+        caller,
         "number.send_rate",
         json!({ "phone_number_id": phone_number_id, "before": number.send_rate, "after": rate }),
     )
@@ -161,11 +160,7 @@ pub async fn disconnect(
         .store
         .disconnect_number(phone_number_id, now_millis())
         .await?;
-    audit::record(
-        &engine.store,
-        Some(&caller.workspace.id),
-        caller.actor(),
-        "number.disconnected",
+    audit::record_by(&engine.store, caller, "number.disconnected",
         json!({ "phone_number_id": phone_number_id, "deregistered": deregister, "warnings": warnings }),
     )
     .await?;

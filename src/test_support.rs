@@ -4,7 +4,11 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::{config::DatabaseUrl, store::Store};
+use crate::{
+    accounts::{Caller, Role},
+    config::DatabaseUrl,
+    store::Store,
+};
 
 /// Where tests find Postgres. Only loopback, never anything else.
 pub fn postgres_admin_url() -> String {
@@ -107,10 +111,10 @@ impl Drop for TestDatabase {
     }
 }
 
-/// An installation with an owner ("Acme") and one connected number, as
-/// onboarding leaves it; returns the workspace id.
-pub async fn workspace_with_number(store: &Store, phone_number_id: &str, waba_id: &str) -> String {
-    let owner = crate::accounts::create_admin(
+/// Signs up the installation's owner, whose workspace is "Acme", and
+/// returns them as a caller.
+pub async fn acme_owner(store: &Store) -> Caller {
+    let user = crate::accounts::create_admin(
         store,
         &crate::accounts::SignUp {
             email: "owner@example.com",
@@ -121,10 +125,18 @@ pub async fn workspace_with_number(store: &Store, phone_number_id: &str, waba_id
     )
     .await
     .expect("owner");
-    let workspace = store.memberships_of(&owner.id).await.expect("memberships")[0]
-        .workspace
-        .id
-        .clone();
+    let membership = store.memberships_of(&user.id).await.expect("memberships")[0].clone();
+    Caller {
+        user,
+        workspace: membership.workspace,
+        role: Role::Owner,
+    }
+}
+
+/// An installation with an owner ("Acme") and one connected number, as
+/// onboarding leaves it; returns the workspace id.
+pub async fn workspace_with_number(store: &Store, phone_number_id: &str, waba_id: &str) -> String {
+    let workspace = acme_owner(store).await.workspace.id;
     store
         .connect_number(
             &workspace,

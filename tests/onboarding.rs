@@ -36,6 +36,17 @@ fn step_states(progress: &Progress) -> Vec<(OnboardingStep, StepState)> {
     progress.steps.iter().map(|s| (s.step, s.state)).collect()
 }
 
+/// Asserts how many apps Meta has subscribed to the demo WABA's webhooks.
+async fn assert_subscribed_apps(env: &Env, token: &str, count: usize) {
+    let path = format!("{}/subscribed_apps", env.demo.waba_id);
+    let subscribed = env.graph(reqwest::Method::GET, &path, token, None).await;
+    assert_eq!(
+        subscribed["data"].as_array().map(Vec::len),
+        Some(count),
+        "{subscribed}"
+    );
+}
+
 async fn a_number_connects_step_by_step(backend: TestBackend) {
     let env = setup(backend).await;
     let phone = env.demo.new_phone_number_id.clone();
@@ -80,13 +91,7 @@ async fn a_number_connects_step_by_step(backend: TestBackend) {
     assert!(live.steps.iter().all(|s| s.state == StepState::Done));
     assert_eq!(live.display_phone_number.as_deref(), Some("15550005678"));
 
-    let number = env
-        .engine
-        .store
-        .number(&phone.as_str().into())
-        .await
-        .unwrap()
-        .unwrap();
+    let number = env.number(&phone).await.unwrap();
     assert_eq!(
         (number.status, number.verified_name.as_deref()),
         (NumberStatus::Live, Some("Acme Bakery"))
@@ -111,19 +116,7 @@ async fn a_number_connects_step_by_step(backend: TestBackend) {
         .contains(&"whatsapp_business_messaging".to_string()));
     assert_eq!(stored.expires_at, None, "business tokens never expire");
     // Meta's side: the app is subscribed and the number registered.
-    let subscribed = env
-        .graph(
-            reqwest::Method::GET,
-            &format!("{}/subscribed_apps", env.demo.waba_id),
-            &token,
-            None,
-        )
-        .await;
-    assert_eq!(
-        subscribed["data"].as_array().map(Vec::len),
-        Some(1),
-        "{subscribed}"
-    );
+    assert_subscribed_apps(&env, &token, 1).await;
     let info = env
         .graph(
             reqwest::Method::GET,
@@ -133,10 +126,7 @@ async fn a_number_connects_step_by_step(backend: TestBackend) {
         )
         .await;
     assert_eq!(info["status"], "CONNECTED");
-    assert!(env
-        .audit_actions()
-        .await
-        .contains(&"number.connected".to_string()));
+    assert!(env.audited("number.connected").await);
 }
 
 async fn signup_data_may_arrive_before_the_code(backend: TestBackend) {
@@ -228,10 +218,7 @@ async fn a_waba_that_was_not_granted_is_refused(backend: TestBackend) {
         .await
         .unwrap()
         .is_empty());
-    assert!(env
-        .audit_actions()
-        .await
-        .contains(&"onboarding.refused".to_string()));
+    assert!(env.audited("onboarding.refused").await);
 }
 
 async fn a_number_outside_the_waba_is_refused(backend: TestBackend) {
@@ -239,13 +226,7 @@ async fn a_number_outside_the_waba_is_refused(backend: TestBackend) {
     let progress = env.until_pin("attempt-0007", "123456789012345").await;
     assert_eq!(progress.state, RunState::Failed);
     assert!(progress.problem.unwrap().contains("does not belong"));
-    assert!(env
-        .engine
-        .store
-        .number(&"123456789012345".into())
-        .await
-        .unwrap()
-        .is_none());
+    assert!(env.number("123456789012345").await.is_none());
 }
 
 async fn a_wrong_pin_can_be_retried(backend: TestBackend) {
@@ -330,10 +311,7 @@ async fn a_token_revoked_midway_fails_the_step_and_flags_the_number(backend: Tes
     assert_eq!(revoked.state, RunState::Failed);
     assert!(revoked.problem.unwrap().contains("connect WhatsApp again"));
     assert_eq!(env.status_of(&phone).await, NumberStatus::ReconnectNeeded);
-    assert!(env
-        .audit_actions()
-        .await
-        .contains(&"number.reconnect_needed".to_string()));
+    assert!(env.audited("number.reconnect_needed").await);
 }
 
 async fn a_restart_between_steps_resumes(backend: TestBackend) {
@@ -385,13 +363,7 @@ async fn token_health_flags_expiring_and_revoked_tokens(backend: TestBackend) {
     .await;
     let expiring = tokens::check_health(&env.engine).await.unwrap();
     assert_eq!(expiring.flagged, vec![phone.clone()]);
-    let number = env
-        .engine
-        .store
-        .number(&phone.as_str().into())
-        .await
-        .unwrap()
-        .unwrap();
+    let number = env.number(&phone).await.unwrap();
     assert_eq!(number.status, NumberStatus::ReconnectNeeded);
     assert!(number.status_reason.unwrap().contains("expires in 2 days"));
     assert!(!env.status_of(&phone).await.can_send());
@@ -413,15 +385,7 @@ async fn token_health_flags_expiring_and_revoked_tokens(backend: TestBackend) {
         .await;
     let revoked = tokens::check_health(&env.engine).await.unwrap();
     assert_eq!(revoked.flagged, vec![phone.clone()]);
-    let reason = env
-        .engine
-        .store
-        .number(&phone.as_str().into())
-        .await
-        .unwrap()
-        .unwrap()
-        .status_reason
-        .unwrap();
+    let reason = env.number(&phone).await.unwrap().status_reason.unwrap();
     assert!(reason.contains("no longer valid"), "{reason}");
 }
 
@@ -429,26 +393,14 @@ async fn reconnecting_keeps_the_number_and_resumes(backend: TestBackend) {
     let env = setup(backend).await;
     let phone = env.demo.phone_number_id.clone();
     env.connect("attempt-0014", &phone).await;
-    let before = env
-        .engine
-        .store
-        .number(&phone.as_str().into())
-        .await
-        .unwrap()
-        .unwrap();
+    let before = env.number(&phone).await.unwrap();
     let old_token = env.token_of(&phone).await;
     numbers::flag_reconnect(&env.engine, &phone.as_str().into(), "test: revoked")
         .await
         .unwrap();
 
     assert!(env.connect("attempt-0015", &phone).await.is_live());
-    let after = env
-        .engine
-        .store
-        .number(&phone.as_str().into())
-        .await
-        .unwrap()
-        .unwrap();
+    let after = env.number(&phone).await.unwrap();
     assert_eq!(
         (after.status, after.created_at),
         (NumberStatus::Live, before.created_at)
@@ -519,23 +471,8 @@ async fn disconnecting_keeps_history_and_unsubscribes(backend: TestBackend) {
         .await
         .unwrap()
         .is_none());
-    let subscribed = env
-        .graph(
-            reqwest::Method::GET,
-            &format!("{}/subscribed_apps", env.demo.waba_id),
-            &token,
-            None,
-        )
-        .await;
-    assert_eq!(
-        subscribed["data"].as_array().map(Vec::len),
-        Some(0),
-        "{subscribed}"
-    );
-    assert!(env
-        .audit_actions()
-        .await
-        .contains(&"number.disconnected".to_string()));
+    assert_subscribed_apps(&env, &token, 0).await;
+    assert!(env.audited("number.disconnected").await);
     let missing = numbers::disconnect(&env.engine, &env.caller, "42", false).await;
     assert!(matches!(missing, Err(switchboard::Error::NotFound)));
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{
     live::eventually,
-    meta::{setup, Env},
+    meta::{connected, Env},
 };
 use serde_json::{json, Value};
 use switchboard::{
@@ -19,7 +19,7 @@ use switchboard::{
     },
     numbers,
     outbox::{self, Choice, Content, Media, Origin, OutboundMessage, Section},
-    store::{now_millis, OutboxState},
+    store::{now_millis, OutboxEntry, OutboxState},
     test_support::TestBackend,
 };
 
@@ -38,18 +38,6 @@ on_both_backends!(
 
 const CUSTOMER: &str = "15550001111";
 const WAIT: Duration = Duration::from_secs(20);
-
-async fn connected(backend: TestBackend) -> (Env, String) {
-    let env = setup(backend).await;
-    let phone = env.demo.phone_number_id.clone();
-    let progress = env.connect("attempt-0001", &phone).await;
-    assert_eq!(
-        progress.state,
-        switchboard::onboarding::RunState::Done,
-        "{progress:?}"
-    );
-    (env, phone)
-}
 
 fn text(body: &str) -> Value {
     json!({ "type": "text", "text": { "body": body } })
@@ -76,6 +64,28 @@ async fn inbound_stored(env: &Env, phone: &str) {
     .await;
 }
 
+/// The customer reacts (which the bot does not answer) and so opens the
+/// window for the agent's messages.
+async fn customer_reacts(env: &Env, phone: &str) {
+    env.customer_writes(
+        phone,
+        CUSTOMER,
+        json!({ "type": "reaction", "reaction": { "message_id": "wamid.x", "emoji": "👍" } }),
+    )
+    .await;
+    inbound_stored(env, phone).await;
+}
+
+/// The outbox's entry `id`, as stored now.
+async fn outbox_entry(env: &Env, id: i64) -> OutboxEntry {
+    env.engine
+        .store
+        .outbox_entry(&env.caller.workspace.id, id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 async fn agent_sends(env: &Env, phone: &str, content: Content) -> i64 {
     let message = OutboundMessage {
         phone_number_id: phone.to_string(),
@@ -83,10 +93,7 @@ async fn agent_sends(env: &Env, phone: &str, content: Content) -> i64 {
         content,
         context_wamid: None,
     };
-    outbox::send(&env.engine, &env.caller, &message, Origin::Agent, None)
-        .await
-        .expect("queued")
-        .0
+    env.agent_send(&message).await.expect("queued").0
 }
 
 async fn the_echo_bot_answers_each_message_once_despite_duplicates(backend: TestBackend) {
@@ -176,13 +183,7 @@ async fn the_rules_bot_answers_from_its_rules(backend: TestBackend) {
 async fn throttling_backs_off_and_delivers_everything(backend: TestBackend) {
     let (env, phone) = connected(backend).await;
     let running = env.run().await;
-    env.customer_writes(
-        &phone,
-        CUSTOMER,
-        json!({ "type": "reaction", "reaction": { "message_id": "wamid.x", "emoji": "👍" } }),
-    )
-    .await;
-    inbound_stored(&env, &phone).await;
+    customer_reacts(&env, &phone).await;
     // Meta answers 130429 to the next three sends, then 500 once.
     env.set_faults(json!({ "graph": [
         { "path_contains": "/messages", "times": 3, "effect": { "kind": "throttle", "code": 130429 } },
@@ -202,13 +203,7 @@ async fn throttling_backs_off_and_delivers_everything(backend: TestBackend) {
         (0..5).map(|n| format!("update {n}")).collect::<Vec<_>>(),
         "in the order queued"
     );
-    let first = env
-        .engine
-        .store
-        .outbox_entry(&env.caller.workspace.id, ids[0])
-        .await
-        .unwrap()
-        .unwrap();
+    let first = outbox_entry(&env, ids[0]).await;
     assert_eq!(first.state, OutboxState::Sent);
     assert!(first.attempts > 1, "it was retried: {first:?}");
     running.stop().await;
@@ -227,25 +222,12 @@ async fn a_revoked_token_pauses_sending_until_reconnected(backend: TestBackend) 
         .await;
     let id = agent_sends(&env, &phone, Content::text("are you there?")).await;
     eventually("reconnect needed", WAIT, || async {
-        env.engine
-            .store
-            .number(&phone.as_str().into())
-            .await
-            .unwrap()
-            .unwrap()
-            .status
-            == numbers::NumberStatus::ReconnectNeeded
+        env.number(&phone).await.unwrap().status == numbers::NumberStatus::ReconnectNeeded
     })
     .await;
     // Everything due has run; the paused number's message still waits.
     env.drain().await;
-    let waiting = env
-        .engine
-        .store
-        .outbox_entry(&env.caller.workspace.id, id)
-        .await
-        .unwrap()
-        .unwrap();
+    let waiting = outbox_entry(&env, id).await;
     assert_eq!(waiting.state, OutboxState::Queued, "nothing is dropped");
     assert_eq!(env.received(&phone, CUSTOMER).await.len(), 1);
 
@@ -262,13 +244,7 @@ async fn a_revoked_token_pauses_sending_until_reconnected(backend: TestBackend) 
 async fn permanent_errors_give_up_with_the_reason(backend: TestBackend) {
     let (env, phone) = connected(backend).await;
     let running = env.run().await;
-    env.customer_writes(
-        &phone,
-        CUSTOMER,
-        json!({ "type": "reaction", "reaction": { "message_id": "wamid.x", "emoji": "👍" } }),
-    )
-    .await;
-    inbound_stored(&env, &phone).await;
+    customer_reacts(&env, &phone).await;
     env.set_faults(json!({ "graph": [
         { "path_contains": "/messages", "times": 1, "effect": { "kind": "meta_error", "status": 400, "code": 131026, "title": "Message undeliverable" } },
         { "path_contains": "/messages", "times": 1, "effect": { "kind": "meta_error", "status": 400, "code": 131047, "title": "Re-engagement message" } },
@@ -277,17 +253,7 @@ async fn permanent_errors_give_up_with_the_reason(backend: TestBackend) {
     let undeliverable = agent_sends(&env, &phone, Content::text("first")).await;
     let outside = agent_sends(&env, &phone, Content::text("second")).await;
     let third = agent_sends(&env, &phone, Content::text("third")).await;
-    let entry = |id| {
-        let env = &env;
-        async move {
-            env.engine
-                .store
-                .outbox_entry(&env.caller.workspace.id, id)
-                .await
-                .unwrap()
-                .unwrap()
-        }
-    };
+    let entry = |id| outbox_entry(&env, id);
     eventually("all three settled", WAIT, || async {
         entry(third).await.state == OutboxState::Sent
     })
@@ -428,15 +394,10 @@ async fn an_agent_cannot_send_free_form_outside_the_window(backend: TestBackend)
         content,
         context_wamid: None,
     };
-    let refused = outbox::send(
-        &env.engine,
-        &env.caller,
-        &message(Content::text("hello")),
-        Origin::Agent,
-        None,
-    )
-    .await
-    .expect_err("never wrote: window closed");
+    let refused = env
+        .agent_send(&message(Content::text("hello")))
+        .await
+        .expect_err("never wrote: window closed");
     assert!(refused.to_string().contains("template"), "{refused}");
     let template = Content::Template {
         name: "hello_world".into(),
@@ -463,17 +424,12 @@ async fn an_agent_cannot_send_free_form_outside_the_window(backend: TestBackend)
     .await
     .unwrap();
     assert_eq!(again, (id, false), "the same key queues once");
-    let invalid = outbox::send(
-        &env.engine,
-        &env.caller,
-        &message(Content::Buttons {
+    let invalid = env
+        .agent_send(&message(Content::Buttons {
             body: "x".into(),
             buttons: vec![],
-        }),
-        Origin::Agent,
-        None,
-    )
-    .await;
+        }))
+        .await;
     assert!(invalid.is_err());
     let window = outbox::window(&env.engine, &env.caller, &phone, "15559990000")
         .await
@@ -495,16 +451,7 @@ async fn a_number_never_sends_faster_than_its_rate(backend: TestBackend) {
     numbers::set_send_rate(&env.engine, &env.caller, &phone, 5)
         .await
         .unwrap();
-    assert_eq!(
-        env.engine
-            .store
-            .number(&phone.as_str().into())
-            .await
-            .unwrap()
-            .unwrap()
-            .send_rate,
-        5
-    );
+    assert_eq!(env.number(&phone).await.unwrap().send_rate, 5);
     env.control_call(
         reqwest::Method::POST,
         &format!("/_sandbox/phones/{phone}"),
@@ -533,9 +480,7 @@ async fn a_number_never_sends_faster_than_its_rate(backend: TestBackend) {
             content: Content::text("sale!"),
             context_wamid: None,
         };
-        outbox::send(&env.engine, &env.caller, &message, Origin::Agent, None)
-            .await
-            .unwrap();
+        env.agent_send(&message).await.unwrap();
     }
     eventually("all twelve sent", WAIT, || async {
         env.engine
@@ -597,11 +542,9 @@ async fn an_agent_sends_a_file_uploaded_to_meta(backend: TestBackend) {
     )
     .await
     .expect("uploaded and queued");
-    eventually("the document received", WAIT, || async {
-        !env.received(&phone, CUSTOMER).await.is_empty()
-    })
-    .await;
-    let line = env.received(&phone, CUSTOMER).await.remove(0);
+    let line = env
+        .first_received("the document received", &phone, CUSTOMER)
+        .await;
     assert_eq!(line["message"]["type"], "document");
     assert_eq!(line["message"]["document"]["filename"], "invoice.pdf");
     assert_eq!(line["message"]["document"]["caption"], "Your invoice");
@@ -637,14 +580,10 @@ async fn a_closed_window_offers_the_approved_templates(backend: TestBackend) {
         ),
         context_wamid: None,
     };
-    outbox::send(&env.engine, &env.caller, &message, Origin::Agent, None)
-        .await
-        .expect("queued");
-    eventually("the template received", WAIT, || async {
-        !env.received(&phone, stranger).await.is_empty()
-    })
-    .await;
-    let line = env.received(&phone, stranger).await.remove(0);
+    env.agent_send(&message).await.expect("queued");
+    let line = env
+        .first_received("the template received", &phone, stranger)
+        .await;
     assert_eq!(line["message"]["template"]["name"], "order_update");
     assert_eq!(
         line["message"]["template"]["components"][0]["parameters"][1]["text"],

@@ -14,7 +14,7 @@ use std::{
 use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post, Router};
 use common::{
     live::eventually,
-    meta::{setup, Env},
+    meta::{connected, setup},
 };
 use serde_json::{json, Value};
 use standardwebhooks::Webhook;
@@ -71,16 +71,6 @@ impl Receiver {
             .filter(|e| e.2["type"] == kind)
             .collect()
     }
-}
-
-async fn connected(backend: TestBackend) -> (Env, String) {
-    let env = setup(backend).await;
-    let phone = env.demo.phone_number_id.clone();
-    assert_eq!(
-        env.connect("attempt-0001", &phone).await.state,
-        switchboard::onboarding::RunState::Done
-    );
-    (env, phone)
 }
 
 fn text(body: &str) -> Value {

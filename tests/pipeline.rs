@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use switchboard::{
     pipeline::{self, MAX_ATTEMPTS},
-    store::Store,
+    store::{EventState, EventSummary, Store},
     test_support::{workspace_with_number, TestBackend, TestDatabase},
     webhook::Journal,
 };
@@ -78,6 +78,16 @@ fn status(wamid: &str, status: &str) -> Value {
 
 async fn deliver(s: &Setup, body: Vec<u8>) {
     s.journal.append("sha256=test".into(), body).await.unwrap()
+}
+
+/// Meta delivers the customer's messages to the demo number, as one event.
+async fn deliver_messages(s: &Setup, messages: Vec<Value>) {
+    deliver(s, envelope(vec![messages_change(PHONE, messages, vec![])])).await
+}
+
+/// Meta delivers status updates for the demo number, as one event.
+async fn deliver_statuses(s: &Setup, statuses: Vec<Value>) {
+    deliver(s, envelope(vec![messages_change(PHONE, vec![], statuses)])).await
 }
 
 async fn drain(store: &Store) -> pipeline::Processed {
@@ -163,31 +173,11 @@ async fn a_duplicate_delivery_has_no_second_effect(backend: TestBackend) {
 
 async fn read_is_not_undone_by_a_late_delivered(backend: TestBackend) {
     let s = setup(backend).await;
-    deliver(
+    deliver_messages(&s, vec![text("wamid.m", "hi")]).await;
+    deliver_statuses(&s, vec![status("wamid.m", "read")]).await;
+    deliver_statuses(
         &s,
-        envelope(vec![messages_change(
-            PHONE,
-            vec![text("wamid.m", "hi")],
-            vec![],
-        )]),
-    )
-    .await;
-    deliver(
-        &s,
-        envelope(vec![messages_change(
-            PHONE,
-            vec![],
-            vec![status("wamid.m", "read")],
-        )]),
-    )
-    .await;
-    deliver(
-        &s,
-        envelope(vec![messages_change(
-            PHONE,
-            vec![],
-            vec![status("wamid.m", "delivered"), status("wamid.m", "sent")],
-        )]),
+        vec![status("wamid.m", "delivered"), status("wamid.m", "sent")],
     )
     .await;
     drain(&s.store).await;
@@ -196,25 +186,9 @@ async fn read_is_not_undone_by_a_late_delivered(backend: TestBackend) {
 
 async fn a_status_before_its_message_is_applied_when_it_comes(backend: TestBackend) {
     let s = setup(backend).await;
-    deliver(
-        &s,
-        envelope(vec![messages_change(
-            PHONE,
-            vec![],
-            vec![status("wamid.early", "delivered")],
-        )]),
-    )
-    .await;
+    deliver_statuses(&s, vec![status("wamid.early", "delivered")]).await;
     drain(&s.store).await;
-    deliver(
-        &s,
-        envelope(vec![messages_change(
-            PHONE,
-            vec![text("wamid.early", "late message")],
-            vec![],
-        )]),
-    )
-    .await;
+    deliver_messages(&s, vec![text("wamid.early", "late message")]).await;
     drain(&s.store).await;
     assert_eq!(thread(&s).await[0].4.as_deref(), Some("delivered"));
 }
@@ -232,15 +206,7 @@ async fn failed_keeps_its_error(backend: TestBackend) {
         )]),
     )
     .await;
-    deliver(
-        &s,
-        envelope(vec![messages_change(
-            PHONE,
-            vec![],
-            vec![status("wamid.f", "delivered")],
-        )]),
-    )
-    .await;
+    deliver_statuses(&s, vec![status("wamid.f", "delivered")]).await;
     drain(&s.store).await;
     let line = &thread(&s).await[0];
     assert_eq!(line.4.as_deref(), Some("failed"));
@@ -312,11 +278,7 @@ async fn unprocessable_bodies_are_kept_as_rejected(backend: TestBackend) {
     deliver(&s, b"not json at all".to_vec()).await;
     deliver(&s, br#"{"object":"page","entry":[]}"#.to_vec()).await;
     assert_eq!(drain(&s.store).await.rejected, 2);
-    let rejected = s
-        .store
-        .webhook_events_in(switchboard::store::EventState::Rejected, 10)
-        .await
-        .unwrap();
+    let rejected = events_in(&s, EventState::Rejected).await;
     assert_eq!(rejected.len(), 2);
     assert!(rejected
         .iter()
@@ -325,6 +287,11 @@ async fn unprocessable_bodies_are_kept_as_rejected(backend: TestBackend) {
         .iter()
         .any(|e| e.last_error.as_deref().unwrap().contains("`page`")));
     assert_eq!(s.store.pending_webhook_events().await.unwrap(), 0);
+}
+
+/// The journal's events in `state` (up to ten).
+async fn events_in(s: &Setup, state: EventState) -> Vec<EventSummary> {
+    s.store.webhook_events_in(state, 10).await.unwrap()
 }
 
 /// Runs SQL on whichever backend (test plumbing only).
@@ -355,15 +322,7 @@ async fn errors_retry_then_dead_letter_then_replay(backend: TestBackend) {
     let s = setup(backend).await;
     // Break processing: the messages table is gone.
     execute(&s.store, "ALTER TABLE messages RENAME TO messages_away").await;
-    deliver(
-        &s,
-        envelope(vec![messages_change(
-            PHONE,
-            vec![text("wamid.r", "retry me")],
-            vec![],
-        )]),
-    )
-    .await;
+    deliver_messages(&s, vec![text("wamid.r", "retry me")]).await;
     let first = pipeline::process_due(&s.store).await.unwrap();
     assert_eq!(first.failed, 1);
     // Backoff: not due again at once.
@@ -372,11 +331,7 @@ async fn errors_retry_then_dead_letter_then_replay(backend: TestBackend) {
         execute_on_journal(&s.store, "UPDATE webhook_events SET next_attempt_at = 0").await;
         assert_eq!(pipeline::process_due(&s.store).await.unwrap().failed, 1);
     }
-    let dead = s
-        .store
-        .webhook_events_in(switchboard::store::EventState::Dead, 10)
-        .await
-        .unwrap();
+    let dead = events_in(&s, EventState::Dead).await;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].attempts, MAX_ATTEMPTS);
     assert!(
@@ -399,15 +354,7 @@ async fn errors_retry_then_dead_letter_then_replay(backend: TestBackend) {
 async fn journaled_events_survive_a_restart(backend: TestBackend) {
     let s = setup(backend).await;
     for i in 0..20 {
-        deliver(
-            &s,
-            envelope(vec![messages_change(
-                PHONE,
-                vec![text(&format!("wamid.c{i}"), "x")],
-                vec![],
-            )]),
-        )
-        .await;
+        deliver_messages(&s, vec![text(&format!("wamid.c{i}"), "x")]).await;
     }
     // "Crash": drop everything without processing, then open the database anew.
     let Setup {
@@ -434,15 +381,7 @@ async fn journaled_events_survive_a_restart(backend: TestBackend) {
 async fn concurrent_workers_never_claim_an_event_twice(backend: TestBackend) {
     let s = setup(backend).await;
     for i in 0..200 {
-        deliver(
-            &s,
-            envelope(vec![messages_change(
-                PHONE,
-                vec![text(&format!("wamid.w{i}"), "x")],
-                vec![],
-            )]),
-        )
-        .await;
+        deliver_messages(&s, vec![text(&format!("wamid.w{i}"), "x")]).await;
     }
     let workers: Vec<_> = (0..4)
         .map(|_| {
@@ -550,15 +489,7 @@ async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestB
 
     // Two dead letters: one about our number, one about the other's.
     execute(&s.store, "ALTER TABLE messages RENAME TO messages_away").await;
-    deliver(
-        &s,
-        envelope(vec![messages_change(
-            PHONE,
-            vec![text("wamid.ours", "x")],
-            vec![],
-        )]),
-    )
-    .await;
+    deliver_messages(&s, vec![text("wamid.ours", "x")]).await;
     let theirs_body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": "300000000000001",
         "changes": [messages_change("200000000000001", vec![text("wamid.theirs", "y")], vec![])] }] });
     deliver(&s, theirs_body.to_string().into_bytes()).await;
@@ -566,14 +497,7 @@ async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestB
         execute_on_journal(&s.store, "UPDATE webhook_events SET next_attempt_at = 0").await;
         pipeline::process_due(&s.store).await.unwrap();
     }
-    assert_eq!(
-        s.store
-            .webhook_events_in(switchboard::store::EventState::Dead, 10)
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(events_in(&s, EventState::Dead).await.len(), 2);
 
     let ours = pipeline::attention(&s.store, &admin_of(&s.workspace))
         .await
@@ -606,26 +530,14 @@ async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestB
             .unwrap(),
         1
     );
-    assert_eq!(
-        s.store
-            .webhook_events_in(switchboard::store::EventState::Dead, 10)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(events_in(&s, EventState::Dead).await.len(), 1);
     assert_eq!(
         pipeline::replay_for(&s.store, &operator, None)
             .await
             .unwrap(),
         1
     );
-    assert!(s
-        .store
-        .webhook_events_in(switchboard::store::EventState::Dead, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(events_in(&s, EventState::Dead).await.is_empty());
 }
 
 /// The pipeline's claims and marks commit without waiting for the disk,
@@ -634,15 +546,7 @@ async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestB
 #[tokio::test]
 async fn sqlite_journal_is_back_at_full_durability_after_processing() {
     let s = setup(TestBackend::Sqlite).await;
-    deliver(
-        &s,
-        envelope(vec![messages_change(
-            PHONE,
-            vec![text("wamid.d1", "hi")],
-            vec![],
-        )]),
-    )
-    .await;
+    deliver_messages(&s, vec![text("wamid.d1", "hi")]).await;
     deliver(&s, b"not json".to_vec()).await;
     let processed = drain(&s.store).await;
     assert_eq!((processed.events, processed.rejected), (2, 1));

@@ -38,15 +38,7 @@ fn encoded(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
 }
 
 fn edited(view: &profile::ProfileView) -> ProfileFields {
-    let live = &view.live;
-    ProfileFields {
-        about: live.about.clone(),
-        address: live.address.clone(),
-        description: live.description.clone(),
-        email: live.email.clone(),
-        websites: live.websites.clone(),
-        vertical: live.vertical.clone(),
-    }
+    profile::as_fields(&view.live)
 }
 
 async fn audit(env: &Env) -> Vec<(String, serde_json::Value)> {

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use common::{
     live::eventually,
-    meta::{setup, Env},
+    meta::{connected, Env},
 };
 use reqwest::Method;
 use serde_json::json;
 use switchboard::{
-    outbox::{self, Origin, OutboundMessage},
+    outbox::{self, OutboundMessage},
     store::StoredTemplate,
     templates,
     test_support::TestBackend,
@@ -32,18 +32,6 @@ on_both_backends!(
 
 const WAIT: Duration = Duration::from_secs(20);
 const CUSTOMER: &str = "15550002222";
-
-async fn connected(backend: TestBackend) -> (Env, String) {
-    let env = setup(backend).await;
-    let phone = env.demo.phone_number_id.clone();
-    let progress = env.connect("attempt-0001", &phone).await;
-    assert_eq!(
-        progress.state,
-        switchboard::onboarding::RunState::Done,
-        "{progress:?}"
-    );
-    (env, phone)
-}
 
 fn draft(name: &str, body: &str, samples: &[&str]) -> rules::templates::Draft {
     rules::templates::Draft {
@@ -183,14 +171,14 @@ async fn a_created_template_is_approved_by_webhook_and_sent_with_values(backend:
         ("PENDING", "UTILITY")
     );
     // Refused before Meta while in review.
-    let early = outbox::send(
-        &env.engine,
-        &env.caller,
-        &template_send(&phone, "order_shipped", &["A-7"], &["Bo", "A-7"]),
-        Origin::Agent,
-        None,
-    )
-    .await;
+    let early = env
+        .agent_send(&template_send(
+            &phone,
+            "order_shipped",
+            &["A-7"],
+            &["Bo", "A-7"],
+        ))
+        .await;
     assert!(
         matches!(&early, Err(Error::Invalid { message, .. }) if message.contains("pending")),
         "{early:?}"
@@ -209,32 +197,24 @@ async fn a_created_template_is_approved_by_webhook_and_sent_with_values(backend:
     assert_eq!(offer.variables(), 2);
 
     // The wrong number of values is refused here, the right one reaches the customer.
-    let wrong = outbox::send(
-        &env.engine,
-        &env.caller,
-        &template_send(&phone, "order_shipped", &["A-7"], &["Bo"]),
-        Origin::Agent,
-        None,
-    )
-    .await;
+    let wrong = env
+        .agent_send(&template_send(&phone, "order_shipped", &["A-7"], &["Bo"]))
+        .await;
     assert!(
         matches!(&wrong, Err(Error::Invalid { message, .. }) if message.contains("takes 2 values")),
         "{wrong:?}"
     );
-    outbox::send(
-        &env.engine,
-        &env.caller,
-        &template_send(&phone, "order_shipped", &["A-7"], &["Bo", "A-7"]),
-        Origin::Agent,
-        None,
-    )
+    env.agent_send(&template_send(
+        &phone,
+        "order_shipped",
+        &["A-7"],
+        &["Bo", "A-7"],
+    ))
     .await
     .expect("queued");
-    eventually("the template received", WAIT, || async {
-        !env.received(&phone, CUSTOMER).await.is_empty()
-    })
-    .await;
-    let line = env.received(&phone, CUSTOMER).await.remove(0);
+    let line = env
+        .first_received("the template received", &phone, CUSTOMER)
+        .await;
     assert_eq!(line["message"]["template"]["name"], "order_shipped");
     assert_eq!(
         line["message"]["template"]["components"][1]["parameters"][0]["text"],
@@ -276,14 +256,9 @@ async fn a_promotional_utility_template_is_rejected_with_the_reason(backend: Tes
         rejected.rejected_reason.as_deref(),
         Some("INCORRECT_CATEGORY")
     );
-    let refused = outbox::send(
-        &env.engine,
-        &env.caller,
-        &template_send(&phone, "weekend_deal", &["A"], &["B", "C"]),
-        Origin::Agent,
-        None,
-    )
-    .await;
+    let refused = env
+        .agent_send(&template_send(&phone, "weekend_deal", &["A"], &["B", "C"]))
+        .await;
     assert!(
         matches!(&refused, Err(Error::Invalid { message, .. }) if message.contains("rejected (INCORRECT_CATEGORY)")),
         "{refused:?}"
@@ -322,15 +297,9 @@ async fn a_promotional_utility_template_is_rejected_with_the_reason(backend: Tes
     );
     let approved = status_becomes(&env, "weekend_deal", "APPROVED").await;
     assert_eq!(approved.category, "MARKETING");
-    outbox::send(
-        &env.engine,
-        &env.caller,
-        &template_send(&phone, "weekend_deal", &["A"], &["B", "C"]),
-        Origin::Agent,
-        None,
-    )
-    .await
-    .expect("approved after the edit");
+    env.agent_send(&template_send(&phone, "weekend_deal", &["A"], &["B", "C"]))
+        .await
+        .expect("approved after the edit");
     // An approved template keeps its category.
     fixed.category = "UTILITY".into();
     let recategorised = templates::edit(&env.engine, &env.caller, &phone, &fixed).await;
@@ -344,10 +313,7 @@ async fn a_promotional_utility_template_is_rejected_with_the_reason(backend: Tes
         ),
         "{recategorised:?}"
     );
-    assert!(env
-        .audit_actions()
-        .await
-        .contains(&"template.edited".to_string()));
+    assert!(env.audited("template.edited").await);
     running.stop().await;
 }
 
@@ -381,26 +347,12 @@ async fn a_paused_or_unknown_template_is_refused_before_meta(backend: TestBacken
             context_wamid: None,
         }
     };
-    let paused = outbox::send(
-        &env.engine,
-        &env.caller,
-        &send("order_update"),
-        Origin::Agent,
-        None,
-    )
-    .await;
+    let paused = env.agent_send(&send("order_update")).await;
     assert!(
         matches!(&paused, Err(Error::Invalid { message, .. }) if message.contains("paused")),
         "{paused:?}"
     );
-    let unknown = outbox::send(
-        &env.engine,
-        &env.caller,
-        &send("no_such_template"),
-        Origin::Agent,
-        None,
-    )
-    .await;
+    let unknown = env.agent_send(&send("no_such_template")).await;
     assert!(
         matches!(&unknown, Err(Error::Invalid { message, .. }) if message.contains("no template")),
         "{unknown:?}"
@@ -425,15 +377,7 @@ async fn a_paused_or_unknown_template_is_refused_before_meta(backend: TestBacken
     )
     .await;
     status_becomes(&env, "order_update", "APPROVED").await;
-    outbox::send(
-        &env.engine,
-        &env.caller,
-        &send("order_update"),
-        Origin::Agent,
-        None,
-    )
-    .await
-    .expect("queued");
+    env.agent_send(&send("order_update")).await.expect("queued");
     running.stop().await;
 }
 
@@ -526,14 +470,10 @@ async fn a_named_template_is_sent_with_its_parameter_names(backend: TestBackend)
         content,
         context_wamid: None,
     };
-    outbox::send(&env.engine, &env.caller, &message, Origin::Agent, None)
-        .await
-        .expect("queued");
-    eventually("the named template received", WAIT, || async {
-        !env.received(&phone, CUSTOMER).await.is_empty()
-    })
-    .await;
-    let line = env.received(&phone, CUSTOMER).await.remove(0);
+    env.agent_send(&message).await.expect("queued");
+    let line = env
+        .first_received("the named template received", &phone, CUSTOMER)
+        .await;
     let parameters = &line["message"]["template"]["components"][0]["parameters"];
     assert_eq!(parameters[0]["parameter_name"], "first_name");
     assert_eq!(parameters[1]["parameter_name"], "party_size");

@@ -67,20 +67,20 @@ pub fn App() -> impl IntoView {
             <layout::Layout>
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::Home/>
-                    <Route path=path!("/onboarding") view=pages::Onboarding ssr=SsrMode::Async/>
-                    <Route path=path!("/conversations") view=pages::Conversations ssr=SsrMode::Async/>
-                    <Route path=path!("/profile") view=pages::Profile ssr=SsrMode::Async/>
-                    <Route path=path!("/bot") view=pages::Bot ssr=SsrMode::Async/>
-                    <Route path=path!("/templates") view=pages::Templates ssr=SsrMode::Async/>
-                    <Route path=path!("/settings") view=pages::Settings ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/members") view=pages::Members ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/audit") view=pages::Audit ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/events") view=pages::WebhookEvents ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/outgoing-webhooks") view=pages::OutgoingWebhooks ssr=SsrMode::Async/>
+                    <Route path=path!("/onboarding") view=|| pages::signed_in("Connect WhatsApp", pages::Onboarding) ssr=SsrMode::Async/>
+                    <Route path=path!("/conversations") view=|| pages::signed_in("Conversations", pages::Conversations) ssr=SsrMode::Async/>
+                    <Route path=path!("/profile") view=|| pages::signed_in("Profile", pages::Profile) ssr=SsrMode::Async/>
+                    <Route path=path!("/bot") view=|| pages::signed_in("Bot", pages::Bot) ssr=SsrMode::Async/>
+                    <Route path=path!("/templates") view=|| pages::signed_in("Templates", pages::Templates) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings") view=|| pages::signed_in("Settings", pages::Settings) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/members") view=|| pages::signed_in("Members", pages::Members) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/audit") view=|| pages::signed_in("Audit log", pages::Audit) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/events") view=|| pages::signed_in("Webhook events", pages::WebhookEvents) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/outgoing-webhooks") view=|| pages::signed_in("Outgoing webhooks", pages::OutgoingWebhooks) ssr=SsrMode::Async/>
                     // The page's first address, kept for bookmarks.
                     <Route path=path!("/settings/webhooks") view=|| view! { <Redirect path="/settings/outgoing-webhooks"/> } ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/api-keys") view=pages::ApiKeys ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/api") view=pages::ApiReference ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/api-keys") view=|| pages::signed_in("API keys", pages::ApiKeys) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/api") view=|| pages::signed_in("API reference", pages::ApiReference) ssr=SsrMode::Async/>
                     <Route path=path!("/sign-in") view=pages::SignInPage/>
                     <Route path=path!("/sign-up") view=pages::SignUpPage/>
                     <Route path=path!("/invite/:token") view=pages::InvitePage/>

@@ -88,14 +88,7 @@ pub async fn invite(store: &Store, caller: &Caller, role: Role) -> Result<String
             now + INVITE_TTL_MS,
         )
         .await?;
-    audit::record(
-        store,
-        Some(&caller.workspace.id),
-        caller.actor(),
-        "member.invited",
-        json!({ "role": role }),
-    )
-    .await?;
+    audit::record_by(store, caller, "member.invited", json!({ "role": role })).await?;
     Ok(token)
 }
 
@@ -250,10 +243,9 @@ pub async fn change_role(
         return Ok(());
     }
     store.set_role(&caller.workspace.id, user_id, role).await?;
-    audit::record(
+    audit::record_by(
         store,
-        Some(&caller.workspace.id),
-        caller.actor(),
+        caller,
         "member.role_changed",
         json!({ "user_id": user_id, "before": current, "after": role }),
     )
@@ -276,10 +268,9 @@ pub async fn remove_member(store: &Store, caller: &Caller, user_id: &str) -> Res
     store
         .delete_membership(&caller.workspace.id, user_id)
         .await?;
-    audit::record(
+    audit::record_by(
         store,
-        Some(&caller.workspace.id),
-        caller.actor(),
+        caller,
         "member.removed",
         json!({ "user_id": user_id, "role": current }),
     )

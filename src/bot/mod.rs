@@ -107,10 +107,9 @@ pub async fn save(engine: &Engine, caller: &Caller, settings: &BotSettings) -> R
         .store
         .save_bot_settings(&caller.workspace.id, &settings.kind, &rules, now_millis())
         .await?;
-    audit::record(
+    audit::record_by(
         &engine.store,
-        Some(&caller.workspace.id),
-        caller.actor(),
+        caller,
         "bot.saved",
         json!({ "kind": settings.kind.as_str(), "rules": settings.rules.rules.len() }),
     )

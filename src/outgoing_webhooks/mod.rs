@@ -125,10 +125,9 @@ pub async fn create(
         updated_at: now,
     };
     engine.store.insert_endpoint(&row).await?;
-    audit::record(
+    audit::record_by(
         &engine.store,
-        Some(&caller.workspace.id),
-        caller.actor(),
+        caller,
         "endpoint.created",
         json!({ "endpoint_id": row.id, "url": row.url }),
     )
@@ -159,10 +158,9 @@ pub async fn rotate_secret(engine: &Engine, caller: &Caller, id: &str) -> Result
         .store
         .rotate_endpoint_secret(&row.id, &sealed, now + ROTATION_GRACE_MS, now)
         .await?;
-    audit::record(
+    audit::record_by(
         &engine.store,
-        Some(&caller.workspace.id),
-        caller.actor(),
+        caller,
         "endpoint.secret_rotated",
         json!({ "endpoint_id": row.id }),
     )
@@ -179,10 +177,9 @@ pub async fn delete(engine: &Engine, caller: &Caller, id: &str) -> Result<(), Er
     {
         return Err(Error::NotFound);
     }
-    audit::record(
+    audit::record_by(
         &engine.store,
-        Some(&caller.workspace.id),
-        caller.actor(),
+        caller,
         "endpoint.deleted",
         json!({ "endpoint_id": id }),
     )
@@ -208,10 +205,9 @@ pub async fn redeliver(engine: &Engine, caller: &Caller, delivery_id: i64) -> Re
         return Err(Error::NotFound);
     }
     engine.wake.deliveries.notify_one();
-    audit::record(
+    audit::record_by(
         &engine.store,
-        Some(&caller.workspace.id),
-        caller.actor(),
+        caller,
         "endpoint.redelivered",
         json!({ "delivery_id": delivery_id }),
     )

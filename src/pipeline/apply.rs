@@ -79,11 +79,7 @@ async fn apply_op(
             replies,
             endpoints,
         } => {
-            let context = Context {
-                workspace_id,
-                phone_number_id,
-                now,
-            };
+            let context = Context::new(workspace_id, phone_number_id, now);
             inbound(tx, &context, message, replies, endpoints, applied).await?;
         }
         Op::Status {
@@ -93,11 +89,7 @@ async fn apply_op(
             rank,
             endpoints,
         } => {
-            let context = Context {
-                workspace_id,
-                phone_number_id,
-                now,
-            };
+            let context = Context::new(workspace_id, phone_number_id, now);
             status(tx, &context, update, *rank, endpoints, applied).await?;
         }
         Op::Unrouted {
@@ -190,6 +182,16 @@ struct Context<'a> {
     workspace_id: &'a str,
     phone_number_id: &'a str,
     now: i64,
+}
+
+impl<'a> Context<'a> {
+    fn new(workspace_id: &'a str, phone_number_id: &'a str, now: i64) -> Self {
+        Context {
+            workspace_id,
+            phone_number_id,
+            now,
+        }
+    }
 }
 
 /// A customer's message: stored once; only then answered by the bot, its

@@ -441,10 +441,9 @@ pub async fn replay_for(
         }
         replayed
     };
-    crate::audit::record(
+    crate::audit::record_by(
         store,
-        Some(&caller.workspace.id),
-        caller.actor(),
+        caller,
         "webhooks.replayed",
         serde_json::json!({ "event_id": event_id, "replayed": replayed }),
     )

@@ -49,7 +49,8 @@ pub struct Saved {
     pub view: ProfileView,
 }
 
-fn as_fields(live: &LiveProfile) -> ProfileFields {
+/// The editable fields of a profile as Meta has it: what a form starts from.
+pub fn as_fields(live: &LiveProfile) -> ProfileFields {
     ProfileFields {
         about: live.about.clone(),
         address: live.address.clone(),
@@ -264,10 +265,9 @@ pub async fn save(
     {
         return Err(meta_error(engine, phone_number_id, error).await);
     }
-    audit::record(
+    audit::record_by(
         &engine.store,
-        Some(&caller.workspace.id),
-        caller.actor(),
+        caller,
         "profile.updated",
         json!({ "phone_number_id": phone_number_id, "before": was, "after": changes }),
     )
@@ -358,11 +358,7 @@ pub async fn replace_picture(
         return Err(meta_error(engine, phone_number_id, error).await);
     }
     let after = live_profile(engine, phone_number_id, &token).await?;
-    audit::record(
-        &engine.store,
-        Some(&caller.workspace.id),
-        caller.actor(),
-        "profile.picture_updated",
+    audit::record_by(&engine.store, caller, "profile.picture_updated",
         json!({
             "phone_number_id": phone_number_id,
             "before": before.profile_picture_url,

@@ -144,11 +144,7 @@ pub async fn create(
         updated_at: now_millis(),
     };
     engine.store.upsert_template(&stored).await?;
-    audit::record(
-        &engine.store,
-        Some(&caller.workspace.id),
-        caller.actor(),
-        "template.created",
+    audit::record_by(&engine.store, caller, "template.created",
         json!({ "waba_id": stored.waba_id, "name": stored.name, "language": stored.language, "status": stored.status }),
     )
     .await?;
@@ -203,10 +199,9 @@ pub async fn edit(
     stored.rejected_reason = None;
     stored.updated_at = now_millis();
     engine.store.upsert_template(&stored).await?;
-    audit::record(
+    audit::record_by(
         &engine.store,
-        Some(&caller.workspace.id),
-        caller.actor(),
+        caller,
         "template.edited",
         json!({ "waba_id": stored.waba_id, "name": stored.name, "language": stored.language }),
     )
@@ -232,10 +227,9 @@ pub async fn delete(
         return Err(refused_by_meta(engine, phone_number_id, error).await);
     }
     engine.store.delete_templates(&number.waba_id, name).await?;
-    audit::record(
+    audit::record_by(
         &engine.store,
-        Some(&caller.workspace.id),
-        caller.actor(),
+        caller,
         "template.deleted",
         json!({ "waba_id": number.waba_id, "name": name }),
     )

@@ -183,6 +183,16 @@ impl Env {
             .collect()
     }
 
+    /// Waits (`what` names it if it never comes) for the first message
+    /// `wa_id` receives from the number, and returns it.
+    pub async fn first_received(&self, what: &str, phone: &str, wa_id: &str) -> Value {
+        eventually(what, Duration::from_secs(20), || async {
+            !self.received(phone, wa_id).await.is_empty()
+        })
+        .await;
+        self.received(phone, wa_id).await.remove(0)
+    }
+
     pub async fn set_faults(&self, faults: Value) {
         self.control_call(reqwest::Method::PUT, "/_sandbox/faults", Some(faults))
             .await;

@@ -7,15 +7,16 @@ use std::collections::HashMap;
 use sandbox::{DemoIds, Sandbox, SandboxConfig};
 use serde_json::{json, Value};
 use switchboard::{
-    accounts::{self, Caller, Role, SignUp},
+    accounts::Caller,
     config::{Config, MetaApp, Settings, StandIn},
     onboarding::{self, Progress, SignupData},
+    outbox::{self, Origin, OutboundMessage},
     secret::Secret,
-    store::{self, NumberStatus, Store},
+    store::{self, NumberRow, NumberStatus, Store},
     test_support::{TestBackend, TestDatabase},
     tokens,
     vault::generate_key_entry,
-    Engine,
+    Engine, Error,
 };
 
 pub const PIN: &str = "135790";
@@ -58,27 +59,21 @@ pub async fn engine_for(db: &TestDatabase, sandbox: &Sandbox, keys: &str) -> Eng
 }
 
 pub async fn owner(store: &Store) -> Caller {
-    let user = accounts::create_admin(
-        store,
-        &SignUp {
-            email: "owner@example.com",
-            name: "Owner",
-            password: "a long enough password",
-            workspace_name: "Acme",
-        },
-    )
-    .await
-    .expect("owner");
-    let membership = store.memberships_of(&user.id).await.expect("memberships")[0].clone();
-    Caller {
-        user,
-        workspace: membership.workspace,
-        role: Role::Owner,
-    }
+    switchboard::test_support::acme_owner(store).await
 }
 
 pub async fn setup(backend: TestBackend) -> Env {
     setup_with(backend, |_| {}).await
+}
+
+/// An environment whose demo number is connected (onboarding done), and
+/// that number.
+pub async fn connected(backend: TestBackend) -> (Env, String) {
+    let env = setup(backend).await;
+    let phone = env.demo.phone_number_id.clone();
+    let progress = env.connect("attempt-0001", &phone).await;
+    assert_eq!(progress.state, onboarding::RunState::Done, "{progress:?}");
+    (env, phone)
 }
 
 /// Like [`setup`], with the engine's configuration adjusted.
@@ -227,14 +222,23 @@ impl Env {
             .clone()
     }
 
+    /// The number's row, if it is stored.
+    pub async fn number(&self, phone: &str) -> Option<NumberRow> {
+        self.engine.store.number(&phone.into()).await.unwrap()
+    }
+
+    /// Queues a message as the owner, from the inbox (no idempotency key).
+    pub async fn agent_send(&self, message: &OutboundMessage) -> Result<(i64, bool), Error> {
+        outbox::send(&self.engine, &self.caller, message, Origin::Agent, None).await
+    }
+
     pub async fn status_of(&self, phone: &str) -> NumberStatus {
-        self.engine
-            .store
-            .number(&phone.into())
-            .await
-            .unwrap()
-            .expect("number")
-            .status
+        self.number(phone).await.expect("number").status
+    }
+
+    /// Whether the audit log holds an entry for `action`.
+    pub async fn audited(&self, action: &str) -> bool {
+        self.audit_actions().await.iter().any(|a| a == action)
     }
 
     pub async fn audit_actions(&self) -> Vec<String> {

@@ -92,16 +92,6 @@ pub fn SignUpPage() -> impl IntoView {
 
 #[component]
 pub fn Settings() -> impl IntoView {
-    view! {
-        <Title text="Settings"/>
-        <RequireSignIn>
-            <SettingsBody/>
-        </RequireSignIn>
-    }
-}
-
-#[component]
-fn SettingsBody() -> impl IntoView {
     let state = expect_context::<SessionState>();
     let password = ServerAction::<ChangePassword>::new();
     let password_error = last_error(password.value());
@@ -153,6 +143,16 @@ fn SettingsBody() -> impl IntoView {
                 </article>
             </div>
         </section>
+    }
+}
+
+/// A page behind sign-in, as the router mounts it: the tab's title, then the
+/// page for signed-in people (`RequireSignIn`). One wrapper here rather than
+/// the same one written out in every page.
+pub fn signed_in<V: IntoView + 'static>(title: &'static str, page: fn() -> V) -> impl IntoView {
+    view! {
+        <Title text=title/>
+        <RequireSignIn>{page()}</RequireSignIn>
     }
 }
 

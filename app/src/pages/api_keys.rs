@@ -2,10 +2,8 @@
 //! used, revoke.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use super::{
-    account::RequireSignIn,
     forms::{last_error, FieldError, FormError},
     time::format_time,
 };
@@ -13,16 +11,6 @@ use crate::api::api_keys::{list_api_keys, CreateApiKey, RevokeApiKey};
 
 #[component]
 pub fn ApiKeys() -> impl IntoView {
-    view! {
-        <Title text="API keys"/>
-        <RequireSignIn>
-            <ApiKeysBody/>
-        </RequireSignIn>
-    }
-}
-
-#[component]
-fn ApiKeysBody() -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
     let keys = Resource::new(

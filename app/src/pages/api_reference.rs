@@ -2,24 +2,12 @@
 //! server serves at /api/v1/openapi.json (so the page cannot drift either).
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 use serde_json::Value;
 
-use super::account::RequireSignIn;
 use crate::api::api_reference::api_document;
 
 #[component]
 pub fn ApiReference() -> impl IntoView {
-    view! {
-        <Title text="API reference"/>
-        <RequireSignIn>
-            <ApiReferenceBody/>
-        </RequireSignIn>
-    }
-}
-
-#[component]
-fn ApiReferenceBody() -> impl IntoView {
     let document = Resource::new(|| (), |_| api_document());
     view! {
         <section class="page api-reference">

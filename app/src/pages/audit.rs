@@ -1,23 +1,12 @@
 //! The audit log of the current workspace (owners and admins).
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
-use super::{account::RequireSignIn, time::format_time};
+use super::time::format_time;
 use crate::api::audit::audit_log;
 
 #[component]
 pub fn Audit() -> impl IntoView {
-    view! {
-        <Title text="Audit log"/>
-        <RequireSignIn>
-            <AuditBody/>
-        </RequireSignIn>
-    }
-}
-
-#[component]
-fn AuditBody() -> impl IntoView {
     let entries = Resource::new(|| (), |_| audit_log());
     view! {
         <section class="page">

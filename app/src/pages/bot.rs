@@ -3,28 +3,14 @@
 //! hours. Admins edit; others see what is in place.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
-use super::{
-    account::RequireSignIn,
-    forms::{last_error, FieldError, FormError},
-};
+use super::forms::{last_error, FieldError, FormError};
 use crate::api::bot::{bot_settings, save_bot, BotForm, HoursForm, RuleForm};
 
 const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 #[component]
 pub fn Bot() -> impl IntoView {
-    view! {
-        <Title text="Bot"/>
-        <RequireSignIn>
-            <BotPage/>
-        </RequireSignIn>
-    }
-}
-
-#[component]
-fn BotPage() -> impl IntoView {
     let settings = Resource::new(|| (), |_| bot_settings());
     view! {
         <section class="page bot">

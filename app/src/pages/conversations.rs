@@ -5,24 +5,13 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
-use super::{account::RequireSignIn, time::format_time};
+use super::time::format_time;
 use crate::api::conversations::{
     conversation_thread, list_conversations, reply_templates, send_reply, send_template, MediaView,
     TemplateView, ThreadView,
 };
-
-#[component]
-pub fn Conversations() -> impl IntoView {
-    view! {
-        <Title text="Conversations"/>
-        <RequireSignIn>
-            <Inbox/>
-        </RequireSignIn>
-    }
-}
 
 /// What a status looks like next to an outbound message.
 fn ticks(status: Option<&str>) -> (&'static str, &'static str) {
@@ -38,7 +27,7 @@ fn ticks(status: Option<&str>) -> (&'static str, &'static str) {
 }
 
 #[component]
-fn Inbox() -> impl IntoView {
+pub fn Conversations() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
     Effect::new(move |_| {
         if let Ok(handle) =

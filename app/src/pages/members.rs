@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use super::{
-    account::{on_success, RequireSignIn},
+    account::on_success,
     forms::{last_error, FieldError, FormError},
 };
 use crate::{
@@ -21,16 +21,6 @@ const ROLES: [&str; 4] = ["viewer", "agent", "admin", "owner"];
 
 #[component]
 pub fn Members() -> impl IntoView {
-    view! {
-        <Title text="Members"/>
-        <RequireSignIn>
-            <MembersBody/>
-        </RequireSignIn>
-    }
-}
-
-#[component]
-fn MembersBody() -> impl IntoView {
     let change = ServerAction::<ChangeMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let invite = ServerAction::<InviteMember>::new();

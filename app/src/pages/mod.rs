@@ -18,7 +18,7 @@ mod templates;
 mod time;
 mod webhook_events;
 
-pub use account::{Settings, SignInPage, SignUpPage};
+pub use account::{signed_in, Settings, SignInPage, SignUpPage};
 pub use api_keys::ApiKeys;
 pub use api_reference::ApiReference;
 pub use audit::Audit;

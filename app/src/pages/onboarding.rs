@@ -2,9 +2,7 @@
 //! connection as the server runs it; and the workspace's numbers.
 
 use leptos::{prelude::*, task::spawn_local};
-use leptos_meta::Title;
 
-use super::account::RequireSignIn;
 use crate::{
     api::onboarding::{
         disconnect_number, list_numbers, onboarding_progress, retry_onboarding, set_send_rate,
@@ -13,16 +11,6 @@ use crate::{
     },
     signup::{step_in_words, SignupMessage},
 };
-
-#[component]
-pub fn Onboarding() -> impl IntoView {
-    view! {
-        <Title text="Connect WhatsApp"/>
-        <RequireSignIn>
-            <ConnectPage/>
-        </RequireSignIn>
-    }
-}
 
 /// The page's shared state: one signup run at a time.
 #[derive(Clone, Copy)]
@@ -122,7 +110,7 @@ impl Connection {
 }
 
 #[component]
-fn ConnectPage() -> impl IntoView {
+pub fn Onboarding() -> impl IntoView {
     let connection = Connection {
         settings: RwSignal::new(None),
         sdk_ready: RwSignal::new(false),

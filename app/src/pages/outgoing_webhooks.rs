@@ -2,10 +2,8 @@
 //! sign them (shown once), and what became of each delivery.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use super::{
-    account::RequireSignIn,
     forms::{last_error, FieldError, FormError},
     time::format_time,
 };
@@ -13,16 +11,6 @@ use crate::api::outgoing_webhooks::{
     outgoing_webhooks, CreateEndpoint, DeleteEndpoint, RedeliverEvent, RotateEndpointSecret,
     SecretView,
 };
-
-#[component]
-pub fn OutgoingWebhooks() -> impl IntoView {
-    view! {
-        <Title text="Outgoing webhooks"/>
-        <RequireSignIn>
-            <OutgoingWebhooksBody/>
-        </RequireSignIn>
-    }
-}
 
 #[component]
 fn ShownOnce(secret: Signal<Option<SecretView>>) -> impl IntoView {
@@ -39,7 +27,7 @@ fn ShownOnce(secret: Signal<Option<SecretView>>) -> impl IntoView {
 }
 
 #[component]
-fn OutgoingWebhooksBody() -> impl IntoView {
+pub fn OutgoingWebhooks() -> impl IntoView {
     let create = ServerAction::<CreateEndpoint>::new();
     let rotate = ServerAction::<RotateEndpointSecret>::new();
     let delete = ServerAction::<DeleteEndpoint>::new();

@@ -3,14 +3,12 @@
 //! what changed elsewhere since it was saved here, and the picture.
 
 use leptos::{html, prelude::*, task::spawn_local};
-use leptos_meta::Title;
 use leptos_router::components::A;
 use rules::profile::{
     check, ProfileFields, ABOUT_MAX, ADDRESS_MAX, DESCRIPTION_MAX, EMAIL_MAX, VERTICALS,
     WEBSITE_MAX,
 };
 
-use super::account::RequireSignIn;
 use crate::{
     api::{
         onboarding::list_numbers,
@@ -21,16 +19,6 @@ use crate::{
 
 #[component]
 pub fn Profile() -> impl IntoView {
-    view! {
-        <Title text="Profile"/>
-        <RequireSignIn>
-            <ProfileEditor/>
-        </RequireSignIn>
-    }
-}
-
-#[component]
-fn ProfileEditor() -> impl IntoView {
     let numbers = Resource::new(|| (), |_| list_numbers());
     let selected = RwSignal::new(None::<String>);
     let profile = Resource::new(

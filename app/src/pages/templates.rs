@@ -5,11 +5,9 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 use rules::templates::{fill, variables, CATEGORIES, LANGUAGES};
 
 use super::{
-    account::RequireSignIn,
     forms::{last_error, FieldError, FormError},
     time::format_time,
 };
@@ -28,16 +26,6 @@ const STATUSES: [&str; 6] = [
 
 #[component]
 pub fn Templates() -> impl IntoView {
-    view! {
-        <Title text="Templates"/>
-        <RequireSignIn>
-            <TemplatesBody/>
-        </RequireSignIn>
-    }
-}
-
-#[component]
-fn TemplatesBody() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
     // Meta's review ends with a webhook; the list shows it within seconds.
     Effect::new(move |_| {

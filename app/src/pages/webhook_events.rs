@@ -2,24 +2,12 @@
 //! bodies, and changes for numbers nobody has connected.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use super::{
-    account::RequireSignIn,
     forms::{last_error, FormError},
     time::format_time,
 };
 use crate::api::webhook_events::{webhook_attention, EventView, ReplayWebhooks};
-
-#[component]
-pub fn WebhookEvents() -> impl IntoView {
-    view! {
-        <Title text="Webhook events"/>
-        <RequireSignIn>
-            <WebhookEventsBody/>
-        </RequireSignIn>
-    }
-}
 
 #[component]
 fn EventTable(
@@ -54,7 +42,7 @@ fn EventTable(
 }
 
 #[component]
-fn WebhookEventsBody() -> impl IntoView {
+pub fn WebhookEvents() -> impl IntoView {
     let replay = ServerAction::<ReplayWebhooks>::new();
     let error = last_error(replay.value());
     let attention = Resource::new(move || replay.version().get(), |_| webhook_attention());

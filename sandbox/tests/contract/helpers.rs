@@ -189,6 +189,35 @@ impl World {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Moves the sandbox's clock on, for whatever expires with time.
+    pub async fn advance_clock(&self, seconds: u64) {
+        self.control(
+            "POST",
+            "/_sandbox/clock/advance",
+            json!({ "seconds": seconds }),
+        )
+        .await;
+    }
+
+    /// Revokes the business token, as a business withdrawing access would.
+    pub async fn revoke_token(&self) {
+        self.control(
+            "POST",
+            "/_sandbox/tokens/revoke",
+            json!({ "token": self.token }),
+        )
+        .await;
+    }
+
+    /// Expires the business token now, or `in_seconds` from now.
+    pub async fn expire_token(&self, in_seconds: Option<u64>) {
+        let mut body = json!({ "token": self.token });
+        if let Some(seconds) = in_seconds {
+            body["in_seconds"] = json!(seconds);
+        }
+        self.control("POST", "/_sandbox/tokens/expire", body).await;
+    }
+
     pub async fn code(&self) -> String {
         let (status, body) = self.control("POST", "/_sandbox/codes", json!({})).await;
         assert_eq!(status, 200);
@@ -219,18 +248,19 @@ impl World {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
+        answer(request).await
+    }
+
+    /// Sends a message from the demo number: (HTTP status, JSON body).
+    pub async fn send(&self, message: Value) -> (u16, Value) {
+        let phone = self.demo().phone_number_id.clone();
+        self.call("POST", &format!("{phone}/messages"), Some(message))
+            .await
     }
 
     pub async fn send_text(&self, to: &str, text: &str) -> (u16, Value) {
-        let phone = self.demo().phone_number_id.clone();
-        self.call(
-            "POST",
-            &format!("{phone}/messages"),
-            Some(json!({ "messaging_product": "whatsapp", "to": to, "type": "text", "text": { "body": text } })),
-        )
-        .await
+        self.send(json!({ "messaging_product": "whatsapp", "to": to, "type": "text", "text": { "body": text } }))
+            .await
     }
 
     /// The demo customer writes a text (opening the 24-hour window).
@@ -249,6 +279,12 @@ impl World {
 }
 
 /// Asserts Meta's error envelope: HTTP status, `code` and optional subcode.
+/// Sends a request that must get an answer: (HTTP status, JSON body).
+pub async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
 pub fn assert_graph_error(result: &(u16, Value), status: u16, code: i64, subcode: Option<i64>) {
     let (got_status, body) = result;
     assert_eq!(*got_status, status, "{body}");

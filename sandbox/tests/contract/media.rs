@@ -1,22 +1,21 @@
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_graph_error, World};
+use crate::helpers::{answer, assert_graph_error, World};
 
 async fn upload(world: &World, mime: &str, bytes: Vec<u8>) -> (u16, Value) {
     let form = Form::new().text("messaging_product", "whatsapp").part(
         "file",
         Part::bytes(bytes).file_name("file").mime_str(mime).unwrap(),
     );
-    let response = world
-        .http
-        .post(world.graph(&format!("{}/media", world.demo().phone_number_id)))
-        .bearer_auth(&world.token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    answer(
+        world
+            .http
+            .post(world.graph(&format!("{}/media", world.demo().phone_number_id)))
+            .bearer_auth(&world.token)
+            .multipart(form),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -47,9 +46,7 @@ async fn upload_describe_download_and_delete() {
     assert_eq!(file.bytes().await.unwrap().as_ref(), b"\x89PNG fake image");
 
     // The URL lives five minutes.
-    world
-        .control("POST", "/_sandbox/clock/advance", json!({ "seconds": 301 }))
-        .await;
+    world.advance_clock(301).await;
     assert_eq!(
         world
             .http

@@ -56,13 +56,7 @@ async fn free_form_outside_the_window_fails_with_131047() {
     let (_, body) = world.send_text(&to, "now it works").await;
     let wamid = body["messages"][0]["id"].as_str().unwrap().to_string();
     world.receiver.wait_for_status(&wamid, "delivered").await;
-    world
-        .control(
-            "POST",
-            "/_sandbox/clock/advance",
-            json!({ "seconds": 24 * 3600 + 1 }),
-        )
-        .await;
+    world.advance_clock(24 * 3600 + 1).await;
     let (_, body) = world.send_text(&to, "too late").await;
     let wamid = body["messages"][0]["id"].as_str().unwrap().to_string();
     world.receiver.wait_for_status(&wamid, "failed").await;
@@ -72,13 +66,9 @@ async fn free_form_outside_the_window_fails_with_131047() {
 async fn templates_go_out_any_time_and_are_checked() {
     let world = World::start().await;
     let to = world.demo().customer_wa_id.clone();
-    let path = format!("{}/messages", world.demo().phone_number_id);
-    let hello = message(
-        &to,
-        "template",
-        json!({ "name": "hello_world", "language": { "code": "en_US" } }),
-    );
-    let (status, body) = world.call("POST", &path, Some(hello)).await;
+    let template = |content: Value| message(&to, "template", content);
+    let hello = template(json!({ "name": "hello_world", "language": { "code": "en_US" } }));
+    let (status, body) = world.send(hello).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["messages"][0]["message_status"], "accepted");
     let wamid = body["messages"][0]["id"].as_str().unwrap().to_string();
@@ -86,42 +76,20 @@ async fn templates_go_out_any_time_and_are_checked() {
     assert_eq!(sent["pricing"]["category"], "marketing");
     world.receiver.wait_for_status(&wamid, "delivered").await;
 
-    let unknown = message(
-        &to,
-        "template",
-        json!({ "name": "nope", "language": { "code": "en_US" } }),
-    );
-    assert_graph_error(
-        &world.call("POST", &path, Some(unknown)).await,
-        404,
-        132001,
-        None,
-    );
+    let unknown = template(json!({ "name": "nope", "language": { "code": "en_US" } }));
+    assert_graph_error(&world.send(unknown).await, 404, 132001, None);
 
-    let short = message(
-        &to,
-        "template",
-        json!({
-            "name": "order_update", "language": { "code": "en_US" },
-            "components": [{ "type": "body", "parameters": [{ "type": "text", "text": "only one" }] }],
-        }),
-    );
-    assert_graph_error(
-        &world.call("POST", &path, Some(short)).await,
-        400,
-        132000,
-        None,
-    );
+    let short = template(json!({
+        "name": "order_update", "language": { "code": "en_US" },
+        "components": [{ "type": "body", "parameters": [{ "type": "text", "text": "only one" }] }],
+    }));
+    assert_graph_error(&world.send(short).await, 400, 132000, None);
 
-    let full = message(
-        &to,
-        "template",
-        json!({
-            "name": "order_update", "language": { "code": "en_US" },
-            "components": [{ "type": "body", "parameters": [{ "type": "text", "text": "A-1" }, { "type": "text", "text": "shipped" }] }],
-        }),
-    );
-    assert_eq!(world.call("POST", &path, Some(full)).await.0, 200);
+    let full = template(json!({
+        "name": "order_update", "language": { "code": "en_US" },
+        "components": [{ "type": "body", "parameters": [{ "type": "text", "text": "A-1" }, { "type": "text", "text": "shipped" }] }],
+    }));
+    assert_eq!(world.send(full).await.0, 200);
 }
 
 #[tokio::test]
@@ -129,8 +97,7 @@ async fn invalid_messages_get_metas_errors() {
     let world = World::start().await;
     world.customer_writes("hi").await;
     let to = world.demo().customer_wa_id.clone();
-    let path = format!("{}/messages", world.demo().phone_number_id);
-    let call = |body: Value| world.call("POST", &path, Some(body));
+    let call = |body: Value| world.send(body);
 
     let mut no_product = message(&to, "text", json!({ "body": "x" }));
     no_product
@@ -231,20 +198,11 @@ async fn invalid_messages_get_metas_errors() {
 async fn mark_as_read_with_a_typing_indicator() {
     let world = World::start().await;
     let inbound = world.customer_writes("are you open?").await;
-    let path = format!("{}/messages", world.demo().phone_number_id);
     let read = json!({ "messaging_product": "whatsapp", "status": "read", "message_id": inbound, "typing_indicator": { "type": "text" } });
-    assert_eq!(
-        world.call("POST", &path, Some(read)).await,
-        (200, json!({ "success": true }))
-    );
+    assert_eq!(world.send(read).await, (200, json!({ "success": true })));
     let unknown =
         json!({ "messaging_product": "whatsapp", "status": "read", "message_id": "wamid.unknown" });
-    assert_graph_error(
-        &world.call("POST", &path, Some(unknown)).await,
-        400,
-        131009,
-        None,
-    );
+    assert_graph_error(&world.send(unknown).await, 400, 131009, None);
 }
 
 #[tokio::test]
@@ -291,9 +249,7 @@ async fn the_pair_rate_limit_is_enforced_with_131056() {
     // Another customer is not affected.
     assert_eq!(world.send_text("16505550000", "hello").await.0, 200);
     // Quota returns at one message per six seconds.
-    world
-        .control("POST", "/_sandbox/clock/advance", json!({ "seconds": 6 }))
-        .await;
+    world.advance_clock(6).await;
     assert_eq!(world.send_text(&to, "after a pause").await.0, 200);
 }
 

@@ -1,9 +1,15 @@
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_graph_error, World};
+use crate::helpers::{answer, assert_graph_error, World};
 
 async fn as_result(response: reqwest::Response) -> (u16, Value) {
     (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// A code Meta will not exchange: error 100, with a subcode that says why.
+fn assert_code_refused(body: &Value, subcode: i64) {
+    assert_eq!(body["error"]["code"], 100, "{body}");
+    assert_eq!(body["error"]["error_subcode"], subcode, "{body}");
 }
 
 #[tokio::test]
@@ -16,18 +22,12 @@ async fn code_exchange_returns_a_bearer_token_by_get_and_post() {
     assert!(by_get.get("expires_in").is_none());
 
     let code = world.code().await;
-    let by_post = world
-        .http
-        .post(world.graph("oauth/access_token"))
-        .form(&[
-            ("client_id", "1000000000000001"),
-            ("client_secret", "sandbox-app-secret"),
-            ("code", code.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = as_result(by_post).await;
+    let by_post = world.http.post(world.graph("oauth/access_token")).form(&[
+        ("client_id", "1000000000000001"),
+        ("client_secret", "sandbox-app-secret"),
+        ("code", code.as_str()),
+    ]);
+    let (status, body) = answer(by_post).await;
     assert_eq!(status, 200, "{body}");
     assert_ne!(body["access_token"], by_get["access_token"]);
 }
@@ -39,8 +39,7 @@ async fn a_code_is_single_use() {
     world.exchange(&code).await;
     let again = world.exchange(&code).await;
     assert_eq!(again["error"]["type"], "OAuthException");
-    assert_eq!(again["error"]["code"], 100);
-    assert_eq!(again["error"]["error_subcode"], 36009);
+    assert_code_refused(&again, 36009);
 }
 
 #[tokio::test]
@@ -48,16 +47,11 @@ async fn a_code_expires_after_thirty_seconds() {
     let world = World::start().await;
     let fresh = world.code().await;
     let stale = world.code().await;
-    world
-        .control("POST", "/_sandbox/clock/advance", json!({ "seconds": 29 }))
-        .await;
+    world.advance_clock(29).await;
     assert!(world.exchange(&fresh).await["access_token"].is_string());
-    world
-        .control("POST", "/_sandbox/clock/advance", json!({ "seconds": 2 }))
-        .await;
+    world.advance_clock(2).await;
     let expired = world.exchange(&stale).await;
-    assert_eq!(expired["error"]["code"], 100);
-    assert_eq!(expired["error"]["error_subcode"], 36007);
+    assert_code_refused(&expired, 36007);
 }
 
 #[tokio::test]
@@ -65,24 +59,20 @@ async fn a_wrong_secret_or_app_id_is_refused() {
     let world = World::start().await;
     let code = world.code().await;
     let call = |id: &'static str, secret: &'static str| {
-        world
-            .http
-            .get(world.graph("oauth/access_token"))
-            .query(&[
-                ("client_id", id),
-                ("client_secret", secret),
-                ("code", code.as_str()),
-            ])
-            .send()
+        world.http.get(world.graph("oauth/access_token")).query(&[
+            ("client_id", id),
+            ("client_secret", secret),
+            ("code", code.as_str()),
+        ])
     };
     assert_graph_error(
-        &as_result(call("1000000000000001", "wrong").await.unwrap()).await,
+        &answer(call("1000000000000001", "wrong")).await,
         400,
         1,
         None,
     );
     assert_graph_error(
-        &as_result(call("42", "sandbox-app-secret").await.unwrap()).await,
+        &answer(call("42", "sandbox-app-secret")).await,
         400,
         101,
         None,
@@ -92,14 +82,11 @@ async fn a_wrong_secret_or_app_id_is_refused() {
 }
 
 async fn debug_token(world: &World, app_token: &str, input: &str) -> (u16, Value) {
-    let response = world
+    let request = world
         .http
         .get(world.graph("debug_token"))
-        .query(&[("input_token", input), ("access_token", app_token)])
-        .send()
-        .await
-        .unwrap();
-    as_result(response).await
+        .query(&[("input_token", input), ("access_token", app_token)]);
+    answer(request).await
 }
 
 const APP_TOKEN: &str = "1000000000000001|sandbox-app-secret";
@@ -126,13 +113,7 @@ async fn debug_token_names_the_granted_wabas() {
 #[tokio::test]
 async fn debug_token_reports_invalid_tokens_with_200() {
     let world = World::start().await;
-    world
-        .control(
-            "POST",
-            "/_sandbox/tokens/revoke",
-            json!({ "token": world.token }),
-        )
-        .await;
+    world.revoke_token().await;
     let (status, body) = debug_token(&world, APP_TOKEN, &world.token).await;
     assert_eq!(status, 200);
     assert_eq!(body["data"]["is_valid"], false);
@@ -167,26 +148,14 @@ async fn expired_revoked_and_garbage_tokens_get_190() {
     let mut world = World::start().await;
     let phone = world.demo().phone_number_id.clone();
 
-    world
-        .control(
-            "POST",
-            "/_sandbox/tokens/expire",
-            json!({ "token": world.token }),
-        )
-        .await;
+    world.expire_token(None).await;
     assert_graph_error(&world.call("GET", &phone, None).await, 401, 190, Some(463));
 
     world.token = world.exchange(&world.code().await).await["access_token"]
         .as_str()
         .unwrap()
         .into();
-    world
-        .control(
-            "POST",
-            "/_sandbox/tokens/revoke",
-            json!({ "token": world.token }),
-        )
-        .await;
+    world.revoke_token().await;
     assert_graph_error(&world.call("GET", &phone, None).await, 401, 190, Some(458));
 
     world.token = "garbage".into();
@@ -208,17 +177,9 @@ async fn expired_revoked_and_garbage_tokens_get_190() {
 async fn a_token_expiring_later_works_until_then() {
     let world = World::start().await;
     let phone = world.demo().phone_number_id.clone();
-    world
-        .control(
-            "POST",
-            "/_sandbox/tokens/expire",
-            json!({ "token": world.token, "in_seconds": 60 }),
-        )
-        .await;
+    world.expire_token(Some(60)).await;
     assert_eq!(world.call("GET", &phone, None).await.0, 200);
-    world
-        .control("POST", "/_sandbox/clock/advance", json!({ "seconds": 61 }))
-        .await;
+    world.advance_clock(61).await;
     assert_graph_error(&world.call("GET", &phone, None).await, 401, 190, Some(463));
 }
 

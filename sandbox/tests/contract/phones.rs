@@ -125,13 +125,7 @@ async fn ten_register_calls_per_72_hours_then_133016() {
         133016,
         None,
     );
-    world
-        .control(
-            "POST",
-            "/_sandbox/clock/advance",
-            json!({ "seconds": 72 * 3600 }),
-        )
-        .await;
+    world.advance_clock(72 * 3600).await;
     assert_eq!(
         world
             .call("POST", &format!("{phone}/register"), Some(body))

@@ -1,16 +1,15 @@
 use serde_json::{json, Value};
 
-use crate::helpers::World;
+use crate::helpers::{answer, World};
 
 async fn finish(world: &World, choice: Value) -> (u16, Value) {
-    let response = world
-        .http
-        .post(format!("{}/dialog/embedded_signup/finish", world.base))
-        .json(&choice)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    answer(
+        world
+            .http
+            .post(format!("{}/dialog/embedded_signup/finish", world.base))
+            .json(&choice),
+    )
+    .await
 }
 
 #[tokio::test]

@@ -17,31 +17,13 @@ async fn templates_are_listed_with_cursor_paging_and_filters() {
     let next = first["paging"]["next"].as_str().expect("a next page");
     assert!(next.contains("/v25.0/"), "{next}");
     let after = first["paging"]["cursors"]["after"].as_str().unwrap();
-    let (_, second) = world
-        .call(
-            "GET",
-            &format!("{waba}/message_templates?limit=1&after={after}"),
-            None,
-        )
-        .await;
+    let second = listed(&world, &format!("limit=1&after={after}")).await;
     assert_eq!(second["data"][0]["name"], "order_update");
     assert!(second["paging"].get("next").is_none(), "the last page");
 
-    let (_, filtered) = world
-        .call(
-            "GET",
-            &format!("{waba}/message_templates?name=order&language=en_US"),
-            None,
-        )
-        .await;
+    let filtered = listed(&world, "name=order&language=en_US").await;
     assert_eq!(filtered["data"].as_array().unwrap().len(), 1);
-    let (_, none) = world
-        .call(
-            "GET",
-            &format!("{waba}/message_templates?status=REJECTED"),
-            None,
-        )
-        .await;
+    let none = listed(&world, "status=REJECTED").await;
     assert!(none["data"].as_array().unwrap().is_empty());
     let bad = world
         .call(
@@ -51,6 +33,29 @@ async fn templates_are_listed_with_cursor_paging_and_filters() {
         )
         .await;
     assert_graph_error(&bad, 400, 100, None);
+}
+
+/// Submits a template for the demo WABA: (HTTP status, JSON body).
+async fn submit(world: &World, template: Value) -> (u16, Value) {
+    let waba = &world.demo().waba_id;
+    let path = format!("{waba}/message_templates");
+    world.call("POST", &path, Some(template)).await
+}
+
+/// The demo WABA's templates as Meta lists them for `query`
+/// (`name=…`, `status=…`).
+async fn listed(world: &World, query: &str) -> Value {
+    let waba = &world.demo().waba_id;
+    let path = format!("{waba}/message_templates?{query}");
+    world.call("GET", &path, None).await.1
+}
+
+/// A utility template that reads as an advert, so Meta rejects it.
+fn weekend_deal() -> Value {
+    shipping(
+        "weekend_deal",
+        "Hi {{1}}, 20% off order {{2}} this weekend.",
+    )
 }
 
 /// The value of the first `message_template_status_update` webhook for
@@ -100,17 +105,14 @@ fn shipping(name: &str, body: &str) -> Value {
 async fn a_created_template_is_reviewed_announced_sent_paused_and_deleted() {
     let world = World::start().await;
     let waba = world.demo().waba_id.clone();
-    let phone = world.demo().phone_number_id.clone();
     let customer = world.demo().customer_wa_id.clone();
     let path = format!("{waba}/message_templates");
 
-    let (status, created) = world
-        .call(
-            "POST",
-            &path,
-            Some(shipping("order_shipped", "Hi {{1}}, order {{2}} shipped.")),
-        )
-        .await;
+    let (status, created) = submit(
+        &world,
+        shipping("order_shipped", "Hi {{1}}, order {{2}} shipped."),
+    )
+    .await;
     assert_eq!(status, 200, "{created}");
     assert_eq!(
         (created["status"].as_str(), created["category"].as_str()),
@@ -118,9 +120,7 @@ async fn a_created_template_is_reviewed_announced_sent_paused_and_deleted() {
     );
     let id = created["id"].as_str().unwrap().to_string();
     // Pending: listed as such, and not sendable yet.
-    let (_, pending) = world
-        .call("GET", &format!("{path}?name=order_shipped"), None)
-        .await;
+    let pending = listed(&world, "name=order_shipped").await;
     assert_eq!(pending["data"][0]["status"], "PENDING");
     let send = |header: Vec<Value>, body: Vec<Value>| {
         json!({ "messaging_product": "whatsapp", "to": customer, "type": "template", "template": {
@@ -132,13 +132,7 @@ async fn a_created_template_is_reviewed_announced_sent_paused_and_deleted() {
             .map(|i| json!({ "type": "text", "text": format!("v{i}") }))
             .collect::<Vec<_>>()
     };
-    let early = world
-        .call(
-            "POST",
-            &format!("{phone}/messages"),
-            Some(send(params(1), params(2))),
-        )
-        .await;
+    let early = world.send(send(params(1), params(2))).await;
     assert_graph_error(&early, 404, 132001, None);
 
     // Approved after the review delay, with the webhook.
@@ -149,21 +143,9 @@ async fn a_created_template_is_reviewed_announced_sent_paused_and_deleted() {
         approved["message_template_id"].is_u64(),
         "an integer id: {approved}"
     );
-    let (status, sent) = world
-        .call(
-            "POST",
-            &format!("{phone}/messages"),
-            Some(send(params(1), params(2))),
-        )
-        .await;
+    let (status, sent) = world.send(send(params(1), params(2))).await;
     assert_eq!(status, 200, "{sent}");
-    let wrong = world
-        .call(
-            "POST",
-            &format!("{phone}/messages"),
-            Some(send(params(1), params(1))),
-        )
-        .await;
+    let wrong = world.send(send(params(1), params(1))).await;
     assert_graph_error(&wrong, 400, 132000, None);
 
     // Paused by quality: announced, and sends are refused with 132015.
@@ -176,23 +158,15 @@ async fn a_created_template_is_reviewed_announced_sent_paused_and_deleted() {
         .await;
     assert_eq!(status, 200);
     status_webhook(&world, &id, "PAUSED").await;
-    let paused = world
-        .call(
-            "POST",
-            &format!("{phone}/messages"),
-            Some(send(params(1), params(2))),
-        )
-        .await;
+    let paused = world.send(send(params(1), params(2))).await;
     assert_graph_error(&paused, 400, 132015, None);
 
     // The same name and language again is refused; deleting frees it.
-    let again = world
-        .call(
-            "POST",
-            &path,
-            Some(shipping("order_shipped", "Hi {{1}}, order {{2}} shipped.")),
-        )
-        .await;
+    let again = submit(
+        &world,
+        shipping("order_shipped", "Hi {{1}}, order {{2}} shipped."),
+    )
+    .await;
     assert_graph_error(&again, 400, 100, Some(2388024));
     assert_eq!(
         again.1["error"]["error_user_title"],
@@ -202,9 +176,7 @@ async fn a_created_template_is_reviewed_announced_sent_paused_and_deleted() {
         .call("DELETE", &format!("{path}?name=order_shipped"), None)
         .await;
     assert_eq!((status, deleted["success"].as_bool()), (200, Some(true)));
-    let (_, gone) = world
-        .call("GET", &format!("{path}?name=order_shipped"), None)
-        .await;
+    let gone = listed(&world, "name=order_shipped").await;
     assert!(gone["data"].as_array().unwrap().is_empty());
     let missing = world
         .call("DELETE", &format!("{path}?name=order_shipped"), None)
@@ -215,27 +187,14 @@ async fn a_created_template_is_reviewed_announced_sent_paused_and_deleted() {
 #[tokio::test]
 async fn promotional_utility_templates_are_rejected_with_a_reason() {
     let world = World::start().await;
-    let waba = world.demo().waba_id.clone();
-    let path = format!("{waba}/message_templates");
-    let (status, created) = world
-        .call(
-            "POST",
-            &path,
-            Some(shipping(
-                "weekend_deal",
-                "Hi {{1}}, 20% off order {{2}} this weekend.",
-            )),
-        )
-        .await;
+    let (status, created) = submit(&world, weekend_deal()).await;
     assert_eq!(status, 200, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
     let rejected = status_webhook(&world, &id, "REJECTED").await;
     assert_eq!(rejected["reason"], "INCORRECT_CATEGORY");
-    let (_, listed) = world
-        .call("GET", &format!("{path}?status=REJECTED"), None)
-        .await;
-    assert_eq!(listed["data"][0]["rejected_reason"], "INCORRECT_CATEGORY");
-    assert_eq!(listed["data"][0]["name"], "weekend_deal");
+    let found = listed(&world, "status=REJECTED").await;
+    assert_eq!(found["data"][0]["rejected_reason"], "INCORRECT_CATEGORY");
+    assert_eq!(found["data"][0]["name"], "weekend_deal");
 }
 
 #[tokio::test]
@@ -244,34 +203,21 @@ async fn invalid_templates_are_refused_as_meta_refuses_them() {
     let waba = world.demo().waba_id.clone();
     let path = format!("{waba}/message_templates");
     let mut bad_name = shipping("Order Shipped", "Hi {{1}}, order {{2}} shipped.");
-    let result = world.call("POST", &path, Some(bad_name.clone())).await;
+    let result = submit(&world, bad_name.clone()).await;
     assert_graph_error(&result, 400, 100, None);
     bad_name["name"] = json!("fine_name");
     bad_name["category"] = json!("GOSSIP");
-    assert_graph_error(
-        &world.call("POST", &path, Some(bad_name)).await,
-        400,
-        100,
-        None,
-    );
-    let at_edge = world
-        .call(
-            "POST",
-            &path,
-            Some(shipping("edge", "{{1}} order {{2}} shipped")),
-        )
-        .await;
+    assert_graph_error(&submit(&world, bad_name).await, 400, 100, None);
+    let at_edge = submit(&world, shipping("edge", "{{1}} order {{2}} shipped")).await;
     assert_graph_error(&at_edge, 400, 100, Some(2388299));
-    let long = world
-        .call(
-            "POST",
-            &path,
-            Some(shipping(
-                "long",
-                &format!("Hi {{{{1}}}} {{{{2}}}} {}", "x".repeat(1100)),
-            )),
-        )
-        .await;
+    let long = submit(
+        &world,
+        shipping(
+            "long",
+            &format!("Hi {{{{1}}}} {{{{2}}}} {}", "x".repeat(1100)),
+        ),
+    )
+    .await;
     assert_graph_error(&long, 400, 100, Some(2388040));
     let unknown_waba = world
         .call(
@@ -289,18 +235,7 @@ async fn invalid_templates_are_refused_as_meta_refuses_them() {
 #[tokio::test]
 async fn rejected_and_approved_templates_are_edited_within_meta_s_limits() {
     let world = World::start().await;
-    let waba = world.demo().waba_id.clone();
-    let path = format!("{waba}/message_templates");
-    let (_, created) = world
-        .call(
-            "POST",
-            &path,
-            Some(shipping(
-                "weekend_deal",
-                "Hi {{1}}, 20% off order {{2}} this weekend.",
-            )),
-        )
-        .await;
+    let (_, created) = submit(&world, weekend_deal()).await;
     let id = created["id"].as_str().unwrap().to_string();
     status_webhook(&world, &id, "REJECTED").await;
 
@@ -313,13 +248,11 @@ async fn rejected_and_approved_templates_are_edited_within_meta_s_limits() {
         (200, Some(true)),
         "{edited}"
     );
-    let (_, listed) = world
-        .call("GET", &format!("{path}?name=weekend_deal"), None)
-        .await;
+    let found = listed(&world, "name=weekend_deal").await;
     assert_eq!(
         (
-            listed["data"][0]["status"].as_str(),
-            listed["data"][0]["category"].as_str()
+            found["data"][0]["status"].as_str(),
+            found["data"][0]["category"].as_str()
         ),
         (Some("PENDING"), Some("MARKETING"))
     );
@@ -345,9 +278,7 @@ async fn rejected_and_approved_templates_are_edited_within_meta_s_limits() {
     assert_eq!(status, 200);
     // Wait for the second approval before trying again.
     for _ in 0..200 {
-        let (_, now) = world
-            .call("GET", &format!("{path}?name=weekend_deal"), None)
-            .await;
+        let now = listed(&world, "name=weekend_deal").await;
         if now["data"][0]["status"] == "APPROVED" {
             break;
         }
@@ -367,7 +298,6 @@ async fn rejected_and_approved_templates_are_edited_within_meta_s_limits() {
 async fn a_named_template_needs_each_parameter_s_name() {
     let world = World::start().await;
     let waba = world.demo().waba_id.clone();
-    let phone = world.demo().phone_number_id.clone();
     let customer = world.demo().customer_wa_id.clone();
     let (status, created) = world
         .call("POST", &format!("{waba}/message_templates"), Some(json!({
@@ -384,23 +314,15 @@ async fn a_named_template_needs_each_parameter_s_name() {
             "components": [{ "type": "body", "parameters": parameters }] } })
     };
     let unnamed = world
-        .call(
-            "POST",
-            &format!("{phone}/messages"),
-            Some(send(
-                json!([{ "type": "text", "text": "Bo" }, { "type": "text", "text": "2" }]),
-            )),
-        )
+        .send(send(
+            json!([{ "type": "text", "text": "Bo" }, { "type": "text", "text": "2" }]),
+        ))
         .await;
     assert_graph_error(&unnamed, 400, 131008, None);
     let (status, sent) = world
-        .call(
-            "POST",
-            &format!("{phone}/messages"),
-            Some(send(json!([
+        .send(send(json!([
             { "type": "text", "parameter_name": "first_name", "text": "Bo" },
-            { "type": "text", "parameter_name": "party_size", "text": "2" } ]))),
-        )
+            { "type": "text", "parameter_name": "party_size", "text": "2" } ])))
         .await;
     assert_eq!(status, 200, "{sent}");
 }

@@ -1,6 +1,6 @@
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_graph_error, World};
+use crate::helpers::{answer, assert_graph_error, World};
 
 async fn start_session(world: &World, length: usize) -> String {
     let path = format!("app/uploads?file_name=logo.png&file_length={length}&file_type=image/png");
@@ -12,16 +12,15 @@ async fn start_session(world: &World, length: usize) -> String {
 }
 
 async fn send_bytes(world: &World, session: &str, offset: usize, bytes: &[u8]) -> (u16, Value) {
-    let response = world
-        .http
-        .post(world.graph(session))
-        .header("authorization", format!("OAuth {}", world.token))
-        .header("file_offset", offset.to_string())
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    answer(
+        world
+            .http
+            .post(world.graph(session))
+            .header("authorization", format!("OAuth {}", world.token))
+            .header("file_offset", offset.to_string())
+            .body(bytes.to_vec()),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -79,42 +78,23 @@ async fn an_interrupted_upload_resumes_from_the_reported_offset() {
 #[tokio::test]
 async fn sessions_check_their_parameters() {
     let world = World::start().await;
-    assert_graph_error(
-        &world
-            .call(
-                "POST",
-                "app/uploads?file_name=a.gif&file_length=10&file_type=image/gif",
-                None,
-            )
-            .await,
-        400,
-        100,
-        None,
-    );
-    assert_graph_error(
-        &world
-            .call(
-                "POST",
-                "app/uploads?file_name=a.png&file_length=0&file_type=image/png",
-                None,
-            )
-            .await,
-        400,
-        100,
-        None,
-    );
-    assert_graph_error(
-        &world
-            .call(
-                "POST",
-                "99999/uploads?file_name=a.png&file_length=5&file_type=image/png",
-                None,
-            )
-            .await,
-        400,
-        100,
-        Some(33),
-    );
+    // A type Meta does not take, an empty file, an id that is not an app.
+    for (path, subcode) in [
+        (
+            "app/uploads?file_name=a.gif&file_length=10&file_type=image/gif",
+            None,
+        ),
+        (
+            "app/uploads?file_name=a.png&file_length=0&file_type=image/png",
+            None,
+        ),
+        (
+            "99999/uploads?file_name=a.png&file_length=5&file_type=image/png",
+            Some(33),
+        ),
+    ] {
+        assert_graph_error(&world.call("POST", path, None).await, 400, 100, subcode);
+    }
     let by_app_id = world
         .call(
             "POST",

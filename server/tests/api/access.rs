@@ -4,7 +4,7 @@
 use serde_json::Value;
 use switchboard::test_support::TestBackend;
 
-use crate::helpers::{member, owner, spawn_app, TestApp, Visitor};
+use crate::helpers::{member, member_elsewhere, owner, spawn_app, TestApp, Visitor};
 
 /// A server function's name, whether it is public, and arguments it takes.
 type ServerFunction = (&'static str, bool, &'static [(&'static str, &'static str)]);
@@ -255,11 +255,7 @@ async fn another_workspaces_member_cannot_reach_in() {
     let app = spawn_app(TestBackend::Postgres).await;
     let mut owner = owner(&app).await;
     let _victim = member(&app, &mut owner, "victim@example.com", "agent").await;
-    let mut stranger = member(&app, &mut owner, "stranger@example.com", "viewer").await;
-    let (status, _) = stranger
-        .call("create_workspace", &[("name", "Elsewhere")])
-        .await;
-    assert_eq!(status, 200);
+    let mut stranger = member_elsewhere(&app, &mut owner, "stranger@example.com", "viewer").await;
     // The owner removes the stranger from Acme: now they only have Elsewhere.
     let members = members_as_seen_by(&mut owner).await;
     let id_of = |email: &str| {

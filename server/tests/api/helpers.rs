@@ -194,6 +194,22 @@ pub async fn member(app: &TestApp, owner: &mut Visitor, email: &str, role: &str)
     visitor
 }
 
+/// A member who then creates a workspace of their own, "Elsewhere": the
+/// someone-from-another-workspace of the isolation checks.
+pub async fn member_elsewhere(
+    app: &TestApp,
+    owner: &mut Visitor,
+    email: &str,
+    role: &str,
+) -> Visitor {
+    let mut visitor = member(app, owner, email, role).await;
+    let (status, body) = visitor
+        .call("create_workspace", &[("name", "Elsewhere")])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    visitor
+}
+
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use switchboard::{
     accounts::{Caller, Role, Workspace},
     api_keys::{self, READ, SEND},
+    store::OutboxState,
     test_support::TestBackend,
 };
 
@@ -79,6 +80,36 @@ pub async fn customer_says(app: &TestApp, workspace: &str, customer: &str, wamid
     panic!("the inbound message was not stored");
 }
 
+/// Posts `body` to `/api/v1/messages` with an optional key and
+/// idempotency key: (HTTP status, JSON body).
+pub async fn send_message(
+    app: &TestApp,
+    key: Option<&str>,
+    idempotency: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let method = reqwest::Method::POST;
+    let (status, body, _) = call(
+        app,
+        method,
+        "/api/v1/messages",
+        key,
+        idempotency,
+        Some(body),
+    )
+    .await;
+    (status, body)
+}
+
+/// The API's refusal: its HTTP status and its error code.
+pub fn assert_api_error(status: u16, body: &Value, expected: u16, code: &str) {
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (expected, Some(code)),
+        "{body}"
+    );
+}
+
 pub async fn call(
     app: &TestApp,
     method: reqwest::Method,
@@ -130,124 +161,51 @@ async fn the_integration_api_sends_once_per_key_reads_and_limits() {
     let post = reqwest::Method::POST;
 
     // No key, or a key without the scope.
-    let (status, body, _) = call(
-        &app,
-        post.clone(),
-        "/api/v1/messages",
-        None,
-        None,
-        Some(text("hi")),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (401, Some("unauthorized"))
-    );
-    let (status, body, _) = call(
-        &app,
-        post.clone(),
-        "/api/v1/messages",
-        Some(&read_key),
-        None,
-        Some(text("hi")),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (403, Some("insufficient_scope"))
-    );
+    let (status, body) = send_message(&app, None, None, text("hi")).await;
+    assert_api_error(status, &body, 401, "unauthorized");
+    let (status, body) = send_message(&app, Some(&read_key), None, text("hi")).await;
+    assert_api_error(status, &body, 403, "insufficient_scope");
 
     // Sent once, whatever the retries; another body under the key is refused.
-    let (status, first, _) = call(
-        &app,
-        post.clone(),
-        "/api/v1/messages",
-        Some(&send_key),
-        Some("order-42"),
-        Some(text("Your order shipped")),
-    )
-    .await;
+    let order_42 = |body| send_message(&app, Some(&send_key), Some("order-42"), text(body));
+    let (status, first) = order_42("Your order shipped").await;
     assert_eq!(status, 202, "{first}");
     assert_eq!(first["replayed"], false);
-    let (status, again, _) = call(
-        &app,
-        post.clone(),
-        "/api/v1/messages",
-        Some(&send_key),
-        Some("order-42"),
-        Some(text("Your order shipped")),
-    )
-    .await;
+    let (status, again) = order_42("Your order shipped").await;
     assert_eq!(
         (status, &again["id"], &again["replayed"]),
         (202, &first["id"], &json!(true))
     );
-    let (status, reused, _) = call(
-        &app,
-        post.clone(),
-        "/api/v1/messages",
-        Some(&send_key),
-        Some("order-42"),
-        Some(text("Something else")),
-    )
-    .await;
-    assert_eq!(
-        (status, reused["error"]["code"].as_str()),
-        (422, Some("idempotency_key_reused"))
-    );
-    assert_eq!(
-        app.engine
-            .store
-            .outbox_count(PHONE, switchboard::store::OutboxState::Queued)
-            .await
-            .unwrap()
-            + app
-                .engine
-                .store
-                .outbox_count(PHONE, switchboard::store::OutboxState::Sent)
-                .await
-                .unwrap()
-            + app
-                .engine
-                .store
-                .outbox_count(PHONE, switchboard::store::OutboxState::Failed)
-                .await
-                .unwrap(),
-        1
-    );
+    let (status, reused) = order_42("Something else").await;
+    assert_api_error(status, &reused, 422, "idempotency_key_reused");
+    // One message in the outbox, whatever its state by now.
+    let mut queued = 0;
+    for state in [OutboxState::Queued, OutboxState::Sent, OutboxState::Failed] {
+        queued += app.engine.store.outbox_count(PHONE, state).await.unwrap();
+    }
+    assert_eq!(queued, 1);
 
     // Bad input: JSON errors with a stable code.
-    let (status, bad, _) = call(
-        &app,
-        post.clone(),
-        "/api/v1/messages",
-        Some(&send_key),
-        None,
-        Some(json!({ "to": CUSTOMER })),
-    )
-    .await;
-    assert_eq!(
-        (status, bad["error"]["code"].as_str()),
-        (400, Some("malformed_json"))
-    );
-    let (status, unknown, _) = call(&app, post.clone(), "/api/v1/messages", Some(&send_key), None,
-        Some(json!({ "phone_number_id": "999", "to": CUSTOMER, "message": { "type": "text", "body": "x" } }))).await;
-    assert_eq!(
-        (status, unknown["error"]["code"].as_str()),
-        (404, Some("not_found"))
-    );
+    let (status, bad) = send_message(&app, Some(&send_key), None, json!({ "to": CUSTOMER })).await;
+    assert_api_error(status, &bad, 400, "malformed_json");
+    let (status, unknown) = send_message(&app, Some(&send_key), None, json!({ "phone_number_id": "999", "to": CUSTOMER, "message": { "type": "text", "body": "x" } })).await;
+    assert_api_error(status, &unknown, 404, "not_found");
 
     // Reading the message's state.
     let id = first["id"].as_i64().unwrap();
-    let (status, state, _) = call(
-        &app,
-        reqwest::Method::GET,
-        &format!("/api/v1/messages/{id}"),
-        Some(&read_key),
-        None,
-        None,
-    )
-    .await;
+    let read_message = || async {
+        let path = format!("/api/v1/messages/{id}");
+        call(
+            &app,
+            reqwest::Method::GET,
+            &path,
+            Some(&read_key),
+            None,
+            None,
+        )
+        .await
+    };
+    let (status, state, _) = read_message().await;
     assert_eq!(status, 200, "{state}");
     assert_eq!(state["id"], id);
     assert!(["queued", "sent", "failed"].contains(&state["state"].as_str().unwrap()));
@@ -258,15 +216,7 @@ async fn the_integration_api_sends_once_per_key_reads_and_limits() {
     api_keys::revoke(&app.engine, &owner, &reports.id)
         .await
         .unwrap();
-    let (status, _, _) = call(
-        &app,
-        reqwest::Method::GET,
-        &format!("/api/v1/messages/{id}"),
-        Some(&read_key),
-        None,
-        None,
-    )
-    .await;
+    let (status, _, _) = read_message().await;
     assert_eq!(status, 401);
 
     // The per-key budget: a burst is served, then 429 with Retry-After.

@@ -14,7 +14,9 @@ use switchboard::{
 
 use crate::{
     helpers::{spawn_app, TestApp},
-    integration::{call, customer_says, owner_caller, CUSTOMER, PHONE, WABA},
+    integration::{
+        assert_api_error, call, customer_says, owner_caller, send_message, CUSTOMER, PHONE, WABA,
+    },
 };
 
 /// Checks `body` against what the document says `method path` answers
@@ -216,14 +218,16 @@ async fn pages_and_workspaces(backend: TestBackend) {
     assert_eq!(numbers["data"].as_array().unwrap().len(), 1);
 
     // Templates (none synced for a number connected without Meta).
-    let (status, listed) = get(
-        &app,
-        &doc,
-        "/api/v1/templates",
-        "/api/v1/templates?status=approved",
-        &key,
-    )
-    .await;
+    let approved_templates = || {
+        get(
+            &app,
+            &doc,
+            "/api/v1/templates",
+            "/api/v1/templates?status=approved",
+            &key,
+        )
+    };
+    let (status, listed) = approved_templates().await;
     assert_eq!(
         (status, listed["data"].as_array().map(Vec::len)),
         (200, Some(0))
@@ -243,70 +247,33 @@ async fn pages_and_workspaces(backend: TestBackend) {
         })
         .await
         .unwrap();
-    let (_, listed) = get(
-        &app,
-        &doc,
-        "/api/v1/templates",
-        "/api/v1/templates?status=approved",
-        &key,
-    )
-    .await;
+    let (_, listed) = approved_templates().await;
     assert_eq!(listed["data"][0]["name"], "order_update");
     assert_eq!(listed["data"][0]["components"][0]["text"], "Hi {{1}}");
 
     // A message sent through the API, read back.
     customer_says(&app, &owner.workspace.id, CUSTOMER, "wamid.open").await;
     let send = json!({ "phone_number_id": PHONE, "to": CUSTOMER, "message": { "type": "text", "body": "On its way" } });
-    let (status, accepted, _) = call(
-        &app,
-        Method::POST,
-        "/api/v1/messages",
-        Some(&key),
-        Some("k1"),
-        Some(send.clone()),
-    )
-    .await;
+    let (status, accepted) = send_message(&app, Some(&key), Some("k1"), send.clone()).await;
     conforms(&doc, "/api/v1/messages", "post", status, &accepted);
     assert_eq!(status, 202);
     let id = accepted["id"].as_i64().unwrap();
-    let (status, state) = get(
-        &app,
-        &doc,
-        "/api/v1/messages/{id}",
-        &format!("/api/v1/messages/{id}"),
-        &key,
-    )
-    .await;
+    let message_state = || async {
+        let path = format!("/api/v1/messages/{id}");
+        get(&app, &doc, "/api/v1/messages/{id}", &path, &key).await
+    };
+    let (status, state) = message_state().await;
     assert_eq!((status, state["id"].as_i64()), (200, Some(id)));
 
     // Errors match the document too.
-    let (status, body, _) = call(
-        &app,
-        Method::POST,
-        "/api/v1/messages",
-        Some(&key),
-        None,
-        Some(json!({ "to": 1 })),
-    )
-    .await;
+    let (status, body) = send_message(&app, Some(&key), None, json!({ "to": 1 })).await;
     conforms(&doc, "/api/v1/messages", "post", status, &body);
     let (status, body, _) = call(&app, Method::GET, "/api/v1/numbers", None, None, None).await;
     assert_eq!(status, 401);
     conforms(&doc, "/api/v1/numbers", "get", status, &body);
     let oversized = json!({ "phone_number_id": PHONE, "to": CUSTOMER, "message": { "type": "text", "body": "x".repeat(70_000) } });
-    let (status, body, _) = call(
-        &app,
-        Method::POST,
-        "/api/v1/messages",
-        Some(&key),
-        None,
-        Some(oversized),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (413, Some("payload_too_large"))
-    );
+    let (status, body) = send_message(&app, Some(&key), None, oversized).await;
+    assert_api_error(status, &body, 413, "payload_too_large");
     conforms(&doc, "/api/v1/messages", "post", status, &body);
 
     // Another workspace's key, on every endpoint the document lists, with
@@ -369,14 +336,7 @@ async fn pages_and_workspaces(backend: TestBackend) {
     assert!(tried >= 5, "every endpoint tried ({tried})");
     // Its send under the same Idempotency-Key did not reach this
     // workspace's message either.
-    let (_, state) = get(
-        &app,
-        &doc,
-        "/api/v1/messages/{id}",
-        &format!("/api/v1/messages/{id}"),
-        &key,
-    )
-    .await;
+    let (_, state) = message_state().await;
     assert_eq!(state["id"].as_i64(), Some(id));
 }
 

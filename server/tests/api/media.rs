@@ -3,7 +3,7 @@
 
 use switchboard::test_support::TestBackend;
 
-use crate::helpers::{member, owner, spawn_app, Visitor};
+use crate::helpers::{member_elsewhere, owner, spawn_app, Visitor};
 
 const PHONE: &str = "106540352242922";
 
@@ -70,14 +70,7 @@ async fn files_are_served_to_their_workspace_only_and_never_as_pages() {
         owner.page(&format!("/media/{PHONE}/999")).await.status(),
         404
     );
-    let mut stranger = member(&app, &mut owner, "s@example.com", "viewer").await;
-    assert_eq!(
-        stranger
-            .call("create_workspace", &[("name", "Elsewhere")])
-            .await
-            .0,
-        200
-    );
+    let stranger = member_elsewhere(&app, &mut owner, "s@example.com", "viewer").await;
     assert_eq!(
         stranger.page(&format!("/media/{PHONE}/111")).await.status(),
         404

@@ -123,6 +123,11 @@ async fn a_signed_body_that_is_not_json_is_acknowledged_and_rejected() {
     panic!("the event was never marked rejected");
 }
 
+/// Sends a request to the sandbox and reads its JSON answer.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// Connects the sandbox's demo number to a workspace, as onboarding will.
 async fn connect_demo_number(app: &TestApp, sandbox: &str) -> (String, Value) {
     let state: Value = reqwest::get(format!("{sandbox}_sandbox/state"))
@@ -143,28 +148,22 @@ async fn connect_demo_number(app: &TestApp, sandbox: &str) -> (String, Value) {
 
 /// Subscribes the app to the demo WABA through the sandbox's Graph API.
 async fn subscribe(client: &reqwest::Client, sandbox: &str, waba: &str) {
-    let code: Value = client
-        .post(format!("{sandbox}_sandbox/codes"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token: Value = client
-        .get(format!("{sandbox}v25.0/oauth/access_token"))
-        .query(&[
-            ("client_id", "1000000000000001"),
-            ("client_secret", SECRET),
-            ("code", code["code"].as_str().unwrap()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let code = json_of(
+        client
+            .post(format!("{sandbox}_sandbox/codes"))
+            .json(&json!({})),
+    )
+    .await;
+    let token = json_of(
+        client
+            .get(format!("{sandbox}v25.0/oauth/access_token"))
+            .query(&[
+                ("client_id", "1000000000000001"),
+                ("client_secret", SECRET),
+                ("code", code["code"].as_str().unwrap()),
+            ]),
+    )
+    .await;
     let subscribed = client
         .post(format!("{sandbox}v25.0/{waba}/subscribed_apps"))
         .bearer_auth(token["access_token"].as_str().unwrap())
@@ -176,14 +175,7 @@ async fn subscribe(client: &reqwest::Client, sandbox: &str, waba: &str) {
 
 async fn wait_for_callback(client: &reqwest::Client, sandbox: &str) {
     for _ in 0..100 {
-        let state: Value = client
-            .get(format!("{sandbox}_sandbox/state"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let state = json_of(client.get(format!("{sandbox}_sandbox/state"))).await;
         if state["callback_url"].is_string() {
             return;
         }
@@ -246,14 +238,7 @@ async fn sandbox_to_conversation(backend: TestBackend) {
             assert!(summaries.contains(&"Yes please"), "{summaries:?}");
             // Every delivery the sandbox saw acknowledged was journaled, each
             // POST twice, and nothing in the conversation doubled.
-            let log: Value = client
-                .get(format!("{sandbox}_sandbox/webhooks"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let log = json_of(client.get(format!("{sandbox}_sandbox/webhooks"))).await;
             let acknowledged = log["attempts"]
                 .as_array()
                 .unwrap()
@@ -423,14 +408,8 @@ async fn conversations_and_dead_letters_through_server_functions() {
     assert_eq!(status, 400, "{refused}");
     assert!(refused.contains("template"), "{refused}");
     // Someone in another workspace cannot send from this number.
-    let mut stranger = crate::helpers::member(&app, &mut owner, "s@example.com", "agent").await;
-    assert_eq!(
-        stranger
-            .call("create_workspace", &[("name", "Elsewhere")])
-            .await
-            .0,
-        200
-    );
+    let mut stranger =
+        crate::helpers::member_elsewhere(&app, &mut owner, "s@example.com", "agent").await;
     assert_eq!(stranger.call("send_reply", &reply).await.0, 404);
     assert_eq!(
         app.engine
