@@ -97,14 +97,7 @@ async fn a_username_users_phone_is_withheld_until_the_business_writes_to_it() {
         "a username does not change the BSUID"
     );
 
-    let (status, _) = world
-        .control(
-            "POST",
-            "/_sandbox/clock/advance",
-            json!({ "seconds": 31 * 24 * 3600 }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    world.advance_clock(31 * 24 * 3600).await;
     let value = writes_and_arrives(&world, "me again, a month later").await;
     assert!(value["contacts"][0].get("wa_id").is_none(), "{value}");
 }
@@ -169,14 +162,7 @@ async fn statuses_carry_the_bsuid_and_failed_ones_no_contacts() {
     );
 
     // Outside the window a send fails: no contacts, no BSUID.
-    let (status, _) = world
-        .control(
-            "POST",
-            "/_sandbox/clock/advance",
-            json!({ "seconds": 25 * 3600 }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    world.advance_clock(25 * 3600).await;
     let (status, sent) = world.send_text(&wa_id, "too late").await;
     assert_eq!(status, 200, "{sent}");
     let late = sent["messages"][0]["id"].as_str().unwrap().to_string();
@@ -197,13 +183,9 @@ async fn statuses_carry_the_bsuid_and_failed_ones_no_contacts() {
 }
 
 /// Sends `body` (with `messaging_product`) from the demo number.
-async fn send(world: &World, body: Value) -> (u16, Value) {
-    let phone = world.demo().phone_number_id.clone();
-    let mut body = body;
+async fn send(world: &World, mut body: Value) -> (u16, Value) {
     body["messaging_product"] = json!("whatsapp");
-    world
-        .call("POST", &format!("{phone}/messages"), Some(body))
-        .await
+    world.send(body).await
 }
 
 #[tokio::test]
@@ -361,14 +343,7 @@ async fn a_shared_phone_arrives_as_a_contact_request_reply_and_stays_visible() {
     );
 
     // The contact book outlasts the 30-day rule.
-    let (status, _) = world
-        .control(
-            "POST",
-            "/_sandbox/clock/advance",
-            json!({ "seconds": 40 * 24 * 3600 }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    world.advance_clock(40 * 24 * 3600).await;
     let value = writes_and_arrives(&world, "still me").await;
     assert_eq!(value["contacts"][0]["wa_id"], wa_id.as_str());
 }
