@@ -71,17 +71,8 @@ async fn get_user(
     Path(wa_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ControlError> {
-    let phone_id = query
-        .get("phone_number_id")
-        .cloned()
-        .or_else(|| state.demo.as_ref().map(|d| d.phone_number_id.clone()))
-        .ok_or_else(|| ControlError::bad_request("phone_number_id is required"))?;
-    let world = state.world();
-    let phone = world
-        .phones
-        .get(&phone_id)
-        .ok_or_else(|| ControlError::not_found(format!("no phone number {phone_id}")))?;
-    let seen = world.seen_by(phone, &wa_id, state.clock.now());
+    let phone = business_number(&state, query.get("phone_number_id").cloned())?;
+    let seen = state.world().seen_by(&phone, &wa_id, state.clock.now());
     Ok(Json(json!({
         "user_id": seen.user_id,
         "username": seen.username,
@@ -126,17 +117,7 @@ async fn customer_writes(
     if wa_id.is_empty() || !wa_id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ControlError::bad_request("wa_id must be digits"));
     }
-    let phone_id = request
-        .phone_number_id
-        .clone()
-        .or_else(|| state.demo.as_ref().map(|d| d.phone_number_id.clone()))
-        .ok_or_else(|| ControlError::bad_request("phone_number_id is required"))?;
-    let phone = state
-        .world()
-        .phones
-        .get(&phone_id)
-        .cloned()
-        .ok_or_else(|| ControlError::not_found(format!("no phone number {phone_id}")))?;
+    let phone = business_number(&state, request.phone_number_id.clone())?;
 
     let now = state.clock.now();
     let wamid = ids::wamid(&mut state.rng());
@@ -250,29 +231,19 @@ async fn share_phone(
     } else {
         parse(&body)?
     };
-    let phone_id = request
-        .phone_number_id
-        .clone()
-        .or_else(|| state.demo.as_ref().map(|d| d.phone_number_id.clone()))
-        .ok_or_else(|| ControlError::bad_request("phone_number_id is required"))?;
-    let (phone, asked) = {
+    let phone = business_number(&state, request.phone_number_id)?;
+    let asked = {
         let world = state.world();
-        let phone = world
-            .phones
-            .get(&phone_id)
-            .cloned()
-            .ok_or_else(|| ControlError::not_found(format!("no phone number {phone_id}")))?;
-        let asked = world
+        world
             .chats
-            .get(&(phone_id.clone(), wa_id.clone()))
+            .get(&(phone.id.clone(), wa_id.clone()))
             .is_some_and(|lines| {
                 lines.iter().any(|line| {
                     line.direction == "outbound"
                         && line.message.pointer("/interactive/type")
                             == Some(&json!("request_contact_info"))
                 })
-            });
-        (phone, asked)
+            })
     };
     if !asked {
         return Err(ControlError::bad_request(
@@ -400,4 +371,20 @@ async fn change_number(
         announced.push(json!({ "phone_number_id": phone.id, "user_id": seen.user_id, "previous_user_id": old.user_id }));
     }
     Ok(Json(json!({ "announced": announced })))
+}
+
+/// The business number a control call names, or the demo's.
+fn business_number(
+    state: &AppState,
+    phone_number_id: Option<String>,
+) -> Result<Phone, ControlError> {
+    let phone_id = phone_number_id
+        .or_else(|| state.demo.as_ref().map(|d| d.phone_number_id.clone()))
+        .ok_or_else(|| ControlError::bad_request("phone_number_id is required"))?;
+    state
+        .world()
+        .phones
+        .get(&phone_id)
+        .cloned()
+        .ok_or_else(|| ControlError::not_found(format!("no phone number {phone_id}")))
 }

@@ -182,6 +182,14 @@ async fn statuses_carry_the_bsuid_and_failed_ones_no_contacts() {
     assert_eq!(failed["statuses"][0]["recipient_id"], wa_id.as_str());
 }
 
+/// The BSUID an incoming change names its sender by.
+fn user_id_of(value: &Value) -> String {
+    value["contacts"][0]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// Sends `body` (with `messaging_product`) from the demo number.
 async fn send(world: &World, mut body: Value) -> (u16, Value) {
     body["messaging_product"] = json!("whatsapp");
@@ -194,10 +202,7 @@ async fn a_send_by_bsuid_reaches_the_user_and_keeps_the_phone_withheld() {
     let wa_id = world.demo().customer_wa_id.clone();
     give_username(&world, "@casey.c").await;
     let value = writes_and_arrives(&world, "hello, business").await;
-    let user_id = value["contacts"][0]["user_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let user_id = user_id_of(&value);
 
     let (status, sent) = send(
         &world,
@@ -234,10 +239,7 @@ async fn with_both_to_and_recipient_the_phone_wins() {
     let world = World::start().await;
     let wa_id = world.demo().customer_wa_id.clone();
     let value = writes_and_arrives(&world, "hi").await;
-    let user_id = value["contacts"][0]["user_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let user_id = user_id_of(&value);
     let (status, sent) = send(
         &world,
         json!({ "to": wa_id, "recipient": user_id, "type": "text", "text": { "body": "by phone" } }),
@@ -275,10 +277,7 @@ async fn authentication_templates_cannot_go_to_a_bsuid() {
     let world = World::start().await;
     let waba = world.demo().waba_id.clone();
     let value = writes_and_arrives(&world, "send me a code").await;
-    let user_id = value["contacts"][0]["user_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let user_id = user_id_of(&value);
     let (status, made) = world
         .call(
             "POST",
@@ -305,10 +304,7 @@ async fn a_shared_phone_arrives_as_a_contact_request_reply_and_stays_visible() {
     let wa_id = world.demo().customer_wa_id.clone();
     give_username(&world, "@casey.c").await;
     let value = writes_and_arrives(&world, "hello").await;
-    let user_id = value["contacts"][0]["user_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let user_id = user_id_of(&value);
     let share = format!("/_sandbox/customers/{wa_id}/share-phone");
 
     // Nobody asked yet: there is nothing to tap.
