@@ -7,6 +7,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 
 use crate::{
     accounts::{Caller, Role},
+    contacts::{self, ContactRow},
     outbox::Content,
     store::{ConversationKey, FileState, MessageKey, MessageRecord, Store},
     Error,
@@ -24,11 +25,23 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// One conversation: its customer and its lines, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thread {
+    pub contact: ContactRow,
+    pub lines: Vec<ThreadLine>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadLine {
     /// Empty for a message not sent yet.
     pub wamid: String,
     pub direction: String,
+    /// Meta's message type (`text`, `contacts`, `system`, ...).
+    pub kind: String,
+    /// Meta's error code when it failed (131062: this message needs the
+    /// customer's phone number).
+    pub error_code: Option<i64>,
     pub summary: String,
     pub sent_at: i64,
     /// Meta's status, or the outbox's for one not sent: `queued`,
@@ -48,25 +61,54 @@ pub struct ThreadMedia {
     pub error: Option<String>,
 }
 
-pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<ConversationSummary>, Error> {
+/// The workspace's most recent conversations; with `search`, those whose
+/// customer's name, username, phone or BSUID contains it.
+pub async fn list(
+    store: &Store,
+    caller: &Caller,
+    search: Option<&str>,
+) -> Result<Vec<ConversationSummary>, Error> {
     caller.require(Role::Viewer)?;
-    Ok(store.conversations(&caller.workspace.id, 200, None).await?)
+    Ok(store
+        .conversations(&caller.workspace.id, 200, None, search)
+        .await?)
+}
+
+/// The contact a conversation of the workspace is with: `customer` is a
+/// contact id, a phone or a BSUID (old ones too). `None` for another
+/// workspace's number or an unknown customer.
+pub async fn contact_of(
+    store: &Store,
+    workspace_id: &str,
+    phone_number_id: &str,
+    customer: &str,
+) -> Result<Option<ContactRow>, Error> {
+    let Some(number) = store.number(&phone_number_id.into()).await? else {
+        return Ok(None);
+    };
+    if number.workspace_id != workspace_id {
+        return Ok(None);
+    }
+    Ok(contacts::find(store, &number, customer).await?)
 }
 
 /// A thread of the caller's workspace; another workspace's number or
-/// customer simply has no lines here.
+/// customer is not found.
 pub async fn thread(
     store: &Store,
     caller: &Caller,
     phone_number_id: &str,
     customer: &str,
-) -> Result<Vec<ThreadLine>, Error> {
+) -> Result<Thread, Error> {
     caller.require(Role::Viewer)?;
+    let contact = contact_of(store, &caller.workspace.id, phone_number_id, customer)
+        .await?
+        .ok_or(Error::NotFound)?;
     let lines = store
-        .thread(&caller.workspace.id, phone_number_id, customer)
+        .thread(&caller.workspace.id, phone_number_id, &contact.id)
         .await?;
     let mut files: std::collections::HashMap<String, ThreadMedia> = store
-        .media_of_thread(&caller.workspace.id, phone_number_id, customer)
+        .media_of_thread(&caller.workspace.id, phone_number_id, &contact.id)
         .await?
         .into_iter()
         .map(|m| {
@@ -85,6 +127,8 @@ pub async fn thread(
             media: files.remove(&line.wamid),
             wamid: line.wamid,
             direction: line.direction,
+            kind: line.kind,
+            error_code: line.error_code,
             summary: line.summary,
             sent_at: line.sent_at,
             status: line.status,
@@ -93,7 +137,7 @@ pub async fn thread(
         .collect();
     // What is still in the outbox shows after what was sent.
     for entry in store
-        .unsent_for(&caller.workspace.id, phone_number_id, customer)
+        .unsent_for(&caller.workspace.id, phone_number_id, &contact.id)
         .await?
     {
         let summary = serde_json::from_str::<Content>(&entry.content)
@@ -102,6 +146,8 @@ pub async fn thread(
         thread.push(ThreadLine {
             wamid: String::new(),
             direction: "outbound".into(),
+            kind: entry.kind.clone(),
+            error_code: entry.error_code,
             summary,
             sent_at: entry.created_at,
             status: Some(entry.state.to_string()),
@@ -110,7 +156,10 @@ pub async fn thread(
         });
     }
     thread.sort_by_key(|line| line.sent_at);
-    Ok(thread)
+    Ok(Thread {
+        contact,
+        lines: thread,
+    })
 }
 
 /// A page of a workspace's conversations, the most recently active first.
@@ -123,18 +172,18 @@ pub async fn conversations_page(
     let limit = page_size(limit)?;
     let after: Option<ConversationKey> = cursor.map(decode_cursor).transpose()?;
     let mut items = store
-        .conversations(workspace_id, limit + 1, after.as_ref())
+        .conversations(workspace_id, limit + 1, after.as_ref(), None)
         .await?;
     let next_cursor = next_cursor(&mut items, limit, |last| ConversationKey {
         last_at: last.last_at,
         phone_number_id: last.phone_number_id.clone(),
-        customer: last.customer.clone(),
+        customer: last.contact.id.to_string(),
     });
     Ok(Page { items, next_cursor })
 }
 
-/// A page of one conversation's messages, the newest first. Another
-/// workspace's number or customer simply has none.
+/// A page of one conversation's messages, the newest first, and its
+/// contact. Another workspace's number or an unknown customer has none.
 pub async fn messages_page(
     store: &Store,
     workspace_id: &str,
@@ -142,17 +191,24 @@ pub async fn messages_page(
     customer: &str,
     limit: i64,
     cursor: Option<&str>,
-) -> Result<Page<MessageRecord>, Error> {
+) -> Result<(Option<ContactRow>, Page<MessageRecord>), Error> {
     let limit = page_size(limit)?;
     let before: Option<MessageKey> = cursor.map(decode_cursor).transpose()?;
+    let Some(contact) = contact_of(store, workspace_id, phone_number_id, customer).await? else {
+        let none = Page {
+            items: Vec::new(),
+            next_cursor: None,
+        };
+        return Ok((None, none));
+    };
     let mut items = store
-        .messages_page(workspace_id, phone_number_id, customer, limit + 1, before)
+        .messages_page(workspace_id, phone_number_id, &contact.id, limit + 1, before)
         .await?;
     let next_cursor = next_cursor(&mut items, limit, |last| MessageKey {
         sent_at: last.sent_at,
         id: last.id,
     });
-    Ok(Page { items, next_cursor })
+    Ok((Some(contact), Page { items, next_cursor }))
 }
 
 fn page_size(limit: i64) -> Result<i64, Error> {

@@ -98,6 +98,44 @@ id_type!(
     WabaId
 );
 id_type!(
+    /// A customer of a workspace as Switchboard knows them (`ct_…`): one
+    /// person, whatever ids Meta has shown for them.
+    ContactId
+);
+
+impl ContactId {
+    pub const PREFIX: &'static str = "ct_";
+
+    /// A new, random id.
+    pub fn generate() -> Self {
+        Self(format!("{}{}", Self::PREFIX, uuid::Uuid::new_v4().simple()))
+    }
+
+    /// `ct_` and 32 lowercase hex digits, as [`ContactId::generate`] and the
+    /// migration make them.
+    pub fn parse(text: &str) -> Option<Self> {
+        let hex = text.strip_prefix(Self::PREFIX)?;
+        let valid = hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        valid.then(|| Self::new(text))
+    }
+}
+
+id_type!(
+    /// Where a BSUID means one person: `portfolio:<business id>`, or
+    /// `waba:<id>` for a number whose portfolio onboarding did not learn.
+    ContactScope
+);
+
+impl ContactScope {
+    pub fn of(portfolio_id: Option<&str>, waba_id: &str) -> Self {
+        match portfolio_id {
+            Some(portfolio) => Self(format!("portfolio:{portfolio}")),
+            None => Self(format!("waba:{waba_id}")),
+        }
+    }
+}
+
+id_type!(
     /// Meta's id of one message (`wamid.…`).
     Wamid
 );

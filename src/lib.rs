@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod bot;
 pub mod config;
+pub mod contacts;
 pub mod conversations;
 mod error;
 pub mod graph;

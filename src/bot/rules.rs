@@ -58,6 +58,11 @@ pub enum Reply {
         button: String,
         rows: Vec<String>,
     },
+    /// Asks the customer to share their phone number (one tap; Meta's
+    /// REQUEST_CONTACT_INFO), for customers known by username only.
+    RequestPhone {
+        text: String,
+    },
 }
 
 /// Opening hours in a fixed offset from UTC, Monday first.
@@ -90,6 +95,7 @@ impl Reply {
         };
         match self {
             Self::Text { text } => Content::text(text.clone()),
+            Self::RequestPhone { text } => Content::RequestContactInfo { body: text.clone() },
             Self::Buttons { text, buttons } => Content::Buttons {
                 body: text.clone(),
                 buttons: buttons.iter().map(choice).collect(),

@@ -17,7 +17,7 @@ use url::Url;
 pub use error::GraphError;
 pub use profile::{LiveProfile, UploadOutcome};
 
-use crate::{config::Config, secret::Secret};
+use crate::{config::Config, secret::Secret, webhook::payload::Identity};
 
 /// The scopes an Embedded Signup token must carry to run a number.
 pub const REQUIRED_SCOPES: [&str; 2] = [
@@ -380,20 +380,24 @@ impl GraphClient {
         Ok(())
     }
 
-    /// `POST /{phone-number-id}/messages`. Returns the new message's wamid;
-    /// `None` for calls that create no message (marking read), which answer
+    /// `POST /{phone-number-id}/messages`. Returns the new message's wamid
+    /// and what Meta showed of the recipient (`contacts[0]`); `None` for
+    /// calls that create no message (marking read), which answer
     /// `{"success": true}`.
     pub async fn send_message(
         &self,
         token: &Secret<String>,
         phone_number_id: &str,
         body: Value,
-    ) -> Result<Option<String>, GraphError> {
+    ) -> Result<Option<Sent>, GraphError> {
         let answer = self
             .post(token, &format!("{phone_number_id}/messages"), body)
             .await?;
         if let Some(wamid) = answer["messages"][0]["id"].as_str() {
-            return Ok(Some(wamid.to_string()));
+            return Ok(Some(Sent {
+                wamid: wamid.to_string(),
+                recipient: Identity::of_send_response(&answer["contacts"][0]),
+            }));
         }
         if answer["success"].as_bool() == Some(true) {
             return Ok(None);
@@ -403,4 +407,12 @@ impl GraphClient {
             excerpt: error::excerpt(answer.to_string().as_bytes()),
         })
     }
+}
+
+/// A message Meta accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub wamid: String,
+    /// `wa_id` on the phone path, `user_id` on the BSUID path.
+    pub recipient: Identity,
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::{OnboardingStep, RunState};
 use crate::{
     graph::{GraphError, PhoneNumber},
+    ids::ContactScope,
     numbers, pipeline,
     secret::Secret,
     store::{self, now_millis, AttachError, Attachment, NewToken, OnboardingRow},
@@ -176,6 +177,7 @@ async fn verify(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store::
                 workspace_id: &run.workspace_id,
                 phone_number_id: &phone.id,
                 waba_id,
+                contact_scope: &ContactScope::of(run.business_id.as_deref(), waba_id),
                 display_phone_number: phone.display_phone_number.as_deref(),
                 verified_name: phone.verified_name.as_deref(),
                 token: NewToken {

@@ -12,6 +12,10 @@ const BACKOFF: Backoff = Backoff::growing(1_000, 2, MAX_DELAY_MS).with_jitter(0.
 /// to 4^6 s.
 const PAIR_BACKOFF: Backoff = Backoff::growing(1_000, 4, 4_096_000);
 const MAX_DELAY_MS: i64 = 2 * 60 * 60 * 1000;
+/// Meta's 131062: this message (one-tap, zero-tap and copy-code
+/// authentication templates) cannot go to a BSUID; it needs the phone.
+/// Fails for good; the composer offers to ask for the phone.
+pub const BSUID_NOT_SUPPORTED: i64 = 131062;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
@@ -111,6 +115,10 @@ mod tests {
         );
         assert_eq!(classify(&meta(400, 131026), 1, 0.5), Disposition::Fail);
         assert_eq!(classify(&meta(400, 100), 1, 0.5), Disposition::Fail);
+        assert_eq!(
+            classify(&meta(400, BSUID_NOT_SUPPORTED), 1, 0.5),
+            Disposition::Fail
+        );
         assert_eq!(
             classify(&meta(500, 131000), MAX_SEND_ATTEMPTS, 0.5),
             Disposition::Fail,

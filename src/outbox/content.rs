@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::contacts::Address;
+
 pub const MAX_TEXT: usize = 4096;
 pub const MAX_CAPTION: usize = 1024;
 pub const MAX_BUTTONS: usize = 3;
@@ -151,6 +153,12 @@ pub enum Content {
         message_id: String,
         emoji: String,
     },
+    /// Asks the customer to share their phone number (Meta's
+    /// REQUEST_CONTACT_INFO): one tap, and it arrives as a `contacts`
+    /// message. Goes by BSUID too, which is when it is needed.
+    RequestContactInfo {
+        body: String,
+    },
     /// Marks an inbound message read; `typing` also shows the typing
     /// indicator until the reply arrives (or 25 s pass).
     MarkRead {
@@ -197,7 +205,9 @@ impl Content {
             Self::Audio { .. } => "audio",
             Self::Document { .. } => "document",
             Self::Template { .. } => "template",
-            Self::Buttons { .. } | Self::List { .. } => "interactive",
+            Self::Buttons { .. } | Self::List { .. } | Self::RequestContactInfo { .. } => {
+                "interactive"
+            }
             Self::Reaction { .. } => "reaction",
             Self::MarkRead { .. } => "mark_read",
         }
@@ -230,6 +240,7 @@ impl Content {
             ),
             Self::Template { name, .. } => format!("[template {name}]"),
             Self::Buttons { body, .. } | Self::List { body, .. } => body.clone(),
+            Self::RequestContactInfo { body } => format!("[phone number requested] {body}"),
             Self::Reaction { emoji, .. } if emoji.is_empty() => "[reaction removed]".into(),
             Self::Reaction { emoji, .. } => format!("[reaction {emoji}]"),
             Self::MarkRead { .. } => "[read]".into(),
@@ -288,6 +299,7 @@ impl Content {
                 }
                 check_choices(&rows, MAX_ROW_TITLE)
             }
+            Self::RequestContactInfo { body } => required("The text", body, MAX_INTERACTIVE_BODY),
             Self::Reaction { message_id, .. } | Self::MarkRead { message_id, .. } => {
                 required("The message id", message_id, 256)
             }
@@ -295,12 +307,17 @@ impl Content {
     }
 
     /// The body of `POST /{phone-number-id}/messages`.
-    pub fn to_graph(&self, recipient: &str, context: Option<&str>) -> Value {
+    /// By phone (`to`) when one is known, else by BSUID (`recipient`);
+    /// never both (Meta would take `to`).
+    pub fn to_graph(&self, recipient: &Address, context: Option<&str>) -> Value {
         let mut body = json!({
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
-            "to": recipient,
         });
+        match recipient {
+            Address::Phone(phone) => body["to"] = json!(phone),
+            Address::Bsuid(bsuid) => body["recipient"] = json!(bsuid),
+        }
         let (kind, object) = match self {
             Self::MarkRead { message_id, typing } => {
                 let mut read = json!({
@@ -355,6 +372,14 @@ impl Content {
                     "type": "list",
                     "body": { "text": body },
                     "action": { "button": button, "sections": sections },
+                }),
+            ),
+            Self::RequestContactInfo { body } => (
+                "interactive",
+                json!({
+                    "type": "request_contact_info",
+                    "body": { "text": body },
+                    "action": { "name": "request_contact_info" },
                 }),
             ),
             Self::Reaction { message_id, emoji } => (
@@ -465,7 +490,7 @@ mod tests {
         assert_eq!(photo.kind(), "image");
         let document = sendable_kind("application/pdf", 1000).unwrap();
         let pdf = file_content(document, "9", "bill.pdf", None);
-        assert_eq!(pdf.to_graph("1", None)["document"]["filename"], "bill.pdf");
+        assert_eq!(pdf.to_graph(&phone("1"), None)["document"]["filename"], "bill.pdf");
         assert!(sendable_kind("image/gif", 10).is_err());
         assert!(sendable_kind("image/jpeg", 6 << 20).is_err());
         assert_eq!(
@@ -480,9 +505,32 @@ mod tests {
         );
     }
 
+    fn phone(digits: &str) -> Address {
+        Address::Phone(digits.to_string())
+    }
+
+    #[test]
+    fn a_contact_known_by_bsuid_only_is_sent_to_by_recipient_never_both() {
+        let bsuid = crate::ids::Bsuid::parse("US.13491208655302741918").unwrap();
+        let body = Content::text("hi").to_graph(&Address::Bsuid(bsuid), None);
+        assert_eq!(body["recipient"], "US.13491208655302741918");
+        assert!(body.get("to").is_none());
+        let body = Content::text("hi").to_graph(&phone("16505551234"), None);
+        assert_eq!(body["to"], "16505551234");
+        assert!(body.get("recipient").is_none());
+        let ask = Content::RequestContactInfo { body: "May we have your number?".into() };
+        ask.validate().unwrap();
+        let body = ask.to_graph(&phone("16505551234"), None);
+        assert_eq!(body["type"], "interactive");
+        assert_eq!(body["interactive"]["type"], "request_contact_info");
+        assert_eq!(body["interactive"]["action"]["name"], "request_contact_info");
+        assert_eq!(body["interactive"]["body"]["text"], "May we have your number?");
+        assert!(Content::RequestContactInfo { body: " ".into() }.validate().is_err());
+    }
+
     #[test]
     fn the_graph_body_has_the_type_object_and_the_context() {
-        let body = Content::text("hi").to_graph("15551234567", Some("wamid.IN"));
+        let body = Content::text("hi").to_graph(&phone("15551234567"), Some("wamid.IN"));
         assert_eq!(body["type"], "text");
         assert_eq!(body["text"]["body"], "hi");
         assert_eq!(body["context"]["message_id"], "wamid.IN");
@@ -498,7 +546,7 @@ mod tests {
                 }],
             }],
         }
-        .to_graph("1555", None);
+        .to_graph(&phone("1555"), None);
         assert_eq!(list["interactive"]["type"], "list");
         assert_eq!(
             list["interactive"]["action"]["sections"][0]["rows"][0]["title"],
@@ -508,7 +556,7 @@ mod tests {
             message_id: "wamid.X".into(),
             typing: true,
         }
-        .to_graph("1555", None);
+        .to_graph(&phone("1555"), None);
         assert_eq!(read["status"], "read");
         assert_eq!(read["typing_indicator"]["type"], "text");
         assert!(read.get("to").is_none());
@@ -521,7 +569,7 @@ mod tests {
         let stored = serde_json::to_string(&doc).unwrap();
         assert_eq!(serde_json::from_str::<Content>(&stored).unwrap(), doc);
         assert_eq!(
-            doc.to_graph("1", None)["document"]["filename"],
+            doc.to_graph(&phone("1"), None)["document"]["filename"],
             "invoice.pdf"
         );
     }

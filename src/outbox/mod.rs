@@ -16,8 +16,11 @@ pub use content::{Choice, Content, ContentError, Media, Section};
 
 use crate::{
     accounts::{Caller, Role},
-    audit, numbers,
-    store::{now_millis, NewOutboxRow},
+    audit,
+    contacts::{self, ContactRow},
+    ids::ContactId,
+    numbers,
+    store::{now_millis, NewOutboxRow, StoredTemplate},
     Engine, Error, MetaCall,
 };
 
@@ -48,7 +51,7 @@ impl Origin {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundMessage {
     pub phone_number_id: String,
-    /// The customer's WhatsApp id (digits).
+    /// The customer: a phone number, a BSUID or a contact id (`ct_…`).
     pub recipient: String,
     pub content: Content,
     /// Quote this inbound message.
@@ -68,10 +71,6 @@ impl Window {
     pub fn is_open(&self, now: i64) -> bool {
         self.closes_at.is_some_and(|at| now < at)
     }
-}
-
-pub fn is_customer_id(text: &str) -> bool {
-    (5..=20).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Queues a message from the caller's workspace. `dedupe_key` makes a
@@ -118,31 +117,32 @@ pub async fn queue(
             "This number is disconnected; connect it again to send.",
         ));
     }
-    if !is_customer_id(&message.recipient) {
-        return Err(Error::invalid(
-            "recipient",
-            "The customer's WhatsApp id is 5 to 20 digits.",
-        ));
-    }
     message
         .content
         .validate()
         .map_err(|e| Error::invalid("content", e.0))?;
+    let contact =
+        contacts::for_sending(&engine.store, &number, &message.recipient, "recipient").await?;
+    let Some(address) = contact.address() else {
+        return Err(Error::invalid("recipient", "No phone number or BSUID is known for this customer."));
+    };
     if let Content::Template {
         name,
         language,
         components,
     } = &message.content
     {
-        crate::templates::require_sendable(engine, &number.waba_id, name, language, components)
-            .await?;
+        let template =
+            crate::templates::require_sendable(engine, &number.waba_id, name, language, components)
+                .await?;
+        require_phone_for(&template, &contact)?;
     }
     if message.content.needs_open_window() {
         require_open_window(
             engine,
             workspace_id,
             &message.phone_number_id,
-            &message.recipient,
+            &contact.id,
             "content",
         )
         .await?;
@@ -153,7 +153,8 @@ pub async fn queue(
             &NewOutboxRow {
                 workspace_id: workspace_id.to_string(),
                 phone_number_id: message.phone_number_id.clone(),
-                recipient: message.recipient.clone(),
+                contact_id: contact.id.clone(),
+                recipient: address.as_str().to_string(),
                 kind: message.content.kind().to_string(),
                 content: serde_json::to_string(&message.content).expect("content serializes"),
                 origin: origin.as_str().to_string(),
@@ -174,6 +175,7 @@ pub async fn queue(
                 "outbox_id": queued.0,
                 "phone_number_id": message.phone_number_id,
                 "recipient": message.recipient,
+                "contact_id": contact.id,
                 "type": message.content.kind(),
                 "origin": origin.as_str(),
             }),
@@ -211,11 +213,12 @@ pub async fn send_file(
             "This number cannot send until it is reconnected.",
         ));
     }
+    let contact = contacts::for_sending(&engine.store, &number, recipient, "recipient").await?;
     require_open_window(
         engine,
         &caller.workspace.id,
         phone_number_id,
-        recipient,
+        &contact.id,
         "file",
     )
     .await?;
@@ -239,7 +242,7 @@ pub async fn send_file(
     };
     let message = OutboundMessage {
         phone_number_id: phone_number_id.to_string(),
-        recipient: recipient.to_string(),
+        recipient: contact.id.to_string(),
         content: content::file_content(kind, &media_id, &file.filename, file.caption),
         context_wamid: None,
     };
@@ -297,10 +300,23 @@ pub async fn window(
     engine: &Engine,
     caller: &Caller,
     phone_number_id: &str,
-    customer: &str,
+    contact_id: &ContactId,
 ) -> Result<Window, Error> {
     caller.require(Role::Viewer)?;
-    window_of(engine, &caller.workspace.id, phone_number_id, customer).await
+    window_of(engine, &caller.workspace.id, phone_number_id, contact_id).await
+}
+
+/// Meta sends one-tap, zero-tap and copy-code authentication templates to
+/// phone numbers only (131062): refused here, before Meta, for a customer
+/// known by BSUID alone.
+fn require_phone_for(template: &StoredTemplate, contact: &ContactRow) -> Result<(), Error> {
+    if template.category.eq_ignore_ascii_case("AUTHENTICATION") && contact.phone.is_none() {
+        return Err(Error::invalid(
+            "recipient",
+            "Authentication templates reach phone numbers only, and this customer's is not known: ask them for it first (Request phone number).",
+        ));
+    }
+    Ok(())
 }
 
 /// Free-form content only within the customer's 24-hour window; the
@@ -309,10 +325,10 @@ async fn require_open_window(
     engine: &Engine,
     workspace_id: &str,
     phone_number_id: &str,
-    customer: &str,
+    contact_id: &ContactId,
     field: &'static str,
 ) -> Result<(), Error> {
-    let window = window_of(engine, workspace_id, phone_number_id, customer).await?;
+    let window = window_of(engine, workspace_id, phone_number_id, contact_id).await?;
     if window.is_open(now_millis()) {
         return Ok(());
     }
@@ -326,11 +342,11 @@ async fn window_of(
     engine: &Engine,
     workspace_id: &str,
     phone_number_id: &str,
-    customer: &str,
+    contact_id: &ContactId,
 ) -> Result<Window, Error> {
     let last = engine
         .store
-        .last_inbound_at(workspace_id, phone_number_id, customer)
+        .last_inbound_at(workspace_id, phone_number_id, contact_id)
         .await?;
     Ok(Window {
         last_inbound_at: last,

@@ -23,9 +23,10 @@ use super::{
     pacing::{PairPacer, Spacing},
 };
 use crate::{
+    contacts::{self, Address},
     numbers,
     secret::Secret,
-    store::{now_millis, Backend, OutboxRow, OutboxState},
+    store::{now_millis, Backend, OutboxRow, OutboxState, Store},
     tokens::{self, TokenError},
     worker::{self, Step, Stop},
     Engine,
@@ -232,9 +233,14 @@ async fn no_token(engine: &Engine, phone: &str, error: &TokenError) {
 async fn send_batch(shared: &Arc<Shared>, pairs: &mut PairPacer, rows: Vec<OutboxRow>) {
     let mut by_customer: Vec<(String, Vec<OutboxRow>)> = Vec::new();
     for row in rows {
-        match by_customer.iter_mut().find(|(c, _)| *c == row.recipient) {
+        // The contact paces, whatever address each message goes to.
+        let customer = row
+            .contact_id
+            .as_ref()
+            .map_or_else(|| row.recipient.clone(), |id| id.to_string());
+        match by_customer.iter_mut().find(|(c, _)| *c == customer) {
             Some((_, list)) => list.push(row),
-            None => by_customer.push((row.recipient.clone(), vec![row])),
+            None => by_customer.push((customer, vec![row])),
         }
     }
     let mut tasks = Vec::with_capacity(by_customer.len());
@@ -290,11 +296,23 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
             return true;
         }
     };
+    let Some(address) = address_of(store, row).await else {
+        let _ = store
+            .outbox_give_up(
+                row.id,
+                OutboxState::Failed,
+                None,
+                "No phone number or BSUID is known for this customer.",
+                now_millis(),
+            )
+            .await;
+        return true;
+    };
     if content.is_message() {
         let slot = shared.spacing.lock().await.reserve(Instant::now());
         tokio::time::sleep_until(slot.into()).await;
     }
-    let body = content.to_graph(&row.recipient, row.context_wamid.as_deref());
+    let body = content.to_graph(&address, row.context_wamid.as_deref());
     let started = Instant::now();
     let result = shared
         .engine
@@ -304,11 +322,20 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
     metrics::histogram!("outbox_send_seconds").record(started.elapsed().as_secs_f64());
     let now = now_millis();
     let recorded = match result {
-        Ok(Some(wamid)) => {
+        Ok(Some(sent)) => {
             metrics::counter!("outbox_sent_total").increment(1);
-            store
-                .outbox_sent(row, &wamid, &content.summary(), now)
-                .await
+            let recorded = store
+                .outbox_sent(row, address.as_str(), &sent.wamid, &content.summary(), now)
+                .await;
+            if let (Ok(()), Some(contact_id)) = (&recorded, &row.contact_id) {
+                if let Err(error) =
+                    contacts::learn_from_send(store, &row.workspace_id, contact_id, &sent.recipient)
+                        .await
+                {
+                    tracing::warn!(outbox = row.id, %error, "cannot note what a send showed of its recipient");
+                }
+            }
+            recorded
         }
         Ok(None) => store.outbox_done(row.id, now).await,
         Err(error) => {
@@ -368,4 +395,23 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
         return false;
     }
     true
+}
+
+/// Where a message goes now: its contact's phone when known (a phone
+/// shared since it was queued included), else the contact's BSUID; for a
+/// row from before contacts, the address it was queued with.
+async fn address_of(store: &Store, row: &OutboxRow) -> Option<Address> {
+    let contact = match &row.contact_id {
+        Some(id) => match store.contact(&row.workspace_id, id).await {
+            Ok(contact) => contact,
+            Err(error) => {
+                tracing::warn!(outbox = row.id, %error, "cannot read the message's contact");
+                None
+            }
+        },
+        None => None,
+    };
+    contact
+        .and_then(|c| c.address())
+        .or_else(|| Address::parse(&row.recipient))
 }

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use crate::{
     accounts::{Caller, Role},
     audit,
+    contacts::{ContactObject, ContactRow},
     secret::Secret,
     store::{now_millis, DeliveryEntry, EndpointRow},
     vault::binding,
@@ -219,6 +220,7 @@ pub async fn redeliver(engine: &Engine, caller: &Caller, delivery_id: i64) -> Re
 /// id is stable for the same fact, so duplicates queue nothing.
 pub fn message_received(
     phone_number_id: &str,
+    contact: &ContactRow,
     message: &InboundMessage,
 ) -> (String, &'static str, Value) {
     (
@@ -232,6 +234,7 @@ pub fn message_received(
                 "wamid": message.wamid,
                 "from": message.customer,
                 "name": message.customer_name,
+                "contact": ContactObject::from(contact),
                 "message_type": message.kind,
                 "summary": message.summary,
                 "message": message.payload,
@@ -242,6 +245,7 @@ pub fn message_received(
 
 pub fn status_changed(
     phone_number_id: &str,
+    contact: Option<&ContactRow>,
     update: &StatusUpdate,
 ) -> (String, &'static str, Value) {
     (
@@ -255,6 +259,7 @@ pub fn status_changed(
                 "wamid": update.wamid,
                 "status": update.status,
                 "recipient": update.recipient,
+                "contact": contact.map(ContactObject::from),
                 "error": update.error_code.map(|code| json!({
                     "code": code, "title": update.error_title, "details": update.error_details,
                 })),

@@ -4,6 +4,8 @@
 //! number is connected) changes nothing.
 
 use crate::{
+    contacts::{self, ContactRow},
+    ids::ContactScope,
     outbox::Content,
     store::{
         self, account_events, audit, media, messages, numbers, outbox, outgoing_webhooks, statuses,
@@ -75,21 +77,23 @@ async fn apply_op(
         Op::Inbound {
             workspace_id,
             phone_number_id,
+            scope,
             message,
             replies,
             endpoints,
         } => {
-            let context = Context::new(workspace_id, phone_number_id, now);
+            let context = Context::new(workspace_id, phone_number_id, scope, now);
             inbound(tx, &context, message, replies, endpoints, applied).await?;
         }
         Op::Status {
             workspace_id,
             phone_number_id,
+            scope,
             update,
             rank,
             endpoints,
         } => {
-            let context = Context::new(workspace_id, phone_number_id, now);
+            let context = Context::new(workspace_id, phone_number_id, scope, now);
             status(tx, &context, update, *rank, endpoints, applied).await?;
         }
         Op::Unrouted {
@@ -181,17 +185,49 @@ async fn apply_op(
 struct Context<'a> {
     workspace_id: &'a str,
     phone_number_id: &'a str,
+    scope: &'a ContactScope,
     now: i64,
 }
 
 impl<'a> Context<'a> {
-    fn new(workspace_id: &'a str, phone_number_id: &'a str, now: i64) -> Self {
+    fn new(
+        workspace_id: &'a str,
+        phone_number_id: &'a str,
+        scope: &'a ContactScope,
+        now: i64,
+    ) -> Self {
         Context {
             workspace_id,
             phone_number_id,
+            scope,
             now,
         }
     }
+}
+
+/// The contact a customer's message names: moved to their new ids first
+/// when it announces a number change.
+async fn contact_of(
+    tx: &mut Tx<'_>,
+    context: &Context<'_>,
+    message: &InboundMessage,
+) -> Result<ContactRow, store::Error> {
+    let &Context {
+        workspace_id,
+        scope,
+        now,
+        ..
+    } = context;
+    let contact = match &message.identity_change {
+        Some(change) => contacts::moved(tx, workspace_id, scope, change, now).await?,
+        None => contacts::observe(tx, workspace_id, scope, &message.identity, true, now).await?,
+    };
+    contact.ok_or_else(|| {
+        store::Error::Database(sqlx::Error::Protocol(format!(
+            "message {} names no customer",
+            message.wamid
+        )))
+    })
 }
 
 /// A customer's message: stored once; only then answered by the bot, its
@@ -209,11 +245,14 @@ async fn inbound(
         workspace_id,
         phone_number_id,
         now,
+        ..
     } = context;
+    let contact = contact_of(tx, context, message).await?;
     let payload = message.payload.to_string();
     let new = messages::NewInbound {
         workspace_id,
         phone_number_id,
+        contact_id: &contact.id,
         wamid: &message.wamid,
         customer: &message.customer,
         customer_name: message.customer_name.as_deref(),
@@ -235,7 +274,10 @@ async fn inbound(
         let reply = outbox::NewOutboxRow {
             workspace_id: workspace_id.to_string(),
             phone_number_id: phone_number_id.to_string(),
-            recipient: message.customer.clone(),
+            contact_id: contact.id.clone(),
+            recipient: contact
+                .address()
+                .map_or_else(|| message.customer.clone(), |a| a.as_str().to_string()),
             kind: reply.kind().to_string(),
             content: serde_json::to_string(reply).expect("content serializes"),
             origin: crate::outbox::Origin::Bot.as_str().to_string(),
@@ -254,7 +296,7 @@ async fn inbound(
         };
         applied.media_queued += u64::from(media::enqueue(tx, &file, now).await?);
     }
-    let event = crate::outgoing_webhooks::message_received(phone_number_id, message);
+    let event = crate::outgoing_webhooks::message_received(phone_number_id, &contact, message);
     applied.deliveries_queued += tell_endpoints(tx, context, endpoints, event).await?;
     Ok(())
 }
@@ -281,8 +323,29 @@ async fn status(
         error_title: update.error_title.as_deref(),
         error_details: update.error_details.as_deref(),
     };
+    // What the receipt shows of its recipient (a BSUID learnt, a username);
+    // it never makes a contact: statuses are joined to messages by wamid.
+    let contact = contacts::observe(
+        tx,
+        context.workspace_id,
+        context.scope,
+        &update.identity,
+        false,
+        context.now,
+    )
+    .await?;
+    let contact = match contact {
+        Some(contact) => Some(contact),
+        None => {
+            store::contacts::of_message(tx, context.phone_number_id, &update.wamid).await?
+        }
+    };
     if statuses::insert(tx, &receipt).await? {
-        let event = crate::outgoing_webhooks::status_changed(context.phone_number_id, update);
+        let event = crate::outgoing_webhooks::status_changed(
+            context.phone_number_id,
+            contact.as_ref(),
+            update,
+        );
         applied.deliveries_queued += tell_endpoints(tx, context, endpoints, event).await?;
     } else {
         applied.duplicates += 1;

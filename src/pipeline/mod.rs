@@ -56,14 +56,14 @@ pub fn should_yield(journal_busy: bool, behind_ms: i64, yielded_in_a_row: u32) -
 }
 
 struct LoadedRoutes {
-    numbers: HashMap<String, String>,
+    numbers: HashMap<String, store::NumberRoute>,
     wabas: HashMap<String, Option<String>>,
     bots: HashMap<String, BotSettings>,
     endpoints: HashMap<String, Vec<String>>,
 }
 
 impl Routes for LoadedRoutes {
-    fn workspace_of_number(&self, id: &str) -> Option<String> {
+    fn route_of_number(&self, id: &str) -> Option<store::NumberRoute> {
         self.numbers.get(id).cloned()
     }
     fn workspace_of_waba(&self, id: &str) -> Option<String> {
@@ -92,8 +92,12 @@ impl LoadedRoutes {
             .collect();
         numbers.sort();
         numbers.dedup();
-        let numbers: HashMap<String, String> =
-            store.number_owners(&numbers).await?.into_iter().collect();
+        let numbers: HashMap<String, store::NumberRoute> = store
+            .number_owners(&numbers)
+            .await?
+            .into_iter()
+            .map(|route| (route.phone_number_id.clone(), route))
+            .collect();
         let mut wabas = HashMap::new();
         for entry in envelopes.iter().flat_map(|e| &e.entry) {
             if !wabas.contains_key(&entry.id) {
@@ -101,7 +105,7 @@ impl LoadedRoutes {
             }
         }
         let (mut bots, mut endpoints) = (HashMap::new(), HashMap::new());
-        for workspace in numbers.values() {
+        for workspace in numbers.values().map(|route| &route.workspace_id) {
             if !bots.contains_key(workspace) {
                 bots.insert(
                     workspace.clone(),
@@ -360,7 +364,7 @@ async fn concerns(store: &Store, event_id: i64, workspace_id: &str) -> Result<bo
         .number_owners(&numbers)
         .await?
         .iter()
-        .any(|(_, owner)| owner == workspace_id)
+        .any(|route| route.workspace_id == workspace_id)
     {
         return Ok(true);
     }

@@ -3,7 +3,9 @@
 //! plan.
 
 use crate::{
+    ids::ContactScope,
     outbox::Content,
+    store::NumberRoute,
     webhook::payload::{self, Change, Envelope, InboundMessage, Messages, Removal, StatusUpdate},
 };
 
@@ -12,6 +14,8 @@ pub enum Op {
     Inbound {
         workspace_id: String,
         phone_number_id: String,
+        /// Where the customer's BSUID means one person.
+        scope: ContactScope,
         message: InboundMessage,
         /// The workspace's bot's answer, queued only if the message is new.
         replies: Vec<Content>,
@@ -21,6 +25,7 @@ pub enum Op {
     Status {
         workspace_id: String,
         phone_number_id: String,
+        scope: ContactScope,
         update: StatusUpdate,
         rank: i64,
         endpoints: Vec<String>,
@@ -66,7 +71,7 @@ pub enum Op {
 
 /// Where things go: the workspace of a connected number or WABA.
 pub trait Routes {
-    fn workspace_of_number(&self, phone_number_id: &str) -> Option<String>;
+    fn route_of_number(&self, phone_number_id: &str) -> Option<NumberRoute>;
     fn workspace_of_waba(&self, waba_id: &str) -> Option<String>;
     /// What the workspace's bot answers to a message.
     fn replies(&self, _workspace_id: &str, _message: &InboundMessage) -> Vec<Content> {
@@ -103,16 +108,9 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
             Change::Messages(messages) => match messages
                 .phone_number_id
                 .as_deref()
-                .and_then(|p| routes.workspace_of_number(p).map(|w| (p, w)))
+                .and_then(|p| routes.route_of_number(p))
             {
-                Some((phone_number_id, workspace_id)) => plan_messages(
-                    &mut ops,
-                    messages,
-                    phone_number_id,
-                    &workspace_id,
-                    routes,
-                    received_at,
-                ),
+                Some(route) => plan_messages(&mut ops, messages, &route, routes, received_at),
                 None => ops.push(Op::Unrouted {
                     change_index,
                     phone_number_id: messages.phone_number_id.clone(),
@@ -142,11 +140,11 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
 fn plan_messages(
     ops: &mut Vec<Op>,
     messages: &Messages,
-    phone_number_id: &str,
-    workspace_id: &str,
+    route: &NumberRoute,
     routes: &impl Routes,
     received_at: i64,
 ) {
+    let (workspace_id, phone_number_id) = (route.workspace_id.as_str(), route.phone_number_id.as_str());
     for message in &messages.messages {
         let message = message.clone().received(received_at);
         ops.push(Op::Inbound {
@@ -154,6 +152,7 @@ fn plan_messages(
             endpoints: routes.endpoints(workspace_id),
             workspace_id: workspace_id.to_string(),
             phone_number_id: phone_number_id.to_string(),
+            scope: route.contact_scope.clone(),
             message,
         });
     }
@@ -163,6 +162,7 @@ fn plan_messages(
             workspace_id: workspace_id.to_string(),
             endpoints: routes.endpoints(workspace_id),
             phone_number_id: phone_number_id.to_string(),
+            scope: route.contact_scope.clone(),
             rank: payload::status_rank(&update.status),
             update,
         });
@@ -220,8 +220,12 @@ mod tests {
 
     struct Known;
     impl Routes for Known {
-        fn workspace_of_number(&self, id: &str) -> Option<String> {
-            (id == "111").then(|| "ws".to_string())
+        fn route_of_number(&self, id: &str) -> Option<NumberRoute> {
+            (id == "111").then(|| NumberRoute {
+                phone_number_id: id.to_string(),
+                workspace_id: "ws".to_string(),
+                contact_scope: ContactScope::of(None, "waba"),
+            })
         }
         fn workspace_of_waba(&self, id: &str) -> Option<String> {
             (id == "waba").then(|| "ws".to_string())

@@ -2,14 +2,15 @@
 //! at a time (keyset pagination: a page never skips or repeats a row that
 //! was there when the first page was read).
 
-use super::{with_pool, Result, Store};
+use super::{with_pool, ContactRow, Result, Store};
+use crate::ids::ContactId;
 
-/// A conversation: a customer of a number, with its latest activity.
+/// A conversation: a contact of a number, with its latest activity.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct ConversationSummary {
     pub phone_number_id: String,
-    pub customer: String,
-    pub customer_name: Option<String>,
+    #[sqlx(flatten)]
+    pub contact: ContactRow,
     pub messages: i64,
     pub last_at: i64,
     pub last_summary: String,
@@ -20,6 +21,7 @@ pub struct ConversationSummary {
 pub struct ConversationKey {
     pub last_at: i64,
     pub phone_number_id: String,
+    /// The contact's id.
     pub customer: String,
 }
 
@@ -50,6 +52,7 @@ pub struct MessageRecord {
 pub struct ThreadMessage {
     pub wamid: String,
     pub direction: String,
+    pub kind: String,
     pub summary: String,
     pub sent_at: i64,
     pub status: Option<String>,
@@ -59,12 +62,22 @@ pub struct ThreadMessage {
 
 impl Store {
     /// Conversations of a workspace, the most recent first, after `after`.
+    /// `search`: only contacts whose profile name, username, phone or
+    /// BSUID contains it (any case; a phone as written, `+1 650-555…`, too).
     pub async fn conversations(
         &self,
         workspace_id: &str,
         limit: i64,
         after: Option<&ConversationKey>,
+        search: Option<&str>,
     ) -> Result<Vec<ConversationSummary>> {
+        let search = search.map(str::trim).filter(|s| !s.is_empty());
+        let text = search.map_or(String::new(), |s| format!("%{}%", s.to_lowercase().replace(['%', '_', '\\'], "")));
+        let digits: String = search
+            .filter(|s| s.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)))
+            .map(|s| s.chars().filter(char::is_ascii_digit).collect())
+            .unwrap_or_default();
+        let digits = if digits.is_empty() { digits } else { format!("%{digits}%") };
         // Without a cursor the key compares below everything real.
         let (last_at, phone, customer) = match after {
             Some(key) => (
@@ -76,18 +89,24 @@ impl Store {
         };
         Ok(with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT m.phone_number_id AS phone_number_id, m.customer_wa_id AS customer, MAX(m.customer_name) AS customer_name,
+                "SELECT m.phone_number_id AS phone_number_id, c.id, c.workspace_id, c.scope, c.bsuid, c.phone, c.username,
+                        c.parent_bsuid, c.profile_name, c.merged_into,
                         COUNT(*) AS messages, MAX(m.sent_at) AS last_at,
                         COALESCE((SELECT l.summary FROM messages l
-                         WHERE l.workspace_id = $1 AND l.phone_number_id = m.phone_number_id AND l.customer_wa_id = m.customer_wa_id
+                         WHERE l.workspace_id = $1 AND l.phone_number_id = m.phone_number_id AND l.contact_id = c.id
                          ORDER BY l.sent_at DESC, l.id DESC LIMIT 1), '') AS last_summary
-                 FROM messages m WHERE m.workspace_id = $1
-                 GROUP BY m.phone_number_id, m.customer_wa_id
+                 FROM messages m JOIN contacts c ON c.id = m.contact_id
+                 WHERE m.workspace_id = $1
+                   AND ($6 = '' OR LOWER(COALESCE(c.profile_name, '')) LIKE $6 OR LOWER(COALESCE(c.username, '')) LIKE $6
+                        OR LOWER(COALESCE(c.bsuid, '')) LIKE $6 OR COALESCE(c.phone, '') LIKE $6
+                        OR ($7 <> '' AND COALESCE(c.phone, '') LIKE $7))
+                 GROUP BY m.phone_number_id, c.id
                  HAVING MAX(m.sent_at) < $2
-                     OR (MAX(m.sent_at) = $2 AND (m.phone_number_id > $3 OR (m.phone_number_id = $3 AND m.customer_wa_id > $4)))
-                 ORDER BY MAX(m.sent_at) DESC, m.phone_number_id, m.customer_wa_id LIMIT $5",
+                     OR (MAX(m.sent_at) = $2 AND (m.phone_number_id > $3 OR (m.phone_number_id = $3 AND c.id > $4)))
+                 ORDER BY MAX(m.sent_at) DESC, m.phone_number_id, c.id LIMIT $5",
             )
             .bind(workspace_id).bind(last_at).bind(phone).bind(customer).bind(limit)
+            .bind(&text).bind(&digits)
             .fetch_all(pool).await?
         }))
     }
@@ -97,7 +116,7 @@ impl Store {
         &self,
         workspace_id: &str,
         phone_number_id: &str,
-        customer: &str,
+        contact_id: &ContactId,
         limit: i64,
         before: Option<MessageKey>,
     ) -> Result<Vec<MessageRecord>> {
@@ -109,11 +128,11 @@ impl Store {
             sqlx::query_as(
                 "SELECT id, wamid, direction, kind, summary, payload, sent_at, status, error_code, error_title
                  FROM messages
-                 WHERE workspace_id = $1 AND phone_number_id = $2 AND customer_wa_id = $3
+                 WHERE workspace_id = $1 AND phone_number_id = $2 AND contact_id = $3
                    AND (sent_at < $4 OR (sent_at = $4 AND id < $5))
                  ORDER BY sent_at DESC, id DESC LIMIT $6",
             )
-            .bind(workspace_id).bind(phone_number_id).bind(customer)
+            .bind(workspace_id).bind(phone_number_id).bind(contact_id)
             .bind(before.sent_at).bind(before.id).bind(limit)
             .fetch_all(pool).await?
         }))
@@ -124,14 +143,14 @@ impl Store {
         &self,
         workspace_id: &str,
         phone_number_id: &str,
-        customer: &str,
+        contact_id: &ContactId,
     ) -> Result<Vec<ThreadMessage>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT wamid, direction, summary, sent_at, status, error_code, error_title FROM messages
-                 WHERE workspace_id = $1 AND phone_number_id = $2 AND customer_wa_id = $3 ORDER BY sent_at, id",
+                "SELECT wamid, direction, kind, summary, sent_at, status, error_code, error_title FROM messages
+                 WHERE workspace_id = $1 AND phone_number_id = $2 AND contact_id = $3 ORDER BY sent_at, id",
             )
-            .bind(workspace_id).bind(phone_number_id).bind(customer)
+            .bind(workspace_id).bind(phone_number_id).bind(contact_id)
             .fetch_all(pool).await?
         }))
     }

@@ -156,15 +156,15 @@ impl Store {
         &self,
         workspace_id: &str,
         phone_number_id: &str,
-        customer: &str,
+        contact_id: &crate::ids::ContactId,
     ) -> Result<Vec<MediaState>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT f.wamid, f.media_id, f.mime_type, f.state, f.size, f.error FROM inbound_media f
                  JOIN messages m ON m.phone_number_id = f.phone_number_id AND m.wamid = f.wamid
-                 WHERE f.workspace_id = $1 AND f.phone_number_id = $2 AND m.customer_wa_id = $3",
+                 WHERE f.workspace_id = $1 AND f.phone_number_id = $2 AND m.contact_id = $3",
             )
-            .bind(workspace_id).bind(phone_number_id).bind(customer)
+            .bind(workspace_id).bind(phone_number_id).bind(contact_id)
             .fetch_all(pool).await?
         }))
     }

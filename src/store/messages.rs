@@ -2,12 +2,14 @@
 //! inside its transaction.
 
 use super::{statuses::NewStatus, with_pool, with_tx, Result, Store, Tx};
+use crate::ids::ContactId;
 
 /// A customer's message, keyed by its number and wamid.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NewInbound<'a> {
     pub workspace_id: &'a str,
     pub phone_number_id: &'a str,
+    pub contact_id: &'a ContactId,
     pub wamid: &'a str,
     pub customer: &'a str,
     pub customer_name: Option<&'a str>,
@@ -32,13 +34,13 @@ pub(crate) const APPLY_EARLY_STATUS: &str =
 pub(crate) async fn insert_inbound(tx: &mut Tx<'_>, message: &NewInbound<'_>) -> Result<bool> {
     let inserted = with_tx!(tx, conn => {
         sqlx::query(
-            "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, customer_name, kind, summary, payload, sent_at)
-             VALUES ($1, $2, $3, 'inbound', $4, $5, $6, $7, $8, $9)
+            "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, customer_name, kind, summary, payload, sent_at, contact_id)
+             VALUES ($1, $2, $3, 'inbound', $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (phone_number_id, wamid) DO NOTHING",
         )
         .bind(message.workspace_id).bind(message.phone_number_id).bind(message.wamid).bind(message.customer)
         .bind(message.customer_name).bind(message.kind).bind(message.summary)
-        .bind(message.payload).bind(message.sent_at)
+        .bind(message.payload).bind(message.sent_at).bind(message.contact_id)
         .execute(&mut *conn).await?
         .rows_affected() == 1
     });

@@ -2,7 +2,7 @@
 
 use super::{with_pool, with_tx, Result, Store, Tx};
 use crate::{
-    ids::{PhoneNumberId, WabaId, WorkspaceId},
+    ids::{ContactScope, PhoneNumberId, WabaId, WorkspaceId},
     text_enum::text_enum,
     vault::Sealed,
 };
@@ -46,6 +46,17 @@ pub struct NumberRow {
     pub updated_at: i64,
     /// Messages per second the outbox sends from it.
     pub send_rate: i64,
+    /// Where its customers' BSUIDs mean one person (set when it first
+    /// connected).
+    pub contact_scope: Option<ContactScope>,
+}
+
+impl NumberRow {
+    pub fn contact_scope(&self) -> ContactScope {
+        self.contact_scope
+            .clone()
+            .unwrap_or_else(|| ContactScope::of(None, &self.waba_id))
+    }
 }
 
 /// A number's token as stored: sealed, with what Meta said about it.
@@ -73,7 +84,7 @@ pub struct NewToken<'a> {
     pub issued_at: Option<i64>,
 }
 
-const NUMBER_COLUMNS: &str = "phone_number_id, workspace_id, waba_id, display_phone_number, verified_name, quality_rating, status, status_reason, meta_status, created_at, updated_at, send_rate";
+const NUMBER_COLUMNS: &str = "phone_number_id, workspace_id, waba_id, display_phone_number, verified_name, quality_rating, status, status_reason, meta_status, created_at, updated_at, send_rate, contact_scope";
 
 /// A row of `number_tokens`, before its seal and scopes are put together.
 #[derive(sqlx::FromRow)]
@@ -162,6 +173,15 @@ pub(crate) async fn require_reconnect(
     }))
 }
 
+/// Where a connected number's webhooks go.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct NumberRoute {
+    pub phone_number_id: String,
+    pub workspace_id: String,
+    /// Where its customers' BSUIDs mean one person.
+    pub contact_scope: ContactScope,
+}
+
 impl Store {
     pub async fn number(&self, phone_number_id: &PhoneNumberId) -> Result<Option<NumberRow>> {
         let sql =
@@ -191,31 +211,32 @@ impl Store {
     ) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO whatsapp_numbers (phone_number_id, workspace_id, waba_id, display_phone_number, created_at)
-                 VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO whatsapp_numbers (phone_number_id, workspace_id, waba_id, display_phone_number, created_at, contact_scope)
+                 VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (phone_number_id) DO UPDATE SET workspace_id = excluded.workspace_id, waba_id = excluded.waba_id,
+                     contact_scope = COALESCE(whatsapp_numbers.contact_scope, excluded.contact_scope),
                      display_phone_number = COALESCE(excluded.display_phone_number, whatsapp_numbers.display_phone_number)",
             )
             .bind(phone_number_id).bind(workspace_id).bind(waba_id).bind(display).bind(now)
+            .bind(ContactScope::of(None, waba_id))
             .execute(pool).await?;
         });
         Ok(())
     }
 
-    /// Workspace of each connected number among `phone_number_ids`.
-    pub async fn number_owners(
-        &self,
-        phone_number_ids: &[String],
-    ) -> Result<Vec<(String, String)>> {
+    /// Workspace and contact scope of each connected number among
+    /// `phone_number_ids`.
+    pub async fn number_owners(&self, phone_number_ids: &[String]) -> Result<Vec<NumberRoute>> {
         let mut owners = Vec::new();
         for id in phone_number_ids {
-            let owner: Option<String> = with_pool!(self, pool => {
-                sqlx::query_scalar("SELECT workspace_id FROM whatsapp_numbers WHERE phone_number_id = $1")
-                    .bind(id).fetch_optional(pool).await?
+            let owner: Option<NumberRoute> = with_pool!(self, pool => {
+                sqlx::query_as(
+                    "SELECT phone_number_id, workspace_id, COALESCE(contact_scope, 'waba:' || waba_id) AS contact_scope
+                     FROM whatsapp_numbers WHERE phone_number_id = $1",
+                )
+                .bind(id).fetch_optional(pool).await?
             });
-            if let Some(workspace) = owner {
-                owners.push((id.clone(), workspace));
-            }
+            owners.extend(owner);
         }
         Ok(owners)
     }

@@ -2,7 +2,7 @@
 //! transaction, so a run resumes from a consistent step after a crash.
 
 use super::{numbers::NewToken, with_pool, Claim, NumberStatus, Result, Store};
-use crate::{text_enum::text_enum, vault::Sealed};
+use crate::{ids::ContactScope, text_enum::text_enum, vault::Sealed};
 
 text_enum! {
     /// The steps of an onboarding run, in order; `Live` is the end.
@@ -117,6 +117,9 @@ pub struct Attachment<'a> {
     pub workspace_id: &'a str,
     pub phone_number_id: &'a str,
     pub waba_id: &'a str,
+    /// Kept from the number's first connection, so that its contacts never
+    /// split when a later one learns the portfolio.
+    pub contact_scope: &'a ContactScope,
     pub display_phone_number: Option<&'a str>,
     pub verified_name: Option<&'a str>,
     pub token: NewToken<'a>,
@@ -290,15 +293,16 @@ impl Store {
                 return Err(AttachError::OtherWorkspace);
             }
             sqlx::query(
-                "INSERT INTO whatsapp_numbers (phone_number_id, workspace_id, waba_id, display_phone_number, verified_name, status, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $7, $6, $6)
+                "INSERT INTO whatsapp_numbers (phone_number_id, workspace_id, waba_id, display_phone_number, verified_name, status, created_at, updated_at, contact_scope)
+                 VALUES ($1, $2, $3, $4, $5, $7, $6, $6, $8)
                  ON CONFLICT (phone_number_id) DO UPDATE SET waba_id = excluded.waba_id, status = excluded.status, status_reason = NULL,
+                     contact_scope = COALESCE(whatsapp_numbers.contact_scope, excluded.contact_scope),
                      display_phone_number = COALESCE(excluded.display_phone_number, whatsapp_numbers.display_phone_number),
                      verified_name = COALESCE(excluded.verified_name, whatsapp_numbers.verified_name),
                      updated_at = excluded.updated_at",
             )
             .bind(a.phone_number_id).bind(a.workspace_id).bind(a.waba_id).bind(a.display_phone_number).bind(a.verified_name).bind(now)
-            .bind(NumberStatus::Onboarding)
+            .bind(NumberStatus::Onboarding).bind(a.contact_scope)
             .execute(&mut *tx).await.map_err(super::Error::from)?;
             sqlx::query(
                 "INSERT INTO number_tokens (phone_number_id, workspace_id, key_id, nonce, ciphertext, token_type, scopes, expires_at, issued_at, stored_at, checked_at)

@@ -5,7 +5,7 @@
 use super::{
     messages::APPLY_EARLY_STATUS, with_pool, with_tx, Claim, NumberStatus, Result, Store, Tx,
 };
-use crate::text_enum::text_enum;
+use crate::{ids::ContactId, text_enum::text_enum};
 
 text_enum! {
     /// Where a message in the outbox stands.
@@ -24,14 +24,18 @@ text_enum! {
 /// Queues one message. A repeated `dedupe_key` in the workspace queues
 /// nothing.
 const INSERT_OUTBOX: &str =
-    "INSERT INTO outbox (workspace_id, phone_number_id, recipient, kind, content, origin, dedupe_key, context_wamid, next_attempt_at, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9)
+    "INSERT INTO outbox (workspace_id, phone_number_id, recipient, kind, content, origin, dedupe_key, context_wamid, next_attempt_at, created_at, updated_at, contact_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9, $10)
      ON CONFLICT (workspace_id, dedupe_key) DO NOTHING RETURNING id";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOutboxRow {
     pub workspace_id: String,
     pub phone_number_id: String,
+    /// The customer; where the message goes is read from the contact when
+    /// it is sent (a phone shared meanwhile is used).
+    pub contact_id: ContactId,
+    /// The contact's address when it was queued.
     pub recipient: String,
     pub kind: String,
     /// `Content` as JSON.
@@ -49,6 +53,7 @@ pub struct OutboxRow {
     pub id: i64,
     pub workspace_id: String,
     pub phone_number_id: String,
+    pub contact_id: Option<ContactId>,
     pub recipient: String,
     pub kind: String,
     pub content: String,
@@ -64,6 +69,7 @@ pub struct OutboxRow {
 pub struct OutboxEntry {
     pub id: i64,
     pub phone_number_id: String,
+    pub contact_id: Option<ContactId>,
     pub recipient: String,
     pub kind: String,
     pub content: String,
@@ -84,14 +90,14 @@ pub(crate) async fn enqueue(tx: &mut Tx<'_>, message: &NewOutboxRow, now: i64) -
         sqlx::query(INSERT_OUTBOX)
             .bind(&message.workspace_id).bind(&message.phone_number_id).bind(&message.recipient)
             .bind(&message.kind).bind(&message.content).bind(&message.origin)
-            .bind(&message.dedupe_key).bind(&message.context_wamid).bind(now)
+            .bind(&message.dedupe_key).bind(&message.context_wamid).bind(now).bind(&message.contact_id)
             .execute(conn).await?
             .rows_affected() == 1
     }))
 }
 
-const ROW_COLUMNS: &str = "id, workspace_id, phone_number_id, recipient, kind, content, origin, context_wamid, attempts, created_at";
-const ENTRY_COLUMNS: &str = "id, phone_number_id, recipient, kind, content, origin, state, attempts, next_attempt_at, wamid, error_code, error_title, created_at";
+const ROW_COLUMNS: &str = "id, workspace_id, phone_number_id, contact_id, recipient, kind, content, origin, context_wamid, attempts, created_at";
+const ENTRY_COLUMNS: &str = "id, phone_number_id, contact_id, recipient, kind, content, origin, state, attempts, next_attempt_at, wamid, error_code, error_title, created_at";
 
 /// A number's due messages, oldest first (`$4`: the number).
 const MESSAGES: Claim = Claim {
@@ -112,7 +118,7 @@ impl Store {
             sqlx::query_scalar(INSERT_OUTBOX)
                 .bind(&message.workspace_id).bind(&message.phone_number_id).bind(&message.recipient)
                 .bind(&message.kind).bind(&message.content).bind(&message.origin)
-                .bind(&message.dedupe_key).bind(&message.context_wamid).bind(now)
+                .bind(&message.dedupe_key).bind(&message.context_wamid).bind(now).bind(&message.contact_id)
                 .fetch_optional(pool).await?
         });
         if let Some(id) = inserted {
@@ -191,9 +197,11 @@ impl Store {
 
     /// Meta accepted the message: it leaves the outbox for the thread, and
     /// any status that overtook this write is applied at once.
+    /// `recipient`: the address it went to.
     pub async fn outbox_sent(
         &self,
         row: &OutboxRow,
+        recipient: &str,
         wamid: &str,
         summary: &str,
         now: i64,
@@ -204,12 +212,12 @@ impl Store {
                 .bind(wamid).bind(now).bind(row.id).bind(OutboxState::Sent)
                 .execute(&mut *tx).await?;
             let inserted = sqlx::query(
-                "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, kind, summary, payload, sent_at)
-                 VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $7, $8)
+                "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, kind, summary, payload, sent_at, contact_id)
+                 VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $7, $8, $9)
                  ON CONFLICT (phone_number_id, wamid) DO NOTHING",
             )
-            .bind(&row.workspace_id).bind(&row.phone_number_id).bind(wamid).bind(&row.recipient)
-            .bind(&row.kind).bind(summary).bind(&row.content).bind(now)
+            .bind(&row.workspace_id).bind(&row.phone_number_id).bind(wamid).bind(recipient)
+            .bind(&row.kind).bind(summary).bind(&row.content).bind(now).bind(&row.contact_id)
             .execute(&mut *tx).await?
             .rows_affected() == 1;
             if inserted {
@@ -246,7 +254,7 @@ impl Store {
         let counted = i64::from(count);
         let later_messages = format!(
             "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL
-             WHERE phone_number_id = $2 AND recipient = $3 AND state = {queued} AND id > $4 AND next_attempt_at < $1",
+             WHERE phone_number_id = $2 AND contact_id = $3 AND state = {queued} AND id > $4 AND next_attempt_at < $1",
             queued = OutboxState::Queued.sql()
         );
         with_pool!(self, pool => {
@@ -259,7 +267,7 @@ impl Store {
             .bind(retry_at).bind(counted).bind(error.map(|e| e.0)).bind(error.map(|e| e.1)).bind(now).bind(row.id)
             .execute(&mut *tx).await?;
             sqlx::query(&later_messages)
-            .bind(retry_at).bind(&row.phone_number_id).bind(&row.recipient).bind(row.id)
+            .bind(retry_at).bind(&row.phone_number_id).bind(&row.contact_id).bind(row.id)
             .execute(&mut *tx).await?;
             tx.commit().await?;
         });
@@ -311,15 +319,15 @@ impl Store {
         &self,
         workspace_id: &str,
         phone_number_id: &str,
-        recipient: &str,
+        contact_id: &ContactId,
     ) -> Result<Vec<OutboxEntry>> {
         let sql = format!(
             "SELECT {ENTRY_COLUMNS} FROM outbox
-             WHERE workspace_id = $1 AND phone_number_id = $2 AND recipient = $3 AND state <> $4 AND kind <> 'mark_read'
+             WHERE workspace_id = $1 AND phone_number_id = $2 AND contact_id = $3 AND state <> $4 AND kind <> 'mark_read'
              ORDER BY id"
         );
         Ok(with_pool!(self, pool => {
-            sqlx::query_as(&sql).bind(workspace_id).bind(phone_number_id).bind(recipient).bind(OutboxState::Sent)
+            sqlx::query_as(&sql).bind(workspace_id).bind(phone_number_id).bind(contact_id).bind(OutboxState::Sent)
                 .fetch_all(pool).await?
         }))
     }
@@ -350,14 +358,14 @@ impl Store {
         &self,
         workspace_id: &str,
         phone_number_id: &str,
-        customer: &str,
+        contact_id: &ContactId,
     ) -> Result<Option<i64>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_scalar(
                 "SELECT MAX(sent_at) FROM messages
-                 WHERE workspace_id = $1 AND phone_number_id = $2 AND customer_wa_id = $3 AND direction = 'inbound'",
+                 WHERE workspace_id = $1 AND phone_number_id = $2 AND contact_id = $3 AND direction = 'inbound'",
             )
-            .bind(workspace_id).bind(phone_number_id).bind(customer)
+            .bind(workspace_id).bind(phone_number_id).bind(contact_id)
             .fetch_one(pool).await?
         }))
     }

@@ -297,14 +297,14 @@ pub async fn content_for(
 /// Meta first (it may be newer than the last sync), unless the list was
 /// read within the last minute: Meta allows a WABA only so many
 /// management calls an hour, and sends naming unknown templates must not
-/// spend them.
+/// spend them. Returns the stored template.
 pub async fn require_sendable(
     engine: &Engine,
     waba_id: &str,
     name: &str,
     language: &str,
     components: &[Value],
-) -> Result<(), Error> {
+) -> Result<crate::store::StoredTemplate, Error> {
     let mut found = engine.store.template(waba_id, name, language).await?;
     if found.is_none() {
         let synced_at = engine
@@ -357,5 +357,5 @@ pub async fn require_sendable(
             ));
         }
     }
-    Ok(())
+    Ok(template)
 }

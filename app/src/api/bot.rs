@@ -81,6 +81,9 @@ mod convert {
                 button: button.to_string(),
                 rows: lines(options),
             },
+            "request_phone" => Reply::RequestPhone {
+                text: text.to_string(),
+            },
             _ => Reply::Text {
                 text: text.to_string(),
             },
@@ -144,6 +147,9 @@ mod convert {
                 };
                 let (reply_kind, text, options, button) = match &rule.reply {
                     Reply::Text { text } => ("text", text.clone(), String::new(), String::new()),
+                    Reply::RequestPhone { text } => {
+                        ("request_phone", text.clone(), String::new(), String::new())
+                    }
                     Reply::Buttons { text, buttons } => {
                         ("buttons", text.clone(), buttons.join("\n"), String::new())
                     }
@@ -163,7 +169,9 @@ mod convert {
             .collect();
         let default_reply = match settings.rules.default_reply {
             Some(Reply::Text { text }) => text,
-            Some(Reply::Buttons { text, .. }) | Some(Reply::List { text, .. }) => text,
+            Some(Reply::Buttons { text, .. })
+            | Some(Reply::List { text, .. })
+            | Some(Reply::RequestPhone { text }) => text,
             None => String::new(),
         };
         let hours = settings.rules.hours.map(|h| {

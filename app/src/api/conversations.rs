@@ -8,8 +8,12 @@ use crate::errors::UiError;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConversationView {
     pub phone_number_id: String,
+    /// The contact's id: the conversation's key in links.
     pub customer: String,
+    /// The best name: profile name, else username, else phone, else BSUID.
     pub name: String,
+    pub username: Option<String>,
+    pub phone: Option<String>,
     pub messages: i64,
     pub last_at: i64,
     pub last_summary: String,
@@ -23,7 +27,21 @@ pub struct LineView {
     pub sent_at: i64,
     pub status: Option<String>,
     pub error: Option<String>,
+    /// Meta refused it because it needs the customer's phone (131062).
+    pub needs_phone: bool,
     pub media: Option<MediaView>,
+}
+
+/// Who the customer is, for the thread's side panel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactView {
+    pub id: String,
+    pub name: String,
+    pub profile_name: Option<String>,
+    pub username: Option<String>,
+    pub phone: Option<String>,
+    /// Meta's business-scoped user id.
+    pub bsuid: Option<String>,
 }
 
 /// A customer's file: where to fetch it and how to show it.
@@ -40,6 +58,7 @@ pub struct MediaView {
 /// A thread and what the caller may do in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadView {
+    pub contact: ContactView,
     pub lines: Vec<LineView>,
     /// When free-form replies stop being possible (Unix ms); `None` when
     /// the customer never wrote.
@@ -50,19 +69,21 @@ pub struct ThreadView {
     pub can_reply: bool,
 }
 
+/// `search`: only customers whose name, username, phone or BSUID contains
+/// it.
 #[server(prefix = "/api", endpoint = "list_conversations")]
-pub async fn list_conversations() -> Result<Vec<ConversationView>, UiError> {
+pub async fn list_conversations(search: Option<String>) -> Result<Vec<ConversationView>, UiError> {
     let (engine, caller) = crate::session::caller().await?;
-    let list = switchboard::conversations::list(&engine.store, &caller).await?;
+    let list =
+        switchboard::conversations::list(&engine.store, &caller, search.as_deref()).await?;
     Ok(list
         .into_iter()
         .map(|c| ConversationView {
-            name: c
-                .customer_name
-                .clone()
-                .unwrap_or_else(|| format!("+{}", c.customer)),
+            name: c.contact.best_name(),
+            username: c.contact.username,
+            phone: c.contact.phone,
             phone_number_id: c.phone_number_id,
-            customer: c.customer,
+            customer: c.contact.id.into_string(),
             messages: c.messages,
             last_at: c.last_at,
             last_summary: c.last_summary,
@@ -77,12 +98,23 @@ pub async fn conversation_thread(
 ) -> Result<ThreadView, UiError> {
     use switchboard::accounts::Role;
     let (engine, caller) = crate::session::caller().await?;
-    let lines =
+    let thread =
         switchboard::conversations::thread(&engine.store, &caller, &phone_number_id, &customer)
             .await?;
-    let window = switchboard::outbox::window(&engine, &caller, &phone_number_id, &customer).await?;
+    let contact = thread.contact;
+    let window =
+        switchboard::outbox::window(&engine, &caller, &phone_number_id, &contact.id).await?;
     Ok(ThreadView {
-        lines: lines
+        contact: ContactView {
+            id: contact.id.to_string(),
+            name: contact.best_name(),
+            profile_name: contact.profile_name,
+            username: contact.username,
+            phone: contact.phone,
+            bsuid: contact.bsuid.map(|b| b.into_string()),
+        },
+        lines: thread
+            .lines
             .into_iter()
             .map(|l| LineView {
                 inbound: l.direction == "inbound",
@@ -91,6 +123,7 @@ pub async fn conversation_thread(
                 sent_at: l.sent_at,
                 status: l.status,
                 error: l.error,
+                needs_phone: l.error_code == Some(switchboard::outbox::classify::BSUID_NOT_SUPPORTED),
                 media: l.media.map(|m| {
                     let essence = m.mime_type.as_deref().unwrap_or_default();
                     let shown_as = ["image", "audio", "video"]
@@ -143,6 +176,34 @@ pub async fn send_reply(
     outbox::send(&engine, &caller, &message, Origin::Agent, Some(&key)).await?;
     Ok(())
 }
+
+/// Asks the customer to share their phone number (Meta's
+/// REQUEST_CONTACT_INFO message): for customers known by username only,
+/// and before an authentication template. Agents and up.
+#[server(prefix = "/api", endpoint = "request_phone")]
+pub async fn request_phone(
+    phone_number_id: String,
+    customer: String,
+    key: String,
+) -> Result<(), UiError> {
+    use switchboard::outbox::{self, Content, Origin, OutboundMessage};
+    let (engine, caller) = crate::session::caller().await?;
+    let key = dedupe_key(&key)?;
+    let message = OutboundMessage {
+        phone_number_id,
+        recipient: customer,
+        content: Content::RequestContactInfo {
+            body: PHONE_REQUEST.to_string(),
+        },
+        context_wamid: None,
+    };
+    outbox::send(&engine, &caller, &message, Origin::Agent, Some(&key)).await?;
+    Ok(())
+}
+
+/// What the customer reads above the "share phone number" button.
+pub const PHONE_REQUEST: &str =
+    "To help you further, please share your phone number with us: tap the button below.";
 
 /// Files larger than this are refused while reading (Meta's video and
 /// audio cap; larger documents are rare in a conversation).

@@ -161,12 +161,13 @@ fn BotEditor(form: BotForm) -> impl IntoView {
                                 <option value="text" selected=move || rule.reply_kind.get() == "text">"a text"</option>
                                 <option value="buttons" selected=move || rule.reply_kind.get() == "buttons">"buttons"</option>
                                 <option value="list" selected=move || rule.reply_kind.get() == "list">"a list"</option>
+                                <option value="request_phone" selected=move || rule.reply_kind.get() == "request_phone">"a request for the phone number"</option>
                             </select>
                         </label>
                         <textarea aria-label="Reply text" rows="2" maxlength="4096"
                             prop:value=move || rule.text.get()
                             on:input=move |e| rule.text.set(event_target_value(&e))></textarea>
-                        <Show when=move || rule.reply_kind.get() != "text">
+                        <Show when=move || !["text", "request_phone"].contains(&rule.reply_kind.get().as_str())>
                             <textarea aria-label="Choices, one per line" rows="3"
                                 placeholder="One choice per line"
                                 prop:value=move || rule.options.get()

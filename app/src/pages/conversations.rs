@@ -1,4 +1,5 @@
-//! Conversations: a list per number and the selected thread, refreshed
+//! Conversations: a list per number (with a search box), the selected
+//! thread and its customer's ids in a side panel, refreshed
 //! every two seconds in the browser so new messages and ticks appear
 //! without a reload.
 
@@ -9,8 +10,8 @@ use leptos_router::{components::A, hooks::use_query_map};
 
 use super::time::format_time;
 use crate::api::conversations::{
-    conversation_thread, list_conversations, reply_templates, send_reply, send_template, MediaView,
-    TemplateView, ThreadView,
+    conversation_thread, list_conversations, reply_templates, request_phone, send_reply,
+    send_template, ContactView, MediaView, TemplateView, ThreadView,
 };
 
 /// What a status looks like next to an outbound message.
@@ -41,7 +42,11 @@ pub fn Conversations() -> impl IntoView {
         let query = query.read();
         query.get("number").zip(query.get("customer"))
     };
-    let list = Resource::new(move || refresh.get(), |_| list_conversations());
+    let search = RwSignal::new(String::new());
+    let list = Resource::new(
+        move || (refresh.get(), search.get()),
+        |(_, search)| list_conversations((!search.trim().is_empty()).then_some(search)),
+    );
     let thread = Resource::new(
         move || (selected(), refresh.get()),
         |(selected, _)| async move {
@@ -56,6 +61,10 @@ pub fn Conversations() -> impl IntoView {
             <h1>"Conversations"</h1>
             <div class="inbox">
                 <aside class="conversation-list" aria-label="Conversations">
+                    <input type="search" class="conversation-search" aria-label="Search conversations"
+                        placeholder="Search by name, username, phone or BSUID"
+                        prop:value=move || search.get()
+                        on:input=move |e| search.set(event_target_value(&e))/>
                     <Transition fallback=|| view! { <p>"Loading…"</p> }>
                         {move || list.get().map(|result| match result {
                             Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -69,13 +78,17 @@ pub fn Conversations() -> impl IntoView {
                         <For each=move || list.get().and_then(Result::ok).unwrap_or_default() key=|c| c.clone() let:c>
                             {
                                 let href = format!("/conversations?number={}&customer={}", c.phone_number_id, c.customer);
+                                // Beside the name, the other way to know them.
+                                let also = c.username.clone().filter(|u| *u != c.name)
+                                    .or_else(|| c.phone.clone().map(|p| format!("+{p}")).filter(|p| *p != c.name));
                                 view! {
                                     <A href=href attr:class="conversation">
                                         <strong>{c.name}</strong>
+                                        {also.map(|a| view! { <span class="muted contact-also">{a}</span> })}
                                         <span class="muted">{c.last_summary}</span>
                                         <time>{format_time(c.last_at)}</time>
                                     </A>
-                                }
+                                }.into_any()
                             }
                         </For>
                     </Transition>
@@ -93,6 +106,9 @@ pub fn Conversations() -> impl IntoView {
                                         {line.media.map(media_view)}
                                         <p>{line.summary}</p>
                                         {line.error.map(|e| view! { <p class="bubble-error">{e}</p> })}
+                                        {line.needs_phone.then(|| view! {
+                                            <p class="bubble-error needs-phone">"This message needs the customer's phone number: use Request phone number."</p>
+                                        })}
                                         <footer>
                                             <time>{format_time(line.sent_at)}</time>
                                             {(!line.inbound).then(|| view! { <span class=class>{mark}</span> })}
@@ -107,8 +123,77 @@ pub fn Conversations() -> impl IntoView {
                         view! { <Composer number customer thread=current refresh/> }.into_any()
                     })}
                 </div>
+                {move || selected().map(|(number, customer)| {
+                    let current = Signal::derive(move || thread.get().and_then(|r| r.ok()).flatten());
+                    view! { <ContactPanel number customer thread=current refresh/> }.into_any()
+                })}
             </div>
         </section>
+    }
+}
+
+/// Who the customer is: every id Meta has shown for them, and a way to ask
+/// for the phone number when it is not known.
+#[component]
+fn ContactPanel(
+    number: String,
+    customer: String,
+    thread: Signal<Option<ThreadView>>,
+    refresh: RwSignal<u32>,
+) -> impl IntoView {
+    let target = StoredValue::new((number, customer));
+    let error = RwSignal::new(None::<String>);
+    let asked = RwSignal::new(false);
+    let ask = Action::new(move |key: &String| {
+        let (number, customer) = target.get_value();
+        let key = key.clone();
+        async move { request_phone(number, customer, key).await }
+    });
+    Effect::new(move |_| match ask.value().get() {
+        Some(Ok(())) => {
+            error.set(None);
+            asked.set(true);
+            refresh.update(|n| *n += 1);
+        }
+        Some(Err(e)) => error.set(Some(e.to_string())),
+        None => {}
+    });
+    let on_ask = move |_| {
+        #[cfg(feature = "hydrate")]
+        let key = crate::js::random_id();
+        #[cfg(not(feature = "hydrate"))]
+        let key = String::new();
+        ask.dispatch(key);
+    };
+    let row = |label: &'static str, value: Option<String>, class: &'static str| {
+        view! {
+            <dt>{label}</dt>
+            <dd class=class>{value.unwrap_or_else(|| "not known".into())}</dd>
+        }
+    };
+    view! {
+        <aside class="contact-panel" aria-label="Customer">
+            {move || thread.get().map(|t| {
+                let ContactView { name, profile_name, username, phone, bsuid, .. } = t.contact;
+                let no_phone = phone.is_none();
+                view! {
+                    <h2>{name}</h2>
+                    <dl>
+                        {row("Profile name", profile_name, "contact-profile-name")}
+                        {row("Username", username, "contact-username")}
+                        {row("Phone", phone.map(|p| format!("+{p}")), "contact-phone")}
+                        {row("BSUID", bsuid, "contact-bsuid")}
+                    </dl>
+                    {(no_phone && t.can_reply).then(|| view! {
+                        <p class="muted">"Replies go by their business-scoped id. Some messages (authentication templates) need the phone number."</p>
+                        <button type="button" class="button secondary" on:click=on_ask
+                            disabled=move || ask.pending().get()>"Request phone number"</button>
+                    })}
+                }
+            })}
+            {move || asked.get().then(|| view! { <p class="notice" role="status">"Asked the customer to share their phone number."</p> })}
+            {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+        </aside>
     }
 }
 

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use switchboard::{
     api_keys::READ,
+    contacts::ContactObject,
     conversations::{self, error_text},
     store::MessageRecord,
 };
@@ -43,10 +44,12 @@ fn default_limit() -> i64 {
 #[derive(Serialize, JsonSchema)]
 pub struct Conversation {
     pub phone_number_id: String,
-    /// The customer's WhatsApp id (`wa_id`).
+    /// Where messages to the customer go: their phone (`wa_id`) when
+    /// known, else their BSUID. Either works in the messages path.
     pub customer: String,
     /// The profile name the customer gave WhatsApp, if known.
     pub customer_name: Option<String>,
+    pub contact: ContactObject,
     pub messages: i64,
     /// Unix time in milliseconds of the latest message.
     pub last_at: i64,
@@ -82,6 +85,8 @@ pub struct Message {
     /// The message itself: Meta's webhook object for inbound messages,
     /// the message as queued for outbound ones.
     pub payload: Value,
+    /// The conversation's customer.
+    pub contact: ContactObject,
 }
 
 /// Messages, the newest first.
@@ -125,7 +130,10 @@ static MESSAGES_DOC: Operation = Operation {
     scope: READ,
     path_params: &[
         ("phone_number_id", "The workspace's number."),
-        ("customer", "The customer's WhatsApp id."),
+        (
+            "customer",
+            "The customer: a phone number (`wa_id`), a BSUID (current or one the customer had before) or a contact id (`ct_…`).",
+        ),
     ],
     query: Some(query::<PageQuery>),
     headers: &[],
@@ -162,8 +170,12 @@ async fn list_conversations(
             .into_iter()
             .map(|c| Conversation {
                 phone_number_id: c.phone_number_id,
-                customer: c.customer,
-                customer_name: c.customer_name,
+                customer: c
+                    .contact
+                    .address()
+                    .map_or_else(|| c.contact.id.to_string(), |a| a.as_str().to_string()),
+                customer_name: c.contact.profile_name.clone(),
+                contact: ContactObject::from(&c.contact),
                 messages: c.messages,
                 last_at: c.last_at,
                 last_summary: c.last_summary,
@@ -182,7 +194,7 @@ async fn list_messages(
     let caller = authorize(&state, &headers, READ).await?;
     let Path((phone_number_id, customer)) = path?;
     let Query(page) = page?;
-    let found = conversations::messages_page(
+    let (contact, found) = conversations::messages_page(
         &state.engine.store,
         &caller.workspace_id,
         &phone_number_id,
@@ -198,14 +210,20 @@ async fn list_messages(
         json!({ "phone_number_id": phone_number_id }),
     )
     .await?;
+    let contact = contact.as_ref().map(ContactObject::from);
     Ok(Json(MessagePage {
-        data: found.items.into_iter().map(message).collect(),
+        data: found
+            .items
+            .into_iter()
+            .filter_map(|record| Some(message(record, contact.clone()?)))
+            .collect(),
         next_cursor: found.next_cursor,
     }))
 }
 
-fn message(record: MessageRecord) -> Message {
+fn message(record: MessageRecord, contact: ContactObject) -> Message {
     Message {
+        contact,
         id: record.wamid,
         direction: record.direction,
         kind: record.kind,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use switchboard::{
     api_keys::{READ, SEND},
+    conversations,
     outbox::{self, Content, Origin, OutboundMessage},
 };
 
@@ -27,7 +28,11 @@ use super::{
 pub struct SendRequest {
     /// The workspace's number to send from.
     pub phone_number_id: String,
-    /// The customer's WhatsApp number, digits only (`wa_id`).
+    /// The customer: their WhatsApp phone number, digits only (`wa_id`);
+    /// their business-scoped user id (BSUID, like `US.13491208655302741918`),
+    /// for customers whose phone Meta withholds; or a contact id (`ct_…`,
+    /// a conversation's `contact.id`). The message goes by phone when one
+    /// is known for the customer, else by BSUID.
     pub to: String,
     pub message: Content,
     /// The wamid of the message this one answers (shown quoted).
@@ -73,8 +78,10 @@ static SEND_DOC: Operation = Operation {
     id: "sendMessage",
     summary: "Send a message",
     description: "Queues any message the outbox sends: text, image, video, audio, document, \
-        template, buttons, list, reaction, mark_read. Outside the customer's 24-hour window only \
-        templates are delivered. Retry with the same `Idempotency-Key` and the same body to get \
+        template, buttons, list, request_contact_info (asks the customer to share their phone), \
+        reaction, mark_read. Outside the customer's 24-hour window only \
+        templates are delivered. `to` is a phone, a BSUID or a contact id; an authentication \
+        template to a customer whose phone is not known is refused (Meta sends those to phones only). Retry with the same `Idempotency-Key` and the same body to get \
         the same message back instead of a second one.",
     scope: SEND,
     path_params: &[],
@@ -176,8 +183,18 @@ async fn send_message(
                     "The earlier request is gone.",
                 )
             })?;
+        // The same customer, however the request named them.
+        let named = conversations::contact_of(
+            &state.engine.store,
+            &caller.workspace_id,
+            &message.phone_number_id,
+            &message.recipient,
+        )
+        .await?
+        .map(|contact| contact.id);
         let same = entry.phone_number_id == message.phone_number_id
-            && entry.recipient == message.recipient
+            && named.is_some()
+            && named == entry.contact_id
             && serde_json::from_str::<Content>(&entry.content)
                 .ok()
                 .as_ref()

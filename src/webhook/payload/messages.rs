@@ -5,7 +5,11 @@
 
 use serde_json::Value;
 
-use super::{change::metadata_number, scalar};
+use super::{
+    change::metadata_number,
+    identity::{Identity, IdentityChange},
+    scalar,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Messages {
@@ -27,6 +31,10 @@ pub struct Message {
     pub customer: String,
     /// The profile name of the change's contact with that phone or user id.
     pub customer_name: Option<String>,
+    /// Who the customer is, as far as this message shows.
+    pub identity: Identity,
+    /// The customer moved to a new phone or BSUID (a system message).
+    pub identity_change: Option<IdentityChange>,
     /// Meta's `type`; types Switchboard does not know are kept as named.
     pub kind: String,
     pub summary: String,
@@ -43,6 +51,8 @@ pub struct Status {
     pub status: String,
     /// `recipient_id`, or the newer `recipient_user_id`.
     pub recipient: Option<String>,
+    /// Who received it, as far as this status shows.
+    pub identity: Identity,
     /// Unix ms, when Meta says.
     pub at: Option<i64>,
     /// The first of its errors (a failed status carries one).
@@ -64,6 +74,8 @@ pub struct InboundMessage {
     pub wamid: String,
     pub customer: String,
     pub customer_name: Option<String>,
+    pub identity: Identity,
+    pub identity_change: Option<IdentityChange>,
     pub kind: String,
     pub summary: String,
     pub sent_at: i64,
@@ -76,6 +88,7 @@ pub struct StatusUpdate {
     pub wamid: String,
     pub status: String,
     pub recipient: Option<String>,
+    pub identity: Identity,
     pub at: i64,
     pub error_code: Option<i64>,
     pub error_title: Option<String>,
@@ -88,7 +101,9 @@ impl Messages {
         let messages = items(&value["messages"])
             .filter_map(|message| Message::read(message, contacts))
             .collect();
-        let statuses = items(&value["statuses"]).filter_map(Status::read).collect();
+        let statuses = items(&value["statuses"])
+            .filter_map(|status| Status::read(status, contacts))
+            .collect();
         Self {
             phone_number_id: metadata_number(&value),
             messages,
@@ -107,11 +122,24 @@ fn items(value: &Value) -> impl Iterator<Item = &Value> {
 impl Message {
     fn read(message: &Value, contacts: &[Value]) -> Option<Self> {
         let wamid = scalar::text(&message["id"])?;
-        let customer =
-            scalar::text(&message["from"]).or_else(|| scalar::text(&message["from_user_id"]))?;
+        let identity = Identity::of_message(message, contacts);
+        let identity_change = IdentityChange::of_message(message);
+        // Who it is from as Meta wrote it; a number change may carry only
+        // the new ids.
+        let customer = scalar::text(&message["from"])
+            .or_else(|| scalar::text(&message["from_user_id"]))
+            .or_else(|| {
+                let change = identity_change.as_ref()?;
+                change.bsuid.as_ref().map(|b| b.to_string()).or_else(|| change.phone.clone())
+            })?;
+        if identity.is_empty() && identity_change.is_none() {
+            return None; // neither a phone nor a BSUID: nobody to file it under
+        }
         let kind = message["type"].as_str().unwrap_or("unknown").to_string();
         Some(Self {
             customer_name: name_of(contacts, &customer),
+            identity,
+            identity_change,
             summary: summary(&kind, message),
             sent_at: scalar::millis(&message["timestamp"]),
             wamid,
@@ -128,6 +156,8 @@ impl Message {
             wamid: self.wamid,
             customer: self.customer,
             customer_name: self.customer_name,
+            identity: self.identity,
+            identity_change: self.identity_change,
             kind: self.kind,
             summary: self.summary,
             sent_at: self.sent_at.unwrap_or(received_at),
@@ -148,8 +178,9 @@ fn name_of(contacts: &[Value], customer: &str) -> Option<String> {
 }
 
 impl Status {
-    fn read(status: &Value) -> Option<Self> {
+    fn read(status: &Value, contacts: &[Value]) -> Option<Self> {
         Some(Self {
+            identity: Identity::of_status(status, contacts),
             wamid: scalar::text(&status["id"])?,
             status: scalar::string(&status["status"])?,
             recipient: scalar::text(&status["recipient_id"])
@@ -167,6 +198,7 @@ impl Status {
             wamid: self.wamid,
             status: self.status,
             recipient: self.recipient,
+            identity: self.identity,
             at: self.at.unwrap_or(received_at),
             error_code: error.code,
             error_title: error.title,

@@ -10,12 +10,14 @@
 mod account;
 mod change;
 mod envelope;
+mod identity;
 mod messages;
 mod scalar;
 
 pub use account::{AccountUpdate, QualityUpdate, Removal, TemplateStatusUpdate};
 pub use change::Change;
 pub use envelope::{parse, Entry, Envelope, Rejection};
+pub use identity::{is_phone, Identity, IdentityChange};
 pub use messages::{
     status_rank, summary, InboundMessage, Message, Messages, MetaError, Status, StatusUpdate,
 };
