@@ -149,3 +149,24 @@ pub async fn workspace_with_number(store: &Store, phone_number_id: &str, waba_id
         .expect("number");
     workspace.into_string()
 }
+
+/// The thread of a number with `customer` (a phone, a BSUID or a contact
+/// id); empty while no message has made the customer known.
+pub async fn thread_with(
+    store: &Store,
+    workspace_id: &str,
+    phone_number_id: &str,
+    customer: &str,
+) -> Vec<crate::store::ThreadMessage> {
+    let contact =
+        crate::conversations::contact_of(store, workspace_id, phone_number_id, customer)
+            .await
+            .expect("the contact is readable");
+    match contact {
+        Some(contact) => store
+            .thread(workspace_id, phone_number_id, &contact.id)
+            .await
+            .expect("the thread is readable"),
+        None => Vec::new(),
+    }
+}

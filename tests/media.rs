@@ -23,9 +23,12 @@ const CUSTOMER: &str = "15550003333";
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn media_states(env: &Env, phone: &str) -> Vec<MediaState> {
+    let Some(contact) = env.find_contact(phone, CUSTOMER).await else {
+        return Vec::new(); // the message is not stored yet
+    };
     env.engine
         .store
-        .media_of_thread(&env.caller.workspace.id, phone, CUSTOMER)
+        .media_of_thread(&env.caller.workspace.id, phone, &contact.id)
         .await
         .unwrap()
 }

@@ -54,11 +54,10 @@ fn bodies(lines: &[Value]) -> Vec<String> {
 /// Waits until the customer's message is stored: their window is open.
 async fn inbound_stored(env: &Env, phone: &str) {
     eventually("the inbound message stored", WAIT, || async {
-        env.engine
-            .store
-            .last_inbound_at(&env.caller.workspace.id, phone, CUSTOMER)
+        outbox::window(&env.engine, &env.caller, phone, CUSTOMER)
             .await
             .unwrap()
+            .last_inbound_at
             .is_some()
     })
     .await;
@@ -131,7 +130,11 @@ async fn the_echo_bot_answers_each_message_once_despite_duplicates(backend: Test
             .await
             .unwrap();
     assert_eq!(
-        thread.iter().filter(|l| l.direction == "outbound").count(),
+        thread
+            .lines
+            .iter()
+            .filter(|l| l.direction == "outbound")
+            .count(),
         3
     );
     running.stop().await;
@@ -270,7 +273,11 @@ async fn permanent_errors_give_up_with_the_reason(backend: TestBackend) {
     let unsent = env
         .engine
         .store
-        .unsent_for(&env.caller.workspace.id, &phone, CUSTOMER)
+        .unsent_for(
+            &env.caller.workspace.id,
+            &phone,
+            &env.contact(&phone, CUSTOMER).await.id,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -378,6 +385,7 @@ async fn every_message_type_reaches_the_customer(backend: TestBackend) {
             .await
             .unwrap();
     let outbound: Vec<_> = thread
+        .lines
         .iter()
         .filter(|l| l.direction == "outbound")
         .collect();

@@ -360,7 +360,11 @@ async fn a_paused_or_unknown_template_is_refused_before_meta(backend: TestBacken
     assert!(
         env.engine
             .store
-            .unsent_for(&env.caller.workspace.id, &phone, CUSTOMER)
+            .unsent_for(
+                &env.caller.workspace.id,
+                &phone,
+                &env.contact(&phone, CUSTOMER).await.id
+            )
             .await
             .unwrap()
             .is_empty(),

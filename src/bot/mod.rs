@@ -139,6 +139,11 @@ pub(crate) fn inbound(kind: &str, payload: serde_json::Value, sent_at: i64) -> I
         wamid: "wamid.IN1".into(),
         customer: "15551230001".into(),
         customer_name: None,
+        identity: crate::webhook::payload::Identity {
+            phone: Some("15551230001".into()),
+            ..Default::default()
+        },
+        identity_change: None,
         kind: kind.into(),
         summary: String::new(),
         sent_at,

@@ -295,15 +295,26 @@ pub fn template_content(name: &str, language: &str, header: &[String], body: &[S
     }
 }
 
-/// The conversation's window, as the caller's workspace sees it.
+/// The conversation's window, as the caller's workspace sees it
+/// (`customer`: a phone, a BSUID or a contact id). A customer who never
+/// wrote has none.
 pub async fn window(
     engine: &Engine,
     caller: &Caller,
     phone_number_id: &str,
-    contact_id: &ContactId,
+    customer: &str,
 ) -> Result<Window, Error> {
     caller.require(Role::Viewer)?;
-    window_of(engine, &caller.workspace.id, phone_number_id, contact_id).await
+    let workspace_id = &caller.workspace.id;
+    match crate::conversations::contact_of(&engine.store, workspace_id, phone_number_id, customer)
+        .await?
+    {
+        Some(contact) => window_of(engine, workspace_id, phone_number_id, &contact.id).await,
+        None => Ok(Window {
+            last_inbound_at: None,
+            closes_at: None,
+        }),
+    }
 }
 
 /// Meta sends one-tap, zero-tap and copy-code authentication templates to

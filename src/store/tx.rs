@@ -43,10 +43,14 @@ impl Tx<'_> {
 }
 
 impl Store {
-    /// Begins a transaction on the main database (never the journal).
+    /// Begins a transaction on the main database (never the journal). On
+    /// SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a flow
+    /// reads before it writes (which contact a payload names), and a
+    /// deferred transaction would fail to upgrade (SQLITE_BUSY_SNAPSHOT)
+    /// whenever another connection wrote in between, instead of waiting.
     pub(crate) async fn begin(&self) -> Result<Tx<'static>> {
         Ok(match self {
-            Store::Sqlite(s) => Tx::Sqlite(s.pool().begin().await?),
+            Store::Sqlite(s) => Tx::Sqlite(s.pool().begin_with("BEGIN IMMEDIATE").await?),
             Store::Postgres(s) => Tx::Postgres(s.pool().begin().await?),
         })
     }

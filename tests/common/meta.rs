@@ -227,6 +227,27 @@ impl Env {
         self.engine.store.number(&phone.into()).await.unwrap()
     }
 
+    /// The contact `customer` (a phone, a BSUID or a contact id) names on
+    /// the number.
+    pub async fn contact(&self, phone: &str, customer: &str) -> switchboard::contacts::ContactRow {
+        self.find_contact(phone, customer).await.expect("a contact")
+    }
+
+    pub async fn find_contact(
+        &self,
+        phone: &str,
+        customer: &str,
+    ) -> Option<switchboard::contacts::ContactRow> {
+        switchboard::conversations::contact_of(
+            &self.engine.store,
+            &self.caller.workspace.id,
+            phone,
+            customer,
+        )
+        .await
+        .unwrap()
+    }
+
     /// Queues a message as the owner, from the inbox (no idempotency key).
     pub async fn agent_send(&self, message: &OutboundMessage) -> Result<(i64, bool), Error> {
         outbox::send(&self.engine, &self.caller, message, Origin::Agent, None).await

@@ -103,7 +103,7 @@ pub async fn conversation_thread(
             .await?;
     let contact = thread.contact;
     let window =
-        switchboard::outbox::window(&engine, &caller, &phone_number_id, &contact.id).await?;
+        switchboard::outbox::window(&engine, &caller, &phone_number_id, contact.id.as_str()).await?;
     Ok(ThreadView {
         contact: ContactView {
             id: contact.id.to_string(),

@@ -66,12 +66,7 @@ pub async fn customer_says(app: &TestApp, workspace: &str, customer: &str, wamid
     let signature = sign(&body);
     assert_eq!(post(app, body, Some(signature)).await.status(), 200);
     for _ in 0..200 {
-        let thread = app
-            .engine
-            .store
-            .thread(workspace, PHONE, customer)
-            .await
-            .unwrap();
+        let thread = switchboard::test_support::thread_with(&app.engine.store, workspace, PHONE, customer).await;
         if thread.iter().any(|line| line.wamid == wamid) {
             return;
         }
