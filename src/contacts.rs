@@ -151,7 +151,10 @@ pub async fn for_sending(
     let workspace_id = number.workspace_id.as_str();
     let scope = number.contact_scope();
     let reference = CustomerRef::parse(reference).ok_or_else(|| {
-        Error::invalid(field, format!("The customer must be {}.", CustomerRef::EXPECTED))
+        Error::invalid(
+            field,
+            format!("The customer must be {}.", CustomerRef::EXPECTED),
+        )
     })?;
     let address = match reference {
         CustomerRef::Contact(id) => {
@@ -227,7 +230,15 @@ pub async fn learn_from_send(
         ..Identity::default()
     };
     let mut tx = store.begin().await?;
-    observe(&mut tx, workspace_id, &contact.scope, &both, false, now_millis()).await?;
+    observe(
+        &mut tx,
+        workspace_id,
+        &contact.scope,
+        &both,
+        false,
+        now_millis(),
+    )
+    .await?;
     tx.commit().await
 }
 
@@ -294,19 +305,33 @@ pub(crate) async fn observe(
     if identity.is_empty() {
         return Ok(None);
     }
+    let ids: Vec<&str> = [identity.bsuid.as_deref(), identity.phone.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    rows::lock_ids(tx, workspace_id, scope, &ids).await?;
     // Two rounds at most: the second after losing a race to create it.
     for _ in 0..2 {
         let by_bsuid = match &identity.bsuid {
-            Some(bsuid) => rows::find_alias(tx, workspace_id, scope, AliasKind::Bsuid, bsuid).await?,
+            Some(bsuid) => {
+                rows::find_alias(tx, workspace_id, scope, AliasKind::Bsuid, bsuid).await?
+            }
             None => None,
         };
         let by_phone = match &identity.phone {
-            Some(phone) => rows::find_alias(tx, workspace_id, scope, AliasKind::Phone, phone).await?,
+            Some(phone) => {
+                rows::find_alias(tx, workspace_id, scope, AliasKind::Phone, phone).await?
+            }
             None => None,
         };
         // An old id: a late status or a duplicate. It names the contact but
         // says nothing current about them.
-        let stale = |alias: &Option<rows::Alias>| alias.as_ref().filter(|a| a.superseded_at.is_some()).map(|a| a.contact_id.clone());
+        let stale = |alias: &Option<rows::Alias>| {
+            alias
+                .as_ref()
+                .filter(|a| a.superseded_at.is_some())
+                .map(|a| a.contact_id.clone())
+        };
         if let Some(id) = stale(&by_bsuid) {
             return rows::get(tx, &id).await;
         }
@@ -315,7 +340,11 @@ pub(crate) async fn observe(
                 return rows::get(tx, &id).await;
             }
         }
-        let current = |alias: Option<rows::Alias>| alias.filter(|a| a.superseded_at.is_none()).map(|a| a.contact_id);
+        let current = |alias: Option<rows::Alias>| {
+            alias
+                .filter(|a| a.superseded_at.is_none())
+                .map(|a| a.contact_id)
+        };
         let (by_bsuid, by_phone) = (current(by_bsuid), current(by_phone));
         let contact = match (by_bsuid, by_phone) {
             (None, None) => {
@@ -393,7 +422,9 @@ pub(crate) async fn observe(
 
 async fn load(tx: &mut Tx<'_>, id: &ContactId) -> Result<ContactRow, store::Error> {
     rows::get(tx, id).await?.ok_or_else(|| {
-        store::Error::Database(sqlx::Error::Protocol(format!("alias of a missing contact {id}")))
+        store::Error::Database(sqlx::Error::Protocol(format!(
+            "alias of a missing contact {id}"
+        )))
     })
 }
 
@@ -408,6 +439,16 @@ pub(crate) async fn moved(
     change: &IdentityChange,
     now: i64,
 ) -> Result<Option<ContactRow>, store::Error> {
+    let ids: Vec<&str> = [
+        change.previous_bsuid.as_deref(),
+        change.previous_phone.as_deref(),
+        change.bsuid.as_deref(),
+        change.phone.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    rows::lock_ids(tx, workspace_id, scope, &ids).await?;
     let mut old = None;
     let previous = [
         (AliasKind::Bsuid, change.previous_bsuid.as_deref()),

@@ -202,7 +202,13 @@ pub async fn messages_page(
         return Ok((None, none));
     };
     let mut items = store
-        .messages_page(workspace_id, phone_number_id, &contact.id, limit + 1, before)
+        .messages_page(
+            workspace_id,
+            phone_number_id,
+            &contact.id,
+            limit + 1,
+            before,
+        )
         .await?;
     let next_cursor = next_cursor(&mut items, limit, |last| MessageKey {
         sent_at: last.sent_at,

@@ -115,7 +115,10 @@ impl ContactId {
     /// migration make them.
     pub fn parse(text: &str) -> Option<Self> {
         let hex = text.strip_prefix(Self::PREFIX)?;
-        let valid = hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let valid = hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         valid.then(|| Self::new(text))
     }
 }

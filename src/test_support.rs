@@ -158,10 +158,9 @@ pub async fn thread_with(
     phone_number_id: &str,
     customer: &str,
 ) -> Vec<crate::store::ThreadMessage> {
-    let contact =
-        crate::conversations::contact_of(store, workspace_id, phone_number_id, customer)
-            .await
-            .expect("the contact is readable");
+    let contact = crate::conversations::contact_of(store, workspace_id, phone_number_id, customer)
+        .await
+        .expect("the contact is readable");
     match contact {
         Some(contact) => store
             .thread(workspace_id, phone_number_id, &contact.id)

@@ -83,7 +83,12 @@ fn text(wamid: &str, from: Option<&str>, from_user_id: Option<&str>) -> Value {
     message
 }
 
-fn contact(name: &str, wa_id: Option<&str>, user_id: Option<&str>, username: Option<&str>) -> Value {
+fn contact(
+    name: &str,
+    wa_id: Option<&str>,
+    user_id: Option<&str>,
+    username: Option<&str>,
+) -> Value {
     let mut contact = json!({ "profile": { "name": name } });
     if let Some(wa_id) = wa_id {
         contact["wa_id"] = json!(wa_id);
@@ -114,15 +119,38 @@ async fn a_phone_only_contact_gains_its_bsuid_and_stays_one_conversation(backend
     let s = setup(backend).await;
     // Before 2026: the phone only.
     let legacy = contact("Sheena", Some(CUSTOMER_PHONE), None, None);
-    deliver(&s, json!([legacy]), vec![text("wamid.1", Some(CUSTOMER_PHONE), None)], vec![]).await;
+    deliver(
+        &s,
+        json!([legacy]),
+        vec![text("wamid.1", Some(CUSTOMER_PHONE), None)],
+        vec![],
+    )
+    .await;
     let before = contact_named(&s, CUSTOMER_PHONE).await.expect("a contact");
     assert_eq!(before.bsuid, None);
     // Both ids together: the same person gains the BSUID.
-    let both = contact("Sheena", Some(CUSTOMER_PHONE), Some(BSUID), Some("@sheena.n"));
-    deliver(&s, json!([both]), vec![text("wamid.2", Some(CUSTOMER_PHONE), Some(BSUID))], vec![]).await;
+    let both = contact(
+        "Sheena",
+        Some(CUSTOMER_PHONE),
+        Some(BSUID),
+        Some("@sheena.n"),
+    );
+    deliver(
+        &s,
+        json!([both]),
+        vec![text("wamid.2", Some(CUSTOMER_PHONE), Some(BSUID))],
+        vec![],
+    )
+    .await;
     // Then the phone withheld (a username user): still the same contact.
     let withheld = contact("Sheena", None, Some(BSUID), Some("@sheena.n"));
-    deliver(&s, json!([withheld]), vec![text("wamid.3", None, Some(BSUID))], vec![]).await;
+    deliver(
+        &s,
+        json!([withheld]),
+        vec![text("wamid.3", None, Some(BSUID))],
+        vec![],
+    )
+    .await;
 
     let list = conversations_of(&s).await;
     assert_eq!(list.len(), 1, "one conversation: {list:?}");
@@ -130,11 +158,17 @@ async fn a_phone_only_contact_gains_its_bsuid_and_stays_one_conversation(backend
     let after = &list[0].contact;
     assert_eq!(after.id, before.id);
     assert_eq!(after.bsuid.as_deref(), Some(BSUID));
-    assert_eq!(after.phone.as_deref(), Some(CUSTOMER_PHONE), "a withheld phone is not forgotten");
+    assert_eq!(
+        after.phone.as_deref(),
+        Some(CUSTOMER_PHONE),
+        "a withheld phone is not forgotten"
+    );
     assert_eq!(after.username.as_deref(), Some("@sheena.n"));
     for reference in [CUSTOMER_PHONE, BSUID, after.id.as_str()] {
         assert_eq!(
-            thread_with(&s.store, &s.workspace, PHONE, reference).await.len(),
+            thread_with(&s.store, &s.workspace, PHONE, reference)
+                .await
+                .len(),
             3,
             "{reference} names the conversation"
         );
@@ -144,8 +178,20 @@ async fn a_phone_only_contact_gains_its_bsuid_and_stays_one_conversation(backend
 async fn two_contacts_proven_one_are_merged_with_their_history(backend: TestBackend) {
     let s = setup(backend).await;
     // First seen apart: by BSUID alone, and by phone alone (an old replay).
-    deliver(&s, json!([contact("Ana", None, Some(BSUID), None)]), vec![text("wamid.b", None, Some(BSUID))], vec![]).await;
-    deliver(&s, json!([contact("Ana", Some(CUSTOMER_PHONE), None, None)]), vec![text("wamid.p", Some(CUSTOMER_PHONE), None)], vec![]).await;
+    deliver(
+        &s,
+        json!([contact("Ana", None, Some(BSUID), None)]),
+        vec![text("wamid.b", None, Some(BSUID))],
+        vec![],
+    )
+    .await;
+    deliver(
+        &s,
+        json!([contact("Ana", Some(CUSTOMER_PHONE), None, None)]),
+        vec![text("wamid.p", Some(CUSTOMER_PHONE), None)],
+        vec![],
+    )
+    .await;
     assert_eq!(conversations_of(&s).await.len(), 2);
     let by_phone = contact_named(&s, CUSTOMER_PHONE).await.unwrap();
     // Then a message carrying both: one person.
@@ -160,7 +206,10 @@ async fn two_contacts_proven_one_are_merged_with_their_history(backend: TestBack
     assert_eq!(list.len(), 1, "merged: {list:?}");
     assert_eq!(list[0].messages, 3, "with every message of both");
     let merged = &list[0].contact;
-    assert_eq!((merged.bsuid.as_deref(), merged.phone.as_deref()), (Some(BSUID), Some(CUSTOMER_PHONE)));
+    assert_eq!(
+        (merged.bsuid.as_deref(), merged.phone.as_deref()),
+        (Some(BSUID), Some(CUSTOMER_PHONE))
+    );
     // The absorbed contact's id still leads to the conversation.
     let followed = contact_named(&s, by_phone.id.as_str()).await.unwrap();
     assert_eq!(followed.id, merged.id);
@@ -184,7 +233,13 @@ async fn a_number_change_moves_the_contact_and_old_ids_still_find_it(backend: Te
     deliver(&s, json!([]), vec![change], vec![]).await;
     // A late status and a duplicate still carry the old ids.
     let late = json!({ "id": "wamid.out", "status": "read", "timestamp": "1775000200", "recipient_id": CUSTOMER_PHONE, "recipient_user_id": BSUID });
-    deliver(&s, json!([contact("Kim", Some(CUSTOMER_PHONE), Some(BSUID), None)]), vec![text("wamid.before", Some(CUSTOMER_PHONE), Some(BSUID))], vec![late]).await;
+    deliver(
+        &s,
+        json!([contact("Kim", Some(CUSTOMER_PHONE), Some(BSUID), None)]),
+        vec![text("wamid.before", Some(CUSTOMER_PHONE), Some(BSUID))],
+        vec![late],
+    )
+    .await;
     deliver(
         &s,
         json!([contact("Kim", Some(new_phone), Some(new_bsuid), None)]),
@@ -197,9 +252,16 @@ async fn a_number_change_moves_the_contact_and_old_ids_still_find_it(backend: Te
     assert_eq!(list.len(), 1, "one conversation: {list:?}");
     assert_eq!(list[0].messages, 3, "before, the system message, after");
     let moved = &list[0].contact;
-    assert_eq!((moved.phone.as_deref(), moved.bsuid.as_deref()), (Some(new_phone), Some(new_bsuid)));
+    assert_eq!(
+        (moved.phone.as_deref(), moved.bsuid.as_deref()),
+        (Some(new_phone), Some(new_bsuid))
+    );
     for old in [CUSTOMER_PHONE, BSUID] {
-        assert_eq!(contact_named(&s, old).await.map(|c| c.id), Some(moved.id.clone()), "{old} is an alias");
+        assert_eq!(
+            contact_named(&s, old).await.map(|c| c.id),
+            Some(moved.id.clone()),
+            "{old} is an alias"
+        );
     }
 }
 
@@ -208,7 +270,12 @@ async fn a_user_id_change_without_a_phone_keeps_one_conversation(backend: TestBa
     let new_bsuid = "US.777000222";
     deliver(
         &s,
-        json!([contact("Lee", Some(CUSTOMER_PHONE), Some(BSUID), Some("@lee"))]),
+        json!([contact(
+            "Lee",
+            Some(CUSTOMER_PHONE),
+            Some(BSUID),
+            Some("@lee")
+        )]),
         vec![text("wamid.1", Some(CUSTOMER_PHONE), Some(BSUID))],
         vec![],
     )
@@ -216,7 +283,13 @@ async fn a_user_id_change_without_a_phone_keeps_one_conversation(backend: TestBa
     let change = json!({ "id": "wamid.sys", "timestamp": "1775000100", "type": "system",
         "system": { "type": "user_changed_user_id", "user_id": new_bsuid, "previous_user_id": BSUID } });
     deliver(&s, json!([]), vec![change], vec![]).await;
-    deliver(&s, json!([contact("Lee", None, Some(new_bsuid), Some("@lee"))]), vec![text("wamid.2", None, Some(new_bsuid))], vec![]).await;
+    deliver(
+        &s,
+        json!([contact("Lee", None, Some(new_bsuid), Some("@lee"))]),
+        vec![text("wamid.2", None, Some(new_bsuid))],
+        vec![],
+    )
+    .await;
     let list = conversations_of(&s).await;
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0].messages, 3);
@@ -230,7 +303,13 @@ async fn a_user_id_change_without_a_phone_keeps_one_conversation(backend: TestBa
 async fn usernames_and_profile_names_are_never_keys(backend: TestBackend) {
     let s = setup(backend).await;
     for (wamid, bsuid) in [("wamid.a", "US.1001"), ("wamid.b", "US.1002")] {
-        deliver(&s, json!([contact("Sam", None, Some(bsuid), Some("@sam"))]), vec![text(wamid, None, Some(bsuid))], vec![]).await;
+        deliver(
+            &s,
+            json!([contact("Sam", None, Some(bsuid), Some("@sam"))]),
+            vec![text(wamid, None, Some(bsuid))],
+            vec![],
+        )
+        .await;
     }
     let list = conversations_of(&s).await;
     assert_eq!(list.len(), 2, "same name and username, two people");
@@ -240,11 +319,25 @@ async fn usernames_and_profile_names_are_never_keys(backend: TestBackend) {
 
 async fn a_status_teaches_a_contact_its_bsuid(backend: TestBackend) {
     let s = setup(backend).await;
-    deliver(&s, json!([contact("Joe", Some(CUSTOMER_PHONE), None, None)]), vec![text("wamid.1", Some(CUSTOMER_PHONE), None)], vec![]).await;
+    deliver(
+        &s,
+        json!([contact("Joe", Some(CUSTOMER_PHONE), None, None)]),
+        vec![text("wamid.1", Some(CUSTOMER_PHONE), None)],
+        vec![],
+    )
+    .await;
     let delivered = json!({ "id": "wamid.sent", "status": "delivered", "timestamp": "1775000100",
         "recipient_id": CUSTOMER_PHONE, "recipient_user_id": BSUID });
-    deliver(&s, json!([{ "wa_id": CUSTOMER_PHONE, "user_id": BSUID, "profile": { "username": "@joe" } }]), vec![], vec![delivered]).await;
-    let joe = contact_named(&s, BSUID).await.expect("found by the BSUID the status showed");
+    deliver(
+        &s,
+        json!([{ "wa_id": CUSTOMER_PHONE, "user_id": BSUID, "profile": { "username": "@joe" } }]),
+        vec![],
+        vec![delivered],
+    )
+    .await;
+    let joe = contact_named(&s, BSUID)
+        .await
+        .expect("found by the BSUID the status showed");
     assert_eq!(joe.phone.as_deref(), Some(CUSTOMER_PHONE));
     assert_eq!(joe.username.as_deref(), Some("@joe"));
     // A status for someone never seen makes nobody.
@@ -256,10 +349,22 @@ async fn a_status_teaches_a_contact_its_bsuid(backend: TestBackend) {
 
 async fn a_phone_seen_with_another_bsuid_is_another_person(backend: TestBackend) {
     let s = setup(backend).await;
-    deliver(&s, json!([contact("Old", Some(CUSTOMER_PHONE), Some(BSUID), None)]), vec![text("wamid.1", Some(CUSTOMER_PHONE), Some(BSUID))], vec![]).await;
+    deliver(
+        &s,
+        json!([contact("Old", Some(CUSTOMER_PHONE), Some(BSUID), None)]),
+        vec![text("wamid.1", Some(CUSTOMER_PHONE), Some(BSUID))],
+        vec![],
+    )
+    .await;
     // The number now belongs to someone else (recycled): a new BSUID.
     let other = "US.9990001";
-    deliver(&s, json!([contact("New", Some(CUSTOMER_PHONE), Some(other), None)]), vec![text("wamid.2", Some(CUSTOMER_PHONE), Some(other))], vec![]).await;
+    deliver(
+        &s,
+        json!([contact("New", Some(CUSTOMER_PHONE), Some(other), None)]),
+        vec![text("wamid.2", Some(CUSTOMER_PHONE), Some(other))],
+        vec![],
+    )
+    .await;
     let list = conversations_of(&s).await;
     assert_eq!(list.len(), 2, "no merge: {list:?}");
     let old = contact_named(&s, BSUID).await.unwrap();

@@ -108,7 +108,8 @@ async fn drain(store: &Store) -> pipeline::Processed {
 
 /// (wamid, direction, summary, sent_at, status) of each line.
 async fn thread(s: &Setup) -> Vec<(String, String, String, i64, Option<String>)> {
-    switchboard::test_support::thread_with(&s.store, &s.workspace, PHONE, "16505551234").await
+    switchboard::test_support::thread_with(&s.store, &s.workspace, PHONE, "16505551234")
+        .await
         .into_iter()
         .map(|line| {
             (
@@ -262,7 +263,8 @@ async fn an_unknown_number_waits_until_it_is_connected(backend: TestBackend) {
     let processed = drain(&s.store).await;
     assert_eq!(processed.applied.new_inbound.len(), 1);
     assert!(s.store.unrouted_changes(10).await.unwrap().is_empty());
-    let lines = switchboard::test_support::thread_with(&s.store, &s.workspace, other, "16505551234").await;
+    let lines =
+        switchboard::test_support::thread_with(&s.store, &s.workspace, other, "16505551234").await;
     assert_eq!(lines[0].summary, "early bird");
 }
 
@@ -362,7 +364,8 @@ async fn journaled_events_survive_a_restart(backend: TestBackend) {
     assert_eq!(store.pending_webhook_events().await.unwrap(), 20);
     assert_eq!(drain(&store).await.applied.new_inbound.len(), 20);
     assert_eq!(
-        switchboard::test_support::thread_with(&store, &workspace, PHONE, "16505551234").await
+        switchboard::test_support::thread_with(&store, &workspace, PHONE, "16505551234")
+            .await
             .len(),
         20
     );

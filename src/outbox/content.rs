@@ -490,7 +490,10 @@ mod tests {
         assert_eq!(photo.kind(), "image");
         let document = sendable_kind("application/pdf", 1000).unwrap();
         let pdf = file_content(document, "9", "bill.pdf", None);
-        assert_eq!(pdf.to_graph(&phone("1"), None)["document"]["filename"], "bill.pdf");
+        assert_eq!(
+            pdf.to_graph(&phone("1"), None)["document"]["filename"],
+            "bill.pdf"
+        );
         assert!(sendable_kind("image/gif", 10).is_err());
         assert!(sendable_kind("image/jpeg", 6 << 20).is_err());
         assert_eq!(
@@ -518,14 +521,24 @@ mod tests {
         let body = Content::text("hi").to_graph(&phone("16505551234"), None);
         assert_eq!(body["to"], "16505551234");
         assert!(body.get("recipient").is_none());
-        let ask = Content::RequestContactInfo { body: "May we have your number?".into() };
+        let ask = Content::RequestContactInfo {
+            body: "May we have your number?".into(),
+        };
         ask.validate().unwrap();
         let body = ask.to_graph(&phone("16505551234"), None);
         assert_eq!(body["type"], "interactive");
         assert_eq!(body["interactive"]["type"], "request_contact_info");
-        assert_eq!(body["interactive"]["action"]["name"], "request_contact_info");
-        assert_eq!(body["interactive"]["body"]["text"], "May we have your number?");
-        assert!(Content::RequestContactInfo { body: " ".into() }.validate().is_err());
+        assert_eq!(
+            body["interactive"]["action"]["name"],
+            "request_contact_info"
+        );
+        assert_eq!(
+            body["interactive"]["body"]["text"],
+            "May we have your number?"
+        );
+        assert!(Content::RequestContactInfo { body: " ".into() }
+            .validate()
+            .is_err());
     }
 
     #[test]

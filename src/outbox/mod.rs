@@ -124,7 +124,10 @@ pub async fn queue(
     let contact =
         contacts::for_sending(&engine.store, &number, &message.recipient, "recipient").await?;
     let Some(address) = contact.address() else {
-        return Err(Error::invalid("recipient", "No phone number or BSUID is known for this customer."));
+        return Err(Error::invalid(
+            "recipient",
+            "No phone number or BSUID is known for this customer.",
+        ));
     };
     if let Content::Template {
         name,

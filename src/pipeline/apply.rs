@@ -336,9 +336,7 @@ async fn status(
     .await?;
     let contact = match contact {
         Some(contact) => Some(contact),
-        None => {
-            store::contacts::of_message(tx, context.phone_number_id, &update.wamid).await?
-        }
+        None => store::contacts::of_message(tx, context.phone_number_id, &update.wamid).await?,
     };
     if statuses::insert(tx, &receipt).await? {
         let event = crate::outgoing_webhooks::status_changed(

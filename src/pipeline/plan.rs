@@ -144,7 +144,8 @@ fn plan_messages(
     routes: &impl Routes,
     received_at: i64,
 ) {
-    let (workspace_id, phone_number_id) = (route.workspace_id.as_str(), route.phone_number_id.as_str());
+    let (workspace_id, phone_number_id) =
+        (route.workspace_id.as_str(), route.phone_number_id.as_str());
     for message in &messages.messages {
         let message = message.clone().received(received_at);
         ops.push(Op::Inbound {

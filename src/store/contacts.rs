@@ -42,6 +42,36 @@ pub(crate) struct Alias {
 const COLUMNS: &str =
     "id, workspace_id, scope, bsuid, phone, username, parent_bsuid, profile_name, merged_into";
 
+/// Holds, until the transaction ends, the right to decide about these ids
+/// of a scope: two transactions seeing the same person (a message and the
+/// number change it raced) then decide one after the other, never both on
+/// what they read before the other wrote. Postgres only: on SQLite the
+/// flows' transactions already hold the database's write lock.
+pub(crate) async fn lock_ids(
+    tx: &mut Tx<'_>,
+    workspace_id: &str,
+    scope: &ContactScope,
+    ids: &[&str],
+) -> Result<()> {
+    let Tx::Postgres(conn) = tx else {
+        return Ok(());
+    };
+    let mut keys: Vec<String> = ids
+        .iter()
+        .map(|id| format!("{workspace_id}/{scope}/{id}"))
+        .collect();
+    // One order everywhere, so two transactions never wait on each other.
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(&mut **conn)
+            .await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn find_alias(
     tx: &mut Tx<'_>,
     workspace_id: &str,
@@ -197,11 +227,7 @@ pub(crate) async fn merge(
 impl Store {
     /// A contact of the workspace by id; one merged into another reads as
     /// that other.
-    pub async fn contact(
-        &self,
-        workspace_id: &str,
-        id: &ContactId,
-    ) -> Result<Option<ContactRow>> {
+    pub async fn contact(&self, workspace_id: &str, id: &ContactId) -> Result<Option<ContactRow>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM contacts WHERE workspace_id = $1
              AND id = COALESCE((SELECT merged_into FROM contacts WHERE id = $2), $2)"

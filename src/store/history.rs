@@ -72,12 +72,21 @@ impl Store {
         search: Option<&str>,
     ) -> Result<Vec<ConversationSummary>> {
         let search = search.map(str::trim).filter(|s| !s.is_empty());
-        let text = search.map_or(String::new(), |s| format!("%{}%", s.to_lowercase().replace(['%', '_', '\\'], "")));
+        let text = search.map_or(String::new(), |s| {
+            format!("%{}%", s.to_lowercase().replace(['%', '_', '\\'], ""))
+        });
         let digits: String = search
-            .filter(|s| s.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)))
+            .filter(|s| {
+                s.chars()
+                    .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+            })
             .map(|s| s.chars().filter(char::is_ascii_digit).collect())
             .unwrap_or_default();
-        let digits = if digits.is_empty() { digits } else { format!("%{digits}%") };
+        let digits = if digits.is_empty() {
+            digits
+        } else {
+            format!("%{digits}%")
+        };
         // Without a cursor the key compares below everything real.
         let (last_at, phone, customer) = match after {
             Some(key) => (

@@ -74,8 +74,7 @@ pub struct ThreadView {
 #[server(prefix = "/api", endpoint = "list_conversations")]
 pub async fn list_conversations(search: Option<String>) -> Result<Vec<ConversationView>, UiError> {
     let (engine, caller) = crate::session::caller().await?;
-    let list =
-        switchboard::conversations::list(&engine.store, &caller, search.as_deref()).await?;
+    let list = switchboard::conversations::list(&engine.store, &caller, search.as_deref()).await?;
     Ok(list
         .into_iter()
         .map(|c| ConversationView {
@@ -103,7 +102,8 @@ pub async fn conversation_thread(
             .await?;
     let contact = thread.contact;
     let window =
-        switchboard::outbox::window(&engine, &caller, &phone_number_id, contact.id.as_str()).await?;
+        switchboard::outbox::window(&engine, &caller, &phone_number_id, contact.id.as_str())
+            .await?;
     Ok(ThreadView {
         contact: ContactView {
             id: contact.id.to_string(),
@@ -123,7 +123,8 @@ pub async fn conversation_thread(
                 sent_at: l.sent_at,
                 status: l.status,
                 error: l.error,
-                needs_phone: l.error_code == Some(switchboard::outbox::classify::BSUID_NOT_SUPPORTED),
+                needs_phone: l.error_code
+                    == Some(switchboard::outbox::classify::BSUID_NOT_SUPPORTED),
                 media: l.media.map(|m| {
                     let essence = m.mime_type.as_deref().unwrap_or_default();
                     let shown_as = ["image", "audio", "video"]

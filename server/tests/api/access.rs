@@ -142,6 +142,15 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
         ],
     ),
     (
+        "request_phone",
+        false,
+        &[
+            ("phone_number_id", "106540352242922"),
+            ("customer", "16505551234"),
+            ("key", "k1"),
+        ],
+    ),
+    (
         "send_file",
         false,
         &[
@@ -328,6 +337,14 @@ async fn roles_limit_what_members_may_do() {
         ("list_members", &[][..]),
         ("invite_member", &[("role", "agent")][..]),
         ("audit_log", &[][..]),
+        (
+            "request_phone",
+            &[
+                ("phone_number_id", "106540352242922"),
+                ("customer", "16505551234"),
+                ("key", "k1"),
+            ][..],
+        ),
     ] {
         let (status, body) = viewer.call(name, args).await;
         assert_eq!(status, 403, "{name}: {body}");

@@ -123,7 +123,8 @@ async fn kill_9_during_a_flood_loses_nothing(backend: TestBackend) {
         }
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
-    let thread = switchboard::test_support::thread_with(&store, &workspace, PHONE, "16505551234").await;
+    let thread =
+        switchboard::test_support::thread_with(&store, &workspace, PHONE, "16505551234").await;
     let stored: HashSet<String> = thread.iter().map(|line| line.wamid.clone()).collect();
     assert_eq!(stored.len(), thread.len(), "no message twice");
     let lost: Vec<_> = acknowledged.difference(&stored).collect();

@@ -66,7 +66,9 @@ pub async fn customer_says(app: &TestApp, workspace: &str, customer: &str, wamid
     let signature = sign(&body);
     assert_eq!(post(app, body, Some(signature)).await.status(), 200);
     for _ in 0..200 {
-        let thread = switchboard::test_support::thread_with(&app.engine.store, workspace, PHONE, customer).await;
+        let thread =
+            switchboard::test_support::thread_with(&app.engine.store, workspace, PHONE, customer)
+                .await;
         if thread.iter().any(|line| line.wamid == wamid) {
             return;
         }

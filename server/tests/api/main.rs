@@ -3,6 +3,7 @@
 mod access;
 mod crash;
 mod helpers;
+mod identity;
 mod integration;
 mod integration_reads;
 mod lifecycle;

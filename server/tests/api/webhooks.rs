@@ -220,7 +220,9 @@ async fn sandbox_to_conversation(backend: TestBackend) {
     }
     let phone = demo["phone_number_id"].as_str().unwrap();
     for _ in 0..250 {
-        let thread = switchboard::test_support::thread_with(&app.engine.store, &workspace, phone, customer).await;
+        let thread =
+            switchboard::test_support::thread_with(&app.engine.store, &workspace, phone, customer)
+                .await;
         if thread.len() == kinds.len()
             && app.engine.store.pending_webhook_events().await.unwrap() == 0
         {
@@ -311,8 +313,14 @@ async fn two_instances_share_the_journal_on_postgres() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(
-        switchboard::test_support::thread_with(&store, &workspace, "106540352242922", "16505551234").await
-            .len(),
+        switchboard::test_support::thread_with(
+            &store,
+            &workspace,
+            "106540352242922",
+            "16505551234"
+        )
+        .await
+        .len(),
         300
     );
     let switchboard::store::Store::Postgres(pg) = &store else {

@@ -81,7 +81,8 @@ impl Identity {
             // is their own (§1.7). An ordinary shared card is someone else.
             let shared = &message["contacts"][0]["phones"][0];
             if identity.phone.is_none() {
-                identity.phone = phone(&shared["wa_id"]).or_else(|| phone_as_written(&shared["phone"]));
+                identity.phone =
+                    phone(&shared["wa_id"]).or_else(|| phone_as_written(&shared["phone"]));
             }
         }
         identity
@@ -130,23 +131,32 @@ impl Identity {
 /// change has one contact and the ids do not contradict it.
 fn contact_for<'a>(contacts: &'a [Value], identity: &Identity) -> Option<&'a Value> {
     let matches = |c: &Value| {
-        identity.bsuid.as_ref().is_some_and(|b| bsuid(&c["user_id"]).as_ref() == Some(b))
-            || identity.phone.as_ref().is_some_and(|p| phone(&c["wa_id"]).as_ref() == Some(p))
-    };
-    contacts.iter().find(|c| matches(c)).or_else(|| match contacts {
-        [only] => {
-            let contradicts = identity
-                .bsuid
+        identity
+            .bsuid
+            .as_ref()
+            .is_some_and(|b| bsuid(&c["user_id"]).as_ref() == Some(b))
+            || identity
+                .phone
                 .as_ref()
-                .is_some_and(|b| bsuid(&only["user_id"]).is_some_and(|o| &o != b))
-                || identity
-                    .phone
+                .is_some_and(|p| phone(&c["wa_id"]).as_ref() == Some(p))
+    };
+    contacts
+        .iter()
+        .find(|c| matches(c))
+        .or_else(|| match contacts {
+            [only] => {
+                let contradicts = identity
+                    .bsuid
                     .as_ref()
-                    .is_some_and(|p| phone(&only["wa_id"]).is_some_and(|o| &o != p));
-            (!contradicts).then_some(only)
-        }
-        _ => None,
-    })
+                    .is_some_and(|b| bsuid(&only["user_id"]).is_some_and(|o| &o != b))
+                    || identity
+                        .phone
+                        .as_ref()
+                        .is_some_and(|p| phone(&only["wa_id"]).is_some_and(|o| &o != p));
+                (!contradicts).then_some(only)
+            }
+            _ => None,
+        })
 }
 
 impl IdentityChange {
@@ -193,7 +203,9 @@ mod tests {
 
     #[test]
     fn a_username_customers_message_has_a_bsuid_and_no_phone() {
-        let contacts = [json!({ "profile": { "name": "Sheena", "username": "@sheena.n" }, "user_id": "US.1349" })];
+        let contacts = [
+            json!({ "profile": { "name": "Sheena", "username": "@sheena.n" }, "user_id": "US.1349" }),
+        ];
         let message = json!({ "from_user_id": "US.1349", "id": "wamid.1", "type": "text" });
         let identity = Identity::of_message(&message, &contacts);
         assert_eq!(identity.bsuid, id("US.1349"));
@@ -204,10 +216,15 @@ mod tests {
 
     #[test]
     fn phone_and_bsuid_together_and_a_bsuid_in_from_is_not_a_phone() {
-        let contacts = [json!({ "profile": { "name": "Ana" }, "wa_id": "16505551234", "user_id": "US.77", "parent_user_id": "US.ENT.9" })];
+        let contacts = [
+            json!({ "profile": { "name": "Ana" }, "wa_id": "16505551234", "user_id": "US.77", "parent_user_id": "US.ENT.9" }),
+        ];
         let both = json!({ "from": "16505551234", "from_user_id": "US.77", "type": "text" });
         let identity = Identity::of_message(&both, &contacts);
-        assert_eq!((identity.bsuid, identity.phone.as_deref()), (id("US.77"), Some("16505551234")));
+        assert_eq!(
+            (identity.bsuid, identity.phone.as_deref()),
+            (id("US.77"), Some("16505551234"))
+        );
         assert_eq!(identity.parent_bsuid, id("US.ENT.9"));
         let odd = json!({ "from": "US.77", "type": "text" });
         let identity = Identity::of_message(&odd, &[]);
@@ -218,8 +235,10 @@ mod tests {
 
     #[test]
     fn a_contact_request_reply_gives_the_phone_but_a_shared_card_does_not() {
-        let shared = |origin: &str| json!({ "from_user_id": "US.5", "type": "contacts", "origin": origin,
-            "contacts": [{ "phones": [{ "phone": "+1 (650) 555-1234" }] }] });
+        let shared = |origin: &str| {
+            json!({ "from_user_id": "US.5", "type": "contacts", "origin": origin,
+            "contacts": [{ "phones": [{ "phone": "+1 (650) 555-1234" }] }] })
+        };
         let asked = Identity::of_message(&shared("contact_request"), &[]);
         assert_eq!(asked.phone.as_deref(), Some("16505551234"));
         assert_eq!(Identity::of_message(&shared("other"), &[]).phone, None);
@@ -235,7 +254,10 @@ mod tests {
         assert_eq!(identity.username.as_deref(), Some("@five"));
         let failed = json!({ "id": "wamid.2", "status": "failed", "recipient_id": "16505551234" });
         let identity = Identity::of_status(&failed, &[]);
-        assert_eq!((identity.bsuid, identity.phone.as_deref()), (None, Some("16505551234")));
+        assert_eq!(
+            (identity.bsuid, identity.phone.as_deref()),
+            (None, Some("16505551234"))
+        );
     }
 
     #[test]
@@ -253,10 +275,20 @@ mod tests {
         );
         let user_id = json!({ "type": "system", "system": { "type": "user_changed_user_id", "user_id": "US.4", "previous_user_id": "US.3" } });
         let change = IdentityChange::of_message(&user_id).unwrap();
-        assert_eq!((change.previous_bsuid, change.bsuid, change.phone), (id("US.3"), id("US.4"), None));
+        assert_eq!(
+            (change.previous_bsuid, change.bsuid, change.phone),
+            (id("US.3"), id("US.4"), None)
+        );
         let legacy = json!({ "from": "1650555000", "type": "system", "system": { "type": "customer_changed_number", "new_wa_id": "1650555111" } });
-        assert_eq!(IdentityChange::of_message(&legacy).unwrap().phone.as_deref(), Some("1650555111"));
-        let unknown = json!({ "type": "system", "system": { "type": "customer_identity_changed" } });
+        assert_eq!(
+            IdentityChange::of_message(&legacy)
+                .unwrap()
+                .phone
+                .as_deref(),
+            Some("1650555111")
+        );
+        let unknown =
+            json!({ "type": "system", "system": { "type": "customer_identity_changed" } });
         assert_eq!(IdentityChange::of_message(&unknown), None);
         let text = json!({ "type": "text", "from": "1650555000" });
         assert_eq!(IdentityChange::of_message(&text), None);

@@ -130,7 +130,11 @@ impl Message {
             .or_else(|| scalar::text(&message["from_user_id"]))
             .or_else(|| {
                 let change = identity_change.as_ref()?;
-                change.bsuid.as_ref().map(|b| b.to_string()).or_else(|| change.phone.clone())
+                change
+                    .bsuid
+                    .as_ref()
+                    .map(|b| b.to_string())
+                    .or_else(|| change.phone.clone())
             })?;
         if identity.is_empty() && identity_change.is_none() {
             return None; // neither a phone nor a BSUID: nobody to file it under

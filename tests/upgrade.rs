@@ -1,0 +1,204 @@
+//! Upgrades on a database that holds data, on both backends: a database
+//! made by the schema before contacts (migrations up to 0012), filled as
+//! that version filled it, then opened by this version. Every message,
+//! outbox row and file keeps its customer, now a contact.
+
+mod common;
+
+use std::path::Path;
+
+use switchboard::{
+    config::DatabaseUrl,
+    conversations,
+    store::{OutboxState, Store},
+    test_support::{thread_with, TestBackend, TestDatabase},
+};
+
+on_both_backends!(contacts_are_made_for_every_customer_of_a_populated_database);
+
+/// The last migration before contacts.
+const BEFORE_CONTACTS: i64 = 12;
+const WORKSPACE: &str = "ws-1";
+/// Onboarded with its portfolio known, so its scope is the portfolio.
+const NUMBER_A: &str = "111000111";
+/// Connected before onboarding kept the portfolio: the WABA's scope.
+const NUMBER_B: &str = "222000222";
+const PHONE: &str = "16505551234";
+const BSUID: &str = "US.13491208655302741918";
+/// Written to only (an outbox row, no message).
+const PHONE_TEMPLATE_ONLY: &str = "16505550007";
+
+/// The schema as the previous version left it: its migration files, run
+/// from a folder of their own (same contents, so the checksums match and
+/// the store later runs only what is newer).
+async fn old_schema(db: &TestDatabase, backend: TestBackend) {
+    let folder = match backend {
+        TestBackend::Sqlite => "sqlite",
+        TestBackend::Postgres => "postgres",
+    };
+    let old = tempfile::tempdir().unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(folder);
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let version: i64 = name[..4].parse().unwrap();
+        if version <= BEFORE_CONTACTS {
+            std::fs::copy(&path, old.path().join(&name)).unwrap();
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
+    match &db.url {
+        DatabaseUrl::Sqlite(url) => {
+            let file = url.trim_start_matches("sqlite://");
+            std::fs::create_dir_all(Path::new(file).parent().unwrap()).unwrap();
+            let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+                .await
+                .unwrap();
+            migrator.run(&pool).await.unwrap();
+            for statement in old_rows() {
+                sqlx::query(&statement).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+        DatabaseUrl::Postgres(url) => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            migrator.run(&pool).await.unwrap();
+            for statement in old_rows() {
+                sqlx::query(&statement).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+    }
+}
+
+/// Rows as the previous version wrote them: customers keyed by phone, or
+/// by BSUID where the phone was withheld.
+fn old_rows() -> [String; 6] {
+    [
+        format!("INSERT INTO workspaces (id, name, created_at) VALUES ('{WORKSPACE}', 'Acme', 1)"),
+        format!("INSERT INTO whatsapp_numbers (phone_number_id, workspace_id, waba_id, created_at) VALUES ('{NUMBER_A}', '{WORKSPACE}', 'waba-1', 1), ('{NUMBER_B}', '{WORKSPACE}', 'waba-1', 1)"),
+        format!("INSERT INTO onboardings (id, workspace_id, attempt, step, state, waba_id, phone_number_id, business_id, created_at, updated_at)
+                 VALUES ('run-1', '{WORKSPACE}', 'a1', 'live', 'done', 'waba-1', '{NUMBER_A}', 'biz-9', 1, 1)"),
+        format!("INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, customer_name, kind, summary, payload, sent_at) VALUES
+                 ('{WORKSPACE}', '{NUMBER_A}', 'wamid.a1', 'inbound', '{PHONE}', 'Sheena', 'image', '[image]', '{{}}', 10),
+                 ('{WORKSPACE}', '{NUMBER_A}', 'wamid.a2', 'outbound', '{PHONE}', NULL, 'text', 'Hello', '{{}}', 20),
+                 ('{WORKSPACE}', '{NUMBER_A}', 'wamid.a3', 'inbound', '{PHONE}', 'Sheena', 'text', 'Thanks', '{{}}', 30),
+                 ('{WORKSPACE}', '{NUMBER_A}', 'wamid.b1', 'inbound', '{BSUID}', 'Noor', 'text', 'Hi', '{{}}', 40),
+                 ('{WORKSPACE}', '{NUMBER_B}', 'wamid.c1', 'inbound', '{PHONE}', 'Sheena', 'text', 'Other number', '{{}}', 50)"),
+        format!("INSERT INTO outbox (workspace_id, phone_number_id, recipient, kind, content, origin, state, next_attempt_at, created_at, updated_at) VALUES
+                 ('{WORKSPACE}', '{NUMBER_A}', '{PHONE}', 'text', '{{\"type\":\"text\",\"body\":\"waiting\"}}', 'agent', 'queued', 0, 60, 60),
+                 ('{WORKSPACE}', '{NUMBER_A}', '{BSUID}', 'text', '{{\"type\":\"text\",\"body\":\"failed\"}}', 'bot', 'failed', 0, 61, 61),
+                 ('{WORKSPACE}', '{NUMBER_A}', '{PHONE_TEMPLATE_ONLY}', 'template', '{{\"type\":\"template\",\"name\":\"hello\",\"language\":\"en\"}}', 'api', 'queued', 0, 62, 62)"),
+        format!("INSERT INTO inbound_media (phone_number_id, media_id, workspace_id, wamid, mime_type, state, next_attempt_at, created_at)
+                 VALUES ('{NUMBER_A}', 'media-1', '{WORKSPACE}', 'wamid.a1', 'image/jpeg', 'pending', 0, 10)"),
+    ]
+}
+
+async fn contacts_are_made_for_every_customer_of_a_populated_database(backend: TestBackend) {
+    let db = TestDatabase::create(backend).await;
+    old_schema(&db, backend).await;
+    let store: Store = db.open_store().await;
+
+    // Nothing lost, nothing without its customer.
+    assert_eq!(store.count_messages(WORKSPACE).await.unwrap(), 5);
+    let list = store
+        .conversations(WORKSPACE, 100, None, None)
+        .await
+        .unwrap();
+    let mut keys: Vec<(String, Option<String>, Option<String>, i64)> = list
+        .iter()
+        .map(|c| {
+            (
+                c.phone_number_id.clone(),
+                c.contact.phone.clone(),
+                c.contact.bsuid.as_ref().map(|b| b.to_string()),
+                c.messages,
+            )
+        })
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            (NUMBER_A.into(), None, Some(BSUID.into()), 1),
+            (NUMBER_A.into(), Some(PHONE.into()), None, 3),
+            (NUMBER_B.into(), Some(PHONE.into()), None, 1),
+        ]
+    );
+    let sheena = conversations::contact_of(&store, WORKSPACE, NUMBER_A, PHONE)
+        .await
+        .unwrap()
+        .expect("the phone's contact");
+    assert_eq!(sheena.profile_name.as_deref(), Some("Sheena"));
+    assert_eq!(sheena.scope.as_str(), "portfolio:biz-9");
+    let on_b = conversations::contact_of(&store, WORKSPACE, NUMBER_B, PHONE)
+        .await
+        .unwrap()
+        .expect("the phone's contact on the other number");
+    assert_eq!(on_b.scope.as_str(), "waba:waba-1");
+    assert_eq!(
+        thread_with(&store, WORKSPACE, NUMBER_A, PHONE).await.len(),
+        3
+    );
+    assert_eq!(
+        thread_with(&store, WORKSPACE, NUMBER_A, BSUID).await.len(),
+        1
+    );
+
+    // The outbox keeps every row, each with its customer.
+    assert_eq!(
+        store
+            .outbox_count(NUMBER_A, OutboxState::Queued)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .outbox_count(NUMBER_A, OutboxState::Failed)
+            .await
+            .unwrap(),
+        1
+    );
+    let waiting = store
+        .unsent_for(WORKSPACE, NUMBER_A, &sheena.id)
+        .await
+        .unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].recipient, PHONE);
+    let template_only = conversations::contact_of(&store, WORKSPACE, NUMBER_A, PHONE_TEMPLATE_ONLY)
+        .await
+        .unwrap()
+        .expect("a contact for a customer only written to");
+    assert_eq!(
+        store
+            .unsent_for(WORKSPACE, NUMBER_A, &template_only.id)
+            .await
+            .unwrap()[0]
+            .kind,
+        "template"
+    );
+    let noor = conversations::contact_of(&store, WORKSPACE, NUMBER_A, BSUID)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .unsent_for(WORKSPACE, NUMBER_A, &noor.id)
+            .await
+            .unwrap()[0]
+            .state,
+        OutboxState::Failed
+    );
+
+    // The customer's file stays with their thread.
+    let files = store
+        .media_of_thread(WORKSPACE, NUMBER_A, &sheena.id)
+        .await
+        .unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].wamid, "wamid.a1");
+}
