@@ -25,6 +25,7 @@ on_both_backends!(
     usernames_and_profile_names_are_never_keys,
     a_status_teaches_a_contact_its_bsuid,
     a_phone_seen_with_another_bsuid_is_another_person,
+    the_search_finds_a_conversation_by_any_of_its_ids,
 );
 
 const PHONE: &str = "106540352242922";
@@ -373,4 +374,53 @@ async fn a_phone_seen_with_another_bsuid_is_another_person(backend: TestBackend)
     assert_eq!(old.phone, None, "the phone moved to the newer BSUID");
     assert_eq!(new.phone.as_deref(), Some(CUSTOMER_PHONE));
     assert_eq!(contact_named(&s, CUSTOMER_PHONE).await.unwrap().id, new.id);
+}
+
+async fn the_search_finds_a_conversation_by_any_of_its_ids(backend: TestBackend) {
+    let s = setup(backend).await;
+    let omar = "US.8080";
+    deliver(
+        &s,
+        json!([contact("Sheena K", None, Some(BSUID), Some("@sheena.n"))]),
+        vec![text("wamid.s", None, Some(BSUID))],
+        vec![],
+    )
+    .await;
+    deliver(
+        &s,
+        json!([contact("Omar", Some(CUSTOMER_PHONE), Some(omar), None)]),
+        vec![text("wamid.o", Some(CUSTOMER_PHONE), Some(omar))],
+        vec![],
+    )
+    .await;
+    let found = |search: &'static str| {
+        let s = &s;
+        async move {
+            let list = s
+                .store
+                .conversations(&s.workspace, 100, None, Some(search))
+                .await
+                .unwrap();
+            list.into_iter()
+                .map(|c| c.contact.best_name())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        found("SHEENA").await,
+        ["Sheena K"],
+        "the profile name, any case"
+    );
+    assert_eq!(found("@shee").await, ["Sheena K"], "the username");
+    assert_eq!(found("us.13491208").await, ["Sheena K"], "the BSUID");
+    assert_eq!(
+        found("+1 (650) 555-1234").await,
+        ["Omar"],
+        "the phone as people write it"
+    );
+    assert_eq!(found("5551234").await, ["Omar"], "part of the phone");
+    assert!(found("nobody").await.is_empty());
+    assert!(found("%").await.is_empty(), "a wildcard is just text");
+    assert!(found("k_").await.is_empty(), "so is an underscore");
+    assert_eq!(found("  ").await.len(), 2, "blank: everything");
 }

@@ -101,6 +101,15 @@ async fn each_event_reaches_the_endpoint_once_signed(backend: TestBackend) {
     assert_eq!(event["data"]["wamid"], wamid.as_str());
     assert_eq!(event["data"]["from"], CUSTOMER);
     assert_eq!(event["data"]["message"]["text"]["body"], "hello");
+    // The contact: Switchboard's id and what Meta showed of the customer.
+    let contact = env.contact(&phone, CUSTOMER).await;
+    let shown = &event["data"]["contact"];
+    assert_eq!(shown["id"], contact.id.as_str());
+    assert_eq!(shown["phone"], CUSTOMER);
+    assert_eq!(
+        shown["user_id"],
+        contact.bsuid.as_deref().expect("the sandbox gives a BSUID")
+    );
     let reference = Webhook::new(&secret).unwrap();
     for (headers, body, _) in receiver.events() {
         reference
@@ -118,6 +127,13 @@ async fn each_event_reaches_the_endpoint_once_signed(backend: TestBackend) {
         .map(|e| e.2["data"]["status"].clone())
         .collect();
     assert_eq!(statuses.len(), 3, "{statuses:?}");
+    for (_, _, status) in receiver.of_type("message.status") {
+        assert_eq!(
+            status["data"]["contact"]["id"],
+            contact.id.as_str(),
+            "{status}"
+        );
+    }
     let log = outgoing_webhooks::deliveries(&env.engine, &env.caller)
         .await
         .unwrap();

@@ -60,6 +60,33 @@ pub struct ThreadMessage {
     pub error_title: Option<String>,
 }
 
+/// LIKE patterns for a search box: its text in any case (LIKE's own
+/// wildcards escaped with `!`), and its digits when it reads as a phone
+/// (`+1 (650) 555-1234`); empty strings for no search.
+fn like_patterns(search: Option<&str>) -> (String, String) {
+    let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) else {
+        return (String::new(), String::new());
+    };
+    let mut text = String::from("%");
+    for c in search.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '!') {
+            text.push('!');
+        }
+        text.push(c);
+    }
+    text.push('%');
+    let phone_like = search
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    let digits: String = search.chars().filter(char::is_ascii_digit).collect();
+    let digits = if phone_like && !digits.is_empty() {
+        format!("%{digits}%")
+    } else {
+        String::new()
+    };
+    (text, digits)
+}
+
 impl Store {
     /// Conversations of a workspace, the most recent first, after `after`.
     /// `search`: only contacts whose profile name, username, phone or
@@ -71,22 +98,7 @@ impl Store {
         after: Option<&ConversationKey>,
         search: Option<&str>,
     ) -> Result<Vec<ConversationSummary>> {
-        let search = search.map(str::trim).filter(|s| !s.is_empty());
-        let text = search.map_or(String::new(), |s| {
-            format!("%{}%", s.to_lowercase().replace(['%', '_', '\\'], ""))
-        });
-        let digits: String = search
-            .filter(|s| {
-                s.chars()
-                    .all(|c| c.is_ascii_digit() || " +-().".contains(c))
-            })
-            .map(|s| s.chars().filter(char::is_ascii_digit).collect())
-            .unwrap_or_default();
-        let digits = if digits.is_empty() {
-            digits
-        } else {
-            format!("%{digits}%")
-        };
+        let (text, digits) = like_patterns(search);
         // Without a cursor the key compares below everything real.
         let (last_at, phone, customer) = match after {
             Some(key) => (
@@ -106,8 +118,9 @@ impl Store {
                          ORDER BY l.sent_at DESC, l.id DESC LIMIT 1), '') AS last_summary
                  FROM messages m JOIN contacts c ON c.id = m.contact_id
                  WHERE m.workspace_id = $1
-                   AND ($6 = '' OR LOWER(COALESCE(c.profile_name, '')) LIKE $6 OR LOWER(COALESCE(c.username, '')) LIKE $6
-                        OR LOWER(COALESCE(c.bsuid, '')) LIKE $6 OR COALESCE(c.phone, '') LIKE $6
+                   AND ($6 = '' OR LOWER(COALESCE(c.profile_name, '')) LIKE $6 ESCAPE '!'
+                        OR LOWER(COALESCE(c.username, '')) LIKE $6 ESCAPE '!'
+                        OR LOWER(COALESCE(c.bsuid, '')) LIKE $6 ESCAPE '!'
                         OR ($7 <> '' AND COALESCE(c.phone, '') LIKE $7))
                  GROUP BY m.phone_number_id, c.id
                  HAVING MAX(m.sent_at) < $2
