@@ -18,7 +18,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use switchboard::{
     bot::{self, rules::Reply, BotKind, BotSettings},
-    outbox::{Content, OutboundMessage},
+    outbox::{Content, Origin, OutboundMessage},
     store::OutboxState,
     templates,
     test_support::TestBackend,
@@ -126,11 +126,25 @@ async fn a_username_customer_is_answered_by_bsuid_until_they_share_their_phone(
     })
     .await
     .unwrap();
-    let sent = received_count_reaches(&env, &phone, wa_id, 3).await;
+    // And the workspace's own code, through the integration API's path,
+    // naming the customer by BSUID.
+    switchboard::outbox::queue(
+        &env.engine,
+        &env.caller.workspace.id,
+        None,
+        &text_to(&phone, &bsuid, "Your order is ready"),
+        Origin::Api,
+        Some("api:order-7"),
+    )
+    .await
+    .unwrap();
+    let sent = received_count_reaches(&env, &phone, wa_id, 4).await;
     for body in &sent[1..] {
         assert_eq!(body["recipient"], bsuid.as_str(), "{body}");
+        assert!(body.get("to").is_none(), "{body}");
     }
     assert_eq!(sent[2]["interactive"]["type"], "request_contact_info");
+    assert_eq!(sent[3]["text"]["body"], "Your order is ready");
 
     // The customer taps "share": the phone joins the contact...
     env.control(
@@ -159,9 +173,9 @@ async fn a_username_customer_is_answered_by_bsuid_until_they_share_their_phone(
     env.agent_send(&text_to(&phone, contact.id.as_str(), "Thanks!"))
         .await
         .unwrap();
-    let sent = received_count_reaches(&env, &phone, wa_id, 4).await;
-    assert_eq!(sent[3]["to"], wa_id, "{}", sent[3]);
-    assert!(sent[3].get("recipient").is_none());
+    let sent = received_count_reaches(&env, &phone, wa_id, 5).await;
+    assert_eq!(sent[4]["to"], wa_id, "{}", sent[4]);
+    assert!(sent[4].get("recipient").is_none());
     let list = switchboard::conversations::list(&env.engine.store, &env.caller, None)
         .await
         .unwrap();
