@@ -365,6 +365,7 @@ pub(crate) async fn observe(
                     Some(bsuid) if holder.bsuid.is_none() => {
                         holder.bsuid = Some(bsuid.clone());
                         rows::point_alias(tx, &holder, AliasKind::Bsuid, bsuid).await?;
+                        rows::update(tx, &holder, now).await?;
                         holder
                     }
                     // The phone now belongs to another BSUID: another
@@ -401,6 +402,7 @@ pub(crate) async fn observe(
                 contact
             }
         };
+        let stored = contact.clone();
         let mut contact = contact;
         if let Some(phone) = &identity.phone {
             if contact.phone.as_ref() != Some(phone) {
@@ -412,7 +414,10 @@ pub(crate) async fn observe(
             }
         }
         contact.learn_names(identity);
-        rows::update(tx, &contact, now).await?;
+        // Most payloads repeat what is known: no write for them.
+        if contact != stored {
+            rows::update(tx, &contact, now).await?;
+        }
         return Ok(Some(contact));
     }
     Err(store::Error::Database(sqlx::Error::Protocol(

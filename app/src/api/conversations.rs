@@ -156,8 +156,30 @@ fn dedupe_key(key: &str) -> Result<String, UiError> {
     Ok(format!("agent:{key}"))
 }
 
-/// An agent's text reply. `key` is made once per composed message, so a
-/// double click or a retried request queues it once.
+/// Queues an agent's message from the thread, once per `key` (the
+/// browser makes one per composed message, so a double click or a retried
+/// request queues it once).
+#[cfg(feature = "ssr")]
+async fn send_as_agent(
+    phone_number_id: String,
+    customer: String,
+    content: switchboard::outbox::Content,
+    key: &str,
+) -> Result<(), UiError> {
+    use switchboard::outbox::{self, Origin, OutboundMessage};
+    let (engine, caller) = crate::session::caller().await?;
+    let key = dedupe_key(key)?;
+    let message = OutboundMessage {
+        phone_number_id,
+        recipient: customer,
+        content,
+        context_wamid: None,
+    };
+    outbox::send(&engine, &caller, &message, Origin::Agent, Some(&key)).await?;
+    Ok(())
+}
+
+/// An agent's text reply.
 #[server(prefix = "/api", endpoint = "send_reply")]
 pub async fn send_reply(
     phone_number_id: String,
@@ -165,17 +187,8 @@ pub async fn send_reply(
     text: String,
     key: String,
 ) -> Result<(), UiError> {
-    use switchboard::outbox::{self, Content, Origin, OutboundMessage};
-    let (engine, caller) = crate::session::caller().await?;
-    let key = dedupe_key(&key)?;
-    let message = OutboundMessage {
-        phone_number_id,
-        recipient: customer,
-        content: Content::text(text),
-        context_wamid: None,
-    };
-    outbox::send(&engine, &caller, &message, Origin::Agent, Some(&key)).await?;
-    Ok(())
+    let content = switchboard::outbox::Content::text(text);
+    send_as_agent(phone_number_id, customer, content, &key).await
 }
 
 /// Asks the customer to share their phone number (Meta's
@@ -187,19 +200,10 @@ pub async fn request_phone(
     customer: String,
     key: String,
 ) -> Result<(), UiError> {
-    use switchboard::outbox::{self, Content, Origin, OutboundMessage};
-    let (engine, caller) = crate::session::caller().await?;
-    let key = dedupe_key(&key)?;
-    let message = OutboundMessage {
-        phone_number_id,
-        recipient: customer,
-        content: Content::RequestContactInfo {
-            body: PHONE_REQUEST.to_string(),
-        },
-        context_wamid: None,
+    let content = switchboard::outbox::Content::RequestContactInfo {
+        body: PHONE_REQUEST.to_string(),
     };
-    outbox::send(&engine, &caller, &message, Origin::Agent, Some(&key)).await?;
-    Ok(())
+    send_as_agent(phone_number_id, customer, content, &key).await
 }
 
 /// What the customer reads above the "share phone number" button.
