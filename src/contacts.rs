@@ -109,6 +109,20 @@ impl From<&ContactRow> for ContactObject {
 }
 
 impl Address {
+    /// The customer as this address alone shows them.
+    fn identity(&self) -> Identity {
+        match self {
+            Address::Phone(phone) => Identity {
+                phone: Some(phone.clone()),
+                ..Identity::default()
+            },
+            Address::Bsuid(bsuid) => Identity {
+                bsuid: Some(bsuid.clone()),
+                ..Identity::default()
+            },
+        }
+    }
+
     fn alias(&self) -> (AliasKind, &str) {
         match self {
             Address::Phone(phone) => (AliasKind::Phone, phone),
@@ -186,17 +200,15 @@ pub async fn for_sending(
             Some(contact)
         }
         _ => {
-            let identity = match &address {
-                Address::Phone(phone) => Identity {
-                    phone: Some(phone.clone()),
-                    ..Identity::default()
-                },
-                Address::Bsuid(bsuid) => Identity {
-                    bsuid: Some(bsuid.clone()),
-                    ..Identity::default()
-                },
-            };
-            observe(&mut tx, workspace_id, &scope, &identity, true, now).await?
+            observe(
+                &mut tx,
+                workspace_id,
+                &scope,
+                &address.identity(),
+                true,
+                now,
+            )
+            .await?
         }
     };
     tx.commit().await?;
@@ -261,6 +273,16 @@ impl ContactRow {
             .or_else(|| self.phone.as_ref().map(|p| format!("+{p}")))
             .or_else(|| self.bsuid.as_ref().map(Bsuid::to_string))
             .unwrap_or_else(|| self.id.to_string())
+    }
+
+    /// A customer not stored yet, as an address names them (an empty
+    /// thread to start a conversation from).
+    pub fn unsaved(number: &NumberRow, address: Address) -> Self {
+        Self::fresh(
+            &number.workspace_id,
+            &number.contact_scope(),
+            &address.identity(),
+        )
     }
 
     fn fresh(workspace_id: &str, scope: &ContactScope, identity: &Identity) -> Self {

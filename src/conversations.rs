@@ -7,7 +7,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 
 use crate::{
     accounts::{Caller, Role},
-    contacts::{self, ContactRow},
+    contacts::{self, ContactRow, CustomerRef},
     outbox::Content,
     store::{ConversationKey, FileState, MessageKey, MessageRecord, Store},
     Error,
@@ -101,9 +101,25 @@ pub async fn thread(
     customer: &str,
 ) -> Result<Thread, Error> {
     caller.require(Role::Viewer)?;
-    let contact = contact_of(store, &caller.workspace.id, phone_number_id, customer)
+    let number = store
+        .number(&phone_number_id.into())
         .await?
+        .filter(|n| n.workspace_id == caller.workspace.id)
         .ok_or(Error::NotFound)?;
+    let contact = match contacts::find(store, &number, customer).await? {
+        Some(contact) => contact,
+        // Nobody by that phone or BSUID wrote or was written to yet: an
+        // empty thread, from which a template can start the conversation.
+        None => match CustomerRef::parse(customer) {
+            Some(CustomerRef::Address(address)) => {
+                return Ok(Thread {
+                    contact: ContactRow::unsaved(&number, address),
+                    lines: Vec::new(),
+                })
+            }
+            _ => return Err(Error::NotFound),
+        },
+    };
     let lines = store
         .thread(&caller.workspace.id, phone_number_id, &contact.id)
         .await?;
