@@ -146,6 +146,29 @@ pub struct Settings {
     /// (`TEMPLATE_SYNC_INTERVAL_SECS`, default 1 h); webhooks and new
     /// connections sync sooner.
     pub template_sync_interval_secs: u64,
+    pub outbox: OutboxTiming,
+}
+
+/// How long a number's sender holds what it claims, and how long a message
+/// whose send may have reached Meta waits for its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxTiming {
+    /// `OUTBOX_LEASE_MS` (default 30 s): a sender renews its lease every
+    /// third of this while it works; an instance that stops renewing
+    /// loses its numbers after this long.
+    pub lease_ms: i64,
+    /// `OUTBOX_STATUS_WAIT_MS` (default 60 s): a message a lapsed sender
+    /// left claimed waits this long for a status proving Meta has it.
+    pub status_wait_ms: i64,
+}
+
+impl Default for OutboxTiming {
+    fn default() -> Self {
+        Self {
+            lease_ms: 30_000,
+            status_wait_ms: 60_000,
+        }
+    }
 }
 
 /// What a profile picture must be: JPEG or PNG, square-ish bounds in
@@ -347,6 +370,11 @@ impl Settings {
 
         let inbound_media_max_bytes = number("INBOUND_MEDIA_MAX_BYTES", 16 * 1024 * 1024)?;
         let template_sync_interval_secs = number("TEMPLATE_SYNC_INTERVAL_SECS", 60 * 60)?;
+        let timing = OutboxTiming::default();
+        let outbox = OutboxTiming {
+            lease_ms: number("OUTBOX_LEASE_MS", timing.lease_ms as u64)?.max(300) as i64,
+            status_wait_ms: number("OUTBOX_STATUS_WAIT_MS", timing.status_wait_ms as u64)? as i64,
+        };
 
         let meta = match get("META_APP_ID") {
             None => None,
@@ -385,6 +413,7 @@ impl Settings {
             picture,
             inbound_media_max_bytes,
             template_sync_interval_secs,
+            outbox,
         })
     }
 

@@ -36,6 +36,10 @@ pub struct GraphFault {
     /// How many calls it applies to; forever if absent.
     #[serde(default)]
     pub times: Option<u32>,
+    /// The chance (0 to 1) that it applies to a matching call; always if
+    /// absent. A call it spares goes on to the next rule.
+    #[serde(default)]
+    pub chance: Option<f64>,
     pub effect: Effect,
 }
 
@@ -84,6 +88,7 @@ pub fn graph_effect(state: &State, method: &str, path: &str) -> Option<Effect> {
                 .method
                 .as_deref()
                 .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && rule.chance.is_none_or(|chance| state.rng().f64() < chance)
     })?;
     let effect = faults.graph[index].effect.clone();
     if let Some(times) = &mut faults.graph[index].times {

@@ -20,6 +20,9 @@ use crate::{
 const PAIR_BURST: f64 = 45.0;
 const PAIR_REFILL_MS: f64 = 6000.0;
 
+/// Meta's limit for the arbitrary text a send carries to its statuses.
+const CALLBACK_DATA_MAX: usize = 512;
+
 const MEDIA_TYPES: [&str; 5] = ["image", "video", "audio", "document", "sticker"];
 
 fn invalid(details: impl Into<String>) -> GraphError {
@@ -79,6 +82,12 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
     };
     let by_phone = matches!(addressee, Addressee::Phone { .. });
     validate_content(state, &phone, &kind, &body)?;
+    text_within(
+        body.get("biz_opaque_callback_data"),
+        "biz_opaque_callback_data",
+        CALLBACK_DATA_MAX,
+        false,
+    )?;
     let now = state.clock.now();
     take_throughput(state, &phone, now)?;
     take_pair_quota(state, &phone.id, &to, now)?;

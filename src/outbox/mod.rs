@@ -4,14 +4,17 @@
 //! waits (throttled, or its number paused), or is given up on with
 //! Meta's reason for the agent to see.
 
+pub mod callback;
 pub mod classify;
 pub mod content;
+mod lease;
 pub mod pacing;
 pub mod sender;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+pub use callback::OutboxCallback;
 pub use content::{Choice, Content, ContentError, Media, Section};
 
 use crate::{

@@ -34,11 +34,6 @@ impl Spacing {
         self.next = Some(slot + self.interval);
         slot
     }
-
-    /// Nothing starts before `until` (Meta said the number goes too fast).
-    pub fn pause_until(&mut self, until: Instant) {
-        self.next = Some(self.next.map_or(until, |next| next.max(until)));
-    }
 }
 
 /// Meta allows about one message every 6 s to the same customer, with a
@@ -113,8 +108,6 @@ mod tests {
             spacing.reserve(later) > later,
             "the next one waits its turn"
         );
-        spacing.pause_until(later + Duration::from_secs(5));
-        assert!(spacing.reserve(later) >= later + Duration::from_secs(5));
     }
 
     #[test]

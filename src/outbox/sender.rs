@@ -18,22 +18,22 @@ use tokio::{
 };
 
 use super::{
+    callback::OutboxCallback,
     classify::{classify, Disposition},
     content::Content,
+    lease::HeldLease,
     pacing::{PairPacer, Spacing},
 };
 use crate::{
     contacts::{self, Address},
     numbers,
     secret::Secret,
-    store::{now_millis, Backend, OutboxRow, OutboxState, Store},
+    store::{now_millis, Backend, OutboxRow, OutboxState, SenderLease, SentRecord, Store},
     tokens::{self, TokenError},
     worker::{self, Step, Stop},
     Engine,
 };
 
-/// How long a number's lease and a claimed message's lease last.
-const LEASE_MS: i64 = 30_000;
 /// How often the dispatcher looks for due messages without being woken
 /// (retries coming due, other instances' work).
 const POLL: Duration = Duration::from_millis(500);
@@ -44,9 +44,9 @@ const IDLE: Duration = Duration::from_secs(1);
 /// messages. Woken when something is queued.
 pub async fn run(engine: Engine, stop: Stop) {
     if engine.store.backend() == Backend::Sqlite {
-        // One process: whatever is claimed was claimed by a previous run.
-        if let Err(error) = engine.store.release_outbox_leases(None).await {
-            tracing::error!(%error, "cannot release the outbox's leases");
+        // One process: whatever is leased was leased by a previous run.
+        if let Err(error) = engine.store.lapse_outbox_leases().await {
+            tracing::error!(%error, "cannot lapse the outbox's leases");
         }
     }
     let dispatcher = Dispatcher {
@@ -79,31 +79,34 @@ impl worker::Work for Dispatcher {
                 return Step::Idle;
             }
         };
+        let lease_ms = engine.config.outbox.lease_ms;
         for (phone, rate) in due {
             if let Some((_, more)) = self.running.get(&phone) {
                 more.notify_one();
                 continue;
             }
-            let now = now_millis();
+            let (now, taken_at) = (now_millis(), Instant::now());
             match engine
                 .store
-                .take_sender_lease(&phone, &self.owner, now, now + LEASE_MS)
+                .take_sender_lease(&phone, &self.owner, now, now + lease_ms)
                 .await
             {
-                Ok(true) => {
+                Ok(Some(lease)) => {
                     let more = Arc::new(Notify::new());
+                    let held =
+                        HeldLease::hold(engine.store.clone(), phone.clone(), lease, lease_ms, taken_at);
                     let task = tokio::spawn(send_for_number(NumberSender {
                         engine: engine.clone(),
                         phone: phone.clone(),
                         rate,
-                        owner: self.owner.clone(),
+                        held,
                         stop: self.stop.clone(),
                         finished: engine.wake.outbox.clone(),
                         more: more.clone(),
                     }));
                     self.running.insert(phone, (task, more));
                 }
-                Ok(false) => {} // another instance sends for it
+                Ok(None) => {} // another instance sends for it, or Meta paused it
                 Err(error) => tracing::error!(%error, "cannot take a sender lease"),
             }
         }
@@ -123,7 +126,7 @@ struct NumberSender {
     engine: Engine,
     phone: String,
     rate: i64,
-    owner: String,
+    held: HeldLease,
     stop: Stop,
     /// Notified when this task ends, so the dispatcher looks again.
     finished: Arc<Notify>,
@@ -136,9 +139,17 @@ struct Shared {
     engine: Engine,
     phone: String,
     token: Secret<String>,
+    held: Arc<HeldLease>,
     spacing: Mutex<Spacing>,
-    /// Set when the token turned out dead: everything stops and waits.
-    paused: AtomicBool,
+    /// Set when the token turned out dead or Meta throttled the number:
+    /// nothing more is sent, and what is claimed goes back to the queue.
+    halted: AtomicBool,
+}
+
+impl Shared {
+    fn may_send(&self) -> bool {
+        !self.halted.load(Ordering::SeqCst) && self.held.may_send()
+    }
 }
 
 async fn send_for_number(task: NumberSender) {
@@ -146,37 +157,37 @@ async fn send_for_number(task: NumberSender) {
         engine,
         phone,
         rate,
-        owner,
+        held,
         stop,
         finished,
         more,
     } = task;
+    let lease = held.lease;
+    let held = Arc::new(held);
+    let timing = engine.config.outbox;
     let mut shared: Option<Arc<Shared>> = None;
     let mut pairs = PairPacer::default();
     let batch = (rate * 2).clamp(20, 2_000);
     loop {
-        if stop.is_stopped() {
+        if stop.is_stopped() || !held.may_send() {
             break;
-        }
-        let now = now_millis();
-        match engine
-            .store
-            .take_sender_lease(&phone, &owner, now, now + LEASE_MS)
-            .await
-        {
-            Ok(true) => {}
-            _ => break,
         }
         match engine.store.number(&phone.as_str().into()).await {
             Ok(Some(number)) if number.status.can_send() => {}
             _ => break,
         }
-        let rows = match engine
+        let claimed = engine
             .store
-            .claim_outbox(&phone, now, LEASE_MS, batch)
-            .await
-        {
-            Ok(rows) => rows,
+            .claim_outbox(&phone, lease, now_millis(), timing.lease_ms, timing.status_wait_ms, batch)
+            .await;
+        let rows = match claimed {
+            Ok((rows, set_aside)) => {
+                if set_aside > 0 {
+                    metrics::counter!("outbox_unsure_total").increment(set_aside);
+                    tracing::warn!(phone_number_id = %phone, set_aside, "messages a lapsed sender left claimed wait for their status");
+                }
+                rows
+            }
             Err(error) => {
                 tracing::error!(%error, "cannot claim outgoing messages");
                 break;
@@ -196,8 +207,9 @@ async fn send_for_number(task: NumberSender) {
                         engine: engine.clone(),
                         phone: phone.clone(),
                         token,
+                        held: held.clone(),
                         spacing: Mutex::new(Spacing::new(rate.clamp(1, 10_000) as u32)),
-                        paused: AtomicBool::new(false),
+                        halted: AtomicBool::new(false),
                     });
                     shared = Some(made.clone());
                     made
@@ -210,14 +222,23 @@ async fn send_for_number(task: NumberSender) {
         };
         send_batch(&shared, &mut pairs, rows).await;
         pairs.forget_idle(Instant::now());
-        if shared.paused.load(Ordering::SeqCst) {
+        if shared.halted.load(Ordering::SeqCst) {
             break;
         }
     }
-    // Whatever this task still holds goes back to the queue.
-    let _ = engine.store.release_outbox_leases(Some(&phone)).await;
-    let _ = engine.store.release_sender_lease(&phone, &owner).await;
+    // Whatever this task still holds goes back to the queue at once: none
+    // of it was sent.
+    release(&engine.store, &phone, lease).await;
     finished.notify_one();
+}
+
+async fn release(store: &Store, phone: &str, lease: SenderLease) {
+    if let Err(error) = store.release_outbox_leases(phone, lease).await {
+        tracing::warn!(phone_number_id = %phone, %error, "cannot release claimed messages; they wait for their lease");
+    }
+    if let Err(error) = store.release_sender_lease(phone, lease).await {
+        tracing::warn!(phone_number_id = %phone, %error, "cannot release the sender lease; it lapses");
+    }
 }
 
 async fn no_token(engine: &Engine, phone: &str, error: &TokenError) {
@@ -253,11 +274,12 @@ async fn send_batch(shared: &Arc<Shared>, pairs: &mut PairPacer, rows: Vec<Outbo
                     // This customer's turn comes later; the rest of their
                     // messages wait behind this one (outbox_retry does that).
                     let at = now_millis() + wait.as_millis() as i64;
-                    let _ = shared
+                    let written = shared
                         .engine
                         .store
                         .outbox_retry(&row, at, None, false, now_millis())
                         .await;
+                    settled(&row, written);
                     break;
                 }
                 _ => ready.push(row),
@@ -266,7 +288,7 @@ async fn send_batch(shared: &Arc<Shared>, pairs: &mut PairPacer, rows: Vec<Outbo
         let shared = shared.clone();
         tasks.push(tokio::spawn(async move {
             for row in ready {
-                if shared.paused.load(Ordering::SeqCst) || !send_one(&shared, &row).await {
+                if !shared.may_send() || !send_one(&shared, &row).await {
                     break;
                 }
             }
@@ -284,35 +306,32 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
     let content: Content = match serde_json::from_str(&row.content) {
         Ok(content) => content,
         Err(error) => {
-            let _ = store
-                .outbox_give_up(
-                    row.id,
-                    OutboxState::Failed,
-                    None,
-                    &format!("unreadable content: {error}"),
-                    now_millis(),
-                )
+            let reason = format!("unreadable content: {error}");
+            let written = store
+                .outbox_give_up(row, OutboxState::Failed, None, &reason, now_millis())
                 .await;
-            return true;
+            return settled(row, written);
         }
     };
     let Some(address) = address_of(store, row).await else {
-        let _ = store
-            .outbox_give_up(
-                row.id,
-                OutboxState::Failed,
-                None,
-                "No phone number or BSUID is known for this customer.",
-                now_millis(),
-            )
+        let reason = "No phone number or BSUID is known for this customer.";
+        let written = store
+            .outbox_give_up(row, OutboxState::Failed, None, reason, now_millis())
             .await;
-        return true;
+        return settled(row, written);
     };
     if content.is_message() {
         let slot = shared.spacing.lock().await.reserve(Instant::now());
         tokio::time::sleep_until(slot.into()).await;
     }
-    let body = content.to_graph(&address, row.context_wamid.as_deref());
+    // The last moment to find out the number is no longer ours.
+    if !shared.may_send() {
+        return false;
+    }
+    let mut body = content.to_graph(&address, row.context_wamid.as_deref());
+    if content.is_message() {
+        body["biz_opaque_callback_data"] = OutboxCallback::new(row.id).to_string().into();
+    }
     let started = Instant::now();
     let result = shared
         .engine
@@ -321,13 +340,26 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
         .await;
     metrics::histogram!("outbox_send_seconds").record(started.elapsed().as_secs_f64());
     let now = now_millis();
-    let recorded = match result {
+    let written = match result {
         Ok(Some(sent)) => {
             metrics::counter!("outbox_sent_total").increment(1);
             let recorded = store
                 .outbox_sent(row, address.as_str(), &sent.wamid, &content.summary(), now)
                 .await;
-            if let (Ok(()), Some(contact_id)) = (&recorded, &row.contact_id) {
+            match &recorded {
+                Ok(SentRecord::SentTwice { first_wamid }) => {
+                    metrics::counter!("outbox_sent_twice_total").increment(1);
+                    tracing::error!(outbox = row.id, first_wamid, wamid = sent.wamid, "a message reached Meta twice");
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    // Meta has it; the status webhook's callback data will
+                    // record it (see `OutboxCallback`) before it goes again.
+                    tracing::error!(outbox = row.id, %error, "cannot record a send's outcome");
+                    return false;
+                }
+            }
+            if let Some(contact_id) = &row.contact_id {
                 if let Err(error) =
                     contacts::learn_from_send(store, &row.workspace_id, contact_id, &sent.recipient)
                         .await
@@ -335,12 +367,13 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                     tracing::warn!(outbox = row.id, %error, "cannot note what a send showed of its recipient");
                 }
             }
-            recorded
+            return true;
         }
-        Ok(None) => store.outbox_done(row.id, now).await,
+        Ok(None) => store.outbox_done(row, now).await,
         Err(error) => {
             let code = error.code();
             let reason = error.to_string();
+            let meta_error = code.map(|c| (c, reason.as_str()));
             match classify(&error, row.attempts + 1, fastrand::f64()) {
                 Disposition::Retry {
                     after_ms,
@@ -348,53 +381,63 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                 } => {
                     metrics::counter!("outbox_retried_total").increment(1);
                     if slow_number {
-                        let until = Instant::now() + Duration::from_millis(after_ms as u64);
-                        shared.spacing.lock().await.pause_until(until);
+                        // The whole number waits, in the database so that
+                        // no instance sleeps on claimed messages meanwhile.
+                        shared.halted.store(true, Ordering::SeqCst);
+                        if let Err(error) = store.pause_sender(&shared.phone, now + after_ms).await {
+                            tracing::warn!(phone_number_id = %shared.phone, %error, "cannot record Meta's throttling");
+                        }
                     }
                     tracing::warn!(outbox = row.id, %reason, after_ms, "send failed; will retry");
-                    let _ = store
-                        .outbox_retry(
-                            row,
-                            now + after_ms,
-                            code.map(|c| (c, reason.as_str())),
-                            true,
-                            now,
-                        )
+                    let written = store
+                        .outbox_retry(row, now + after_ms, meta_error, true, now)
                         .await;
+                    settled(row, written);
                     return false;
                 }
                 Disposition::Reconnect => {
-                    shared.paused.store(true, Ordering::SeqCst);
+                    shared.halted.store(true, Ordering::SeqCst);
                     let _ = numbers::note_graph_error(&shared.engine, &shared.phone, &error).await;
-                    let _ = store
-                        .outbox_retry(row, now, code.map(|c| (c, reason.as_str())), false, now)
-                        .await;
+                    let written = store.outbox_retry(row, now, meta_error, false, now).await;
+                    settled(row, written);
                     return false;
                 }
                 Disposition::NeedsTemplate => {
                     metrics::counter!("outbox_failed_total", "reason" => "needs_template")
                         .increment(1);
                     store
-                        .outbox_give_up(row.id, OutboxState::NeedsTemplate, code, &reason, now)
+                        .outbox_give_up(row, OutboxState::NeedsTemplate, code, &reason, now)
                         .await
                 }
                 Disposition::Fail => {
                     metrics::counter!("outbox_failed_total", "reason" => "permanent").increment(1);
                     tracing::warn!(outbox = row.id, %reason, "send failed for good");
                     store
-                        .outbox_give_up(row.id, OutboxState::Failed, code, &reason, now)
+                        .outbox_give_up(row, OutboxState::Failed, code, &reason, now)
                         .await
                 }
             }
         }
     };
-    if let Err(error) = recorded {
-        // Meta has it; the lease runs out and it may go again. Rare, and
-        // logged, since Meta offers no idempotency key for sends.
-        tracing::error!(outbox = row.id, %error, "cannot record a send's outcome");
-        return false;
+    settled(row, written)
+}
+
+/// Logs an outcome write that did not happen: refused by the fence (the
+/// number's lease moved on, and the new holder decides), or failed. Returns
+/// whether the customer's next message may follow.
+fn settled(row: &OutboxRow, written: Result<bool, crate::store::Error>) -> bool {
+    match written {
+        Ok(true) => true,
+        Ok(false) => {
+            metrics::counter!("outbox_fenced_total").increment(1);
+            tracing::warn!(outbox = row.id, epoch = row.claim_epoch, "outcome not written: the number's sender lease moved on");
+            false
+        }
+        Err(error) => {
+            tracing::error!(outbox = row.id, %error, "cannot record a send's outcome");
+            false
+        }
     }
-    true
 }
 
 /// Where a message goes now: its contact's phone when known (a phone

@@ -6,7 +6,7 @@
 use crate::{
     contacts::{self, ContactRow},
     ids::ContactScope,
-    outbox::Content,
+    outbox::{Content, OutboxCallback},
     store::{
         self, account_events, audit, media, messages, numbers, outbox, outgoing_webhooks, statuses,
         templates, unrouted, webhooks, Store, Tx,
@@ -338,7 +338,24 @@ async fn status(
         Some(contact) => Some(contact),
         None => store::contacts::of_message(tx, context.phone_number_id, &update.wamid).await?,
     };
-    if statuses::insert(tx, &receipt).await? {
+    let new_receipt = statuses::insert(tx, &receipt).await?;
+    if let Some(callback) = update.callback_data.as_deref().and_then(OutboxCallback::parse) {
+        // Sent by us, though perhaps never recorded (a crash after Meta's
+        // answer): recorded now, so it does not go a second time.
+        let adopted = outbox::adopt_sent(
+            tx,
+            context.phone_number_id,
+            callback.outbox_id,
+            &update.wamid,
+            summary_of_content,
+            context.now,
+        )
+        .await?;
+        if adopted {
+            metrics::counter!("outbox_recorded_by_status_total").increment(1);
+        }
+    }
+    if new_receipt {
         let event = crate::outgoing_webhooks::status_changed(
             context.phone_number_id,
             contact.as_ref(),
@@ -349,6 +366,13 @@ async fn status(
         applied.duplicates += 1;
     }
     messages::advance_status(tx, &receipt).await
+}
+
+/// A queued message's summary, as its thread shows it.
+fn summary_of_content(content: &str) -> String {
+    serde_json::from_str::<Content>(content)
+        .map(|content| content.summary())
+        .unwrap_or_default()
 }
 
 /// Queues an event `(id, type, payload)` for each of the workspace's

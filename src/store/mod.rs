@@ -46,7 +46,7 @@ pub use history::{ConversationKey, ConversationSummary, MessageKey, MessageRecor
 pub use media::{FileState, MediaFile, MediaJob, MediaState};
 pub use numbers::{NewToken, NumberRoute, NumberRow, NumberStatus, StoredToken};
 pub use onboarding::{AttachError, Attachment, OnboardingRow, OnboardingStep, RunState};
-pub use outbox::{NewOutboxRow, OutboxEntry, OutboxRow, OutboxState};
+pub use outbox::{NewOutboxRow, OutboxEntry, OutboxRow, OutboxState, SenderLease, SentRecord};
 pub use outgoing_webhooks::{DeliveryEntry, DeliveryRow, DeliveryState, EndpointRow};
 pub use postgres::PostgresStore;
 pub use sqlite::{journal_file, sqlite_file, SqliteStore};

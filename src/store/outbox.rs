@@ -62,6 +62,9 @@ pub struct OutboxRow {
     /// Attempts made before this one.
     pub attempts: i64,
     pub created_at: i64,
+    /// The sender lease epoch it was claimed under: its outcome is written
+    /// only while the row still carries it.
+    pub claim_epoch: Option<i64>,
 }
 
 /// An outbox row as an agent sees it.
@@ -96,19 +99,111 @@ pub(crate) async fn enqueue(tx: &mut Tx<'_>, message: &NewOutboxRow, now: i64) -
     }))
 }
 
-const ROW_COLUMNS: &str = "id, workspace_id, phone_number_id, contact_id, recipient, kind, content, origin, context_wamid, attempts, created_at";
+const ROW_COLUMNS: &str = "id, workspace_id, phone_number_id, contact_id, recipient, kind, content, origin, context_wamid, attempts, created_at, claim_epoch";
 const ENTRY_COLUMNS: &str = "id, phone_number_id, contact_id, recipient, kind, content, origin, state, attempts, next_attempt_at, wamid, error_code, error_title, created_at";
 
-/// A number's due messages, oldest first (`$4`: the number).
+/// A number's due messages, oldest first (`$4`: the number, `$5`: the
+/// claiming holder's epoch).
 const MESSAGES: Claim = Claim {
     table: "outbox",
     key: "id",
     state: OutboxState::Queued.sql(),
     due: "phone_number_id = $4 AND next_attempt_at <= $2",
     order_by: "id",
-    also_set: "",
+    also_set: ", claim_epoch = $5",
     returning: ROW_COLUMNS,
 };
+
+/// A sent message enters its thread ($1 workspace, $2 number, $3 wamid, $4
+/// recipient, $5 kind, $6 summary, $7 content, $8 at, $9 contact).
+const INSERT_SENT: &str =
+    "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, kind, summary, payload, sent_at, contact_id)
+     VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $7, $8, $9)
+     ON CONFLICT (phone_number_id, wamid) DO NOTHING";
+
+/// How a sent message's outcome write went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SentRecord {
+    /// Recorded now.
+    Recorded,
+    /// A status carrying the message's callback data recorded it first,
+    /// with the same wamid.
+    AlreadyKnown,
+    /// It was recorded as sent with another wamid: it reached the customer
+    /// twice (counted, so that it never goes unnoticed).
+    SentTwice { first_wamid: String },
+}
+
+/// A number's sender lease as taken: its epoch fences every write of the
+/// holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderLease {
+    pub epoch: i64,
+}
+
+/// What a status's callback data found in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct Adopted {
+    pub workspace_id: String,
+    pub contact_id: Option<ContactId>,
+    pub recipient: String,
+    pub kind: String,
+    pub content: String,
+}
+
+/// A message whose send the status proves Meta accepted, though our record
+/// of that was lost (a crash between Meta's answer and our write): it is
+/// recorded as sent under the status's wamid and will not go again.
+/// Returns whether it was still queued.
+pub(crate) async fn adopt_sent(
+    tx: &mut Tx<'_>,
+    phone_number_id: &str,
+    outbox_id: i64,
+    wamid: &str,
+    summary_of: impl Fn(&str) -> String,
+    now: i64,
+) -> Result<bool> {
+    let adopted: Option<Adopted> = with_tx!(tx, conn => {
+        sqlx::query_as(
+            "UPDATE outbox SET state = $1, wamid = $2, lease_until = NULL, claim_epoch = NULL, updated_at = $3
+             WHERE id = $4 AND phone_number_id = $5 AND state = 'queued'
+             RETURNING workspace_id, contact_id, recipient, kind, content",
+        )
+        .bind(OutboxState::Sent).bind(wamid).bind(now).bind(outbox_id).bind(phone_number_id)
+        .fetch_optional(&mut *conn).await?
+    });
+    let Some(row) = adopted else {
+        return Ok(false);
+    };
+    let summary = summary_of(&row.content);
+    with_tx!(tx, conn => {
+        sqlx::query(INSERT_SENT)
+            .bind(&row.workspace_id).bind(phone_number_id).bind(wamid).bind(&row.recipient)
+            .bind(&row.kind).bind(&summary).bind(&row.content).bind(now).bind(&row.contact_id)
+            .execute(&mut *conn).await?;
+        sqlx::query(APPLY_EARLY_STATUS).bind(wamid).bind(phone_number_id).execute(&mut *conn).await?;
+    });
+    Ok(true)
+}
+
+/// An outcome write's guard (fencing): the row is still queued and still
+/// carries the epoch it was claimed under, bound as parameter `$epoch`.
+fn still_held(epoch: u8) -> String {
+    format!(
+        "state = {queued} AND claim_epoch = ${epoch}",
+        queued = OutboxState::Queued.sql()
+    )
+}
+
+/// Makes a customer's later queued messages wait until $1 behind the one
+/// that waits ($2 number, $3 contact, $4 the waiting message).
+fn later_messages_wait() -> String {
+    format!(
+        "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, claim_epoch = NULL
+         WHERE phone_number_id = $2 AND contact_id = $3 AND state = {queued} AND id > $4 AND next_attempt_at < $1",
+        queued = OutboxState::Queued.sql()
+    )
+}
 
 impl Store {
     /// Queues a message. Returns its id and whether it is new (false: the
@@ -132,14 +227,17 @@ impl Store {
         Ok((existing, false))
     }
 
-    /// Live numbers with queued messages due now, and their send rate.
+    /// Live numbers with queued messages due now, and their send rate. A
+    /// number Meta throttled waits out its pause.
     pub async fn numbers_with_due_outbox(&self, now: i64) -> Result<Vec<(String, i64)>> {
         // The state as a literal: the queue's partial index serves it.
         let sql = format!(
             "SELECT n.phone_number_id, n.send_rate FROM whatsapp_numbers n
              WHERE n.status = $2 AND EXISTS (
                  SELECT 1 FROM outbox o WHERE o.phone_number_id = n.phone_number_id AND o.state = {queued}
-                 AND o.next_attempt_at <= $1 AND (o.lease_until IS NULL OR o.lease_until < $1))",
+                 AND o.next_attempt_at <= $1 AND (o.lease_until IS NULL OR o.lease_until < $1))
+             AND NOT EXISTS (
+                 SELECT 1 FROM number_senders s WHERE s.phone_number_id = n.phone_number_id AND s.paused_until > $1)",
             queued = OutboxState::Queued.sql()
         );
         Ok(with_pool!(self, pool => {
@@ -147,57 +245,138 @@ impl Store {
         }))
     }
 
-    /// Takes (or renews) the right to send for a number until `until`.
-    /// One instance at a time paces a number.
+    /// Takes the right to send for a number until `until`, when nobody
+    /// holds it and Meta has not paused it: one instance at a time paces a
+    /// number. Each taking gets the next epoch.
     pub async fn take_sender_lease(
         &self,
         phone_number_id: &str,
         owner: &str,
         now: i64,
         until: i64,
-    ) -> Result<bool> {
-        let taken: Option<String> = with_pool!(self, pool => {
+    ) -> Result<Option<SenderLease>> {
+        let epoch: Option<i64> = with_pool!(self, pool => {
             sqlx::query_scalar(
-                "INSERT INTO number_senders (phone_number_id, owner, lease_until) VALUES ($1, $2, $3)
-                 ON CONFLICT (phone_number_id) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
-                 WHERE number_senders.owner = excluded.owner OR number_senders.lease_until < $4
-                 RETURNING owner",
+                "INSERT INTO number_senders (phone_number_id, owner, lease_until, epoch) VALUES ($1, $2, $3, 1)
+                 ON CONFLICT (phone_number_id) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until,
+                     epoch = number_senders.epoch + 1
+                 WHERE number_senders.lease_until < $4 AND number_senders.paused_until <= $4
+                 RETURNING epoch",
             )
             .bind(phone_number_id).bind(owner).bind(until).bind(now)
             .fetch_optional(pool).await?
         });
-        Ok(taken.is_some())
+        Ok(epoch.map(|epoch| SenderLease { epoch }))
     }
 
-    pub async fn release_sender_lease(&self, phone_number_id: &str, owner: &str) -> Result<()> {
+    /// Extends a held lease, and the leases of the messages claimed under
+    /// it, to `until`. False: the lease was taken by another holder since
+    /// (its epoch moved on), and nothing of it may be written any more.
+    pub async fn renew_sender_lease(
+        &self,
+        phone_number_id: &str,
+        lease: SenderLease,
+        until: i64,
+    ) -> Result<bool> {
+        let messages = format!(
+            "UPDATE outbox SET lease_until = $1 WHERE phone_number_id = $2 AND state = {queued} AND claim_epoch = $3 AND lease_until IS NOT NULL",
+            queued = OutboxState::Queued.sql()
+        );
+        Ok(with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let held = sqlx::query("UPDATE number_senders SET lease_until = $1 WHERE phone_number_id = $2 AND epoch = $3")
+                .bind(until).bind(phone_number_id).bind(lease.epoch)
+                .execute(&mut *tx).await?.rows_affected() == 1;
+            if held {
+                sqlx::query(&messages).bind(until).bind(phone_number_id).bind(lease.epoch)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            held
+        }))
+    }
+
+    /// Meta said the number sends too fast: no instance sends for it
+    /// before `until` (a later pause is never shortened).
+    pub async fn pause_sender(&self, phone_number_id: &str, until: i64) -> Result<()> {
         with_pool!(self, pool => {
-            sqlx::query("DELETE FROM number_senders WHERE phone_number_id = $1 AND owner = $2")
-                .bind(phone_number_id).bind(owner).execute(pool).await?;
+            sqlx::query(
+                "UPDATE number_senders SET paused_until = CASE WHEN paused_until < $1 THEN $1 ELSE paused_until END
+                 WHERE phone_number_id = $2",
+            )
+            .bind(until).bind(phone_number_id).execute(pool).await?;
         });
         Ok(())
     }
 
-    /// Claims up to `limit` due messages of one number, oldest first.
+    /// Gives the lease up (its epoch stays, so the next holder's is new).
+    pub async fn release_sender_lease(
+        &self,
+        phone_number_id: &str,
+        lease: SenderLease,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE number_senders SET lease_until = 0 WHERE phone_number_id = $1 AND epoch = $2")
+                .bind(phone_number_id).bind(lease.epoch).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Claims up to `limit` due messages of one number, oldest first, for
+    /// the holder of `lease`.
+    ///
+    /// First, messages a lapsed holder left claimed are set aside: their
+    /// send may have reached Meta (the holder died between Meta's answer and
+    /// its record of it), so they wait `status_wait_ms` for a status that
+    /// proves it (see [`adopt_sent`]) before they go again, and their
+    /// customer's later messages wait behind them. Returns how many.
     pub async fn claim_outbox(
         &self,
         phone_number_id: &str,
+        lease: SenderLease,
         now: i64,
         lease_ms: i64,
+        status_wait_ms: i64,
         limit: i64,
-    ) -> Result<Vec<OutboxRow>> {
+    ) -> Result<(Vec<OutboxRow>, u64)> {
+        let unsure = format!(
+            "UPDATE outbox SET next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $1 ELSE next_attempt_at END,
+                 lease_until = NULL, claim_epoch = NULL
+             WHERE phone_number_id = $2 AND state = {queued} AND claim_epoch IS NOT NULL AND claim_epoch <> $3
+                 AND lease_until IS NOT NULL AND lease_until < $4
+             RETURNING id, contact_id",
+            queued = OutboxState::Queued.sql()
+        );
+        let wait_until = now + status_wait_ms;
+        let set_aside: Vec<(i64, Option<ContactId>)> = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let rows: Vec<(i64, Option<ContactId>)> = sqlx::query_as(&unsure)
+                .bind(wait_until).bind(phone_number_id).bind(lease.epoch).bind(now)
+                .fetch_all(&mut *tx).await?;
+            for (id, contact_id) in &rows {
+                sqlx::query(&later_messages_wait())
+                    .bind(wait_until).bind(phone_number_id).bind(contact_id).bind(id)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            rows
+        });
         let sql = MESSAGES.sql(self.backend());
         let mut rows: Vec<OutboxRow> = with_pool!(self, pool => {
             sqlx::query_as(&sql)
-                .bind(now + lease_ms).bind(now).bind(limit).bind(phone_number_id)
+                .bind(now + lease_ms).bind(now).bind(limit).bind(phone_number_id).bind(lease.epoch)
                 .fetch_all(pool).await?
         });
         rows.sort_by_key(|row| row.id);
-        Ok(rows)
+        Ok((rows, set_aside.len() as u64))
     }
 
     /// Meta accepted the message: it leaves the outbox for the thread, and
     /// any status that overtook this write is applied at once.
     /// `recipient`: the address it went to.
+    ///
+    /// Written whoever holds the number now: Meta has the message, and the
+    /// record is what keeps the current holder from sending it again.
     pub async fn outbox_sent(
         &self,
         row: &OutboxRow,
@@ -205,44 +384,61 @@ impl Store {
         wamid: &str,
         summary: &str,
         now: i64,
-    ) -> Result<()> {
-        with_pool!(self, pool => {
+    ) -> Result<SentRecord> {
+        let sql = format!(
+            "UPDATE outbox SET state = $4, wamid = $1, attempts = attempts + 1, lease_until = NULL, claim_epoch = NULL, updated_at = $2
+             WHERE id = $3 AND state = {queued}",
+            queued = OutboxState::Queued.sql()
+        );
+        Ok(with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE outbox SET state = $4, wamid = $1, attempts = attempts + 1, lease_until = NULL, updated_at = $2 WHERE id = $3")
+            let updated = sqlx::query(&sql)
                 .bind(wamid).bind(now).bind(row.id).bind(OutboxState::Sent)
-                .execute(&mut *tx).await?;
-            let inserted = sqlx::query(
-                "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, kind, summary, payload, sent_at, contact_id)
-                 VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $7, $8, $9)
-                 ON CONFLICT (phone_number_id, wamid) DO NOTHING",
-            )
-            .bind(&row.workspace_id).bind(&row.phone_number_id).bind(wamid).bind(recipient)
-            .bind(&row.kind).bind(summary).bind(&row.content).bind(now).bind(&row.contact_id)
-            .execute(&mut *tx).await?
-            .rows_affected() == 1;
+                .execute(&mut *tx).await?
+                .rows_affected() == 1;
+            let record = if updated {
+                SentRecord::Recorded
+            } else {
+                let first: Option<String> = sqlx::query_scalar("SELECT wamid FROM outbox WHERE id = $1")
+                    .bind(row.id).fetch_one(&mut *tx).await?;
+                match first {
+                    Some(first) if first != wamid => SentRecord::SentTwice { first_wamid: first },
+                    _ => SentRecord::AlreadyKnown,
+                }
+            };
+            let inserted = sqlx::query(INSERT_SENT)
+                .bind(&row.workspace_id).bind(&row.phone_number_id).bind(wamid).bind(recipient)
+                .bind(&row.kind).bind(summary).bind(&row.content).bind(now).bind(&row.contact_id)
+                .execute(&mut *tx).await?
+                .rows_affected() == 1;
             if inserted {
                 sqlx::query(APPLY_EARLY_STATUS)
                     .bind(wamid).bind(&row.phone_number_id)
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;
-        });
-        Ok(())
+            record
+        }))
     }
 
-    /// Done without a message id (marking read).
-    pub async fn outbox_done(&self, id: i64, now: i64) -> Result<()> {
-        with_pool!(self, pool => {
-            sqlx::query("UPDATE outbox SET state = $3, attempts = attempts + 1, lease_until = NULL, updated_at = $1 WHERE id = $2")
-                .bind(now).bind(id).bind(OutboxState::Sent).execute(pool).await?;
-        });
-        Ok(())
+    /// Done without a message id (marking read). False: fenced (the row
+    /// is no longer this holder's).
+    pub async fn outbox_done(&self, row: &OutboxRow, now: i64) -> Result<bool> {
+        let sql = format!(
+            "UPDATE outbox SET state = $3, attempts = attempts + 1, lease_until = NULL, claim_epoch = NULL, updated_at = $1
+             WHERE id = $2 AND {}",
+            still_held(4)
+        );
+        Ok(with_pool!(self, pool => {
+            sqlx::query(&sql).bind(now).bind(row.id).bind(OutboxState::Sent).bind(row.claim_epoch)
+                .execute(pool).await?.rows_affected() == 1
+        }))
     }
 
     /// Tries again at `retry_at`, keeping the error for the agent to see.
     /// The customer's later messages wait behind it, so they keep their
     /// order. `count` false: no attempt was made (the number paused, or the
-    /// customer's pacing said wait).
+    /// customer's pacing said wait). False: fenced, nothing written.
     pub async fn outbox_retry(
         &self,
         row: &OutboxRow,
@@ -250,60 +446,86 @@ impl Store {
         error: Option<(i64, &str)>,
         count: bool,
         now: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let counted = i64::from(count);
-        let later_messages = format!(
-            "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL
-             WHERE phone_number_id = $2 AND contact_id = $3 AND state = {queued} AND id > $4 AND next_attempt_at < $1",
-            queued = OutboxState::Queued.sql()
+        let this_message = format!(
+            "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, claim_epoch = NULL, attempts = attempts + $2,
+                 error_code = COALESCE($3, error_code), error_title = COALESCE($4, error_title), updated_at = $5
+             WHERE id = $6 AND {}",
+            still_held(7)
         );
-        with_pool!(self, pool => {
+        Ok(with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, attempts = attempts + $2,
-                     error_code = COALESCE($3, error_code), error_title = COALESCE($4, error_title), updated_at = $5
-                 WHERE id = $6",
-            )
-            .bind(retry_at).bind(counted).bind(error.map(|e| e.0)).bind(error.map(|e| e.1)).bind(now).bind(row.id)
-            .execute(&mut *tx).await?;
-            sqlx::query(&later_messages)
-            .bind(retry_at).bind(&row.phone_number_id).bind(&row.contact_id).bind(row.id)
-            .execute(&mut *tx).await?;
+            let held = sqlx::query(&this_message)
+                .bind(retry_at).bind(counted).bind(error.map(|e| e.0)).bind(error.map(|e| e.1)).bind(now).bind(row.id)
+                .bind(row.claim_epoch)
+                .execute(&mut *tx).await?
+                .rows_affected() == 1;
+            if held {
+                sqlx::query(&later_messages_wait())
+                    .bind(retry_at).bind(&row.phone_number_id).bind(&row.contact_id).bind(row.id)
+                    .execute(&mut *tx).await?;
+            }
             tx.commit().await?;
-        });
-        Ok(())
+            held
+        }))
     }
 
     /// Gives up on a message: `needs_template` or `failed`, with Meta's
-    /// error for the agent.
+    /// error for the agent. False: fenced, nothing written.
     pub async fn outbox_give_up(
         &self,
-        id: i64,
+        row: &OutboxRow,
         state: OutboxState,
         error_code: Option<i64>,
         error_title: &str,
         now: i64,
-    ) -> Result<()> {
-        with_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE outbox SET state = $1, error_code = $2, error_title = $3, attempts = attempts + 1, lease_until = NULL, updated_at = $4 WHERE id = $5",
-            )
-            .bind(state).bind(error_code).bind(error_title).bind(now).bind(id)
-            .execute(pool).await?;
-        });
-        Ok(())
+    ) -> Result<bool> {
+        let sql = format!(
+            "UPDATE outbox SET state = $1, error_code = $2, error_title = $3, attempts = attempts + 1, lease_until = NULL,
+                 claim_epoch = NULL, updated_at = $4
+             WHERE id = $5 AND {}",
+            still_held(6)
+        );
+        Ok(with_pool!(self, pool => {
+            sqlx::query(&sql)
+                .bind(state).bind(error_code).bind(error_title).bind(now).bind(row.id).bind(row.claim_epoch)
+                .execute(pool).await?.rows_affected() == 1
+        }))
     }
 
-    /// Releases claimed messages of a number (its sender stopped), or of
-    /// every number after a restart.
-    pub async fn release_outbox_leases(&self, phone_number_id: Option<&str>) -> Result<u64> {
+    /// Releases what the holder of `lease` claimed and did not settle (its
+    /// sender stopped): none of it was sent, so it goes at once.
+    pub async fn release_outbox_leases(
+        &self,
+        phone_number_id: &str,
+        lease: SenderLease,
+    ) -> Result<u64> {
         let sql = format!(
-            "UPDATE outbox SET lease_until = NULL WHERE state = {queued} AND lease_until IS NOT NULL AND ($1 IS NULL OR phone_number_id = $1)",
+            "UPDATE outbox SET lease_until = NULL, claim_epoch = NULL
+             WHERE phone_number_id = $1 AND state = {queued} AND claim_epoch = $2",
             queued = OutboxState::Queued.sql()
         );
         Ok(with_pool!(self, pool => {
-            sqlx::query(&sql).bind(phone_number_id).execute(pool).await?.rows_affected()
+            sqlx::query(&sql).bind(phone_number_id).bind(lease.epoch).execute(pool).await?.rows_affected()
         }))
+    }
+
+    /// After a restart of the only instance (SQLite): every lease it held
+    /// has lapsed. What it had claimed stays marked, so the next claim
+    /// sets it aside for its status.
+    pub async fn lapse_outbox_leases(&self) -> Result<()> {
+        let sql = format!(
+            "UPDATE outbox SET lease_until = 0 WHERE state = {queued} AND claim_epoch IS NOT NULL AND lease_until IS NOT NULL",
+            queued = OutboxState::Queued.sql()
+        );
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(&sql).execute(&mut *tx).await?;
+            sqlx::query("UPDATE number_senders SET lease_until = 0").execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     /// A message of a workspace, by id.

@@ -77,3 +77,37 @@ async fn malformed_fault_rules_are_refused() {
         .unwrap()
         .contains("invalid JSON body"));
 }
+
+#[tokio::test]
+async fn a_rule_with_a_chance_hits_about_that_share_of_calls() {
+    let world = World::start().await;
+    let phone = world.demo().phone_number_id.clone();
+    world
+        .control(
+            "PUT",
+            "/_sandbox/faults",
+            json!({ "graph": [
+                { "path_contains": phone, "chance": 0.3, "effect": { "kind": "server_error", "status": 503 } },
+            ] }),
+        )
+        .await;
+    let mut failed = 0;
+    for _ in 0..200 {
+        match world.call("GET", &phone, None).await.0 {
+            503 => failed += 1,
+            200 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    // 60 expected; the seeded generator keeps this from flaking.
+    assert!((30..=90).contains(&failed), "{failed} of 200 failed");
+
+    world
+        .control("PUT", "/_sandbox/faults", json!({ "graph": [
+            { "chance": 0.0, "effect": { "kind": "server_error", "status": 503 } },
+        ] }))
+        .await;
+    for _ in 0..20 {
+        assert_eq!(world.call("GET", &phone, None).await.0, 200);
+    }
+}

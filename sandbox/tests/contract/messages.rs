@@ -307,3 +307,23 @@ async fn inbound_messages_of_every_type_reach_the_webhook() {
         .await;
     assert_eq!(status, 400, "a text without its object is refused");
 }
+
+#[tokio::test]
+async fn callback_data_is_echoed_on_every_status_and_bounded() {
+    let world = World::start().await;
+    world.customer_writes("hi").await;
+    let to = world.demo().customer_wa_id.clone();
+    let mut body = message(&to, "text", json!({ "body": "Your order" }));
+    body["biz_opaque_callback_data"] = json!("order-77");
+    let (status, answer) = world.send(body).await;
+    assert_eq!(status, 200, "{answer}");
+    let wamid = answer["messages"][0]["id"].as_str().unwrap().to_string();
+    for step in ["sent", "delivered", "read"] {
+        let receipt = world.receiver.wait_for_status(&wamid, step).await;
+        assert_eq!(receipt["biz_opaque_callback_data"], "order-77", "{step}");
+    }
+
+    let mut long = message(&to, "text", json!({ "body": "Too much" }));
+    long["biz_opaque_callback_data"] = json!("x".repeat(513));
+    assert_graph_error(&world.send(long).await, 400, 131009, None);
+}

@@ -57,6 +57,8 @@ pub struct Status {
     pub at: Option<i64>,
     /// The first of its errors (a failed status carries one).
     pub error: Option<MetaError>,
+    /// `biz_opaque_callback_data`: what the send carried, echoed.
+    pub callback_data: Option<String>,
 }
 
 /// An error Meta reports with a status or a change.
@@ -93,6 +95,7 @@ pub struct StatusUpdate {
     pub error_code: Option<i64>,
     pub error_title: Option<String>,
     pub error_details: Option<String>,
+    pub callback_data: Option<String>,
 }
 
 impl Messages {
@@ -191,6 +194,7 @@ impl Status {
                 .or_else(|| scalar::text(&status["recipient_user_id"])),
             at: scalar::millis(&status["timestamp"]),
             error: status["errors"].get(0).map(MetaError::read),
+            callback_data: scalar::string(&status["biz_opaque_callback_data"]),
         })
     }
 
@@ -207,6 +211,7 @@ impl Status {
             error_code: error.code,
             error_title: error.title,
             error_details: error.details,
+            callback_data: self.callback_data,
         }
     }
 }
