@@ -61,7 +61,11 @@ impl HeldLease {
                     }
                     Ok(false) => {
                         metrics::counter!("outbox_leases_lost_total").increment(1);
-                        tracing::warn!(phone_number_id, epoch = lease.epoch, "another instance took the number's sender lease");
+                        tracing::warn!(
+                            phone_number_id,
+                            epoch = lease.epoch,
+                            "another instance took the number's sender lease"
+                        );
                         renewing.lost.store(true, Ordering::SeqCst);
                         return;
                     }
@@ -80,8 +84,7 @@ impl HeldLease {
 
     /// Whether a send may start now.
     pub fn may_send(&self) -> bool {
-        !self.is_lost()
-            && Instant::now() < *self.state.sendable_until.lock().expect("lease state")
+        !self.is_lost() && Instant::now() < *self.state.sendable_until.lock().expect("lease state")
     }
 
     pub fn is_lost(&self) -> bool {

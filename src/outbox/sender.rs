@@ -93,8 +93,13 @@ impl worker::Work for Dispatcher {
             {
                 Ok(Some(lease)) => {
                     let more = Arc::new(Notify::new());
-                    let held =
-                        HeldLease::hold(engine.store.clone(), phone.clone(), lease, lease_ms, taken_at);
+                    let held = HeldLease::hold(
+                        engine.store.clone(),
+                        phone.clone(),
+                        lease,
+                        lease_ms,
+                        taken_at,
+                    );
                     let task = tokio::spawn(send_for_number(NumberSender {
                         engine: engine.clone(),
                         phone: phone.clone(),
@@ -178,7 +183,14 @@ async fn send_for_number(task: NumberSender) {
         }
         let claimed = engine
             .store
-            .claim_outbox(&phone, lease, now_millis(), timing.lease_ms, timing.status_wait_ms, batch)
+            .claim_outbox(
+                &phone,
+                lease,
+                now_millis(),
+                timing.lease_ms,
+                timing.status_wait_ms,
+                batch,
+            )
             .await;
         let rows = match claimed {
             Ok((rows, set_aside)) => {
@@ -221,6 +233,13 @@ async fn send_for_number(task: NumberSender) {
             },
         };
         send_batch(&shared, &mut pairs, rows).await;
+        // What the batch left unsent (a lapse of the lease, a halt) goes
+        // back at once: left claimed, the next claim would pass over it and
+        // send its customer's later messages first.
+        if let Err(error) = engine.store.release_outbox_leases(&phone, lease).await {
+            tracing::warn!(phone_number_id = %phone, %error, "cannot release unsent messages");
+            break;
+        }
         pairs.forget_idle(Instant::now());
         if shared.halted.load(Ordering::SeqCst) {
             break;
@@ -349,7 +368,12 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
             match &recorded {
                 Ok(SentRecord::SentTwice { first_wamid }) => {
                     metrics::counter!("outbox_sent_twice_total").increment(1);
-                    tracing::error!(outbox = row.id, first_wamid, wamid = sent.wamid, "a message reached Meta twice");
+                    tracing::error!(
+                        outbox = row.id,
+                        first_wamid,
+                        wamid = sent.wamid,
+                        "a message reached Meta twice"
+                    );
                 }
                 Ok(_) => {}
                 Err(error) => {
@@ -384,7 +408,8 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                         // The whole number waits, in the database so that
                         // no instance sleeps on claimed messages meanwhile.
                         shared.halted.store(true, Ordering::SeqCst);
-                        if let Err(error) = store.pause_sender(&shared.phone, now + after_ms).await {
+                        if let Err(error) = store.pause_sender(&shared.phone, now + after_ms).await
+                        {
                             tracing::warn!(phone_number_id = %shared.phone, %error, "cannot record Meta's throttling");
                         }
                     }
@@ -430,7 +455,11 @@ fn settled(row: &OutboxRow, written: Result<bool, crate::store::Error>) -> bool 
         Ok(true) => true,
         Ok(false) => {
             metrics::counter!("outbox_fenced_total").increment(1);
-            tracing::warn!(outbox = row.id, epoch = row.claim_epoch, "outcome not written: the number's sender lease moved on");
+            tracing::warn!(
+                outbox = row.id,
+                epoch = row.claim_epoch,
+                "outcome not written: the number's sender lease moved on"
+            );
             false
         }
         Err(error) => {

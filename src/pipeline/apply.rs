@@ -339,7 +339,11 @@ async fn status(
         None => store::contacts::of_message(tx, context.phone_number_id, &update.wamid).await?,
     };
     let new_receipt = statuses::insert(tx, &receipt).await?;
-    if let Some(callback) = update.callback_data.as_deref().and_then(OutboxCallback::parse) {
+    if let Some(callback) = update
+        .callback_data
+        .as_deref()
+        .and_then(OutboxCallback::parse)
+    {
         // Sent by us, though perhaps never recorded (a crash after Meta's
         // answer): recorded now, so it does not go a second time.
         let adopted = outbox::adopt_sent(

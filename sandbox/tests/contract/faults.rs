@@ -103,9 +103,13 @@ async fn a_rule_with_a_chance_hits_about_that_share_of_calls() {
     assert!((30..=90).contains(&failed), "{failed} of 200 failed");
 
     world
-        .control("PUT", "/_sandbox/faults", json!({ "graph": [
+        .control(
+            "PUT",
+            "/_sandbox/faults",
+            json!({ "graph": [
             { "chance": 0.0, "effect": { "kind": "server_error", "status": 503 } },
-        ] }))
+        ] }),
+        )
         .await;
     for _ in 0..20 {
         assert_eq!(world.call("GET", &phone, None).await.0, 200);
