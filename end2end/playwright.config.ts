@@ -42,6 +42,8 @@ export default defineConfig({
       DATABASE_URL: `sqlite://${join(dataDir, "e2e.db")}`,
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
       LOG_FORMAT: "json",
+      // The outgoing-webhook spec's receiver listens on loopback.
+      OUTGOING_WEBHOOK_ALLOW: "127.0.0.1",
     },
   }, {
     // The standalone sandbox, for the Embedded Signup popup specs.

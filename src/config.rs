@@ -12,12 +12,14 @@ use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf};
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
 use url::Url;
 
-use crate::secret::Secret;
+use crate::{egress::EgressPolicy, secret::Secret};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/switchboard.db";
 pub const DEFAULT_SITE_ADDR: &str = "127.0.0.1:3000";
 pub const DEFAULT_GRAPH_VERSION: &str = "v25.0";
 pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.facebook.com";
+/// Where Meta's media URLs point (`GET /{media-id}` answers with them).
+pub const DEFAULT_MEDIA_DOWNLOAD_HOST: &str = "lookaside.fbsbx.com";
 
 /// Where Meta's JS SDK comes from in live mode.
 pub const META_SDK_ORIGIN: &str = "https://connect.facebook.net";
@@ -147,6 +149,13 @@ pub struct Settings {
     /// connections sync sooner.
     pub template_sync_interval_secs: u64,
     pub outbox: OutboxTiming,
+    /// `OUTGOING_WEBHOOK_ALLOW`: hosts and networks outgoing webhooks may
+    /// reach besides public HTTPS addresses (and over plain HTTP).
+    pub outgoing_webhook_allow: EgressPolicy,
+    /// `MEDIA_DOWNLOAD_HOSTS` (default `lookaside.fbsbx.com`, where Meta's
+    /// media URLs point): customers' files are fetched from these hosts
+    /// only, and from the Graph API's own host.
+    pub media_download_hosts: Vec<String>,
 }
 
 /// How long a number's sender holds what it claims, and how long a message
@@ -370,6 +379,17 @@ impl Settings {
 
         let inbound_media_max_bytes = number("INBOUND_MEDIA_MAX_BYTES", 16 * 1024 * 1024)?;
         let template_sync_interval_secs = number("TEMPLATE_SYNC_INTERVAL_SECS", 60 * 60)?;
+        let outgoing_webhook_allow = match get("OUTGOING_WEBHOOK_ALLOW") {
+            Some(raw) => EgressPolicy::parse(&raw)
+                .map_err(|problem| ConfigError::new("OUTGOING_WEBHOOK_ALLOW", problem))?,
+            None => EgressPolicy::default(),
+        };
+        let media_download_hosts = get("MEDIA_DOWNLOAD_HOSTS")
+            .unwrap_or_else(|| DEFAULT_MEDIA_DOWNLOAD_HOST.to_string())
+            .split(',')
+            .map(|host| host.trim().to_ascii_lowercase())
+            .filter(|host| !host.is_empty())
+            .collect();
         let timing = OutboxTiming::default();
         let outbox = OutboxTiming {
             lease_ms: number("OUTBOX_LEASE_MS", timing.lease_ms as u64)?.max(300) as i64,
@@ -414,6 +434,8 @@ impl Settings {
             inbound_media_max_bytes,
             template_sync_interval_secs,
             outbox,
+            outgoing_webhook_allow,
+            media_download_hosts,
         })
     }
 

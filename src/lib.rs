@@ -9,6 +9,7 @@ pub mod bot;
 pub mod config;
 pub mod contacts;
 pub mod conversations;
+pub mod egress;
 mod error;
 pub mod graph;
 pub mod ids;

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::{
+    config::Config,
     graph::media::MediaError,
     numbers,
     store::{now_millis, MediaJob},
@@ -65,6 +66,11 @@ async fn fetch(engine: &Engine, job: MediaJob) {
             Ok(info) => info,
             Err(error) => return Err(describe(engine, &job, MediaError::Graph(error)).await),
         };
+        // The token goes with the download: only to Meta's media hosts.
+        if !is_media_host(&engine.config, &info.url) {
+            metrics::counter!("inbound_media_refused_total").increment(1);
+            return Err((REFUSED_HOST.to_string(), false));
+        }
         match engine.graph.download_media(&token, &info, limit).await {
             Ok(bytes) => Ok((info.mime_type, bytes)),
             Err(error) => Err(describe(engine, &job, error).await),
@@ -91,6 +97,30 @@ async fn fetch(engine: &Engine, job: MediaJob) {
     }
 }
 
+const REFUSED_HOST: &str =
+    "refused: the media URL is not on one of Meta's media hosts (MEDIA_DOWNLOAD_HOSTS)";
+
+/// Whether a media URL Meta gave points where Meta keeps media: HTTPS to a
+/// configured media host, or the Graph API's own address (the sandbox's in
+/// demo mode).
+fn is_media_host(config: &Config, raw: &str) -> bool {
+    let Ok(url) = url::Url::parse(raw) else {
+        return false;
+    };
+    let graph = &config.graph_base_url;
+    let same_as_graph = url.scheme() == graph.scheme()
+        && url.host_str() == graph.host_str()
+        && url.port_or_known_default() == graph.port_or_known_default();
+    let media_host = url.scheme() == "https"
+        && url.host_str().is_some_and(|host| {
+            config
+                .media_download_hosts
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(host))
+        });
+    same_as_graph || media_host
+}
+
 /// The reason in words, and whether trying again can help.
 async fn describe(engine: &Engine, job: &MediaJob, error: MediaError) -> (String, bool) {
     match &error {
@@ -103,6 +133,42 @@ async fn describe(engine: &Engine, job: &MediaJob, error: MediaError) -> (String
         }
         MediaError::TooLarge { .. } => (error.to_string(), false),
         MediaError::Corrupt => (error.to_string(), true),
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+
+    #[test]
+    fn media_comes_only_from_metas_hosts_or_the_graph_address() {
+        let settings = crate::config::Settings::from_lookup(|_| None).unwrap();
+        let stand_in = crate::config::StandIn {
+            app: crate::config::MetaApp {
+                app_id: "1".into(),
+                app_secrets: vec![crate::secret::Secret::new("s".into())],
+                config_id: "1".into(),
+                webhook_verify_token: crate::secret::Secret::new("v".into()),
+            },
+            graph_base_url: "http://127.0.0.1:4000".parse().unwrap(),
+        };
+        let config = settings.resolve(Some(stand_in)).unwrap();
+        for good in [
+            "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1",
+            "https://LOOKASIDE.fbsbx.com/x",
+            "http://127.0.0.1:4000/_sandbox/media/1",
+        ] {
+            assert!(is_media_host(&config, good), "{good}");
+        }
+        for bad in [
+            "http://lookaside.fbsbx.com/x",
+            "https://lookaside.fbsbx.com.evil.example/x",
+            "https://169.254.169.254/latest/meta-data",
+            "http://127.0.0.1:4001/x",
+            "not a url",
+        ] {
+            assert!(!is_media_host(&config, bad), "{bad}");
+        }
     }
 }
 

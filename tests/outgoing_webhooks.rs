@@ -14,17 +14,20 @@ use std::{
 use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post, Router};
 use common::{
     live::eventually,
-    meta::{connected, setup},
+    meta::{connected, setup, setup_with},
 };
 use serde_json::{json, Value};
 use standardwebhooks::Webhook;
-use switchboard::{outgoing_webhooks, store::DeliveryState, test_support::TestBackend};
+use switchboard::{
+    egress::EgressPolicy, outgoing_webhooks, store::DeliveryState, test_support::TestBackend,
+};
 
 on_both_backends!(
     each_event_reaches_the_endpoint_once_signed,
     failures_are_logged_and_redelivered_on_demand,
     after_a_rotation_both_secrets_verify,
     endpoints_must_be_https_and_belong_to_the_workspace,
+    private_addresses_are_refused_when_added_and_when_delivering,
 );
 
 const CUSTOMER: &str = "15550002222";
@@ -293,4 +296,87 @@ async fn endpoints_must_be_https_and_belong_to_the_workspace(backend: TestBacken
         actions.contains(&"endpoint.created") && actions.contains(&"endpoint.deleted"),
         "{actions:?}"
     );
+}
+
+async fn private_addresses_are_refused_when_added_and_when_delivering(backend: TestBackend) {
+    // The operator allows one inside network, which is not loopback.
+    let env = setup_with(backend, |config| {
+        config.outgoing_webhook_allow = EgressPolicy::parse("10.0.0.0/8").unwrap();
+    })
+    .await;
+    let phone = env.demo.phone_number_id.clone();
+    let progress = env.connect("attempt-0001", &phone).await;
+    assert_eq!(progress.state, switchboard::onboarding::RunState::Done);
+    let refused = |url: &'static str| {
+        let env = &env;
+        async move {
+            match outgoing_webhooks::create(&env.engine, &env.caller, url).await {
+                Err(switchboard::Error::Invalid { message, .. }) => message,
+                other => panic!("{url} was not refused: {other:?}"),
+            }
+        }
+    };
+    for inside in [
+        "https://127.0.0.1/hook",
+        "https://192.168.1.20/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://100.64.1.1/hook",
+        "https://[::1]/hook",
+        "https://[fd00:ec2::254]/hook",
+        "https://[::ffff:127.0.0.1]/hook",
+        "https://2130706433/hook",
+    ] {
+        assert!(
+            refused(inside).await.contains("private network"),
+            "{inside}"
+        );
+    }
+    assert!(refused("http://203.0.113.9/hook")
+        .await
+        .contains("https://"));
+    // The allowed network is allowed, over plain HTTP too (removed at
+    // once: no test connects anywhere but loopback).
+    let (allowed, _) = outgoing_webhooks::create(&env.engine, &env.caller, "http://10.1.2.3/hook")
+        .await
+        .expect("on the allow-list");
+    outgoing_webhooks::delete(&env.engine, &env.caller, &allowed.id)
+        .await
+        .unwrap();
+
+    // A name is checked when the delivery connects: `localhost` resolves to
+    // loopback, so the receiver behind it never hears from us.
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    let port = url::Url::parse(&url).unwrap().port().unwrap();
+    let by_name = format!("https://localhost:{port}/hook");
+    let (endpoint, _) = outgoing_webhooks::create(&env.engine, &env.caller, &by_name)
+        .await
+        .expect("a public-looking name is accepted until it resolves");
+    switchboard::bot::save(&env.engine, &env.caller, &Default::default())
+        .await
+        .unwrap();
+    let running = env.run().await;
+    env.customer_writes(&phone, CUSTOMER, text("hello")).await;
+    let deliveries = || async {
+        outgoing_webhooks::deliveries(&env.engine, &env.caller)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.endpoint_id == endpoint.id)
+            .collect::<Vec<_>>()
+    };
+    eventually("the refusal logged", WAIT, || async {
+        deliveries().await.first().is_some_and(|d| d.attempts == 1)
+    })
+    .await;
+    let entry = deliveries().await.remove(0);
+    assert_eq!(entry.state, DeliveryState::Failed, "not retried");
+    assert_eq!(
+        entry.last_error.as_deref(),
+        Some("refused: private address")
+    );
+    assert_eq!(entry.last_status, None);
+    env.drain().await;
+    assert!(receiver.of_type("message.received").is_empty());
+    running.stop().await;
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::{active_secrets, signing};
 use crate::{
+    egress::{self, Refusal},
     store::{now_millis, DeliveryRow},
     worker::{self, Backoff, RetryPolicy, Step, Stop},
     Engine,
@@ -26,17 +27,18 @@ const RETRY: RetryPolicy = RetryPolicy {
     .with_jitter(0.2),
     max_attempts: 8,
 };
+/// A claimed batch is posted side by side, so it takes at most TIMEOUT
+/// (plus the outcome writes): well within the lease, so no other instance
+/// delivers the same event meanwhile.
 const LEASE_MS: i64 = 60_000;
 const BATCH: i64 = 32;
 const POLL: Duration = Duration::from_secs(1);
 const TIMEOUT: Duration = Duration::from_secs(15);
+const _: () = assert!(TIMEOUT.as_millis() * 2 < LEASE_MS as u128);
 
 pub async fn run(engine: Engine, stop: Stop) {
-    let http = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("a client with a timeout builds");
+    // Connects only where the egress policy permits; no redirects.
+    let http = engine.config.outgoing_webhook_allow.client(TIMEOUT);
     let wake = engine.wake.deliveries.clone();
     worker::run_loop(stop, Some(wake), POLL, || step(&engine, &http)).await;
 }
@@ -58,36 +60,42 @@ async fn step(engine: &Engine, http: &reqwest::Client) -> Step {
 async fn deliver(engine: &Engine, http: &reqwest::Client, row: DeliveryRow) {
     let now = now_millis();
     let outcome = match engine.store.endpoint(&row.endpoint_id).await {
-        Ok(Some(endpoint)) => {
-            let secrets: Vec<String> = active_secrets(engine, &endpoint, now)
-                .into_iter()
-                .map(|s| s.expose().clone())
-                .collect();
-            let timestamp = now / 1000;
-            let body = row.payload.as_bytes();
-            let signature = signing::signature_header(&secrets, &row.event_id, timestamp, body);
-            let result = http
-                .post(&endpoint.url)
-                .header("content-type", "application/json")
-                .header("webhook-id", &row.event_id)
-                .header("webhook-timestamp", timestamp.to_string())
-                .header("webhook-signature", signature)
-                .body(row.payload.clone())
-                .send()
-                .await;
-            match result {
-                Ok(response) if response.status().is_success() => {
-                    Ok(i64::from(response.status().as_u16()))
+        Ok(Some(endpoint)) => match permitted(engine, &endpoint.url) {
+            Err(refusal) => Err(Failure::Refused(refusal)),
+            Ok(url) => {
+                let secrets: Vec<String> = active_secrets(engine, &endpoint, now)
+                    .into_iter()
+                    .map(|s| s.expose().clone())
+                    .collect();
+                let timestamp = now / 1000;
+                let body = row.payload.as_bytes();
+                let signature = signing::signature_header(&secrets, &row.event_id, timestamp, body);
+                let result = http
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .header("webhook-id", &row.event_id)
+                    .header("webhook-timestamp", timestamp.to_string())
+                    .header("webhook-signature", signature)
+                    .body(row.payload.clone())
+                    .send()
+                    .await;
+                match result {
+                    Ok(response) if response.status().is_success() => {
+                        Ok(i64::from(response.status().as_u16()))
+                    }
+                    Ok(response) => Err(Failure::Retry(
+                        Some(i64::from(response.status().as_u16())),
+                        format!("the endpoint answered {}", response.status()),
+                    )),
+                    Err(error) => match egress::refusal_of(&error) {
+                        Some(refusal) => Err(Failure::Refused(refusal)),
+                        None => Err(Failure::Retry(None, error.without_url().to_string())),
+                    },
                 }
-                Ok(response) => Err((
-                    Some(i64::from(response.status().as_u16())),
-                    format!("the endpoint answered {}", response.status()),
-                )),
-                Err(error) => Err((None, error.without_url().to_string())),
             }
-        }
+        },
         Ok(None) => return, // deleted with its deliveries
-        Err(error) => Err((None, format!("storage: {error}"))),
+        Err(error) => Err(Failure::Retry(None, format!("storage: {error}"))),
     };
     let recorded = match outcome {
         Ok(status) => {
@@ -97,7 +105,24 @@ async fn deliver(engine: &Engine, http: &reqwest::Client, row: DeliveryRow) {
                 .record_delivery(row.id, true, Some(status), None, None, now_millis())
                 .await
         }
-        Err((status, error)) => {
+        Err(Failure::Refused(refusal)) => {
+            // Not retried: the address must change, or the operator's
+            // allow-list. A redelivery tries again.
+            metrics::counter!("outgoing_webhooks_refused_total").increment(1);
+            tracing::warn!(delivery = row.id, %refusal, "webhook delivery refused");
+            engine
+                .store
+                .record_delivery(
+                    row.id,
+                    false,
+                    None,
+                    Some(&refusal.to_string()),
+                    None,
+                    now_millis(),
+                )
+                .await
+        }
+        Err(Failure::Retry(status, error)) => {
             let retry_at = RETRY.retry_at(row.attempts + 1, now_millis());
             metrics::counter!("outgoing_webhooks_failed_attempts_total").increment(1);
             tracing::warn!(delivery = row.id, %error, retry = retry_at.is_some(), "webhook delivery failed");
@@ -110,6 +135,22 @@ async fn deliver(engine: &Engine, http: &reqwest::Client, row: DeliveryRow) {
     if let Err(error) = recorded {
         tracing::error!(delivery = row.id, %error, "cannot record a webhook delivery");
     }
+}
+
+/// Why an attempt did not deliver.
+enum Failure {
+    /// The endpoint or the network failed: tried again on the schedule.
+    Retry(Option<i64>, String),
+    /// The egress policy refused the address.
+    Refused(Refusal),
+}
+
+/// The endpoint's address, if the policy lets a delivery start for it
+/// (its name is checked again when the client resolves it).
+fn permitted(engine: &Engine, raw: &str) -> Result<url::Url, Refusal> {
+    let url = url::Url::parse(raw).map_err(|_| Refusal::Unresolvable)?;
+    engine.config.outgoing_webhook_allow.check_url(&url)?;
+    Ok(url)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::{
     accounts::{Caller, Role},
     audit,
     contacts::{ContactObject, ContactRow},
+    egress::{EgressPolicy, Refusal},
     secret::Secret,
     store::{now_millis, DeliveryEntry, EndpointRow},
     vault::binding,
@@ -54,16 +55,24 @@ pub fn active_secrets(engine: &Engine, row: &EndpointRow, now: i64) -> Vec<Secre
     secrets
 }
 
-/// HTTPS only; plain HTTP is allowed to loopback, for local development.
-pub fn check_url(text: &str) -> Result<url::Url, Error> {
+/// A public HTTPS address; plain HTTP and inside addresses only where the
+/// operator's allow-list (`OUTGOING_WEBHOOK_ALLOW`) names them. A host
+/// name is resolved, and checked again, when each delivery connects.
+pub fn check_url(text: &str, policy: &EgressPolicy) -> Result<url::Url, Error> {
     let bad = |m: &str| Error::invalid("url", m);
     let url = url::Url::parse(text.trim())
         .map_err(|_| bad("Enter a full address, like https://example.com/hooks."))?;
-    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    match url.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        _ => return Err(bad("The address must start with https://.")),
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(bad("The address must start with https://."));
+    }
+    match policy.check_url(&url) {
+        Ok(()) => {}
+        Err(Refusal::NotHttps) => return Err(bad("The address must start with https://.")),
+        Err(_) => {
+            return Err(bad(
+                "The address is on a private network; only public addresses can receive events.",
+            ))
+        }
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad(
@@ -103,7 +112,7 @@ pub async fn create(
     url: &str,
 ) -> Result<(Endpoint, String), Error> {
     caller.require(Role::Admin)?;
-    let url = check_url(url)?;
+    let url = check_url(url, &engine.config.outgoing_webhook_allow)?;
     let existing = engine.store.endpoints_of(&caller.workspace.id).await?;
     if existing.len() >= MAX_ENDPOINTS {
         return Err(Error::invalid(

@@ -36,6 +36,8 @@ pub fn config_for(db: &TestDatabase, sandbox: &Sandbox, keys: &str) -> Config {
     let vars: HashMap<&str, String> = HashMap::from([
         ("DATABASE_URL", db.url.as_str().to_string()),
         ("TOKEN_ENCRYPTION_KEYS", keys.to_string()),
+        // The suites' receivers listen on loopback, over plain HTTP.
+        ("OUTGOING_WEBHOOK_ALLOW", "127.0.0.1".to_string()),
     ]);
     let settings = Settings::from_lookup(|name| vars.get(name).cloned()).expect("settings");
     let defaults = SandboxConfig::default();
