@@ -12,9 +12,14 @@ const repoRoot = resolve(__dirname, "..");
 const server = process.env.SWITCHBOARD_SERVER ?? join(repoRoot, "target/debug/server");
 const sandbox = process.env.SWITCHBOARD_SANDBOX ?? join(repoRoot, "target/debug/sandbox");
 const dataDir = mkdtempSync(join(tmpdir(), "switchboard-e2e-"));
+// What the server under test writes to stderr (panics among it): the
+// global teardown fails the run if it holds a panic.
+const serverLog = join(dataDir, "server-stderr.log");
+process.env.SWITCHBOARD_E2E_SERVER_LOG = serverLog;
 
 export default defineConfig({
   testDir: "./tests",
+  globalTeardown: "./global-teardown.ts",
   timeout: 30_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
@@ -31,7 +36,7 @@ export default defineConfig({
     },
   },
   webServer: [{
-    command: server,
+    command: `"${server}" 2>>"${serverLog}"`,
     cwd: repoRoot,
     url: `http://127.0.0.1:${port}/readyz`,
     reuseExistingServer: false,

@@ -67,8 +67,11 @@ fn DemoBanner() -> impl IntoView {
     view! {
         <Suspense>
             {move || {
+                // `try_get`: the banner's resource may already be gone when
+                // a response finishes late (a navigation, a closed request).
                 status
-                    .get()
+                    .try_get()
+                    .flatten()
                     .and_then(Result::ok)
                     .filter(|s| s.demo_mode)
                     .map(|status| {

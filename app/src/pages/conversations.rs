@@ -43,19 +43,26 @@ pub fn Conversations() -> impl IntoView {
         query.get("number").zip(query.get("customer"))
     };
     let search = RwSignal::new(String::new());
+    // The thread is drawn by the browser only (see `thread` below).
+    let mounted = RwSignal::new(false);
+    Effect::new(move |_| mounted.set(true));
     let list = Resource::new(
         move || (refresh.get(), search.get()),
         |(_, search)| list_conversations((!search.trim().is_empty()).then_some(search)),
     );
-    let thread = Resource::new(
-        move || (selected(), refresh.get()),
-        |(selected, _)| async move {
+    // Read in the browser only: it refreshes every two seconds there, and
+    // on the server several components reading it while it resolves
+    // deadlocked the render's reactive graph across worker threads (every
+    // later request then hung).
+    let thread = LocalResource::new(move || {
+        let (selected, _) = (selected(), refresh.get());
+        async move {
             match selected {
                 Some((number, customer)) => conversation_thread(number, customer).await.map(Some),
                 None => Ok(None),
             }
-        },
-    );
+        }
+    });
     view! {
         <section class="page">
             <h1>"Conversations"</h1>
@@ -94,6 +101,7 @@ pub fn Conversations() -> impl IntoView {
                     </Transition>
                 </aside>
                 <div class="thread" aria-label="Thread">
+                    <Show when=move || mounted.get() fallback=|| view! { <p>"Loading…"</p> }>
                     <Transition fallback=|| view! { <p>"Loading…"</p> }>
                         {move || thread.get().map(|result| match result {
                             Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -118,6 +126,7 @@ pub fn Conversations() -> impl IntoView {
                             }).collect_view().into_any(),
                         })}
                     </Transition>
+                    </Show>
                     {move || selected().map(|(number, customer)| {
                         let current = Signal::derive(move || thread.get().and_then(|r| r.ok()).flatten());
                         view! { <Composer number customer thread=current refresh/> }.into_any()
