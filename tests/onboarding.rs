@@ -562,7 +562,8 @@ async fn rotating_keys_moves_every_token_to_the_new_key(backend: TestBackend) {
         &later,
         &row,
         switchboard::store::now_millis(),
-    );
+    )
+    .expect("the current secret opens");
     assert_eq!(secrets.len(), 2, "both secrets open under the new key");
     assert_eq!(secrets[0].expose(), &secret);
 }

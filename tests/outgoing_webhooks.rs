@@ -28,6 +28,8 @@ on_both_backends!(
     after_a_rotation_both_secrets_verify,
     endpoints_must_be_https_and_belong_to_the_workspace,
     private_addresses_are_refused_when_added_and_when_delivering,
+    a_disconnected_number_is_not_routed_until_connected_again,
+    an_endpoint_whose_secret_cannot_be_opened_gets_nothing,
 );
 
 const CUSTOMER: &str = "15550002222";
@@ -378,5 +380,143 @@ async fn private_addresses_are_refused_when_added_and_when_delivering(backend: T
     assert_eq!(entry.last_status, None);
     env.drain().await;
     assert!(receiver.of_type("message.received").is_empty());
+    running.stop().await;
+}
+
+async fn a_disconnected_number_is_not_routed_until_connected_again(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    outgoing_webhooks::create(&env.engine, &env.caller, &url)
+        .await
+        .unwrap();
+    let running = env.run().await;
+    // A conversation before: the customer's window is open at Meta.
+    env.customer_writes(&phone, CUSTOMER, text("hello")).await;
+    eventually("the first answer", WAIT, || async {
+        env.received(&phone, CUSTOMER).await.len() == 1
+    })
+    .await;
+    env.drain().await;
+    let stored = env
+        .engine
+        .store
+        .count_messages(&env.caller.workspace.id)
+        .await
+        .unwrap();
+    let told = receiver.events().len();
+    switchboard::numbers::disconnect(&env.engine, &env.caller, &phone, false)
+        .await
+        .unwrap();
+    // Meta may still deliver the number's events (retries, another app's
+    // subscription): one arrives, as it would after the signature check.
+    let wamid = "wamid.after-disconnect";
+    let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": env.demo.waba_id, "changes": [{ "field": "messages", "value": {
+        "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": "15550783881", "phone_number_id": phone },
+        "contacts": [{ "profile": { "name": "Ana" }, "wa_id": CUSTOMER }],
+        "messages": [{ "from": CUSTOMER, "id": wamid, "timestamp": (switchboard::store::now_millis() / 1000).to_string(), "type": "text", "text": { "body": "anyone there?" } }],
+    }}]}]});
+    env.engine
+        .store
+        .append_webhook_events(&[switchboard::store::NewWebhookEvent {
+            received_at: switchboard::store::now_millis(),
+            signature: "sha256=checked-at-the-door".into(),
+            body: body.to_string().into_bytes(),
+        }])
+        .await
+        .unwrap();
+    env.engine.wake.journal.notify_one();
+    env.drain().await;
+    let waiting = env.engine.store.unrouted_changes(10).await.unwrap();
+    assert!(
+        waiting
+            .iter()
+            .any(|u| u.phone_number_id.as_deref() == Some(phone.as_str())),
+        "{waiting:?}"
+    );
+    assert_eq!(
+        env.engine
+            .store
+            .count_messages(&env.caller.workspace.id)
+            .await
+            .unwrap(),
+        stored,
+        "not stored in the disconnected number's conversations"
+    );
+    assert_eq!(receiver.events().len(), told, "no outgoing webhook fired");
+    assert_eq!(
+        env.received(&phone, CUSTOMER).await.len(),
+        1,
+        "no bot reply"
+    );
+
+    // Connected again: the waiting event is processed, answered, told.
+    let progress = env.connect("attempt-0002", &phone).await;
+    assert_eq!(progress.state, switchboard::onboarding::RunState::Done);
+    eventually("the bot answers the waiting message", WAIT, || async {
+        env.received(&phone, CUSTOMER).await.len() == 2
+    })
+    .await;
+    env.drain().await;
+    assert_eq!(receiver.of_type("message.received").len(), 2);
+    running.stop().await;
+}
+
+async fn an_endpoint_whose_secret_cannot_be_opened_gets_nothing(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let receiver = Receiver::default();
+    let url = receiver.start().await;
+    let (endpoint, _) = outgoing_webhooks::create(&env.engine, &env.caller, &url)
+        .await
+        .unwrap();
+    // The key that sealed the secret leaves the ring.
+    let forget = "UPDATE webhook_endpoints SET secret_key_id = 'retired' WHERE id = $1";
+    match &env.engine.store {
+        switchboard::store::Store::Sqlite(s) => {
+            sqlx::query(forget)
+                .bind(&endpoint.id)
+                .execute(s.pool())
+                .await
+                .unwrap();
+        }
+        switchboard::store::Store::Postgres(s) => {
+            sqlx::query(forget)
+                .bind(&endpoint.id)
+                .execute(s.pool())
+                .await
+                .unwrap();
+        }
+    }
+    switchboard::bot::save(&env.engine, &env.caller, &Default::default())
+        .await
+        .unwrap();
+    let running = env.run().await;
+    env.customer_writes(&phone, CUSTOMER, text("hello")).await;
+    let logged = || async {
+        outgoing_webhooks::deliveries(&env.engine, &env.caller)
+            .await
+            .unwrap()
+    };
+    eventually("the unsigned attempt logged", WAIT, || async {
+        logged().await.first().is_some_and(|d| d.attempts == 1)
+    })
+    .await;
+    let entry = logged().await.remove(0);
+    assert_eq!(
+        entry.state,
+        DeliveryState::Pending,
+        "retried, in case the key comes back"
+    );
+    assert!(
+        entry
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("signing secret cannot be opened"),
+        "{entry:?}"
+    );
+    env.drain().await;
+    assert!(receiver.events().is_empty(), "nothing unsigned was sent");
     running.stop().await;
 }

@@ -171,3 +171,36 @@ async fn the_sqlite_webhook_journal_is_a_file_of_its_own() {
         std::path::PathBuf::from("data/switchboard-journal.db")
     );
 }
+
+#[tokio::test]
+async fn an_acknowledgement_commits_at_full_sync_whatever_the_connection_was_left_at() {
+    let db = TestDatabase::create(TestBackend::Sqlite).await;
+    let store = db.open_store().await;
+    let Store::Sqlite(sqlite) = &store else {
+        panic!("expected SQLite");
+    };
+    // A connection left relaxed, as a bug in the pipeline's marks might
+    // leave it (the journal has one connection, shared by both).
+    sqlx::query("PRAGMA synchronous = NORMAL")
+        .execute(sqlite.journal_pool())
+        .await
+        .unwrap();
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(sqlite.journal_pool())
+        .await
+        .unwrap();
+    assert_eq!(sync, 1, "NORMAL is 1: the relaxed state is really there");
+    store
+        .append_webhook_events(&[switchboard::store::NewWebhookEvent {
+            received_at: 1,
+            signature: "sha256=x".into(),
+            body: b"{}".to_vec(),
+        }])
+        .await
+        .unwrap();
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(sqlite.journal_pool())
+        .await
+        .unwrap();
+    assert_eq!(sync, 2, "the append committed at FULL");
+}

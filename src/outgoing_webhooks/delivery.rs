@@ -63,10 +63,12 @@ async fn deliver(engine: &Engine, http: &reqwest::Client, row: DeliveryRow) {
         Ok(Some(endpoint)) => match permitted(engine, &endpoint.url) {
             Err(refusal) => Err(Failure::Refused(refusal)),
             Ok(url) => {
-                let secrets: Vec<String> = active_secrets(engine, &endpoint, now)
-                    .into_iter()
-                    .map(|s| s.expose().clone())
-                    .collect();
+                let secrets: Vec<String> = match active_secrets(engine, &endpoint, now) {
+                    Ok(secrets) => secrets.into_iter().map(|s| s.expose().clone()).collect(),
+                    Err(error) => {
+                        return unsigned(engine, &row, &error).await;
+                    }
+                };
                 let timestamp = now / 1000;
                 let body = row.payload.as_bytes();
                 let signature = signing::signature_header(&secrets, &row.event_id, timestamp, body);
@@ -133,6 +135,25 @@ async fn deliver(engine: &Engine, http: &reqwest::Client, row: DeliveryRow) {
         }
     };
     if let Err(error) = recorded {
+        tracing::error!(delivery = row.id, %error, "cannot record a webhook delivery");
+    }
+}
+
+/// The endpoint's secret cannot be opened (its encryption key is gone from
+/// `TOKEN_ENCRYPTION_KEYS`, or the stored seal is damaged): nothing is
+/// sent, and the log says why. Retried on the schedule, in case the key
+/// comes back; rotating the secret mends it for good.
+async fn unsigned(engine: &Engine, row: &DeliveryRow, error: &crate::vault::VaultError) {
+    let reason = "not sent: the endpoint's signing secret cannot be opened (its encryption key \
+                  left TOKEN_ENCRYPTION_KEYS, or the stored secret was altered); rotate the secret";
+    metrics::counter!("outgoing_webhooks_unsigned_total").increment(1);
+    tracing::error!(delivery = row.id, %error, "webhook not sent: its signing secret cannot be opened");
+    let retry_at = RETRY.retry_at(row.attempts + 1, now_millis());
+    if let Err(error) = engine
+        .store
+        .record_delivery(row.id, false, None, Some(reason), retry_at, now_millis())
+        .await
+    {
         tracing::error!(delivery = row.id, %error, "cannot record a webhook delivery");
     }
 }

@@ -17,7 +17,7 @@ use crate::{
     egress::{EgressPolicy, Refusal},
     secret::Secret,
     store::{now_millis, DeliveryEntry, EndpointRow},
-    vault::binding,
+    vault::{binding, VaultError},
     webhook::payload::{InboundMessage, StatusUpdate},
     Engine, Error,
 };
@@ -42,17 +42,23 @@ pub(crate) fn endpoint_binding(workspace_id: &str, endpoint_id: &str) -> Vec<u8>
 }
 
 /// The secrets that sign now: the current one, and the previous one while
-/// its grace lasts.
-pub fn active_secrets(engine: &Engine, row: &EndpointRow, now: i64) -> Vec<Secret<String>> {
+/// its grace lasts. Fails closed: without the current secret nothing is
+/// signed, so nothing is sent (an unsigned or wrongly signed event would
+/// teach the receiver to skip verification).
+pub fn active_secrets(
+    engine: &Engine,
+    row: &EndpointRow,
+    now: i64,
+) -> Result<Vec<Secret<String>>, VaultError> {
     let aad = endpoint_binding(&row.workspace_id, &row.id);
-    let mut secrets: Vec<Secret<String>> =
-        engine.vault.open(&row.secret, &aad).into_iter().collect();
+    let mut secrets = vec![engine.vault.open(&row.secret, &aad)?];
     if let Some((previous, until)) = &row.previous {
         if now < *until {
+            // The previous secret is a courtesy during a rotation.
             secrets.extend(engine.vault.open(previous, &aad));
         }
     }
-    secrets
+    Ok(secrets)
 }
 
 /// A public HTTPS address; plain HTTP and inside addresses only where the

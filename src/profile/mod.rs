@@ -307,8 +307,13 @@ async fn upload(
         let failure = match sent {
             Ok(UploadOutcome::Handle(handle)) => return Ok(handle),
             Ok(UploadOutcome::Partial(at)) if at > offset => {
-                offset = at;
-                continue;
+                match within(at, picture.bytes.len()) {
+                    Ok(at) => {
+                        offset = at;
+                        continue;
+                    }
+                    Err(error) => error,
+                }
             }
             Ok(UploadOutcome::Partial(_)) => GraphError::Unexpected {
                 status: 200,
@@ -322,14 +327,21 @@ async fn upload(
         resumes += 1;
         tracing::warn!(%failure, resumes, "profile picture upload interrupted; resuming");
         tokio::time::sleep(Duration::from_millis(200 * u64::from(resumes))).await;
-        offset = engine.graph.upload_offset(token, &session).await?;
-        if offset > picture.bytes.len() {
-            return Err(GraphError::Unexpected {
-                status: 200,
-                excerpt: format!("Meta reports {offset} bytes of {}", picture.bytes.len()),
-            });
-        }
+        let reported = engine.graph.upload_offset(token, &session).await?;
+        offset = within(reported, picture.bytes.len())?;
     }
+}
+
+/// An offset Meta reported for a `len`-byte file, if it lies inside it:
+/// an upload goes on from there, and never slices past the end.
+fn within(reported: usize, len: usize) -> Result<usize, GraphError> {
+    if reported > len {
+        return Err(GraphError::Unexpected {
+            status: 200,
+            excerpt: format!("Meta reports {reported} bytes of {len}"),
+        });
+    }
+    Ok(reported)
 }
 
 /// Checks the picture by decoding it, uploads it, and sets it.
@@ -374,4 +386,17 @@ pub async fn replace_picture(
     snapshot.profile_picture_url = after.profile_picture_url.clone();
     remember(engine, caller, phone_number_id, &snapshot).await?;
     view_of(engine, phone_number_id, after).await
+}
+
+#[cfg(test)]
+mod offset_tests {
+    use super::within;
+
+    #[test]
+    fn an_offset_meta_reports_out_of_range_is_an_error_not_a_panic() {
+        assert_eq!(within(0, 1_000).unwrap(), 0);
+        assert_eq!(within(1_000, 1_000).unwrap(), 1_000);
+        assert!(within(1_001, 1_000).is_err());
+        assert!(within(usize::MAX, 1_000).is_err());
+    }
 }

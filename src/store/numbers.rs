@@ -226,15 +226,18 @@ impl Store {
 
     /// Workspace and contact scope of each connected number among
     /// `phone_number_ids`.
+    /// Where events of these numbers go. A disconnected number has no
+    /// route: its events wait as unrouted until it is connected again (no
+    /// bot reply, no outgoing webhook meanwhile).
     pub async fn number_owners(&self, phone_number_ids: &[String]) -> Result<Vec<NumberRoute>> {
         let mut owners = Vec::new();
         for id in phone_number_ids {
             let owner: Option<NumberRoute> = with_pool!(self, pool => {
                 sqlx::query_as(
                     "SELECT phone_number_id, workspace_id, COALESCE(contact_scope, 'waba:' || waba_id) AS contact_scope
-                     FROM whatsapp_numbers WHERE phone_number_id = $1",
+                     FROM whatsapp_numbers WHERE phone_number_id = $1 AND status <> $2",
                 )
-                .bind(id).fetch_optional(pool).await?
+                .bind(id).bind(NumberStatus::Disconnected).fetch_optional(pool).await?
             });
             owners.extend(owner);
         }

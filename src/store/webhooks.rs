@@ -93,16 +93,40 @@ impl Store {
         if events.is_empty() {
             return Ok(());
         }
-        with_journal_pool!(self, pool => {
-            let mut insert = sqlx::QueryBuilder::new("INSERT INTO webhook_events (received_at, signature, body, next_attempt_at) ");
-            insert.push_values(events, |mut row, event| {
-                row.push_bind(event.received_at)
-                    .push_bind(&event.signature)
-                    .push_bind(&event.body)
-                    .push_bind(event.received_at);
-            });
-            insert.build().execute(pool).await?;
-        });
+        const INSERT: &str =
+            "INSERT INTO webhook_events (received_at, signature, body, next_attempt_at) ";
+        match self {
+            Store::Sqlite(s) => {
+                let mut conn = s.journal_pool().acquire().await?;
+                // An acknowledgement states its own durability on the
+                // connection it commits on, whatever the connection's last
+                // user left (the pipeline's relaxed marks share it): so an
+                // acknowledged event is on disk by construction.
+                sqlx::query("PRAGMA synchronous = FULL")
+                    .execute(&mut *conn)
+                    .await?;
+                let mut insert = sqlx::QueryBuilder::new(INSERT);
+                insert.push_values(events, |mut row, event| {
+                    row.push_bind(event.received_at)
+                        .push_bind(&event.signature)
+                        .push_bind(&event.body)
+                        .push_bind(event.received_at);
+                });
+                insert.build().execute(&mut *conn).await?;
+            }
+            Store::Postgres(s) => {
+                // A plain commit: `synchronous_commit` is relaxed only by
+                // `SET LOCAL` inside the pipeline's own transactions.
+                let mut insert = sqlx::QueryBuilder::new(INSERT);
+                insert.push_values(events, |mut row, event| {
+                    row.push_bind(event.received_at)
+                        .push_bind(&event.signature)
+                        .push_bind(&event.body)
+                        .push_bind(event.received_at);
+                });
+                insert.build().execute(s.journal_pool()).await?;
+            }
+        }
         Ok(())
     }
 
