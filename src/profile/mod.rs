@@ -312,7 +312,7 @@ async fn upload(
                         offset = at;
                         continue;
                     }
-                    Err(error) => error,
+                    Err(error) => *error,
                 }
             }
             Ok(UploadOutcome::Partial(_)) => GraphError::Unexpected {
@@ -328,18 +328,18 @@ async fn upload(
         tracing::warn!(%failure, resumes, "profile picture upload interrupted; resuming");
         tokio::time::sleep(Duration::from_millis(200 * u64::from(resumes))).await;
         let reported = engine.graph.upload_offset(token, &session).await?;
-        offset = within(reported, picture.bytes.len())?;
+        offset = within(reported, picture.bytes.len()).map_err(|e| *e)?;
     }
 }
 
 /// An offset Meta reported for a `len`-byte file, if it lies inside it:
 /// an upload goes on from there, and never slices past the end.
-fn within(reported: usize, len: usize) -> Result<usize, GraphError> {
+fn within(reported: usize, len: usize) -> Result<usize, Box<GraphError>> {
     if reported > len {
-        return Err(GraphError::Unexpected {
+        return Err(Box::new(GraphError::Unexpected {
             status: 200,
             excerpt: format!("Meta reports {reported} bytes of {len}"),
-        });
+        }));
     }
     Ok(reported)
 }
