@@ -156,6 +156,21 @@ pub struct Settings {
     /// media URLs point): customers' files are fetched from these hosts
     /// only, and from the Graph API's own host.
     pub media_download_hosts: Vec<String>,
+    pub http: HttpLimits,
+}
+
+/// What one client may take of the server.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// `MAX_CONNECTIONS` (default 1024): connections open at once; more
+    /// wait in the listen backlog.
+    pub max_connections: usize,
+    /// `REQUEST_TIMEOUT_SECS` (default 30): a request whose response has
+    /// not begun by then is answered 408 (a page that streams goes on).
+    pub request_timeout_secs: u64,
+    /// `METRICS_TOKEN`: when set, `/metrics` answers only a request with
+    /// `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Secret<String>>,
 }
 
 /// How long a number's sender holds what it claims, and how long a message
@@ -390,6 +405,11 @@ impl Settings {
             .map(|host| host.trim().to_ascii_lowercase())
             .filter(|host| !host.is_empty())
             .collect();
+        let http = HttpLimits {
+            max_connections: number("MAX_CONNECTIONS", 1024)? as usize,
+            request_timeout_secs: number("REQUEST_TIMEOUT_SECS", 30)?,
+            metrics_token: get("METRICS_TOKEN").map(Secret::new),
+        };
         let timing = OutboxTiming::default();
         let outbox = OutboxTiming {
             lease_ms: number("OUTBOX_LEASE_MS", timing.lease_ms as u64)?.max(300) as i64,
@@ -436,6 +456,7 @@ impl Settings {
             outbox,
             outgoing_webhook_allow,
             media_download_hosts,
+            http,
         })
     }
 

@@ -10,6 +10,7 @@ use std::{
 };
 
 use app::{shell, App};
+use axum::serve::ListenerExt;
 use axum::{
     body::Body,
     extract::FromRef,
@@ -34,12 +35,14 @@ use tokio::{net::TcpListener, sync::watch};
 use tower::ServiceBuilder;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::TimeoutLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
 
 use crate::{
     health, http_metrics,
+    limits::{self, CappedListener},
     security::{self, AllowedOrigins},
     webhook_routes,
 };
@@ -184,10 +187,13 @@ impl Application {
             ));
         }
         let (fired, mut fired_rx) = watch::channel(false);
-        let service = self
-            .router
+        let service = with_common_layers(self.router, &self.engine.config)
             .into_make_service_with_connect_info::<SocketAddr>();
-        let serve = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+        // `tap_io` only so that axum hands the peer's address to handlers
+        // (it knows how to for a tapped listener of any kind).
+        let listener = CappedListener::new(self.listener, self.engine.config.http.max_connections)
+            .tap_io(|_| {});
+        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = fired.send(true);
         });
@@ -304,30 +310,6 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
     };
     let leptos = state.leptos.clone();
 
-    let request_id = HeaderName::from_static("x-request-id");
-    let http_layers = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-        .layer(
-            TraceLayer::new_for_http()
-                // Only the path: query strings can carry secrets
-                // (the webhook handshake's verify token).
-                .make_span_with(|request: &Request<Body>| {
-                    let request_id = request
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                        request_id = %request_id,
-                    )
-                })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .layer(PropagateRequestIdLayer::new(request_id));
-
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -342,10 +324,46 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
             allowed,
             security::require_same_origin,
         ))
+        .with_state(state)
+}
+
+/// What every route group gets, the webhook, media and the API included:
+/// a request id and an access log line (secrets in paths redacted), the
+/// security headers, metrics, a time limit, and the failure notes of the
+/// UI's server functions.
+fn with_common_layers(router: Router, config: &switchboard::config::Config) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let http_layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                // Only the path, redacted: query strings and some paths
+                // carry secrets (the handshake's verify token, invitations).
+                .make_span_with(|request: &Request<Body>| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %limits::loggable_path(request.uri().path()),
+                        request_id = %request_id,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id));
+    let timeout = Duration::from_secs(config.http.request_timeout_secs.max(1));
+    router
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(middleware::from_fn(security::headers))
         .layer(middleware::from_fn(http_metrics::track))
         // Inside the request's span, which its failures are logged in.
         .layer(middleware::from_fn(app::failures::collect))
         .layer(http_layers)
-        .with_state(state)
 }

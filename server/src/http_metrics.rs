@@ -3,15 +3,33 @@
 use std::time::Instant;
 
 use axum::{
-    extract::{MatchedPath, Request},
-    http::header,
+    extract::{MatchedPath, Request, State},
+    http::{header, HeaderMap, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 
+use switchboard::{webhook::signature, Engine};
+
 use crate::telemetry::prometheus;
 
-pub async fn render() -> impl IntoResponse {
+/// The metrics; with `METRICS_TOKEN` set, only for a request bearing it.
+pub async fn render(State(engine): State<Engine>, headers: HeaderMap) -> Response {
+    if let Some(token) = &engine.config.http.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !signature::same_token(given, token.expose()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "a bearer token is required",
+            )
+                .into_response();
+        }
+    }
     let handle = prometheus();
     handle.run_upkeep();
     (
@@ -21,6 +39,7 @@ pub async fn render() -> impl IntoResponse {
         )],
         handle.render(),
     )
+        .into_response()
 }
 
 /// Labels by the matched route, never the raw path, so that ids in URLs do

@@ -7,6 +7,7 @@ mod application;
 pub mod commands;
 pub mod health;
 pub mod http_metrics;
+mod limits;
 pub mod security;
 pub mod shutdown;
 pub mod telemetry;

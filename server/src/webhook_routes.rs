@@ -30,6 +30,10 @@ pub fn routes(engine: Engine, journal: Journal) -> Router {
     Router::new()
         .route("/webhook", get(handshake).post(receive))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A body announced too big is refused before any of it is read.
+        .layer(axum::middleware::from_fn(|request, next| {
+            crate::limits::refuse_announced_oversize(MAX_BODY_BYTES, request, next)
+        }))
         .with_state(WebhookState { engine, journal })
 }
 

@@ -48,9 +48,18 @@ pub async fn spawn_app_with(
     backend: TestBackend,
     customise: impl FnOnce(Application) -> Application,
 ) -> TestApp {
+    spawn_app_configured(backend, &[], customise).await
+}
+
+/// Like [`spawn_app_with`], with more settings from `extra`.
+pub async fn spawn_app_configured(
+    backend: TestBackend,
+    extra: &[(&str, &str)],
+    customise: impl FnOnce(Application) -> Application,
+) -> TestApp {
     let db = TestDatabase::create(backend).await;
     let app = customise(
-        Application::build(test_config(&db, &[]))
+        Application::build(test_config(&db, extra))
             .await
             .expect("app builds"),
     );

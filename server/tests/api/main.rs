@@ -2,6 +2,7 @@
 
 mod access;
 mod crash;
+mod hardening;
 mod helpers;
 mod identity;
 mod integration;

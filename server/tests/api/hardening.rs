@@ -1,0 +1,139 @@
+//! The server under abuse: every route group answers with the security
+//! headers and a request id, `/metrics` can demand a token, an oversized
+//! webhook is refused before its body is read, a request that takes too
+//! long is cut off, and the number of open connections is capped.
+
+use std::time::Duration;
+
+use axum::{routing::get, Router};
+use switchboard::test_support::TestBackend;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+use crate::helpers::{spawn_app, spawn_app_configured};
+
+#[tokio::test]
+async fn every_route_group_carries_security_headers_and_a_request_id() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    for path in [
+        "/webhook?hub.mode=subscribe",
+        "/api/v1/openapi.json",
+        "/api/v1/conversations",
+        "/media/1/2",
+        "/healthz",
+        "/sign-in",
+    ] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert!(headers.contains_key("content-security-policy"), "{path}");
+        assert_eq!(headers["x-request-id"].len(), 36, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn metrics_can_require_a_bearer_token() {
+    let app = spawn_app_configured(
+        TestBackend::Sqlite,
+        &[("METRICS_TOKEN", "scrape-me")],
+        |a| a,
+    )
+    .await;
+    assert_eq!(app.get("/metrics").await.status(), 401);
+    let wrong = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .bearer_auth("guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .bearer_auth("scrape-me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
+    assert!(right.text().await.unwrap().contains("http_requests_total"));
+}
+
+/// Sends `head` (and no body) on a fresh connection; returns the status
+/// line of what comes back.
+async fn raw_status(base: &str, head: &str) -> String {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 1024];
+    let read = stream.read(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer[..read])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_webhook_announcing_an_oversized_body_is_refused_before_it_is_sent() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    // The body never follows: the answer can only come from the header.
+    let status = raw_status(
+        &app.base,
+        "POST /webhook HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 50000000\r\n\r\n",
+    )
+    .await;
+    assert!(status.contains("413"), "{status}");
+}
+
+#[tokio::test]
+async fn a_request_that_takes_too_long_is_cut_off() {
+    let app = spawn_app_configured(
+        TestBackend::Sqlite,
+        &[("REQUEST_TIMEOUT_SECS", "1")],
+        |app| {
+            app.merge(Router::new().route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    "late"
+                }),
+            ))
+        },
+    )
+    .await;
+    let response = app.get("/slow").await;
+    assert_eq!(response.status(), 408);
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        200,
+        "the server goes on"
+    );
+}
+
+#[tokio::test]
+async fn open_connections_are_capped_and_a_freed_place_is_used() {
+    let app = spawn_app_configured(TestBackend::Sqlite, &[("MAX_CONNECTIONS", "2")], |a| a).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    // Two idle connections take both places...
+    let first = TcpStream::connect(&addr).await.unwrap();
+    let second = TcpStream::connect(&addr).await.unwrap();
+    // ...and a third waits for one (it is answered once a place is free).
+    let waiting = tokio::spawn({
+        let base = app.base.clone();
+        async move {
+            raw_status(
+                &base,
+                "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+            )
+            .await
+        }
+    });
+    drop(first);
+    let status = waiting.await.unwrap();
+    assert!(status.contains("200"), "{status}");
+    drop(second);
+}
