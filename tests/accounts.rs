@@ -22,6 +22,7 @@ on_both_backends!(
     agents_and_viewers_cannot_manage_members,
     admins_cannot_touch_owners,
     the_last_owner_stays,
+    two_owners_demoting_each_other_at_once_leave_one_owner,
     another_workspaces_member_ids_are_not_found,
     a_removed_member_loses_access_at_once,
     role_changes_are_audited_with_before_and_after,
@@ -467,4 +468,40 @@ async fn role_changes_are_audited_with_before_and_after(backend: TestBackend) {
         entries.windows(2).all(|w| w[0].id > w[1].id),
         "newest first"
     );
+}
+
+async fn two_owners_demoting_each_other_at_once_leave_one_owner(backend: TestBackend) {
+    let s = setup(backend).await;
+    for round in 0..5 {
+        let first = caller(&s.owner);
+        let second = add_member(&s, &format!("co-owner-{round}@example.com"), Role::Owner).await;
+        let second = caller(&second);
+        let (a, b) = tokio::join!(
+            accounts::change_role(&s.store, &first, &second.user.id, Role::Admin),
+            accounts::change_role(&s.store, &second, &first.user.id, Role::Admin),
+        );
+        let refused = [&a, &b]
+            .iter()
+            .filter(|r| matches!(r, Err(Error::Invalid { .. })))
+            .count();
+        assert_eq!(
+            s.store.count_owners(&first.workspace.id).await.unwrap(),
+            1,
+            "round {round}: {a:?} {b:?}"
+        );
+        assert_eq!(refused + [&a, &b].iter().filter(|r| r.is_ok()).count(), 2);
+        // Whoever is owner now makes the original owner owner again.
+        if a.is_err() {
+            accounts::change_role(&s.store, &second, &first.user.id, Role::Owner)
+                .await
+                .unwrap();
+            accounts::remove_member(&s.store, &first, &second.user.id)
+                .await
+                .unwrap();
+        } else {
+            accounts::remove_member(&s.store, &first, &second.user.id)
+                .await
+                .unwrap();
+        }
+    }
 }

@@ -230,19 +230,15 @@ pub async fn change_role(
     if current == Role::Owner || role == Role::Owner {
         caller.require(Role::Owner)?;
     }
-    if current == Role::Owner
-        && role != Role::Owner
-        && store.count_owners(&caller.workspace.id).await? <= 1
-    {
+    if current == role {
+        return Ok(());
+    }
+    if !store.set_role(&caller.workspace.id, user_id, role).await? {
         return Err(Error::invalid(
             "role",
             "a workspace keeps at least one owner",
         ));
     }
-    if current == role {
-        return Ok(());
-    }
-    store.set_role(&caller.workspace.id, user_id, role).await?;
     audit::record_by(
         store,
         caller,
@@ -258,16 +254,16 @@ pub async fn remove_member(store: &Store, caller: &Caller, user_id: &str) -> Res
     let current = member_of_callers_workspace(store, caller, user_id).await?;
     if current == Role::Owner {
         caller.require(Role::Owner)?;
-        if store.count_owners(&caller.workspace.id).await? <= 1 {
-            return Err(Error::invalid(
-                "member",
-                "a workspace keeps at least one owner",
-            ));
-        }
     }
-    store
+    if !store
         .delete_membership(&caller.workspace.id, user_id)
-        .await?;
+        .await?
+    {
+        return Err(Error::invalid(
+            "member",
+            "a workspace keeps at least one owner",
+        ));
+    }
     audit::record_by(
         store,
         caller,

@@ -1,7 +1,7 @@
 //! SQL for users, sessions, workspaces, memberships, invites and sign-in
 //! failures. The rules live in `crate::accounts`; this is storage only.
 
-use super::{with_pool, Result, Store};
+use super::{with_pool, with_tx, Result, Store, Tx};
 use crate::ids::WorkspaceId;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -318,22 +318,43 @@ impl Store {
         }))
     }
 
-    pub async fn set_role(&self, workspace_id: &str, user_id: &str, new_role: Role) -> Result<()> {
-        with_pool!(self, pool => {
+    /// Gives a member `new_role`, unless that would leave the workspace
+    /// without an owner (false). Decided under the workspace's lock, so two
+    /// owners demoting each other at once cannot both succeed.
+    pub async fn set_role(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        new_role: Role,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        if new_role != Role::Owner && !another_owner_remains(&mut tx, workspace_id, user_id).await?
+        {
+            return Ok(false);
+        }
+        with_tx!(&mut tx, conn => {
             sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
-                .bind(new_role.as_str()).bind(workspace_id).bind(user_id).execute(pool).await?;
+                .bind(new_role.as_str()).bind(workspace_id).bind(user_id).execute(&mut *conn).await?;
         });
-        Ok(())
+        tx.commit().await?;
+        Ok(true)
     }
 
-    pub async fn delete_membership(&self, workspace_id: &str, user_id: &str) -> Result<()> {
-        with_pool!(self, pool => {
+    /// Removes a member, unless they are the workspace's last owner (false);
+    /// their sessions leave the workspace with them.
+    pub async fn delete_membership(&self, workspace_id: &str, user_id: &str) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        if !another_owner_remains(&mut tx, workspace_id, user_id).await? {
+            return Ok(false);
+        }
+        with_tx!(&mut tx, conn => {
             sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
-                .bind(workspace_id).bind(user_id).execute(pool).await?;
+                .bind(workspace_id).bind(user_id).execute(&mut *conn).await?;
             sqlx::query("UPDATE sessions SET workspace_id = NULL WHERE user_id = $1 AND workspace_id = $2")
-                .bind(user_id).bind(workspace_id).execute(pool).await?;
+                .bind(user_id).bind(workspace_id).execute(&mut *conn).await?;
         });
-        Ok(())
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn insert_invite(
@@ -434,4 +455,24 @@ impl Store {
                 .bind(user_id).fetch_optional(pool).await?
         }))
     }
+}
+
+/// Whether the workspace keeps an owner other than `user_id` (true also
+/// when `user_id` is no owner). Takes the workspace row's lock first: on
+/// Postgres a concurrent change of the same workspace's owners waits for
+/// this transaction, then counts what it left (SQLite's `BEGIN IMMEDIATE`
+/// already serialises writers).
+async fn another_owner_remains(tx: &mut Tx<'_>, workspace_id: &str, user_id: &str) -> Result<bool> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query("UPDATE workspaces SET name = name WHERE id = $1")
+            .bind(workspace_id).execute(&mut *conn).await?;
+        let (is_owner, others): (i64, i64) = sqlx::query_as(
+            "SELECT
+                 COUNT(*) FILTER (WHERE user_id = $2),
+                 COUNT(*) FILTER (WHERE user_id <> $2)
+             FROM memberships WHERE workspace_id = $1 AND role = 'owner'",
+        )
+        .bind(workspace_id).bind(user_id).fetch_one(&mut *conn).await?;
+        is_owner == 0 || others > 0
+    }))
 }
