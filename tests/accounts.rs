@@ -16,6 +16,7 @@ on_both_backends!(
     unknown_email_and_wrong_password_look_the_same,
     sign_in_is_rate_limited_per_account,
     sign_in_is_rate_limited_per_address,
+    a_parallel_burst_cannot_pass_the_limits,
     changing_the_password_signs_out_other_sessions,
     an_invite_is_single_use_and_grants_its_role,
     a_signed_in_person_accepts_an_invite_and_switches,
@@ -138,14 +139,51 @@ async fn sign_in_is_rate_limited_per_account(backend: TestBackend) {
             Err(Error::InvalidCredentials)
         ));
     }
-    // Even the right password waits now, from any address.
-    let limited = accounts::sign_in(&s.store, "owner@example.com", PASSWORD, "10.9.9.9")
+    // Guessed at from many addresses: the owner, from a fresh address and
+    // with the right password, gets in, after a delay.
+    let started = std::time::Instant::now();
+    accounts::sign_in(&s.store, "owner@example.com", PASSWORD, "10.9.9.9")
+        .await
+        .expect("never locked out from a fresh address");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "but slowed down"
+    );
+
+    // From one address, five wrong guesses lock that address out of the
+    // account, the right password included.
+    for _ in 0..5 {
+        let _ =
+            accounts::sign_in(&s.store, "owner@example.com", "wrong password!", "10.1.1.1").await;
+    }
+    let limited = accounts::sign_in(&s.store, "owner@example.com", PASSWORD, "10.1.1.1")
         .await
         .unwrap_err();
     assert!(
         matches!(limited, Error::RateLimited { retry_after_secs } if retry_after_secs > 0 && retry_after_secs <= 900)
     );
     assert!(limited.to_string().contains("try again in"));
+}
+
+async fn a_parallel_burst_cannot_pass_the_limits(backend: TestBackend) {
+    let s = setup(backend).await;
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let store = s.store.clone();
+        burst.spawn(async move {
+            accounts::sign_in(&store, "owner@example.com", "wrong password!", "10.2.2.2").await
+        });
+    }
+    let mut checked = 0;
+    let mut refused = 0;
+    while let Some(outcome) = burst.join_next().await {
+        match outcome.unwrap() {
+            Err(Error::InvalidCredentials) => checked += 1,
+            Err(Error::RateLimited { .. }) => refused += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((checked, refused), (5, 7), "only five passwords were tried");
 }
 
 async fn sign_in_is_rate_limited_per_address(backend: TestBackend) {

@@ -80,8 +80,35 @@ fn hash_password(password: &str) -> Result<String, Error> {
         .map_err(|_| Error::invalid("password", "this password cannot be used"))
 }
 
+/// Password hashes running at once: argon2 takes tens of milliseconds of
+/// a core each, so a sign-in flood waits its turn here instead of taking
+/// every core from webhook acknowledgements.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new((cores / 2).max(1))
+    })
+}
+
+/// Runs `work` (a hash) on the blocking pool, within the bound.
+async fn off_the_async_threads<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let _slot = hashing_slots()
+        .acquire()
+        .await
+        .expect("the hashing semaphore is never closed");
+    tokio::task::spawn_blocking(work)
+        .await
+        .expect("password hashing does not panic")
+}
+
 /// Checks a password against a stored argon2 hash.
-pub fn verify_password(password: &str, stored: &str) -> bool {
+pub async fn verify_password(password: &str, stored: &str) -> bool {
+    let (password, stored) = (password.to_string(), stored.to_string());
+    off_the_async_threads(move || verify_now(&password, &stored)).await
+}
+
+fn verify_now(password: &str, stored: &str) -> bool {
     PasswordHash::new(stored)
         .map(|hash| {
             Argon2::default()
@@ -93,13 +120,17 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 
 /// Spends the time a real verification takes, so an unknown email answers
 /// as slowly as a wrong password.
-pub fn verify_against_nothing(password: &str) {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash_password("a password nobody has").unwrap_or_default());
-    let _ = verify_password(password, dummy);
+pub async fn verify_against_nothing(password: &str) {
+    let password = password.to_string();
+    off_the_async_threads(move || {
+        static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let dummy =
+            DUMMY.get_or_init(|| hash_password("a password nobody has").unwrap_or_default());
+        let _ = verify_now(&password, dummy);
+    })
+    .await
 }
 
-/// A new random token (for the browser) and the hash we store instead.
 pub fn new_token() -> (String, String) {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
@@ -135,14 +166,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn passwords_hash_with_argon2id_and_verify() {
+    #[tokio::test]
+    async fn passwords_hash_with_argon2id_and_verify() {
         let password = Password::parse("correct horse battery", "password").unwrap();
         let hash = password.hash().unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse battery", &hash));
-        assert!(!verify_password("wrong horse battery", &hash));
-        assert!(!verify_password("anything", "not a hash"));
+        assert!(verify_password("correct horse battery", &hash).await);
+        assert!(!verify_password("wrong horse battery", &hash).await);
+        assert!(!verify_password("anything", "not a hash").await);
         assert_eq!(format!("{password:?}"), "[redacted]");
     }
 

@@ -17,6 +17,9 @@ pub const SESSION_TTL_MS: i64 = 14 * 24 * 60 * 60 * 1000;
 const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
 const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
 const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+/// The wait before each attempt on an account that failed
+/// `MAX_FAILURES_PER_ACCOUNT` times lately, from whatever addresses.
+const ACCOUNT_UNDER_ATTACK_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The session token for the cookie; only its hash is stored.
 #[derive(Clone)]
@@ -139,18 +142,25 @@ pub(super) async fn start_session(store: &Store, user: &User) -> Result<SessionT
     Ok(SessionToken(token))
 }
 
-/// Refuses while an account or an address has failed too often lately.
-async fn check_rate(store: &Store, key: &str, limit: i64, now: i64) -> Result<(), Error> {
-    let (count, oldest) = store.sign_in_failures(key, now - FAILURE_WINDOW_MS).await?;
-    if count >= limit {
-        let retry_after_secs = (oldest.unwrap_or(now) + FAILURE_WINDOW_MS - now).max(1000) / 1000;
-        return Err(Error::RateLimited { retry_after_secs });
+/// Counts this attempt against `key`, or refuses while the key has used
+/// up its attempts lately.
+async fn take_attempt(store: &Store, key: &str, limit: i64, now: i64) -> Result<(), Error> {
+    match store
+        .take_sign_in_attempt(key, limit, now - FAILURE_WINDOW_MS, now)
+        .await?
+    {
+        Ok(()) => Ok(()),
+        Err(oldest) => {
+            let retry_after_secs = (oldest + FAILURE_WINDOW_MS - now).max(1000) / 1000;
+            Err(Error::RateLimited { retry_after_secs })
+        }
     }
-    Ok(())
 }
 
 /// Signs in. Unknown email and wrong password get the same error after the
-/// same work; both count against the account and the address.
+/// same work; both count against the account and the address. An attempt
+/// is counted before the password is checked, so a parallel burst cannot
+/// try more passwords than the limit; a successful one is taken back.
 pub async fn sign_in(
     store: &Store,
     email: &str,
@@ -161,20 +171,37 @@ pub async fn sign_in(
     let email = Email::parse(email).map_err(|_| Error::InvalidCredentials)?;
     let account_key = format!("account:{}", email.as_str());
     let address_key = format!("address:{address}");
-    check_rate(store, &address_key, MAX_FAILURES_PER_ADDRESS, now).await?;
-    check_rate(store, &account_key, MAX_FAILURES_PER_ACCOUNT, now).await?;
+    // The account's lock is per address: guessing from one address locks
+    // that address out of the account, never the owner at another.
+    let pair_key = format!("{account_key}|{address_key}");
+    take_attempt(store, &address_key, MAX_FAILURES_PER_ADDRESS, now).await?;
+    if let Err(refused) = take_attempt(store, &pair_key, MAX_FAILURES_PER_ACCOUNT, now).await {
+        store.forget_sign_in_attempt(&address_key, now).await?;
+        return Err(refused);
+    }
+    // Guessed at from many addresses: every attempt on the account waits
+    // a little first, the owner's from a fresh address included.
+    let (account_failures, _) = store
+        .sign_in_failures(&account_key, now - FAILURE_WINDOW_MS)
+        .await?;
+    if account_failures >= MAX_FAILURES_PER_ACCOUNT {
+        tokio::time::sleep(ACCOUNT_UNDER_ATTACK_DELAY).await;
+    }
 
     let found = store.credentials(email.as_str()).await?;
     let verified = match &found {
-        Some(credentials) => verify_password(password, &credentials.password_hash),
+        Some(credentials) => verify_password(password, &credentials.password_hash).await,
         None => {
-            verify_against_nothing(password);
+            verify_against_nothing(password).await;
             false
         }
     };
     let Some(credentials) = found.filter(|_| verified) else {
-        store.record_sign_in_failure(&account_key, now).await?;
-        store.record_sign_in_failure(&address_key, now).await?;
+        // The attempts counted above stay counted: they failed.
+        store
+            .take_sign_in_attempt(&account_key, i64::MAX, 0, now)
+            .await?
+            .ok();
         audit::record(
             store,
             None,
@@ -186,6 +213,8 @@ pub async fn sign_in(
         return Err(Error::InvalidCredentials);
     };
     store.clear_sign_in_failures(&account_key).await?;
+    store.clear_sign_in_failures(&pair_key).await?;
+    store.forget_sign_in_attempt(&address_key, now).await?;
     let token = start_session(store, &credentials.user).await?;
     for membership in store.memberships_of(&credentials.user.id).await? {
         audit::record(
@@ -243,7 +272,7 @@ pub async fn change_password(
         .password_hash(&session.user.id)
         .await?
         .ok_or(Error::Unauthenticated)?;
-    if !verify_password(current, &stored) {
+    if !verify_password(current, &stored).await {
         return Err(Error::invalid(
             "current_password",
             "the current password is incorrect",

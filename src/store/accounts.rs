@@ -424,14 +424,54 @@ impl Store {
         Ok(redeemed)
     }
 
-    pub async fn record_sign_in_failure(&self, key: &str, now: i64) -> Result<()> {
+    /// Counts a sign-in attempt against `key`, unless `limit` attempts in
+    /// the window since `since` were counted already: then the oldest of
+    /// them (its time) says when to come back. Counted before the password
+    /// is checked, one at a time per key (`BEGIN IMMEDIATE`, an advisory
+    /// lock on Postgres), so a parallel burst cannot slip past the limit;
+    /// a successful sign-in takes its attempt back ([`Self::forget_sign_in_attempt`]).
+    pub async fn take_sign_in_attempt(
+        &self,
+        key: &str,
+        limit: i64,
+        since: i64,
+        now: i64,
+    ) -> Result<std::result::Result<(), i64>> {
+        let mut tx = self.begin().await?;
+        if let Tx::Postgres(conn) = &mut tx {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 1))")
+                .bind(key)
+                .execute(&mut **conn)
+                .await?;
+        }
+        let taken = with_tx!(&mut tx, conn => {
+            let (count, oldest): (i64, Option<i64>) =
+                sqlx::query_as("SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE key = $1 AND at > $2")
+                    .bind(key).bind(since).fetch_one(&mut *conn).await?;
+            if count >= limit {
+                Err(oldest.unwrap_or(now))
+            } else {
+                sqlx::query("INSERT INTO sign_in_failures (key, at) VALUES ($1, $2)")
+                    .bind(key).bind(now).execute(&mut *conn).await?;
+                Ok(())
+            }
+        });
+        tx.commit().await?;
+        Ok(taken)
+    }
+
+    /// Takes back one attempt counted at `at` (it succeeded).
+    pub async fn forget_sign_in_attempt(&self, key: &str, at: i64) -> Result<()> {
         with_pool!(self, pool => {
-            sqlx::query("INSERT INTO sign_in_failures (key, at) VALUES ($1, $2)").bind(key).bind(now).execute(pool).await?;
+            // Attempts of one key in the same millisecond go back together:
+            // lenient, and only for someone who knew the password.
+            sqlx::query("DELETE FROM sign_in_failures WHERE key = $1 AND at = $2")
+                .bind(key).bind(at).execute(pool).await?;
         });
         Ok(())
     }
 
-    /// Failures for `key` since `since`, and the oldest of them.
+    /// Attempts counted against `key` since `since`, and the oldest's time.
     pub async fn sign_in_failures(&self, key: &str, since: i64) -> Result<(i64, Option<i64>)> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as::<_, (i64, Option<i64>)>("SELECT COUNT(*), MIN(at) FROM sign_in_failures WHERE key = $1 AND at > $2")
