@@ -171,6 +171,10 @@ pub struct HttpLimits {
     /// `METRICS_TOKEN`: when set, `/metrics` answers only a request with
     /// `Authorization: Bearer <token>`.
     pub metrics_token: Option<Secret<String>>,
+    /// `TRUSTED_PROXIES`: addresses of the reverse proxies in front. Only a
+    /// request from one of them has its client taken from
+    /// `X-Forwarded-For` (sign-in limits count per client address).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// How long a number's sender holds what it claims, and how long a message
@@ -409,6 +413,21 @@ impl Settings {
             max_connections: number("MAX_CONNECTIONS", 1024)? as usize,
             request_timeout_secs: number("REQUEST_TIMEOUT_SECS", 30)?,
             metrics_token: get("METRICS_TOKEN").map(Secret::new),
+            trusted_proxies: match get("TRUSTED_PROXIES") {
+                None => Vec::new(),
+                Some(raw) => raw
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| a.parse())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "TRUSTED_PROXIES",
+                            "must be IP addresses separated by commas",
+                        )
+                    })?,
+            },
         };
         let timing = OutboxTiming::default();
         let outbox = OutboxTiming {
@@ -739,5 +758,62 @@ mod tests {
         let c = config(&live()).unwrap().resolve(Some(stand_in())).unwrap();
         assert_eq!(c.meta.app_id, "1234567890");
         assert_eq!(c.graph_base_url.as_str(), "https://graph.facebook.com/");
+    }
+}
+
+impl HttpLimits {
+    /// The client of a request that reached us from `peer`: the peer
+    /// itself, unless it is a trusted proxy; then the last address in
+    /// `X-Forwarded-For` that is not one (proxies append, so the ones on
+    /// the left are whatever the client claimed).
+    pub fn client_of(
+        &self,
+        peer: std::net::IpAddr,
+        forwarded_for: Option<&str>,
+    ) -> std::net::IpAddr {
+        if !self.trusted_proxies.contains(&peer) {
+            return peer;
+        }
+        forwarded_for
+            .into_iter()
+            .flat_map(|header| header.rsplit(','))
+            .filter_map(|hop| hop.trim().parse::<std::net::IpAddr>().ok())
+            .find(|hop| !self.trusted_proxies.contains(hop))
+            .unwrap_or(peer)
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+        let limits = HttpLimits {
+            max_connections: 1,
+            request_timeout_secs: 1,
+            metrics_token: None,
+            trusted_proxies: vec!["10.0.0.2".parse().unwrap(), "10.0.0.3".parse().unwrap()],
+        };
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(
+            limits.client_of(ip("203.0.113.9"), Some("1.2.3.4")),
+            ip("203.0.113.9"),
+            "not a proxy: ignored"
+        );
+        assert_eq!(
+            limits.client_of(ip("10.0.0.2"), Some("1.2.3.4")),
+            ip("1.2.3.4")
+        );
+        assert_eq!(
+            limits.client_of(ip("10.0.0.2"), Some("6.6.6.6, 1.2.3.4, 10.0.0.3")),
+            ip("1.2.3.4"),
+            "the rightmost untrusted hop, not what the client claimed"
+        );
+        assert_eq!(
+            limits.client_of(ip("10.0.0.2"), Some("garbage")),
+            ip("10.0.0.2")
+        );
+        assert_eq!(limits.client_of(ip("10.0.0.2"), None), ip("10.0.0.2"));
     }
 }

@@ -53,16 +53,27 @@ pub async fn caller() -> Result<(Engine, Caller), UiError> {
     Ok((engine, caller))
 }
 
-/// Where the request came from (the direct peer).
+/// Where the request came from: the direct peer, or the client a trusted
+/// proxy (`TRUSTED_PROXIES`) names in `X-Forwarded-For`.
 pub fn client_address() -> String {
-    use_context::<Parts>()
-        .and_then(|parts| {
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
+    let Some(parts) = use_context::<Parts>() else {
+        return "unknown".into();
+    };
+    let Some(peer) = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+    else {
+        return "unknown".into();
+    };
+    let forwarded = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    match use_context::<Engine>() {
+        Some(engine) => engine.config.http.client_of(peer, forwarded).to_string(),
+        None => peer.to_string(),
+    }
 }
 
 fn set_cookie(value: String) {

@@ -137,3 +137,57 @@ async fn open_connections_are_capped_and_a_freed_place_is_used() {
     assert!(status.contains("200"), "{status}");
     drop(second);
 }
+
+/// A failed sign-in from `client` as a proxy in front would forward it;
+/// whether the answer says to wait.
+async fn sign_in_waits(app: &crate::helpers::TestApp, client: &str) -> bool {
+    let answer = app
+        .client
+        .post(format!("{}/api/sign_in", app.base))
+        .header("origin", &app.base)
+        .header("x-forwarded-for", client)
+        .form(&[
+            ("email", "nobody@example.com"),
+            ("password", "wrong password!"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    answer.contains("try again in")
+}
+
+#[tokio::test]
+async fn sign_in_limits_count_the_client_a_trusted_proxy_names() {
+    let app = spawn_app_configured(
+        TestBackend::Sqlite,
+        &[("TRUSTED_PROXIES", "127.0.0.1")],
+        |a| a,
+    )
+    .await;
+    for _ in 0..5 {
+        assert!(!sign_in_waits(&app, "203.0.113.7").await);
+    }
+    assert!(
+        sign_in_waits(&app, "203.0.113.7").await,
+        "that client is limited"
+    );
+    assert!(
+        !sign_in_waits(&app, "203.0.113.8").await,
+        "another client is not"
+    );
+}
+
+#[tokio::test]
+async fn without_a_trusted_proxy_forwarded_for_is_ignored() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    for n in 0..5 {
+        assert!(!sign_in_waits(&app, &format!("203.0.113.{n}")).await);
+    }
+    assert!(
+        sign_in_waits(&app, "203.0.113.99").await,
+        "a made-up header does not buy fresh attempts"
+    );
+}
