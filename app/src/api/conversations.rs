@@ -251,7 +251,12 @@ pub async fn send_file(data: server_fn::codec::MultipartData) -> Result<(), UiEr
             }
             file = Some((bytes, mime_type, filename));
         } else {
-            let value = field.text().await.map_err(|e| bad(e.to_string()))?;
+            // The text fields are short (a caption, ids, a key): bounded in
+            // size and number, so a form cannot fill the memory with them.
+            if fields.len() >= super::MAX_FORM_FIELDS {
+                return Err(bad("The upload has too many fields.".into()));
+            }
+            let value = super::bounded_text_field!(field, name, bad)?;
             fields.insert(name, value);
         }
     }

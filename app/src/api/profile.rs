@@ -132,7 +132,7 @@ pub async fn upload_profile_picture(data: MultipartData) -> Result<ProfileView, 
     {
         match field.name() {
             Some("phone_number_id") => {
-                phone = Some(field.text().await.map_err(|e| bad(e.to_string()))?);
+                phone = Some(super::bounded_text_field!(field, "phone_number_id", bad)?);
             }
             Some("picture") => {
                 let mut bytes = Vec::new();

@@ -191,3 +191,26 @@ async fn without_a_trusted_proxy_forwarded_for_is_ignored() {
         "a made-up header does not buy fresh attempts"
     );
 }
+
+#[tokio::test]
+async fn an_uploads_text_fields_are_bounded() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let mut owner = crate::helpers::owner(&app).await;
+    let long = "x".repeat(100 * 1024);
+    let (status, body) = owner
+        .call(
+            "send_file",
+            &[
+                ("phone_number_id", "1"),
+                ("recipient", "15550001111"),
+                ("caption", &long),
+            ],
+        )
+        .await;
+    assert!(status >= 400, "{status} {body}");
+    assert!(body.contains("too long"), "{body}");
+    let many: Vec<(String, String)> = (0..40).map(|n| (format!("f{n}"), "v".into())).collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (_, body) = owner.call("send_file", &many).await;
+    assert!(body.contains("too many fields"), "{body}");
+}
