@@ -24,6 +24,7 @@ on_both_backends!(
     admins_cannot_touch_owners,
     the_last_owner_stays,
     two_owners_demoting_each_other_at_once_leave_one_owner,
+    invitations_are_listed_revoked_and_die_with_their_creators_role,
     another_workspaces_member_ids_are_not_found,
     a_removed_member_loses_access_at_once,
     role_changes_are_audited_with_before_and_after,
@@ -56,6 +57,17 @@ async fn setup(backend: TestBackend) -> Setup {
         _db: db,
         store,
         owner,
+    }
+}
+
+impl Setup {
+    async fn audit_has(&self, action: &str) -> bool {
+        let owner = caller(&self.owner);
+        switchboard::audit::entries(&self.store, &owner, 200)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.action == action)
     }
 }
 
@@ -542,4 +554,69 @@ async fn two_owners_demoting_each_other_at_once_leave_one_owner(backend: TestBac
                 .unwrap();
         }
     }
+}
+
+async fn invitations_are_listed_revoked_and_die_with_their_creators_role(backend: TestBackend) {
+    let s = setup(backend).await;
+    let owner = caller(&s.owner);
+    let admin = add_member(&s, "admin@example.com", Role::Admin).await;
+    let admin = caller(&admin);
+    let by_admin = accounts::invite(&s.store, &admin, Role::Agent)
+        .await
+        .unwrap();
+    let owners_invite = accounts::invite(&s.store, &owner, Role::Owner)
+        .await
+        .unwrap();
+    let to_revoke = accounts::invite(&s.store, &owner, Role::Viewer)
+        .await
+        .unwrap();
+
+    let open = accounts::invites(&s.store, &owner).await.unwrap();
+    assert_eq!(open.len(), 3, "{open:?}");
+    assert!(
+        open.iter()
+            .all(|i| !i.id.contains(&by_admin) && i.id != by_admin),
+        "never the token"
+    );
+    let id_of = |token: &str| accounts::token_hash(token);
+
+    // An admin cannot revoke an owner's invitation; a foreign id is not found.
+    assert!(matches!(
+        accounts::revoke_invite(&s.store, &admin, &id_of(&owners_invite)).await,
+        Err(Error::Forbidden)
+    ));
+    assert!(matches!(
+        accounts::revoke_invite(&s.store, &owner, "no-such-invite").await,
+        Err(Error::NotFound)
+    ));
+    accounts::revoke_invite(&s.store, &admin, &id_of(&to_revoke))
+        .await
+        .unwrap();
+    assert!(
+        accounts::invite_info(&s.store, &to_revoke).await.is_err(),
+        "revoked"
+    );
+    assert!(s.audit_has("member.invite_revoked").await);
+
+    // The admin is demoted: their invitation dies with the role.
+    accounts::change_role(&s.store, &owner, &admin.user.id, Role::Agent)
+        .await
+        .unwrap();
+    assert!(accounts::invite_info(&s.store, &by_admin).await.is_err());
+    assert!(accounts::sign_up_with_invite(
+        &s.store,
+        &by_admin,
+        "late@example.com",
+        "Late",
+        PASSWORD
+    )
+    .await
+    .is_err());
+    let open = accounts::invites(&s.store, &owner).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].role, Role::Owner);
+    // The owner's still works.
+    accounts::sign_up_with_invite(&s.store, &owners_invite, "co@example.com", "Co", PASSWORD)
+        .await
+        .unwrap();
 }

@@ -91,6 +91,22 @@ test("the owner invites a colleague, who joins through the link", async ({ page,
   await context.close();
 });
 
+test("an open invitation is listed and revoked, and its link stops working", async ({ page, browser }) => {
+  await signIn(page, owner);
+  await page.goto("/settings/members");
+  await hydrated(page);
+  await page.locator("select[name=role]").last().selectOption("viewer");
+  await page.getByRole("button", { name: "Create invite link" }).click();
+  const link = await page.getByLabel("Invite link").inputValue();
+  const open = page.getByLabel("Open invitations").locator("tr.open-invite", { hasText: "viewer" });
+  await expect(open).toHaveCount(1);
+  await open.getByRole("button", { name: "Revoke" }).click();
+  await expect(open).toHaveCount(0);
+  const other = await (await browser.newContext()).newPage();
+  await other.goto(new URL(link).pathname);
+  await expect(other.getByRole("alert")).toContainText("expired or was already used");
+});
+
 test("the owner changes the colleague's role, and the audit log shows it", async ({ page }) => {
   await signIn(page, owner);
   await page.goto("/settings/members");

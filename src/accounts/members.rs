@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     audit,
-    store::{now_millis, Store},
+    store::{now_millis, OpenInvite, Store},
 };
 
 pub const INVITE_TTL_MS: i64 = 7 * 24 * 60 * 60 * 1000;
@@ -90,6 +90,42 @@ pub async fn invite(store: &Store, caller: &Caller, role: Role) -> Result<String
         .await?;
     audit::record_by(store, caller, "member.invited", json!({ "role": role })).await?;
     Ok(token)
+}
+
+/// The workspace's invitations still open. An invitation dies when its
+/// creator leaves the workspace or loses the role that could make it.
+pub async fn invites(store: &Store, caller: &Caller) -> Result<Vec<OpenInvite>, Error> {
+    caller.require(Role::Admin)?;
+    Ok(store
+        .open_invites(&caller.workspace.id, now_millis())
+        .await?)
+}
+
+/// Revokes an open invitation (an owner's invitation: owners only).
+pub async fn revoke_invite(store: &Store, caller: &Caller, id: &str) -> Result<(), Error> {
+    caller.require(Role::Admin)?;
+    let open = store
+        .open_invites(&caller.workspace.id, now_millis())
+        .await?;
+    let invite = open.iter().find(|i| i.id == id).ok_or(Error::NotFound)?;
+    if invite.role == Role::Owner {
+        caller.require(Role::Owner)?;
+    }
+    if store
+        .revoke_invite(&caller.workspace.id, id)
+        .await?
+        .is_none()
+    {
+        return Err(Error::NotFound);
+    }
+    audit::record_by(
+        store,
+        caller,
+        "member.invite_revoked",
+        json!({ "role": invite.role }),
+    )
+    .await?;
+    Ok(())
 }
 
 /// What an invite link offers, for the page that accepts it.

@@ -9,15 +9,15 @@ mod sessions;
 
 pub use credentials::{new_token, token_hash, Email, Password};
 pub use members::{
-    accept_invite, change_role, create_workspace, invite, invite_info, members, remove_member,
-    sign_up_with_invite, switch_workspace, InviteInfo, INVITE_TTL_MS,
+    accept_invite, change_role, create_workspace, invite, invite_info, invites, members,
+    remove_member, revoke_invite, sign_up_with_invite, switch_workspace, InviteInfo, INVITE_TTL_MS,
 };
 pub use sessions::{
     authenticate, change_password, create_admin, is_set_up, sign_in, sign_out, sign_up_owner,
     Session, SessionToken, SignUp, SESSION_TTL_MS,
 };
 
-pub use crate::store::{Member, Membership, Role, User, Workspace};
+pub use crate::store::{Member, Membership, OpenInvite, Role, User, Workspace};
 
 use crate::{store, Error};
 

@@ -95,6 +95,35 @@ struct MemberRecord {
     created_at: i64,
 }
 
+/// An invitation lives only while its creator may still make it: a member
+/// of the workspace who is an owner, or an admin for a role below owner
+/// (SQL over `invites i`).
+const CREATOR_MAY_STILL_INVITE: &str = "EXISTS (SELECT 1 FROM memberships m
+     WHERE m.workspace_id = i.workspace_id AND m.user_id = i.created_by
+     AND (m.role = 'owner' OR (m.role = 'admin' AND i.role <> 'owner')))";
+
+/// An invitation still open, as admins see it (never its token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenInvite {
+    /// The token's hash: names the invitation without being able to use it.
+    pub id: String,
+    pub role: Role,
+    pub created_by_name: String,
+    pub created_by_email: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct OpenInviteRecord {
+    id: String,
+    role: String,
+    created_by_name: String,
+    created_by_email: String,
+    created_at: i64,
+    expires_at: i64,
+}
+
 /// An invite with its workspace, as `invite` reads it.
 #[derive(sqlx::FromRow)]
 struct InviteRecord {
@@ -357,6 +386,45 @@ impl Store {
         Ok(true)
     }
 
+    /// A workspace's invitations still open (unused, unexpired, and their
+    /// creator still entitled to them), newest first.
+    pub async fn open_invites(&self, workspace_id: &str, now: i64) -> Result<Vec<OpenInvite>> {
+        let sql = format!(
+            "SELECT i.token_hash AS id, i.role, u.name AS created_by_name, u.email AS created_by_email,
+                    i.created_at, i.expires_at
+             FROM invites i JOIN users u ON u.id = i.created_by
+             WHERE i.workspace_id = $1 AND i.used_at IS NULL AND i.expires_at > $2 AND {CREATOR_MAY_STILL_INVITE}
+             ORDER BY i.created_at DESC"
+        );
+        let rows: Vec<OpenInviteRecord> = with_pool!(self, pool => {
+            sqlx::query_as(&sql).bind(workspace_id).bind(now).fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|r| OpenInvite {
+                id: r.id,
+                role: role(&r.role),
+                created_by_name: r.created_by_name,
+                created_by_email: r.created_by_email,
+                created_at: r.created_at,
+                expires_at: r.expires_at,
+            })
+            .collect())
+    }
+
+    /// Ends an open invitation of the workspace; returns its role, or
+    /// `None` when the workspace has no such invitation.
+    pub async fn revoke_invite(&self, workspace_id: &str, id: &str) -> Result<Option<Role>> {
+        let revoked: Option<String> = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                // Expired rather than deleted: its link then says so.
+                "UPDATE invites SET expires_at = 0 WHERE workspace_id = $1 AND token_hash = $2 AND used_at IS NULL AND expires_at > 0 RETURNING role",
+            )
+            .bind(workspace_id).bind(id).fetch_optional(pool).await?
+        });
+        Ok(revoked.map(|r| role(&r)))
+    }
+
     pub async fn insert_invite(
         &self,
         token_hash: &str,
@@ -379,9 +447,10 @@ impl Store {
     pub async fn invite(&self, token_hash: &str) -> Result<Option<InviteRow>> {
         let row: Option<InviteRecord> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT w.id AS workspace_id, w.name AS workspace_name, i.role, i.expires_at, i.used_at
+                &format!("SELECT w.id AS workspace_id, w.name AS workspace_name, i.role, i.expires_at,
+                     CASE WHEN {CREATOR_MAY_STILL_INVITE} THEN i.used_at ELSE i.expires_at END AS used_at
                  FROM invites i JOIN workspaces w ON w.id = i.workspace_id
-                 WHERE i.token_hash = $1",
+                 WHERE i.token_hash = $1"),
             )
             .bind(token_hash)
             .fetch_optional(pool)
@@ -404,7 +473,9 @@ impl Store {
         let redeemed = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let claimed = sqlx::query(
-                "UPDATE invites SET used_at = $1, used_by = $2 WHERE token_hash = $3 AND used_at IS NULL AND expires_at > $1",
+                &format!("UPDATE invites SET used_at = $1, used_by = $2
+                 WHERE token_hash = $3 AND used_at IS NULL AND expires_at > $1
+                 AND EXISTS (SELECT 1 FROM invites i WHERE i.token_hash = $3 AND {CREATOR_MAY_STILL_INVITE})"),
             )
             .bind(now).bind(user_id).bind(token_hash)
             .execute(&mut *tx).await?

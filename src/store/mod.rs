@@ -35,7 +35,7 @@ use std::{path::PathBuf, time::SystemTime};
 
 use crate::config::DatabaseUrl;
 
-pub use accounts::{Member, Membership, Role, User, Workspace};
+pub use accounts::{Member, Membership, OpenInvite, Role, User, Workspace};
 pub use api_keys::ApiKeyRow;
 pub use audit::AuditEntry;
 pub use bots::{BotKind, StoredBot};

@@ -67,6 +67,39 @@ pub async fn remove_member(user_id: String) -> Result<(), UiError> {
     Ok(())
 }
 
+/// An invitation still open, as the members page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenInviteView {
+    pub id: String,
+    pub role: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[server(prefix = "/api", endpoint = "list_invites")]
+pub async fn list_invites() -> Result<Vec<OpenInviteView>, UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    let open = switchboard::accounts::invites(&engine.store, &caller).await?;
+    Ok(open
+        .into_iter()
+        .map(|i| OpenInviteView {
+            id: i.id,
+            role: i.role.as_str().into(),
+            created_by: i.created_by_name,
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+        })
+        .collect())
+}
+
+#[server(prefix = "/api", endpoint = "revoke_invite")]
+pub async fn revoke_invite(id: String) -> Result<(), UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    switchboard::accounts::revoke_invite(&engine.store, &caller, &id).await?;
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteView {
     pub workspace_name: String,

@@ -8,11 +8,12 @@ use leptos_router::{components::A, hooks::use_params_map};
 use super::{
     account::on_success,
     forms::{last_error, FieldError, FormError},
+    time::format_time,
 };
 use crate::{
     api::members::{
-        invite_details, list_members, AcceptInvite, ChangeMemberRole, InviteMember, RemoveMember,
-        SignUpWithInvite,
+        invite_details, list_invites, list_members, AcceptInvite, ChangeMemberRole, InviteMember,
+        RemoveMember, RevokeInvite, SignUpWithInvite,
     },
     session_state::SessionState,
 };
@@ -37,6 +38,18 @@ pub fn Members() -> impl IntoView {
     let change_error = last_error(change.value());
     let remove_error = last_error(remove.value());
     let invite_error = last_error(invite.value());
+    let revoke = ServerAction::<RevokeInvite>::new();
+    let revoke_error = last_error(revoke.value());
+    let open_invites = Resource::new(
+        move || {
+            (
+                invite.version().get(),
+                revoke.version().get(),
+                change.version().get(),
+            )
+        },
+        |_| list_invites(),
+    );
     view! {
         <section class="page">
             <h1>"Members"</h1>
@@ -99,6 +112,39 @@ pub fn Members() -> impl IntoView {
                 {move || invite.value().get().and_then(Result::ok).map(|link| view! {
                     <p class="invite-link">"Invite link: " <input type="text" readonly value=link aria-label="Invite link"/></p>
                 })}
+            </article>
+            <article class="card" aria-label="Open invitations">
+                <h2>"Open invitations"</h2>
+                <p class="muted">"An invitation also ends when the person who made it leaves or loses the role that could make it."</p>
+                <FormError error=revoke_error/>
+                <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                    {move || open_invites.get().map(|result| match result {
+                        // The members list above already alerts about access.
+                        Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p class="notice">"No open invitations."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="table">
+                                <thead><tr><th>"Role"</th><th>"Made by"</th><th>"Made"</th><th>"Expires"</th><th></th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|i| view! {
+                                        <tr class="open-invite">
+                                            <td>{i.role}</td>
+                                            <td>{i.created_by}</td>
+                                            <td><time>{format_time(i.created_at)}</time></td>
+                                            <td><time>{format_time(i.expires_at)}</time></td>
+                                            <td>
+                                                <ActionForm action=revoke attr:class="inline">
+                                                    <input type="hidden" name="id" value=i.id/>
+                                                    <button type="submit" class="button small danger">"Revoke"</button>
+                                                </ActionForm>
+                                            </td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                    })}
+                </Suspense>
             </article>
         </section>
     }

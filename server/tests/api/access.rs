@@ -60,6 +60,8 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
         &[("user_id", "u"), ("role", "owner")],
     ),
     ("remove_member", false, &[("user_id", "u")]),
+    ("list_invites", false, &[]),
+    ("revoke_invite", false, &[("id", "x")]),
     ("audit_log", false, &[]),
     ("api_document", false, &[]),
     ("list_templates", false, &[]),
@@ -336,6 +338,8 @@ async fn roles_limit_what_members_may_do() {
     for (name, args) in [
         ("list_members", &[][..]),
         ("invite_member", &[("role", "agent")][..]),
+        ("list_invites", &[][..]),
+        ("revoke_invite", &[("id", "x")][..]),
         ("audit_log", &[][..]),
         (
             "request_phone",
