@@ -157,6 +157,25 @@ pub struct Settings {
     /// only, and from the Graph API's own host.
     pub media_download_hosts: Vec<String>,
     pub http: HttpLimits,
+    pub retention: Retention,
+}
+
+/// How many days each kind of growing data is kept (`RETAIN_*_DAYS`).
+/// Kinds that recognise Meta's retries are kept at least 7 days: Meta
+/// retries a webhook for up to 7 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// `RETAIN_WEBHOOK_BODIES_DAYS` (default 14): raw bodies of processed webhooks.
+    pub processed_webhooks_days: i64,
+    /// `RETAIN_STATUSES_DAYS` (default 90): Meta's receipts (they dedupe status retries).
+    pub statuses_days: i64,
+    /// `RETAIN_DELIVERIES_DAYS` (default 30): settled outgoing-webhook deliveries.
+    pub deliveries_days: i64,
+    /// `RETAIN_AUDIT_DAYS` (default 365).
+    pub audit_days: i64,
+    /// `RETAIN_SENT_OUTBOX_DAYS` (default 30): outbox rows Meta accepted (their
+    /// idempotency keys go with them).
+    pub sent_outbox_days: i64,
 }
 
 /// What one client may take of the server.
@@ -429,6 +448,23 @@ impl Settings {
                     })?,
             },
         };
+        let at_least_a_week = |name: &'static str, default: u64| -> Result<i64, ConfigError> {
+            let days = number(name, default)?;
+            if days < 7 {
+                return Err(ConfigError::new(
+                    name,
+                    "must be at least 7 (Meta retries webhooks for 7 days)",
+                ));
+            }
+            Ok(days as i64)
+        };
+        let retention = Retention {
+            processed_webhooks_days: at_least_a_week("RETAIN_WEBHOOK_BODIES_DAYS", 14)?,
+            statuses_days: at_least_a_week("RETAIN_STATUSES_DAYS", 90)?,
+            deliveries_days: at_least_a_week("RETAIN_DELIVERIES_DAYS", 30)?,
+            audit_days: number("RETAIN_AUDIT_DAYS", 365)? as i64,
+            sent_outbox_days: at_least_a_week("RETAIN_SENT_OUTBOX_DAYS", 30)?,
+        };
         let timing = OutboxTiming::default();
         let outbox = OutboxTiming {
             lease_ms: number("OUTBOX_LEASE_MS", timing.lease_ms as u64)?.max(300) as i64,
@@ -476,6 +512,7 @@ impl Settings {
             outgoing_webhook_allow,
             media_download_hosts,
             http,
+            retention,
         })
     }
 

@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod outgoing_webhooks;
 pub mod pipeline;
 pub mod profile;
+pub mod retention;
 pub mod runtime;
 pub mod secret;
 pub mod store;

@@ -27,7 +27,7 @@ use crate::{
 type Start = fn(Engine, Stop) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Every worker of an instance, by name.
-const WORKERS: [(&str, Start); 9] = [
+const WORKERS: [(&str, Start); 10] = [
     ("webhook-pipeline", |e, s| Box::pin(pipeline::run(e, s))),
     ("webhook-pipeline", |e, s| Box::pin(pipeline::run(e, s))),
     ("inbound-media", |e, s| Box::pin(media::run(e, s))),
@@ -41,6 +41,7 @@ const WORKERS: [(&str, Start); 9] = [
         Box::pin(tokens::run_health_checks(e, s))
     }),
     ("database-probe", |e, s| Box::pin(database_probe(e, s))),
+    ("retention", |e, s| Box::pin(crate::retention::run(e, s))),
 ];
 /// How often the database probe runs.
 const PROBE_EVERY: Duration = Duration::from_secs(15);

@@ -23,6 +23,7 @@ pub(crate) mod outbox;
 pub(crate) mod outgoing_webhooks;
 mod postgres;
 mod profiles;
+mod retention;
 mod settings;
 mod sqlite;
 pub(crate) mod statuses;
@@ -49,6 +50,7 @@ pub use onboarding::{AttachError, Attachment, OnboardingRow, OnboardingStep, Run
 pub use outbox::{NewOutboxRow, OutboxEntry, OutboxRow, OutboxState, SenderLease, SentRecord};
 pub use outgoing_webhooks::{DeliveryEntry, DeliveryRow, DeliveryState, EndpointRow};
 pub use postgres::PostgresStore;
+pub use retention::Prunable;
 pub use sqlite::{journal_file, sqlite_file, SqliteStore};
 pub use templates::StoredTemplate;
 pub(crate) use tx::{with_tx, Tx};

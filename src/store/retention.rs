@@ -1,0 +1,99 @@
+//! SQL for pruning: each kind of data that only grows, deleted in small
+//! batches (a long delete would hold SQLite's writer and Postgres' locks),
+//! never what is pending, dead or still needed to recognise a retry.
+
+use super::{with_journal_pool, with_pool, Result, Store};
+
+/// What can be pruned, and the statement that deletes one batch of it
+/// (`$1` the cutoff, `$2` the batch size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prunable {
+    /// Raw bodies of processed webhooks (pending, rejected and dead stay).
+    ProcessedWebhooks,
+    /// Meta's receipts of sent messages (their message keeps its status).
+    Statuses,
+    /// Outgoing-webhook delivery logs that are settled.
+    Deliveries,
+    /// Sessions past their expiry or revoked.
+    Sessions,
+    /// Sign-in attempts past the limits' window.
+    SignInAttempts,
+    Audit,
+    /// Outbox rows Meta accepted (the message itself stays in its thread).
+    SentOutbox,
+}
+
+impl Prunable {
+    pub const ALL: [Prunable; 7] = [
+        Prunable::ProcessedWebhooks,
+        Prunable::Statuses,
+        Prunable::Deliveries,
+        Prunable::Sessions,
+        Prunable::SignInAttempts,
+        Prunable::Audit,
+        Prunable::SentOutbox,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Prunable::ProcessedWebhooks => "processed_webhooks",
+            Prunable::Statuses => "statuses",
+            Prunable::Deliveries => "deliveries",
+            Prunable::Sessions => "sessions",
+            Prunable::SignInAttempts => "sign_in_attempts",
+            Prunable::Audit => "audit",
+            Prunable::SentOutbox => "sent_outbox",
+        }
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            Prunable::ProcessedWebhooks => {
+                "DELETE FROM webhook_events WHERE id IN (
+                     SELECT id FROM webhook_events WHERE state = 'done' AND received_at < $1 LIMIT $2)"
+            }
+            Prunable::Statuses => {
+                "DELETE FROM message_statuses WHERE (wamid, status) IN (
+                     SELECT wamid, status FROM message_statuses WHERE at < $1 LIMIT $2)"
+            }
+            Prunable::Deliveries => {
+                "DELETE FROM webhook_deliveries WHERE id IN (
+                     SELECT id FROM webhook_deliveries
+                     WHERE state IN ('delivered', 'failed') AND created_at < $1 LIMIT $2)"
+            }
+            Prunable::Sessions => {
+                "DELETE FROM sessions WHERE token_hash IN (
+                     SELECT token_hash FROM sessions
+                     WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1) LIMIT $2)"
+            }
+            Prunable::SignInAttempts => {
+                "DELETE FROM sign_in_failures WHERE (key, at) IN (
+                     SELECT key, at FROM sign_in_failures WHERE at < $1 LIMIT $2)"
+            }
+            Prunable::Audit => {
+                "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < $1 LIMIT $2)"
+            }
+            Prunable::SentOutbox => {
+                "DELETE FROM outbox WHERE id IN (
+                     SELECT id FROM outbox WHERE state = 'sent' AND updated_at < $1 LIMIT $2)"
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Deletes up to `batch` rows of `kind` older than `cutoff` (Unix ms);
+    /// returns how many went.
+    pub async fn prune(&self, kind: Prunable, cutoff: i64, batch: i64) -> Result<u64> {
+        let sql = kind.sql();
+        Ok(match kind {
+            // The journal may be a file of its own.
+            Prunable::ProcessedWebhooks => with_journal_pool!(self, pool => {
+                sqlx::query(sql).bind(cutoff).bind(batch).execute(pool).await?.rows_affected()
+            }),
+            _ => with_pool!(self, pool => {
+                sqlx::query(sql).bind(cutoff).bind(batch).execute(pool).await?.rows_affected()
+            }),
+        })
+    }
+}
