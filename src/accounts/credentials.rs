@@ -67,8 +67,11 @@ impl Password {
         Ok(Self(raw.to_string()))
     }
 
-    pub fn hash(&self) -> Result<String, Error> {
-        hash_password(&self.0)
+    /// The argon2id hash to store, made on the blocking pool within the
+    /// hashing bound (see [`verify_password`]).
+    pub async fn hash(&self) -> Result<String, Error> {
+        let password = self.0.clone();
+        off_the_async_threads(move || hash_password(&password)).await
     }
 }
 
@@ -169,7 +172,7 @@ mod tests {
     #[tokio::test]
     async fn passwords_hash_with_argon2id_and_verify() {
         let password = Password::parse("correct horse battery", "password").unwrap();
-        let hash = password.hash().unwrap();
+        let hash = password.hash().await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
         assert!(verify_password("correct horse battery", &hash).await);
         assert!(!verify_password("wrong horse battery", &hash).await);

@@ -210,7 +210,7 @@ pub async fn sign_up_with_invite(
         name: name.to_string(),
     };
     match store
-        .insert_user(&user, &password.hash()?, now_millis())
+        .insert_user(&user, &password.hash().await?, now_millis())
         .await
     {
         Err(e) if is_duplicate(&e) => {

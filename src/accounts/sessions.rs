@@ -107,7 +107,7 @@ pub async fn create_admin(store: &Store, sign_up: &SignUp<'_>) -> Result<User, E
         name: workspace_name,
     };
     store
-        .insert_owner(&user, &password.hash()?, &workspace, now_millis())
+        .insert_owner(&user, &password.hash().await?, &workspace, now_millis())
         .await?;
     audit::record(
         store,
@@ -280,7 +280,7 @@ pub async fn change_password(
     }
     let new = Password::parse(new, "new_password")?;
     store
-        .set_password_hash(&session.user.id, &new.hash()?)
+        .set_password_hash(&session.user.id, &new.hash().await?)
         .await?;
     store
         .revoke_other_sessions(&session.user.id, session.token_hash(), now_millis())
