@@ -324,13 +324,16 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
             allowed,
             security::require_same_origin,
         ))
+        // Server functions' storage failures, logged inside the request's
+        // span (the common layers around it open that span). The UI's
+        // alone: the webhook path has none to note.
+        .layer(middleware::from_fn(app::failures::collect))
         .with_state(state)
 }
 
 /// What every route group gets, the webhook, media and the API included:
 /// a request id and an access log line (secrets in paths redacted), the
-/// security headers, metrics, a time limit, and the failure notes of the
-/// UI's server functions.
+/// security headers, metrics and a time limit.
 fn with_common_layers(router: Router, config: &switchboard::config::Config) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let http_layers = ServiceBuilder::new()
@@ -363,7 +366,5 @@ fn with_common_layers(router: Router, config: &switchboard::config::Config) -> R
         ))
         .layer(middleware::from_fn(security::headers))
         .layer(middleware::from_fn(http_metrics::track))
-        // Inside the request's span, which its failures are logged in.
-        .layer(middleware::from_fn(app::failures::collect))
         .layer(http_layers)
 }
