@@ -158,6 +158,18 @@ pub struct Settings {
     pub media_download_hosts: Vec<String>,
     pub http: HttpLimits,
     pub retention: Retention,
+    /// `REQUIRE_2FA_FOR_OWNERS=true`: owners act only once they sign in
+    /// with a second factor.
+    pub two_factor: TwoFactorPolicy,
+}
+
+/// Whose sign-in needs a second factor besides the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TwoFactorPolicy {
+    /// Everyone may turn it on; nobody must.
+    #[default]
+    Optional,
+    RequiredForOwners,
 }
 
 /// How many days each kind of growing data is kept (`RETAIN_*_DAYS`).
@@ -187,6 +199,9 @@ pub struct HttpLimits {
     /// `REQUEST_TIMEOUT_SECS` (default 30): a request whose response has
     /// not begun by then is answered 408 (a page that streams goes on).
     pub request_timeout_secs: u64,
+    /// `HEADER_READ_TIMEOUT_SECS` (default 10): a connection that has not
+    /// sent a whole request head by then is closed (slow-header clients).
+    pub header_read_timeout_secs: u64,
     /// `METRICS_TOKEN`: when set, `/metrics` answers only a request with
     /// `Authorization: Bearer <token>`.
     pub metrics_token: Option<Secret<String>>,
@@ -368,15 +383,19 @@ impl Settings {
             }
         };
 
-        let webhook_override = match get("META_WEBHOOK_OVERRIDE").as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "META_WEBHOOK_OVERRIDE",
-                    format!("`{other}` is not one of: true, false"),
-                ))
-            }
+        let flag = |name: &'static str| match get(name).as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(ConfigError::new(
+                name,
+                format!("`{other}` is not one of: true, false"),
+            )),
+        };
+        let webhook_override = flag("META_WEBHOOK_OVERRIDE")?;
+        let two_factor = if flag("REQUIRE_2FA_FOR_OWNERS")? {
+            TwoFactorPolicy::RequiredForOwners
+        } else {
+            TwoFactorPolicy::Optional
         };
         let token_health_interval_secs = match get("TOKEN_HEALTH_INTERVAL_SECS") {
             None => 6 * 60 * 60,
@@ -431,6 +450,7 @@ impl Settings {
         let http = HttpLimits {
             max_connections: number("MAX_CONNECTIONS", 1024)? as usize,
             request_timeout_secs: number("REQUEST_TIMEOUT_SECS", 30)?,
+            header_read_timeout_secs: number("HEADER_READ_TIMEOUT_SECS", 10)?,
             metrics_token: get("METRICS_TOKEN").map(Secret::new),
             trusted_proxies: match get("TRUSTED_PROXIES") {
                 None => Vec::new(),
@@ -513,6 +533,7 @@ impl Settings {
             media_download_hosts,
             http,
             retention,
+            two_factor,
         })
     }
 
@@ -829,6 +850,7 @@ mod client_tests {
         let limits = HttpLimits {
             max_connections: 1,
             request_timeout_secs: 1,
+            header_read_timeout_secs: 1,
             metrics_token: None,
             trusted_proxies: vec!["10.0.0.2".parse().unwrap(), "10.0.0.3".parse().unwrap()],
         };

@@ -26,6 +26,10 @@ pub enum Error {
     RateLimited { retry_after_secs: i64 },
     #[error("this installation already has an owner; ask for an invite")]
     AlreadySetUp,
+    /// The operator requires owners to sign in with a second factor, and
+    /// this owner has none yet.
+    #[error("owners here must use two-factor sign-in: set it up in Settings first")]
+    SecondFactorRequired,
     /// Meta refused a call, or could not be reached (boxed: Meta's answer
     /// is large, every other error small).
     #[error("{0}")]

@@ -247,6 +247,18 @@ pub async fn rotate_keys(
             }
         }
     }
+    // Two-factor secrets of people.
+    for (user_id, sealed) in store.second_factor_seals().await? {
+        let bound = crate::accounts::two_factor::secret_binding(&user_id);
+        match ring.reseal(&sealed, &bound)? {
+            None => report.already_current += 1,
+            Some(new) => {
+                if store.reseal_second_factor(&user_id, &sealed, &new).await? {
+                    report.resealed += 1;
+                }
+            }
+        }
+    }
     Ok(report)
 }
 

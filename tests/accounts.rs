@@ -5,6 +5,7 @@ mod common;
 use switchboard::{
     accounts::{self, Caller, Role, Session, SignUp},
     audit,
+    config::TwoFactorPolicy,
     store::Store,
     test_support::{TestBackend, TestDatabase},
     Error,
@@ -31,6 +32,7 @@ on_both_backends!(
 );
 
 const PASSWORD: &str = "a long enough password";
+const OPTIONAL: TwoFactorPolicy = TwoFactorPolicy::Optional;
 
 struct Setup {
     _db: TestDatabase,
@@ -52,7 +54,9 @@ async fn setup(backend: TestBackend) -> Setup {
     )
     .await
     .unwrap();
-    let owner = accounts::authenticate(&store, &token.0).await.unwrap();
+    let owner = accounts::authenticate(&store, &token.0, OPTIONAL)
+        .await
+        .unwrap();
     Setup {
         _db: db,
         store,
@@ -83,7 +87,9 @@ async fn add_member(s: &Setup, email: &str, role: Role) -> Session {
     let token = accounts::sign_up_with_invite(&s.store, &invite, email, "Member", PASSWORD)
         .await
         .unwrap();
-    accounts::authenticate(&s.store, &token.0).await.unwrap()
+    accounts::authenticate(&s.store, &token.0, OPTIONAL)
+        .await
+        .unwrap()
 }
 
 async fn first_sign_up_creates_the_owner_then_closes(backend: TestBackend) {
@@ -110,17 +116,21 @@ async fn sign_in_opens_a_session_and_sign_out_revokes_it(backend: TestBackend) {
     let s = setup(backend).await;
     let (token, user) = accounts::sign_in(&s.store, "owner@example.com", PASSWORD, "127.0.0.1")
         .await
+        .unwrap()
+        .signed_in()
         .unwrap();
     assert_eq!(user.name, "Olive Owner");
-    let session = accounts::authenticate(&s.store, &token.0).await.unwrap();
+    let session = accounts::authenticate(&s.store, &token.0, OPTIONAL)
+        .await
+        .unwrap();
     assert_eq!(session.caller().unwrap().role, Role::Owner);
     accounts::sign_out(&s.store, &token.0).await.unwrap();
     assert!(matches!(
-        accounts::authenticate(&s.store, &token.0).await,
+        accounts::authenticate(&s.store, &token.0, OPTIONAL).await,
         Err(Error::Unauthenticated)
     ));
     assert!(matches!(
-        accounts::authenticate(&s.store, "made-up").await,
+        accounts::authenticate(&s.store, "made-up", OPTIONAL).await,
         Err(Error::Unauthenticated)
     ));
 }
@@ -222,6 +232,8 @@ async fn changing_the_password_signs_out_other_sessions(backend: TestBackend) {
     let s = setup(backend).await;
     let (other, _) = accounts::sign_in(&s.store, "owner@example.com", PASSWORD, "127.0.0.1")
         .await
+        .unwrap()
+        .signed_in()
         .unwrap();
     let refused =
         accounts::change_password(&s.store, &s.owner, "wrong current", "a brand new password")
@@ -246,7 +258,9 @@ async fn changing_the_password_signs_out_other_sessions(backend: TestBackend) {
         .await
         .unwrap();
     assert!(
-        accounts::authenticate(&s.store, &other.0).await.is_err(),
+        accounts::authenticate(&s.store, &other.0, OPTIONAL)
+            .await
+            .is_err(),
         "the other session is revoked"
     );
     assert!(accounts::sign_in(
@@ -278,7 +292,9 @@ async fn an_invite_is_single_use_and_grants_its_role(backend: TestBackend) {
     )
     .await
     .unwrap();
-    let agent = accounts::authenticate(&s.store, &token.0).await.unwrap();
+    let agent = accounts::authenticate(&s.store, &token.0, OPTIONAL)
+        .await
+        .unwrap();
     assert_eq!(caller(&agent).role, Role::Agent);
     assert_eq!(caller(&agent).workspace.id, caller(&s.owner).workspace.id);
 
@@ -305,7 +321,8 @@ async fn a_signed_in_person_accepts_an_invite_and_switches(backend: TestBackend)
     let own = accounts::create_workspace(&s.store, &member, "Viewer's Shop")
         .await
         .unwrap();
-    let member = accounts::authenticate(&s.store, &member_token(&s, "viewer@example.com").await)
+    let member_token = member_token(&s, "viewer@example.com").await;
+    let member = accounts::authenticate(&s.store, &member_token, OPTIONAL)
         .await
         .unwrap();
     let invite = accounts::invite(&s.store, &caller(&s.owner), Role::Admin)
@@ -332,6 +349,8 @@ async fn a_signed_in_person_accepts_an_invite_and_switches(backend: TestBackend)
 async fn member_token(s: &Setup, email: &str) -> String {
     accounts::sign_in(&s.store, email, PASSWORD, "127.0.0.1")
         .await
+        .unwrap()
+        .signed_in()
         .unwrap()
         .0
          .0
@@ -444,11 +463,17 @@ async fn another_workspaces_member_ids_are_not_found(backend: TestBackend) {
     )
     .await
     .unwrap();
-    let stranger = accounts::authenticate(&s.store, &token.0).await.unwrap();
+    let stranger = accounts::authenticate(&s.store, &token.0, OPTIONAL)
+        .await
+        .unwrap();
     accounts::create_workspace(&s.store, &stranger, "Elsewhere")
         .await
         .unwrap();
-    let stranger_caller = caller(&accounts::authenticate(&s.store, &token.0).await.unwrap());
+    let stranger_caller = caller(
+        &accounts::authenticate(&s.store, &token.0, OPTIONAL)
+            .await
+            .unwrap(),
+    );
     assert_eq!(
         (
             stranger_caller.workspace.name.as_str(),
@@ -479,7 +504,9 @@ async fn a_removed_member_loses_access_at_once(backend: TestBackend) {
     accounts::remove_member(&s.store, &caller(&s.owner), &agent.user.id)
         .await
         .unwrap();
-    let after = accounts::authenticate(&s.store, &token).await.unwrap();
+    let after = accounts::authenticate(&s.store, &token, OPTIONAL)
+        .await
+        .unwrap();
     assert!(after.current.is_none());
     assert!(matches!(after.caller(), Err(Error::Forbidden)));
 }

@@ -63,6 +63,7 @@ impl From<switchboard::Error> for UiError {
         let (status, ui) = match error {
             E::Unauthenticated => (StatusCode::UNAUTHORIZED, Self::Unauthenticated),
             E::Forbidden => (StatusCode::FORBIDDEN, Self::Forbidden),
+            e @ E::SecondFactorRequired => (StatusCode::FORBIDDEN, Self::Message(e.to_string())),
             E::NotFound => (StatusCode::NOT_FOUND, Self::NotFound),
             E::Invalid { field, message } => (
                 StatusCode::BAD_REQUEST,

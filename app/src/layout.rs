@@ -55,6 +55,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             </header>
             <DemoBanner/>
             <ReconnectBanner/>
+            <SecondFactorBanner/>
             <main class="content">{children()}</main>
             <footer class="footer">"Switchboard · self-hosted WhatsApp Business Platform"</footer>
         </div>
@@ -116,6 +117,24 @@ fn ReconnectBanner() -> impl IntoView {
                         }
                     })
             }}
+        </Transition>
+    }
+}
+
+/// An owner the operator requires two-factor sign-in of, without it yet:
+/// nothing in the workspace works until they set it up.
+#[component]
+fn SecondFactorBanner() -> impl IntoView {
+    let state = expect_context::<SessionState>();
+    view! {
+        <Transition>
+            {move || state.me().filter(|me| me.second_factor_required).map(|_| view! {
+                <div class="reconnect-banner" role="alert" data-testid="second-factor-banner">
+                    <strong>"Two-factor sign-in required"</strong>
+                    " · owners of this workspace must sign in with a code from an authenticator app. "
+                    <A href="/settings" attr:class="button small">"Set it up"</A>
+                </div>
+            })}
         </Transition>
     }
 }

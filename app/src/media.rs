@@ -53,7 +53,7 @@ async fn media_file(
     let Some(token) = crate::session::token_from(&headers) else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    let caller = match accounts::authenticate(&engine.store, &token)
+    let caller = match accounts::authenticate(&engine.store, &token, engine.config.two_factor)
         .await
         .and_then(|session| session.caller())
     {

@@ -8,13 +8,18 @@ use http::{header, request::Parts, HeaderValue};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 use switchboard::{
-    accounts::{self, Caller, Session, SessionToken, SESSION_TTL_MS},
+    accounts::{
+        self, two_factor::CHALLENGE_TTL_MS, Caller, ChallengeToken, Session, SessionToken,
+        SESSION_TTL_MS,
+    },
     Engine,
 };
 
 use crate::errors::UiError;
 
 pub const COOKIE: &str = "sb_session";
+/// A sign-in waiting for its second factor (a few minutes at most).
+pub const CHALLENGE_COOKIE: &str = "sb_sign_in";
 
 pub fn engine() -> Result<Engine, UiError> {
     use_context::<Engine>().ok_or(UiError::Internal)
@@ -27,13 +32,22 @@ pub fn token() -> Option<String> {
 
 /// The session token from a request's headers (for plain routes).
 pub fn token_from(headers: &http::HeaderMap) -> Option<String> {
+    cookie_from(headers, COOKIE)
+}
+
+/// The half-done sign-in's token from the request's cookie, if any.
+pub fn challenge_token() -> Option<String> {
+    cookie_from(&use_context::<Parts>()?.headers, CHALLENGE_COOKIE)
+}
+
+fn cookie_from(headers: &http::HeaderMap, cookie: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(name, _)| *name == cookie)
         .map(|(_, value)| value.to_string())
 }
 
@@ -41,7 +55,7 @@ pub fn token_from(headers: &http::HeaderMap) -> Option<String> {
 pub async fn session() -> Result<(Engine, Session), UiError> {
     let engine = engine()?;
     let token = token().ok_or_else(|| UiError::from(switchboard::Error::Unauthenticated))?;
-    let session = accounts::authenticate(&engine.store, &token).await?;
+    let session = accounts::authenticate(&engine.store, &token, engine.config.two_factor).await?;
     Ok((engine, session))
 }
 
@@ -85,18 +99,39 @@ fn set_cookie(value: String) {
     }
 }
 
-/// `HttpOnly`, `SameSite=Lax`, `Secure` when served over https, expiring
-/// with the session.
-pub fn set_session_cookie(engine: &Engine, token: &SessionToken) {
-    let secure = if engine.config.public_url.scheme() == "https" {
+fn secure(engine: &Engine) -> &'static str {
+    if engine.config.public_url.scheme() == "https" {
         "; Secure"
     } else {
         ""
-    };
+    }
+}
+
+/// `HttpOnly`, `SameSite=Lax`, `Secure` when served over https, expiring
+/// with the session.
+pub fn set_session_cookie(engine: &Engine, token: &SessionToken) {
     set_cookie(format!(
-        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
         token.0,
-        SESSION_TTL_MS / 1000
+        SESSION_TTL_MS / 1000,
+        secure(engine)
+    ));
+}
+
+/// Holds the half-done sign-in between the password and the code: only
+/// the sign-in's own server function reads it (`SameSite=Strict`).
+pub fn set_challenge_cookie(engine: &Engine, token: &ChallengeToken) {
+    set_cookie(format!(
+        "{CHALLENGE_COOKIE}={}; Path=/api; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        token.0,
+        CHALLENGE_TTL_MS / 1000,
+        secure(engine)
+    ));
+}
+
+pub fn clear_challenge_cookie() {
+    set_cookie(format!(
+        "{CHALLENGE_COOKIE}=; Path=/api; HttpOnly; SameSite=Strict; Max-Age=0"
     ));
 }
 

@@ -1,4 +1,5 @@
 import { test, expect, Page, Browser } from "@playwright/test";
+import { createHmac } from "node:crypto";
 
 // One story, in order: the first person creates the owner account, signs
 // out and back in, invites a colleague, the colleague joins through the
@@ -11,6 +12,23 @@ let inviteLink = "";
 
 async function hydrated(page: Page) {
   await expect(page.locator(".app")).toHaveAttribute("data-hydrated", "true");
+}
+
+// RFC 6238's code (SHA-1, 6 digits, 30 s) for a base32 secret, at a step
+// offset from now: what an authenticator app would show.
+function totp(base32: string, offset = 0): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of base32.replace(/\s/g, "").toUpperCase()) {
+    bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  }
+  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
+  const step = Buffer.alloc(8);
+  step.writeBigInt64BE(BigInt(Math.floor(Date.now() / 30_000) + offset));
+  const digest = createHmac("sha1", key).update(step).digest();
+  const at = digest[digest.length - 1] & 0x0f;
+  const value = (digest.readUInt32BE(at) & 0x7fffffff) % 1_000_000;
+  return value.toString().padStart(6, "0");
 }
 
 async function signIn(page: Page, who: { email: string; password: string }) {
@@ -134,4 +152,46 @@ test("the owner sees conversations and the webhook events page, and can replay",
   await expect(page.getByRole("heading", { name: "Dead letters" })).toBeVisible();
   await page.getByRole("button", { name: "Replay all" }).click();
   await expect(page.getByRole("status").filter({ hasText: "queued again" })).toContainText("0 event(s) queued again.");
+});
+
+test("the colleague turns on two-factor sign-in and then needs a code", async ({ page }) => {
+  await signIn(page, agent);
+  await page.goto("/settings");
+  await hydrated(page);
+  const card = page.getByTestId("two-factor");
+  await card.getByRole("button", { name: "Set up two-factor sign-in" }).click();
+  await expect(card.locator(".qr svg")).toBeVisible();
+  const secret = (await card.getByTestId("two-factor-secret").textContent())!;
+  await card.getByLabel("Code from the app").fill("000000");
+  await card.getByRole("button", { name: "Turn on" }).click();
+  await expect(card.locator('.field-error[data-field="code"]')).toContainText("does not match");
+  await card.getByLabel("Code from the app").fill(totp(secret));
+  await card.getByRole("button", { name: "Turn on" }).click();
+  await expect(card.getByTestId("recovery-codes").locator("li")).toHaveCount(10);
+  await expect(card.getByTestId("two-factor-on")).toContainText("10 recovery codes left");
+  const recovery = (await card.getByTestId("recovery-codes").locator("li").first().textContent())!;
+
+  // Signing in now takes a code after the password.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Email").fill(agent.email);
+  await page.getByLabel("Password").fill(agent.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByLabel("Code").fill("123456");
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.locator('.field-error[data-field="code"]')).toContainText("not right");
+  // The code that turned it on was used; the next one signs in.
+  await page.getByLabel("Code").fill(totp(secret, 1));
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
+
+  // A recovery code also signs in, once.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Email").fill(agent.email);
+  await page.getByLabel("Password").fill(agent.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByLabel("Code").fill(recovery.trim());
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
+  await page.goto("/settings");
+  await expect(page.getByTestId("two-factor-on")).toContainText("9 recovery codes left");
 });

@@ -2,7 +2,7 @@
 //! start the real thing on port 0 through the same code as `main`.
 
 use std::{
-    future::{Future, IntoFuture},
+    future::Future,
     io,
     net::SocketAddr,
     sync::{Arc, OnceLock},
@@ -10,7 +10,6 @@ use std::{
 };
 
 use app::{shell, App};
-use axum::serve::ListenerExt;
 use axum::{
     body::Body,
     extract::FromRef,
@@ -187,13 +186,11 @@ impl Application {
             ));
         }
         let (fired, mut fired_rx) = watch::channel(false);
-        let service = with_common_layers(self.router, &self.engine.config)
-            .into_make_service_with_connect_info::<SocketAddr>();
-        // `tap_io` only so that axum hands the peer's address to handlers
-        // (it knows how to for a tapped listener of any kind).
-        let listener = CappedListener::new(self.listener, self.engine.config.http.max_connections)
-            .tap_io(|_| {});
-        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
+        let router = with_common_layers(self.router, &self.engine.config);
+        let listener = CappedListener::new(self.listener, self.engine.config.http.max_connections);
+        let header_read_timeout =
+            Duration::from_secs(self.engine.config.http.header_read_timeout_secs);
+        let serve = crate::serve::serve(listener, router, header_read_timeout, async move {
             shutdown.await;
             let _ = fired.send(true);
         });
@@ -202,7 +199,7 @@ impl Application {
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         };
         tokio::select! {
-            served = serve.into_future() => served?,
+            () = serve => {}
             () = grace_exceeded => tracing::warn!("requests still running after the grace period; closing"),
         }
         // HTTP is drained, so nothing appends any more: the writer finishes

@@ -9,6 +9,7 @@ pub mod health;
 pub mod http_metrics;
 mod limits;
 pub mod security;
+mod serve;
 pub mod shutdown;
 pub mod telemetry;
 mod webhook_routes;

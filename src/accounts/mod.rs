@@ -6,6 +6,8 @@
 mod credentials;
 mod members;
 mod sessions;
+pub mod totp;
+pub mod two_factor;
 
 pub use credentials::{new_token, token_hash, Email, Password};
 pub use members::{
@@ -16,6 +18,7 @@ pub use sessions::{
     authenticate, change_password, create_admin, is_set_up, sign_in, sign_out, sign_up_owner,
     Session, SessionToken, SignUp, SESSION_TTL_MS,
 };
+pub use two_factor::{complete_sign_in, ChallengeToken, SignInOutcome};
 
 pub use crate::store::{Member, Membership, OpenInvite, Role, User, Workspace};
 

@@ -6,10 +6,12 @@ use super::{
     credentials::{
         new_token, token_hash, verify_against_nothing, verify_password, Email, Password,
     },
-    Caller, Error, Membership, User, Workspace,
+    two_factor::{self, SignInOutcome},
+    Caller, Error, Membership, Role, User, Workspace,
 };
 use crate::{
     audit,
+    config::TwoFactorPolicy,
     store::{now_millis, Store},
 };
 
@@ -38,13 +40,20 @@ pub struct Session {
     pub current: Option<Membership>,
     /// Every workspace the user belongs to, as read with the session.
     pub memberships: Vec<Membership>,
+    /// The operator requires a second factor of owners and this person
+    /// has none: they may act nowhere they are an owner until they enrol.
+    pub owner_lacks_second_factor: bool,
     token_hash: String,
 }
 
 impl Session {
-    /// The caller in the current workspace, or Forbidden without one.
+    /// The caller in the current workspace, or Forbidden without one, or
+    /// SecondFactorRequired where the role needs a second factor first.
     pub fn caller(&self) -> Result<Caller, Error> {
         let membership = self.current.clone().ok_or(Error::Forbidden)?;
+        if self.owner_lacks_second_factor && membership.role == Role::Owner {
+            return Err(Error::SecondFactorRequired);
+        }
         Ok(Caller {
             user: self.user.clone(),
             workspace: membership.workspace,
@@ -157,16 +166,18 @@ async fn take_attempt(store: &Store, key: &str, limit: i64, now: i64) -> Result<
     }
 }
 
-/// Signs in. Unknown email and wrong password get the same error after the
-/// same work; both count against the account and the address. An attempt
-/// is counted before the password is checked, so a parallel burst cannot
-/// try more passwords than the limit; a successful one is taken back.
+/// Signs in with a password. Unknown email and wrong password get the
+/// same error after the same work; both count against the account and the
+/// address. An attempt is counted before the password is checked, so a
+/// parallel burst cannot try more passwords than the limit; a successful
+/// one is taken back. With two-factor on, a right password only opens the
+/// second step ([`two_factor::complete_sign_in`]).
 pub async fn sign_in(
     store: &Store,
     email: &str,
     password: &str,
     address: &str,
-) -> Result<(SessionToken, User), Error> {
+) -> Result<SignInOutcome, Error> {
     let now = now_millis();
     let email = Email::parse(email).map_err(|_| Error::InvalidCredentials)?;
     let account_key = format!("account:{}", email.as_str());
@@ -198,10 +209,7 @@ pub async fn sign_in(
     };
     let Some(credentials) = found.filter(|_| verified) else {
         // The attempts counted above stay counted: they failed.
-        store
-            .take_sign_in_attempt(&account_key, i64::MAX, 0, now)
-            .await?
-            .ok();
+        count_account_failure(store, &account_key, now).await?;
         audit::record(
             store,
             None,
@@ -215,23 +223,73 @@ pub async fn sign_in(
     store.clear_sign_in_failures(&account_key).await?;
     store.clear_sign_in_failures(&pair_key).await?;
     store.forget_sign_in_attempt(&address_key, now).await?;
+    if let Some(challenge) = two_factor::challenge_if_enrolled(store, &credentials.user).await? {
+        return Ok(SignInOutcome::SecondFactorNeeded(challenge));
+    }
     let token = start_session(store, &credentials.user).await?;
-    for membership in store.memberships_of(&credentials.user.id).await? {
+    audit_for_user(
+        store,
+        &credentials.user,
+        "sign_in",
+        json!({ "address": address }),
+    )
+    .await?;
+    Ok(SignInOutcome::SignedIn(token, credentials.user))
+}
+
+/// Counts a failed sign-in against the account, from anywhere.
+async fn count_account_failure(store: &Store, account_key: &str, now: i64) -> Result<(), Error> {
+    store
+        .take_sign_in_attempt(account_key, i64::MAX, 0, now)
+        .await?
+        .ok();
+    Ok(())
+}
+
+/// Counts a failed second step like a wrong password: against the
+/// account, and against the account from this address (so its limit
+/// also bounds how many codes one address can try).
+pub(super) async fn count_failure(
+    store: &Store,
+    email: &str,
+    address: &str,
+    now: i64,
+) -> Result<(), Error> {
+    let account_key = format!("account:{email}");
+    let pair_key = format!("{account_key}|address:{address}");
+    count_account_failure(store, &account_key, now).await?;
+    count_account_failure(store, &pair_key, now).await
+}
+
+/// Records `action` in the audit log of every workspace the user is in
+/// (what a person does to their own account concerns each of them).
+pub(super) async fn audit_for_user(
+    store: &Store,
+    user: &User,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), Error> {
+    for membership in store.memberships_of(&user.id).await? {
         audit::record(
             store,
             Some(&membership.workspace.id),
-            Some((&credentials.user.id, &credentials.user.email)),
-            "sign_in",
-            json!({ "address": address }),
+            Some((&user.id, &user.email)),
+            action,
+            detail.clone(),
         )
         .await?;
     }
-    Ok((token, credentials.user))
+    Ok(())
 }
 
 /// The session behind a cookie's token, with the current membership
-/// re-read each time (a removed member loses access at once).
-pub async fn authenticate(store: &Store, token: &str) -> Result<Session, Error> {
+/// re-read each time (a removed member loses access at once), under the
+/// operator's two-factor `policy`.
+pub async fn authenticate(
+    store: &Store,
+    token: &str,
+    policy: TwoFactorPolicy,
+) -> Result<Session, Error> {
     let hash = token_hash(token);
     let row = store
         .live_session(&hash, now_millis())
@@ -246,10 +304,15 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Session, Error> 
         .and_then(|id| memberships.iter().find(|m| &m.workspace.id == id))
         .or_else(|| memberships.first())
         .cloned();
+    let owner_lacks_second_factor = !row.second_factor
+        && memberships
+            .iter()
+            .any(|m| two_factor::required_for(policy, m.role));
     Ok(Session {
         user: row.user,
         current,
         memberships,
+        owner_lacks_second_factor,
         token_hash: hash,
     })
 }

@@ -76,6 +76,8 @@ pub struct Credentials {
 pub struct SessionRow {
     pub user: User,
     pub workspace_id: Option<String>,
+    /// The user has two-factor sign-in on.
+    pub second_factor: bool,
 }
 
 pub struct InviteRow {
@@ -246,8 +248,10 @@ impl Store {
     /// The session behind a token hash, if it is neither revoked nor expired.
     pub async fn live_session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRow>> {
         let row = with_pool!(self, pool => {
-            sqlx::query_as::<_, (String, String, String, Option<String>)>(
-                "SELECT u.id, u.email, u.name, s.workspace_id FROM sessions s JOIN users u ON u.id = s.user_id
+            sqlx::query_as::<_, (String, String, String, Option<String>, bool)>(
+                "SELECT u.id, u.email, u.name, s.workspace_id,
+                        EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL)
+                 FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
             )
             .bind(token_hash)
@@ -255,10 +259,13 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        Ok(row.map(|(id, email, name, workspace_id)| SessionRow {
-            user: User { id, email, name },
-            workspace_id,
-        }))
+        Ok(row.map(
+            |(id, email, name, workspace_id, second_factor)| SessionRow {
+                user: User { id, email, name },
+                workspace_id,
+                second_factor,
+            },
+        ))
     }
 
     pub async fn revoke_session(&self, token_hash: &str, now: i64) -> Result<()> {
@@ -559,6 +566,14 @@ impl Store {
 }
 
 impl Store {
+    pub async fn user(&self, user_id: &str) -> Result<Option<User>> {
+        let row = with_pool!(self, pool => {
+            sqlx::query_as::<_, (String, String, String)>("SELECT id, email, name FROM users WHERE id = $1")
+                .bind(user_id).fetch_optional(pool).await?
+        });
+        Ok(row.map(|(id, email, name)| User { id, email, name }))
+    }
+
     /// A user's email, for audit entries written on their behalf later.
     pub async fn user_email(&self, user_id: &str) -> Result<Option<String>> {
         Ok(with_pool!(self, pool => {

@@ -19,6 +19,9 @@ pub struct Me {
     pub email: String,
     pub current: Option<WorkspaceView>,
     pub workspaces: Vec<WorkspaceView>,
+    /// The current workspace needs this person to set up two-factor
+    /// sign-in before they can act in it.
+    pub second_factor_required: bool,
 }
 
 impl Me {
@@ -54,11 +57,13 @@ pub async fn welcome() -> Result<WelcomeView, UiError> {
     // Nobody signed in is an answer here, not an error.
     let session = match session::token() {
         None => None,
-        Some(token) => match accounts::authenticate(&engine.store, &token).await {
-            Ok(session) => Some(session),
-            Err(switchboard::Error::Unauthenticated) => None,
-            Err(other) => return Err(other.into()),
-        },
+        Some(token) => {
+            match accounts::authenticate(&engine.store, &token, engine.config.two_factor).await {
+                Ok(session) => Some(session),
+                Err(switchboard::Error::Unauthenticated) => None,
+                Err(other) => return Err(other.into()),
+            }
+        }
     };
     let reconnect_needed = match session.as_ref().and_then(|s| s.current.as_ref()) {
         Some(current) => engine
@@ -92,6 +97,10 @@ fn me_of(session: &switchboard::accounts::Session) -> Me {
         email: session.user.email.clone(),
         current: session.current.as_ref().map(view),
         workspaces: session.memberships.iter().map(view).collect(),
+        second_factor_required: matches!(
+            session.caller(),
+            Err(switchboard::Error::SecondFactorRequired)
+        ),
     }
 }
 
@@ -116,15 +125,30 @@ pub async fn sign_up_owner(
     Ok(())
 }
 
+/// Where a password sign-in got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignInStep {
+    SignedIn,
+    /// The password was right; a code from the app (or a recovery code)
+    /// finishes it.
+    CodeNeeded,
+}
+
 #[server(prefix = "/api", endpoint = "sign_in")]
-pub async fn sign_in(email: String, password: String) -> Result<(), UiError> {
+pub async fn sign_in(email: String, password: String) -> Result<SignInStep, UiError> {
     use crate::session;
-    use switchboard::accounts;
+    use switchboard::accounts::{self, SignInOutcome};
     let engine = session::engine()?;
-    let (token, _) =
-        accounts::sign_in(&engine.store, &email, &password, &session::client_address()).await?;
-    session::set_session_cookie(&engine, &token);
-    Ok(())
+    match accounts::sign_in(&engine.store, &email, &password, &session::client_address()).await? {
+        SignInOutcome::SignedIn(token, _) => {
+            session::set_session_cookie(&engine, &token);
+            Ok(SignInStep::SignedIn)
+        }
+        SignInOutcome::SecondFactorNeeded(challenge) => {
+            session::set_challenge_cookie(&engine, &challenge);
+            Ok(SignInStep::CodeNeeded)
+        }
+    }
 }
 
 #[server(prefix = "/api", endpoint = "sign_out")]

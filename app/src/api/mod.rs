@@ -48,4 +48,5 @@ pub mod onboarding;
 pub mod outgoing_webhooks;
 pub mod profile;
 pub mod templates;
+pub mod two_factor;
 pub mod webhook_events;

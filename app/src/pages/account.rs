@@ -11,7 +11,10 @@ use leptos_router::{
 
 use super::forms::{last_error, FieldError, FormError};
 use crate::{
-    api::account::{ChangePassword, CreateWorkspace, SignIn, SignUpOwner},
+    api::{
+        account::{ChangePassword, CreateWorkspace, SignIn, SignInStep, SignUpOwner},
+        two_factor::CompleteSignIn,
+    },
     session_state::SessionState,
 };
 
@@ -34,18 +37,41 @@ where
 pub fn SignInPage() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
     let error = last_error(action.value());
-    on_success(action.value(), "/");
+    let signed_in = Signal::derive(move || {
+        action
+            .value()
+            .get()
+            .filter(|step| matches!(step, Ok(SignInStep::SignedIn)))
+    });
+    on_success(signed_in, "/");
+    let code = ServerAction::<CompleteSignIn>::new();
+    let code_error = last_error(code.value());
+    on_success(code.value(), "/");
+    let needs_code = move || matches!(action.value().get(), Some(Ok(SignInStep::CodeNeeded)));
     let state = expect_context::<SessionState>();
     view! {
         <Title text="Sign in"/>
         <section class="page narrow">
             <h1>"Sign in"</h1>
-            <ActionForm action=action attr:class="form">
-                <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
-                <label>"Password" <input type="password" name="password" autocomplete="current-password" required/></label>
-                <FormError error=error/>
-                <button type="submit" class="button" disabled=move || action.pending().get()>"Sign in"</button>
-            </ActionForm>
+            <Show
+                when=needs_code
+                fallback=move || view! {
+                    <ActionForm action=action attr:class="form">
+                        <label>"Email" <input type="email" name="email" autocomplete="username" required/></label>
+                        <label>"Password" <input type="password" name="password" autocomplete="current-password" required/></label>
+                        <FormError error=error/>
+                        <button type="submit" class="button" disabled=move || action.pending().get()>"Sign in"</button>
+                    </ActionForm>
+                }
+            >
+                <ActionForm action=code attr:class="form">
+                    <p class="lead">"Enter the 6-digit code from your authenticator app, or one of your recovery codes."</p>
+                    <label>"Code" <input type="text" name="code" autocomplete="one-time-code" inputmode="text" required autofocus/></label>
+                    <FieldError error=code_error field="code"/>
+                    <FormError error=code_error/>
+                    <button type="submit" class="button" disabled=move || code.pending().get()>"Verify"</button>
+                </ActionForm>
+            </Show>
             <Suspense>
                 {move || state.welcome().filter(|w| w.needs_owner).map(|_| view! {
                     <p class="notice">"This installation has no owner yet. " <A href="/sign-up">"Create the owner account"</A></p>
@@ -131,6 +157,7 @@ pub fn Settings() -> impl IntoView {
                         <button type="submit" class="button">"Change password"</button>
                     </ActionForm>
                 </article>
+                <super::two_factor::TwoFactorCard/>
                 <article class="card">
                     <h2>"New workspace"</h2>
                     <p>"A separate space for another business, with its own numbers and members."</p>

@@ -16,6 +16,7 @@ mod outgoing_webhooks;
 mod profile;
 mod templates;
 mod time;
+mod two_factor;
 mod webhook_events;
 
 pub use account::{signed_in, Settings, SignInPage, SignUpPage};

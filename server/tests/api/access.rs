@@ -40,7 +40,21 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
             ("password", "long enough pw"),
         ],
     ),
+    ("complete_sign_in", true, &[("code", "123456")]),
     ("sign_out", false, &[]),
+    ("two_factor_status", false, &[]),
+    ("begin_two_factor", false, &[]),
+    ("confirm_two_factor", false, &[("code", "123456")]),
+    (
+        "disable_two_factor",
+        false,
+        &[("password", "long enough pw")],
+    ),
+    (
+        "renew_recovery_codes",
+        false,
+        &[("password", "long enough pw")],
+    ),
     (
         "change_password",
         false,

@@ -1,7 +1,8 @@
 //! The server under abuse: every route group answers with the security
 //! headers and a request id, `/metrics` can demand a token, an oversized
 //! webhook is refused before its body is read, a request that takes too
-//! long is cut off, and the number of open connections is capped.
+//! long is cut off, so is a client sending its headers too slowly, and the
+//! number of open connections is capped.
 
 use std::time::Duration;
 
@@ -136,6 +137,43 @@ async fn open_connections_are_capped_and_a_freed_place_is_used() {
     let status = waiting.await.unwrap();
     assert!(status.contains("200"), "{status}");
     drop(second);
+}
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_cut_off() {
+    let app = spawn_app_configured(
+        TestBackend::Sqlite,
+        &[("HEADER_READ_TIMEOUT_SECS", "1")],
+        |a| a,
+    )
+    .await;
+    let addr = app.base.trim_start_matches("http://");
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    // Half a request head, and then nothing more.
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    // The server closes the connection (at most a 408 first); the bound
+    // only keeps a broken server from hanging the suite.
+    tokio::time::timeout(Duration::from_secs(20), slow.read_to_end(&mut answer))
+        .await
+        .expect("the connection is closed by the server")
+        .ok();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    // A whole request on a fresh connection is answered as ever.
+    let status = raw_status(
+        &app.base,
+        "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(status.contains("200"), "{status}");
 }
 
 /// A failed sign-in from `client` as a proxy in front would forward it;

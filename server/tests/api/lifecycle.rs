@@ -166,6 +166,8 @@ async fn create_admin_makes_the_owner_once() {
         "127.0.0.1",
     )
     .await
+    .unwrap()
+    .signed_in()
     .unwrap();
     assert_eq!(user.name, "Ops");
 }
