@@ -29,12 +29,6 @@ pub fn TwoFactorCard() -> impl IntoView {
         },
         |_| two_factor_status(),
     );
-    // Turning it on may lift the owners' requirement for the whole page.
-    Effect::new(move |_| {
-        if matches!(confirm.value().get(), Some(Ok(_))) {
-            state.refresh();
-        }
-    });
     // Turned off: what the last set-up and codes showed is void.
     Effect::new(move |_| {
         if matches!(disable.value().get(), Some(Ok(()))) {
@@ -118,6 +112,14 @@ pub fn TwoFactorCard() -> impl IntoView {
                 <div class="notice" role="status" data-testid="recovery-codes">
                     <p><strong>"Recovery codes"</strong>" · save them now; each signs in once if you lose your phone. They are not shown again."</p>
                     <ul class="codes">{codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}</ul>
+                    // Only then is the session read again (turning it on may
+                    // lift the owners' requirement): that redraws the page,
+                    // and the codes would go with it.
+                    <button type="button" class="button small" on:click=move |_| {
+                        confirm.value().set(None);
+                        renew.value().set(None);
+                        state.refresh();
+                    }>"I have saved them"</button>
                 </div>
             })}
         </article>

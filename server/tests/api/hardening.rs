@@ -13,7 +13,7 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::helpers::{spawn_app, spawn_app_configured};
+use crate::helpers::{owner, spawn_app, spawn_app_configured, Visitor, PASSWORD};
 
 #[tokio::test]
 async fn every_route_group_carries_security_headers_and_a_request_id() {
@@ -251,4 +251,63 @@ async fn an_uploads_text_fields_are_bounded() {
     let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let (_, body) = owner.call("send_file", &many).await;
     assert!(body.contains("too many fields"), "{body}");
+}
+
+fn totp_now(secret: &str, offset: i64) -> String {
+    let secret = switchboard::accounts::totp::TotpSecret::from_base32(secret).unwrap();
+    let step = switchboard::store::now_millis() / 1000 / switchboard::accounts::totp::STEP_SECS;
+    secret.code_at_step(step + offset)
+}
+
+#[tokio::test]
+async fn an_owner_acts_only_after_enrolling_when_the_operator_requires_it() {
+    let app = spawn_app_configured(
+        TestBackend::Sqlite,
+        &[("REQUIRE_2FA_FOR_OWNERS", "true")],
+        |a| a,
+    )
+    .await;
+    let mut owner = owner(&app).await;
+    let (_, welcome) = owner.call("welcome", &[]).await;
+    let welcome: serde_json::Value = serde_json::from_str(&welcome).unwrap();
+    assert_eq!(welcome["me"]["second_factor_required"], true);
+    let (status, body) = owner.call("list_members", &[]).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("two-factor"), "{body}");
+
+    let (status, enrolment) = owner.call("begin_two_factor", &[]).await;
+    assert_eq!(status, 200, "{enrolment}");
+    let enrolment: serde_json::Value = serde_json::from_str(&enrolment).unwrap();
+    assert!(enrolment["qr_svg"].as_str().unwrap().starts_with("<?xml"));
+    let secret = enrolment["secret"].as_str().unwrap().to_string();
+    let (status, codes) = owner
+        .call("confirm_two_factor", &[("code", &totp_now(&secret, 0))])
+        .await;
+    assert_eq!(status, 200, "{codes}");
+    assert_eq!(
+        serde_json::from_str::<Vec<String>>(&codes).unwrap().len(),
+        10
+    );
+    assert_eq!(owner.call("list_members", &[]).await.0, 200);
+    // Required: it cannot be turned off.
+    let (status, _) = owner
+        .call("disable_two_factor", &[("password", PASSWORD)])
+        .await;
+    assert_eq!(status, 400);
+
+    // A new sign-in goes through the code, carried by its own cookie.
+    let mut again = Visitor::new(&app);
+    let (status, step) = again
+        .call(
+            "sign_in",
+            &[("email", "owner@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!((status, step.as_str()), (200, "\"CodeNeeded\""));
+    assert_eq!(again.call("list_members", &[]).await.0, 401);
+    let (status, body) = again
+        .call("complete_sign_in", &[("code", &totp_now(&secret, 1))])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(again.call("list_members", &[]).await.0, 200);
 }

@@ -141,9 +141,23 @@ impl Visitor {
             request = request.header("cookie", cookie);
         }
         let response = request.send().await.unwrap();
-        if let Some(set) = response.headers().get("set-cookie") {
-            let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
-            self.cookie = (!pair.ends_with('=')).then_some(pair);
+        // A cookie jar of sorts: each cookie set is kept, each cleared goes.
+        for set in response.headers().get_all("set-cookie") {
+            let pair = set.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            let mut jar: Vec<(String, String)> = self
+                .cookie
+                .iter()
+                .flat_map(|c| c.split("; "))
+                .filter_map(|p| p.split_once('='))
+                .filter(|(n, _)| *n != name)
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            if !value.is_empty() {
+                jar.push((name.to_string(), value.to_string()));
+            }
+            let joined: Vec<String> = jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            self.cookie = (!joined.is_empty()).then(|| joined.join("; "));
         }
         (response.status().as_u16(), response.text().await.unwrap())
     }
