@@ -31,6 +31,9 @@ pub struct Applied {
     pub deliveries_queued: u64,
     /// Customers' files queued for download.
     pub media_queued: u64,
+    /// Messages and receipts dropped: their contact was erased after
+    /// they were sent.
+    pub erased: u64,
 }
 
 /// Applies the effects of a batch of events `(id, operations)` in one
@@ -205,6 +208,18 @@ impl<'a> Context<'a> {
     }
 }
 
+/// Whether the customer was erased after this was sent (a retry or a
+/// replay of what they asked to have forgotten).
+async fn erased_since(
+    tx: &mut Tx<'_>,
+    context: &Context<'_>,
+    identity: &crate::webhook::payload::Identity,
+    sent_at: i64,
+) -> Result<bool, store::Error> {
+    crate::data_rights::erased_since(tx, context.workspace_id, context.scope, identity, sent_at)
+        .await
+}
+
 /// The contact a customer's message names: moved to their new ids first
 /// when it announces a number change.
 async fn contact_of(
@@ -247,6 +262,10 @@ async fn inbound(
         now,
         ..
     } = context;
+    if erased_since(tx, context, &message.identity, message.sent_at).await? {
+        applied.erased += 1;
+        return Ok(());
+    }
     let contact = contact_of(tx, context, message).await?;
     let payload = message.payload.to_string();
     let new = messages::NewInbound {
@@ -323,6 +342,10 @@ async fn status(
         error_title: update.error_title.as_deref(),
         error_details: update.error_details.as_deref(),
     };
+    if erased_since(tx, context, &update.identity, update.at).await? {
+        applied.erased += 1;
+        return Ok(());
+    }
     // What the receipt shows of its recipient (a BSUID learnt, a username);
     // it never makes a contact: statuses are joined to messages by wamid.
     let contact = contacts::observe(

@@ -203,12 +203,14 @@ pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
 
 fn merge(total: &mut Applied, applied: Applied) {
     metrics::counter!("webhook_duplicates_absorbed_total").increment(applied.duplicates);
+    metrics::counter!("webhook_erased_contacts_dropped_total").increment(applied.erased);
     total.new_inbound.extend(applied.new_inbound);
     total.replies_queued += applied.replies_queued;
     total.deliveries_queued += applied.deliveries_queued;
     total.media_queued += applied.media_queued;
     total.duplicates += applied.duplicates;
     total.unrouted += applied.unrouted;
+    total.erased += applied.erased;
 }
 
 fn record_processed(event: &ClaimedEvent) {
