@@ -1,7 +1,7 @@
 //! API keys: how a workspace's own code (CRM, help desk, AI agent) calls
 //! Switchboard. A key is shown once when made; only its SHA-256 is kept
 //! (a key is 32 random bytes, so a fast hash is enough: there is nothing
-//! to guess). Each key has scopes (send, read), a last-used time, and can
+//! to guess). Each key has scopes (send, read, privacy), a last-used time, and can
 //! be revoked; making and revoking are audited.
 
 use serde_json::json;
@@ -15,6 +15,8 @@ use crate::{
 
 pub const SEND: &str = "send";
 pub const READ: &str = "read";
+/// Exports and erases contacts (their data rights): more than reading.
+pub const PRIVACY: &str = "privacy";
 const PREFIX: &str = "sbk_";
 /// Requests a key may make in a burst, and per second after it.
 pub const BURST: i64 = 20;
@@ -58,8 +60,11 @@ pub async fn create(
             "Give the key a name of 1 to 100 characters.",
         ));
     }
-    if scopes.is_empty() || scopes.iter().any(|s| ![SEND, READ].contains(s)) {
-        return Err(Error::invalid("scopes", "Choose send, read, or both."));
+    if scopes.is_empty() || scopes.iter().any(|s| ![SEND, READ, PRIVACY].contains(s)) {
+        return Err(Error::invalid(
+            "scopes",
+            "Choose at least one of send, read and privacy.",
+        ));
     }
     if engine.store.api_keys_of(&caller.workspace.id).await?.len() >= MAX_KEYS {
         return Err(Error::invalid(

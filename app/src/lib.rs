@@ -5,6 +5,8 @@
 pub mod api;
 pub mod errors;
 #[cfg(feature = "ssr")]
+pub mod exports;
+#[cfg(feature = "ssr")]
 pub mod failures;
 #[cfg(feature = "hydrate")]
 mod js;

@@ -141,6 +141,7 @@ impl Application {
             router: router(engine.clone(), local)
                 .merge(webhook_routes::routes(engine.clone(), runtime.journal()))
                 .merge(app::media::routes(engine.clone()))
+                .merge(app::exports::routes(engine.clone()))
                 .merge(crate::api_v1::routes(engine.clone())),
             listener,
             engine,

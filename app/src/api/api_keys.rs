@@ -41,19 +41,24 @@ pub async fn list_api_keys() -> Result<Vec<ApiKeyView>, UiError> {
         .collect())
 }
 
-/// `send` and `read` are checkboxes: present when ticked.
+/// `send`, `read` and `privacy` are checkboxes: present when ticked.
 #[server(prefix = "/api", endpoint = "create_api_key")]
 pub async fn create_api_key(
     name: String,
     send: Option<String>,
     read: Option<String>,
+    privacy: Option<String>,
 ) -> Result<NewKeyView, UiError> {
-    use switchboard::api_keys::{READ, SEND};
+    use switchboard::api_keys::{PRIVACY, READ, SEND};
     let (engine, caller) = crate::session::caller().await?;
-    let scopes: Vec<&str> = [(send.is_some(), SEND), (read.is_some(), READ)]
-        .into_iter()
-        .filter_map(|(on, scope)| on.then_some(scope))
-        .collect();
+    let scopes: Vec<&str> = [
+        (send.is_some(), SEND),
+        (read.is_some(), READ),
+        (privacy.is_some(), PRIVACY),
+    ]
+    .into_iter()
+    .filter_map(|(on, scope)| on.then_some(scope))
+    .collect();
     let (row, key) = switchboard::api_keys::create(&engine, &caller, &name, &scopes).await?;
     Ok(NewKeyView {
         name: row.name,

@@ -194,6 +194,32 @@ pub async fn send_reply(
 /// Asks the customer to share their phone number (Meta's
 /// REQUEST_CONTACT_INFO message): for customers known by username only,
 /// and before an authentication template. Agents and up.
+/// What an erasure deleted, in words for the notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasedView {
+    pub messages: u64,
+    pub files: u64,
+}
+
+/// Erases a contact and everything held about them (admins).
+#[server(prefix = "/api", endpoint = "erase_contact")]
+pub async fn erase_contact(contact_id: String) -> Result<ErasedView, UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    caller.require(switchboard::accounts::Role::Admin)?;
+    let report = switchboard::data_rights::erase(
+        &engine.store,
+        &caller.workspace.id,
+        &contact_id,
+        caller.actor(),
+        None,
+    )
+    .await?;
+    Ok(ErasedView {
+        messages: report.messages,
+        files: report.files,
+    })
+}
+
 #[server(prefix = "/api", endpoint = "request_phone")]
 pub async fn request_phone(
     phone_number_id: String,

@@ -28,6 +28,7 @@ pub fn ApiKeys() -> impl IntoView {
                 <label>"Key name" <input name="name" required maxlength="100" placeholder="CRM"/></label>
                 <label class="choice"><input type="checkbox" name="send" value="on" checked/>" send"</label>
                 <label class="choice"><input type="checkbox" name="read" value="on" checked/>" read"</label>
+                <label class="choice" title="Export and erase contacts"><input type="checkbox" name="privacy" value="on"/>" privacy"</label>
                 <button type="submit" class="button">"Make a key"</button>
             </ActionForm>
             <FieldError error=create_error field="name"/>

@@ -9,9 +9,12 @@ use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_query_map};
 
 use super::time::format_time;
-use crate::api::conversations::{
-    conversation_thread, list_conversations, reply_templates, request_phone, send_reply,
-    send_template, ContactView, MediaView, TemplateView, ThreadView,
+use crate::{
+    api::conversations::{
+        conversation_thread, erase_contact, list_conversations, reply_templates, request_phone,
+        send_reply, send_template, ContactView, MediaView, TemplateView, ThreadView,
+    },
+    session_state::SessionState,
 };
 
 /// What a status looks like next to an outbound message.
@@ -105,6 +108,9 @@ pub fn Conversations() -> impl IntoView {
                     <Transition fallback=|| view! { <p>"Loading…"</p> }>
                         {move || thread.get().map(|result| match result {
                             Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                            Ok(None) if query.read().get("erased").is_some() => view! {
+                                <p class="notice" role="status">"The contact was erased, with their messages and files."</p>
+                            }.into_any(),
                             Ok(None) => view! { <p class="notice">"Choose a conversation."</p> }.into_any(),
                             Ok(Some(thread)) => thread.lines.into_iter().map(|line| {
                                 let (mark, class) = ticks(line.status.as_deref());
@@ -153,6 +159,8 @@ fn ContactPanel(
     let target = StoredValue::new((number, customer));
     let error = RwSignal::new(None::<String>);
     let asked = RwSignal::new(false);
+    let state = expect_context::<SessionState>();
+    let is_admin = move || state.me().is_some_and(|me| me.at_least("admin"));
     let ask = Action::new(move |key: &String| {
         let (number, customer) = target.get_value();
         let key = key.clone();
@@ -183,7 +191,7 @@ fn ContactPanel(
     view! {
         <aside class="contact-panel" aria-label="Customer">
             {move || thread.get().map(|t| {
-                let ContactView { name, profile_name, username, phone, bsuid, .. } = t.contact;
+                let ContactView { id, name, profile_name, username, phone, bsuid } = t.contact;
                 let no_phone = phone.is_none();
                 view! {
                     <h2>{name}</h2>
@@ -198,11 +206,48 @@ fn ContactPanel(
                         <button type="button" class="button secondary" on:click=on_ask
                             disabled=move || ask.pending().get()>"Request phone number"</button>
                     })}
-                }
+                    <Show when=is_admin>
+                        <DataRights contact_id=id.clone() refresh/>
+                    </Show>
+                }.into_any()
             })}
             {move || asked.get().then(|| view! { <p class="notice" role="status">"Asked the customer to share their phone number."</p> })}
             {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
         </aside>
+    }
+}
+
+/// The customer's data rights, for admins: download everything held
+/// about them, or erase them (asked twice; it cannot be undone).
+#[component]
+fn DataRights(contact_id: String, refresh: RwSignal<u32>) -> impl IntoView {
+    let export_url = format!("/contacts/{contact_id}/export");
+    let contact_id = StoredValue::new(contact_id);
+    let confirming = RwSignal::new(false);
+    let erase = Action::new(move |_: &()| erase_contact(contact_id.get_value()));
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if matches!(erase.value().get(), Some(Ok(_))) {
+            refresh.update(|n| *n += 1);
+            navigate("/conversations?erased=1", Default::default());
+        }
+    });
+    view! {
+        <div class="data-rights">
+            <a class="button secondary small" href=export_url rel="external" download>"Export their data"</a>
+            <Show
+                when=move || confirming.get()
+                fallback=move || view! {
+                    <button type="button" class="button danger small" on:click=move |_| confirming.set(true)>"Erase contact…"</button>
+                }
+            >
+                <p class="form-error" role="alert">"Erase this customer, their messages and files for good? This cannot be undone."</p>
+                <button type="button" class="button danger small" disabled=move || erase.pending().get()
+                    on:click=move |_| { erase.dispatch(()); }>"Erase for good"</button>
+                <button type="button" class="button secondary small" on:click=move |_| confirming.set(false)>"Keep"</button>
+            </Show>
+            {move || erase.value().get().and_then(Result::err).map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })}
+        </div>
     }
 }
 

@@ -5,6 +5,7 @@
 //! The router and the OpenAPI document are made from one list,
 //! [`endpoints`], so neither can drift from the other.
 
+mod contacts;
 mod error;
 mod history;
 mod messages;
@@ -50,6 +51,8 @@ fn endpoints() -> Vec<Endpoint> {
         history::messages(),
         numbers::list(),
         templates::list(),
+        contacts::export(),
+        contacts::erase(),
     ]
 }
 

@@ -93,6 +93,11 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
             ("customer", "16505551234"),
         ],
     ),
+    (
+        "erase_contact",
+        false,
+        &[("contact_id", "ct_00000000000000000000000000000000")],
+    ),
     ("webhook_attention", false, &[]),
     ("replay_webhooks", false, &[]),
     ("signup_settings", false, &[]),
@@ -356,6 +361,10 @@ async fn roles_limit_what_members_may_do() {
         ("revoke_invite", &[("id", "x")][..]),
         ("audit_log", &[][..]),
         (
+            "erase_contact",
+            &[("contact_id", "ct_00000000000000000000000000000000")][..],
+        ),
+        (
             "request_phone",
             &[
                 ("phone_number_id", "106540352242922"),
@@ -367,6 +376,15 @@ async fn roles_limit_what_members_may_do() {
         let (status, body) = viewer.call(name, args).await;
         assert_eq!(status, 403, "{name}: {body}");
     }
+    // Only admins erase customers.
+    let mut agent = member(&app, &mut owner, "agent@example.com", "agent").await;
+    let (status, body) = agent
+        .call(
+            "erase_contact",
+            &[("contact_id", "ct_00000000000000000000000000000000")],
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
     // Viewers read conversations and templates, but make and delete none.
     assert_eq!(viewer.call("list_conversations", &[]).await.0, 200);
     assert_eq!(viewer.call("list_templates", &[]).await.0, 200);

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use switchboard::{
     accounts::{Caller, Role, Workspace},
-    api_keys::{self, READ, SEND},
+    api_keys::{self, PRIVACY, READ, SEND},
     test_support::TestBackend,
 };
 
@@ -291,16 +291,25 @@ async fn pages_and_workspaces(backend: TestBackend) {
         workspace: elsewhere,
         role: Role::Owner,
     };
-    let (_, other_key) = api_keys::create(&app.engine, &stranger, "Other", &[READ, SEND])
+    let (_, other_key) = api_keys::create(&app.engine, &stranger, "Other", &[READ, SEND, PRIVACY])
         .await
         .unwrap();
+    let contact_of = |customer: &str| {
+        conversations
+            .iter()
+            .find(|c| c["customer"] == customer)
+            .map(|c| c["contact"]["id"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let first_contact = contact_of(&customers[0]);
     let paths = doc["paths"].as_object().unwrap();
     let mut tried = 0;
     for (template, item) in paths {
         let concrete = template
             .replace("{id}", &id.to_string())
             .replace("{phone_number_id}", PHONE)
-            .replace("{customer}", CUSTOMER);
+            .replace("{customer}", CUSTOMER)
+            .replace("{contact_id}", &first_contact);
         for method in item.as_object().unwrap().keys() {
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let body = (method == Method::POST).then(|| send.clone());
@@ -335,9 +344,69 @@ async fn pages_and_workspaces(backend: TestBackend) {
     }
     assert!(tried >= 5, "every endpoint tried ({tried})");
     // Its send under the same Idempotency-Key did not reach this
-    // workspace's message either.
+    // workspace's message either, and its erasure erased nothing.
     let (_, state) = message_state().await;
     assert_eq!(state["id"].as_i64(), Some(id));
+
+    // Data rights: a `privacy` key exports a customer, then erases them.
+    let export_path = format!("/api/v1/contacts/{first_contact}/export");
+    let export_template = "/api/v1/contacts/{contact_id}/export";
+    let (status, refused) = get(&app, &doc, export_template, &export_path, &key).await;
+    assert_api_error(status, &refused, 403, "insufficient_scope");
+    let (_, privacy_key) = api_keys::create(&app.engine, &owner, "DPO", &[PRIVACY])
+        .await
+        .unwrap();
+    let (status, export) = get(&app, &doc, export_template, &export_path, &privacy_key).await;
+    assert_eq!(status, 200, "{export}");
+    let exported: Vec<&str> = export["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        exported,
+        ["wamid.c0", "wamid.more1", "wamid.more2", "wamid.more3"]
+    );
+    let (status, bad) = get(
+        &app,
+        &doc,
+        export_template,
+        "/api/v1/contacts/16505550000/export",
+        &privacy_key,
+    )
+    .await;
+    assert_api_error(status, &bad, 422, "invalid_request");
+    let erase_path = format!("/api/v1/contacts/{first_contact}");
+    let (status, report, _) = call(
+        &app,
+        Method::DELETE,
+        &erase_path,
+        Some(&privacy_key),
+        None,
+        None,
+    )
+    .await;
+    conforms(
+        &doc,
+        "/api/v1/contacts/{contact_id}",
+        "delete",
+        status,
+        &report,
+    );
+    assert_eq!((status, report["messages"].as_u64()), (200, Some(4)));
+    let (status, gone) = get(&app, &doc, export_template, &export_path, &privacy_key).await;
+    assert_api_error(status, &gone, 404, "not_found");
+    let left = all_pages(
+        &app,
+        &doc,
+        "/api/v1/conversations",
+        "/api/v1/conversations",
+        &key,
+        10,
+    )
+    .await;
+    assert_eq!(left.len(), 5, "the others stay");
 }
 
 fn uuid_like(seed: &str) -> String {
