@@ -206,3 +206,31 @@ test("an admin makes an API key; code sends through /api/v1 with it until it is 
   await expect(page.locator("table.api-keys tr[data-revoked=true]")).toHaveCount(1);
   expect((await send("crm-2")).status()).toBe(401);
 });
+
+test("an admin exports a customer's data, then erases them", async ({ page, request }) => {
+  await signIn(page);
+  await ensureConnected(page);
+  const waId = "16505550177";
+  await customerWrites(page, request, waId, "Please forget me after this");
+
+  await page.goto("/conversations");
+  await hydrated(page);
+  const conversation = page.locator("a.conversation", { hasText: "Customer 0177" });
+  await expect(conversation).toBeVisible({ timeout: 15_000 });
+  await conversation.click();
+  await expect(page.locator(".bubble.inbound", { hasText: "Please forget me after this" })).toBeVisible();
+
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Export their data" }).click(),
+  ]);
+  const { readFileSync } = await import("node:fs");
+  const exported = JSON.parse(readFileSync((await download.path())!, "utf8"));
+  expect(exported.contact.phone).toBe(waId);
+  expect(exported.messages.map((m: any) => m.summary)).toContain("Please forget me after this");
+
+  await page.getByRole("button", { name: "Erase contact…" }).click();
+  await page.getByRole("button", { name: "Erase for good" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "was erased" })).toBeVisible();
+  await expect(page.locator("a.conversation", { hasText: "Customer 0177" })).toHaveCount(0);
+});
