@@ -14,7 +14,10 @@ use switchboard::{
     test_support::{thread_with, TestBackend, TestDatabase},
 };
 
-on_both_backends!(contacts_are_made_for_every_customer_of_a_populated_database);
+on_both_backends!(
+    contacts_are_made_for_every_customer_of_a_populated_database,
+    accounts_and_contacts_of_a_populated_database_take_two_factor_and_erasure,
+);
 
 /// The last migration before contacts.
 const BEFORE_CONTACTS: i64 = 12;
@@ -28,10 +31,11 @@ const BSUID: &str = "US.13491208655302741918";
 /// Written to only (an outbox row, no message).
 const PHONE_TEMPLATE_ONLY: &str = "16505550007";
 
-/// The schema as the previous version left it: its migration files, run
-/// from a folder of their own (same contents, so the checksums match and
-/// the store later runs only what is newer).
-async fn old_schema(db: &TestDatabase, backend: TestBackend) {
+/// The schema as an earlier version left it (migrations up to `up_to`):
+/// its migration files, run from a folder of their own (same contents, so
+/// the checksums match and the store later runs only what is newer), then
+/// `rows` as that version wrote them.
+async fn old_schema(db: &TestDatabase, backend: TestBackend, up_to: i64, rows: &[String]) {
     let folder = match backend {
         TestBackend::Sqlite => "sqlite",
         TestBackend::Postgres => "postgres",
@@ -44,7 +48,7 @@ async fn old_schema(db: &TestDatabase, backend: TestBackend) {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let version: i64 = name[..4].parse().unwrap();
-        if version <= BEFORE_CONTACTS {
+        if version <= up_to {
             std::fs::copy(&path, old.path().join(&name)).unwrap();
         }
     }
@@ -58,16 +62,16 @@ async fn old_schema(db: &TestDatabase, backend: TestBackend) {
                 .await
                 .unwrap();
             migrator.run(&pool).await.unwrap();
-            for statement in old_rows() {
-                sqlx::query(&statement).execute(&pool).await.unwrap();
+            for statement in rows {
+                sqlx::query(statement).execute(&pool).await.unwrap();
             }
             pool.close().await;
         }
         DatabaseUrl::Postgres(url) => {
             let pool = sqlx::PgPool::connect(url).await.unwrap();
             migrator.run(&pool).await.unwrap();
-            for statement in old_rows() {
-                sqlx::query(&statement).execute(&pool).await.unwrap();
+            for statement in rows {
+                sqlx::query(statement).execute(&pool).await.unwrap();
             }
             pool.close().await;
         }
@@ -99,7 +103,7 @@ fn old_rows() -> [String; 6] {
 
 async fn contacts_are_made_for_every_customer_of_a_populated_database(backend: TestBackend) {
     let db = TestDatabase::create(backend).await;
-    old_schema(&db, backend).await;
+    old_schema(&db, backend, BEFORE_CONTACTS, &old_rows()).await;
     let store: Store = db.open_store().await;
 
     // Nothing lost, nothing without its customer.
@@ -201,4 +205,65 @@ async fn contacts_are_made_for_every_customer_of_a_populated_database(backend: T
         .unwrap();
     assert_eq!(files.len(), 1);
     assert_eq!(files[0].wamid, "wamid.a1");
+}
+
+/// A database of the version before contacts, with its owner, a session
+/// and customers, upgraded through contacts, two-factor sign-in and
+/// erasures at once: the owner still signs in (with the password alone,
+/// held to the owners' requirement if the operator sets it), and a
+/// customer can be erased.
+async fn accounts_and_contacts_of_a_populated_database_take_two_factor_and_erasure(
+    backend: TestBackend,
+) {
+    use switchboard::{
+        accounts::{self, two_factor},
+        config::TwoFactorPolicy,
+        data_rights,
+    };
+    const PASSWORD: &str = "a long enough password";
+    let hash = accounts::Password::parse(PASSWORD, "password")
+        .unwrap()
+        .hash()
+        .await
+        .unwrap();
+    let mut rows = old_rows().to_vec();
+    rows.push(format!(
+        "INSERT INTO users (id, email, name, password_hash, created_at) VALUES ('u-1', 'owner@example.com', 'Olive', '{hash}', 1)"
+    ));
+    rows.push(format!(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ('{WORKSPACE}', 'u-1', 'owner', 1)"
+    ));
+    rows.push(
+        "INSERT INTO sessions (token_hash, user_id, workspace_id, created_at, expires_at) VALUES ('old-session', 'u-1', NULL, 1, 1)"
+            .into(),
+    );
+    let db = TestDatabase::create(backend).await;
+    old_schema(&db, backend, BEFORE_CONTACTS, &rows).await;
+    let store: Store = db.open_store().await;
+
+    let (token, user) = accounts::sign_in(&store, "owner@example.com", PASSWORD, "127.0.0.1")
+        .await
+        .unwrap()
+        .signed_in()
+        .expect("no second factor on an upgraded account");
+    assert_eq!(user.name, "Olive");
+    let session = accounts::authenticate(&store, &token.0, TwoFactorPolicy::RequiredForOwners)
+        .await
+        .unwrap();
+    assert!(session.owner_lacks_second_factor);
+    let status = two_factor::two_factor_status(&store, TwoFactorPolicy::Optional, &session)
+        .await
+        .unwrap();
+    assert!(!status.enabled);
+
+    let sheena = conversations::contact_of(&store, WORKSPACE, NUMBER_A, PHONE)
+        .await
+        .unwrap()
+        .unwrap();
+    let report = data_rights::erase(&store, WORKSPACE, sheena.id.as_str(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(report.messages, 3);
+    assert_eq!(report.files, 1);
+    assert_eq!(store.count_messages(WORKSPACE).await.unwrap(), 2);
 }
