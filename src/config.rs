@@ -188,6 +188,9 @@ pub struct Retention {
     /// `RETAIN_SENT_OUTBOX_DAYS` (default 30): outbox rows Meta accepted (their
     /// idempotency keys go with them).
     pub sent_outbox_days: i64,
+    /// `RETAIN_MEDIA_DAYS` (default 365): customers' files (the message
+    /// stays, saying the file is no longer kept).
+    pub media_days: i64,
 }
 
 /// What one client may take of the server.
@@ -484,6 +487,7 @@ impl Settings {
             deliveries_days: at_least_a_week("RETAIN_DELIVERIES_DAYS", 30)?,
             audit_days: number("RETAIN_AUDIT_DAYS", 365)? as i64,
             sent_outbox_days: at_least_a_week("RETAIN_SENT_OUTBOX_DAYS", 30)?,
+            media_days: number("RETAIN_MEDIA_DAYS", 365)? as i64,
         };
         let timing = OutboxTiming::default();
         let outbox = OutboxTiming {

@@ -25,6 +25,7 @@ pub fn days_kept(retention: &Retention, kind: Prunable) -> i64 {
         Prunable::Sessions | Prunable::SignInAttempts => 1,
         Prunable::Audit => retention.audit_days,
         Prunable::SentOutbox => retention.sent_outbox_days,
+        Prunable::InboundMedia => retention.media_days,
     }
 }
 

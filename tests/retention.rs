@@ -110,6 +110,18 @@ async fn old_data_goes_and_live_data_stays(backend: TestBackend) {
         .await;
     }
 
+    for (media, state, stored_at) in [
+        ("m-old", "stored", old),
+        ("m-new", "stored", recent),
+        ("m-pending", "pending", old),
+    ] {
+        exec(store, false, &format!(
+            "INSERT INTO inbound_media (phone_number_id, media_id, workspace_id, wamid, mime_type, state, next_attempt_at, bytes, size, created_at, stored_at)
+             VALUES ('p', '{media}', '{ws}', 'wamid.{media}', 'image/jpeg', '{state}', 0, '\\xffd8', 2, {stored_at}, {stored_at})"
+        ))
+        .await;
+    }
+
     let pruned = retention::prune_once(&env.engine, now).await;
     let of = |kind: Prunable| pruned.iter().find(|(k, _)| *k == kind).unwrap().1;
     assert_eq!(of(Prunable::ProcessedWebhooks), 1);
@@ -117,6 +129,27 @@ async fn old_data_goes_and_live_data_stays(backend: TestBackend) {
     assert_eq!(of(Prunable::Deliveries), 2);
     assert_eq!(of(Prunable::SignInAttempts), 1);
     assert_eq!(of(Prunable::SentOutbox), 1);
+    assert_eq!(of(Prunable::InboundMedia), 1);
+    // The old file's bytes went; its row says why, for the thread.
+    assert_eq!(
+        count(
+            store,
+            false,
+            "SELECT COUNT(*) FROM inbound_media WHERE media_id = 'm-old' AND bytes IS NULL AND state = 'failed' AND error LIKE '%retention%'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            store,
+            false,
+            "SELECT COUNT(*) FROM inbound_media WHERE bytes IS NOT NULL"
+        )
+        .await,
+        2,
+        "the recent file and the one still downloading keep their bytes"
+    );
     assert!(of(Prunable::Sessions) >= 1);
     assert!(of(Prunable::Audit) >= 1);
 

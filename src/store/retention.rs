@@ -21,10 +21,13 @@ pub enum Prunable {
     Audit,
     /// Outbox rows Meta accepted (the message itself stays in its thread).
     SentOutbox,
+    /// Customers' files: the bytes go, the row stays to say so in the
+    /// thread.
+    InboundMedia,
 }
 
 impl Prunable {
-    pub const ALL: [Prunable; 7] = [
+    pub const ALL: [Prunable; 8] = [
         Prunable::ProcessedWebhooks,
         Prunable::Statuses,
         Prunable::Deliveries,
@@ -32,6 +35,7 @@ impl Prunable {
         Prunable::SignInAttempts,
         Prunable::Audit,
         Prunable::SentOutbox,
+        Prunable::InboundMedia,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +47,7 @@ impl Prunable {
             Prunable::SignInAttempts => "sign_in_attempts",
             Prunable::Audit => "audit",
             Prunable::SentOutbox => "sent_outbox",
+            Prunable::InboundMedia => "inbound_media",
         }
     }
 
@@ -76,6 +81,13 @@ impl Prunable {
             Prunable::SentOutbox => {
                 "DELETE FROM outbox WHERE id IN (
                      SELECT id FROM outbox WHERE state = 'sent' AND updated_at < $1 LIMIT $2)"
+            }
+            Prunable::InboundMedia => {
+                "UPDATE inbound_media SET bytes = NULL, size = NULL, state = 'failed',
+                     error = 'deleted after the retention period (RETAIN_MEDIA_DAYS)'
+                 WHERE (phone_number_id, media_id) IN (
+                     SELECT phone_number_id, media_id FROM inbound_media
+                     WHERE state = 'stored' AND stored_at < $1 LIMIT $2)"
             }
         }
     }
