@@ -19,6 +19,7 @@ pub const READ: &str = "read";
 pub const PRIVACY: &str = "privacy";
 const PREFIX: &str = "sbk_";
 /// Requests a key may make in a burst, and per second after it.
+/// The defaults of `API_KEY_BURST` and `API_KEY_PER_SECOND`.
 pub const BURST: i64 = 20;
 pub const PER_SECOND: i64 = 10;
 const MAX_KEYS: usize = 50;
@@ -149,6 +150,10 @@ pub async fn take_budget(
     now: i64,
 ) -> Result<Result<(), u64>, Error> {
     const ONE: i64 = 1000;
+    let (burst, per_second) = (
+        engine.config.api_key_budget.burst,
+        engine.config.api_key_budget.per_second,
+    );
     // A lost compare-and-set means another request was served, so this
     // makes progress; the bound only guards against the unforeseen.
     for _ in 0..1000 {
@@ -156,11 +161,11 @@ pub async fn take_budget(
             return Ok(Err(1));
         };
         let (milli, at) = seen;
-        // Thousandths of a request earned per millisecond = PER_SECOND.
-        let earned = (now - at).max(0).saturating_mul(PER_SECOND);
-        let available = milli.saturating_add(earned).min(BURST * ONE);
+        // Thousandths of a request earned per millisecond = per second.
+        let earned = (now - at).max(0).saturating_mul(per_second);
+        let available = milli.saturating_add(earned).min(burst * ONE);
         if available < ONE {
-            let wait_ms = (ONE - available + PER_SECOND - 1) / PER_SECOND;
+            let wait_ms = (ONE - available + per_second - 1) / per_second;
             return Ok(Err(((wait_ms + 999) / 1000).max(1) as u64));
         }
         if engine

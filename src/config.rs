@@ -161,6 +161,16 @@ pub struct Settings {
     /// `REQUIRE_2FA_FOR_OWNERS=true`: owners act only once they sign in
     /// with a second factor.
     pub two_factor: TwoFactorPolicy,
+    pub api_key_budget: ApiKeyBudget,
+}
+
+/// What each integration API key may ask, shared by every instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiKeyBudget {
+    /// `API_KEY_BURST` (default 20): requests at once after a pause.
+    pub burst: i64,
+    /// `API_KEY_PER_SECOND` (default 10): requests per second after that.
+    pub per_second: i64,
 }
 
 /// Whose sign-in needs a second factor besides the password.
@@ -489,6 +499,10 @@ impl Settings {
             sent_outbox_days: at_least_a_week("RETAIN_SENT_OUTBOX_DAYS", 30)?,
             media_days: number("RETAIN_MEDIA_DAYS", 365)? as i64,
         };
+        let api_key_budget = ApiKeyBudget {
+            burst: number("API_KEY_BURST", crate::api_keys::BURST as u64)? as i64,
+            per_second: number("API_KEY_PER_SECOND", crate::api_keys::PER_SECOND as u64)? as i64,
+        };
         let timing = OutboxTiming::default();
         let outbox = OutboxTiming {
             lease_ms: number("OUTBOX_LEASE_MS", timing.lease_ms as u64)?.max(300) as i64,
@@ -538,6 +552,7 @@ impl Settings {
             http,
             retention,
             two_factor,
+            api_key_budget,
         })
     }
 

@@ -3,11 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
-
 use crate::{
     accounts::{Caller, Role},
     contacts::{self, ContactRow, CustomerRef},
+    ids::ContactId,
     outbox::Content,
     store::{ConversationKey, FileState, MessageKey, MessageRecord, Store},
     Error,
@@ -210,6 +209,19 @@ pub async fn messages_page(
 ) -> Result<(Option<ContactRow>, Page<MessageRecord>), Error> {
     let limit = page_size(limit)?;
     let before: Option<MessageKey> = cursor.map(decode_cursor).transpose()?;
+    // Refused by shape first, as the API document states: an unknown but
+    // well-formed number or customer is an empty page.
+    if !(1..=32).contains(&phone_number_id.len())
+        || !phone_number_id.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(Error::invalid(
+            "phone_number_id",
+            "Meta's id of a number is digits",
+        ));
+    }
+    if CustomerRef::parse(customer).is_none() {
+        return Err(Error::invalid("customer", CustomerRef::EXPECTED));
+    }
     let Some(contact) = contact_of(store, workspace_id, phone_number_id, customer).await? else {
         let none = Page {
             items: Vec::new(),
@@ -246,7 +258,7 @@ fn page_size(limit: i64) -> Result<i64, Error> {
 
 /// Drops the extra row fetched to learn whether more remain, and makes the
 /// cursor from the last row kept.
-fn next_cursor<T, K: Serialize>(
+fn next_cursor<T, K: CursorKey>(
     items: &mut Vec<T>,
     limit: i64,
     key: impl Fn(&T) -> K,
@@ -255,17 +267,72 @@ fn next_cursor<T, K: Serialize>(
         return None;
     }
     items.truncate(limit as usize);
-    let last = items.last()?;
-    let json = serde_json::to_vec(&key(last)).ok()?;
-    Some(URL_SAFE_NO_PAD.encode(json))
+    items.last().map(|last| key(last).encode())
 }
 
-fn decode_cursor<K: serde::de::DeserializeOwned>(cursor: &str) -> Result<K, Error> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|json| serde_json::from_slice(&json).ok())
-        .ok_or_else(|| Error::invalid("cursor", "not a cursor this listing gave out"))
+fn decode_cursor<K: CursorKey>(cursor: &str) -> Result<K, Error> {
+    K::decode(cursor).ok_or_else(|| Error::invalid("cursor", "not a cursor this listing gave out"))
+}
+
+/// A conversation listing's cursor: the last conversation's activity time,
+/// number and contact, `.`-separated. Plain text with an exact shape, so
+/// the API document can state it and any cursor of that shape is a place
+/// in the listing.
+pub const CONVERSATION_CURSOR: &str = r"^[0-9]{1,18}\.[0-9A-Za-z_-]{1,64}\.ct_[0-9a-f]{32}$";
+/// A message listing's cursor: the last message's time and id.
+pub const MESSAGE_CURSOR: &str = r"^[0-9]{1,18}\.[0-9]{1,18}$";
+
+/// A keyset position, written as a cursor.
+trait CursorKey: Sized {
+    fn encode(&self) -> String;
+    fn decode(text: &str) -> Option<Self>;
+}
+
+/// Up to 18 digits: what the cursor patterns admit, always an i64.
+fn cursor_number(text: &str) -> Option<i64> {
+    (!text.is_empty() && text.len() <= 18 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+impl CursorKey for ConversationKey {
+    fn encode(&self) -> String {
+        format!(
+            "{}.{}.{}",
+            self.last_at, self.phone_number_id, self.customer
+        )
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        let mut parts = text.split('.');
+        let (at, phone, contact) = (parts.next()?, parts.next()?, parts.next()?);
+        let phone_ok = (1..=64).contains(&phone.len())
+            && phone
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if parts.next().is_some() || !phone_ok {
+            return None;
+        }
+        Some(ConversationKey {
+            last_at: cursor_number(at)?,
+            phone_number_id: phone.to_string(),
+            customer: ContactId::parse(contact)?.to_string(),
+        })
+    }
+}
+
+impl CursorKey for MessageKey {
+    fn encode(&self) -> String {
+        format!("{}.{}", self.sent_at, self.id)
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        let (at, id) = text.split_once('.')?;
+        Some(MessageKey {
+            sent_at: cursor_number(at)?,
+            id: cursor_number(id)?,
+        })
+    }
 }
 
 pub fn error_text(code: Option<i64>, title: Option<String>) -> Option<String> {
@@ -274,5 +341,58 @@ pub fn error_text(code: Option<i64>, title: Option<String>) -> Option<String> {
         (None, Some(title)) => Some(title),
         (Some(code), None) => Some(format!("error {code}")),
         (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+
+    #[test]
+    fn cursors_match_their_documented_shape_and_read_back() {
+        let conversation = ConversationKey {
+            last_at: 1_775_000_000_000,
+            phone_number_id: "106540352242922".into(),
+            customer: ContactId::generate().to_string(),
+        };
+        let text = conversation.encode();
+        assert!(
+            regex::Regex::new(CONVERSATION_CURSOR)
+                .unwrap()
+                .is_match(&text),
+            "{text}"
+        );
+        let back = ConversationKey::decode(&text).unwrap();
+        assert_eq!(
+            (back.last_at, back.phone_number_id, back.customer),
+            (
+                conversation.last_at,
+                conversation.phone_number_id,
+                conversation.customer
+            )
+        );
+        let message = MessageKey { sent_at: 5, id: 9 };
+        assert!(regex::Regex::new(MESSAGE_CURSOR)
+            .unwrap()
+            .is_match(&message.encode()));
+        let back = MessageKey::decode(&message.encode()).unwrap();
+        assert_eq!((back.sent_at, back.id), (5, 9));
+        // Whatever the patterns admit decodes; what they refuse does not.
+        assert!(MessageKey::decode("999999999999999999.0").is_some());
+        for bad in [
+            "",
+            "1",
+            "1.",
+            ".1",
+            "1.2.3",
+            "-1.2",
+            "a.b",
+            "1234567890123456789.1",
+        ] {
+            assert!(MessageKey::decode(bad).is_none(), "{bad}");
+        }
+        for bad in ["1.2", "1.p.ct_x", "1..ct_00000000000000000000000000000000"] {
+            assert!(ConversationKey::decode(bad).is_none(), "{bad}");
+        }
     }
 }

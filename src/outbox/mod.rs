@@ -108,6 +108,12 @@ pub async fn queue(
     origin: Origin,
     dedupe_key: Option<&str>,
 ) -> Result<(i64, bool), Error> {
+    // The message's own shape first: a bad body is refused the same way
+    // whatever number it names.
+    message
+        .content
+        .validate()
+        .map_err(|e| Error::invalid("content", e.0))?;
     let number = numbers::owned(
         engine,
         &workspace_id.into(),
@@ -120,10 +126,6 @@ pub async fn queue(
             "This number is disconnected; connect it again to send.",
         ));
     }
-    message
-        .content
-        .validate()
-        .map_err(|e| Error::invalid("content", e.0))?;
     let contact =
         contacts::for_sending(&engine.store, &number, &message.recipient, "recipient").await?;
     let Some(address) = contact.address() else {

@@ -15,14 +15,16 @@ use switchboard::{
 
 use super::{
     audit, authorize,
-    openapi::{schema, Operation},
+    openapi::{schema, Operation, Param, CONTACT_ID},
     ApiError, ApiState, Endpoint,
 };
 
-const CONTACT_PARAM: (&str, &str) = (
-    "contact_id",
-    "Switchboard's id of the contact: `ct_` and 32 lowercase hex digits (the `contact.id` of messages and conversations).",
-);
+const CONTACT_PARAM: Param = Param {
+    name: "contact_id",
+    description:
+        "Switchboard's id of the contact (the `contact.id` of messages and conversations).",
+    schema: CONTACT_ID,
+};
 
 static EXPORT_DOC: Operation = Operation {
     method: "get",

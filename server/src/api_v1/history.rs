@@ -15,24 +15,37 @@ use serde_json::{json, Value};
 use switchboard::{
     api_keys::READ,
     contacts::ContactObject,
-    conversations::{self, error_text},
+    conversations::{self, error_text, CONVERSATION_CURSOR, MESSAGE_CURSOR},
     store::MessageRecord,
 };
 
 use super::{
     audit, authorize,
-    openapi::{query, schema, Operation},
+    openapi::{query, schema, Operation, Param, CUSTOMER, PHONE_NUMBER_ID},
     ApiError, ApiState, Endpoint,
 };
 
-/// Which page to read.
+/// Which page of conversations to read.
 #[derive(Deserialize, JsonSchema)]
-pub struct PageQuery {
+pub struct ConversationPageQuery {
     /// Items per page, 1 to 100.
     #[serde(default = "default_limit")]
     #[schemars(range(min = 1, max = 100), default = "default_limit")]
     pub limit: i64,
     /// `next_cursor` of the page before; none for the first page.
+    #[schemars(pattern(CONVERSATION_CURSOR))]
+    pub cursor: Option<String>,
+}
+
+/// Which page of messages to read.
+#[derive(Deserialize, JsonSchema)]
+pub struct MessagePageQuery {
+    /// Items per page, 1 to 100.
+    #[serde(default = "default_limit")]
+    #[schemars(range(min = 1, max = 100), default = "default_limit")]
+    pub limit: i64,
+    /// `next_cursor` of the page before; none for the first page.
+    #[schemars(pattern(MESSAGE_CURSOR))]
     pub cursor: Option<String>,
 }
 
@@ -105,7 +118,7 @@ static CONVERSATIONS_DOC: Operation = Operation {
     description: "The workspace's conversations, the most recently active first, a page at a time.",
     scope: READ,
     path_params: &[],
-    query: Some(query::<PageQuery>),
+    query: Some(query::<ConversationPageQuery>),
     headers: &[],
     body: None,
     success: (200, "A page of conversations.", schema::<ConversationPage>),
@@ -129,13 +142,18 @@ static MESSAGES_DOC: Operation = Operation {
         Messages still waiting in the outbox are not listed; read them with `getMessage`.",
     scope: READ,
     path_params: &[
-        ("phone_number_id", "The workspace's number."),
-        (
-            "customer",
-            "The customer: a phone number (`wa_id`), a BSUID (current or one the customer had before) or a contact id (`ct_…`).",
-        ),
+        Param {
+            name: "phone_number_id",
+            description: "The workspace's number.",
+            schema: PHONE_NUMBER_ID,
+        },
+        Param {
+            name: "customer",
+            description: "The customer: a phone number (`wa_id`), a BSUID (current or one the customer had before) or a contact id (`ct_…`).",
+            schema: CUSTOMER,
+        },
     ],
-    query: Some(query::<PageQuery>),
+    query: Some(query::<MessagePageQuery>),
     headers: &[],
     body: None,
     success: (200, "A page of messages.", schema::<MessagePage>),
@@ -152,7 +170,7 @@ pub(super) fn messages() -> Endpoint {
 async fn list_conversations(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    page: Result<Query<PageQuery>, QueryRejection>,
+    page: Result<Query<ConversationPageQuery>, QueryRejection>,
 ) -> Result<Json<ConversationPage>, ApiError> {
     let caller = authorize(&state, &headers, READ).await?;
     let Query(page) = page?;
@@ -189,7 +207,7 @@ async fn list_messages(
     State(state): State<ApiState>,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
-    page: Result<Query<PageQuery>, QueryRejection>,
+    page: Result<Query<MessagePageQuery>, QueryRejection>,
 ) -> Result<Json<MessagePage>, ApiError> {
     let caller = authorize(&state, &headers, READ).await?;
     let Path((phone_number_id, customer)) = path?;

@@ -18,7 +18,7 @@ use switchboard::{
 
 use super::{
     audit, authorize,
-    openapi::{schema, Operation},
+    openapi::{schema, Operation, Param, OUTBOX_ID},
     ApiError, ApiState, Endpoint,
 };
 
@@ -27,12 +27,14 @@ use super::{
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
     /// The workspace's number to send from.
+    #[schemars(pattern(r"^[0-9]{1,32}$"))]
     pub phone_number_id: String,
     /// The customer: their WhatsApp phone number, digits only (`wa_id`);
     /// their business-scoped user id (BSUID, like `US.13491208655302741918`),
     /// for customers whose phone Meta withholds; or a contact id (`ct_…`,
     /// a conversation's `contact.id`). The message goes by phone when one
     /// is known for the customer, else by BSUID.
+    #[schemars(pattern(r"^([0-9]{5,20}|[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}|ct_[0-9a-f]{32})$"))]
     pub to: String,
     pub message: Content,
     /// The wamid of the message this one answers (shown quoted).
@@ -86,10 +88,11 @@ static SEND_DOC: Operation = Operation {
     scope: SEND,
     path_params: &[],
     query: None,
-    headers: &[(
-        "Idempotency-Key",
-        "1 to 255 characters; the same key and body again return the first answer.",
-    )],
+    headers: &[Param {
+        name: "Idempotency-Key",
+        description: "1 to 255 visible characters; the same key and body again return the first answer.",
+        schema: r#"{"type": "string", "pattern": "^[!-~]([ -~]{0,253}[!-~])?$"}"#,
+    }],
     body: Some(schema::<SendRequest>),
     success: (202, "Queued.", schema::<Accepted>),
     errors: &[
@@ -117,7 +120,11 @@ static STATUS_DOC: Operation = Operation {
     summary: "Read a sent message's state",
     description: "The outbox's state of a message sent through this API or the app, and Meta's latest status for it.",
     scope: READ,
-    path_params: &[("id", "The id `sendMessage` answered.")],
+    path_params: &[Param {
+        name: "id",
+        description: "The id `sendMessage` answered.",
+        schema: OUTBOX_ID,
+    }],
     query: None,
     headers: &[],
     body: None,

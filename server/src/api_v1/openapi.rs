@@ -29,15 +29,38 @@ pub struct Operation {
     pub description: &'static str,
     /// The key scope it needs.
     pub scope: &'static str,
-    /// (name, description) of each `{name}` in the path.
-    pub path_params: &'static [(&'static str, &'static str)],
+    /// Each `{name}` in the path.
+    pub path_params: &'static [Param],
     pub query: Option<SchemaFn>,
-    /// (name, description) of optional request headers.
-    pub headers: &'static [(&'static str, &'static str)],
+    /// Optional request headers.
+    pub headers: &'static [Param],
     pub body: Option<SchemaFn>,
     pub success: (u16, &'static str, SchemaFn),
     /// Statuses answered with an error body besides those every call has.
     pub errors: &'static [(u16, &'static str)],
+}
+
+/// A path parameter or header: its name, what it is, and its JSON Schema
+/// (as JSON text: every constraint the server checks is stated here).
+pub struct Param {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub schema: &'static str,
+}
+
+/// Meta's id of a number: digits.
+pub const PHONE_NUMBER_ID: &str = r#"{"type": "string", "pattern": "^[0-9]{1,32}$"}"#;
+/// Switchboard's contact id.
+pub const CONTACT_ID: &str = r#"{"type": "string", "pattern": "^ct_[0-9a-f]{32}$"}"#;
+/// A phone (`wa_id`, 5 to 20 digits), a BSUID or a contact id.
+pub const CUSTOMER: &str = r#"{"type": "string", "pattern": "^([0-9]{5,20}|[A-Z]{2}\\.(ENT\\.)?[A-Za-z0-9]{1,128}|ct_[0-9a-f]{32})$"}"#;
+/// An outbox id.
+pub const OUTBOX_ID: &str = r#"{"type": "integer", "format": "int64", "minimum": 1}"#;
+
+impl Param {
+    fn schema(&self) -> Value {
+        serde_json::from_str(self.schema).expect("a parameter's schema is JSON")
+    }
 }
 
 /// Every endpoint can answer these.
@@ -97,10 +120,10 @@ pub fn document(operations: &[&Operation]) -> Value {
 
 fn operation(op: &Operation, generator: &mut SchemaGenerator, error: &Value) -> Value {
     let mut parameters = Vec::new();
-    for (name, description) in op.path_params {
+    for param in op.path_params {
         parameters.push(json!({
-            "name": name, "in": "path", "required": true,
-            "description": description, "schema": { "type": "string" },
+            "name": param.name, "in": "path", "required": true,
+            "description": param.description, "schema": param.schema(),
         }));
     }
     if let Some(query) = op.query {
@@ -123,10 +146,10 @@ fn operation(op: &Operation, generator: &mut SchemaGenerator, error: &Value) -> 
             }
         }
     }
-    for (name, description) in op.headers {
+    for param in op.headers {
         parameters.push(json!({
-            "name": name, "in": "header", "required": false,
-            "description": description, "schema": { "type": "string" },
+            "name": param.name, "in": "header", "required": false,
+            "description": param.description, "schema": param.schema(),
         }));
     }
 
