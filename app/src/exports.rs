@@ -9,10 +9,7 @@ use axum::{
     routing::get,
     Json, Router,
 };
-use switchboard::{
-    accounts::{self, Role},
-    data_rights, Engine, Error,
-};
+use switchboard::{accounts::Role, data_rights, Engine, Error};
 
 pub fn routes(engine: Engine) -> Router {
     Router::new()
@@ -25,16 +22,9 @@ async fn export_contact(
     headers: HeaderMap,
     Path(contact_id): Path<String>,
 ) -> Response {
-    let Some(token) = crate::session::token_from(&headers) else {
-        return StatusCode::UNAUTHORIZED.into_response();
-    };
-    let caller = match accounts::authenticate(&engine.store, &token, engine.config.two_factor)
-        .await
-        .and_then(|session| session.caller())
-    {
-        Ok(caller) if caller.require(Role::Admin).is_ok() => caller,
-        Ok(_) => return StatusCode::FORBIDDEN.into_response(),
-        Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
+    let caller = match crate::session::caller_of_request(&engine, &headers, Role::Admin).await {
+        Ok(caller) => caller,
+        Err(status) => return status.into_response(),
     };
     let export = match data_rights::export(&engine.store, &caller.workspace.id, &contact_id).await {
         Ok(export) => export,

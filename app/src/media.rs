@@ -10,10 +10,7 @@ use axum::{
     routing::get,
     Router,
 };
-use switchboard::{
-    accounts::{self, Role},
-    Engine,
-};
+use switchboard::{accounts::Role, Engine};
 
 pub fn routes(engine: Engine) -> Router {
     Router::new()
@@ -50,16 +47,9 @@ async fn media_file(
     headers: HeaderMap,
     Path((phone_number_id, media_id)): Path<(String, String)>,
 ) -> Response {
-    let Some(token) = crate::session::token_from(&headers) else {
-        return StatusCode::UNAUTHORIZED.into_response();
-    };
-    let caller = match accounts::authenticate(&engine.store, &token, engine.config.two_factor)
-        .await
-        .and_then(|session| session.caller())
-    {
-        Ok(caller) if caller.require(Role::Viewer).is_ok() => caller,
-        Ok(_) => return StatusCode::FORBIDDEN.into_response(),
-        Err(_) => return StatusCode::UNAUTHORIZED.into_response(),
+    let caller = match crate::session::caller_of_request(&engine, &headers, Role::Viewer).await {
+        Ok(caller) => caller,
+        Err(status) => return status.into_response(),
     };
     let file = match engine
         .store

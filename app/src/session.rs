@@ -67,6 +67,24 @@ pub async fn caller() -> Result<(Engine, Caller), UiError> {
     Ok((engine, caller))
 }
 
+/// The caller behind a plain route's cookie (not a server function), with
+/// at least `role`: 401 without a live session, 403 below the role.
+pub async fn caller_of_request(
+    engine: &Engine,
+    headers: &http::HeaderMap,
+    role: accounts::Role,
+) -> Result<Caller, http::StatusCode> {
+    let token = token_from(headers).ok_or(http::StatusCode::UNAUTHORIZED)?;
+    let caller = accounts::authenticate(&engine.store, &token, engine.config.two_factor)
+        .await
+        .and_then(|session| session.caller())
+        .map_err(|_| http::StatusCode::UNAUTHORIZED)?;
+    caller
+        .require(role)
+        .map_err(|_| http::StatusCode::FORBIDDEN)?;
+    Ok(caller)
+}
+
 /// Where the request came from: the direct peer, or the client a trusted
 /// proxy (`TRUSTED_PROXIES`) names in `X-Forwarded-For`.
 pub fn client_address() -> String {

@@ -210,12 +210,12 @@ test("an admin makes an API key; code sends through /api/v1 with it until it is 
 test("an admin exports a customer's data, then erases them", async ({ page, request }) => {
   await signIn(page);
   await ensureConnected(page);
-  const waId = "16505550177";
+  const waId = "16505550181";
   await customerWrites(page, request, waId, "Please forget me after this");
 
   await page.goto("/conversations");
   await hydrated(page);
-  const conversation = page.locator("a.conversation", { hasText: "Customer 0177" });
+  const conversation = page.locator("a.conversation", { hasText: "Customer 0181" });
   await expect(conversation).toBeVisible({ timeout: 15_000 });
   await conversation.click();
   await expect(page.locator(".bubble.inbound", { hasText: "Please forget me after this" })).toBeVisible();
@@ -232,5 +232,5 @@ test("an admin exports a customer's data, then erases them", async ({ page, requ
   await page.getByRole("button", { name: "Erase contact…" }).click();
   await page.getByRole("button", { name: "Erase for good" }).click();
   await expect(page.getByRole("status").filter({ hasText: "was erased" })).toBeVisible();
-  await expect(page.locator("a.conversation", { hasText: "Customer 0177" })).toHaveCount(0);
+  await expect(page.locator("a.conversation", { hasText: "Customer 0181" })).toHaveCount(0);
 });

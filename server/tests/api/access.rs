@@ -385,6 +385,10 @@ async fn roles_limit_what_members_may_do() {
         )
         .await;
     assert_eq!(status, 403, "{body}");
+    let export = "/contacts/ct_00000000000000000000000000000000/export";
+    assert_eq!(agent.page(export).await.status(), 403);
+    assert_eq!(Visitor::new(&app).page(export).await.status(), 401);
+    assert_eq!(admin.page(export).await.status(), 404, "no such contact");
     // Viewers read conversations and templates, but make and delete none.
     assert_eq!(viewer.call("list_conversations", &[]).await.0, 200);
     assert_eq!(viewer.call("list_templates", &[]).await.0, 200);
