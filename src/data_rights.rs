@@ -249,7 +249,13 @@ pub async fn erase(
         .iter()
         .map(|a: &HeldAlias| a.value.clone())
         .collect();
-    let bodies = store.processed_webhooks_holding(&needles).await?;
+    let numbers: Vec<String> = store
+        .numbers_of(&workspace_id.into())
+        .await?
+        .into_iter()
+        .map(|n| n.phone_number_id.into_string())
+        .collect();
+    let bodies = store.processed_webhooks_holding(&needles, &numbers).await?;
     erased.webhook_bodies = store.delete_processed_webhooks(&bodies).await?;
     let report = ErasureReport::from(erased);
     let mut detail = json!(report);

@@ -223,13 +223,13 @@ async fn an_erased_contact_stays_erased_when_its_webhooks_come_again(backend: Te
     // Nothing of hers is left in the journal's processed bodies; Ben's stay.
     assert!(s
         .store
-        .processed_webhooks_holding(&[ANA_PHONE.into(), ANA_BSUID.into()])
+        .processed_webhooks_holding(&[ANA_PHONE.into(), ANA_BSUID.into()], &[PHONE.into()])
         .await
         .unwrap()
         .is_empty());
     assert_eq!(
         s.store
-            .processed_webhooks_holding(&[BEN_PHONE.into()])
+            .processed_webhooks_holding(&[BEN_PHONE.into()], &[PHONE.into()])
             .await
             .unwrap()
             .len(),

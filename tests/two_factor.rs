@@ -75,7 +75,9 @@ fn step_now() -> i64 {
 
 /// Enrols the owner's app; returns its secret and the recovery codes.
 async fn enrol(s: &Setup, session: &Session) -> (TotpSecret, Vec<String>) {
-    let enrolment = two_factor::begin(&s.store, &s.ring, session).await.unwrap();
+    let enrolment = two_factor::begin(&s.store, &s.ring, session, PASSWORD)
+        .await
+        .unwrap();
     let secret = TotpSecret::from_base32(enrolment.secret.expose()).unwrap();
     assert!(enrolment
         .uri
@@ -105,7 +107,13 @@ async fn an_app_is_enrolled_then_asked_for_at_every_sign_in(backend: TestBackend
         .signed_in()
         .expect("no second factor yet");
 
-    let enrolment = two_factor::begin(&s.store, &s.ring, &s.owner)
+    // Enrolling needs the password, not only the session.
+    assert!(
+        two_factor::begin(&s.store, &s.ring, &s.owner, "wrong password")
+            .await
+            .is_err()
+    );
+    let enrolment = two_factor::begin(&s.store, &s.ring, &s.owner, PASSWORD)
         .await
         .unwrap();
     let secret = TotpSecret::from_base32(enrolment.secret.expose()).unwrap();
@@ -136,7 +144,7 @@ async fn an_app_is_enrolled_then_asked_for_at_every_sign_in(backend: TestBackend
     assert!(status.enabled && !status.required);
     assert_eq!(status.recovery_codes_left, 10);
     // A second enrolment cannot replace a confirmed one.
-    assert!(two_factor::begin(&s.store, &s.ring, &s.owner)
+    assert!(two_factor::begin(&s.store, &s.ring, &s.owner, PASSWORD)
         .await
         .is_err());
 
@@ -286,6 +294,22 @@ async fn guessing_codes_ends_the_sign_in_and_counts_as_failures(backend: TestBac
         matches!(locked, Err(Error::RateLimited { .. })),
         "{locked:?}"
     );
+    // A right password does not reset the wrong codes: fresh half-done
+    // sign-ins from fresh addresses run into the person's own limit.
+    let mut limited = false;
+    for round in 0..4 {
+        let address = format!("198.51.100.{round}");
+        let challenge = password_step(&s, &address).await;
+        for _ in 0..4 {
+            match accounts::complete_sign_in(&s.store, &s.ring, &challenge, "999999", &address)
+                .await
+            {
+                Err(Error::RateLimited { .. }) => limited = true,
+                other => assert!(other.is_err()),
+            }
+        }
+    }
+    assert!(limited, "wrong codes were never limited across sign-ins");
     // A made-up challenge opens nothing.
     let made_up =
         accounts::complete_sign_in(&s.store, &s.ring, "made-up", &right, "192.0.2.99").await;

@@ -159,6 +159,7 @@ test("the colleague turns on two-factor sign-in and then needs a code", async ({
   await page.goto("/settings");
   await hydrated(page);
   const card = page.getByTestId("two-factor");
+  await card.getByLabel("Password").fill(agent.password);
   await card.getByRole("button", { name: "Set up two-factor sign-in" }).click();
   await expect(card.locator(".qr svg")).toBeVisible();
   const secret = (await card.getByTestId("two-factor-secret").textContent())!;

@@ -7,3 +7,4 @@ CREATE INDEX webhook_deliveries_settled_by_age ON webhook_deliveries (created_at
 CREATE INDEX inbound_media_stored_by_age ON inbound_media (stored_at) WHERE state = 'stored';
 CREATE INDEX sessions_by_expiry ON sessions (expires_at);
 CREATE INDEX sign_in_failures_by_age ON sign_in_failures (at);
+CREATE INDEX sessions_by_revocation ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;

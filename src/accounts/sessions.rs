@@ -153,7 +153,12 @@ pub(super) async fn start_session(store: &Store, user: &User) -> Result<SessionT
 
 /// Counts this attempt against `key`, or refuses while the key has used
 /// up its attempts lately.
-async fn take_attempt(store: &Store, key: &str, limit: i64, now: i64) -> Result<(), Error> {
+pub(super) async fn take_attempt(
+    store: &Store,
+    key: &str,
+    limit: i64,
+    now: i64,
+) -> Result<(), Error> {
     match store
         .take_sign_in_attempt(key, limit, now - FAILURE_WINDOW_MS, now)
         .await?
@@ -256,9 +261,12 @@ pub(super) async fn count_failure(
     now: i64,
 ) -> Result<(), Error> {
     let account_key = format!("account:{email}");
-    let pair_key = format!("{account_key}|address:{address}");
-    count_account_failure(store, &account_key, now).await?;
-    count_account_failure(store, &pair_key, now).await
+    let address_key = format!("address:{address}");
+    let pair_key = format!("{account_key}|{address_key}");
+    for key in [account_key, address_key, pair_key] {
+        count_account_failure(store, &key, now).await?;
+    }
+    Ok(())
 }
 
 /// Records `action` in the audit log of every workspace the user is in

@@ -23,6 +23,14 @@ use crate::{
 pub const CHALLENGE_TTL_MS: i64 = 5 * 60 * 1000;
 /// Codes tried on one half-done sign-in before the password is asked again.
 const CHALLENGE_ATTEMPTS: i64 = 5;
+/// Wrong codes one person may get in the sign-in window, from anywhere and
+/// over any number of half-done sign-ins: a right password never resets
+/// this, only a right code does.
+const MAX_SECOND_FACTOR_FAILURES: i64 = 10;
+
+fn second_factor_key(user_id: &str) -> String {
+    format!("second_factor:{user_id}")
+}
 const RECOVERY_CODES: usize = 10;
 /// The name authenticator apps show for the account.
 const ISSUER: &str = "Switchboard";
@@ -120,7 +128,15 @@ pub async fn two_factor_status(
 
 /// Starts enrolling an app: a new secret, pending until [`confirm`]ed.
 /// Starting again replaces a pending secret; a confirmed one stays.
-pub async fn begin(store: &Store, ring: &KeyRing, session: &Session) -> Result<Enrolment, Error> {
+pub async fn begin(
+    store: &Store,
+    ring: &KeyRing,
+    session: &Session,
+    password: &str,
+) -> Result<Enrolment, Error> {
+    // A stolen session alone cannot bind its own app (and then lock the
+    // owner out by signing every other session out).
+    check_password(store, session, password).await?;
     let secret = TotpSecret::generate();
     let text = secret.to_base32();
     let sealed = ring.seal(&text, &secret_binding(&session.user.id));
@@ -267,10 +283,23 @@ pub async fn complete_sign_in(
         // Turned off meanwhile: the password alone was enough after all.
         return finish(store, &hash, &user, "none", address).await;
     };
-    let used = match open(ring, &user_id, &factor.sealed)?.matching_step(code, now / 1000) {
+    // Counted before the code is checked (a parallel burst cannot pass
+    // the limit), taken back by a right code.
+    super::sessions::take_attempt(
+        store,
+        &second_factor_key(&user_id),
+        MAX_SECOND_FACTOR_FAILURES,
+        now,
+    )
+    .await?;
+    // A secret this server cannot open leaves the recovery codes.
+    let step = match open(ring, &user_id, &factor.sealed) {
+        Ok(secret) => secret.matching_step(code, now / 1000),
+        Err(_) => None,
+    };
+    let used = match step {
         Some(step) if store.take_second_factor_step(&user_id, step).await? => Some("app"),
-        Some(_) => None,
-        None => match recovery_code_hash(code) {
+        _ => match recovery_code_hash(code) {
             Some(hash) if store.use_recovery_code(&user_id, &hash, now).await? => {
                 Some("recovery_code")
             }
@@ -303,6 +332,9 @@ async fn finish(
 ) -> Result<(SessionToken, User), Error> {
     store
         .delete_sign_in_challenge(challenge_hash, now_millis())
+        .await?;
+    store
+        .clear_sign_in_failures(&second_factor_key(&user.id))
         .await?;
     let token = start_session(store, user).await?;
     audit_for_user(

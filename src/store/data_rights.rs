@@ -170,28 +170,42 @@ impl Store {
         Ok(erased)
     }
 
-    /// Processed webhook bodies that hold any of `needles` (a phone, a
-    /// BSUID), for deletion. Read first, deleted by id in small batches,
-    /// so the journal's writers never wait long behind the scan.
-    pub async fn processed_webhooks_holding(&self, needles: &[String]) -> Result<Vec<i64>> {
+    /// Processed webhook bodies for one of `numbers` that hold one of
+    /// `needles` (a phone, a BSUID) as a JSON string, for deletion. Read
+    /// first, deleted by id in small batches, so the journal's writers
+    /// never wait long behind the scan.
+    pub async fn processed_webhooks_holding(
+        &self,
+        needles: &[String],
+        numbers: &[String],
+    ) -> Result<Vec<i64>> {
         let mut ids = Vec::new();
+        let mut pairs = Vec::new();
         for needle in needles {
+            for number in numbers {
+                pairs.push((format!("\"{needle}\""), format!("\"{number}\"")));
+            }
+        }
+        for (needle, number) in pairs {
             let found: Vec<i64> = match self {
                 Store::Sqlite(s) => {
                     sqlx::query_scalar(
                         "SELECT id FROM webhook_events WHERE state IN ('done', 'rejected')
-                     AND instr(body, CAST($1 AS BLOB)) > 0",
+                     AND instr(body, CAST($1 AS BLOB)) > 0 AND instr(body, CAST($2 AS BLOB)) > 0",
                     )
-                    .bind(needle)
+                    .bind(&needle)
+                    .bind(&number)
                     .fetch_all(s.journal_pool())
                     .await?
                 }
                 Store::Postgres(s) => {
                     sqlx::query_scalar(
                         "SELECT id FROM webhook_events WHERE state IN ('done', 'rejected')
-                     AND position(convert_to($1, 'UTF8') in body) > 0",
+                     AND position(convert_to($1, 'UTF8') in body) > 0
+                     AND position(convert_to($2, 'UTF8') in body) > 0",
                     )
-                    .bind(needle)
+                    .bind(&needle)
+                    .bind(&number)
                     .fetch_all(s.journal_pool())
                     .await?
                 }
@@ -261,11 +275,14 @@ async fn erase_in(
         );
         erased.statuses += sqlx::query(&of_message("message_statuses"))
             .bind(workspace_id).bind(id).execute(&mut *conn).await?.rows_affected();
-        // Receipts that came without their message, naming the person.
-        for alias in aliases {
+        // Receipts that came without their message, naming the person by
+        // an id they still hold (an old phone may be someone else's now).
+        for alias in aliases.iter().filter(|a| a.superseded_at.is_none()) {
             erased.statuses += sqlx::query(
                 "DELETE FROM message_statuses WHERE recipient = $2 AND phone_number_id IN
-                     (SELECT phone_number_id FROM whatsapp_numbers WHERE workspace_id = $1)",
+                     (SELECT phone_number_id FROM whatsapp_numbers WHERE workspace_id = $1)
+                 AND NOT EXISTS (SELECT 1 FROM messages m
+                     WHERE m.phone_number_id = message_statuses.phone_number_id AND m.wamid = message_statuses.wamid)",
             )
             .bind(workspace_id).bind(&alias.value).execute(&mut *conn).await?.rows_affected();
         }

@@ -67,11 +67,12 @@ pub async fn two_factor_status() -> Result<TwoFactorView, UiError> {
 }
 
 #[server(prefix = "/api", endpoint = "begin_two_factor")]
-pub async fn begin_two_factor() -> Result<EnrolmentView, UiError> {
+pub async fn begin_two_factor(password: String) -> Result<EnrolmentView, UiError> {
     use crate::session;
     let (engine, session) = session::session().await?;
     let enrolment =
-        switchboard::accounts::two_factor::begin(&engine.store, &engine.vault, &session).await?;
+        switchboard::accounts::two_factor::begin(&engine.store, &engine.vault, &session, &password)
+            .await?;
     let secret = enrolment.secret.expose();
     Ok(EnrolmentView {
         secret: secret

@@ -99,6 +99,8 @@ pub fn TwoFactorCard() -> impl IntoView {
                             }.into_any(),
                             _ => view! {
                                 <ActionForm action=begin attr:class="form">
+                                    <label>"Password" <input type="password" name="password" autocomplete="current-password" required/></label>
+                                    <FieldError error=begin_error field="password"/>
                                     <FormError error=begin_error/>
                                     <FieldError error=begin_error field="code"/>
                                     <button type="submit" class="button">"Set up two-factor sign-in"</button>

@@ -150,7 +150,14 @@ async fn send_message(
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => match value.to_str() {
-            Ok(key) if !key.is_empty() && key.len() <= 255 => Some(format!("api:{key}")),
+            // As documented: visible ASCII and spaces, no tab.
+            Ok(key)
+                if !key.is_empty()
+                    && key.len() <= 255
+                    && key.bytes().all(|b| (0x20..=0x7e).contains(&b)) =>
+            {
+                Some(format!("api:{key}"))
+            }
             _ => {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,

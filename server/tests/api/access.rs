@@ -43,7 +43,7 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
     ("complete_sign_in", true, &[("code", "123456")]),
     ("sign_out", false, &[]),
     ("two_factor_status", false, &[]),
-    ("begin_two_factor", false, &[]),
+    ("begin_two_factor", false, &[("password", "long enough pw")]),
     ("confirm_two_factor", false, &[("code", "123456")]),
     (
         "disable_two_factor",

@@ -275,7 +275,9 @@ async fn an_owner_acts_only_after_enrolling_when_the_operator_requires_it() {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("two-factor"), "{body}");
 
-    let (status, enrolment) = owner.call("begin_two_factor", &[]).await;
+    let (status, enrolment) = owner
+        .call("begin_two_factor", &[("password", PASSWORD)])
+        .await;
     assert_eq!(status, 200, "{enrolment}");
     let enrolment: serde_json::Value = serde_json::from_str(&enrolment).unwrap();
     assert!(enrolment["qr_svg"].as_str().unwrap().starts_with("<?xml"));
