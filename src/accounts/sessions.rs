@@ -261,9 +261,8 @@ pub(super) async fn count_failure(
     now: i64,
 ) -> Result<(), Error> {
     let account_key = format!("account:{email}");
-    let address_key = format!("address:{address}");
-    let pair_key = format!("{account_key}|{address_key}");
-    for key in [account_key, address_key, pair_key] {
+    let pair_key = format!("{account_key}|address:{address}");
+    for key in [account_key, pair_key] {
         count_account_failure(store, &key, now).await?;
     }
     Ok(())
