@@ -214,7 +214,7 @@ pub async fn sign_in(
     };
     let Some(credentials) = found.filter(|_| verified) else {
         // The attempts counted above stay counted: they failed.
-        count_account_failure(store, &account_key, now).await?;
+        count_failure_against(store, &account_key, now).await?;
         audit::record(
             store,
             None,
@@ -242,8 +242,8 @@ pub async fn sign_in(
     Ok(SignInOutcome::SignedIn(token, credentials.user))
 }
 
-/// Counts a failed sign-in against the account, from anywhere.
-async fn count_account_failure(store: &Store, account_key: &str, now: i64) -> Result<(), Error> {
+/// Counts a failed sign-in against `key` (an account, a pair, an address).
+async fn count_failure_against(store: &Store, account_key: &str, now: i64) -> Result<(), Error> {
     store
         .take_sign_in_attempt(account_key, i64::MAX, 0, now)
         .await?
@@ -263,7 +263,7 @@ pub(super) async fn count_failure(
     let account_key = format!("account:{email}");
     let pair_key = format!("{account_key}|address:{address}");
     for key in [account_key, pair_key] {
-        count_account_failure(store, &key, now).await?;
+        count_failure_against(store, &key, now).await?;
     }
     Ok(())
 }
