@@ -313,6 +313,44 @@ impl ContactRow {
     }
 }
 
+/// The ids of a customer that [`observe`] decides about (and locks).
+pub(crate) fn ids_of(identity: &Identity) -> Vec<&str> {
+    [identity.bsuid.as_deref(), identity.phone.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The ids of a customer that [`moved`] decides about (and locks).
+pub(crate) fn ids_of_change(change: &IdentityChange) -> Vec<&str> {
+    [
+        change.previous_bsuid.as_deref(),
+        change.previous_phone.as_deref(),
+        change.bsuid.as_deref(),
+        change.phone.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Takes, at once and in one order, the locks of every customer that a
+/// batch of events will decide about; on Postgres, two instances' batches
+/// naming the same customers in different orders would otherwise
+/// deadlock. The per-event locks taken later are then already held.
+pub(crate) async fn lock_all(
+    tx: &mut Tx<'_>,
+    customers: &[(&str, &ContactScope, Vec<&str>)],
+) -> Result<(), store::Error> {
+    let keys = customers
+        .iter()
+        .flat_map(|(workspace_id, scope, ids)| {
+            ids.iter().map(|id| rows::lock_key(workspace_id, scope, id))
+        })
+        .collect();
+    rows::lock_keys(tx, keys).await
+}
+
 /// The contact a payload names, updated with what it shows; `None` when it
 /// names no BSUID and no phone. `create` false: only an existing contact is
 /// updated (a status of a message Switchboard never sent names nobody).
@@ -327,11 +365,7 @@ pub(crate) async fn observe(
     if identity.is_empty() {
         return Ok(None);
     }
-    let ids: Vec<&str> = [identity.bsuid.as_deref(), identity.phone.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect();
-    rows::lock_ids(tx, workspace_id, scope, &ids).await?;
+    rows::lock_ids(tx, workspace_id, scope, &ids_of(identity)).await?;
     // Two rounds at most: the second after losing a race to create it.
     for _ in 0..2 {
         let by_bsuid = match &identity.bsuid {
@@ -466,16 +500,7 @@ pub(crate) async fn moved(
     change: &IdentityChange,
     now: i64,
 ) -> Result<Option<ContactRow>, store::Error> {
-    let ids: Vec<&str> = [
-        change.previous_bsuid.as_deref(),
-        change.previous_phone.as_deref(),
-        change.bsuid.as_deref(),
-        change.phone.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    rows::lock_ids(tx, workspace_id, scope, &ids).await?;
+    rows::lock_ids(tx, workspace_id, scope, &ids_of_change(change)).await?;
     let mut old = None;
     let previous = [
         (AliasKind::Bsuid, change.previous_bsuid.as_deref()),

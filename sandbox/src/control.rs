@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/_sandbox/clock/advance", post(advance_clock))
         .route("/_sandbox/webhooks", get(delivery_log))
         .route("/_sandbox/webhooks/settle", post(settle_webhooks))
+        .route("/_sandbox/webhooks/summary", get(delivery_summary))
         .route(
             "/_sandbox/faults",
             put(set_faults).get(get_faults).delete(clear_faults),
@@ -359,6 +360,31 @@ async fn settle_webhooks(State(state): State<AppState>, body: axum::body::Bytes)
 async fn delivery_log(State(state): State<AppState>) -> Json<Value> {
     let world = state.world();
     Json(json!({ "attempts": world.deliveries }))
+}
+
+/// The delivery log in figures, without bodies: deliveries made (each
+/// duplicate is its own), those the callback answered 200, those still
+/// being retried, and those given up after the last retry.
+async fn delivery_summary(State(state): State<AppState>) -> Json<Value> {
+    let in_flight = state.webhooks.in_flight.count();
+    let world = state.world();
+    let mut acknowledged = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::new();
+    for attempt in &world.deliveries {
+        seen.insert(attempt.delivery_id);
+        if attempt.status == Some(200) {
+            acknowledged.insert(attempt.delivery_id);
+        }
+    }
+    let unanswered = seen.len() - acknowledged.len();
+    Json(json!({
+        "deliveries": seen.len(),
+        "acknowledged": acknowledged.len(),
+        "attempts": world.deliveries.len(),
+        // Deliveries in flight are counted in `unanswered` until answered.
+        "in_flight": in_flight,
+        "unanswered": unanswered,
+    }))
 }
 
 async fn set_faults(State(state): State<AppState>, body: axum::body::Bytes) -> ControlResult {

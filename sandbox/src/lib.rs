@@ -86,6 +86,21 @@ impl Default for SandboxConfig {
     }
 }
 
+impl SandboxConfig {
+    /// Keeps retrying an unanswered webhook every second until `total` has
+    /// passed since the first attempt, after the usual quick retries. Meta
+    /// retries for up to seven days; a fault run needs its retries to
+    /// outlast a killed receiver.
+    pub fn retry_for(&mut self, total: Duration) {
+        let mut waited: Duration = self.retry_schedule.iter().sum();
+        while waited < total {
+            let wait = Duration::from_secs(1).min(total - waited);
+            self.retry_schedule.push(wait);
+            waited += wait;
+        }
+    }
+}
+
 /// Everything handlers share.
 pub(crate) struct Shared {
     pub config: Mutex<SandboxConfig>,

@@ -1,5 +1,5 @@
 //! The sandbox as a standalone program: `sandbox [--addr 127.0.0.1:4000]
-//! [--callback URL] [--seed N]`. It binds loopback only by default.
+//! [--callback URL] [--seed N] [--app-secret S] [--retry-for-secs N]`. It binds loopback only by default.
 
 use std::net::SocketAddr;
 
@@ -36,8 +36,15 @@ async fn main() {
                 })
             }
             "--app-secret" => config.app_secret = value("--app-secret"),
+            "--retry-for-secs" => {
+                let secs: u64 = value("--retry-for-secs").parse().unwrap_or_else(|_| {
+                    eprintln!("sandbox: --retry-for-secs must be a number of seconds");
+                    std::process::exit(2)
+                });
+                config.retry_for(std::time::Duration::from_secs(secs));
+            }
             "--help" | "-h" => {
-                println!("usage: sandbox [--addr 127.0.0.1:4000] [--callback URL] [--seed N] [--app-secret S]");
+                println!("usage: sandbox [--addr 127.0.0.1:4000] [--callback URL] [--seed N] [--app-secret S] [--retry-for-secs N]");
                 return;
             }
             other => {

@@ -15,12 +15,14 @@ use std::{collections::HashMap, time::Duration};
 
 use serde_json::{json, Value};
 use switchboard::{
-    accounts::{self, Caller, Role, SignUp},
+    accounts::Caller,
     config::Settings,
-    onboarding::{self, SignupData},
     outbox::{self, Content, Origin, OutboundMessage},
     Engine,
 };
+
+#[path = "support/mod.rs"]
+mod support;
 
 struct Bench {
     engine: Engine,
@@ -100,73 +102,6 @@ impl Bench {
         }
         false
     }
-}
-
-async fn connect(engine: &Engine, http: &reqwest::Client, sandbox: &str) -> (Caller, String) {
-    let user = accounts::create_admin(
-        &engine.store,
-        &SignUp {
-            email: "bench@example.com",
-            name: "Bench",
-            password: "a long enough password",
-            workspace_name: "Bench",
-        },
-    )
-    .await
-    .expect("owner");
-    let membership = engine.store.memberships_of(&user.id).await.unwrap()[0].clone();
-    let caller = Caller {
-        user,
-        workspace: membership.workspace,
-        role: Role::Owner,
-    };
-    let state: Value = http
-        .get(format!("{sandbox}/_sandbox/state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let code: Value = http
-        .post(format!("{sandbox}/_sandbox/codes"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let phone = state["demo"]["phone_number_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let attempt = "attempt-bench-0001";
-    onboarding::submit_code(engine, &caller, attempt, code["code"].as_str().unwrap())
-        .await
-        .unwrap();
-    let signup = SignupData {
-        event: "FINISH".into(),
-        waba_id: state["demo"]["waba_id"].as_str().unwrap().to_string(),
-        phone_number_id: Some(phone.clone()),
-        business_id: state["demo"]["business_id"].as_str().map(str::to_string),
-    };
-    onboarding::submit_signup(engine, &caller, attempt, &signup)
-        .await
-        .unwrap();
-    for _ in 0..100 {
-        let progress = onboarding::latest(engine, &caller).await.unwrap().unwrap();
-        if progress.state == switchboard::onboarding::RunState::Done {
-            return (caller, phone);
-        }
-        if progress.waiting_for == Some(switchboard::onboarding::Awaiting::Pin) {
-            onboarding::submit_pin(engine, &caller, &progress.id, "135790")
-                .await
-                .unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the number did not connect");
 }
 
 /// 1,000 template messages (no window needed) to distinct customers.
@@ -322,7 +257,7 @@ async fn main() {
         let _ = stopped.await;
     }));
     let http = reqwest::Client::new();
-    let (caller, phone) = connect(&engine, &http, &sandbox).await;
+    let (caller, phone) = support::connect_demo_number(&engine, &http, &sandbox).await;
     let bench = Bench {
         engine,
         caller,

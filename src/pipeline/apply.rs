@@ -46,6 +46,7 @@ pub async fn apply(
     now: i64,
 ) -> Result<Applied, store::Error> {
     let mut tx = store.begin().await?;
+    contacts::lock_all(&mut tx, &customers_of(events)).await?;
     let mut applied = Applied::default();
     for (event_id, ops) in events {
         for op in ops {
@@ -67,6 +68,40 @@ pub async fn apply(
         })
         .await?;
     Ok(applied)
+}
+
+/// Every customer the batch's events will decide about, with the ids
+/// that decide it.
+fn customers_of(events: &[(i64, Vec<Op>)]) -> Vec<(&str, &ContactScope, Vec<&str>)> {
+    let mut customers = Vec::new();
+    for op in events.iter().flat_map(|(_, ops)| ops) {
+        match op {
+            Op::Inbound {
+                workspace_id,
+                scope,
+                message,
+                ..
+            } => {
+                let ids = match &message.identity_change {
+                    Some(change) => contacts::ids_of_change(change),
+                    None => contacts::ids_of(&message.identity),
+                };
+                customers.push((workspace_id.as_str(), scope, ids));
+            }
+            Op::Status {
+                workspace_id,
+                scope,
+                update,
+                ..
+            } => customers.push((
+                workspace_id.as_str(),
+                scope,
+                contacts::ids_of(&update.identity),
+            )),
+            _ => {}
+        }
+    }
+    customers
 }
 
 async fn apply_op(

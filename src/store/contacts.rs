@@ -53,13 +53,24 @@ pub(crate) async fn lock_ids(
     scope: &ContactScope,
     ids: &[&str],
 ) -> Result<()> {
+    let keys = ids
+        .iter()
+        .map(|id| lock_key(workspace_id, scope, id))
+        .collect();
+    lock_keys(tx, keys).await
+}
+
+/// What [`lock_ids`] locks for one id.
+pub(crate) fn lock_key(workspace_id: &str, scope: &ContactScope, id: &str) -> String {
+    format!("{workspace_id}/{scope}/{id}")
+}
+
+/// Locks `keys` (made by [`lock_key`]) until the transaction ends, in one
+/// sorted order. A transaction may take a key it already holds.
+pub(crate) async fn lock_keys(tx: &mut Tx<'_>, mut keys: Vec<String>) -> Result<()> {
     let Tx::Postgres(conn) = tx else {
         return Ok(());
     };
-    let mut keys: Vec<String> = ids
-        .iter()
-        .map(|id| format!("{workspace_id}/{scope}/{id}"))
-        .collect();
     // One order everywhere, so two transactions never wait on each other.
     keys.sort();
     keys.dedup();

@@ -79,6 +79,59 @@ async fn delivery_stops_after_the_last_retry() {
         .await;
     assert_eq!((status, settled["in_flight"].as_u64()), (200, Some(0)));
     assert_eq!(world.receiver.posts.lock().unwrap().len(), 3);
+    let (_, summary) = world
+        .control("GET", "/_sandbox/webhooks/summary", json!(null))
+        .await;
+    assert_eq!(
+        (
+            summary["deliveries"].as_u64(),
+            summary["acknowledged"].as_u64(),
+            summary["unanswered"].as_u64(),
+            summary["attempts"].as_u64()
+        ),
+        (Some(1), Some(0), Some(1), Some(3)),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn the_summary_counts_each_delivery_once_however_many_attempts() {
+    let world = World::start().await;
+    world.receiver.answers.lock().unwrap().extend([503, 503]);
+    world.customer_writes("first").await;
+    world.receiver.wait_for(3).await;
+    world.customer_writes("second").await;
+    world.receiver.wait_for(4).await;
+    world
+        .control("POST", "/_sandbox/webhooks/settle", json!({}))
+        .await;
+    let (_, summary) = world
+        .control("GET", "/_sandbox/webhooks/summary", json!(null))
+        .await;
+    assert_eq!(summary["deliveries"], 2, "{summary}");
+    assert_eq!(summary["acknowledged"], 2, "{summary}");
+    assert_eq!(summary["unanswered"], 0, "{summary}");
+    assert_eq!(summary["attempts"], 4, "{summary}");
+}
+
+#[test]
+fn retrying_for_a_time_extends_the_schedule_to_cover_it() {
+    let mut config = SandboxConfig::default();
+    let quick: Duration = config.retry_schedule.iter().sum();
+    config.retry_for(Duration::from_secs(30));
+    let total: Duration = config.retry_schedule.iter().sum();
+    assert_eq!(total, Duration::from_secs(30));
+    assert!(config
+        .retry_schedule
+        .iter()
+        .all(|w| *w <= Duration::from_secs(2)));
+    // A time shorter than the quick retries leaves them as they are.
+    let mut short = SandboxConfig::default();
+    short.retry_for(quick / 2);
+    assert_eq!(
+        short.retry_schedule,
+        SandboxConfig::default().retry_schedule
+    );
 }
 
 #[tokio::test]
