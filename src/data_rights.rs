@@ -230,21 +230,37 @@ pub async fn erase(
     key_id: Option<&str>,
 ) -> Result<ErasureReport, Error> {
     let row = contact(store, workspace_id, id).await?;
-    let aliases = store.held_aliases(workspace_id, &row.id).await?;
-    let hashes: Vec<String> = aliases
-        .iter()
-        .map(|a| id_hash(workspace_id, &row.scope, a.kind, &a.value))
-        .collect();
-    let mut erased = store
-        .erase_contact(
-            workspace_id,
-            &row.id,
-            &aliases,
-            &hashes,
-            &row.scope,
-            now_millis(),
-        )
-        .await?;
+    // A message naming a new id of the contact may land between reading
+    // the ids and erasing: then read them again.
+    let mut attempt = 0;
+    let (aliases, mut erased) = loop {
+        attempt += 1;
+        let aliases = store.held_aliases(workspace_id, &row.id).await?;
+        let hashes: Vec<String> = aliases
+            .iter()
+            .map(|a| id_hash(workspace_id, &row.scope, a.kind, &a.value))
+            .collect();
+        let erased = store
+            .erase_contact(
+                workspace_id,
+                &row.id,
+                &aliases,
+                &hashes,
+                &row.scope,
+                now_millis(),
+            )
+            .await?;
+        match erased {
+            Some(erased) => break (aliases, erased),
+            None if attempt < 5 => continue,
+            None => {
+                return Err(Error::invalid(
+                    "contact",
+                    "The contact kept changing while it was being erased; try again.",
+                ))
+            }
+        }
+    };
     let needles: Vec<String> = aliases
         .iter()
         .map(|a: &HeldAlias| a.value.clone())

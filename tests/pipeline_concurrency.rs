@@ -78,3 +78,44 @@ async fn batches_naming_customers_in_opposite_orders_do_not_deadlock() {
         15 * 2 * customers.len() as i64
     );
 }
+
+/// An erasure and a message from the same customer (sent before the
+/// erasure) stored at the same moment: whichever goes first, nothing of
+/// the customer is left.
+#[tokio::test]
+async fn an_erasure_racing_a_message_leaves_nothing_behind() {
+    let db = TestDatabase::create(TestBackend::Postgres).await;
+    let store = db.open_store().await;
+    let workspace = workspace_with_number(&store, PHONE, WABA).await;
+    let sent_before = switchboard::store::now_millis() - 60_000;
+    for round in 0..15 {
+        let customer = format!("1650666{round:04}");
+        let first = vec![(
+            0,
+            vec![inbound(
+                &workspace,
+                &customer,
+                format!("wamid.first{round}"),
+            )],
+        )];
+        pipeline::apply(&store, &first, &[], 0).await.unwrap();
+        let contact = switchboard::conversations::contact_of(&store, &workspace, PHONE, &customer)
+            .await
+            .unwrap()
+            .expect("the contact");
+        let mut late = inbound(&workspace, &customer, format!("wamid.late{round}"));
+        if let Op::Inbound { message, .. } = &mut late {
+            message.sent_at = sent_before;
+        }
+        let batch = vec![(1, vec![late])];
+        let (erased, applied) = tokio::join!(
+            switchboard::data_rights::erase(&store, &workspace, contact.id.as_str(), None, None),
+            pipeline::apply(&store, &batch, &[], 0),
+        );
+        erased.unwrap();
+        applied.unwrap();
+        let left =
+            switchboard::test_support::thread_with(&store, &workspace, PHONE, &customer).await;
+        assert!(left.is_empty(), "round {round}: {left:?}");
+    }
+}

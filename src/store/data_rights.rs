@@ -78,14 +78,17 @@ fn of_contact() -> String {
     format!("m.workspace_id = $1 AND m.contact_id IN {CONTACT_IDS}")
 }
 
+fn held_aliases_sql() -> String {
+    format!(
+        "SELECT kind, value, superseded_at FROM contact_aliases
+         WHERE workspace_id = $1 AND contact_id IN {CONTACT_IDS} ORDER BY kind, value"
+    )
+}
+
 impl Store {
     pub async fn held_aliases(&self, workspace_id: &str, id: &ContactId) -> Result<Vec<HeldAlias>> {
         Ok(with_pool!(self, pool => {
-            sqlx::query_as(&format!(
-                "SELECT kind, value, superseded_at FROM contact_aliases
-                 WHERE workspace_id = $1 AND contact_id IN {CONTACT_IDS} ORDER BY kind, value"
-            ))
-            .bind(workspace_id).bind(id).fetch_all(pool).await?
+            sqlx::query_as(&held_aliases_sql()).bind(workspace_id).bind(id).fetch_all(pool).await?
         }))
     }
 
@@ -154,8 +157,21 @@ impl Store {
         erased_hashes: &[String],
         scope: &ContactScope,
         now: i64,
-    ) -> Result<Erased> {
+    ) -> Result<Option<Erased>> {
         let mut tx = self.begin().await?;
+        // Decide after any message naming these ids that is being stored
+        // now (the pipeline takes the same locks), and only if no id was
+        // added to the contact since they were read: else the caller
+        // reads them again.
+        let values: Vec<&str> = aliases.iter().map(|a| a.value.as_str()).collect();
+        super::contacts::lock_ids(&mut tx, workspace_id, scope, &values).await?;
+        let now_held: Vec<HeldAlias> = with_tx!(&mut tx, conn => {
+            sqlx::query_as(&held_aliases_sql()).bind(workspace_id).bind(id).fetch_all(conn).await?
+        });
+        if now_held != aliases {
+            // Dropped without a commit: rolled back.
+            return Ok(None);
+        }
         let erased = erase_in(
             &mut tx,
             workspace_id,
@@ -167,7 +183,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(erased)
+        Ok(Some(erased))
     }
 
     /// Processed webhook bodies for one of `numbers` that hold one of
