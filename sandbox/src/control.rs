@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
             "/_sandbox/webhook",
             put(set_callback).delete(clear_callback),
         )
+        .route("/_sandbox/app", put(set_app_settings))
         .route("/_sandbox/codes", post(grant_code))
         .route("/_sandbox/tokens/expire", post(expire_token))
         .route("/_sandbox/tokens/revoke", post(revoke_token))
@@ -81,6 +82,7 @@ async fn overview(State(state): State<AppState>) -> Json<Value> {
     Json(json!({
         "app_id": config.app_id,
         "callback_url": config.callback_url,
+        "require_app_secret": config.require_app_secret,
         "graph_base_url": state.base_url,
         "demo": state.demo,
         "now": state.clock.now(),
@@ -110,6 +112,21 @@ async fn set_callback(State(state): State<AppState>, body: axum::body::Bytes) ->
     config.verify_token = verify_token;
     Ok(Json(
         json!({ "success": true, "callback_url": request.url }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppSettings {
+    require_app_secret: bool,
+}
+
+/// The App Dashboard's security settings (App settings, Advanced).
+async fn set_app_settings(State(state): State<AppState>, body: axum::body::Bytes) -> ControlResult {
+    let settings: AppSettings = parse(&body)?;
+    state.config().require_app_secret = settings.require_app_secret;
+    Ok(Json(
+        json!({ "require_app_secret": settings.require_app_secret }),
     ))
 }
 

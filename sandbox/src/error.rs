@@ -68,6 +68,27 @@ impl GraphError {
         error
     }
 
+    /// 100: *Require App Secret* is on and the call has no proof.
+    pub fn proof_required() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "GraphMethodException",
+            100,
+            "API calls from the server require an appsecret_proof argument",
+        )
+    }
+
+    /// 100: the proof does not match the token (or its time has passed).
+    /// Meta's wording for this one is not confirmed.
+    pub fn proof_invalid() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "GraphMethodException",
+            100,
+            "Invalid appsecret_proof provided in the API argument",
+        )
+    }
+
     /// 100: a missing or invalid parameter.
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
         Self::new(

@@ -140,9 +140,32 @@ impl GraphRequest {
 }
 
 /// Checks the token and returns it, for calls that need one.
+/// The proof of the app secret is checked as Meta does, after the token.
 pub fn authorized(state: &AppState, request: &GraphRequest) -> GraphResult<Token> {
-    let world = state.world();
-    auth::require(&world, request.token().as_deref(), state.clock.now())
+    let now = state.clock.now();
+    let presented_token = request.token();
+    let token = {
+        let world = state.world();
+        auth::require(&world, presented_token.as_deref(), now)?
+    };
+    let (proof, time) = (
+        request.param("appsecret_proof"),
+        request.param("appsecret_time"),
+    );
+    let presented = auth::Proof {
+        proof: proof.as_deref(),
+        time: time.as_deref(),
+    };
+    let (secret, required) = {
+        let config = state.config();
+        (config.app_secret.clone(), config.require_app_secret)
+    };
+    let token_text = presented_token.unwrap_or_default();
+    let wall_clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    auth::check_proof(&secret, &token_text, &presented, required, wall_clock)?;
+    Ok(token)
 }
 
 fn injected_server_error(status: u16) -> GraphError {

@@ -63,6 +63,9 @@ pub struct SandboxConfig {
     pub throughput: u32,
     /// How long Meta's review of a new template takes here.
     pub template_review_delay: Duration,
+    /// The App Dashboard's *Require App Secret*: calls made with a
+    /// business's token must carry `appsecret_proof`.
+    pub require_app_secret: bool,
 }
 
 impl Default for SandboxConfig {
@@ -82,6 +85,7 @@ impl Default for SandboxConfig {
                 .collect(),
             throughput: 80,
             template_review_delay: Duration::from_millis(500),
+            require_app_secret: false,
         }
     }
 }

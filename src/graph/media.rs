@@ -84,10 +84,12 @@ impl GraphClient {
             .part("file", part);
         let body = self
             .send(
-                self.http
-                    .post(self.url(&format!("{phone_number_id}/media")))
-                    .bearer_auth(token.expose())
-                    .multipart(form),
+                self.authorized(
+                    self.http
+                        .post(self.url(&format!("{phone_number_id}/media"))),
+                    token,
+                )
+                .multipart(form),
             )
             .await?;
         body["id"]

@@ -6,6 +6,7 @@
 mod error;
 pub mod media;
 mod profile;
+mod proof;
 pub mod templates;
 
 use std::time::Duration;
@@ -176,6 +177,30 @@ impl GraphClient {
         })
     }
 
+    /// Attaches a business's `token`, with its `appsecret_proof` (made now,
+    /// for this request). App tokens go as they are.
+    pub(crate) fn authorized(
+        &self,
+        request: reqwest::RequestBuilder,
+        token: &Secret<String>,
+    ) -> reqwest::RequestBuilder {
+        self.with_proof(request.bearer_auth(token.expose()), token)
+    }
+
+    /// Adds the `appsecret_proof` of `token` (for calls that present the
+    /// token some other way, like the upload API's `Authorization: OAuth`).
+    pub(crate) fn with_proof(
+        &self,
+        request: reqwest::RequestBuilder,
+        token: &Secret<String>,
+    ) -> reqwest::RequestBuilder {
+        if proof::is_app_token(token) {
+            return request;
+        }
+        let now_secs = crate::store::now_millis() / 1000;
+        request.query(&proof::params(&self.app_secret, token, now_secs))
+    }
+
     pub(crate) async fn get(
         &self,
         token: &Secret<String>,
@@ -183,9 +208,7 @@ impl GraphClient {
         query: &[(&str, &str)],
     ) -> Result<Value, GraphError> {
         self.send(
-            self.http
-                .get(self.url(path))
-                .bearer_auth(token.expose())
+            self.authorized(self.http.get(self.url(path)), token)
                 .query(query),
         )
         .await
@@ -198,9 +221,7 @@ impl GraphClient {
         body: Value,
     ) -> Result<Value, GraphError> {
         self.send(
-            self.http
-                .post(self.url(path))
-                .bearer_auth(token.expose())
+            self.authorized(self.http.post(self.url(path)), token)
                 .json(&body),
         )
         .await
@@ -348,7 +369,7 @@ impl GraphClient {
         waba_id: &str,
     ) -> Result<(), GraphError> {
         let url = self.url(&format!("{waba_id}/subscribed_apps"));
-        self.send(self.http.delete(url).bearer_auth(token.expose()))
+        self.send(self.authorized(self.http.delete(url), token))
             .await?;
         Ok(())
     }

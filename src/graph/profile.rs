@@ -95,14 +95,16 @@ impl GraphClient {
         let length = length.to_string();
         let body = self
             .send(
-                self.http
-                    .post(self.url(&format!("{}/uploads", self.app_id)))
-                    .bearer_auth(token.expose())
-                    .query(&[
-                        ("file_name", file_name),
-                        ("file_length", &length),
-                        ("file_type", mime),
-                    ]),
+                self.authorized(
+                    self.http
+                        .post(self.url(&format!("{}/uploads", self.app_id))),
+                    token,
+                )
+                .query(&[
+                    ("file_name", file_name),
+                    ("file_length", &length),
+                    ("file_type", mime),
+                ]),
             )
             .await?;
         body["id"]
@@ -123,9 +125,12 @@ impl GraphClient {
     ) -> Result<usize, GraphError> {
         let body = self
             .send(
-                self.http
-                    .get(self.url(session))
-                    .header("Authorization", format!("OAuth {}", token.expose())),
+                self.with_proof(
+                    self.http
+                        .get(self.url(session))
+                        .header("Authorization", format!("OAuth {}", token.expose())),
+                    token,
+                ),
             )
             .await?;
         body["file_offset"]
@@ -148,11 +153,14 @@ impl GraphClient {
     ) -> Result<UploadOutcome, GraphError> {
         let body = self
             .send(
-                self.http
-                    .post(self.url(session))
-                    .header("Authorization", format!("OAuth {}", token.expose()))
-                    .header("file_offset", offset.to_string())
-                    .body(bytes),
+                self.with_proof(
+                    self.http
+                        .post(self.url(session))
+                        .header("Authorization", format!("OAuth {}", token.expose()))
+                        .header("file_offset", offset.to_string()),
+                    token,
+                )
+                .body(bytes),
             )
             .await?;
         match (body["h"].as_str(), body["file_offset"].as_u64()) {

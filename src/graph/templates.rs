@@ -178,9 +178,7 @@ impl GraphClient {
     ) -> Result<(), GraphError> {
         let url = self.url(&format!("{waba_id}/message_templates"));
         self.send(
-            self.http
-                .delete(url)
-                .bearer_auth(token.expose())
+            self.authorized(self.http.delete(url), token)
                 .query(&[("name", name)]),
         )
         .await?;
