@@ -38,6 +38,10 @@ pub fn routes() -> Router<AppState> {
             "/_sandbox/phones/{phone_number_id}",
             get(phone_state).post(adjust_phone),
         )
+        .route(
+            "/_sandbox/phones/{phone_number_id}/throughput-upgrade",
+            post(upgrade_throughput),
+        )
         .route("/_sandbox/wabas/{waba_id}/remove-app", post(remove_app))
         .route(
             "/_sandbox/templates/{template_id}/status",
@@ -263,6 +267,64 @@ async fn adjust_phone(
         phone.quality_rating = rating;
     }
     Ok(Json(json!({ "success": true })))
+}
+
+/// Meta's level for an upgraded number (reference meta-2026 §7).
+const UPGRADED_THROUGHPUT: u32 = 1000;
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct ThroughputUpgrade {
+    /// How long the upgrade takes (Meta: up to a minute); 1 s by default.
+    takes_ms: Option<u64>,
+}
+
+/// Meta raises a number to 1,000 messages/s: for `takes_ms` its sends are
+/// refused with 131057, then the new level holds and a
+/// `phone_number_quality_update` with `THROUGHPUT_UPGRADE` goes out.
+async fn upgrade_throughput(
+    State(state): State<AppState>,
+    axum::extract::Path(phone_id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> ControlResult {
+    let request: ThroughputUpgrade = parse(&body)?;
+    let takes = request.takes_ms.unwrap_or(1_000);
+    let until = state.clock.now() + takes as i64;
+    {
+        let mut world = state.world();
+        let phone = world
+            .phones
+            .get_mut(&phone_id)
+            .ok_or_else(|| ControlError::not_found(format!("no phone number {phone_id}")))?;
+        phone.upgrading_until = Some(until);
+    }
+    // Settling waits for the webhook this announces.
+    let announcing = state.webhooks.in_flight.hold();
+    let upgrading = state.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(takes)).await;
+        let done = {
+            let mut world = upgrading.world();
+            world.phones.get_mut(&phone_id).map(|phone| {
+                phone.upgrading_until = None;
+                phone.throughput = UPGRADED_THROUGHPUT;
+                (phone.waba_id.clone(), phone.display_phone_number.clone())
+            })
+        };
+        if let Some((waba_id, display)) = done {
+            upgrading.webhooks.send(webhooks::Change {
+                waba_id,
+                field: "phone_number_quality_update".into(),
+                value: json!({
+                    "display_phone_number": display,
+                    "event": "THROUGHPUT_UPGRADE",
+                    "max_daily_conversations_per_business": "TIER_UNLIMITED",
+                }),
+            });
+        }
+        drop(announcing);
+    });
+    Ok(Json(json!({ "success": true, "upgrading_until": until })))
 }
 
 /// The business removes the app in its Business Settings: every token

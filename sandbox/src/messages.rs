@@ -384,6 +384,14 @@ fn validate_interactive(interactive: &Value) -> GraphResult<()> {
 }
 
 fn take_throughput(state: &State, phone: &Phone, now: Millis) -> GraphResult<()> {
+    if phone.upgrading_until.is_some_and(|until| now < until) {
+        return Err(GraphError::whatsapp(
+            StatusCode::BAD_REQUEST,
+            131057,
+            "Account in maintenance mode",
+            "Business Account is in maintenance mode. This could be due to a throughput upgrade.",
+        ));
+    }
     let second = now / 1000;
     let mut world = state.world();
     let counter = world

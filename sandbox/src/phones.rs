@@ -65,7 +65,8 @@ fn render(state: &State, phone: &Phone, fields: &[String]) -> GraphResult<Value>
             "display_phone_number" => json!(phone.display_phone_number),
             "quality_rating" => json!(phone.quality_rating),
             "platform_type" => json!(if phone.registered { "CLOUD_API" } else { "NOT_APPLICABLE" }),
-            "throughput" => json!({ "level": "STANDARD" }),
+            // Meta's levels: STANDARD (80/s), HIGH (1,000/s).
+            "throughput" => json!({ "level": if phone.throughput >= 1000 { "HIGH" } else { "STANDARD" } }),
             "webhook_configuration" => match &callback {
                 Some(uri) => json!({ "application": uri }),
                 None => continue,

@@ -67,6 +67,7 @@ pub fn demo_business(
             profile_picture_handle: None,
         },
         throughput: config.throughput,
+        upgrading_until: None,
     };
     world.phones.insert(
         phone_number_id.clone(),

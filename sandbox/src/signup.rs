@@ -192,6 +192,7 @@ async fn finish(State(state): State<AppState>, body: Bytes) -> Result<Json<Value
                         quality_rating: "UNKNOWN".into(),
                         profile: BusinessProfile::default(),
                         throughput: config.throughput,
+                        upgrading_until: None,
                     },
                 );
                 id

@@ -56,6 +56,9 @@ pub struct Phone {
     pub profile: BusinessProfile,
     /// Messages per second this number may send.
     pub throughput: u32,
+    /// While Meta raises the number's throughput (up to a minute), sends
+    /// are refused with 131057 until this time.
+    pub upgrading_until: Option<Millis>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

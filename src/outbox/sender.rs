@@ -161,7 +161,7 @@ async fn send_for_number(task: NumberSender) {
     let NumberSender {
         engine,
         phone,
-        rate,
+        mut rate,
         held,
         stop,
         finished,
@@ -172,13 +172,23 @@ async fn send_for_number(task: NumberSender) {
     let timing = engine.config.outbox;
     let mut shared: Option<Arc<Shared>> = None;
     let mut pairs = PairPacer::default();
-    let batch = (rate * 2).clamp(20, 2_000);
+    let mut batch = batch_size(rate);
     loop {
         if stop.is_stopped() || !held.may_send() {
             break;
         }
         match engine.store.number(&phone.as_str().into()).await {
-            Ok(Some(number)) if number.status.can_send() => {}
+            Ok(Some(number)) if number.status.can_send() => {
+                // Meta raised the number's throughput, or an admin changed
+                // the rate: the next batch goes at the new pace.
+                if number.send_rate != rate {
+                    rate = number.send_rate;
+                    batch = batch_size(rate);
+                    if let Some(shared) = &shared {
+                        *shared.spacing.lock().await = spacing_for(rate);
+                    }
+                }
+            }
             _ => break,
         }
         let claimed = engine
@@ -220,7 +230,7 @@ async fn send_for_number(task: NumberSender) {
                         phone: phone.clone(),
                         token,
                         held: held.clone(),
-                        spacing: Mutex::new(Spacing::new(rate.clamp(1, 10_000) as u32)),
+                        spacing: Mutex::new(spacing_for(rate)),
                         halted: AtomicBool::new(false),
                     });
                     shared = Some(made.clone());
@@ -249,6 +259,15 @@ async fn send_for_number(task: NumberSender) {
     // of it was sent.
     release(&engine.store, &phone, lease).await;
     finished.notify_one();
+}
+
+/// About two seconds of sends at `rate`.
+fn batch_size(rate: i64) -> i64 {
+    (rate * 2).clamp(20, 2_000)
+}
+
+fn spacing_for(rate: i64) -> Spacing {
+    Spacing::new(rate.clamp(1, 10_000) as u32)
 }
 
 async fn release(store: &Store, phone: &str, lease: SenderLease) {

@@ -202,6 +202,29 @@ async fn apply_op(
             }
             templates::want_sync(tx, waba_id, now).await?;
         }
+        Op::ThroughputRaised {
+            waba_id,
+            display_phone_number,
+            rate,
+        } => {
+            for raised in numbers::raise_send_rate(tx, waba_id, display_phone_number, *rate).await?
+            {
+                let detail = serde_json::json!({
+                    "phone_number_id": raised.phone_number_id,
+                    "before": raised.before,
+                    "after": rate,
+                    "why": "Meta raised the number's throughput (THROUGHPUT_UPGRADE)",
+                });
+                audit::insert_unattended(
+                    tx,
+                    &raised.workspace_id,
+                    "number.throughput_raised",
+                    &detail.to_string(),
+                    now,
+                )
+                .await?;
+            }
+        }
         Op::AppRemoved { waba_id, reason } => {
             for number in numbers::require_reconnect(tx, waba_id, reason, now).await? {
                 let detail = serde_json::json!({ "phone_number_id": number.phone_number_id, "reason": reason });

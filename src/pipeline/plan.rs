@@ -53,6 +53,13 @@ pub enum Op {
         display_phone_number: String,
         rating: String,
     },
+    /// Meta raised the number's throughput: the outbox sends at the new
+    /// rate from its next batch.
+    ThroughputRaised {
+        waba_id: String,
+        display_phone_number: String,
+        rate: i64,
+    },
     /// The business removed the app (or the partner): the WABA's numbers
     /// must be reconnected before they can send again.
     AppRemoved { waba_id: String, reason: String },
@@ -174,11 +181,18 @@ fn plan_messages(
 /// entry's id).
 fn effect_of(waba_id: &str, change: &Change) -> Option<Op> {
     match change {
-        Change::QualityUpdate(update) => Some(Op::Quality {
-            waba_id: waba_id.to_string(),
-            display_phone_number: update.display_phone_number.clone()?,
-            rating: update.rating.clone()?,
-        }),
+        Change::QualityUpdate(update) => match update.throughput {
+            Some(rate) => Some(Op::ThroughputRaised {
+                waba_id: waba_id.to_string(),
+                display_phone_number: update.display_phone_number.clone()?,
+                rate,
+            }),
+            None => Some(Op::Quality {
+                waba_id: waba_id.to_string(),
+                display_phone_number: update.display_phone_number.clone()?,
+                rating: update.rating.clone()?,
+            }),
+        },
         Change::TemplateStatusUpdate(update) => Some(Op::TemplateStatus {
             waba_id: waba_id.to_string(),
             template_id: update.template_id.clone(),

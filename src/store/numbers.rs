@@ -153,6 +153,56 @@ pub(crate) async fn set_quality(
     Ok(())
 }
 
+/// A number whose sending rate Meta raised.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct RateRaised {
+    pub workspace_id: String,
+    pub phone_number_id: String,
+    pub before: i64,
+}
+
+/// Raises to `rate` the sending rate of the WABA's number shown as
+/// `display_phone_number` (digits compared: Meta writes `15550783881`
+/// here, `+1 555-078-3881` elsewhere). Returns the numbers it raised: none
+/// the second time, so a duplicate delivery audits nothing twice, and
+/// never a number already at or above `rate`.
+pub(crate) async fn raise_send_rate(
+    tx: &mut Tx<'_>,
+    waba_id: &str,
+    display_phone_number: &str,
+    rate: i64,
+) -> Result<Vec<RateRaised>> {
+    let digits = |text: &str| {
+        text.chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+    };
+    let wanted = digits(display_phone_number);
+    let numbers: Vec<(String, String, Option<String>, i64)> = with_tx!(tx, conn => {
+        sqlx::query_as(
+            "SELECT workspace_id, phone_number_id, display_phone_number, send_rate
+             FROM whatsapp_numbers WHERE waba_id = $1 AND send_rate < $2",
+        )
+        .bind(waba_id).bind(rate).fetch_all(conn).await?
+    });
+    let mut raised = Vec::new();
+    for (workspace_id, phone_number_id, display, before) in numbers {
+        if wanted.is_empty() || display.as_deref().map(digits) != Some(wanted.clone()) {
+            continue;
+        }
+        with_tx!(tx, conn => {
+            sqlx::query("UPDATE whatsapp_numbers SET send_rate = $1 WHERE phone_number_id = $2")
+                .bind(rate).bind(&phone_number_id).execute(conn).await?;
+        });
+        raised.push(RateRaised {
+            workspace_id,
+            phone_number_id,
+            before,
+        });
+    }
+    Ok(raised)
+}
+
 /// The WABA's numbers that could send must be reconnected first; returns
 /// those that changed (none the second time, so a duplicate delivery
 /// audits nothing twice).

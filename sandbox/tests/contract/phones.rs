@@ -208,3 +208,38 @@ async fn another_businesss_token_cannot_see_the_number() {
     let result = (response.status().as_u16(), response.json().await.unwrap());
     assert_graph_error(&result, 400, 100, Some(33));
 }
+
+#[tokio::test]
+async fn a_throughput_upgrade_refuses_sends_for_its_minute_then_announces_itself() {
+    let world = World::start().await;
+    let phone = world.demo().phone_number_id.clone();
+    let customer = world.demo().customer_wa_id.clone();
+    world.customer_writes("hello").await;
+    let before = world.receiver.wait_for(1).await.len();
+    let (status, body) = world
+        .control(
+            "POST",
+            &format!("/_sandbox/phones/{phone}/throughput-upgrade"),
+            json!({ "takes_ms": 400 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let during = world.send_text(&customer, "during the upgrade").await;
+    assert_graph_error(&during, 400, 131057, None);
+
+    let bodies = world.receiver.wait_for(before + 1).await;
+    let change = &bodies[before]["entry"][0]["changes"][0];
+    assert_eq!(change["field"], "phone_number_quality_update");
+    assert_eq!(change["value"]["event"], "THROUGHPUT_UPGRADE");
+    assert_eq!(change["value"]["display_phone_number"], "15550001234");
+    assert_eq!(
+        change["value"]["max_daily_conversations_per_business"],
+        "TIER_UNLIMITED"
+    );
+    let (_, read) = world
+        .call("GET", &format!("{phone}?fields=throughput"), None)
+        .await;
+    assert_eq!(read["throughput"]["level"], "HIGH", "{read}");
+    let (status, sent) = world.send_text(&customer, "after the upgrade").await;
+    assert_eq!(status, 200, "{sent}");
+}

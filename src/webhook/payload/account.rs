@@ -57,14 +57,24 @@ pub struct QualityUpdate {
     pub display_phone_number: Option<String>,
     /// The rating the number now has, when the event tells.
     pub rating: Option<String>,
+    /// The messages per second Meta now allows the number, when the event
+    /// raised it (`THROUGHPUT_UPGRADE`).
+    pub throughput: Option<i64>,
     pub raw: Value,
 }
 
+/// Meta's level for an upgraded number (reference meta-2026 §7).
+pub const UPGRADED_THROUGHPUT: i64 = 1000;
+
 impl QualityUpdate {
     pub fn read(value: Value) -> Self {
+        let upgraded = value["event"]
+            .as_str()
+            .is_some_and(|e| e.eq_ignore_ascii_case("THROUGHPUT_UPGRADE"));
         Self {
             display_phone_number: scalar::text(&value["display_phone_number"]),
             rating: rating_of(&value),
+            throughput: upgraded.then_some(UPGRADED_THROUGHPUT),
             raw: value,
         }
     }
