@@ -28,6 +28,8 @@ on_both_backends!(
     a_paused_or_unknown_template_is_refused_before_meta,
     invalid_drafts_never_reach_meta,
     a_named_template_is_sent_with_its_parameter_names,
+    a_rejection_reason_survives_the_sync_after_it,
+    quality_and_category_changes_are_stored_at_once,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -482,5 +484,85 @@ async fn a_named_template_is_sent_with_its_parameter_names(backend: TestBackend)
     assert_eq!(parameters[0]["parameter_name"], "first_name");
     assert_eq!(parameters[1]["parameter_name"], "party_size");
     assert_eq!(parameters[1]["text"], "2");
+    running.stop().await;
+}
+
+async fn a_rejection_reason_survives_the_sync_after_it(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let running = env.run().await;
+    templates::create(
+        &env.engine,
+        &env.caller,
+        &phone,
+        &draft(
+            "weekend_deal",
+            "Hi {{1}}, 20% off order {{2}} this weekend.",
+            &["Ann", "A-1"],
+        ),
+    )
+    .await
+    .unwrap();
+    status_becomes(&env, "weekend_deal", "REJECTED").await;
+    env.drain().await;
+    // The sync asks for the reason (Meta's default fields leave it out).
+    templates::sync::sync_waba(&env.engine, &env.demo.waba_id)
+        .await
+        .unwrap();
+    let synced = stored(&env, "weekend_deal").await.unwrap();
+    assert_eq!(
+        synced.rejected_reason.as_deref(),
+        Some("INCORRECT_CATEGORY")
+    );
+    assert_eq!(synced.quality.as_deref(), Some("UNKNOWN"));
+
+    // A listing that leaves the reason out never wipes the one held; a
+    // template approved since keeps none.
+    let store = &env.engine.store;
+    let mut listed = synced.clone();
+    listed.rejected_reason = None;
+    store
+        .replace_templates(&env.demo.waba_id, std::slice::from_ref(&listed))
+        .await
+        .unwrap();
+    let kept = stored(&env, "weekend_deal").await.unwrap();
+    assert_eq!(kept.rejected_reason.as_deref(), Some("INCORRECT_CATEGORY"));
+    listed.status = "APPROVED".into();
+    store
+        .replace_templates(&env.demo.waba_id, std::slice::from_ref(&listed))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored(&env, "weekend_deal").await.unwrap().rejected_reason,
+        None
+    );
+    running.stop().await;
+}
+
+async fn quality_and_category_changes_are_stored_at_once(backend: TestBackend) {
+    let (env, _phone) = connected(backend).await;
+    templates::sync::sync_waba(&env.engine, &env.demo.waba_id)
+        .await
+        .unwrap();
+    let before = stored(&env, "order_update")
+        .await
+        .expect("a seeded template");
+    assert_eq!(before.quality.as_deref(), Some("GREEN"));
+    let running = env.run().await;
+    let id = before.template_id.clone();
+    env.control(
+        &format!("/_sandbox/templates/{id}/quality"),
+        json!({ "score": "RED" }),
+    )
+    .await;
+    env.control(
+        &format!("/_sandbox/templates/{id}/category"),
+        json!({ "category": "MARKETING" }),
+    )
+    .await;
+    env.drain().await;
+    let after = stored(&env, "order_update").await.unwrap();
+    assert_eq!(after.quality.as_deref(), Some("RED"));
+    assert_eq!(after.category, "MARKETING");
+    assert_eq!(after.status, before.status, "the status is not touched");
     running.stop().await;
 }

@@ -17,6 +17,7 @@ use switchboard::{
 on_both_backends!(
     contacts_are_made_for_every_customer_of_a_populated_database,
     accounts_and_contacts_of_a_populated_database_take_two_factor_and_erasure,
+    templates_of_a_populated_database_keep_their_reasons_and_take_a_quality,
 );
 
 /// The last migration before contacts.
@@ -266,4 +267,53 @@ async fn accounts_and_contacts_of_a_populated_database_take_two_factor_and_erasu
     assert_eq!(report.messages, 3);
     assert_eq!(report.files, 1);
     assert_eq!(store.count_messages(WORKSPACE).await.unwrap(), 2);
+}
+
+async fn templates_of_a_populated_database_keep_their_reasons_and_take_a_quality(
+    backend: TestBackend,
+) {
+    // Stored by the schema before template quality (0017).
+    let mut rows = old_rows().to_vec();
+    rows.push(
+        "INSERT INTO message_templates (waba_id, name, language, template_id, category, status, rejected_reason, parameter_format, components, updated_at) VALUES
+         ('waba-1', 'weekend_deal', 'en_US', '77', 'UTILITY', 'REJECTED', 'INCORRECT_CATEGORY', 'POSITIONAL', '[]', 5),
+         ('waba-1', 'order_update', 'en_US', '78', 'UTILITY', 'APPROVED', NULL, 'POSITIONAL', '[]', 5)"
+            .into(),
+    );
+    let db = TestDatabase::create(backend).await;
+    old_schema(&db, backend, 17, &rows).await;
+    let store: Store = db.open_store().await;
+    let rejected = store
+        .template("waba-1", "weekend_deal", "en_US")
+        .await
+        .unwrap()
+        .expect("kept");
+    assert_eq!(
+        rejected.rejected_reason.as_deref(),
+        Some("INCORRECT_CATEGORY")
+    );
+    assert_eq!(rejected.quality, None, "no score until Meta gives one");
+    // A listing after the upgrade without the reason keeps it, and gives
+    // the quality.
+    let mut listed = rejected.clone();
+    listed.rejected_reason = None;
+    listed.quality = Some("RED".into());
+    let approved = store
+        .template("waba-1", "order_update", "en_US")
+        .await
+        .unwrap()
+        .expect("kept");
+    store
+        .replace_templates("waba-1", &[listed, approved])
+        .await
+        .unwrap();
+    let now = store
+        .template("waba-1", "weekend_deal", "en_US")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (now.rejected_reason.as_deref(), now.quality.as_deref()),
+        (Some("INCORRECT_CATEGORY"), Some("RED"))
+    );
 }

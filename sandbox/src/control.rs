@@ -47,6 +47,14 @@ pub fn routes() -> Router<AppState> {
             "/_sandbox/templates/{template_id}/status",
             post(set_template_status),
         )
+        .route(
+            "/_sandbox/templates/{template_id}/quality",
+            post(set_template_quality),
+        )
+        .route(
+            "/_sandbox/templates/{template_id}/category",
+            post(set_template_category),
+        )
 }
 
 /// A control API error: `{"error": "..."}` with a 4xx status.
@@ -370,6 +378,55 @@ async fn set_template_status(
     let announced =
         crate::templates::set_status(&state, &template_id, stored, request.reason.as_deref())
             .ok_or_else(|| ControlError::not_found(format!("no template {template_id}")))?;
+    Ok(Json(json!({ "success": true, "webhook": announced })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TemplateQuality {
+    score: String,
+}
+
+/// Rescores a template (GREEN, YELLOW, RED, UNKNOWN); the webhook follows.
+async fn set_template_quality(
+    State(state): State<AppState>,
+    axum::extract::Path(template_id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> ControlResult {
+    let request: TemplateQuality = parse(&body)?;
+    let score = request.score.to_uppercase();
+    if !["GREEN", "YELLOW", "RED", "UNKNOWN"].contains(&score.as_str()) {
+        return Err(ControlError::bad_request(
+            "score must be one of GREEN, YELLOW, RED, UNKNOWN",
+        ));
+    }
+    let announced = crate::templates::set_quality(&state, &template_id, &score)
+        .ok_or_else(|| ControlError::not_found(format!("no template {template_id}")))?;
+    Ok(Json(json!({ "success": true, "webhook": announced })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TemplateCategory {
+    category: String,
+}
+
+/// Recategorises a template (AUTHENTICATION, MARKETING, UTILITY); the
+/// webhook follows.
+async fn set_template_category(
+    State(state): State<AppState>,
+    axum::extract::Path(template_id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> ControlResult {
+    let request: TemplateCategory = parse(&body)?;
+    let category = request.category.to_uppercase();
+    if !["AUTHENTICATION", "MARKETING", "UTILITY"].contains(&category.as_str()) {
+        return Err(ControlError::bad_request(
+            "category must be one of AUTHENTICATION, MARKETING, UTILITY",
+        ));
+    }
+    let announced = crate::templates::set_category(&state, &template_id, &category)
+        .ok_or_else(|| ControlError::not_found(format!("no template {template_id}")))?;
     Ok(Json(json!({ "success": true, "webhook": announced })))
 }
 

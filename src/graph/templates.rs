@@ -28,7 +28,14 @@ pub struct TemplateInfo {
     pub parameter_format: String,
     /// Meta's components as listed.
     pub components: Value,
+    /// `quality_score.score`: GREEN, YELLOW, RED or UNKNOWN.
+    pub quality: Option<String>,
 }
+
+/// What the sync reads of each template. Meta's default fields leave out
+/// the rejection reason and the quality score.
+const LIST_FIELDS: &str =
+    "id,name,language,status,category,parameter_format,components,rejected_reason,quality_score";
 
 /// How many distinct variables a text has (`{{1}}`, `{{2}}`... or named).
 pub fn variable_count(text: &str) -> usize {
@@ -97,6 +104,11 @@ pub fn read_template(value: &Value) -> Option<TemplateInfo> {
             .unwrap_or("POSITIONAL")
             .to_uppercase(),
         components: value["components"].clone(),
+        // An object `{score, date}`; a plain string read as the score.
+        quality: value["quality_score"]["score"]
+            .as_str()
+            .or_else(|| value["quality_score"].as_str())
+            .map(str::to_uppercase),
     })
 }
 
@@ -110,7 +122,7 @@ impl GraphClient {
         let mut templates = Vec::new();
         let mut after: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let mut query = vec![("limit", "100")];
+            let mut query = vec![("limit", "100"), ("fields", LIST_FIELDS)];
             if let Some(cursor) = &after {
                 query.push(("after", cursor.as_str()));
             }

@@ -225,6 +225,25 @@ async fn apply_op(
                 .await?;
             }
         }
+        Op::TemplateChanged {
+            waba_id,
+            template_id,
+            name,
+            language,
+            quality,
+            category,
+        } => {
+            let change = templates::Changed {
+                waba_id,
+                template_id,
+                name,
+                language,
+                quality: quality.as_deref(),
+                category: category.as_deref(),
+            };
+            templates::set_changed(tx, &change, now).await?;
+            templates::want_sync(tx, waba_id, now).await?;
+        }
         Op::AppRemoved { waba_id, reason } => {
             for number in numbers::require_reconnect(tx, waba_id, reason, now).await? {
                 let detail = serde_json::json!({ "phone_number_id": number.phone_number_id, "reason": reason });

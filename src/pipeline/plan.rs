@@ -60,6 +60,16 @@ pub enum Op {
         display_phone_number: String,
         rate: i64,
     },
+    /// Meta changed a template's quality score or category: the stored
+    /// template changes at once.
+    TemplateChanged {
+        waba_id: String,
+        template_id: String,
+        name: String,
+        language: String,
+        quality: Option<String>,
+        category: Option<String>,
+    },
     /// The business removed the app (or the partner): the WABA's numbers
     /// must be reconnected before they can send again.
     AppRemoved { waba_id: String, reason: String },
@@ -201,6 +211,16 @@ fn effect_of(waba_id: &str, change: &Change) -> Option<Op> {
             status: update.status.clone(),
             reason: update.reason.clone(),
         }),
+        Change::TemplateQualityUpdate(update) | Change::TemplateCategoryUpdate(update) => {
+            Some(Op::TemplateChanged {
+                waba_id: waba_id.to_string(),
+                template_id: update.template_id.clone(),
+                name: update.name.clone(),
+                language: update.language.clone(),
+                quality: update.quality.clone(),
+                category: update.category.clone(),
+            })
+        }
         Change::AccountUpdate(update) => {
             let removal = update.removal.as_ref()?;
             Some(Op::AppRemoved {

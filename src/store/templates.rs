@@ -16,15 +16,18 @@ pub struct StoredTemplate {
     /// Meta's components, as JSON.
     pub components: String,
     pub updated_at: i64,
+    /// Meta's quality score: GREEN, YELLOW, RED or UNKNOWN.
+    pub quality: Option<String>,
 }
 
-const COLUMNS: &str = "waba_id, name, language, template_id, category, status, rejected_reason, parameter_format, components, updated_at";
+const COLUMNS: &str = "waba_id, name, language, template_id, category, status, rejected_reason, parameter_format, components, updated_at, quality";
 
-const UPSERT: &str = "INSERT INTO message_templates (waba_id, name, language, template_id, category, status, rejected_reason, parameter_format, components, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+const UPSERT: &str = "INSERT INTO message_templates (waba_id, name, language, template_id, category, status, rejected_reason, parameter_format, components, updated_at, quality)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      ON CONFLICT (waba_id, name, language) DO UPDATE SET template_id = excluded.template_id,
        category = excluded.category, status = excluded.status, rejected_reason = excluded.rejected_reason,
-       parameter_format = excluded.parameter_format, components = excluded.components, updated_at = excluded.updated_at";
+       parameter_format = excluded.parameter_format, components = excluded.components, updated_at = excluded.updated_at,
+       quality = excluded.quality";
 
 /// Makes a WABA's sync due now (kept if already due sooner).
 const WANT_SYNC: &str = "INSERT INTO template_syncs (waba_id, due_at) VALUES ($1, $2)
@@ -57,12 +60,55 @@ pub(crate) async fn set_status(tx: &mut Tx<'_>, change: &StatusChange<'_>, now: 
     Ok(())
 }
 
+/// What Meta changed of a template besides its status.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Changed<'a> {
+    pub waba_id: &'a str,
+    pub template_id: &'a str,
+    pub name: &'a str,
+    pub language: &'a str,
+    pub quality: Option<&'a str>,
+    pub category: Option<&'a str>,
+}
+
+/// Stores a template's new quality score or category at once; what the
+/// event does not name stays as it was.
+pub(crate) async fn set_changed(tx: &mut Tx<'_>, change: &Changed<'_>, now: i64) -> Result<()> {
+    with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE message_templates SET quality = COALESCE($1, quality), category = COALESCE($2, category), updated_at = $3
+             WHERE waba_id = $4 AND (template_id = $5 OR (name = $6 AND language = $7))",
+        )
+        .bind(change.quality).bind(change.category).bind(now).bind(change.waba_id)
+        .bind(change.template_id).bind(change.name).bind(change.language)
+        .execute(conn).await?;
+    });
+    Ok(())
+}
+
 /// Makes a WABA's sync due now, inside a flow's transaction.
 pub(crate) async fn want_sync(tx: &mut Tx<'_>, waba_id: &str, now: i64) -> Result<()> {
     with_tx!(tx, conn => {
         sqlx::query(WANT_SYNC).bind(waba_id).bind(now).execute(conn).await?;
     });
     Ok(())
+}
+
+/// A rejected template's reason: Meta's if the listing gave one, else the
+/// one already held (a listing that leaves the reason out never wipes it).
+/// A template that is no longer rejected keeps none.
+fn kept_reason<'a>(
+    listed: &'a StoredTemplate,
+    held: &'a [(String, String, Option<String>)],
+) -> Option<&'a str> {
+    if listed.status != "REJECTED" {
+        return None;
+    }
+    listed.rejected_reason.as_deref().or_else(|| {
+        held.iter()
+            .find(|(name, language, _)| *name == listed.name && *language == listed.language)
+            .and_then(|(_, _, reason)| reason.as_deref())
+    })
 }
 
 impl Store {
@@ -75,13 +121,19 @@ impl Store {
     ) -> Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            let held: Vec<(String, String, Option<String>)> = sqlx::query_as(
+                "SELECT name, language, rejected_reason FROM message_templates WHERE waba_id = $1",
+            )
+            .bind(waba_id).fetch_all(&mut *tx).await?;
             sqlx::query("DELETE FROM message_templates WHERE waba_id = $1")
                 .bind(waba_id).execute(&mut *tx).await?;
             for t in templates {
+                let reason = kept_reason(t, &held);
                 sqlx::query(UPSERT)
                     .bind(&t.waba_id).bind(&t.name).bind(&t.language).bind(&t.template_id)
-                    .bind(&t.category).bind(&t.status).bind(&t.rejected_reason)
+                    .bind(&t.category).bind(&t.status).bind(reason)
                     .bind(&t.parameter_format).bind(&t.components).bind(t.updated_at)
+                    .bind(&t.quality)
                     .execute(&mut *tx).await?;
             }
             tx.commit().await?;
@@ -95,6 +147,7 @@ impl Store {
                 .bind(&t.waba_id).bind(&t.name).bind(&t.language).bind(&t.template_id)
                 .bind(&t.category).bind(&t.status).bind(&t.rejected_reason)
                 .bind(&t.parameter_format).bind(&t.components).bind(t.updated_at)
+                .bind(&t.quality)
                 .execute(pool).await?;
         });
         Ok(())

@@ -142,6 +142,8 @@ pub async fn create(
         parameter_format: "POSITIONAL".into(),
         components: request["components"].to_string(),
         updated_at: now_millis(),
+        // Meta scores a template once it has been sent for a while.
+        quality: None,
     };
     engine.store.upsert_template(&stored).await?;
     audit::record_by(&engine.store, caller, "template.created",

@@ -49,6 +49,7 @@ pub async fn sync_waba(engine: &Engine, waba_id: &str) -> Result<usize, Error> {
             parameter_format: t.parameter_format,
             components: t.components.to_string(),
             updated_at: now,
+            quality: t.quality,
         })
         .collect();
     engine.store.replace_templates(waba_id, &rows).await?;

@@ -13,6 +13,8 @@ pub struct TemplateRow {
     pub category: String,
     pub status: String,
     pub rejected_reason: Option<String>,
+    /// Meta's quality score (GREEN, YELLOW, RED, UNKNOWN), once scored.
+    pub quality: Option<String>,
     pub body: String,
     /// A number of the template's WABA, to delete it through.
     pub phone_number_id: Option<String>,
@@ -145,6 +147,7 @@ pub async fn list_templates() -> Result<TemplatesPage, UiError> {
                 category: t.category.clone(),
                 status: t.status.clone(),
                 rejected_reason: t.rejected_reason.clone(),
+                quality: t.quality.clone(),
                 body: switchboard::templates::text_of(t, "BODY"),
                 phone_number_id: live
                     .iter()

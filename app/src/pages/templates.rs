@@ -131,7 +131,12 @@ fn TemplateRowView(
             <td><code>{t.name.clone()}</code><br/><span class="muted">{t.body.clone()}</span></td>
             <td>{t.language.clone()}</td>
             <td>{t.category.to_lowercase()}</td>
-            <td><span class=status_class>{t.status.to_lowercase()}</span></td>
+            <td>
+                <span class=status_class>{t.status.to_lowercase()}</span>
+                {t.quality.clone().map(|q| view! {
+                    <br/><span class="muted" data-quality=q.clone()>"quality: "{q.to_lowercase()}</span>
+                })}
+            </td>
             <td>{t.rejected_reason.clone().unwrap_or_default()}</td>
             <td>{edit_form.map(|loaded| view! {
                 <button type="button" class="button small secondary" on:click=move |_| {

@@ -125,6 +125,7 @@ pub fn create(state: &State, request: &GraphRequest, waba_id: &str) -> GraphResu
         parameter_format,
         components,
         approved_edits: Vec::new(),
+        quality: "UNKNOWN".into(),
     };
     world.templates.push(template.clone());
     drop(world);

@@ -16,7 +16,7 @@ use crate::{
 };
 
 pub use create::{create, edit};
-pub use review::set_status;
+pub use review::{set_category, set_quality, set_status};
 
 const DEFAULT_LIMIT: usize = 25;
 
@@ -37,7 +37,21 @@ pub struct Template {
     /// When each edit of an approved template was made, for Meta's
     /// limits (1 a day, 10 in 30 days).
     pub approved_edits: Vec<crate::world::Millis>,
+    /// `quality_score.score`: GREEN, YELLOW, RED or UNKNOWN (new ones).
+    pub quality: String,
 }
+
+/// What a listing returns without `fields` (reference meta-templates §1):
+/// no rejection reason, no quality score.
+const DEFAULT_FIELDS: [&str; 7] = [
+    "id",
+    "name",
+    "language",
+    "status",
+    "category",
+    "parameter_format",
+    "components",
+];
 
 impl Template {
     /// One of the demo's approved templates: a body and nothing else.
@@ -53,11 +67,14 @@ impl Template {
             parameter_format: "POSITIONAL".into(),
             components: vec![json!({ "type": "BODY", "text": body })],
             approved_edits: Vec::new(),
+            quality: "GREEN".into(),
         }
     }
 
-    fn to_json(&self) -> Value {
-        let mut value = json!({
+    /// The template as Graph shows it: the fields asked for (`id` always),
+    /// or Meta's default ones.
+    fn to_json(&self, fields: Option<&[String]>) -> Value {
+        let mut all = json!({
             "id": self.id,
             "name": self.name,
             "language": self.language,
@@ -65,11 +82,20 @@ impl Template {
             "category": self.category,
             "parameter_format": self.parameter_format,
             "components": self.components,
+            "rejected_reason": self.rejected_reason.as_deref().unwrap_or("NONE"),
+            "quality_score": { "score": self.quality, "date": 1_767_225_600 },
         });
-        if let Some(reason) = &self.rejected_reason {
-            value["rejected_reason"] = json!(reason);
+        let wanted = |key: &str| {
+            key == "id"
+                || match fields {
+                    Some(fields) => fields.iter().any(|f| f == key),
+                    None => DEFAULT_FIELDS.contains(&key),
+                }
+        };
+        if let Some(map) = all.as_object_mut() {
+            map.retain(|key, _| wanted(key));
         }
-        value
+        all
     }
 
     /// The text of its component of `kind` (HEADER, BODY, FOOTER).
@@ -173,6 +199,7 @@ pub fn list(state: &State, request: &GraphRequest, waba_id: &str) -> GraphResult
             .map(|i| i + 1)
             .ok_or_else(|| GraphError::invalid_parameter("The after cursor is not valid."))?,
     };
+    let fields = request.fields();
     let (name, status, category, language) = (
         query("name"),
         query("status"),
@@ -198,7 +225,7 @@ pub fn list(state: &State, request: &GraphRequest, waba_id: &str) -> GraphResult
         .iter()
         .skip(start)
         .take(limit)
-        .map(|t| t.to_json())
+        .map(|t| t.to_json(fields.as_deref()))
         .collect();
     let last = start + page.len();
     let mut paging = json!({

@@ -89,6 +89,59 @@ pub fn set_status(
     Some(value)
 }
 
+/// The template's id as Meta writes it in webhooks: an integer.
+fn webhook_id(id: &str) -> Value {
+    id.parse::<u64>().map(Value::from).unwrap_or(json!(id))
+}
+
+/// Meta rescored a template from its recipients' feedback: the stored
+/// score changes and `message_template_quality_update` goes out.
+pub fn set_quality(state: &State, template_id: &str, score: &str) -> Option<Value> {
+    let (previous, changed) = {
+        let mut world = state.world();
+        let template = world.templates.iter_mut().find(|t| t.id == template_id)?;
+        let previous = std::mem::replace(&mut template.quality, score.to_string());
+        (previous, template.clone())
+    };
+    let value = json!({
+        "previous_quality_score": previous,
+        "new_quality_score": score,
+        "message_template_id": webhook_id(&changed.id),
+        "message_template_name": changed.name,
+        "message_template_language": changed.language,
+    });
+    state.webhooks.send(Change {
+        waba_id: changed.waba_id.clone(),
+        field: "message_template_quality_update".into(),
+        value: value.clone(),
+    });
+    Some(value)
+}
+
+/// Meta moved a template to another category (the completed form of
+/// `template_category_update`: `previous_category` and `new_category`).
+pub fn set_category(state: &State, template_id: &str, category: &str) -> Option<Value> {
+    let (previous, changed) = {
+        let mut world = state.world();
+        let template = world.templates.iter_mut().find(|t| t.id == template_id)?;
+        let previous = std::mem::replace(&mut template.category, category.to_string());
+        (previous, template.clone())
+    };
+    let value = json!({
+        "message_template_id": webhook_id(&changed.id),
+        "message_template_name": changed.name,
+        "message_template_language": changed.language,
+        "previous_category": previous,
+        "new_category": category,
+    });
+    state.webhooks.send(Change {
+        waba_id: changed.waba_id.clone(),
+        field: "template_category_update".into(),
+        value: value.clone(),
+    });
+    Some(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -192,9 +192,112 @@ async fn promotional_utility_templates_are_rejected_with_a_reason() {
     let id = created["id"].as_str().unwrap().to_string();
     let rejected = status_webhook(&world, &id, "REJECTED").await;
     assert_eq!(rejected["reason"], "INCORRECT_CATEGORY");
-    let found = listed(&world, "status=REJECTED").await;
+    // Meta's default fields leave the reason out: it must be asked for.
+    let default = listed(&world, "status=REJECTED").await;
+    assert_eq!(default["data"][0]["name"], "weekend_deal");
+    assert!(
+        default["data"][0].get("rejected_reason").is_none(),
+        "{default}"
+    );
+    let found = listed(&world, "status=REJECTED&fields=name,rejected_reason").await;
     assert_eq!(found["data"][0]["rejected_reason"], "INCORRECT_CATEGORY");
     assert_eq!(found["data"][0]["name"], "weekend_deal");
+    assert!(found["data"][0].get("components").is_none(), "{found}");
+}
+
+#[tokio::test]
+async fn listings_give_metas_default_fields_unless_asked() {
+    let world = World::start().await;
+    let default = listed(&world, "limit=1").await;
+    let keys: Vec<&str> = default["data"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in [
+        "id",
+        "name",
+        "language",
+        "status",
+        "category",
+        "parameter_format",
+        "components",
+    ] {
+        assert!(keys.contains(&key), "{key} in {keys:?}");
+    }
+    assert!(!keys.contains(&"quality_score") && !keys.contains(&"rejected_reason"));
+    let asked = listed(&world, "limit=1&fields=name,quality_score").await;
+    assert_eq!(
+        asked["data"][0]["quality_score"]["score"], "GREEN",
+        "{asked}"
+    );
+    assert!(asked["data"][0]["quality_score"]["date"].is_i64());
+}
+
+/// The value of the first change of `field` for `template_id`.
+async fn template_webhook(world: &World, field: &str, template_id: &str) -> Value {
+    for _ in 0..500 {
+        for body in world.receiver.bodies() {
+            for change in body["entry"][0]["changes"].as_array().into_iter().flatten() {
+                let id = change["value"]["message_template_id"]
+                    .as_u64()
+                    .map(|n| n.to_string());
+                if change["field"] == field && id.as_deref() == Some(template_id) {
+                    return change["value"].clone();
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!(
+        "no {field} webhook for {template_id}: {:?}",
+        world.receiver.bodies()
+    );
+}
+
+#[tokio::test]
+async fn quality_and_category_changes_are_announced_and_listed() {
+    let world = World::start().await;
+    let first = listed(&world, "limit=1").await["data"][0].clone();
+    let id = first["id"].as_str().unwrap().to_string();
+    let (status, _) = world
+        .control(
+            "POST",
+            &format!("/_sandbox/templates/{id}/quality"),
+            json!({ "score": "yellow" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let quality = template_webhook(&world, "message_template_quality_update", &id).await;
+    assert_eq!(quality["previous_quality_score"], "GREEN");
+    assert_eq!(quality["new_quality_score"], "YELLOW");
+    assert_eq!(quality["message_template_name"], first["name"]);
+    assert_eq!(quality["message_template_language"], first["language"]);
+
+    let (status, _) = world
+        .control(
+            "POST",
+            &format!("/_sandbox/templates/{id}/category"),
+            json!({ "category": "MARKETING" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let category = template_webhook(&world, "template_category_update", &id).await;
+    assert_eq!(category["previous_category"], first["category"]);
+    assert_eq!(category["new_category"], "MARKETING");
+
+    let now = listed(&world, "limit=1&fields=category,quality_score").await;
+    assert_eq!(now["data"][0]["category"], "MARKETING");
+    assert_eq!(now["data"][0]["quality_score"]["score"], "YELLOW");
+    let (status, _) = world
+        .control(
+            "POST",
+            &format!("/_sandbox/templates/{id}/quality"),
+            json!({ "score": "PURPLE" }),
+        )
+        .await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]

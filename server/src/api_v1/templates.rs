@@ -38,6 +38,9 @@ pub struct Template {
     pub status: String,
     /// Meta's reason, for rejected templates.
     pub rejected_reason: Option<String>,
+    /// Meta's quality score from recipients' feedback: `GREEN`, `YELLOW`,
+    /// `RED` or `UNKNOWN`; absent until Meta has scored it.
+    pub quality: Option<String>,
     /// Meta's components (header, body, footer, buttons).
     pub components: Value,
 }
@@ -103,6 +106,7 @@ async fn list_templates(
                 category: t.category,
                 status: t.status,
                 rejected_reason: t.rejected_reason,
+                quality: t.quality,
             })
             .collect(),
     }))

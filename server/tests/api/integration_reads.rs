@@ -244,6 +244,7 @@ async fn pages_and_workspaces(backend: TestBackend) {
             parameter_format: "POSITIONAL".into(),
             components: r#"[{"type":"BODY","text":"Hi {{1}}"}]"#.into(),
             updated_at: 1,
+            quality: None,
         })
         .await
         .unwrap();

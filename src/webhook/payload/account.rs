@@ -223,3 +223,33 @@ mod tests {
         assert_eq!(update.display_phone_number.as_deref(), Some("15550783881"));
     }
 }
+
+/// A `message_template_quality_update` or a `template_category_update`:
+/// Meta changed a template's quality score or its category.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateUpdate {
+    pub template_id: String,
+    pub name: String,
+    pub language: String,
+    /// `new_quality_score`: GREEN, YELLOW, RED or UNKNOWN.
+    pub quality: Option<String>,
+    /// `new_category`: the category the template has now (an impending
+    /// change also names `correct_category`, which takes effect later and
+    /// comes as a second event).
+    pub category: Option<String>,
+    pub raw: Value,
+}
+
+impl TemplateUpdate {
+    pub fn read(value: Value) -> Self {
+        let upper = |v: &Value| scalar::text(v).map(|t| t.to_uppercase());
+        Self {
+            template_id: scalar::text(&value["message_template_id"]).unwrap_or_default(),
+            name: scalar::text(&value["message_template_name"]).unwrap_or_default(),
+            language: scalar::text(&value["message_template_language"]).unwrap_or_default(),
+            quality: upper(&value["new_quality_score"]),
+            category: upper(&value["new_category"]),
+            raw: value,
+        }
+    }
+}

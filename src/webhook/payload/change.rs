@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    account::{AccountUpdate, QualityUpdate, TemplateStatusUpdate},
+    account::{AccountUpdate, QualityUpdate, TemplateStatusUpdate, TemplateUpdate},
     messages::Messages,
     scalar,
 };
@@ -15,6 +15,8 @@ const MESSAGES: &str = "messages";
 const ACCOUNT_UPDATE: &str = "account_update";
 const QUALITY_UPDATE: &str = "phone_number_quality_update";
 const TEMPLATE_STATUS_UPDATE: &str = "message_template_status_update";
+const TEMPLATE_QUALITY_UPDATE: &str = "message_template_quality_update";
+const TEMPLATE_CATEGORY_UPDATE: &str = "template_category_update";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(from = "Wire")]
@@ -27,6 +29,10 @@ pub enum Change {
     QualityUpdate(QualityUpdate),
     /// Meta reviewed, paused or disabled a template.
     TemplateStatusUpdate(TemplateStatusUpdate),
+    /// Meta changed a template's quality score.
+    TemplateQualityUpdate(TemplateUpdate),
+    /// Meta moved a template to another category.
+    TemplateCategoryUpdate(TemplateUpdate),
     /// A field Switchboard does not act on: kept as received.
     Other { field: String, value: Value },
 }
@@ -49,6 +55,8 @@ impl From<Wire> for Change {
             ACCOUNT_UPDATE => Self::AccountUpdate(AccountUpdate::read(value)),
             QUALITY_UPDATE => Self::QualityUpdate(QualityUpdate::read(value)),
             TEMPLATE_STATUS_UPDATE => Self::TemplateStatusUpdate(TemplateStatusUpdate::read(value)),
+            TEMPLATE_QUALITY_UPDATE => Self::TemplateQualityUpdate(TemplateUpdate::read(value)),
+            TEMPLATE_CATEGORY_UPDATE => Self::TemplateCategoryUpdate(TemplateUpdate::read(value)),
             _ => Self::Other { field, value },
         }
     }
@@ -62,6 +70,8 @@ impl Change {
             Self::AccountUpdate(_) => ACCOUNT_UPDATE,
             Self::QualityUpdate(_) => QUALITY_UPDATE,
             Self::TemplateStatusUpdate(_) => TEMPLATE_STATUS_UPDATE,
+            Self::TemplateQualityUpdate(_) => TEMPLATE_QUALITY_UPDATE,
+            Self::TemplateCategoryUpdate(_) => TEMPLATE_CATEGORY_UPDATE,
             Self::Other { field, .. } => field,
         }
     }
@@ -73,6 +83,9 @@ impl Change {
             Self::AccountUpdate(change) => &change.raw,
             Self::QualityUpdate(change) => &change.raw,
             Self::TemplateStatusUpdate(change) => &change.raw,
+            Self::TemplateQualityUpdate(change) | Self::TemplateCategoryUpdate(change) => {
+                &change.raw
+            }
             Self::Other { value, .. } => value,
         }
     }

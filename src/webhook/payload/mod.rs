@@ -14,7 +14,7 @@ mod identity;
 mod messages;
 mod scalar;
 
-pub use account::{AccountUpdate, QualityUpdate, Removal, TemplateStatusUpdate};
+pub use account::{AccountUpdate, QualityUpdate, Removal, TemplateStatusUpdate, TemplateUpdate};
 pub use change::Change;
 pub use envelope::{parse, Entry, Envelope, Rejection};
 pub use identity::{is_phone, Identity, IdentityChange};
