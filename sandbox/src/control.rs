@@ -42,6 +42,10 @@ pub fn routes() -> Router<AppState> {
             "/_sandbox/phones/{phone_number_id}/throughput-upgrade",
             post(upgrade_throughput),
         )
+        .route(
+            "/_sandbox/phones/{phone_number_id}/errors",
+            post(report_number_error),
+        )
         .route("/_sandbox/wabas/{waba_id}/remove-app", post(remove_app))
         .route(
             "/_sandbox/templates/{template_id}/status",
@@ -275,6 +279,47 @@ async fn adjust_phone(
         phone.quality_rating = rating;
     }
     Ok(Json(json!({ "success": true })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NumberErrorReport {
+    code: i64,
+    title: String,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    details: Option<String>,
+}
+
+/// Meta reports an error about the number as a whole: a `messages` change
+/// whose value holds `errors` and no message or status (reference
+/// meta-2026 §5; 131060 seen after coexistence onboarding).
+async fn report_number_error(
+    State(state): State<AppState>,
+    axum::extract::Path(phone_id): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> ControlResult {
+    let report: NumberErrorReport = parse(&body)?;
+    let phone = state
+        .world()
+        .phones
+        .get(&phone_id)
+        .cloned()
+        .ok_or_else(|| ControlError::not_found(format!("no phone number {phone_id}")))?;
+    let mut error = json!({
+        "code": report.code,
+        "title": report.title,
+        "message": report.message.unwrap_or_else(|| report.title.clone()),
+    });
+    if let Some(details) = report.details {
+        error["error_data"] = json!({ "details": details });
+    }
+    state.webhooks.send(webhooks::Change::messages(
+        &phone,
+        json!({ "errors": [error] }),
+    ));
+    Ok(Json(json!({ "success": true, "error": error })))
 }
 
 /// Meta's level for an upgraded number (reference meta-2026 §7).

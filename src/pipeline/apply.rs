@@ -8,8 +8,8 @@ use crate::{
     ids::ContactScope,
     outbox::{Content, OutboxCallback},
     store::{
-        self, account_events, audit, media, messages, numbers, outbox, outgoing_webhooks, statuses,
-        templates, unrouted, webhooks, Store, Tx,
+        self, account_events, audit, media, messages, number_errors, numbers, outbox,
+        outgoing_webhooks, statuses, templates, unrouted, webhooks, Store, Tx,
     },
     webhook::payload::{InboundMessage, StatusUpdate},
 };
@@ -172,6 +172,40 @@ async fn apply_op(
                 at: *at,
             };
             account_events::insert(tx, &event).await?;
+        }
+        Op::NumberErrors {
+            workspace_id,
+            phone_number_id,
+            errors,
+            received_at,
+        } => {
+            for error in errors {
+                let new = number_errors::NewNumberError {
+                    workspace_id,
+                    phone_number_id,
+                    code: error.code,
+                    title: error.title.as_deref(),
+                    details: error.details.as_deref(),
+                    received_at: *received_at,
+                };
+                if number_errors::insert(tx, &new).await? {
+                    tracing::warn!(%phone_number_id, code = ?error.code, title = ?error.title, "Meta reports an error for the number");
+                    let detail = serde_json::json!({
+                        "phone_number_id": phone_number_id,
+                        "code": error.code,
+                        "title": error.title,
+                        "details": error.details,
+                    });
+                    audit::insert_unattended(
+                        tx,
+                        workspace_id,
+                        "number.meta_error",
+                        &detail.to_string(),
+                        now,
+                    )
+                    .await?;
+                }
+            }
         }
         Op::Quality {
             waba_id,

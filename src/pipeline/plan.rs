@@ -6,7 +6,9 @@ use crate::{
     ids::ContactScope,
     outbox::Content,
     store::NumberRoute,
-    webhook::payload::{self, Change, Envelope, InboundMessage, Messages, Removal, StatusUpdate},
+    webhook::payload::{
+        self, Change, Envelope, InboundMessage, Messages, MetaError, Removal, StatusUpdate,
+    },
 };
 
 #[derive(Debug, Clone)]
@@ -47,6 +49,14 @@ pub enum Op {
         field: String,
         value: String,
         at: i64,
+    },
+    /// Errors Meta reports for the number as a whole (no message or
+    /// status attached): kept and shown on the number.
+    NumberErrors {
+        workspace_id: String,
+        phone_number_id: String,
+        errors: Vec<MetaError>,
+        received_at: i64,
     },
     Quality {
         waba_id: String,
@@ -127,7 +137,17 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
                 .as_deref()
                 .and_then(|p| routes.route_of_number(p))
             {
-                Some(route) => plan_messages(&mut ops, messages, &route, routes, received_at),
+                Some(route) => {
+                    plan_messages(&mut ops, messages, &route, routes, received_at);
+                    if !messages.errors.is_empty() {
+                        ops.push(Op::NumberErrors {
+                            workspace_id: route.workspace_id.clone(),
+                            phone_number_id: route.phone_number_id.clone(),
+                            errors: messages.errors.clone(),
+                            received_at,
+                        });
+                    }
+                }
                 None => ops.push(Op::Unrouted {
                     change_index,
                     phone_number_id: messages.phone_number_id.clone(),

@@ -18,6 +18,7 @@ mod due;
 mod history;
 pub(crate) mod media;
 pub(crate) mod messages;
+pub(crate) mod number_errors;
 pub(crate) mod numbers;
 mod onboarding;
 pub(crate) mod outbox;
@@ -48,6 +49,7 @@ pub use data_rights::{Erased, HeldAlias, HeldFile, HeldMessage, HeldSend, HeldSt
 pub use due::DueWork;
 pub use history::{ConversationKey, ConversationSummary, MessageKey, MessageRecord, ThreadMessage};
 pub use media::{FileState, MediaFile, MediaJob, MediaState};
+pub use number_errors::NumberError;
 pub use numbers::{NewToken, NumberRoute, NumberRow, NumberStatus, StoredToken};
 pub use onboarding::{AttachError, Attachment, OnboardingRow, OnboardingStep, RunState};
 pub use outbox::{NewOutboxRow, OutboxEntry, OutboxRow, OutboxState, SenderLease, SentRecord};

@@ -57,6 +57,9 @@ pub struct NumberView {
     pub status: String,
     pub status_reason: Option<String>,
     pub send_rate: i64,
+    /// The latest error Meta reported for the number as a whole (not tied
+    /// to one message), in Meta's words.
+    pub meta_error: Option<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -96,7 +99,24 @@ pub(crate) fn number_view(number: switchboard::store::NumberRow) -> NumberView {
         status: number.status.to_string(),
         status_reason: number.status_reason,
         send_rate: number.send_rate,
+        meta_error: None,
     }
+}
+
+/// Meta's words for an error: its code, title and details.
+#[cfg(feature = "ssr")]
+fn in_metas_words(error: &switchboard::store::NumberError) -> String {
+    let mut words = match (error.code, &error.title) {
+        (Some(code), Some(title)) => format!("{title} ({code})"),
+        (Some(code), None) => format!("Error {code}"),
+        (None, Some(title)) => title.clone(),
+        (None, None) => "An error".to_string(),
+    };
+    if let Some(details) = &error.details {
+        words.push_str(": ");
+        words.push_str(details);
+    }
+    words
 }
 
 #[server(prefix = "/api", endpoint = "signup_settings")]
@@ -186,7 +206,18 @@ pub async fn onboarding_progress(id: Option<String>) -> Result<Option<ProgressVi
 pub async fn list_numbers() -> Result<Vec<NumberView>, UiError> {
     let (engine, caller) = crate::session::caller().await?;
     let numbers = switchboard::numbers::list(&engine, &caller).await?;
-    Ok(numbers.into_iter().map(number_view).collect())
+    let mut views = Vec::with_capacity(numbers.len());
+    for number in numbers {
+        let latest = engine
+            .store
+            .number_errors(number.phone_number_id.as_str(), 1)
+            .await
+            .map_err(switchboard::Error::from)?;
+        let mut view = number_view(number);
+        view.meta_error = latest.first().map(in_metas_words);
+        views.push(view);
+    }
+    Ok(views)
 }
 
 /// How many messages per second the outbox sends from a number.

@@ -340,6 +340,9 @@ fn NumberRow(number: NumberView, connection: Connection) -> impl IntoView {
             <td>
                 <span class=format!("badge status-{}", number.status)>{status_in_words(&number.status)}</span>
                 {number.status_reason.clone().map(|r| view! { <p class="muted small">{r}</p> })}
+                {number.meta_error.clone().map(|e| view! {
+                    <p class="small meta-error">"Meta reported: "{e}</p>
+                })}
             </td>
             <td>
                 <SendRate phone=number.phone_number_id.clone() rate=number.send_rate connection/>

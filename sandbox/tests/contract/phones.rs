@@ -243,3 +243,41 @@ async fn a_throughput_upgrade_refuses_sends_for_its_minute_then_announces_itself
     let (status, sent) = world.send_text(&customer, "after the upgrade").await;
     assert_eq!(status, 200, "{sent}");
 }
+
+#[tokio::test]
+async fn an_error_about_the_whole_number_comes_as_a_messages_change_with_errors_only() {
+    let world = World::start().await;
+    let phone = world.demo().phone_number_id.clone();
+    let (status, body) = world
+        .control(
+            "POST",
+            &format!("/_sandbox/phones/{phone}/errors"),
+            json!({ "code": 131060, "title": "Sync failed", "details": "The app's data could not be shared." }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let bodies = world.receiver.wait_for(1).await;
+    let change = &bodies[0]["entry"][0]["changes"][0];
+    assert_eq!(change["field"], "messages");
+    let value = &change["value"];
+    assert_eq!(value["metadata"]["phone_number_id"], json!(phone));
+    assert!(
+        value.get("messages").is_none() && value.get("statuses").is_none(),
+        "{value}"
+    );
+    assert_eq!(value["errors"][0]["code"], 131060);
+    assert_eq!(value["errors"][0]["title"], "Sync failed");
+    assert_eq!(value["errors"][0]["message"], "Sync failed");
+    assert_eq!(
+        value["errors"][0]["error_data"]["details"],
+        "The app's data could not be shared."
+    );
+    let (status, _) = world
+        .control(
+            "POST",
+            "/_sandbox/phones/nope/errors",
+            json!({ "code": 1, "title": "x" }),
+        )
+        .await;
+    assert_eq!(status, 404);
+}

@@ -271,9 +271,35 @@ pub fn summary(kind: &str, message: &Value) -> String {
         "reaction" => labelled("reaction", field("/reaction/emoji")),
         "order" => labelled("order", field("/order/text")),
         "system" => labelled("system", field("/system/body")),
-        "unsupported" | "unknown" => "[a message type WhatsApp does not support here]".into(),
+        "unsupported" | "unknown" => unsupported(field("/unsupported/type").as_deref()),
         other => format!("[{other}]"),
     }
+}
+
+/// What a customer tried to send that WhatsApp does not hand over
+/// (reference meta-2026 §5: `unsupported.type`, which may be missing), and
+/// what the agent can do about it.
+fn unsupported(what: Option<&str>) -> String {
+    let thing = match what {
+        Some("poll_creation") => "a poll",
+        Some("poll_update") => "a vote in a poll",
+        Some("edit") => "an edit of an earlier message",
+        Some("pin") => "a pinned message",
+        Some("group_invite") => "a group invitation",
+        Some("gif") => "a GIF",
+        Some("keep_in_chat") => "a kept message",
+        Some("link_preview") => "a link preview",
+        Some("product") => "a product",
+        Some("order") => "an order",
+        Some("reaction") => "a reaction",
+        Some("button" | "list" | "interactive") => "an interactive reply",
+        Some("image") => "an image",
+        Some("location") => "a location",
+        Some("media_placeholder") => "a file that had not finished uploading",
+        Some("hsm") => "a template message",
+        _ => "a message",
+    };
+    format!("[unsupported] The customer sent {thing} that WhatsApp does not pass on here; ask them to send it again another way")
 }
 
 #[cfg(test)]
@@ -408,6 +434,22 @@ mod tests {
             })
         );
         assert_eq!(change.raw, value);
+    }
+
+    #[test]
+    fn an_unsupported_message_says_what_the_customer_tried_to_send() {
+        let edit = json!({ "type": "unsupported", "unsupported": { "type": "edit" } });
+        assert_eq!(
+            summary("unsupported", &edit),
+            "[unsupported] The customer sent an edit of an earlier message that WhatsApp does not pass on here; ask them to send it again another way"
+        );
+        // The type may be missing, or one nobody has listed yet.
+        for message in [
+            json!({ "type": "unsupported" }),
+            json!({ "unsupported": { "type": "hologram" } }),
+        ] {
+            assert!(summary("unsupported", &message).contains("The customer sent a message that"));
+        }
     }
 
     #[test]
