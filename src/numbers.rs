@@ -90,6 +90,64 @@ pub async fn note_graph_error(
     Ok(true)
 }
 
+/// Meta refused a send for a reason that concerns the whole account: the
+/// number stops sending, with Meta's words as the reason, audited once
+/// (a second refusal while paused changes nothing). Returns whether it
+/// paused it now.
+pub async fn pause_for_meta(
+    engine: &Engine,
+    phone_number_id: &str,
+    error: &GraphError,
+) -> Result<bool, store::Error> {
+    let reason =
+        format!("Meta refused sends from this number: {error}. Fix it with Meta, then resume.");
+    let changed = engine
+        .store
+        .leave_live(
+            phone_number_id,
+            NumberStatus::PausedByMeta,
+            &reason,
+            "number.paused_by_meta",
+            &json!({ "phone_number_id": phone_number_id, "reason": reason }).to_string(),
+            now_millis(),
+        )
+        .await?;
+    if changed {
+        tracing::warn!(%phone_number_id, %error, "Meta refused sends for the account; sending paused");
+    }
+    Ok(changed)
+}
+
+/// An admin fixed what Meta refused (paid the bill, appealed the block,
+/// registered the number): the number sends again, queued messages first.
+pub async fn resume(engine: &Engine, caller: &Caller, phone_number_id: &str) -> Result<(), Error> {
+    caller.require(Role::Admin)?;
+    let number = owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
+    if number.status != NumberStatus::PausedByMeta {
+        return Err(Error::invalid(
+            "phone_number_id",
+            "Only a number Meta paused can be resumed.",
+        ));
+    }
+    engine
+        .store
+        .set_number_status(
+            &number.phone_number_id,
+            NumberStatus::Live,
+            None,
+            now_millis(),
+        )
+        .await?;
+    audit::record_by(
+        &engine.store,
+        caller,
+        "number.resumed",
+        json!({ "phone_number_id": phone_number_id, "after": number.status_reason }),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Meta's per-number throughput: 80/s by default, 1,000/s once upgraded.
 pub const MAX_SEND_RATE: i64 = 1000;
 

@@ -30,6 +30,10 @@ async fn a_throughput_upgrade_raises_the_sending_rate_by_itself(backend: TestBac
         .unwrap();
     // Every webhook twice: the upgrade must act once.
     env.set_faults(json!({ "duplicate_webhooks": 1.0 })).await;
+    // The number's templates, as the sync on going live stores them.
+    switchboard::templates::sync::sync_waba(&env.engine, &env.demo.waba_id)
+        .await
+        .unwrap();
     let running = env.run().await;
     for i in 0..MESSAGES {
         env.agent_send(&OutboundMessage {

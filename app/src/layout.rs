@@ -108,11 +108,19 @@ fn ReconnectBanner() -> impl IntoView {
                     .map(|numbers| {
                         let names = numbers.iter().map(|n| n.display.clone()).collect::<Vec<_>>().join(", ");
                         let reason = numbers[0].status_reason.clone().unwrap_or_default();
+                        // Meta's pause is fixed with Meta, then resumed;
+                        // a dead token by connecting again.
+                        let by_meta = numbers.iter().all(|n| n.status == "paused_by_meta");
+                        let (title, action) = if by_meta {
+                            ("Sending paused by Meta", "Resume")
+                        } else {
+                            ("Reconnect needed", "Reconnect")
+                        };
                         view! {
                             <div class="reconnect-banner" role="alert" data-testid="reconnect-banner">
-                                <strong>"Reconnect needed"</strong>
+                                <strong>{title}</strong>
                                 {format!(" · sending is paused for {names}: {reason}")}
-                                <A href="/onboarding" attr:class="button small" attr:rel="external">"Reconnect"</A>
+                                <A href="/onboarding" attr:class="button small" attr:rel="external">{action}</A>
                             </div>
                         }
                     })

@@ -16,6 +16,14 @@ const MAX_DELAY_MS: i64 = 2 * 60 * 60 * 1000;
 /// authentication templates) cannot go to a BSUID; it needs the phone.
 /// Fails for good; the composer offers to ask for the phone.
 pub const BSUID_NOT_SUPPORTED: i64 = 131062;
+/// Errors about the account, not the message: sending more only fails
+/// more. 131031 the account is locked; 131042 a payment or eligibility
+/// problem; 368 temporarily blocked for policy violations; 133010 the
+/// number is not registered with the Cloud API.
+const ACCOUNT_LOCKED: i64 = 131031;
+const BILLING_PROBLEM: i64 = 131042;
+const BLOCKED_FOR_POLICY: i64 = 368;
+const NOT_REGISTERED: i64 = 133010;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
@@ -25,6 +33,9 @@ pub enum Disposition {
     /// The token is gone: the number pauses until it is reconnected; the
     /// message waits.
     Reconnect,
+    /// Meta refused sends for the whole account (reference §7's
+    /// account-level codes): the number pauses, every message waits.
+    PauseNumber,
     /// Outside the customer's 24-hour window: only a template can go.
     NeedsTemplate,
     /// Will not succeed by trying again.
@@ -57,6 +68,9 @@ pub fn classify(error: &GraphError, attempts: i64, jitter: f64) -> Disposition {
         }
         GraphError::Meta { status, code, .. } => match code {
             131047 => Disposition::NeedsTemplate,
+            &ACCOUNT_LOCKED | &BILLING_PROBLEM | &BLOCKED_FOR_POLICY | &NOT_REGISTERED => {
+                Disposition::PauseNumber
+            }
             // Pair rate limit: that customer later, 4^x seconds as Meta
             // advises (1 s, 4 s, 16 s ...).
             131056 if attempts < MAX_SEND_ATTEMPTS => Disposition::Retry {
@@ -114,6 +128,13 @@ mod tests {
             Disposition::NeedsTemplate
         );
         assert_eq!(classify(&meta(400, 131026), 1, 0.5), Disposition::Fail);
+        for account_level in [131031, 131042, 368, 133010] {
+            assert_eq!(
+                classify(&meta(400, account_level), 1, 0.5),
+                Disposition::PauseNumber,
+                "{account_level}"
+            );
+        }
         assert_eq!(classify(&meta(400, 100), 1, 0.5), Disposition::Fail);
         assert_eq!(
             classify(&meta(400, BSUID_NOT_SUPPORTED), 1, 0.5),

@@ -446,6 +446,15 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                     settled(row, written);
                     return false;
                 }
+                Disposition::PauseNumber => {
+                    // Nothing more goes until the cause is fixed; this
+                    // message waits with the rest.
+                    shared.halted.store(true, Ordering::SeqCst);
+                    let _ = numbers::pause_for_meta(&shared.engine, &shared.phone, &error).await;
+                    let written = store.outbox_retry(row, now, meta_error, false, now).await;
+                    settled(row, written);
+                    return false;
+                }
                 Disposition::NeedsTemplate => {
                     metrics::counter!("outbox_failed_total", "reason" => "needs_template")
                         .increment(1);

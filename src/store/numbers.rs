@@ -19,6 +19,10 @@ text_enum! {
         ReconnectNeeded = "reconnect_needed",
         /// Disconnected by an admin; its history stays.
         Disconnected = "disconnected",
+        /// Meta refused sends for the whole account (locked, a billing
+        /// problem, blocked for policy, not registered): queued messages
+        /// wait until an admin resumes it once the cause is fixed.
+        PausedByMeta = "paused_by_meta",
     }
 }
 
@@ -320,6 +324,35 @@ impl Store {
             .execute(pool).await?.rows_affected()
         });
         Ok(changed > 0)
+    }
+
+    /// Moves a live number to `status` and audits `action` in one
+    /// transaction: the audit entry exists exactly when the change
+    /// happened. Returns whether it changed (not when it was not live).
+    pub async fn leave_live(
+        &self,
+        phone_number_id: &str,
+        status: NumberStatus,
+        reason: &str,
+        action: &str,
+        detail: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let (changed, workspace): (bool, Option<String>) = with_tx!(&mut tx, conn => {
+            let workspace: Option<String> = sqlx::query_scalar(
+                "UPDATE whatsapp_numbers SET status = $1, status_reason = $2, updated_at = $3
+                 WHERE phone_number_id = $4 AND status = $5 RETURNING workspace_id",
+            )
+            .bind(status).bind(reason).bind(now).bind(phone_number_id).bind(NumberStatus::Live)
+            .fetch_optional(&mut *conn).await?;
+            (workspace.is_some(), workspace)
+        });
+        if let Some(workspace) = workspace {
+            super::audit::insert_unattended(&mut tx, &workspace, action, detail, now).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 
     /// Records what Meta says about a number and marks it live.

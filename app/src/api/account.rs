@@ -72,7 +72,13 @@ pub async fn welcome() -> Result<WelcomeView, UiError> {
             .await
             .map_err(switchboard::Error::from)?
             .into_iter()
-            .filter(|n| n.status == switchboard::numbers::NumberStatus::ReconnectNeeded)
+            .filter(|n| {
+                use switchboard::numbers::NumberStatus;
+                matches!(
+                    n.status,
+                    NumberStatus::ReconnectNeeded | NumberStatus::PausedByMeta
+                )
+            })
             .map(super::onboarding::number_view)
             .collect(),
         None => Vec::new(),

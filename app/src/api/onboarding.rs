@@ -220,6 +220,14 @@ pub async fn list_numbers() -> Result<Vec<NumberView>, UiError> {
     Ok(views)
 }
 
+/// Resumes a number Meta paused, once the admin fixed the cause.
+#[server(prefix = "/api", endpoint = "resume_number")]
+pub async fn resume_number(phone_number_id: String) -> Result<(), UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    switchboard::numbers::resume(&engine, &caller, &phone_number_id).await?;
+    Ok(())
+}
+
 /// How many messages per second the outbox sends from a number.
 #[server(prefix = "/api", endpoint = "set_send_rate")]
 pub async fn set_send_rate(phone_number_id: String, rate: i64) -> Result<(), UiError> {

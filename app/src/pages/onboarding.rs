@@ -5,9 +5,9 @@ use leptos::{prelude::*, task::spawn_local};
 
 use crate::{
     api::onboarding::{
-        disconnect_number, list_numbers, onboarding_progress, retry_onboarding, set_send_rate,
-        signup_settings, submit_signup_finish, submit_signup_pin, NumberView, ProgressView,
-        SignupConfig,
+        disconnect_number, list_numbers, onboarding_progress, resume_number, retry_onboarding,
+        set_send_rate, signup_settings, submit_signup_finish, submit_signup_pin, NumberView,
+        ProgressView, SignupConfig,
     },
     signup::{step_in_words, SignupMessage},
 };
@@ -332,6 +332,16 @@ fn NumberRow(number: NumberView, connection: Connection) -> impl IntoView {
         });
     };
     let status = number.status.clone();
+    let paused_phone = number.phone_number_id.clone();
+    let resume = move |_| {
+        let phone = paused_phone.clone();
+        spawn_local(async move {
+            match resume_number(phone).await {
+                Ok(()) => connection.numbers_version.update(|v| *v += 1),
+                Err(error) => connection.error.set(Some(error.to_string())),
+            }
+        });
+    };
     view! {
         <tr data-number=number.phone_number_id.clone() data-status=number.status.clone()>
             <td>{number.display.clone()}</td>
@@ -350,6 +360,9 @@ fn NumberRow(number: NumberView, connection: Connection) -> impl IntoView {
             <td>
                 {(status == "reconnect_needed").then(|| view! {
                     <button class="button small" on:click=move |_| connection.start()>"Reconnect"</button>
+                })}
+                {(status == "paused_by_meta").then(|| view! {
+                    <button class="button small" on:click=resume.clone()>"Resume sending"</button>
                 })}
                 {(status != "disconnected").then(|| view! {
                     <label class="small">
@@ -404,6 +417,7 @@ fn status_in_words(status: &str) -> &'static str {
         "live" => "Live",
         "onboarding" => "Connecting",
         "reconnect_needed" => "Reconnect needed",
+        "paused_by_meta" => "Paused by Meta",
         "disconnected" => "Disconnected",
         _ => "Unknown",
     }

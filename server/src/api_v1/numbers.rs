@@ -23,8 +23,8 @@ pub struct Number {
     pub verified_name: Option<String>,
     /// Meta's quality rating: `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
     pub quality_rating: Option<String>,
-    /// `live` numbers send; others (`reconnect_needed`, `disconnected`,
-    /// or still connecting) do not.
+    /// `live` numbers send; others (`reconnect_needed`, `paused_by_meta`,
+    /// `disconnected`, or still connecting) do not.
     pub status: String,
     /// Messages per second the outbox sends from it.
     pub send_rate: i64,

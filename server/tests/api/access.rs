@@ -204,6 +204,11 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
         false,
         &[("phone_number_id", "106540352242922"), ("rate", "100")],
     ),
+    (
+        "resume_number",
+        false,
+        &[("phone_number_id", "106540352242922")],
+    ),
     ("list_api_keys", false, &[]),
     ("create_api_key", false, &[("name", "CRM"), ("send", "on")]),
     ("revoke_api_key", false, &[("id", "key_x")]),
@@ -376,8 +381,12 @@ async fn roles_limit_what_members_may_do() {
         let (status, body) = viewer.call(name, args).await;
         assert_eq!(status, 403, "{name}: {body}");
     }
-    // Only admins erase customers.
+    // Only admins erase customers, or resume a number Meta paused.
     let mut agent = member(&app, &mut owner, "agent@example.com", "agent").await;
+    let (status, body) = agent
+        .call("resume_number", &[("phone_number_id", "106540352242922")])
+        .await;
+    assert_eq!(status, 403, "{body}");
     let (status, body) = agent
         .call(
             "erase_contact",
