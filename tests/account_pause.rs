@@ -9,7 +9,6 @@ use common::meta::connected;
 use serde_json::json;
 use switchboard::{
     numbers::{self, NumberStatus},
-    outbox::{Content, OutboundMessage},
     store::OutboxState,
     test_support::TestBackend,
 };
@@ -26,25 +25,8 @@ async fn a_billing_problem_pauses_the_number_until_an_admin_resumes_it(backend: 
         "effect": { "kind": "meta_error", "status": 400, "code": 131042,
                     "title": "Business eligibility payment issue" } }] }))
         .await;
-    // The number's templates, as the sync on going live stores them.
-    switchboard::templates::sync::sync_waba(&env.engine, &env.demo.waba_id)
-        .await
-        .unwrap();
     let running = env.run().await;
-    for i in 0..MESSAGES {
-        env.agent_send(&OutboundMessage {
-            phone_number_id: phone.clone(),
-            recipient: format!("1650333{i:04}"),
-            content: Content::Template {
-                name: "hello_world".into(),
-                language: "en_US".into(),
-                components: vec![],
-            },
-            context_wamid: None,
-        })
-        .await
-        .expect("queued");
-    }
+    env.queue_templates(&phone, "1650333", MESSAGES).await;
     env.drain().await;
     let number = env.number(&phone).await.unwrap();
     assert_eq!(number.status, NumberStatus::PausedByMeta);

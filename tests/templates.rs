@@ -59,6 +59,22 @@ async fn stored(env: &Env, name: &str) -> Option<StoredTemplate> {
         .unwrap()
 }
 
+/// A utility template that reads as an advert: Meta rejects it.
+async fn submit_weekend_deal(env: &Env, phone: &str) {
+    templates::create(
+        &env.engine,
+        &env.caller,
+        phone,
+        &draft(
+            "weekend_deal",
+            "Hi {{1}}, 20% off order {{2}} this weekend.",
+            &["Ann", "A-1"],
+        ),
+    )
+    .await
+    .unwrap();
+}
+
 async fn status_becomes(env: &Env, name: &str, status: &str) -> StoredTemplate {
     eventually(&format!("{name} stored as {status}"), WAIT, || async {
         stored(env, name).await.is_some_and(|t| t.status == status)
@@ -241,18 +257,7 @@ async fn a_created_template_is_approved_by_webhook_and_sent_with_values(backend:
 async fn a_promotional_utility_template_is_rejected_with_the_reason(backend: TestBackend) {
     let (env, phone) = connected(backend).await;
     let running = env.run().await;
-    templates::create(
-        &env.engine,
-        &env.caller,
-        &phone,
-        &draft(
-            "weekend_deal",
-            "Hi {{1}}, 20% off order {{2}} this weekend.",
-            &["Ann", "A-1"],
-        ),
-    )
-    .await
-    .unwrap();
+    submit_weekend_deal(&env, &phone).await;
     let rejected = status_becomes(&env, "weekend_deal", "REJECTED").await;
     assert_eq!(
         rejected.rejected_reason.as_deref(),
@@ -490,18 +495,7 @@ async fn a_named_template_is_sent_with_its_parameter_names(backend: TestBackend)
 async fn a_rejection_reason_survives_the_sync_after_it(backend: TestBackend) {
     let (env, phone) = connected(backend).await;
     let running = env.run().await;
-    templates::create(
-        &env.engine,
-        &env.caller,
-        &phone,
-        &draft(
-            "weekend_deal",
-            "Hi {{1}}, 20% off order {{2}} this weekend.",
-            &["Ann", "A-1"],
-        ),
-    )
-    .await
-    .unwrap();
+    submit_weekend_deal(&env, &phone).await;
     status_becomes(&env, "weekend_deal", "REJECTED").await;
     env.drain().await;
     // The sync asks for the reason (Meta's default fields leave it out).

@@ -10,12 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::meta::connected;
 use serde_json::json;
-use switchboard::{
-    numbers,
-    outbox::{Content, OutboundMessage},
-    store::OutboxState,
-    test_support::TestBackend,
-};
+use switchboard::{numbers, store::OutboxState, test_support::TestBackend};
 
 on_both_backends!(a_throughput_upgrade_raises_the_sending_rate_by_itself,);
 
@@ -30,25 +25,8 @@ async fn a_throughput_upgrade_raises_the_sending_rate_by_itself(backend: TestBac
         .unwrap();
     // Every webhook twice: the upgrade must act once.
     env.set_faults(json!({ "duplicate_webhooks": 1.0 })).await;
-    // The number's templates, as the sync on going live stores them.
-    switchboard::templates::sync::sync_waba(&env.engine, &env.demo.waba_id)
-        .await
-        .unwrap();
     let running = env.run().await;
-    for i in 0..MESSAGES {
-        env.agent_send(&OutboundMessage {
-            phone_number_id: phone.clone(),
-            recipient: format!("1650444{i:04}"),
-            content: Content::Template {
-                name: "hello_world".into(),
-                language: "en_US".into(),
-                components: vec![],
-            },
-            context_wamid: None,
-        })
-        .await
-        .expect("queued");
-    }
+    env.queue_templates(&phone, "1650444", MESSAGES).await;
     let started = Instant::now();
     env.control(
         &format!("/_sandbox/phones/{phone}/throughput-upgrade"),

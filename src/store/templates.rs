@@ -121,12 +121,13 @@ impl Store {
     ) -> Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            // Written first, so that on SQLite the transaction holds the
+            // write lock from its first statement (a read first could not
+            // be upgraded once another writer committed).
             let held: Vec<(String, String, Option<String>)> = sqlx::query_as(
-                "SELECT name, language, rejected_reason FROM message_templates WHERE waba_id = $1",
+                "DELETE FROM message_templates WHERE waba_id = $1 RETURNING name, language, rejected_reason",
             )
             .bind(waba_id).fetch_all(&mut *tx).await?;
-            sqlx::query("DELETE FROM message_templates WHERE waba_id = $1")
-                .bind(waba_id).execute(&mut *tx).await?;
             for t in templates {
                 let reason = kept_reason(t, &held);
                 sqlx::query(UPSERT)

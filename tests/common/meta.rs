@@ -250,6 +250,28 @@ impl Env {
         .unwrap()
     }
 
+    /// Queues `count` `hello_world` templates (no window needed) from
+    /// `phone`, one to each of the customers `{prefix}0000`, `{prefix}0001`...
+    /// after syncing the templates, as going live does.
+    pub async fn queue_templates(&self, phone: &str, prefix: &str, count: i64) {
+        switchboard::templates::sync::sync_waba(&self.engine, &self.demo.waba_id)
+            .await
+            .expect("templates sync");
+        for i in 0..count {
+            let message = OutboundMessage {
+                phone_number_id: phone.to_string(),
+                recipient: format!("{prefix}{i:04}"),
+                content: switchboard::outbox::Content::Template {
+                    name: "hello_world".into(),
+                    language: "en_US".into(),
+                    components: vec![],
+                },
+                context_wamid: None,
+            };
+            self.agent_send(&message).await.expect("queued");
+        }
+    }
+
     /// Queues a message as the owner, from the inbox (no idempotency key).
     pub async fn agent_send(&self, message: &OutboundMessage) -> Result<(i64, bool), Error> {
         outbox::send(&self.engine, &self.caller, message, Origin::Agent, None).await
