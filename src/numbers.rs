@@ -123,21 +123,18 @@ pub async fn pause_for_meta(
 pub async fn resume(engine: &Engine, caller: &Caller, phone_number_id: &str) -> Result<(), Error> {
     caller.require(Role::Admin)?;
     let number = owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
-    if number.status != NumberStatus::PausedByMeta {
+    // Only from the pause: a number disconnected or flagged meanwhile
+    // stays as it is.
+    let resumed = engine
+        .store
+        .resume_paused(&number.phone_number_id, now_millis())
+        .await?;
+    if !resumed {
         return Err(Error::invalid(
             "phone_number_id",
             "Only a number Meta paused can be resumed.",
         ));
     }
-    engine
-        .store
-        .set_number_status(
-            &number.phone_number_id,
-            NumberStatus::Live,
-            None,
-            now_millis(),
-        )
-        .await?;
     audit::record_by(
         &engine.store,
         caller,

@@ -1,7 +1,8 @@
 //! `appsecret_proof` on every Graph call made with a business's token:
 //! with the sandbox's *Require App Secret* on from the start, a number
-//! connects, a customer is answered, the profile and its picture change,
-//! templates sync and media uploads, and nothing is refused.
+//! connects, a customer is answered, the profile and its picture change
+//! (through the resumable upload API), templates sync, and nothing is
+//! refused.
 
 mod common;
 

@@ -21,7 +21,12 @@ async fn an_error_about_the_number_is_kept_and_audited_once(backend: TestBackend
     )
     .await;
     env.drain().await;
-    let errors = env.engine.store.number_errors(&phone, 10).await.unwrap();
+    let errors = env
+        .engine
+        .store
+        .number_errors(&env.caller.workspace.id, &phone, 10)
+        .await
+        .unwrap();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].code, Some(131060));
     assert_eq!(errors[0].title.as_deref(), Some("Sync failed"));
@@ -43,7 +48,12 @@ async fn an_error_about_the_number_is_kept_and_audited_once(backend: TestBackend
     )
     .await;
     env.drain().await;
-    let errors = env.engine.store.number_errors(&phone, 10).await.unwrap();
+    let errors = env
+        .engine
+        .store
+        .number_errors(&env.caller.workspace.id, &phone, 10)
+        .await
+        .unwrap();
     assert_eq!(errors.len(), 2);
     assert_eq!(errors[0].code, Some(131000));
     running.stop().await;

@@ -30,6 +30,7 @@ on_both_backends!(
     a_named_template_is_sent_with_its_parameter_names,
     a_rejection_reason_survives_the_sync_after_it,
     quality_and_category_changes_are_stored_at_once,
+    a_quality_or_category_webhook_changes_only_what_it_names,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -559,4 +560,46 @@ async fn quality_and_category_changes_are_stored_at_once(backend: TestBackend) {
     assert_eq!(after.category, "MARKETING");
     assert_eq!(after.status, before.status, "the status is not touched");
     running.stop().await;
+}
+
+/// The webhook's own effect, without the sync it also makes due (which
+/// would write the same values from Meta's listing).
+async fn a_quality_or_category_webhook_changes_only_what_it_names(backend: TestBackend) {
+    use switchboard::pipeline::{self, plan::Op};
+    let (env, _phone) = connected(backend).await;
+    templates::sync::sync_waba(&env.engine, &env.demo.waba_id)
+        .await
+        .unwrap();
+    let before = stored(&env, "order_update").await.unwrap();
+    let changed = |quality: Option<&str>, category: Option<&str>| Op::TemplateChanged {
+        waba_id: env.demo.waba_id.clone(),
+        template_id: before.template_id.clone(),
+        name: before.name.clone(),
+        language: before.language.clone(),
+        quality: quality.map(str::to_string),
+        category: category.map(str::to_string),
+    };
+    let store = &env.engine.store;
+    pipeline::apply(store, &[(1, vec![changed(Some("YELLOW"), None)])], &[], 1)
+        .await
+        .unwrap();
+    let after = stored(&env, "order_update").await.unwrap();
+    assert_eq!(after.quality.as_deref(), Some("YELLOW"));
+    assert_eq!(
+        after.category, before.category,
+        "a quality event leaves the category"
+    );
+    pipeline::apply(
+        store,
+        &[(2, vec![changed(None, Some("MARKETING"))])],
+        &[],
+        2,
+    )
+    .await
+    .unwrap();
+    let after = stored(&env, "order_update").await.unwrap();
+    assert_eq!(
+        (after.quality.as_deref(), after.category.as_str()),
+        (Some("YELLOW"), "MARKETING")
+    );
 }

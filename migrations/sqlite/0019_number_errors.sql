@@ -12,6 +12,6 @@ CREATE TABLE number_errors (
     details         TEXT,
     first_seen_at   INTEGER NOT NULL,
     last_seen_at    INTEGER NOT NULL,
-    UNIQUE (phone_number_id, fingerprint)
+    UNIQUE (workspace_id, phone_number_id, fingerprint)
 );
-CREATE INDEX number_errors_by_number ON number_errors (phone_number_id, last_seen_at);
+CREATE INDEX number_errors_by_number ON number_errors (workspace_id, phone_number_id, last_seen_at);

@@ -104,7 +104,7 @@ pub fn check_proof(
         None => hmac_hex(secret, token),
         Some(time) => {
             let at: i64 = time.parse().map_err(|_| GraphError::proof_invalid())?;
-            if (now_secs - at).abs() > PROOF_LIFETIME_SECS {
+            if now_secs.abs_diff(at) > PROOF_LIFETIME_SECS as u64 {
                 return Err(GraphError::proof_invalid());
             }
             hmac_hex(secret, &format!("{token}|{time}"))

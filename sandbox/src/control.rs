@@ -341,7 +341,8 @@ async fn upgrade_throughput(
     body: axum::body::Bytes,
 ) -> ControlResult {
     let request: ThroughputUpgrade = parse(&body)?;
-    let takes = request.takes_ms.unwrap_or(1_000);
+    // At most Meta's minute (and no overflow from a huge value).
+    let takes = request.takes_ms.unwrap_or(1_000).min(60_000);
     let until = state.clock.now() + takes as i64;
     {
         let mut world = state.world();

@@ -450,8 +450,23 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                     // Nothing more goes until the cause is fixed; this
                     // message waits with the rest.
                     shared.halted.store(true, Ordering::SeqCst);
-                    let _ = numbers::pause_for_meta(&shared.engine, &shared.phone, &error).await;
-                    let written = store.outbox_retry(row, now, meta_error, false, now).await;
+                    // If the pause cannot be written the number stays live:
+                    // then this message backs off like any retry, instead
+                    // of going straight back to Meta.
+                    let (at, counted) = match numbers::pause_for_meta(
+                        &shared.engine,
+                        &shared.phone,
+                        &error,
+                    )
+                    .await
+                    {
+                        Ok(_) => (now, false),
+                        Err(pause_error) => {
+                            tracing::error!(phone_number_id = %shared.phone, %pause_error, "cannot pause the number");
+                            (now + 60_000, true)
+                        }
+                    };
+                    let written = store.outbox_retry(row, at, meta_error, counted, now).await;
                     settled(row, written);
                     return false;
                 }

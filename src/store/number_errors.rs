@@ -41,13 +41,13 @@ pub(crate) async fn insert(tx: &mut Tx<'_>, error: &NewNumberError<'_>) -> Resul
     Ok(with_tx!(tx, conn => {
         sqlx::query(
             "UPDATE number_errors SET last_seen_at = $1
-             WHERE phone_number_id = $2 AND fingerprint = $3 AND last_seen_at < $1",
+             WHERE workspace_id = $4 AND phone_number_id = $2 AND fingerprint = $3 AND last_seen_at < $1",
         )
-        .bind(error.received_at).bind(error.phone_number_id).bind(&fingerprint)
+        .bind(error.received_at).bind(error.phone_number_id).bind(&fingerprint).bind(error.workspace_id)
         .execute(&mut *conn).await?;
         sqlx::query(
             "INSERT INTO number_errors (workspace_id, phone_number_id, fingerprint, code, title, details, first_seen_at, last_seen_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (phone_number_id, fingerprint) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (workspace_id, phone_number_id, fingerprint) DO NOTHING",
         )
         .bind(error.workspace_id).bind(error.phone_number_id).bind(&fingerprint)
         .bind(error.code).bind(error.title).bind(error.details).bind(error.received_at)
@@ -57,18 +57,20 @@ pub(crate) async fn insert(tx: &mut Tx<'_>, error: &NewNumberError<'_>) -> Resul
 }
 
 impl Store {
-    /// The number's errors from Meta, the one seen last first.
+    /// The number's errors from Meta while `workspace_id` had it, the one
+    /// seen last first.
     pub async fn number_errors(
         &self,
+        workspace_id: &str,
         phone_number_id: &str,
         limit: i64,
     ) -> Result<Vec<NumberError>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT code, title, details, first_seen_at, last_seen_at FROM number_errors
-                 WHERE phone_number_id = $1 ORDER BY last_seen_at DESC, id DESC LIMIT $2",
+                 WHERE workspace_id = $1 AND phone_number_id = $2 ORDER BY last_seen_at DESC, id DESC LIMIT $3",
             )
-            .bind(phone_number_id).bind(limit).fetch_all(pool).await?
+            .bind(workspace_id).bind(phone_number_id).bind(limit).fetch_all(pool).await?
         }))
     }
 }

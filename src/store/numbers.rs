@@ -219,10 +219,11 @@ pub(crate) async fn require_reconnect(
     Ok(with_tx!(tx, conn => {
         sqlx::query_as(
             "UPDATE whatsapp_numbers SET status = $4, status_reason = $1, updated_at = $2
-             WHERE waba_id = $3 AND status IN ($5, $6) RETURNING phone_number_id, workspace_id",
+             WHERE waba_id = $3 AND status IN ($5, $6, $7) RETURNING phone_number_id, workspace_id",
         )
         .bind(reason).bind(now).bind(waba_id)
         .bind(NumberStatus::ReconnectNeeded).bind(NumberStatus::Live).bind(NumberStatus::Onboarding)
+        .bind(NumberStatus::PausedByMeta)
         .fetch_all(conn).await?
     }))
 }
@@ -353,6 +354,20 @@ impl Store {
         }
         tx.commit().await?;
         Ok(changed)
+    }
+
+    /// A number Meta paused goes live again; false if it is not paused
+    /// (any more).
+    pub async fn resume_paused(&self, phone_number_id: &str, now: i64) -> Result<bool> {
+        let changed = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE whatsapp_numbers SET status = $1, status_reason = NULL, updated_at = $2
+                 WHERE phone_number_id = $3 AND status = $4",
+            )
+            .bind(NumberStatus::Live).bind(now).bind(phone_number_id).bind(NumberStatus::PausedByMeta)
+            .execute(pool).await?.rows_affected()
+        });
+        Ok(changed == 1)
     }
 
     /// Records what Meta says about a number and marks it live.

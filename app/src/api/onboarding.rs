@@ -210,7 +210,7 @@ pub async fn list_numbers() -> Result<Vec<NumberView>, UiError> {
     for number in numbers {
         let latest = engine
             .store
-            .number_errors(number.phone_number_id.as_str(), 1)
+            .number_errors(&caller.workspace.id, number.phone_number_id.as_str(), 1)
             .await
             .map_err(switchboard::Error::from)?;
         let mut view = number_view(number);

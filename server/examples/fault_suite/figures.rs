@@ -156,7 +156,7 @@ impl Figures {
     }
 
     /// Every count that is not as it must be, in words.
-    pub fn problems(&self) -> Vec<String> {
+    pub fn problems(&self, plan: &Plan) -> Vec<String> {
         let mut problems = Vec::new();
         let mut check = |bad: bool, what: String| {
             if bad {
@@ -195,6 +195,14 @@ impl Figures {
         check(
             !self.refused.is_empty(),
             format!("API sends refused: {:?}", self.refused),
+        );
+        let expected = plan.customers * plan.sends_per_customer;
+        check(
+            self.sends_accepted + self.refused.len() != expected,
+            format!(
+                "{} API sends accounted for of {expected}",
+                self.sends_accepted + self.refused.len()
+            ),
         );
         check(
             self.statuses_missing > 0,

@@ -68,8 +68,8 @@ async fn main() {
     for (n, phase) in phases.iter().enumerate() {
         let figures = run::phase(phase, &plan, &server, &sandbox, seed + n as u64).await;
         figures.print(phase, &plan);
-        failed |= !figures.problems().is_empty();
-        for problem in figures.problems() {
+        failed |= !figures.problems(&plan).is_empty();
+        for problem in figures.problems(&plan) {
             println!("  FAILED: {problem}");
         }
     }

@@ -379,8 +379,8 @@ async fn business_sends(
     let mut running = JoinSet::new();
     for (n, (who, text)) in jobs.into_iter().enumerate() {
         if running.len() >= 8 {
-            if let Some(Ok(done)) = running.join_next().await {
-                results.push(done);
+            if let Some(done) = running.join_next().await {
+                results.push(done.unwrap_or_else(lost_task));
             }
         }
         let (api, phone) = (api.clone(), phone.to_string());
@@ -391,11 +391,14 @@ async fn business_sends(
         });
     }
     while let Some(done) = running.join_next().await {
-        if let Ok(done) = done {
-            results.push(done);
-        }
+        results.push(done.unwrap_or_else(lost_task));
     }
     results
+}
+
+/// A send task that died counts as a refused send, never as nothing.
+fn lost_task(error: tokio::task::JoinError) -> (String, Result<String, String>) {
+    (String::new(), Err(format!("the send task died: {error}")))
 }
 
 /// What the chaos task did.
