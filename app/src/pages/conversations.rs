@@ -49,10 +49,14 @@ pub fn Conversations() -> impl IntoView {
     // The thread is drawn by the browser only (see `thread` below).
     let mounted = RwSignal::new(false);
     Effect::new(move |_| mounted.set(true));
-    let list = Resource::new(
-        move || (refresh.get(), search.get()),
-        |(_, search)| list_conversations((!search.trim().is_empty()).then_some(search)),
-    );
+    // Drawn by the browser only, like the thread: the list changes while a
+    // page hydrates (a refresh, a new message), and hydrating a list the
+    // server drew from other data failed now and then (a marker node
+    // expected in a conversation's link) and left the page dead.
+    let list = LocalResource::new(move || {
+        let (_, search) = (refresh.get(), search.get());
+        async move { list_conversations((!search.trim().is_empty()).then_some(search)).await }
+    });
     // Read in the browser only: it refreshes every two seconds there, and
     // on the server several components reading it while it resolves
     // deadlocked the render's reactive graph across worker threads (every
@@ -75,6 +79,7 @@ pub fn Conversations() -> impl IntoView {
                         placeholder="Search by name, username, phone or BSUID"
                         prop:value=move || search.get()
                         on:input=move |e| search.set(event_target_value(&e))/>
+                    <Show when=move || mounted.get() fallback=|| view! { <p>"Loading…"</p> }>
                     <Transition fallback=|| view! { <p>"Loading…"</p> }>
                         {move || list.get().map(|result| match result {
                             Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -102,6 +107,7 @@ pub fn Conversations() -> impl IntoView {
                             }
                         </For>
                     </Transition>
+                    </Show>
                 </aside>
                 <div class="thread" aria-label="Thread">
                     <Show when=move || mounted.get() fallback=|| view! { <p>"Loading…"</p> }>
