@@ -17,7 +17,7 @@ use sha2::Sha256;
 use tokio::sync::{mpsc, Notify};
 
 use crate::{
-    world::{DeliveryAttempt, Phone},
+    world::{DeliveryAttempt, Millis, Phone},
     State,
 };
 
@@ -129,14 +129,24 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 }
 
 /// Meta's envelope for changes of one or more WABAs, grouped per WABA.
-pub fn envelope(changes: &[Change]) -> Value {
+/// Entries with an account-level change (any field but `messages`) carry
+/// `time`, the Unix second of sending, as Meta's do (reference meta-2026
+/// §3); `messages` entries have none.
+pub fn envelope(changes: &[Change], now: Millis) -> Value {
     let mut entries: Vec<Value> = Vec::new();
     for change in changes {
         let item = json!({ "field": change.field, "value": change.value });
-        match entries.iter_mut().find(|e| e["id"] == change.waba_id) {
-            Some(entry) => entry["changes"].as_array_mut().expect("array").push(item),
-            None => entries.push(json!({ "id": change.waba_id, "changes": [item] })),
+        let entry = match entries.iter_mut().find(|e| e["id"] == change.waba_id) {
+            Some(entry) => entry,
+            None => {
+                entries.push(json!({ "id": change.waba_id, "changes": [] }));
+                entries.last_mut().expect("just pushed")
+            }
+        };
+        if change.field != "messages" {
+            entry["time"] = json!(now / 1000);
         }
+        entry["changes"].as_array_mut().expect("array").push(item);
     }
     json!({ "object": "whatsapp_business_account", "entry": entries })
 }
@@ -223,7 +233,7 @@ pub async fn run(state: State, mut queue: mpsc::UnboundedReceiver<Change>) {
                     http.clone(),
                     id,
                     target.clone(),
-                    envelope(&changes),
+                    envelope(&changes, state.clock.now()),
                     delay,
                     delivering,
                 ));
