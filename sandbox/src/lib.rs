@@ -7,6 +7,7 @@
 //! the engine, so a field the engine misreads fails a test instead of
 //! agreeing with itself. State lives in memory.
 
+mod accounts;
 mod auth;
 mod clock;
 mod control;
@@ -226,6 +227,7 @@ impl Sandbox {
 fn router(state: State) -> Router {
     Router::new()
         .merge(control::routes())
+        .merge(accounts::control::routes())
         .merge(customers::routes())
         .merge(media::routes())
         .merge(signup::routes())

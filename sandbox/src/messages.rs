@@ -7,11 +7,14 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 use crate::{
+    accounts::Outgoing,
     error::{GraphError, GraphResult},
     graph::{authorized, GraphRequest},
-    ids, phones, templates, users,
+    ids, phones,
+    templates::{self, Template},
+    users,
     webhooks::Change,
-    world::{ChatLine, Millis, Phone, DAY_MS},
+    world::{ChatLine, Millis, Phone, World, DAY_MS},
     State,
 };
 
@@ -68,6 +71,7 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
         .and_then(Value::as_str)
         .unwrap_or("text")
         .to_string();
+    check_standing(state, &phone, &kind, &body)?;
     let addressee = addressee(&body)?;
     let to = match &addressee {
         Addressee::Phone { wa_id, .. } => wa_id.clone(),
@@ -150,6 +154,36 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
         "contacts": [contact],
         "messages": [message],
     }))
+}
+
+/// The template a send names, by name and (when given) language.
+fn template_of<'w>(world: &'w World, waba_id: &str, body: &Value) -> Option<&'w Template> {
+    let name = body.pointer("/template/name").and_then(Value::as_str)?;
+    let language = body
+        .pointer("/template/language/code")
+        .and_then(Value::as_str);
+    world.templates.iter().find(|t| {
+        t.waba_id == waba_id && t.name == name && language.is_none_or(|l| t.language == l)
+    })
+}
+
+/// Refuses what the number's account may not send now: anything while
+/// Meta has disabled it (131031), and what a restriction in force covers
+/// (368). Checked before the message itself, like registration.
+fn check_standing(state: &State, phone: &Phone, kind: &str, body: &Value) -> GraphResult<()> {
+    let now = state.clock.now();
+    let world = state.world();
+    let Some(waba) = world.wabas.get(&phone.waba_id) else {
+        return Ok(());
+    };
+    let outgoing = if kind == "template" {
+        Outgoing::Template {
+            category: template_of(&world, &phone.waba_id, body).map(|t| t.category.as_str()),
+        }
+    } else {
+        Outgoing::FreeForm
+    };
+    waba.standing.check_send(&outgoing, now)
 }
 
 /// Whom a send is for: a phone (`to`), or a BSUID (`recipient`); `to`

@@ -1,6 +1,7 @@
 //! The demo business every fresh sandbox starts with.
 
 use crate::{
+    accounts::Standing,
     ids,
     templates::Template,
     world::{Business, BusinessProfile, Phone, Waba, World},
@@ -46,6 +47,7 @@ pub fn demo_business(
             business_id: business_id.clone(),
             subscribed: false,
             override_callback: None,
+            standing: Standing::default(),
         },
     );
     let phone = |id: &str, display: &str, registered: bool| Phone {

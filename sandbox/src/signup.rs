@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::{
+    accounts::Standing,
     control::{parse, ControlError},
     ids, oauth,
     world::{Business, BusinessProfile, Phone, Waba},
@@ -145,6 +146,7 @@ async fn finish(State(state): State<AppState>, body: Bytes) -> Result<Json<Value
                     business_id: business_id.clone(),
                     subscribed: false,
                     override_callback: None,
+                    standing: Standing::default(),
                 },
             );
             id

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
+use crate::accounts::Standing;
+
 /// Milliseconds since the Unix epoch, on the sandbox's (movable) clock.
 pub type Millis = i64;
 
@@ -24,6 +26,8 @@ pub struct Waba {
     pub business_id: String,
     pub subscribed: bool,
     pub override_callback: Option<CallbackOverride>,
+    /// Restrictions and bans Meta placed on it.
+    pub standing: Standing,
 }
 
 #[derive(Debug, Clone)]

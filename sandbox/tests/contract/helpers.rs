@@ -79,6 +79,34 @@ impl Receiver {
         out
     }
 
+    /// Every change of `field` received so far, in arrival order, each
+    /// with the entry it came in: (entry, value).
+    pub fn changes(&self, field: &str) -> Vec<(Value, Value)> {
+        let mut out = Vec::new();
+        for body in self.bodies() {
+            for entry in body["entry"].as_array().unwrap() {
+                for change in entry["changes"].as_array().unwrap() {
+                    if change["field"] == field {
+                        out.push((entry.clone(), change["value"].clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Waits until `count` changes of `field` arrived (or fails after 5 s).
+    pub async fn wait_for_changes(&self, field: &str, count: usize) -> Vec<(Value, Value)> {
+        for _ in 0..500 {
+            let changes = self.changes(field);
+            if changes.len() >= count {
+                return changes;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("expected {count} {field} changes, got {:?}", self.bodies());
+    }
+
     pub async fn wait_for_status(&self, wamid: &str, status: &str) -> Value {
         for _ in 0..500 {
             if let Some((_, _, item)) = self

@@ -1,6 +1,7 @@
 //! Contract tests: the sandbox answers like Meta, over real HTTP on
 //! loopback, and delivers signed webhooks to a real receiver.
 
+mod account;
 mod app_secret;
 mod faults;
 mod helpers;
