@@ -1,7 +1,8 @@
 //! Control calls under `/_sandbox/wabas/{waba_id}/...` by which a test
-//! plays Meta's policy and account teams: restrict a WABA for a while, ban
-//! or reinstate it, and read its standing. Each decision is announced with
-//! the `account_update` webhook Meta sends for it.
+//! plays Meta's policy, partner and billing teams: restrict a WABA for a
+//! while, ban or reinstate it, read its standing, and announce the other
+//! `account_update` events. Each is sent in Meta's shape, built here, so a
+//! test cannot hand the app a payload Meta would never send.
 
 use axum::{
     body::Bytes,
@@ -26,6 +27,10 @@ pub fn routes() -> Router<AppState> {
         .route("/_sandbox/wabas/{waba_id}", get(waba_state))
         .route("/_sandbox/wabas/{waba_id}/restrictions", post(restrict))
         .route("/_sandbox/wabas/{waba_id}/ban", post(ban))
+        .route(
+            "/_sandbox/wabas/{waba_id}/account-update",
+            post(announce_event),
+        )
 }
 
 type ControlResult = Result<Json<Value>, ControlError>;
@@ -178,4 +183,194 @@ async fn ban(
         json!({ "event": "DISABLED_UPDATE", "ban_info": ban_info }),
     ));
     Ok(Json(json!({ "success": true, "ban_info": ban_info })))
+}
+
+/// The `account_update` events without a call of their own, each with the
+/// keys a test may give (reference meta-2026 §3.1).
+#[derive(Deserialize)]
+#[serde(
+    tag = "event",
+    rename_all = "SCREAMING_SNAKE_CASE",
+    deny_unknown_fields
+)]
+enum AccountEvent {
+    AccountViolation {
+        violation_type: String,
+        remediation: Option<String>,
+    },
+    AccountDeleted {},
+    PartnerAdded {},
+    PartnerAppInstalled {},
+    VolumeBasedPricingTierUpdate {
+        pricing_category: String,
+        tier: String,
+        effective_month: String,
+        region: Option<String>,
+    },
+    AuthIntlPriceEligibilityUpdate {
+        /// Unix seconds; the sandbox clock's now if absent.
+        start_time: Option<i64>,
+        #[serde(default)]
+        exception_countries: Vec<ExceptionCountry>,
+    },
+}
+
+#[derive(Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct ExceptionCountry {
+    country_code: String,
+    start_time: i64,
+}
+
+/// Volume tiers are per pricing category (reference meta-2026 §4).
+const TIERED_CATEGORIES: [&str; 3] = ["UTILITY", "AUTHENTICATION", "AUTHENTICATION_INTERNATIONAL"];
+
+/// `25000001:50000000`: the tier's first and last message; the top tier
+/// may leave the end open (`50000001:`).
+fn valid_tier(tier: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match tier.split_once(':') {
+        Some((start, "")) => digits(start),
+        Some((start, end)) => {
+            digits(start) && digits(end) && start.parse::<u64>().ok() <= end.parse::<u64>().ok()
+        }
+        None => false,
+    }
+}
+
+/// `2026-12`.
+fn valid_month(month: &str) -> bool {
+    match month.split_once('-') {
+        Some((year, month)) => {
+            year.len() == 4
+                && year.bytes().all(|b| b.is_ascii_digit())
+                && month.parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
+                && month.len() == 2
+        }
+        None => false,
+    }
+}
+
+impl AccountEvent {
+    /// The webhook's value, in Meta's shape, or why the event is malformed.
+    fn value(self, waba: &Waba, app_id: &str, now_secs: i64) -> Result<Value, String> {
+        Ok(match self {
+            Self::AccountViolation {
+                violation_type,
+                remediation,
+            } => {
+                if violation_type.trim().is_empty() {
+                    return Err("violation_type must not be empty".into());
+                }
+                let mut info = json!({ "violation_type": violation_type });
+                if let Some(remediation) = remediation {
+                    info["remediation"] = json!(remediation);
+                }
+                json!({ "event": "ACCOUNT_VIOLATION", "violation_info": info })
+            }
+            Self::AccountDeleted {} => json!({ "event": "ACCOUNT_DELETED" }),
+            Self::PartnerAdded {} => {
+                json!({ "event": "PARTNER_ADDED", "waba_info": waba_info(waba) })
+            }
+            Self::PartnerAppInstalled {} => {
+                let mut info = waba_info(waba);
+                info["partner_app_id"] = json!(app_id);
+                json!({ "event": "PARTNER_APP_INSTALLED", "waba_info": info })
+            }
+            Self::VolumeBasedPricingTierUpdate {
+                pricing_category,
+                tier,
+                effective_month,
+                region,
+            } => {
+                if !TIERED_CATEGORIES.contains(&pricing_category.as_str()) {
+                    return Err(format!(
+                        "pricing_category is one of {}",
+                        TIERED_CATEGORIES.join(", ")
+                    ));
+                }
+                if !valid_tier(&tier) {
+                    return Err("tier is written \"25000001:50000000\"".into());
+                }
+                if !valid_month(&effective_month) {
+                    return Err("effective_month is written \"2026-12\"".into());
+                }
+                let mut info = json!({
+                    "tier_update_time": now_secs,
+                    "pricing_category": pricing_category,
+                    "tier": tier,
+                    "effective_month": effective_month,
+                });
+                if let Some(region) = region {
+                    info["region"] = json!(region);
+                }
+                json!({ "event": "VOLUME_BASED_PRICING_TIER_UPDATE", "volume_tier_info": info })
+            }
+            Self::AuthIntlPriceEligibilityUpdate {
+                start_time,
+                exception_countries,
+            } => {
+                let malformed = exception_countries.iter().any(|c| {
+                    c.country_code.len() != 2
+                        || !c.country_code.bytes().all(|b| b.is_ascii_uppercase())
+                });
+                if malformed {
+                    return Err("exception_countries[].country_code is ISO 3166 (\"IN\")".into());
+                }
+                json!({
+                    "event": "AUTH_INTL_PRICE_ELIGIBILITY_UPDATE",
+                    "auth_international_rate_eligibility": {
+                        "start_time": start_time.unwrap_or(now_secs),
+                        "exception_countries": exception_countries,
+                    },
+                })
+            }
+        })
+    }
+}
+
+/// Announces one of the other `account_update` events, built by the
+/// sandbox in Meta's shape: ACCOUNT_VIOLATION, ACCOUNT_DELETED,
+/// PARTNER_ADDED, PARTNER_APP_INSTALLED, VOLUME_BASED_PRICING_TIER_UPDATE,
+/// AUTH_INTL_PRICE_ELIGIBILITY_UPDATE. Only the webhook: what the event
+/// would change at Meta (a deleted account, say) is not played out.
+async fn announce_event(
+    State(state): State<AppState>,
+    Path(waba_id): Path<String>,
+    body: Bytes,
+) -> ControlResult {
+    let event: AccountEvent = parse(&body)?;
+    let waba = waba_of(&state, &waba_id)?;
+    let app_id = state.config().app_id.clone();
+    let value = event
+        .value(&waba, &app_id, state.clock.now() / 1000)
+        .map_err(ControlError::bad_request)?;
+    state.webhooks.send(account_update(&waba_id, value.clone()));
+    Ok(Json(json!({ "success": true, "webhook": value })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_take_only_their_own_keys() {
+        let parse = |body: Value| serde_json::from_value::<AccountEvent>(body);
+        assert!(parse(json!({ "event": "ACCOUNT_DELETED" })).is_ok());
+        assert!(parse(json!({ "event": "ACCOUNT_DELETED", "violation_type": "X" })).is_err());
+        assert!(parse(json!({ "event": "ACCOUNT_VIOLATION" })).is_err());
+        assert!(parse(json!({ "event": "ACCOUNT_RESTRICTION" })).is_err());
+        assert!(parse(json!({ "event": "SOMETHING_NEW" })).is_err());
+    }
+
+    #[test]
+    fn tiers_and_months_are_metas_shapes() {
+        assert!(valid_tier("25000001:50000000"));
+        assert!(valid_tier("50000001:"));
+        assert!(!valid_tier("50:25"));
+        assert!(!valid_tier("lots"));
+        assert!(valid_month("2026-12"));
+        assert!(!valid_month("2026-13"));
+        assert!(!valid_month("Dec 2026"));
+    }
 }

@@ -205,10 +205,13 @@ async fn a_customer_initiated_restriction_refuses_replies_and_calling_ones_refus
     assert!(details(&refused).contains("RESTRICTED_CUSTOMER_INITIATED_MESSAGING"));
     assert_eq!(world.send(hello_world(&customer)).await.0, 200);
 
-    // Every restriction in force is listed in the last announcement.
+    // Every restriction in force is listed in the last announcement
+    // (deliveries may arrive in any order).
     let changes = world.receiver.wait_for_changes("account_update", 6).await;
-    let (_, last) = changes.last().unwrap();
-    assert_eq!(last["restriction_info"].as_array().unwrap().len(), 6);
+    let listed = changes
+        .iter()
+        .map(|(_, value)| value["restriction_info"].as_array().unwrap().len());
+    assert_eq!(listed.max(), Some(6));
 }
 
 #[tokio::test]
@@ -291,9 +294,13 @@ async fn a_disabled_waba_sends_nothing_until_reinstated() {
     assert_eq!(status, 200);
     assert_eq!(world.send_text(&customer, "still").await.0, 200);
     let changes = world.receiver.wait_for_changes("account_update", 3).await;
-    assert_eq!(
-        changes[2].1["ban_info"],
-        json!({ "waba_ban_state": "SCHEDULE_FOR_DISABLE", "waba_ban_date": "March 1, 2027" })
+    let scheduled =
+        json!({ "waba_ban_state": "SCHEDULE_FOR_DISABLE", "waba_ban_date": "March 1, 2027" });
+    assert!(
+        changes
+            .iter()
+            .any(|(_, value)| value["ban_info"] == scheduled),
+        "{changes:?}"
     );
 
     for body in [
@@ -303,4 +310,117 @@ async fn a_disabled_waba_sends_nothing_until_reinstated() {
     ] {
         assert_eq!(world.on_waba("ban", body).await.0, 400);
     }
+}
+
+#[tokio::test]
+async fn other_account_events_reach_the_app_in_metas_shapes() {
+    let world = World::start().await;
+    let waba = world.waba();
+    let owner = world.demo().business_id.clone();
+    let now = world.now_secs().await;
+    let events = [
+        json!({ "event": "ACCOUNT_VIOLATION", "violation_type": "DIRECT_SEND_UTILITY_CATEGORY_ABUSE_WARN", "remediation": "Use utility templates for utility messages." }),
+        json!({ "event": "ACCOUNT_VIOLATION", "violation_type": "SCAM" }),
+        json!({ "event": "ACCOUNT_DELETED" }),
+        json!({ "event": "PARTNER_ADDED" }),
+        json!({ "event": "PARTNER_APP_INSTALLED" }),
+        json!({ "event": "VOLUME_BASED_PRICING_TIER_UPDATE", "pricing_category": "UTILITY", "tier": "25000001:50000000", "effective_month": "2026-12", "region": "India" }),
+        json!({ "event": "AUTH_INTL_PRICE_ELIGIBILITY_UPDATE" }),
+    ];
+    for event in &events {
+        let (status, body) = world.on_waba("account-update", event.clone()).await;
+        assert_eq!(status, 200, "{event} -> {body}");
+    }
+    let changes = world
+        .receiver
+        .wait_for_changes("account_update", events.len())
+        .await;
+    assert!(changes.iter().all(|(entry, _)| entry["id"] == json!(waba)));
+    // Deliveries may arrive in any order: put them back in the order sent.
+    let key = |value: &Value| {
+        let event = value["event"].as_str().unwrap_or_default().to_string();
+        event
+            + value["violation_info"]["violation_type"]
+                .as_str()
+                .unwrap_or("")
+    };
+    let sent: Vec<String> = [
+        "ACCOUNT_VIOLATIONDIRECT_SEND_UTILITY_CATEGORY_ABUSE_WARN",
+        "ACCOUNT_VIOLATIONSCAM",
+        "ACCOUNT_DELETED",
+        "PARTNER_ADDED",
+        "PARTNER_APP_INSTALLED",
+        "VOLUME_BASED_PRICING_TIER_UPDATE",
+        "AUTH_INTL_PRICE_ELIGIBILITY_UPDATE",
+    ]
+    .map(String::from)
+    .to_vec();
+    let values: Vec<&Value> = sent
+        .iter()
+        .map(|wanted| {
+            let found = changes.iter().find(|(_, value)| key(value) == *wanted);
+            &found.unwrap_or_else(|| panic!("no {wanted}")).1
+        })
+        .collect();
+    assert_eq!(
+        *values[0],
+        json!({ "event": "ACCOUNT_VIOLATION", "violation_info": {
+            "violation_type": "DIRECT_SEND_UTILITY_CATEGORY_ABUSE_WARN",
+            "remediation": "Use utility templates for utility messages.",
+        } })
+    );
+    assert_eq!(
+        *values[1],
+        json!({ "event": "ACCOUNT_VIOLATION", "violation_info": { "violation_type": "SCAM" } })
+    );
+    assert_eq!(*values[2], json!({ "event": "ACCOUNT_DELETED" }));
+    assert_eq!(
+        *values[3],
+        json!({ "event": "PARTNER_ADDED", "waba_info": { "waba_id": waba, "owner_business_id": owner } })
+    );
+    assert_eq!(
+        *values[4],
+        json!({ "event": "PARTNER_APP_INSTALLED", "waba_info": {
+            "waba_id": waba, "owner_business_id": owner, "partner_app_id": "1000000000000001",
+        } })
+    );
+    let tier = &values[5]["volume_tier_info"];
+    assert_eq!(values[5]["event"], "VOLUME_BASED_PRICING_TIER_UPDATE");
+    assert!(tier["tier_update_time"].as_i64().unwrap() >= now, "{tier}");
+    assert_eq!(tier["pricing_category"], "UTILITY");
+    assert_eq!(tier["tier"], "25000001:50000000");
+    assert_eq!(tier["effective_month"], "2026-12");
+    assert_eq!(tier["region"], "India");
+    let eligibility = &values[6]["auth_international_rate_eligibility"];
+    assert_eq!(values[6]["event"], "AUTH_INTL_PRICE_ELIGIBILITY_UPDATE");
+    assert!(eligibility["start_time"].as_i64().unwrap() >= now);
+    assert_eq!(eligibility["exception_countries"], json!([]));
+}
+
+#[tokio::test]
+async fn unknown_or_malformed_account_events_are_refused() {
+    let world = World::start().await;
+    for event in [
+        json!({ "event": "SOMETHING_NEW" }),
+        json!({ "event": "ACCOUNT_RESTRICTION" }),
+        json!({ "event": "ACCOUNT_DELETED", "reason": "why not" }),
+        json!({ "event": "ACCOUNT_VIOLATION" }),
+        json!({ "event": "VOLUME_BASED_PRICING_TIER_UPDATE", "pricing_category": "MARKETING", "tier": "1:2", "effective_month": "2026-12" }),
+        json!({ "event": "VOLUME_BASED_PRICING_TIER_UPDATE", "pricing_category": "UTILITY", "tier": "many", "effective_month": "2026-12" }),
+        json!({ "event": "VOLUME_BASED_PRICING_TIER_UPDATE", "pricing_category": "UTILITY", "tier": "1:2", "effective_month": "December" }),
+        json!({ "event": "AUTH_INTL_PRICE_ELIGIBILITY_UPDATE", "exception_countries": [{ "country_code": "india", "start_time": 1 }] }),
+    ] {
+        let (status, body) = world.on_waba("account-update", event.clone()).await;
+        assert_eq!(status, 400, "{event} -> {body}");
+    }
+    let (status, _) = world
+        .control(
+            "POST",
+            "/_sandbox/wabas/42/account-update",
+            json!({ "event": "ACCOUNT_DELETED" }),
+        )
+        .await;
+    assert_eq!(status, 404);
+    world.sandbox_settles().await;
+    assert!(world.receiver.changes("account_update").is_empty());
 }
