@@ -56,6 +56,17 @@ fn render(state: &State, phone: &Phone, fields: &[String]) -> GraphResult<Value>
             .and_then(|w| w.override_callback.as_ref().map(|o| o.uri.clone()))
     }
     .or_else(|| state.config().callback_url.clone());
+    // The portfolio's limit, which all its numbers share.
+    let limit = {
+        let world = state.world();
+        let business = world.business_of(phone);
+        world
+            .businesses
+            .get(&business)
+            .map_or("TIER_NOT_SET".to_string(), |b| {
+                b.limits.messaging.tier().to_string()
+            })
+    };
     let mut out = Map::new();
     for field in fields {
         let value = match field.as_str() {
@@ -74,7 +85,10 @@ fn render(state: &State, phone: &Phone, fields: &[String]) -> GraphResult<Value>
             "name_status" => json!("APPROVED"),
             "status" => json!(if phone.registered { "CONNECTED" } else { "PENDING" }),
             "account_mode" => json!("LIVE"),
-            "messaging_limit_tier" => json!("TIER_1K"),
+            // Deprecated (v23 and older) for the portfolio's limit below;
+            // both read the same here.
+            "messaging_limit_tier" => json!(limit),
+            "whatsapp_business_manager_messaging_limit" => json!(limit),
             "is_official_business_account" => json!(false),
             "is_pin_enabled" => json!(phone.pin.is_some()),
             "country_code" => json!("US"),

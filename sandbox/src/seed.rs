@@ -1,7 +1,7 @@
 //! The demo business every fresh sandbox starts with.
 
 use crate::{
-    accounts::Standing,
+    accounts::{PortfolioLimits, Standing},
     ids,
     templates::Template,
     world::{Business, BusinessProfile, Phone, Waba, World},
@@ -37,6 +37,7 @@ pub fn demo_business(
         Business {
             id: business_id.clone(),
             name: "Acme Bakery".into(),
+            limits: PortfolioLimits::established(),
         },
     );
     world.wabas.insert(

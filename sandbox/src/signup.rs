@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::{
-    accounts::Standing,
+    accounts::{PortfolioLimits, Standing},
     control::{parse, ControlError},
     ids, oauth,
     world::{Business, BusinessProfile, Phone, Waba},
@@ -122,6 +122,7 @@ async fn finish(State(state): State<AppState>, body: Bytes) -> Result<Json<Value
                 Business {
                     id: id.clone(),
                     name: name.to_string(),
+                    limits: PortfolioLimits::new_portfolio(),
                 },
             );
             id

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use crate::accounts::Standing;
+use crate::accounts::{PortfolioLimits, Standing};
 
 /// Milliseconds since the Unix epoch, on the sandbox's (movable) clock.
 pub type Millis = i64;
@@ -17,6 +17,8 @@ pub const DAY_MS: Millis = 24 * 60 * 60 * 1000;
 pub struct Business {
     pub id: String,
     pub name: String,
+    /// Messaging limit and phone number cap, shared by its numbers.
+    pub limits: PortfolioLimits,
 }
 
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! Control calls under `/_sandbox/wabas/{waba_id}/...` by which a test
 //! plays Meta's policy, partner and billing teams: restrict a WABA for a
-//! while, ban or reinstate it, read its standing, and announce the other
-//! `account_update` events. Each is sent in Meta's shape, built here, so a
+//! while, ban or reinstate it, read its standing, announce the other
+//! `account_update` events, and change the portfolio's limits. Each is sent in Meta's shape, built here, so a
 //! test cannot hand the app a payload Meta would never send.
 
 use axum::{
@@ -13,7 +13,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{Ban, BanState, Restriction, RestrictionType};
+use super::{Ban, BanState, Limit, Restriction, RestrictionType};
 use crate::{
     clock::{rfc3339, Date},
     control::{parse, ControlError},
@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
             "/_sandbox/wabas/{waba_id}/account-update",
             post(announce_event),
         )
+        .route("/_sandbox/wabas/{waba_id}/capability", post(set_capability))
 }
 
 type ControlResult = Result<Json<Value>, ControlError>;
@@ -72,16 +73,22 @@ async fn waba_state(State(state): State<AppState>, Path(waba_id): Path<String>) 
             info
         })
         .collect();
-    let phone_number_ids: Vec<String> = state
-        .world()
-        .phones_of(&waba_id)
-        .map(|p| p.id.clone())
-        .collect();
+    let (phone_number_ids, limits) = {
+        let world = state.world();
+        let ids: Vec<String> = world.phones_of(&waba_id).map(|p| p.id.clone()).collect();
+        let limits = world
+            .businesses
+            .get(&waba.business_id)
+            .map(|b| b.limits.clone());
+        (ids, limits)
+    };
     Ok(Json(json!({
         "id": waba.id,
         "name": waba.name,
         "owner_business_id": waba.business_id,
         "phone_number_ids": phone_number_ids,
+        "max_daily_conversations_per_business": limits.as_ref().map(|l| &l.messaging),
+        "max_phone_numbers_per_business": limits.as_ref().and_then(|l| l.max_phone_numbers),
         "restrictions": restrictions,
         "ban_info": waba.standing.ban.as_ref().map(Ban::info),
         "sending_disabled": waba.standing.disabled(),
@@ -183,6 +190,74 @@ async fn ban(
         json!({ "event": "DISABLED_UPDATE", "ban_info": ban_info }),
     ));
     Ok(Json(json!({ "success": true, "ban_info": ban_info })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapabilityRequest {
+    /// 250, 2000, 10000, 100000, -1 (unlimited) or a `TIER_*` name.
+    max_daily_conversations_per_business: Limit,
+    max_phone_numbers_per_business: Option<i64>,
+}
+
+/// Meta changes the portfolio's limits: what every number of the
+/// portfolio reads as its messaging limit changes at once, and each of
+/// the portfolio's WABAs gets a `business_capability_update` carrying the
+/// limit exactly as given (Meta's samples use both integers and tiers).
+async fn set_capability(
+    State(state): State<AppState>,
+    Path(waba_id): Path<String>,
+    body: Bytes,
+) -> ControlResult {
+    let request: CapabilityRequest = parse(&body)?;
+    let limit = request
+        .max_daily_conversations_per_business
+        .checked()
+        .map_err(ControlError::bad_request)?;
+    if request
+        .max_phone_numbers_per_business
+        .is_some_and(|n| n < 1)
+    {
+        return Err(ControlError::bad_request(
+            "max_phone_numbers_per_business is at least 1",
+        ));
+    }
+    let waba = waba_of(&state, &waba_id)?;
+    let (limits, waba_ids) = {
+        let mut world = state.world();
+        let business = world
+            .businesses
+            .get_mut(&waba.business_id)
+            .ok_or_else(|| ControlError::not_found(format!("no business {}", waba.business_id)))?;
+        business.limits.messaging = limit;
+        if let Some(cap) = request.max_phone_numbers_per_business {
+            business.limits.max_phone_numbers = Some(cap);
+        }
+        let limits = business.limits.clone();
+        let waba_ids: Vec<String> = world
+            .wabas
+            .values()
+            .filter(|w| w.business_id == waba.business_id)
+            .map(|w| w.id.clone())
+            .collect();
+        (limits, waba_ids)
+    };
+    let mut value = json!({ "max_daily_conversations_per_business": limits.messaging });
+    if let Some(cap) = limits.max_phone_numbers {
+        value["max_phone_numbers_per_business"] = json!(cap);
+    }
+    for id in waba_ids {
+        state.webhooks.send(Change {
+            waba_id: id,
+            field: "business_capability_update".into(),
+            value: value.clone(),
+        });
+    }
+    Ok(Json(json!({
+        "success": true,
+        "messaging_limit": limits.messaging.tier(),
+        "webhook": value,
+    })))
 }
 
 /// The `account_update` events without a call of their own, each with the

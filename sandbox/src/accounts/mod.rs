@@ -1,9 +1,9 @@
-//! What Meta decides about a WhatsApp Business Account: timed
-//! restrictions and bans (reference meta-2026 §3.1). A send asks here
-//! first whether the account may send it. Nothing here changes by itself
-//! except by the sandbox clock passing an expiration: decisions come from
-//! the control API (`control`), which announces each one with Meta's
-//! webhook.
+//! What Meta decides about a WhatsApp Business Account and its portfolio:
+//! timed restrictions, bans and the messaging limit (reference meta-2026
+//! §3, §7). A send asks here first whether the account may send it.
+//! Nothing here changes by itself except by the sandbox clock passing an
+//! expiration: decisions come from the control API (`control`), which
+//! announces each one with Meta's webhook.
 
 pub mod control;
 
@@ -220,6 +220,90 @@ fn locked() -> GraphError {
     )
 }
 
+/// A portfolio's messaging limit as Meta gives it in
+/// `business_capability_update`: an integer (250, 2000, 10000, 100000, -1
+/// for unlimited) or a `TIER_*` string; kept as given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Limit {
+    Count(i64),
+    Tier(String),
+}
+
+const COUNTS: [(i64, &str); 5] = [
+    (250, "TIER_250"),
+    (2000, "TIER_2K"),
+    (10_000, "TIER_10K"),
+    (100_000, "TIER_100K"),
+    (-1, "TIER_UNLIMITED"),
+];
+
+const TIERS: [&str; 8] = [
+    "TIER_50",
+    "TIER_250",
+    "TIER_1K",
+    "TIER_2K",
+    "TIER_10K",
+    "TIER_100K",
+    "TIER_UNLIMITED",
+    "TIER_NOT_SET",
+];
+
+impl Limit {
+    /// The limit if it is one Meta uses, else why not.
+    pub fn checked(self) -> Result<Self, String> {
+        let known = match &self {
+            Self::Count(count) => COUNTS.iter().any(|(c, _)| c == count),
+            Self::Tier(tier) => TIERS.contains(&tier.as_str()),
+        };
+        if known {
+            Ok(self)
+        } else {
+            Err(format!(
+                "a limit is one of {} or {}",
+                COUNTS.map(|(c, _)| c.to_string()).join(", "),
+                TIERS.join(", ")
+            ))
+        }
+    }
+
+    /// The `TIER_*` name numbers' fields read.
+    pub fn tier(&self) -> &str {
+        match self {
+            Self::Tier(tier) => tier,
+            Self::Count(count) => COUNTS
+                .iter()
+                .find(|(c, _)| c == count)
+                .map_or("TIER_NOT_SET", |(_, tier)| tier),
+        }
+    }
+}
+
+/// What Meta allows a business portfolio (shared by all its numbers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortfolioLimits {
+    pub messaging: Limit,
+    pub max_phone_numbers: Option<i64>,
+}
+
+impl PortfolioLimits {
+    /// A portfolio that took a scaling path (the demo business): 2,000.
+    pub fn established() -> Self {
+        Self {
+            messaging: Limit::Tier("TIER_2K".into()),
+            max_phone_numbers: None,
+        }
+    }
+
+    /// A portfolio created in Embedded Signup starts at 250.
+    pub fn new_portfolio() -> Self {
+        Self {
+            messaging: Limit::Tier("TIER_250".into()),
+            max_phone_numbers: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,5 +357,14 @@ mod tests {
         assert!(standing.check_send(&template, 100_000).is_ok());
         standing.restrict(restriction(kind, 200), 0);
         assert_eq!(standing.restrictions.len(), 1);
+    }
+
+    #[test]
+    fn limits_map_counts_to_tiers_and_refuse_others() {
+        assert_eq!(Limit::Count(2000).tier(), "TIER_2K");
+        assert_eq!(Limit::Count(-1).tier(), "TIER_UNLIMITED");
+        assert_eq!(Limit::Tier("TIER_10K".into()).tier(), "TIER_10K");
+        assert!(Limit::Count(3000).checked().is_err());
+        assert!(Limit::Tier("TIER_3K".into()).checked().is_err());
     }
 }

@@ -48,6 +48,14 @@ impl World {
         state["now"].as_i64().unwrap() / 1000
     }
 
+    /// A number's messaging limit fields, old and new.
+    async fn limit_of(&self, phone: &str) -> Value {
+        let fields = "fields=whatsapp_business_manager_messaging_limit,messaging_limit_tier";
+        let (status, body) = self.call("GET", &format!("{phone}?{fields}"), None).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
     /// Waits until every webhook so far has been delivered.
     async fn sandbox_settles(&self) {
         let (status, body) = self
@@ -423,4 +431,85 @@ async fn unknown_or_malformed_account_events_are_refused() {
     assert_eq!(status, 404);
     world.sandbox_settles().await;
     assert!(world.receiver.changes("account_update").is_empty());
+}
+
+#[tokio::test]
+async fn a_new_portfolio_limit_is_announced_and_read_on_every_number() {
+    let world = World::start().await;
+    let phone = world.demo().phone_number_id.clone();
+    let other = world.demo().new_phone_number_id.clone();
+    let before = world.limit_of(&phone).await;
+    assert_eq!(
+        before["whatsapp_business_manager_messaging_limit"],
+        "TIER_2K"
+    );
+    assert_eq!(before["messaging_limit_tier"], "TIER_2K");
+
+    let (status, body) = world
+        .on_waba(
+            "capability",
+            json!({ "max_daily_conversations_per_business": 10000, "max_phone_numbers_per_business": 25 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let changes = world
+        .receiver
+        .wait_for_changes("business_capability_update", 1)
+        .await;
+    let (entry, value) = &changes[0];
+    assert_eq!(entry["id"], json!(world.waba()));
+    assert!(entry["time"].is_i64());
+    assert_eq!(
+        *value,
+        json!({ "max_daily_conversations_per_business": 10000, "max_phone_numbers_per_business": 25 })
+    );
+    for id in [phone.clone(), other] {
+        let after = world.limit_of(&id).await;
+        assert_eq!(
+            after["whatsapp_business_manager_messaging_limit"],
+            "TIER_10K"
+        );
+        assert_eq!(after["messaging_limit_tier"], "TIER_10K");
+    }
+
+    // A tier name is passed on as given; -1 reads as unlimited.
+    world
+        .on_waba(
+            "capability",
+            json!({ "max_daily_conversations_per_business": "TIER_100K" }),
+        )
+        .await;
+    let changes = world
+        .receiver
+        .wait_for_changes("business_capability_update", 2)
+        .await;
+    assert!(changes.iter().any(
+        |(_, v)| v["max_daily_conversations_per_business"] == "TIER_100K"
+            && v["max_phone_numbers_per_business"] == 25
+    ));
+    world
+        .on_waba(
+            "capability",
+            json!({ "max_daily_conversations_per_business": -1 }),
+        )
+        .await;
+    let unlimited = world.limit_of(&phone).await;
+    assert_eq!(
+        unlimited["whatsapp_business_manager_messaging_limit"],
+        "TIER_UNLIMITED"
+    );
+
+    for body in [
+        json!({ "max_daily_conversations_per_business": 3000 }),
+        json!({ "max_daily_conversations_per_business": "TIER_3K" }),
+        json!({ "max_phone_numbers_per_business": 25 }),
+        json!({ "max_daily_conversations_per_business": 2000, "max_phone_numbers_per_business": 0 }),
+        json!({ "max_daily_conversations_per_business": 2000, "max_daily_conversation_per_phone": 2000 }),
+    ] {
+        assert_eq!(
+            world.on_waba("capability", body.clone()).await.0,
+            400,
+            "{body}"
+        );
+    }
 }
