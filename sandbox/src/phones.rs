@@ -82,7 +82,7 @@ fn render(state: &State, phone: &Phone, fields: &[String]) -> GraphResult<Value>
                 Some(uri) => json!({ "application": uri }),
                 None => continue,
             },
-            "name_status" => json!("APPROVED"),
+            "name_status" => json!(phone.name_status),
             "status" => json!(if phone.registered { "CONNECTED" } else { "PENDING" }),
             "account_mode" => json!("LIVE"),
             // Deprecated (v23 and older) for the portfolio's limit below;

@@ -1,7 +1,7 @@
 //! The demo business every fresh sandbox starts with.
 
 use crate::{
-    accounts::{PortfolioLimits, Standing},
+    accounts::{NameStatus, PortfolioLimits, Standing},
     ids,
     templates::Template,
     world::{Business, BusinessProfile, Phone, Waba, World},
@@ -56,6 +56,7 @@ pub fn demo_business(
         waba_id: waba_id.clone(),
         display_phone_number: display.to_string(),
         verified_name: "Acme Bakery".into(),
+        name_status: NameStatus::Approved,
         registered,
         pin: registered.then(|| DEMO_PIN.to_string()),
         register_attempts: Vec::new(),

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::{
-    accounts::{PortfolioLimits, Standing},
+    accounts::{NameStatus, PortfolioLimits, Standing},
     control::{parse, ControlError},
     ids, oauth,
     world::{Business, BusinessProfile, Phone, Waba},
@@ -189,6 +189,8 @@ async fn finish(State(state): State<AppState>, body: Bytes) -> Result<Json<Value
                         waba_id: waba_id.clone(),
                         display_phone_number: digits.to_string(),
                         verified_name: name.to_string(),
+                        // Meta reviews a new number's display name.
+                        name_status: NameStatus::PendingReview,
                         registered: false,
                         pin: None,
                         register_attempts: Vec::new(),

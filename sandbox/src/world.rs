@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use crate::accounts::{PortfolioLimits, Standing};
+use crate::accounts::{NameStatus, PortfolioLimits, Standing};
 
 /// Milliseconds since the Unix epoch, on the sandbox's (movable) clock.
 pub type Millis = i64;
@@ -54,6 +54,8 @@ pub struct Phone {
     pub waba_id: String,
     pub display_phone_number: String,
     pub verified_name: String,
+    /// The display name's review.
+    pub name_status: NameStatus,
     pub registered: bool,
     pub pin: Option<String>,
     /// Times of register calls, for the 10-per-72-hours limit.

@@ -1,7 +1,8 @@
 //! Control calls under `/_sandbox/wabas/{waba_id}/...` by which a test
 //! plays Meta's policy, partner and billing teams: restrict a WABA for a
 //! while, ban or reinstate it, read its standing, announce the other
-//! `account_update` events, and change the portfolio's limits. Each is sent in Meta's shape, built here, so a
+//! `account_update` events, change the portfolio's limits, and decide a
+//! number's display name. Each is sent in Meta's shape, built here, so a
 //! test cannot hand the app a payload Meta would never send.
 
 use axum::{
@@ -13,7 +14,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{Ban, BanState, Limit, Restriction, RestrictionType};
+use super::{Ban, BanState, Limit, NameStatus, Restriction, RestrictionType};
 use crate::{
     clock::{rfc3339, Date},
     control::{parse, ControlError},
@@ -32,6 +33,10 @@ pub fn routes() -> Router<AppState> {
             post(announce_event),
         )
         .route("/_sandbox/wabas/{waba_id}/capability", post(set_capability))
+        .route(
+            "/_sandbox/phones/{phone_number_id}/name-review",
+            post(review_name),
+        )
 }
 
 type ControlResult = Result<Json<Value>, ControlError>;
@@ -256,6 +261,94 @@ async fn set_capability(
     Ok(Json(json!({
         "success": true,
         "messaging_limit": limits.messaging.tier(),
+        "webhook": value,
+    })))
+}
+
+/// `decision` of `phone_number_name_update`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum Decision {
+    Approved,
+    Deferred,
+    Rejected,
+}
+
+impl Decision {
+    /// What the number's `name_status` then reads.
+    fn name_status(self) -> NameStatus {
+        match self {
+            Self::Approved => NameStatus::Approved,
+            Self::Deferred => NameStatus::PendingReview,
+            Self::Rejected => NameStatus::Declined,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameReview {
+    decision: Decision,
+    requested_verified_name: String,
+    /// Only for REJECTED, and required there.
+    rejection_reason: Option<String>,
+}
+
+/// Meta decides a number's display name: an approved name becomes its
+/// `verified_name`; `name_status` reads APPROVED, PENDING_REVIEW
+/// (deferred) or DECLINED; a `phone_number_name_update` follows, with
+/// `rejection_reason` null unless rejected.
+async fn review_name(
+    State(state): State<AppState>,
+    Path(phone_id): Path<String>,
+    body: Bytes,
+) -> ControlResult {
+    let review: NameReview = parse(&body)?;
+    let name = review.requested_verified_name.trim();
+    if name.is_empty() {
+        return Err(ControlError::bad_request(
+            "requested_verified_name must not be empty",
+        ));
+    }
+    match (review.decision, &review.rejection_reason) {
+        (Decision::Rejected, None) => {
+            return Err(ControlError::bad_request(
+                "a REJECTED decision needs a rejection_reason",
+            ))
+        }
+        (Decision::Approved | Decision::Deferred, Some(_)) => {
+            return Err(ControlError::bad_request(
+                "rejection_reason goes only with REJECTED",
+            ))
+        }
+        _ => {}
+    }
+    let phone = {
+        let mut world = state.world();
+        let phone = world
+            .phones
+            .get_mut(&phone_id)
+            .ok_or_else(|| ControlError::not_found(format!("no phone number {phone_id}")))?;
+        phone.name_status = review.decision.name_status();
+        if review.decision == Decision::Approved {
+            phone.verified_name = name.to_string();
+        }
+        phone.clone()
+    };
+    let value = json!({
+        "display_phone_number": phone.display_phone_number,
+        "decision": review.decision,
+        "requested_verified_name": name,
+        "rejection_reason": review.rejection_reason,
+    });
+    state.webhooks.send(Change {
+        waba_id: phone.waba_id.clone(),
+        field: "phone_number_name_update".into(),
+        value: value.clone(),
+    });
+    Ok(Json(json!({
+        "success": true,
+        "name_status": phone.name_status,
         "webhook": value,
     })))
 }

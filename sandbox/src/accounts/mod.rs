@@ -1,6 +1,6 @@
 //! What Meta decides about a WhatsApp Business Account and its portfolio:
-//! timed restrictions, bans and the messaging limit (reference meta-2026
-//! §3, §7). A send asks here first whether the account may send it.
+//! timed restrictions, bans, the messaging limit and display name reviews
+//! (reference meta-2026 §3, §7). A send asks here first whether the account may send it.
 //! Nothing here changes by itself except by the sandbox clock passing an
 //! expiration: decisions come from the control API (`control`), which
 //! announces each one with Meta's webhook.
@@ -302,6 +302,15 @@ impl PortfolioLimits {
             max_phone_numbers: None,
         }
     }
+}
+
+/// A number's `name_status`: its display name's review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NameStatus {
+    Approved,
+    PendingReview,
+    Declined,
 }
 
 #[cfg(test)]

@@ -513,3 +513,70 @@ async fn a_new_portfolio_limit_is_announced_and_read_on_every_number() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_display_name_decision_is_announced_and_changes_the_number() {
+    let world = World::start().await;
+    let phone = world.demo().phone_number_id.clone();
+    let review_path = format!("/_sandbox/phones/{phone}/name-review");
+    let review = |body: Value| world.control("POST", &review_path, body);
+    let read_path = format!("{phone}?fields=name_status,verified_name");
+    let read = || world.call("GET", &read_path, None);
+
+    let (status, body) =
+        review(json!({ "decision": "DEFERRED", "requested_verified_name": "Acme Bread Co" })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(read().await.1["name_status"], "PENDING_REVIEW");
+    assert_eq!(read().await.1["verified_name"], "Acme Bakery");
+
+    review(json!({ "decision": "REJECTED", "requested_verified_name": "Acme Bread Co", "rejection_reason": "NAME_FORMAT_UNACCEPTABLE" })).await;
+    assert_eq!(read().await.1["name_status"], "DECLINED");
+
+    review(json!({ "decision": "APPROVED", "requested_verified_name": "Acme Bread Co" })).await;
+    let (_, now) = read().await;
+    assert_eq!(
+        (now["name_status"].as_str(), now["verified_name"].as_str()),
+        (Some("APPROVED"), Some("Acme Bread Co"))
+    );
+
+    let changes = world
+        .receiver
+        .wait_for_changes("phone_number_name_update", 3)
+        .await;
+    assert!(changes
+        .iter()
+        .all(|(entry, _)| entry["id"] == json!(world.waba())));
+    let decided = |decision: &str| {
+        changes
+            .iter()
+            .find(|(_, value)| value["decision"] == decision)
+            .map(|(_, value)| value.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        decided("DEFERRED"),
+        json!({ "display_phone_number": "15550001234", "decision": "DEFERRED", "requested_verified_name": "Acme Bread Co", "rejection_reason": null })
+    );
+    assert_eq!(
+        decided("REJECTED")["rejection_reason"],
+        "NAME_FORMAT_UNACCEPTABLE"
+    );
+    assert_eq!(decided("APPROVED")["rejection_reason"], Value::Null);
+
+    for body in [
+        json!({ "decision": "MAYBE", "requested_verified_name": "X" }),
+        json!({ "decision": "REJECTED", "requested_verified_name": "X" }),
+        json!({ "decision": "APPROVED", "requested_verified_name": "X", "rejection_reason": "Y" }),
+        json!({ "decision": "APPROVED", "requested_verified_name": " " }),
+    ] {
+        assert_eq!(review(body.clone()).await.0, 400, "{body}");
+    }
+    let (status, _) = world
+        .control(
+            "POST",
+            "/_sandbox/phones/42/name-review",
+            json!({ "decision": "APPROVED", "requested_verified_name": "X" }),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
