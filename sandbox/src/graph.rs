@@ -15,7 +15,7 @@ use crate::{
     auth,
     error::{GraphError, GraphResult},
     faults::{self, Effect},
-    media, messages, oauth, phones, profile, subscriptions, templates, uploads,
+    media, messages, oauth, phones, profile, subscriptions, templates, uploads, wabas,
     world::Token,
     State as AppState,
 };
@@ -270,6 +270,7 @@ async fn route(state: &AppState, request: &GraphRequest) -> GraphResult<Value> {
         (&Method::GET, [id]) if media::is_media(state, id) => media::get(state, request),
         (&Method::DELETE, [_]) => media::delete(state, request),
         (_, [_, "subscribed_apps"]) => subscriptions::handle(state, request).await,
+        (&Method::GET, [id]) if wabas::is_waba(state, id) => wabas::get(state, request),
         (&Method::GET, [_]) => phones::get(state, request),
         (&Method::POST, [id]) if templates::is_template(state, id) => {
             templates::edit(state, request)

@@ -27,6 +27,7 @@ mod subscriptions;
 mod templates;
 mod uploads;
 mod users;
+mod wabas;
 mod webhooks;
 mod world;
 

@@ -6,6 +6,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use serde_json::{json, Map, Value};
 
 use crate::{
+    accounts,
     error::{GraphError, GraphResult},
     graph::{authorized, GraphRequest},
     world::{Millis, Phone, Token},
@@ -93,10 +94,10 @@ fn render(state: &State, phone: &Phone, fields: &[String]) -> GraphResult<Value>
             "is_pin_enabled" => json!(phone.pin.is_some()),
             "country_code" => json!("US"),
             "country_dial_code" => json!("1"),
-            "health_status" => json!({
-                "can_send_message": if phone.registered { "AVAILABLE" } else { "BLOCKED" },
-                "entities": [],
-            }),
+            "health_status" => {
+                let app_id = state.config().app_id.clone();
+                accounts::health::of_phone(&state.world(), phone, &app_id, state.clock.now())
+            }
             other => {
                 return Err(GraphError::invalid_parameter(format!(
                     "Tried accessing nonexisting field ({other}) on node type (WhatsAppBusinessPhoneNumber)"

@@ -1,11 +1,13 @@
 //! What Meta decides about a WhatsApp Business Account and its portfolio:
 //! timed restrictions, bans, the messaging limit and display name reviews
-//! (reference meta-2026 §3, §7). A send asks here first whether the account may send it.
+//! (reference meta-2026 §3, §7). A send asks here first whether the
+//! account may send it; `health_status` (`health`) reads the same state.
 //! Nothing here changes by itself except by the sandbox clock passing an
 //! expiration: decisions come from the control API (`control`), which
 //! announces each one with Meta's webhook.
 
 pub mod control;
+pub mod health;
 
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -69,6 +71,18 @@ impl RestrictionType {
             (Self::CustomerInitiatedMessaging, Outgoing::FreeForm) => true,
             _ => false,
         }
+    }
+
+    /// Whether it limits messaging at all (what `health_status` shows).
+    pub fn limits_messaging(self) -> bool {
+        [
+            Outgoing::Template {
+                category: Some("UTILITY"),
+            },
+            Outgoing::FreeForm,
+        ]
+        .iter()
+        .any(|outgoing| self.gates(outgoing))
     }
 
     /// What it takes away, for people: error details and health texts.
@@ -350,6 +364,7 @@ mod tests {
             BizInitiatedAndUserInitiatedCalling,
         ] {
             assert_eq!(refuses(calling), [false, false, false]);
+            assert!(!calling.limits_messaging());
         }
     }
 

@@ -580,3 +580,138 @@ async fn a_display_name_decision_is_announced_and_changes_the_number() {
         .await;
     assert_eq!(status, 404);
 }
+
+impl World {
+    async fn health_of(&self, node: &str) -> Value {
+        let (status, body) = self
+            .call("GET", &format!("{node}?fields=health_status"), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["id"], json!(node));
+        body["health_status"].clone()
+    }
+}
+
+/// The entity of `kind` in a `health_status`.
+fn entity<'a>(health: &'a Value, kind: &str) -> &'a Value {
+    health["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["entity_type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} entity in {health}"))
+}
+
+#[tokio::test]
+async fn health_names_every_node_of_a_send() {
+    let world = World::start().await;
+    let phone = world.demo().phone_number_id.clone();
+    let health = world.health_of(&phone).await;
+    assert_eq!(
+        health,
+        json!({
+            "can_send_message": "AVAILABLE",
+            "entities": [
+                { "entity_type": "PHONE_NUMBER", "id": phone, "can_send_message": "AVAILABLE" },
+                { "entity_type": "WABA", "id": world.waba(), "can_send_message": "AVAILABLE" },
+                { "entity_type": "BUSINESS", "id": world.demo().business_id, "can_send_message": "AVAILABLE" },
+                { "entity_type": "APP", "id": "1000000000000001", "can_send_message": "AVAILABLE" },
+            ],
+        })
+    );
+    // Asked of the WABA, there is no number entity.
+    let health = world.health_of(&world.waba()).await;
+    let kinds: Vec<&str> = health["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["entity_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["WABA", "BUSINESS", "APP"]);
+
+    let unregistered = world.health_of(&world.demo().new_phone_number_id).await;
+    assert_eq!(unregistered["can_send_message"], "BLOCKED");
+    let number = entity(&unregistered, "PHONE_NUMBER");
+    assert_eq!(number["can_send_message"], "BLOCKED");
+    assert_eq!(number["errors"][0]["error_code"], 133010);
+    assert!(number["errors"][0]["error_description"].is_string());
+    assert!(number["errors"][0]["possible_solution"].is_string());
+}
+
+#[tokio::test]
+async fn a_restriction_limits_health_until_it_expires_and_a_ban_blocks_it() {
+    let world = World::start().await;
+    let phone = world.demo().phone_number_id.clone();
+    world
+        .on_waba(
+            "restrictions",
+            json!({ "restriction_type": "RESTRICTED_BUSINESS_INITIATED_CALLING", "for_seconds": 7200 }),
+        )
+        .await;
+    assert_eq!(
+        world.health_of(&phone).await["can_send_message"],
+        "AVAILABLE"
+    );
+    world
+        .on_waba(
+            "restrictions",
+            json!({ "restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING", "for_seconds": 3600, "remediation": "Fix the flagged templates." }),
+        )
+        .await;
+    for node in [phone.clone(), world.waba()] {
+        let health = world.health_of(&node).await;
+        assert_eq!(health["can_send_message"], "LIMITED", "{health}");
+        let waba = entity(&health, "WABA");
+        assert_eq!(waba["can_send_message"], "LIMITED");
+        assert_eq!(waba["errors"].as_array().unwrap().len(), 1, "{waba}");
+        let error = &waba["errors"][0];
+        assert_eq!(error["error_code"], 368);
+        let description = error["error_description"].as_str().unwrap();
+        assert!(
+            description.contains("RESTRICTED_BIZ_INITIATED_MESSAGING")
+                && description.contains("is restricted until 20"),
+            "{description}"
+        );
+        assert_eq!(error["possible_solution"], "Fix the flagged templates.");
+        assert_eq!(entity(&health, "BUSINESS")["can_send_message"], "AVAILABLE");
+    }
+    world.advance_clock(3600).await;
+    assert_eq!(
+        world.health_of(&phone).await["can_send_message"],
+        "AVAILABLE"
+    );
+
+    world.on_waba("ban", json!({ "state": "DISABLE" })).await;
+    let health = world.health_of(&world.waba()).await;
+    assert_eq!(health["can_send_message"], "BLOCKED");
+    assert_eq!(entity(&health, "WABA")["errors"][0]["error_code"], 131031);
+    world.on_waba("ban", json!({ "state": "REINSTATE" })).await;
+    assert_eq!(
+        world.health_of(&world.waba()).await["can_send_message"],
+        "AVAILABLE"
+    );
+}
+
+#[tokio::test]
+async fn a_waba_reads_with_metas_default_fields() {
+    let world = World::start().await;
+    let waba = world.waba();
+    let (status, body) = world.call("GET", &waba, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], json!(waba));
+    assert_eq!(body["name"], "Acme Bakery WhatsApp");
+    assert!(body["timezone_id"].is_string());
+    assert!(body["message_template_namespace"].is_string());
+    assert!(body.get("health_status").is_none());
+    let (_, owner) = world
+        .call("GET", &format!("{waba}?fields=owner_business_info"), None)
+        .await;
+    assert_eq!(
+        owner["owner_business_info"]["id"],
+        json!(world.demo().business_id)
+    );
+    let unknown = world
+        .call("GET", &format!("{waba}?fields=favourite_colour"), None)
+        .await;
+    assert_graph_error(&unknown, 400, 100, None);
+}
