@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     control::{parse, ControlError},
-    ids,
+    ids, pricing,
     users::User,
     webhooks::Change,
     world::{ChatLine, Media, Phone},
@@ -131,6 +131,10 @@ async fn customer_writes(
     if let Some(context) = request.rest.get("context") {
         message["context"] = context.clone();
     }
+    if let Some(referral) = request.rest.get("referral") {
+        message["referral"] = ad_referral(referral)?;
+        pricing::referred(&mut state.world(), &phone.id, &wa_id, now);
+    }
     let kind = request.kind.as_str();
     if let Some((_, default_mime)) = MEDIA_TYPES.iter().find(|(k, _)| *k == kind) {
         let mut object = request.rest.get(kind).cloned().unwrap_or_else(|| json!({}));
@@ -184,6 +188,21 @@ async fn customer_writes(
         message,
     );
     Ok(Json(json!({ "wamid": wamid })))
+}
+
+/// A click-to-WhatsApp `referral`, passed on as given once it has what
+/// Meta always sends: `source_url`, `source_id` and `source_type` (`ad` or
+/// `post`); `ctwa_clid`, `headline`, `body`, media and the rest are
+/// optional (reference meta-platform §6).
+fn ad_referral(referral: &Value) -> Result<Value, ControlError> {
+    let text = |key: &str| referral.get(key).and_then(Value::as_str);
+    let complete = text("source_url").is_some() && text("source_id").is_some();
+    if !complete || !matches!(text("source_type"), Some("ad" | "post")) {
+        return Err(ControlError::bad_request(
+            "referral needs source_url, source_id and source_type (ad or post)",
+        ));
+    }
+    Ok(referral.clone())
 }
 
 /// A message from the user reaches the business: the chat shows it and
@@ -341,6 +360,14 @@ async fn change_number(
     for phone_id in &numbers {
         if let Some(lines) = world.chats.remove(&(phone_id.clone(), wa_id.clone())) {
             world.chats.insert((phone_id.clone(), new.clone()), lines);
+        }
+        if let Some(entry) = world
+            .entry_points
+            .remove(&(phone_id.clone(), wa_id.clone()))
+        {
+            world
+                .entry_points
+                .insert((phone_id.clone(), new.clone()), entry);
         }
     }
     for (phone, old) in before {

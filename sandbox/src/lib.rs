@@ -20,6 +20,7 @@ mod media;
 mod messages;
 mod oauth;
 mod phones;
+mod pricing;
 mod profile;
 mod seed;
 mod signup;

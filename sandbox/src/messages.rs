@@ -11,6 +11,7 @@ use crate::{
     error::{GraphError, GraphResult},
     graph::{authorized, GraphRequest},
     ids, phones,
+    pricing::{self, Price},
     templates::{self, Template},
     users,
     webhooks::Change,
@@ -100,6 +101,20 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
         .world()
         .last_inbound(&phone.id, &to)
         .is_some_and(|at| now - at < DAY_MS);
+    let is_template = kind == "template";
+    // Priced only when it can go: a template, or anything in the window.
+    let price = (is_template || in_window).then(|| {
+        let mut world = state.world();
+        let category = template_of(&world, &phone.waba_id, &body).map(|t| t.category.clone());
+        pricing::price(
+            &mut world,
+            &phone.id,
+            &to,
+            category.as_deref(),
+            in_window,
+            now,
+        )
+    });
     let wamid = ids::wamid(&mut state.rng());
     state
         .world()
@@ -115,11 +130,9 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
             by_phone,
         });
 
-    let is_template = kind == "template";
-    let outcome = if is_template || in_window {
-        Outcome::Delivered
-    } else {
-        Outcome::OutsideWindow
+    let outcome = match price {
+        Some(price) => Outcome::Delivered(price),
+        None => Outcome::OutsideWindow,
     };
     // Counted from now, so that settling waits for these statuses too.
     let announcing = state.webhooks.in_flight.hold();
@@ -133,7 +146,6 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
         wamid.clone(),
         outcome,
         body.get("biz_opaque_callback_data").cloned(),
-        if is_template { "marketing" } else { "service" },
     );
     tokio::spawn(async move {
         statuses.await;
@@ -497,9 +509,10 @@ fn mark_read(state: &State, phone: &Phone, body: &Value) -> GraphResult<Value> {
     Ok(json!({ "success": true }))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
 enum Outcome {
-    Delivered,
+    /// Goes out, at this price.
+    Delivered(Price),
+    /// Fails with 131047.
     OutsideWindow,
 }
 
@@ -517,13 +530,12 @@ async fn report_statuses(
     wamid: String,
     outcome: Outcome,
     callback_data: Option<Value>,
-    category: &'static str,
 ) {
     let delay = state.config().status_delay;
     let conversation_id = ids::opaque(&mut state.rng(), 32);
-    let steps: &[&str] = match outcome {
-        Outcome::Delivered => &["sent", "delivered", "read"],
-        Outcome::OutsideWindow => &["failed"],
+    let (steps, price): (&[&str], _) = match outcome {
+        Outcome::Delivered(price) => (&["sent", "delivered", "read"], Some(price)),
+        Outcome::OutsideWindow => (&["failed"], None),
     };
     for (index, status) in steps.iter().enumerate() {
         tokio::time::sleep(delay).await;
@@ -568,18 +580,15 @@ async fn report_statuses(
                 "error_data": { "details": "More than 24 hours have passed since the recipient last replied to the sender number." },
                 "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
             }]);
-        } else {
-            let mut conversation = json!({ "id": conversation_id, "origin": { "type": category } });
+        } else if let Some(price) = &price {
+            let mut conversation =
+                json!({ "id": conversation_id, "origin": { "type": price.category } });
             if index == 0 {
-                conversation["expiration_timestamp"] = json!(((now + DAY_MS) / 1000).to_string());
+                let ends = price.window_ends.unwrap_or(now + DAY_MS);
+                conversation["expiration_timestamp"] = json!((ends / 1000).to_string());
             }
             item["conversation"] = conversation;
-            item["pricing"] = json!({
-                "billable": category != "service",
-                "pricing_model": "PMP",
-                "type": if category == "service" { "free_customer_service" } else { "regular" },
-                "category": category,
-            });
+            item["pricing"] = price.pricing();
         }
         set_line_status(&state, &phone.id, to, &wamid, status);
         let mut fields = json!({ "statuses": [item] });

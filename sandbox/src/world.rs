@@ -184,6 +184,9 @@ pub struct World {
     pub templates: Vec<crate::templates::Template>,
     /// Users by phone, where the sandbox knows more than the phone.
     pub users: HashMap<String, crate::users::User>,
+    /// Customers who came from an ad, per (phone number id, wa_id), and
+    /// the free entry point window a reply opens.
+    pub entry_points: HashMap<(String, String), crate::pricing::EntryPoint>,
     /// Meta's contact book: (portfolio, phone) pairs whose phone every
     /// number of the portfolio may see.
     pub contact_book: std::collections::HashSet<(String, String)>,

@@ -715,3 +715,136 @@ async fn a_waba_reads_with_metas_default_fields() {
         .await;
     assert_graph_error(&unknown, 400, 100, None);
 }
+
+impl World {
+    /// Sends `message` and returns the `pricing` of its `sent` status.
+    async fn priced(&self, message: Value) -> Value {
+        let (status, body) = self.send(message).await;
+        assert_eq!(status, 200, "{body}");
+        let wamid = body["messages"][0]["id"].as_str().unwrap().to_string();
+        let sent = self.receiver.wait_for_status(&wamid, "sent").await;
+        assert_eq!(sent["pricing"]["pricing_model"], "PMP", "{sent}");
+        assert_eq!(
+            sent["conversation"]["origin"]["type"], sent["pricing"]["category"],
+            "{sent}"
+        );
+        sent["pricing"].clone()
+    }
+
+    /// The demo customer writes, coming from a click-to-WhatsApp ad.
+    async fn customer_writes_from_an_ad(&self, referral: Value) -> (u16, Value) {
+        let path = format!("/_sandbox/customers/{}/messages", self.customer());
+        self.control(
+            "POST",
+            &path,
+            json!({ "type": "text", "text": { "body": "Is this still on sale?" }, "referral": referral }),
+        )
+        .await
+    }
+}
+
+fn text(to: &str, body: &str) -> Value {
+    json!({ "messaging_product": "whatsapp", "to": to, "type": "text", "text": { "body": body } })
+}
+
+fn pricing(billable: bool, kind: &str, category: &str) -> Value {
+    json!({ "billable": billable, "pricing_model": "PMP", "type": kind, "category": category })
+}
+
+#[tokio::test]
+async fn each_kind_of_message_is_priced_as_meta_prices_it() {
+    let world = World::start().await;
+    let customer = world.customer();
+    world.recategorise(HELLO_WORLD, "MARKETING").await;
+    // Outside the customer service window every template is charged.
+    assert_eq!(
+        world.priced(order_update(&customer)).await,
+        pricing(true, "regular", "utility")
+    );
+    assert_eq!(
+        world.priced(hello_world(&customer)).await,
+        pricing(true, "regular", "marketing")
+    );
+    // Inside it, replies and utility templates are free; marketing is not.
+    world.customer_writes("hello").await;
+    assert_eq!(
+        world.priced(text(&customer, "hi!")).await,
+        pricing(false, "free_customer_service", "service")
+    );
+    assert_eq!(
+        world.priced(order_update(&customer)).await,
+        pricing(false, "free_customer_service", "utility")
+    );
+    assert_eq!(
+        world.priced(hello_world(&customer)).await,
+        pricing(true, "regular", "marketing")
+    );
+    world.recategorise(HELLO_WORLD, "AUTHENTICATION").await;
+    assert_eq!(
+        world.priced(hello_world(&customer)).await,
+        pricing(true, "regular", "authentication")
+    );
+}
+
+#[tokio::test]
+async fn a_customer_from_an_ad_answered_within_a_day_gets_three_free_days() {
+    let world = World::start().await;
+    let customer = world.customer();
+    world.recategorise(HELLO_WORLD, "MARKETING").await;
+    let referral = json!({
+        "source_url": "https://fb.me/3cr4Wqqkm",
+        "source_id": "120212345678901234",
+        "source_type": "ad",
+        "headline": "Fresh bread, 20% off",
+        "body": "Order today",
+        "media_type": "image",
+        "image_url": "https://scontent.example/ad.jpg",
+        "ctwa_clid": "ARAkLkA8rmlFeiCktEJQ-QTwRiyYHAFDLMNDBH0CD3qpjd0HR4irJ6LEkR7JwFF4XvnO2E4Nx0-eM-GABDLOPaOdRMXP",
+    });
+    let (status, body) = world.customer_writes_from_an_ad(referral.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    // The inbound message carries the referral as Meta passes it on.
+    let inbound = world.receiver.wait_for_changes("messages", 1).await;
+    assert_eq!(inbound[0].1["messages"][0]["referral"], referral);
+
+    world.advance_clock(23 * 3600).await;
+    let free = pricing(false, "free_entry_point", "referral_conversion");
+    assert_eq!(world.priced(text(&customer, "Yes it is!")).await, free);
+    // 71 h in: templates are still free, though the 24 h window has shut.
+    world.advance_clock(48 * 3600).await;
+    assert_eq!(world.priced(hello_world(&customer)).await, free);
+    let (_, late) = world.send(text(&customer, "anyone there?")).await;
+    let wamid = late["messages"][0]["id"].as_str().unwrap();
+    let failed = world.receiver.wait_for_status(wamid, "failed").await;
+    assert!(failed.get("pricing").is_none(), "{failed}");
+    // 72 h after the reply that opened it, the free window is over.
+    world.advance_clock(24 * 3600).await;
+    assert_eq!(
+        world.priced(hello_world(&customer)).await,
+        pricing(true, "regular", "marketing")
+    );
+}
+
+#[tokio::test]
+async fn an_ad_answered_after_a_day_is_priced_as_usual() {
+    let world = World::start().await;
+    let customer = world.customer();
+    let (status, _) = world
+        .customer_writes_from_an_ad(
+            json!({ "source_url": "https://fb.me/x", "source_id": "1", "source_type": "post" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    world.advance_clock(24 * 3600 + 1).await;
+    assert_eq!(
+        world.priced(order_update(&customer)).await,
+        pricing(true, "regular", "utility")
+    );
+    for referral in [
+        json!({ "source_id": "1", "source_type": "ad" }),
+        json!({ "source_url": "https://fb.me/x", "source_id": "1", "source_type": "billboard" }),
+        json!("from an ad"),
+    ] {
+        assert_eq!(world.customer_writes_from_an_ad(referral).await.0, 400);
+    }
+}

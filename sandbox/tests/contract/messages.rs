@@ -72,8 +72,10 @@ async fn templates_go_out_any_time_and_are_checked() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["messages"][0]["message_status"], "accepted");
     let wamid = body["messages"][0]["id"].as_str().unwrap().to_string();
+    // hello_world is a UTILITY template, charged outside the window.
     let sent = world.receiver.wait_for_status(&wamid, "sent").await;
-    assert_eq!(sent["pricing"]["category"], "marketing");
+    assert_eq!(sent["pricing"]["category"], "utility");
+    assert_eq!(sent["pricing"]["type"], "regular");
     world.receiver.wait_for_status(&wamid, "delivered").await;
 
     let unknown = template(json!({ "name": "nope", "language": { "code": "en_US" } }));
