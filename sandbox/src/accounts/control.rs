@@ -1,8 +1,8 @@
-//! Control calls under `/_sandbox/wabas/{waba_id}/...` by which a test
-//! plays Meta's policy, partner and billing teams: restrict a WABA for a
-//! while, ban or reinstate it, read its standing, announce the other
-//! `account_update` events, change the portfolio's limits, and decide a
-//! number's display name. Each is sent in Meta's shape, built here, so a
+//! Control calls (`/_sandbox/wabas/{waba_id}/...` and a number's
+//! `name-review`) by which a test plays Meta's policy, partner and billing
+//! teams: restrict a WABA for a while, ban or reinstate it, read its
+//! standing, announce the other `account_update` events, change the
+//! portfolio's limits, and decide a number's display name. Each is sent in Meta's shape, built here, so a
 //! test cannot hand the app a payload Meta would never send.
 
 use axum::{

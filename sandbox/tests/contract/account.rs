@@ -5,7 +5,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::{assert_graph_error, World};
 
-/// The demo's templates (both UTILITY as seeded).
+/// The demo's hello_world template (UTILITY as seeded; order_update is
+/// the other).
 const HELLO_WORLD: &str = "1000000000000001";
 
 fn hello_world(to: &str) -> Value {
