@@ -148,6 +148,10 @@ pub struct Settings {
     /// (`TEMPLATE_SYNC_INTERVAL_SECS`, default 1 h); webhooks and new
     /// connections sync sooner.
     pub template_sync_interval_secs: u64,
+    /// Seconds between reading each connected number's health from Meta
+    /// (`NUMBER_HEALTH_INTERVAL_SECS`, default 15 min); a webhook saying
+    /// something changed, or the Health page opening, reads it sooner.
+    pub number_health_interval_secs: u64,
     pub outbox: OutboxTiming,
     /// `OUTGOING_WEBHOOK_ALLOW`: hosts and networks outgoing webhooks may
     /// reach besides public HTTPS addresses (and over plain HTTP).
@@ -449,6 +453,7 @@ impl Settings {
 
         let inbound_media_max_bytes = number("INBOUND_MEDIA_MAX_BYTES", 16 * 1024 * 1024)?;
         let template_sync_interval_secs = number("TEMPLATE_SYNC_INTERVAL_SECS", 60 * 60)?;
+        let number_health_interval_secs = number("NUMBER_HEALTH_INTERVAL_SECS", 15 * 60)?;
         let outgoing_webhook_allow = match get("OUTGOING_WEBHOOK_ALLOW") {
             Some(raw) => EgressPolicy::parse(&raw)
                 .map_err(|problem| ConfigError::new("OUTGOING_WEBHOOK_ALLOW", problem))?,
@@ -546,6 +551,7 @@ impl Settings {
             picture,
             inbound_media_max_bytes,
             template_sync_interval_secs,
+            number_health_interval_secs,
             outbox,
             outgoing_webhook_allow,
             media_download_hosts,

@@ -85,6 +85,8 @@ pub enum MetaCall {
     ChangeTemplate,
     /// Upload a file to send.
     UploadMedia,
+    /// Subscribe the app to a WhatsApp Business Account's webhooks.
+    Subscribe,
 }
 
 /// Meta's answer to one call, kept whole; it reads as one sentence for
@@ -123,6 +125,7 @@ impl fmt::Display for MetaRefusal {
             },
             MetaCall::ListTemplates => write!(f, "Meta did not list the templates: {error}"),
             MetaCall::UploadMedia => write!(f, "Meta did not take the file: {error}"),
+            MetaCall::Subscribe => write!(f, "Meta did not subscribe the app: {error}"),
         }
     }
 }

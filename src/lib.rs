@@ -13,6 +13,7 @@ pub mod data_rights;
 pub mod egress;
 mod error;
 pub mod graph;
+pub mod health;
 pub mod ids;
 pub mod media;
 pub mod numbers;

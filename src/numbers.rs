@@ -90,6 +90,26 @@ pub async fn note_graph_error(
     Ok(true)
 }
 
+/// A send refused for the token (190) or a permission (10, 200): the
+/// number must be connected again, which grants them anew.
+pub async fn flag_for_refusal(
+    engine: &Engine,
+    phone_number_id: &str,
+    error: &GraphError,
+) -> Result<bool, store::Error> {
+    if error.is_token_problem() {
+        return note_graph_error(engine, phone_number_id, error).await;
+    }
+    flag_reconnect(
+        engine,
+        &phone_number_id.into(),
+        &format!(
+            "Meta refused a permission the app needs: {error}. Connect WhatsApp again to grant it"
+        ),
+    )
+    .await
+}
+
 /// Meta refused a send for a reason that concerns the whole account: the
 /// number stops sending, with Meta's words as the reason, audited once
 /// (a second refusal while paused changes nothing). Returns whether it

@@ -27,7 +27,7 @@ use crate::{
 type Start = fn(Engine, Stop) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Every worker of an instance, by name.
-const WORKERS: [(&str, Start); 10] = [
+const WORKERS: [(&str, Start); 11] = [
     ("webhook-pipeline", |e, s| Box::pin(pipeline::run(e, s))),
     ("webhook-pipeline", |e, s| Box::pin(pipeline::run(e, s))),
     ("inbound-media", |e, s| Box::pin(media::run(e, s))),
@@ -39,6 +39,9 @@ const WORKERS: [(&str, Start); 10] = [
     ("template-sync", |e, s| Box::pin(templates::sync::run(e, s))),
     ("token-health", |e, s| {
         Box::pin(tokens::run_health_checks(e, s))
+    }),
+    ("number-health", |e, s| {
+        Box::pin(crate::health::probe::run(e, s))
     }),
     ("database-probe", |e, s| Box::pin(database_probe(e, s))),
     ("retention", |e, s| Box::pin(crate::retention::run(e, s))),

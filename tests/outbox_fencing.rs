@@ -132,7 +132,7 @@ async fn a_holder_whose_lease_lapsed_writes_no_outcome(backend: TestBackend) {
     // A wakes up: none of its outcomes are written over B's decisions...
     let (sent, retried, failed) = (&claimed[0], &claimed[1], &claimed[2]);
     assert!(!store
-        .outbox_retry(retried, later, Some((1, "x")), true, later)
+        .outbox_retry(retried, later, Some((Some(1), "x")), true, later)
         .await
         .unwrap());
     assert!(!store

@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::Home/>
                     <Route path=path!("/onboarding") view=|| pages::signed_in("Connect WhatsApp", pages::Onboarding) ssr=SsrMode::Async/>
+                    <Route path=path!("/numbers/:id/health") view=|| pages::signed_in("Number health", pages::Health) ssr=SsrMode::Async/>
                     <Route path=path!("/conversations") view=|| pages::signed_in("Conversations", pages::Conversations) ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view=|| pages::signed_in("Profile", pages::Profile) ssr=SsrMode::Async/>
                     <Route path=path!("/bot") view=|| pages::signed_in("Bot", pages::Bot) ssr=SsrMode::Async/>

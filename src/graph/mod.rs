@@ -4,6 +4,7 @@
 //! secret), so nothing secret reaches a log line.
 
 mod error;
+pub mod health;
 pub mod media;
 mod profile;
 mod proof;

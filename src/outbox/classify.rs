@@ -24,6 +24,13 @@ const ACCOUNT_LOCKED: i64 = 131031;
 const BILLING_PROBLEM: i64 = 131042;
 const BLOCKED_FOR_POLICY: i64 = 368;
 const NOT_REGISTERED: i64 = 133010;
+/// Marketing messages are turned off for the account on the Cloud API:
+/// marketing templates wait, everything else goes on.
+const MARKETING_OFF: i64 = 131063;
+/// The app lacks a permission (10) or the business has not granted it
+/// (200): connecting again grants it.
+const NO_PERMISSION: i64 = 10;
+const PERMISSION_NOT_GRANTED: i64 = 200;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
@@ -36,6 +43,9 @@ pub enum Disposition {
     /// Meta refused sends for the whole account (reference §7's
     /// account-level codes): the number pauses, every message waits.
     PauseNumber,
+    /// Meta refused one kind of message for the account (the restriction
+    /// type naming it): that kind waits, the rest goes on.
+    RestrictKind(&'static str),
     /// Outside the customer's 24-hour window: only a template can go.
     NeedsTemplate,
     /// Will not succeed by trying again.
@@ -68,6 +78,8 @@ pub fn classify(error: &GraphError, attempts: i64, jitter: f64) -> Disposition {
         }
         GraphError::Meta { status, code, .. } => match code {
             131047 => Disposition::NeedsTemplate,
+            &MARKETING_OFF => Disposition::RestrictKind(crate::health::gates::MARKETING_REFUSED),
+            &NO_PERMISSION | &PERMISSION_NOT_GRANTED => Disposition::Reconnect,
             &ACCOUNT_LOCKED | &BILLING_PROBLEM | &BLOCKED_FOR_POLICY | &NOT_REGISTERED => {
                 Disposition::PauseNumber
             }
@@ -136,6 +148,12 @@ mod tests {
             );
         }
         assert_eq!(classify(&meta(400, 100), 1, 0.5), Disposition::Fail);
+        assert_eq!(classify(&meta(403, 10), 1, 0.5), Disposition::Reconnect);
+        assert_eq!(classify(&meta(403, 200), 1, 0.5), Disposition::Reconnect);
+        assert_eq!(
+            classify(&meta(400, 131063), 1, 0.5),
+            Disposition::RestrictKind("MARKETING_MESSAGES_REFUSED")
+        );
         assert_eq!(
             classify(&meta(400, BSUID_NOT_SUPPORTED), 1, 0.5),
             Disposition::Fail

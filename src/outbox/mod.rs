@@ -21,6 +21,7 @@ use crate::{
     accounts::{Caller, Role},
     audit,
     contacts::{self, ContactRow},
+    health,
     ids::ContactId,
     numbers,
     store::{now_millis, NewOutboxRow, StoredTemplate},
@@ -134,6 +135,7 @@ pub async fn queue(
             "No phone number or BSUID is known for this customer.",
         ));
     };
+    let mut category = None;
     if let Content::Template {
         name,
         language,
@@ -144,7 +146,12 @@ pub async fn queue(
             crate::templates::require_sendable(engine, &number.waba_id, name, language, components)
                 .await?;
         require_phone_for(&template, &contact)?;
+        category = Some(template.category);
     }
+    // Meta restricted this kind of message: refused now, with the reason
+    // and the restriction's end, rather than queued to wait.
+    let kind = health::SendKind::of(&message.content, category.as_deref());
+    health::refuse_if_restricted(engine, &number.waba_id, kind, "content").await?;
     if message.content.needs_open_window() {
         require_open_window(
             engine,

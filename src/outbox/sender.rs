@@ -26,9 +26,12 @@ use super::{
 };
 use crate::{
     contacts::{self, Address},
+    health::{self, SendKind},
     numbers,
     secret::Secret,
-    store::{now_millis, Backend, OutboxRow, OutboxState, SenderLease, SentRecord, Store},
+    store::{
+        now_millis, Backend, OutboxRow, OutboxState, RestrictionRow, SenderLease, SentRecord, Store,
+    },
     tokens::{self, TokenError},
     worker::{self, Step, Stop},
     Engine,
@@ -149,6 +152,10 @@ struct Shared {
     /// Set when the token turned out dead or Meta throttled the number:
     /// nothing more is sent, and what is claimed goes back to the queue.
     halted: AtomicBool,
+    /// The number's WABA, and the restrictions Meta has in force on it
+    /// (read again for every batch): the kinds of message they name wait.
+    waba_id: String,
+    restrictions: std::sync::Mutex<Arc<Vec<RestrictionRow>>>,
 }
 
 impl Shared {
@@ -177,7 +184,7 @@ async fn send_for_number(task: NumberSender) {
         if stop.is_stopped() || !held.may_send() {
             break;
         }
-        match engine.store.number(&phone.as_str().into()).await {
+        let waba_id = match engine.store.number(&phone.as_str().into()).await {
             Ok(Some(number)) if number.status.can_send() => {
                 // Meta raised the number's throughput, or an admin changed
                 // the rate: the next batch goes at the new pace.
@@ -188,9 +195,21 @@ async fn send_for_number(task: NumberSender) {
                         *shared.spacing.lock().await = spacing_for(rate);
                     }
                 }
+                number.waba_id.to_string()
             }
             _ => break,
-        }
+        };
+        let restrictions = match engine
+            .store
+            .active_restrictions(&waba_id, now_millis())
+            .await
+        {
+            Ok(restrictions) => Arc::new(restrictions),
+            Err(error) => {
+                tracing::error!(%error, "cannot read the number's restrictions");
+                break;
+            }
+        };
         let claimed = engine
             .store
             .claim_outbox(
@@ -232,6 +251,8 @@ async fn send_for_number(task: NumberSender) {
                         held: held.clone(),
                         spacing: Mutex::new(spacing_for(rate)),
                         halted: AtomicBool::new(false),
+                        waba_id: waba_id.clone(),
+                        restrictions: std::sync::Mutex::new(restrictions.clone()),
                     });
                     shared = Some(made.clone());
                     made
@@ -242,6 +263,10 @@ async fn send_for_number(task: NumberSender) {
                 }
             },
         };
+        *shared
+            .restrictions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = restrictions;
         send_batch(&shared, &mut pairs, rows).await;
         // What the batch left unsent (a lapse of the lease, a halt) goes
         // back at once: left claimed, the next claim would pass over it and
@@ -351,6 +376,19 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
             return settled(row, written);
         }
     };
+    if let Some(wait) = held_back(shared, &content).await {
+        let written = store
+            .outbox_retry(
+                row,
+                wait.until,
+                Some((None, &wait.reason)),
+                false,
+                now_millis(),
+            )
+            .await;
+        settled(row, written);
+        return false;
+    }
     let Some(address) = address_of(store, row).await else {
         let reason = "No phone number or BSUID is known for this customer.";
         let written = store
@@ -416,7 +454,7 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
         Err(error) => {
             let code = error.code();
             let reason = error.to_string();
-            let meta_error = code.map(|c| (c, reason.as_str()));
+            let meta_error = Some((code, reason.as_str()));
             match classify(&error, row.attempts + 1, fastrand::f64()) {
                 Disposition::Retry {
                     after_ms,
@@ -441,7 +479,7 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                 }
                 Disposition::Reconnect => {
                     shared.halted.store(true, Ordering::SeqCst);
-                    let _ = numbers::note_graph_error(&shared.engine, &shared.phone, &error).await;
+                    let _ = numbers::flag_for_refusal(&shared.engine, &shared.phone, &error).await;
                     let written = store.outbox_retry(row, now, meta_error, false, now).await;
                     settled(row, written);
                     return false;
@@ -470,6 +508,28 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                     settled(row, written);
                     return false;
                 }
+                Disposition::RestrictKind(restriction_type) => {
+                    // Meta refused this kind of message for the account:
+                    // such messages wait (this one too) until Meta's health
+                    // status or an admin says it is over; others go on.
+                    let new = store
+                        .restrict_after_refusal(&shared.waba_id, restriction_type, &reason, now)
+                        .await;
+                    // Just learnt: the message is looked at again at once
+                    // (held if it is of that kind). Refused again with the
+                    // restriction known: it backs off like any retry, so a
+                    // kind misread never loops on Meta.
+                    let (at, counted) = match new {
+                        Ok(true) => {
+                            tracing::warn!(phone_number_id = %shared.phone, %reason, "Meta refused a kind of message for the account");
+                            (now, false)
+                        }
+                        _ => (now + RESTRICTED_RECHECK_MS, true),
+                    };
+                    let written = store.outbox_retry(row, at, meta_error, counted, now).await;
+                    settled(row, written);
+                    return false;
+                }
                 Disposition::NeedsTemplate => {
                     metrics::counter!("outbox_failed_total", "reason" => "needs_template")
                         .increment(1);
@@ -488,6 +548,53 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
         }
     };
     settled(row, written)
+}
+
+/// How long a message a restriction holds back waits before it is looked
+/// at again, at most: a restriction Meta's health status shows lifted
+/// early lets it go within this.
+const RESTRICTED_RECHECK_MS: i64 = 60_000;
+
+/// A message a restriction holds back: when to look again, and why.
+struct HeldBack {
+    until: i64,
+    reason: String,
+}
+
+/// Whether a restriction in force stops this message (read with the
+/// batch). A template's category is read only when a restriction cares.
+async fn held_back(shared: &Shared, content: &Content) -> Option<HeldBack> {
+    let restrictions = shared
+        .restrictions
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    if restrictions.is_empty() {
+        return None;
+    }
+    let category = match content {
+        Content::Template { name, language, .. } => shared
+            .engine
+            .store
+            .template(&shared.waba_id, name, language)
+            .await
+            .ok()
+            .flatten()
+            .map(|t| t.category),
+        _ => None,
+    };
+    let restriction =
+        health::gates::blocking(&restrictions, SendKind::of(content, category.as_deref()))?;
+    let now = now_millis();
+    let until = restriction
+        .expires_at
+        .map_or(now + RESTRICTED_RECHECK_MS, |end| {
+            end.min(now + RESTRICTED_RECHECK_MS)
+        });
+    Some(HeldBack {
+        until,
+        reason: health::gates::refusal(restriction),
+    })
 }
 
 /// Logs an outcome write that did not happen: refused by the fence (the

@@ -8,13 +8,13 @@ use crate::{
     ids::ContactScope,
     outbox::{Content, OutboxCallback},
     store::{
-        self, account_events, audit, media, messages, number_errors, numbers, outbox,
-        outgoing_webhooks, statuses, templates, unrouted, webhooks, Store, Tx,
+        self, account_events, account_state, audit, media, messages, number_errors, numbers,
+        outbox, outgoing_webhooks, statuses, templates, unrouted, webhooks, Store, Tx,
     },
     webhook::payload::{InboundMessage, StatusUpdate},
 };
 
-use super::plan::Op;
+use super::plan::{Op, WabaRoute};
 
 /// What applying events did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,6 +57,7 @@ pub async fn apply(
             apply_op(&mut tx, *event_id, op, now, &mut applied).await?;
         }
     }
+    account_state::heard_from(&mut tx, &numbers_heard_from(events), now).await?;
     tx.commit().await?;
     // Then the journal's marks. A crash in between leaves the events
     // pending; applying them again changes nothing (unique keys).
@@ -72,6 +73,29 @@ pub async fn apply(
         })
         .await?;
     Ok(applied)
+}
+
+/// The numbers the batch's messages and statuses came to, each once.
+fn numbers_heard_from(events: &[(i64, Vec<Op>)]) -> Vec<&str> {
+    let mut numbers: Vec<&str> = events
+        .iter()
+        .flat_map(|(_, ops)| ops)
+        .filter_map(|op| match op {
+            Op::Inbound {
+                phone_number_id, ..
+            }
+            | Op::Status {
+                phone_number_id, ..
+            }
+            | Op::NumberErrors {
+                phone_number_id, ..
+            } => Some(phone_number_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    numbers
 }
 
 /// Every customer the batch's events will decide about, with the ids
@@ -281,6 +305,139 @@ async fn apply_op(
             };
             templates::set_changed(tx, &change, now).await?;
             templates::want_sync(tx, waba_id, now).await?;
+        }
+        Op::Restricted { waba, restrictions } => {
+            for restriction in restrictions {
+                let new = account_state::NewRestriction {
+                    waba_id: &waba.waba_id,
+                    restriction_type: &restriction.restriction_type,
+                    expires_at: restriction.expires_at,
+                    remediation: restriction.remediation.as_deref(),
+                    source: account_state::FROM_WEBHOOK,
+                };
+                if account_state::restrict(tx, &new, now).await? {
+                    tracing::warn!(waba_id = %waba.waba_id, restriction = %restriction.restriction_type, "Meta restricted the account");
+                    let detail = serde_json::json!({
+                        "waba_id": waba.waba_id,
+                        "restriction_type": restriction.restriction_type,
+                        "expires_at": restriction.expires_at,
+                        "remediation": restriction.remediation,
+                    });
+                    audit_waba(tx, waba, "waba.restricted", detail, now).await?;
+                }
+            }
+        }
+        Op::Ban { waba, ban } => ban_update(tx, waba, ban, now).await?,
+        Op::Violation { waba, violation } => {
+            if account_state::set_violation(
+                tx,
+                &waba.waba_id,
+                &violation.violation_type,
+                violation.remediation.as_deref(),
+                now,
+            )
+            .await?
+            {
+                tracing::warn!(waba_id = %waba.waba_id, violation = %violation.violation_type, "Meta reports a policy violation");
+                let detail = serde_json::json!({
+                    "waba_id": waba.waba_id,
+                    "violation_type": violation.violation_type,
+                    "remediation": violation.remediation,
+                });
+                audit_waba(tx, waba, "waba.violation", detail, now).await?;
+            }
+        }
+        Op::Granted { waba, event } => {
+            if account_state::set_granted(tx, &waba.waba_id, event, now).await? {
+                let detail = serde_json::json!({ "waba_id": waba.waba_id, "event": event });
+                audit_waba(tx, waba, "waba.access_confirmed", detail, now).await?;
+            }
+        }
+        Op::PricingTier { waba, tier } => {
+            let row = store::PricingTierRow {
+                pricing_category: tier.pricing_category.clone(),
+                effective_month: tier.effective_month.clone(),
+                region: tier.region.clone().unwrap_or_default(),
+                tier: tier.tier.clone(),
+                received_at: now,
+            };
+            if account_state::set_pricing_tier(tx, &waba.waba_id, &row).await? {
+                let detail = serde_json::json!({
+                    "waba_id": waba.waba_id,
+                    "pricing_category": row.pricing_category,
+                    "effective_month": row.effective_month,
+                    "region": row.region,
+                    "tier": row.tier,
+                });
+                audit_waba(tx, waba, "waba.pricing_tier", detail, now).await?;
+            }
+        }
+        Op::Limits {
+            waba,
+            messaging_limit,
+            max_phone_numbers,
+        } => {
+            if account_state::set_limits(
+                tx,
+                &waba.waba_id,
+                messaging_limit.as_deref(),
+                *max_phone_numbers,
+                now,
+            )
+            .await?
+            {
+                let detail = serde_json::json!({
+                    "waba_id": waba.waba_id,
+                    "messaging_limit": messaging_limit,
+                    "max_phone_numbers": max_phone_numbers,
+                });
+                audit_waba(tx, waba, "waba.limits", detail, now).await?;
+            }
+        }
+        Op::NameDecision {
+            waba,
+            display_phone_number,
+            decision,
+            requested_name,
+            rejection_reason,
+        } => {
+            for number in
+                account_state::numbers_shown_as(tx, &waba.waba_id, display_phone_number).await?
+            {
+                let changed = account_state::set_name_decision(
+                    tx,
+                    &number.phone_number_id,
+                    decision,
+                    requested_name.as_deref(),
+                    rejection_reason.as_deref(),
+                )
+                .await?;
+                if changed {
+                    let detail = serde_json::json!({
+                        "phone_number_id": number.phone_number_id,
+                        "decision": decision,
+                        "requested_verified_name": requested_name,
+                        "rejection_reason": rejection_reason,
+                    });
+                    audit::insert_unattended(
+                        tx,
+                        &number.workspace_id,
+                        "number.name_review",
+                        &detail.to_string(),
+                        now,
+                    )
+                    .await?;
+                }
+            }
+        }
+        Op::ProbeNumber {
+            waba_id,
+            display_phone_number,
+        } => {
+            for number in account_state::numbers_shown_as(tx, waba_id, display_phone_number).await?
+            {
+                account_state::want_probe(tx, &number.phone_number_id, now).await?;
+            }
         }
         Op::AppRemoved { waba_id, reason } => {
             for number in numbers::require_reconnect(tx, waba_id, reason, now).await? {
@@ -538,4 +695,56 @@ async fn tell_endpoints(
         queued += u64::from(outgoing_webhooks::enqueue_delivery(tx, &delivery, context.now).await?);
     }
     Ok(queued)
+}
+
+/// Audits an account event in the workspace holding the WABA's numbers
+/// (none while no number of it is connected).
+async fn audit_waba(
+    tx: &mut Tx<'_>,
+    waba: &WabaRoute,
+    action: &str,
+    detail: serde_json::Value,
+    now: i64,
+) -> Result<(), store::Error> {
+    if let Some(workspace_id) = &waba.workspace_id {
+        audit::insert_unattended(tx, workspace_id, action, &detail.to_string(), now).await?;
+    }
+    Ok(())
+}
+
+/// `DISABLED_UPDATE`: a disabled WABA's numbers stop (their messages
+/// wait), a reinstated one's send again; a scheduled disabling is shown.
+/// Audited once per change, however often the webhook comes.
+async fn ban_update(
+    tx: &mut Tx<'_>,
+    waba: &WabaRoute,
+    ban: &crate::webhook::payload::Ban,
+    now: i64,
+) -> Result<(), store::Error> {
+    use crate::webhook::payload::BanState;
+    let state = ban.state.as_str();
+    let changed =
+        account_state::set_ban(tx, &waba.waba_id, state, ban.date.as_deref(), now).await?;
+    let moved = match ban.state {
+        BanState::Disable => {
+            let reason = format!(
+                "Meta disabled this WhatsApp Business Account{}: messages wait until Meta reinstates it",
+                ban.date.as_ref().map(|d| format!(" on {d}")).unwrap_or_default()
+            );
+            account_state::disable_numbers(tx, &waba.waba_id, &reason, now).await?
+        }
+        BanState::Reinstate => account_state::reinstate_numbers(tx, &waba.waba_id, now).await?,
+        BanState::ScheduleForDisable => Vec::new(),
+    };
+    if changed {
+        tracing::warn!(waba_id = %waba.waba_id, state, date = ?ban.date, "Meta changed the account's ban state");
+        let detail = serde_json::json!({
+            "waba_id": waba.waba_id,
+            "ban_state": state,
+            "ban_date": ban.date,
+            "numbers": moved.iter().map(|n| &n.phone_number_id).collect::<Vec<_>>(),
+        });
+        audit_waba(tx, waba, "waba.ban_state", detail, now).await?;
+    }
+    Ok(())
 }

@@ -7,7 +7,8 @@ use crate::{
     outbox::Content,
     store::NumberRoute,
     webhook::payload::{
-        self, Change, Envelope, InboundMessage, Messages, MetaError, Removal, StatusUpdate,
+        self, AccountEvent, Ban, Change, Envelope, InboundMessage, Messages, MetaError,
+        PricingTier, Removal, Restriction, StatusUpdate, Violation,
     },
 };
 
@@ -82,7 +83,55 @@ pub enum Op {
     },
     /// The business removed the app (or the partner): the WABA's numbers
     /// must be reconnected before they can send again.
-    AppRemoved { waba_id: String, reason: String },
+    AppRemoved {
+        waba_id: String,
+        reason: String,
+    },
+    /// Meta restricted kinds of the WABA's sends, each until its end.
+    Restricted {
+        waba: WabaRoute,
+        restrictions: Vec<Restriction>,
+    },
+    /// `DISABLED_UPDATE`: the WABA's numbers stop or send again.
+    Ban {
+        waba: WabaRoute,
+        ban: Ban,
+    },
+    /// `ACCOUNT_VIOLATION`: shown and audited.
+    Violation {
+        waba: WabaRoute,
+        violation: Violation,
+    },
+    /// `PARTNER_ADDED` / `PARTNER_APP_INSTALLED`: the share is confirmed.
+    Granted {
+        waba: WabaRoute,
+        event: String,
+    },
+    PricingTier {
+        waba: WabaRoute,
+        tier: PricingTier,
+    },
+    /// The portfolio's limits (`business_capability_update`, or a quality
+    /// update naming the messaging limit).
+    Limits {
+        waba: WabaRoute,
+        messaging_limit: Option<String>,
+        max_phone_numbers: Option<i64>,
+    },
+    /// Meta decided on a number's display name.
+    NameDecision {
+        waba: WabaRoute,
+        display_phone_number: String,
+        decision: String,
+        requested_name: Option<String>,
+        rejection_reason: Option<String>,
+    },
+    /// Something about the number changed: read it from Meta soon (its
+    /// quality rating is not in the webhook).
+    ProbeNumber {
+        waba_id: String,
+        display_phone_number: String,
+    },
     /// Meta reviewed, paused or disabled a template: its stored status
     /// changes at once (`status` is `None` for events that change none)
     /// and the WABA's templates are read again from Meta.
@@ -94,6 +143,15 @@ pub enum Op {
         status: Option<String>,
         reason: Option<String>,
     },
+}
+
+/// A WABA an account event is about, and the workspace whose numbers it
+/// holds (`None` while none is connected: the notice is kept, nobody is
+/// told).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WabaRoute {
+    pub waba_id: String,
+    pub workspace_id: Option<String>,
 }
 
 /// Where things go: the workspace of a connected number or WABA.
@@ -158,7 +216,7 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
                 }),
             },
             _ => {
-                ops.extend(effect_of(&entry.id, change));
+                ops.extend(effects_of(&entry.id, change, routes));
                 ops.push(Op::Account {
                     change_index,
                     workspace_id: routes.workspace_of_waba(&entry.id),
@@ -207,51 +265,111 @@ fn plan_messages(
     }
 }
 
-/// What an account field does besides being kept (`waba_id` is the
-/// entry's id).
-fn effect_of(waba_id: &str, change: &Change) -> Option<Op> {
+/// What an account field does besides being kept (`entry_id` is the
+/// entry's id, the WABA unless the value names another).
+fn effects_of(entry_id: &str, change: &Change, routes: &impl Routes) -> Vec<Op> {
+    let waba_id = entry_id.to_string();
+    let route = |waba_id: &str| WabaRoute {
+        waba_id: waba_id.to_string(),
+        workspace_id: routes.workspace_of_waba(waba_id),
+    };
     match change {
-        Change::QualityUpdate(update) => match update.throughput {
-            Some(rate) => Some(Op::ThroughputRaised {
-                waba_id: waba_id.to_string(),
-                display_phone_number: update.display_phone_number.clone()?,
-                rate,
-            }),
-            None => Some(Op::Quality {
-                waba_id: waba_id.to_string(),
-                display_phone_number: update.display_phone_number.clone()?,
-                rating: update.rating.clone()?,
-            }),
-        },
-        Change::TemplateStatusUpdate(update) => Some(Op::TemplateStatus {
-            waba_id: waba_id.to_string(),
+        Change::QualityUpdate(update) => {
+            let Some(display) = update.display_phone_number.clone() else {
+                return Vec::new();
+            };
+            let mut ops = vec![Op::ProbeNumber {
+                waba_id: waba_id.clone(),
+                display_phone_number: display.clone(),
+            }];
+            if let Some(rate) = update.throughput {
+                ops.push(Op::ThroughputRaised {
+                    waba_id: waba_id.clone(),
+                    display_phone_number: display.clone(),
+                    rate,
+                });
+            }
+            if let Some(rating) = update.rating.clone() {
+                ops.push(Op::Quality {
+                    waba_id: waba_id.clone(),
+                    display_phone_number: display,
+                    rating,
+                });
+            }
+            if update.messaging_limit.is_some() {
+                ops.push(Op::Limits {
+                    waba: route(&waba_id),
+                    messaging_limit: update.messaging_limit.clone(),
+                    max_phone_numbers: None,
+                });
+            }
+            ops
+        }
+        Change::TemplateStatusUpdate(update) => vec![Op::TemplateStatus {
+            waba_id,
             template_id: update.template_id.clone(),
             name: update.name.clone(),
             language: update.language.clone(),
             status: update.status.clone(),
             reason: update.reason.clone(),
-        }),
+        }],
         Change::TemplateQualityUpdate(update) | Change::TemplateCategoryUpdate(update) => {
-            Some(Op::TemplateChanged {
-                waba_id: waba_id.to_string(),
+            vec![Op::TemplateChanged {
+                waba_id,
                 template_id: update.template_id.clone(),
                 name: update.name.clone(),
                 language: update.language.clone(),
                 quality: update.quality.clone(),
                 category: update.category.clone(),
-            })
+            }]
         }
         Change::AccountUpdate(update) => {
-            let removal = update.removal.as_ref()?;
-            Some(Op::AppRemoved {
-                waba_id: update
-                    .waba_id
-                    .clone()
-                    .unwrap_or_else(|| waba_id.to_string()),
-                reason: removal_reason(removal),
-            })
+            let waba = route(update.waba_id.as_deref().unwrap_or(entry_id));
+            let op = match &update.event {
+                AccountEvent::Removed(removal) => Op::AppRemoved {
+                    waba_id: waba.waba_id,
+                    reason: removal_reason(removal),
+                },
+                AccountEvent::Restricted(restrictions) => Op::Restricted {
+                    waba,
+                    restrictions: restrictions.clone(),
+                },
+                AccountEvent::Ban(ban) => Op::Ban {
+                    waba,
+                    ban: ban.clone(),
+                },
+                AccountEvent::Violation(violation) => Op::Violation {
+                    waba,
+                    violation: violation.clone(),
+                },
+                AccountEvent::Granted { event } => Op::Granted {
+                    waba,
+                    event: event.clone(),
+                },
+                AccountEvent::PricingTier(tier) => Op::PricingTier {
+                    waba,
+                    tier: tier.clone(),
+                },
+                AccountEvent::Other { .. } => return Vec::new(),
+            };
+            vec![op]
         }
-        Change::Messages(_) | Change::Other { .. } => None,
+        Change::CapabilityUpdate(update) => vec![Op::Limits {
+            waba: route(&waba_id),
+            messaging_limit: update.messaging_limit.clone(),
+            max_phone_numbers: update.max_phone_numbers_per_business,
+        }],
+        Change::NameUpdate(update) => match (&update.display_phone_number, &update.decision) {
+            (Some(display), Some(decision)) => vec![Op::NameDecision {
+                waba: route(&waba_id),
+                display_phone_number: display.clone(),
+                decision: decision.clone(),
+                requested_name: update.requested_verified_name.clone(),
+                rejection_reason: update.rejection_reason.clone(),
+            }],
+            _ => Vec::new(),
+        },
+        Change::Messages(_) | Change::Other { .. } => Vec::new(),
     }
 }
 

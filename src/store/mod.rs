@@ -7,6 +7,7 @@
 //! check-then-insert code, so that several Postgres instances stay correct.
 
 pub(crate) mod account_events;
+pub(crate) mod account_state;
 mod accounts;
 mod api_keys;
 pub(crate) mod audit;
@@ -39,6 +40,9 @@ use std::{path::PathBuf, time::SystemTime};
 
 use crate::config::DatabaseUrl;
 
+pub use account_state::{
+    NumberHealthRow, PricingTierRow, ProbeRecord, RestrictionRow, WabaNotices,
+};
 pub use accounts::{Member, Membership, OpenInvite, Role, User, Workspace};
 pub use api_keys::ApiKeyRow;
 pub use audit::AuditEntry;

@@ -23,6 +23,9 @@ text_enum! {
         /// problem, blocked for policy, not registered): queued messages
         /// wait until an admin resumes it once the cause is fixed.
         PausedByMeta = "paused_by_meta",
+        /// Meta disabled the WhatsApp Business Account (`DISABLED_UPDATE`):
+        /// queued messages wait until Meta reinstates it.
+        DisabledByMeta = "disabled_by_meta",
     }
 }
 

@@ -443,7 +443,7 @@ impl Store {
         &self,
         row: &OutboxRow,
         retry_at: i64,
-        error: Option<(i64, &str)>,
+        error: Option<(Option<i64>, &str)>,
         count: bool,
         now: i64,
     ) -> Result<bool> {
@@ -457,7 +457,7 @@ impl Store {
         Ok(with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let held = sqlx::query(&this_message)
-                .bind(retry_at).bind(counted).bind(error.map(|e| e.0)).bind(error.map(|e| e.1)).bind(now).bind(row.id)
+                .bind(retry_at).bind(counted).bind(error.and_then(|e| e.0)).bind(error.map(|e| e.1)).bind(now).bind(row.id)
                 .bind(row.claim_epoch)
                 .execute(&mut *tx).await?
                 .rows_affected() == 1;

@@ -76,7 +76,9 @@ pub async fn welcome() -> Result<WelcomeView, UiError> {
                 use switchboard::numbers::NumberStatus;
                 matches!(
                     n.status,
-                    NumberStatus::ReconnectNeeded | NumberStatus::PausedByMeta
+                    NumberStatus::ReconnectNeeded
+                        | NumberStatus::PausedByMeta
+                        | NumberStatus::DisabledByMeta
                 )
             })
             .map(super::onboarding::number_view)

@@ -67,6 +67,8 @@ pub struct ThreadView {
     pub now: i64,
     /// Agents and up may reply.
     pub can_reply: bool,
+    /// The number's health in one word (its Health page says more).
+    pub number_health: String,
 }
 
 /// `search`: only customers whose name, username, phone or BSUID contains
@@ -104,6 +106,15 @@ pub async fn conversation_thread(
     let window =
         switchboard::outbox::window(&engine, &caller, &phone_number_id, contact.id.as_str())
             .await?;
+    let number = switchboard::numbers::owned(
+        &engine,
+        &caller.workspace.id,
+        &phone_number_id.as_str().into(),
+    )
+    .await?;
+    let number_health = switchboard::health::word_of(&engine, &number)
+        .await
+        .map_err(switchboard::Error::from)?;
     Ok(ThreadView {
         contact: ContactView {
             id: contact.id.to_string(),
@@ -143,6 +154,7 @@ pub async fn conversation_thread(
         window_closes_at: window.closes_at,
         now: switchboard::store::now_millis(),
         can_reply: caller.role >= Role::Agent,
+        number_health,
     })
 }
 

@@ -60,6 +60,9 @@ pub struct NumberView {
     /// The latest error Meta reported for the number as a whole (not tied
     /// to one message), in Meta's words.
     pub meta_error: Option<String>,
+    /// The number's health in one word (healthy, limited, paused...);
+    /// its Health page says more.
+    pub health: String,
 }
 
 #[cfg(feature = "ssr")]
@@ -100,6 +103,7 @@ pub(crate) fn number_view(number: switchboard::store::NumberRow) -> NumberView {
         status_reason: number.status_reason,
         send_rate: number.send_rate,
         meta_error: None,
+        health: String::new(),
     }
 }
 
@@ -213,8 +217,12 @@ pub async fn list_numbers() -> Result<Vec<NumberView>, UiError> {
             .number_errors(&caller.workspace.id, number.phone_number_id.as_str(), 1)
             .await
             .map_err(switchboard::Error::from)?;
+        let word = switchboard::health::word_of(&engine, &number)
+            .await
+            .map_err(switchboard::Error::from)?;
         let mut view = number_view(number);
         view.meta_error = latest.first().map(in_metas_words);
+        view.health = word;
         views.push(view);
     }
     Ok(views)

@@ -118,7 +118,9 @@ pub fn Conversations() -> impl IntoView {
                                 <p class="notice" role="status">"The contact was erased, with their messages and files."</p>
                             }.into_any(),
                             Ok(None) => view! { <p class="notice">"Choose a conversation."</p> }.into_any(),
-                            Ok(Some(thread)) => thread.lines.into_iter().map(|line| {
+                            Ok(Some(thread)) => view! {
+                                <NumberHealth number=selected().map(|(n, _)| n).unwrap_or_default() word=thread.number_health.clone()/>
+                                {thread.lines.into_iter().map(|line| {
                                 let (mark, class) = ticks(line.status.as_deref());
                                 let side = if line.inbound { "bubble inbound" } else { "bubble outbound" };
                                 view! {
@@ -135,7 +137,8 @@ pub fn Conversations() -> impl IntoView {
                                         </footer>
                                     </div>
                                 }
-                            }).collect_view().into_any(),
+                            }).collect_view()}
+                            }.into_any(),
                         })}
                     </Transition>
                     </Show>
@@ -532,4 +535,19 @@ fn TemplatePicker(target: StoredValue<(String, String)>, refresh: RwSignal<u32>)
             })}
         </Transition>
     }
+}
+
+/// The number's health in one word, when it is not healthy, linking to
+/// its Health page.
+#[component]
+fn NumberHealth(number: String, word: String) -> impl IntoView {
+    (word != "healthy").then(|| {
+        view! {
+            <p class="number-health">
+                <a class=format!("badge health-{word}") href=format!("/numbers/{number}/health") data-health=word.clone()>
+                    "This number: "{word.clone()}
+                </a>
+            </p>
+        }
+    })
 }

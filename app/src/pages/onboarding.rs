@@ -309,7 +309,7 @@ fn Numbers(connection: Connection) -> impl IntoView {
                 Ok(list) if list.is_empty() => view! { <p class="muted">"No number is connected yet."</p> }.into_any(),
                 Ok(list) => view! {
                     <table class="table numbers">
-                        <thead><tr><th>"Number"</th><th>"Name"</th><th>"Quality"</th><th>"Status"</th><th>"Messages/s"</th><th></th></tr></thead>
+                        <thead><tr><th>"Number"</th><th>"Name"</th><th>"Quality"</th><th>"Status"</th><th>"Health"</th><th>"Messages/s"</th><th></th></tr></thead>
                         <tbody>{list.into_iter().map(|n| view! { <NumberRow number=n connection=connection/> }).collect_view()}</tbody>
                     </table>
                 }.into_any(),
@@ -353,6 +353,10 @@ fn NumberRow(number: NumberView, connection: Connection) -> impl IntoView {
                 {number.meta_error.clone().map(|e| view! {
                     <p class="small meta-error">"Meta reported: "{e}</p>
                 })}
+            </td>
+            <td>
+                <a class=format!("badge health-{}", number.health) href=format!("/numbers/{}/health", number.phone_number_id)
+                    data-health=number.health.clone()>{number.health.clone()}</a>
             </td>
             <td>
                 <SendRate phone=number.phone_number_id.clone() rate=number.send_rate connection/>
@@ -418,6 +422,7 @@ fn status_in_words(status: &str) -> &'static str {
         "onboarding" => "Connecting",
         "reconnect_needed" => "Reconnect needed",
         "paused_by_meta" => "Paused by Meta",
+        "disabled_by_meta" => "Disabled by Meta",
         "disconnected" => "Disconnected",
         _ => "Unknown",
     }

@@ -209,6 +209,16 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
         false,
         &[("phone_number_id", "106540352242922")],
     ),
+    (
+        "number_health",
+        false,
+        &[("phone_number_id", "106540352242922")],
+    ),
+    (
+        "fix_number_health",
+        false,
+        &[("phone_number_id", "106540352242922"), ("fix", "refresh")],
+    ),
     ("list_api_keys", false, &[]),
     ("create_api_key", false, &[("name", "CRM"), ("send", "on")]),
     ("revoke_api_key", false, &[("id", "key_x")]),
@@ -387,6 +397,20 @@ async fn roles_limit_what_members_may_do() {
         .call("resume_number", &[("phone_number_id", "106540352242922")])
         .await;
     assert_eq!(status, 403, "{body}");
+    // The connection doctor reads the token's scopes: admins only.
+    for (name, args) in [
+        (
+            "number_health",
+            &[("phone_number_id", "106540352242922")][..],
+        ),
+        (
+            "fix_number_health",
+            &[("phone_number_id", "106540352242922"), ("fix", "refresh")][..],
+        ),
+    ] {
+        let (status, body) = agent.call(name, args).await;
+        assert_eq!(status, 403, "{name}: {body}");
+    }
     let (status, body) = agent
         .call(
             "erase_contact",

@@ -1,54 +1,10 @@
-//! The account fields Switchboard acts on: the business removing the app,
-//! a number's quality, a template's review. Each keeps its value as
+//! The account fields Switchboard acts on besides `account_update`
+//! (`account_update.rs`): a number's quality, a template's review. Each keeps its value as
 //! received, for the account events the store keeps.
 
 use serde_json::Value;
 
-use super::scalar;
-
-/// An `account_update`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AccountUpdate {
-    /// The WABA the value names, if it does (the entry id may then be a
-    /// business portfolio).
-    pub waba_id: Option<String>,
-    /// Set when the update says the business removed the app.
-    pub removal: Option<Removal>,
-    pub raw: Value,
-}
-
-/// The business removed the app (or the partner), or deleted the account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Removal {
-    /// Meta's event, e.g. `PARTNER_APP_UNINSTALLED`.
-    pub event: String,
-    /// `disconnection_info.reason`, when given.
-    pub reason: Option<String>,
-}
-
-impl AccountUpdate {
-    pub fn read(value: Value) -> Self {
-        Self {
-            waba_id: scalar::text(&value["waba_info"]["waba_id"]),
-            removal: Removal::read(&value),
-            raw: value,
-        }
-    }
-}
-
-impl Removal {
-    fn read(value: &Value) -> Option<Self> {
-        let event = value["event"].as_str()?;
-        matches!(
-            event,
-            "PARTNER_APP_UNINSTALLED" | "PARTNER_REMOVED" | "ACCOUNT_DELETED"
-        )
-        .then(|| Self {
-            event: event.to_string(),
-            reason: scalar::string(&value["disconnection_info"]["reason"]),
-        })
-    }
-}
+use super::{account_update::messaging_limit, scalar};
 
 /// A `phone_number_quality_update`.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +16,10 @@ pub struct QualityUpdate {
     /// The messages per second Meta now allows the number, when the event
     /// raised it (`THROUGHPUT_UPGRADE`).
     pub throughput: Option<i64>,
+    /// The portfolio's messaging limit, when the event names it
+    /// (`max_daily_conversations_per_business`; `current_limit` before
+    /// Meta removed it).
+    pub messaging_limit: Option<String>,
     pub raw: Value,
 }
 
@@ -75,6 +35,8 @@ impl QualityUpdate {
             display_phone_number: scalar::text(&value["display_phone_number"]),
             rating: rating_of(&value),
             throughput: upgraded.then_some(UPGRADED_THROUGHPUT),
+            messaging_limit: messaging_limit(&value["max_daily_conversations_per_business"])
+                .or_else(|| messaging_limit(&value["current_limit"])),
             raw: value,
         }
     }
@@ -179,26 +141,6 @@ mod tests {
             ("order_ready", "en_US")
         );
         assert_eq!(update.status.as_deref(), Some("PAUSED"));
-    }
-
-    #[test]
-    fn the_app_removed_is_told_from_other_account_updates() {
-        let removed = AccountUpdate::read(json!({ "event": "PARTNER_APP_UNINSTALLED",
-            "waba_info": { "waba_id": 524126980791429_u64 }, "disconnection_info": { "reason": "USER_ACTION" } }));
-        assert_eq!(removed.waba_id.as_deref(), Some("524126980791429"));
-        assert_eq!(
-            removed.removal,
-            Some(Removal {
-                event: "PARTNER_APP_UNINSTALLED".into(),
-                reason: Some("USER_ACTION".into()),
-            })
-        );
-        let deleted = AccountUpdate::read(json!({ "event": "ACCOUNT_DELETED" }));
-        assert_eq!(deleted.waba_id, None);
-        assert_eq!(deleted.removal.unwrap().reason, None);
-        let verified =
-            AccountUpdate::read(json!({ "event": "VERIFIED_ACCOUNT", "phone_number": "1555" }));
-        assert_eq!(verified.removal, None);
     }
 
     #[test]

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    account::{AccountUpdate, QualityUpdate, TemplateStatusUpdate, TemplateUpdate},
+    account::{QualityUpdate, TemplateStatusUpdate, TemplateUpdate},
+    account_update::{AccountUpdate, CapabilityUpdate, NameUpdate},
     messages::Messages,
     scalar,
 };
@@ -17,6 +18,8 @@ const QUALITY_UPDATE: &str = "phone_number_quality_update";
 const TEMPLATE_STATUS_UPDATE: &str = "message_template_status_update";
 const TEMPLATE_QUALITY_UPDATE: &str = "message_template_quality_update";
 const TEMPLATE_CATEGORY_UPDATE: &str = "template_category_update";
+const CAPABILITY_UPDATE: &str = "business_capability_update";
+const NAME_UPDATE: &str = "phone_number_name_update";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(from = "Wire")]
@@ -33,6 +36,10 @@ pub enum Change {
     TemplateQualityUpdate(TemplateUpdate),
     /// Meta moved a template to another category.
     TemplateCategoryUpdate(TemplateUpdate),
+    /// The portfolio's limits changed.
+    CapabilityUpdate(CapabilityUpdate),
+    /// Meta decided on a number's display name.
+    NameUpdate(NameUpdate),
     /// A field Switchboard does not act on: kept as received.
     Other { field: String, value: Value },
 }
@@ -57,6 +64,8 @@ impl From<Wire> for Change {
             TEMPLATE_STATUS_UPDATE => Self::TemplateStatusUpdate(TemplateStatusUpdate::read(value)),
             TEMPLATE_QUALITY_UPDATE => Self::TemplateQualityUpdate(TemplateUpdate::read(value)),
             TEMPLATE_CATEGORY_UPDATE => Self::TemplateCategoryUpdate(TemplateUpdate::read(value)),
+            CAPABILITY_UPDATE => Self::CapabilityUpdate(CapabilityUpdate::read(value)),
+            NAME_UPDATE => Self::NameUpdate(NameUpdate::read(value)),
             _ => Self::Other { field, value },
         }
     }
@@ -72,6 +81,8 @@ impl Change {
             Self::TemplateStatusUpdate(_) => TEMPLATE_STATUS_UPDATE,
             Self::TemplateQualityUpdate(_) => TEMPLATE_QUALITY_UPDATE,
             Self::TemplateCategoryUpdate(_) => TEMPLATE_CATEGORY_UPDATE,
+            Self::CapabilityUpdate(_) => CAPABILITY_UPDATE,
+            Self::NameUpdate(_) => NAME_UPDATE,
             Self::Other { field, .. } => field,
         }
     }
@@ -86,6 +97,8 @@ impl Change {
             Self::TemplateQualityUpdate(change) | Self::TemplateCategoryUpdate(change) => {
                 &change.raw
             }
+            Self::CapabilityUpdate(change) => &change.raw,
+            Self::NameUpdate(change) => &change.raw,
             Self::Other { value, .. } => value,
         }
     }

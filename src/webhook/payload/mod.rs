@@ -8,13 +8,18 @@
 //! else: the planner works on these types only.
 
 mod account;
+mod account_update;
 mod change;
 mod envelope;
 mod identity;
 mod messages;
 mod scalar;
 
-pub use account::{AccountUpdate, QualityUpdate, Removal, TemplateStatusUpdate, TemplateUpdate};
+pub use account::{QualityUpdate, TemplateStatusUpdate, TemplateUpdate};
+pub use account_update::{
+    messaging_limit, AccountEvent, AccountUpdate, Ban, BanState, CapabilityUpdate, NameUpdate,
+    PricingTier, Removal, Restriction, Violation,
+};
 pub use change::Change;
 pub use envelope::{parse, Entry, Envelope, Rejection};
 pub use identity::{is_phone, Identity, IdentityChange};
