@@ -125,5 +125,8 @@ pub async fn load_rate_card(data: MultipartData) -> Result<String, UiError> {
     let card =
         switchboard::costs::load_rate_card(&engine.store, &caller, name.as_deref(), &bytes).await?;
     let plural = if card.markets == 1 { "" } else { "s" };
-    Ok(format!("Rate card loaded: {} market{plural}.", card.markets))
+    Ok(format!(
+        "Rate card loaded: {} market{plural}.",
+        card.markets
+    ))
 }
