@@ -9,6 +9,7 @@ pub mod bot;
 pub mod config;
 pub mod contacts;
 pub mod conversations;
+pub mod costs;
 pub mod data_rights;
 pub mod egress;
 mod error;

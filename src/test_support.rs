@@ -169,3 +169,34 @@ pub async fn thread_with(
         None => Vec::new(),
     }
 }
+
+/// Counts a status's `pricing` for `wamid` as the pipeline does, in a
+/// transaction of its own (for upgrade tests, without Meta's webhook).
+pub async fn apply_status_with_pricing(
+    store: &Store,
+    workspace_id: &str,
+    phone_number_id: &str,
+    wamid: &str,
+    phone: &str,
+    pricing: &serde_json::Value,
+) {
+    let status = serde_json::json!({ "statuses": [{ "id": wamid, "status": "delivered", "timestamp": "1767225600", "recipient_id": phone, "pricing": pricing }] });
+    let update = crate::webhook::payload::Messages::read(status)
+        .statuses
+        .remove(0)
+        .received(0);
+    let pricing = update.pricing.as_ref().expect("pricing");
+    let mut tx = store.begin().await.expect("a transaction");
+    crate::costs::record(
+        &mut tx,
+        workspace_id,
+        phone_number_id,
+        wamid,
+        update.at,
+        pricing,
+        Some(phone),
+    )
+    .await
+    .expect("recorded");
+    tx.commit().await.expect("committed");
+}

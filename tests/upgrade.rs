@@ -18,6 +18,7 @@ on_both_backends!(
     contacts_are_made_for_every_customer_of_a_populated_database,
     accounts_and_contacts_of_a_populated_database_take_two_factor_and_erasure,
     templates_of_a_populated_database_keep_their_reasons_and_take_a_quality,
+    a_populated_database_takes_the_cost_ledger,
 );
 
 /// The last migration before contacts.
@@ -316,4 +317,64 @@ async fn templates_of_a_populated_database_keep_their_reasons_and_take_a_quality
         (now.rejected_reason.as_deref(), now.quality.as_deref()),
         (Some("INCORRECT_CATEGORY"), Some("RED"))
     );
+}
+
+/// The cost ledger (0021) on a database filled by the schema before it
+/// (0019; 0020 is another change's): every message stays, the ledger
+/// starts empty, and a status with pricing is then counted once.
+async fn a_populated_database_takes_the_cost_ledger(backend: TestBackend) {
+    let db = TestDatabase::create(backend).await;
+    old_schema(&db, backend, 19, &old_rows()).await;
+    let store: Store = db.open_store().await;
+    for (table, rows) in [
+        ("messages", 5),
+        ("outbox", 3),
+        ("inbound_media", 1),
+        ("whatsapp_numbers", 2),
+    ] {
+        assert_eq!(count_rows(&db, table).await, rows, "{table} kept");
+    }
+    assert!(store
+        .cost_ledger(WORKSPACE, None, None)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.rate_card(WORKSPACE).await.unwrap().is_none());
+    // Meta's status for the message sent before the upgrade, twice.
+    let pricing = serde_json::json!({ "billable": true, "pricing_model": "PMP", "type": "regular", "category": "utility" });
+    for _ in 0..2 {
+        switchboard::test_support::apply_status_with_pricing(
+            &store, WORKSPACE, NUMBER_A, "wamid.a2", PHONE, &pricing,
+        )
+        .await;
+    }
+    let rows = store.cost_ledger(WORKSPACE, None, None).await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (
+            rows[0].category.as_str(),
+            rows[0].market.as_str(),
+            rows[0].billable,
+            rows[0].free
+        ),
+        ("utility", "North America", 1, 0)
+    );
+}
+
+async fn count_rows(db: &TestDatabase, table: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    match &db.url {
+        DatabaseUrl::Sqlite(url) => {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            let (count,): (i64,) = sqlx::query_as(&sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            count
+        }
+        DatabaseUrl::Postgres(url) => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            let (count,): (i64,) = sqlx::query_as(&sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            count
+        }
+    }
 }

@@ -82,6 +82,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/outgoing-webhooks") view=|| pages::signed_in("Outgoing webhooks", pages::OutgoingWebhooks) ssr=SsrMode::Async/>
                     // The page's first address, kept for bookmarks.
                     <Route path=path!("/settings/webhooks") view=|| view! { <Redirect path="/settings/outgoing-webhooks"/> } ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/costs") view=|| pages::signed_in("Costs", pages::Costs) ssr=SsrMode::Async/>
                     <Route path=path!("/settings/api-keys") view=|| pages::signed_in("API keys", pages::ApiKeys) ssr=SsrMode::Async/>
                     <Route path=path!("/settings/api") view=|| pages::signed_in("API reference", pages::ApiReference) ssr=SsrMode::Async/>
                     <Route path=path!("/sign-in") view=pages::SignInPage/>

@@ -2,9 +2,11 @@
 //! as of November 2026): the Health page warns 90 days before the
 //! pinned version stops working.
 
-/// `(version, last day available as (year, month, day))`; `None`: Meta
-/// has not said yet.
-const VERSIONS: [(&str, Option<(i64, i64, i64)>); 10] = [
+/// A civil date: (year, month, day).
+type Day = (i64, i64, i64);
+
+/// `(version, last day available)`; `None`: Meta has not said yet.
+const VERSIONS: [(&str, Option<Day>); 10] = [
     ("v27.0", None),
     ("v26.0", None),
     ("v25.0", Some((2028, 7, 29))),

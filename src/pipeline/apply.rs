@@ -634,6 +634,25 @@ async fn status(
         None => store::contacts::of_message(tx, context.phone_number_id, &update.wamid).await?,
     };
     let new_receipt = statuses::insert(tx, &receipt).await?;
+    if let Some(pricing) = &update.pricing {
+        // Once per message, whichever of its statuses comes first; the
+        // market from the recipient's phone, when anyone shows it.
+        let phone = update
+            .identity
+            .phone
+            .as_deref()
+            .or_else(|| contact.as_ref().and_then(|c| c.phone.as_deref()));
+        crate::costs::record(
+            tx,
+            context.workspace_id,
+            context.phone_number_id,
+            &update.wamid,
+            update.at,
+            pricing,
+            phone,
+        )
+        .await?;
+    }
     if let Some(callback) = update
         .callback_data
         .as_deref()

@@ -42,6 +42,7 @@ pub mod api_reference;
 pub mod audit;
 pub mod bot;
 pub mod conversations;
+pub mod costs;
 pub mod health;
 pub mod installation;
 pub mod members;

@@ -139,6 +139,7 @@ pub fn Settings() -> impl IntoView {
                     <A href="/settings/events">"Webhook events"</A>
                     <A href="/settings/outgoing-webhooks">"Outgoing webhooks"</A>
                     <A href="/settings/api-keys">"API keys"</A>
+                    <A href="/settings/costs">"Costs"</A>
                 </nav>
             </Show>
             <p><A href="/settings/api">"Integration API reference"</A></p>

@@ -12,6 +12,7 @@ mod messages;
 mod numbers;
 pub mod openapi;
 mod templates;
+mod usage;
 
 use std::sync::OnceLock;
 
@@ -53,6 +54,7 @@ fn endpoints() -> Vec<Endpoint> {
         templates::list(),
         contacts::export(),
         contacts::erase(),
+        usage::usage(),
     ]
 }
 

@@ -77,6 +77,8 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
     ("list_invites", false, &[]),
     ("revoke_invite", false, &[("id", "x")]),
     ("audit_log", false, &[]),
+    ("cost_ledger", false, &[]),
+    ("load_rate_card", false, &[("rate_card", "x")]),
     ("api_document", false, &[]),
     ("list_templates", false, &[]),
     (
@@ -375,6 +377,8 @@ async fn roles_limit_what_members_may_do() {
         ("list_invites", &[][..]),
         ("revoke_invite", &[("id", "x")][..]),
         ("audit_log", &[][..]),
+        ("cost_ledger", &[][..]),
+        ("load_rate_card", &[("rate_card", "x")][..]),
         (
             "erase_contact",
             &[("contact_id", "ct_00000000000000000000000000000000")][..],
@@ -391,8 +395,35 @@ async fn roles_limit_what_members_may_do() {
         let (status, body) = viewer.call(name, args).await;
         assert_eq!(status, 403, "{name}: {body}");
     }
-    // Only admins erase customers, or resume a number Meta paused.
+    // Only admins erase customers, or resume a number Meta paused, or
+    // see costs and load a rate card.
     let mut agent = member(&app, &mut owner, "agent@example.com", "agent").await;
+    for (name, args) in [
+        ("cost_ledger", &[][..]),
+        ("load_rate_card", &[("rate_card", "x")][..]),
+    ] {
+        let (status, body) = agent.call(name, args).await;
+        assert_eq!(status, 403, "{name}: {body}");
+    }
+    assert_eq!(admin.call("cost_ledger", &[]).await.0, 200);
+    let (status, body) = admin
+        .call(
+            "load_rate_card",
+            &[("rate_card", "Market,Currency,Marketing\nIndia,INR,abc\n")],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Line 2: the marketing rate"), "{body}");
+    let (status, body) = admin
+        .call(
+            "load_rate_card",
+            &[("rate_card", "Market,Currency,Marketing\nIndia,INR,0.78\n")],
+        )
+        .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "\"Rate card loaded: 1 market.\"")
+    );
     let (status, body) = agent
         .call("resume_number", &[("phone_number_id", "106540352242922")])
         .await;

@@ -15,7 +15,7 @@ pub const JSON_INPUT: &[&str] = &[
     "create_template",
     "edit_template",
 ];
-pub const MULTIPART_INPUT: &[&str] = &["upload_profile_picture", "send_file"];
+pub const MULTIPART_INPUT: &[&str] = &["upload_profile_picture", "send_file", "load_rate_card"];
 
 pub struct TestApp {
     pub base: String,

@@ -21,7 +21,7 @@ use crate::{
 
 /// Checks `body` against what the document says `method path` answers
 /// with `status`; objects may carry no property the document omits.
-fn conforms(document: &Value, path: &str, method: &str, status: u16, body: &Value) {
+pub(crate) fn conforms(document: &Value, path: &str, method: &str, status: u16, body: &Value) {
     let errors = violations(document, path, method, status, body);
     assert!(
         errors.is_empty(),
@@ -69,7 +69,7 @@ fn strict(mut schema: Value) -> Value {
     schema
 }
 
-async fn document(app: &TestApp) -> Value {
+pub(crate) async fn document(app: &TestApp) -> Value {
     let (status, document, _) =
         call(app, Method::GET, "/api/v1/openapi.json", None, None, None).await;
     assert_eq!(status, 200);

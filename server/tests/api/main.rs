@@ -11,4 +11,5 @@ mod lifecycle;
 mod media;
 mod observability;
 mod pages;
+mod usage;
 mod webhooks;

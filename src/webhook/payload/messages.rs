@@ -59,6 +59,45 @@ pub struct Status {
     pub error: Option<MetaError>,
     /// `biz_opaque_callback_data`: what the send carried, echoed.
     pub callback_data: Option<String>,
+    /// What Meta charges for the message (absent on failed statuses).
+    pub pricing: Option<Pricing>,
+}
+
+/// A status's `pricing` object (reference meta-2026 §4), read tolerantly:
+/// any field may be absent (old payloads lack `type`, `billable` is
+/// deprecated), and values nobody has listed yet are kept as named. `raw`
+/// is the object as received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pricing {
+    pub pricing_model: Option<String>,
+    pub billable: Option<bool>,
+    /// `regular`, `free_customer_service`, `free_entry_point`...
+    pub kind: Option<String>,
+    /// `marketing`, `utility`, `authentication`, `service`...
+    pub category: Option<String>,
+    pub raw: Value,
+}
+
+impl Pricing {
+    fn read(pricing: &Value) -> Option<Self> {
+        pricing.is_object().then(|| Self {
+            category: scalar::string(&pricing["category"]).filter(|c| !c.is_empty()),
+            pricing_model: scalar::string(&pricing["pricing_model"]),
+            billable: pricing["billable"].as_bool(),
+            kind: scalar::string(&pricing["type"]).filter(|t| !t.is_empty()),
+            raw: pricing.clone(),
+        })
+    }
+
+    /// Whether Meta charges the message: `billable` when given, else what
+    /// the type says (`regular` is charged, `free_*` are not). With
+    /// neither (no known payload), it counts as charged, so an estimate
+    /// errs on the side of cost.
+    pub fn is_billable(&self) -> bool {
+        self.billable
+            .or_else(|| self.kind.as_deref().map(|kind| kind == "regular"))
+            .unwrap_or(true)
+    }
 }
 
 /// An error Meta reports with a status or a change.
@@ -96,6 +135,7 @@ pub struct StatusUpdate {
     pub error_title: Option<String>,
     pub error_details: Option<String>,
     pub callback_data: Option<String>,
+    pub pricing: Option<Pricing>,
 }
 
 impl Messages {
@@ -195,6 +235,7 @@ impl Status {
             at: scalar::millis(&status["timestamp"]),
             error: status["errors"].get(0).map(MetaError::read),
             callback_data: scalar::string(&status["biz_opaque_callback_data"]),
+            pricing: Pricing::read(&status["pricing"]),
         })
     }
 
@@ -212,6 +253,7 @@ impl Status {
             error_title: error.title,
             error_details: error.details,
             callback_data: self.callback_data,
+            pricing: self.pricing,
         }
     }
 }
@@ -434,6 +476,39 @@ mod tests {
             })
         );
         assert_eq!(change.raw, value);
+    }
+
+    #[test]
+    fn pricing_is_read_tolerantly_and_kept_verbatim() {
+        let value = json!({ "statuses": [
+            { "id": "wamid.P1", "status": "delivered", "timestamp": "1",
+              "pricing": { "billable": false, "pricing_model": "PMP", "type": "free_entry_point", "category": "referral_conversion", "extra": 1 } },
+            { "id": "wamid.P2", "status": "sent", "pricing": { "pricing_model": "PMP", "type": "regular", "category": "marketing_lite" } },
+            { "id": "wamid.P3", "status": "sent", "pricing": { "billable": true, "pricing_model": "CBP", "category": "utility" } },
+            { "id": "wamid.P4", "status": "sent", "pricing": { "pricing_model": "PMP", "type": "free_customer_service" } },
+            { "id": "wamid.P5", "status": "failed", "pricing": "none" },
+        ] });
+        let priced: Vec<Option<Pricing>> =
+            statuses(&value, 0).into_iter().map(|s| s.pricing).collect();
+        let entry = priced[0].as_ref().unwrap();
+        assert_eq!(entry.kind.as_deref(), Some("free_entry_point"));
+        assert_eq!(entry.category.as_deref(), Some("referral_conversion"));
+        assert!(!entry.is_billable());
+        assert_eq!(entry.raw["extra"], 1, "kept verbatim");
+        let lite = priced[1].as_ref().unwrap();
+        assert_eq!(
+            (lite.billable, lite.is_billable()),
+            (None, true),
+            "derived from the type"
+        );
+        let old = priced[2].as_ref().unwrap();
+        assert_eq!((old.kind.as_deref(), old.is_billable()), (None, true));
+        let bare = priced[3].as_ref().unwrap();
+        assert_eq!(
+            (bare.category.as_deref(), bare.is_billable()),
+            (None, false)
+        );
+        assert_eq!(priced[4], None);
     }
 
     #[test]

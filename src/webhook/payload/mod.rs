@@ -24,5 +24,6 @@ pub use change::Change;
 pub use envelope::{parse, Entry, Envelope, Rejection};
 pub use identity::{is_phone, Identity, IdentityChange};
 pub use messages::{
-    status_rank, summary, InboundMessage, Message, Messages, MetaError, Status, StatusUpdate,
+    status_rank, summary, InboundMessage, Message, Messages, MetaError, Pricing, Status,
+    StatusUpdate,
 };

@@ -1,0 +1,134 @@
+//! SQL for the cost ledger: each business message's `pricing` kept once
+//! (keyed by number and wamid), the per-month counts it moves, and the
+//! workspace's rate card.
+
+use super::{with_pool, with_tx, Result, Store, Tx};
+
+/// A message's pricing, as the first status that carried it showed it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewPricing<'a> {
+    pub workspace_id: &'a str,
+    pub phone_number_id: &'a str,
+    pub wamid: &'a str,
+    /// `YYYY-MM`, UTC, of the status's timestamp.
+    pub month: &'a str,
+    pub pricing_model: Option<&'a str>,
+    pub billable_field: Option<bool>,
+    /// Whether it counts as billed (`billable`, else derived from `type`).
+    pub billable: bool,
+    pub pricing_type: Option<&'a str>,
+    pub category: Option<&'a str>,
+    /// Meta's market of the recipient; `None` when their phone is unknown.
+    pub market: Option<&'a str>,
+    /// The `pricing` object as received.
+    pub pricing: &'a str,
+    pub at: i64,
+}
+
+/// Keeps the pricing once per message, and counts it in the ledger the
+/// first time only; returns whether it was new.
+pub(crate) async fn record(tx: &mut Tx<'_>, new: &NewPricing<'_>) -> Result<bool> {
+    let category = new.category.unwrap_or_default();
+    let pricing_type = new.pricing_type.unwrap_or_default();
+    let market = new.market.unwrap_or_default();
+    let (billable, free) = if new.billable { (1_i64, 0_i64) } else { (0, 1) };
+    Ok(with_tx!(tx, conn => {
+        let inserted = sqlx::query(
+            "INSERT INTO message_pricing (phone_number_id, wamid, workspace_id, month, pricing_model, billable, pricing_type, category, market, pricing, priced_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (phone_number_id, wamid) DO NOTHING",
+        )
+        .bind(new.phone_number_id).bind(new.wamid).bind(new.workspace_id).bind(new.month)
+        .bind(new.pricing_model).bind(new.billable_field).bind(new.pricing_type).bind(category)
+        .bind(new.market).bind(new.pricing).bind(new.at)
+        .execute(&mut *conn).await?
+        .rows_affected() == 1;
+        if inserted {
+            sqlx::query(
+                "INSERT INTO cost_ledger (workspace_id, phone_number_id, month, category, pricing_type, market, billable, free)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (workspace_id, month, phone_number_id, category, pricing_type, market)
+                 DO UPDATE SET billable = cost_ledger.billable + excluded.billable, free = cost_ledger.free + excluded.free",
+            )
+            .bind(new.workspace_id).bind(new.phone_number_id).bind(new.month).bind(category)
+            .bind(pricing_type).bind(market).bind(billable).bind(free)
+            .execute(&mut *conn).await?;
+        }
+        inserted
+    }))
+}
+
+/// One row of the ledger as stored: '' for an absent type, category or an
+/// unknown market.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LedgerCount {
+    pub phone_number_id: String,
+    pub month: String,
+    pub category: String,
+    pub pricing_type: String,
+    pub market: String,
+    pub billable: i64,
+    pub free: i64,
+}
+
+/// The stored rate card of a workspace.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredRateCard {
+    pub rates: String,
+    pub file_name: Option<String>,
+    pub uploaded_by: Option<String>,
+    pub uploaded_at: i64,
+}
+
+impl Store {
+    /// The workspace's ledger rows, newest month first, optionally of one
+    /// month and one number. Read through the ledger's key (workspace,
+    /// then month): never the messages.
+    pub async fn cost_ledger(
+        &self,
+        workspace_id: &str,
+        month: Option<&str>,
+        phone_number_id: Option<&str>,
+    ) -> Result<Vec<LedgerCount>> {
+        const COLUMNS: &str =
+            "SELECT phone_number_id, month, category, pricing_type, market, billable, free FROM cost_ledger";
+        const ORDER: &str = "ORDER BY month DESC, phone_number_id, category, pricing_type, market";
+        let number = "phone_number_id = COALESCE($2, phone_number_id)";
+        let sql = match month {
+            Some(_) => {
+                format!("{COLUMNS} WHERE workspace_id = $1 AND {number} AND month = $3 {ORDER}")
+            }
+            None => format!("{COLUMNS} WHERE workspace_id = $1 AND {number} {ORDER}"),
+        };
+        Ok(with_pool!(self, pool => {
+            let query = sqlx::query_as(&sql).bind(workspace_id).bind(phone_number_id);
+            let query = match month {
+                Some(month) => query.bind(month),
+                None => query,
+            };
+            query.fetch_all(pool).await?
+        }))
+    }
+
+    pub async fn rate_card(&self, workspace_id: &str) -> Result<Option<StoredRateCard>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT rates, file_name, uploaded_by, uploaded_at FROM rate_cards WHERE workspace_id = $1",
+            )
+            .bind(workspace_id).fetch_optional(pool).await?
+        }))
+    }
+
+    /// Replaces the workspace's rate card whole.
+    pub async fn put_rate_card(&self, workspace_id: &str, card: &StoredRateCard) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO rate_cards (workspace_id, rates, file_name, uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (workspace_id) DO UPDATE SET rates = excluded.rates, file_name = excluded.file_name,
+                     uploaded_by = excluded.uploaded_by, uploaded_at = excluded.uploaded_at",
+            )
+            .bind(workspace_id).bind(&card.rates).bind(&card.file_name).bind(&card.uploaded_by).bind(card.uploaded_at)
+            .execute(pool).await?;
+        });
+        Ok(())
+    }
+}
