@@ -18,7 +18,7 @@ CREATE TABLE waba_restrictions (
 
 -- One row per WABA: the latest of each kind of notice.
 CREATE TABLE waba_notices (
-    waba_id               TEXT PRIMARY KEY,
+    waba_id               TEXT NOT NULL PRIMARY KEY,
     ban_state             TEXT,
     ban_date              TEXT,
     violation_type        TEXT,
@@ -46,7 +46,7 @@ CREATE TABLE waba_pricing_tiers (
 -- read from Meta (`GET /{number}?fields=health_status,...`), and when a
 -- webhook for it last arrived (written once per pipeline batch).
 CREATE TABLE number_health (
-    phone_number_id  TEXT PRIMARY KEY,
+    phone_number_id  TEXT NOT NULL PRIMARY KEY,
     name_decision    TEXT,
     requested_name   TEXT,
     name_rejection   TEXT,
