@@ -9,7 +9,10 @@ mod common;
 use common::meta::{connected, Env};
 use serde_json::json;
 use switchboard::{
-    health::probe,
+    health::{
+        doctor::{self, Fix, Light},
+        probe,
+    },
     numbers::NumberStatus,
     outbox::{Content, OutboundMessage},
     store::OutboxState,
@@ -23,6 +26,7 @@ on_both_backends!(
     notices_are_kept_and_audited_once,
     a_quality_update_reads_the_number_from_meta,
     a_refused_kind_waits_and_a_refused_permission_asks_to_reconnect,
+    the_doctor_registers_again_a_number_that_fell_off,
 );
 
 const DAY_SECS: i64 = 86_400;
@@ -455,6 +459,78 @@ async fn a_refused_kind_waits_and_a_refused_permission_asks_to_reconnect(backend
             .await
             .unwrap(),
         1
+    );
+    running.stop().await;
+}
+
+async fn the_doctor_registers_again_a_number_that_fell_off(backend: TestBackend) {
+    let (env, phone) = connected(backend).await;
+    let running = env.run().await;
+    // Someone deregistered the number in Meta's tools.
+    let token = env.token_of(&phone).await;
+    env.graph(
+        reqwest::Method::POST,
+        &format!("{phone}/deregister"),
+        &token,
+        Some(json!({})),
+    )
+    .await;
+    let check = |report: &doctor::Report, name: &str| {
+        report
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no {name} check: {report:?}"))
+            .clone()
+    };
+    let report = doctor::examine(&env.engine, &env.caller, &phone)
+        .await
+        .unwrap();
+    let registration = check(&report, "Registration");
+    assert_eq!(registration.light, Light::Red, "{registration:?}");
+    assert_eq!(registration.fix, Some(Fix::Register));
+    assert_eq!(check(&report, "Access token").light, Light::Green);
+    assert_eq!(check(&report, "Webhook subscription").light, Light::Green);
+    let version = check(&report, "Graph API version");
+    assert_eq!(version.light, Light::Green, "{version:?}");
+    assert!(version.says.contains("2028-07-29"), "{version:?}");
+
+    let wrong = doctor::fix(
+        &env.engine,
+        &env.caller,
+        &phone,
+        Fix::Register,
+        Some("111111"),
+    )
+    .await
+    .expect_err("a wrong PIN");
+    let said = wrong.to_string();
+    assert!(
+        said.contains("not the number's two-step verification PIN")
+            && said.contains("attempts left"),
+        "{said}"
+    );
+    let malformed = doctor::fix(&env.engine, &env.caller, &phone, Fix::Register, Some("12"))
+        .await
+        .expect_err("not a PIN");
+    assert!(malformed.to_string().contains("6 digits"), "{malformed}");
+    doctor::fix(
+        &env.engine,
+        &env.caller,
+        &phone,
+        Fix::Register,
+        Some("246810"),
+    )
+    .await
+    .expect("the right PIN");
+    let report = doctor::examine(&env.engine, &env.caller, &phone)
+        .await
+        .unwrap();
+    assert_eq!(check(&report, "Registration").light, Light::Green);
+    assert_eq!(
+        count(&env, "number.health_fix").await,
+        1,
+        "the fix that worked"
     );
     running.stop().await;
 }

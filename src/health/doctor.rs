@@ -39,6 +39,9 @@ pub enum Fix {
     Refresh,
     /// Send again after the admin fixed what Meta paused it for.
     Resume,
+    /// Register the number with the Cloud API again, with its two-step
+    /// PIN (counted against Meta's 10 attempts per 72 hours).
+    Register,
     /// Embedded Signup again (the Onboarding page).
     Reconnect,
 }
@@ -49,6 +52,7 @@ impl Fix {
             "resubscribe" => Some(Self::Resubscribe),
             "refresh" => Some(Self::Refresh),
             "resume" => Some(Self::Resume),
+            "register" => Some(Self::Register),
             "reconnect" => Some(Self::Reconnect),
             _ => None,
         }
@@ -143,12 +147,19 @@ pub async fn examine(
         .number_health(phone_number_id)
         .await?
         .unwrap_or_default();
-    let findings: Findings = health
+    let notices = engine.store.waba_notices(&number.waba_id).await?;
+    let read: Option<Findings> = health
         .findings
         .as_deref()
-        .and_then(|f| serde_json::from_str(f).ok())
-        .unwrap_or_default();
-    let notices = engine.store.waba_notices(&number.waba_id).await?;
+        .and_then(|f| serde_json::from_str(f).ok());
+    let findings = read.map(|mut findings| {
+        // A limit Meta announced by webhook, where the number's fields
+        // did not say.
+        if findings.messaging_limit.is_none() {
+            findings.messaging_limit = notices.as_ref().and_then(|n| n.messaging_limit.clone());
+        }
+        findings
+    });
 
     let mut checks = vec![sending_check(&number)];
     checks.push(token_check(engine, &number, now).await?);
@@ -156,10 +167,13 @@ pub async fn examine(
     checks.push(callback_check(engine, health.last_event_at).await);
     checks.push(meta_status_check(
         health.can_send.as_deref(),
-        &findings,
+        &findings.clone().unwrap_or_default(),
         health.probe_error.as_deref(),
     ));
-    checks.extend(number_checks(&number, &findings, &health));
+    // What the number's fields say, once Meta has been read.
+    if let Some(findings) = &findings {
+        checks.extend(number_checks(&number, findings, &health));
+    }
     checks.push(restrictions_check(&restrictions));
     if let Some(notices) = &notices {
         checks.extend(notice_checks(notices));
@@ -447,8 +461,8 @@ fn number_checks(
             ),
         )
         .advise(
-            "Connect it again: onboarding registers it with its PIN.",
-            Some(Fix::Reconnect),
+            "Register it again with its two-step verification PIN.",
+            Some(Fix::Register),
         )
     };
     checks.push(registered);
@@ -623,20 +637,14 @@ fn version_check(version: &str, now: i64) -> Check {
             NAME,
             Light::Green,
             match ends_at {
-                Some(at) => format!(
-                    "{version}, supported until {} UTC.",
-                    rules::time::format_time(at)
-                ),
+                Some(at) => format!("{version}, supported through {}.", last_day(at)),
                 None => format!("{version}, supported (no end announced)."),
             },
         ),
         VersionState::EndingSoon { ends_at } => Check::new(
             NAME,
             Light::Amber,
-            format!(
-                "{version} stops working {} UTC.",
-                rules::time::format_time(ends_at)
-            ),
+            format!("{version} stops working after {}.", last_day(ends_at)),
         )
         .advise(
             format!("Set META_GRAPH_VERSION to {newer} and restart."),
@@ -645,10 +653,7 @@ fn version_check(version: &str, now: i64) -> Check {
         VersionState::Ended { ended_at } => Check::new(
             NAME,
             Light::Red,
-            format!(
-                "{version} ended {} UTC.",
-                rules::time::format_time(ended_at)
-            ),
+            format!("{version} ended after {}.", last_day(ended_at)),
         )
         .advise(
             format!("Set META_GRAPH_VERSION to {newer} and restart."),
@@ -663,12 +668,20 @@ fn version_check(version: &str, now: i64) -> Check {
     }
 }
 
-/// Runs a fix from the page; audited.
+/// The last day a version works (`ends_at` is the end of that day, UTC).
+fn last_day(ends_at: i64) -> String {
+    let text = rules::time::format_time(ends_at - 1);
+    text.split(' ').next().unwrap_or_default().to_string()
+}
+
+/// Runs a fix from the page; audited. `pin` is the two-step PIN, for
+/// [`Fix::Register`] only.
 pub async fn fix(
     engine: &Engine,
     caller: &Caller,
     phone_number_id: &str,
     fix: Fix,
+    pin: Option<&str>,
 ) -> Result<(), Error> {
     caller.require(Role::Admin)?;
     let number = numbers::owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
@@ -681,6 +694,10 @@ pub async fn fix(
             ))
         }
         Fix::Refresh => {
+            probe::probe(engine, &number).await?;
+        }
+        Fix::Register => {
+            register(engine, &number, pin.unwrap_or_default()).await?;
             probe::probe(engine, &number).await?;
         }
         Fix::Resubscribe => {
@@ -708,4 +725,45 @@ pub async fn fix(
     )
     .await?;
     Ok(())
+}
+
+/// Registers the number again (it fell off the Cloud API), within Meta's
+/// 10 attempts per 72 hours.
+async fn register(engine: &Engine, number: &NumberRow, pin: &str) -> Result<(), Error> {
+    use crate::onboarding::{REGISTER_LIMIT, REGISTER_WINDOW_MS};
+    if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid(
+            "pin",
+            "The two-step verification PIN is 6 digits.",
+        ));
+    }
+    let phone = number.phone_number_id.as_str();
+    let now = now_millis();
+    let tries = engine
+        .store
+        .register_attempts_since(phone, now - REGISTER_WINDOW_MS)
+        .await?;
+    if tries >= REGISTER_LIMIT {
+        return Err(Error::invalid(
+            "pin",
+            "Meta allows 10 registration attempts per number in 72 hours, and they are used up; try again later.",
+        ));
+    }
+    let token = tokens::open_number_token(engine, phone).await?;
+    engine.store.record_register_attempt(phone, now).await?;
+    match engine.graph.register(&token, phone, pin).await {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            numbers::note_graph_error(engine, phone, &error).await?;
+            let left = REGISTER_LIMIT - tries - 1;
+            let said = match error.code() {
+                Some(133005) => "That is not the number's two-step verification PIN.".to_string(),
+                _ => format!("Meta refused to register the number: {error}."),
+            };
+            Err(Error::invalid(
+                "pin",
+                format!("{said} {left} attempts left in 72 hours."),
+            ))
+        }
+    }
 }

@@ -23,7 +23,7 @@ use crate::{
     Engine, Error,
 };
 
-pub use steps::advance;
+pub use steps::{advance, REGISTER_LIMIT, REGISTER_WINDOW_MS};
 
 pub use crate::store::{OnboardingStep, RunState};
 

@@ -13,7 +13,7 @@ pub struct CheckView {
     pub light: String,
     pub says: String,
     pub advice: Option<String>,
-    /// resubscribe | refresh | resume | reconnect
+    /// resubscribe | refresh | resume | register | reconnect
     pub fix: Option<String>,
 }
 
@@ -62,13 +62,14 @@ pub async fn number_health(phone_number_id: String) -> Result<HealthView, UiErro
 pub async fn fix_number_health(
     phone_number_id: String,
     fix: String,
+    pin: Option<String>,
 ) -> Result<HealthView, UiError> {
     use switchboard::health::doctor;
     let (engine, caller) = crate::session::caller().await?;
     let Some(fix) = doctor::Fix::parse(&fix) else {
         return Err(switchboard::Error::invalid("fix", "Unknown fix.").into());
     };
-    doctor::fix(&engine, &caller, &phone_number_id, fix).await?;
+    doctor::fix(&engine, &caller, &phone_number_id, fix, pin.as_deref()).await?;
     let report = doctor::examine(&engine, &caller, &phone_number_id).await?;
     Ok(health_view(report))
 }

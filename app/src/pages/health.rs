@@ -68,10 +68,12 @@ fn CheckRow(
     error: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let fix = check.fix.clone();
+    let pin = RwSignal::new(String::new());
     let run = move |fix: String| {
         let phone = phone.clone();
+        let pin = (fix == "register").then(|| pin.get_untracked());
         spawn_local(async move {
-            match fix_number_health(phone, fix).await {
+            match fix_number_health(phone, fix, pin).await {
                 Ok(view) => {
                     error.set(None);
                     fixed.set(Some(view));
@@ -89,6 +91,16 @@ fn CheckRow(
                 {check.advice.clone().map(|a| view! { <p class="small">{a}</p> })}
                 {fix.map(|fix| match fix.as_str() {
                     "reconnect" => view! { <A href="/onboarding" attr:class="button small">"Reconnect"</A> }.into_any(),
+                    "register" => {
+                        let run = run.clone();
+                        view! {
+                            <span class="inline">
+                                <input aria-label="Two-step verification PIN" inputmode="numeric" size="7" maxlength="6"
+                                    prop:value=move || pin.get() on:input=move |e| pin.set(event_target_value(&e))/>
+                                <button class="button small" data-fix="register" on:click=move |_| run("register".to_string())>"Register again"</button>
+                            </span>
+                        }.into_any()
+                    }
                     _ => {
                         let label = fix_label(&fix);
                         let run = run.clone();
