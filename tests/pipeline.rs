@@ -26,6 +26,7 @@ on_both_backends!(
     journaled_events_survive_a_restart,
     concurrent_workers_never_claim_an_event_twice,
     the_business_removing_the_app_pauses_its_numbers,
+    a_late_copy_of_an_older_ban_update_changes_nothing,
     dead_letters_show_to_their_workspace_and_to_the_operator,
 );
 
@@ -429,6 +430,45 @@ async fn the_business_removing_the_app_pauses_its_numbers(backend: TestBackend) 
         .filter(|e| e.action == "number.reconnect_needed")
         .count();
     assert_eq!(audited, 1);
+}
+
+async fn a_late_copy_of_an_older_ban_update_changes_nothing(backend: TestBackend) {
+    use switchboard::store::NumberStatus;
+    let s = setup(backend).await;
+    let ban = |state: &str, time: i64| {
+        json!({ "object": "whatsapp_business_account", "entry": [{ "id": WABA, "time": time, "changes": [
+            { "field": "account_update", "value": { "event": "DISABLED_UPDATE",
+                "ban_info": { "waba_ban_state": state, "waba_ban_date": "December 6, 2026" } } }] }] })
+        .to_string()
+        .into_bytes()
+    };
+    deliver(&s, ban("DISABLE", 1_765_000_000)).await;
+    drain(&s.store).await;
+    let status = |s: &Setup| {
+        let store = s.store.clone();
+        async move { store.number(&PHONE.into()).await.unwrap().unwrap().status }
+    };
+    assert_eq!(status(&s).await, NumberStatus::DisabledByMeta);
+    deliver(&s, ban("REINSTATE", 1_765_000_600)).await;
+    drain(&s.store).await;
+    assert_eq!(status(&s).await, NumberStatus::Live);
+    // Meta's retry of the first update arrives after the second.
+    deliver(&s, ban("DISABLE", 1_765_000_000)).await;
+    drain(&s.store).await;
+    assert_eq!(
+        status(&s).await,
+        NumberStatus::Live,
+        "the older update is stale"
+    );
+    let audited = s
+        .store
+        .audit_entries(&s.workspace, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "waba.ban_state")
+        .count();
+    assert_eq!(audited, 2);
 }
 
 async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestBackend) {

@@ -21,6 +21,7 @@ CREATE TABLE waba_notices (
     waba_id               TEXT NOT NULL PRIMARY KEY,
     ban_state             TEXT,
     ban_date              TEXT,
+    ban_at                BIGINT,
     violation_type        TEXT,
     violation_remediation TEXT,
     violation_at          BIGINT,

@@ -327,7 +327,7 @@ async fn apply_op(
                 }
             }
         }
-        Op::Ban { waba, ban } => ban_update(tx, waba, ban, now).await?,
+        Op::Ban { waba, ban, at } => ban_update(tx, waba, ban, at.unwrap_or(now), now).await?,
         Op::Violation { waba, violation } => {
             if account_state::set_violation(
                 tx,
@@ -738,12 +738,21 @@ async fn ban_update(
     tx: &mut Tx<'_>,
     waba: &WabaRoute,
     ban: &crate::webhook::payload::Ban,
+    made_at: i64,
     now: i64,
 ) -> Result<(), store::Error> {
     use crate::webhook::payload::BanState;
+    use account_state::BanChange;
     let state = ban.state.as_str();
     let changed =
-        account_state::set_ban(tx, &waba.waba_id, state, ban.date.as_deref(), now).await?;
+        match account_state::set_ban(tx, &waba.waba_id, state, ban.date.as_deref(), made_at, now)
+            .await?
+        {
+            // A late copy of an older update: Meta has said something since.
+            BanChange::Older => return Ok(()),
+            BanChange::Same => false,
+            BanChange::Changed => true,
+        };
     let moved = match ban.state {
         BanState::Disable => {
             let reason = format!(

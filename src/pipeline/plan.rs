@@ -92,10 +92,12 @@ pub enum Op {
         waba: WabaRoute,
         restrictions: Vec<Restriction>,
     },
-    /// `DISABLED_UPDATE`: the WABA's numbers stop or send again.
+    /// `DISABLED_UPDATE`: the WABA's numbers stop or send again. `at`:
+    /// when Meta made it, so a late copy of an older one changes nothing.
     Ban {
         waba: WabaRoute,
         ban: Ban,
+        at: Option<i64>,
     },
     /// `ACCOUNT_VIOLATION`: shown and audited.
     Violation {
@@ -216,7 +218,7 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
                 }),
             },
             _ => {
-                ops.extend(effects_of(&entry.id, change, routes));
+                ops.extend(effects_of(entry, change, routes));
                 ops.push(Op::Account {
                     change_index,
                     workspace_id: routes.workspace_of_waba(&entry.id),
@@ -267,7 +269,8 @@ fn plan_messages(
 
 /// What an account field does besides being kept (`entry_id` is the
 /// entry's id, the WABA unless the value names another).
-fn effects_of(entry_id: &str, change: &Change, routes: &impl Routes) -> Vec<Op> {
+fn effects_of(entry: &payload::Entry, change: &Change, routes: &impl Routes) -> Vec<Op> {
+    let entry_id = entry.id.as_str();
     let waba_id = entry_id.to_string();
     let route = |waba_id: &str| WabaRoute {
         waba_id: waba_id.to_string(),
@@ -337,6 +340,7 @@ fn effects_of(entry_id: &str, change: &Change, routes: &impl Routes) -> Vec<Op> 
                 AccountEvent::Ban(ban) => Op::Ban {
                     waba,
                     ban: ban.clone(),
+                    at: entry.time,
                 },
                 AccountEvent::Violation(violation) => Op::Violation {
                     waba,

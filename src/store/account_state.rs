@@ -141,17 +141,42 @@ impl Notice {
     }
 }
 
-/// `DISABLED_UPDATE`; true when the state or date changed.
+/// What a `DISABLED_UPDATE` did to the stored ban state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BanChange {
+    /// Older than the one stored (made before it): ignored.
+    Older,
+    /// The same as stored (a redelivery).
+    Same,
+    Changed,
+}
+
+/// `DISABLED_UPDATE` made by Meta at `made_at`: applied unless a newer one
+/// is stored.
 pub(crate) async fn set_ban(
     tx: &mut Tx<'_>,
     waba_id: &str,
     state: &str,
     date: Option<&str>,
+    made_at: i64,
     now: i64,
-) -> Result<bool> {
+) -> Result<BanChange> {
+    let newest: Option<Option<i64>> = with_tx!(tx, conn => {
+        sqlx::query("INSERT INTO waba_notices (waba_id, updated_at) VALUES ($1, $2) ON CONFLICT (waba_id) DO NOTHING")
+            .bind(waba_id).bind(now).execute(&mut *conn).await?;
+        sqlx::query_scalar("UPDATE waba_notices SET ban_at = $1 WHERE waba_id = $2 AND (ban_at IS NULL OR ban_at <= $1) RETURNING ban_at")
+            .bind(made_at).bind(waba_id).fetch_optional(&mut *conn).await?
+    });
+    if newest.is_none() {
+        return Ok(BanChange::Older);
+    }
     let state_changed = set_notice(tx, waba_id, Notice::BanState, Some(state), now).await?;
     let date_changed = set_notice(tx, waba_id, Notice::BanDate, date, now).await?;
-    Ok(state_changed || date_changed)
+    Ok(if state_changed || date_changed {
+        BanChange::Changed
+    } else {
+        BanChange::Same
+    })
 }
 
 /// `ACCOUNT_VIOLATION`; true when it is another violation than the last.

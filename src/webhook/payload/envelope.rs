@@ -18,6 +18,10 @@ pub struct Entry {
     /// The WABA id (or, for some account fields, the business id).
     #[serde(default, deserialize_with = "scalar::text_or_empty")]
     pub id: String,
+    /// When Meta made the entry (Unix seconds on the wire, ms here); some
+    /// payloads leave it out.
+    #[serde(default, deserialize_with = "scalar::millis_or_none")]
+    pub time: Option<i64>,
     #[serde(default)]
     pub changes: Vec<Change>,
 }

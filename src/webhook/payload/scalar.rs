@@ -25,6 +25,11 @@ pub fn millis(value: &Value) -> Option<i64> {
         .map(|secs| secs * 1000)
 }
 
+/// For serde: [`millis`], or `None` when the field is not a timestamp.
+pub fn millis_or_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    Ok(millis(&Value::deserialize(deserializer)?))
+}
+
 /// For serde: [`text`], or empty when the field is neither.
 pub fn text_or_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     Ok(text(&Value::deserialize(deserializer)?).unwrap_or_default())
