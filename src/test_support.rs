@@ -187,16 +187,19 @@ pub async fn apply_status_with_pricing(
         .received(0);
     let pricing = update.pricing.as_ref().expect("pricing");
     let mut tx = store.begin().await.expect("a transaction");
-    crate::costs::record(
-        &mut tx,
+    let mut counts = crate::store::costs::LedgerCounts::default();
+    let message = crate::costs::PricedMessage {
         workspace_id,
         phone_number_id,
         wamid,
-        update.at,
-        pricing,
-        Some(phone),
-    )
-    .await
-    .expect("recorded");
+        at: update.at,
+        phone: Some(phone),
+    };
+    crate::costs::record(&mut tx, &message, pricing, &mut counts)
+        .await
+        .expect("recorded");
+    crate::store::costs::add_to_ledger(&mut tx, &counts)
+        .await
+        .expect("counted");
     tx.commit().await.expect("committed");
 }

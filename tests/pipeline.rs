@@ -27,6 +27,7 @@ on_both_backends!(
     concurrent_workers_never_claim_an_event_twice,
     the_business_removing_the_app_pauses_its_numbers,
     a_late_copy_of_an_older_ban_update_changes_nothing,
+    a_restriction_redelivered_after_it_was_lifted_stays_lifted,
     dead_letters_show_to_their_workspace_and_to_the_operator,
 );
 
@@ -469,6 +470,48 @@ async fn a_late_copy_of_an_older_ban_update_changes_nothing(backend: TestBackend
         .filter(|e| e.action == "waba.ban_state")
         .count();
     assert_eq!(audited, 2);
+}
+
+async fn a_restriction_redelivered_after_it_was_lifted_stays_lifted(backend: TestBackend) {
+    let s = setup(backend).await;
+    let far = 4_102_444_800_i64; // 2100-01-01: in force for the test
+    let restricted = json!({ "object": "whatsapp_business_account", "entry": [{ "id": WABA, "time": 1_765_000_000, "changes": [
+        { "field": "account_update", "value": { "event": "ACCOUNT_RESTRICTION", "restriction_info": [
+            { "restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING", "expiration": far }] } }] }] })
+    .to_string()
+    .into_bytes();
+    deliver(&s, restricted.clone()).await;
+    drain(&s.store).await;
+    let now = switchboard::store::now_millis();
+    assert_eq!(
+        s.store.active_restrictions(WABA, now).await.unwrap().len(),
+        1
+    );
+    // Meta's health status shows it over; then Meta retries the webhook.
+    let lifted = s
+        .store
+        .lift_restrictions(WABA, now + 1, now + 1)
+        .await
+        .unwrap();
+    assert_eq!(lifted, ["RESTRICTED_BIZ_INITIATED_MESSAGING"]);
+    deliver(&s, restricted).await;
+    drain(&s.store).await;
+    let later = switchboard::store::now_millis() + 2;
+    assert!(s
+        .store
+        .active_restrictions(WABA, later)
+        .await
+        .unwrap()
+        .is_empty());
+    let audited = s
+        .store
+        .audit_entries(&s.workspace, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "waba.restricted")
+        .count();
+    assert_eq!(audited, 1, "the retry has no second effect");
 }
 
 async fn dead_letters_show_to_their_workspace_and_to_the_operator(backend: TestBackend) {

@@ -6,6 +6,8 @@
 -- Restrictions Meta placed on a WABA, each until its expiration (Unix ms;
 -- NULL: until Meta's health status says it is lifted). `source`: `webhook`
 -- (ACCOUNT_RESTRICTION) or `send_error` (a send Meta refused for a kind).
+-- `event_at`: when Meta made the webhook (a late copy of an older one
+-- changes nothing); `lifted_at`: Meta's health status showed it over.
 CREATE TABLE waba_restrictions (
     waba_id          TEXT NOT NULL,
     restriction_type TEXT NOT NULL,
@@ -13,6 +15,8 @@ CREATE TABLE waba_restrictions (
     remediation      TEXT,
     source           TEXT NOT NULL,
     received_at      INTEGER NOT NULL,
+    event_at         INTEGER NOT NULL DEFAULT 0,
+    lifted_at        INTEGER,
     PRIMARY KEY (waba_id, restriction_type)
 );
 

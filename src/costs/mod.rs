@@ -57,19 +57,34 @@ pub fn is_month(text: &str) -> bool {
         )
 }
 
+/// A message Meta priced, as one of its statuses names it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PricedMessage<'a> {
+    pub workspace_id: &'a str,
+    pub phone_number_id: &'a str,
+    pub wamid: &'a str,
+    /// The status's time.
+    pub at: i64,
+    /// The recipient's phone, when known: it decides the market.
+    pub phone: Option<&'a str>,
+}
+
 /// Counts a status's pricing, once per message: in the pipeline's
 /// transaction, keyed by number and wamid (a status before its message
-/// counts too). `phone` is the recipient's, when known: it decides the
-/// market.
+/// counts too), into the batch's `counts`.
 pub(crate) async fn record(
     tx: &mut Tx<'_>,
-    workspace_id: &str,
-    phone_number_id: &str,
-    wamid: &str,
-    at: i64,
+    message: &PricedMessage<'_>,
     pricing: &Pricing,
-    phone: Option<&str>,
+    counts: &mut store::costs::LedgerCounts,
 ) -> Result<bool, store::Error> {
+    let PricedMessage {
+        workspace_id,
+        phone_number_id,
+        wamid,
+        at,
+        phone,
+    } = *message;
     let month = month_of(at);
     let raw = pricing.raw.to_string();
     let new = NewPricing {
@@ -86,7 +101,7 @@ pub(crate) async fn record(
         pricing: &raw,
         at,
     };
-    store::costs::record(tx, &new).await
+    store::costs::record(tx, &new, counts).await
 }
 
 /// One line of the ledger.

@@ -260,10 +260,11 @@ async fn token_check(engine: &Engine, number: &NumberRow, now: i64) -> Result<Ch
             "Valid, with both WhatsApp permissions; it does not expire.",
         ),
         Some(expires) => {
-            let days = (expires * 1000 - now).div_euclid(86_400_000);
+            let expires = expires.saturating_mul(1000);
+            let days = expires.saturating_sub(now).div_euclid(86_400_000);
             let says = format!(
                 "Valid, with both WhatsApp permissions; expires {} UTC ({days} days left).",
-                rules::time::format_time(expires * 1000)
+                rules::time::format_time(expires)
             );
             if days <= TOKEN_WARN_DAYS {
                 Check::new(NAME, Light::Amber, says).advise(

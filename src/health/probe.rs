@@ -89,7 +89,10 @@ pub async fn probe(engine: &Engine, number: &NumberRow) -> Result<Probed, store:
         verified_name: health.verified_name.as_deref(),
         meta_status: health.status.as_deref(),
     };
-    engine.store.record_probe(phone, &record, now).await?;
+    engine
+        .store
+        .record_probe(phone, &record, now_millis())
+        .await?;
     let available = health
         .health_status
         .as_ref()
@@ -99,15 +102,25 @@ pub async fn probe(engine: &Engine, number: &NumberRow) -> Result<Probed, store:
         ..Probed::default()
     };
     if available {
+        // `now` is when the read began: what a webhook announced since is
+        // not covered by it.
         probed.lifted = lift(engine, number, now).await?;
-        probed.resumed = resume(engine, number, now).await?;
+        probed.resumed = resume(engine, number, now_millis()).await?;
     }
     Ok(probed)
 }
 
 /// Meta says the number sends freely: restrictions it held are over.
-async fn lift(engine: &Engine, number: &NumberRow, now: i64) -> Result<Vec<String>, store::Error> {
-    let lifted = engine.store.lift_restrictions(&number.waba_id, now).await?;
+async fn lift(
+    engine: &Engine,
+    number: &NumberRow,
+    read_since: i64,
+) -> Result<Vec<String>, store::Error> {
+    let now = now_millis();
+    let lifted = engine
+        .store
+        .lift_restrictions(&number.waba_id, read_since, now)
+        .await?;
     for restriction_type in &lifted {
         tracing::info!(waba_id = %number.waba_id, restriction = %restriction_type, "Meta's health status shows the restriction lifted");
         let detail = json!({
@@ -136,14 +149,19 @@ async fn lift(engine: &Engine, number: &NumberRow, now: i64) -> Result<Vec<Strin
     Ok(lifted)
 }
 
-/// A number Meta paused sends again once Meta says it can.
+/// A number Meta paused (a refused send) or disabled (a webhook) sends
+/// again once Meta says it can: a lost `REINSTATE` or a fixed bill never
+/// leaves it waiting.
 async fn resume(engine: &Engine, number: &NumberRow, now: i64) -> Result<bool, store::Error> {
-    if number.status != NumberStatus::PausedByMeta {
+    if !matches!(
+        number.status,
+        NumberStatus::PausedByMeta | NumberStatus::DisabledByMeta
+    ) {
         return Ok(false);
     }
     let resumed = engine
         .store
-        .resume_paused(&number.phone_number_id, now)
+        .resume_after_meta(&number.phone_number_id, now)
         .await?;
     if resumed {
         tracing::info!(phone_number_id = %number.phone_number_id, "Meta's health status lets the paused number send again");
@@ -231,6 +249,10 @@ pub async fn probe_due(engine: &Engine) -> Result<usize, store::Error> {
         .numbers_to_probe(now, stale_before, BATCH)
         .await?;
     for phone in &due {
+        // Several instances: one probes each.
+        if !engine.store.claim_probe(phone, stale_before, now).await? {
+            continue;
+        }
         let id: PhoneNumberId = phone.as_str().into();
         if let Some(number) = engine.store.number(&id).await? {
             if let Err(error) = probe(engine, &number).await {

@@ -52,6 +52,12 @@ pub enum Disposition {
     Fail,
 }
 
+/// When to try again after `attempts` (counting this one), or `None`
+/// once they are used up.
+pub fn backoff_ms(attempts: i64, jitter: f64) -> Option<i64> {
+    (attempts < MAX_SEND_ATTEMPTS).then(|| BACKOFF.delay_ms(attempts, jitter))
+}
+
 /// `attempts` counts this one.
 pub fn classify(error: &GraphError, attempts: i64, jitter: f64) -> Disposition {
     if error.is_token_problem() {

@@ -377,17 +377,12 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
         }
     };
     if let Some(wait) = held_back(shared, &content).await {
+        // Only this one waits: the customer's next message may be of a
+        // kind that goes.
         let written = store
-            .outbox_retry(
-                row,
-                wait.until,
-                Some((None, &wait.reason)),
-                false,
-                now_millis(),
-            )
+            .outbox_hold(row, wait.until, &wait.reason, now_millis())
             .await;
-        settled(row, written);
-        return false;
+        return settled(row, written);
     }
     let Some(address) = address_of(store, row).await else {
         let reason = "No phone number or BSUID is known for this customer.";
@@ -513,18 +508,34 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                     // such messages wait (this one too) until Meta's health
                     // status or an admin says it is over; others go on.
                     let new = store
-                        .restrict_after_refusal(&shared.waba_id, restriction_type, &reason, now)
+                        .restrict_after_refusal(
+                            &shared.waba_id,
+                            restriction_type,
+                            &reason,
+                            REFUSED_KIND_MS,
+                            now,
+                        )
                         .await;
                     // Just learnt: the message is looked at again at once
                     // (held if it is of that kind). Refused again with the
-                    // restriction known: it backs off like any retry, so a
-                    // kind misread never loops on Meta.
-                    let (at, counted) = match new {
+                    // restriction known: it backs off like any retry and is
+                    // given up in the end, so a kind misread never loops on
+                    // Meta.
+                    let at = match new {
                         Ok(true) => {
                             tracing::warn!(phone_number_id = %shared.phone, %reason, "Meta refused a kind of message for the account");
-                            (now, false)
+                            Some((now, false))
                         }
-                        _ => (now + RESTRICTED_RECHECK_MS, true),
+                        _ => super::classify::backoff_ms(row.attempts + 1, fastrand::f64())
+                            .map(|after| (now + after, true)),
+                    };
+                    let Some((at, counted)) = at else {
+                        metrics::counter!("outbox_failed_total", "reason" => "permanent")
+                            .increment(1);
+                        let written = store
+                            .outbox_give_up(row, OutboxState::Failed, code, &reason, now)
+                            .await;
+                        return settled(row, written);
                     };
                     let written = store.outbox_retry(row, at, meta_error, counted, now).await;
                     settled(row, written);
@@ -549,6 +560,10 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
     };
     settled(row, written)
 }
+
+/// How long a kind Meta refused on a send (131063) stays held: no webhook
+/// says when it ends, so each refusal renews it.
+const REFUSED_KIND_MS: i64 = 60 * 60 * 1000;
 
 /// How long a message a restriction holds back waits before it is looked
 /// at again, at most: a restriction Meta's health status shows lifted

@@ -34,6 +34,20 @@ pub struct Applied {
     /// Messages and receipts dropped: their contact was erased after
     /// they were sent.
     pub erased: u64,
+    /// Rows many customers share, written once at the batch's end in key
+    /// order (see [`apply`]).
+    pub(crate) deferred: Deferred,
+}
+
+/// Writes to rows that many events share (the cost ledger, a number's
+/// health), gathered while a batch applies and written at its end, each
+/// kind in key order: every batch takes them in one order, so two
+/// instances never deadlock on them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Deferred {
+    ledger: store::costs::LedgerCounts,
+    /// Numbers a webhook asked to read from Meta again.
+    probes: std::collections::BTreeSet<String>,
 }
 
 /// Applies the effects of a batch of events `(id, operations)` in one
@@ -57,7 +71,10 @@ pub async fn apply(
             apply_op(&mut tx, *event_id, op, now, &mut applied).await?;
         }
     }
-    account_state::heard_from(&mut tx, &numbers_heard_from(events), now).await?;
+    let deferred = std::mem::take(&mut applied.deferred);
+    store::costs::add_to_ledger(&mut tx, &deferred.ledger).await?;
+    let probes: Vec<&str> = deferred.probes.iter().map(String::as_str).collect();
+    account_state::touch_health(&mut tx, &numbers_heard_from(events), &probes, now).await?;
     tx.commit().await?;
     // Then the journal's marks. A crash in between leaves the events
     // pending; applying them again changes nothing (unique keys).
@@ -306,7 +323,11 @@ async fn apply_op(
             templates::set_changed(tx, &change, now).await?;
             templates::want_sync(tx, waba_id, now).await?;
         }
-        Op::Restricted { waba, restrictions } => {
+        Op::Restricted {
+            waba,
+            restrictions,
+            at,
+        } => {
             for restriction in restrictions {
                 let new = account_state::NewRestriction {
                     waba_id: &waba.waba_id,
@@ -314,6 +335,7 @@ async fn apply_op(
                     expires_at: restriction.expires_at,
                     remediation: restriction.remediation.as_deref(),
                     source: account_state::FROM_WEBHOOK,
+                    event_at: at.unwrap_or(0),
                 };
                 if account_state::restrict(tx, &new, now).await? {
                     tracing::warn!(waba_id = %waba.waba_id, restriction = %restriction.restriction_type, "Meta restricted the account");
@@ -436,7 +458,7 @@ async fn apply_op(
         } => {
             for number in account_state::numbers_shown_as(tx, waba_id, display_phone_number).await?
             {
-                account_state::want_probe(tx, &number.phone_number_id, now).await?;
+                applied.deferred.probes.insert(number.phone_number_id);
             }
         }
         Op::AppRemoved { waba_id, reason } => {
@@ -642,16 +664,14 @@ async fn status(
             .phone
             .as_deref()
             .or_else(|| contact.as_ref().and_then(|c| c.phone.as_deref()));
-        crate::costs::record(
-            tx,
-            context.workspace_id,
-            context.phone_number_id,
-            &update.wamid,
-            update.at,
-            pricing,
+        let message = crate::costs::PricedMessage {
+            workspace_id: context.workspace_id,
+            phone_number_id: context.phone_number_id,
+            wamid: &update.wamid,
+            at: update.at,
             phone,
-        )
-        .await?;
+        };
+        crate::costs::record(tx, &message, pricing, &mut applied.deferred.ledger).await?;
     }
     if let Some(callback) = update
         .callback_data

@@ -91,6 +91,8 @@ pub enum Op {
     Restricted {
         waba: WabaRoute,
         restrictions: Vec<Restriction>,
+        /// When Meta made it (the entry's time).
+        at: Option<i64>,
     },
     /// `DISABLED_UPDATE`: the WABA's numbers stop or send again. `at`:
     /// when Meta made it, so a late copy of an older one changes nothing.
@@ -336,6 +338,7 @@ fn effects_of(entry: &payload::Entry, change: &Change, routes: &impl Routes) -> 
                 AccountEvent::Restricted(restrictions) => Op::Restricted {
                     waba,
                     restrictions: restrictions.clone(),
+                    at: entry.time,
                 },
                 AccountEvent::Ban(ban) => Op::Ban {
                     waba,

@@ -77,22 +77,28 @@ pub(crate) struct NewRestriction<'a> {
     pub expires_at: Option<i64>,
     pub remediation: Option<&'a str>,
     pub source: &'a str,
+    /// When Meta made the webhook (0 when it did not say).
+    pub event_at: i64,
 }
 
-/// Records a restriction; true when it is new or its end or remedy
-/// changed (a redelivery changes nothing).
+/// Records a restriction; true when it is new, or a newer webhook than
+/// the one stored (a redelivery, or a late copy of an older one, changes
+/// nothing; a lifted restriction stays lifted for them).
 pub(crate) async fn restrict(tx: &mut Tx<'_>, new: &NewRestriction<'_>, now: i64) -> Result<bool> {
     Ok(with_tx!(tx, conn => {
         sqlx::query(
-            "INSERT INTO waba_restrictions (waba_id, restriction_type, expires_at, remediation, source, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO waba_restrictions (waba_id, restriction_type, expires_at, remediation, source, received_at, event_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (waba_id, restriction_type) DO UPDATE SET expires_at = excluded.expires_at,
-                 remediation = excluded.remediation, source = excluded.source, received_at = excluded.received_at
-             WHERE waba_restrictions.expires_at IS DISTINCT FROM excluded.expires_at
-                OR waba_restrictions.remediation IS DISTINCT FROM excluded.remediation",
+                 remediation = excluded.remediation, source = excluded.source, received_at = excluded.received_at,
+                 event_at = excluded.event_at, lifted_at = NULL
+             WHERE excluded.event_at > waba_restrictions.event_at
+                OR (excluded.event_at = waba_restrictions.event_at AND waba_restrictions.lifted_at IS NULL
+                    AND (waba_restrictions.expires_at IS DISTINCT FROM excluded.expires_at
+                         OR waba_restrictions.remediation IS DISTINCT FROM excluded.remediation))",
         )
         .bind(new.waba_id).bind(new.restriction_type).bind(new.expires_at).bind(new.remediation)
-        .bind(new.source).bind(now)
+        .bind(new.source).bind(now).bind(new.event_at)
         .execute(conn).await?.rows_affected() == 1
     }))
 }
@@ -372,28 +378,30 @@ pub(crate) async fn set_name_decision(
     }))
 }
 
-/// A webhook said something about the number changed (its quality, its
-/// limit): the health worker reads it from Meta soon.
-pub(crate) async fn want_probe(tx: &mut Tx<'_>, phone_number_id: &str, now: i64) -> Result<()> {
-    with_tx!(tx, conn => {
-        sqlx::query(
-            "INSERT INTO number_health (phone_number_id, due_at) VALUES ($1, $2)
-             ON CONFLICT (phone_number_id) DO UPDATE SET due_at = excluded.due_at",
-        )
-        .bind(phone_number_id).bind(now).execute(conn).await?;
-    });
-    Ok(())
-}
-
-/// Webhooks about these numbers arrived (once per pipeline batch).
-pub(crate) async fn heard_from(tx: &mut Tx<'_>, phone_number_ids: &[&str], now: i64) -> Result<()> {
-    for phone_number_id in phone_number_ids {
+/// A batch's writes to `number_health`, in number order (see the
+/// pipeline's deferred writes): when a webhook for each of `heard` last
+/// arrived, and that `probe` are to be read from Meta soon (a webhook
+/// said something about them changed).
+pub(crate) async fn touch_health(
+    tx: &mut Tx<'_>,
+    heard: &[&str],
+    probe: &[&str],
+    now: i64,
+) -> Result<()> {
+    let mut numbers: Vec<&str> = heard.iter().chain(probe).copied().collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    for phone_number_id in numbers {
+        let heard_now = heard.contains(&phone_number_id).then_some(now);
+        let due = probe.contains(&phone_number_id).then_some(now);
         with_tx!(tx, conn => {
             sqlx::query(
-                "INSERT INTO number_health (phone_number_id, last_event_at) VALUES ($1, $2)
-                 ON CONFLICT (phone_number_id) DO UPDATE SET last_event_at = excluded.last_event_at",
+                "INSERT INTO number_health (phone_number_id, last_event_at, due_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (phone_number_id) DO UPDATE SET
+                     last_event_at = COALESCE(excluded.last_event_at, number_health.last_event_at),
+                     due_at = COALESCE(excluded.due_at, number_health.due_at)",
             )
-            .bind(phone_number_id).bind(now).execute(conn).await?;
+            .bind(phone_number_id).bind(heard_now).bind(due).execute(conn).await?;
         });
     }
     Ok(())
@@ -420,45 +428,96 @@ impl Store {
         Ok(with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT waba_id, restriction_type, expires_at, remediation, source, received_at FROM waba_restrictions
-                 WHERE waba_id = $1 AND (expires_at IS NULL OR expires_at > $2)
-                 ORDER BY expires_at, restriction_type",
+                 WHERE waba_id = $1 AND lifted_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+                 ORDER BY expires_at IS NULL, expires_at, restriction_type",
             )
             .bind(waba_id).bind(now).fetch_all(pool).await?
         }))
     }
 
-    /// Meta's health status says the WABA sends freely: every restriction
-    /// it held is over. Returns the types lifted.
-    pub async fn lift_restrictions(&self, waba_id: &str, now: i64) -> Result<Vec<String>> {
+    /// Meta's health status, read from `read_since`, says the WABA sends
+    /// freely: the restrictions its webhooks announced before then are
+    /// over (one recorded while the probe was in flight is not; a refused
+    /// send's, which the health status does not show, ends by its time).
+    /// Returns the types lifted.
+    pub async fn lift_restrictions(
+        &self,
+        waba_id: &str,
+        read_since: i64,
+        now: i64,
+    ) -> Result<Vec<String>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_scalar(
-                "DELETE FROM waba_restrictions WHERE waba_id = $1 AND (expires_at IS NULL OR expires_at > $2)
+                "UPDATE waba_restrictions SET lifted_at = $4
+                 WHERE waba_id = $1 AND lifted_at IS NULL AND (expires_at IS NULL OR expires_at > $4)
+                   AND received_at < $2 AND source <> $3
                  RETURNING restriction_type",
             )
-            .bind(waba_id).bind(now).fetch_all(pool).await?
+            .bind(waba_id).bind(read_since).bind(FROM_SEND_ERROR).bind(now).fetch_all(pool).await?
         }))
     }
 
-    /// A restriction found out from a refused send (Meta's webhook may
-    /// come later, or not at all); true when new.
+    /// A restriction found out from a refused send (no webhook names
+    /// it): in force for `for_ms`, renewed by each refusal; true when it
+    /// was not in force already.
     pub async fn restrict_after_refusal(
         &self,
         waba_id: &str,
         restriction_type: &str,
         reason: &str,
+        for_ms: i64,
         now: i64,
     ) -> Result<bool> {
+        let in_force = self
+            .active_restrictions(waba_id, now)
+            .await?
+            .iter()
+            .any(|r| r.restriction_type == restriction_type);
         let mut tx = self.begin().await?;
         let new = NewRestriction {
             waba_id,
             restriction_type,
-            expires_at: None,
+            expires_at: Some(now + for_ms),
             remediation: Some(reason),
             source: FROM_SEND_ERROR,
+            event_at: now,
         };
-        let changed = restrict(&mut tx, &new, now).await?;
+        restrict(&mut tx, &new, now).await?;
         tx.commit().await?;
-        Ok(changed)
+        Ok(!in_force)
+    }
+
+    /// Claims a number's probe (several instances: one probes it).
+    pub async fn claim_probe(
+        &self,
+        phone_number_id: &str,
+        stale_before: i64,
+        now: i64,
+    ) -> Result<bool> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query("INSERT INTO number_health (phone_number_id) VALUES ($1) ON CONFLICT (phone_number_id) DO NOTHING")
+                .bind(phone_number_id).execute(pool).await?;
+            sqlx::query(
+                "UPDATE number_health SET checked_at = $2, due_at = NULL
+                 WHERE phone_number_id = $1 AND (COALESCE(checked_at, 0) < $3 OR (due_at IS NOT NULL AND due_at <= $2))",
+            )
+            .bind(phone_number_id).bind(now).bind(stale_before).execute(pool).await?.rows_affected() == 1
+        }))
+    }
+
+    /// A number Meta paused or disabled sends again: Meta's health status
+    /// says it can. False if it was neither (any more).
+    pub async fn resume_after_meta(&self, phone_number_id: &str, now: i64) -> Result<bool> {
+        let changed = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE whatsapp_numbers SET status = $1, status_reason = NULL, updated_at = $2
+                 WHERE phone_number_id = $3 AND status IN ($4, $5)",
+            )
+            .bind(NumberStatus::Live).bind(now).bind(phone_number_id)
+            .bind(NumberStatus::PausedByMeta).bind(NumberStatus::DisabledByMeta)
+            .execute(pool).await?.rows_affected()
+        });
+        Ok(changed == 1)
     }
 
     /// Messages a restriction held back go now (Meta lifted it): those
@@ -538,26 +597,26 @@ impl Store {
         probe: &ProbeRecord<'_>,
         now: i64,
     ) -> Result<()> {
+        // Two statements, no transaction: a pipeline batch may hold the
+        // number's row while it waits for this one's `number_health`.
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO number_health (phone_number_id, can_send, findings, probe_error, checked_at, due_at)
-                 VALUES ($1, $2, $3, $4, $5, NULL)
+                "INSERT INTO number_health (phone_number_id, can_send, findings, probe_error, checked_at)
+                 VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (phone_number_id) DO UPDATE SET
                      can_send = COALESCE(excluded.can_send, number_health.can_send),
                      findings = COALESCE(excluded.findings, number_health.findings),
-                     probe_error = excluded.probe_error, checked_at = excluded.checked_at, due_at = NULL",
+                     probe_error = excluded.probe_error, checked_at = excluded.checked_at",
             )
             .bind(phone_number_id).bind(probe.can_send).bind(probe.findings).bind(probe.error).bind(now)
-            .execute(&mut *tx).await?;
+            .execute(pool).await?;
             sqlx::query(
                 "UPDATE whatsapp_numbers SET quality_rating = COALESCE($1, quality_rating),
                      verified_name = COALESCE($2, verified_name), meta_status = COALESCE($3, meta_status)
                  WHERE phone_number_id = $4",
             )
             .bind(probe.quality_rating).bind(probe.verified_name).bind(probe.meta_status).bind(phone_number_id)
-            .execute(&mut *tx).await?;
-            tx.commit().await?;
+            .execute(pool).await?;
         });
         Ok(())
     }

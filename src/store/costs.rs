@@ -25,36 +25,73 @@ pub(crate) struct NewPricing<'a> {
     pub at: i64,
 }
 
-/// Keeps the pricing once per message, and counts it in the ledger the
-/// first time only; returns whether it was new.
-pub(crate) async fn record(tx: &mut Tx<'_>, new: &NewPricing<'_>) -> Result<bool> {
-    let category = new.category.unwrap_or_default();
-    let pricing_type = new.pricing_type.unwrap_or_default();
-    let market = new.market.unwrap_or_default();
-    let (billable, free) = if new.billable { (1_i64, 0_i64) } else { (0, 1) };
-    Ok(with_tx!(tx, conn => {
-        let inserted = sqlx::query(
+/// A row of the ledger: (workspace, month, number, category, pricing
+/// type, market), '' for what is absent.
+pub(crate) type LedgerKey = (String, String, String, String, String, String);
+
+/// What a batch adds to the ledger: (billable, free) per row.
+pub(crate) type LedgerCounts = std::collections::BTreeMap<LedgerKey, (i64, i64)>;
+
+/// Keeps the pricing once per message; the first time, counts it into
+/// `counts` (the batch writes them at its end, [`add_to_ledger`]).
+/// Returns whether it was new.
+pub(crate) async fn record(
+    tx: &mut Tx<'_>,
+    new: &NewPricing<'_>,
+    counts: &mut LedgerCounts,
+) -> Result<bool> {
+    let inserted = with_tx!(tx, conn => {
+        sqlx::query(
             "INSERT INTO message_pricing (phone_number_id, wamid, workspace_id, month, pricing_model, billable, pricing_type, category, market, pricing, priced_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (phone_number_id, wamid) DO NOTHING",
         )
         .bind(new.phone_number_id).bind(new.wamid).bind(new.workspace_id).bind(new.month)
-        .bind(new.pricing_model).bind(new.billable_field).bind(new.pricing_type).bind(category)
+        .bind(new.pricing_model).bind(new.billable_field).bind(new.pricing_type).bind(new.category.unwrap_or_default())
         .bind(new.market).bind(new.pricing).bind(new.at)
-        .execute(&mut *conn).await?
-        .rows_affected() == 1;
-        if inserted {
+        .execute(conn).await?
+        .rows_affected() == 1
+    });
+    if inserted {
+        let key = (
+            new.workspace_id.to_string(),
+            new.month.to_string(),
+            new.phone_number_id.to_string(),
+            new.category.unwrap_or_default().to_string(),
+            new.pricing_type.unwrap_or_default().to_string(),
+            new.market.unwrap_or_default().to_string(),
+        );
+        let count = counts.entry(key).or_default();
+        if new.billable {
+            count.0 += 1;
+        } else {
+            count.1 += 1;
+        }
+    }
+    Ok(inserted)
+}
+
+/// Adds a batch's counts to the ledger, in key order: many customers
+/// share a row, so every batch takes them in one order and two instances
+/// never deadlock on them.
+pub(crate) async fn add_to_ledger(tx: &mut Tx<'_>, counts: &LedgerCounts) -> Result<()> {
+    for (
+        (workspace_id, month, phone_number_id, category, pricing_type, market),
+        (billable, free),
+    ) in counts
+    {
+        with_tx!(tx, conn => {
             sqlx::query(
                 "INSERT INTO cost_ledger (workspace_id, phone_number_id, month, category, pricing_type, market, billable, free)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (workspace_id, month, phone_number_id, category, pricing_type, market)
                  DO UPDATE SET billable = cost_ledger.billable + excluded.billable, free = cost_ledger.free + excluded.free",
             )
-            .bind(new.workspace_id).bind(new.phone_number_id).bind(new.month).bind(category)
+            .bind(workspace_id).bind(phone_number_id).bind(month).bind(category)
             .bind(pricing_type).bind(market).bind(billable).bind(free)
-            .execute(&mut *conn).await?;
-        }
-        inserted
-    }))
+            .execute(conn).await?;
+        });
+    }
+    Ok(())
 }
 
 /// One row of the ledger as stored: '' for an absent type, category or an

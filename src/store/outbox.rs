@@ -435,6 +435,29 @@ impl Store {
         }))
     }
 
+    /// Holds a message until `until` with the reason (a restriction of its
+    /// kind): no attempt counted, and unlike [`Self::outbox_retry`] the
+    /// customer's later messages do not wait behind it (they may be of a
+    /// kind that goes). False: fenced, nothing written.
+    pub async fn outbox_hold(
+        &self,
+        row: &OutboxRow,
+        until: i64,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let sql = format!(
+            "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, claim_epoch = NULL,
+                 error_title = $2, updated_at = $3
+             WHERE id = $4 AND {}",
+            still_held(5)
+        );
+        Ok(with_pool!(self, pool => {
+            sqlx::query(&sql).bind(until).bind(reason).bind(now).bind(row.id).bind(row.claim_epoch)
+                .execute(pool).await?.rows_affected() == 1
+        }))
+    }
+
     /// Tries again at `retry_at`, keeping the error for the agent to see.
     /// The customer's later messages wait behind it, so they keep their
     /// order. `count` false: no attempt was made (the number paused, or the

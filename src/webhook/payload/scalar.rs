@@ -22,7 +22,7 @@ pub fn string(value: &Value) -> Option<String> {
 pub fn millis(value: &Value) -> Option<i64> {
     text(value)
         .and_then(|t| t.parse::<i64>().ok())
-        .map(|secs| secs * 1000)
+        .and_then(|secs| secs.checked_mul(1000))
 }
 
 /// For serde: [`millis`], or `None` when the field is not a timestamp.
