@@ -19,7 +19,9 @@ const EVERY: Duration = Duration::from_secs(60 * 60);
 pub fn days_kept(retention: &Retention, kind: Prunable) -> i64 {
     match kind {
         Prunable::ProcessedWebhooks => retention.processed_webhooks_days,
-        Prunable::Statuses => retention.statuses_days,
+        // Kept as long as the receipts they came with: a status retried
+        // within that time still counts its message once.
+        Prunable::Statuses | Prunable::MessagePricing => retention.statuses_days,
         Prunable::Deliveries => retention.deliveries_days,
         // Expired sessions and stale sign-in attempts serve nothing.
         Prunable::Sessions | Prunable::SignInAttempts => 1,

@@ -122,6 +122,14 @@ async fn old_data_goes_and_live_data_stays(backend: TestBackend) {
         .await;
     }
 
+    for (wamid, at) in [("wamid.priced-old", old), ("wamid.priced-new", recent)] {
+        exec(store, false, &format!(
+            "INSERT INTO message_pricing (phone_number_id, wamid, workspace_id, month, category, pricing, priced_at)
+             VALUES ('p', '{wamid}', '{ws}', '2026-01', 'marketing', '{{}}', {at})"
+        ))
+        .await;
+    }
+
     let pruned = retention::prune_once(&env.engine, now).await;
     let of = |kind: Prunable| pruned.iter().find(|(k, _)| *k == kind).unwrap().1;
     assert_eq!(of(Prunable::ProcessedWebhooks), 1);
@@ -130,6 +138,7 @@ async fn old_data_goes_and_live_data_stays(backend: TestBackend) {
     assert_eq!(of(Prunable::SignInAttempts), 1);
     assert_eq!(of(Prunable::SentOutbox), 1);
     assert_eq!(of(Prunable::InboundMedia), 1);
+    assert_eq!(of(Prunable::MessagePricing), 1);
     // The old file's bytes went; its row says why, for the thread.
     assert_eq!(
         count(

@@ -20,6 +20,9 @@ CREATE TABLE message_pricing (
     priced_at       INTEGER NOT NULL,
     PRIMARY KEY (phone_number_id, wamid)
 );
+-- Pruned by age with the receipts (RETAIN_STATUSES_DAYS); the ledger keeps
+-- the counts.
+CREATE INDEX message_pricing_by_age ON message_pricing (priced_at);
 
 -- The ledger: counts per workspace, number, month (UTC, of the status's
 -- timestamp), category, pricing type and market, moved in the transaction

@@ -24,10 +24,13 @@ pub enum Prunable {
     /// Customers' files: the bytes go, the row stays to say so in the
     /// thread.
     InboundMedia,
+    /// Meta's pricing objects as received (the cost ledger keeps the
+    /// counts).
+    MessagePricing,
 }
 
 impl Prunable {
-    pub const ALL: [Prunable; 8] = [
+    pub const ALL: [Prunable; 9] = [
         Prunable::ProcessedWebhooks,
         Prunable::Statuses,
         Prunable::Deliveries,
@@ -36,6 +39,7 @@ impl Prunable {
         Prunable::Audit,
         Prunable::SentOutbox,
         Prunable::InboundMedia,
+        Prunable::MessagePricing,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,6 +52,7 @@ impl Prunable {
             Prunable::Audit => "audit",
             Prunable::SentOutbox => "sent_outbox",
             Prunable::InboundMedia => "inbound_media",
+            Prunable::MessagePricing => "message_pricing",
         }
     }
 
@@ -88,6 +93,10 @@ impl Prunable {
                  WHERE (phone_number_id, media_id) IN (
                      SELECT phone_number_id, media_id FROM inbound_media
                      WHERE state = 'stored' AND stored_at < $1 LIMIT $2)"
+            }
+            Prunable::MessagePricing => {
+                "DELETE FROM message_pricing WHERE (phone_number_id, wamid) IN (
+                     SELECT phone_number_id, wamid FROM message_pricing WHERE priced_at < $1 LIMIT $2)"
             }
         }
     }
