@@ -94,9 +94,27 @@ async fn a_restriction_gates_templates_until_meta_lifts_it(backend: TestBackend)
     )
     .await;
     env.drain().await;
+    // An integration's template, queued under its Idempotency-Key before
+    // the restriction...
+    let keyed = template_to(&phone, "16505550109");
+    let queue_keyed = || {
+        switchboard::outbox::queue(
+            &env.engine,
+            &env.caller.workspace.id,
+            None,
+            &keyed,
+            switchboard::outbox::Origin::Api,
+            Some("api:order-7"),
+        )
+    };
+    let (first, new) = queue_keyed().await.expect("queued");
+    assert!(new);
+    env.drain().await;
     restrict(&env, "RESTRICTED_BIZ_INITIATED_MESSAGING", DAY_SECS).await;
     env.drain().await;
     assert_eq!(count(&env, "waba.restricted").await, 1, "audited once");
+    // ...is answered as before when the integration retries it.
+    assert_eq!(queue_keyed().await.expect("a retry"), (first, false));
 
     // A template is refused with the reason and the end; a reply goes.
     let refused = env

@@ -127,6 +127,13 @@ pub async fn queue(
             "This number is disconnected; connect it again to send.",
         ));
     }
+    // A retry of a request already queued answers as the first did, even
+    // if a restriction or the closing window would refuse it now.
+    if let Some(key) = dedupe_key {
+        if let Some(id) = engine.store.outbox_by_dedupe(workspace_id, key).await? {
+            return Ok((id, false));
+        }
+    }
     let contact =
         contacts::for_sending(&engine.store, &number, &message.recipient, "recipient").await?;
     let Some(address) = contact.address() else {

@@ -227,6 +227,19 @@ impl Store {
         Ok((existing, false))
     }
 
+    /// The message a workspace queued under `dedupe_key`, if any.
+    pub async fn outbox_by_dedupe(
+        &self,
+        workspace_id: &str,
+        dedupe_key: &str,
+    ) -> Result<Option<i64>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT id FROM outbox WHERE workspace_id = $1 AND dedupe_key = $2")
+                .bind(workspace_id).bind(dedupe_key)
+                .fetch_optional(pool).await?
+        }))
+    }
+
     /// Live numbers with queued messages due now, and their send rate. A
     /// number Meta throttled waits out its pause.
     pub async fn numbers_with_due_outbox(&self, now: i64) -> Result<Vec<(String, i64)>> {
