@@ -56,6 +56,11 @@ fn text_to(phone: &str, customer: &str, body: &str) -> OutboundMessage {
     }
 }
 
+/// How many of the number's outbox messages are in `state`.
+async fn in_state(env: &Env, phone: &str, state: OutboxState) -> i64 {
+    env.engine.store.outbox_count(phone, state).await.unwrap()
+}
+
 async fn count(env: &Env, action: &str) -> usize {
     env.audit_actions()
         .await
@@ -155,14 +160,7 @@ async fn a_restriction_gates_templates_until_meta_lifts_it(backend: TestBackend)
         .await
         .expect("templates go again");
     env.drain().await;
-    assert_eq!(
-        env.engine
-            .store
-            .outbox_count(&phone, OutboxState::Failed)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(in_state(&env, &phone, OutboxState::Failed).await, 0);
     running.stop().await;
 }
 
@@ -180,7 +178,6 @@ async fn a_restriction_on_replies_holds_the_bot_until_it_ends(backend: TestBacke
     )
     .await;
     env.drain().await;
-    let store = &env.engine.store;
     assert!(
         env.received(&phone, customer)
             .await
@@ -189,18 +186,9 @@ async fn a_restriction_on_replies_holds_the_bot_until_it_ends(backend: TestBacke
         "no reply went: {:?}",
         env.received(&phone, customer).await
     );
-    let waiting = store
-        .outbox_count(&phone, OutboxState::Queued)
-        .await
-        .unwrap();
+    let waiting = in_state(&env, &phone, OutboxState::Queued).await;
     assert!(waiting >= 1, "the reply waits");
-    assert_eq!(
-        store
-            .outbox_count(&phone, OutboxState::Failed)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(in_state(&env, &phone, OutboxState::Failed).await, 0);
     let contact = env.contact(&phone, customer).await;
     let thread = switchboard::conversations::thread(
         &env.engine.store,
@@ -276,18 +264,8 @@ async fn a_disabled_account_holds_every_message_until_reinstated(backend: TestBa
             .expect("queued while disabled");
     }
     env.drain().await;
-    let store = &env.engine.store;
-    assert_eq!(
-        store
-            .outbox_count(&phone, OutboxState::Queued)
-            .await
-            .unwrap(),
-        3
-    );
-    assert_eq!(
-        store.outbox_count(&phone, OutboxState::Sent).await.unwrap(),
-        0
-    );
+    assert_eq!(in_state(&env, &phone, OutboxState::Queued).await, 3);
+    assert_eq!(in_state(&env, &phone, OutboxState::Sent).await, 0);
     // Reinstated: every held message goes, once each.
     env.control(
         &format!("/_sandbox/wabas/{waba}/ban"),
@@ -296,10 +274,7 @@ async fn a_disabled_account_holds_every_message_until_reinstated(backend: TestBa
     .await;
     env.drain().await;
     assert_eq!(env.status_of(&phone).await, NumberStatus::Live);
-    assert_eq!(
-        store.outbox_count(&phone, OutboxState::Sent).await.unwrap(),
-        3
-    );
+    assert_eq!(in_state(&env, &phone, OutboxState::Sent).await, 3);
     for i in 0..3 {
         assert_eq!(
             env.received(&phone, &format!("1650444{i:04}")).await.len(),
@@ -456,13 +431,7 @@ async fn a_refused_kind_waits_and_a_refused_permission_asks_to_reconnect(backend
         NumberStatus::Live,
         "not paused"
     );
-    assert_eq!(
-        store
-            .outbox_count(&phone, OutboxState::Failed)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(in_state(&env, &phone, OutboxState::Failed).await, 0);
     // hello_world is a utility template: with Meta's refusal understood,
     // it went at its next look.
     assert_eq!(env.received(&phone, "16505550000").await.len(), 1);
@@ -488,13 +457,7 @@ async fn a_refused_kind_waits_and_a_refused_permission_asks_to_reconnect(backend
     env.queue_templates(&phone, "1650666", 1).await;
     env.drain().await;
     assert_eq!(env.status_of(&phone).await, NumberStatus::ReconnectNeeded);
-    assert_eq!(
-        store
-            .outbox_count(&phone, OutboxState::Queued)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(in_state(&env, &phone, OutboxState::Queued).await, 1);
     running.stop().await;
 }
 

@@ -108,6 +108,17 @@ async fn drain(store: &Store) -> pipeline::Processed {
     }
 }
 
+/// How many audit entries of the workspace are `action`.
+async fn audited(s: &Setup, action: &str) -> usize {
+    s.store
+        .audit_entries(&s.workspace, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == action)
+        .count()
+}
+
 /// (wamid, direction, summary, sent_at, status) of each line.
 async fn thread(s: &Setup) -> Vec<(String, String, String, i64, Option<String>)> {
     switchboard::test_support::thread_with(&s.store, &s.workspace, PHONE, "16505551234")
@@ -422,14 +433,7 @@ async fn the_business_removing_the_app_pauses_its_numbers(backend: TestBackend) 
         switchboard::store::NumberStatus::ReconnectNeeded
     );
     assert!(number.status_reason.unwrap().contains("PARTNER_REMOVED"));
-    let audited = s
-        .store
-        .audit_entries(&s.workspace, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.action == "number.reconnect_needed")
-        .count();
+    let audited = audited(&s, "number.reconnect_needed").await;
     assert_eq!(audited, 1);
 }
 
@@ -461,14 +465,7 @@ async fn a_late_copy_of_an_older_ban_update_changes_nothing(backend: TestBackend
         NumberStatus::Live,
         "the older update is stale"
     );
-    let audited = s
-        .store
-        .audit_entries(&s.workspace, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.action == "waba.ban_state")
-        .count();
+    let audited = audited(&s, "waba.ban_state").await;
     assert_eq!(audited, 2);
 }
 
@@ -503,14 +500,7 @@ async fn a_restriction_redelivered_after_it_was_lifted_stays_lifted(backend: Tes
         .await
         .unwrap()
         .is_empty());
-    let audited = s
-        .store
-        .audit_entries(&s.workspace, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.action == "waba.restricted")
-        .count();
+    let audited = audited(&s, "waba.restricted").await;
     assert_eq!(audited, 1, "the retry has no second effect");
 }
 

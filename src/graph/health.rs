@@ -6,24 +6,15 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{error, GraphClient, GraphError};
-use crate::secret::Secret;
+use super::{error, GraphClient, GraphError, PhoneNumber};
+use crate::{secret::Secret, webhook::payload::scalar};
 
-/// `GET /{phone-number-id}` with the fields the probe reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+/// `GET /{phone-number-id}` with the fields the probe reads: the
+/// number's details, and what only the probe asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct NumberHealth {
-    #[serde(default)]
-    pub display_phone_number: Option<String>,
-    #[serde(default)]
-    pub verified_name: Option<String>,
-    #[serde(default)]
-    pub quality_rating: Option<String>,
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub platform_type: Option<String>,
-    #[serde(default)]
-    pub code_verification_status: Option<String>,
+    #[serde(flatten)]
+    pub number: PhoneNumber,
     #[serde(default)]
     pub name_status: Option<String>,
     #[serde(default)]
@@ -59,7 +50,7 @@ pub struct HealthEntity {
     /// PHONE_NUMBER, WABA, BUSINESS, APP, MESSAGE_TEMPLATE.
     #[serde(default)]
     pub entity_type: Option<String>,
-    #[serde(default, deserialize_with = "loose_text")]
+    #[serde(default, deserialize_with = "scalar::text_or_none")]
     pub id: Option<String>,
     #[serde(default)]
     pub can_send_message: Option<String>,
@@ -69,7 +60,7 @@ pub struct HealthEntity {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct HealthError {
-    #[serde(default, deserialize_with = "loose_number")]
+    #[serde(default, deserialize_with = "scalar::integer_or_none")]
     pub error_code: Option<i64>,
     #[serde(default)]
     pub error_description: Option<String>,
@@ -86,23 +77,7 @@ impl HealthStatus {
     }
 }
 
-fn loose_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    })
-}
-
-fn loose_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    })
-}
-
-const HEALTH_FIELDS: &str = "display_phone_number,verified_name,quality_rating,status,platform_type,code_verification_status,name_status,throughput,health_status";
+const HEALTH_FIELDS: &str = "id,display_phone_number,verified_name,quality_rating,status,platform_type,code_verification_status,name_status,throughput,health_status";
 /// Meta's current name for the portfolio's limit; older versions answer
 /// only `messaging_limit_tier` (deprecated), and a field a version does
 /// not know is an error (100), so each is asked alone.
@@ -189,7 +164,8 @@ mod tests {
     #[test]
     fn health_status_is_read_tolerantly() {
         let health: NumberHealth = serde_json::from_value(json!({
-            "quality_rating": "GREEN", "throughput": { "level": "STANDARD" },
+            "id": "106540352242922", "quality_rating": "GREEN", "status": "CONNECTED",
+            "throughput": { "level": "STANDARD" },
             "health_status": { "can_send_message": "LIMITED", "entities": [
                 { "entity_type": "WABA", "id": 5, "can_send_message": "LIMITED",
                   "errors": [{ "error_code": "368", "error_description": "Restricted", "possible_solution": "Wait" }] },
@@ -197,6 +173,7 @@ mod tests {
             ]},
         }))
         .unwrap();
+        assert!(health.number.is_registered());
         let status = health.health_status.unwrap();
         assert!(!status.is_available());
         assert_eq!(status.entities[0].id.as_deref(), Some("5"));

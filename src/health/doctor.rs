@@ -278,14 +278,6 @@ async fn token_check(engine: &Engine, number: &NumberRow, now: i64) -> Result<Ch
     })
 }
 
-/// Where Meta should send this installation's webhooks.
-pub fn callback_url(engine: &Engine) -> String {
-    format!(
-        "{}/webhook",
-        engine.config.public_url.as_str().trim_end_matches('/')
-    )
-}
-
 async fn subscription_check(engine: &Engine, number: &NumberRow) -> Check {
     const NAME: &str = "Webhook subscription";
     let resubscribe = |says: String| {
@@ -307,7 +299,7 @@ async fn subscription_check(engine: &Engine, number: &NumberRow) -> Check {
             .advise("Try again in a moment.", Some(Fix::Refresh)),
         Ok(None) => resubscribe("The app is not subscribed to this account's webhooks.".into()),
         Ok(Some(subscription)) => {
-            let wanted = callback_url(engine);
+            let wanted = crate::onboarding::webhook_url(engine);
             match (
                 engine.config.webhook_override,
                 subscription.override_callback_uri,
@@ -341,7 +333,7 @@ async fn subscription_check(engine: &Engine, number: &NumberRow) -> Check {
 /// through that URL (so a proxy or firewall in the way shows).
 async fn callback_check(engine: &Engine, last_event_at: Option<i64>) -> Check {
     const NAME: &str = "Webhook callback";
-    let url = callback_url(engine);
+    let url = crate::onboarding::webhook_url(engine);
     let challenge = format!("doctor-{}", fastrand::u64(..));
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -703,15 +695,8 @@ pub async fn fix(
         }
         Fix::Resubscribe => {
             let token = tokens::open_number_token(engine, phone_number_id).await?;
-            let callback = callback_url(engine);
-            let override_callback = engine
-                .config
-                .webhook_override
-                .then(|| (callback.as_str(), &engine.config.meta.webhook_verify_token));
-            if let Err(error) = engine
-                .graph
-                .subscribe_app(&token, &number.waba_id, override_callback)
-                .await
+            if let Err(error) =
+                crate::onboarding::subscribe_app(engine, &token, &number.waba_id).await
             {
                 numbers::note_graph_error(engine, phone_number_id, &error).await?;
                 return Err(Error::meta(MetaCall::Subscribe, error));

@@ -85,9 +85,9 @@ pub async fn probe(engine: &Engine, number: &NumberRow) -> Result<Probed, store:
         can_send: can_send.as_deref(),
         findings: Some(&findings_json),
         error: None,
-        quality_rating: health.quality_rating.as_deref(),
-        verified_name: health.verified_name.as_deref(),
-        meta_status: health.status.as_deref(),
+        quality_rating: health.number.quality_rating.as_deref(),
+        verified_name: health.number.verified_name.as_deref(),
+        meta_status: health.number.status.as_deref(),
     };
     engine
         .store
@@ -190,9 +190,8 @@ fn findings_of(health: &NumberHealth) -> Findings {
         throughput_level: health.throughput.as_ref().and_then(|t| t.level.clone()),
         name_status: health.name_status.clone(),
         messaging_limit: health.messaging_limit.clone(),
-        code_verification_status: health.code_verification_status.clone(),
-        registered: health.status.as_deref() == Some("CONNECTED")
-            && health.platform_type.as_deref() != Some("NOT_APPLICABLE"),
+        code_verification_status: health.number.code_verification_status.clone(),
+        registered: health.number.is_registered(),
         limited: health
             .health_status
             .as_ref()

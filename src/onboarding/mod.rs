@@ -23,7 +23,7 @@ use crate::{
     Engine, Error,
 };
 
-pub use steps::{advance, REGISTER_LIMIT, REGISTER_WINDOW_MS};
+pub use steps::{advance, subscribe_app, webhook_url, REGISTER_LIMIT, REGISTER_WINDOW_MS};
 
 pub use crate::store::{OnboardingStep, RunState};
 

@@ -276,6 +276,33 @@ async fn number_token(
     Ok((phone, token))
 }
 
+/// Where Meta should send this installation's webhooks.
+pub fn webhook_url(engine: &Engine) -> String {
+    format!(
+        "{}/webhook",
+        engine.config.public_url.as_str().trim_end_matches('/')
+    )
+}
+
+/// Subscribes the app to the WABA's webhooks, with the callback override
+/// when `META_WEBHOOK_OVERRIDE` is on (onboarding, and the Health page's
+/// fix).
+pub async fn subscribe_app(
+    engine: &Engine,
+    token: &crate::secret::Secret<String>,
+    waba_id: &str,
+) -> Result<(), crate::graph::GraphError> {
+    let callback = webhook_url(engine);
+    let override_callback = engine
+        .config
+        .webhook_override
+        .then(|| (callback.as_str(), &engine.config.meta.webhook_verify_token));
+    engine
+        .graph
+        .subscribe_app(token, waba_id, override_callback)
+        .await
+}
+
 /// Subscribes the app to the WABA's webhooks (with the callback override
 /// when configured), then decides whether the number needs registering.
 async fn subscribe(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store::Error> {
@@ -284,19 +311,7 @@ async fn subscribe(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, stor
         Err(problem) => return Ok(Outcome::Failed(problem)),
     };
     let waba_id = run.waba_id.as_deref().unwrap_or_default();
-    let callback = format!(
-        "{}/webhook",
-        engine.config.public_url.as_str().trim_end_matches('/')
-    );
-    let override_callback = engine
-        .config
-        .webhook_override
-        .then(|| (callback.as_str(), &engine.config.meta.webhook_verify_token));
-    if let Err(error) = engine
-        .graph
-        .subscribe_app(&token, waba_id, override_callback)
-        .await
-    {
+    if let Err(error) = subscribe_app(engine, &token, waba_id).await {
         return graph_failure(
             engine,
             Some(&phone),

@@ -423,8 +423,7 @@ async fn apply_op(
             requested_name,
             rejection_reason,
         } => {
-            for number in
-                account_state::numbers_shown_as(tx, &waba.waba_id, display_phone_number).await?
+            for number in numbers::numbers_shown_as(tx, &waba.waba_id, display_phone_number).await?
             {
                 let changed = account_state::set_name_decision(
                     tx,
@@ -456,8 +455,7 @@ async fn apply_op(
             waba_id,
             display_phone_number,
         } => {
-            for number in account_state::numbers_shown_as(tx, waba_id, display_phone_number).await?
-            {
+            for number in numbers::numbers_shown_as(tx, waba_id, display_phone_number).await? {
                 applied.deferred.probes.insert(number.phone_number_id);
             }
         }

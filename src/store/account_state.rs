@@ -3,7 +3,7 @@
 //! the health probe). Every write reports whether it changed anything, so
 //! a redelivered webhook is audited once.
 
-use super::{with_pool, with_tx, NumberStatus, Result, Store, Tx};
+use super::{numbers::WabaNumber, with_pool, with_tx, NumberStatus, Result, Store, Tx};
 
 /// Where a restriction came from.
 pub(crate) const FROM_WEBHOOK: &str = "webhook";
@@ -272,13 +272,6 @@ pub(crate) async fn set_pricing_tier(
     }))
 }
 
-/// A connected number of a WABA.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub(crate) struct WabaNumber {
-    pub workspace_id: String,
-    pub phone_number_id: String,
-}
-
 /// Meta disabled the WABA: its sending numbers stop (queued messages
 /// wait). Returns the numbers it stopped now.
 pub(crate) async fn disable_numbers(
@@ -313,40 +306,6 @@ pub(crate) async fn reinstate_numbers(
         .bind(NumberStatus::Live).bind(now).bind(waba_id).bind(NumberStatus::DisabledByMeta)
         .fetch_all(conn).await?
     }))
-}
-
-/// The WABA's connected numbers Meta shows as `display_phone_number`
-/// (digits compared: Meta writes `15550783881` in webhooks, `+1
-/// 555-078-3881` elsewhere).
-pub(crate) async fn numbers_shown_as(
-    tx: &mut Tx<'_>,
-    waba_id: &str,
-    display_phone_number: &str,
-) -> Result<Vec<WabaNumber>> {
-    let digits = |text: &str| {
-        text.chars()
-            .filter(char::is_ascii_digit)
-            .collect::<String>()
-    };
-    let wanted = digits(display_phone_number);
-    if wanted.is_empty() {
-        return Ok(Vec::new());
-    }
-    let numbers: Vec<(String, String, Option<String>)> = with_tx!(tx, conn => {
-        sqlx::query_as(
-            "SELECT workspace_id, phone_number_id, display_phone_number FROM whatsapp_numbers
-             WHERE waba_id = $1 AND status <> $2",
-        )
-        .bind(waba_id).bind(NumberStatus::Disconnected).fetch_all(conn).await?
-    });
-    Ok(numbers
-        .into_iter()
-        .filter(|(_, _, display)| display.as_deref().map(digits) == Some(wanted.clone()))
-        .map(|(workspace_id, phone_number_id, _)| WabaNumber {
-            workspace_id,
-            phone_number_id,
-        })
-        .collect())
 }
 
 /// Meta's decision on a number's display name; true when it changed.
@@ -503,21 +462,6 @@ impl Store {
             )
             .bind(phone_number_id).bind(now).bind(stale_before).execute(pool).await?.rows_affected() == 1
         }))
-    }
-
-    /// A number Meta paused or disabled sends again: Meta's health status
-    /// says it can. False if it was neither (any more).
-    pub async fn resume_after_meta(&self, phone_number_id: &str, now: i64) -> Result<bool> {
-        let changed = with_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE whatsapp_numbers SET status = $1, status_reason = NULL, updated_at = $2
-                 WHERE phone_number_id = $3 AND status IN ($4, $5)",
-            )
-            .bind(NumberStatus::Live).bind(now).bind(phone_number_id)
-            .bind(NumberStatus::PausedByMeta).bind(NumberStatus::DisabledByMeta)
-            .execute(pool).await?.rows_affected()
-        });
-        Ok(changed == 1)
     }
 
     /// Messages a restriction held back go now (Meta lifted it): those

@@ -152,11 +152,13 @@ pub(crate) async fn set_quality(
     display_phone_number: &str,
     rating: &str,
 ) -> Result<()> {
-    with_tx!(tx, conn => {
-        sqlx::query("UPDATE whatsapp_numbers SET quality_rating = $1 WHERE waba_id = $2 AND display_phone_number = $3")
-            .bind(rating).bind(waba_id).bind(display_phone_number)
-            .execute(conn).await?;
-    });
+    for number in numbers_shown_as(tx, waba_id, display_phone_number).await? {
+        with_tx!(tx, conn => {
+            sqlx::query("UPDATE whatsapp_numbers SET quality_rating = $1 WHERE phone_number_id = $2")
+                .bind(rating).bind(&number.phone_number_id)
+                .execute(conn).await?;
+        });
+    }
     Ok(())
 }
 
@@ -168,44 +170,75 @@ pub(crate) struct RateRaised {
     pub before: i64,
 }
 
-/// Raises to `rate` the sending rate of the WABA's number shown as
-/// `display_phone_number` (digits compared: Meta writes `15550783881`
-/// here, `+1 555-078-3881` elsewhere). Returns the numbers it raised: none
-/// the second time, so a duplicate delivery audits nothing twice, and
-/// never a number already at or above `rate`.
-pub(crate) async fn raise_send_rate(
+/// A connected number of a WABA.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct WabaNumber {
+    pub workspace_id: String,
+    pub phone_number_id: String,
+}
+
+/// The WABA's connected numbers Meta shows as `display_phone_number`
+/// (digits compared: Meta writes `15550783881` in webhooks, `+1
+/// 555-078-3881` elsewhere).
+pub(crate) async fn numbers_shown_as(
     tx: &mut Tx<'_>,
     waba_id: &str,
     display_phone_number: &str,
-    rate: i64,
-) -> Result<Vec<RateRaised>> {
+) -> Result<Vec<WabaNumber>> {
     let digits = |text: &str| {
         text.chars()
             .filter(char::is_ascii_digit)
             .collect::<String>()
     };
     let wanted = digits(display_phone_number);
-    let numbers: Vec<(String, String, Option<String>, i64)> = with_tx!(tx, conn => {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let numbers: Vec<(String, String, Option<String>)> = with_tx!(tx, conn => {
         sqlx::query_as(
-            "SELECT workspace_id, phone_number_id, display_phone_number, send_rate
-             FROM whatsapp_numbers WHERE waba_id = $1 AND send_rate < $2",
+            "SELECT workspace_id, phone_number_id, display_phone_number FROM whatsapp_numbers
+             WHERE waba_id = $1 AND status <> $2",
         )
-        .bind(waba_id).bind(rate).fetch_all(conn).await?
+        .bind(waba_id).bind(NumberStatus::Disconnected).fetch_all(conn).await?
     });
-    let mut raised = Vec::new();
-    for (workspace_id, phone_number_id, display, before) in numbers {
-        if wanted.is_empty() || display.as_deref().map(digits) != Some(wanted.clone()) {
-            continue;
-        }
-        with_tx!(tx, conn => {
-            sqlx::query("UPDATE whatsapp_numbers SET send_rate = $1 WHERE phone_number_id = $2")
-                .bind(rate).bind(&phone_number_id).execute(conn).await?;
-        });
-        raised.push(RateRaised {
+    Ok(numbers
+        .into_iter()
+        .filter(|(_, _, display)| display.as_deref().map(digits) == Some(wanted.clone()))
+        .map(|(workspace_id, phone_number_id, _)| WabaNumber {
             workspace_id,
             phone_number_id,
-            before,
+        })
+        .collect())
+}
+
+/// Raises to `rate` the sending rate of the WABA's number shown as
+/// `display_phone_number`. Returns the numbers it raised: none the second
+/// time, so a duplicate delivery audits nothing twice, and never a number
+/// already at or above `rate`.
+pub(crate) async fn raise_send_rate(
+    tx: &mut Tx<'_>,
+    waba_id: &str,
+    display_phone_number: &str,
+    rate: i64,
+) -> Result<Vec<RateRaised>> {
+    let mut raised = Vec::new();
+    for number in numbers_shown_as(tx, waba_id, display_phone_number).await? {
+        let before: Option<i64> = with_tx!(tx, conn => {
+            let before = sqlx::query_scalar(
+                "SELECT send_rate FROM whatsapp_numbers WHERE phone_number_id = $1 AND send_rate < $2",
+            )
+            .bind(&number.phone_number_id).bind(rate).fetch_optional(&mut *conn).await?;
+            sqlx::query("UPDATE whatsapp_numbers SET send_rate = $1 WHERE phone_number_id = $2 AND send_rate < $1")
+                .bind(rate).bind(&number.phone_number_id).execute(&mut *conn).await?;
+            before
         });
+        if let Some(before) = before {
+            raised.push(RateRaised {
+                workspace_id: number.workspace_id,
+                phone_number_id: number.phone_number_id,
+                before,
+            });
+        }
     }
     Ok(raised)
 }
@@ -359,15 +392,45 @@ impl Store {
         Ok(changed)
     }
 
-    /// A number Meta paused goes live again; false if it is not paused
-    /// (any more).
+    /// A number Meta paused goes live again (an admin fixed the cause);
+    /// false if it is not paused (any more).
     pub async fn resume_paused(&self, phone_number_id: &str, now: i64) -> Result<bool> {
+        self.go_live_from(
+            phone_number_id,
+            NumberStatus::PausedByMeta,
+            NumberStatus::PausedByMeta,
+            now,
+        )
+        .await
+    }
+
+    /// A number Meta paused or disabled sends again: Meta's health status
+    /// says it can. False if it was neither (any more).
+    pub async fn resume_after_meta(&self, phone_number_id: &str, now: i64) -> Result<bool> {
+        self.go_live_from(
+            phone_number_id,
+            NumberStatus::PausedByMeta,
+            NumberStatus::DisabledByMeta,
+            now,
+        )
+        .await
+    }
+
+    /// Live again, only from one of two statuses (a number disconnected or
+    /// to be reconnected meanwhile stays so).
+    async fn go_live_from(
+        &self,
+        phone_number_id: &str,
+        from: NumberStatus,
+        or_from: NumberStatus,
+        now: i64,
+    ) -> Result<bool> {
         let changed = with_pool!(self, pool => {
             sqlx::query(
                 "UPDATE whatsapp_numbers SET status = $1, status_reason = NULL, updated_at = $2
-                 WHERE phone_number_id = $3 AND status = $4",
+                 WHERE phone_number_id = $3 AND status IN ($4, $5)",
             )
-            .bind(NumberStatus::Live).bind(now).bind(phone_number_id).bind(NumberStatus::PausedByMeta)
+            .bind(NumberStatus::Live).bind(now).bind(phone_number_id).bind(from).bind(or_from)
             .execute(pool).await?.rows_affected()
         });
         Ok(changed == 1)

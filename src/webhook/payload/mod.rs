@@ -13,7 +13,7 @@ mod change;
 mod envelope;
 mod identity;
 mod messages;
-mod scalar;
+pub(crate) mod scalar;
 
 pub use account::{QualityUpdate, TemplateStatusUpdate, TemplateUpdate};
 pub use account_update::{

@@ -25,6 +25,20 @@ pub fn millis(value: &Value) -> Option<i64> {
         .and_then(|secs| secs.checked_mul(1000))
 }
 
+/// For serde: [`text`], `None` when the field is neither.
+pub fn text_or_none<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(text(&Value::deserialize(deserializer)?))
+}
+
+/// For serde: an integer, or one written as a string; `None` otherwise.
+pub fn integer_or_none<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    Ok(text(&Value::deserialize(deserializer)?).and_then(|t| t.parse().ok()))
+}
+
 /// For serde: [`millis`], or `None` when the field is not a timestamp.
 pub fn millis_or_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
     Ok(millis(&Value::deserialize(deserializer)?))
