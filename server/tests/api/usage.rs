@@ -51,19 +51,22 @@ async fn statuses_arrive(app: &TestApp, workspace: &str) -> String {
             200
         );
     }
-    for _ in 0..250 {
-        let rows = app
-            .engine
-            .store
-            .cost_ledger(workspace, None, None)
-            .await
-            .unwrap();
-        if rows.iter().map(|r| r.billable + r.free).sum::<i64>() == 3 {
-            return costs::month_of(now as i64 * 1000);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the statuses were not counted");
+    // The server's workers apply them; drained, not polled.
+    switchboard::runtime::drain(&app.engine, Duration::from_secs(10))
+        .await
+        .expect("drained");
+    let rows = app
+        .engine
+        .store
+        .cost_ledger(workspace, None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.billable + r.free).sum::<i64>(),
+        3,
+        "the statuses were counted"
+    );
+    costs::month_of(now as i64 * 1000)
 }
 
 async fn usage(backend: TestBackend) {
