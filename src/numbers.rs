@@ -184,6 +184,15 @@ pub async fn set_send_rate(
         ));
     }
     let number = owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
+    if number.business_app_since.is_some() && rate > store::BUSINESS_APP_MAX_RATE {
+        return Err(Error::invalid(
+            "rate",
+            format!(
+                "A number that stays on the WhatsApp Business app sends at most {} messages per second (Meta's fixed level for it).",
+                store::BUSINESS_APP_MAX_RATE
+            ),
+        ));
+    }
     engine.store.set_send_rate(phone_number_id, rate).await?;
     audit::record_by(
         &engine.store,
@@ -207,10 +216,38 @@ pub async fn disconnect(
 ) -> Result<(), Error> {
     caller.require(Role::Admin)?;
     let number = owned(engine, &caller.workspace.id, &phone_number_id.into()).await?;
+    if deregister && number.business_app_since.is_some() {
+        return Err(Error::invalid(
+            "deregister",
+            "This number is registered by the WhatsApp Business app, which the business still uses: deregistering it would take it off WhatsApp. Disconnect it without deregistering (the business can end the connection in the app, under Settings › Account › Business Platform).",
+        ));
+    }
     let mut warnings = Vec::new();
     match tokens::open_number_token(engine, phone_number_id).await {
         Ok(token) => {
             if deregister {
+                let now = now_millis();
+                let tries = engine
+                    .store
+                    .register_attempts_since(
+                        phone_number_id,
+                        now - crate::onboarding::REGISTER_WINDOW_MS,
+                    )
+                    .await?;
+                if tries >= crate::onboarding::REGISTER_LIMIT {
+                    return Err(Error::invalid(
+                        "deregister",
+                        "Meta allows 10 register and deregister requests per number in 72 hours, and they are used up; disconnect without deregistering, or try again later",
+                    ));
+                }
+                engine
+                    .store
+                    .record_register_attempt(
+                        phone_number_id,
+                        crate::store::RegisterRequest::Deregister,
+                        now,
+                    )
+                    .await?;
                 if let Err(error) = engine.graph.deregister(&token, phone_number_id).await {
                     return Err(Error::invalid(
                         "deregister",

@@ -44,10 +44,33 @@ impl Bot for EchoBot {
 
 /// A workspace's bot settings: the kind in use and the rules bot's
 /// configuration (kept while another kind is in use).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BotSettings {
     pub kind: BotKind,
     pub rules: rules::RulesConfig,
+    /// How long the bot keeps quiet for a customer once a person answered
+    /// them from the WhatsApp Business app (coexistence); 0: never.
+    #[serde(default = "default_quiet_after_app_minutes")]
+    pub quiet_after_app_minutes: i64,
+}
+
+/// The bot's silence after a person answered from the app, by default.
+pub const DEFAULT_QUIET_AFTER_APP_MINUTES: i64 = 30;
+/// At most a week.
+pub const MAX_QUIET_AFTER_APP_MINUTES: i64 = 7 * 24 * 60;
+
+fn default_quiet_after_app_minutes() -> i64 {
+    DEFAULT_QUIET_AFTER_APP_MINUTES
+}
+
+impl Default for BotSettings {
+    fn default() -> Self {
+        Self {
+            kind: BotKind::default(),
+            rules: rules::RulesConfig::default(),
+            quiet_after_app_minutes: DEFAULT_QUIET_AFTER_APP_MINUTES,
+        }
+    }
 }
 
 impl BotSettings {
@@ -80,6 +103,7 @@ pub async fn stored(store: &Store, workspace_id: &str) -> Result<BotSettings, st
         .await?
         .map(|bot| BotSettings {
             kind: bot.kind,
+            quiet_after_app_minutes: bot.quiet_after_app_minutes,
             rules: serde_json::from_str(&bot.rules).unwrap_or_else(|error| {
                 tracing::warn!(workspace = workspace_id, %error, "stored bot rules no longer parse; answering with none");
                 Default::default()
@@ -102,16 +126,28 @@ pub async fn save(engine: &Engine, caller: &Caller, settings: &BotSettings) -> R
         .rules
         .validate()
         .map_err(|message| Error::invalid("rules", message))?;
+    if !(0..=MAX_QUIET_AFTER_APP_MINUTES).contains(&settings.quiet_after_app_minutes) {
+        return Err(Error::invalid(
+            "quiet_after_app_minutes",
+            "the bot's silence after an answer from the WhatsApp Business app is 0 to 10080 minutes (a week)",
+        ));
+    }
     let rules = serde_json::to_string(&settings.rules).expect("rules serialize");
     engine
         .store
-        .save_bot_settings(&caller.workspace.id, &settings.kind, &rules, now_millis())
+        .save_bot_settings(
+            &caller.workspace.id,
+            &settings.kind,
+            &rules,
+            settings.quiet_after_app_minutes,
+            now_millis(),
+        )
         .await?;
     audit::record_by(
         &engine.store,
         caller,
         "bot.saved",
-        json!({ "kind": settings.kind.as_str(), "rules": settings.rules.rules.len() }),
+        json!({ "kind": settings.kind.as_str(), "rules": settings.rules.rules.len(), "quiet_after_app_minutes": settings.quiet_after_app_minutes }),
     )
     .await?;
     Ok(())

@@ -6,6 +6,7 @@
 mod error;
 pub mod health;
 pub mod media;
+pub mod numbers;
 mod profile;
 mod proof;
 pub mod templates;

@@ -119,6 +119,8 @@ pub fn word(number: &NumberRow, restrictions: &[RestrictionRow], can_send: Optio
         NumberStatus::PausedByMeta => "paused",
         NumberStatus::DisabledByMeta => "disabled",
         NumberStatus::Disconnected => "disconnected",
+        NumberStatus::Offboarded => "offboarded",
+        NumberStatus::Reconnecting => "connecting",
     };
     word.to_string()
 }
@@ -209,9 +211,20 @@ fn sending_check(number: &NumberRow) -> Check {
         NumberStatus::ReconnectNeeded => Check::new("Sending", Light::Red, reason)
             .advise("Connect WhatsApp again: messages wait meanwhile.", Some(Fix::Reconnect)),
         NumberStatus::Disconnected => {
-            Check::new("Sending", Light::Red, "Disconnected by an admin.")
+            let said = if reason.is_empty() {
+                "Disconnected by an admin.".to_string()
+            } else {
+                reason
+            };
+            Check::new("Sending", Light::Red, said)
                 .advise("Connect it again to send.", Some(Fix::Reconnect))
         }
+        NumberStatus::Offboarded => Check::new("Sending", Light::Amber, reason).advise(
+            "The business finishes setting up the WhatsApp Business app on its phone; Meta then reconnects the number by itself and queued messages go.",
+            None,
+        ),
+        NumberStatus::Reconnecting => Check::new("Sending", Light::Amber, reason)
+            .advise("Switchboard checks the number with Meta; this takes a moment.", Some(Fix::Refresh)),
     }
 }
 
@@ -723,6 +736,12 @@ async fn register(engine: &Engine, number: &NumberRow, pin: &str) -> Result<(), 
             "The two-step verification PIN is 6 digits.",
         ));
     }
+    if number.business_app_since.is_some() {
+        return Err(Error::invalid(
+            "pin",
+            "This number stays registered by the WhatsApp Business app; Switchboard never registers it again.",
+        ));
+    }
     let phone = number.phone_number_id.as_str();
     let now = now_millis();
     let tries = engine
@@ -736,7 +755,10 @@ async fn register(engine: &Engine, number: &NumberRow, pin: &str) -> Result<(), 
         ));
     }
     let token = tokens::open_number_token(engine, phone).await?;
-    engine.store.record_register_attempt(phone, now).await?;
+    engine
+        .store
+        .record_register_attempt(phone, crate::store::RegisterRequest::Register, now)
+        .await?;
     match engine.graph.register(&token, phone, pin).await {
         Ok(()) => Ok(()),
         Err(error) => {

@@ -47,14 +47,23 @@ pub async fn probe(engine: &Engine, number: &NumberRow) -> Result<Probed, store:
     let phone = number.phone_number_id.as_str();
     let now = now_millis();
     let health = match tokens::open_number_token(engine, phone).await {
-        Ok(token) => engine
-            .graph
-            .number_health(&token, phone)
-            .await
+        Ok(token) => {
+            // A number Meta reconnected is subscribed again first (Meta:
+            // re-check `subscribed_apps`), then read.
+            let subscribed = if number.status == NumberStatus::Reconnecting {
+                crate::onboarding::subscribe_app(engine, &token, &number.waba_id).await
+            } else {
+                Ok(())
+            };
+            match subscribed {
+                Ok(()) => engine.graph.number_health(&token, phone).await,
+                Err(error) => Err(error),
+            }
             .map_err(|e| {
                 // A dead token flags the number like any other call would.
                 (e.to_string(), Some(e))
-            }),
+            })
+        }
         Err(error) => Err((error.to_string(), None)),
     };
     let health = match health {
@@ -97,6 +106,7 @@ pub async fn probe(engine: &Engine, number: &NumberRow) -> Result<Probed, store:
         .health_status
         .as_ref()
         .is_some_and(|h| h.is_available());
+    let blocked = can_send.as_deref() == Some("BLOCKED");
     let mut probed = Probed {
         can_send,
         ..Probed::default()
@@ -106,6 +116,9 @@ pub async fn probe(engine: &Engine, number: &NumberRow) -> Result<Probed, store:
         // not covered by it.
         probed.lifted = lift(engine, number, now).await?;
         probed.resumed = resume(engine, number, now_millis()).await?;
+    }
+    if number.status == NumberStatus::Reconnecting && !blocked {
+        probed.resumed |= reconnected(engine, number).await?;
     }
     Ok(probed)
 }
@@ -218,6 +231,40 @@ const LOOK_EVERY: Duration = Duration::from_secs(5);
 
 /// The worker: probes numbers that are due or not read for
 /// `NUMBER_HEALTH_INTERVAL_SECS`.
+/// A Business app number Meta reconnected, subscribed again and read:
+/// it sends again.
+async fn reconnected(engine: &Engine, number: &NumberRow) -> Result<bool, store::Error> {
+    let now = now_millis();
+    let resumed = engine
+        .store
+        .set_number_status_from(
+            &number.phone_number_id,
+            NumberStatus::Reconnecting,
+            NumberStatus::Live,
+            now,
+        )
+        .await?;
+    if resumed {
+        tracing::info!(phone_number_id = %number.phone_number_id, "the Business app number is back on the Cloud API");
+        let detail = json!({
+            "phone_number_id": number.phone_number_id,
+            "by": "ACCOUNT_RECONNECTED, then the subscription and the number checked",
+        });
+        engine
+            .store
+            .insert_audit(
+                Some(&number.workspace_id),
+                None,
+                "number.resumed",
+                &detail.to_string(),
+                now,
+            )
+            .await?;
+        engine.wake.outbox.notify_one();
+    }
+    Ok(resumed)
+}
+
 pub async fn run(engine: Engine, stop: Stop) {
     worker::run_loop(stop, None, LOOK_EVERY, Probes { engine }).await;
 }

@@ -4,13 +4,20 @@
 //! signup data (WABA and number), in either order, both keyed by the
 //! browser's attempt id. Then the run goes step by step:
 //!
-//! exchange -> verify -> subscribe -> register (asks for the PIN) -> details -> live
+//! exchange -> verify -> subscribe -> [verify number] -> register -> details -> live
+//!
+//! A number that still needs Meta's verification first takes a code by SMS
+//! or voice call ([`verification`]). A WhatsApp Business app number
+//! (coexistence) is never registered: its run asks Meta once for the app's
+//! contacts and history instead (`business_app_sync`). A signup that named
+//! no number among several waits for the person to pick one.
 //!
 //! Each step is idempotent and its outcome is stored before the next one
 //! starts, so a failed step can be retried from the UI and a restart
 //! resumes where the run stood.
 
 mod steps;
+pub mod verification;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,16 +30,33 @@ use crate::{
     Engine, Error,
 };
 
-pub use steps::{advance, subscribe_app, webhook_url, REGISTER_LIMIT, REGISTER_WINDOW_MS};
+pub use steps::{
+    advance, is_business_app, register_attempts_left, subscribe_app, webhook_url,
+    BUSINESS_APP_SYNC_WINDOW_MS, REGISTER_LIMIT, REGISTER_WINDOW_MS,
+};
 
 pub use crate::store::{OnboardingStep, RunState};
 
-/// The steps in order, with what the UI calls them.
-pub const STEPS: [(OnboardingStep, &str); 5] = [
+/// The steps of a Cloud API number in order, with what the UI calls them.
+pub const STEPS: [(OnboardingStep, &str); 6] = [
     (OnboardingStep::Exchange, "Sign-in code exchanged"),
     (OnboardingStep::Verify, "Access to the account verified"),
     (OnboardingStep::Subscribe, "Webhooks subscribed"),
+    (OnboardingStep::VerifyNumber, "Number verified"),
     (OnboardingStep::Register, "Number registered"),
+    (OnboardingStep::Details, "Number details read"),
+];
+
+/// The steps of a WhatsApp Business app number (it stays registered by the
+/// app).
+pub const BUSINESS_APP_STEPS: [(OnboardingStep, &str); 5] = [
+    (OnboardingStep::Exchange, "Sign-in code exchanged"),
+    (OnboardingStep::Verify, "Access to the account verified"),
+    (OnboardingStep::Subscribe, "Webhooks subscribed"),
+    (
+        OnboardingStep::BusinessAppSync,
+        "Contacts and chat history asked from the WhatsApp Business app",
+    ),
     (OnboardingStep::Details, "Number details read"),
 ];
 
@@ -57,7 +81,39 @@ text_enum! {
         Signup = "signup",
         /// The number's two-step verification PIN.
         Pin = "pin",
+        /// Which of several numbers to connect.
+        Number = "number",
+        /// The code Meta sends the number by SMS or voice call.
+        VerificationCode = "verification_code",
     }
+}
+
+/// A number the person can pick when the signup named none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    pub waba_id: String,
+    pub phone_number_id: String,
+    pub display_phone_number: Option<String>,
+    pub verified_name: Option<String>,
+}
+
+impl Choice {
+    pub fn of(waba_id: &str, phone: &crate::graph::PhoneNumber) -> Self {
+        Self {
+            waba_id: waba_id.to_string(),
+            phone_number_id: phone.id.clone(),
+            display_phone_number: phone.display_phone_number.clone(),
+            verified_name: phone.verified_name.clone(),
+        }
+    }
+}
+
+/// A verification code asked for the number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRequest {
+    /// `SMS` or `VOICE`.
+    pub method: String,
+    pub at: i64,
 }
 
 /// The FINISH events of Embedded Signup we accept.
@@ -103,6 +159,17 @@ pub struct Progress {
     pub phone_number_id: Option<String>,
     pub display_phone_number: Option<String>,
     pub steps: Vec<StepProgress>,
+    /// A WhatsApp Business app number (coexistence).
+    pub business_app: bool,
+    /// The numbers to pick from, when the run waits for a choice.
+    pub choices: Vec<Choice>,
+    /// Codes asked in the last day, newest first (verify number step).
+    pub code_requests: Vec<CodeRequest>,
+    /// Register and deregister requests Meta still allows in its 72 hours
+    /// (register step).
+    pub register_attempts_left: Option<i64>,
+    /// The Business app's one-time syncs, as asked.
+    pub syncs: Vec<crate::store::AppSyncRow>,
 }
 
 impl Progress {
@@ -269,6 +336,48 @@ pub async fn submit_pin(
     progress_of(engine, id).await
 }
 
+/// The person picked one of the numbers the run offered.
+pub async fn choose_number(
+    engine: &Engine,
+    caller: &Caller,
+    id: &str,
+    phone_number_id: &str,
+) -> Result<Progress, Error> {
+    caller.require(Role::Admin)?;
+    let run = run_of(engine, caller, id).await?;
+    let choices: Vec<Choice> = run
+        .choices
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default();
+    let Some(choice) = choices
+        .iter()
+        .find(|c| c.phone_number_id == phone_number_id)
+    else {
+        return Err(Error::invalid(
+            "phone_number_id",
+            "choose one of the numbers this connection offers",
+        ));
+    };
+    if !engine
+        .store
+        .choose_number(
+            &run.id,
+            &choice.waba_id,
+            &choice.phone_number_id,
+            now_millis(),
+        )
+        .await?
+    {
+        return Err(Error::invalid(
+            "phone_number_id",
+            "this connection is no longer waiting for a choice",
+        ));
+    }
+    engine.wake.onboarding.notify_one();
+    progress_of(engine, id).await
+}
+
 /// Tries a failed step again.
 pub async fn retry(engine: &Engine, caller: &Caller, id: &str) -> Result<Progress, Error> {
     caller.require(Role::Admin)?;
@@ -309,7 +418,11 @@ pub async fn latest(engine: &Engine, caller: &Caller) -> Result<Option<Progress>
     }
 }
 
-async fn run_of(engine: &Engine, caller: &Caller, id: &str) -> Result<OnboardingRow, Error> {
+pub(super) async fn run_of(
+    engine: &Engine,
+    caller: &Caller,
+    id: &str,
+) -> Result<OnboardingRow, Error> {
     engine
         .store
         .onboarding(id)
@@ -318,7 +431,7 @@ async fn run_of(engine: &Engine, caller: &Caller, id: &str) -> Result<Onboarding
         .ok_or(Error::NotFound)
 }
 
-async fn progress_of(engine: &Engine, id: &str) -> Result<Progress, Error> {
+pub(super) async fn progress_of(engine: &Engine, id: &str) -> Result<Progress, Error> {
     let run = engine.store.onboarding(id).await?.ok_or(Error::NotFound)?;
     let display = match &run.phone_number_id {
         Some(phone) => engine
@@ -329,11 +442,17 @@ async fn progress_of(engine: &Engine, id: &str) -> Result<Progress, Error> {
             .and_then(|n| n.display_phone_number),
         None => None,
     };
-    let current = STEPS
+    let business_app = steps::is_business_app(&run);
+    let path: &[(OnboardingStep, &str)] = if business_app {
+        &BUSINESS_APP_STEPS
+    } else {
+        &STEPS
+    };
+    let current = path
         .iter()
         .position(|(step, _)| *step == run.step)
-        .unwrap_or(STEPS.len());
-    let steps = STEPS
+        .unwrap_or(path.len());
+    let steps = path
         .iter()
         .enumerate()
         .map(|(index, (step, label))| StepProgress {
@@ -353,12 +472,41 @@ async fn progress_of(engine: &Engine, id: &str) -> Result<Progress, Error> {
             },
         })
         .collect();
+    let choices: Vec<Choice> = run
+        .choices
+        .as_deref()
+        .filter(|_| run.phone_number_id.is_none())
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default();
     let awaiting = match run.step {
         OnboardingStep::Exchange => Awaiting::Code,
+        OnboardingStep::Verify if !choices.is_empty() => Awaiting::Number,
         OnboardingStep::Verify => Awaiting::Signup,
+        OnboardingStep::VerifyNumber => Awaiting::VerificationCode,
         _ => Awaiting::Pin,
     };
     let waiting_for = (run.state == RunState::Waiting).then_some(awaiting);
+    let phone = run.phone_number_id.as_deref();
+    let code_requests = match (phone, run.step) {
+        (Some(phone), OnboardingStep::VerifyNumber) => engine
+            .store
+            .code_requests_since(phone, now_millis() - verification::CODE_REQUESTS_SHOWN_MS)
+            .await?
+            .into_iter()
+            .map(|(method, at)| CodeRequest { method, at })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let register_attempts_left = match (phone, run.step) {
+        (Some(phone), OnboardingStep::Register) => {
+            Some(steps::register_attempts_left(engine, phone).await?)
+        }
+        _ => None,
+    };
+    let syncs = match phone {
+        Some(phone) if business_app => engine.store.app_syncs(phone).await?,
+        _ => Vec::new(),
+    };
     Ok(Progress {
         id: run.id,
         attempt: run.attempt,
@@ -370,6 +518,11 @@ async fn progress_of(engine: &Engine, id: &str) -> Result<Progress, Error> {
         phone_number_id: run.phone_number_id,
         display_phone_number: display,
         steps,
+        business_app,
+        choices,
+        code_requests,
+        register_attempts_left,
+        syncs,
     })
 }
 

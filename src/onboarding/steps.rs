@@ -6,11 +6,11 @@ use serde_json::json;
 
 use super::{OnboardingStep, RunState};
 use crate::{
-    graph::{GraphError, PhoneNumber},
+    graph::{numbers::needs_code, GraphError, PhoneNumber},
     ids::ContactScope,
     numbers, pipeline,
     secret::Secret,
-    store::{self, now_millis, AttachError, Attachment, NewToken, OnboardingRow},
+    store::{self, now_millis, AttachError, Attachment, NewToken, OnboardingRow, SyncType},
     tokens::{onboarding_binding, open_number_token, seal_for_number},
     Engine, Error,
 };
@@ -20,6 +20,13 @@ pub const REGISTER_LIMIT: i64 = 10;
 pub const REGISTER_WINDOW_MS: i64 = 72 * 60 * 60 * 1000;
 
 const COEXISTENCE: &str = "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING";
+/// Meta's window for the WhatsApp Business app's one-time syncs.
+pub const BUSINESS_APP_SYNC_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Whether the run connects a WhatsApp Business app number (coexistence).
+pub fn is_business_app(run: &OnboardingRow) -> bool {
+    run.finish_event.as_deref() == Some(COEXISTENCE)
+}
 
 /// How a step ended.
 enum Outcome {
@@ -41,9 +48,14 @@ pub async fn advance(engine: &Engine, id: &str) -> Result<(), store::Error> {
     let outcome = match run.step {
         OnboardingStep::Verify => verify(engine, &run).await?,
         OnboardingStep::Subscribe => subscribe(engine, &run).await?,
+        OnboardingStep::BusinessAppSync => business_app_sync(engine, &run).await?,
         OnboardingStep::Details => details(engine, &run).await?,
-        // The person's part (the code, the PIN), or finished.
-        OnboardingStep::Exchange | OnboardingStep::Register | OnboardingStep::Live => return Ok(()),
+        // The person's part (the code, the verification code, the PIN), or
+        // finished.
+        OnboardingStep::Exchange
+        | OnboardingStep::VerifyNumber
+        | OnboardingStep::Register
+        | OnboardingStep::Live => return Ok(()),
     };
     let now = now_millis();
     match outcome {
@@ -163,8 +175,20 @@ async fn verify(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store::
         }
     };
     let phone = match choose_phone(engine, run, &phones).await? {
-        Ok(phone) => phone,
-        Err(problem) => return Ok(Outcome::Failed(problem)),
+        PhoneChoice::One(phone) => phone,
+        PhoneChoice::Several(several) => {
+            let choices: Vec<super::Choice> = several
+                .iter()
+                .map(|p| super::Choice::of(waba_id, p))
+                .collect();
+            let json = serde_json::to_string(&choices).expect("choices serialize");
+            engine
+                .store
+                .offer_choices(&run.id, &json, now_millis())
+                .await?;
+            return Ok(Outcome::Stored);
+        }
+        PhoneChoice::Refused(problem) => return Ok(Outcome::Failed(problem)),
     };
     let now = now_millis();
     let sealed = seal_for_number(&engine.vault, &run.workspace_id, &phone.id, &token);
@@ -205,20 +229,29 @@ async fn verify(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store::
     }
 }
 
-/// The number the signup named, which must belong to the WABA; or, when
-/// it named none (FINISH_ONLY_WABA), the WABA's one number not yet here.
+/// Which number a run connects.
+enum PhoneChoice {
+    One(PhoneNumber),
+    /// The signup named none and several could be meant: the person picks.
+    Several(Vec<PhoneNumber>),
+    Refused(String),
+}
+
+/// The number the signup named (or the person picked), which must belong
+/// to the WABA; or, when it named none (FINISH_ONLY_WABA), the WABA's one
+/// number not yet here, or a choice among several.
 async fn choose_phone(
     engine: &Engine,
     run: &OnboardingRow,
     phones: &[PhoneNumber],
-) -> Result<Result<PhoneNumber, String>, store::Error> {
+) -> Result<PhoneChoice, store::Error> {
     let waba_id = run.waba_id.as_deref().unwrap_or_default();
     if let Some(wanted) = &run.phone_number_id {
         return match phones.iter().find(|p| &p.id == wanted) {
-            Some(phone) => Ok(Ok(phone.clone())),
+            Some(phone) => Ok(PhoneChoice::One(phone.clone())),
             None => {
                 refuse(engine, run, "number_not_in_waba").await?;
-                Ok(Err(format!(
+                Ok(PhoneChoice::Refused(format!(
                     "phone number {wanted} does not belong to WhatsApp Business Account {waba_id}; Switchboard will not connect it"
                 )))
             }
@@ -237,14 +270,11 @@ async fn choose_phone(
         })
         .collect();
     Ok(match fresh.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] => Err(format!(
+        [one] => PhoneChoice::One((*one).clone()),
+        [] => PhoneChoice::Refused(format!(
             "WhatsApp Business Account {waba_id} has no number to connect yet; add one in WhatsApp Manager, then connect again"
         )),
-        many => Err(format!(
-            "WhatsApp Business Account {waba_id} has {} numbers and the signup did not say which; connect again and choose one",
-            many.len()
-        )),
+        many => PhoneChoice::Several(many.iter().map(|p| (*p).clone()).collect()),
     })
 }
 
@@ -262,7 +292,7 @@ async fn refuse(engine: &Engine, run: &OnboardingRow, reason: &str) -> Result<()
         .await
 }
 
-async fn number_token(
+pub(super) async fn number_token(
     engine: &Engine,
     run: &OnboardingRow,
 ) -> Result<(String, Secret<String>), String> {
@@ -320,17 +350,78 @@ async fn subscribe(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, stor
         )
         .await;
     }
-    // Coexistence numbers stay on the WhatsApp Business app: no register.
-    if run.finish_event.as_deref() == Some(COEXISTENCE) {
-        return Ok(Outcome::Next(OnboardingStep::Details, RunState::Ready));
+    // Coexistence numbers stay registered by the WhatsApp Business app:
+    // never register them; ask for the app's data instead.
+    if is_business_app(run) {
+        engine
+            .store
+            .mark_business_app(&phone, run.created_at, store::BUSINESS_APP_MAX_RATE)
+            .await?;
+        return Ok(Outcome::Next(
+            OnboardingStep::BusinessAppSync,
+            RunState::Ready,
+        ));
     }
     match engine.graph.phone_number(&token, &phone).await {
+        Ok(info) if needs_code(info.code_verification_status.as_deref()) => Ok(Outcome::Next(
+            OnboardingStep::VerifyNumber,
+            RunState::Waiting,
+        )),
         Ok(info) if info.is_registered() => {
             Ok(Outcome::Next(OnboardingStep::Details, RunState::Ready))
         }
         Ok(_) => Ok(Outcome::Next(OnboardingStep::Register, RunState::Waiting)),
         Err(error) => graph_failure(engine, Some(&phone), "cannot read the number", &error).await,
     }
+}
+
+/// A WhatsApp Business app number: asks Meta once for the app's contacts
+/// and once for its history, within Meta's 24 hours of onboarding. Each
+/// request is claimed before it is made, so a restart never asks twice; a
+/// missed window or a refusal is recorded and shown, never retried. The
+/// number goes live either way: the syncs add to it, they do not gate it.
+async fn business_app_sync(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store::Error> {
+    let (phone, token) = match number_token(engine, run).await {
+        Ok(found) => found,
+        Err(problem) => return Ok(Outcome::Failed(problem)),
+    };
+    for sync_type in [SyncType::Contacts, SyncType::History] {
+        let now = now_millis();
+        if !engine.store.claim_app_sync(&phone, sync_type, now).await? {
+            continue; // asked before this restart
+        }
+        let outcome = if now > run.created_at + BUSINESS_APP_SYNC_WINDOW_MS {
+            Err("Meta's 24 hours after onboarding had passed; the business app's data can only be asked for again by offboarding and onboarding the number anew".to_string())
+        } else {
+            engine
+                .graph
+                .business_app_sync(&token, &phone, sync_type)
+                .await
+                .map_err(|error| format!("Meta refused: {error}"))
+        };
+        let (request_id, problem) = match outcome {
+            Ok(request_id) => (request_id, None),
+            Err(problem) => {
+                tracing::warn!(onboarding = %run.id, %sync_type, %problem, "business app sync not made");
+                (None, Some(problem))
+            }
+        };
+        engine
+            .store
+            .finish_app_sync(&phone, sync_type, request_id.as_deref(), problem.as_deref())
+            .await?;
+    }
+    Ok(Outcome::Next(OnboardingStep::Details, RunState::Ready))
+}
+
+/// Register and deregister requests Meta still allows for the number in
+/// its moving 72 hours.
+pub async fn register_attempts_left(engine: &Engine, phone: &str) -> Result<i64, store::Error> {
+    let used = engine
+        .store
+        .register_attempts_since(phone, now_millis() - REGISTER_WINDOW_MS)
+        .await?;
+    Ok((REGISTER_LIMIT - used).max(0))
 }
 
 /// Registers the number with the person's PIN. A wrong PIN leaves the
@@ -352,7 +443,10 @@ pub async fn register(engine: &Engine, run: &OnboardingRow, pin: &str) -> Result
             "Meta allows 10 registration attempts per number in 72 hours, and they are used up; try again later",
         ));
     }
-    engine.store.record_register_attempt(&phone, now).await?;
+    engine
+        .store
+        .record_register_attempt(&phone, store::RegisterRequest::Register, now)
+        .await?;
     let (state, problem): (RunState, Option<String>) = match engine.graph.register(&token, &phone, pin).await {
         Ok(()) => {
             engine

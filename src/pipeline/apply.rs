@@ -14,7 +14,10 @@ use crate::{
     webhook::payload::{InboundMessage, StatusUpdate},
 };
 
-use super::plan::{Op, WabaRoute};
+use super::{
+    business_app,
+    plan::{Op, WabaRoute},
+};
 
 /// What applying events did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,6 +37,13 @@ pub struct Applied {
     /// Messages and receipts dropped: their contact was erased after
     /// they were sent.
     pub erased: u64,
+    /// History messages stored for the first time.
+    pub imported: u64,
+    /// Messages the business sent from the WhatsApp Business app, stored
+    /// for the first time.
+    pub echoes: u64,
+    /// Business app numbers Meta reconnected: checked before they send.
+    pub reconnecting: Vec<String>,
     /// Rows many customers share, written once at the batch's end in key
     /// order (see [`apply`]).
     pub(crate) deferred: Deferred,
@@ -143,6 +153,29 @@ fn customers_of(events: &[(i64, Vec<Op>)]) -> Vec<(&str, &ContactScope, Vec<&str
                 scope,
                 contacts::ids_of(&update.identity),
             )),
+            Op::HistoryChunk {
+                number, messages, ..
+            } => customers.extend(messages.iter().map(|m| {
+                (
+                    number.workspace_id.as_str(),
+                    &number.contact_scope,
+                    contacts::ids_of(&m.identity),
+                )
+            })),
+            Op::Echo {
+                number, message, ..
+            } => customers.push((
+                number.workspace_id.as_str(),
+                &number.contact_scope,
+                contacts::ids_of(&message.identity),
+            )),
+            Op::SavedNames { number, contacts } => customers.extend(contacts.iter().map(|c| {
+                (
+                    number.workspace_id.as_str(),
+                    &number.contact_scope,
+                    vec![c.phone.as_str()],
+                )
+            })),
             _ => {}
         }
     }
@@ -459,6 +492,97 @@ async fn apply_op(
                 applied.deferred.probes.insert(number.phone_number_id);
             }
         }
+        Op::HistoryChunk { .. }
+        | Op::HistoryDeclined { .. }
+        | Op::Echo { .. }
+        | Op::SavedNames { .. } => business_app::apply_op(tx, op, now, applied).await?,
+        Op::Offboarded {
+            waba,
+            phone_number_id,
+        } => {
+            let reason = "Meta reports ACCOUNT_OFFBOARDED: the WhatsApp Business app moved to another device or was registered again; messages wait until Meta reconnects the number";
+            let moved = numbers::move_business_app_numbers(
+                tx,
+                &waba.waba_id,
+                phone_number_id.as_deref(),
+                numbers::NumberStatus::Live,
+                numbers::NumberStatus::Offboarded,
+                Some(reason),
+                now,
+            )
+            .await?;
+            for number in moved {
+                let detail = serde_json::json!({ "phone_number_id": number.phone_number_id, "reason": reason });
+                audit::insert_unattended(
+                    tx,
+                    &number.workspace_id,
+                    "number.offboarded",
+                    &detail.to_string(),
+                    now,
+                )
+                .await?;
+            }
+        }
+        Op::Reconnected {
+            waba,
+            phone_number_id,
+        } => {
+            let moved = numbers::move_business_app_numbers(
+                tx,
+                &waba.waba_id,
+                phone_number_id.as_deref(),
+                numbers::NumberStatus::Offboarded,
+                numbers::NumberStatus::Reconnecting,
+                Some("Meta reports ACCOUNT_RECONNECTED: Switchboard checks the subscription and the number before sending again"),
+                now,
+            )
+            .await?;
+            for number in moved {
+                let detail = serde_json::json!({ "phone_number_id": number.phone_number_id });
+                audit::insert_unattended(
+                    tx,
+                    &number.workspace_id,
+                    "number.reconnected_by_meta",
+                    &detail.to_string(),
+                    now,
+                )
+                .await?;
+                applied
+                    .deferred
+                    .probes
+                    .insert(number.phone_number_id.clone());
+                applied.reconnecting.push(number.phone_number_id);
+            }
+        }
+        Op::PartnerRemoved {
+            waba,
+            disconnection,
+        } => {
+            let reason = disconnection_reason(disconnection);
+            let ended = numbers::end_connection(
+                tx,
+                &waba.waba_id,
+                disconnection.phone_number_id.as_deref(),
+                &reason,
+                now,
+            )
+            .await?;
+            for number in ended {
+                let detail = serde_json::json!({
+                    "phone_number_id": number.phone_number_id,
+                    "reason": disconnection.reason,
+                    "initiated_by": disconnection.initiated_by,
+                });
+                audit::insert_unattended(
+                    tx,
+                    &number.workspace_id,
+                    "number.partner_removed",
+                    &detail.to_string(),
+                    now,
+                )
+                .await?;
+            }
+        }
         Op::AppRemoved { waba_id, reason } => {
             for number in numbers::require_reconnect(tx, waba_id, reason, now).await? {
                 let detail = serde_json::json!({ "phone_number_id": number.phone_number_id, "reason": reason });
@@ -476,16 +600,36 @@ async fn apply_op(
     Ok(())
 }
 
+/// Why the business's numbers were disconnected, in the admins' words
+/// (reference meta-2026 §2: the reasons Meta gives).
+fn disconnection_reason(disconnection: &crate::webhook::payload::Disconnection) -> String {
+    let why = match disconnection.reason.as_deref() {
+        Some("ACCOUNT_DISCONNECTED") => "the business disconnected it in the WhatsApp Business app",
+        Some("BUSINESS_DOWNGRADE") => "the number moved to the consumer WhatsApp app",
+        Some("CHANGE_NUMBER") => "the business changed its number in the app",
+        Some("COMPANION_INACTIVITY") => "a linked device of the app was inactive too long",
+        Some("PRIMARY_INACTIVITY") => "the app's phone was inactive too long",
+        Some("USER_RE_REGISTERED") => "the number was registered again in the app",
+        _ => "the business removed the connection",
+    };
+    let code = match (&disconnection.reason, &disconnection.initiated_by) {
+        (Some(reason), Some(by)) => format!(" ({reason}, by {by})"),
+        (Some(reason), None) => format!(" ({reason})"),
+        _ => String::new(),
+    };
+    format!("Meta reports PARTNER_REMOVED: {why}{code}. Connect WhatsApp again to use it")
+}
+
 /// Whose message or status it is, and when it is applied.
-struct Context<'a> {
-    workspace_id: &'a str,
-    phone_number_id: &'a str,
-    scope: &'a ContactScope,
-    now: i64,
+pub(super) struct Context<'a> {
+    pub workspace_id: &'a str,
+    pub phone_number_id: &'a str,
+    pub scope: &'a ContactScope,
+    pub now: i64,
 }
 
 impl<'a> Context<'a> {
-    fn new(
+    pub(super) fn new(
         workspace_id: &'a str,
         phone_number_id: &'a str,
         scope: &'a ContactScope,
@@ -502,7 +646,7 @@ impl<'a> Context<'a> {
 
 /// Whether the customer was erased after this was sent (a retry or a
 /// replay of what they asked to have forgotten).
-async fn erased_since(
+pub(super) async fn erased_since(
     tx: &mut Tx<'_>,
     context: &Context<'_>,
     identity: &crate::webhook::payload::Identity,
@@ -581,6 +725,12 @@ async fn inbound(
         phone_number_id.to_string(),
         message.wamid.clone(),
     ));
+    // A person answered this customer from the WhatsApp Business app a
+    // moment ago: the bot leaves the conversation to them.
+    let quiet = !replies.is_empty()
+        && store::business_app::bot_is_quiet(tx, phone_number_id, &contact.id, message.sent_at)
+            .await?;
+    let replies = if quiet { &[][..] } else { replies };
     for (index, reply) in replies.iter().enumerate() {
         let reply = outbox::NewOutboxRow {
             workspace_id: workspace_id.to_string(),

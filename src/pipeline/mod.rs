@@ -8,6 +8,7 @@
 //! effects are committed ([`apply`]).
 
 mod apply;
+mod business_app;
 pub mod plan;
 
 use std::{collections::HashMap, time::Duration};
@@ -80,6 +81,14 @@ impl Routes for LoadedRoutes {
             .get(workspace_id)
             .cloned()
             .unwrap_or_default()
+    }
+    fn quiet_after_app_ms(&self, workspace_id: &str) -> i64 {
+        self.bots
+            .get(workspace_id)
+            .map_or(crate::bot::DEFAULT_QUIET_AFTER_APP_MINUTES, |bot| {
+                bot.quiet_after_app_minutes
+            })
+            * 60_000
     }
 }
 

@@ -7,8 +7,9 @@ use crate::{
     outbox::Content,
     store::NumberRoute,
     webhook::payload::{
-        self, AccountEvent, Ban, Change, Envelope, InboundMessage, Messages, MetaError,
-        PricingTier, Removal, Restriction, StatusUpdate, Violation,
+        self, AccountEvent, AppMessage, Ban, Change, Disconnection, Envelope, InboundMessage,
+        Messages, MetaError, PricingTier, Removal, Restriction, SavedContact, StatusUpdate,
+        Violation,
     },
 };
 
@@ -41,6 +42,50 @@ pub enum Op {
         field: String,
         value: String,
         received_at: i64,
+    },
+    /// A chunk of a coexistence number's chat history: stored once, as
+    /// imported, never answered nor announced.
+    HistoryChunk {
+        number: NumberRoute,
+        phase: i64,
+        chunk_order: i64,
+        progress: Option<i64>,
+        messages: Vec<AppMessage>,
+        received_at: i64,
+    },
+    /// The business turned history sharing off (shown once).
+    HistoryDeclined {
+        number: NumberRoute,
+    },
+    /// The business wrote from the WhatsApp Business app: the message joins
+    /// its thread and the bot keeps quiet for that customer for `quiet_ms`.
+    Echo {
+        number: NumberRoute,
+        message: AppMessage,
+        quiet_ms: i64,
+        received_at: i64,
+    },
+    /// Names the business saved in the app for its customers.
+    SavedNames {
+        number: NumberRoute,
+        contacts: Vec<SavedContact>,
+    },
+    /// `ACCOUNT_OFFBOARDED`: the number's sends wait (`None`: every
+    /// Business app number of the WABA).
+    Offboarded {
+        waba: WabaRoute,
+        phone_number_id: Option<String>,
+    },
+    /// `ACCOUNT_RECONNECTED`: checked with Meta, then live again.
+    Reconnected {
+        waba: WabaRoute,
+        phone_number_id: Option<String>,
+    },
+    /// `PARTNER_REMOVED`: the connection ended; the numbers are
+    /// disconnected and their tokens dropped.
+    PartnerRemoved {
+        waba: WabaRoute,
+        disconnection: Disconnection,
     },
     /// Any field other than messages, kept as received.
     Account {
@@ -170,6 +215,11 @@ pub trait Routes {
     fn endpoints(&self, _workspace_id: &str) -> Vec<String> {
         Vec::new()
     }
+    /// How long the bot keeps quiet for a customer a person answered from
+    /// the WhatsApp Business app.
+    fn quiet_after_app_ms(&self, _workspace_id: &str) -> i64 {
+        crate::bot::DEFAULT_QUIET_AFTER_APP_MINUTES * 60_000
+    }
 }
 
 /// The phone number ids an envelope's changes mention.
@@ -210,14 +260,14 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
                         });
                     }
                 }
-                None => ops.push(Op::Unrouted {
-                    change_index,
-                    phone_number_id: messages.phone_number_id.clone(),
-                    waba_id: entry.id.clone(),
-                    field: change.field().to_string(),
-                    value: change.raw().to_string(),
-                    received_at,
-                }),
+                None => ops.push(unrouted(change_index, entry, change, received_at)),
+            },
+            Change::History(_) | Change::MessageEchoes(_) | Change::AppStateSync(_) => match change
+                .phone_number_id()
+                .and_then(|p| routes.route_of_number(&p))
+            {
+                Some(route) => plan_business_app(&mut ops, change, route, routes, received_at),
+                None => ops.push(unrouted(change_index, entry, change, received_at)),
             },
             _ => {
                 ops.extend(effects_of(entry, change, routes));
@@ -233,6 +283,64 @@ pub fn plan(envelope: &Envelope, routes: &impl Routes, received_at: i64) -> Vec<
         }
     }
     ops
+}
+
+/// A change for a number no workspace has connected (yet): kept, and
+/// applied once it is.
+fn unrouted(change_index: i64, entry: &payload::Entry, change: &Change, received_at: i64) -> Op {
+    Op::Unrouted {
+        change_index,
+        phone_number_id: change.phone_number_id(),
+        waba_id: entry.id.clone(),
+        field: change.field().to_string(),
+        value: change.raw().to_string(),
+        received_at,
+    }
+}
+
+/// The WhatsApp Business app's fields for a connected number.
+fn plan_business_app(
+    ops: &mut Vec<Op>,
+    change: &Change,
+    number: NumberRoute,
+    routes: &impl Routes,
+    received_at: i64,
+) {
+    match change {
+        Change::History(history) => {
+            if history.declined() {
+                ops.push(Op::HistoryDeclined {
+                    number: number.clone(),
+                });
+            }
+            for chunk in &history.chunks {
+                ops.push(Op::HistoryChunk {
+                    number: number.clone(),
+                    phase: chunk.phase,
+                    chunk_order: chunk.chunk_order,
+                    progress: chunk.progress,
+                    messages: chunk.messages.clone(),
+                    received_at,
+                });
+            }
+        }
+        Change::MessageEchoes(echoes) => {
+            let quiet_ms = routes.quiet_after_app_ms(&number.workspace_id);
+            for message in &echoes.messages {
+                ops.push(Op::Echo {
+                    number: number.clone(),
+                    message: message.clone(),
+                    quiet_ms,
+                    received_at,
+                });
+            }
+        }
+        Change::AppStateSync(sync) => ops.push(Op::SavedNames {
+            number,
+            contacts: sync.contacts.clone(),
+        }),
+        _ => {}
+    }
 }
 
 /// The messages and statuses of a routed `messages` change.
@@ -357,6 +465,18 @@ fn effects_of(entry: &payload::Entry, change: &Change, routes: &impl Routes) -> 
                     waba,
                     tier: tier.clone(),
                 },
+                AccountEvent::Offboarded { phone_number_id } => Op::Offboarded {
+                    waba,
+                    phone_number_id: phone_number_id.clone(),
+                },
+                AccountEvent::Reconnected { phone_number_id } => Op::Reconnected {
+                    waba,
+                    phone_number_id: phone_number_id.clone(),
+                },
+                AccountEvent::PartnerRemoved(disconnection) => Op::PartnerRemoved {
+                    waba,
+                    disconnection: disconnection.clone(),
+                },
                 AccountEvent::Other { .. } => return Vec::new(),
             };
             vec![op]
@@ -376,7 +496,11 @@ fn effects_of(entry: &payload::Entry, change: &Change, routes: &impl Routes) -> 
             }],
             _ => Vec::new(),
         },
-        Change::Messages(_) | Change::Other { .. } => Vec::new(),
+        Change::Messages(_)
+        | Change::History(_)
+        | Change::MessageEchoes(_)
+        | Change::AppStateSync(_)
+        | Change::Other { .. } => Vec::new(),
     }
 }
 
@@ -471,7 +595,7 @@ mod tests {
                 { "field": "account_update", "value": removed },
                 { "field": "message_template_status_update", "value": template },
             ] },
-            { "id": "biz", "changes": [{ "field": "smb_message_echoes", "value": echoes }] },
+            { "id": "biz", "changes": [{ "field": "smb_future_field", "value": echoes }] },
         ]});
         let envelope = payload::parse(body.to_string().as_bytes()).unwrap();
         let ops = plan(&envelope, &Known, 7);
@@ -519,7 +643,7 @@ mod tests {
                     "message_template_status_update",
                     template.as_str()
                 ),
-                (3, None, "biz", "smb_message_echoes", echoes.as_str()),
+                (3, None, "biz", "smb_future_field", echoes.as_str()),
             ]
         );
         assert_eq!(ops.len(), 5);

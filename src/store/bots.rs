@@ -38,19 +38,21 @@ pub struct StoredBot {
     /// The rules bot's configuration (JSON), kept while another kind is in
     /// use.
     pub rules: String,
+    pub quiet_after_app_minutes: i64,
 }
 
 impl Store {
     /// The workspace's bot, if one was ever chosen; an unknown kind reads
     /// as off.
     pub async fn bot_settings(&self, workspace_id: &str) -> Result<Option<StoredBot>> {
-        let row: Option<(String, String)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT kind, rules FROM bot_settings WHERE workspace_id = $1")
+        let row: Option<(String, String, i64)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT kind, rules, quiet_after_app_minutes FROM bot_settings WHERE workspace_id = $1")
                 .bind(workspace_id).fetch_optional(pool).await?
         });
-        Ok(row.map(|(kind, rules)| StoredBot {
+        Ok(row.map(|(kind, rules, quiet_after_app_minutes)| StoredBot {
             kind: BotKind::parse(&kind).unwrap_or_default(),
             rules,
+            quiet_after_app_minutes,
         }))
     }
 
@@ -60,14 +62,16 @@ impl Store {
         workspace_id: &str,
         kind: &BotKind,
         rules: &str,
+        quiet_after_app_minutes: i64,
         now: i64,
     ) -> Result<()> {
         with_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO bot_settings (workspace_id, kind, rules, updated_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (workspace_id) DO UPDATE SET kind = excluded.kind, rules = excluded.rules, updated_at = excluded.updated_at",
+                "INSERT INTO bot_settings (workspace_id, kind, rules, quiet_after_app_minutes, updated_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (workspace_id) DO UPDATE SET kind = excluded.kind, rules = excluded.rules,
+                     quiet_after_app_minutes = excluded.quiet_after_app_minutes, updated_at = excluded.updated_at",
             )
-            .bind(workspace_id).bind(kind.as_str()).bind(rules).bind(now)
+            .bind(workspace_id).bind(kind.as_str()).bind(rules).bind(quiet_after_app_minutes).bind(now)
             .execute(pool).await?;
         });
         Ok(())

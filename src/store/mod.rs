@@ -12,6 +12,7 @@ mod accounts;
 mod api_keys;
 pub(crate) mod audit;
 mod bots;
+pub(crate) mod business_app;
 mod claim;
 pub(crate) mod contacts;
 pub(crate) mod costs;
@@ -48,6 +49,7 @@ pub use accounts::{Member, Membership, OpenInvite, Role, User, Workspace};
 pub use api_keys::ApiKeyRow;
 pub use audit::AuditEntry;
 pub use bots::{BotKind, StoredBot};
+pub use business_app::{AppSyncRow, HistoryProgress, MessageOrigin, SyncType};
 pub use claim::Claim;
 pub use contacts::{AliasKind, ContactRow};
 pub use costs::{LedgerCount, StoredRateCard};
@@ -56,7 +58,10 @@ pub use due::DueWork;
 pub use history::{ConversationKey, ConversationSummary, MessageKey, MessageRecord, ThreadMessage};
 pub use media::{FileState, MediaFile, MediaJob, MediaState};
 pub use number_errors::NumberError;
-pub use numbers::{NewToken, NumberRoute, NumberRow, NumberStatus, StoredToken};
+pub use numbers::{
+    NewToken, NumberRoute, NumberRow, NumberStatus, RegisterRequest, StoredToken,
+    BUSINESS_APP_MAX_RATE,
+};
 pub use onboarding::{AttachError, Attachment, OnboardingRow, OnboardingStep, RunState};
 pub use outbox::{NewOutboxRow, OutboxEntry, OutboxRow, OutboxState, SenderLease, SentRecord};
 pub use outgoing_webhooks::{DeliveryEntry, DeliveryRow, DeliveryState, EndpointRow};

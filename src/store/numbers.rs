@@ -17,7 +17,8 @@ text_enum! {
         /// Meta refused its token or the business removed the app:
         /// queued messages wait until it is connected again.
         ReconnectNeeded = "reconnect_needed",
-        /// Disconnected by an admin; its history stays.
+        /// Disconnected by an admin, or by the business ending the
+        /// connection (`PARTNER_REMOVED`); its history stays.
         Disconnected = "disconnected",
         /// Meta refused sends for the whole account (locked, a billing
         /// problem, blocked for policy, not registered): queued messages
@@ -26,6 +27,13 @@ text_enum! {
         /// Meta disabled the WhatsApp Business Account (`DISABLED_UPDATE`):
         /// queued messages wait until Meta reinstates it.
         DisabledByMeta = "disabled_by_meta",
+        /// A WhatsApp Business app number Meta took off the Cloud API for a
+        /// while (`ACCOUNT_OFFBOARDED`: a new device, a reinstall): queued
+        /// messages wait until Meta reconnects it.
+        Offboarded = "offboarded",
+        /// Meta reconnected it (`ACCOUNT_RECONNECTED`): Switchboard checks
+        /// the subscription and the number before it sends again.
+        Reconnecting = "reconnecting",
     }
 }
 
@@ -56,7 +64,21 @@ pub struct NumberRow {
     /// Where its customers' BSUIDs mean one person (set when it first
     /// connected).
     pub contact_scope: Option<ContactScope>,
+    /// When it was onboarded from the WhatsApp Business app (coexistence);
+    /// `None` for a Cloud API number.
+    pub business_app_since: Option<i64>,
 }
+
+text_enum! {
+    /// The requests Meta counts toward a number's registration limit.
+    pub enum RegisterRequest {
+        Register = "register",
+        Deregister = "deregister",
+    }
+}
+
+/// Meta's fixed throughput for a number on the WhatsApp Business app.
+pub const BUSINESS_APP_MAX_RATE: i64 = 20;
 
 impl NumberRow {
     pub fn contact_scope(&self) -> ContactScope {
@@ -91,7 +113,7 @@ pub struct NewToken<'a> {
     pub issued_at: Option<i64>,
 }
 
-const NUMBER_COLUMNS: &str = "phone_number_id, workspace_id, waba_id, display_phone_number, verified_name, quality_rating, status, status_reason, meta_status, created_at, updated_at, send_rate, contact_scope";
+const NUMBER_COLUMNS: &str = "phone_number_id, workspace_id, waba_id, display_phone_number, verified_name, quality_rating, status, status_reason, meta_status, created_at, updated_at, send_rate, contact_scope, business_app_since";
 
 /// A row of `number_tokens`, before its seal and scopes are put together.
 #[derive(sqlx::FromRow)]
@@ -264,6 +286,65 @@ pub(crate) async fn require_reconnect(
     }))
 }
 
+/// A number changed by a coexistence event.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct ChangedNumber {
+    pub phone_number_id: String,
+    pub workspace_id: String,
+}
+
+/// Moves the WABA's numbers in `from` to `to` with `reason`: the one named,
+/// or (`None`) every number of it onboarded from the WhatsApp Business app.
+/// Returns those that changed (none the second time).
+pub(crate) async fn move_business_app_numbers(
+    tx: &mut Tx<'_>,
+    waba_id: &str,
+    phone_number_id: Option<&str>,
+    from: NumberStatus,
+    to: NumberStatus,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<Vec<ChangedNumber>> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query_as(
+            "UPDATE whatsapp_numbers SET status = $1, status_reason = $2, updated_at = $3
+             WHERE waba_id = $4 AND status = $5
+               AND (phone_number_id = $6 OR ($6 IS NULL AND business_app_since IS NOT NULL))
+             RETURNING phone_number_id, workspace_id",
+        )
+        .bind(to).bind(reason).bind(now).bind(waba_id).bind(from).bind(phone_number_id)
+        .fetch_all(conn).await?
+    }))
+}
+
+/// The business ended the connection: the WABA's numbers (the one named,
+/// or all) are disconnected with `reason` and their tokens dropped.
+/// Returns those that changed.
+pub(crate) async fn end_connection(
+    tx: &mut Tx<'_>,
+    waba_id: &str,
+    phone_number_id: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> Result<Vec<ChangedNumber>> {
+    let ended: Vec<ChangedNumber> = with_tx!(tx, conn => {
+        sqlx::query_as(
+            "UPDATE whatsapp_numbers SET status = $1, status_reason = $2, updated_at = $3
+             WHERE waba_id = $4 AND status <> $1 AND (phone_number_id = $5 OR $5 IS NULL)
+             RETURNING phone_number_id, workspace_id",
+        )
+        .bind(NumberStatus::Disconnected).bind(reason).bind(now).bind(waba_id).bind(phone_number_id)
+        .fetch_all(&mut *conn).await?
+    });
+    for number in &ended {
+        with_tx!(tx, conn => {
+            sqlx::query("DELETE FROM number_tokens WHERE phone_number_id = $1")
+                .bind(&number.phone_number_id).execute(conn).await?;
+        });
+    }
+    Ok(ended)
+}
+
 /// Where a connected number's webhooks go.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct NumberRoute {
@@ -416,6 +497,19 @@ impl Store {
         .await
     }
 
+    /// Moves a number from `from` to `to` (clearing the reason); false if
+    /// it was not in `from` (any more).
+    pub async fn set_number_status_from(
+        &self,
+        phone_number_id: &str,
+        from: NumberStatus,
+        to: NumberStatus,
+        now: i64,
+    ) -> Result<bool> {
+        self.go_live_from_to(phone_number_id, from, from, to, now)
+            .await
+    }
+
     /// Live again, only from one of two statuses (a number disconnected or
     /// to be reconnected meanwhile stays so).
     async fn go_live_from(
@@ -425,12 +519,24 @@ impl Store {
         or_from: NumberStatus,
         now: i64,
     ) -> Result<bool> {
+        self.go_live_from_to(phone_number_id, from, or_from, NumberStatus::Live, now)
+            .await
+    }
+
+    async fn go_live_from_to(
+        &self,
+        phone_number_id: &str,
+        from: NumberStatus,
+        or_from: NumberStatus,
+        to: NumberStatus,
+        now: i64,
+    ) -> Result<bool> {
         let changed = with_pool!(self, pool => {
             sqlx::query(
                 "UPDATE whatsapp_numbers SET status = $1, status_reason = NULL, updated_at = $2
                  WHERE phone_number_id = $3 AND status IN ($4, $5)",
             )
-            .bind(NumberStatus::Live).bind(now).bind(phone_number_id).bind(from).bind(or_from)
+            .bind(to).bind(now).bind(phone_number_id).bind(from).bind(or_from)
             .execute(pool).await?.rows_affected()
         });
         Ok(changed == 1)
@@ -563,12 +669,48 @@ impl Store {
         }))
     }
 
-    pub async fn record_register_attempt(&self, phone_number_id: &str, now: i64) -> Result<()> {
+    /// A register or deregister request: Meta counts both toward its 10 in
+    /// 72 hours.
+    pub async fn record_register_attempt(
+        &self,
+        phone_number_id: &str,
+        kind: RegisterRequest,
+        now: i64,
+    ) -> Result<()> {
         with_pool!(self, pool => {
-            sqlx::query("INSERT INTO register_attempts (phone_number_id, at) VALUES ($1, $2)")
-                .bind(phone_number_id).bind(now).execute(pool).await?;
+            sqlx::query("INSERT INTO register_attempts (phone_number_id, at, kind) VALUES ($1, $2, $3)")
+                .bind(phone_number_id).bind(now).bind(kind).execute(pool).await?;
         });
         Ok(())
+    }
+
+    /// A verification code asked for the number.
+    pub async fn record_code_request(
+        &self,
+        phone_number_id: &str,
+        method: &str,
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO code_requests (phone_number_id, method, at) VALUES ($1, $2, $3)")
+                .bind(phone_number_id).bind(method).bind(now).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The codes asked for the number since `since`: (method, when), newest
+    /// first.
+    pub async fn code_requests_since(
+        &self,
+        phone_number_id: &str,
+        since: i64,
+    ) -> Result<Vec<(String, i64)>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT method, at FROM code_requests WHERE phone_number_id = $1 AND at >= $2 ORDER BY at DESC",
+            )
+            .bind(phone_number_id).bind(since).fetch_all(pool).await?
+        }))
     }
 }
 

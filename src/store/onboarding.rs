@@ -13,8 +13,14 @@ text_enum! {
         Verify = "verify",
         /// Subscribe the app to the WABA's webhooks.
         Subscribe = "subscribe",
+        /// Verify a number Meta has not verified yet, with a code sent by
+        /// SMS or voice call.
+        VerifyNumber = "verify_number",
         /// Register the number with its two-step PIN.
         Register = "register",
+        /// A WhatsApp Business app number: ask Meta once for the app's
+        /// contacts and history (no register: the app keeps it).
+        BusinessAppSync = "business_app_sync",
         /// Read the number's details and mark it live.
         Details = "details",
         Live = "live",
@@ -52,11 +58,13 @@ pub struct OnboardingRow {
     pub sealed: Option<Sealed>,
     pub token_type: Option<String>,
     pub expires_at: Option<i64>,
+    /// The numbers the signup could mean, when it named none (JSON).
+    pub choices: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, workspace_id, attempt, started_by, step, state, problem, finish_event, waba_id, phone_number_id, business_id, key_id, nonce, ciphertext, token_type, expires_at, created_at, updated_at";
+const COLUMNS: &str = "id, workspace_id, attempt, started_by, step, state, problem, finish_event, waba_id, phone_number_id, business_id, key_id, nonce, ciphertext, token_type, expires_at, choices, created_at, updated_at";
 
 fn from_row<R: sqlx::Row>(row: &R) -> std::result::Result<OnboardingRow, sqlx::Error>
 where
@@ -95,6 +103,7 @@ where
         sealed,
         token_type: row.try_get("token_type")?,
         expires_at: row.try_get("expires_at")?,
+        choices: row.try_get("choices")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -264,6 +273,40 @@ impl Store {
                  WHERE id = $5 AND step = $6",
             )
             .bind(step).bind(state).bind(problem).bind(now).bind(id).bind(from)
+            .execute(pool).await?.rows_affected()
+        });
+        Ok(changed > 0)
+    }
+
+    /// The signup named no number and several could be meant: the run
+    /// waits for the person to pick one of `choices` (JSON).
+    pub async fn offer_choices(&self, id: &str, choices: &str, now: i64) -> Result<bool> {
+        let changed = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE onboardings SET choices = $1, state = $2, problem = NULL, lease_until = NULL, updated_at = $3
+                 WHERE id = $4 AND step = $5 AND phone_number_id IS NULL",
+            )
+            .bind(choices).bind(RunState::Waiting).bind(now).bind(id).bind(OnboardingStep::Verify)
+            .execute(pool).await?.rows_affected()
+        });
+        Ok(changed > 0)
+    }
+
+    /// The person picked a number (and its WABA): the run goes on.
+    pub async fn choose_number(
+        &self,
+        id: &str,
+        waba_id: &str,
+        phone_number_id: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let changed = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE onboardings SET waba_id = $1, phone_number_id = $2, state = $3, problem = NULL, updated_at = $4
+                 WHERE id = $5 AND step = $6 AND state = $7 AND phone_number_id IS NULL AND choices IS NOT NULL",
+            )
+            .bind(waba_id).bind(phone_number_id).bind(RunState::Ready).bind(now).bind(id)
+            .bind(OnboardingStep::Verify).bind(RunState::Waiting)
             .execute(pool).await?.rows_affected()
         });
         Ok(changed > 0)

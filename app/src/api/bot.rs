@@ -40,6 +40,9 @@ pub struct BotForm {
     /// Empty: no default reply.
     pub default_reply: String,
     pub hours: Option<HoursForm>,
+    /// Minutes the bot keeps quiet for a customer a person answered from
+    /// the WhatsApp Business app.
+    pub quiet_after_app_minutes: String,
     /// Only admins may save.
     pub can_edit: bool,
 }
@@ -125,6 +128,13 @@ mod convert {
         let default_reply = (!form.default_reply.trim().is_empty()).then(|| Reply::Text {
             text: form.default_reply.trim().to_string(),
         });
+        let quiet_after_app_minutes =
+            form.quiet_after_app_minutes.trim().parse().map_err(|_| {
+                field(
+                    "quiet_after_app_minutes",
+                    "The bot's silence after an answer from the app is a number of minutes.",
+                )
+            })?;
         Ok(BotSettings {
             kind,
             rules: RulesConfig {
@@ -132,6 +142,7 @@ mod convert {
                 default_reply,
                 hours,
             },
+            quiet_after_app_minutes,
         })
     }
 
@@ -195,6 +206,7 @@ mod convert {
             rules,
             default_reply,
             hours,
+            quiet_after_app_minutes: settings.quiet_after_app_minutes.to_string(),
             can_edit,
         }
     }

@@ -83,6 +83,7 @@ fn BotEditor(form: BotForm) -> impl IntoView {
             .collect::<Vec<_>>(),
     );
     let default_reply = RwSignal::new(form.default_reply);
+    let quiet = RwSignal::new(form.quiet_after_app_minutes);
     let hours_on = RwSignal::new(form.hours.is_some());
     let hours = form.hours.unwrap_or_else(|| HoursForm {
         opens: "09:00".into(),
@@ -113,6 +114,7 @@ fn BotEditor(form: BotForm) -> impl IntoView {
                 days: days.get_untracked(),
                 away_message: away.get_untracked(),
             }),
+            quiet_after_app_minutes: quiet.get_untracked(),
             can_edit,
         };
         save.dispatch(form);
@@ -212,6 +214,15 @@ fn BotEditor(form: BotForm) -> impl IntoView {
                     </div>
                 </Show>
                 <FieldError error field="rules"/>
+            </fieldset>
+            <fieldset>
+                <legend>"Numbers on the WhatsApp Business app"</legend>
+                <label>"When someone answers a customer from the WhatsApp Business app, the bot keeps quiet for that customer for (minutes, 0 for never)"
+                    <input name="quiet_after_app_minutes" inputmode="numeric" required disabled=!can_edit
+                        prop:value=move || quiet.get()
+                        on:input=move |e| quiet.set(event_target_value(&e))/>
+                </label>
+                <FieldError error field="quiet_after_app_minutes"/>
             </fieldset>
             <FormError error/>
             {move || saved().then(|| view! { <p class="notice" role="status">"Saved. New messages get this bot's answers."</p> })}

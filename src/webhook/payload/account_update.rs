@@ -34,6 +34,14 @@ pub enum AccountEvent {
     Granted { event: String },
     /// `VOLUME_BASED_PRICING_TIER_UPDATE`.
     PricingTier(PricingTier),
+    /// `ACCOUNT_OFFBOARDED`: a coexistence number left the Cloud API for a
+    /// while (a new device, a reinstall); sends wait.
+    Offboarded { phone_number_id: Option<String> },
+    /// `ACCOUNT_RECONNECTED`: it is back.
+    Reconnected { phone_number_id: Option<String> },
+    /// `PARTNER_REMOVED`: the business ended the connection (in the app,
+    /// by a number change, inactivity...). Final: a new signup is needed.
+    PartnerRemoved(Disconnection),
     /// Anything else (pricing eligibility, verification, offboarding...):
     /// kept as received.
     Other { event: Option<String> },
@@ -46,6 +54,17 @@ pub struct Removal {
     pub event: String,
     /// `disconnection_info.reason`, when given.
     pub reason: Option<String>,
+}
+
+/// `PARTNER_REMOVED` and its `disconnection_info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disconnection {
+    /// The number it names, if it names one (else the whole account).
+    pub phone_number_id: Option<String>,
+    /// e.g. `ACCOUNT_DISCONNECTED`, `PRIMARY_INACTIVITY`, `CHANGE_NUMBER`.
+    pub reason: Option<String>,
+    /// `USER` or `SYSTEM`.
+    pub initiated_by: Option<String>,
 }
 
 /// One of `restriction_info[]`.
@@ -88,6 +107,20 @@ pub struct PricingTier {
     pub region: Option<String>,
 }
 
+/// The number a coexistence event names: Meta's keys for it are
+/// unconfirmed (integrators read `metadata.phone_number_id`), so each
+/// plausible place is tried.
+fn named_number(value: &Value) -> Option<String> {
+    [
+        &value["metadata"]["phone_number_id"],
+        &value["phone_number_id"],
+        &value["waba_info"]["phone_number_id"],
+        &value["disconnection_info"]["phone_number_id"],
+    ]
+    .into_iter()
+    .find_map(scalar::text)
+}
+
 impl AccountUpdate {
     pub fn read(value: Value) -> Self {
         Self {
@@ -105,12 +138,21 @@ impl AccountEvent {
             return Self::Other { event };
         };
         match name {
-            "PARTNER_APP_UNINSTALLED" | "PARTNER_REMOVED" | "ACCOUNT_DELETED" => {
-                Self::Removed(Removal {
-                    event: name.to_string(),
-                    reason: scalar::string(&value["disconnection_info"]["reason"]),
-                })
-            }
+            "PARTNER_REMOVED" => Self::PartnerRemoved(Disconnection {
+                phone_number_id: named_number(value),
+                reason: scalar::string(&value["disconnection_info"]["reason"]),
+                initiated_by: scalar::string(&value["disconnection_info"]["initiated_by"]),
+            }),
+            "ACCOUNT_OFFBOARDED" => Self::Offboarded {
+                phone_number_id: named_number(value),
+            },
+            "ACCOUNT_RECONNECTED" => Self::Reconnected {
+                phone_number_id: named_number(value),
+            },
+            "PARTNER_APP_UNINSTALLED" | "ACCOUNT_DELETED" => Self::Removed(Removal {
+                event: name.to_string(),
+                reason: scalar::string(&value["disconnection_info"]["reason"]),
+            }),
             "ACCOUNT_RESTRICTION" => Self::Restricted(restrictions_of(value)),
             "DISABLED_UPDATE" => match Ban::read(&value["ban_info"]) {
                 Some(ban) => Self::Ban(ban),

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::{
     account::{QualityUpdate, TemplateStatusUpdate, TemplateUpdate},
     account_update::{AccountUpdate, CapabilityUpdate, NameUpdate},
+    business_app::{Echoes, History, StateSync},
     messages::Messages,
     scalar,
 };
@@ -20,6 +21,9 @@ const TEMPLATE_QUALITY_UPDATE: &str = "message_template_quality_update";
 const TEMPLATE_CATEGORY_UPDATE: &str = "template_category_update";
 const CAPABILITY_UPDATE: &str = "business_capability_update";
 const NAME_UPDATE: &str = "phone_number_name_update";
+const HISTORY: &str = "history";
+const MESSAGE_ECHOES: &str = "smb_message_echoes";
+const APP_STATE_SYNC: &str = "smb_app_state_sync";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(from = "Wire")]
@@ -40,6 +44,12 @@ pub enum Change {
     CapabilityUpdate(CapabilityUpdate),
     /// Meta decided on a number's display name.
     NameUpdate(NameUpdate),
+    /// A chunk of the WhatsApp Business app's chat history (coexistence).
+    History(History),
+    /// What the business sent from the WhatsApp Business app.
+    MessageEchoes(Echoes),
+    /// The WhatsApp Business app's contacts.
+    AppStateSync(StateSync),
     /// A field Switchboard does not act on: kept as received.
     Other { field: String, value: Value },
 }
@@ -66,6 +76,9 @@ impl From<Wire> for Change {
             TEMPLATE_CATEGORY_UPDATE => Self::TemplateCategoryUpdate(TemplateUpdate::read(value)),
             CAPABILITY_UPDATE => Self::CapabilityUpdate(CapabilityUpdate::read(value)),
             NAME_UPDATE => Self::NameUpdate(NameUpdate::read(value)),
+            HISTORY => Self::History(History::read(value)),
+            MESSAGE_ECHOES => Self::MessageEchoes(Echoes::read(value)),
+            APP_STATE_SYNC => Self::AppStateSync(StateSync::read(value)),
             _ => Self::Other { field, value },
         }
     }
@@ -83,6 +96,9 @@ impl Change {
             Self::TemplateCategoryUpdate(_) => TEMPLATE_CATEGORY_UPDATE,
             Self::CapabilityUpdate(_) => CAPABILITY_UPDATE,
             Self::NameUpdate(_) => NAME_UPDATE,
+            Self::History(_) => HISTORY,
+            Self::MessageEchoes(_) => MESSAGE_ECHOES,
+            Self::AppStateSync(_) => APP_STATE_SYNC,
             Self::Other { field, .. } => field,
         }
     }
@@ -99,6 +115,9 @@ impl Change {
             }
             Self::CapabilityUpdate(change) => &change.raw,
             Self::NameUpdate(change) => &change.raw,
+            Self::History(change) => &change.raw,
+            Self::MessageEchoes(change) => &change.raw,
+            Self::AppStateSync(change) => &change.raw,
             Self::Other { value, .. } => value,
         }
     }
@@ -166,11 +185,11 @@ mod tests {
     #[test]
     fn an_unknown_field_is_kept_with_its_raw_value() {
         let value = json!({ "metadata": { "phone_number_id": 222 }, "b": [1, "two"], "a": { "nested": null } });
-        let change = read(json!({ "field": "smb_message_echoes", "value": value }));
+        let change = read(json!({ "field": "smb_future_field", "value": value }));
         assert!(
-            matches!(&change, Change::Other { field, value: kept } if field == "smb_message_echoes" && *kept == value)
+            matches!(&change, Change::Other { field, value: kept } if field == "smb_future_field" && *kept == value)
         );
-        assert_eq!(change.field(), "smb_message_echoes");
+        assert_eq!(change.field(), "smb_future_field");
         assert_eq!(change.raw().to_string(), value.to_string());
         // Its number still says whose workspace it concerns.
         assert_eq!(change.phone_number_id().as_deref(), Some("222"));

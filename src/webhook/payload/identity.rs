@@ -47,7 +47,7 @@ pub fn is_phone(text: &str) -> bool {
 }
 
 /// A phone as people write it (`+1 650-555-1234`): its digits.
-fn phone_as_written(value: &Value) -> Option<String> {
+pub(super) fn phone_as_written(value: &Value) -> Option<String> {
     let text = scalar::text(value)?;
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
     let only_punctuation = text

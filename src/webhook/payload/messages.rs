@@ -259,7 +259,7 @@ impl Status {
 }
 
 impl MetaError {
-    fn read(error: &Value) -> Self {
+    pub(super) fn read(error: &Value) -> Self {
         Self {
             code: error["code"].as_i64(),
             title: scalar::string(&error["title"]),

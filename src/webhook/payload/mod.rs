@@ -9,6 +9,7 @@
 
 mod account;
 mod account_update;
+mod business_app;
 mod change;
 mod envelope;
 mod identity;
@@ -17,8 +18,11 @@ pub(crate) mod scalar;
 
 pub use account::{QualityUpdate, TemplateStatusUpdate, TemplateUpdate};
 pub use account_update::{
-    messaging_limit, AccountEvent, AccountUpdate, Ban, BanState, CapabilityUpdate, NameUpdate,
-    PricingTier, Removal, Restriction, Violation,
+    messaging_limit, AccountEvent, AccountUpdate, Ban, BanState, CapabilityUpdate, Disconnection,
+    NameUpdate, PricingTier, Removal, Restriction, Violation,
+};
+pub use business_app::{
+    AppMessage, Direction, Echoes, History, HistoryChunk, SavedContact, StateSync, HISTORY_DECLINED,
 };
 pub use change::Change;
 pub use envelope::{parse, Entry, Envelope, Rejection};
