@@ -247,9 +247,21 @@ async fn phone_state(
         .get(&phone_id)
         .ok_or_else(|| ControlError::not_found(format!("no phone number {phone_id}")))?;
     let profile = &phone.profile;
+    let coexistence = phone.coexistence.as_ref().map(|link| {
+        json!({
+            "state": link.state,
+            "onboarded_at": link.onboarded_at,
+            "share_history": link.share_history,
+            "synced": link.synced,
+            "contacts": link.contacts,
+            "history_messages_pending": link.history.len(),
+        })
+    });
     Ok(Json(json!({
         "id": phone.id,
         "registered": phone.registered,
+        "throughput_mps": phone.throughput,
+        "coexistence": coexistence,
         "profile": {
             "about": profile.about, "address": profile.address, "description": profile.description,
             "email": profile.email, "websites": profile.websites, "vertical": profile.vertical,

@@ -12,7 +12,7 @@ use axum::{
 use serde_json::Value;
 
 use crate::{
-    auth,
+    auth, coexistence,
     error::{GraphError, GraphResult},
     faults::{self, Effect},
     media, messages, oauth, phones, profile, subscriptions, templates, uploads, wabas,
@@ -261,6 +261,9 @@ async fn route(state: &AppState, request: &GraphRequest) -> GraphResult<Value> {
         (&Method::DELETE, [waba, "message_templates"]) => templates::delete(state, request, waba),
         (&Method::POST, [_, "register"]) => phones::register(state, request),
         (&Method::POST, [_, "deregister"]) => phones::deregister(state, request),
+        (&Method::POST, [_, "smb_app_data"]) => {
+            coexistence::sync::smb_app_data(state, request).await
+        }
         (&Method::POST, [_, "messages"]) => messages::send(state, request).await,
         (&Method::POST, [_, "media"]) => media::upload(state, request).await,
         (_, [_, "whatsapp_business_profile"]) => profile::handle(state, request).await,

@@ -10,6 +10,7 @@
 mod accounts;
 mod auth;
 mod clock;
+mod coexistence;
 mod control;
 mod customers;
 mod error;
@@ -230,6 +231,7 @@ fn router(state: State) -> Router {
     Router::new()
         .merge(control::routes())
         .merge(accounts::control::routes())
+        .merge(coexistence::control::routes())
         .merge(customers::routes())
         .merge(media::routes())
         .merge(signup::routes())

@@ -49,6 +49,7 @@ pub fn demo_business(
             subscribed: false,
             override_callback: None,
             standing: Standing::default(),
+            unshared: false,
         },
     );
     let phone = |id: &str, display: &str, registered: bool| Phone {
@@ -72,6 +73,8 @@ pub fn demo_business(
         },
         throughput: config.throughput,
         upgrading_until: None,
+        coexistence: None,
+        onboarded_at: None,
     };
     world.phones.insert(
         phone_number_id.clone(),

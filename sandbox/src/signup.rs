@@ -16,10 +16,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::{
-    accounts::{NameStatus, PortfolioLimits, Standing},
+    accounts::{PortfolioLimits, Standing},
+    coexistence,
     control::{parse, ControlError},
     ids, oauth,
-    world::{Business, BusinessProfile, Phone, Waba},
+    world::{Business, Phone, Waba},
     State as AppState,
 };
 
@@ -67,6 +68,14 @@ async fn popup(State(state): State<AppState>) -> Html<String> {
             "id": p.id, "waba_id": p.waba_id,
             "display_phone_number": p.display_phone_number, "verified_name": p.verified_name,
         })).collect::<Vec<_>>(),
+        // Numbers in the WhatsApp Business app, for the coexistence flow.
+        "business_app_numbers": world.business_app.values().map(|a| json!({
+            "display_phone_number": a.display_phone_number,
+            "verified_name": a.verified_name,
+            "share_history": a.share_history,
+            "connected": world.phones.values().any(|p| p.display_phone_number == a.display_phone_number
+                && p.coexistence.as_ref().is_some_and(|l| l.active())),
+        })).collect::<Vec<_>>(),
     });
     Html(POPUP.replace("__WORLD_JSON__", &script_json(&data)))
 }
@@ -92,7 +101,17 @@ struct Finish {
     new_phone: String,
     #[serde(default)]
     new_phone_name: String,
+    /// Coexistence: the business app's number (display digits) or `__new`.
+    app_number: Option<String>,
+    #[serde(default)]
+    new_app_number: String,
+    #[serde(default)]
+    new_app_number_name: String,
+    /// The "share chat history" opt-in as ticked.
+    share_history: Option<bool>,
 }
+
+const BUSINESS_APP: &str = "whatsapp_business_app_onboarding";
 
 const NEW: &str = "__new";
 
@@ -148,6 +167,7 @@ async fn finish(State(state): State<AppState>, body: Bytes) -> Result<Json<Value
                     subscribed: false,
                     override_callback: None,
                     standing: Standing::default(),
+                    unshared: false,
                 },
             );
             id
@@ -168,6 +188,25 @@ async fn finish(State(state): State<AppState>, body: Bytes) -> Result<Json<Value
     };
     let phone_number_id = if request.feature_type == "only_waba_sharing" {
         None
+    } else if request.feature_type == BUSINESS_APP {
+        let (display, name) = match request.app_number.as_deref() {
+            Some(NEW) => (request.new_app_number, Some(request.new_app_number_name)),
+            Some(display) => (display.to_string(), None),
+            None => {
+                return Err(ControlError::bad_request(
+                    "Choose the WhatsApp Business app number to connect.",
+                ))
+            }
+        };
+        let choice = coexistence::Choice {
+            display_phone_number: display,
+            verified_name: name,
+            share_history: request.share_history,
+        };
+        Some(
+            coexistence::onboard(&mut world, &mut rng, now, &waba_id, choice)
+                .map_err(ControlError::bad_request)?,
+        )
     } else {
         Some(match request.phone.as_deref() {
             Some(NEW) => {
@@ -182,24 +221,9 @@ async fn finish(State(state): State<AppState>, body: Bytes) -> Result<Json<Value
                     ));
                 }
                 let id = ids::numeric(&mut rng);
-                world.phones.insert(
-                    id.clone(),
-                    Phone {
-                        id: id.clone(),
-                        waba_id: waba_id.clone(),
-                        display_phone_number: digits.to_string(),
-                        verified_name: name.to_string(),
-                        // Meta reviews a new number's display name.
-                        name_status: NameStatus::PendingReview,
-                        registered: false,
-                        pin: None,
-                        register_attempts: Vec::new(),
-                        quality_rating: "UNKNOWN".into(),
-                        profile: BusinessProfile::default(),
-                        throughput: config.throughput,
-                        upgrading_until: None,
-                    },
-                );
+                // Meta reviews a new number's display name.
+                let phone = Phone::added(&id, &waba_id, digits, name, config.throughput);
+                world.phones.insert(id.clone(), phone);
                 id
             }
             Some(id) if world.phones.get(id).is_some_and(|p| p.waba_id == waba_id) => {
@@ -212,6 +236,16 @@ async fn finish(State(state): State<AppState>, body: Bytes) -> Result<Json<Value
             }
         })
     };
+    if let Some(phone) = phone_number_id
+        .as_ref()
+        .and_then(|id| world.phones.get_mut(id))
+    {
+        phone.onboarded_at = Some(now);
+    }
+    // Finishing shares the WABA with the app (again, after a removal).
+    if let Some(waba) = world.wabas.get_mut(&waba_id) {
+        waba.unshared = false;
+    }
     let code = oauth::issue_code(
         &mut world,
         &mut rng,

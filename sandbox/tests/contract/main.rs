@@ -3,6 +3,7 @@
 
 mod account;
 mod app_secret;
+mod coexistence;
 mod faults;
 mod helpers;
 mod media;
