@@ -257,7 +257,7 @@ async fn phone_state(
             "history_messages_pending": link.history.len(),
         })
     });
-    Ok(Json(json!({
+    let mut held = json!({
         "id": phone.id,
         "registered": phone.registered,
         "throughput_mps": phone.throughput,
@@ -268,7 +268,14 @@ async fn phone_state(
             "profile_picture_handle": profile.profile_picture_handle,
         },
         "upload_handles": world.upload_handles,
-    })))
+    });
+    if let (Some(held), Value::Object(verification)) = (
+        held.as_object_mut(),
+        crate::verification::control_view(phone),
+    ) {
+        held.extend(verification);
+    }
+    Ok(Json(held))
 }
 
 /// Changes what Meta would change about a number (its throughput tier,

@@ -15,7 +15,8 @@ use crate::{
     auth, coexistence,
     error::{GraphError, GraphResult},
     faults::{self, Effect},
-    media, messages, oauth, phones, profile, subscriptions, templates, uploads, wabas,
+    media, messages, oauth, phones, profile, subscriptions, templates, uploads, verification,
+    wabas,
     world::Token,
     State as AppState,
 };
@@ -261,6 +262,8 @@ async fn route(state: &AppState, request: &GraphRequest) -> GraphResult<Value> {
         (&Method::DELETE, [waba, "message_templates"]) => templates::delete(state, request, waba),
         (&Method::POST, [_, "register"]) => phones::register(state, request),
         (&Method::POST, [_, "deregister"]) => phones::deregister(state, request),
+        (&Method::POST, [_, "request_code"]) => verification::request_code(state, request),
+        (&Method::POST, [_, "verify_code"]) => verification::verify_code(state, request),
         (&Method::POST, [_, "smb_app_data"]) => {
             coexistence::sync::smb_app_data(state, request).await
         }

@@ -29,6 +29,7 @@ mod subscriptions;
 mod templates;
 mod uploads;
 mod users;
+mod verification;
 mod wabas;
 mod webhooks;
 mod world;
@@ -232,6 +233,7 @@ fn router(state: State) -> Router {
         .merge(control::routes())
         .merge(accounts::control::routes())
         .merge(coexistence::control::routes())
+        .merge(verification::routes())
         .merge(customers::routes())
         .merge(media::routes())
         .merge(signup::routes())

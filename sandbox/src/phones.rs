@@ -11,6 +11,7 @@ use crate::{
     coexistence::{self, LinkState},
     error::{GraphError, GraphResult},
     graph::{authorized, GraphRequest},
+    verification,
     world::{Millis, Phone, Token},
     State,
 };
@@ -77,7 +78,7 @@ fn render(state: &State, phone: &Phone, fields: &[String]) -> GraphResult<Value>
         let value = match field.as_str() {
             "id" => json!(phone.id),
             "verified_name" => json!(phone.verified_name),
-            "code_verification_status" => json!("VERIFIED"),
+            "code_verification_status" => json!(verification::status(phone)),
             "display_phone_number" => json!(phone.display_phone_number),
             "quality_rating" => json!(phone.quality_rating),
             // A coexistence number is served by the Cloud API while the app
@@ -226,6 +227,15 @@ pub fn register(state: &State, request: &GraphRequest) -> GraphResult<Value> {
     require_whatsapp_product(request)?;
     let pin = valid_pin(request)?;
     count_attempt(state, &phone.id)?;
+    // Counted like any register call, then refused: Meta wants the number
+    // verified (request_code, verify_code) before it registers.
+    if !phone.verified {
+        return Err(registration_error(
+            133006,
+            "Phone number re-verification needed",
+            "Phone number needs to be verified before registering.",
+        ));
+    }
     let mut world = state.world();
     let phone = world.phones.get_mut(&phone.id).expect("exists");
     match &phone.pin {

@@ -59,6 +59,8 @@ pub fn demo_business(
         verified_name: "Acme Bakery".into(),
         name_status: NameStatus::Approved,
         registered,
+        verified: true,
+        verification: Default::default(),
         pin: registered.then(|| DEMO_PIN.to_string()),
         register_attempts: Vec::new(),
         quality_rating: "GREEN".into(),

@@ -101,6 +101,10 @@ struct Finish {
     new_phone: String,
     #[serde(default)]
     new_phone_name: String,
+    /// The sandbox box "the number is not verified yet": v3/v4 flows may
+    /// end with a number still to verify.
+    #[serde(default)]
+    new_phone_unverified: bool,
     /// Coexistence: the business app's number (display digits) or `__new`.
     app_number: Option<String>,
     #[serde(default)]
@@ -222,7 +226,8 @@ async fn finish(State(state): State<AppState>, body: Bytes) -> Result<Json<Value
                 }
                 let id = ids::numeric(&mut rng);
                 // Meta reviews a new number's display name.
-                let phone = Phone::added(&id, &waba_id, digits, name, config.throughput);
+                let mut phone = Phone::added(&id, &waba_id, digits, name, config.throughput);
+                phone.verified = !request.new_phone_unverified;
                 world.phones.insert(id.clone(), phone);
                 id
             }

@@ -60,6 +60,10 @@ pub struct Phone {
     /// The display name's review.
     pub name_status: NameStatus,
     pub registered: bool,
+    /// Passed SMS or voice verification (`code_verification_status`).
+    pub verified: bool,
+    /// Verification codes asked for it (`request_code`, `verify_code`).
+    pub verification: crate::verification::Codes,
     pub pin: Option<String>,
     /// Times of register calls, for the 10-per-72-hours limit.
     pub register_attempts: Vec<Millis>,
@@ -77,8 +81,8 @@ pub struct Phone {
 }
 
 impl Phone {
-    /// A number as Embedded Signup adds it: not registered, no PIN, its
-    /// display name under review, no quality rating yet.
+    /// A number as Embedded Signup adds it: verified, not registered, no
+    /// PIN, its display name under review, no quality rating yet.
     pub fn added(id: &str, waba_id: &str, display: &str, name: &str, throughput: u32) -> Self {
         Self {
             id: id.to_string(),
@@ -87,6 +91,8 @@ impl Phone {
             verified_name: name.to_string(),
             name_status: NameStatus::PendingReview,
             registered: false,
+            verified: true,
+            verification: Default::default(),
             pin: None,
             register_attempts: Vec::new(),
             quality_rating: "UNKNOWN".into(),

@@ -16,4 +16,5 @@ mod subscriptions;
 mod templates;
 mod uploads;
 mod users;
+mod verification;
 mod webhooks;
