@@ -12,7 +12,7 @@ use axum::{
 use serde_json::Value;
 
 use crate::{
-    auth, coexistence,
+    auth, coexistence, dialog,
     error::{GraphError, GraphResult},
     faults::{self, Effect},
     media, messages, oauth, phones, profile, subscriptions, templates, uploads, verification,
@@ -216,6 +216,11 @@ async fn dispatch(
         ))
         .into_response();
     }
+    // The OAuth dialog is a page, not a Graph node (Meta serves it from
+    // www.facebook.com; the sandbox from its one origin).
+    if method == Method::GET && rest == "dialog/oauth" {
+        return dialog::page(&state, query).await;
+    }
     let method_name = method.to_string();
     let mut request = GraphRequest::new(method, &rest, query, headers, body);
     request.version = version.clone();
@@ -252,7 +257,7 @@ async fn route(state: &AppState, request: &GraphRequest) -> GraphResult<Value> {
     let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
     match (&request.method, segments.as_slice()) {
         (&Method::GET | &Method::POST, ["oauth", "access_token"]) => {
-            oauth::exchange_code(state, request)
+            oauth::access_token(state, request)
         }
         (&Method::GET, ["debug_token"]) => oauth::debug_token(state, request),
         (&Method::GET, ["me"]) => oauth::me(state, request),

@@ -13,6 +13,7 @@ mod clock;
 mod coexistence;
 mod control;
 mod customers;
+mod dialog;
 mod error;
 mod faults;
 mod graph;
@@ -71,6 +72,15 @@ pub struct SandboxConfig {
     /// The App Dashboard's *Require App Secret*: calls made with a
     /// business's token must carry `appsecret_proof`.
     pub require_app_secret: bool,
+    /// Facebook Login's *Valid OAuth Redirect URIs* (Strict Mode): the
+    /// OAuth dialog redirects only to one of these, exactly. None by
+    /// default, so every dialog is refused ("URL blocked") until a test
+    /// registers its URI.
+    pub redirect_uris: Vec<String>,
+    /// A sandbox switch: every `FB.login` loses its code, as when the
+    /// popup is blocked or the opener's `Cross-Origin-Opener-Policy` cuts
+    /// it off. The flow still completes on Meta's side.
+    pub fb_login_loses_code: bool,
 }
 
 impl Default for SandboxConfig {
@@ -91,6 +101,8 @@ impl Default for SandboxConfig {
             throughput: 80,
             template_review_delay: Duration::from_millis(500),
             require_app_secret: false,
+            redirect_uris: Vec::new(),
+            fb_login_loses_code: false,
         }
     }
 }
@@ -237,6 +249,7 @@ fn router(state: State) -> Router {
         .merge(customers::routes())
         .merge(media::routes())
         .merge(signup::routes())
+        .merge(dialog::routes())
         .merge(graph::routes())
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(110 * 1024 * 1024))

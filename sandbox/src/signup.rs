@@ -19,7 +19,7 @@ use crate::{
     accounts::{PortfolioLimits, Standing},
     coexistence,
     control::{parse, ControlError},
-    ids, oauth,
+    dialog, ids, oauth,
     world::{Business, Phone, Waba},
     State as AppState,
 };
@@ -57,11 +57,16 @@ fn script_json(value: &Value) -> String {
     value.to_string().replace('<', "\\u003c")
 }
 
-async fn popup(State(state): State<AppState>) -> Html<String> {
-    let app_id = state.config().app_id.clone();
+/// What the signup page's script knows of the world (`__WORLD_JSON__`).
+pub fn page_data(state: &AppState) -> Value {
+    let (app_id, loses_code) = {
+        let config = state.config();
+        (config.app_id.clone(), config.fb_login_loses_code)
+    };
     let world = state.world();
-    let data = json!({
+    json!({
         "app_id": app_id,
+        "fb_login_loses_code": loses_code,
         "businesses": world.businesses.values().map(|b| json!({ "id": b.id, "name": b.name })).collect::<Vec<_>>(),
         "wabas": world.wabas.values().map(|w| json!({ "id": w.id, "name": w.name, "business_id": w.business_id })).collect::<Vec<_>>(),
         "phones": world.phones.values().map(|p| json!({
@@ -76,8 +81,16 @@ async fn popup(State(state): State<AppState>) -> Html<String> {
             "connected": world.phones.values().any(|p| p.display_phone_number == a.display_phone_number
                 && p.coexistence.as_ref().is_some_and(|l| l.active())),
         })).collect::<Vec<_>>(),
-    });
-    Html(POPUP.replace("__WORLD_JSON__", &script_json(&data)))
+    })
+}
+
+/// The signup page (the SDK's popup, or the OAuth dialog's full page).
+pub fn render(data: &Value) -> Html<String> {
+    Html(POPUP.replace("__WORLD_JSON__", &script_json(data)))
+}
+
+async fn popup(State(state): State<AppState>) -> Html<String> {
+    render(&page_data(&state))
 }
 
 async fn opener(State(state): State<AppState>) -> Html<String> {
@@ -113,6 +126,8 @@ struct Finish {
     new_app_number_name: String,
     /// The "share chat history" opt-in as ticked.
     share_history: Option<bool>,
+    /// Set on the OAuth dialog's page: the code then goes by redirect.
+    dialog_session: Option<String>,
 }
 
 const BUSINESS_APP: &str = "whatsapp_business_app_onboarding";
@@ -120,8 +135,21 @@ const BUSINESS_APP: &str = "whatsapp_business_app_onboarding";
 const NEW: &str = "__new";
 
 async fn finish(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ControlError> {
-    let request: Finish = parse(&body)?;
+    let mut request: Finish = parse(&body)?;
     let config = state.config().clone();
+    // On the dialog's page the session holds what the SDK would pass.
+    let dialog = match request.dialog_session.as_deref() {
+        None => None,
+        Some(id) => {
+            let session = dialog::open_session(&state, id).ok_or_else(|| {
+                ControlError::bad_request("This login dialog was finished or cancelled already.")
+            })?;
+            request.app_id = config.app_id.clone();
+            request.config_id = session.config_id.clone();
+            request.feature_type = session.feature_type.clone();
+            Some((id.to_string(), session))
+        }
+    };
     if request.app_id != config.app_id || request.config_id.trim().is_empty() {
         return Err(ControlError::bad_request(
             "This configuration is not valid for the app.",
@@ -250,6 +278,21 @@ async fn finish(State(state): State<AppState>, body: Bytes) -> Result<Json<Value
     // Finishing shares the WABA with the app (again, after a removal).
     if let Some(waba) = world.wabas.get_mut(&waba_id) {
         waba.unshared = false;
+    }
+    if let Some((id, session)) = dialog {
+        let code = oauth::issue_bound_code(
+            &mut world,
+            &mut rng,
+            now,
+            &business_id,
+            vec![waba_id.clone()],
+            Some(session.redirect_uri),
+            session.challenge,
+        );
+        drop((world, rng));
+        dialog::complete(&state, &id, code);
+        // The code travels only in the redirect.
+        return Ok(Json(json!({ "continue": dialog::continue_url(&id) })));
     }
     let code = oauth::issue_code(
         &mut world,

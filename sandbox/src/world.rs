@@ -144,6 +144,11 @@ pub struct AuthCode {
     pub waba_ids: Vec<String>,
     pub issued_at: Millis,
     pub used: bool,
+    /// A code from the OAuth dialog is bound to its `redirect_uri` (the
+    /// exchange must repeat it) and, with PKCE, to its `code_challenge`.
+    /// Codes from the JS SDK have neither.
+    pub redirect_uri: Option<String>,
+    pub challenge: Option<crate::dialog::Challenge>,
 }
 
 #[derive(Debug, Clone)]
@@ -208,6 +213,8 @@ pub struct World {
     pub wabas: BTreeMap<String, Waba>,
     pub phones: BTreeMap<String, Phone>,
     pub codes: HashMap<String, AuthCode>,
+    /// OAuth dialogs opened and not yet finished or cancelled, by session.
+    pub dialogs: HashMap<String, crate::dialog::Session>,
     pub tokens: HashMap<String, Token>,
     /// Chats keyed by (phone number id, customer wa_id).
     pub chats: BTreeMap<(String, String), Vec<ChatLine>>,

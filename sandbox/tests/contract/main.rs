@@ -4,6 +4,7 @@
 mod account;
 mod app_secret;
 mod coexistence;
+mod dialog;
 mod faults;
 mod helpers;
 mod media;
