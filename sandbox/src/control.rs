@@ -143,6 +143,10 @@ struct AppSettings {
     redirect_uris: Option<Vec<String>>,
     /// Sandbox only: every FB.login loses its code.
     fb_login_loses_code: Option<bool>,
+    /// The login configuration's token expiration: `never` or `60_days`.
+    token_expiry: Option<crate::tokens::TokenExpiry>,
+    /// `allowed` or `refused` (refreshing business tokens is unconfirmed).
+    token_refresh: Option<crate::tokens::TokenRefresh>,
 }
 
 /// The settings as `PUT /_sandbox/app` takes them.
@@ -151,6 +155,8 @@ fn app_settings(config: &crate::SandboxConfig) -> Value {
         "require_app_secret": config.require_app_secret,
         "redirect_uris": config.redirect_uris,
         "fb_login_loses_code": config.fb_login_loses_code,
+        "token_expiry": config.token_expiry,
+        "token_refresh": config.token_refresh,
     })
 }
 
@@ -178,6 +184,12 @@ async fn set_app_settings(State(state): State<AppState>, body: axum::body::Bytes
     }
     if let Some(on) = settings.fb_login_loses_code {
         config.fb_login_loses_code = on;
+    }
+    if let Some(expiry) = settings.token_expiry {
+        config.token_expiry = expiry;
+    }
+    if let Some(refresh) = settings.token_refresh {
+        config.token_refresh = refresh;
     }
     Ok(Json(app_settings(&config)))
 }

@@ -28,6 +28,7 @@ mod seed;
 mod signup;
 mod subscriptions;
 mod templates;
+mod tokens;
 mod uploads;
 mod users;
 mod verification;
@@ -45,6 +46,7 @@ use axum::Router;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use seed::DemoIds;
+pub use tokens::{TokenExpiry, TokenRefresh};
 
 /// How the sandbox behaves; [`SandboxConfig::default`] suits tests and demo
 /// mode (time-compressed retries and statuses).
@@ -81,6 +83,12 @@ pub struct SandboxConfig {
     /// popup is blocked or the opener's `Cross-Origin-Opener-Policy` cuts
     /// it off. The flow still completes on Meta's side.
     pub fb_login_loses_code: bool,
+    /// The login configuration's token expiration: business tokens from
+    /// the code exchange never expire, or expire after 60 days.
+    pub token_expiry: tokens::TokenExpiry,
+    /// Whether `fb_exchange_token` refreshes business tokens (unconfirmed
+    /// at Meta, so a test can try both).
+    pub token_refresh: tokens::TokenRefresh,
 }
 
 impl Default for SandboxConfig {
@@ -103,6 +111,8 @@ impl Default for SandboxConfig {
             require_app_secret: false,
             redirect_uris: Vec::new(),
             fb_login_loses_code: false,
+            token_expiry: tokens::TokenExpiry::Never,
+            token_refresh: tokens::TokenRefresh::Allowed,
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::{
     dialog::Challenge,
     error::{GraphError, GraphResult},
     graph::{authorized, GraphRequest},
-    ids,
+    ids, tokens,
     world::{AuthCode, Millis, Token, TokenKind, World},
     State,
 };
@@ -66,6 +66,7 @@ pub fn issue_bound_code(
 pub fn access_token(state: &State, request: &GraphRequest) -> GraphResult<Value> {
     match request.param("grant_type").as_deref() {
         None | Some("authorization_code") => exchange_code(state, request),
+        Some("fb_exchange_token") => tokens::refresh(state, request),
         Some(other) => Err(GraphError::oauth(
             100,
             format!("Unsupported grant_type: {other}"),
@@ -83,9 +84,13 @@ fn invalid_secret() -> GraphError {
 /// has no `client_secret`; unconfirmed). Failed exchanges leave the code
 /// usable.
 pub fn exchange_code(state: &State, request: &GraphRequest) -> GraphResult<Value> {
-    let (app_id, app_secret) = {
+    let (app_id, app_secret, expiry) = {
         let config = state.config();
-        (config.app_id.clone(), config.app_secret.clone())
+        (
+            config.app_id.clone(),
+            config.app_secret.clone(),
+            config.token_expiry,
+        )
     };
     let client_id = request.param("client_id").unwrap_or_default();
     if client_id != app_id {
@@ -153,6 +158,7 @@ pub fn exchange_code(state: &State, request: &GraphRequest) -> GraphResult<Value
 
     let mut rng = state.rng();
     let token = ids::token(&mut rng);
+    let expires_at = expiry.expires_at(now);
     world.tokens.insert(
         token.clone(),
         Token {
@@ -160,13 +166,14 @@ pub fn exchange_code(state: &State, request: &GraphRequest) -> GraphResult<Value
             business_id: grant.business_id,
             waba_ids: grant.waba_ids,
             issued_at: now,
-            expires_at: None,
+            expires_at,
             revoked: false,
             kind: TokenKind::BusinessIntegration,
         },
     );
-    // A business integration token never expires by default: no expires_in.
-    Ok(json!({ "access_token": token, "token_type": "bearer" }))
+    // A business integration token never expires by default: no
+    // expires_in then.
+    Ok(tokens::answer(&token, expires_at, now))
 }
 
 pub fn debug_token(state: &State, request: &GraphRequest) -> GraphResult<Value> {

@@ -15,6 +15,7 @@ mod profile;
 mod signup;
 mod subscriptions;
 mod templates;
+mod tokens;
 mod uploads;
 mod users;
 mod verification;
