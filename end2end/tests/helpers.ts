@@ -44,7 +44,7 @@ export async function openSignup(page: Page) {
 export async function ensureConnected(page: Page) {
   await page.goto("/onboarding");
   await hydrated(page);
-  if ((await page.locator('table.numbers tr[data-status="live"]').count()) > 0) return;
+  if ((await page.locator('table.numbers tr[data-status="live"]', { hasText: "15550005678" }).count()) > 0) return;
   const popup = await openSignup(page);
   await popup.getByRole("button", { name: "Continue" }).click();
   await popup.getByRole("button", { name: "Continue" }).click();

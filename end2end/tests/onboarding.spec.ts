@@ -24,7 +24,7 @@ test("Connect WhatsApp: popup, FINISH, every step, PIN, live", async ({ page }) 
   await expect(progress).toHaveAttribute("data-step", "live");
   await expect(progress.locator('li[data-state="done"]')).toHaveCount(6);
   await expect(progress.getByRole("heading")).toHaveText("15550005678 is live");
-  const row = page.locator("table.numbers tr[data-status]");
+  const row = page.locator("table.numbers tr[data-status]", { hasText: "15550005678" });
   await expect(row).toHaveCount(1);
   await expect(row).toHaveAttribute("data-status", "live");
   await expect(row).toContainText("Acme Bakery");
@@ -71,7 +71,7 @@ test("the business removes the app: banner, reconnect, live again", async ({ pag
 
   await banner.getByRole("link", { name: "Reconnect" }).click();
   await hydrated(page);
-  await expect(page.locator("table.numbers tr[data-status]")).toHaveAttribute("data-status", "reconnect_needed");
+  await expect(page.locator("table.numbers tr[data-status]", { hasText: "15550005678" })).toHaveAttribute("data-status", "reconnect_needed");
   const connect = page.getByTestId("connect-whatsapp");
   await expect(connect).toBeEnabled();
   const [popup] = await Promise.all([page.waitForEvent("popup"), connect.click()]);
@@ -83,7 +83,7 @@ test("the business removes the app: banner, reconnect, live again", async ({ pag
 
   // Registered already: no PIN this time.
   await expect(page.getByTestId("onboarding-progress")).toHaveAttribute("data-step", "live");
-  await expect(page.locator("table.numbers tr[data-status]")).toHaveAttribute("data-status", "live");
+  await expect(page.locator("table.numbers tr[data-status]", { hasText: "15550005678" })).toHaveAttribute("data-status", "live");
   await page.goto("/");
   await hydrated(page);
   await expect(page.getByTestId("reconnect-banner")).toHaveCount(0);

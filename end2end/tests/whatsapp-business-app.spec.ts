@@ -4,7 +4,8 @@ import { hydrated, sandboxOrigin, signIn } from "./helpers";
 // A business that keeps the WhatsApp Business app on its number (Meta's
 // coexistence): the sandbox's popup in its Business-app flow, no PIN, the
 // app's contacts and chat history asked once, and the imported history in
-// the customer's thread.
+// the customer's thread. Named to run after the other specs: it connects
+// a second number, and they expect the demo's alone.
 test("a WhatsApp Business app number connects without a PIN and brings its history", async ({ page, request }) => {
   await signIn(page);
   const sandbox = await sandboxOrigin(page);
