@@ -270,7 +270,7 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
         false,
         &[(
             "form",
-            r#"{"kind":"echo","rules":[],"default_reply":"","hours":null,"can_edit":true}"#,
+            r#"{"kind":"echo","rules":[],"default_reply":"","hours":null,"quiet_after_app_minutes":"30","can_edit":true}"#,
         )],
     ),
 ];
