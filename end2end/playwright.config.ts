@@ -49,6 +49,10 @@ export default defineConfig({
       LOG_FORMAT: "json",
       // The outgoing-webhook spec's receiver listens on loopback.
       OUTGOING_WEBHOOK_ALLOW: "127.0.0.1",
+      // The token-expiry spec: the token check and the expiry worker act
+      // within seconds.
+      TOKEN_HEALTH_INTERVAL_SECS: "10",
+      TOKEN_REFRESH_INTERVAL_SECS: "5",
     },
   }, {
     // The standalone sandbox, for the Embedded Signup popup specs.

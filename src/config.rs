@@ -152,6 +152,10 @@ pub struct Settings {
     /// (`NUMBER_HEALTH_INTERVAL_SECS`, default 15 min); a webhook saying
     /// something changed, or the Health page opening, reads it sooner.
     pub number_health_interval_secs: u64,
+    /// Seconds between looks at each token that ends within 14 days
+    /// (`TOKEN_REFRESH_INTERVAL_SECS`, default 1 h): refreshed with Meta,
+    /// or its admins warned.
+    pub token_refresh_interval_secs: u64,
     pub outbox: OutboxTiming,
     /// `OUTGOING_WEBHOOK_ALLOW`: hosts and networks outgoing webhooks may
     /// reach besides public HTTPS addresses (and over plain HTTP).
@@ -454,6 +458,7 @@ impl Settings {
         let inbound_media_max_bytes = number("INBOUND_MEDIA_MAX_BYTES", 16 * 1024 * 1024)?;
         let template_sync_interval_secs = number("TEMPLATE_SYNC_INTERVAL_SECS", 60 * 60)?;
         let number_health_interval_secs = number("NUMBER_HEALTH_INTERVAL_SECS", 15 * 60)?;
+        let token_refresh_interval_secs = number("TOKEN_REFRESH_INTERVAL_SECS", 60 * 60)?;
         let outgoing_webhook_allow = match get("OUTGOING_WEBHOOK_ALLOW") {
             Some(raw) => EgressPolicy::parse(&raw)
                 .map_err(|problem| ConfigError::new("OUTGOING_WEBHOOK_ALLOW", problem))?,
@@ -552,6 +557,7 @@ impl Settings {
             inbound_media_max_bytes,
             template_sync_interval_secs,
             number_health_interval_secs,
+            token_refresh_interval_secs,
             outbox,
             outgoing_webhook_allow,
             media_download_hosts,
@@ -796,6 +802,17 @@ mod tests {
         );
         let err = parse_key_ring(&format!("{KEY},{KEY}")).unwrap_err();
         assert!(err.problem.contains("twice"), "{err}");
+    }
+
+    #[test]
+    fn the_token_refresh_interval_is_an_hour_unless_set() {
+        assert_eq!(config(&[]).unwrap().token_refresh_interval_secs, 3600);
+        let set = config(&[("TOKEN_REFRESH_INTERVAL_SECS", "600")]).unwrap();
+        assert_eq!(set.token_refresh_interval_secs, 600);
+        for bad in ["0", "-5", "soon"] {
+            let err = config(&[("TOKEN_REFRESH_INTERVAL_SECS", bad)]).unwrap_err();
+            assert_eq!(err.variable, "TOKEN_REFRESH_INTERVAL_SECS", "{bad}");
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod secret;
 pub mod store;
 pub mod templates;
 pub mod text_enum;
+pub mod token_expiry;
 pub mod tokens;
 pub mod vault;
 pub mod webhook;

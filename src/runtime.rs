@@ -27,7 +27,7 @@ use crate::{
 type Start = fn(Engine, Stop) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Every worker of an instance, by name.
-const WORKERS: [(&str, Start); 11] = [
+const WORKERS: [(&str, Start); 12] = [
     ("webhook-pipeline", |e, s| Box::pin(pipeline::run(e, s))),
     ("webhook-pipeline", |e, s| Box::pin(pipeline::run(e, s))),
     ("inbound-media", |e, s| Box::pin(media::run(e, s))),
@@ -39,6 +39,9 @@ const WORKERS: [(&str, Start); 11] = [
     ("template-sync", |e, s| Box::pin(templates::sync::run(e, s))),
     ("token-health", |e, s| {
         Box::pin(tokens::run_health_checks(e, s))
+    }),
+    ("token-refresh", |e, s| {
+        Box::pin(crate::token_expiry::run(e, s))
     }),
     ("number-health", |e, s| {
         Box::pin(crate::health::probe::run(e, s))

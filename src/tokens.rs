@@ -1,5 +1,6 @@
 //! Numbers' access tokens: sealing them for their row, opening them for a
-//! call, watching their health, and moving them to a new key.
+//! call, watching their health, and moving them to a new key. Refreshing
+//! those that expire is `token_expiry`'s.
 
 use std::time::{Duration, Instant};
 
@@ -12,9 +13,6 @@ use crate::{
     worker::{self, Step, Stop},
     Engine,
 };
-
-/// A token this close to expiry flags its number for reconnecting.
-pub const EXPIRY_WARNING_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 pub fn number_binding(workspace_id: &str, phone_number_id: &str) -> Vec<u8> {
     binding(workspace_id, &format!("number:{phone_number_id}"))
@@ -62,6 +60,8 @@ pub struct HealthReport {
 }
 
 /// Why a token needs the business to reconnect, or `None` if it is fine.
+/// A token that still works is fine however soon it ends: the expiry
+/// worker (`token_expiry`) refreshes it, or warns the admins.
 pub fn token_problem(info: &crate::graph::TokenInfo, now: i64) -> Option<String> {
     if !info.is_valid {
         return Some(match &info.error {
@@ -77,14 +77,10 @@ pub fn token_problem(info: &crate::graph::TokenInfo, now: i64) -> Option<String>
         ));
     }
     match info.expires_at {
-        Some(at) if at * 1000 <= now + EXPIRY_WARNING_MS => {
-            let days = (at * 1000 - now).max(0) / (24 * 60 * 60 * 1000);
-            Some(match days {
-                0 => "the access token expires within a day; reconnect to renew it".to_string(),
-                1 => "the access token expires in 1 day; reconnect to renew it".to_string(),
-                n => format!("the access token expires in {n} days; reconnect to renew it"),
-            })
-        }
+        Some(at) if at.saturating_mul(1000) <= now => Some(format!(
+            "the access token expired on {} UTC; reconnect to get a new one",
+            rules::time::format_time(at.saturating_mul(1000))
+        )),
         _ => None,
     }
 }
@@ -130,7 +126,7 @@ impl worker::Work for HealthChecks {
 }
 
 /// Checks every live number's token with `debug_token` and flags those
-/// that are invalid, revoked, lost a permission or expire within 7 days.
+/// that are invalid, revoked, lost a permission or expired.
 pub async fn check_health(engine: &Engine) -> Result<HealthReport, store::Error> {
     let mut report = HealthReport::default();
     for stored in engine.store.live_number_tokens().await? {
@@ -143,6 +139,7 @@ pub async fn check_health(engine: &Engine) -> Result<HealthReport, store::Error>
                     .store
                     .record_token_check(
                         &stored.phone_number_id,
+                        stored.stored_at,
                         info.expires_at.map(|s| s * 1000),
                         problem.as_deref(),
                         now,

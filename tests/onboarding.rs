@@ -25,7 +25,7 @@ on_both_backends!(
     the_register_attempt_limit_is_respected,
     a_token_revoked_midway_fails_the_step_and_flags_the_number,
     a_restart_between_steps_resumes,
-    token_health_flags_expiring_and_revoked_tokens,
+    token_health_flags_expired_and_revoked_tokens,
     reconnecting_keeps_the_number_and_resumes,
     another_workspace_cannot_take_a_connected_number,
     disconnecting_keeps_history_and_unsubscribes,
@@ -347,7 +347,7 @@ async fn a_restart_between_steps_resumes(backend: TestBackend) {
     assert!(progress.is_live(), "{progress:?}");
 }
 
-async fn token_health_flags_expiring_and_revoked_tokens(backend: TestBackend) {
+async fn token_health_flags_expired_and_revoked_tokens(backend: TestBackend) {
     let env = setup(backend).await;
     let phone = env.demo.phone_number_id.clone();
     assert!(env.connect("attempt-0012", &phone).await.is_live());
@@ -357,17 +357,33 @@ async fn token_health_flags_expiring_and_revoked_tokens(backend: TestBackend) {
         (1, 1, 0)
     );
 
+    // A token that still works sends on, however soon it ends (the
+    // expiry worker refreshes it or warns); its end is kept.
     let token = env.token_of(&phone).await;
+    let ends = env
+        .control(
+            "/_sandbox/tokens/expire",
+            json!({ "token": token, "in_seconds": 3 * 86_400 }),
+        )
+        .await["expires_at"]
+        .as_i64()
+        .unwrap();
+    let expiring = tokens::check_health(&env.engine).await.unwrap();
+    assert_eq!((expiring.healthy, expiring.flagged.len()), (1, 0));
+    assert_eq!(env.status_of(&phone).await, NumberStatus::Live);
+    assert_eq!(env.stored_token(&phone).await.expires_at, Some(ends * 1000));
+
     env.control(
         "/_sandbox/tokens/expire",
-        json!({ "token": token, "in_seconds": 3 * 86_400 }),
+        json!({ "token": token, "in_seconds": 0 }),
     )
     .await;
-    let expiring = tokens::check_health(&env.engine).await.unwrap();
-    assert_eq!(expiring.flagged, vec![phone.clone()]);
+    let expired = tokens::check_health(&env.engine).await.unwrap();
+    assert_eq!(expired.flagged, vec![phone.clone()]);
     let number = env.number(&phone).await.unwrap();
     assert_eq!(number.status, NumberStatus::ReconnectNeeded);
-    assert!(number.status_reason.unwrap().contains("expires in 2 days"));
+    let reason = number.status_reason.unwrap();
+    assert!(reason.contains("no longer valid"), "{reason}");
     assert!(!env.status_of(&phone).await.can_send());
     // Flagged numbers are not checked (nor audited) again.
     assert_eq!(tokens::check_health(&env.engine).await.unwrap().checked, 0);

@@ -5,14 +5,11 @@
 
 mod common;
 
-use std::{
-    collections::VecDeque,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
-use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post, Router};
+use axum::http::StatusCode;
 use common::{
+    endpoint::Receiver,
     live::eventually,
     meta::{connected, setup, setup_with},
 };
@@ -34,49 +31,6 @@ on_both_backends!(
 
 const CUSTOMER: &str = "15550002222";
 const WAIT: Duration = Duration::from_secs(20);
-
-/// What the workspace's own system received, and what it will answer.
-#[derive(Clone, Default)]
-struct Receiver {
-    received: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
-    answers: Arc<Mutex<VecDeque<StatusCode>>>,
-}
-
-impl Receiver {
-    async fn start(&self) -> String {
-        async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
-            r.received.lock().unwrap().push((headers, body));
-            r.answers
-                .lock()
-                .unwrap()
-                .pop_front()
-                .unwrap_or(StatusCode::OK)
-        }
-        let app = Router::new()
-            .route("/hook", post(hook))
-            .with_state(self.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        url
-    }
-
-    fn events(&self) -> Vec<(HeaderMap, Bytes, Value)> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(h, b)| (h.clone(), b.clone(), serde_json::from_slice(b).unwrap()))
-            .collect()
-    }
-
-    fn of_type(&self, kind: &str) -> Vec<(HeaderMap, Bytes, Value)> {
-        self.events()
-            .into_iter()
-            .filter(|e| e.2["type"] == kind)
-            .collect()
-    }
-}
 
 fn text(body: &str) -> Value {
     json!({ "type": "text", "text": { "body": body } })

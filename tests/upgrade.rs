@@ -20,6 +20,7 @@ on_both_backends!(
     templates_of_a_populated_database_keep_their_reasons_and_take_a_quality,
     a_populated_database_takes_the_cost_ledger,
     a_populated_database_takes_business_app_numbers,
+    stored_tokens_of_a_populated_database_take_their_expiry_records,
 );
 
 /// The last migration before contacts.
@@ -397,6 +398,113 @@ async fn a_populated_database_takes_business_app_numbers(backend: TestBackend) {
     assert_eq!(store.register_attempts_since(NUMBER_A, 0).await.unwrap(), 1);
     // Every message came through the Cloud API.
     assert_eq!(count_rows(&db, "messages WHERE origin IS NULL").await, 5);
+}
+
+/// Token expiry (0024) on a database filled by the schema before it
+/// (0022; 0023 is another change's): each stored token keeps its seal and
+/// end, starts with no refusal and no warning, and one that ends within 14
+/// days is due a look, once per claim.
+async fn stored_tokens_of_a_populated_database_take_their_expiry_records(backend: TestBackend) {
+    let now = switchboard::store::now_millis();
+    let ends = now + 10 * 24 * 60 * 60 * 1000;
+    let bytes = |hex: &str| match backend {
+        TestBackend::Sqlite => format!("X'{hex}'"),
+        TestBackend::Postgres => format!("'\\x{hex}'::bytea"),
+    };
+    let mut rows = old_rows().to_vec();
+    rows.push(format!(
+        "INSERT INTO number_tokens (phone_number_id, workspace_id, key_id, nonce, ciphertext, token_type, scopes, expires_at, issued_at, stored_at, checked_at) VALUES
+         ('{NUMBER_A}', '{WORKSPACE}', 'k1', {}, {}, 'bearer', 'whatsapp_business_management,whatsapp_business_messaging', {ends}, 1, 5, NULL),
+         ('{NUMBER_B}', '{WORKSPACE}', 'k1', {}, {}, 'bearer', 'whatsapp_business_messaging', NULL, 1, 6, 7)",
+        bytes("0a0b0c"),
+        bytes("0d0e0f"),
+        bytes("1a1b1c"),
+        bytes("1d1e1f"),
+    ));
+    let db = TestDatabase::create(backend).await;
+    old_schema(&db, backend, 22, &rows).await;
+    let store: Store = db.open_store().await;
+
+    let expiring = store.number_token(NUMBER_A).await.unwrap().expect("kept");
+    assert_eq!(
+        (
+            expiring.sealed.key_id.as_str(),
+            expiring.sealed.nonce.clone(),
+            expiring.sealed.ciphertext.clone()
+        ),
+        ("k1", vec![0x0a, 0x0b, 0x0c], vec![0x0d, 0x0e, 0x0f])
+    );
+    assert_eq!(
+        (
+            expiring.expires_at,
+            expiring.stored_at,
+            expiring.scopes.len()
+        ),
+        (Some(ends), 5, 2)
+    );
+    assert_eq!(
+        (expiring.refresh_refused, expiring.expiry_warned_days),
+        (None, None)
+    );
+    let lasting = store.number_token(NUMBER_B).await.unwrap().expect("kept");
+    assert_eq!((lasting.expires_at, lasting.checked_at), (None, Some(7)));
+
+    // Only the token that ends within 14 days is due, and one look takes it.
+    let horizon = now + 14 * 24 * 60 * 60 * 1000;
+    let stale_before = now - 60 * 60 * 1000;
+    assert_eq!(
+        store
+            .tokens_expiring(horizon, stale_before, 20)
+            .await
+            .unwrap(),
+        vec![NUMBER_A.to_string()]
+    );
+    assert!(store
+        .claim_token_expiry(NUMBER_A, stale_before, now)
+        .await
+        .unwrap());
+    assert!(!store
+        .claim_token_expiry(NUMBER_A, stale_before, now)
+        .await
+        .unwrap());
+    assert!(store
+        .tokens_expiring(horizon, stale_before, 20)
+        .await
+        .unwrap()
+        .is_empty());
+    // A refusal lands on the token it is about, and no one was warned yet.
+    store
+        .record_refresh_refused(NUMBER_A, 5, "Meta said no", now)
+        .await
+        .unwrap();
+    store
+        .record_refresh_refused(NUMBER_B, 999, "not this token", now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .number_token(NUMBER_A)
+            .await
+            .unwrap()
+            .unwrap()
+            .refresh_refused,
+        Some(("Meta said no".to_string(), now))
+    );
+    assert_eq!(
+        store
+            .number_token(NUMBER_B)
+            .await
+            .unwrap()
+            .unwrap()
+            .refresh_refused,
+        None
+    );
+    assert!(store
+        .expiring_tokens_of(WORKSPACE)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(count_rows(&db, "number_tokens").await, 2);
 }
 
 async fn count_rows(db: &TestDatabase, table: &str) -> i64 {

@@ -7,6 +7,7 @@ use crate::{
     api::{
         account::{SignOut, SwitchWorkspace},
         installation::installation_status,
+        tokens::expiring_tokens,
     },
     session_state::SessionState,
 };
@@ -55,6 +56,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             </header>
             <DemoBanner/>
             <ReconnectBanner/>
+            <TokenExpiryBanner/>
             <SecondFactorBanner/>
             <main class="content">{children()}</main>
             <footer class="footer">"Switchboard · self-hosted WhatsApp Business Platform"</footer>
@@ -121,6 +123,71 @@ fn ReconnectBanner() -> impl IntoView {
                                 <strong>{title}</strong>
                                 {format!(" · sending is paused for {names}: {reason}")}
                                 <A href="/onboarding" attr:class="button small" attr:rel="external">{action}</A>
+                            </div>
+                        }
+                    })
+            }}
+        </Transition>
+    }
+}
+
+/// Numbers whose access token ends within 14 days and Meta would not
+/// refresh: someone must connect them again before then. Admins and owners
+/// only, who can; agents and viewers see nothing (and may not ask).
+#[component]
+fn TokenExpiryBanner() -> impl IntoView {
+    let state = expect_context::<SessionState>();
+    // Asked again when the person or the workspace changes.
+    let expiring = Resource::new(
+        move || {
+            state
+                .me()
+                .filter(|me| me.at_least("admin"))
+                .and_then(|me| me.current.map(|w| w.id))
+        },
+        |workspace| async move {
+            match workspace {
+                Some(_) => expiring_tokens().await.unwrap_or_default(),
+                None => Vec::new(),
+            }
+        },
+    );
+    view! {
+        <Transition>
+            {move || {
+                expiring
+                    .get()
+                    .filter(|numbers| !numbers.is_empty())
+                    .map(|numbers| {
+                        let lines = numbers
+                            .into_iter()
+                            .map(|n| {
+                                let left = match n.days_left {
+                                    0 => "less than a day left".to_string(),
+                                    1 => "1 day left".to_string(),
+                                    days => format!("{days} days left"),
+                                };
+                                let why = n
+                                    .reason
+                                    .map(|reason| format!(" Not refreshed: {reason}."))
+                                    .unwrap_or_default();
+                                view! {
+                                    <li data-phone-number-id=n.phone_number_id>
+                                        {format!(
+                                            "{}: expires {} UTC ({left}).{why}",
+                                            n.display,
+                                            rules::time::format_time(n.expires_at),
+                                        )}
+                                    </li>
+                                }
+                            })
+                            .collect_view();
+                        view! {
+                            <div class="reconnect-banner" role="alert" data-testid="token-expiry-banner">
+                                <strong>"Access token expiring"</strong>
+                                " · connect these numbers again before their token ends, or they stop sending:"
+                                <ul>{lines}</ul>
+                                <A href="/onboarding" attr:class="button small" attr:rel="external">"Reconnect"</A>
                             </div>
                         }
                     })

@@ -39,17 +39,21 @@ export async function openSignup(page: Page) {
 }
 
 
+/// Goes through the signup popup choosing the demo number 15550005678.
+export async function finishSignup(popup: Page) {
+  await popup.getByRole("button", { name: "Continue" }).click();
+  await popup.getByRole("button", { name: "Continue" }).click();
+  await popup.getByLabel(/15550005678/).check();
+  await popup.getByRole("button", { name: "Finish" }).click();
+}
+
 /// Makes sure the demo number 15550005678 is connected (the onboarding spec
 /// does it; a spec run alone does it here).
 export async function ensureConnected(page: Page) {
   await page.goto("/onboarding");
   await hydrated(page);
   if ((await page.locator('table.numbers tr[data-status="live"]', { hasText: "15550005678" }).count()) > 0) return;
-  const popup = await openSignup(page);
-  await popup.getByRole("button", { name: "Continue" }).click();
-  await popup.getByRole("button", { name: "Continue" }).click();
-  await popup.getByLabel(/15550005678/).check();
-  await popup.getByRole("button", { name: "Finish" }).click();
+  await finishSignup(await openSignup(page));
   const progress = page.getByTestId("onboarding-progress");
   await expect(progress).toHaveAttribute("data-step", /^(register|live)$/);
   if ((await progress.getAttribute("data-step")) === "register") {

@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { hydrated, openSignup, signIn } from "./helpers";
+import { finishSignup, hydrated, openSignup, signIn } from "./helpers";
 
 // Connect WhatsApp in demo mode: the page loads the sandbox's stand-in for
 // Meta's SDK, FB.login opens the sandbox's Embedded Signup popup, and the
@@ -72,14 +72,7 @@ test("the business removes the app: banner, reconnect, live again", async ({ pag
   await banner.getByRole("link", { name: "Reconnect" }).click();
   await hydrated(page);
   await expect(page.locator("table.numbers tr[data-status]", { hasText: "15550005678" })).toHaveAttribute("data-status", "reconnect_needed");
-  const connect = page.getByTestId("connect-whatsapp");
-  await expect(connect).toBeEnabled();
-  const [popup] = await Promise.all([page.waitForEvent("popup"), connect.click()]);
-  await popup.waitForLoadState();
-  await popup.getByRole("button", { name: "Continue" }).click();
-  await popup.getByRole("button", { name: "Continue" }).click();
-  await popup.getByLabel(/15550005678/).check();
-  await popup.getByRole("button", { name: "Finish" }).click();
+  await finishSignup(await openSignup(page));
 
   // Registered already: no PIN this time.
   await expect(page.getByTestId("onboarding-progress")).toHaveAttribute("data-step", "live");

@@ -107,4 +107,7 @@ test("the API reference renders every endpoint of the OpenAPI document", async (
   }
   await expect(page.locator('article[data-operation="sendMessage"] tr[data-status="202"]')).toBeVisible();
   await expect(page.locator("#schema-SendRequest")).toBeAttached();
+  // And the events endpoints receive (the document's webhooks).
+  await expect(page.locator('article.endpoint[data-operation="event_number_token_expiring"]')).toBeVisible();
+  await expect(page.locator("#schema-TokenExpiringEvent")).toBeAttached();
 });

@@ -1,7 +1,9 @@
 //! A client for Meta's Graph API: the calls onboarding and token health
-//! make. Tokens travel in the `Authorization` header, never in a URL, and
-//! errors never carry a URL (the code exchange's query holds the app
-//! secret), so nothing secret reaches a log line.
+//! make. Tokens travel in the `Authorization` header, never in a URL (but
+//! for the token refresh, whose query Meta defines), and errors never carry
+//! a URL (the code exchange's and the refresh's queries hold the app
+//! secret, the refresh's the token too), so nothing secret reaches a log
+//! line.
 
 mod error;
 pub mod health;
@@ -239,18 +241,25 @@ impl GraphClient {
                 ("code", code),
             ]))
             .await?;
-        let access_token = body["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| GraphError::Unexpected {
-                status: 200,
-                excerpt: "no access_token in the code exchange's answer".into(),
-            })?;
-        Ok(TokenGrant {
-            access_token: Secret::new(access_token.to_string()),
-            token_type: body["token_type"].as_str().map(str::to_string),
-            expires_in: body["expires_in"].as_i64().filter(|s| *s > 0),
-        })
+        TokenGrant::read(&body).ok_or_else(|| no_token_in("the code exchange"))
+    }
+
+    /// Exchanges a token that expires for a fresh one, good for another
+    /// 60 days (`grant_type=fb_exchange_token`, with
+    /// `set_token_expires_in_60_days=true`). Whether Meta does this for
+    /// Embedded Signup's business tokens is unconfirmed (meta-2026 §6): a
+    /// refusal is Meta's error. An expired token cannot be exchanged.
+    pub async fn refresh_token(&self, token: &Secret<String>) -> Result<TokenGrant, GraphError> {
+        let body = self
+            .send(self.http.get(self.url("oauth/access_token")).query(&[
+                ("grant_type", "fb_exchange_token"),
+                ("client_id", self.app_id.as_str()),
+                ("client_secret", self.app_secret.expose().as_str()),
+                ("fb_exchange_token", token.expose().as_str()),
+                ("set_token_expires_in_60_days", "true"),
+            ]))
+            .await?;
+        TokenGrant::read(&body).ok_or_else(|| no_token_in("the token refresh"))
     }
 
     /// Asks Meta about a token with the app token (`app_id|app_secret`).
@@ -429,6 +438,27 @@ impl GraphClient {
             status: 200,
             excerpt: error::excerpt(answer.to_string().as_bytes()),
         })
+    }
+}
+
+impl TokenGrant {
+    /// Reads Meta's answer (`access_token`, `token_type`, `expires_in`);
+    /// `None` when it holds no token.
+    fn read(body: &Value) -> Option<Self> {
+        let access_token = body["access_token"].as_str().filter(|t| !t.is_empty())?;
+        Some(Self {
+            access_token: Secret::new(access_token.to_string()),
+            token_type: body["token_type"].as_str().map(str::to_string),
+            expires_in: body["expires_in"].as_i64().filter(|s| *s > 0),
+        })
+    }
+}
+
+/// `what` answered without a token.
+fn no_token_in(what: &str) -> GraphError {
+    GraphError::Unexpected {
+        status: 200,
+        excerpt: format!("no access_token in {what}'s answer"),
     }
 }
 

@@ -280,10 +280,19 @@ async fn token_check(engine: &Engine, number: &NumberRow, now: i64) -> Result<Ch
                 rules::time::format_time(expires)
             );
             if days <= TOKEN_WARN_DAYS {
-                Check::new(NAME, Light::Amber, says).advise(
-                    "Connect WhatsApp again before it expires, or the number stops sending.",
-                    Some(Fix::Reconnect),
-                )
+                // The expiry worker asks Meta for a fresh token first.
+                let refused = engine
+                    .store
+                    .number_token(phone)
+                    .await?
+                    .and_then(|stored| stored.refresh_refused);
+                let advice = match refused {
+                    Some((reason, _)) => format!(
+                        "Meta would not refresh it ({reason}): connect WhatsApp again before it expires, or the number stops sending."
+                    ),
+                    None => "Switchboard asks Meta for a fresh token before it expires; if Meta refuses, connect WhatsApp again.".to_string(),
+                };
+                Check::new(NAME, Light::Amber, says).advise(advice, Some(Fix::Reconnect))
             } else {
                 Check::new(NAME, Light::Green, says)
             }

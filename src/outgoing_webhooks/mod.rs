@@ -3,11 +3,14 @@
 //! Webhooks specification, retried until they answer 2xx, with a delivery
 //! log and manual redelivery. The pipeline queues the events in the same
 //! transaction as the message they describe, so each goes out once per
-//! endpoint however often Meta delivers it.
+//! endpoint however often Meta delivers it; the token expiry worker queues
+//! `number.token_expiring` in the transaction that records its warning.
 
 pub mod delivery;
 pub mod signing;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::{
@@ -280,5 +283,66 @@ pub fn status_changed(
                 })),
             },
         }),
+    )
+}
+
+/// The type of [`TokenExpiringEvent`].
+pub const TOKEN_EXPIRING: &str = "number.token_expiring";
+
+/// A number's access token ends soon and Meta would not refresh it:
+/// someone must connect the number again (Embedded Signup) before then,
+/// or it stops sending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenExpiring {
+    /// Meta's id of the number.
+    pub phone_number_id: String,
+    /// The number as Meta shows it (`+1 555-000-5678`); null until Meta
+    /// has said.
+    pub display_phone_number: Option<String>,
+    /// When the token stops working, Unix time in milliseconds.
+    pub expires_at: i64,
+    /// Whole days left until then; 0 when less than a day is left, or
+    /// none.
+    pub days_left: i64,
+    /// Which warning this is: 14, 7 or 1 days before the end. Each comes
+    /// once per token; one whose time passed while Switchboard was not
+    /// running is skipped for the next.
+    pub warning_days: i64,
+    /// Why the token was not refreshed: Meta's refusal in its words, or
+    /// that it has expired (Meta cannot extend an expired token).
+    pub refresh_refused: String,
+}
+
+/// The `number.token_expiring` event as the endpoint receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenExpiringEvent {
+    #[serde(rename = "type")]
+    #[schemars(extend("const" = "number.token_expiring"))]
+    pub kind: String,
+    /// When the warning was given, Unix time in seconds.
+    pub timestamp: i64,
+    pub data: TokenExpiring,
+}
+
+/// The event for a warning about the token stored at `stored_at`: its id
+/// names the token and the warning, so it is queued once per endpoint.
+pub fn token_expiring(
+    stored_at: i64,
+    data: TokenExpiring,
+    now: i64,
+) -> (String, &'static str, Value) {
+    let id = format!(
+        "tok_exp_{}_{stored_at}_{}",
+        data.phone_number_id, data.warning_days
+    );
+    let event = TokenExpiringEvent {
+        kind: TOKEN_EXPIRING.to_string(),
+        timestamp: now / 1000,
+        data,
+    };
+    (
+        id,
+        TOKEN_EXPIRING,
+        serde_json::to_value(event).expect("the event serializes"),
     )
 }

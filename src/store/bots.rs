@@ -46,7 +46,9 @@ impl Store {
     /// as off.
     pub async fn bot_settings(&self, workspace_id: &str) -> Result<Option<StoredBot>> {
         let row: Option<(String, String, i64)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT kind, rules, quiet_after_app_minutes FROM bot_settings WHERE workspace_id = $1")
+            // Postgres's column is an INTEGER (migration 0022): read as the
+            // i64 SQLite's is.
+            sqlx::query_as("SELECT kind, rules, CAST(quiet_after_app_minutes AS BIGINT) FROM bot_settings WHERE workspace_id = $1")
                 .bind(workspace_id).fetch_optional(pool).await?
         });
         Ok(row.map(|(kind, rules, quiet_after_app_minutes)| StoredBot {

@@ -241,7 +241,7 @@ impl Store {
     pub async fn history_progress(&self, phone_number_id: &str) -> Result<HistoryProgress> {
         let (chunks, messages, progress): (i64, Option<i64>, Option<i64>) = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT COUNT(*), CAST(SUM(messages) AS BIGINT), MAX(progress) FROM history_chunks WHERE phone_number_id = $1",
+                "SELECT COUNT(*), CAST(SUM(messages) AS BIGINT), CAST(MAX(progress) AS BIGINT) FROM history_chunks WHERE phone_number_id = $1",
             )
             .bind(phone_number_id).fetch_one(pool).await?
         });

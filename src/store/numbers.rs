@@ -99,8 +99,15 @@ pub struct StoredToken {
     /// Unix ms; `None` for a token that never expires.
     pub expires_at: Option<i64>,
     pub issued_at: Option<i64>,
+    /// When this token was stored (Unix ms): it names the token, so that a
+    /// write meant for it never lands on a newer one.
+    pub stored_at: i64,
     pub checked_at: Option<i64>,
     pub problem: Option<String>,
+    /// Meta's refusal to refresh it, and when (see `token_expiry`).
+    pub refresh_refused: Option<(String, i64)>,
+    /// The last expiry warning given for it: 14, 7 or 1 days before.
+    pub expiry_warned_days: Option<i64>,
 }
 
 /// What to store beside a new token.
@@ -128,11 +135,15 @@ struct TokenRecord {
     scopes: String,
     expires_at: Option<i64>,
     issued_at: Option<i64>,
+    stored_at: i64,
     checked_at: Option<i64>,
     problem: Option<String>,
+    refresh_refused: Option<String>,
+    refresh_refused_at: Option<i64>,
+    expiry_warned_days: Option<i64>,
 }
 
-const TOKEN_COLUMNS: &str = "phone_number_id, workspace_id, key_id, nonce, ciphertext, token_type, scopes, expires_at, issued_at, checked_at, problem";
+const TOKEN_COLUMNS: &str = "phone_number_id, workspace_id, key_id, nonce, ciphertext, token_type, scopes, expires_at, issued_at, stored_at, checked_at, problem, refresh_refused, refresh_refused_at, expiry_warned_days";
 
 impl From<TokenRecord> for StoredToken {
     fn from(row: TokenRecord) -> Self {
@@ -153,8 +164,11 @@ impl From<TokenRecord> for StoredToken {
                 .collect(),
             expires_at: row.expires_at,
             issued_at: row.issued_at,
+            stored_at: row.stored_at,
             checked_at: row.checked_at,
             problem: row.problem,
+            refresh_refused: row.refresh_refused.zip(row.refresh_refused_at),
+            expiry_warned_days: row.expiry_warned_days,
         }
     }
 }
@@ -602,16 +616,20 @@ impl Store {
         Ok(rows.into_iter().map(StoredToken::from).collect())
     }
 
+    /// Keeps what `debug_token` said of the token stored at `stored_at`;
+    /// nothing if another has replaced it meanwhile (a refresh, a
+    /// reconnect), whose expiry this check did not read.
     pub async fn record_token_check(
         &self,
         phone_number_id: &str,
+        stored_at: i64,
         expires_at: Option<i64>,
         problem: Option<&str>,
         now: i64,
     ) -> Result<()> {
         with_pool!(self, pool => {
-            sqlx::query("UPDATE number_tokens SET checked_at = $1, expires_at = $2, problem = $3 WHERE phone_number_id = $4")
-                .bind(now).bind(expires_at).bind(problem).bind(phone_number_id)
+            sqlx::query("UPDATE number_tokens SET checked_at = $1, expires_at = $2, problem = $3 WHERE phone_number_id = $4 AND stored_at = $5")
+                .bind(now).bind(expires_at).bind(problem).bind(phone_number_id).bind(stored_at)
                 .execute(pool).await?;
         });
         Ok(())

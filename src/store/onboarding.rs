@@ -353,7 +353,8 @@ impl Store {
                  ON CONFLICT (phone_number_id) DO UPDATE SET workspace_id = excluded.workspace_id, key_id = excluded.key_id,
                      nonce = excluded.nonce, ciphertext = excluded.ciphertext, token_type = excluded.token_type,
                      scopes = excluded.scopes, expires_at = excluded.expires_at, issued_at = excluded.issued_at,
-                     stored_at = excluded.stored_at, checked_at = excluded.checked_at, problem = NULL",
+                     stored_at = excluded.stored_at, checked_at = excluded.checked_at, problem = NULL,
+                     expiry_checked_at = NULL, refresh_refused = NULL, refresh_refused_at = NULL, expiry_warned_days = NULL",
             )
             .bind(a.phone_number_id).bind(a.workspace_id).bind(&a.token.sealed.key_id).bind(&a.token.sealed.nonce)
             .bind(&a.token.sealed.ciphertext).bind(a.token.token_type).bind(&scopes).bind(a.token.expires_at)

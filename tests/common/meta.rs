@@ -224,6 +224,16 @@ impl Env {
             .clone()
     }
 
+    /// The number's token as stored (sealed, with what is known of it).
+    pub async fn stored_token(&self, phone: &str) -> store::StoredToken {
+        self.engine
+            .store
+            .number_token(phone)
+            .await
+            .unwrap()
+            .expect("a stored token")
+    }
+
     /// The number's row, if it is stored.
     pub async fn number(&self, phone: &str) -> Option<NumberRow> {
         self.engine.store.number(&phone.into()).await.unwrap()

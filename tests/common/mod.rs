@@ -1,5 +1,6 @@
 //! Shared by the engine's integration suites.
 
+pub mod endpoint;
 pub mod live;
 pub mod meta;
 

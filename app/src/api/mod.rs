@@ -50,5 +50,6 @@ pub mod onboarding;
 pub mod outgoing_webhooks;
 pub mod profile;
 pub mod templates;
+pub mod tokens;
 pub mod two_factor;
 pub mod webhook_events;

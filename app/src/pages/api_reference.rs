@@ -36,6 +36,13 @@ fn Document(doc: Value) -> impl IntoView {
             operations.push((method.clone(), path.clone(), operation.clone()));
         }
     }
+    // What the workspace's endpoints receive (OpenAPI's `webhooks`).
+    let mut events = Vec::new();
+    for (name, item) in doc["webhooks"].as_object().into_iter().flatten() {
+        for (method, operation) in item.as_object().into_iter().flatten() {
+            events.push((method.clone(), name.clone(), operation.clone()));
+        }
+    }
     let schemas: Vec<(String, String)> = doc["components"]["schemas"]
         .as_object()
         .into_iter()
@@ -48,6 +55,15 @@ fn Document(doc: Value) -> impl IntoView {
     view! {
         <p class="muted">{text(&doc["info"]["description"])}</p>
         {operations.into_iter().map(|(method, path, op)| view! { <Operation method path op/> }).collect_view()}
+        {(!events.is_empty()).then(|| view! {
+            <h2>"Events"</h2>
+            <p class="muted">
+                "What your endpoints receive (Settings, "
+                <a href="/settings/outgoing-webhooks">"Outgoing webhooks"</a>
+                "), signed per Standard Webhooks."
+            </p>
+            {events.into_iter().map(|(method, path, op)| view! { <Operation method path op/> }).collect_view()}
+        })}
         <h2>"Schemas"</h2>
         {schemas.into_iter().map(|(name, pretty)| {
             let anchor = format!("schema-{name}");

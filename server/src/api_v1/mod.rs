@@ -29,7 +29,7 @@ use switchboard::{
 };
 
 pub use error::ApiError;
-use openapi::Operation;
+use openapi::{Event, Operation};
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -58,13 +58,28 @@ fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
+/// The events a workspace's endpoints receive whose payload has its own
+/// type, so that its schema is derived from it.
+fn events() -> Vec<Event> {
+    vec![Event {
+        name: switchboard::outgoing_webhooks::TOKEN_EXPIRING,
+        summary: "A number's access token ends soon and could not be refreshed",
+        description: "Sent at 14, 7 and 1 days before a number's access token ends, each once per token, \
+            when Meta would not refresh it (or it has expired: Meta cannot extend an expired token). \
+            Connect the number again (Onboarding, Embedded Signup) before then, or it stops sending. \
+            A refreshed or new token starts the warnings afresh. (`message.received` and `message.status` \
+            are described in the README.)",
+        payload: openapi::schema::<switchboard::outgoing_webhooks::TokenExpiringEvent>,
+    }]
+}
+
 /// The OpenAPI 3.1 document of this API, made once per process (the API
 /// route and the reference page both serve it).
 pub fn document() -> &'static Value {
     static DOCUMENT: OnceLock<Value> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
         let operations: Vec<&Operation> = endpoints().iter().map(|e| e.doc).collect();
-        openapi::document(&operations)
+        openapi::document(&operations, &events())
     })
 }
 

@@ -40,6 +40,35 @@ pub struct Operation {
     pub errors: &'static [(u16, &'static str)],
 }
 
+/// An event the workspace's endpoints receive (Settings, Outgoing
+/// webhooks): one of the document's `webhooks`, a POST of the event.
+pub struct Event {
+    /// The event's `type`, like `number.token_expiring`.
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub description: &'static str,
+    pub payload: SchemaFn,
+}
+
+/// The Standard Webhooks headers every event carries.
+const EVENT_HEADERS: &[Param] = &[
+    Param {
+        name: "webhook-id",
+        description: "The event's id: the same on every delivery of it, so a receiver can drop repeats.",
+        schema: r#"{"type": "string"}"#,
+    },
+    Param {
+        name: "webhook-timestamp",
+        description: "When this delivery was signed, Unix seconds.",
+        schema: r#"{"type": "string", "pattern": "^[0-9]+$"}"#,
+    },
+    Param {
+        name: "webhook-signature",
+        description: "`v1,<base64 HMAC-SHA256>` of `id.timestamp.body` under the endpoint's secret; during a rotation, one per secret, separated by spaces.",
+        schema: r#"{"type": "string"}"#,
+    },
+];
+
 /// A path parameter or header: its name, what it is, and its JSON Schema
 /// (as JSON text: every constraint the server checks is stated here).
 pub struct Param {
@@ -76,7 +105,7 @@ const COMMON_ERRORS: &[(u16, &str)] = &[
     ),
 ];
 
-pub fn document(operations: &[&Operation]) -> Value {
+pub fn document(operations: &[&Operation], events: &[Event]) -> Value {
     let settings = SchemaSettings::draft2020_12().with(|s| {
         s.definitions_path = "/components/schemas".into();
     });
@@ -92,6 +121,10 @@ pub fn document(operations: &[&Operation]) -> Value {
             .expect("a path item is an object");
         item.insert(op.method.to_string(), operation(op, &mut generator, &error));
     }
+    let mut webhooks = Map::new();
+    for event in events {
+        webhooks.insert(event.name.to_string(), webhook(event, &mut generator));
+    }
 
     json!({
         "openapi": "3.1.0",
@@ -104,6 +137,7 @@ pub fn document(operations: &[&Operation]) -> Value {
                 Errors are JSON with a stable `code`.",
         },
         "paths": paths,
+        "webhooks": webhooks,
         "components": {
             "schemas": generator.take_definitions(true),
             "securitySchemes": {
@@ -115,6 +149,36 @@ pub fn document(operations: &[&Operation]) -> Value {
             },
         },
         "security": [{ "apiKey": [] }],
+    })
+}
+
+/// What an endpoint receives for one event, and what it answers.
+fn webhook(event: &Event, generator: &mut SchemaGenerator) -> Value {
+    let headers: Vec<Value> = EVENT_HEADERS
+        .iter()
+        .map(|param| {
+            json!({
+                "name": param.name, "in": "header", "required": true,
+                "description": param.description, "schema": param.schema(),
+            })
+        })
+        .collect();
+    json!({
+        "post": {
+            "operationId": format!("event_{}", event.name.replace('.', "_")),
+            "summary": event.summary,
+            "description": event.description,
+            "parameters": headers,
+            "requestBody": {
+                "required": true,
+                "content": { "application/json": { "schema": (event.payload)(generator).to_value() } },
+            },
+            "responses": {
+                "2XX": { "description": "Received. Any other answer, or none, is retried (5 s, 1 min, 5 min, 30 min, 2 h, 5 h, 10 h), then the delivery fails." },
+            },
+            // The endpoint's owner receives these: no API key is involved.
+            "security": [],
+        },
     })
 }
 

@@ -140,6 +140,7 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
     ("retry_onboarding", false, &[("id", "x")]),
     ("onboarding_progress", false, &[]),
     ("list_numbers", false, &[]),
+    ("expiring_tokens", false, &[]),
     (
         "disconnect_number",
         false,
@@ -456,6 +457,14 @@ async fn roles_limit_what_members_may_do() {
         .call("resume_number", &[("phone_number_id", "106540352242922")])
         .await;
     assert_eq!(status, 403, "{body}");
+    // Tokens about to end are the admins' to act on (they reconnect);
+    // agents and viewers are not asked, and may not ask.
+    for who in [&mut agent, &mut viewer] {
+        let (status, body) = who.call("expiring_tokens", &[]).await;
+        assert_eq!(status, 403, "{body}");
+    }
+    let (status, body) = admin.call("expiring_tokens", &[]).await;
+    assert_eq!((status, body.as_str()), (200, "[]"));
     // The connection doctor reads the token's scopes: admins only.
     for (name, args) in [
         (

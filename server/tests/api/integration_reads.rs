@@ -69,6 +69,56 @@ fn strict(mut schema: Value) -> Value {
     schema
 }
 
+/// The events the endpoints receive are in the document's `webhooks`, and
+/// one as the engine makes it matches its schema exactly.
+#[tokio::test]
+async fn the_document_describes_the_token_expiring_event() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let doc = document(&app).await;
+    let event = &doc["webhooks"]["number.token_expiring"]["post"];
+    assert_eq!(event["operationId"], "event_number_token_expiring");
+    let headers: Vec<&str> = event["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(
+        headers,
+        ["webhook-id", "webhook-timestamp", "webhook-signature"]
+    );
+    let mut schema = event["requestBody"]["content"]["application/json"]["schema"].clone();
+    schema["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+    schema["components"] = strict(doc["components"].clone());
+    let validator = jsonschema::validator_for(&schema).expect("the document's schema compiles");
+    let data = switchboard::outgoing_webhooks::TokenExpiring {
+        phone_number_id: PHONE.into(),
+        display_phone_number: None,
+        expires_at: 1_800_000_000_000,
+        days_left: 6,
+        warning_days: 7,
+        refresh_refused: "Meta refused to refresh it".into(),
+    };
+    let (_, kind, payload) =
+        switchboard::outgoing_webhooks::token_expiring(5, data, 1_799_000_000_000);
+    assert_eq!(kind, "number.token_expiring");
+    let errors: Vec<String> = validator
+        .iter_errors(&payload)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}\n{payload}");
+    // What it refuses: another type, a field the document does not name.
+    let mut wrong = payload.clone();
+    wrong["type"] = json!("message.status");
+    assert!(!validator.is_valid(&wrong));
+    let mut extra = payload;
+    extra["data"]["token"] = json!("EAA...");
+    assert!(
+        !validator.is_valid(&extra),
+        "no undocumented field, let alone a token"
+    );
+}
+
 pub(crate) async fn document(app: &TestApp) -> Value {
     let (status, document, _) =
         call(app, Method::GET, "/api/v1/openapi.json", None, None, None).await;
