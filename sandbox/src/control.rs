@@ -238,16 +238,55 @@ struct TokenRequest {
     in_seconds: i64,
 }
 
+/// A token to expire, or every live token with access to a WABA (a test
+/// that never sees the integration's token shortens it this way).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpireRequest {
+    token: Option<String>,
+    waba_id: Option<String>,
+    /// Seconds from now until it expires (0 or absent: now).
+    #[serde(default)]
+    in_seconds: i64,
+}
+
 async fn expire_token(State(state): State<AppState>, body: axum::body::Bytes) -> ControlResult {
-    let request: TokenRequest = parse(&body)?;
+    let request: ExpireRequest = parse(&body)?;
     let at = state.clock.now() + request.in_seconds.max(0) * 1000;
     let mut world = state.world();
-    let token = world
-        .tokens
-        .get_mut(&request.token)
-        .ok_or_else(|| ControlError::not_found("no such token"))?;
-    token.expires_at = Some(at);
-    Ok(Json(json!({ "success": true, "expires_at": at / 1000 })))
+    let expired = match (&request.token, &request.waba_id) {
+        (Some(token), None) => {
+            let token = world
+                .tokens
+                .get_mut(token)
+                .ok_or_else(|| ControlError::not_found("no such token"))?;
+            token.expires_at = Some(at);
+            1
+        }
+        (None, Some(waba_id)) => {
+            let mut count = 0;
+            for token in world.tokens.values_mut() {
+                if !token.revoked && token.may_manage_waba(waba_id) {
+                    token.expires_at = Some(at);
+                    count += 1;
+                }
+            }
+            if count == 0 {
+                return Err(ControlError::not_found(
+                    "no live token has access to that WABA",
+                ));
+            }
+            count
+        }
+        _ => {
+            return Err(ControlError::bad_request(
+                "Give either a token or a waba_id.",
+            ))
+        }
+    };
+    Ok(Json(
+        json!({ "success": true, "expires_at": at / 1000, "tokens": expired }),
+    ))
 }
 
 async fn revoke_token(State(state): State<AppState>, body: axum::body::Bytes) -> ControlResult {

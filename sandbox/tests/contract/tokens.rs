@@ -151,3 +151,54 @@ async fn a_refused_or_malformed_token_exchange_is_an_oauth_error() {
         .await;
     assert_eq!(bad_setting.0, 400);
 }
+
+#[tokio::test]
+async fn every_token_of_a_waba_can_be_shortened_without_knowing_it() {
+    let world = World::start().await;
+    let waba = world.demo().waba_id.clone();
+    let first = world.exchange(&world.code().await).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = world.exchange(&world.code().await).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let now = now_secs(&world).await;
+    let (status, body) = world
+        .control(
+            "POST",
+            "/_sandbox/tokens/expire",
+            json!({ "waba_id": waba, "in_seconds": 600 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Ours, and any the demo business was seeded with.
+    assert!(body["tokens"].as_i64().unwrap() >= 2, "{body}");
+    for token in [&first, &second] {
+        let expires_at = debug(&world, token).await["expires_at"].as_i64().unwrap();
+        assert!(
+            (now + 600..=now + 605).contains(&expires_at),
+            "{expires_at}"
+        );
+    }
+    world.advance_clock(601).await;
+    assert_graph_error(&read_with(&world, &first).await, 401, 190, Some(463));
+    // A WABA no token reaches, or both ways at once, is refused.
+    let (status, _) = world
+        .control(
+            "POST",
+            "/_sandbox/tokens/expire",
+            json!({ "waba_id": "999", "in_seconds": 1 }),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = world
+        .control(
+            "POST",
+            "/_sandbox/tokens/expire",
+            json!({ "waba_id": waba, "token": first }),
+        )
+        .await;
+    assert_eq!(status, 400);
+}
