@@ -233,9 +233,6 @@ async fn grant_code(State(state): State<AppState>, body: axum::body::Bytes) -> C
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
     token: String,
-    /// Seconds from now until it expires (0 or absent: now).
-    #[serde(default)]
-    in_seconds: i64,
 }
 
 /// A token to expire, or every live token with access to a WABA (a test
