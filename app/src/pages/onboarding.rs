@@ -252,7 +252,7 @@ pub fn Onboarding() -> impl IntoView {
                         </div>
                         <p class="muted small">
                             "Use the second button if the business answers customers in the WhatsApp Business app on its phone and wants to keep doing so: the app stays, Switchboard works beside it, and the last months of chats come along. "
-                            <a href="/onboarding/meta/start?business_app=0" data-testid="signup-in-tab">"Popup blocked? Connect in this tab instead."</a>
+                            <a href="/onboarding/meta/start?business_app=0" rel="external" data-testid="signup-in-tab">"Popup blocked? Connect in this tab instead."</a>
                         </p>
                     }.into_any(),
                 })}
@@ -277,7 +277,7 @@ fn Notices(connection: Connection, redirect_error: Signal<Option<String>>) -> im
             {move || connection.redirect_offer.get().map(|business_app| view! {
                 <p class="notice">
                     "Some browsers block the signup window or keep its answer from this page. "
-                    <a class="button small" data-testid="signup-redirect"
+                    <a class="button small" rel="external" data-testid="signup-redirect"
                         href=format!("/onboarding/meta/start?business_app={}", u8::from(business_app))>
                         "Continue on Meta's page in this tab"
                     </a>
