@@ -126,6 +126,15 @@ pub fn rfc3339(at: Millis) -> String {
     )
 }
 
+/// `2027-01-02T03:04:05+0000`: Graph's form of a datetime field (such as
+/// a number's `last_onboarded_time`).
+pub fn graph_time(at: Millis) -> String {
+    let mut text = rfc3339(at);
+    text.pop();
+    text.push_str("+0000");
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +147,7 @@ mod tests {
         // 2028 is a leap year: 2028-02-29T23:59:59Z
         assert_eq!(rfc3339(1_835_481_599_000), "2028-02-29T23:59:59Z");
         assert_eq!(Date::of(1_798_859_045_000).long(), "January 2, 2027");
+        assert_eq!(graph_time(1_798_859_045_000), "2027-01-02T03:04:05+0000");
     }
 
     #[test]

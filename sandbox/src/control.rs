@@ -99,6 +99,7 @@ async fn overview(State(state): State<AppState>) -> Json<Value> {
         "app_id": config.app_id,
         "callback_url": config.callback_url,
         "require_app_secret": config.require_app_secret,
+        "app": app_settings(&config),
         "graph_base_url": state.base_url,
         "demo": state.demo,
         "now": state.clock.now(),
@@ -131,19 +132,66 @@ async fn set_callback(State(state): State<AppState>, body: axum::body::Bytes) ->
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The app's settings a test may change; each is optional, what is left
+/// out stays as it is.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
 struct AppSettings {
-    require_app_secret: bool,
+    /// App settings, Advanced: *Require App Secret*.
+    require_app_secret: Option<bool>,
+    /// Facebook Login: *Valid OAuth Redirect URIs*.
+    redirect_uris: Option<Vec<String>>,
+    /// Sandbox only: every FB.login loses its code.
+    fb_login_loses_code: Option<bool>,
+    /// The login configuration's token expiration: `never` or `60_days`.
+    token_expiry: Option<crate::tokens::TokenExpiry>,
+    /// `allowed` or `refused` (refreshing business tokens is unconfirmed).
+    token_refresh: Option<crate::tokens::TokenRefresh>,
 }
 
-/// The App Dashboard's security settings (App settings, Advanced).
+/// The settings as `PUT /_sandbox/app` takes them.
+fn app_settings(config: &crate::SandboxConfig) -> Value {
+    json!({
+        "require_app_secret": config.require_app_secret,
+        "redirect_uris": config.redirect_uris,
+        "fb_login_loses_code": config.fb_login_loses_code,
+        "token_expiry": config.token_expiry,
+        "token_refresh": config.token_refresh,
+    })
+}
+
+/// The App Dashboard's settings: security (App settings, Advanced) and
+/// Facebook Login's client OAuth settings.
 async fn set_app_settings(State(state): State<AppState>, body: axum::body::Bytes) -> ControlResult {
     let settings: AppSettings = parse(&body)?;
-    state.config().require_app_secret = settings.require_app_secret;
-    Ok(Json(
-        json!({ "require_app_secret": settings.require_app_secret }),
-    ))
+    if let Some(uris) = &settings.redirect_uris {
+        for uri in uris {
+            let valid = url::Url::parse(uri)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none());
+            if !valid {
+                return Err(ControlError::bad_request(format!(
+                    "redirect_uris take absolute http(s) URLs without a fragment, not {uri:?}"
+                )));
+            }
+        }
+    }
+    let mut config = state.config();
+    if let Some(on) = settings.require_app_secret {
+        config.require_app_secret = on;
+    }
+    if let Some(uris) = settings.redirect_uris {
+        config.redirect_uris = uris;
+    }
+    if let Some(on) = settings.fb_login_loses_code {
+        config.fb_login_loses_code = on;
+    }
+    if let Some(expiry) = settings.token_expiry {
+        config.token_expiry = expiry;
+    }
+    if let Some(refresh) = settings.token_refresh {
+        config.token_refresh = refresh;
+    }
+    Ok(Json(app_settings(&config)))
 }
 
 async fn clear_callback(State(state): State<AppState>) -> Json<Value> {
@@ -247,16 +295,35 @@ async fn phone_state(
         .get(&phone_id)
         .ok_or_else(|| ControlError::not_found(format!("no phone number {phone_id}")))?;
     let profile = &phone.profile;
-    Ok(Json(json!({
+    let coexistence = phone.coexistence.as_ref().map(|link| {
+        json!({
+            "state": link.state,
+            "onboarded_at": link.onboarded_at,
+            "share_history": link.share_history,
+            "synced": link.synced,
+            "contacts": link.contacts,
+            "history_messages_pending": link.history.len(),
+        })
+    });
+    let mut held = json!({
         "id": phone.id,
         "registered": phone.registered,
+        "throughput_mps": phone.throughput,
+        "coexistence": coexistence,
         "profile": {
             "about": profile.about, "address": profile.address, "description": profile.description,
             "email": profile.email, "websites": profile.websites, "vertical": profile.vertical,
             "profile_picture_handle": profile.profile_picture_handle,
         },
         "upload_handles": world.upload_handles,
-    })))
+    });
+    if let (Some(held), Value::Object(verification)) = (
+        held.as_object_mut(),
+        crate::verification::control_view(phone),
+    ) {
+        held.extend(verification);
+    }
+    Ok(Json(held))
 }
 
 /// Changes what Meta would change about a number (its throughput tier,

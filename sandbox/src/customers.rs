@@ -220,6 +220,7 @@ fn arrives(state: &AppState, phone: &Phone, wa_id: &str, contact: &Value, messag
             message: message.clone(),
             status: None,
             by_phone: false,
+            via: None,
         });
     state.webhooks.send(Change::messages(
         phone,

@@ -99,6 +99,19 @@ impl GraphError {
         )
     }
 
+    /// 100: the exchange's `redirect_uri` is not the one of the OAuth
+    /// dialog request (for a JS SDK code: any `redirect_uri` at all).
+    pub fn redirect_uri_mismatch() -> Self {
+        let mut error = Self::oauth(
+            100,
+            "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
+        );
+        error.www_authenticate = Some(
+            "OAuth \"Facebook Platform\" \"invalid_code\" \"Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request\"",
+        );
+        error
+    }
+
     /// 190 without a subcode: a token that is not one of ours at all.
     pub fn unparsable_token() -> Self {
         Self::oauth(

@@ -12,10 +12,11 @@ use axum::{
 use serde_json::Value;
 
 use crate::{
-    auth,
+    auth, coexistence, dialog,
     error::{GraphError, GraphResult},
     faults::{self, Effect},
-    media, messages, oauth, phones, profile, subscriptions, templates, uploads, wabas,
+    media, messages, oauth, phones, profile, subscriptions, templates, uploads, verification,
+    wabas,
     world::Token,
     State as AppState,
 };
@@ -215,6 +216,11 @@ async fn dispatch(
         ))
         .into_response();
     }
+    // The OAuth dialog is a page, not a Graph node (Meta serves it from
+    // www.facebook.com; the sandbox from its one origin).
+    if method == Method::GET && rest == "dialog/oauth" {
+        return dialog::page(&state, query).await;
+    }
     let method_name = method.to_string();
     let mut request = GraphRequest::new(method, &rest, query, headers, body);
     request.version = version.clone();
@@ -251,7 +257,7 @@ async fn route(state: &AppState, request: &GraphRequest) -> GraphResult<Value> {
     let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
     match (&request.method, segments.as_slice()) {
         (&Method::GET | &Method::POST, ["oauth", "access_token"]) => {
-            oauth::exchange_code(state, request)
+            oauth::access_token(state, request)
         }
         (&Method::GET, ["debug_token"]) => oauth::debug_token(state, request),
         (&Method::GET, ["me"]) => oauth::me(state, request),
@@ -261,6 +267,11 @@ async fn route(state: &AppState, request: &GraphRequest) -> GraphResult<Value> {
         (&Method::DELETE, [waba, "message_templates"]) => templates::delete(state, request, waba),
         (&Method::POST, [_, "register"]) => phones::register(state, request),
         (&Method::POST, [_, "deregister"]) => phones::deregister(state, request),
+        (&Method::POST, [_, "request_code"]) => verification::request_code(state, request),
+        (&Method::POST, [_, "verify_code"]) => verification::verify_code(state, request),
+        (&Method::POST, [_, "smb_app_data"]) => {
+            coexistence::sync::smb_app_data(state, request).await
+        }
         (&Method::POST, [_, "messages"]) => messages::send(state, request).await,
         (&Method::POST, [_, "media"]) => media::upload(state, request).await,
         (_, [_, "whatsapp_business_profile"]) => profile::handle(state, request).await,

@@ -10,8 +10,10 @@
 mod accounts;
 mod auth;
 mod clock;
+mod coexistence;
 mod control;
 mod customers;
+mod dialog;
 mod error;
 mod faults;
 mod graph;
@@ -26,8 +28,10 @@ mod seed;
 mod signup;
 mod subscriptions;
 mod templates;
+mod tokens;
 mod uploads;
 mod users;
+mod verification;
 mod wabas;
 mod webhooks;
 mod world;
@@ -42,6 +46,7 @@ use axum::Router;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use seed::DemoIds;
+pub use tokens::{TokenExpiry, TokenRefresh};
 
 /// How the sandbox behaves; [`SandboxConfig::default`] suits tests and demo
 /// mode (time-compressed retries and statuses).
@@ -69,6 +74,21 @@ pub struct SandboxConfig {
     /// The App Dashboard's *Require App Secret*: calls made with a
     /// business's token must carry `appsecret_proof`.
     pub require_app_secret: bool,
+    /// Facebook Login's *Valid OAuth Redirect URIs* (Strict Mode): the
+    /// OAuth dialog redirects only to one of these, exactly. None by
+    /// default, so every dialog is refused ("URL blocked") until a test
+    /// registers its URI.
+    pub redirect_uris: Vec<String>,
+    /// A sandbox switch: every `FB.login` loses its code, as when the
+    /// popup is blocked or the opener's `Cross-Origin-Opener-Policy` cuts
+    /// it off. The flow still completes on Meta's side.
+    pub fb_login_loses_code: bool,
+    /// The login configuration's token expiration: business tokens from
+    /// the code exchange never expire, or expire after 60 days.
+    pub token_expiry: tokens::TokenExpiry,
+    /// Whether `fb_exchange_token` refreshes business tokens (unconfirmed
+    /// at Meta, so a test can try both).
+    pub token_refresh: tokens::TokenRefresh,
 }
 
 impl Default for SandboxConfig {
@@ -89,6 +109,10 @@ impl Default for SandboxConfig {
             throughput: 80,
             template_review_delay: Duration::from_millis(500),
             require_app_secret: false,
+            redirect_uris: Vec::new(),
+            fb_login_loses_code: false,
+            token_expiry: tokens::TokenExpiry::Never,
+            token_refresh: tokens::TokenRefresh::Allowed,
         }
     }
 }
@@ -230,9 +254,12 @@ fn router(state: State) -> Router {
     Router::new()
         .merge(control::routes())
         .merge(accounts::control::routes())
+        .merge(coexistence::control::routes())
+        .merge(verification::routes())
         .merge(customers::routes())
         .merge(media::routes())
         .merge(signup::routes())
+        .merge(dialog::routes())
         .merge(graph::routes())
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(110 * 1024 * 1024))

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::{
     accounts::Outgoing,
+    coexistence,
     error::{GraphError, GraphResult},
     graph::{authorized, GraphRequest},
     ids, phones,
@@ -59,6 +60,7 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
     if body.get("status").is_some() {
         return mark_read(state, &phone, &body);
     }
+    coexistence::check_send(&phone)?;
     if !phone.registered {
         return Err(GraphError::whatsapp(
             StatusCode::BAD_REQUEST,
@@ -128,6 +130,7 @@ pub async fn send(state: &State, request: &GraphRequest) -> GraphResult<Value> {
             message: body.clone(),
             status: None,
             by_phone,
+            via: None,
         });
 
     let outcome = match price {

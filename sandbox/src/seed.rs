@@ -49,6 +49,7 @@ pub fn demo_business(
             subscribed: false,
             override_callback: None,
             standing: Standing::default(),
+            unshared: false,
         },
     );
     let phone = |id: &str, display: &str, registered: bool| Phone {
@@ -58,6 +59,8 @@ pub fn demo_business(
         verified_name: "Acme Bakery".into(),
         name_status: NameStatus::Approved,
         registered,
+        verified: true,
+        verification: Default::default(),
         pin: registered.then(|| DEMO_PIN.to_string()),
         register_attempts: Vec::new(),
         quality_rating: "GREEN".into(),
@@ -72,6 +75,8 @@ pub fn demo_business(
         },
         throughput: config.throughput,
         upgrading_until: None,
+        coexistence: None,
+        onboarded_at: None,
     };
     world.phones.insert(
         phone_number_id.clone(),

@@ -5,6 +5,7 @@ use axum::http::Method;
 use serde_json::{json, Value};
 
 use crate::{
+    coexistence,
     error::{GraphError, GraphResult},
     graph::{authorized, GraphRequest},
     webhooks,
@@ -18,6 +19,7 @@ pub async fn handle(state: &State, request: &GraphRequest) -> GraphResult<Value>
     if !state.world().wabas.contains_key(&waba_id) || !token.may_manage_waba(&waba_id) {
         return Err(request.unknown_object());
     }
+    coexistence::check_access(&state.world(), &waba_id)?;
     match request.method {
         Method::GET => Ok(list(state, &waba_id)),
         Method::POST => subscribe(state, request, &waba_id).await,

@@ -40,6 +40,7 @@ pub fn get(state: &State, request: &GraphRequest) -> GraphResult<Value> {
         .filter(|waba| token.may_manage_waba(&waba.id))
         .cloned()
         .ok_or_else(|| request.unknown_object())?;
+    crate::coexistence::check_access(&state.world(), &waba.id)?;
     let fields = request
         .fields()
         .unwrap_or_else(|| DEFAULT_FIELDS.iter().map(|f| f.to_string()).collect());

@@ -34,6 +34,13 @@ impl Change {
     /// `messaging_product` and `metadata`, plus `fields` (`contacts` and
     /// `messages`, or `statuses`).
     pub fn messages(phone: &Phone, fields: Value) -> Self {
+        Self::of_phone(phone, "messages", fields)
+    }
+
+    /// A change of `field` about one number, with the same `messaging_product`
+    /// and `metadata` as a `messages` change (the coexistence fields
+    /// `history`, `smb_app_state_sync` and `smb_message_echoes` are shaped so).
+    pub fn of_phone(phone: &Phone, field: &str, fields: Value) -> Self {
         let mut value = json!({
             "messaging_product": "whatsapp",
             "metadata": {
@@ -46,7 +53,7 @@ impl Change {
         }
         Self {
             waba_id: phone.waba_id.clone(),
-            field: "messages".into(),
+            field: field.into(),
             value,
         }
     }

@@ -30,6 +30,9 @@ pub struct Waba {
     pub override_callback: Option<CallbackOverride>,
     /// Restrictions and bans Meta placed on it.
     pub standing: Standing,
+    /// The business took the app's access away (coexistence
+    /// `PARTNER_REMOVED`); finishing Embedded Signup on it shares it again.
+    pub unshared: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +60,10 @@ pub struct Phone {
     /// The display name's review.
     pub name_status: NameStatus,
     pub registered: bool,
+    /// Passed SMS or voice verification (`code_verification_status`).
+    pub verified: bool,
+    /// Verification codes asked for it (`request_code`, `verify_code`).
+    pub verification: crate::verification::Codes,
     pub pin: Option<String>,
     /// Times of register calls, for the 10-per-72-hours limit.
     pub register_attempts: Vec<Millis>,
@@ -67,6 +74,35 @@ pub struct Phone {
     /// While Meta raises the number's throughput (up to a minute), sends
     /// are refused with 131057 until this time.
     pub upgrading_until: Option<Millis>,
+    /// Set for a WhatsApp Business app number onboarded for coexistence.
+    pub coexistence: Option<crate::coexistence::Link>,
+    /// When Embedded Signup last onboarded it (`last_onboarded_time`).
+    pub onboarded_at: Option<Millis>,
+}
+
+impl Phone {
+    /// A number as Embedded Signup adds it: verified, not registered, no
+    /// PIN, its display name under review, no quality rating yet.
+    pub fn added(id: &str, waba_id: &str, display: &str, name: &str, throughput: u32) -> Self {
+        Self {
+            id: id.to_string(),
+            waba_id: waba_id.to_string(),
+            display_phone_number: display.to_string(),
+            verified_name: name.to_string(),
+            name_status: NameStatus::PendingReview,
+            registered: false,
+            verified: true,
+            verification: Default::default(),
+            pin: None,
+            register_attempts: Vec::new(),
+            quality_rating: "UNKNOWN".into(),
+            profile: BusinessProfile::default(),
+            throughput,
+            upgrading_until: None,
+            coexistence: None,
+            onboarded_at: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +144,11 @@ pub struct AuthCode {
     pub waba_ids: Vec<String>,
     pub issued_at: Millis,
     pub used: bool,
+    /// A code from the OAuth dialog is bound to its `redirect_uri` (the
+    /// exchange must repeat it) and, with PKCE, to its `code_challenge`.
+    /// Codes from the JS SDK have neither.
+    pub redirect_uri: Option<String>,
+    pub challenge: Option<crate::dialog::Challenge>,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +188,10 @@ pub struct ChatLine {
     /// user's phone visible to the business for 30 days.
     #[serde(skip)]
     pub by_phone: bool,
+    /// `business_app` for what the business typed in the WhatsApp Business
+    /// app of a coexistence number (not sent through the API).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -168,6 +213,8 @@ pub struct World {
     pub wabas: BTreeMap<String, Waba>,
     pub phones: BTreeMap<String, Phone>,
     pub codes: HashMap<String, AuthCode>,
+    /// OAuth dialogs opened and not yet finished or cancelled, by session.
+    pub dialogs: HashMap<String, crate::dialog::Session>,
     pub tokens: HashMap<String, Token>,
     /// Chats keyed by (phone number id, customer wa_id).
     pub chats: BTreeMap<(String, String), Vec<ChatLine>>,
@@ -190,6 +237,11 @@ pub struct World {
     /// Meta's contact book: (portfolio, phone) pairs whose phone every
     /// number of the portfolio may see.
     pub contact_book: std::collections::HashSet<(String, String)>,
+    /// WhatsApp Business app numbers (by display digits) with the data the
+    /// app holds, before and after they join the platform (coexistence).
+    pub business_app: BTreeMap<String, crate::coexistence::AppNumber>,
+    /// Customer numbers handed out for business-app chat histories.
+    pub app_customers_issued: u32,
 }
 
 impl World {

@@ -169,7 +169,7 @@ fn managed_waba(state: &State, request: &GraphRequest, waba_id: &str) -> GraphRe
     if !known || !token.may_manage_waba(waba_id) {
         return Err(request.unknown_object());
     }
-    Ok(())
+    crate::coexistence::check_access(&state.world(), waba_id)
 }
 
 /// Whether `value` is in a comma-separated, case-insensitive filter.

@@ -3,6 +3,8 @@
 
 mod account;
 mod app_secret;
+mod coexistence;
+mod dialog;
 mod faults;
 mod helpers;
 mod media;
@@ -13,6 +15,8 @@ mod profile;
 mod signup;
 mod subscriptions;
 mod templates;
+mod tokens;
 mod uploads;
 mod users;
+mod verification;
 mod webhooks;

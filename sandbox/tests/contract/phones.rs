@@ -136,6 +136,49 @@ async fn ten_register_calls_per_72_hours_then_133016() {
 }
 
 #[tokio::test]
+async fn register_and_deregister_share_the_10_per_72_hours_limit() {
+    let world = World::start().await;
+    let phone = world.demo().new_phone_number_id.clone();
+    let register = json!({ "messaging_product": "whatsapp", "pin": "111111" });
+    for attempt in 1..=5 {
+        let registered = world
+            .call("POST", &format!("{phone}/register"), Some(register.clone()))
+            .await;
+        assert_eq!(registered.0, 200, "register {attempt}");
+        let deregistered = world
+            .call("POST", &format!("{phone}/deregister"), None)
+            .await;
+        assert_eq!(deregistered.0, 200, "deregister {attempt}");
+    }
+    // Ten calls in all: the eleventh of either kind is refused.
+    assert_graph_error(
+        &world
+            .call("POST", &format!("{phone}/deregister"), None)
+            .await,
+        400,
+        133016,
+        None,
+    );
+    assert_graph_error(
+        &world
+            .call("POST", &format!("{phone}/register"), Some(register.clone()))
+            .await,
+        400,
+        133016,
+        None,
+    );
+    // The window moves: the first calls leave it 72 hours after them.
+    world.advance_clock(72 * 3600).await;
+    assert_eq!(
+        world
+            .call("POST", &format!("{phone}/deregister"), None)
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
 async fn deregistered_numbers_cannot_send() {
     let world = World::start().await;
     let phone = world.demo().phone_number_id.clone();
