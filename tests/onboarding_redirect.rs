@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::meta::{setup, Env, PIN};
+use common::meta::{engine_for, setup, Env, PIN};
 use serde_json::json;
 use switchboard::{
     accounts::{self, token_hash, Caller, Role},
@@ -20,6 +20,8 @@ use switchboard::{
     },
     store::Store,
     test_support::TestBackend,
+    tokens,
+    vault::{generate_key_entry, KeyRing},
 };
 use url::Url;
 
@@ -33,6 +35,7 @@ on_both_backends!(
     a_state_without_its_verifier_is_refused,
     the_person_cancelling_shows_metas_reason_and_spends_the_state,
     a_code_meta_refuses_fails_the_run_at_the_exchange,
+    a_redirect_under_way_survives_a_key_rotation,
 );
 
 /// A client that shows redirects instead of following them, as the test
@@ -586,4 +589,32 @@ async fn a_code_meta_refuses_fails_the_run_at_the_exchange(backend: TestBackend)
         .unwrap();
     let failed = progress(&env, &run).await;
     assert_eq!(failed.state, RunState::Failed, "{failed:?}");
+}
+
+async fn a_redirect_under_way_survives_a_key_rotation(backend: TestBackend) {
+    let env = setup(backend).await;
+    let callback = come_back(&env).await;
+    let new_key = generate_key_entry("k2");
+    let ring_of =
+        |keys: &str| KeyRing::new(switchboard::config::parse_key_ring(keys).unwrap()).unwrap();
+    // The old key still seals the verifier: dropping it now is refused.
+    assert!(
+        tokens::check_key_ring(&env.engine.store, &ring_of(&new_key))
+            .await
+            .is_err()
+    );
+    let both = format!("{new_key},{}", env.keys);
+    let report = tokens::rotate_keys(&env.engine.store, &ring_of(&both))
+        .await
+        .unwrap();
+    assert_eq!(report.resealed, 1, "the verifier, resealed");
+    tokens::check_key_ring(&env.engine.store, &ring_of(&new_key))
+        .await
+        .expect("nothing needs the old key any more");
+    let rotated = engine_for(&env.db, &env.sandbox, &new_key).await;
+    let run = redirect::finish(&rotated, &env.caller, &callback)
+        .await
+        .expect("the verifier opens under the new key");
+    let stored = rotated.store.onboarding(&run).await.unwrap().unwrap();
+    assert_eq!(stored.step, OnboardingStep::Verify, "{stored:?}");
 }

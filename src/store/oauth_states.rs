@@ -73,6 +73,16 @@ impl From<Record> for OauthState {
     }
 }
 
+/// A state still holding its sealed verifier.
+#[derive(sqlx::FromRow)]
+struct SealRow {
+    state_hash: String,
+    workspace_id: String,
+    key_id: String,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
+}
+
 impl Store {
     pub async fn insert_oauth_state(&self, new: &NewOauthState<'_>) -> Result<()> {
         with_pool!(self, pool => {
@@ -133,7 +143,7 @@ impl Store {
     /// States still holding a sealed verifier, with their workspace (for
     /// key rotation).
     pub async fn oauth_state_seals(&self) -> Result<Vec<(String, String, Sealed)>> {
-        let rows: Vec<(String, String, String, Vec<u8>, Vec<u8>)> = with_pool!(self, pool => {
+        let rows: Vec<SealRow> = with_pool!(self, pool => {
             sqlx::query_as(
                 "SELECT state_hash, workspace_id, key_id, nonce, ciphertext FROM oauth_states
                  WHERE key_id IS NOT NULL AND nonce IS NOT NULL AND ciphertext IS NOT NULL",
@@ -142,13 +152,13 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(hash, workspace_id, key_id, nonce, ciphertext)| {
+            .map(|row| {
                 let sealed = Sealed {
-                    key_id,
-                    nonce,
-                    ciphertext,
+                    key_id: row.key_id,
+                    nonce: row.nonce,
+                    ciphertext: row.ciphertext,
                 };
-                (hash, workspace_id, sealed)
+                (row.state_hash, row.workspace_id, sealed)
             })
             .collect())
     }
