@@ -267,8 +267,9 @@ impl ContactRow {
     /// The name people see: the profile name, else the username, else the
     /// phone, else the BSUID.
     pub fn best_name(&self) -> String {
-        self.profile_name
+        self.saved_name
             .clone()
+            .or_else(|| self.profile_name.clone())
             .or_else(|| self.username.clone())
             .or_else(|| self.phone.as_ref().map(|p| format!("+{p}")))
             .or_else(|| self.bsuid.as_ref().map(Bsuid::to_string))
@@ -296,6 +297,7 @@ impl ContactRow {
             parent_bsuid: identity.parent_bsuid.clone(),
             profile_name: identity.profile_name.clone(),
             merged_into: None,
+            saved_name: None,
         }
     }
 

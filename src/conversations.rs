@@ -36,6 +36,8 @@ pub struct ThreadLine {
     /// Empty for a message not sent yet.
     pub wamid: String,
     pub direction: String,
+    /// Imported from, or sent from, the WhatsApp Business app.
+    pub origin: Option<crate::store::MessageOrigin>,
     /// Meta's message type (`text`, `contacts`, `system`, ...).
     pub kind: String,
     /// Meta's error code when it failed (131062: this message needs the
@@ -142,6 +144,7 @@ pub async fn thread(
             media: files.remove(&line.wamid),
             wamid: line.wamid,
             direction: line.direction,
+            origin: line.origin,
             kind: line.kind,
             error_code: line.error_code,
             summary: line.summary,
@@ -161,6 +164,7 @@ pub async fn thread(
         thread.push(ThreadLine {
             wamid: String::new(),
             direction: "outbound".into(),
+            origin: None,
             kind: entry.kind.clone(),
             error_code: entry.error_code,
             summary,

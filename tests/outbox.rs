@@ -158,6 +158,7 @@ async fn the_rules_bot_answers_from_its_rules(backend: TestBackend) {
             }),
             hours: None,
         },
+        ..BotSettings::default()
     };
     switchboard::bot::save(&env.engine, &env.caller, &settings)
         .await

@@ -26,6 +26,7 @@ on_both_backends!(
     journaled_events_survive_a_restart,
     concurrent_workers_never_claim_an_event_twice,
     the_business_removing_the_app_pauses_its_numbers,
+    the_business_ending_the_connection_disconnects_its_numbers,
     a_late_copy_of_an_older_ban_update_changes_nothing,
     a_restriction_redelivered_after_it_was_lifted_stays_lifted,
     dead_letters_show_to_their_workspace_and_to_the_operator,
@@ -420,7 +421,7 @@ async fn concurrent_workers_never_claim_an_event_twice(backend: TestBackend) {
 async fn the_business_removing_the_app_pauses_its_numbers(backend: TestBackend) {
     let s = setup(backend).await;
     let removed = json!({ "field": "account_update", "value": {
-        "event": "PARTNER_REMOVED",
+        "event": "PARTNER_APP_UNINSTALLED",
         "disconnection_info": { "reason": "Removed by the business", "initiated_by": "USER" },
     }});
     // Delivered twice, as Meta may: one change of state, one audit entry.
@@ -432,9 +433,33 @@ async fn the_business_removing_the_app_pauses_its_numbers(backend: TestBackend) 
         number.status,
         switchboard::store::NumberStatus::ReconnectNeeded
     );
-    assert!(number.status_reason.unwrap().contains("PARTNER_REMOVED"));
+    assert!(number
+        .status_reason
+        .unwrap()
+        .contains("PARTNER_APP_UNINSTALLED"));
     let audited = audited(&s, "number.reconnect_needed").await;
     assert_eq!(audited, 1);
+}
+
+/// `PARTNER_REMOVED` is final (reference meta-2026 §2): the numbers are
+/// disconnected with Meta's reason and their tokens dropped, once.
+async fn the_business_ending_the_connection_disconnects_its_numbers(backend: TestBackend) {
+    let s = setup(backend).await;
+    let removed = json!({ "field": "account_update", "value": {
+        "event": "PARTNER_REMOVED",
+        "disconnection_info": { "reason": "CHANGE_NUMBER", "initiated_by": "USER" },
+    }});
+    deliver(&s, envelope(vec![removed.clone()])).await;
+    deliver(&s, envelope(vec![removed])).await;
+    drain(&s.store).await;
+    let number = s.store.number(&PHONE.into()).await.unwrap().unwrap();
+    assert_eq!(
+        number.status,
+        switchboard::store::NumberStatus::Disconnected
+    );
+    let reason = number.status_reason.unwrap();
+    assert!(reason.contains("changed its number"), "{reason}");
+    assert_eq!(audited(&s, "number.partner_removed").await, 1);
 }
 
 async fn a_late_copy_of_an_older_ban_update_changes_nothing(backend: TestBackend) {

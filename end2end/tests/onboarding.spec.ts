@@ -17,12 +17,12 @@ test("Connect WhatsApp: popup, FINISH, every step, PIN, live", async ({ page }) 
 
   const progress = page.getByTestId("onboarding-progress");
   await expect(progress).toHaveAttribute("data-step", "register");
-  await expect(progress.locator('li[data-state="done"]')).toHaveCount(3);
+  await expect(progress.locator('li[data-state="done"]')).toHaveCount(4);
   await page.getByLabel("Two-step verification PIN").fill("135790");
   await page.getByRole("button", { name: "Register the number" }).click();
 
   await expect(progress).toHaveAttribute("data-step", "live");
-  await expect(progress.locator('li[data-state="done"]')).toHaveCount(5);
+  await expect(progress.locator('li[data-state="done"]')).toHaveCount(6);
   await expect(progress.getByRole("heading")).toHaveText("15550005678 is live");
   const row = page.locator("table.numbers tr[data-status]");
   await expect(row).toHaveCount(1);

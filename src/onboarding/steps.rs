@@ -468,6 +468,21 @@ pub async fn register(engine: &Engine, run: &OnboardingRow, pin: &str) -> Result
                 .await?;
             return Ok(());
         }
+        Err(error) if error.code() == Some(133006) => {
+            // Meta wants the number verified (again) first.
+            engine
+                .store
+                .set_onboarding_state(
+                    &run.id,
+                    OnboardingStep::Register,
+                    OnboardingStep::VerifyNumber,
+                    RunState::Waiting,
+                    Some("Meta asks to verify the number first: get a code by SMS or voice call."),
+                    now_millis(),
+                )
+                .await?;
+            return Ok(());
+        }
         Err(error) => match error.code() {
             Some(133005) => (RunState::Waiting, Some("That is not the number's two-step verification PIN. Try again, or reset the PIN in WhatsApp Manager.".into())),
             Some(133008) | Some(133009) => (RunState::Waiting, Some("Too many PIN attempts: Meta asks to wait before trying again.".into())),

@@ -147,8 +147,9 @@ async fn set_problem(
 }
 
 /// What Meta's refusal means for the person, in plain words. Meta's codes
-/// for verification are not in the reference (unconfirmed), so a refusal
-/// is explained by its kind and Meta's own message.
+/// for verification are not in the reference (136023 to 136026 are what
+/// integrators report; unconfirmed), so any other refusal is explained by
+/// its kind and Meta's own message.
 async fn code_problem(
     engine: &Engine,
     phone: &str,
@@ -164,5 +165,11 @@ async fn code_problem(
     if error.is_transient() {
         return Ok(format!("Meta did not answer ({error}); try again."));
     }
-    Ok(format!("Meta could not {what}: {error}"))
+    Ok(match error.code() {
+        Some(136025) => "That code is not right. Check the SMS or call and try again.".into(),
+        Some(136023) => "Too many wrong codes: ask Meta for a new code.".into(),
+        Some(136026) => "That code expired or was already used: ask for a new one.".into(),
+        Some(136024) => "Meta limits how often a number gets codes: wait a while (up to a day) before asking again.".into(),
+        _ => format!("Meta could not {what}: {error}"),
+    })
 }

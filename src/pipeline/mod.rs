@@ -181,33 +181,69 @@ pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
         .map(|(event, envelope)| (*event, plan::plan(envelope, &routes, event.received_at)))
         .collect();
 
-    let batch: Vec<(i64, Vec<plan::Op>)> =
-        planned.iter().map(|(e, ops)| (e.id, ops.clone())).collect();
-    match apply(store, &batch, &rejected, now_millis()).await {
-        Ok(applied) => {
-            for (event, _) in &planned {
-                record_processed(event);
+    // The rejected events are marked with the first transaction.
+    let mut rejected = Some(rejected);
+    if planned.is_empty() {
+        apply(
+            store,
+            &[],
+            &rejected.take().unwrap_or_default(),
+            now_millis(),
+        )
+        .await?;
+    }
+    for group in by_weight(planned, MAX_WRITES_PER_TRANSACTION) {
+        let rejected = rejected.take().unwrap_or_default();
+        let batch: Vec<(i64, Vec<plan::Op>)> =
+            group.iter().map(|(e, ops)| (e.id, ops.clone())).collect();
+        match apply(store, &batch, &rejected, now_millis()).await {
+            Ok(applied) => {
+                for (event, _) in &group {
+                    record_processed(event);
+                }
+                merge(&mut processed.applied, applied);
             }
-            merge(&mut processed.applied, applied);
-        }
-        Err(error) => {
-            tracing::warn!(%error, events = planned.len(), "batch failed; applying events one by one");
-            apply(store, &[], &rejected, now_millis()).await?;
-            for (event, ops) in planned {
-                match apply(store, &[(event.id, ops)], &[], now_millis()).await {
-                    Ok(applied) => {
-                        record_processed(event);
-                        merge(&mut processed.applied, applied);
-                    }
-                    Err(error) => {
-                        processed.failed += 1;
-                        retry_or_dead_letter(store, event, &error).await?;
+            Err(error) => {
+                tracing::warn!(%error, events = group.len(), "batch failed; applying events one by one");
+                apply(store, &[], &rejected, now_millis()).await?;
+                for (event, ops) in group {
+                    match apply(store, &[(event.id, ops)], &[], now_millis()).await {
+                        Ok(applied) => {
+                            record_processed(event);
+                            merge(&mut processed.applied, applied);
+                        }
+                        Err(error) => {
+                            processed.failed += 1;
+                            retry_or_dead_letter(store, event, &error).await?;
+                        }
                     }
                 }
             }
         }
     }
     Ok(processed)
+}
+
+/// About how many rows one transaction writes at most: a batch of history
+/// chunks (thousands of messages each) is split, so no transaction holds
+/// SQLite's write lock long enough to keep acknowledgements waiting.
+const MAX_WRITES_PER_TRANSACTION: usize = 2_000;
+
+/// Events in order, grouped so that each group's planned writes stay under
+/// `limit` (an event heavier than that is a group of its own).
+fn by_weight<T>(events: Vec<(T, Vec<plan::Op>)>, limit: usize) -> Vec<Vec<(T, Vec<plan::Op>)>> {
+    let mut groups: Vec<Vec<(T, Vec<plan::Op>)>> = Vec::new();
+    let mut weight = 0;
+    for (event, ops) in events {
+        let own: usize = ops.iter().map(plan::Op::writes).sum();
+        if groups.is_empty() || weight + own > limit {
+            groups.push(Vec::new());
+            weight = 0;
+        }
+        weight += own;
+        groups.last_mut().expect("a group").push((event, ops));
+    }
+    groups
 }
 
 fn merge(total: &mut Applied, applied: Applied) {
@@ -220,6 +256,9 @@ fn merge(total: &mut Applied, applied: Applied) {
     total.duplicates += applied.duplicates;
     total.unrouted += applied.unrouted;
     total.erased += applied.erased;
+    total.imported += applied.imported;
+    total.echoes += applied.echoes;
+    total.reconnecting.extend(applied.reconnecting);
 }
 
 fn record_processed(event: &ClaimedEvent) {
@@ -469,6 +508,47 @@ pub async fn replay_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heavy_history_chunks_get_transactions_of_their_own() {
+        let number = store::NumberRoute {
+            phone_number_id: "111".into(),
+            workspace_id: "ws".into(),
+            contact_scope: crate::ids::ContactScope::of(None, "waba"),
+        };
+        let message = payload::History::read(serde_json::json!({ "history": [{
+            "metadata": { "phase": 0, "chunk_order": 1 },
+            "threads": [{ "id": "16505551234", "messages": [
+                { "from": "16505551234", "id": "wamid.A", "type": "text", "text": { "body": "a" } }
+            ]}]
+        }]}))
+        .chunks[0]
+            .messages[0]
+            .clone();
+        let chunk = |size: usize| plan::Op::HistoryChunk {
+            number: number.clone(),
+            phase: 0,
+            chunk_order: 0,
+            progress: None,
+            messages: vec![message.clone(); size],
+            received_at: 0,
+        };
+        let light = || plan::Op::HistoryDeclined {
+            number: number.clone(),
+        };
+        let events = vec![
+            (1, vec![light(), light()]),
+            (2, vec![chunk(1_500)]),
+            (3, vec![chunk(3_000)]),
+            (4, vec![light()]),
+            (5, vec![light()]),
+        ];
+        let groups: Vec<Vec<i32>> = by_weight(events, 2_000)
+            .into_iter()
+            .map(|g| g.into_iter().map(|(id, _)| id).collect())
+            .collect();
+        assert_eq!(groups, [vec![1, 2], vec![3], vec![4, 5]]);
+    }
 
     #[test]
     fn acknowledgements_go_first_only_while_the_pipeline_can_afford_it() {

@@ -194,6 +194,17 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// About how many rows applying it writes (to size transactions).
+    pub fn writes(&self) -> usize {
+        match self {
+            Self::HistoryChunk { messages, .. } => 1 + messages.len(),
+            Self::SavedNames { contacts, .. } => 1 + contacts.len(),
+            _ => 1,
+        }
+    }
+}
+
 /// A WABA an account event is about, and the workspace whose numbers it
 /// holds (`None` while none is connected: the notice is kept, nobody is
 /// told).

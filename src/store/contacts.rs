@@ -29,6 +29,9 @@ pub struct ContactRow {
     pub profile_name: Option<String>,
     /// The contact this one proved to be (its history moved there).
     pub merged_into: Option<ContactId>,
+    /// The name the business saved for them in the WhatsApp Business app.
+    #[sqlx(default)]
+    pub saved_name: Option<String>,
 }
 
 /// An id found in the aliases: its contact, and whether the id is an old
@@ -40,7 +43,7 @@ pub(crate) struct Alias {
 }
 
 const COLUMNS: &str =
-    "id, workspace_id, scope, bsuid, phone, username, parent_bsuid, profile_name, merged_into";
+    "id, workspace_id, scope, bsuid, phone, username, parent_bsuid, profile_name, merged_into, saved_name";
 
 /// Holds, until the transaction ends, the right to decide about these ids
 /// of a scope: two transactions seeing the same person (a message and the

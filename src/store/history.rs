@@ -52,6 +52,9 @@ pub struct MessageRecord {
 pub struct ThreadMessage {
     pub wamid: String,
     pub direction: String,
+    /// `history` (imported from the WhatsApp Business app) or
+    /// `business_app` (sent from it); `None` through the Cloud API.
+    pub origin: Option<super::MessageOrigin>,
     pub kind: String,
     pub summary: String,
     pub sent_at: i64,
@@ -169,7 +172,7 @@ impl Store {
     ) -> Result<Vec<ThreadMessage>> {
         Ok(with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT wamid, direction, kind, summary, sent_at, status, error_code, error_title FROM messages
+                "SELECT wamid, direction, origin, kind, summary, sent_at, status, error_code, error_title FROM messages
                  WHERE workspace_id = $1 AND phone_number_id = $2 AND contact_id = $3 ORDER BY sent_at, id",
             )
             .bind(workspace_id).bind(phone_number_id).bind(contact_id)

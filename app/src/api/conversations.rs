@@ -23,6 +23,9 @@ pub struct ConversationView {
 pub struct LineView {
     pub wamid: String,
     pub inbound: bool,
+    /// "history" (imported from the WhatsApp Business app) or
+    /// "business_app" (sent from it).
+    pub origin: Option<String>,
     pub summary: String,
     pub sent_at: i64,
     pub status: Option<String>,
@@ -129,6 +132,7 @@ pub async fn conversation_thread(
             .into_iter()
             .map(|l| LineView {
                 inbound: l.direction == "inbound",
+                origin: l.origin.map(|o| o.to_string()),
                 wamid: l.wamid,
                 summary: l.summary,
                 sent_at: l.sent_at,

@@ -25,6 +25,26 @@ pub struct StepView {
     pub state: String,
 }
 
+/// A number the person may pick when the signup named none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChoiceView {
+    pub phone_number_id: String,
+    pub display: String,
+    pub verified_name: Option<String>,
+}
+
+/// One of the WhatsApp Business app's one-time syncs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncView {
+    /// "contacts" or "history".
+    pub what: String,
+    /// Asked of Meta (else `problem` says why not).
+    pub asked: bool,
+    pub problem: Option<String>,
+    /// The business turned history sharing off.
+    pub declined: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgressView {
     pub id: String,
@@ -35,6 +55,12 @@ pub struct ProgressView {
     pub waiting_for: Option<String>,
     pub phone: Option<String>,
     pub steps: Vec<StepView>,
+    pub business_app: bool,
+    pub choices: Vec<ChoiceView>,
+    /// Codes sent in the last day: ("SMS" | "VOICE", when in Unix ms).
+    pub code_requests: Vec<(String, i64)>,
+    pub register_attempts_left: Option<i64>,
+    pub syncs: Vec<SyncView>,
 }
 
 impl ProgressView {
@@ -63,6 +89,8 @@ pub struct NumberView {
     /// The number's health in one word (healthy, limited, paused...);
     /// its Health page says more.
     pub health: String,
+    /// It stays on the WhatsApp Business app (coexistence).
+    pub business_app: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -86,6 +114,39 @@ fn progress_view(progress: switchboard::onboarding::Progress) -> ProgressView {
         state: progress.state.to_string(),
         problem: progress.problem,
         waiting_for: progress.waiting_for.map(|w| w.to_string()),
+        business_app: progress.business_app,
+        choices: progress
+            .choices
+            .into_iter()
+            .map(|c| ChoiceView {
+                display: c
+                    .display_phone_number
+                    .unwrap_or_else(|| c.phone_number_id.clone()),
+                phone_number_id: c.phone_number_id,
+                verified_name: c.verified_name,
+            })
+            .collect(),
+        code_requests: progress
+            .code_requests
+            .into_iter()
+            .map(|r| (r.method, r.at))
+            .collect(),
+        register_attempts_left: progress.register_attempts_left,
+        syncs: progress.syncs.into_iter().map(sync_view).collect(),
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn sync_view(sync: switchboard::store::AppSyncRow) -> SyncView {
+    use switchboard::store::SyncType;
+    SyncView {
+        what: match sync.sync_type {
+            SyncType::Contacts => "contacts".into(),
+            SyncType::History => "history".into(),
+        },
+        asked: sync.problem.is_none(),
+        problem: sync.problem,
+        declined: sync.declined_at.is_some(),
     }
 }
 
@@ -104,6 +165,7 @@ pub(crate) fn number_view(number: switchboard::store::NumberRow) -> NumberView {
         send_rate: number.send_rate,
         meta_error: None,
         health: String::new(),
+        business_app: number.business_app_since.is_some(),
     }
 }
 
@@ -185,6 +247,43 @@ pub async fn submit_signup_finish(
 pub async fn submit_signup_pin(id: String, pin: String) -> Result<ProgressView, UiError> {
     let (engine, caller) = crate::session::caller().await?;
     let progress = switchboard::onboarding::submit_pin(&engine, &caller, &id, pin.trim()).await?;
+    Ok(progress_view(progress))
+}
+
+/// The person picked one of the numbers a signup offered.
+#[server(prefix = "/api", endpoint = "choose_signup_number")]
+pub async fn choose_signup_number(
+    id: String,
+    phone_number_id: String,
+) -> Result<ProgressView, UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    let progress =
+        switchboard::onboarding::choose_number(&engine, &caller, &id, phone_number_id.trim())
+            .await?;
+    Ok(progress_view(progress))
+}
+
+/// Asks Meta to send the number a verification code ("SMS" or "VOICE").
+#[server(prefix = "/api", endpoint = "request_verification_code")]
+pub async fn request_verification_code(
+    id: String,
+    method: String,
+) -> Result<ProgressView, UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    let method = method
+        .parse()
+        .map_err(|_| switchboard::Error::invalid("code_method", "Choose SMS or a voice call."))?;
+    let progress =
+        switchboard::onboarding::verification::request_code(&engine, &caller, &id, method).await?;
+    Ok(progress_view(progress))
+}
+
+/// The verification code the number received.
+#[server(prefix = "/api", endpoint = "submit_verification_code")]
+pub async fn submit_verification_code(id: String, code: String) -> Result<ProgressView, UiError> {
+    let (engine, caller) = crate::session::caller().await?;
+    let progress =
+        switchboard::onboarding::verification::submit_code(&engine, &caller, &id, &code).await?;
     Ok(progress_view(progress))
 }
 

@@ -124,7 +124,8 @@ pub fn Conversations() -> impl IntoView {
                                 let (mark, class) = ticks(line.status.as_deref());
                                 let side = if line.inbound { "bubble inbound" } else { "bubble outbound" };
                                 view! {
-                                    <div class=side data-wamid=line.wamid data-status=line.status.clone()>
+                                    <div class=side data-wamid=line.wamid data-status=line.status.clone() data-origin=line.origin.clone()>
+                                        {line.origin.as_deref().map(origin_label)}
                                         {line.media.map(media_view)}
                                         <p>{line.summary}</p>
                                         {line.error.map(|e| view! { <p class="bubble-error">{e}</p> })}
@@ -261,6 +262,16 @@ fn DataRights(contact_id: String, refresh: RwSignal<u32>) -> impl IntoView {
 }
 
 /// A customer's file in the bubble: shown when kept, else where it stands.
+/// Where a message came from when not through Switchboard.
+fn origin_label(origin: &str) -> impl IntoView {
+    let label = match origin {
+        "history" => "Imported from the WhatsApp Business app",
+        "business_app" => "Sent from the WhatsApp Business app",
+        _ => "",
+    };
+    view! { <p class="bubble-origin">{label}</p> }
+}
+
 fn media_view(media: MediaView) -> AnyView {
     match (media.state.as_str(), media.shown_as.as_str()) {
         ("stored", "image") => view! { <img class="bubble-media" src=media.url alt="Photo from the customer" loading="lazy"/> }.into_any(),

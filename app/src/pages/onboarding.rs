@@ -5,9 +5,10 @@ use leptos::{prelude::*, task::spawn_local};
 
 use crate::{
     api::onboarding::{
-        disconnect_number, list_numbers, onboarding_progress, resume_number, retry_onboarding,
-        set_send_rate, signup_settings, submit_signup_finish, submit_signup_pin, NumberView,
-        ProgressView, SignupConfig,
+        choose_signup_number, disconnect_number, list_numbers, onboarding_progress,
+        request_verification_code, resume_number, retry_onboarding, set_send_rate, signup_settings,
+        submit_signup_finish, submit_signup_pin, submit_verification_code, NumberView,
+        ProgressView, SignupConfig, SyncView,
     },
     signup::{step_in_words, SignupMessage},
 };
@@ -26,7 +27,12 @@ struct Connection {
     error: RwSignal<Option<String>>,
     /// The PIN being typed; here so a progress update keeps it.
     pin: RwSignal<String>,
+    /// The verification code being typed.
+    code: RwSignal<String>,
     numbers_version: RwSignal<u32>,
+    /// The popup ended without a code: offer the redirect in this tab
+    /// (for the Business app when that is what was started).
+    redirect_offer: RwSignal<Option<bool>>,
 }
 
 impl Connection {
@@ -43,8 +49,10 @@ impl Connection {
         }
     }
 
-    /// Opens Embedded Signup; runs inside the click so the popup opens.
-    fn start(self) {
+    /// Opens Embedded Signup (for a WhatsApp Business app number when
+    /// `business_app`); runs inside the click so the popup opens.
+    #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+    fn start(self, business_app: bool) {
         #[cfg(feature = "hydrate")]
         {
             let Some(settings) = self.settings.get_untracked() else {
@@ -55,17 +63,23 @@ impl Connection {
             self.progress.set(None);
             self.notice.set(None);
             self.error.set(None);
+            self.redirect_offer.set(None);
             let opened = crate::signup::browser::login(
                 &settings.config_id,
+                business_app,
                 move |code| match code {
                     Some(code) => spawn_local(async move {
                         self.show(crate::api::onboarding::submit_signup_code(attempt, code).await);
                     }),
                     None => {
+                        // Blocked popups, in-app browsers and opener
+                        // policies end here too: offer Meta's page in this
+                        // tab instead.
+                        self.redirect_offer.set(Some(business_app));
                         if self.progress.get_untracked().is_none()
                             && self.notice.get_untracked().is_none()
                         {
-                            self.notice.set(Some("The signup window closed before it finished. Nothing was connected.".into()));
+                            self.notice.set(Some("The signup window did not hand back a sign-in code, so nothing was connected yet.".into()));
                         }
                     }
                 },
@@ -119,8 +133,13 @@ pub fn Onboarding() -> impl IntoView {
         notice: RwSignal::new(None),
         error: RwSignal::new(None),
         pin: RwSignal::new(String::new()),
+        code: RwSignal::new(String::new()),
         numbers_version: RwSignal::new(0),
+        redirect_offer: RwSignal::new(None),
     };
+    // Back from Meta's page in this tab with a refusal.
+    let query = leptos_router::hooks::use_query_map();
+    let redirect_error = move || query.with(|q| q.get("signup_error"));
     let settings = Resource::new(|| (), |_| signup_settings());
     let latest = Resource::new(|| (), |_| onboarding_progress(None));
 
@@ -213,19 +232,45 @@ pub fn Onboarding() -> impl IntoView {
                 {move || settings.get().map(|result| match result {
                     Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
                     Ok(_) => view! {
-                        <button
-                            class="button"
-                            data-testid="connect-whatsapp"
-                            disabled=move || !connection.sdk_ready.get()
-                            on:click=move |_| connection.start()
-                        >
-                            {move || if connection.sdk_ready.get() { "Connect WhatsApp" } else { "Loading Meta's signup…" }}
-                        </button>
+                        <div class="actions">
+                            <button
+                                class="button"
+                                data-testid="connect-whatsapp"
+                                disabled=move || !connection.sdk_ready.get()
+                                on:click=move |_| connection.start(false)
+                            >
+                                {move || if connection.sdk_ready.get() { "Connect WhatsApp" } else { "Loading Meta's signup…" }}
+                            </button>
+                            <button
+                                class="button secondary"
+                                data-testid="connect-business-app"
+                                disabled=move || !connection.sdk_ready.get()
+                                on:click=move |_| connection.start(true)
+                            >
+                                "Connect a WhatsApp Business app number"
+                            </button>
+                        </div>
+                        <p class="muted small">
+                            "Use the second button if the business answers customers in the WhatsApp Business app on its phone and wants to keep doing so: the app stays, Switchboard works beside it, and the last months of chats come along. "
+                            <a href="/onboarding/meta/start?business_app=0" data-testid="signup-in-tab">"Popup blocked? Connect in this tab instead."</a>
+                        </p>
                     }.into_any(),
                 })}
             </Transition>
             {move || connection.error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            {move || redirect_error().map(|e| view! {
+                <p class="form-error" role="alert" data-testid="signup-redirect-error">"Meta's page did not connect a number: "{e}</p>
+            })}
             {move || connection.notice.get().map(|n| view! { <p class="notice" role="status" data-testid="signup-notice">{n}</p> })}
+            {move || connection.redirect_offer.get().map(|business_app| view! {
+                <p class="notice">
+                    "Some browsers block the signup window or keep its answer from this page. "
+                    <a class="button small" data-testid="signup-redirect"
+                        href=format!("/onboarding/meta/start?business_app={}", u8::from(business_app))>
+                        "Continue on Meta's page in this tab"
+                    </a>
+                </p>
+            })}
             {move || connection.progress.get().map(|run| view! { <RunProgress run=run connection=connection/> })}
             <Numbers connection=connection/>
         </section>
@@ -254,6 +299,42 @@ fn RunProgress(run: ProgressView, connection: Connection) -> impl IntoView {
         spawn_local(async move { connection.show(retry_onboarding(id).await) });
     };
     let can_retry = run.state == "failed" && run.step != "exchange";
+    let waiting_for = run.waiting_for.clone().unwrap_or_default();
+    let run_id = run.id.clone();
+    let choose = move |phone: String| {
+        let id = run_id.clone();
+        spawn_local(async move { connection.show(choose_signup_number(id, phone).await) });
+    };
+    let code_id = run.id.clone();
+    let send_code = move |method: &'static str| {
+        let id = code_id.clone();
+        spawn_local(async move {
+            connection.show(request_verification_code(id, method.to_string()).await)
+        });
+    };
+    let code = connection.code;
+    let verify_id = run.id.clone();
+    let submit_code = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (id, value) = (verify_id.clone(), code.get_untracked());
+        spawn_local(async move { connection.show(submit_verification_code(id, value).await) });
+    };
+    let attempts_left = run.register_attempts_left;
+    let sent: Vec<String> = run
+        .code_requests
+        .iter()
+        .map(|(method, at)| {
+            let how = if method == "VOICE" {
+                "a call"
+            } else {
+                "an SMS"
+            };
+            format!(
+                "Code sent by {how} at {}",
+                crate::pages::time::format_time(*at)
+            )
+        })
+        .collect();
     view! {
         <div class="card run" data-testid="onboarding-progress" data-state=run.state.clone() data-step=run.step.clone()>
             <h2>{heading}</h2>
@@ -266,6 +347,51 @@ fn RunProgress(run: ProgressView, connection: Connection) -> impl IntoView {
                 }).collect_view()}
             </ol>
             {run.problem.map(|p| view! { <p class="form-error" role="alert" data-testid="onboarding-problem">{p}</p> })}
+            {(waiting_for == "number").then(|| view! {
+                <div class="choices" data-testid="number-choices">
+                    <p>"This WhatsApp Business Account has several numbers. Which one do you connect?"</p>
+                    <ul class="plain">
+                        {run.choices.iter().map(|choice| {
+                            let phone = choice.phone_number_id.clone();
+                            let choose = choose.clone();
+                            view! {
+                                <li>
+                                    <button class="button secondary" data-choice=choice.phone_number_id.clone()
+                                        on:click=move |_| choose(phone.clone())>
+                                        {choice.display.clone()}
+                                        {choice.verified_name.clone().map(|n| format!(" — {n}"))}
+                                    </button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                </div>
+            })}
+            {(waiting_for == "verification_code").then(|| view! {
+                <div class="verify-number" data-testid="verify-number">
+                    <p>"Meta has not verified this number yet. Get a code on it, then type the code here."</p>
+                    <div class="actions">
+                        <button class="button secondary" data-testid="send-code-sms" on:click={let send = send_code.clone(); move |_| send("SMS")}>"Send the code by SMS"</button>
+                        <button class="button secondary" data-testid="send-code-voice" on:click={let send = send_code.clone(); move |_| send("VOICE")}>"Call with the code"</button>
+                    </div>
+                    <ul class="plain muted small">{sent.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}</ul>
+                    <form class="pin-form" on:submit=submit_code>
+                        <label>
+                            "Verification code"
+                            <input name="verification_code" inputmode="numeric" autocomplete="one-time-code" maxlength="8" required
+                                prop:value=move || code.get()
+                                on:input=move |ev| code.set(event_target_value(&ev))
+                            />
+                        </label>
+                        <button type="submit" class="button">"Verify the number"</button>
+                    </form>
+                </div>
+            })}
+            {(!run.syncs.is_empty()).then(|| view! {
+                <ul class="plain syncs" data-testid="business-app-syncs">
+                    {run.syncs.iter().map(|sync| view! { <li>{sync_in_words(sync)}</li> }).collect_view()}
+                </ul>
+            })}
             {(run.waiting_for.as_deref() == Some("pin")).then(|| view! {
                 <form class="pin-form" on:submit=submit_pin>
                     <label>
@@ -277,6 +403,11 @@ fn RunProgress(run: ProgressView, connection: Connection) -> impl IntoView {
                         />
                     </label>
                     <p class="muted">"The number's 6-digit PIN. If it has none yet, the PIN you enter becomes it."</p>
+                    {attempts_left.map(|left| view! {
+                        <p class="muted small" data-testid="register-attempts-left">
+                            {format!("Meta allows {left} more register or deregister requests for this number in its 72 hours.")}
+                        </p>
+                    })}
                     <button type="submit" class="button">"Register the number"</button>
                 </form>
             })}
@@ -285,6 +416,22 @@ fn RunProgress(run: ProgressView, connection: Connection) -> impl IntoView {
                 <p class="muted">"Use “Connect WhatsApp” to start again."</p>
             })}
         </div>
+    }
+}
+
+/// One of the Business app's syncs, as the admin reads it.
+fn sync_in_words(sync: &SyncView) -> String {
+    let what = if sync.what == "history" {
+        "Chat history"
+    } else {
+        "Contacts"
+    };
+    match (&sync.problem, sync.declined) {
+        (_, true) => {
+            format!("{what}: the business chose not to share its chat history (this is final).")
+        }
+        (Some(problem), _) => format!("{what}: not asked — {problem}"),
+        (None, _) => format!("{what}: asked of Meta; it arrives in the conversations as imported."),
     }
 }
 
@@ -332,6 +479,7 @@ fn NumberRow(number: NumberView, connection: Connection) -> impl IntoView {
         });
     };
     let status = number.status.clone();
+    let business_app = number.business_app;
     let paused_phone = number.phone_number_id.clone();
     let resume = move |_| {
         let phone = paused_phone.clone();
@@ -344,7 +492,10 @@ fn NumberRow(number: NumberView, connection: Connection) -> impl IntoView {
     };
     view! {
         <tr data-number=number.phone_number_id.clone() data-status=number.status.clone()>
-            <td>{number.display.clone()}</td>
+            <td>
+                {number.display.clone()}
+                {number.business_app.then(|| view! { <span class="badge tag" title="The business keeps using the WhatsApp Business app on this number">" Business app"</span> })}
+            </td>
             <td>{number.verified_name.clone().unwrap_or_default()}</td>
             <td>{number.quality_rating.clone().unwrap_or_default()}</td>
             <td>
@@ -359,20 +510,22 @@ fn NumberRow(number: NumberView, connection: Connection) -> impl IntoView {
                     data-health=number.health.clone()>{number.health.clone()}</a>
             </td>
             <td>
-                <SendRate phone=number.phone_number_id.clone() rate=number.send_rate connection/>
+                <SendRate phone=number.phone_number_id.clone() rate=number.send_rate business_app=number.business_app connection/>
             </td>
             <td>
                 {(status == "reconnect_needed").then(|| view! {
-                    <button class="button small" on:click=move |_| connection.start()>"Reconnect"</button>
+                    <button class="button small" on:click=move |_| connection.start(business_app)>"Reconnect"</button>
                 })}
                 {(status == "paused_by_meta").then(|| view! {
                     <button class="button small" on:click=resume.clone()>"Resume sending"</button>
                 })}
                 {(status != "disconnected").then(|| view! {
-                    <label class="small">
-                        <input type="checkbox" on:change=move |ev| deregister.set(event_target_checked(&ev))/>
-                        " also deregister"
-                    </label>
+                    {(!business_app).then(|| view! {
+                        <label class="small">
+                            <input type="checkbox" on:change=move |ev| deregister.set(event_target_checked(&ev))/>
+                            " also deregister"
+                        </label>
+                    })}
                     <button class="button small secondary" on:click=disconnect.clone()>"Disconnect"</button>
                 })}
             </td>
@@ -383,7 +536,7 @@ fn NumberRow(number: NumberView, connection: Connection) -> impl IntoView {
 /// The number's sending rate: match it to the throughput Meta grants it
 /// (80/s, or 1,000/s once upgraded).
 #[component]
-fn SendRate(phone: String, rate: i64, connection: Connection) -> impl IntoView {
+fn SendRate(phone: String, rate: i64, business_app: bool, connection: Connection) -> impl IntoView {
     let value = RwSignal::new(rate.to_string());
     let save = move |_| {
         let phone = phone.clone();
@@ -408,6 +561,9 @@ fn SendRate(phone: String, rate: i64, connection: Connection) -> impl IntoView {
             {(rate >= HIGH_THROUGHPUT).then(|| view! {
                 <span class="muted">" Meta's high throughput (1,000/s)"</span>
             })}
+            {business_app.then(|| view! {
+                <span class="muted" data-testid="business-app-rate">" at most 20/s: Meta's fixed level for a WhatsApp Business app number"</span>
+            })}
         </span>
     }
 }
@@ -424,6 +580,8 @@ fn status_in_words(status: &str) -> &'static str {
         "paused_by_meta" => "Paused by Meta",
         "disabled_by_meta" => "Disabled by Meta",
         "disconnected" => "Disconnected",
+        "offboarded" => "Off the Cloud API for now",
+        "reconnecting" => "Reconnecting",
         _ => "Unknown",
     }
 }

@@ -79,6 +79,7 @@ pub fn load_sdk(
 /// handler, or the browser blocks the popup.
 pub fn login(
     config_id: &str,
+    business_app: bool,
     on_code: impl FnOnce(Option<String>) + 'static,
 ) -> Result<(), String> {
     let fb = fb().ok_or("Meta's SDK has not loaded yet; try again in a moment")?;
@@ -91,7 +92,13 @@ pub fn login(
         "response_type": "code",
         "override_default_response_type": true,
         // Embedded Signup v4: no `version` key; session info messages on.
-        "extras": { "setup": {}, "featureType": "", "sessionInfoVersion": "3" },
+        // `whatsapp_business_app_onboarding`: the business keeps using the
+        // WhatsApp Business app on the number (coexistence).
+        "extras": {
+            "setup": {},
+            "featureType": if business_app { "whatsapp_business_app_onboarding" } else { "" },
+            "sessionInfoVersion": "3",
+        },
     })
     .to_string();
     let callback = Closure::once_into_js(move |response: JsValue| {

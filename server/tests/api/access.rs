@@ -122,6 +122,21 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
         false,
         &[("id", "x"), ("pin", "123456")],
     ),
+    (
+        "choose_signup_number",
+        false,
+        &[("id", "x"), ("phone_number_id", "106540352242922")],
+    ),
+    (
+        "request_verification_code",
+        false,
+        &[("id", "x"), ("method", "SMS")],
+    ),
+    (
+        "submit_verification_code",
+        false,
+        &[("id", "x"), ("code", "123456")],
+    ),
     ("retry_onboarding", false, &[("id", "x")]),
     ("onboarding_progress", false, &[]),
     ("list_numbers", false, &[]),
@@ -401,6 +416,19 @@ async fn roles_limit_what_members_may_do() {
     for (name, args) in [
         ("cost_ledger", &[][..]),
         ("load_rate_card", &[("rate_card", "x")][..]),
+        // Connecting numbers is for admins, whatever the step.
+        (
+            "choose_signup_number",
+            &[("id", "x"), ("phone_number_id", "106540352242922")][..],
+        ),
+        (
+            "request_verification_code",
+            &[("id", "x"), ("method", "SMS")][..],
+        ),
+        (
+            "submit_verification_code",
+            &[("id", "x"), ("code", "123456")][..],
+        ),
     ] {
         let (status, body) = agent.call(name, args).await;
         assert_eq!(status, 403, "{name}: {body}");
