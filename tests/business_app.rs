@@ -382,7 +382,12 @@ async fn offboarding_holds_messages_and_reconnecting_sends_them(backend: TestBac
     assert_eq!(env.status_of(&phone).await, NumberStatus::Reconnecting);
     // The probe subscribes again and reads the number, then it sends.
     probe::probe_due(&env.engine).await.unwrap();
-    assert_eq!(env.status_of(&phone).await, NumberStatus::Live);
+    let health = env.engine.store.number_health(&phone).await.unwrap();
+    assert_eq!(
+        env.status_of(&phone).await,
+        NumberStatus::Live,
+        "{health:?}"
+    );
     env.drain().await;
     let received = env.received(&phone, customer).await;
     assert_eq!(received.len(), answered + 1, "{received:?}");

@@ -19,6 +19,7 @@ on_both_backends!(
     accounts_and_contacts_of_a_populated_database_take_two_factor_and_erasure,
     templates_of_a_populated_database_keep_their_reasons_and_take_a_quality,
     a_populated_database_takes_the_cost_ledger,
+    a_populated_database_takes_business_app_numbers,
     a_populated_database_takes_oauth_states,
 );
 
@@ -423,6 +424,43 @@ async fn a_populated_database_takes_oauth_states(backend: TestBackend) {
         1
     );
     assert_eq!(count_rows(&db, "oauth_states").await, 0);
+}
+
+/// The WhatsApp Business app columns (0022) on a database filled by the
+/// schema before them: messages, numbers, the bot and the register
+/// attempts stay as they were, read as Cloud API data.
+async fn a_populated_database_takes_business_app_numbers(backend: TestBackend) {
+    let db = TestDatabase::create(backend).await;
+    let mut rows = old_rows().to_vec();
+    rows.push(format!(
+        "INSERT INTO bot_settings (workspace_id, kind, rules, updated_at) VALUES ('{WORKSPACE}', 'echo', '{{}}', 1)"
+    ));
+    rows.push(format!(
+        "INSERT INTO register_attempts (phone_number_id, at) VALUES ('{NUMBER_A}', {})",
+        switchboard::store::now_millis()
+    ));
+    old_schema(&db, backend, 21, &rows).await;
+    let store: Store = db.open_store().await;
+    for (table, count) in [
+        ("messages", 5),
+        ("outbox", 3),
+        ("whatsapp_numbers", 2),
+        ("bot_settings", 1),
+        ("register_attempts", 1),
+    ] {
+        assert_eq!(count_rows(&db, table).await, count, "{table} kept");
+    }
+    let number = store.number(&NUMBER_A.into()).await.unwrap().unwrap();
+    assert_eq!(number.business_app_since, None);
+    let bot = switchboard::bot::stored(&store, WORKSPACE).await.unwrap();
+    assert_eq!(
+        (bot.kind, bot.quiet_after_app_minutes),
+        (switchboard::bot::BotKind::Echo, 30)
+    );
+    // The attempt made before still counts toward Meta's limit.
+    assert_eq!(store.register_attempts_since(NUMBER_A, 0).await.unwrap(), 1);
+    // Every message came through the Cloud API.
+    assert_eq!(count_rows(&db, "messages WHERE origin IS NULL").await, 5);
 }
 
 async fn count_rows(db: &TestDatabase, table: &str) -> i64 {

@@ -29,10 +29,10 @@ CREATE TABLE business_app_syncs (
 -- Each history chunk received, once (they come out of order).
 CREATE TABLE history_chunks (
     phone_number_id TEXT NOT NULL,
-    phase           INTEGER NOT NULL,
-    chunk_order     INTEGER NOT NULL,
-    progress        INTEGER,
-    messages        INTEGER NOT NULL,
+    phase           BIGINT NOT NULL,
+    chunk_order     BIGINT NOT NULL,
+    progress        BIGINT,
+    messages        BIGINT NOT NULL,
     received_at     BIGINT NOT NULL,
     PRIMARY KEY (phone_number_id, phase, chunk_order)
 );
@@ -45,7 +45,7 @@ CREATE TABLE bot_quiet (
     quiet_until     BIGINT NOT NULL,
     PRIMARY KEY (phone_number_id, contact_id)
 );
-ALTER TABLE bot_settings ADD COLUMN quiet_after_app_minutes INTEGER NOT NULL DEFAULT 30;
+ALTER TABLE bot_settings ADD COLUMN quiet_after_app_minutes BIGINT NOT NULL DEFAULT 30;
 
 -- Meta counts register and deregister requests alike toward its limit.
 ALTER TABLE register_attempts ADD COLUMN kind TEXT NOT NULL DEFAULT 'register';

@@ -512,7 +512,8 @@ impl Store {
 
     /// Numbers whose health to read from Meta now: asked for by a
     /// webhook, or not read since `stale_before` (a new number counts as
-    /// read when it connected: onboarding just read it). Disconnected
+    /// read when it connected: onboarding just read it), and numbers Meta
+    /// reconnected (checked before they send). Disconnected
     /// numbers are not probed.
     pub async fn numbers_to_probe(
         &self,
@@ -524,12 +525,12 @@ impl Store {
             sqlx::query_scalar(
                 "SELECT n.phone_number_id FROM whatsapp_numbers n
                  LEFT JOIN number_health h ON h.phone_number_id = n.phone_number_id
-                 WHERE n.status IN ($1, $2, $3)
+                 WHERE n.status IN ($1, $2, $3, $7)
                    AND (COALESCE(h.checked_at, n.created_at) < $4 OR (h.due_at IS NOT NULL AND h.due_at <= $5))
                  ORDER BY n.phone_number_id LIMIT $6",
             )
             .bind(NumberStatus::Live).bind(NumberStatus::PausedByMeta).bind(NumberStatus::DisabledByMeta)
-            .bind(stale_before).bind(now).bind(limit).fetch_all(pool).await?
+            .bind(stale_before).bind(now).bind(limit).bind(NumberStatus::Reconnecting).fetch_all(pool).await?
         }))
     }
 

@@ -38,6 +38,9 @@ pub struct MessageRecord {
     pub id: i64,
     pub wamid: String,
     pub direction: String,
+    /// Imported from (`history`) or sent from (`business_app`) the WhatsApp
+    /// Business app; `None` through the Cloud API.
+    pub origin: Option<super::MessageOrigin>,
     pub kind: String,
     pub summary: String,
     pub payload: String,
@@ -151,7 +154,7 @@ impl Store {
         });
         Ok(with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT id, wamid, direction, kind, summary, payload, sent_at, status, error_code, error_title
+                "SELECT id, wamid, direction, origin, kind, summary, payload, sent_at, status, error_code, error_title
                  FROM messages
                  WHERE workspace_id = $1 AND phone_number_id = $2 AND contact_id = $3
                    AND (sent_at < $4 OR (sent_at = $4 AND id < $5))

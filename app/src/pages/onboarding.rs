@@ -257,8 +257,20 @@ pub fn Onboarding() -> impl IntoView {
                     }.into_any(),
                 })}
             </Transition>
+            <Notices connection redirect_error=Signal::derive(redirect_error)/>
+            {move || connection.progress.get().map(|run| view! { <RunProgress run=run connection=connection/> })}
+            <Numbers connection=connection/>
+        </section>
+    }
+}
+
+/// What the page says besides a run's progress: errors, the signup
+/// window's notices, and the offer to continue on Meta's page in this tab.
+#[component]
+fn Notices(connection: Connection, redirect_error: Signal<Option<String>>) -> impl IntoView {
+    view! {
             {move || connection.error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
-            {move || redirect_error().map(|e| view! {
+            {move || redirect_error.get().map(|e| view! {
                 <p class="form-error" role="alert" data-testid="signup-redirect-error">"Meta's page did not connect a number: "{e}</p>
             })}
             {move || connection.notice.get().map(|n| view! { <p class="notice" role="status" data-testid="signup-notice">{n}</p> })}
@@ -271,10 +283,8 @@ pub fn Onboarding() -> impl IntoView {
                     </a>
                 </p>
             })}
-            {move || connection.progress.get().map(|run| view! { <RunProgress run=run connection=connection/> })}
-            <Numbers connection=connection/>
-        </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -417,6 +427,7 @@ fn RunProgress(run: ProgressView, connection: Connection) -> impl IntoView {
             })}
         </div>
     }
+    .into_any()
 }
 
 /// One of the Business app's syncs, as the admin reads it.
@@ -463,6 +474,7 @@ fn Numbers(connection: Connection) -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }
 
 #[component]

@@ -84,6 +84,11 @@ pub struct Message {
     pub id: String,
     /// `inbound` (from the customer) or `outbound`.
     pub direction: String,
+    /// For a number on the WhatsApp Business app: `history` (imported from
+    /// the app's chat history) or `business_app` (sent from the app);
+    /// absent for messages through the Cloud API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// `text`, `image`, `template`, `interactive`, ...
     #[serde(rename = "type")]
     pub kind: String,
@@ -244,6 +249,7 @@ fn message(record: MessageRecord, contact: ContactObject) -> Message {
         contact,
         id: record.wamid,
         direction: record.direction,
+        origin: record.origin.map(|o| o.to_string()),
         kind: record.kind,
         summary: record.summary,
         sent_at: record.sent_at,

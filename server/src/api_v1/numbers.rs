@@ -24,10 +24,14 @@ pub struct Number {
     /// Meta's quality rating: `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
     pub quality_rating: Option<String>,
     /// `live` numbers send; others (`reconnect_needed`, `paused_by_meta`,
-    /// `disconnected`, or still connecting) do not.
+    /// `disabled_by_meta`, `offboarded`, `reconnecting`, `disconnected`, or
+    /// still connecting) do not: their messages wait.
     pub status: String,
     /// Messages per second the outbox sends from it.
     pub send_rate: i64,
+    /// The business keeps using the WhatsApp Business app on it
+    /// (coexistence): at most 20 messages per second.
+    pub business_app: bool,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -79,6 +83,7 @@ async fn list_numbers(
                 quality_rating: n.quality_rating,
                 status: n.status.to_string(),
                 send_rate: n.send_rate,
+                business_app: n.business_app_since.is_some(),
             })
             .collect(),
     }))
