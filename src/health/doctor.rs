@@ -445,7 +445,27 @@ fn number_checks(
     health: &crate::store::NumberHealthRow,
 ) -> Vec<Check> {
     let mut checks = Vec::new();
-    let registered = if findings.registered {
+    let registered = if number.business_app_since.is_some() {
+        // The app keeps the registration; Switchboard never touches it.
+        let light = if findings.registered {
+            Light::Green
+        } else {
+            Light::Amber
+        };
+        let check = Check::new(
+            "Registration",
+            light,
+            "Registered by the WhatsApp Business app, which the business keeps using (coexistence); Switchboard never registers or deregisters it.",
+        );
+        if findings.registered {
+            check
+        } else {
+            check.advise(
+                "If Meta shows it disconnected, the business opens the WhatsApp Business app on its phone; Meta then reconnects it.",
+                None,
+            )
+        }
+    } else if findings.registered {
         Check::new(
             "Registration",
             Light::Green,

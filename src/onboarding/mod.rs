@@ -176,6 +176,8 @@ pub struct Progress {
     pub register_attempts_left: Option<i64>,
     /// The Business app's one-time syncs, as asked.
     pub syncs: Vec<crate::store::AppSyncRow>,
+    /// How far the Business app's history import went.
+    pub history: Option<crate::store::HistoryProgress>,
 }
 
 impl Progress {
@@ -529,9 +531,12 @@ pub(super) async fn progress_of(engine: &Engine, id: &str) -> Result<Progress, E
         }
         _ => None,
     };
-    let syncs = match phone {
-        Some(phone) if business_app => engine.store.app_syncs(phone).await?,
-        _ => Vec::new(),
+    let (syncs, history) = match phone {
+        Some(phone) if business_app => (
+            engine.store.app_syncs(phone).await?,
+            Some(engine.store.history_progress(phone).await?),
+        ),
+        _ => (Vec::new(), None),
     };
     Ok(Progress {
         id: run.id,
@@ -549,6 +554,7 @@ pub(super) async fn progress_of(engine: &Engine, id: &str) -> Result<Progress, E
         code_requests,
         register_attempts_left,
         syncs,
+        history,
     })
 }
 

@@ -43,6 +43,8 @@ pub struct SyncView {
     pub problem: Option<String>,
     /// The business turned history sharing off.
     pub declined: bool,
+    /// History messages imported so far.
+    pub imported: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,12 +134,16 @@ fn progress_view(progress: switchboard::onboarding::Progress) -> ProgressView {
             .map(|r| (r.method, r.at))
             .collect(),
         register_attempts_left: progress.register_attempts_left,
-        syncs: progress.syncs.into_iter().map(sync_view).collect(),
+        syncs: progress
+            .syncs
+            .into_iter()
+            .map(|sync| sync_view(sync, progress.history.as_ref().map_or(0, |h| h.messages)))
+            .collect(),
     }
 }
 
 #[cfg(feature = "ssr")]
-fn sync_view(sync: switchboard::store::AppSyncRow) -> SyncView {
+fn sync_view(sync: switchboard::store::AppSyncRow, imported: i64) -> SyncView {
     use switchboard::store::SyncType;
     SyncView {
         what: match sync.sync_type {
@@ -147,6 +153,7 @@ fn sync_view(sync: switchboard::store::AppSyncRow) -> SyncView {
         asked: sync.problem.is_none(),
         problem: sync.problem,
         declined: sync.declined_at.is_some(),
+        imported,
     }
 }
 

@@ -442,7 +442,11 @@ fn sync_in_words(sync: &SyncView) -> String {
             format!("{what}: the business chose not to share its chat history (this is final).")
         }
         (Some(problem), _) => format!("{what}: not asked — {problem}"),
-        (None, _) => format!("{what}: asked of Meta; it arrives in the conversations as imported."),
+        (None, _) if sync.what == "history" => format!(
+            "{what}: asked of Meta; it arrives in the conversations as imported ({} messages so far).",
+            sync.imported
+        ),
+        (None, _) => format!("{what}: asked of Meta; the app's names show on the customers."),
     }
 }
 
@@ -543,6 +547,7 @@ fn NumberRow(number: NumberView, connection: Connection) -> impl IntoView {
             </td>
         </tr>
     }
+    .into_any()
 }
 
 /// The number's sending rate: match it to the throughput Meta grants it
@@ -578,6 +583,7 @@ fn SendRate(phone: String, rate: i64, business_app: bool, connection: Connection
             })}
         </span>
     }
+    .into_any()
 }
 
 /// Meta's level for an upgraded number; a `THROUGHPUT_UPGRADE` webhook
