@@ -24,6 +24,9 @@ pub const DEFAULT_MEDIA_DOWNLOAD_HOST: &str = "lookaside.fbsbx.com";
 /// Where Meta's JS SDK comes from in live mode.
 pub const META_SDK_ORIGIN: &str = "https://connect.facebook.net";
 pub const META_SDK_URL: &str = "https://connect.facebook.net/en_US/sdk.js";
+/// Where Meta's OAuth dialog lives in live mode (the redirect path opens
+/// `{this}/{version}/dialog/oauth` as a page).
+pub const META_DIALOG_BASE: &str = "https://www.facebook.com";
 /// The origins Embedded Signup's window speaks from: its messages are
 /// accepted only from these, by exact match.
 pub const META_DIALOG_ORIGINS: [&str; 2] = ["https://www.facebook.com", "https://web.facebook.com"];
@@ -301,6 +304,18 @@ impl std::ops::DerefMut for Config {
 pub struct StandIn {
     pub app: MetaApp,
     pub graph_base_url: Url,
+}
+
+impl Config {
+    /// Where Meta's OAuth dialog is opened from: Meta's in live mode, the
+    /// sandbox's origin in demo mode (as the JS SDK's address is), no
+    /// trailing slash.
+    pub fn dialog_base(&self) -> String {
+        match self.mode {
+            Mode::Live => META_DIALOG_BASE.to_string(),
+            Mode::Demo => self.graph_base_url.origin().ascii_serialization(),
+        }
+    }
 }
 
 impl Settings {
@@ -858,6 +873,13 @@ mod tests {
         let c = config(&live()).unwrap().resolve(Some(stand_in())).unwrap();
         assert_eq!(c.meta.app_id, "1234567890");
         assert_eq!(c.graph_base_url.as_str(), "https://graph.facebook.com/");
+        assert_eq!(c.dialog_base(), "https://www.facebook.com");
+    }
+
+    #[test]
+    fn demo_mode_opens_the_dialog_on_the_sandbox() {
+        let c = config(&[]).unwrap().resolve(Some(stand_in())).unwrap();
+        assert_eq!(c.dialog_base(), "http://127.0.0.1:4000");
     }
 }
 

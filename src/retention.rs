@@ -24,7 +24,7 @@ pub fn days_kept(retention: &Retention, kind: Prunable) -> i64 {
         Prunable::Statuses | Prunable::MessagePricing => retention.statuses_days,
         Prunable::Deliveries => retention.deliveries_days,
         // Expired sessions and stale sign-in attempts serve nothing.
-        Prunable::Sessions | Prunable::SignInAttempts => 1,
+        Prunable::Sessions | Prunable::SignInAttempts | Prunable::OauthStates => 1,
         Prunable::Audit => retention.audit_days,
         Prunable::SentOutbox => retention.sent_outbox_days,
         Prunable::InboundMedia => retention.media_days,

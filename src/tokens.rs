@@ -256,6 +256,21 @@ pub async fn rotate_keys(
             }
         }
     }
+    // PKCE verifiers of OAuth redirects still under way.
+    for (state_hash, workspace_id, sealed) in store.oauth_state_seals().await? {
+        let bound = crate::onboarding::redirect::verifier_binding(&workspace_id, &state_hash);
+        match ring.reseal(&sealed, &bound)? {
+            None => report.already_current += 1,
+            Some(new) => {
+                if store
+                    .reseal_oauth_verifier(&state_hash, &sealed, &new)
+                    .await?
+                {
+                    report.resealed += 1;
+                }
+            }
+        }
+    }
     Ok(report)
 }
 

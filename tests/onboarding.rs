@@ -6,7 +6,6 @@ mod common;
 use common::meta::{engine_for, setup, Env, PIN};
 use serde_json::json;
 use switchboard::{
-    accounts::{self, Caller},
     numbers::{self, NumberStatus},
     onboarding::{self, Awaiting, OnboardingStep, Progress, RunState, SignupData, StepState},
     test_support::TestBackend,
@@ -444,20 +443,8 @@ async fn another_workspace_cannot_take_a_connected_number(backend: TestBackend) 
     let phone = env.demo.phone_number_id.clone();
     env.connect("attempt-0016", &phone).await;
     // The same person's second workspace is "another workspace" too.
-    let other = accounts::Workspace {
-        id: "other-workspace".into(),
-        name: "Other".into(),
-    };
-    env.engine
-        .store
-        .insert_workspace(&other, &env.caller.user.id, 0)
-        .await
-        .unwrap();
     let intruder = Env {
-        caller: Caller {
-            workspace: other,
-            ..env.caller.clone()
-        },
+        caller: env.in_another_workspace().await,
         ..env
     };
     let progress = intruder.connect("attempt-0017", &phone).await;

@@ -21,6 +21,7 @@ on_both_backends!(
     a_populated_database_takes_the_cost_ledger,
     a_populated_database_takes_business_app_numbers,
     stored_tokens_of_a_populated_database_take_their_expiry_records,
+    a_populated_database_takes_oauth_states,
 );
 
 /// The last migration before contacts.
@@ -361,6 +362,69 @@ async fn a_populated_database_takes_the_cost_ledger(backend: TestBackend) {
         ),
         ("utility", "North America", 1, 0)
     );
+}
+
+/// The OAuth redirect path's states (0023) on a database filled by the
+/// schema before them (0022): everything stays, and a state is stored,
+/// taken once, and pruned a day later.
+async fn a_populated_database_takes_oauth_states(backend: TestBackend) {
+    use switchboard::{
+        store::{NewOauthState, Prunable},
+        vault::Sealed,
+    };
+    let mut rows = old_rows().to_vec();
+    rows.push(
+        "INSERT INTO users (id, email, name, password_hash, created_at) VALUES ('u-1', 'owner@example.com', 'Olive', 'x', 1)".into(),
+    );
+    rows.push(format!(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ('{WORKSPACE}', 'u-1', 'owner', 1)"
+    ));
+    let db = TestDatabase::create(backend).await;
+    old_schema(&db, backend, 22, &rows).await;
+    let store: Store = db.open_store().await;
+    for (table, rows) in [("messages", 5), ("onboardings", 1), ("memberships", 1)] {
+        assert_eq!(count_rows(&db, table).await, rows, "{table} kept");
+    }
+    let now = 1_000_000;
+    let verifier = Sealed {
+        key_id: "k1".into(),
+        nonce: vec![7; 12],
+        ciphertext: vec![1, 2, 3],
+    };
+    store
+        .insert_oauth_state(&NewOauthState {
+            state_hash: "hash-1",
+            user_id: "u-1",
+            workspace_id: WORKSPACE,
+            business_app: true,
+            redirect_uri: "https://sb.example/onboarding/meta/callback",
+            verifier: &verifier,
+            created_at: now,
+            expires_at: now + 600_000,
+        })
+        .await
+        .unwrap();
+    let taken = store
+        .take_oauth_state("hash-1", "u-1", WORKSPACE, now + 1)
+        .await
+        .unwrap()
+        .expect("a fresh state is taken");
+    assert!(taken.business_app);
+    assert_eq!(taken.verifier, Some(verifier));
+    assert_eq!(taken.used_at, Some(now + 1));
+    assert!(store
+        .take_oauth_state("hash-1", "u-1", WORKSPACE, now + 2)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store
+            .prune(Prunable::OauthStates, now + 1, 10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(count_rows(&db, "oauth_states").await, 0);
 }
 
 /// The WhatsApp Business app columns (0022) on a database filled by the

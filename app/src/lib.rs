@@ -17,7 +17,7 @@ mod pages;
 #[cfg(feature = "ssr")]
 mod security;
 #[cfg(feature = "ssr")]
-mod session;
+pub mod session;
 mod session_state;
 pub mod signup;
 #[cfg(feature = "hydrate")]

@@ -25,6 +25,7 @@ use leptos_axum::{
 use sandbox::{Sandbox, SandboxConfig};
 use switchboard::{
     config::{ConfigError, MetaApp, Mode, Settings, StandIn},
+    onboarding::redirect,
     runtime::Runtime,
     secret::Secret,
     store::{self, Store},
@@ -117,6 +118,11 @@ impl Application {
             }
         };
         let config = settings.resolve(stand_in)?;
+        if let Some(sandbox) = &sandbox {
+            // Strict Mode: the OAuth dialog redirects only to registered
+            // URIs, and the sandbox starts with none.
+            allow_redirect_to_us(&sandbox.base_url(), &redirect::redirect_uri(&config)).await;
+        }
         tracing::info!(database = %config.database_url, "opening the database");
         let store = Store::open(&config.database_url).await?;
         let installation = store.installation_id().await?;
@@ -142,6 +148,7 @@ impl Application {
                 .merge(webhook_routes::routes(engine.clone(), runtime.journal()))
                 .merge(app::media::routes(engine.clone()))
                 .merge(app::exports::routes(engine.clone()))
+                .merge(crate::onboarding_routes::routes(engine.clone()))
                 .merge(crate::api_v1::routes(engine.clone())),
             listener,
             engine,
@@ -243,6 +250,24 @@ fn sandbox_app(sandbox: &SandboxConfig) -> MetaApp {
         app_secrets: vec![Secret::new(sandbox.app_secret.clone())],
         config_id: "1".into(),
         webhook_verify_token: Secret::new(sandbox.verify_token.clone()),
+    }
+}
+
+/// Registers our OAuth callback among the sandbox app's Valid OAuth
+/// Redirect URIs, as an operator does in Meta's App Dashboard.
+async fn allow_redirect_to_us(sandbox: &str, redirect_uri: &str) {
+    let settings = serde_json::json!({ "redirect_uris": [redirect_uri] });
+    let result = reqwest::Client::new()
+        .put(format!("{sandbox}/_sandbox/app"))
+        .json(&settings)
+        .send()
+        .await;
+    match result {
+        Ok(response) if response.status().is_success() => {}
+        Ok(response) => {
+            tracing::warn!(status = %response.status(), "the sandbox refused our OAuth redirect URI")
+        }
+        Err(error) => tracing::warn!(%error, "cannot reach the sandbox"),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod health;
 pub mod http_metrics;
 mod limits;
+mod onboarding_routes;
 pub mod security;
 mod serve;
 pub mod shutdown;

@@ -78,6 +78,26 @@ impl TokenInfo {
             .collect()
     }
 
+    /// The WABAs the token was granted (`whatsapp_business_management`'s
+    /// targets), in Meta's order without repeats: the redirect path has no
+    /// `WA_EMBEDDED_SIGNUP` message to name them. Empty when Meta lists no
+    /// targets.
+    pub fn granted_wabas(&self) -> Vec<String> {
+        let mut wabas: Vec<String> = Vec::new();
+        let targets = self
+            .granular_scopes
+            .iter()
+            .filter(|g| g.scope == REQUIRED_SCOPES[0])
+            .filter_map(|g| g.target_ids.as_ref())
+            .flatten();
+        for id in targets {
+            if !wabas.contains(id) {
+                wabas.push(id.clone());
+            }
+        }
+        wabas
+    }
+
     /// Whether the token was granted `waba_id`. `None` when the WhatsApp
     /// scopes list no targets (Meta omits them when all assets were
     /// granted): the caller must then prove access another way.
@@ -234,12 +254,42 @@ impl GraphClient {
     /// Exchanges an Embedded Signup code (valid about 30 s, single use) for
     /// the business's token. No `redirect_uri`: JS SDK codes have none.
     pub async fn exchange_code(&self, code: &str) -> Result<TokenGrant, GraphError> {
+        self.exchange(code, &[]).await
+    }
+
+    /// Exchanges a code from the OAuth dialog opened as a page (the
+    /// redirect path): `redirect_uri` must be the very string the dialog
+    /// was given (else Meta answers 100, "Error validating verification
+    /// code"), and `code_verifier` the PKCE verifier whose challenge it
+    /// was given.
+    pub async fn exchange_redirect_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &Secret<String>,
+    ) -> Result<TokenGrant, GraphError> {
+        self.exchange(
+            code,
+            &[
+                ("redirect_uri", redirect_uri),
+                ("code_verifier", code_verifier.expose().as_str()),
+            ],
+        )
+        .await
+    }
+
+    async fn exchange(&self, code: &str, more: &[(&str, &str)]) -> Result<TokenGrant, GraphError> {
         let body = self
-            .send(self.http.get(self.url("oauth/access_token")).query(&[
-                ("client_id", self.app_id.as_str()),
-                ("client_secret", self.app_secret.expose().as_str()),
-                ("code", code),
-            ]))
+            .send(
+                self.http
+                    .get(self.url("oauth/access_token"))
+                    .query(&[
+                        ("client_id", self.app_id.as_str()),
+                        ("client_secret", self.app_secret.expose().as_str()),
+                        ("code", code),
+                    ])
+                    .query(more),
+            )
             .await?;
         TokenGrant::read(&body).ok_or_else(|| no_token_in("the code exchange"))
     }

@@ -16,6 +16,7 @@
 //! starts, so a failed step can be retried from the UI and a restart
 //! resumes where the run stood.
 
+pub mod redirect;
 mod steps;
 pub mod verification;
 
@@ -116,11 +117,16 @@ pub struct CodeRequest {
     pub at: i64,
 }
 
+/// The signup finished without naming a number.
+pub const FINISH_ONLY_WABA: &str = "FINISH_ONLY_WABA";
+/// A WhatsApp Business app number (coexistence).
+pub const FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING: &str = "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING";
+
 /// The FINISH events of Embedded Signup we accept.
 pub const FINISH_EVENTS: [&str; 3] = [
     "FINISH",
-    "FINISH_ONLY_WABA",
-    "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING",
+    FINISH_ONLY_WABA,
+    FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING,
 ];
 
 /// How long a worker holds a run before another may take it over.
@@ -195,6 +201,18 @@ fn valid_attempt(attempt: &str) -> Result<(), Error> {
     }
 }
 
+/// A code as Meta gives it: not empty, not absurdly long.
+fn checked_code(code: &str) -> Result<&str, Error> {
+    let code = code.trim();
+    if code.is_empty() || code.len() > 2048 {
+        return Err(Error::invalid(
+            "code",
+            "the code from Meta is empty or too long",
+        ));
+    }
+    Ok(code)
+}
+
 fn meta_id(field: &'static str, value: &str) -> Result<(), Error> {
     if !value.is_empty() && value.len() <= 32 && value.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
@@ -215,57 +233,65 @@ pub async fn submit_code(
 ) -> Result<Progress, Error> {
     caller.require(Role::Admin)?;
     valid_attempt(attempt)?;
-    let code = code.trim();
-    if code.is_empty() || code.len() > 2048 {
-        return Err(Error::invalid(
-            "code",
-            "the code from Meta is empty or too long",
-        ));
-    }
+    let code = checked_code(code)?;
     let workspace = &caller.workspace.id;
     let run = engine
         .store
         .start_onboarding(workspace, attempt, Some(&caller.user.id), now_millis())
         .await?;
     if run.step == OnboardingStep::Exchange {
-        match engine.graph.exchange_code(code).await {
-            Ok(grant) => {
-                let now = now_millis();
-                let sealed = engine.vault.seal(
-                    grant.access_token.expose(),
-                    &onboarding_binding(workspace, &run.id),
-                );
-                let expires_at = grant.expires_in.map(|s| now + s * 1000);
-                engine
-                    .store
-                    .save_onboarding_token(
-                        &run.id,
-                        &sealed,
-                        grant.token_type.as_deref(),
-                        expires_at,
-                        now,
-                    )
-                    .await?;
-                engine.wake.onboarding.notify_one();
-            }
-            Err(error) => {
-                tracing::warn!(onboarding = %run.id, %error, "code exchange failed");
-                let problem = steps::explain_exchange_error(&error);
-                engine
-                    .store
-                    .set_onboarding_state(
-                        &run.id,
-                        OnboardingStep::Exchange,
-                        OnboardingStep::Exchange,
-                        RunState::Failed,
-                        Some(&problem),
-                        now_millis(),
-                    )
-                    .await?;
-            }
-        }
+        let exchanged = engine.graph.exchange_code(code).await;
+        keep_grant(engine, &run, exchanged).await?;
     }
     progress_of(engine, &run.id).await
+}
+
+/// Stores what a code exchange gave the run: the token, sealed for the
+/// run (the run goes on to verify), or why Meta refused (the run fails at
+/// the exchange: a code cannot be tried twice). Returns the token when
+/// there is one.
+async fn keep_grant(
+    engine: &Engine,
+    run: &OnboardingRow,
+    exchanged: Result<crate::graph::TokenGrant, crate::graph::GraphError>,
+) -> Result<Option<crate::secret::Secret<String>>, Error> {
+    let grant = match exchanged {
+        Ok(grant) => grant,
+        Err(error) => {
+            tracing::warn!(onboarding = %run.id, %error, "code exchange failed");
+            let problem = steps::explain_exchange_error(&error);
+            engine
+                .store
+                .set_onboarding_state(
+                    &run.id,
+                    OnboardingStep::Exchange,
+                    OnboardingStep::Exchange,
+                    RunState::Failed,
+                    Some(&problem),
+                    now_millis(),
+                )
+                .await?;
+            return Ok(None);
+        }
+    };
+    let now = now_millis();
+    let sealed = engine.vault.seal(
+        grant.access_token.expose(),
+        &onboarding_binding(&run.workspace_id, &run.id),
+    );
+    let expires_at = grant.expires_in.map(|s| now + s * 1000);
+    engine
+        .store
+        .save_onboarding_token(
+            &run.id,
+            &sealed,
+            grant.token_type.as_deref(),
+            expires_at,
+            now,
+        )
+        .await?;
+    engine.wake.onboarding.notify_one();
+    Ok(Some(grant.access_token))
 }
 
 /// The signup window said FINISH (or a variant) with these assets.

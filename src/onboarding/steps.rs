@@ -19,13 +19,12 @@ use crate::{
 pub const REGISTER_LIMIT: i64 = 10;
 pub const REGISTER_WINDOW_MS: i64 = 72 * 60 * 60 * 1000;
 
-const COEXISTENCE: &str = "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING";
 /// Meta's window for the WhatsApp Business app's one-time syncs.
 pub const BUSINESS_APP_SYNC_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Whether the run connects a WhatsApp Business app number (coexistence).
 pub fn is_business_app(run: &OnboardingRow) -> bool {
-    run.finish_event.as_deref() == Some(COEXISTENCE)
+    run.finish_event.as_deref() == Some(super::FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING)
 }
 
 /// How a step ended.
@@ -92,6 +91,12 @@ pub async fn advance(engine: &Engine, id: &str) -> Result<(), store::Error> {
 /// In plain words, why a code could not be exchanged.
 pub fn explain_exchange_error(error: &GraphError) -> String {
     match error {
+        // The redirect path's exchange repeats the dialog's redirect_uri:
+        // Meta names it when they differ (a changed PUBLIC_URL, a URI
+        // Meta rewrote).
+        GraphError::Meta { code: 100, message, .. } if message.contains("redirect_uri") => {
+            "Meta did not accept the sign-in code: it expired or was already used, or the redirect address differs from the one the dialog was opened with (PUBLIC_URL and the app's Valid OAuth Redirect URIs must match). Start the connection again.".into()
+        }
         GraphError::Meta { code: 100, .. } | GraphError::Meta { code: 190, .. } => {
             "Meta did not accept the sign-in code: it expired (codes last about 30 seconds) or was already used. Start the connection again.".into()
         }
@@ -257,25 +262,33 @@ async fn choose_phone(
             }
         };
     }
-    let connected = engine
-        .store
-        .numbers_of(&run.workspace_id.as_str().into())
-        .await?;
-    let fresh: Vec<&PhoneNumber> = phones
+    let fresh = fresh_numbers(engine, &run.workspace_id, phones).await?;
+    Ok(match fresh.as_slice() {
+        [one] => PhoneChoice::One(one.clone()),
+        [] => PhoneChoice::Refused(format!(
+            "WhatsApp Business Account {waba_id} has no number to connect yet; add one in WhatsApp Manager, then connect again"
+        )),
+        _ => PhoneChoice::Several(fresh),
+    })
+}
+
+/// Of `phones`, those the workspace has not connected (a disconnected one
+/// counts as not connected): what a signup that named no number may mean.
+pub(super) async fn fresh_numbers(
+    engine: &Engine,
+    workspace_id: &str,
+    phones: &[PhoneNumber],
+) -> Result<Vec<PhoneNumber>, store::Error> {
+    let connected = engine.store.numbers_of(&workspace_id.into()).await?;
+    Ok(phones
         .iter()
         .filter(|p| {
             !connected.iter().any(|n| {
                 n.phone_number_id == p.id && n.status != numbers::NumberStatus::Disconnected
             })
         })
-        .collect();
-    Ok(match fresh.as_slice() {
-        [one] => PhoneChoice::One((*one).clone()),
-        [] => PhoneChoice::Refused(format!(
-            "WhatsApp Business Account {waba_id} has no number to connect yet; add one in WhatsApp Manager, then connect again"
-        )),
-        many => PhoneChoice::Several(many.iter().map(|p| (*p).clone()).collect()),
-    })
+        .cloned()
+        .collect())
 }
 
 /// Someone claimed assets the token does not cover: audit it.

@@ -23,6 +23,7 @@ pub(crate) mod media;
 pub(crate) mod messages;
 pub(crate) mod number_errors;
 pub(crate) mod numbers;
+mod oauth_states;
 mod onboarding;
 pub(crate) mod outbox;
 pub(crate) mod outgoing_webhooks;
@@ -63,6 +64,7 @@ pub use numbers::{
     NewToken, NumberRoute, NumberRow, NumberStatus, RegisterRequest, StoredToken,
     BUSINESS_APP_MAX_RATE,
 };
+pub use oauth_states::{NewOauthState, OauthState};
 pub use onboarding::{AttachError, Attachment, OnboardingRow, OnboardingStep, RunState};
 pub use outbox::{NewOutboxRow, OutboxEntry, OutboxRow, OutboxState, SenderLease, SentRecord};
 pub use outgoing_webhooks::{DeliveryEntry, DeliveryRow, DeliveryState, EndpointRow};

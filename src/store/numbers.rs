@@ -740,7 +740,8 @@ impl Store {
                 "SELECT key_id FROM number_tokens UNION SELECT key_id FROM onboardings WHERE key_id IS NOT NULL
                  UNION SELECT secret_key_id FROM webhook_endpoints
                  UNION SELECT previous_key_id FROM webhook_endpoints WHERE previous_key_id IS NOT NULL
-                 UNION SELECT key_id FROM two_factor",
+                 UNION SELECT key_id FROM two_factor
+                 UNION SELECT key_id FROM oauth_states WHERE key_id IS NOT NULL",
             )
             .fetch_all(pool).await?
         }))

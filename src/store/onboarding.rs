@@ -292,6 +292,28 @@ impl Store {
         Ok(changed > 0)
     }
 
+    /// A run that learnt its assets from the token, not from a signup
+    /// message (the redirect path), found numbers in several WABAs: it
+    /// records how the signup finished and waits for the person to pick
+    /// one of `choices` (JSON), as [`Store::offer_choices`] does.
+    pub async fn offer_signup_choices(
+        &self,
+        id: &str,
+        finish_event: &str,
+        choices: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let changed = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE onboardings SET finish_event = $1, choices = $2, state = $3, problem = NULL, lease_until = NULL, updated_at = $4
+                 WHERE id = $5 AND step = $6 AND waba_id IS NULL",
+            )
+            .bind(finish_event).bind(choices).bind(RunState::Waiting).bind(now).bind(id).bind(OnboardingStep::Verify)
+            .execute(pool).await?.rows_affected()
+        });
+        Ok(changed > 0)
+    }
+
     /// The person picked a number (and its WABA): the run goes on.
     pub async fn choose_number(
         &self,

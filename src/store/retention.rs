@@ -27,10 +27,13 @@ pub enum Prunable {
     /// Meta's pricing objects as received (the cost ledger keeps the
     /// counts).
     MessagePricing,
+    /// The OAuth redirect path's states, used or expired (they last 10
+    /// minutes; a used one is kept a while to tell a replay).
+    OauthStates,
 }
 
 impl Prunable {
-    pub const ALL: [Prunable; 9] = [
+    pub const ALL: [Prunable; 10] = [
         Prunable::ProcessedWebhooks,
         Prunable::Statuses,
         Prunable::Deliveries,
@@ -40,6 +43,7 @@ impl Prunable {
         Prunable::SentOutbox,
         Prunable::InboundMedia,
         Prunable::MessagePricing,
+        Prunable::OauthStates,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +57,7 @@ impl Prunable {
             Prunable::SentOutbox => "sent_outbox",
             Prunable::InboundMedia => "inbound_media",
             Prunable::MessagePricing => "message_pricing",
+            Prunable::OauthStates => "oauth_states",
         }
     }
 
@@ -97,6 +102,10 @@ impl Prunable {
             Prunable::MessagePricing => {
                 "DELETE FROM message_pricing WHERE (phone_number_id, wamid) IN (
                      SELECT phone_number_id, wamid FROM message_pricing WHERE priced_at < $1 LIMIT $2)"
+            }
+            Prunable::OauthStates => {
+                "DELETE FROM oauth_states WHERE state_hash IN (
+                     SELECT state_hash FROM oauth_states WHERE created_at < $1 LIMIT $2)"
             }
         }
     }

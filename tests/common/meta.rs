@@ -291,6 +291,23 @@ impl Env {
         self.number(phone).await.expect("number").status
     }
 
+    /// The owner acting in a second workspace of theirs ("other-workspace").
+    pub async fn in_another_workspace(&self) -> Caller {
+        let other = switchboard::accounts::Workspace {
+            id: "other-workspace".into(),
+            name: "Other".into(),
+        };
+        self.engine
+            .store
+            .insert_workspace(&other, &self.caller.user.id, 0)
+            .await
+            .unwrap();
+        Caller {
+            workspace: other,
+            ..self.caller.clone()
+        }
+    }
+
     /// Whether the audit log holds an entry for `action`.
     pub async fn audited(&self, action: &str) -> bool {
         self.audit_actions().await.iter().any(|a| a == action)

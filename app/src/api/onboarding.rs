@@ -358,3 +358,15 @@ pub async fn disconnect_number(phone_number_id: String, deregister: bool) -> Res
     switchboard::numbers::disconnect(&engine, &caller, &phone_number_id, deregister).await?;
     Ok(())
 }
+
+/// What the page says for the `signup_error` the OAuth redirect's callback
+/// sent it back with. The value is in a URL anyone can make, so it only
+/// picks one of Switchboard's sentences (or quotes a plain word of
+/// Meta's, like `user_denied`); never shown as it came.
+#[server(prefix = "/api", endpoint = "signup_error_message")]
+pub async fn signup_error_message(code: String) -> Result<String, UiError> {
+    crate::session::caller().await?;
+    Ok(switchboard::onboarding::redirect::signup_error_message(
+        &code,
+    ))
+}

@@ -10,6 +10,7 @@ mod integration_reads;
 mod lifecycle;
 mod media;
 mod observability;
+mod onboarding_redirect;
 mod pages;
 mod usage;
 mod webhooks;
