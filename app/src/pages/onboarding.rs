@@ -139,7 +139,18 @@ pub fn Onboarding() -> impl IntoView {
     };
     // Back from Meta's page in this tab with a refusal.
     let query = leptos_router::hooks::use_query_map();
-    let redirect_error = move || query.with(|q| q.get("signup_error"));
+    // The reason is in a URL anyone can make: the server picks the words.
+    let redirect_error = Resource::new(
+        move || query.with(|q| q.get("signup_error")),
+        |code| async move {
+            match code {
+                Some(code) => crate::api::onboarding::signup_error_message(code)
+                    .await
+                    .ok(),
+                None => None,
+            }
+        },
+    );
     let settings = Resource::new(|| (), |_| signup_settings());
     let latest = Resource::new(|| (), |_| onboarding_progress(None));
 
@@ -257,7 +268,7 @@ pub fn Onboarding() -> impl IntoView {
                     }.into_any(),
                 })}
             </Transition>
-            <Notices connection redirect_error=Signal::derive(redirect_error)/>
+            <Notices connection redirect_error=Signal::derive(move || redirect_error.get().flatten())/>
             {move || connection.progress.get().map(|run| view! { <RunProgress run=run connection=connection/> })}
             <Numbers connection=connection/>
         </section>
