@@ -103,6 +103,7 @@ const SERVER_FUNCTIONS: &[ServerFunction] = &[
     ("webhook_attention", false, &[]),
     ("replay_webhooks", false, &[]),
     ("signup_settings", false, &[]),
+    ("signup_error_message", false, &[("code", "state_used")]),
     (
         "submit_signup_code",
         false,
