@@ -139,18 +139,18 @@ pub fn Onboarding() -> impl IntoView {
     };
     // Back from Meta's page in this tab with a refusal.
     let query = leptos_router::hooks::use_query_map();
-    // The reason is in a URL anyone can make: the server picks the words.
-    let redirect_error = Resource::new(
-        move || query.with(|q| q.get("signup_error")),
-        |code| async move {
-            match code {
-                Some(code) => crate::api::onboarding::signup_error_message(code)
-                    .await
-                    .ok(),
-                None => None,
-            }
-        },
-    );
+    // The reason is in a URL anyone can make: only a plain word of it is
+    // shown (`state_used`, Meta's `user_denied`), never text as it came.
+    let redirect_error = move || {
+        query.with(|q| q.get("signup_error")).map(|code| {
+            let word: String = code
+                .chars()
+                .filter(|c| c.is_ascii_lowercase() || *c == '_')
+                .take(40)
+                .collect();
+            format!("the sign-in was refused or cancelled ({word}). Start again.")
+        })
+    };
     let settings = Resource::new(|| (), |_| signup_settings());
     let latest = Resource::new(|| (), |_| onboarding_progress(None));
 
@@ -268,7 +268,7 @@ pub fn Onboarding() -> impl IntoView {
                     }.into_any(),
                 })}
             </Transition>
-            <Notices connection redirect_error=Signal::derive(move || redirect_error.get().flatten())/>
+            <Notices connection redirect_error=Signal::derive(redirect_error)/>
             {move || connection.progress.get().map(|run| view! { <RunProgress run=run connection=connection/> })}
             <Numbers connection=connection/>
         </section>
