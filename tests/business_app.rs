@@ -79,6 +79,13 @@ async fn connect_business_app(env: &Env, attempt: &str) -> (String, Progress) {
     (phone, env.latest().await)
 }
 
+/// Meta's coexistence event for the number (offboarded, reconnected,
+/// removed), sent by the sandbox as an `account_update` webhook.
+async fn coexistence_event(env: &Env, phone: &str, event: Value) {
+    env.control(&format!("/_sandbox/phones/{phone}/coexistence"), event)
+        .await;
+}
+
 fn text_to(phone: &str, customer: &str, body: &str) -> OutboundMessage {
     OutboundMessage {
         phone_number_id: phone.to_string(),
@@ -350,11 +357,7 @@ async fn offboarding_holds_messages_and_reconnecting_sends_them(backend: TestBac
     env.drain().await;
     let answered = env.received(&phone, customer).await.len();
 
-    env.control(
-        &format!("/_sandbox/phones/{phone}/coexistence"),
-        json!({ "event": "ACCOUNT_OFFBOARDED" }),
-    )
-    .await;
+    coexistence_event(&env, &phone, json!({ "event": "ACCOUNT_OFFBOARDED" })).await;
     env.drain().await;
     assert_eq!(env.status_of(&phone).await, NumberStatus::Offboarded);
     assert_eq!(count(&env, "number.offboarded").await, 1);
@@ -373,11 +376,7 @@ async fn offboarding_holds_messages_and_reconnecting_sends_them(backend: TestBac
     );
     assert_eq!(env.received(&phone, customer).await.len(), answered);
 
-    env.control(
-        &format!("/_sandbox/phones/{phone}/coexistence"),
-        json!({ "event": "ACCOUNT_RECONNECTED" }),
-    )
-    .await;
+    coexistence_event(&env, &phone, json!({ "event": "ACCOUNT_RECONNECTED" })).await;
     env.drain().await;
     assert_eq!(env.status_of(&phone).await, NumberStatus::Reconnecting);
     // The probe subscribes again and reads the number, then it sends.
@@ -398,11 +397,7 @@ async fn offboarding_holds_messages_and_reconnecting_sends_them(backend: TestBac
         .contains("Your order is ready"));
 
     // The business ends the connection: final, with Meta's reason.
-    env.control(
-        &format!("/_sandbox/phones/{phone}/coexistence"),
-        json!({ "event": "PARTNER_REMOVED", "reason": "PRIMARY_INACTIVITY", "initiated_by": "SYSTEM" }),
-    )
-    .await;
+    coexistence_event(&env, &phone, json!({ "event": "PARTNER_REMOVED", "reason": "PRIMARY_INACTIVITY", "initiated_by": "SYSTEM" })).await;
     env.drain().await;
     let number = env.number(&phone).await.unwrap();
     assert_eq!(number.status, NumberStatus::Disconnected);

@@ -42,8 +42,6 @@ pub struct Applied {
     /// Messages the business sent from the WhatsApp Business app, stored
     /// for the first time.
     pub echoes: u64,
-    /// Business app numbers Meta reconnected: checked before they send.
-    pub reconnecting: Vec<String>,
     /// Rows many customers share, written once at the batch's end in key
     /// order (see [`apply`]).
     pub(crate) deferred: Deferred,
@@ -547,11 +545,8 @@ async fn apply_op(
                     now,
                 )
                 .await?;
-                applied
-                    .deferred
-                    .probes
-                    .insert(number.phone_number_id.clone());
-                applied.reconnecting.push(number.phone_number_id);
+                // Checked by the health probe before it sends again.
+                applied.deferred.probes.insert(number.phone_number_id);
             }
         }
         Op::PartnerRemoved {

@@ -258,7 +258,6 @@ fn merge(total: &mut Applied, applied: Applied) {
     total.erased += applied.erased;
     total.imported += applied.imported;
     total.echoes += applied.echoes;
-    total.reconnecting.extend(applied.reconnecting);
 }
 
 fn record_processed(event: &ClaimedEvent) {
