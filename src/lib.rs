@@ -14,6 +14,7 @@ pub mod data_rights;
 pub mod egress;
 mod error;
 pub mod graph;
+pub mod live;
 pub mod health;
 pub mod ids;
 pub mod media;
@@ -53,6 +54,8 @@ pub struct Engine {
     pub vault: Arc<vault::KeyRing>,
     pub graph: graph::GraphClient,
     pub wake: Wakes,
+    /// Change notices for the pages people have open.
+    pub live: live::Hub,
     /// Whether requests wait for the journal (the pipeline lets them go
     /// first).
     pub journal_pressure: webhook::journal::Pressure,
@@ -77,6 +80,7 @@ pub struct Wakes {
 impl Engine {
     pub fn new(config: config::Config, store: store::Store, vault: vault::KeyRing) -> Self {
         Self {
+            live: live::Hub::new(&store),
             graph: graph::GraphClient::from_config(&config),
             config: Arc::new(config),
             store,

@@ -27,7 +27,7 @@ use crate::{
 type Start = fn(Engine, Stop) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Every worker of an instance, by name.
-const WORKERS: [(&str, Start); 12] = [
+const WORKERS: [(&str, Start); 13] = [
     ("webhook-pipeline", |e, s| Box::pin(pipeline::run(e, s))),
     ("webhook-pipeline", |e, s| Box::pin(pipeline::run(e, s))),
     ("inbound-media", |e, s| Box::pin(media::run(e, s))),
@@ -48,6 +48,9 @@ const WORKERS: [(&str, Start); 12] = [
     }),
     ("database-probe", |e, s| Box::pin(database_probe(e, s))),
     ("retention", |e, s| Box::pin(crate::retention::run(e, s))),
+    ("live-relay", |e, s| {
+        Box::pin(crate::live::relay::listen(e.live.clone(), s))
+    }),
 ];
 /// How often the database probe runs.
 const PROBE_EVERY: Duration = Duration::from_secs(15);

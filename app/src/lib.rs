@@ -11,6 +11,7 @@ pub mod failures;
 #[cfg(feature = "hydrate")]
 mod js;
 mod layout;
+pub mod live;
 #[cfg(feature = "ssr")]
 pub mod media;
 mod pages;
@@ -60,6 +61,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    live::Live::provide();
     session_state::SessionState::provide();
 
     view! {

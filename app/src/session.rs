@@ -59,6 +59,27 @@ pub async fn session() -> Result<(Engine, Session), UiError> {
     Ok((engine, session))
 }
 
+/// Tells the open live streams of these workspaces that a membership or
+/// session changed: each checks its own, and a stream that is no longer
+/// allowed ends.
+pub async fn tell_streams_to_recheck(engine: &Engine, workspace_ids: Vec<String>) {
+    use switchboard::live::{Notice, Topic};
+    let notices: Vec<Notice> = workspace_ids
+        .into_iter()
+        .map(|id| Notice::to_workspace(id, Topic::Members))
+        .collect();
+    engine.live.publish(&engine.store, notices).await;
+}
+
+/// Every workspace of a session's person.
+pub fn workspaces_of(session: &accounts::Session) -> Vec<String> {
+    session
+        .memberships
+        .iter()
+        .map(|m| m.workspace.id.to_string())
+        .collect()
+}
+
 /// The caller in their current workspace: 401 without a session, 403
 /// without a workspace.
 pub async fn caller() -> Result<(Engine, Caller), UiError> {

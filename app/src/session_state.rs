@@ -1,9 +1,14 @@
 //! Who is signed in, shared by the layout and the pages, refreshed after
-//! anything that changes it (sign-in, sign-out, switching workspace).
+//! anything that changes it (sign-in, sign-out, switching workspace) and
+//! when the live stream says a membership or a number changed (the header's
+//! role, the reconnect banner).
 
 use leptos::prelude::*;
 
-use crate::api::account::{welcome, Me, WelcomeView};
+use crate::{
+    api::account::{welcome, Me, WelcomeView},
+    live::{Live, Topic},
+};
 
 #[derive(Clone, Copy)]
 pub struct SessionState {
@@ -14,10 +19,19 @@ pub struct SessionState {
 impl SessionState {
     pub fn provide() -> Self {
         let version = RwSignal::new(0);
+        let live = expect_context::<Live>();
         // Blocking: the page waits for it on the server, so a redirect to sign-in
         // is a real 302 and the header renders with the person in it.
-        let resource =
-            Resource::new_blocking(move || version.get(), |_| async { welcome().await.ok() });
+        let resource = Resource::new_blocking(
+            move || {
+                (
+                    version.get(),
+                    live.version(Topic::Members),
+                    live.version(Topic::Numbers),
+                )
+            },
+            |_| async { welcome().await.ok() },
+        );
         let state = Self { version, resource };
         provide_context(state);
         state

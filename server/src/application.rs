@@ -91,6 +91,9 @@ pub struct Application {
     runtime: Runtime,
     /// Demo mode's stand-in for Meta, on its own loopback port.
     sandbox: Option<Sandbox>,
+    /// Raised when shutdown begins: live streams end, so that open tabs
+    /// never hold the drain up.
+    closing: watch::Sender<bool>,
 }
 
 impl Application {
@@ -143,8 +146,10 @@ impl Application {
         let local = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
+        let closing = watch::channel(false).0;
         Ok(Self {
             router: router(engine.clone(), local)
+                .merge(crate::live_routes::routes(engine.clone(), closing.subscribe()))
                 .merge(webhook_routes::routes(engine.clone(), runtime.journal()))
                 .merge(app::media::routes(engine.clone()))
                 .merge(app::exports::routes(engine.clone()))
@@ -154,6 +159,7 @@ impl Application {
             engine,
             runtime,
             sandbox,
+            closing,
         })
     }
 
@@ -193,7 +199,8 @@ impl Application {
                 self.local_addr(),
             ));
         }
-        let (fired, mut fired_rx) = watch::channel(false);
+        let fired = self.closing;
+        let mut fired_rx = fired.subscribe();
         let router = with_common_layers(self.router, &self.engine.config);
         let listener = CappedListener::new(self.listener, self.engine.config.http.max_connections);
         let header_read_timeout =

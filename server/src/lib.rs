@@ -8,6 +8,7 @@ pub mod commands;
 pub mod health;
 pub mod http_metrics;
 mod limits;
+mod live_routes;
 mod onboarding_routes;
 pub mod security;
 mod serve;

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::{
     graph::health::{HealthEntity, NumberHealth},
     ids::PhoneNumberId,
+    live::{Notice, Topic},
     numbers::NumberStatus,
     store::{self, now_millis, NumberRow, ProbeRecord},
     tokens,
@@ -304,6 +305,8 @@ pub async fn probe_due(engine: &Engine) -> Result<usize, store::Error> {
             if let Err(error) = probe(engine, &number).await {
                 tracing::warn!(phone_number_id = %phone, %error, "cannot record the number's health");
             }
+            let notice = Notice::to_workspace(number.workspace_id.as_str(), Topic::Numbers);
+            engine.live.publish(&engine.store, [notice]).await;
         }
     }
     Ok(due.len())

@@ -8,6 +8,7 @@ use super::{OnboardingStep, RunState};
 use crate::{
     graph::{numbers::needs_code, GraphError, PhoneNumber},
     ids::ContactScope,
+    live::{Notice, Topic},
     numbers, pipeline,
     secret::Secret,
     store::{self, now_millis, AttachError, Attachment, NewToken, OnboardingRow, SyncType},
@@ -57,6 +58,10 @@ pub async fn advance(engine: &Engine, id: &str) -> Result<(), store::Error> {
         | OnboardingStep::Live => return Ok(()),
     };
     let now = now_millis();
+    let outcome_step = match &outcome {
+        Outcome::Next(step, _) => Some(*step),
+        _ => None,
+    };
     match outcome {
         Outcome::Next(step, state) => {
             let state = if step == OnboardingStep::Live {
@@ -85,6 +90,11 @@ pub async fn advance(engine: &Engine, id: &str) -> Result<(), store::Error> {
                 .await?;
         }
     }
+    let mut notices = vec![Notice::to_workspace(&run.workspace_id, Topic::Onboarding)];
+    if matches!(&outcome_step, Some(OnboardingStep::Live)) {
+        notices.push(Notice::to_workspace(&run.workspace_id, Topic::Numbers));
+    }
+    engine.live.publish(&engine.store, notices).await;
     Ok(())
 }
 

@@ -188,6 +188,8 @@ pub async fn queue(
         .await?;
     if queued.1 {
         engine.wake.outbox.notify_one();
+        let notice = crate::live::Notice::conversation(workspace_id, &message.phone_number_id);
+        engine.live.publish(&engine.store, [notice]).await;
         audit::record(
             &engine.store,
             Some(workspace_id),

@@ -26,6 +26,7 @@ use super::{
 };
 use crate::{
     contacts::{self, Address},
+    live::Notice,
     health::{self, SendKind},
     numbers,
     secret::Secret,
@@ -315,6 +316,14 @@ async fn no_token(engine: &Engine, phone: &str, error: &TokenError) {
 /// Sends a batch: each customer's messages in order, one after another;
 /// different customers side by side, all drawing on the number's spacing.
 async fn send_batch(shared: &Arc<Shared>, pairs: &mut PairPacer, rows: Vec<OutboxRow>) {
+    // Whose threads show these messages' ticks, told once the batch is done.
+    let mut notices: Vec<Notice> = Vec::new();
+    for row in &rows {
+        let notice = Notice::conversation(&row.workspace_id, &shared.phone);
+        if !notices.contains(&notice) {
+            notices.push(notice);
+        }
+    }
     let mut by_customer: Vec<(String, Vec<OutboxRow>)> = Vec::new();
     for row in rows {
         // The contact paces, whatever address each message goes to.
@@ -360,6 +369,8 @@ async fn send_batch(shared: &Arc<Shared>, pairs: &mut PairPacer, rows: Vec<Outbo
     for task in tasks {
         let _ = task.await;
     }
+    let engine = &shared.engine;
+    engine.live.publish(&engine.store, notices).await;
 }
 
 /// Sends one message and records the outcome. Returns whether the

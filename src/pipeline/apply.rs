@@ -42,6 +42,8 @@ pub struct Applied {
     /// Messages the business sent from the WhatsApp Business app, stored
     /// for the first time.
     pub echoes: u64,
+    /// What the pages people have open should fetch again.
+    pub notices: Vec<crate::live::Notice>,
     /// Rows many customers share, written once at the batch's end in key
     /// order (see [`apply`]).
     pub(crate) deferred: Deferred,
@@ -84,6 +86,7 @@ pub async fn apply(
     let probes: Vec<&str> = deferred.probes.iter().map(String::as_str).collect();
     account_state::touch_health(&mut tx, &numbers_heard_from(events), &probes, now).await?;
     tx.commit().await?;
+    applied.notices = crate::live::notices_of(events);
     // Then the journal's marks. A crash in between leaves the events
     // pending; applying them again changes nothing (unique keys).
     store

@@ -15,6 +15,7 @@ use std::{collections::HashMap, time::Duration};
 
 use crate::{
     bot::BotSettings,
+    live,
     outbox::Content,
     store::{self, now_millis, ClaimedEvent, Store},
     webhook::payload,
@@ -258,6 +259,11 @@ fn merge(total: &mut Applied, applied: Applied) {
     total.erased += applied.erased;
     total.imported += applied.imported;
     total.echoes += applied.echoes;
+    for notice in applied.notices {
+        if !total.notices.contains(&notice) {
+            total.notices.push(notice);
+        }
+    }
 }
 
 fn record_processed(event: &ClaimedEvent) {
@@ -322,7 +328,16 @@ impl worker::Work for PipelineWorker {
         }
         self.yielded = 0;
         let busy = match process_due(&engine.store).await {
-            Ok(processed) => {
+            Ok(mut processed) => {
+                let mut notices = std::mem::take(&mut processed.applied.notices);
+                if processed.failed > 0 {
+                    notices.push(live::Notice {
+                        audience: live::Audience::Operator,
+                        topic: live::Topic::Failures,
+                        phone_number_id: None,
+                    });
+                }
+                engine.live.publish(&engine.store, notices).await;
                 self.behind_ms = processed
                     .oldest_received_at
                     .map_or(0, |at| (now_millis() - at).max(0));
@@ -393,7 +408,7 @@ pub struct Attention {
 
 /// The installation's operator: the owner who set it up. They see every
 /// journal problem; other admins see only what concerns their workspace.
-async fn is_operator(
+pub async fn is_operator(
     store: &Store,
     caller: &crate::accounts::Caller,
 ) -> Result<bool, store::Error> {

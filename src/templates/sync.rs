@@ -53,6 +53,8 @@ pub async fn sync_waba(engine: &Engine, waba_id: &str) -> Result<usize, Error> {
         })
         .collect();
     engine.store.replace_templates(waba_id, &rows).await?;
+    let notice = crate::live::Notice::to_waba(waba_id, crate::live::Topic::Templates);
+    engine.live.publish(&engine.store, [notice]).await;
     let interval_ms = engine.config.template_sync_interval_secs as i64 * 1000;
     engine
         .store

@@ -162,9 +162,10 @@ pub async fn sign_in(email: String, password: String) -> Result<SignInStep, UiEr
 #[server(prefix = "/api", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), UiError> {
     use crate::session;
-    let (engine, _) = session::session().await?;
+    let (engine, signed_out) = session::session().await?;
     if let Some(token) = session::token() {
         switchboard::accounts::sign_out(&engine.store, &token).await?;
+        session::tell_streams_to_recheck(&engine, session::workspaces_of(&signed_out)).await;
     }
     session::clear_session_cookie();
     Ok(())
@@ -184,6 +185,8 @@ pub async fn change_password(
         &new_password,
     )
     .await?;
+    // Its other sessions were signed out.
+    session::tell_streams_to_recheck(&engine, session::workspaces_of(&session)).await;
     Ok(())
 }
 
@@ -192,6 +195,7 @@ pub async fn switch_workspace(workspace_id: String) -> Result<(), UiError> {
     use crate::session;
     let (engine, session) = session::session().await?;
     switchboard::accounts::switch_workspace(&engine.store, &session, &workspace_id).await?;
+    session::tell_streams_to_recheck(&engine, session::workspaces_of(&session)).await;
     Ok(())
 }
 

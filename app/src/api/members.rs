@@ -57,6 +57,7 @@ pub async fn change_member_role(user_id: String, role: String) -> Result<(), UiE
     let (engine, caller) = crate::session::caller().await?;
     switchboard::accounts::change_role(&engine.store, &caller, &user_id, parse_role(&role)?)
         .await?;
+    crate::session::tell_streams_to_recheck(&engine, vec![caller.workspace.id.to_string()]).await;
     Ok(())
 }
 
@@ -64,6 +65,7 @@ pub async fn change_member_role(user_id: String, role: String) -> Result<(), UiE
 pub async fn remove_member(user_id: String) -> Result<(), UiError> {
     let (engine, caller) = crate::session::caller().await?;
     switchboard::accounts::remove_member(&engine.store, &caller, &user_id).await?;
+    crate::session::tell_streams_to_recheck(&engine, vec![caller.workspace.id.to_string()]).await;
     Ok(())
 }
 

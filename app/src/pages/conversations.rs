@@ -1,9 +1,7 @@
 //! Conversations: a list per number (with a search box), the selected
-//! thread and its customer's ids in a side panel, refreshed
-//! every two seconds in the browser so new messages and ticks appear
-//! without a reload.
-
-use std::time::Duration;
+//! thread and its customer's ids in a side panel. Both fetch again when
+//! the live stream says a conversation changed (the thread only for its
+//! own number), so new messages and ticks appear without a reload.
 
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_query_map};
@@ -14,6 +12,7 @@ use crate::{
         conversation_thread, erase_contact, list_conversations, reply_templates, request_phone,
         send_reply, send_template, ContactView, MediaView, TemplateView, ThreadView,
     },
+    live::{use_live, Topic},
     session_state::SessionState,
 };
 
@@ -32,14 +31,9 @@ fn ticks(status: Option<&str>) -> (&'static str, &'static str) {
 
 #[component]
 pub fn Conversations() -> impl IntoView {
+    // Moved by this page's own actions; the live versions move for the rest.
     let refresh = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        if let Ok(handle) =
-            set_interval_with_handle(move || refresh.update(|n| *n += 1), Duration::from_secs(2))
-        {
-            on_cleanup(move || handle.clear());
-        }
-    });
+    let live = use_live();
     let query = use_query_map();
     let selected = move || {
         let query = query.read();
@@ -54,15 +48,21 @@ pub fn Conversations() -> impl IntoView {
     // server drew from other data failed now and then (a marker node
     // expected in a conversation's link) and left the page dead.
     let list = LocalResource::new(move || {
-        let (_, search) = (refresh.get(), search.get());
+        let (_, _, search) = (
+            refresh.get(),
+            live.version(Topic::Conversations),
+            search.get(),
+        );
         async move { list_conversations((!search.trim().is_empty()).then_some(search)).await }
     });
-    // Read in the browser only: it refreshes every two seconds there, and
-    // on the server several components reading it while it resolves
-    // deadlocked the render's reactive graph across worker threads (every
-    // later request then hung).
+    // Only notices for the selected thread's number fetch it again.
+    let thread_version = Memo::new(move |_| selected().map(|(number, _)| live.number_version(&number)));
+    // Read in the browser only: it refreshes there, and on the server
+    // several components reading it while it resolves deadlocked the
+    // render's reactive graph across worker threads (every later request
+    // then hung).
     let thread = LocalResource::new(move || {
-        let (selected, _) = (selected(), refresh.get());
+        let (selected, _, _) = (selected(), refresh.get(), thread_version.get());
         async move {
             match selected {
                 Some((number, customer)) => conversation_thread(number, customer).await.map(Some),

@@ -15,6 +15,7 @@ use crate::{
         invite_details, list_invites, list_members, AcceptInvite, ChangeMemberRole, InviteMember,
         RemoveMember, RevokeInvite, SignUpWithInvite,
     },
+    live::{use_live, Topic},
     session_state::SessionState,
 };
 
@@ -25,12 +26,15 @@ pub fn Members() -> impl IntoView {
     let change = ServerAction::<ChangeMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let invite = ServerAction::<InviteMember>::new();
+    // Also fetched again when someone else changes the members.
+    let live = use_live();
     let members = Resource::new(
         move || {
             (
                 change.version().get(),
                 remove.version().get(),
                 invite.version().get(),
+                live.version(Topic::Members),
             )
         },
         |_| list_members(),

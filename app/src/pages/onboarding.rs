@@ -10,6 +10,7 @@ use crate::{
         submit_signup_finish, submit_signup_pin, submit_verification_code, NumberView,
         ProgressView, SignupConfig, SyncView,
     },
+    live::{use_live, Topic},
     signup::{step_in_words, SignupMessage},
 };
 
@@ -180,39 +181,34 @@ pub fn Onboarding() -> impl IntoView {
             }
         }
     });
-    // Follow the run while it moves; when it is live, list the number.
-    // One poll chain at a time: a newer run of this effect retires the
-    // older chain, and an unchanged answer only ticks.
-    let tick = RwSignal::new(0u32);
-    let chain = StoredValue::new(0u64);
+    // Follow the run while it moves: read it again when it changed here
+    // and whenever the live stream says a run moved (no polling); when it
+    // is live, list the number. Only the newest read counts.
+    let live = use_live();
+    let reads = StoredValue::new(0u64);
     Effect::new(move |_| {
-        tick.track();
+        live.version(Topic::Onboarding);
         let Some(run) = connection.progress.get() else {
             return;
         };
-        chain.update_value(|c| *c += 1);
-        let mine = chain.get_value();
+        reads.update_value(|c| *c += 1);
+        let mine = reads.get_value();
         if run.is_live() {
             connection.numbers_version.update(|v| *v += 1);
         } else if run.is_moving() {
             let id = run.id.clone();
-            let poll = move || {
-                spawn_local(async move {
-                    let next = onboarding_progress(Some(id)).await;
-                    if chain.get_value() != mine {
-                        return;
+            spawn_local(async move {
+                let next = onboarding_progress(Some(id)).await;
+                if reads.get_value() != mine {
+                    return;
+                }
+                // An unchanged answer ends the chain until the next notice.
+                if let Ok(Some(next)) = next {
+                    if connection.progress.get_untracked().as_ref() != Some(&next) {
+                        connection.progress.set(Some(next));
                     }
-                    match next {
-                        Ok(Some(next))
-                            if connection.progress.get_untracked().as_ref() != Some(&next) =>
-                        {
-                            connection.progress.set(Some(next))
-                        }
-                        _ => tick.update(|t| *t += 1),
-                    }
-                })
-            };
-            set_timeout(poll, std::time::Duration::from_millis(600));
+                }
+            });
         }
     });
     // The signup window's messages, from the allowed origins only; the
@@ -473,7 +469,11 @@ fn step_mark(state: &str) -> &'static str {
 
 #[component]
 fn Numbers(connection: Connection) -> impl IntoView {
-    let numbers = Resource::new(move || connection.numbers_version.get(), |_| list_numbers());
+    let live = use_live();
+    let numbers = Resource::new(
+        move || (connection.numbers_version.get(), live.version(Topic::Numbers)),
+        |_| list_numbers(),
+    );
     view! {
         <h2>"Numbers"</h2>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>

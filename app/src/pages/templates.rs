@@ -1,8 +1,6 @@
 //! Message templates: the workspace's templates with their review status
-//! (refreshed while Meta reviews), a filter, and for admins a form with a
+//! (fetched again when the live stream says one changed), a filter, and for admins a form with a
 //! live WhatsApp-style preview, and delete.
-
-use std::time::Duration;
 
 use leptos::prelude::*;
 use rules::templates::{fill, variables, CATEGORIES, LANGUAGES};
@@ -11,8 +9,11 @@ use super::{
     forms::{last_error, FieldError, FormError},
     time::format_time,
 };
-use crate::api::templates::{
-    create_template, edit_template, list_templates, DeleteTemplate, TemplateForm, TemplateRow,
+use crate::{
+    api::templates::{
+        create_template, edit_template, list_templates, DeleteTemplate, TemplateForm, TemplateRow,
+    },
+    live::{use_live, Topic},
 };
 
 const STATUSES: [&str; 6] = [
@@ -27,17 +28,17 @@ const STATUSES: [&str; 6] = [
 #[component]
 pub fn Templates() -> impl IntoView {
     let refresh = RwSignal::new(0u32);
-    // Meta's review ends with a webhook; the list shows it within seconds.
-    Effect::new(move |_| {
-        if let Ok(handle) =
-            set_interval_with_handle(move || refresh.update(|n| *n += 1), Duration::from_secs(2))
-        {
-            on_cleanup(move || handle.clear());
-        }
-    });
+    // Meta's review ends with a webhook; the live stream says so.
+    let live = use_live();
     let delete = ServerAction::<DeleteTemplate>::new();
     let page = Resource::new(
-        move || (refresh.get(), delete.version().get()),
+        move || {
+            (
+                refresh.get(),
+                live.version(Topic::Templates),
+                delete.version().get(),
+            )
+        },
         |_| list_templates(),
     );
     // The form's numbers, read once: the form must not be rebuilt (and

@@ -7,7 +7,10 @@ use super::{
     forms::{last_error, FormError},
     time::format_time,
 };
-use crate::api::webhook_events::{webhook_attention, EventView, ReplayWebhooks};
+use crate::{
+    api::webhook_events::{webhook_attention, EventView, ReplayWebhooks},
+    live::{use_live, Topic},
+};
 
 #[component]
 fn EventTable(
@@ -45,7 +48,12 @@ fn EventTable(
 pub fn WebhookEvents() -> impl IntoView {
     let replay = ServerAction::<ReplayWebhooks>::new();
     let error = last_error(replay.value());
-    let attention = Resource::new(move || replay.version().get(), |_| webhook_attention());
+    // Fetched again when an event fails (the live stream says so).
+    let live = use_live();
+    let attention = Resource::new(
+        move || (replay.version().get(), live.version(Topic::Failures)),
+        |_| webhook_attention(),
+    );
     view! {
         <section class="page">
             <h1>"Webhook events"</h1>

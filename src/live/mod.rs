@@ -1,0 +1,155 @@
+//! Live notices: small "this changed" messages for the pages people have
+//! open, so a page fetches again when (and only when) its data changed.
+//!
+//! A notice names a topic and, for conversations, the number; never the
+//! data itself, so a page always reads through its own server function and
+//! the permissions it checks. Notices are published after the change is
+//! committed. One [`Hub`] per process fans them out to the open streams:
+//! on SQLite (one process) straight away; on Postgres through
+//! `LISTEN/NOTIFY`, so an instance's streams hear what any instance did
+//! (see [`relay`]).
+
+mod changes;
+pub mod relay;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+pub use changes::notices_of;
+
+use crate::store::Store;
+
+/// What changed, as pages care about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topic {
+    /// A message arrived, was sent, or changed status.
+    Conversations,
+    /// A template's status, quality or category.
+    Templates,
+    /// A number's health, status, limits or restrictions.
+    Numbers,
+    /// An onboarding run moved.
+    Onboarding,
+    /// A webhook event failed or was dead-lettered.
+    Failures,
+    /// Someone's membership or session changed: streams check theirs.
+    Members,
+}
+
+/// Who may hear a notice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// The people of one workspace.
+    Workspace(String),
+    /// Whoever owns the workspace of a WABA (resolved when published).
+    Waba(String),
+    /// The installation's operator (installation-wide pages).
+    Operator,
+}
+
+/// One change notice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Notice {
+    pub audience: Audience,
+    pub topic: Topic,
+    /// The number a conversation notice concerns, so a page showing
+    /// another number's thread need not fetch it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number_id: Option<String>,
+}
+
+impl Notice {
+    pub fn to_workspace(workspace_id: impl Into<String>, topic: Topic) -> Self {
+        Self {
+            audience: Audience::Workspace(workspace_id.into()),
+            topic,
+            phone_number_id: None,
+        }
+    }
+
+    pub fn conversation(workspace_id: impl Into<String>, phone_number_id: impl Into<String>) -> Self {
+        Self {
+            phone_number_id: Some(phone_number_id.into()),
+            ..Self::to_workspace(workspace_id, Topic::Conversations)
+        }
+    }
+
+    pub fn to_waba(waba_id: impl Into<String>, topic: Topic) -> Self {
+        Self {
+            audience: Audience::Waba(waba_id.into()),
+            topic,
+            phone_number_id: None,
+        }
+    }
+}
+
+/// What a stream receives from the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Notice(Notice),
+    /// Notices may have been lost (the relay reconnected): every page
+    /// fetches again.
+    Resync,
+}
+
+/// How many deliveries wait for a slow stream before it is told to resync.
+const BACKLOG: usize = 1024;
+
+/// The process's fan-out of notices. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    local: broadcast::Sender<Delivery>,
+    relay: relay::Relay,
+}
+
+impl Hub {
+    pub fn new(store: &Store) -> Self {
+        Self {
+            local: broadcast::channel(BACKLOG).0,
+            relay: relay::Relay::for_store(store),
+        }
+    }
+
+    /// Every delivery from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Delivery> {
+        self.local.subscribe()
+    }
+
+    /// Publishes notices of committed changes: to this process's streams
+    /// (SQLite) or to every instance's (Postgres). WABA audiences are
+    /// resolved to their workspace first; a WABA nobody owns is dropped.
+    /// Never fails the caller: a lost notice costs a page its freshness
+    /// until the next one, and is logged.
+    pub async fn publish(&self, store: &Store, notices: impl IntoIterator<Item = Notice>) {
+        let mut resolved = Vec::new();
+        for mut notice in notices {
+            if let Audience::Waba(waba_id) = &notice.audience {
+                match store.waba_owner(waba_id).await {
+                    Ok(Some(workspace_id)) => notice.audience = Audience::Workspace(workspace_id),
+                    Ok(None) => continue,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot resolve a notice's workspace");
+                        continue;
+                    }
+                }
+            }
+            if !resolved.contains(&notice) {
+                resolved.push(notice);
+            }
+        }
+        if resolved.is_empty() {
+            return;
+        }
+        if let Err(error) = self.relay.send(&self.local, resolved).await {
+            tracing::warn!(%error, "cannot publish live notices");
+        }
+    }
+
+    /// Hands deliveries to this process's streams (the relay's listener).
+    fn deliver(&self, delivery: Delivery) {
+        // No stream open: nobody to tell.
+        let _ = self.local.send(delivery);
+    }
+}
