@@ -14,9 +14,9 @@ pub mod data_rights;
 pub mod egress;
 mod error;
 pub mod graph;
-pub mod live;
 pub mod health;
 pub mod ids;
+pub mod live;
 pub mod media;
 pub mod numbers;
 pub mod onboarding;
@@ -79,13 +79,14 @@ pub struct Wakes {
 
 impl Engine {
     pub fn new(config: config::Config, store: store::Store, vault: vault::KeyRing) -> Self {
+        let wake = Wakes::default();
         Self {
-            live: live::Hub::new(&store),
+            live: live::Hub::new(&store, wake.clone()),
+            wake,
             graph: graph::GraphClient::from_config(&config),
             config: Arc::new(config),
             store,
             vault: Arc::new(vault),
-            wake: Wakes::default(),
             journal_pressure: Default::default(),
         }
     }

@@ -388,7 +388,14 @@ async fn warn(
         store::outgoing_webhooks::enqueue_delivery(&mut tx, &delivery, due).await?;
     }
     tx.commit().await?;
-    engine.wake.deliveries.notify_one();
+    engine
+        .live
+        .wake_everywhere(crate::live::Wake::Deliveries)
+        .await;
+    // The admins' banner.
+    let notice =
+        crate::live::Notice::to_workspace(&stored.workspace_id, crate::live::Topic::Numbers);
+    engine.live.publish(&engine.store, [notice]).await;
     tracing::warn!(
         phone_number_id = %phone,
         days_left = days_left(expires_at, now),

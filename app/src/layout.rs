@@ -9,6 +9,7 @@ use crate::{
         installation::installation_status,
         tokens::expiring_tokens,
     },
+    live::{Live, Topic},
     session_state::SessionState,
 };
 
@@ -20,6 +21,14 @@ pub fn Layout(children: Children) -> impl IntoView {
     // for it, and it never changes the server's markup.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    // Every signed-in page follows the live stream (banners included).
+    let live = expect_context::<Live>();
+    let state = expect_context::<SessionState>();
+    Effect::new(move |_| {
+        if state.me().is_some() {
+            live.connect();
+        }
+    });
 
     view! {
         <div class="app" data-hydrated=move || hydrated.get().to_string()>
@@ -137,15 +146,18 @@ fn ReconnectBanner() -> impl IntoView {
 #[component]
 fn TokenExpiryBanner() -> impl IntoView {
     let state = expect_context::<SessionState>();
-    // Asked again when the person or the workspace changes.
+    // Asked again when the person or the workspace changes, and when the
+    // live stream says a number changed (a warning was given).
+    let live = expect_context::<Live>();
     let expiring = Resource::new(
         move || {
-            state
+            let admin_of = state
                 .me()
                 .filter(|me| me.at_least("admin"))
-                .and_then(|me| me.current.map(|w| w.id))
+                .and_then(|me| me.current.map(|w| w.id));
+            (admin_of, live.version(Topic::Numbers))
         },
-        |workspace| async move {
+        |(workspace, _)| async move {
             match workspace {
                 Some(_) => expiring_tokens().await.unwrap_or_default(),
                 None => Vec::new(),

@@ -158,7 +158,8 @@ impl Live {
 #[cfg(not(feature = "hydrate"))]
 impl Live {
     fn schedule_flush(&self) {}
-    fn connect(&self) {}
+    /// Opens the tab's stream: in the browser only.
+    pub fn connect(&self) {}
 }
 
 #[cfg(feature = "hydrate")]
@@ -181,7 +182,7 @@ impl Live {
     /// Opens the tab's stream unless it is open or reconnecting. A stream
     /// the server refused (signed out) is opened again by the next page
     /// that asks, so signing in brings it back.
-    fn connect(&self) {
+    pub fn connect(&self) {
         use wasm_bindgen::{closure::Closure, JsCast};
         const CLOSED: u16 = 2;
         let open = self.source.with_value(|source| {
@@ -196,21 +197,23 @@ impl Live {
             return;
         };
         let live = *self;
-        let on_notice = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-            let said = event
-                .data()
-                .as_string()
-                .and_then(|data| serde_json::from_str::<Said>(&data).ok());
-            // A notice that does not read (a newer server): fetch all.
-            live.heard(said);
-        });
-        let on_resync = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |_: web_sys::MessageEvent| {
-            live.heard(None);
-        });
-        let _ = source
-            .add_event_listener_with_callback("notice", on_notice.as_ref().unchecked_ref());
-        let _ = source
-            .add_event_listener_with_callback("resync", on_resync.as_ref().unchecked_ref());
+        let on_notice =
+            Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+                let said = event
+                    .data()
+                    .as_string()
+                    .and_then(|data| serde_json::from_str::<Said>(&data).ok());
+                // A notice that does not read (a newer server): fetch all.
+                live.heard(said);
+            });
+        let on_resync =
+            Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |_: web_sys::MessageEvent| {
+                live.heard(None);
+            });
+        let _ =
+            source.add_event_listener_with_callback("notice", on_notice.as_ref().unchecked_ref());
+        let _ =
+            source.add_event_listener_with_callback("resync", on_resync.as_ref().unchecked_ref());
         // They live as long as the tab's one stream.
         on_notice.forget();
         on_resync.forget();

@@ -1,4 +1,4 @@
-import { expect, Page } from "@playwright/test";
+import { expect, APIRequestContext, Page } from "@playwright/test";
 
 // What several specs do: sign in as the owner, open the signup popup,
 // connect the demo number.
@@ -67,4 +67,24 @@ export async function ensureConnected(page: Page) {
 export async function sandboxOrigin(page: Page): Promise<string> {
   const opener = await page.locator(".demo-banner a").getAttribute("href");
   return new URL(opener!).origin;
+}
+
+/// A customer (the sandbox's phone) writes to the demo number.
+export async function customerWrites(page: Page, request: APIRequestContext, waId: string, body: string) {
+  const sandbox = await sandboxOrigin(page);
+  const state = await (await request.get(`${sandbox}/_sandbox/state`)).json();
+  const phone = state.demo.new_phone_number_id;
+  const sent = await request.post(`${sandbox}/_sandbox/customers/${waId}/messages`, {
+    data: { phone_number_id: phone, name: `Customer ${waId.slice(-4)}`, type: "text", text: { body } },
+  });
+  expect(sent.status()).toBe(200);
+  return { sandbox, phone };
+}
+
+/// What the customer's phone shows of the business's messages.
+export async function customerSees(request: APIRequestContext, sandbox: string, phone: string, waId: string): Promise<string[]> {
+  const chat = await (await request.get(`${sandbox}/_sandbox/chats/${phone}/${waId}`)).json();
+  return chat.messages
+    .filter((line: any) => line.direction === "outbound")
+    .map((line: any) => line.message.text?.body ?? line.message.interactive?.body?.text ?? "");
 }

@@ -1,28 +1,10 @@
 // Runs after onboarding.spec.ts (files run in name order): that spec
 // connects the demo number from scratch.
-import { expect, test, APIRequestContext, Page } from "@playwright/test";
-import { ensureConnected, hydrated, sandboxOrigin, signIn } from "./helpers";
+import { expect, test } from "@playwright/test";
+import { customerSees, customerWrites, ensureConnected, hydrated, sandboxOrigin, signIn } from "./helpers";
 
 // The bot answers through the outbox, and agents reply from the thread;
 // the sandbox's chat is the customer's phone.
-
-async function customerWrites(page: Page, request: APIRequestContext, waId: string, body: string) {
-  const sandbox = await sandboxOrigin(page);
-  const state = await (await request.get(`${sandbox}/_sandbox/state`)).json();
-  const phone = state.demo.new_phone_number_id;
-  const sent = await request.post(`${sandbox}/_sandbox/customers/${waId}/messages`, {
-    data: { phone_number_id: phone, name: `Customer ${waId.slice(-4)}`, type: "text", text: { body } },
-  });
-  expect(sent.status()).toBe(200);
-  return { sandbox, phone };
-}
-
-async function customerSees(request: APIRequestContext, sandbox: string, phone: string, waId: string): Promise<string[]> {
-  const chat = await (await request.get(`${sandbox}/_sandbox/chats/${phone}/${waId}`)).json();
-  return chat.messages
-    .filter((line: any) => line.direction === "outbound")
-    .map((line: any) => line.message.text?.body ?? line.message.interactive?.body?.text ?? "");
-}
 
 test("the echo bot answers, then an agent replies from the thread", async ({ page, request }) => {
   await signIn(page);

@@ -47,12 +47,9 @@ test("a WhatsApp Business app number connects without a PIN and brings its histo
   // The history arrives by webhook and shows in the thread, marked.
   await page.goto("/conversations");
   await hydrated(page);
+  // No reload: the live stream brings the imported conversations in.
   const conversation = page.locator("a.conversation", { hasText: customer });
-  await expect(async () => {
-    await page.reload();
-    await hydrated(page);
-    await expect(conversation.first()).toBeVisible({ timeout: 1_000 });
-  }).toPass({ timeout: 20_000 });
+  await expect(conversation.first()).toBeVisible({ timeout: 20_000 });
   await conversation.first().click();
   const imported = page.locator('.bubble[data-origin="history"]');
   await expect(imported).toHaveCount(6);

@@ -149,7 +149,10 @@ impl Application {
         let closing = watch::channel(false).0;
         Ok(Self {
             router: router(engine.clone(), local)
-                .merge(crate::live_routes::routes(engine.clone(), closing.subscribe()))
+                .merge(crate::live_routes::routes(
+                    engine.clone(),
+                    closing.subscribe(),
+                ))
                 .merge(webhook_routes::routes(engine.clone(), runtime.journal()))
                 .merge(app::media::routes(engine.clone()))
                 .merge(app::exports::routes(engine.clone()))

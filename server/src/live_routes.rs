@@ -114,9 +114,15 @@ async fn open(State(state): State<LiveState>, headers: HeaderMap) -> Response {
         let event = open.next_event().await?;
         Some((Ok::<_, Infallible>(event), open))
     });
-    Sse::new(events)
+    let mut response = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
-        .into_response()
+        .into_response();
+    // Proxies that buffer responses (nginx) would hold the notices back.
+    response.headers_mut().insert(
+        "x-accel-buffering",
+        axum::http::HeaderValue::from_static("no"),
+    );
+    response
 }
 
 /// Lowers the open-streams gauge when a stream ends, however it ends.

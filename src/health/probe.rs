@@ -158,7 +158,7 @@ async fn lift(
             .store
             .release_held(&number.waba_id, super::gates::REFUSAL_PREFIX, now)
             .await?;
-        engine.wake.outbox.notify_one();
+        engine.live.wake_everywhere(crate::live::Wake::Outbox).await;
     }
     Ok(lifted)
 }
@@ -194,7 +194,7 @@ async fn resume(engine: &Engine, number: &NumberRow, now: i64) -> Result<bool, s
                 now,
             )
             .await?;
-        engine.wake.outbox.notify_one();
+        engine.live.wake_everywhere(crate::live::Wake::Outbox).await;
     }
     Ok(resumed)
 }
@@ -261,7 +261,7 @@ async fn reconnected(engine: &Engine, number: &NumberRow) -> Result<bool, store:
                 now,
             )
             .await?;
-        engine.wake.outbox.notify_one();
+        engine.live.wake_everywhere(crate::live::Wake::Outbox).await;
     }
     Ok(resumed)
 }

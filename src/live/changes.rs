@@ -37,7 +37,9 @@ fn notices_of_op(op: &Op) -> Vec<Notice> {
             phone_number_id,
             ..
         } => vec![Notice::conversation(workspace_id, phone_number_id)],
-        Op::HistoryChunk { number, .. } | Op::Echo { number, .. } | Op::SavedNames { number, .. } => {
+        Op::HistoryChunk { number, .. }
+        | Op::Echo { number, .. }
+        | Op::SavedNames { number, .. } => {
             vec![
                 Notice::conversation(&number.workspace_id, &number.phone_number_id),
                 // The onboarding page counts what was imported.
@@ -45,7 +47,10 @@ fn notices_of_op(op: &Op) -> Vec<Notice> {
             ]
         }
         Op::HistoryDeclined { number } => {
-            vec![Notice::to_workspace(&number.workspace_id, Topic::Onboarding)]
+            vec![Notice::to_workspace(
+                &number.workspace_id,
+                Topic::Onboarding,
+            )]
         }
         Op::NumberErrors { workspace_id, .. } => {
             vec![Notice::to_workspace(workspace_id, Topic::Numbers)]
@@ -91,7 +96,10 @@ mod tests {
             display_phone_number: "15550001111".into(),
             rating: "GREEN".into(),
         };
-        let events = vec![(1, vec![quality("waba-1"), quality("waba-1")]), (2, vec![quality("waba-2")])];
+        let events = vec![
+            (1, vec![quality("waba-1"), quality("waba-1")]),
+            (2, vec![quality("waba-2")]),
+        ];
         let notices = notices_of(&events);
         assert_eq!(
             notices,
@@ -100,7 +108,9 @@ mod tests {
                 Notice::to_waba("waba-2", Topic::Numbers)
             ]
         );
-        assert!(notices.iter().all(|n| matches!(n.audience, Audience::Waba(_))));
+        assert!(notices
+            .iter()
+            .all(|n| matches!(n.audience, Audience::Waba(_))));
     }
 
     #[test]

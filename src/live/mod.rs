@@ -69,7 +69,10 @@ impl Notice {
         }
     }
 
-    pub fn conversation(workspace_id: impl Into<String>, phone_number_id: impl Into<String>) -> Self {
+    pub fn conversation(
+        workspace_id: impl Into<String>,
+        phone_number_id: impl Into<String>,
+    ) -> Self {
         Self {
             phone_number_id: Some(phone_number_id.into()),
             ..Self::to_workspace(workspace_id, Topic::Conversations)
@@ -97,19 +100,49 @@ pub enum Delivery {
 /// How many deliveries wait for a slow stream before it is told to resync.
 const BACKLOG: usize = 1024;
 
+/// A worker another instance may have to wake: work was queued that the
+/// instance holding it (a number's sender lease, say) should start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Wake {
+    Outbox,
+    Deliveries,
+    Onboarding,
+}
+
 /// The process's fan-out of notices. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Hub {
     local: broadcast::Sender<Delivery>,
     relay: relay::Relay,
+    /// This process's workers, woken by other instances' [`Wake`]s.
+    wakes: crate::Wakes,
 }
 
 impl Hub {
-    pub fn new(store: &Store) -> Self {
+    pub fn new(store: &Store, wakes: crate::Wakes) -> Self {
         Self {
             local: broadcast::channel(BACKLOG).0,
             relay: relay::Relay::for_store(store),
+            wakes,
         }
+    }
+
+    /// Wakes `worker` here and, on Postgres, in every other instance.
+    pub async fn wake_everywhere(&self, worker: Wake) {
+        self.wake_here(worker);
+        if let Err(error) = self.relay.send_wake(worker).await {
+            tracing::warn!(%error, "cannot wake the other instances");
+        }
+    }
+
+    fn wake_here(&self, worker: Wake) {
+        let notify = match worker {
+            Wake::Outbox => &self.wakes.outbox,
+            Wake::Deliveries => &self.wakes.deliveries,
+            Wake::Onboarding => &self.wakes.onboarding,
+        };
+        notify.notify_one();
     }
 
     /// Every delivery from now on.

@@ -4,6 +4,10 @@
 //! one `LISTEN` connection that hands what it hears to its own hub (its
 //! own notices included, so there is one path for all).
 //!
+//! Workers' wake-ups cross instances the same way, on their own channel:
+//! the instance holding a number's sender lease starts a reply another
+//! instance queued at once, not at its next poll.
+//!
 //! `NOTIFY` is transient: while the listening connection is down, notices
 //! are lost. When it comes back, every stream is told to resync.
 
@@ -17,6 +21,8 @@ use crate::{store::Store, worker::Stop};
 
 /// The Postgres channel notices travel on.
 pub const CHANNEL: &str = "switchboard_live";
+/// The Postgres channel workers' wake-ups travel on.
+pub const WAKE_CHANNEL: &str = "switchboard_wake";
 
 /// Postgres refuses a payload of 8,000 bytes or more; notices are packed
 /// into payloads well below that.
@@ -62,6 +68,21 @@ impl Relay {
                 Ok(())
             }
         }
+    }
+}
+
+impl Relay {
+    pub(super) async fn send_wake(&self, worker: super::Wake) -> Result<(), sqlx::Error> {
+        let Self::Postgres(pool) = self else {
+            return Ok(());
+        };
+        let payload = serde_json::to_string(&worker).expect("a wake serialises");
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(WAKE_CHANNEL)
+            .bind(payload)
+            .execute(pool)
+            .await?;
+        Ok(())
     }
 }
 
@@ -111,6 +132,12 @@ pub async fn listen(hub: Hub, mut stop: Stop) {
                 () = stop.stopped() => return,
             };
             match next {
+                Ok(Some(notification)) if notification.channel() == WAKE_CHANNEL => {
+                    match serde_json::from_str(notification.payload()) {
+                        Ok(worker) => hub.wake_here(worker),
+                        Err(error) => tracing::warn!(%error, "a wake-up that does not read"),
+                    }
+                }
                 Ok(Some(notification)) => deliver_payload(&hub, notification.payload()),
                 // The connection dropped: listen again, then resync.
                 Ok(None) => break,
@@ -125,7 +152,7 @@ pub async fn listen(hub: Hub, mut stop: Stop) {
 
 async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
+    listener.listen_all([CHANNEL, WAKE_CHANNEL]).await?;
     Ok(listener)
 }
 

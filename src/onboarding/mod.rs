@@ -290,7 +290,10 @@ async fn keep_grant(
             now,
         )
         .await?;
-    engine.wake.onboarding.notify_one();
+    engine
+        .live
+        .wake_everywhere(crate::live::Wake::Onboarding)
+        .await;
     Ok(Some(grant.access_token))
 }
 
@@ -336,7 +339,10 @@ pub async fn submit_signup(
             now_millis(),
         )
         .await?;
-    engine.wake.onboarding.notify_one();
+    engine
+        .live
+        .wake_everywhere(crate::live::Wake::Onboarding)
+        .await;
     progress_of(engine, &run.id).await
 }
 
@@ -360,7 +366,10 @@ pub async fn submit_pin(
         ));
     }
     steps::register(engine, &run, pin).await?;
-    engine.wake.onboarding.notify_one();
+    engine
+        .live
+        .wake_everywhere(crate::live::Wake::Onboarding)
+        .await;
     progress_of(engine, id).await
 }
 
@@ -402,7 +411,10 @@ pub async fn choose_number(
             "this connection is no longer waiting for a choice",
         ));
     }
-    engine.wake.onboarding.notify_one();
+    engine
+        .live
+        .wake_everywhere(crate::live::Wake::Onboarding)
+        .await;
     progress_of(engine, id).await
 }
 
@@ -426,7 +438,10 @@ pub async fn retry(engine: &Engine, caller: &Caller, id: &str) -> Result<Progres
             .store
             .set_onboarding_state(&run.id, run.step, run.step, state, None, now_millis())
             .await?;
-        engine.wake.onboarding.notify_one();
+        engine
+            .live
+            .wake_everywhere(crate::live::Wake::Onboarding)
+            .await;
     }
     progress_of(engine, id).await
 }

@@ -365,7 +365,10 @@ pub async fn finish(
             FINISH_ONLY_WABA
         };
         find_assets(engine, &run, event, &token).await?;
-        engine.wake.onboarding.notify_one();
+        engine
+            .live
+            .wake_everywhere(crate::live::Wake::Onboarding)
+            .await;
     }
     Ok(run.id)
 }

@@ -549,7 +549,7 @@ async fn details(engine: &Engine, run: &OnboardingRow) -> Result<Outcome, store:
         .store
         .default_bot_to_echo(&run.workspace_id, now_millis())
         .await?;
-    engine.wake.outbox.notify_one();
+    engine.live.wake_everywhere(crate::live::Wake::Outbox).await;
     pipeline::route_waiting_events(&engine.store, &phone).await?;
     let actor = match &run.started_by {
         Some(user) => engine

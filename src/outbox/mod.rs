@@ -187,7 +187,7 @@ pub async fn queue(
         )
         .await?;
     if queued.1 {
-        engine.wake.outbox.notify_one();
+        engine.live.wake_everywhere(crate::live::Wake::Outbox).await;
         let notice = crate::live::Notice::conversation(workspace_id, &message.phone_number_id);
         engine.live.publish(&engine.store, [notice]).await;
         audit::record(

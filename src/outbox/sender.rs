@@ -26,8 +26,8 @@ use super::{
 };
 use crate::{
     contacts::{self, Address},
-    live::Notice,
     health::{self, SendKind},
+    live::Notice,
     numbers,
     secret::Secret,
     store::{

@@ -223,7 +223,10 @@ pub async fn redeliver(engine: &Engine, caller: &Caller, delivery_id: i64) -> Re
     {
         return Err(Error::NotFound);
     }
-    engine.wake.deliveries.notify_one();
+    engine
+        .live
+        .wake_everywhere(crate::live::Wake::Deliveries)
+        .await;
     audit::record_by(
         &engine.store,
         caller,

@@ -343,10 +343,10 @@ impl worker::Work for PipelineWorker {
                     .map_or(0, |at| (now_millis() - at).max(0));
                 let applied = &processed.applied;
                 if applied.replies_queued > 0 {
-                    engine.wake.outbox.notify_one();
+                    engine.live.wake_everywhere(live::Wake::Outbox).await;
                 }
                 if applied.deliveries_queued > 0 {
-                    engine.wake.deliveries.notify_one();
+                    engine.live.wake_everywhere(live::Wake::Deliveries).await;
                 }
                 if applied.media_queued > 0 {
                     engine.wake.media.notify_one();

@@ -56,7 +56,8 @@ pub fn Conversations() -> impl IntoView {
         async move { list_conversations((!search.trim().is_empty()).then_some(search)).await }
     });
     // Only notices for the selected thread's number fetch it again.
-    let thread_version = Memo::new(move |_| selected().map(|(number, _)| live.number_version(&number)));
+    let thread_version =
+        Memo::new(move |_| selected().map(|(number, _)| live.number_version(&number)));
     // Read in the browser only: it refreshes there, and on the server
     // several components reading it while it resolves deadlocked the
     // render's reactive graph across worker threads (every later request

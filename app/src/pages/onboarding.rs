@@ -471,7 +471,12 @@ fn step_mark(state: &str) -> &'static str {
 fn Numbers(connection: Connection) -> impl IntoView {
     let live = use_live();
     let numbers = Resource::new(
-        move || (connection.numbers_version.get(), live.version(Topic::Numbers)),
+        move || {
+            (
+                connection.numbers_version.get(),
+                live.version(Topic::Numbers),
+            )
+        },
         |_| list_numbers(),
     );
     view! {

@@ -8,6 +8,7 @@ mod identity;
 mod integration;
 mod integration_reads;
 mod lifecycle;
+mod live;
 mod media;
 mod observability;
 mod onboarding_redirect;
