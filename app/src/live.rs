@@ -245,6 +245,7 @@ pub fn use_live() -> Live {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "ssr")]
     #[test]
     fn every_topic_the_server_names_reads_here() {
         for topic in [
