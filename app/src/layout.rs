@@ -5,7 +5,7 @@ use leptos_router::{components::A, hooks::use_navigate};
 
 use crate::{
     api::{
-        account::{SignOut, SwitchWorkspace},
+        account::{welcome, SignOut, SwitchWorkspace},
         installation::installation_status,
         tokens::expiring_tokens,
     },
@@ -106,13 +106,30 @@ fn DemoBanner() -> impl IntoView {
 #[component]
 fn ReconnectBanner() -> impl IntoView {
     let state = expect_context::<SessionState>();
+    // Read again when the live stream says a number changed. Its own read,
+    // not the session's: reading the session again re-renders the page.
+    let live = expect_context::<Live>();
+    let since_loaded = Resource::new(
+        move || {
+            let workspace = state.me().and_then(|me| me.current.map(|w| w.id));
+            (workspace, live.version(Topic::Numbers))
+        },
+        |(_, version)| async move {
+            match version {
+                0 => None,
+                _ => welcome().await.ok(),
+            }
+        },
+    );
     // The onboarding page lists the numbers with their own Reconnect.
     let location = leptos_router::hooks::use_location();
     view! {
         <Transition>
             {move || {
-                state
-                    .welcome()
+                since_loaded
+                    .get()
+                    .flatten()
+                    .or_else(|| state.welcome())
                     .filter(|_| location.pathname.get() != "/onboarding")
                     .map(|w| w.reconnect_needed)
                     .filter(|numbers| !numbers.is_empty())

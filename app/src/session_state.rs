@@ -1,14 +1,9 @@
 //! Who is signed in, shared by the layout and the pages, refreshed after
-//! anything that changes it (sign-in, sign-out, switching workspace) and
-//! when the live stream says a membership or a number changed (the header's
-//! role, the reconnect banner).
+//! anything that changes it (sign-in, sign-out, switching workspace).
 
 use leptos::prelude::*;
 
-use crate::{
-    api::account::{welcome, Me, WelcomeView},
-    live::{Live, Topic},
-};
+use crate::api::account::{welcome, Me, WelcomeView};
 
 #[derive(Clone, Copy)]
 pub struct SessionState {
@@ -19,19 +14,10 @@ pub struct SessionState {
 impl SessionState {
     pub fn provide() -> Self {
         let version = RwSignal::new(0);
-        let live = expect_context::<Live>();
         // Blocking: the page waits for it on the server, so a redirect to sign-in
         // is a real 302 and the header renders with the person in it.
-        let resource = Resource::new_blocking(
-            move || {
-                (
-                    version.get(),
-                    live.version(Topic::Members),
-                    live.version(Topic::Numbers),
-                )
-            },
-            |_| async { welcome().await.ok() },
-        );
+        let resource =
+            Resource::new_blocking(move || version.get(), |_| async { welcome().await.ok() });
         let state = Self { version, resource };
         provide_context(state);
         state
