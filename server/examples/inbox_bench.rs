@@ -85,6 +85,9 @@ impl Lcg {
     }
 }
 
+/// The text searched for in the `n`th sample.
+type SearchTerm<'a> = Box<dyn Fn(usize) -> String + 'a>;
+
 /// A seeded customer.
 struct Customer {
     contact_id: String,
@@ -526,7 +529,7 @@ async fn run(backend: &str, conversation_count: usize, message_count: usize) {
         .map(|_| &customers[rng.below(customers.len() as u64) as usize])
         .collect();
     let with_username: Vec<&Customer> = customers.iter().filter(|c| c.username.is_some()).collect();
-    let searches: [(&str, Box<dyn Fn(usize) -> String>); 3] = [
+    let searches: [(&str, SearchTerm); 3] = [
         (
             "search by name (the page)",
             Box::new(|i| picks[i].name.to_uppercase()),
