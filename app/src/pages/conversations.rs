@@ -106,10 +106,13 @@ pub fn Conversations() -> impl IntoView {
     });
     let newest_page = move || thread.get().and_then(Result::ok).flatten();
     let older = RwSignal::new(None::<OlderPages>);
-    // Another thread opens at its newest page.
+    // Whether the lines are scrolled to the newest (see below).
+    let at_bottom = StoredValue::new(true);
+    // Another thread opens at its newest page, scrolled to the end.
     Effect::new(move |_| {
         let _ = selected();
         older.set(None);
+        at_bottom.set_value(true);
     });
     // Each newest page read joins the lines held, or they are dropped.
     Effect::new(move |_| {
@@ -222,7 +225,6 @@ pub fn Conversations() -> impl IntoView {
     // Newest at the bottom: a thread opens scrolled to its end, and stays
     // there as lines arrive if it was there; older lines going in above
     // leave the lines in view where they were.
-    let at_bottom = StoredValue::new(true);
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         let count = shown().len();
