@@ -39,3 +39,13 @@ FROM (
     WINDOW conversation AS (PARTITION BY workspace_id, phone_number_id, contact_id)
 ) AS latest
 WHERE newest = 1;
+
+-- The search box looks through a workspace's contacts: their profile name,
+-- username and BSUID in lower case, in one column (joined by a character
+-- nobody types) so that a search is one LIKE per contact, kept by the
+-- database whoever writes the contact. (A scan of the contacts reads it;
+-- pg_trgm would index it, but is left out so that a Postgres without the
+-- contrib extensions still runs Switchboard.)
+ALTER TABLE contacts ADD COLUMN search_text TEXT GENERATED ALWAYS AS (
+    lower(coalesce(profile_name, '') || chr(31) || coalesce(username, '') || chr(31) || coalesce(bsuid, ''))
+) STORED;

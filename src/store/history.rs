@@ -88,7 +88,9 @@ fn like_patterns(search: Option<&str>) -> (String, String) {
         return (String::new(), String::new());
     };
     let mut text = String::from("%");
-    for c in search.to_lowercase().chars() {
+    // Control characters never match: the stored search text joins its
+    // fields with one.
+    for c in search.to_lowercase().chars().filter(|c| !c.is_control()) {
         if matches!(c, '%' | '_' | '!') {
             text.push('!');
         }
@@ -128,28 +130,48 @@ impl Store {
             ),
             None => (i64::MAX, "", ""),
         };
+        // The search looks through the workspace's contacts first (one LIKE
+        // on their lower-case names, usernames and BSUIDs, and their phone
+        // when the search reads as one), then pages their conversations.
+        let search = match (text.is_empty(), digits.is_empty()) {
+            (true, _) => "",
+            (false, true) => {
+                "AND s.contact_id IN (SELECT id FROM contacts
+                     WHERE workspace_id = $1 AND search_text LIKE $6 ESCAPE '!')"
+            }
+            (false, false) => {
+                "AND s.contact_id IN (SELECT id FROM contacts
+                     WHERE workspace_id = $1 AND (search_text LIKE $6 ESCAPE '!' OR phone LIKE $7))"
+            }
+        };
+        // `last_at <= $2` repeats the keyset's first column alone so that a
+        // deep page starts at its place in the index instead of filtering
+        // every conversation before it.
+        let sql = format!(
+            "SELECT s.phone_number_id, c.id, c.workspace_id, c.scope, c.bsuid, c.phone, c.username,
+                    c.parent_bsuid, c.profile_name, c.merged_into, c.saved_name,
+                    s.messages, s.last_at, s.last_summary, s.last_direction, s.unread, s.window_ends_at
+             FROM conversation_summaries s JOIN contacts c ON c.id = s.contact_id
+             WHERE s.workspace_id = $1
+               AND s.last_at <= $2
+               AND (s.last_at < $2 OR (s.last_at = $2 AND (s.phone_number_id > $3
+                    OR (s.phone_number_id = $3 AND s.contact_id > $4))))
+               {search}
+             ORDER BY s.last_at DESC, s.phone_number_id, s.contact_id LIMIT $5"
+        );
         Ok(with_pool!(self, pool => {
-            // `last_at <= $2` repeats the keyset's first column alone so
-            // that a deep page starts at its place in the index instead of
-            // filtering every conversation before it.
-            sqlx::query_as(
-                "SELECT s.phone_number_id, c.id, c.workspace_id, c.scope, c.bsuid, c.phone, c.username,
-                        c.parent_bsuid, c.profile_name, c.merged_into, c.saved_name,
-                        s.messages, s.last_at, s.last_summary, s.last_direction, s.unread, s.window_ends_at
-                 FROM conversation_summaries s JOIN contacts c ON c.id = s.contact_id
-                 WHERE s.workspace_id = $1
-                   AND s.last_at <= $2
-                   AND (s.last_at < $2 OR (s.last_at = $2 AND (s.phone_number_id > $3
-                        OR (s.phone_number_id = $3 AND s.contact_id > $4))))
-                   AND ($6 = '' OR LOWER(COALESCE(c.profile_name, '')) LIKE $6 ESCAPE '!'
-                        OR LOWER(COALESCE(c.username, '')) LIKE $6 ESCAPE '!'
-                        OR LOWER(COALESCE(c.bsuid, '')) LIKE $6 ESCAPE '!'
-                        OR ($7 <> '' AND COALESCE(c.phone, '') LIKE $7))
-                 ORDER BY s.last_at DESC, s.phone_number_id, s.contact_id LIMIT $5",
-            )
-            .bind(workspace_id).bind(last_at).bind(phone).bind(customer).bind(limit)
-            .bind(&text).bind(&digits)
-            .fetch_all(pool).await?
+            let mut query = sqlx::query_as(&sql)
+                .bind(workspace_id).bind(last_at).bind(phone).bind(customer).bind(limit);
+            if !text.is_empty() {
+                query = query.bind(&text);
+            }
+            if !digits.is_empty() {
+                query = query.bind(&digits);
+            }
+            // A search is planned for its own pattern each time: a plan
+            // made once for any pattern walked every conversation on
+            // Postgres (130 ms instead of 5 ms on 20,000 contacts).
+            query.persistent(text.is_empty()).fetch_all(pool).await?
         }))
     }
 

@@ -115,14 +115,21 @@ impl Store {
         contact_id: &ContactId,
         seen: MessageKey,
     ) -> Result<bool> {
+        const WHERE: &str =
+            "WHERE workspace_id = $1 AND phone_number_id = $2 AND contact_id = $3 AND unread > 0
+             AND (last_at < $4 OR (last_at = $4 AND last_message_id <= $5))";
+        // Looked at before it is written: an open thread is read every two
+        // seconds, and on SQLite even an UPDATE that changes nothing would
+        // wait its turn for the one writer.
+        let select = format!("SELECT COUNT(*) FROM conversation_summaries {WHERE}");
+        let update = format!("UPDATE conversation_summaries SET unread = 0 {WHERE}");
         Ok(with_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE conversation_summaries SET unread = 0
-                 WHERE workspace_id = $1 AND phone_number_id = $2 AND contact_id = $3 AND unread > 0
-                   AND (last_at < $4 OR (last_at = $4 AND last_message_id <= $5))",
-            )
-            .bind(workspace_id).bind(phone_number_id).bind(contact_id).bind(seen.sent_at).bind(seen.id)
-            .execute(pool).await?.rows_affected() == 1
+            let unread: i64 = sqlx::query_scalar(&select)
+                .bind(workspace_id).bind(phone_number_id).bind(contact_id).bind(seen.sent_at).bind(seen.id)
+                .fetch_one(pool).await?;
+            unread > 0 && sqlx::query(&update)
+                .bind(workspace_id).bind(phone_number_id).bind(contact_id).bind(seen.sent_at).bind(seen.id)
+                .execute(pool).await?.rows_affected() == 1
         }))
     }
 }
