@@ -217,8 +217,7 @@ pub(crate) async fn update(tx: &mut Tx<'_>, contact: &ContactRow, now: i64) -> R
 }
 
 /// `from` proved to be `into`: its messages, queued sends and ids move
-/// there (its conversations' summaries fold into `into`'s), and it points
-/// there for whoever still holds its id.
+/// there, and it points there for whoever still holds its id.
 pub(crate) async fn merge(
     tx: &mut Tx<'_>,
     from: &ContactId,
@@ -236,7 +235,7 @@ pub(crate) async fn merge(
         sqlx::query("UPDATE contacts SET merged_into = $2, updated_at = $3 WHERE id = $1 OR merged_into = $1")
             .bind(from).bind(into).bind(now).execute(&mut *conn).await?;
     });
-    super::summaries::merge(tx, from, into).await
+    Ok(())
 }
 
 impl Store {
