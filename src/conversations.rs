@@ -24,15 +24,25 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// One conversation: its customer and its lines, oldest first.
+/// Lines of a thread per page: the newest page first, older ones on
+/// request.
+pub const THREAD_PAGE: i64 = 50;
+
+/// A page of one conversation: its customer and its lines, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Thread {
     pub contact: ContactRow,
     pub lines: Vec<ThreadLine>,
+    /// The cursor of the page before this one (older lines); `None` when
+    /// this page starts the thread.
+    pub older: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadLine {
+    /// The stored message's place in the thread, with `sent_at` (row id);
+    /// `None` for a message not sent yet.
+    pub id: Option<i64>,
     /// Empty for a message not sent yet.
     pub wamid: String,
     pub direction: String,
@@ -93,15 +103,20 @@ pub async fn contact_of(
     Ok(contacts::find(store, &number, customer).await?)
 }
 
-/// A thread of the caller's workspace; another workspace's number or
-/// customer is not found.
+/// A page of a thread of the caller's workspace: the newest
+/// [`THREAD_PAGE`] lines before `before` (a cursor from [`Thread::older`]),
+/// or the newest ones with what is still in the outbox when `None`.
+/// Reading the newest page marks the conversation read. Another
+/// workspace's number or customer is not found.
 pub async fn thread(
     store: &Store,
     caller: &Caller,
     phone_number_id: &str,
     customer: &str,
+    before: Option<&str>,
 ) -> Result<Thread, Error> {
     caller.require(Role::Viewer)?;
+    let before: Option<MessageKey> = before.map(decode_cursor).transpose()?;
     let number = store
         .number(&phone_number_id.into())
         .await?
@@ -116,17 +131,43 @@ pub async fn thread(
                 return Ok(Thread {
                     contact: ContactRow::unsaved(&number, address),
                     lines: Vec::new(),
+                    older: None,
                 })
             }
             _ => return Err(Error::NotFound),
         },
     };
-    let lines = store
-        .thread(&caller.workspace.id, phone_number_id, &contact.id)
+    let workspace_id = &caller.workspace.id;
+    let mut lines = store
+        .thread_page(
+            workspace_id,
+            phone_number_id,
+            &contact.id,
+            THREAD_PAGE + 1,
+            before,
+        )
         .await?;
-    let mut files: std::collections::HashMap<String, ThreadMedia> = store
-        .media_of_thread(&caller.workspace.id, phone_number_id, &contact.id)
-        .await?
+    let older = next_cursor(&mut lines, THREAD_PAGE, |last| MessageKey {
+        sent_at: last.sent_at,
+        id: last.id,
+    });
+    // Oldest first, as the thread reads.
+    lines.reverse();
+    let mut files: std::collections::HashMap<String, ThreadMedia> =
+        match (lines.first(), lines.last()) {
+            (Some(oldest), Some(newest)) => {
+                store
+                    .media_between(
+                        workspace_id,
+                        phone_number_id,
+                        &contact.id,
+                        oldest.sent_at,
+                        newest.sent_at,
+                    )
+                    .await?
+            }
+            _ => Vec::new(),
+        }
         .into_iter()
         .map(|m| {
             let file = ThreadMedia {
@@ -138,9 +179,14 @@ pub async fn thread(
             (m.wamid, file)
         })
         .collect();
+    let newest_seen = lines.last().map(|line| MessageKey {
+        sent_at: line.sent_at,
+        id: line.id,
+    });
     let mut thread: Vec<ThreadLine> = lines
         .into_iter()
         .map(|line| ThreadLine {
+            id: Some(line.id),
             media: files.remove(&line.wamid),
             wamid: line.wamid,
             direction: line.direction,
@@ -153,32 +199,83 @@ pub async fn thread(
             error: error_text(line.error_code, line.error_title),
         })
         .collect();
-    // What is still in the outbox shows after what was sent.
-    for entry in store
-        .unsent_for(&caller.workspace.id, phone_number_id, &contact.id)
-        .await?
-    {
-        let summary = serde_json::from_str::<Content>(&entry.content)
-            .map(|c| c.summary())
-            .unwrap_or_else(|_| format!("[{}]", entry.kind));
-        thread.push(ThreadLine {
-            wamid: String::new(),
-            direction: "outbound".into(),
-            origin: None,
-            kind: entry.kind.clone(),
-            error_code: entry.error_code,
-            summary,
-            sent_at: entry.created_at,
-            status: Some(entry.state.to_string()),
-            error: error_text(entry.error_code, entry.error_title),
-            media: None,
-        });
+    if before.is_none() {
+        // Someone in the workspace sees the newest messages now.
+        if let Some(seen) = newest_seen {
+            store
+                .mark_read(workspace_id, phone_number_id, &contact.id, seen)
+                .await?;
+        }
+        // What is still in the outbox shows after what was sent.
+        for entry in store
+            .unsent_for(workspace_id, phone_number_id, &contact.id)
+            .await?
+        {
+            let summary = serde_json::from_str::<Content>(&entry.content)
+                .map(|c| c.summary())
+                .unwrap_or_else(|_| format!("[{}]", entry.kind));
+            thread.push(ThreadLine {
+                id: None,
+                wamid: String::new(),
+                direction: "outbound".into(),
+                origin: None,
+                kind: entry.kind.clone(),
+                error_code: entry.error_code,
+                summary,
+                sent_at: entry.created_at,
+                status: Some(entry.state.to_string()),
+                error: error_text(entry.error_code, entry.error_title),
+                media: None,
+            });
+        }
+        // Stable: lines of one millisecond keep their order.
+        thread.sort_by_key(|line| line.sent_at);
     }
-    thread.sort_by_key(|line| line.sent_at);
     Ok(Thread {
         contact,
         lines: thread,
+        older,
     })
+}
+
+/// Marks a conversation of the workspace read for its people (the
+/// integration API's `markConversationRead`): its contact. Another
+/// workspace's number, or a customer with no conversation, is not found.
+pub async fn mark_read(
+    store: &Store,
+    workspace_id: &str,
+    phone_number_id: &str,
+    customer: &str,
+) -> Result<ContactRow, Error> {
+    check_conversation_path(phone_number_id, customer)?;
+    let contact = contact_of(store, workspace_id, phone_number_id, customer)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let everything = MessageKey {
+        sent_at: i64::MAX,
+        id: i64::MAX,
+    };
+    store
+        .mark_read(workspace_id, phone_number_id, &contact.id, everything)
+        .await?;
+    Ok(contact)
+}
+
+/// Refuses a number or customer that cannot be one by shape, as the API
+/// document states (an unknown but well-formed one is simply not there).
+fn check_conversation_path(phone_number_id: &str, customer: &str) -> Result<(), Error> {
+    if !(1..=32).contains(&phone_number_id.len())
+        || !phone_number_id.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(Error::invalid(
+            "phone_number_id",
+            "Meta's id of a number is digits",
+        ));
+    }
+    if CustomerRef::parse(customer).is_none() {
+        return Err(Error::invalid("customer", CustomerRef::EXPECTED));
+    }
+    Ok(())
 }
 
 /// A page of a workspace's conversations, the most recently active first.
@@ -213,19 +310,9 @@ pub async fn messages_page(
 ) -> Result<(Option<ContactRow>, Page<MessageRecord>), Error> {
     let limit = page_size(limit)?;
     let before: Option<MessageKey> = cursor.map(decode_cursor).transpose()?;
-    // Refused by shape first, as the API document states: an unknown but
-    // well-formed number or customer is an empty page.
-    if !(1..=32).contains(&phone_number_id.len())
-        || !phone_number_id.bytes().all(|b| b.is_ascii_digit())
-    {
-        return Err(Error::invalid(
-            "phone_number_id",
-            "Meta's id of a number is digits",
-        ));
-    }
-    if CustomerRef::parse(customer).is_none() {
-        return Err(Error::invalid("customer", CustomerRef::EXPECTED));
-    }
+    // Refused by shape first: an unknown but well-formed number or
+    // customer is an empty page.
+    check_conversation_path(phone_number_id, customer)?;
     let Some(contact) = contact_of(store, workspace_id, phone_number_id, customer).await? else {
         let none = Page {
             items: Vec::new(),

@@ -150,8 +150,9 @@ pub async fn workspace_with_number(store: &Store, phone_number_id: &str, waba_id
     workspace.into_string()
 }
 
-/// The thread of a number with `customer` (a phone, a BSUID or a contact
-/// id); empty while no message has made the customer known.
+/// The whole thread of a number with `customer` (a phone, a BSUID or a
+/// contact id), oldest first; empty while no message has made the
+/// customer known.
 pub async fn thread_with(
     store: &Store,
     workspace_id: &str,
@@ -161,12 +162,26 @@ pub async fn thread_with(
     let contact = crate::conversations::contact_of(store, workspace_id, phone_number_id, customer)
         .await
         .expect("the contact is readable");
-    match contact {
-        Some(contact) => store
-            .thread(workspace_id, phone_number_id, &contact.id)
+    let Some(contact) = contact else {
+        return Vec::new();
+    };
+    // Every page, newest first, then the whole thread oldest first.
+    let mut lines: Vec<crate::store::ThreadMessage> = Vec::new();
+    loop {
+        let before = lines.last().map(|line| crate::store::MessageKey {
+            sent_at: line.sent_at,
+            id: line.id,
+        });
+        let page = store
+            .thread_page(workspace_id, phone_number_id, &contact.id, 100, before)
             .await
-            .expect("the thread is readable"),
-        None => Vec::new(),
+            .expect("the thread is readable");
+        let done = page.len() < 100;
+        lines.extend(page);
+        if done {
+            lines.reverse();
+            return lines;
+        }
     }
 }
 

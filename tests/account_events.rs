@@ -195,6 +195,7 @@ async fn a_restriction_on_replies_holds_the_bot_until_it_ends(backend: TestBacke
         &env.caller,
         &phone,
         contact.id.as_str(),
+        None,
     )
     .await
     .unwrap();

@@ -106,15 +106,32 @@ async fn count(env: &Env, action: &str) -> usize {
         .count()
 }
 
-/// The lines of the thread with `customer`: (origin, inbound).
+/// The lines of the thread with `customer`, every page of it, oldest
+/// first: (origin, inbound).
 async fn thread(env: &Env, phone: &str, customer: &str) -> Vec<(Option<MessageOrigin>, bool)> {
-    switchboard::conversations::thread(&env.engine.store, &env.caller, phone, customer)
+    let mut lines = Vec::new();
+    let mut before = None;
+    loop {
+        let page = switchboard::conversations::thread(
+            &env.engine.store,
+            &env.caller,
+            phone,
+            customer,
+            before.as_deref(),
+        )
         .await
-        .unwrap()
-        .lines
-        .into_iter()
-        .map(|line| (line.origin, line.direction == "inbound"))
-        .collect()
+        .unwrap();
+        let page_lines: Vec<_> = page
+            .lines
+            .into_iter()
+            .map(|line| (line.origin, line.direction == "inbound"))
+            .collect();
+        lines.splice(0..0, page_lines);
+        match page.older {
+            Some(older) => before = Some(older),
+            None => return lines,
+        }
+    }
 }
 
 async fn a_business_app_number_connects_without_register_and_its_history_lands_once(
@@ -170,6 +187,18 @@ async fn a_business_app_number_connects_without_register_and_its_history_lands_o
             .unwrap(),
         total,
         "every message once, duplicates and all"
+    );
+    // Every imported thread is listed, none of them unread.
+    let list = env
+        .engine
+        .store
+        .conversations(&env.caller.workspace.id, 100, None, None)
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 30);
+    assert!(
+        list.iter().all(|c| c.messages == 100 && c.unread == 0),
+        "{list:?}"
     );
     // Imported, both ways, never answered.
     let customer = app["customers"][0].as_str().unwrap();

@@ -161,6 +161,7 @@ async fn a_username_customer_is_answered_by_bsuid_until_they_share_their_phone(
         &env.caller,
         &phone,
         contact.id.as_str(),
+        None,
     )
     .await
     .unwrap();
@@ -328,9 +329,10 @@ async fn authentication_templates_need_the_phone(backend: TestBackend) {
     })
     .await;
     env.drain().await;
-    let thread = switchboard::conversations::thread(&env.engine.store, &env.caller, &phone, &bsuid)
-        .await
-        .unwrap();
+    let thread =
+        switchboard::conversations::thread(&env.engine.store, &env.caller, &phone, &bsuid, None)
+            .await
+            .unwrap();
     let failed = thread
         .lines
         .iter()

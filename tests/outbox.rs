@@ -126,7 +126,7 @@ async fn the_echo_bot_answers_each_message_once_despite_duplicates(backend: Test
     assert_eq!(read, 3);
     // The replies are in the thread, tied to their inbound message.
     let thread =
-        switchboard::conversations::thread(&env.engine.store, &env.caller, &phone, CUSTOMER)
+        switchboard::conversations::thread(&env.engine.store, &env.caller, &phone, CUSTOMER, None)
             .await
             .unwrap();
     assert_eq!(
@@ -382,7 +382,7 @@ async fn every_message_type_reaches_the_customer(backend: TestBackend) {
     assert_eq!(chat[0]["status"], "read", "marked read");
     // Every sent message became a thread line with Meta's wamid.
     let thread =
-        switchboard::conversations::thread(&env.engine.store, &env.caller, &phone, CUSTOMER)
+        switchboard::conversations::thread(&env.engine.store, &env.caller, &phone, CUSTOMER, None)
             .await
             .unwrap();
     let outbound: Vec<_> = thread

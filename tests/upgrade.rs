@@ -22,6 +22,7 @@ on_both_backends!(
     a_populated_database_takes_business_app_numbers,
     stored_tokens_of_a_populated_database_take_their_expiry_records,
     a_populated_database_takes_oauth_states,
+    a_populated_database_gets_the_summary_of_every_conversation,
 );
 
 /// The last migration before contacts.
@@ -569,6 +570,112 @@ async fn stored_tokens_of_a_populated_database_take_their_expiry_records(backend
         .unwrap()
         .is_empty());
     assert_eq!(count_rows(&db, "number_tokens").await, 2);
+}
+
+/// Conversation summaries (0025) on a database filled by the schema before
+/// them (0024, with contacts): every conversation is listed with its count,
+/// its last message by (time, id), its reply window and nothing unread,
+/// and every message stays.
+async fn a_populated_database_gets_the_summary_of_every_conversation(backend: TestBackend) {
+    const SHEENA: &str = "ct_0000000000000000000000000000000a";
+    const NOOR: &str = "ct_0000000000000000000000000000000b";
+    let mut rows = old_rows()[..3].to_vec();
+    rows.push("UPDATE whatsapp_numbers SET contact_scope = 'waba:waba-1'".into());
+    rows.push(format!(
+        "INSERT INTO contacts (id, workspace_id, scope, bsuid, phone, profile_name, created_at, updated_at) VALUES
+         ('{SHEENA}', '{WORKSPACE}', 'waba:waba-1', NULL, '{PHONE}', 'Sheena', 1, 1),
+         ('{NOOR}', '{WORKSPACE}', 'waba:waba-1', '{BSUID}', NULL, 'Noor', 1, 1)"
+    ));
+    // Two of Sheena's messages share the last millisecond: the later row
+    // is the last message. One was imported from the app's history.
+    rows.push(format!(
+        "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, kind, summary, payload, sent_at, contact_id, origin) VALUES
+         ('{WORKSPACE}', '{NUMBER_A}', 'wamid.a1', 'inbound', '{PHONE}', 'text', 'Hi', '{{}}', 10, '{SHEENA}', NULL),
+         ('{WORKSPACE}', '{NUMBER_A}', 'wamid.a2', 'outbound', '{PHONE}', 'text', 'Hello', '{{}}', 20, '{SHEENA}', NULL),
+         ('{WORKSPACE}', '{NUMBER_A}', 'wamid.a3', 'inbound', '{PHONE}', 'text', 'Thanks', '{{}}', 30, '{SHEENA}', NULL),
+         ('{WORKSPACE}', '{NUMBER_A}', 'wamid.a4', 'outbound', '{PHONE}', 'text', 'Welcome', '{{}}', 30, '{SHEENA}', NULL),
+         ('{WORKSPACE}', '{NUMBER_A}', 'wamid.a5', 'inbound', '{PHONE}', 'text', 'Old', '{{}}', 5, '{SHEENA}', 'history'),
+         ('{WORKSPACE}', '{NUMBER_A}', 'wamid.b1', 'inbound', '{BSUID}', 'text', 'Hi from Noor', '{{}}', 40, '{NOOR}', NULL),
+         ('{WORKSPACE}', '{NUMBER_B}', 'wamid.c1', 'outbound', '{PHONE}', 'text', 'Other number', '{{}}', 50, '{SHEENA}', NULL)"
+    ));
+    let db = TestDatabase::create(backend).await;
+    old_schema(&db, backend, 24, &rows).await;
+    let store: Store = db.open_store().await;
+    assert_eq!(count_rows(&db, "messages").await, 7, "every message kept");
+    assert_eq!(count_rows(&db, "conversation_summaries").await, 3);
+
+    let list = store
+        .conversations(WORKSPACE, 100, None, None)
+        .await
+        .unwrap();
+    let seen: Vec<_> = list
+        .iter()
+        .map(|c| {
+            (
+                c.phone_number_id.as_str(),
+                c.contact.id.as_str(),
+                c.messages,
+                c.last_at,
+                c.last_summary.as_str(),
+                c.last_direction.as_str(),
+                c.unread,
+                c.window_ends_at,
+            )
+        })
+        .collect();
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+    assert_eq!(
+        seen,
+        [
+            (NUMBER_B, SHEENA, 1, 50, "Other number", "outbound", 0, None),
+            (
+                NUMBER_A,
+                NOOR,
+                1,
+                40,
+                "Hi from Noor",
+                "inbound",
+                0,
+                Some(40 + DAY)
+            ),
+            (
+                NUMBER_A,
+                SHEENA,
+                5,
+                30,
+                "Welcome",
+                "outbound",
+                0,
+                Some(30 + DAY)
+            ),
+        ]
+    );
+    // The search and the pages read the summaries too.
+    let found = store
+        .conversations(WORKSPACE, 100, None, Some("noor"))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].contact.id.as_str(), NOOR);
+    let page = conversations::conversations_page(&store, WORKSPACE, 2, None)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 2);
+    let rest = conversations::conversations_page(&store, WORKSPACE, 2, page.next_cursor.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(
+        (rest.items.len(), rest.items[0].contact.id.as_str()),
+        (1, SHEENA)
+    );
+    assert_eq!(
+        thread_with(&store, WORKSPACE, NUMBER_A, SHEENA)
+            .await
+            .iter()
+            .map(|m| m.wamid.as_str())
+            .collect::<Vec<_>>(),
+        ["wamid.a5", "wamid.a1", "wamid.a2", "wamid.a3", "wamid.a4"]
+    );
 }
 
 async fn count_rows(db: &TestDatabase, table: &str) -> i64 {

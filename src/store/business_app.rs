@@ -3,7 +3,10 @@
 //! kind, the bot's silence after a person answered from the app, and the
 //! names the business saved.
 
-use super::{with_pool, with_tx, Result, Store, Tx};
+use super::{
+    summaries::{self, StoredLine},
+    with_pool, with_tx, Result, Store, Tx,
+};
 use crate::{ids::ContactId, text_enum::text_enum};
 
 text_enum! {
@@ -44,26 +47,42 @@ pub(crate) struct NewAppMessage<'a> {
     pub origin: MessageOrigin,
 }
 
-/// Stores a message of the app once; whether it is new.
+/// Stores a message of the app once, with its conversation's summary;
+/// whether it is new. History never counts as unread, and an older
+/// message imported late never becomes the conversation's last.
 pub(crate) async fn insert_message(tx: &mut Tx<'_>, message: &NewAppMessage<'_>) -> Result<bool> {
     let direction = if message.inbound {
         "inbound"
     } else {
         "outbound"
     };
-    Ok(with_tx!(tx, conn => {
-        sqlx::query(
+    let id: Option<i64> = with_tx!(tx, conn => {
+        sqlx::query_scalar(
             "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, kind, summary, payload, sent_at, contact_id, status, status_rank, origin)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-             ON CONFLICT (phone_number_id, wamid) DO NOTHING",
+             ON CONFLICT (phone_number_id, wamid) DO NOTHING RETURNING id",
         )
         .bind(message.workspace_id).bind(message.phone_number_id).bind(message.wamid).bind(direction)
         .bind(message.customer).bind(message.kind).bind(message.summary).bind(message.payload)
         .bind(message.sent_at).bind(message.contact_id).bind(message.status).bind(message.status_rank)
         .bind(message.origin)
-        .execute(conn).await?
-        .rows_affected() == 1
-    }))
+        .fetch_optional(conn).await?
+    });
+    let Some(id) = id else {
+        return Ok(false);
+    };
+    let line = StoredLine {
+        workspace_id: message.workspace_id,
+        phone_number_id: message.phone_number_id,
+        contact_id: message.contact_id,
+        message_id: id,
+        sent_at: message.sent_at,
+        inbound: message.inbound,
+        summary: message.summary,
+        unread: message.inbound && message.origin != MessageOrigin::History,
+    };
+    summaries::record(tx, &line).await?;
+    Ok(true)
 }
 
 /// Records a history chunk; false when it was recorded before.

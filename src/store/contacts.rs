@@ -217,7 +217,8 @@ pub(crate) async fn update(tx: &mut Tx<'_>, contact: &ContactRow, now: i64) -> R
 }
 
 /// `from` proved to be `into`: its messages, queued sends and ids move
-/// there, and it points there for whoever still holds its id.
+/// there (its conversations' summaries fold into `into`'s), and it points
+/// there for whoever still holds its id.
 pub(crate) async fn merge(
     tx: &mut Tx<'_>,
     from: &ContactId,
@@ -235,7 +236,7 @@ pub(crate) async fn merge(
         sqlx::query("UPDATE contacts SET merged_into = $2, updated_at = $3 WHERE id = $1 OR merged_into = $1")
             .bind(from).bind(into).bind(now).execute(&mut *conn).await?;
     });
-    Ok(())
+    super::summaries::merge(tx, from, into).await
 }
 
 impl Store {

@@ -307,6 +307,11 @@ async fn erase_in(
         }
         erased.files += sqlx::query(&of_message("inbound_media"))
             .bind(workspace_id).bind(id).execute(&mut *conn).await?.rows_affected();
+        // Their conversations go from the list with their messages.
+        sqlx::query(&format!(
+            "DELETE FROM conversation_summaries WHERE workspace_id = $1 AND contact_id IN {CONTACT_IDS}"
+        ))
+        .bind(workspace_id).bind(id).execute(&mut *conn).await?;
         for (table, count) in [("messages", &mut erased.messages), ("outbox", &mut erased.sends)] {
             *count += sqlx::query(&format!(
                 "DELETE FROM {table} WHERE workspace_id = $1 AND contact_id IN {CONTACT_IDS}"

@@ -1,6 +1,8 @@
 //! SQL for reading conversations and their messages, newest first, a page
 //! at a time (keyset pagination: a page never skips or repeats a row that
-//! was there when the first page was read).
+//! was there when the first page was read). The list reads the
+//! conversations' summaries (`conversation_summaries`), never a scan of
+//! the messages.
 
 use super::{with_pool, ContactRow, Result, Store};
 use crate::ids::ContactId;
@@ -12,8 +14,18 @@ pub struct ConversationSummary {
     #[sqlx(flatten)]
     pub contact: ContactRow,
     pub messages: i64,
+    /// The latest message's time (Unix ms).
     pub last_at: i64,
     pub last_summary: String,
+    /// `inbound` or `outbound`: who wrote last.
+    pub last_direction: String,
+    /// The customer's messages since someone in the workspace last opened
+    /// the thread (history imported from the WhatsApp Business app never
+    /// counts).
+    pub unread: i64,
+    /// When the customer service window closes: their last message + 24
+    /// hours (Unix ms); `None` if they never wrote.
+    pub window_ends_at: Option<i64>,
 }
 
 /// Where a page of conversations ends: the last one's activity and key.
@@ -53,6 +65,8 @@ pub struct MessageRecord {
 /// A line of a conversation thread as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ThreadMessage {
+    /// The row id: with `sent_at`, the line's place in the thread.
+    pub id: i64,
     pub wamid: String,
     pub direction: String,
     /// `history` (imported from the WhatsApp Business app) or
@@ -74,7 +88,9 @@ fn like_patterns(search: Option<&str>) -> (String, String) {
         return (String::new(), String::new());
     };
     let mut text = String::from("%");
-    for c in search.to_lowercase().chars() {
+    // Control characters never match: the stored search text joins its
+    // fields with one.
+    for c in search.to_lowercase().chars().filter(|c| !c.is_control()) {
         if matches!(c, '%' | '_' | '!') {
             text.push('!');
         }
@@ -114,28 +130,48 @@ impl Store {
             ),
             None => (i64::MAX, "", ""),
         };
+        // The search looks through the workspace's contacts first (one LIKE
+        // on their lower-case names, usernames and BSUIDs, and their phone
+        // when the search reads as one), then pages their conversations.
+        let search = match (text.is_empty(), digits.is_empty()) {
+            (true, _) => "",
+            (false, true) => {
+                "AND s.contact_id IN (SELECT id FROM contacts
+                     WHERE workspace_id = $1 AND search_text LIKE $6 ESCAPE '!')"
+            }
+            (false, false) => {
+                "AND s.contact_id IN (SELECT id FROM contacts
+                     WHERE workspace_id = $1 AND (search_text LIKE $6 ESCAPE '!' OR phone LIKE $7))"
+            }
+        };
+        // `last_at <= $2` repeats the keyset's first column alone so that a
+        // deep page starts at its place in the index instead of filtering
+        // every conversation before it.
+        let sql = format!(
+            "SELECT s.phone_number_id, c.id, c.workspace_id, c.scope, c.bsuid, c.phone, c.username,
+                    c.parent_bsuid, c.profile_name, c.merged_into, c.saved_name,
+                    s.messages, s.last_at, s.last_summary, s.last_direction, s.unread, s.window_ends_at
+             FROM conversation_summaries s JOIN contacts c ON c.id = s.contact_id
+             WHERE s.workspace_id = $1
+               AND s.last_at <= $2
+               AND (s.last_at < $2 OR (s.last_at = $2 AND (s.phone_number_id > $3
+                    OR (s.phone_number_id = $3 AND s.contact_id > $4))))
+               {search}
+             ORDER BY s.last_at DESC, s.phone_number_id, s.contact_id LIMIT $5"
+        );
         Ok(with_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT m.phone_number_id AS phone_number_id, c.id, c.workspace_id, c.scope, c.bsuid, c.phone, c.username,
-                        c.parent_bsuid, c.profile_name, c.merged_into,
-                        COUNT(*) AS messages, MAX(m.sent_at) AS last_at,
-                        COALESCE((SELECT l.summary FROM messages l
-                         WHERE l.workspace_id = $1 AND l.phone_number_id = m.phone_number_id AND l.contact_id = c.id
-                         ORDER BY l.sent_at DESC, l.id DESC LIMIT 1), '') AS last_summary
-                 FROM messages m JOIN contacts c ON c.id = m.contact_id
-                 WHERE m.workspace_id = $1
-                   AND ($6 = '' OR LOWER(COALESCE(c.profile_name, '')) LIKE $6 ESCAPE '!'
-                        OR LOWER(COALESCE(c.username, '')) LIKE $6 ESCAPE '!'
-                        OR LOWER(COALESCE(c.bsuid, '')) LIKE $6 ESCAPE '!'
-                        OR ($7 <> '' AND COALESCE(c.phone, '') LIKE $7))
-                 GROUP BY m.phone_number_id, c.id
-                 HAVING MAX(m.sent_at) < $2
-                     OR (MAX(m.sent_at) = $2 AND (m.phone_number_id > $3 OR (m.phone_number_id = $3 AND c.id > $4)))
-                 ORDER BY MAX(m.sent_at) DESC, m.phone_number_id, c.id LIMIT $5",
-            )
-            .bind(workspace_id).bind(last_at).bind(phone).bind(customer).bind(limit)
-            .bind(&text).bind(&digits)
-            .fetch_all(pool).await?
+            let mut query = sqlx::query_as(&sql)
+                .bind(workspace_id).bind(last_at).bind(phone).bind(customer).bind(limit);
+            if !text.is_empty() {
+                query = query.bind(&text);
+            }
+            if !digits.is_empty() {
+                query = query.bind(&digits);
+            }
+            // A search is planned for its own pattern each time: a plan
+            // made once for any pattern walked every conversation on
+            // Postgres (130 ms instead of 5 ms on 20,000 contacts).
+            query.persistent(text.is_empty()).fetch_all(pool).await?
         }))
     }
 
@@ -157,7 +193,7 @@ impl Store {
                 "SELECT id, wamid, direction, origin, kind, summary, payload, sent_at, status, error_code, error_title
                  FROM messages
                  WHERE workspace_id = $1 AND phone_number_id = $2 AND contact_id = $3
-                   AND (sent_at < $4 OR (sent_at = $4 AND id < $5))
+                   AND sent_at <= $4 AND (sent_at < $4 OR id < $5)
                  ORDER BY sent_at DESC, id DESC LIMIT $6",
             )
             .bind(workspace_id).bind(phone_number_id).bind(contact_id)
@@ -166,19 +202,29 @@ impl Store {
         }))
     }
 
-    /// A conversation thread, oldest first.
-    pub async fn thread(
+    /// A page of a conversation thread: its newest `limit` lines before
+    /// `before` (all when `None`), the newest first.
+    pub async fn thread_page(
         &self,
         workspace_id: &str,
         phone_number_id: &str,
         contact_id: &ContactId,
+        limit: i64,
+        before: Option<MessageKey>,
     ) -> Result<Vec<ThreadMessage>> {
+        let before = before.unwrap_or(MessageKey {
+            sent_at: i64::MAX,
+            id: i64::MAX,
+        });
         Ok(with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT wamid, direction, origin, kind, summary, sent_at, status, error_code, error_title FROM messages
-                 WHERE workspace_id = $1 AND phone_number_id = $2 AND contact_id = $3 ORDER BY sent_at, id",
+                "SELECT id, wamid, direction, origin, kind, summary, sent_at, status, error_code, error_title FROM messages
+                 WHERE workspace_id = $1 AND phone_number_id = $2 AND contact_id = $3
+                   AND sent_at <= $4 AND (sent_at < $4 OR id < $5)
+                 ORDER BY sent_at DESC, id DESC LIMIT $6",
             )
             .bind(workspace_id).bind(phone_number_id).bind(contact_id)
+            .bind(before.sent_at).bind(before.id).bind(limit)
             .fetch_all(pool).await?
         }))
     }

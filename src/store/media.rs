@@ -151,6 +151,29 @@ impl Store {
         }))
     }
 
+    /// The files of a conversation's messages sent from `from` to `to`
+    /// (Unix ms, both included): those of a page of its thread.
+    pub async fn media_between(
+        &self,
+        workspace_id: &str,
+        phone_number_id: &str,
+        contact_id: &crate::ids::ContactId,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<MediaState>> {
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT f.wamid, f.media_id, f.mime_type, f.state, f.size, f.error FROM messages m
+                 JOIN inbound_media f ON f.workspace_id = m.workspace_id AND f.wamid = m.wamid
+                     AND f.phone_number_id = m.phone_number_id
+                 WHERE m.workspace_id = $1 AND m.phone_number_id = $2 AND m.contact_id = $3
+                   AND m.sent_at >= $4 AND m.sent_at <= $5",
+            )
+            .bind(workspace_id).bind(phone_number_id).bind(contact_id).bind(from).bind(to)
+            .fetch_all(pool).await?
+        }))
+    }
+
     /// The files of a conversation's messages.
     pub async fn media_of_thread(
         &self,

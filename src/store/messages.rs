@@ -1,7 +1,11 @@
 //! SQL for the messages of conversations, as the pipeline stores them
 //! inside its transaction.
 
-use super::{statuses::NewStatus, with_pool, with_tx, Result, Store, Tx};
+use super::{
+    statuses::NewStatus,
+    summaries::{self, StoredLine},
+    with_pool, with_tx, Result, Store, Tx,
+};
 use crate::ids::ContactId;
 
 /// A customer's message, keyed by its number and wamid.
@@ -30,28 +34,40 @@ pub(crate) const APPLY_EARLY_STATUS: &str =
      WHERE messages.phone_number_id = $2 AND messages.wamid = $1";
 
 /// Stores a customer's message, with the status of any receipt that came
-/// before it. Returns whether it is new (false: it was stored before).
+/// before it, and counts it (unread) in its conversation's summary.
+/// Returns whether it is new (false: it was stored before).
 pub(crate) async fn insert_inbound(tx: &mut Tx<'_>, message: &NewInbound<'_>) -> Result<bool> {
-    let inserted = with_tx!(tx, conn => {
-        sqlx::query(
+    let id: Option<i64> = with_tx!(tx, conn => {
+        sqlx::query_scalar(
             "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, customer_name, kind, summary, payload, sent_at, contact_id)
              VALUES ($1, $2, $3, 'inbound', $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (phone_number_id, wamid) DO NOTHING",
+             ON CONFLICT (phone_number_id, wamid) DO NOTHING RETURNING id",
         )
         .bind(message.workspace_id).bind(message.phone_number_id).bind(message.wamid).bind(message.customer)
         .bind(message.customer_name).bind(message.kind).bind(message.summary)
         .bind(message.payload).bind(message.sent_at).bind(message.contact_id)
-        .execute(&mut *conn).await?
-        .rows_affected() == 1
+        .fetch_optional(&mut *conn).await?
     });
-    if inserted {
-        with_tx!(tx, conn => {
-            sqlx::query(APPLY_EARLY_STATUS)
-                .bind(message.wamid).bind(message.phone_number_id)
-                .execute(conn).await?;
-        });
-    }
-    Ok(inserted)
+    let Some(id) = id else {
+        return Ok(false);
+    };
+    with_tx!(tx, conn => {
+        sqlx::query(APPLY_EARLY_STATUS)
+            .bind(message.wamid).bind(message.phone_number_id)
+            .execute(conn).await?;
+    });
+    let line = StoredLine {
+        workspace_id: message.workspace_id,
+        phone_number_id: message.phone_number_id,
+        contact_id: message.contact_id,
+        message_id: id,
+        sent_at: message.sent_at,
+        inbound: true,
+        summary: message.summary,
+        unread: true,
+    };
+    summaries::record(tx, &line).await?;
+    Ok(true)
 }
 
 /// Moves a message's status forward only: a late "delivered" never undoes

@@ -33,6 +33,7 @@ mod retention;
 mod settings;
 mod sqlite;
 pub(crate) mod statuses;
+mod summaries;
 pub(crate) mod templates;
 pub(crate) mod token_expiry;
 mod two_factor;

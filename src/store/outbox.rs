@@ -3,7 +3,9 @@
 //! webhooks find it.
 
 use super::{
-    messages::APPLY_EARLY_STATUS, with_pool, with_tx, Claim, NumberStatus, Result, Store, Tx,
+    messages::APPLY_EARLY_STATUS,
+    summaries::{self, StoredLine},
+    with_pool, with_tx, Claim, NumberStatus, Result, Store, Tx,
 };
 use crate::{ids::ContactId, text_enum::text_enum};
 
@@ -114,12 +116,70 @@ const MESSAGES: Claim = Claim {
     returning: ROW_COLUMNS,
 };
 
-/// A sent message enters its thread ($1 workspace, $2 number, $3 wamid, $4
-/// recipient, $5 kind, $6 summary, $7 content, $8 at, $9 contact).
-const INSERT_SENT: &str =
-    "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, kind, summary, payload, sent_at, contact_id)
-     VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $7, $8, $9)
-     ON CONFLICT (phone_number_id, wamid) DO NOTHING";
+/// A message Meta accepted, as its thread keeps it.
+#[derive(Clone, Copy)]
+struct NewSent<'a> {
+    workspace_id: &'a str,
+    phone_number_id: &'a str,
+    wamid: &'a str,
+    /// The address it went to.
+    recipient: &'a str,
+    kind: &'a str,
+    summary: &'a str,
+    /// The message as queued (JSON).
+    content: &'a str,
+    at: i64,
+    contact_id: Option<&'a ContactId>,
+}
+
+/// A sent message enters its thread, with any status that overtook it,
+/// and its conversation's summary. Whether it is new (false: a status's
+/// callback data recorded it first).
+async fn insert_sent(tx: &mut Tx<'_>, sent: &NewSent<'_>) -> Result<bool> {
+    let NewSent {
+        workspace_id,
+        phone_number_id,
+        wamid,
+        recipient,
+        kind,
+        summary,
+        content,
+        at,
+        contact_id,
+    } = *sent;
+    let id: Option<i64> = with_tx!(tx, conn => {
+        sqlx::query_scalar(
+            "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, kind, summary, payload, sent_at, contact_id)
+             VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (phone_number_id, wamid) DO NOTHING RETURNING id",
+        )
+        .bind(workspace_id).bind(phone_number_id).bind(wamid).bind(recipient)
+        .bind(kind).bind(summary).bind(content).bind(at).bind(contact_id)
+        .fetch_optional(&mut *conn).await?
+    });
+    let Some(id) = id else {
+        return Ok(false);
+    };
+    with_tx!(tx, conn => {
+        sqlx::query(APPLY_EARLY_STATUS).bind(wamid).bind(phone_number_id).execute(conn).await?;
+    });
+    // Rows queued before contacts (migration 0013) all have one; a
+    // message without a contact has no conversation to list.
+    if let Some(contact_id) = contact_id {
+        let line = StoredLine {
+            workspace_id,
+            phone_number_id,
+            contact_id,
+            message_id: id,
+            sent_at: at,
+            inbound: false,
+            summary,
+            unread: false,
+        };
+        summaries::record(tx, &line).await?;
+    }
+    Ok(true)
+}
 
 /// How a sent message's outcome write went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,13 +236,18 @@ pub(crate) async fn adopt_sent(
         return Ok(false);
     };
     let summary = summary_of(&row.content);
-    with_tx!(tx, conn => {
-        sqlx::query(INSERT_SENT)
-            .bind(&row.workspace_id).bind(phone_number_id).bind(wamid).bind(&row.recipient)
-            .bind(&row.kind).bind(&summary).bind(&row.content).bind(now).bind(&row.contact_id)
-            .execute(&mut *conn).await?;
-        sqlx::query(APPLY_EARLY_STATUS).bind(wamid).bind(phone_number_id).execute(&mut *conn).await?;
-    });
+    let sent = NewSent {
+        workspace_id: &row.workspace_id,
+        phone_number_id,
+        wamid,
+        recipient: &row.recipient,
+        kind: &row.kind,
+        summary: &summary,
+        content: &row.content,
+        at: now,
+        contact_id: row.contact_id.as_ref(),
+    };
+    insert_sent(tx, &sent).await?;
     Ok(true)
 }
 
@@ -403,35 +468,38 @@ impl Store {
              WHERE id = $3 AND state = {queued}",
             queued = OutboxState::Queued.sql()
         );
-        Ok(with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+        let mut tx = self.begin().await?;
+        let first: Option<Option<String>> = with_tx!(&mut tx, conn => {
             let updated = sqlx::query(&sql)
                 .bind(wamid).bind(now).bind(row.id).bind(OutboxState::Sent)
-                .execute(&mut *tx).await?
+                .execute(&mut *conn).await?
                 .rows_affected() == 1;
-            let record = if updated {
-                SentRecord::Recorded
+            if updated {
+                None
             } else {
-                let first: Option<String> = sqlx::query_scalar("SELECT wamid FROM outbox WHERE id = $1")
-                    .bind(row.id).fetch_one(&mut *tx).await?;
-                match first {
-                    Some(first) if first != wamid => SentRecord::SentTwice { first_wamid: first },
-                    _ => SentRecord::AlreadyKnown,
-                }
-            };
-            let inserted = sqlx::query(INSERT_SENT)
-                .bind(&row.workspace_id).bind(&row.phone_number_id).bind(wamid).bind(recipient)
-                .bind(&row.kind).bind(summary).bind(&row.content).bind(now).bind(&row.contact_id)
-                .execute(&mut *tx).await?
-                .rows_affected() == 1;
-            if inserted {
-                sqlx::query(APPLY_EARLY_STATUS)
-                    .bind(wamid).bind(&row.phone_number_id)
-                    .execute(&mut *tx).await?;
+                Some(sqlx::query_scalar("SELECT wamid FROM outbox WHERE id = $1")
+                    .bind(row.id).fetch_one(&mut *conn).await?)
             }
-            tx.commit().await?;
-            record
-        }))
+        });
+        let record = match first {
+            None => SentRecord::Recorded,
+            Some(Some(first)) if first != wamid => SentRecord::SentTwice { first_wamid: first },
+            Some(_) => SentRecord::AlreadyKnown,
+        };
+        let sent = NewSent {
+            workspace_id: &row.workspace_id,
+            phone_number_id: &row.phone_number_id,
+            wamid,
+            recipient,
+            kind: &row.kind,
+            summary,
+            content: &row.content,
+            at: now,
+            contact_id: row.contact_id.as_ref(),
+        };
+        insert_sent(&mut tx, &sent).await?;
+        tx.commit().await?;
+        Ok(record)
     }
 
     /// Done without a message id (marking read). False: fenced (the row

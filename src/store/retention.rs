@@ -1,6 +1,11 @@
 //! SQL for pruning: each kind of data that only grows, deleted in small
 //! batches (a long delete would hold SQLite's writer and Postgres' locks),
 //! never what is pending, dead or still needed to recognise a retry.
+//!
+//! Messages themselves are never pruned (only their receipts, pricing and
+//! files' bytes), so the conversations' summaries (`conversation_summaries`:
+//! counts, last message, window) stay exact. A kind that deletes messages
+//! must adjust those rows in the same transaction.
 
 use super::{with_journal_pool, with_pool, Result, Store};
 

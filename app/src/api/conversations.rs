@@ -17,10 +17,18 @@ pub struct ConversationView {
     pub messages: i64,
     pub last_at: i64,
     pub last_summary: String,
+    /// The customer's messages nobody in the workspace has seen yet.
+    pub unread: i64,
+    /// When the customer service window closes (Unix ms); `None` if the
+    /// customer never wrote.
+    pub window_ends_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LineView {
+    /// The stored message's row id (its place in the thread, with
+    /// `sent_at`); `None` for a message still in the outbox.
+    pub id: Option<i64>,
     pub wamid: String,
     pub inbound: bool,
     /// "history" (imported from the WhatsApp Business app) or
@@ -48,7 +56,7 @@ pub struct ContactView {
 }
 
 /// A customer's file: where to fetch it and how to show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MediaView {
     pub url: String,
     /// `image`, `audio`, `video` or `file`.
@@ -58,11 +66,15 @@ pub struct MediaView {
     pub error: Option<String>,
 }
 
-/// A thread and what the caller may do in it.
+/// A page of a thread and what the caller may do in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadView {
     pub contact: ContactView,
+    /// Oldest first.
     pub lines: Vec<LineView>,
+    /// Pass as `before` for the page of older lines; `None` when this page
+    /// starts the thread.
+    pub older: Option<String>,
     /// When free-form replies stop being possible (Unix ms); `None` when
     /// the customer never wrote.
     pub window_closes_at: Option<i64>,
@@ -91,20 +103,30 @@ pub async fn list_conversations(search: Option<String>) -> Result<Vec<Conversati
             messages: c.messages,
             last_at: c.last_at,
             last_summary: c.last_summary,
+            unread: c.unread,
+            window_ends_at: c.window_ends_at,
         })
         .collect())
 }
 
+/// A page of a thread: the newest lines (and marks the conversation read),
+/// or with `before` (a page's `older`) the lines before those.
 #[server(prefix = "/api", endpoint = "conversation_thread")]
 pub async fn conversation_thread(
     phone_number_id: String,
     customer: String,
+    before: Option<String>,
 ) -> Result<ThreadView, UiError> {
     use switchboard::accounts::Role;
     let (engine, caller) = crate::session::caller().await?;
-    let thread =
-        switchboard::conversations::thread(&engine.store, &caller, &phone_number_id, &customer)
-            .await?;
+    let thread = switchboard::conversations::thread(
+        &engine.store,
+        &caller,
+        &phone_number_id,
+        &customer,
+        before.as_deref(),
+    )
+    .await?;
     let contact = thread.contact;
     let window =
         switchboard::outbox::window(&engine, &caller, &phone_number_id, contact.id.as_str())
@@ -131,6 +153,7 @@ pub async fn conversation_thread(
             .lines
             .into_iter()
             .map(|l| LineView {
+                id: l.id,
                 inbound: l.direction == "inbound",
                 origin: l.origin.map(|o| o.to_string()),
                 wamid: l.wamid,
@@ -155,6 +178,7 @@ pub async fn conversation_thread(
                 }),
             })
             .collect(),
+        older: thread.older,
         window_closes_at: window.closes_at,
         now: switchboard::store::now_millis(),
         can_reply: caller.role >= Role::Agent,

@@ -1,7 +1,10 @@
-//! Conversations: a list per number (with a search box), the selected
-//! thread and its customer's ids in a side panel. Both fetch again when
-//! the live stream says a conversation changed (the thread only for its
-//! own number), so new messages and ticks appear without a reload.
+//! Conversations: a list per number (with a search box and unread
+//! badges), the selected thread and its customer's ids in a side panel.
+//! Both fetch again when the live stream says a conversation changed (the
+//! thread only for its own number), so new messages and ticks appear
+//! without a reload. A thread shows its newest page; older pages load when
+//! it is scrolled to the top (or with "Load older messages"), and a fetch
+//! reads only the newest page again.
 
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_query_map};
@@ -10,7 +13,7 @@ use super::time::format_time;
 use crate::{
     api::conversations::{
         conversation_thread, erase_contact, list_conversations, reply_templates, request_phone,
-        send_reply, send_template, ContactView, MediaView, TemplateView, ThreadView,
+        send_reply, send_template, ContactView, LineView, MediaView, TemplateView, ThreadView,
     },
     live::{use_live, Topic},
     session_state::SessionState,
@@ -27,6 +30,35 @@ fn ticks(status: Option<&str>) -> (&'static str, &'static str) {
         Some("queued") => ("🕓 queued", "tick"),
         _ => ("🕓", "tick"),
     }
+}
+
+/// The lines of the open thread the browser holds besides its newest page:
+/// the older pages the person loaded, and the lines of newest pages read
+/// since, oldest first. They hold every line from their start up to
+/// `covered_to`, so they join any newest page that starts at or before
+/// it. When more new messages arrived between two refreshes than a page
+/// holds, the newest page starts after it: these are dropped then rather
+/// than shown with a gap.
+#[derive(Debug, Clone, PartialEq)]
+struct OlderPages {
+    /// The thread this belongs to: (number, customer).
+    target: (String, String),
+    lines: Vec<LineView>,
+    /// The newest line's (sent_at, id) held without a gap before it.
+    covered_to: (i64, i64),
+    /// Where the next older page starts; `None` at the thread's start.
+    next: Option<String>,
+}
+
+/// A line's place in its thread; `None` for one still in the outbox.
+fn line_key(line: &LineView) -> Option<(i64, i64)> {
+    line.id.map(|id| (line.sent_at, id))
+}
+
+/// The keys of a page's first and last stored lines.
+fn page_span(page: &ThreadView) -> Option<((i64, i64), (i64, i64))> {
+    let keys = page.lines.iter().filter_map(line_key);
+    keys.clone().min().zip(keys.max())
 }
 
 #[component]
@@ -61,16 +93,182 @@ pub fn Conversations() -> impl IntoView {
     // Read in the browser only: it refreshes there, and on the server
     // several components reading it while it resolves deadlocked the
     // render's reactive graph across worker threads (every later request
-    // then hung).
+    // then hung). A fetch reads the newest page only; the older pages the
+    // person loaded stay in `older`.
     let thread = LocalResource::new(move || {
         let (selected, _, _) = (selected(), refresh.get(), thread_version.get());
         async move {
             match selected {
-                Some((number, customer)) => conversation_thread(number, customer).await.map(Some),
+                Some((number, customer)) => {
+                    conversation_thread(number, customer, None).await.map(Some)
+                }
                 None => Ok(None),
             }
         }
     });
+    let newest_page = move || thread.get().and_then(Result::ok).flatten();
+    let older = RwSignal::new(None::<OlderPages>);
+    // Whether the lines are scrolled to the newest (see below).
+    let at_bottom = StoredValue::new(true);
+    // Another thread opens at its newest page, scrolled to the end.
+    Effect::new(move |_| {
+        let _ = selected();
+        older.set(None);
+        at_bottom.set_value(true);
+    });
+    // Each newest page read joins the lines held, or they are dropped.
+    Effect::new(move |_| {
+        let Some(page) = newest_page() else { return };
+        let current = selected();
+        older.update(|held| {
+            let Some(o) = held else { return };
+            match page_span(&page) {
+                Some((first, last))
+                    if Some(&o.target) == current.as_ref() && first <= o.covered_to =>
+                {
+                    o.lines.retain(|l| line_key(l).is_some_and(|k| k < first));
+                    o.lines
+                        .extend(page.lines.iter().filter(|l| l.id.is_some()).cloned());
+                    o.covered_to = o.covered_to.max(last);
+                }
+                _ => *held = None,
+            }
+        });
+    });
+    // The lines held that join the newest page.
+    let joined = move || {
+        let (first, _) = page_span(&newest_page()?)?;
+        older
+            .get()
+            .filter(|o| selected().as_ref() == Some(&o.target) && first <= o.covered_to)
+    };
+    // Every line shown, oldest first: the lines held, then the newest page.
+    let shown = move || {
+        let Some(page) = newest_page() else {
+            return Vec::new();
+        };
+        let mut lines = Vec::new();
+        if let (Some(o), Some((first, _))) = (joined(), page_span(&page)) {
+            lines.extend(
+                o.lines
+                    .into_iter()
+                    .filter(|l| line_key(l).is_some_and(|k| k < first)),
+            );
+        }
+        lines.extend(page.lines);
+        lines
+    };
+    // Where the next older page starts, if the thread goes further back.
+    let older_cursor = move || match joined() {
+        Some(o) => o.next,
+        None => newest_page()?.older,
+    };
+    // (thread, cursor, and when starting from the newest page, that page).
+    let load_older = Action::new(
+        move |(target, cursor, from): &((String, String), String, Option<ThreadView>)| {
+            let (target, cursor, from) = (target.clone(), cursor.clone(), from.clone());
+            async move {
+                let page =
+                    conversation_thread(target.0.clone(), target.1.clone(), Some(cursor)).await;
+                (target, from, page)
+            }
+        },
+    );
+    let lines_ref = NodeRef::<leptos::html::Div>::new();
+    // The scroll height before older lines went in above, to keep the
+    // lines in view where they were.
+    let height_before = StoredValue::new(None::<i32>);
+    Effect::new(move |_| {
+        let Some((target, from, Ok(page))) = load_older.value().get() else {
+            return;
+        };
+        let current = query.with_untracked(|q| q.get("number").zip(q.get("customer")));
+        if current.as_ref() != Some(&target) {
+            return;
+        }
+        height_before.set_value(lines_ref.get_untracked().map(|el| el.scroll_height()));
+        older.update(|held| match (held.as_mut(), from) {
+            // Further back from the lines held.
+            (Some(o), None) if o.target == target => {
+                let mut lines = page.lines;
+                lines.append(&mut o.lines);
+                o.lines = lines;
+                o.next = page.older;
+            }
+            // The first page before the newest page it started from.
+            (_, Some(newest)) => {
+                if let Some((_, last)) = page_span(&newest) {
+                    let mut lines = page.lines;
+                    lines.extend(newest.lines.into_iter().filter(|l| l.id.is_some()));
+                    *held = Some(OlderPages {
+                        target,
+                        lines,
+                        covered_to: last,
+                        next: page.older,
+                    });
+                }
+            }
+            _ => {}
+        });
+    });
+    let on_load_older = move || {
+        if load_older.pending().get_untracked() {
+            return;
+        }
+        let Some((target, cursor)) = selected().zip(older_cursor()) else {
+            return;
+        };
+        let from = match joined() {
+            Some(_) => None,
+            None => newest_page(),
+        };
+        load_older.dispatch((target, cursor, from));
+    };
+    // Newest at the bottom: a thread opens scrolled to its end, and stays
+    // there as lines arrive if it was there; older lines going in above
+    // leave the lines in view where they were.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let count = shown().len();
+        let Some(el) = lines_ref.get() else { return };
+        request_animation_frame(move || {
+            if let Some(before) = height_before.try_update_value(|h| h.take()).flatten() {
+                el.set_scroll_top(el.scroll_top() + el.scroll_height() - before);
+            } else if at_bottom.get_value() && count > 0 {
+                el.set_scroll_top(el.scroll_height());
+            }
+        });
+    });
+    let on_scroll = move |_| {
+        let Some(el) = lines_ref.get_untracked() else {
+            return;
+        };
+        at_bottom.set_value(el.scroll_height() - el.scroll_top() - el.client_height() < 40);
+        if el.scroll_top() < 40 {
+            on_load_older();
+        }
+    };
+    // Outside the refreshing part of the view, so a refresh keeps the
+    // scroll position and redraws only the lines that changed.
+    let thread_lines = move || {
+        view! {
+            <div class="thread-lines" node_ref=lines_ref on:scroll=on_scroll>
+                {move || older_cursor().map(|_| view! {
+                    <button type="button" class="button secondary small load-older"
+                        disabled=move || load_older.pending().get()
+                        on:click=move |_| on_load_older()>"Load older messages"</button>
+                })}
+                {move || match load_older.value().get() {
+                    Some((_, _, Err(e))) => Some(view! { <p class="form-error" role="alert">{e.to_string()}</p> }),
+                    _ => None,
+                }}
+                <For each=shown key=|line| line.clone() let:line>
+                    {line_view(line)}
+                </For>
+            </div>
+        }
+        .into_any()
+    };
     view! {
         <section class="page">
             <h1>"Conversations"</h1>
@@ -97,12 +295,20 @@ pub fn Conversations() -> impl IntoView {
                                 // Beside the name, the other way to know them.
                                 let also = c.username.clone().filter(|u| *u != c.name)
                                     .or_else(|| c.phone.clone().map(|p| format!("+{p}")).filter(|p| *p != c.name));
+                                let unread = (c.unread > 0).then(|| {
+                                    let label = format!("{} unread", c.unread);
+                                    view! { <span class="badge unread" aria-label=label>{c.unread}</span> }
+                                });
                                 view! {
-                                    <A href=href attr:class="conversation">
+                                    <A href=href attr:class="conversation" attr:data-unread=c.unread.to_string()
+                                        attr:data-window-ends-at=c.window_ends_at.map(|at| at.to_string())>
                                         <strong>{c.name}</strong>
+                                        <span class="conversation-meta">{unread}<time>{format_time(c.last_at)}</time></span>
                                         {also.map(|a| view! { <span class="muted contact-also">{a}</span> })}
                                         <span class="muted">{c.last_summary}</span>
-                                        <time>{format_time(c.last_at)}</time>
+                                        {window_open(c.window_ends_at).then(|| view! {
+                                            <span class="window-mark">"Reply window open"</span>
+                                        })}
                                     </A>
                                 }.into_any()
                             }
@@ -121,28 +327,10 @@ pub fn Conversations() -> impl IntoView {
                             Ok(None) => view! { <p class="notice">"Choose a conversation."</p> }.into_any(),
                             Ok(Some(thread)) => view! {
                                 <NumberHealth number=selected().map(|(n, _)| n).unwrap_or_default() word=thread.number_health.clone()/>
-                                {thread.lines.into_iter().map(|line| {
-                                let (mark, class) = ticks(line.status.as_deref());
-                                let side = if line.inbound { "bubble inbound" } else { "bubble outbound" };
-                                view! {
-                                    <div class=side data-wamid=line.wamid data-status=line.status.clone() data-origin=line.origin.clone()>
-                                        {line.origin.as_deref().map(origin_label)}
-                                        {line.media.map(media_view)}
-                                        <p>{line.summary}</p>
-                                        {line.error.map(|e| view! { <p class="bubble-error">{e}</p> })}
-                                        {line.needs_phone.then(|| view! {
-                                            <p class="bubble-error needs-phone">"This message needs the customer's phone number: use Request phone number."</p>
-                                        })}
-                                        <footer>
-                                            <time>{format_time(line.sent_at)}</time>
-                                            {(!line.inbound).then(|| view! { <span class=class>{mark}</span> })}
-                                        </footer>
-                                    </div>
-                                }
-                            }).collect_view()}
                             }.into_any(),
                         })}
                     </Transition>
+                    {thread_lines()}
                     </Show>
                     {move || selected().map(|(number, customer)| {
                         let current = Signal::derive(move || thread.get().and_then(|r| r.ok()).flatten());
@@ -156,6 +344,42 @@ pub fn Conversations() -> impl IntoView {
             </div>
         </section>
     }
+}
+
+/// Whether a conversation's reply window is open now, by the browser's
+/// clock (the list is drawn by the browser only).
+fn window_open(ends_at: Option<i64>) -> bool {
+    #[cfg(feature = "hydrate")]
+    let now = js_sys::Date::now() as i64;
+    #[cfg(not(feature = "hydrate"))]
+    let now = i64::MAX;
+    ends_at.is_some_and(|at| at > now)
+}
+
+/// One line of a thread, as a bubble.
+fn line_view(line: LineView) -> AnyView {
+    let (mark, class) = ticks(line.status.as_deref());
+    let side = if line.inbound {
+        "bubble inbound"
+    } else {
+        "bubble outbound"
+    };
+    view! {
+        <div class=side data-wamid=line.wamid data-status=line.status.clone() data-origin=line.origin.clone()>
+            {line.origin.as_deref().map(origin_label)}
+            {line.media.map(media_view)}
+            <p>{line.summary}</p>
+            {line.error.map(|e| view! { <p class="bubble-error">{e}</p> })}
+            {line.needs_phone.then(|| view! {
+                <p class="bubble-error needs-phone">"This message needs the customer's phone number: use Request phone number."</p>
+            })}
+            <footer>
+                <time>{format_time(line.sent_at)}</time>
+                {(!line.inbound).then(|| view! { <span class=class>{mark}</span> })}
+            </footer>
+        </div>
+    }
+    .into_any()
 }
 
 /// Who the customer is: every id Meta has shown for them, and a way to ask

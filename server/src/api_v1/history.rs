@@ -6,7 +6,7 @@ use axum::{
         Path, Query, State,
     },
     http::HeaderMap,
-    routing::get,
+    routing::{get, post},
     Json,
 };
 use schemars::JsonSchema;
@@ -67,6 +67,25 @@ pub struct Conversation {
     /// Unix time in milliseconds of the latest message.
     pub last_at: i64,
     pub last_summary: String,
+    /// The customer's messages since someone in the workspace last read
+    /// the conversation (on the Conversations page, or with
+    /// `markConversationRead`). History imported from the WhatsApp
+    /// Business app never counts.
+    pub unread: i64,
+    /// Unix time in milliseconds when the customer service window closes
+    /// (their last message + 24 hours): free-form messages are possible
+    /// until then, templates only after. Absent if the customer never
+    /// wrote.
+    pub window_ends_at: Option<i64>,
+}
+
+/// A conversation marked read.
+#[derive(Serialize, JsonSchema)]
+pub struct ConversationRead {
+    pub phone_number_id: String,
+    pub contact: ContactObject,
+    /// Always 0: nothing in it is unread now.
+    pub unread: i64,
 }
 
 /// Conversations, the most recently active first.
@@ -165,6 +184,45 @@ static MESSAGES_DOC: Operation = Operation {
     errors: &[(422, "A bad `limit` or `cursor` (`invalid_request`).")],
 };
 
+static READ_DOC: Operation = Operation {
+    method: "post",
+    path: "/api/v1/conversations/{phone_number_id}/{customer}/read",
+    id: "markConversationRead",
+    summary: "Mark a conversation read",
+    description:
+        "Sets the conversation's `unread` count to 0, as opening it on the Conversations page does, \
+        for integrations that show conversations to people. Listing its messages does not mark it \
+        read. Nothing is sent to the customer (no read receipt).",
+    scope: READ,
+    path_params: &[
+        Param {
+            name: "phone_number_id",
+            description: "The workspace's number.",
+            schema: PHONE_NUMBER_ID,
+        },
+        Param {
+            name: "customer",
+            description: "The customer: a phone number (`wa_id`), a BSUID (current or one the customer had before) or a contact id (`ct_…`).",
+            schema: CUSTOMER,
+        },
+    ],
+    query: None,
+    headers: &[],
+    body: None,
+    success: (200, "The conversation, read.", schema::<ConversationRead>),
+    errors: &[
+        (404, "No such number in this workspace, or no such customer of it (`not_found`)."),
+        (422, "A malformed `phone_number_id` or `customer` (`invalid_request`)."),
+    ],
+};
+
+pub(super) fn mark_read() -> Endpoint {
+    Endpoint {
+        doc: &READ_DOC,
+        handler: post(mark_conversation_read),
+    }
+}
+
 pub(super) fn messages() -> Endpoint {
     Endpoint {
         doc: &MESSAGES_DOC,
@@ -202,6 +260,8 @@ async fn list_conversations(
                 messages: c.messages,
                 last_at: c.last_at,
                 last_summary: c.last_summary,
+                unread: c.unread,
+                window_ends_at: c.window_ends_at,
             })
             .collect(),
         next_cursor: found.next_cursor,
@@ -241,6 +301,34 @@ async fn list_messages(
             .filter_map(|record| Some(message(record, contact.clone()?)))
             .collect(),
         next_cursor: found.next_cursor,
+    }))
+}
+
+async fn mark_conversation_read(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<ConversationRead>, ApiError> {
+    let caller = authorize(&state, &headers, READ).await?;
+    let Path((phone_number_id, customer)) = path?;
+    let contact = conversations::mark_read(
+        &state.engine.store,
+        &caller.workspace_id,
+        &phone_number_id,
+        &customer,
+    )
+    .await?;
+    audit(
+        &state,
+        &caller,
+        "api.conversation_read",
+        json!({ "phone_number_id": phone_number_id, "contact_id": contact.id }),
+    )
+    .await?;
+    Ok(Json(ConversationRead {
+        phone_number_id,
+        contact: ContactObject::from(&contact),
+        unread: 0,
     }))
 }
 

@@ -50,6 +50,7 @@ fn endpoints() -> Vec<Endpoint> {
         messages::status(),
         history::conversations(),
         history::messages(),
+        history::mark_read(),
         numbers::list(),
         templates::list(),
         contacts::export(),

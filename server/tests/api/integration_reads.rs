@@ -226,6 +226,57 @@ async fn pages_and_workspaces(backend: TestBackend) {
         activity.windows(2).all(|w| w[0] >= w[1]),
         "most recent first: {activity:?}"
     );
+    // Nobody read them yet; the customers' windows are open a day.
+    let first = conversations
+        .iter()
+        .find(|c| c["customer"] == customers[0].as_str())
+        .unwrap();
+    assert_eq!(first["unread"], 4, "{first}");
+    assert_eq!(
+        first["window_ends_at"].as_i64(),
+        first["last_at"].as_i64().map(|at| at + 24 * 60 * 60 * 1000)
+    );
+
+    // Marking one read clears its count, and only its count.
+    let read_template = "/api/v1/conversations/{phone_number_id}/{customer}/read";
+    let read_path = format!("/api/v1/conversations/{PHONE}/{}/read", customers[0]);
+    let (status, read, _) = call(&app, Method::POST, &read_path, Some(&key), None, None).await;
+    conforms(&doc, read_template, "post", status, &read);
+    assert_eq!((status, read["unread"].as_i64()), (200, Some(0)), "{read}");
+    let unread: Vec<(String, i64)> = all_pages(
+        &app,
+        &doc,
+        "/api/v1/conversations",
+        "/api/v1/conversations",
+        &key,
+        10,
+    )
+    .await
+    .iter()
+    .map(|c| {
+        (
+            c["customer"].as_str().unwrap().to_string(),
+            c["unread"].as_i64().unwrap(),
+        )
+    })
+    .collect();
+    assert!(
+        unread
+            .iter()
+            .all(|(customer, n)| *n == i64::from(*customer != customers[0])),
+        "{unread:?}"
+    );
+    let (status, bad, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/conversations/{PHONE}/not-a-customer/read"),
+        Some(&key),
+        None,
+        None,
+    )
+    .await;
+    conforms(&doc, read_template, "post", status, &bad);
+    assert_api_error(status, &bad, 422, "invalid_request");
 
     // Messages of one conversation, newest first, across pages of three.
     let template = "/api/v1/conversations/{phone_number_id}/{customer}/messages";
