@@ -61,18 +61,45 @@ impl Store {
     /// again, which changes nothing (every effect is idempotent), while the
     /// journal's fsyncs stay free for acknowledgements. In WAL mode the next
     /// appended batch's fsync makes these writes durable too.
-    ///
-    /// A closure rather than a `Tx` to commit: on SQLite the connection's
-    /// durability must be restored after the commit, before it goes back
-    /// to the pool.
     pub(crate) async fn in_relaxed_journal<T>(
         &self,
         body: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
+        self.in_relaxed(Database::Journal, body).await
+    }
+
+    /// Runs `body` in a transaction of the main database whose commit does
+    /// not wait for the disk: for records whose loss only means redoing
+    /// work safely, such as what Meta answered to a send (a lost record
+    /// leaves the message claimed, so it waits for the status that proves
+    /// it went; see `claim_outbox`). The next durable commit (the next
+    /// claim, the next applied batch) makes them durable too: SQLite's WAL
+    /// and Postgres's log are flushed in commit order.
+    pub(crate) async fn in_relaxed_main<T>(
+        &self,
+        body: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.in_relaxed(Database::Main, body).await
+    }
+
+    /// A closure rather than a `Tx` to commit: on SQLite the connection's
+    /// durability must be restored after the commit, before it goes back
+    /// to the pool.
+    async fn in_relaxed<T>(
+        &self,
+        database: Database,
+        body: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
         match self {
             Store::Sqlite(s) => {
+                let (pool, begin) = match database {
+                    // One connection: nobody to take the write lock from.
+                    Database::Journal => (s.journal_pool(), "BEGIN"),
+                    // As `begin`: the write lock at once.
+                    Database::Main => (s.pool(), "BEGIN IMMEDIATE"),
+                };
                 let mut relaxed = RelaxedConnection {
-                    conn: s.journal_pool().acquire().await?,
+                    conn: pool.acquire().await?,
                     restored: false,
                 };
                 let conn = &mut relaxed.conn;
@@ -80,7 +107,8 @@ impl Store {
                     .execute(&mut **conn)
                     .await?;
                 let outcome = async {
-                    let mut tx = Tx::Sqlite(sqlx::Connection::begin(&mut **conn).await?);
+                    let mut tx =
+                        Tx::Sqlite(sqlx::Connection::begin_with(&mut **conn, begin).await?);
                     let value = body(&mut tx).await?;
                     tx.commit().await?;
                     Ok(value)
@@ -93,7 +121,11 @@ impl Store {
                 outcome
             }
             Store::Postgres(s) => {
-                let mut tx = s.journal_pool().begin().await?;
+                let pool = match database {
+                    Database::Journal => s.journal_pool(),
+                    Database::Main => s.pool(),
+                };
+                let mut tx = pool.begin().await?;
                 sqlx::query("SET LOCAL synchronous_commit TO OFF")
                     .execute(&mut *tx)
                     .await?;
@@ -106,10 +138,17 @@ impl Store {
     }
 }
 
-/// A journal connection set to relaxed durability. It goes back to the
+/// Which database a relaxed transaction writes to.
+enum Database {
+    Main,
+    Journal,
+}
+
+/// A connection set to relaxed durability. It goes back to the
 /// pool at full durability or not at all: unless `restored`, it is closed,
 /// also when the future using it is cancelled midway (a worker aborted at
-/// shutdown), so no acknowledgement ever rides on a relaxed connection.
+/// shutdown), so no durable write (an acknowledgement, a claim) ever
+/// rides on a relaxed connection.
 struct RelaxedConnection {
     conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
     restored: bool,
