@@ -284,10 +284,12 @@ async fn stages(bench: &Bench, customers: &[String], asked_at: &HashMap<String, 
         ) else {
             continue;
         };
-        for (span, ms) in spans
-            .iter_mut()
-            .zip([journal - asked, queued - journal, receipt - queued, text - receipt])
-        {
+        for (span, ms) in spans.iter_mut().zip([
+            journal - asked,
+            queued - journal,
+            receipt - queued,
+            text - receipt,
+        ]) {
             span.push(ms);
         }
     }

@@ -219,7 +219,8 @@ pub async fn process_due_then(
                 tracing::warn!(%error, events = group.len(), "batch failed; applying events one by one");
                 apply(store, &[], &rejected, now_millis()).await?;
                 for (event, ops) in group {
-                    match apply_then(store, &[(event.id, ops)], &[], now_millis(), committed).await {
+                    match apply_then(store, &[(event.id, ops)], &[], now_millis(), committed).await
+                    {
                         Ok(applied) => {
                             record_processed(event);
                             merge(&mut processed.applied, applied);

@@ -475,16 +475,26 @@ impl Store {
                 let sql = MESSAGES_EXCEPT_SQLITE.sql(self.backend());
                 let sending = serde_json::to_string(sending).expect("strings serialise");
                 sqlx::query_as(&sql)
-                    .bind(now + lease_ms).bind(now).bind(limit).bind(phone_number_id).bind(lease.epoch)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .bind(limit)
+                    .bind(phone_number_id)
+                    .bind(lease.epoch)
                     .bind(sending)
-                    .fetch_all(s.pool()).await?
+                    .fetch_all(s.pool())
+                    .await?
             }
             Store::Postgres(s) => {
                 let sql = MESSAGES_EXCEPT_POSTGRES.sql(self.backend());
                 sqlx::query_as(&sql)
-                    .bind(now + lease_ms).bind(now).bind(limit).bind(phone_number_id).bind(lease.epoch)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .bind(limit)
+                    .bind(phone_number_id)
+                    .bind(lease.epoch)
                     .bind(sending)
-                    .fetch_all(s.pool()).await?
+                    .fetch_all(s.pool())
+                    .await?
             }
         };
         rows.sort_by_key(|row| row.id);
