@@ -9,9 +9,14 @@ use super::{Result, Store};
 /// An open transaction on either backend; rolled back if dropped before
 /// [`Tx::commit`].
 pub(crate) enum Tx<'c> {
-    Sqlite(Transaction<'c, Sqlite>),
+    /// With this process's turn to write, when it took one (released
+    /// after the commit or the rollback).
+    Sqlite(Transaction<'c, Sqlite>, Option<WriteTurn>),
     Postgres(Transaction<'c, Postgres>),
 }
+
+/// This process's turn to write to the main SQLite file.
+pub(crate) type WriteTurn = tokio::sync::OwnedMutexGuard<()>;
 
 /// Runs `$body` with `$conn` bound to the transaction's connection
 /// (`&mut` of the backend's connection type). Like `with_pool!`, the body
@@ -19,7 +24,7 @@ pub(crate) enum Tx<'c> {
 macro_rules! with_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            $crate::store::Tx::Sqlite(tx) => {
+            $crate::store::Tx::Sqlite(tx, _) => {
                 let $conn: &mut sqlx::SqliteConnection = &mut *tx;
                 $body
             }
@@ -35,7 +40,7 @@ pub(crate) use with_tx;
 impl Tx<'_> {
     pub(crate) async fn commit(self) -> Result<()> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Sqlite(tx, _turn) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
@@ -50,7 +55,10 @@ impl Store {
     /// whenever another connection wrote in between, instead of waiting.
     pub(crate) async fn begin(&self) -> Result<Tx<'static>> {
         Ok(match self {
-            Store::Sqlite(s) => Tx::Sqlite(s.pool().begin_with("BEGIN IMMEDIATE").await?),
+            Store::Sqlite(s) => {
+                let turn = s.write_turn().await;
+                Tx::Sqlite(s.pool().begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+            }
             Store::Postgres(s) => Tx::Postgres(s.pool().begin().await?),
         })
     }
@@ -92,11 +100,11 @@ impl Store {
     ) -> Result<T> {
         match self {
             Store::Sqlite(s) => {
-                let (pool, begin) = match database {
+                let (pool, begin, turn) = match database {
                     // One connection: nobody to take the write lock from.
-                    Database::Journal => (s.journal_pool(), "BEGIN"),
-                    // As `begin`: the write lock at once.
-                    Database::Main => (s.pool(), "BEGIN IMMEDIATE"),
+                    Database::Journal => (s.journal_pool(), "BEGIN", None),
+                    // As `begin`: the write lock at once, in turn.
+                    Database::Main => (s.pool(), "BEGIN IMMEDIATE", Some(s.write_turn().await)),
                 };
                 let mut relaxed = RelaxedConnection {
                     conn: pool.acquire().await?,
@@ -107,8 +115,10 @@ impl Store {
                     .execute(&mut **conn)
                     .await?;
                 let outcome = async {
-                    let mut tx =
-                        Tx::Sqlite(sqlx::Connection::begin_with(&mut **conn, begin).await?);
+                    let mut tx = Tx::Sqlite(
+                        sqlx::Connection::begin_with(&mut **conn, begin).await?,
+                        turn,
+                    );
                     let value = body(&mut tx).await?;
                     tx.commit().await?;
                     Ok(value)
