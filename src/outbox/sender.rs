@@ -227,15 +227,23 @@ async fn send_for_number(task: NumberSender) {
                 break;
             }
         };
-        let claimed = engine
-            .store
-            .claim_outbox_except(
-                &phone,
-                lease,
-                (now_millis(), timing.lease_ms, timing.status_wait_ms, batch),
-                &sending.customers(),
-            )
-            .await;
+        // About two seconds of sends in hand at most, as one batch was: a
+        // new rate applies to what is claimed after it.
+        let room = batch - sending.rows();
+        let claimed = match room > 0 {
+            true => {
+                engine
+                    .store
+                    .claim_outbox_except(
+                        &phone,
+                        lease,
+                        (now_millis(), timing.lease_ms, timing.status_wait_ms, room),
+                        &sending.customers(),
+                    )
+                    .await
+            }
+            false => Ok((Vec::new(), 0)),
+        };
         let rows = match claimed {
             Ok((rows, set_aside)) => {
                 if set_aside > 0 {
@@ -305,25 +313,31 @@ async fn send_for_number(task: NumberSender) {
 }
 
 /// The customers of one number whose messages are being sent now, by
-/// their pacing key (contact id, or address for rows without one).
+/// their pacing key (contact id, or address for rows without one), with
+/// how many messages each has in hand.
 #[derive(Clone, Default)]
 struct Sending {
-    customers: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    customers: Arc<std::sync::Mutex<HashMap<String, i64>>>,
     /// Notified each time a customer's sending is done.
     settled: Arc<Notify>,
 }
 
 impl Sending {
     fn customers(&self) -> Vec<String> {
-        self.lock().iter().cloned().collect()
+        self.lock().keys().cloned().collect()
+    }
+
+    /// Messages in hand.
+    fn rows(&self) -> i64 {
+        self.lock().values().sum()
     }
 
     fn is_empty(&self) -> bool {
         self.lock().is_empty()
     }
 
-    fn start(&self, customer: &str) {
-        self.lock().insert(customer.to_string());
+    fn start(&self, customer: &str, rows: usize) {
+        self.lock().insert(customer.to_string(), rows as i64);
     }
 
     fn done(&self, customer: &str) {
@@ -331,7 +345,7 @@ impl Sending {
         self.settled.notify_one();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
         self.customers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -423,7 +437,7 @@ async fn start_batch(
             release_unsent(shared, &rest).await;
             continue;
         }
-        sending.start(&customer);
+        sending.start(&customer, ready.len());
         let (shared, sending) = (shared.clone(), sending.clone());
         tasks.push(tokio::spawn(async move {
             let mut unsent: Vec<i64> = ready.iter().map(|row| row.id).chain(rest).collect();
