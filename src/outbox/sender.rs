@@ -302,9 +302,9 @@ async fn send_for_number(task: NumberSender) {
         batches.push(start_batch(&shared, &mut pairs, &sending, rows).await);
         pairs.forget_idle(Instant::now());
     }
-    // The sends in hand end (each after the one it is making: a halt, a
-    // lost lease or the stop stops the rest); whatever this task still
-    // holds then goes back to the queue at once: none of it was sent.
+    // The sends in hand finish, as a batch in hand did (a halt or a lost
+    // lease stops them after the one each is making); whatever this task
+    // still holds then goes back to the queue at once: none of it was sent.
     for batch in batches {
         let _ = batch.await;
     }
