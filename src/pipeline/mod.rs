@@ -22,7 +22,7 @@ use crate::{
     worker::{self, Backoff, RetryPolicy, Step, Stop},
     Engine,
 };
-pub use apply::{apply, Applied};
+pub use apply::{apply, apply_then, Applied};
 use plan::Routes;
 
 /// Attempts before an event is dead-lettered, and the waits between them:
@@ -42,12 +42,14 @@ const LAG_REPORT_EVERY: Duration = Duration::from_secs(1);
 /// How often an idle worker looks for work other instances journaled.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 /// While requests wait for the journal, a worker less than this far
-/// behind lets them go first...
-const YIELD_LAG_BUDGET_MS: i64 = 5_000;
-/// ...for this long at a time (about one journal commit)...
+/// behind lets them go first (a bot's reply is due in milliseconds, so the
+/// favour is small)...
+const YIELD_LAG_BUDGET_MS: i64 = 20;
+/// ...until the journal's commit in flight is done, at most this long at a
+/// time (a few journal commits)...
 const YIELD_PAUSE: Duration = Duration::from_millis(5);
 /// ...and at most this many times in a row, so it always moves on.
-const MAX_YIELDS_IN_A_ROW: u32 = 50;
+const MAX_YIELDS_IN_A_ROW: u32 = 4;
 
 /// Whether a worker should let acknowledgements go first for a moment. A
 /// flood is acknowledged at full speed and processed just behind it; a load
@@ -148,6 +150,15 @@ pub struct Processed {
 /// transaction. If the batch fails, each event is tried on its own, so one
 /// bad event cannot hold the others back.
 pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
+    process_due_then(store, &|_| {}).await
+}
+
+/// [`process_due`], telling `committed` what each transaction applied as
+/// soon as it is committed (see [`apply_then`]).
+pub async fn process_due_then(
+    store: &Store,
+    committed: &(dyn Fn(&Applied) + Sync),
+) -> Result<Processed, store::Error> {
     let claimed = store
         .claim_webhook_events(now_millis(), LEASE_MS, BATCH)
         .await?;
@@ -197,7 +208,7 @@ pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
         let rejected = rejected.take().unwrap_or_default();
         let batch: Vec<(i64, Vec<plan::Op>)> =
             group.iter().map(|(e, ops)| (e.id, ops.clone())).collect();
-        match apply(store, &batch, &rejected, now_millis()).await {
+        match apply_then(store, &batch, &rejected, now_millis(), committed).await {
             Ok(applied) => {
                 for (event, _) in &group {
                     record_processed(event);
@@ -208,7 +219,8 @@ pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
                 tracing::warn!(%error, events = group.len(), "batch failed; applying events one by one");
                 apply(store, &[], &rejected, now_millis()).await?;
                 for (event, ops) in group {
-                    match apply(store, &[(event.id, ops)], &[], now_millis()).await {
+                    match apply_then(store, &[(event.id, ops)], &[], now_millis(), committed).await
+                    {
                         Ok(applied) => {
                             record_processed(event);
                             merge(&mut processed.applied, applied);
@@ -323,12 +335,32 @@ impl worker::Work for PipelineWorker {
             self.yielded,
         ) {
             self.yielded += 1;
-            tokio::time::sleep(YIELD_PAUSE).await;
+            let _ = tokio::time::timeout(YIELD_PAUSE, engine.journal_pressure.eased()).await;
             return Step::Busy;
         }
         self.yielded = 0;
-        let busy = match process_due(&engine.store).await {
+        // This process's workers start on what a transaction queued the
+        // moment it is committed; other instances' are told below.
+        let start_workers = |applied: &Applied| {
+            if applied.replies_queued > 0 {
+                engine.live.wake_here(live::Wake::Outbox);
+            }
+            if applied.deliveries_queued > 0 {
+                engine.live.wake_here(live::Wake::Deliveries);
+            }
+            if applied.media_queued > 0 {
+                engine.wake.media.notify_one();
+            }
+        };
+        let busy = match process_due_then(&engine.store, &start_workers).await {
             Ok(mut processed) => {
+                let applied = &processed.applied;
+                if applied.replies_queued > 0 {
+                    engine.live.wake_elsewhere(live::Wake::Outbox).await;
+                }
+                if applied.deliveries_queued > 0 {
+                    engine.live.wake_elsewhere(live::Wake::Deliveries).await;
+                }
                 let mut notices = std::mem::take(&mut processed.applied.notices);
                 if processed.failed > 0 {
                     notices.push(live::Notice {
@@ -341,16 +373,6 @@ impl worker::Work for PipelineWorker {
                 self.behind_ms = processed
                     .oldest_received_at
                     .map_or(0, |at| (now_millis() - at).max(0));
-                let applied = &processed.applied;
-                if applied.replies_queued > 0 {
-                    engine.live.wake_everywhere(live::Wake::Outbox).await;
-                }
-                if applied.deliveries_queued > 0 {
-                    engine.live.wake_everywhere(live::Wake::Deliveries).await;
-                }
-                if applied.media_queued > 0 {
-                    engine.wake.media.notify_one();
-                }
                 processed.events > 0
             }
             Err(error) => {
