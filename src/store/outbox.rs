@@ -575,14 +575,13 @@ impl Store {
         );
         // Relaxed, as `outbox_sent`: lost, the receipt goes again, which
         // changes nothing.
-        Ok(self
-            .in_relaxed_main(async |tx| {
-                Ok(with_tx!(tx, conn => {
-                    sqlx::query(&sql).bind(now).bind(row.id).bind(OutboxState::Sent).bind(row.claim_epoch)
-                        .execute(&mut *conn).await?.rows_affected() == 1
-                }))
-            })
-            .await?)
+        self.in_relaxed_main(async |tx| {
+            Ok(with_tx!(tx, conn => {
+                sqlx::query(&sql).bind(now).bind(row.id).bind(OutboxState::Sent).bind(row.claim_epoch)
+                    .execute(&mut *conn).await?.rows_affected() == 1
+            }))
+        })
+        .await
     }
 
     /// Holds a message until `until` with the reason (a restriction of its
