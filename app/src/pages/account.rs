@@ -197,9 +197,14 @@ pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match state.loaded().await.and_then(|w| w.me) {
-                    Some(_) => children.read_value()().into_any(),
-                    None => view! { <Redirect path="/sign-in"/> }.into_any(),
+                match state.loaded().await.map(|w| w.me.is_some()) {
+                    Some(true) => children.read_value()().into_any(),
+                    Some(false) => view! { <Redirect path="/sign-in"/> }.into_any(),
+                    // The session could not be read (the server says why
+                    // with its status): not a reason to sign in again.
+                    None => view! {
+                        <p class="form-error" role="alert">"Switchboard could not read your session. Try again in a moment."</p>
+                    }.into_any(),
                 }
             })}
         </Suspense>
