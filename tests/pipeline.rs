@@ -388,7 +388,10 @@ async fn journaled_events_survive_a_restart(backend: TestBackend) {
 
 async fn the_lag_is_exact_when_small_and_estimated_from_ids_beyond(backend: TestBackend) {
     let s = setup(backend).await;
-    assert_eq!(s.store.webhook_journal_lag().await.unwrap(), Default::default());
+    assert_eq!(
+        s.store.webhook_journal_lag().await.unwrap(),
+        Default::default()
+    );
     for i in 0..3 {
         deliver_messages(&s, vec![text(&format!("wamid.l{i}"), "x")]).await;
     }
@@ -396,7 +399,10 @@ async fn the_lag_is_exact_when_small_and_estimated_from_ids_beyond(backend: Test
     assert_eq!(lag.events, 3);
     assert!(lag.oldest_received_at.is_some());
     drain(&s.store).await;
-    assert_eq!(s.store.webhook_journal_lag().await.unwrap(), Default::default());
+    assert_eq!(
+        s.store.webhook_journal_lag().await.unwrap(),
+        Default::default()
+    );
 
     // A backlog bigger than what is counted: estimated from the ids, which
     // is exact here (every event after the oldest pending one is pending).
@@ -405,7 +411,11 @@ async fn the_lag_is_exact_when_small_and_estimated_from_ids_beyond(backend: Test
         .map(|i| NewWebhookEvent {
             received_at: 1_000 + i as i64,
             signature: "sha256=test".into(),
-            body: envelope(vec![messages_change(PHONE, vec![text(&format!("wamid.b{i}"), "x")], vec![])]),
+            body: envelope(vec![messages_change(
+                PHONE,
+                vec![text(&format!("wamid.b{i}"), "x")],
+                vec![],
+            )]),
         })
         .collect();
     for chunk in events.chunks(1_000) {

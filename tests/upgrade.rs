@@ -712,7 +712,11 @@ async fn a_populated_journal_keeps_its_events_and_claims_them_by_the_pending_ind
             std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
             let old = tempfile::tempdir().unwrap();
             let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite-journal");
-            for version in ["0001_journal.sql", "0002_pending_index.sql", "0003_prune_index.sql"] {
+            for version in [
+                "0001_journal.sql",
+                "0002_pending_index.sql",
+                "0003_prune_index.sql",
+            ] {
                 std::fs::copy(source.join(version), old.path().join(version)).unwrap();
             }
             let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
