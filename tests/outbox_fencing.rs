@@ -26,6 +26,7 @@ use switchboard::{
 on_both_backends!(
     a_holder_whose_lease_lapsed_writes_no_outcome,
     a_send_meta_accepted_but_we_never_recorded_goes_once,
+    a_customer_being_written_to_waits_while_others_are_claimed,
 );
 
 mod postgres_only {
@@ -74,6 +75,50 @@ async fn orders_received(env: &Env, phone: &str, customer: &str) -> Vec<String> 
                 .map(str::to_string)
         })
         .collect()
+}
+
+/// The sender claims while it sends: a customer whose message is being
+/// sent is passed over (their next one waits, to keep their order), while
+/// another customer's message is claimed at once.
+async fn a_customer_being_written_to_waits_while_others_are_claimed(backend: TestBackend) {
+    let (env, phone) = connected_with(backend, |_| {}).await;
+    let store = &env.engine.store;
+    let mut ids = Vec::new();
+    for (customer, n) in [("15550003000", 0), ("15550003000", 1), ("15550004000", 2)] {
+        ids.push(
+            env.agent_send(&order_update(&phone, customer, n))
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    let now = now_millis();
+    let lease = store
+        .take_sender_lease(&phone, "instance-a", now, now + 60_000)
+        .await
+        .unwrap()
+        .expect("free");
+    let timing = |limit| (now, 60_000, 60_000, limit);
+    let (first, _) = store
+        .claim_outbox_except(&phone, lease, timing(1), &[])
+        .await
+        .unwrap();
+    assert_eq!(first.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[0]]);
+    let busy = first[0].contact_id.clone().expect("a contact").to_string();
+    let (others, _) = store
+        .claim_outbox_except(&phone, lease, timing(10), std::slice::from_ref(&busy))
+        .await
+        .unwrap();
+    assert_eq!(
+        others.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [ids[2]],
+        "the busy customer's next message waits; the other's goes"
+    );
+    let (next, _) = store
+        .claim_outbox_except(&phone, lease, timing(10), &[])
+        .await
+        .unwrap();
+    assert_eq!(next.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[1]]);
 }
 
 async fn a_holder_whose_lease_lapsed_writes_no_outcome(backend: TestBackend) {

@@ -109,18 +109,18 @@ fn ReconnectBanner() -> impl IntoView {
     // Read again when the live stream says a number changed. Its own read,
     // not the session's: reading the session again re-renders the page.
     let live = expect_context::<Live>();
-    let since_loaded = Resource::new(
-        move || {
-            let workspace = state.me().and_then(|me| me.current.map(|w| w.id));
-            (workspace, live.version(Topic::Numbers))
-        },
-        |(_, version)| async move {
+    // Browser only: before the first notice it has nothing to add to the
+    // session's read, so the server has nothing to render for it.
+    let since_loaded = LocalResource::new(move || {
+        let _workspace = state.me().and_then(|me| me.current.map(|w| w.id));
+        let version = live.version(Topic::Numbers);
+        async move {
             match version {
                 0 => None,
                 _ => welcome().await.ok(),
             }
-        },
-    );
+        }
+    });
     // The onboarding page lists the numbers with their own Reconnect.
     let location = leptos_router::hooks::use_location();
     view! {
@@ -165,22 +165,23 @@ fn TokenExpiryBanner() -> impl IntoView {
     let state = expect_context::<SessionState>();
     // Asked again when the person or the workspace changes, and when the
     // live stream says a number changed (a warning was given).
+    // Browser only: its source reads the session, which resolves while the
+    // server renders, so a server-side read could render one answer and
+    // send another for hydration (the page then failed to hydrate).
     let live = expect_context::<Live>();
-    let expiring = Resource::new(
-        move || {
-            let admin_of = state
-                .me()
-                .filter(|me| me.at_least("admin"))
-                .and_then(|me| me.current.map(|w| w.id));
-            (admin_of, live.version(Topic::Numbers))
-        },
-        |(workspace, _)| async move {
-            match workspace {
+    let expiring = LocalResource::new(move || {
+        let admin_of = state
+            .me()
+            .filter(|me| me.at_least("admin"))
+            .and_then(|me| me.current.map(|w| w.id));
+        let _version = live.version(Topic::Numbers);
+        async move {
+            match admin_of {
                 Some(_) => expiring_tokens().await.unwrap_or_default(),
                 None => Vec::new(),
             }
-        },
-    );
+        }
+    });
     view! {
         <Transition>
             {move || {

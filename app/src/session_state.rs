@@ -27,9 +27,17 @@ impl SessionState {
         self.version.update(|v| *v += 1);
     }
 
-    /// Inside a `Suspense`: the welcome data once loaded.
+    /// Inside a `Suspense`: the welcome data once loaded. Nothing once the
+    /// request that read it is over: on the server, another resource's
+    /// task may still ask after the render that owned the session ended
+    /// (the browser went elsewhere), and that must not panic.
     pub fn welcome(&self) -> Option<WelcomeView> {
-        self.resource.get().flatten()
+        self.resource.try_get().flatten().flatten()
+    }
+
+    /// Waits for the session's read (inside a `Suspense`), tracking it.
+    pub async fn loaded(self) -> Option<WelcomeView> {
+        self.resource.await
     }
 
     pub fn me(&self) -> Option<Me> {

@@ -39,10 +39,20 @@ export async function openSignup(page: Page) {
 }
 
 
+/// Takes the signup popup past its first two steps with the demo's
+/// business and WhatsApp Business Account, chosen by name: the popup checks
+/// the first of each by id, and other specs add accounts whose random ids
+/// may sort first.
+export async function chooseDemoAccount(popup: Page) {
+  await popup.getByRole("radio", { name: "Acme Bakery", exact: true }).check();
+  await popup.getByRole("button", { name: "Continue" }).click();
+  await popup.getByRole("radio", { name: "Acme Bakery WhatsApp", exact: true }).check();
+  await popup.getByRole("button", { name: "Continue" }).click();
+}
+
 /// Goes through the signup popup choosing the demo number 15550005678.
 export async function finishSignup(popup: Page) {
-  await popup.getByRole("button", { name: "Continue" }).click();
-  await popup.getByRole("button", { name: "Continue" }).click();
+  await chooseDemoAccount(popup);
   await popup.getByLabel(/15550005678/).check();
   await popup.getByRole("button", { name: "Finish" }).click();
 }

@@ -11,11 +11,7 @@
 import { expect, test } from "@playwright/test";
 import { ensureConnected, finishSignup, hydrated, openSignup, sandboxOrigin, signIn } from "./helpers";
 
-// Quarantined (2026-12-07): passes alone (`npx playwright test
-// tests/token-expiry.spec.ts`), but in the full run the Reconnect popup no
-// longer offers 15550005678 after the earlier specs; the banner part passes.
-// The engine's side is covered by tests/token_expiry.rs. See the stop note.
-test.fixme("an expiring token Meta will not refresh: banner, Reconnect, gone", async ({ page, request }) => {
+test("an expiring token Meta will not refresh: banner, Reconnect, gone", async ({ page, request }) => {
   test.setTimeout(90_000);
   await signIn(page);
   await ensureConnected(page);

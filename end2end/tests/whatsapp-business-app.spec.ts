@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { hydrated, sandboxOrigin, signIn } from "./helpers";
+import { chooseDemoAccount, hydrated, sandboxOrigin, signIn } from "./helpers";
 
 // A business that keeps the WhatsApp Business app on its number (Meta's
 // coexistence): the sandbox's popup in its Business-app flow, no PIN, the
@@ -27,8 +27,7 @@ test("a WhatsApp Business app number connects without a PIN and brings its histo
   await expect(connect).toBeEnabled();
   const [popup] = await Promise.all([page.waitForEvent("popup"), connect.click()]);
   await popup.waitForLoadState();
-  await popup.getByRole("button", { name: "Continue" }).click();
-  await popup.getByRole("button", { name: "Continue" }).click();
+  await chooseDemoAccount(popup);
   await popup.getByLabel(/15550007777/).check();
   await expect(popup.getByLabel(/Share your chat history/)).toBeChecked();
   await popup.getByRole("button", { name: "Finish" }).click();

@@ -131,12 +131,18 @@ impl Hub {
     /// Wakes `worker` here and, on Postgres, in every other instance.
     pub async fn wake_everywhere(&self, worker: Wake) {
         self.wake_here(worker);
+        self.wake_elsewhere(worker).await;
+    }
+
+    /// Wakes `worker` in every other instance (on Postgres; SQLite is one).
+    pub async fn wake_elsewhere(&self, worker: Wake) {
         if let Err(error) = self.relay.send_wake(worker).await {
             tracing::warn!(%error, "cannot wake the other instances");
         }
     }
 
-    fn wake_here(&self, worker: Wake) {
+    /// Wakes `worker` in this process, at once.
+    pub fn wake_here(&self, worker: Wake) {
         let notify = match worker {
             Wake::Outbox => &self.wakes.outbox,
             Wake::Deliveries => &self.wakes.deliveries,

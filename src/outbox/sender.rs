@@ -181,10 +181,26 @@ async fn send_for_number(task: NumberSender) {
     let mut shared: Option<Arc<Shared>> = None;
     let mut pairs = PairPacer::default();
     let mut batch = batch_size(rate);
+    // The customers whose messages are being sent right now, each by a
+    // task of its own; their next messages wait until it is done, while
+    // other customers' are claimed and sent at once.
+    let sending = Sending::default();
+    let mut batches: Vec<JoinHandle<()>> = Vec::new();
     loop {
+        batches.retain(|batch| !batch.is_finished());
         if stop.is_stopped() || !held.may_send() {
             break;
         }
+        if shared
+            .as_ref()
+            .is_some_and(|shared| shared.halted.load(Ordering::SeqCst))
+        {
+            break;
+        }
+        // Armed before the claim, so a customer finishing meanwhile is not
+        // missed.
+        let settled = sending.settled.clone();
+        let customer_done = settled.notified();
         let waba_id = match engine.store.number(&phone.as_str().into()).await {
             Ok(Some(number)) if number.status.can_send() => {
                 // Meta raised the number's throughput, or an admin changed
@@ -211,17 +227,23 @@ async fn send_for_number(task: NumberSender) {
                 break;
             }
         };
-        let claimed = engine
-            .store
-            .claim_outbox(
-                &phone,
-                lease,
-                now_millis(),
-                timing.lease_ms,
-                timing.status_wait_ms,
-                batch,
-            )
-            .await;
+        // About two seconds of sends in hand at most, as one batch was: a
+        // new rate applies to what is claimed after it.
+        let room = batch - sending.rows();
+        let claimed = match room > 0 {
+            true => {
+                engine
+                    .store
+                    .claim_outbox_except(
+                        &phone,
+                        lease,
+                        (now_millis(), timing.lease_ms, timing.status_wait_ms, room),
+                        &sending.customers(),
+                    )
+                    .await
+            }
+            false => Ok((Vec::new(), 0)),
+        };
         let rows = match claimed {
             Ok((rows, set_aside)) => {
                 if set_aside > 0 {
@@ -236,7 +258,15 @@ async fn send_for_number(task: NumberSender) {
             }
         };
         if rows.is_empty() {
-            if tokio::time::timeout(IDLE, more.notified()).await.is_err() {
+            // Woken by more messages, or by a customer's sending being
+            // done (their next message may be due); idle for long, done.
+            let woken = async {
+                tokio::select! {
+                    () = more.notified() => {}
+                    () = customer_done => {}
+                }
+            };
+            if tokio::time::timeout(IDLE, woken).await.is_err() && sending.is_empty() {
                 break;
             }
             continue;
@@ -259,6 +289,7 @@ async fn send_for_number(task: NumberSender) {
                     made
                 }
                 Err(error) => {
+                    // What was claimed goes back below.
                     no_token(&engine, &phone, &error).await;
                     break;
                 }
@@ -268,23 +299,57 @@ async fn send_for_number(task: NumberSender) {
             .restrictions
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = restrictions;
-        send_batch(&shared, &mut pairs, rows).await;
-        // What the batch left unsent (a lapse of the lease, a halt) goes
-        // back at once: left claimed, the next claim would pass over it and
-        // send its customer's later messages first.
-        if let Err(error) = engine.store.release_outbox_leases(&phone, lease).await {
-            tracing::warn!(phone_number_id = %phone, %error, "cannot release unsent messages");
-            break;
-        }
+        batches.push(start_batch(&shared, &mut pairs, &sending, rows).await);
         pairs.forget_idle(Instant::now());
-        if shared.halted.load(Ordering::SeqCst) {
-            break;
-        }
     }
-    // Whatever this task still holds goes back to the queue at once: none
-    // of it was sent.
+    // The sends in hand finish, as a batch in hand did (a halt or a lost
+    // lease stops them after the one each is making); whatever this task
+    // still holds then goes back to the queue at once: none of it was sent.
+    for batch in batches {
+        let _ = batch.await;
+    }
     release(&engine.store, &phone, lease).await;
     finished.notify_one();
+}
+
+/// The customers of one number whose messages are being sent now, by
+/// their pacing key (contact id, or address for rows without one), with
+/// how many messages each has in hand.
+#[derive(Clone, Default)]
+struct Sending {
+    customers: Arc<std::sync::Mutex<HashMap<String, i64>>>,
+    /// Notified each time a customer's sending is done.
+    settled: Arc<Notify>,
+}
+
+impl Sending {
+    fn customers(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
+    /// Messages in hand.
+    fn rows(&self) -> i64 {
+        self.lock().values().sum()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn start(&self, customer: &str, rows: usize) {
+        self.lock().insert(customer.to_string(), rows as i64);
+    }
+
+    fn done(&self, customer: &str) {
+        self.lock().remove(customer);
+        self.settled.notify_one();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.customers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// About two seconds of sends at `rate`.
@@ -313,9 +378,16 @@ async fn no_token(engine: &Engine, phone: &str, error: &TokenError) {
     }
 }
 
-/// Sends a batch: each customer's messages in order, one after another;
-/// different customers side by side, all drawing on the number's spacing.
-async fn send_batch(shared: &Arc<Shared>, pairs: &mut PairPacer, rows: Vec<OutboxRow>) {
+/// Starts sending a batch: each customer's messages in order, one after
+/// another, by a task per customer; different customers side by side, all
+/// drawing on the number's spacing. Returns once they are started; the
+/// returned task ends when they are all done, and tells the threads.
+async fn start_batch(
+    shared: &Arc<Shared>,
+    pairs: &mut PairPacer,
+    sending: &Sending,
+    rows: Vec<OutboxRow>,
+) -> JoinHandle<()> {
     // Whose threads show these messages' ticks, told once the batch is done.
     let mut notices: Vec<Notice> = Vec::new();
     for row in &rows {
@@ -327,10 +399,7 @@ async fn send_batch(shared: &Arc<Shared>, pairs: &mut PairPacer, rows: Vec<Outbo
     let mut by_customer: Vec<(String, Vec<OutboxRow>)> = Vec::new();
     for row in rows {
         // The contact paces, whatever address each message goes to.
-        let customer = row
-            .contact_id
-            .as_ref()
-            .map_or_else(|| row.recipient.clone(), |id| id.to_string());
+        let customer = customer_of(&row);
         match by_customer.iter_mut().find(|(c, _)| *c == customer) {
             Some((_, list)) => list.push(row),
             None => by_customer.push((customer, vec![row])),
@@ -339,7 +408,14 @@ async fn send_batch(shared: &Arc<Shared>, pairs: &mut PairPacer, rows: Vec<Outbo
     let mut tasks = Vec::with_capacity(by_customer.len());
     for (customer, rows) in by_customer {
         let mut ready = Vec::with_capacity(rows.len());
+        let mut rest = Vec::new();
         for row in rows {
+            if !rest.is_empty() {
+                // Behind one that waits for its turn (outbox_retry made it
+                // wait too): not this holder's any more.
+                rest.push(row.id);
+                continue;
+            }
             let counts = !row.kind.eq("mark_read");
             match counts.then(|| pairs.take(&customer, Instant::now())) {
                 Some(Err(wait)) => {
@@ -352,25 +428,60 @@ async fn send_batch(shared: &Arc<Shared>, pairs: &mut PairPacer, rows: Vec<Outbo
                         .outbox_retry(&row, at, None, false, now_millis())
                         .await;
                     settled(&row, written);
-                    break;
+                    rest.push(row.id);
                 }
                 _ => ready.push(row),
             }
         }
-        let shared = shared.clone();
+        if ready.is_empty() {
+            release_unsent(shared, &rest).await;
+            continue;
+        }
+        sending.start(&customer, ready.len());
+        let (shared, sending) = (shared.clone(), sending.clone());
         tasks.push(tokio::spawn(async move {
-            for row in ready {
-                if !shared.may_send() || !send_one(&shared, &row).await {
+            let mut unsent: Vec<i64> = ready.iter().map(|row| row.id).chain(rest).collect();
+            for row in &ready {
+                if !shared.may_send() || !send_one(&shared, row).await {
                     break;
                 }
+                unsent.retain(|id| *id != row.id);
             }
+            release_unsent(&shared, &unsent).await;
+            sending.done(&customer);
         }));
     }
-    for task in tasks {
-        let _ = task.await;
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        for task in tasks {
+            let _ = task.await;
+        }
+        let engine = &shared.engine;
+        engine.live.publish(&engine.store, notices).await;
+    })
+}
+
+/// What a customer's sending left (a refusal, a halt, a lost lease, a
+/// turn that comes later) goes back before their next messages may be
+/// claimed: left claimed, the next claim would pass over it and send their
+/// later messages first. A message whose outcome was written is no longer
+/// claimed, so releasing it changes nothing.
+async fn release_unsent(shared: &Shared, unsent: &[i64]) {
+    if unsent.is_empty() {
+        return;
     }
-    let engine = &shared.engine;
-    engine.live.publish(&engine.store, notices).await;
+    let store = &shared.engine.store;
+    if let Err(error) = store.release_outbox_rows(unsent, shared.held.lease).await {
+        tracing::warn!(phone_number_id = %shared.phone, %error, "cannot release unsent messages");
+    }
+}
+
+/// Whom a message's pacing and order go by: its contact, whatever address
+/// it goes to; the address for a row from before contacts.
+fn customer_of(row: &OutboxRow) -> String {
+    row.contact_id
+        .as_ref()
+        .map_or_else(|| row.recipient.clone(), |id| id.to_string())
 }
 
 /// Sends one message and records the outcome. Returns whether the

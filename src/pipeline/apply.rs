@@ -69,6 +69,19 @@ pub async fn apply(
     rejected: &[(i64, String)],
     now: i64,
 ) -> Result<Applied, store::Error> {
+    apply_then(store, events, rejected, now, |_| {}).await
+}
+
+/// [`apply`], telling `committed` what was applied as soon as it is
+/// committed, before the journal's marks: the workers it queued work for
+/// (the sender of a bot's reply) start at once.
+pub async fn apply_then(
+    store: &Store,
+    events: &[(i64, Vec<Op>)],
+    rejected: &[(i64, String)],
+    now: i64,
+    committed: impl FnOnce(&Applied),
+) -> Result<Applied, store::Error> {
     let mut tx = store.begin().await?;
     // Only Postgres takes contact locks (SQLite's write lock already
     // serialises batches): no key is built for nothing on SQLite.
@@ -86,6 +99,7 @@ pub async fn apply(
     let probes: Vec<&str> = deferred.probes.iter().map(String::as_str).collect();
     account_state::touch_health(&mut tx, &numbers_heard_from(events), &probes, now).await?;
     tx.commit().await?;
+    committed(&applied);
     applied.notices = crate::live::notices_of(events);
     // Then the journal's marks. A crash in between leaves the events
     // pending; applying them again changes nothing (unique keys).

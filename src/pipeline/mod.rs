@@ -22,7 +22,7 @@ use crate::{
     worker::{self, Backoff, RetryPolicy, Step, Stop},
     Engine,
 };
-pub use apply::{apply, Applied};
+pub use apply::{apply, apply_then, Applied};
 use plan::Routes;
 
 /// Attempts before an event is dead-lettered, and the waits between them:
@@ -46,17 +46,19 @@ const LAG_REPORT_EVERY: Duration = Duration::from_secs(1);
 /// How often an idle worker looks for work other instances journaled.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 /// While requests wait for the journal, a worker pauses after each batch
-/// for this many times as long as the batch took...
+/// for up to this many times as long as the batch took...
 const ACK_SHARE: u32 = 3;
 /// ...but never longer than this.
 const MAX_PAUSE: Duration = Duration::from_millis(250);
 
-/// How long a worker lets acknowledgements go first after a batch that
+/// How long a worker may let acknowledgements go first after a batch that
 /// took `batch_took`. While requests wait for the journal, processing gets
-/// a quarter of a worker's time (at most a 250 ms pause per batch), however
-/// far behind it is: acknowledgements never collapse behind a backlog (the
-/// normal state after an outage, Meta retrying for days), and the backlog
-/// still drains during a flood, at full speed once it ends.
+/// at least a quarter of a worker's time (at most a 250 ms pause per
+/// batch), however far behind it is: acknowledgements never collapse
+/// behind a backlog (the normal state after an outage, Meta retrying for
+/// days), and the backlog still drains during a flood, at full speed once
+/// it ends. The pause ends early once the journal's commit in flight is
+/// done, so a light load's replies are not held back.
 pub fn pause_after(batch_took: Duration, journal_busy: bool) -> Duration {
     if journal_busy {
         (batch_took * ACK_SHARE).min(MAX_PAUSE)
@@ -156,11 +158,17 @@ pub struct Processed {
 /// transaction. If the batch fails, each event is tried on its own, so one
 /// bad event cannot hold the others back.
 pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
-    process_up_to(store, BATCH).await
+    process_due_then(store, BATCH, &|_| {}).await
 }
 
-/// [`process_due`] with up to `limit` events in the batch.
-async fn process_up_to(store: &Store, limit: i64) -> Result<Processed, store::Error> {
+/// [`process_due`] with up to `limit` events, telling `committed` what
+/// each transaction applied as soon as it is committed (see
+/// [`apply_then`]).
+pub async fn process_due_then(
+    store: &Store,
+    limit: i64,
+    committed: &(dyn Fn(&Applied) + Sync),
+) -> Result<Processed, store::Error> {
     let claimed = store
         .claim_webhook_events(now_millis(), LEASE_MS, limit)
         .await?;
@@ -210,7 +218,7 @@ async fn process_up_to(store: &Store, limit: i64) -> Result<Processed, store::Er
         let rejected = rejected.take().unwrap_or_default();
         let batch: Vec<(i64, Vec<plan::Op>)> =
             group.iter().map(|(e, ops)| (e.id, ops.clone())).collect();
-        match apply(store, &batch, &rejected, now_millis()).await {
+        match apply_then(store, &batch, &rejected, now_millis(), committed).await {
             Ok(applied) => {
                 for (event, _) in &group {
                     record_processed(event);
@@ -221,7 +229,8 @@ async fn process_up_to(store: &Store, limit: i64) -> Result<Processed, store::Er
                 tracing::warn!(%error, events = group.len(), "batch failed; applying events one by one");
                 apply(store, &[], &rejected, now_millis()).await?;
                 for (event, ops) in group {
-                    match apply(store, &[(event.id, ops)], &[], now_millis()).await {
+                    match apply_then(store, &[(event.id, ops)], &[], now_millis(), committed).await
+                    {
                         Ok(applied) => {
                             record_processed(event);
                             merge(&mut processed.applied, applied);
@@ -331,8 +340,28 @@ impl worker::Work for PipelineWorker {
             DRAIN_BATCH
         };
         let started = std::time::Instant::now();
-        let busy = match process_up_to(&engine.store, limit).await {
+        // This process's workers start on what a transaction queued the
+        // moment it is committed; other instances' are told below.
+        let start_workers = |applied: &Applied| {
+            if applied.replies_queued > 0 {
+                engine.live.wake_here(live::Wake::Outbox);
+            }
+            if applied.deliveries_queued > 0 {
+                engine.live.wake_here(live::Wake::Deliveries);
+            }
+            if applied.media_queued > 0 {
+                engine.wake.media.notify_one();
+            }
+        };
+        let busy = match process_due_then(&engine.store, limit, &start_workers).await {
             Ok(mut processed) => {
+                let applied = &processed.applied;
+                if applied.replies_queued > 0 {
+                    engine.live.wake_elsewhere(live::Wake::Outbox).await;
+                }
+                if applied.deliveries_queued > 0 {
+                    engine.live.wake_elsewhere(live::Wake::Deliveries).await;
+                }
                 let mut notices = std::mem::take(&mut processed.applied.notices);
                 if processed.failed > 0 {
                     notices.push(live::Notice {
@@ -342,16 +371,6 @@ impl worker::Work for PipelineWorker {
                     });
                 }
                 engine.live.publish(&engine.store, notices).await;
-                let applied = &processed.applied;
-                if applied.replies_queued > 0 {
-                    engine.live.wake_everywhere(live::Wake::Outbox).await;
-                }
-                if applied.deliveries_queued > 0 {
-                    engine.live.wake_everywhere(live::Wake::Deliveries).await;
-                }
-                if applied.media_queued > 0 {
-                    engine.wake.media.notify_one();
-                }
                 processed.events > 0
             }
             Err(error) => {
@@ -376,7 +395,7 @@ impl worker::Work for PipelineWorker {
         if busy {
             let pause = pause_after(started.elapsed(), engine.journal_pressure.is_high());
             if !pause.is_zero() {
-                tokio::time::sleep(pause).await;
+                let _ = tokio::time::timeout(pause, engine.journal_pressure.eased()).await;
             }
         }
         Step::busy_if(busy)

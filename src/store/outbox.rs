@@ -116,6 +116,21 @@ const MESSAGES: Claim = Claim {
     returning: ROW_COLUMNS,
 };
 
+/// [`MESSAGES`], passing over the customers (`$6`: their contact ids, or
+/// addresses for rows without one) whose earlier messages are being sent
+/// right now: their next ones are claimed once those are settled, so a
+/// customer's messages keep their order while others' go at once.
+const MESSAGES_EXCEPT_SQLITE: Claim = Claim {
+    due: "phone_number_id = $4 AND next_attempt_at <= $2
+          AND COALESCE(contact_id, recipient) NOT IN (SELECT value FROM json_each($6))",
+    ..MESSAGES
+};
+const MESSAGES_EXCEPT_POSTGRES: Claim = Claim {
+    due: "phone_number_id = $4 AND next_attempt_at <= $2
+          AND NOT (COALESCE(contact_id, recipient) = ANY($6))",
+    ..MESSAGES
+};
+
 /// A message Meta accepted, as its thread keeps it.
 #[derive(Clone, Copy)]
 struct NewSent<'a> {
@@ -417,6 +432,27 @@ impl Store {
         status_wait_ms: i64,
         limit: i64,
     ) -> Result<(Vec<OutboxRow>, u64)> {
+        let timing = (now, lease_ms, status_wait_ms, limit);
+        self.claim_outbox_except(phone_number_id, lease, timing, &[])
+            .await
+    }
+
+    /// [`Self::claim_outbox`] (`timing`: now, lease, status wait, limit),
+    /// passing over the customers in `sending` (contact ids, or addresses
+    /// for rows without one): their earlier messages are still being sent.
+    pub async fn claim_outbox_except(
+        &self,
+        phone_number_id: &str,
+        lease: SenderLease,
+        timing: (i64, i64, i64, i64),
+        sending: &[String],
+    ) -> Result<(Vec<OutboxRow>, u64)> {
+        let (now, lease_ms, status_wait_ms, limit) = timing;
+        // Both statements write: in this process's turn (see `begin`).
+        let _turn = match self {
+            Store::Sqlite(s) => Some(s.write_turn().await),
+            Store::Postgres(_) => None,
+        };
         let unsure = format!(
             "UPDATE outbox SET next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $1 ELSE next_attempt_at END,
                  lease_until = NULL, claim_epoch = NULL
@@ -439,12 +475,33 @@ impl Store {
             tx.commit().await?;
             rows
         });
-        let sql = MESSAGES.sql(self.backend());
-        let mut rows: Vec<OutboxRow> = with_pool!(self, pool => {
-            sqlx::query_as(&sql)
-                .bind(now + lease_ms).bind(now).bind(limit).bind(phone_number_id).bind(lease.epoch)
-                .fetch_all(pool).await?
-        });
+        let mut rows: Vec<OutboxRow> = match self {
+            Store::Sqlite(s) => {
+                let sql = MESSAGES_EXCEPT_SQLITE.sql(self.backend());
+                let sending = serde_json::to_string(sending).expect("strings serialise");
+                sqlx::query_as(&sql)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .bind(limit)
+                    .bind(phone_number_id)
+                    .bind(lease.epoch)
+                    .bind(sending)
+                    .fetch_all(s.pool())
+                    .await?
+            }
+            Store::Postgres(s) => {
+                let sql = MESSAGES_EXCEPT_POSTGRES.sql(self.backend());
+                sqlx::query_as(&sql)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .bind(limit)
+                    .bind(phone_number_id)
+                    .bind(lease.epoch)
+                    .bind(sending)
+                    .fetch_all(s.pool())
+                    .await?
+            }
+        };
         rows.sort_by_key(|row| row.id);
         Ok((rows, set_aside.len() as u64))
     }
@@ -468,24 +525,6 @@ impl Store {
              WHERE id = $3 AND state = {queued}",
             queued = OutboxState::Queued.sql()
         );
-        let mut tx = self.begin().await?;
-        let first: Option<Option<String>> = with_tx!(&mut tx, conn => {
-            let updated = sqlx::query(&sql)
-                .bind(wamid).bind(now).bind(row.id).bind(OutboxState::Sent)
-                .execute(&mut *conn).await?
-                .rows_affected() == 1;
-            if updated {
-                None
-            } else {
-                Some(sqlx::query_scalar("SELECT wamid FROM outbox WHERE id = $1")
-                    .bind(row.id).fetch_one(&mut *conn).await?)
-            }
-        });
-        let record = match first {
-            None => SentRecord::Recorded,
-            Some(Some(first)) if first != wamid => SentRecord::SentTwice { first_wamid: first },
-            Some(_) => SentRecord::AlreadyKnown,
-        };
         let sent = NewSent {
             workspace_id: &row.workspace_id,
             phone_number_id: &row.phone_number_id,
@@ -497,8 +536,32 @@ impl Store {
             at: now,
             contact_id: row.contact_id.as_ref(),
         };
-        insert_sent(&mut tx, &sent).await?;
-        tx.commit().await?;
+        // Relaxed: lost to a power cut, the message is still claimed on
+        // disk (claims are durable), so it waits for its status instead of
+        // going again.
+        let first: Option<Option<String>> = self
+            .in_relaxed_main(async |tx| {
+                let first = with_tx!(tx, conn => {
+                    let updated = sqlx::query(&sql)
+                        .bind(wamid).bind(now).bind(row.id).bind(OutboxState::Sent)
+                        .execute(&mut *conn).await?
+                        .rows_affected() == 1;
+                    if updated {
+                        None
+                    } else {
+                        Some(sqlx::query_scalar("SELECT wamid FROM outbox WHERE id = $1")
+                            .bind(row.id).fetch_one(&mut *conn).await?)
+                    }
+                });
+                insert_sent(tx, &sent).await?;
+                Ok(first)
+            })
+            .await?;
+        let record = match first {
+            None => SentRecord::Recorded,
+            Some(Some(first)) if first != wamid => SentRecord::SentTwice { first_wamid: first },
+            Some(_) => SentRecord::AlreadyKnown,
+        };
         Ok(record)
     }
 
@@ -510,10 +573,15 @@ impl Store {
              WHERE id = $2 AND {}",
             still_held(4)
         );
-        Ok(with_pool!(self, pool => {
-            sqlx::query(&sql).bind(now).bind(row.id).bind(OutboxState::Sent).bind(row.claim_epoch)
-                .execute(pool).await?.rows_affected() == 1
-        }))
+        // Relaxed, as `outbox_sent`: lost, the receipt goes again, which
+        // changes nothing.
+        self.in_relaxed_main(async |tx| {
+            Ok(with_tx!(tx, conn => {
+                sqlx::query(&sql).bind(now).bind(row.id).bind(OutboxState::Sent).bind(row.claim_epoch)
+                    .execute(&mut *conn).await?.rows_affected() == 1
+            }))
+        })
+        .await
     }
 
     /// Holds a message until `until` with the reason (a restriction of its
@@ -613,6 +681,24 @@ impl Store {
         Ok(with_pool!(self, pool => {
             sqlx::query(&sql).bind(phone_number_id).bind(lease.epoch).execute(pool).await?.rows_affected()
         }))
+    }
+
+    /// Releases messages the holder of `lease` claimed and will not send
+    /// now (their customer's sending stopped): they go at the next claim.
+    pub async fn release_outbox_rows(&self, ids: &[i64], lease: SenderLease) -> Result<()> {
+        let sql = format!(
+            "UPDATE outbox SET lease_until = NULL, claim_epoch = NULL
+             WHERE id = $1 AND state = {queued} AND claim_epoch = $2",
+            queued = OutboxState::Queued.sql()
+        );
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for id in ids {
+                sqlx::query(&sql).bind(id).bind(lease.epoch).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     /// After a restart of the only instance (SQLite): every lease it held

@@ -5,6 +5,7 @@
 use std::{
     path::{Path, PathBuf},
     str::FromStr,
+    sync::Arc,
     time::Duration,
 };
 
@@ -22,6 +23,12 @@ static JOURNAL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migration
 pub struct SqliteStore {
     pool: SqlitePool,
     journal: SqlitePool,
+    /// Taken by the busiest writers of the main file (the pipeline's
+    /// transactions, the outbox's claims and records) before SQLite's
+    /// write lock: they queue here, fairly, and each starts the moment the
+    /// last is done, where competing connections would back off in
+    /// SQLite's busy handler for milliseconds at a time.
+    writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The file a `sqlite:` URL points at, or `None` for an in-memory database.
@@ -88,11 +95,21 @@ impl SqliteStore {
             .connect_with(journal_options)
             .await?;
         JOURNAL_MIGRATIONS.run(&journal).await?;
-        Ok(Self { pool, journal })
+        Ok(Self {
+            pool,
+            journal,
+            writes: Arc::default(),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Waits for this process's turn to write to the main file (see
+    /// `writes`); held until the write is committed.
+    pub(crate) async fn write_turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.writes.clone().lock_owned().await
     }
 
     /// The journal file's connection.

@@ -9,9 +9,14 @@ use super::{Result, Store};
 /// An open transaction on either backend; rolled back if dropped before
 /// [`Tx::commit`].
 pub(crate) enum Tx<'c> {
-    Sqlite(Transaction<'c, Sqlite>),
+    /// With this process's turn to write, when it took one (released
+    /// after the commit or the rollback).
+    Sqlite(Transaction<'c, Sqlite>, Option<WriteTurn>),
     Postgres(Transaction<'c, Postgres>),
 }
+
+/// This process's turn to write to the main SQLite file.
+pub(crate) type WriteTurn = tokio::sync::OwnedMutexGuard<()>;
 
 /// Runs `$body` with `$conn` bound to the transaction's connection
 /// (`&mut` of the backend's connection type). Like `with_pool!`, the body
@@ -19,7 +24,7 @@ pub(crate) enum Tx<'c> {
 macro_rules! with_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            $crate::store::Tx::Sqlite(tx) => {
+            $crate::store::Tx::Sqlite(tx, _) => {
                 let $conn: &mut sqlx::SqliteConnection = &mut *tx;
                 $body
             }
@@ -35,7 +40,7 @@ pub(crate) use with_tx;
 impl Tx<'_> {
     pub(crate) async fn commit(self) -> Result<()> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Sqlite(tx, _turn) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
@@ -50,7 +55,10 @@ impl Store {
     /// whenever another connection wrote in between, instead of waiting.
     pub(crate) async fn begin(&self) -> Result<Tx<'static>> {
         Ok(match self {
-            Store::Sqlite(s) => Tx::Sqlite(s.pool().begin_with("BEGIN IMMEDIATE").await?),
+            Store::Sqlite(s) => {
+                let turn = s.write_turn().await;
+                Tx::Sqlite(s.pool().begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+            }
             Store::Postgres(s) => Tx::Postgres(s.pool().begin().await?),
         })
     }
@@ -61,18 +69,45 @@ impl Store {
     /// again, which changes nothing (every effect is idempotent), while the
     /// journal's fsyncs stay free for acknowledgements. In WAL mode the next
     /// appended batch's fsync makes these writes durable too.
-    ///
-    /// A closure rather than a `Tx` to commit: on SQLite the connection's
-    /// durability must be restored after the commit, before it goes back
-    /// to the pool.
     pub(crate) async fn in_relaxed_journal<T>(
         &self,
         body: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
+        self.in_relaxed(Database::Journal, body).await
+    }
+
+    /// Runs `body` in a transaction of the main database whose commit does
+    /// not wait for the disk: for records whose loss only means redoing
+    /// work safely, such as what Meta answered to a send (a lost record
+    /// leaves the message claimed, so it waits for the status that proves
+    /// it went; see `claim_outbox`). The next durable commit (the next
+    /// claim, the next applied batch) makes them durable too: SQLite's WAL
+    /// and Postgres's log are flushed in commit order.
+    pub(crate) async fn in_relaxed_main<T>(
+        &self,
+        body: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.in_relaxed(Database::Main, body).await
+    }
+
+    /// A closure rather than a `Tx` to commit: on SQLite the connection's
+    /// durability must be restored after the commit, before it goes back
+    /// to the pool.
+    async fn in_relaxed<T>(
+        &self,
+        database: Database,
+        body: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
         match self {
             Store::Sqlite(s) => {
+                let (pool, begin, turn) = match database {
+                    // One connection: nobody to take the write lock from.
+                    Database::Journal => (s.journal_pool(), "BEGIN", None),
+                    // As `begin`: the write lock at once, in turn.
+                    Database::Main => (s.pool(), "BEGIN IMMEDIATE", Some(s.write_turn().await)),
+                };
                 let mut relaxed = RelaxedConnection {
-                    conn: s.journal_pool().acquire().await?,
+                    conn: pool.acquire().await?,
                     restored: false,
                 };
                 let conn = &mut relaxed.conn;
@@ -80,7 +115,10 @@ impl Store {
                     .execute(&mut **conn)
                     .await?;
                 let outcome = async {
-                    let mut tx = Tx::Sqlite(sqlx::Connection::begin(&mut **conn).await?);
+                    let mut tx = Tx::Sqlite(
+                        sqlx::Connection::begin_with(&mut **conn, begin).await?,
+                        turn,
+                    );
                     let value = body(&mut tx).await?;
                     tx.commit().await?;
                     Ok(value)
@@ -93,7 +131,11 @@ impl Store {
                 outcome
             }
             Store::Postgres(s) => {
-                let mut tx = s.journal_pool().begin().await?;
+                let pool = match database {
+                    Database::Journal => s.journal_pool(),
+                    Database::Main => s.pool(),
+                };
+                let mut tx = pool.begin().await?;
                 sqlx::query("SET LOCAL synchronous_commit TO OFF")
                     .execute(&mut *tx)
                     .await?;
@@ -106,10 +148,17 @@ impl Store {
     }
 }
 
-/// A journal connection set to relaxed durability. It goes back to the
+/// Which database a relaxed transaction writes to.
+enum Database {
+    Main,
+    Journal,
+}
+
+/// A connection set to relaxed durability. It goes back to the
 /// pool at full durability or not at all: unless `restored`, it is closed,
 /// also when the future using it is cancelled midway (a worker aborted at
-/// shutdown), so no acknowledgement ever rides on a relaxed connection.
+/// shutdown), so no durable write (an acknowledgement, a claim) ever
+/// rides on a relaxed connection.
 struct RelaxedConnection {
     conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
     restored: bool,

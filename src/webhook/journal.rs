@@ -37,17 +37,30 @@ pub struct Journal {
 
 /// Whether requests are waiting for the journal right now: a commit is in
 /// flight or more are queued. The writer alone sets it, so it cannot drift;
-/// the pipeline reads it to let acknowledgements go first.
+/// the pipeline reads it to let acknowledgements go first, and waits for
+/// it to ease (not for a fixed time).
 #[derive(Clone, Debug, Default)]
-pub struct Pressure(Arc<AtomicBool>);
+pub struct Pressure(Arc<(AtomicBool, Notify)>);
 
 impl Pressure {
     pub fn is_high(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0 .0.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once nothing waits for the journal (at once if nothing
+    /// does now).
+    pub async fn eased(&self) {
+        let eased = self.0 .1.notified();
+        if self.is_high() {
+            eased.await;
+        }
     }
 
     fn set(&self, high: bool) {
-        self.0.store(high, Ordering::Relaxed);
+        self.0 .0.store(high, Ordering::SeqCst);
+        if !high {
+            self.0 .1.notify_waiters();
+        }
     }
 }
 

@@ -150,12 +150,13 @@ async fn flood(
 
 fn report(label: &str, flood: &Flood) {
     println!(
-        "{label}: {} acknowledged in {:.2} s = {:.0} webhooks/s; ack latency p50 {:.2} ms, p99 {:.2} ms",
+        "{label}: {} acknowledged in {:.2} s = {:.0} webhooks/s; ack latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         flood.acked,
         flood.elapsed.as_secs_f64(),
         flood.acked as f64 / flood.elapsed.as_secs_f64(),
         percentile(&flood.latencies, 0.50).as_secs_f64() * 1000.0,
         percentile(&flood.latencies, 0.99).as_secs_f64() * 1000.0,
+        flood.latencies.last().map_or(0.0, |max| max.as_secs_f64() * 1000.0),
     );
 }
 
