@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use switchboard::{
     pipeline::{self, MAX_ATTEMPTS},
-    store::{EventState, EventSummary, Store},
+    store::{EventState, EventSummary, NewWebhookEvent, Store},
     test_support::{workspace_with_number, TestBackend, TestDatabase},
     webhook::Journal,
 };
@@ -30,6 +30,7 @@ on_both_backends!(
     a_late_copy_of_an_older_ban_update_changes_nothing,
     a_restriction_redelivered_after_it_was_lifted_stays_lifted,
     dead_letters_show_to_their_workspace_and_to_the_operator,
+    the_lag_is_exact_when_small_and_estimated_from_ids_beyond,
 );
 
 const PHONE: &str = "106540352242922";
@@ -383,6 +384,54 @@ async fn journaled_events_survive_a_restart(backend: TestBackend) {
             .len(),
         20
     );
+}
+
+async fn the_lag_is_exact_when_small_and_estimated_from_ids_beyond(backend: TestBackend) {
+    let s = setup(backend).await;
+    assert_eq!(
+        s.store.webhook_journal_lag().await.unwrap(),
+        Default::default()
+    );
+    for i in 0..3 {
+        deliver_messages(&s, vec![text(&format!("wamid.l{i}"), "x")]).await;
+    }
+    let lag = s.store.webhook_journal_lag().await.unwrap();
+    assert_eq!(lag.events, 3);
+    assert!(lag.oldest_received_at.is_some());
+    drain(&s.store).await;
+    assert_eq!(
+        s.store.webhook_journal_lag().await.unwrap(),
+        Default::default()
+    );
+
+    // A backlog bigger than what is counted: estimated from the ids, which
+    // is exact here (every event after the oldest pending one is pending).
+    let backlog = (switchboard::store::EXACT_LAG_UP_TO + 50) as usize;
+    let events: Vec<NewWebhookEvent> = (0..backlog)
+        .map(|i| NewWebhookEvent {
+            received_at: 1_000 + i as i64,
+            signature: "sha256=test".into(),
+            body: envelope(vec![messages_change(
+                PHONE,
+                vec![text(&format!("wamid.b{i}"), "x")],
+                vec![],
+            )]),
+        })
+        .collect();
+    for chunk in events.chunks(1_000) {
+        s.store.append_webhook_events(chunk).await.unwrap();
+    }
+    let lag = s.store.webhook_journal_lag().await.unwrap();
+    assert_eq!(lag.events, backlog as i64);
+    assert_eq!(lag.oldest_received_at, Some(1_000));
+    // Claims take the oldest first, behind a backlog as from a fresh start.
+    let claimed = s
+        .store
+        .claim_webhook_events(i64::MAX / 4, 10_000, 5)
+        .await
+        .unwrap();
+    let received: Vec<i64> = claimed.iter().map(|e| e.received_at).collect();
+    assert_eq!(received, [1_000, 1_001, 1_002, 1_003, 1_004]);
 }
 
 async fn concurrent_workers_never_claim_an_event_twice(backend: TestBackend) {

@@ -10,7 +10,7 @@ use std::path::Path;
 use switchboard::{
     config::DatabaseUrl,
     conversations,
-    store::{OutboxState, Store},
+    store::{EventState, OutboxState, Store},
     test_support::{thread_with, TestBackend, TestDatabase},
 };
 
@@ -23,6 +23,7 @@ on_both_backends!(
     stored_tokens_of_a_populated_database_take_their_expiry_records,
     a_populated_database_takes_oauth_states,
     a_populated_database_gets_the_summary_of_every_conversation,
+    a_populated_journal_keeps_its_events_and_claims_them_by_the_pending_index,
 );
 
 /// The last migration before contacts.
@@ -676,6 +677,88 @@ async fn a_populated_database_gets_the_summary_of_every_conversation(backend: Te
             .collect::<Vec<_>>(),
         ["wamid.a5", "wamid.a1", "wamid.a2", "wamid.a3", "wamid.a4"]
     );
+}
+
+/// The journal as the version before the claim fix left it (SQLite: its
+/// own file, migrations up to 0003; Postgres: up to 0025), holding events
+/// in every state: they all stay, and the pending ones are claimed oldest
+/// first without the (state, next_attempt_at) index.
+async fn a_populated_journal_keeps_its_events_and_claims_them_by_the_pending_index(
+    backend: TestBackend,
+) {
+    let db = TestDatabase::create(backend).await;
+    let rows = [
+        "INSERT INTO webhook_events (received_at, signature, body, state, attempts, next_attempt_at, processed_at)
+         VALUES (1, 'sha256=a', CAST('{}' AS BLOB), 'done', 1, 1, 2)",
+        "INSERT INTO webhook_events (received_at, signature, body, state, attempts, next_attempt_at)
+         VALUES (3, 'sha256=b', CAST('{}' AS BLOB), 'pending', 0, 3)",
+        "INSERT INTO webhook_events (received_at, signature, body, state, attempts, next_attempt_at, last_error)
+         VALUES (4, 'sha256=c', CAST('{}' AS BLOB), 'dead', 8, 4, 'gone')",
+        "INSERT INTO webhook_events (received_at, signature, body, state, attempts, next_attempt_at)
+         VALUES (5, 'sha256=d', CAST('{}' AS BLOB), 'pending', 0, 5)",
+    ];
+    let index_count = match backend {
+        TestBackend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'webhook_events_due'"
+        }
+        TestBackend::Postgres => {
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'webhook_events_due'"
+        }
+    };
+    match &db.url {
+        DatabaseUrl::Sqlite(url) => {
+            let main = switchboard::store::sqlite_file(url).unwrap();
+            let journal = switchboard::store::journal_file(&main);
+            std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+            let old = tempfile::tempdir().unwrap();
+            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite-journal");
+            for version in [
+                "0001_journal.sql",
+                "0002_pending_index.sql",
+                "0003_prune_index.sql",
+            ] {
+                std::fs::copy(source.join(version), old.path().join(version)).unwrap();
+            }
+            let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&journal)
+                .create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+            migrator.run(&pool).await.unwrap();
+            for row in rows {
+                sqlx::query(row).execute(&pool).await.unwrap();
+            }
+            let (before,): (i64,) = sqlx::query_as(index_count).fetch_one(&pool).await.unwrap();
+            assert_eq!(before, 1, "the old journal has the index");
+            pool.close().await;
+        }
+        DatabaseUrl::Postgres(_) => {
+            let rows: Vec<String> = rows.iter().map(|r| r.replace("BLOB", "BYTEA")).collect();
+            old_schema(&db, backend, 25, &rows).await;
+        }
+    }
+    let store = db.open_store().await;
+    assert_eq!(store.webhook_event_count().await.unwrap(), 4);
+    assert_eq!(store.pending_webhook_events().await.unwrap(), 2);
+    let dead = store.webhook_events_in(EventState::Dead, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].last_error.as_deref(), Some("gone"));
+    let remaining: i64 = match &store {
+        Store::Sqlite(s) => sqlx::query_scalar(index_count)
+            .fetch_one(s.journal_pool())
+            .await
+            .unwrap(),
+        Store::Postgres(s) => sqlx::query_scalar(index_count)
+            .fetch_one(s.pool())
+            .await
+            .unwrap(),
+    };
+    assert_eq!(remaining, 0, "the unused index is gone");
+    let claimed = store.claim_webhook_events(10, 1_000, 10).await.unwrap();
+    let received: Vec<i64> = claimed.iter().map(|e| e.received_at).collect();
+    assert_eq!(received, [3, 5]);
+    let lag = store.webhook_journal_lag().await.unwrap();
+    assert_eq!((lag.events, lag.oldest_received_at), (2, Some(3)));
 }
 
 async fn count_rows(db: &TestDatabase, table: &str) -> i64 {

@@ -35,28 +35,36 @@ pub const MAX_ATTEMPTS: i64 = RETRY.max_attempts;
 /// How long a claim lasts; a crashed instance's events are taken over
 /// after it. A batch takes milliseconds, so this is generous.
 const LEASE_MS: i64 = 10_000;
-/// Small batches: on SQLite the journal writer waits for the pipeline's
-/// transaction, so a batch's duration bounds the acknowledgement latency.
+/// Events a pass claims while requests wait for the journal: a claim and
+/// its done-marks hold the journal's connection, which acknowledgements
+/// wait for, so they stay short...
 const BATCH: i64 = 64;
+/// ...and while nobody waits: fewer transactions (each one disk flush of
+/// the main database) to drain a backlog.
+const DRAIN_BATCH: i64 = 256;
 const LAG_REPORT_EVERY: Duration = Duration::from_secs(1);
 /// How often an idle worker looks for work other instances journaled.
 const IDLE_POLL: Duration = Duration::from_millis(250);
-/// While requests wait for the journal, a worker less than this far
-/// behind lets them go first (a bot's reply is due in milliseconds, so the
-/// favour is small)...
-const YIELD_LAG_BUDGET_MS: i64 = 20;
-/// ...until the journal's commit in flight is done, at most this long at a
-/// time (a few journal commits)...
-const YIELD_PAUSE: Duration = Duration::from_millis(5);
-/// ...and at most this many times in a row, so it always moves on.
-const MAX_YIELDS_IN_A_ROW: u32 = 4;
+/// While requests wait for the journal, a worker pauses after each batch
+/// for up to this many times as long as the batch took...
+const ACK_SHARE: u32 = 3;
+/// ...but never longer than this.
+const MAX_PAUSE: Duration = Duration::from_millis(250);
 
-/// Whether a worker should let acknowledgements go first for a moment. A
-/// flood is acknowledged at full speed and processed just behind it; a load
-/// the pipeline cannot keep up with within the budget gets no such favour,
-/// so the lag stays bounded.
-pub fn should_yield(journal_busy: bool, behind_ms: i64, yielded_in_a_row: u32) -> bool {
-    journal_busy && behind_ms < YIELD_LAG_BUDGET_MS && yielded_in_a_row < MAX_YIELDS_IN_A_ROW
+/// How long a worker may let acknowledgements go first after a batch that
+/// took `batch_took`. While requests wait for the journal, processing gets
+/// at least a quarter of a worker's time (at most a 250 ms pause per
+/// batch), however far behind it is: acknowledgements never collapse
+/// behind a backlog (the normal state after an outage, Meta retrying for
+/// days), and the backlog still drains during a flood, at full speed once
+/// it ends. The pause ends early once the journal's commit in flight is
+/// done, so a light load's replies are not held back.
+pub fn pause_after(batch_took: Duration, journal_busy: bool) -> Duration {
+    if journal_busy {
+        (batch_took * ACK_SHARE).min(MAX_PAUSE)
+    } else {
+        Duration::ZERO
+    }
 }
 
 struct LoadedRoutes {
@@ -150,17 +158,19 @@ pub struct Processed {
 /// transaction. If the batch fails, each event is tried on its own, so one
 /// bad event cannot hold the others back.
 pub async fn process_due(store: &Store) -> Result<Processed, store::Error> {
-    process_due_then(store, &|_| {}).await
+    process_due_then(store, BATCH, &|_| {}).await
 }
 
-/// [`process_due`], telling `committed` what each transaction applied as
-/// soon as it is committed (see [`apply_then`]).
+/// [`process_due`] with up to `limit` events, telling `committed` what
+/// each transaction applied as soon as it is committed (see
+/// [`apply_then`]).
 pub async fn process_due_then(
     store: &Store,
+    limit: i64,
     committed: &(dyn Fn(&Applied) + Sync),
 ) -> Result<Processed, store::Error> {
     let claimed = store
-        .claim_webhook_events(now_millis(), LEASE_MS, BATCH)
+        .claim_webhook_events(now_millis(), LEASE_MS, limit)
         .await?;
     let mut processed = Processed {
         events: claimed.len(),
@@ -306,13 +316,11 @@ async fn retry_or_dead_letter(
 /// first. Woken when events are journaled; tells the outbox, the outgoing
 /// webhooks and the media fetcher of the work it queued; lets
 /// acknowledgements go first while requests wait for the journal (see
-/// [`should_yield`]).
+/// [`pause_after`]).
 pub async fn run(engine: Engine, stop: Stop) {
     let worker = PipelineWorker {
         engine: engine.clone(),
         lag_reported: std::time::Instant::now() - LAG_REPORT_EVERY,
-        behind_ms: 0,
-        yielded: 0,
     };
     let wake = engine.wake.journal.clone();
     worker::run_loop(stop, Some(wake), IDLE_POLL, worker).await;
@@ -321,24 +329,17 @@ pub async fn run(engine: Engine, stop: Stop) {
 struct PipelineWorker {
     engine: Engine,
     lag_reported: std::time::Instant,
-    /// How far behind the last batch was (ms).
-    behind_ms: i64,
-    yielded: u32,
 }
 
 impl worker::Work for PipelineWorker {
     async fn step(&mut self) -> Step {
         let engine = &self.engine;
-        if should_yield(
-            engine.journal_pressure.is_high(),
-            self.behind_ms,
-            self.yielded,
-        ) {
-            self.yielded += 1;
-            let _ = tokio::time::timeout(YIELD_PAUSE, engine.journal_pressure.eased()).await;
-            return Step::Busy;
-        }
-        self.yielded = 0;
+        let limit = if engine.journal_pressure.is_high() {
+            BATCH
+        } else {
+            DRAIN_BATCH
+        };
+        let started = std::time::Instant::now();
         // This process's workers start on what a transaction queued the
         // moment it is committed; other instances' are told below.
         let start_workers = |applied: &Applied| {
@@ -352,7 +353,7 @@ impl worker::Work for PipelineWorker {
                 engine.wake.media.notify_one();
             }
         };
-        let busy = match process_due_then(&engine.store, &start_workers).await {
+        let busy = match process_due_then(&engine.store, limit, &start_workers).await {
             Ok(mut processed) => {
                 let applied = &processed.applied;
                 if applied.replies_queued > 0 {
@@ -370,9 +371,6 @@ impl worker::Work for PipelineWorker {
                     });
                 }
                 engine.live.publish(&engine.store, notices).await;
-                self.behind_ms = processed
-                    .oldest_received_at
-                    .map_or(0, |at| (now_millis() - at).max(0));
                 processed.events > 0
             }
             Err(error) => {
@@ -380,12 +378,24 @@ impl worker::Work for PipelineWorker {
                 false
             }
         };
-        // The lag gauge, also while busy (that is when it matters), but at
-        // most once a second: it costs a count over the journal.
+        // The lag gauges, also while busy (that is when it matters), at most
+        // once a second, from two index lookups: a count of a large backlog
+        // would hold the journal's connection for tens of milliseconds.
         if self.lag_reported.elapsed() >= LAG_REPORT_EVERY {
             self.lag_reported = std::time::Instant::now();
-            if let Ok(pending) = engine.store.pending_webhook_events().await {
-                metrics::gauge!("webhook_journal_lag_events").set(pending as f64);
+            if let Ok(lag) = engine.store.webhook_journal_lag().await {
+                metrics::gauge!("webhook_journal_lag_events").set(lag.events as f64);
+                metrics::gauge!("webhook_journal_lag_seconds").set(
+                    lag.oldest_received_at
+                        .map_or(0, |at| (now_millis() - at).max(0)) as f64
+                        / 1000.0,
+                );
+            }
+        }
+        if busy {
+            let pause = pause_after(started.elapsed(), engine.journal_pressure.is_high());
+            if !pause.is_zero() {
+                let _ = tokio::time::timeout(pause, engine.journal_pressure.eased()).await;
             }
         }
         Step::busy_if(busy)
@@ -587,20 +597,13 @@ mod tests {
     }
 
     #[test]
-    fn acknowledgements_go_first_only_while_the_pipeline_can_afford_it() {
-        assert!(should_yield(true, 0, 0));
-        assert!(should_yield(
-            true,
-            YIELD_LAG_BUDGET_MS - 1,
-            MAX_YIELDS_IN_A_ROW - 1
-        ));
-        assert!(!should_yield(false, 0, 0), "nobody waiting: no pause");
-        assert!(
-            !should_yield(true, YIELD_LAG_BUDGET_MS, 0),
-            "too far behind: no favour"
-        );
-        assert!(
-            !should_yield(true, 0, MAX_YIELDS_IN_A_ROW),
+    fn acknowledgements_go_first_however_far_behind_and_processing_still_moves() {
+        let batch = Duration::from_millis(20);
+        assert_eq!(pause_after(batch, false), Duration::ZERO, "nobody waiting");
+        assert_eq!(pause_after(batch, true), batch * ACK_SHARE);
+        assert_eq!(
+            pause_after(Duration::from_secs(1), true),
+            MAX_PAUSE,
             "always moves on"
         );
     }

@@ -77,7 +77,9 @@ pub use token_expiry::{ExpiringTokenRow, RefreshedToken};
 pub use two_factor::StoredSecondFactor;
 pub(crate) use tx::{with_tx, Tx};
 pub use unrouted::UnroutedSummary;
-pub use webhooks::{ClaimedEvent, EventState, EventSummary, NewWebhookEvent};
+pub use webhooks::{
+    ClaimedEvent, EventState, EventSummary, JournalLag, NewWebhookEvent, EXACT_LAG_UP_TO,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -46,6 +46,21 @@ pub struct EventSummary {
     pub last_error: Option<String>,
 }
 
+/// How far behind the pipeline is, for the lag gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JournalLag {
+    /// Events not yet processed: exact up to [`EXACT_LAG_UP_TO`]; beyond,
+    /// the span of ids from the oldest pending event to the newest event
+    /// (exact while events are processed in order, as a backlog is).
+    pub events: i64,
+    /// When the oldest pending event arrived (Unix ms).
+    pub oldest_received_at: Option<i64>,
+}
+
+/// Counting more would hold the journal's connection, which
+/// acknowledgements wait for, for tens of milliseconds.
+pub const EXACT_LAG_UP_TO: i64 = 10_000;
+
 /// Due events, oldest first; each claim counts as an attempt.
 const EVENTS: Claim = Claim {
     table: "webhook_events",
@@ -232,6 +247,40 @@ impl Store {
     pub async fn webhook_event_count(&self) -> Result<i64> {
         Ok(with_journal_pool!(self, pool => {
             sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events").fetch_one(pool).await?
+        }))
+    }
+
+    /// The journal's lag in a few index lookups, whatever its size (see
+    /// [`JournalLag`]).
+    pub async fn webhook_journal_lag(&self) -> Result<JournalLag> {
+        let pending = EventState::Pending.sql();
+        let oldest = format!(
+            "SELECT id, received_at FROM webhook_events WHERE state = {pending} ORDER BY id LIMIT 1"
+        );
+        let capped = format!(
+            "SELECT COUNT(*) FROM (SELECT id FROM webhook_events WHERE state = {pending} ORDER BY id LIMIT $1) AS head"
+        );
+        Ok(with_journal_pool!(self, pool => {
+            let oldest: Option<(i64, i64)> = sqlx::query_as(&oldest).fetch_optional(pool).await?;
+            let Some((oldest_id, oldest_received_at)) = oldest else {
+                return Ok(JournalLag::default());
+            };
+            let counted: i64 = sqlx::query_scalar(&capped)
+                .bind(EXACT_LAG_UP_TO + 1)
+                .fetch_one(pool)
+                .await?;
+            let events = if counted <= EXACT_LAG_UP_TO {
+                counted
+            } else {
+                let newest: i64 = sqlx::query_scalar("SELECT MAX(id) FROM webhook_events")
+                    .fetch_one(pool)
+                    .await?;
+                (newest - oldest_id + 1).max(counted)
+            };
+            JournalLag {
+                events,
+                oldest_received_at: Some(oldest_received_at),
+            }
         }))
     }
 

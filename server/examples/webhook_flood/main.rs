@@ -6,6 +6,17 @@
 //!
 //! Run through `scripts/bench-webhooks`, which builds the release server.
 //! Usage: webhook_flood <server binary> [total] [concurrency] [paced rate/s]
+//!
+//! The flood mode (`--flood`, see [`runs`]) measures the way issue #21
+//! states its targets: keep-alive connections for a fixed time, against a
+//! reference receiver, from a fresh start, behind a backlog, and on
+//! Postgres with one and two instances.
+//! Usage: webhook_flood <server binary> --flood [--seconds 10]
+//!        [--connections 32] [--backlog N] [--postgres]
+
+mod keep_alive;
+mod reference;
+mod runs;
 
 use std::{
     path::PathBuf,
@@ -167,6 +178,20 @@ async fn metric(client: &reqwest::Client, base: &str, name: &str) -> f64 {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("--reference") => {
+            let port = args[2].parse().expect("port");
+            let secret = std::str::from_utf8(SECRET).expect("ASCII");
+            reference::serve(port, &args[3], secret).await
+        }
+        _ if args.iter().any(|a| a == "--flood") => runs::main(args).await,
+        _ => paced_and_sign_in(args).await,
+    }
+}
+
+/// The original benchmark: a fixed number of webhooks, then paced loads,
+/// alone and beside a sign-in flood.
+async fn paced_and_sign_in(args: Vec<String>) {
     let server = PathBuf::from(
         args.get(1)
             .expect("usage: webhook_flood <server binary> [total] [concurrency] [rate]"),
