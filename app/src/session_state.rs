@@ -35,11 +35,6 @@ impl SessionState {
         self.resource.try_get().flatten().flatten()
     }
 
-    /// Waits for the session's read (inside a `Suspense`), tracking it.
-    pub async fn loaded(self) -> Option<WelcomeView> {
-        self.resource.await
-    }
-
     pub fn me(&self) -> Option<Me> {
         self.welcome().and_then(|w| w.me)
     }

@@ -190,22 +190,11 @@ pub fn signed_in<V: IntoView + 'static>(title: &'static str, page: fn() -> V) ->
 pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
     let state = expect_context::<SessionState>();
     let children = StoredValue::new(children);
-    // The page is made once the session is read, not before and again
-    // after: made twice while the server renders, its resources were read
-    // twice, and the page hydrated from one read but was drawn from the
-    // other (a list that changed in between broke hydration).
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match state.loaded().await.map(|w| w.me.is_some()) {
-                    Some(true) => children.read_value()().into_any(),
-                    Some(false) => view! { <Redirect path="/sign-in"/> }.into_any(),
-                    // The session could not be read (the server says why
-                    // with its status): not a reason to sign in again.
-                    None => view! {
-                        <p class="form-error" role="alert">"Switchboard could not read your session. Try again in a moment."</p>
-                    }.into_any(),
-                }
+            {move || state.welcome().map(|w| match w.me {
+                Some(_) => children.read_value()().into_any(),
+                None => view! { <Redirect path="/sign-in"/> }.into_any(),
             })}
         </Suspense>
     }
