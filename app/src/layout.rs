@@ -111,6 +111,11 @@ fn ReconnectBanner() -> impl IntoView {
     let live = expect_context::<Live>();
     // Browser only: before the first notice it has nothing to add to the
     // session's read, so the server has nothing to render for it.
+    // Read only once the page is mounted: the server never reads it (a
+    // browser-only read inside a Transition on the server left page
+    // responses unfinished now and then).
+    let mounted = RwSignal::new(false);
+    Effect::new(move |_| mounted.set(true));
     let since_loaded = LocalResource::new(move || {
         let _workspace = state.me().and_then(|me| me.current.map(|w| w.id));
         let version = live.version(Topic::Numbers);
@@ -126,8 +131,9 @@ fn ReconnectBanner() -> impl IntoView {
     view! {
         <Transition>
             {move || {
-                since_loaded
+                mounted
                     .get()
+                    .then(|| since_loaded.get().flatten())
                     .flatten()
                     .or_else(|| state.welcome())
                     .filter(|_| location.pathname.get() != "/onboarding")
@@ -165,9 +171,10 @@ fn TokenExpiryBanner() -> impl IntoView {
     let state = expect_context::<SessionState>();
     // Asked again when the person or the workspace changes, and when the
     // live stream says a number changed (a warning was given).
-    // Browser only: its source reads the session, which resolves while the
-    // server renders, so a server-side read could render one answer and
-    // send another for hydration (the page then failed to hydrate).
+    // Browser only, and drawn once mounted (see `ReconnectBanner`): its
+    // source reads the session, which resolves while the server renders,
+    // so a server-side read could render one answer and send another for
+    // hydration (the page then failed to hydrate).
     let live = expect_context::<Live>();
     let expiring = LocalResource::new(move || {
         let admin_of = state
@@ -182,7 +189,10 @@ fn TokenExpiryBanner() -> impl IntoView {
             }
         }
     });
+    let mounted = RwSignal::new(false);
+    Effect::new(move |_| mounted.set(true));
     view! {
+        <Show when=move || mounted.get()>
         <Transition>
             {move || {
                 expiring
@@ -223,6 +233,7 @@ fn TokenExpiryBanner() -> impl IntoView {
                     })
             }}
         </Transition>
+        </Show>
     }
 }
 
