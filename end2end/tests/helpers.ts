@@ -62,6 +62,8 @@ export async function finishSignup(popup: Page) {
 export async function ensureConnected(page: Page) {
   await page.goto("/onboarding");
   await hydrated(page);
+  // The numbers are listed by the browser once the page is up.
+  await expect(page.locator('table.numbers, [data-testid="no-numbers"]').first()).toBeVisible();
   if ((await page.locator('table.numbers tr[data-status="live"]', { hasText: "15550005678" }).count()) > 0) return;
   await finishSignup(await openSignup(page));
   const progress = page.getByTestId("onboarding-progress");

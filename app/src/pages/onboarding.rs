@@ -470,21 +470,25 @@ fn step_mark(state: &str) -> &'static str {
 #[component]
 fn Numbers(connection: Connection) -> impl IntoView {
     let live = use_live();
-    let numbers = Resource::new(
-        move || {
-            (
-                connection.numbers_version.get(),
-                live.version(Topic::Numbers),
-            )
-        },
-        |_| list_numbers(),
-    );
+    // Drawn by the browser only, like the conversation list: a number's
+    // row changes while a run moves, and a list the server drew from one
+    // read and the browser hydrated from another broke the page.
+    let mounted = RwSignal::new(false);
+    Effect::new(move |_| mounted.set(true));
+    let numbers = LocalResource::new(move || {
+        let _ = (
+            connection.numbers_version.get(),
+            live.version(Topic::Numbers),
+        );
+        list_numbers()
+    });
     view! {
         <h2>"Numbers"</h2>
+        <Show when=move || mounted.get() fallback=|| view! { <p>"Loading…"</p> }>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || numbers.get().map(|result| match result {
                 Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
-                Ok(list) if list.is_empty() => view! { <p class="muted">"No number is connected yet."</p> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="no-numbers">"No number is connected yet."</p> }.into_any(),
                 Ok(list) => view! {
                     <table class="table numbers">
                         <thead><tr><th>"Number"</th><th>"Name"</th><th>"Quality"</th><th>"Status"</th><th>"Health"</th><th>"Messages/s"</th><th></th></tr></thead>
@@ -493,6 +497,7 @@ fn Numbers(connection: Connection) -> impl IntoView {
                 }.into_any(),
             })}
         </Transition>
+        </Show>
     }
     .into_any()
 }
