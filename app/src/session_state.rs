@@ -27,12 +27,9 @@ impl SessionState {
         self.version.update(|v| *v += 1);
     }
 
-    /// Inside a `Suspense`: the welcome data once loaded. Nothing once the
-    /// request that read it is over: on the server, another resource's
-    /// task may still ask after the render that owned the session ended
-    /// (the browser went elsewhere), and that must not panic.
+    /// Inside a `Suspense`: the welcome data once loaded.
     pub fn welcome(&self) -> Option<WelcomeView> {
-        self.resource.try_get().flatten().flatten()
+        self.resource.get().flatten()
     }
 
     pub fn me(&self) -> Option<Me> {
