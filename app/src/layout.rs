@@ -10,6 +10,7 @@ use crate::{
         tokens::expiring_tokens,
     },
     live::{Live, Topic},
+    mounted::use_mounted,
     session_state::SessionState,
 };
 
@@ -114,8 +115,7 @@ fn ReconnectBanner() -> impl IntoView {
     // Read only once the page is mounted: the server never reads it (a
     // browser-only read inside a Transition on the server left page
     // responses unfinished now and then).
-    let mounted = RwSignal::new(false);
-    Effect::new(move |_| mounted.set(true));
+    let mounted = use_mounted();
     let since_loaded = LocalResource::new(move || {
         let _workspace = state.me().and_then(|me| me.current.map(|w| w.id));
         let version = live.version(Topic::Numbers);
@@ -189,8 +189,7 @@ fn TokenExpiryBanner() -> impl IntoView {
             }
         }
     });
-    let mounted = RwSignal::new(false);
-    Effect::new(move |_| mounted.set(true));
+    let mounted = use_mounted();
     view! {
         <Show when=move || mounted.get()>
         <Transition>

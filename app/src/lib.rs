@@ -14,6 +14,7 @@ mod layout;
 pub mod live;
 #[cfg(feature = "ssr")]
 pub mod media;
+mod mounted;
 mod pages;
 #[cfg(feature = "ssr")]
 mod security;

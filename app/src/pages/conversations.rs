@@ -16,6 +16,7 @@ use crate::{
         send_reply, send_template, ContactView, LineView, MediaView, TemplateView, ThreadView,
     },
     live::{use_live, Topic},
+    mounted::use_mounted,
     session_state::SessionState,
 };
 
@@ -73,8 +74,7 @@ pub fn Conversations() -> impl IntoView {
     };
     let search = RwSignal::new(String::new());
     // The thread is drawn by the browser only (see `thread` below).
-    let mounted = RwSignal::new(false);
-    Effect::new(move |_| mounted.set(true));
+    let mounted = use_mounted();
     // Drawn by the browser only, like the thread: the list changes while a
     // page hydrates (a refresh, a new message), and hydrating a list the
     // server drew from other data failed now and then (a marker node
@@ -553,8 +553,7 @@ fn Composer(
     };
     let can_reply = move || thread.get().is_some_and(|t| t.can_reply);
     let closed = Memo::new(move |_| open().is_none());
-    let mounted = RwSignal::new(false);
-    Effect::new(move |_| mounted.set(true));
+    let mounted = use_mounted();
 
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();

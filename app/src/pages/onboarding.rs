@@ -11,6 +11,7 @@ use crate::{
         ProgressView, SignupConfig, SyncView,
     },
     live::{use_live, Topic},
+    mounted::use_mounted,
     signup::{step_in_words, SignupMessage},
 };
 
@@ -473,8 +474,7 @@ fn Numbers(connection: Connection) -> impl IntoView {
     // Drawn by the browser only, like the conversation list: a number's
     // row changes while a run moves, and a list the server drew from one
     // read and the browser hydrated from another broke the page.
-    let mounted = RwSignal::new(false);
-    Effect::new(move |_| mounted.set(true));
+    let mounted = use_mounted();
     let numbers = LocalResource::new(move || {
         let _ = (
             connection.numbers_version.get(),
