@@ -5,7 +5,7 @@
 use super::{
     messages::APPLY_EARLY_STATUS,
     summaries::{self, StoredLine},
-    with_pool, with_tx, Claim, NumberStatus, Result, Store, Tx,
+    with_pool, with_tx, Backend, Claim, NumberStatus, Result, Store, Tx,
 };
 use crate::{ids::ContactId, text_enum::text_enum};
 
@@ -116,10 +116,11 @@ const MESSAGES: Claim = Claim {
     returning: ROW_COLUMNS,
 };
 
-/// [`MESSAGES`], passing over the customers (`$6`: their contact ids, or
-/// addresses for rows without one) whose earlier messages are being sent
-/// right now: their next ones are claimed once those are settled, so a
-/// customer's messages keep their order while others' go at once.
+/// [`MESSAGES`], passing over the customers (`$6`: a JSON array of their
+/// contact ids, or addresses for rows without one) whose earlier messages
+/// are being sent right now: their next ones are claimed once those are
+/// settled, so a customer's messages keep their order while others' go at
+/// once.
 const MESSAGES_EXCEPT_SQLITE: Claim = Claim {
     due: "phone_number_id = $4 AND next_attempt_at <= $2
           AND COALESCE(contact_id, recipient) NOT IN (SELECT value FROM json_each($6))",
@@ -127,7 +128,7 @@ const MESSAGES_EXCEPT_SQLITE: Claim = Claim {
 };
 const MESSAGES_EXCEPT_POSTGRES: Claim = Claim {
     due: "phone_number_id = $4 AND next_attempt_at <= $2
-          AND NOT (COALESCE(contact_id, recipient) = ANY($6))",
+          AND COALESCE(contact_id, recipient) NOT IN (SELECT jsonb_array_elements_text($6::jsonb))",
     ..MESSAGES
 };
 
@@ -475,33 +476,18 @@ impl Store {
             tx.commit().await?;
             rows
         });
-        let mut rows: Vec<OutboxRow> = match self {
-            Store::Sqlite(s) => {
-                let sql = MESSAGES_EXCEPT_SQLITE.sql(self.backend());
-                let sending = serde_json::to_string(sending).expect("strings serialise");
-                sqlx::query_as(&sql)
-                    .bind(now + lease_ms)
-                    .bind(now)
-                    .bind(limit)
-                    .bind(phone_number_id)
-                    .bind(lease.epoch)
-                    .bind(sending)
-                    .fetch_all(s.pool())
-                    .await?
-            }
-            Store::Postgres(s) => {
-                let sql = MESSAGES_EXCEPT_POSTGRES.sql(self.backend());
-                sqlx::query_as(&sql)
-                    .bind(now + lease_ms)
-                    .bind(now)
-                    .bind(limit)
-                    .bind(phone_number_id)
-                    .bind(lease.epoch)
-                    .bind(sending)
-                    .fetch_all(s.pool())
-                    .await?
-            }
+        let claim = match self.backend() {
+            Backend::Sqlite => MESSAGES_EXCEPT_SQLITE,
+            Backend::Postgres => MESSAGES_EXCEPT_POSTGRES,
         };
+        let sql = claim.sql(self.backend());
+        let sending = serde_json::to_string(sending).expect("strings serialise");
+        let mut rows: Vec<OutboxRow> = with_pool!(self, pool => {
+            sqlx::query_as(&sql)
+                .bind(now + lease_ms).bind(now).bind(limit).bind(phone_number_id)
+                .bind(lease.epoch).bind(&sending)
+                .fetch_all(pool).await?
+        });
         rows.sort_by_key(|row| row.id);
         Ok((rows, set_aside.len() as u64))
     }
