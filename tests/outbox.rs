@@ -508,13 +508,20 @@ async fn a_number_never_sends_faster_than_its_rate(backend: TestBackend) {
     }
     times.sort();
     assert_eq!(times.len(), 12, "none refused by Meta, none twice");
+    // The sandbox's clock sees each send after the scheduler and loopback
+    // have delayed it by a few milliseconds, more on a busy machine, which
+    // can bring the next send closer; the slots themselves are checked
+    // without a clock (`outbox::pacing`). Six sends in 950 ms would be a
+    // rate above 5/s that no such delay explains.
     for (i, start) in times.iter().enumerate() {
-        let in_one_second = times[i..].iter().take_while(|t| **t - start < 1000).count();
+        let in_one_second = times[i..].iter().take_while(|t| **t - start < 950).count();
         assert!(
             in_one_second <= 5,
-            "{in_one_second} sends within a second: {times:?}"
+            "{in_one_second} sends within 950 ms: {times:?}"
         );
     }
+    let overall = 11_000.0 / (times[11] - times[0]) as f64;
+    assert!(overall <= 5.0, "{overall:.2} sends a second on average");
     running.stop().await;
 }
 
