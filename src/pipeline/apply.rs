@@ -83,15 +83,22 @@ pub async fn apply_then(
     committed: impl FnOnce(&Applied),
 ) -> Result<Applied, store::Error> {
     let mut tx = store.begin().await?;
+    let customers = customers_of(events);
     // Only Postgres takes contact locks (SQLite's write lock already
-    // serialises batches): no key is built for nothing on SQLite.
+    // serialises batches).
     if matches!(tx, Tx::Postgres(_)) {
-        contacts::lock_all(&mut tx, &customers_of(events)).await?;
+        contacts::lock_all(&mut tx, &customers).await?;
     }
+    let erasures = Erasures::read(&mut tx, &customers).await?;
     let mut applied = Applied::default();
     for (event_id, ops) in events {
         for op in ops {
-            apply_op(&mut tx, *event_id, op, now, &mut applied).await?;
+            let at = At {
+                event_id: *event_id,
+                now,
+                erasures: &erasures,
+            };
+            apply_op(&mut tx, at, op, &mut applied).await?;
         }
     }
     let deferred = std::mem::take(&mut applied.deferred);
@@ -108,10 +115,8 @@ pub async fn apply_then(
             for (event_id, reason) in rejected {
                 webhooks::mark_rejected(journal, *event_id, reason, now).await?;
             }
-            for (event_id, _) in events {
-                webhooks::mark_done(journal, *event_id, now).await?;
-            }
-            Ok(())
+            let done: Vec<i64> = events.iter().map(|(event_id, _)| *event_id).collect();
+            webhooks::mark_done(journal, &done, now).await
         })
         .await?;
     Ok(applied)
@@ -197,13 +202,50 @@ fn customers_of(events: &[(i64, Vec<Op>)]) -> Vec<(&str, &ContactScope, Vec<&str
     customers
 }
 
+/// Where an operation is applied: its event, the batch's time and what
+/// the batch read once for all its events.
+#[derive(Clone, Copy)]
+pub(super) struct At<'a> {
+    pub event_id: i64,
+    pub now: i64,
+    pub erasures: &'a Erasures,
+}
+
+/// When each workspace of a batch last erased anyone, read once in the
+/// batch's transaction.
+pub(super) struct Erasures(std::collections::HashMap<String, Option<i64>>);
+
+impl Erasures {
+    async fn read(
+        tx: &mut Tx<'_>,
+        customers: &[(&str, &ContactScope, Vec<&str>)],
+    ) -> Result<Self, store::Error> {
+        let mut latest = std::collections::HashMap::new();
+        for (workspace_id, _, _) in customers {
+            if !latest.contains_key(*workspace_id) {
+                let at = store::data_rights::latest_erasure(tx, workspace_id).await?;
+                latest.insert(workspace_id.to_string(), at);
+            }
+        }
+        Ok(Self(latest))
+    }
+
+    /// Whether something sent at `sent_at` may concern an id erased since;
+    /// a workspace the batch did not read is looked up to be sure.
+    fn may_concern(&self, workspace_id: &str, sent_at: i64) -> bool {
+        self.0
+            .get(workspace_id)
+            .is_none_or(|latest| latest.is_some_and(|at| sent_at <= at))
+    }
+}
+
 async fn apply_op(
     tx: &mut Tx<'_>,
-    event_id: i64,
+    at: At<'_>,
     op: &Op,
-    now: i64,
     applied: &mut Applied,
 ) -> Result<(), store::Error> {
+    let At { event_id, now, .. } = at;
     match op {
         Op::Inbound {
             workspace_id,
@@ -213,7 +255,7 @@ async fn apply_op(
             replies,
             endpoints,
         } => {
-            let context = Context::new(workspace_id, phone_number_id, scope, now);
+            let context = Context::new(workspace_id, phone_number_id, scope, at);
             inbound(tx, &context, message, replies, endpoints, applied).await?;
         }
         Op::Status {
@@ -224,7 +266,7 @@ async fn apply_op(
             rank,
             endpoints,
         } => {
-            let context = Context::new(workspace_id, phone_number_id, scope, now);
+            let context = Context::new(workspace_id, phone_number_id, scope, at);
             status(tx, &context, update, *rank, endpoints, applied).await?;
         }
         Op::Unrouted {
@@ -510,7 +552,7 @@ async fn apply_op(
         Op::HistoryChunk { .. }
         | Op::HistoryDeclined { .. }
         | Op::Echo { .. }
-        | Op::SavedNames { .. } => business_app::apply_op(tx, op, now, applied).await?,
+        | Op::SavedNames { .. } => business_app::apply_op(tx, op, at, applied).await?,
         Op::Offboarded {
             waba,
             phone_number_id,
@@ -638,6 +680,7 @@ pub(super) struct Context<'a> {
     pub phone_number_id: &'a str,
     pub scope: &'a ContactScope,
     pub now: i64,
+    erasures: &'a Erasures,
 }
 
 impl<'a> Context<'a> {
@@ -645,13 +688,14 @@ impl<'a> Context<'a> {
         workspace_id: &'a str,
         phone_number_id: &'a str,
         scope: &'a ContactScope,
-        now: i64,
+        at: At<'a>,
     ) -> Self {
         Context {
             workspace_id,
             phone_number_id,
             scope,
-            now,
+            now: at.now,
+            erasures: at.erasures,
         }
     }
 }
@@ -664,6 +708,9 @@ pub(super) async fn erased_since(
     identity: &crate::webhook::payload::Identity,
     sent_at: i64,
 ) -> Result<bool, store::Error> {
+    if !context.erasures.may_concern(context.workspace_id, sent_at) {
+        return Ok(false);
+    }
     crate::data_rights::erased_since(tx, context.workspace_id, context.scope, identity, sent_at)
         .await
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::{
-    apply::{erased_since, Applied, Context},
+    apply::{erased_since, Applied, At, Context},
     plan::Op,
 };
 use crate::{
@@ -22,9 +22,10 @@ use crate::{
 pub(super) async fn apply_op(
     tx: &mut Tx<'_>,
     op: &Op,
-    now: i64,
+    at: At<'_>,
     applied: &mut Applied,
 ) -> Result<(), store::Error> {
+    let now = at.now;
     match op {
         Op::HistoryChunk {
             number,
@@ -38,7 +39,7 @@ pub(super) async fn apply_op(
                 &number.workspace_id,
                 &number.phone_number_id,
                 &number.contact_scope,
-                now,
+                at,
             );
             let first = business_app::record_chunk(
                 tx,
@@ -80,7 +81,7 @@ pub(super) async fn apply_op(
                 &number.workspace_id,
                 &number.phone_number_id,
                 &number.contact_scope,
-                now,
+                at,
             );
             echo(tx, &context, message, *quiet_ms, *received_at, applied).await
         }

@@ -74,15 +74,21 @@ pub(crate) async fn lock_keys(tx: &mut Tx<'_>, mut keys: Vec<String>) -> Result<
     let Tx::Postgres(conn) = tx else {
         return Ok(());
     };
-    // One order everywhere, so two transactions never wait on each other.
+    // One order everywhere, so two transactions never wait on each other;
+    // taken in the array's order by one statement (a batch's hundreds of
+    // keys in one round trip).
     keys.sort();
     keys.dedup();
-    for key in keys {
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(key)
-            .execute(&mut **conn)
-            .await?;
+    if keys.is_empty() {
+        return Ok(());
     }
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended(key, 0))
+         FROM unnest($1::text[]) WITH ORDINALITY AS keys(key, position) ORDER BY position",
+    )
+    .bind(keys)
+    .execute(&mut **conn)
+    .await?;
     Ok(())
 }
 

@@ -247,6 +247,17 @@ impl Store {
 }
 
 /// The latest erasure of any of these id hashes in a workspace's scope.
+/// When the workspace last erased anyone (`None`: never). A batch reads it
+/// once: what was sent after it cannot concern an erased id, so most
+/// messages skip [`erased_at`].
+pub(crate) async fn latest_erasure(tx: &mut Tx<'_>, workspace_id: &str) -> Result<Option<i64>> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query_scalar("SELECT MAX(erased_at) FROM erased_identities WHERE workspace_id = $1")
+            .bind(workspace_id)
+            .fetch_one(conn).await?
+    }))
+}
+
 pub(crate) async fn erased_at(
     tx: &mut Tx<'_>,
     workspace_id: &str,

@@ -72,14 +72,24 @@ const EVENTS: Claim = Claim {
     returning: "id, received_at, body, attempts",
 };
 
-/// Marks a processed event done, inside a relaxed journal transaction.
-pub(crate) async fn mark_done(journal: &mut Tx<'_>, event_id: i64, now: i64) -> Result<()> {
+/// Marks processed events done, inside a relaxed journal transaction.
+pub(crate) async fn mark_done(journal: &mut Tx<'_>, event_ids: &[i64], now: i64) -> Result<()> {
+    if event_ids.is_empty() {
+        return Ok(());
+    }
+    // One statement for the batch: the journal's one connection is what
+    // acknowledgements wait for, so a batch's marks hold it once, briefly.
+    let ids = serde_json::to_string(event_ids).expect("numbers serialise");
+    let listed = match journal {
+        Tx::Sqlite(..) => "SELECT value FROM json_each($2)",
+        Tx::Postgres(_) => "SELECT jsonb_array_elements_text($2::jsonb)::bigint",
+    };
+    let sql = format!(
+        "UPDATE webhook_events SET state = $3, processed_at = $1, lease_until = NULL, last_error = NULL
+         WHERE id IN ({listed})"
+    );
     with_tx!(journal, conn => {
-        sqlx::query(
-            "UPDATE webhook_events SET state = $3, processed_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2",
-        )
-        .bind(now).bind(event_id).bind(EventState::Done)
-        .execute(conn).await?;
+        sqlx::query(&sql).bind(now).bind(&ids).bind(EventState::Done).execute(conn).await?;
     });
     Ok(())
 }
