@@ -372,36 +372,36 @@ pub(crate) async fn observe(
     for _ in 0..2 {
         let by_bsuid = match &identity.bsuid {
             Some(bsuid) => {
-                rows::find_alias(tx, workspace_id, scope, AliasKind::Bsuid, bsuid).await?
+                rows::find_aliased(tx, workspace_id, scope, AliasKind::Bsuid, bsuid).await?
             }
             None => None,
         };
         let by_phone = match &identity.phone {
             Some(phone) => {
-                rows::find_alias(tx, workspace_id, scope, AliasKind::Phone, phone).await?
+                rows::find_aliased(tx, workspace_id, scope, AliasKind::Phone, phone).await?
             }
             None => None,
         };
         // An old id: a late status or a duplicate. It names the contact but
         // says nothing current about them.
-        let stale = |alias: &Option<rows::Alias>| {
+        let stale = |alias: &Option<rows::Aliased>| {
             alias
                 .as_ref()
                 .filter(|a| a.superseded_at.is_some())
-                .map(|a| a.contact_id.clone())
+                .map(|a| a.contact.clone())
         };
-        if let Some(id) = stale(&by_bsuid) {
-            return rows::get(tx, &id).await;
+        if let Some(contact) = stale(&by_bsuid) {
+            return Ok(Some(contact));
         }
         if identity.bsuid.is_none() {
-            if let Some(id) = stale(&by_phone) {
-                return rows::get(tx, &id).await;
+            if let Some(contact) = stale(&by_phone) {
+                return Ok(Some(contact));
             }
         }
-        let current = |alias: Option<rows::Alias>| {
+        let current = |alias: Option<rows::Aliased>| {
             alias
                 .filter(|a| a.superseded_at.is_none())
-                .map(|a| a.contact_id)
+                .map(|a| a.contact)
         };
         let (by_bsuid, by_phone) = (current(by_bsuid), current(by_phone));
         let contact = match (by_bsuid, by_phone) {
@@ -415,9 +415,8 @@ pub(crate) async fn observe(
                 }
                 return Ok(Some(contact));
             }
-            (Some(id), None) => load(tx, &id).await?,
-            (None, Some(id)) => {
-                let mut holder = load(tx, &id).await?;
+            (Some(contact), None) => contact,
+            (None, Some(mut holder)) => {
                 match &identity.bsuid {
                     // A phone-only contact learns its BSUID.
                     Some(bsuid) if holder.bsuid.is_none() => {
@@ -444,10 +443,8 @@ pub(crate) async fn observe(
                     None => holder,
                 }
             }
-            (Some(id), Some(phone_id)) if id == phone_id => load(tx, &id).await?,
-            (Some(id), Some(phone_id)) => {
-                let contact = load(tx, &id).await?;
-                let holder = load(tx, &phone_id).await?;
+            (Some(contact), Some(holder)) if contact.id == holder.id => contact,
+            (Some(contact), Some(holder)) => {
                 if holder.bsuid.is_none() {
                     // Proven one person: the phone-only contact's history
                     // joins the BSUID's.

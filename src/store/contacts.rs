@@ -109,6 +109,38 @@ pub(crate) async fn find_alias(
     }))
 }
 
+/// An id found in the aliases with its contact as stored, in one round
+/// trip: the pipeline looks a customer up for every message and receipt.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct Aliased {
+    /// Whether the id is an old one (the contact moved on from it).
+    pub superseded_at: Option<i64>,
+    #[sqlx(flatten)]
+    pub contact: ContactRow,
+}
+
+pub(crate) async fn find_aliased(
+    tx: &mut Tx<'_>,
+    workspace_id: &str,
+    scope: &ContactScope,
+    kind: AliasKind,
+    value: &str,
+) -> Result<Option<Aliased>> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect();
+        format!(
+            "SELECT a.superseded_at, {} FROM contact_aliases a JOIN contacts c ON c.id = a.contact_id
+             WHERE a.workspace_id = $1 AND a.scope = $2 AND a.kind = $3 AND a.value = $4",
+            columns.join(", ")
+        )
+    });
+    Ok(with_tx!(tx, conn => {
+        sqlx::query_as(SQL.as_str())
+            .bind(workspace_id).bind(scope).bind(kind).bind(value)
+            .fetch_optional(conn).await?
+    }))
+}
+
 pub(crate) async fn get(tx: &mut Tx<'_>, id: &ContactId) -> Result<Option<ContactRow>> {
     let sql = format!("SELECT {COLUMNS} FROM contacts WHERE id = $1");
     Ok(with_tx!(tx, conn => {
