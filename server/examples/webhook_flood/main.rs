@@ -12,11 +12,16 @@
 //! reference receiver, from a fresh start, behind a backlog, and on
 //! Postgres with one and two instances.
 //! Usage: webhook_flood <server binary> --flood [--seconds 10]
-//!        [--connections 32] [--backlog N] [--postgres]
+//!        [--connections 32] [--backlog N] [--postgres] [--streams 20]
+//!
+//! The drain mode (`--drain N`, see [`drain`]) applies a backlog of N
+//! events in this process, for the processing rate and a profile.
 
+mod drain;
 mod keep_alive;
 mod reference;
 mod runs;
+mod streams;
 
 use std::{
     path::PathBuf,
@@ -185,6 +190,7 @@ async fn main() {
             reference::serve(port, &args[3], secret).await
         }
         _ if args.iter().any(|a| a == "--flood") => runs::main(args).await,
+        _ if args.iter().any(|a| a == "--drain") => drain::main(args).await,
         _ => paced_and_sign_in(args).await,
     }
 }

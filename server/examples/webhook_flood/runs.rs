@@ -20,6 +20,7 @@ use switchboard::{
 };
 
 use super::keep_alive::{self, Outcome, Requests};
+use super::streams::OpenStreams;
 use super::{reference, sign, webhook, PHONE, SECRET, WABA};
 
 struct Options {
@@ -28,6 +29,8 @@ struct Options {
     connections: usize,
     backlog: usize,
     postgres: bool,
+    /// Live streams (browser tabs) held open through a second fresh run.
+    streams: usize,
 }
 
 fn options(args: &[String]) -> Options {
@@ -37,6 +40,7 @@ fn options(args: &[String]) -> Options {
         connections: 32,
         backlog: 0,
         postgres: false,
+        streams: 0,
     };
     let mut rest = args[2..].iter();
     while let Some(flag) = rest.next() {
@@ -51,13 +55,14 @@ fn options(args: &[String]) -> Options {
             "--connections" => options.connections = value() as usize,
             "--backlog" => options.backlog = value() as usize,
             "--postgres" => options.postgres = true,
+            "--streams" => options.streams = value() as usize,
             other => panic!("unknown option {other}"),
         }
     }
     options
 }
 
-fn load_average() -> String {
+pub(super) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
@@ -143,7 +148,7 @@ fn backlog_indexes(count: usize) -> impl Iterator<Item = usize> {
     (0..count).map(|n| if n % 10 == 9 { n - 5 } else { n })
 }
 
-async fn seed_backlog(store: &Store, count: usize) {
+pub(super) async fn seed_backlog(store: &Store, count: usize) {
     let started = Instant::now();
     let indexes: Vec<usize> = backlog_indexes(count).collect();
     for chunk in indexes.chunks(2_000) {
@@ -181,6 +186,7 @@ struct Target<'a> {
     url: DatabaseUrl,
     instances: usize,
     backlog: usize,
+    streams: usize,
 }
 
 async fn run_server(
@@ -194,6 +200,7 @@ async fn run_server(
         url,
         instances,
         backlog,
+        streams,
     } = target;
     let store = Store::open(&url).await.expect("store");
     let workspace = workspace_with_number(&store, PHONE, WABA).await;
@@ -213,6 +220,10 @@ async fn run_server(
     for port in &ports {
         wait_for_port(*port, "/readyz").await;
     }
+    let open_streams = match streams {
+        0 => None,
+        count => Some(OpenStreams::open(ports[0], count).await),
+    };
     let pending_at_start = store.pending_webhook_events().await.expect("lag");
     let load = load_average();
     let outcome = keep_alive::flood(
@@ -223,6 +234,12 @@ async fn run_server(
     )
     .await;
     let pending_at_end = store.pending_webhook_events().await.expect("lag");
+    if let Some(open) = open_streams {
+        println!(
+            "  {streams} live streams open through the flood received {} notices",
+            open.close()
+        );
+    }
     let journaled = store.webhook_event_count().await.expect("count") - journal_before;
     report_flood(
         &format!("{label} ({} connections, load {load})", options.connections),
@@ -306,7 +323,7 @@ async fn reference_run(options: &Options, requests: &Arc<Requests>, dir: &Path) 
 
 /// A database of its own on the Postgres server `TEST_POSTGRES_URL` names.
 /// Dropped again when not `create`.
-async fn postgres_database(name: &str, create: bool) -> DatabaseUrl {
+pub(super) async fn postgres_database(name: &str, create: bool) -> DatabaseUrl {
     use sqlx::Connection;
     let admin = std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -362,6 +379,7 @@ pub async fn main(args: Vec<String>) {
             url: sqlite("fresh"),
             instances: 1,
             backlog: 0,
+            streams: 0,
         },
         &requests,
         &logs,
@@ -372,6 +390,26 @@ pub async fn main(args: Vec<String>) {
         "  fresh start = {:.0}% of the reference receiver (target >= 75%, p99 < 20 ms)",
         100.0 * fresh.rate / reference.rate
     );
+    if options.streams > 0 {
+        let watched = run_server(
+            &options,
+            Target {
+                label: &format!("SQLite, fresh start, {} live streams open", options.streams),
+                url: sqlite("streams"),
+                instances: 1,
+                backlog: 0,
+                streams: options.streams,
+            },
+            &requests,
+            &logs,
+        )
+        .await;
+        lost += watched.lost;
+        println!(
+            "  with the streams open = {:.0}% of the fresh start (target >= 90%)",
+            100.0 * watched.rate / fresh.rate
+        );
+    }
     if options.backlog > 0 {
         let behind = run_server(
             &options,
@@ -380,6 +418,7 @@ pub async fn main(args: Vec<String>) {
                 url: sqlite("backlog"),
                 instances: 1,
                 backlog: options.backlog,
+                streams: 0,
             },
             &requests,
             &logs,
@@ -403,6 +442,7 @@ pub async fn main(args: Vec<String>) {
                     url,
                     instances,
                     backlog: 0,
+                    streams: 0,
                 },
                 &requests,
                 &logs,
