@@ -11,7 +11,7 @@ use switchboard::{
     contacts::ContactRow,
     conversations::{self, ConversationSummary},
     pipeline,
-    store::Store,
+    store::{now_millis, NewOutboxRow, Store},
     test_support::{thread_with, workspace_with_number, TestBackend, TestDatabase},
     webhook::Journal,
 };
@@ -26,6 +26,7 @@ on_both_backends!(
     a_status_teaches_a_contact_its_bsuid,
     a_phone_seen_with_another_bsuid_is_another_person,
     the_search_finds_a_conversation_by_any_of_its_ids,
+    a_reply_on_its_way_when_its_customer_is_merged_joins_the_merged_thread,
 );
 
 const PHONE: &str = "106540352242922";
@@ -423,4 +424,79 @@ async fn the_search_finds_a_conversation_by_any_of_its_ids(backend: TestBackend)
     assert!(found("%").await.is_empty(), "a wildcard is just text");
     assert!(found("k_").await.is_empty(), "so is an underscore");
     assert_eq!(found("  ").await.len(), 2, "blank: everything");
+}
+
+/// A reply is claimed for the phone-only contact; before Meta's answer is
+/// recorded, a message proves that contact and the BSUID's one person and
+/// merges them. The reply is recorded in the merged thread, and no
+/// conversation is left for the absorbed contact.
+async fn a_reply_on_its_way_when_its_customer_is_merged_joins_the_merged_thread(
+    backend: TestBackend,
+) {
+    let s = setup(backend).await;
+    deliver(
+        &s,
+        json!([contact("Ana", None, Some(BSUID), None)]),
+        vec![text("wamid.b", None, Some(BSUID))],
+        vec![],
+    )
+    .await;
+    deliver(
+        &s,
+        json!([contact("Ana", Some(CUSTOMER_PHONE), None, None)]),
+        vec![text("wamid.p", Some(CUSTOMER_PHONE), None)],
+        vec![],
+    )
+    .await;
+    let by_phone = contact_named(&s, CUSTOMER_PHONE).await.unwrap();
+    let now = now_millis();
+    let reply = NewOutboxRow {
+        workspace_id: s.workspace.clone(),
+        phone_number_id: PHONE.into(),
+        contact_id: by_phone.id.clone(),
+        recipient: CUSTOMER_PHONE.into(),
+        kind: "text".into(),
+        content: json!({ "type": "text", "body": "On its way" }).to_string(),
+        origin: "agent".into(),
+        dedupe_key: None,
+        context_wamid: None,
+    };
+    s.store.enqueue_message(&reply, now).await.unwrap();
+    let lease = s
+        .store
+        .take_sender_lease(PHONE, "test", now, now + 60_000)
+        .await
+        .unwrap()
+        .expect("the sender lease");
+    let (claimed, _) = s
+        .store
+        .claim_outbox(PHONE, lease, now, 60_000, 60_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].contact_id.as_ref(), Some(&by_phone.id));
+
+    deliver(
+        &s,
+        json!([contact("Ana", Some(CUSTOMER_PHONE), Some(BSUID), None)]),
+        vec![text("wamid.both", Some(CUSTOMER_PHONE), Some(BSUID))],
+        vec![],
+    )
+    .await;
+    s.store
+        .outbox_sent(
+            &claimed[0],
+            CUSTOMER_PHONE,
+            "wamid.reply",
+            "On its way",
+            now,
+        )
+        .await
+        .unwrap();
+
+    let list = conversations_of(&s).await;
+    assert_eq!(list.len(), 1, "one conversation: {list:?}");
+    assert_eq!(list[0].messages, 4, "three messages and the reply");
+    assert_eq!(list[0].last_summary, "On its way");
+    assert_ne!(list[0].contact.id, by_phone.id, "the merged contact's");
 }

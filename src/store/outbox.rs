@@ -508,37 +508,42 @@ impl Store {
     ) -> Result<SentRecord> {
         let sql = format!(
             "UPDATE outbox SET state = $4, wamid = $1, attempts = attempts + 1, lease_until = NULL, claim_epoch = NULL, updated_at = $2
-             WHERE id = $3 AND state = {queued}",
+             WHERE id = $3 AND state = {queued}
+             RETURNING contact_id",
             queued = OutboxState::Queued.sql()
         );
-        let sent = NewSent {
-            workspace_id: &row.workspace_id,
-            phone_number_id: &row.phone_number_id,
-            wamid,
-            recipient,
-            kind: &row.kind,
-            summary,
-            content: &row.content,
-            at: now,
-            contact_id: row.contact_id.as_ref(),
-        };
         // Relaxed: lost to a power cut, the message is still claimed on
         // disk (claims are durable), so it waits for its status instead of
         // going again.
         let first: Option<Option<String>> = self
             .in_relaxed_main(async |tx| {
-                let first = with_tx!(tx, conn => {
-                    let updated = sqlx::query(&sql)
+                // The contact as the row names it now, not as claimed: the
+                // customer may have been merged into another while the
+                // message was on its way, and the thread is theirs.
+                let (first, contact_id): (Option<Option<String>>, Option<ContactId>) = with_tx!(tx, conn => {
+                    let updated: Option<Option<ContactId>> = sqlx::query_scalar(&sql)
                         .bind(wamid).bind(now).bind(row.id).bind(OutboxState::Sent)
-                        .execute(&mut *conn).await?
-                        .rows_affected() == 1;
-                    if updated {
-                        None
-                    } else {
-                        Some(sqlx::query_scalar("SELECT wamid FROM outbox WHERE id = $1")
-                            .bind(row.id).fetch_one(&mut *conn).await?)
+                        .fetch_optional(&mut *conn).await?;
+                    match updated {
+                        Some(contact_id) => (None, contact_id),
+                        None => {
+                            let (first, contact_id) = sqlx::query_as("SELECT wamid, contact_id FROM outbox WHERE id = $1")
+                                .bind(row.id).fetch_one(&mut *conn).await?;
+                            (Some(first), contact_id)
+                        }
                     }
                 });
+                let sent = NewSent {
+                    workspace_id: &row.workspace_id,
+                    phone_number_id: &row.phone_number_id,
+                    wamid,
+                    recipient,
+                    kind: &row.kind,
+                    summary,
+                    content: &row.content,
+                    at: now,
+                    contact_id: contact_id.as_ref(),
+                };
                 insert_sent(tx, &sent).await?;
                 Ok(first)
             })
