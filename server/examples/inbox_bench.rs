@@ -190,13 +190,17 @@ fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// Migration 0025's backfill, as the migration runs it on an upgrade.
+/// Migration 0025's backfill statement, as the migration runs it on an
+/// upgrade (only that statement: the rest of the migration is in place).
 fn backfill_sql() -> &'static str {
     let migration = include_str!("../../migrations/sqlite/0025_conversation_summaries.sql");
     let start = migration
         .find("INSERT INTO conversation_summaries")
         .expect("the migration's backfill");
-    &migration[start..]
+    let length = migration[start..]
+        .find(';')
+        .expect("the backfill ends with a semicolon");
+    &migration[start..=start + length]
 }
 
 /// Seeds the workspace: contacts, their aliases, the messages, then the
