@@ -177,33 +177,42 @@ async fn a_phone_only_contact_gains_its_bsuid_and_stays_one_conversation(backend
     }
 }
 
-async fn two_contacts_proven_one_are_merged_with_their_history(backend: TestBackend) {
-    let s = setup(backend).await;
-    // First seen apart: by BSUID alone, and by phone alone (an old replay).
+/// Ana first seen apart: by BSUID alone, and by phone alone (an old
+/// replay): two contacts.
+async fn seen_apart(s: &Setup) {
     deliver(
-        &s,
+        s,
         json!([contact("Ana", None, Some(BSUID), None)]),
         vec![text("wamid.b", None, Some(BSUID))],
         vec![],
     )
     .await;
     deliver(
-        &s,
+        s,
         json!([contact("Ana", Some(CUSTOMER_PHONE), None, None)]),
         vec![text("wamid.p", Some(CUSTOMER_PHONE), None)],
         vec![],
     )
     .await;
-    assert_eq!(conversations_of(&s).await.len(), 2);
-    let by_phone = contact_named(&s, CUSTOMER_PHONE).await.unwrap();
-    // Then a message carrying both: one person.
+}
+
+/// Then a message carrying both of Ana's ids: one person.
+async fn proven_one(s: &Setup) {
     deliver(
-        &s,
+        s,
         json!([contact("Ana", Some(CUSTOMER_PHONE), Some(BSUID), None)]),
         vec![text("wamid.both", Some(CUSTOMER_PHONE), Some(BSUID))],
         vec![],
     )
     .await;
+}
+
+async fn two_contacts_proven_one_are_merged_with_their_history(backend: TestBackend) {
+    let s = setup(backend).await;
+    seen_apart(&s).await;
+    assert_eq!(conversations_of(&s).await.len(), 2);
+    let by_phone = contact_named(&s, CUSTOMER_PHONE).await.unwrap();
+    proven_one(&s).await;
     let list = conversations_of(&s).await;
     assert_eq!(list.len(), 1, "merged: {list:?}");
     assert_eq!(list[0].messages, 3, "with every message of both");
@@ -434,20 +443,7 @@ async fn a_reply_on_its_way_when_its_customer_is_merged_joins_the_merged_thread(
     backend: TestBackend,
 ) {
     let s = setup(backend).await;
-    deliver(
-        &s,
-        json!([contact("Ana", None, Some(BSUID), None)]),
-        vec![text("wamid.b", None, Some(BSUID))],
-        vec![],
-    )
-    .await;
-    deliver(
-        &s,
-        json!([contact("Ana", Some(CUSTOMER_PHONE), None, None)]),
-        vec![text("wamid.p", Some(CUSTOMER_PHONE), None)],
-        vec![],
-    )
-    .await;
+    seen_apart(&s).await;
     let by_phone = contact_named(&s, CUSTOMER_PHONE).await.unwrap();
     let now = now_millis();
     let reply = NewOutboxRow {
@@ -476,13 +472,7 @@ async fn a_reply_on_its_way_when_its_customer_is_merged_joins_the_merged_thread(
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].contact_id.as_ref(), Some(&by_phone.id));
 
-    deliver(
-        &s,
-        json!([contact("Ana", Some(CUSTOMER_PHONE), Some(BSUID), None)]),
-        vec![text("wamid.both", Some(CUSTOMER_PHONE), Some(BSUID))],
-        vec![],
-    )
-    .await;
+    proven_one(&s).await;
     s.store
         .outbox_sent(
             &claimed[0],

@@ -230,19 +230,14 @@ async fn send_for_number(task: NumberSender) {
         // About two seconds of sends in hand at most, as one batch was: a
         // new rate applies to what is claimed after it.
         let room = batch - sending.rows();
-        let claimed = match room > 0 {
-            true => {
-                engine
-                    .store
-                    .claim_outbox_except(
-                        &phone,
-                        lease,
-                        (now_millis(), timing.lease_ms, timing.status_wait_ms, room),
-                        &sending.customers(),
-                    )
-                    .await
-            }
-            false => Ok((Vec::new(), 0)),
+        let claimed = if room > 0 {
+            let timing = (now_millis(), timing.lease_ms, timing.status_wait_ms, room);
+            engine
+                .store
+                .claim_outbox_except(&phone, lease, timing, &sending.customers())
+                .await
+        } else {
+            Ok((Vec::new(), 0))
         };
         let rows = match claimed {
             Ok((rows, set_aside)) => {

@@ -450,10 +450,7 @@ impl Store {
     ) -> Result<(Vec<OutboxRow>, u64)> {
         let (now, lease_ms, status_wait_ms, limit) = timing;
         // Both statements write: in this process's turn (see `begin`).
-        let _turn = match self {
-            Store::Sqlite(s) => Some(s.write_turn().await),
-            Store::Postgres(_) => None,
-        };
+        let _turn = self.write_turn().await;
         let unsure = format!(
             "UPDATE outbox SET next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $1 ELSE next_attempt_at END,
                  lease_until = NULL, claim_epoch = NULL

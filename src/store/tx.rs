@@ -56,11 +56,21 @@ impl Store {
     pub(crate) async fn begin(&self) -> Result<Tx<'static>> {
         Ok(match self {
             Store::Sqlite(s) => {
-                let turn = s.write_turn().await;
-                Tx::Sqlite(s.pool().begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+                let turn = self.write_turn().await;
+                Tx::Sqlite(s.pool().begin_with("BEGIN IMMEDIATE").await?, turn)
             }
             Store::Postgres(s) => Tx::Postgres(s.pool().begin().await?),
         })
+    }
+
+    /// This process's turn to write to the main SQLite file, for writes
+    /// made outside [`Store::begin`]; none on Postgres, whose row locks
+    /// already queue writers.
+    pub(crate) async fn write_turn(&self) -> Option<WriteTurn> {
+        match self {
+            Store::Sqlite(s) => Some(s.write_turn().await),
+            Store::Postgres(_) => None,
+        }
     }
 
     /// Runs `body` in a journal transaction whose commit does not wait for
@@ -104,7 +114,7 @@ impl Store {
                     // One connection: nobody to take the write lock from.
                     Database::Journal => (s.journal_pool(), "BEGIN", None),
                     // As `begin`: the write lock at once, in turn.
-                    Database::Main => (s.pool(), "BEGIN IMMEDIATE", Some(s.write_turn().await)),
+                    Database::Main => (s.pool(), "BEGIN IMMEDIATE", self.write_turn().await),
                 };
                 let mut relaxed = RelaxedConnection {
                     conn: pool.acquire().await?,
