@@ -40,26 +40,34 @@ pub struct Journal {
 /// the pipeline reads it to let acknowledgements go first, and waits for
 /// it to ease (not for a fixed time).
 #[derive(Clone, Debug, Default)]
-pub struct Pressure(Arc<(AtomicBool, Notify)>);
+pub struct Pressure(Arc<PressureState>);
+
+#[derive(Debug, Default)]
+struct PressureState {
+    high: AtomicBool,
+    /// Told each time it falls.
+    eased: Notify,
+}
 
 impl Pressure {
     pub fn is_high(&self) -> bool {
-        self.0 .0.load(Ordering::SeqCst)
+        self.0.high.load(Ordering::SeqCst)
     }
 
     /// Resolves once nothing waits for the journal (at once if nothing
     /// does now).
     pub async fn eased(&self) {
-        let eased = self.0 .1.notified();
+        // Registered before the check, so a fall in between is not missed.
+        let eased = self.0.eased.notified();
         if self.is_high() {
             eased.await;
         }
     }
 
     fn set(&self, high: bool) {
-        self.0 .0.store(high, Ordering::SeqCst);
+        self.0.high.store(high, Ordering::SeqCst);
         if !high {
-            self.0 .1.notify_waiters();
+            self.0.eased.notify_waiters();
         }
     }
 }
