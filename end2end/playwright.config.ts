@@ -47,6 +47,8 @@ export default defineConfig({
       DATABASE_URL: `sqlite://${join(dataDir, "e2e.db")}`,
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
       LOG_FORMAT: "json",
+      // A panic's backtrace goes to the log the teardown reads.
+      RUST_BACKTRACE: "1",
       // The outgoing-webhook spec's receiver listens on loopback.
       OUTGOING_WEBHOOK_ALLOW: "127.0.0.1",
       // The token-expiry spec: the token check and the expiry worker act

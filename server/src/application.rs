@@ -43,6 +43,7 @@ use tracing::Level;
 use crate::{
     health, http_metrics,
     limits::{self, CappedListener},
+    renders_to_the_end,
     security::{self, AllowedOrigins},
     webhook_routes,
 };
@@ -331,6 +332,9 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
         engine.config.public_url.origin().ascii_serialization(),
         format!("http://{local}"),
     ]));
+    let render_limit = renders_to_the_end::Limit(Duration::from_secs(
+        engine.config.http.request_timeout_secs.max(1),
+    ));
     let state = AppState {
         leptos: leptos_options(&engine.config),
         engine: engine.clone(),
@@ -352,6 +356,10 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
         })
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             ui_context, shell,
+        ))
+        .layer(middleware::from_fn_with_state(
+            render_limit,
+            renders_to_the_end::layer,
         ))
         .layer(middleware::from_fn_with_state(
             allowed,

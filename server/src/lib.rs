@@ -10,6 +10,7 @@ pub mod http_metrics;
 mod limits;
 mod live_routes;
 mod onboarding_routes;
+pub mod renders_to_the_end;
 pub mod security;
 mod serve;
 pub mod shutdown;

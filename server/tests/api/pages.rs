@@ -1,4 +1,13 @@
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, OnceLock,
+    },
+    time::{Duration, Instant},
+};
+
 use switchboard::test_support::TestBackend;
+use tokio::net::TcpStream;
 
 use crate::helpers::{owner, spawn_app, Visitor};
 
@@ -96,4 +105,99 @@ async fn many_page_loads_do_not_exhaust_the_database_pool() {
     }
     let ready = tokio::time::timeout(std::time::Duration::from_secs(5), app.get("/readyz")).await;
     assert_eq!(ready.expect("readyz answers").status(), 200);
+}
+
+/// A browser that leaves a page while the server still renders it (a click
+/// to another page, a closed tab) costs the server nothing but the render:
+/// Leptos disposed of the page's state at once, its `Suspense` tasks then
+/// read disposed values, and the server panicked (seen once in a full
+/// browser run). Hundreds of pages left at every moment of their render;
+/// not one panic once every render has ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_left_mid_render_never_panics_the_server() {
+    let panics = leptos_panics();
+    let before = panics.load(Ordering::SeqCst);
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let owner = owner(&app).await;
+    let cookie = owner.cookie.clone().expect("signed in");
+    let address = app.base.trim_start_matches("http://").to_string();
+    let pages = [
+        "/",
+        "/conversations",
+        "/onboarding",
+        "/settings",
+        "/settings/members",
+        "/settings/events",
+        "/settings/outgoing-webhooks",
+        "/settings/costs",
+        "/settings/api-keys",
+        "/templates",
+        "/sign-in",
+        "/no-such-page",
+    ];
+    let leavers = (0..4).map(|leaver| {
+        let (address, cookie) = (address.clone(), cookie.clone());
+        tokio::spawn(async move {
+            for visit in 0..150usize {
+                let path = pages[(visit + leaver) % pages.len()];
+                let request = format!(
+                    "GET {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nAccept: text/html\r\n\r\n"
+                );
+                let stream = TcpStream::connect(&address).await.expect("connects");
+                stream.writable().await.expect("writable");
+                stream.try_write(request.as_bytes()).expect("request sent");
+                // Gone after 0 to about 6 ms: before, during and after the
+                // render of a debug build.
+                let stay = Duration::from_micros(((visit * 7919 + leaver * 104_729) % 6_000) as u64);
+                tokio::time::sleep(stay).await;
+                drop(stream);
+            }
+        })
+    });
+    for leaver in leavers.collect::<Vec<_>>() {
+        leaver.await.expect("the visits ran");
+    }
+    // Drain: every response the server began, read out to its end.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server::renders_to_the_end::unfinished() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "responses still unfinished after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        panics.load(Ordering::SeqCst) - before,
+        0,
+        "the server panicked in Leptos"
+    );
+    // And it still serves the page whole.
+    let response = owner.page("/settings/costs").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("<h1>Costs</h1>"));
+}
+
+/// Counts, in this test process, the panics inside Leptos (a disposed
+/// value read, a context gone with its page), and leaves every panic's
+/// report as it was.
+fn leptos_panics() -> Arc<AtomicUsize> {
+    static COUNT: OnceLock<Arc<AtomicUsize>> = OnceLock::new();
+    COUNT
+        .get_or_init(|| {
+            let count = Arc::new(AtomicUsize::new(0));
+            let counted = count.clone();
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                let file = info.location().map(|at| at.file()).unwrap_or_default();
+                if ["reactive_graph", "leptos", "tachys"]
+                    .iter()
+                    .any(|krate| file.contains(krate))
+                {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+                previous(info);
+            }));
+            count
+        })
+        .clone()
 }
