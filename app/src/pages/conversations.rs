@@ -332,12 +332,15 @@ pub fn Conversations() -> impl IntoView {
                     </Transition>
                     {thread_lines()}
                     </Show>
-                    {move || selected().map(|(number, customer)| {
+                    // Browser only, with the thread they read: a browser-only
+                    // read on the server never resolves, and the whole page
+                    // was sent as "Loading…".
+                    {move || selected().filter(|_| mounted.get()).map(|(number, customer)| {
                         let current = Signal::derive(move || thread.get().and_then(|r| r.ok()).flatten());
                         view! { <Composer number customer thread=current refresh/> }.into_any()
                     })}
                 </div>
-                {move || selected().map(|(number, customer)| {
+                {move || selected().filter(|_| mounted.get()).map(|(number, customer)| {
                     let current = Signal::derive(move || thread.get().and_then(|r| r.ok()).flatten());
                     view! { <ContactPanel number customer thread=current refresh/> }.into_any()
                 })}

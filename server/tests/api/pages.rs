@@ -61,7 +61,26 @@ async fn each_section_has_a_page() {
         assert_eq!(response.status(), 200, "{path}");
         let html = response.text().await.unwrap();
         assert!(html.contains(heading), "{path}: {html}");
+        // Nothing left for the browser to finish.
+        assert!(html.contains("__INCOMPLETE_CHUNKS=[]"), "{path}: {html}");
     }
+}
+
+/// A thread's address is drawn whole by the server: the parts that read
+/// the thread (drawn by the browser only) once kept the page's `Suspense`
+/// waiting for a read that never happens on the server, and the server
+/// sent "Loading…" instead of the page.
+#[tokio::test]
+async fn a_thread_address_is_rendered_whole_by_the_server() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let owner = owner(&app).await;
+    let response = owner
+        .page("/conversations?number=123456&customer=15550001111")
+        .await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<h1>Conversations</h1>"), "{html}");
+    assert!(html.contains("__INCOMPLETE_CHUNKS=[]"), "{html}");
 }
 
 #[tokio::test]
