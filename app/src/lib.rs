@@ -26,7 +26,7 @@ pub mod signup;
 mod upload;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes},
     path, SsrMode,
@@ -47,6 +47,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
+                // Named by content in a hashed build (kept a year).
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -66,7 +68,6 @@ pub fn App() -> impl IntoView {
     session_state::SessionState::provide();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/switchboard.css"/>
         <Title formatter=|page: String| format!("{page} · Switchboard")/>
         <Router>
             <layout::Layout>

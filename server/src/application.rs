@@ -45,6 +45,7 @@ use crate::{
     limits::{self, CappedListener},
     renders_to_the_end,
     security::{self, AllowedOrigins},
+    site_assets::{self, Hashing},
     webhook_routes,
 };
 
@@ -300,7 +301,7 @@ async fn point_sandbox_webhooks_here(sandbox: String, local: SocketAddr) {
     }
 }
 
-fn leptos_options(config: &switchboard::config::Config) -> LeptosOptions {
+fn leptos_options(config: &switchboard::config::Config, hashing: &Hashing) -> LeptosOptions {
     // cargo-leptos sets these when it runs the server; the defaults match
     // the workspace metadata so the release binary runs from the repo root.
     let env_or = |name: &str, default: &str| {
@@ -314,6 +315,8 @@ fn leptos_options(config: &switchboard::config::Config) -> LeptosOptions {
         .site_root(env_or("LEPTOS_SITE_ROOT", "target/site"))
         .site_pkg_dir(env_or("LEPTOS_SITE_PKG_DIR", "pkg"))
         .site_addr(config.site_addr)
+        .hash_files(hashing.enabled)
+        .hash_file(std::sync::Arc::from(hashing.file_name.as_str()))
         .build()
 }
 
@@ -335,8 +338,11 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
     let render_limit = renders_to_the_end::Limit(Duration::from_secs(
         engine.config.http.request_timeout_secs.max(1),
     ));
+    let hashing = Hashing::from_env();
+    let leptos = leptos_options(&engine.config, &hashing);
+    let site_files = hashing.site_files(&leptos.site_pkg_dir, &leptos.output_name);
     let state = AppState {
-        leptos: leptos_options(&engine.config),
+        leptos,
         engine: engine.clone(),
     };
     let document =
@@ -360,6 +366,10 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
         .layer(middleware::from_fn_with_state(
             render_limit,
             renders_to_the_end::layer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            site_files,
+            site_assets::cache_lifetimes,
         ))
         .layer(middleware::from_fn_with_state(
             allowed,

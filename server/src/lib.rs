@@ -14,6 +14,7 @@ pub mod renders_to_the_end;
 pub mod security;
 mod serve;
 pub mod shutdown;
+mod site_assets;
 pub mod telemetry;
 mod webhook_routes;
 

@@ -1,0 +1,188 @@
+//! The client's files: their content-hashed names and how long browsers
+//! may keep them.
+//!
+//! cargo-leptos names the script, the WASM and the style sheet after a
+//! hash of their content (`hash-files` in the workspace metadata) and
+//! writes the hashes to `hash.txt` beside the server binary; Leptos reads
+//! that file to link them. A file named by its content never changes, so
+//! browsers keep it a year without asking again; every other file of the
+//! site is checked with the server on each use (a 304 when unchanged).
+//! Release builds with `--precompress` add brotli and gzip copies, which
+//! Leptos' file handler serves to browsers that accept them.
+
+use std::{collections::HashSet, path::PathBuf, sync::Arc};
+
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::Response,
+};
+
+/// The name cargo-leptos gives the hash file unless told otherwise.
+const DEFAULT_HASH_FILE: &str = "hash.txt";
+
+const FOREVER: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+const ASK_FIRST: HeaderValue = HeaderValue::from_static("no-cache");
+
+/// Where the hashes are, and whether to use them: as cargo-leptos says
+/// when it runs the server, otherwise whether the file is there (a binary
+/// run by hand, or by the browser tests, from a hashed build).
+pub struct Hashing {
+    pub enabled: bool,
+    pub file_name: String,
+}
+
+impl Hashing {
+    pub fn from_env() -> Self {
+        let file_name = std::env::var("LEPTOS_HASH_FILE_NAME")
+            .ok()
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| DEFAULT_HASH_FILE.to_string());
+        let enabled = match std::env::var("LEPTOS_HASH_FILES").ok().as_deref() {
+            Some("true") => true,
+            Some("false") => false,
+            _ => beside_binary(&file_name).is_some_and(|path| path.is_file()),
+        };
+        Self { enabled, file_name }
+    }
+
+    /// The site's files as this build names them (the hash file read
+    /// once; none named by content when hashing is off or it is unreadable).
+    pub fn site_files(&self, pkg_dir: &str, output_name: &str) -> SiteFiles {
+        let hashes = self
+            .enabled
+            .then(|| beside_binary(&self.file_name))
+            .flatten()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default();
+        SiteFiles {
+            pkg_prefix: format!("/{pkg_dir}/").into(),
+            content_named: Arc::new(named_paths(&hashes, pkg_dir, output_name)),
+        }
+    }
+}
+
+fn beside_binary(file_name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.join(file_name))
+}
+
+/// `js: <hash>` lines to `/pkg/<output>.<hash>.js` paths.
+fn named_paths(hashes: &str, pkg_dir: &str, output_name: &str) -> HashSet<String> {
+    hashes
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .filter_map(|(kind, hash)| {
+            let (kind, hash) = (kind.trim(), hash.trim());
+            let kinds = ["js", "wasm", "css"];
+            (kinds.contains(&kind) && !hash.is_empty())
+                .then(|| format!("/{pkg_dir}/{output_name}.{hash}.{kind}"))
+        })
+        .collect()
+}
+
+/// Where the client's files are served, and which of them are named by
+/// their content. Cheap to clone.
+#[derive(Clone)]
+pub struct SiteFiles {
+    pkg_prefix: Arc<str>,
+    content_named: Arc<HashSet<String>>,
+}
+
+/// The layer around the site's files: kept a year when named by content,
+/// checked on each use otherwise. Pages and server functions say their own.
+pub async fn cache_lifetimes(
+    State(files): State<SiteFiles>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    let is_read = matches!(*request.method(), Method::GET | Method::HEAD);
+    let mut response = next.run(request).await;
+    let served = response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED;
+    if is_read && served && path.starts_with(&*files.pkg_prefix) {
+        let lifetime = if files.content_named.contains(&path) {
+            FOREVER
+        } else {
+            ASK_FIRST
+        };
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, lifetime);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_file_names_the_script_the_wasm_and_the_style_sheet() {
+        let hashes = "js: Abc123\nwasm: Def456\ncss: Ghi789\n\nsplit: nope\n";
+        let paths = named_paths(hashes, "pkg", "switchboard");
+        let expected: HashSet<String> = [
+            "/pkg/switchboard.Abc123.js",
+            "/pkg/switchboard.Def456.wasm",
+            "/pkg/switchboard.Ghi789.css",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        assert_eq!(paths, expected);
+    }
+
+    /// The layer over a directory of files as cargo-leptos leaves them.
+    async fn served(path: &str) -> Response {
+        use tower::ServiceExt;
+        let site = tempfile::tempdir().unwrap();
+        std::fs::create_dir(site.path().join("pkg")).unwrap();
+        for name in ["switchboard.Abc123.js", "switchboard.js", "snippet.js"] {
+            std::fs::write(site.path().join("pkg").join(name), "export {}").unwrap();
+        }
+        let files = SiteFiles {
+            pkg_prefix: "/pkg/".into(),
+            content_named: Arc::new(named_paths("js: Abc123", "pkg", "switchboard")),
+        };
+        let app = axum::Router::new()
+            .fallback_service(tower_http::services::ServeDir::new(site.path()))
+            .layer(axum::middleware::from_fn_with_state(files, cache_lifetimes));
+        let request = Request::builder()
+            .uri(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.oneshot(request).await.unwrap()
+    }
+
+    fn cache_control(response: &Response) -> Option<&str> {
+        response
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .map(|v| v.to_str().unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_file_named_by_its_content_is_kept_a_year_and_others_are_checked() {
+        let hashed = served("/pkg/switchboard.Abc123.js").await;
+        assert_eq!(hashed.status(), StatusCode::OK);
+        assert_eq!(
+            cache_control(&hashed),
+            Some("public, max-age=31536000, immutable")
+        );
+        for path in ["/pkg/switchboard.js", "/pkg/snippet.js"] {
+            let plain = served(path).await;
+            assert_eq!(plain.status(), StatusCode::OK, "{path}");
+            assert_eq!(cache_control(&plain), Some("no-cache"), "{path}");
+        }
+        let missing = served("/pkg/switchboard.Zzz999.js").await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert_eq!(cache_control(&missing), None);
+    }
+
+    #[test]
+    fn no_hash_file_names_nothing() {
+        assert!(named_paths("", "pkg", "switchboard").is_empty());
+        assert!(named_paths("js:\n", "pkg", "switchboard").is_empty());
+    }
+}
