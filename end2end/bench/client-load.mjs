@@ -1,14 +1,19 @@
 // What a first visit downloads, and how soon the Conversations page is
 // interactive in Chromium on a throttled 4G connection.
-// Usage: node end2end/bench/client-load.mjs <base url> [runs]
+// Usage: node end2end/bench/client-load.mjs <base url> [runs] [fast|slow]
 // Run by scripts/bench-client, against the release server it starts.
 import { request as httpRequest } from "node:http";
 import { chromium } from "playwright-core";
 
 const base = process.argv[2];
 const runs = Number(process.argv[3] ?? 10);
-// Chrome DevTools' "Fast 4G" preset.
-const network = { latency: 60, downloadKbps: 9000, uploadKbps: 1500 };
+// Chrome DevTools' 4G presets.
+const presets = {
+  fast: { name: "Fast 4G", latency: 60, downloadKbps: 9000, uploadKbps: 1500 },
+  slow: { name: "Slow 4G", latency: 150, downloadKbps: 1600, uploadKbps: 750 },
+};
+const network = presets[process.argv[4] ?? "fast"];
+if (!network) throw new Error(`no network preset ${process.argv[4]}: fast or slow`);
 const owner = { email: "bench@example.com", password: "a long enough password" };
 
 /// GET `path` as sent over the wire: the byte count before any decoding.
@@ -95,11 +100,16 @@ async function timeToInteractive(browser, cookie) {
     downloadThroughput: (network.downloadKbps * 1000) / 8,
     uploadThroughput: (network.uploadKbps * 1000) / 8,
   });
+  const encodings = new Map();
+  page.on("response", (response) => {
+    const path = new URL(response.url()).pathname;
+    if (path.startsWith("/pkg/")) encodings.set(path.split(".").pop(), response.headers()["content-encoding"] ?? "none");
+  });
   await page.goto(new URL("/conversations", base).href, { waitUntil: "commit" });
   await page.locator('.app[data-hydrated="true"]').waitFor({ timeout: 60_000 });
   const ms = await page.evaluate(() => performance.now());
   await context.close();
-  return ms;
+  return { ms, wasm: encodings.get("wasm") };
 }
 
 const cookie = await signIn();
@@ -109,14 +119,19 @@ const browser = await chromium.launch({
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
 });
 const times = [];
+const wasmEncodings = new Set();
 for (let run = 0; run < runs; run++) {
-  times.push(await timeToInteractive(browser, cookie));
+  const { ms, wasm } = await timeToInteractive(browser, cookie);
+  times.push(ms);
+  wasmEncodings.add(wasm);
 }
 await browser.close();
 times.sort((a, b) => a - b);
 const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
 console.log(
-  `time to interactive of /conversations, ${runs} cold loads, ${network.downloadKbps / 1000} Mbit/s down, ` +
-    `${network.uploadKbps / 1000} up, ${network.latency} ms latency: ` +
-    `p50 ${(at(0.5) / 1000).toFixed(2)} s, max ${(times[times.length - 1] / 1000).toFixed(2)} s`,
+  `time to interactive of /conversations, ${runs} cold loads, ${network.name} ` +
+    `(${network.downloadKbps / 1000} Mbit/s down, ` +
+    `${network.uploadKbps / 1000} up, ${network.latency} ms latency): ` +
+    `p50 ${(at(0.5) / 1000).toFixed(2)} s, max ${(times[times.length - 1] / 1000).toFixed(2)} s ` +
+    `(the WASM as Chromium received it: ${[...wasmEncodings].join(", ")})`,
 );
