@@ -66,21 +66,35 @@ async fn each_section_has_a_page() {
     }
 }
 
-/// A thread's address is drawn whole by the server: the parts that read
-/// the thread (drawn by the browser only) once kept the page's `Suspense`
-/// waiting for a read that never happens on the server, and the server
-/// sent "Loading…" instead of the page.
+/// Every page is drawn whole by the server, nothing left for the browser
+/// to finish. A read the server never resolves (a browser-only resource)
+/// once kept a thread's page waiting: the server sent "Loading…", and the
+/// page's `Suspense` task outlived its render and panicked.
 #[tokio::test]
-async fn a_thread_address_is_rendered_whole_by_the_server() {
+async fn every_page_is_rendered_whole_by_the_server() {
     let app = spawn_app(TestBackend::Sqlite).await;
     let owner = owner(&app).await;
-    let response = owner
-        .page("/conversations?number=123456&customer=15550001111")
-        .await;
-    assert_eq!(response.status(), 200);
-    let html = response.text().await.unwrap();
-    assert!(html.contains("<h1>Conversations</h1>"), "{html}");
-    assert!(html.contains("__INCOMPLETE_CHUNKS=[]"), "{html}");
+    for (path, heading) in [
+        (
+            "/conversations?number=123456&customer=15550001111",
+            "<h1>Conversations</h1>",
+        ),
+        ("/bot", "<h1>"),
+        ("/templates", "<h1>Message templates</h1>"),
+        ("/settings/members", "<h1>"),
+        ("/settings/audit", "<h1>"),
+        ("/settings/events", "<h1>Webhook events</h1>"),
+        ("/settings/outgoing-webhooks", "<h1>"),
+        ("/settings/costs", "<h1>Costs</h1>"),
+        ("/settings/api-keys", "<h1>API keys</h1>"),
+        ("/settings/api", "<h1>"),
+    ] {
+        let response = owner.page(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(heading), "{path}: {html}");
+        assert!(html.contains("__INCOMPLETE_CHUNKS=[]"), "{path}: {html}");
+    }
 }
 
 #[tokio::test]
