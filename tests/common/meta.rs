@@ -184,11 +184,13 @@ impl Env {
     }
 
     /// Runs every ready onboarding step here and waits for those the
-    /// onboarding worker (if running) took, until no run is ready.
+    /// onboarding worker (if running) took, until no run is ready. Steps
+    /// that become ready meanwhile (a retry's short backoff) are run here
+    /// too, so it settles without a worker, however slow the machine.
     pub async fn advance_onboarding(&self) {
-        onboarding::run_ready(&self.engine).await;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
+            onboarding::run_ready(&self.engine).await;
             let due = self.engine.store.due_work(store::now_millis()).await;
             if due.expect("due work").onboarding_runs == 0 {
                 return;
