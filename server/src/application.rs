@@ -222,6 +222,8 @@ impl Application {
             () = serve => {}
             () = grace_exceeded => tracing::warn!("requests still running after the grace period; closing"),
         }
+        // Pages still rendering for browsers that left read the store too.
+        renders_to_the_end::drained(SHUTDOWN_GRACE).await;
         // HTTP is drained, so nothing appends any more: the writer finishes
         // what is queued, then the workers finish their batches.
         self.runtime.stop(SHUTDOWN_GRACE).await;
@@ -340,7 +342,8 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
     ));
     let hashing = Hashing::from_env();
     let leptos = leptos_options(&engine.config, &hashing);
-    let site_files = hashing.site_files(&leptos.site_pkg_dir, &leptos.output_name);
+    let site_files =
+        hashing.site_files(&leptos.site_root, &leptos.site_pkg_dir, &leptos.output_name);
     let state = AppState {
         leptos,
         engine: engine.clone(),
@@ -354,9 +357,6 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
     let leptos = state.leptos.clone();
 
     Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(http_metrics::render))
         .leptos_routes_with_context(&state, route_list(), ui_context.clone(), move || {
             shell(leptos.clone())
         })
@@ -371,6 +371,10 @@ fn router(engine: Engine, local: SocketAddr) -> Router {
             site_files,
             site_assets::cache_lifetimes,
         ))
+        // Added after the two layers above, which are Leptos' alone.
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(http_metrics::render))
         .layer(middleware::from_fn_with_state(
             allowed,
             security::require_same_origin,

@@ -7,8 +7,12 @@
 //! another page, a closed tab), the task read values already disposed and
 //! panicked. So the response is made in a task of its own and read to its
 //! end there: the browser gets what it still listens for, and the page's
-//! state is disposed of only once its render is over. A render that never
-//! ends is dropped after the request time limit, so none lives forever.
+//! state is disposed of only once its render is over.
+//!
+//! Limits, so that no task lives forever: the response's head within the
+//! request time limit (the browser has had its 408 by then), and the rest
+//! within that limit again once nobody listens. A browser still reading
+//! a long download is never cut off.
 
 use std::{
     sync::atomic::{AtomicUsize, Ordering},
@@ -16,14 +20,17 @@ use std::{
 };
 
 use axum::{
-    body::{Body, Bytes},
+    body::{Body, Bytes, HttpBody},
     extract::{Request, State},
-    http::StatusCode,
+    http::{header, HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use futures_util::{stream, StreamExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::timeout,
+};
 use tracing::Instrument;
 
 /// Chunks held for a browser that reads slower than the page renders.
@@ -32,44 +39,43 @@ const CHUNKS_IN_HAND: usize = 16;
 static UNFINISHED: AtomicUsize = AtomicUsize::new(0);
 
 /// How many responses are still being made or read out, in this process:
-/// a drain for tests, and a gauge for operators.
+/// a drain for tests and for shutdown, and a gauge for operators.
 pub fn unfinished() -> usize {
     UNFINISHED.load(Ordering::SeqCst)
 }
 
-/// How long a response may take to be made and read out: the request time
-/// limit, which the browser sees anyway.
+/// Waits, up to `grace`, until no response is being made (shutdown: the
+/// store closes after).
+pub async fn drained(grace: Duration) {
+    let deadline = tokio::time::Instant::now() + grace;
+    while unfinished() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The request time limit: for a response's head, and for the rest of it
+/// once its browser has gone.
 #[derive(Clone, Copy)]
 pub struct Limit(pub Duration);
 
-/// The layer around the UI's routes (pages, server functions, the site's
-/// files and the not-found page).
-pub async fn layer(State(Limit(limit)): State<Limit>, request: Request, next: Next) -> Response {
+type Chunk = Result<Bytes, axum::Error>;
+
+/// The layer around the UI's pages, server functions, site files and
+/// not-found page.
+pub async fn layer(State(limit): State<Limit>, request: Request, next: Next) -> Response {
     let (head_tx, head_rx) = oneshot::channel();
-    let (chunks_tx, chunks_rx) = mpsc::channel::<Result<Bytes, axum::Error>>(CHUNKS_IN_HAND);
+    let (chunks_tx, chunks_rx) = mpsc::channel::<Chunk>(CHUNKS_IN_HAND);
     let counted = Unfinished::start();
-    let respond = async move {
-        let (head, body) = next.run(request).await.into_parts();
-        // Gone before the first byte or not, the body is read out.
-        let _ = head_tx.send(head);
-        let mut chunks = body.into_data_stream();
-        let mut listening = true;
-        while let Some(chunk) = chunks.next().await {
-            listening = listening && chunks_tx.send(chunk).await.is_ok();
+    let failed = chunks_tx.clone();
+    let respond = tokio::spawn(respond(request, next, limit, head_tx, chunks_tx).in_current_span());
+    tokio::spawn(async move {
+        let _counted = counted;
+        if respond.await.is_err() {
+            // It panicked (logged by the panic hook): a browser still
+            // reading must see a broken response, not a whole one.
+            let _ = failed.try_send(Err(axum::Error::new("the response failed")));
         }
-    };
-    tokio::spawn(
-        async move {
-            let _counted = counted;
-            if tokio::time::timeout(limit, respond).await.is_err() {
-                tracing::warn!(
-                    ?limit,
-                    "a UI response was still unfinished at the time limit"
-                );
-            }
-        }
-        .in_current_span(),
-    );
+    });
     match head_rx.await {
         Ok(head) => {
             let chunks = stream::unfold(chunks_rx, |mut rx| async move {
@@ -77,26 +83,62 @@ pub async fn layer(State(Limit(limit)): State<Limit>, request: Request, next: Ne
             });
             Response::from_parts(head, Body::from_stream(chunks))
         }
-        // The handler panicked in its task (the panic is logged there), or
-        // ran past the limit.
+        // No head within the limit, or the handler panicked.
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 
-/// Counts one response from its start until its task ends.
+async fn respond(
+    request: Request,
+    next: Next,
+    Limit(limit): Limit,
+    head_tx: oneshot::Sender<axum::http::response::Parts>,
+    chunks_tx: mpsc::Sender<Chunk>,
+) {
+    let Ok(response) = timeout(limit, next.run(request)).await else {
+        tracing::warn!(?limit, "a UI response had no head at the time limit");
+        return;
+    };
+    let (mut head, body) = response.into_parts();
+    // A whole body keeps its length (it now goes through a stream); an
+    // empty one (HEAD, 204, 304) is left as it was.
+    if let Some(length) = body.size_hint().exact().filter(|length| *length > 0) {
+        head.headers
+            .entry(header::CONTENT_LENGTH)
+            .or_insert_with(|| HeaderValue::from(length));
+    }
+    // Gone before the first byte or not, the body is read out.
+    let mut listening = head_tx.send(head).is_ok();
+    let mut chunks = body.into_data_stream();
+    while listening {
+        let Some(chunk) = chunks.next().await else {
+            return;
+        };
+        listening = chunks_tx.send(chunk).await.is_ok();
+    }
+    let rest = async { while chunks.next().await.is_some() {} };
+    if timeout(limit, rest).await.is_err() {
+        tracing::warn!(
+            ?limit,
+            "a UI response nobody read was unfinished at the time limit"
+        );
+    }
+}
+
+/// Counts one response from its start until its tasks end.
 struct Unfinished;
 
 impl Unfinished {
     fn start() -> Self {
-        let now = UNFINISHED.fetch_add(1, Ordering::SeqCst) + 1;
-        metrics::gauge!("ui_responses_unfinished").set(now as f64);
+        UNFINISHED.fetch_add(1, Ordering::SeqCst);
+        metrics::gauge!("ui_responses_unfinished").increment(1.0);
         Self
     }
 }
 
 impl Drop for Unfinished {
     fn drop(&mut self) {
-        let now = UNFINISHED.fetch_sub(1, Ordering::SeqCst) - 1;
-        metrics::gauge!("ui_responses_unfinished").set(now as f64);
+        UNFINISHED.fetch_sub(1, Ordering::SeqCst);
+        metrics::gauge!("ui_responses_unfinished").decrement(1.0);
     }
 }

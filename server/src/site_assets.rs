@@ -5,12 +5,16 @@
 //! hash of their content (`hash-files` in the workspace metadata) and
 //! writes the hashes to `hash.txt` beside the server binary; Leptos reads
 //! that file to link them. A file named by its content never changes, so
-//! browsers keep it a year without asking again; every other file of the
-//! site is checked with the server on each use (a 304 when unchanged).
-//! Release builds with `--precompress` add brotli and gzip copies, which
-//! Leptos' file handler serves to browsers that accept them.
+//! browsers keep it a year without asking again; every other file under
+//! `/pkg/` is fetched again on each use (`no-cache`). Release builds with
+//! `--precompress` add brotli and gzip copies, which Leptos' file handler
+//! serves to browsers that accept them (so caches key on the encoding).
 
-use std::{collections::HashSet, path::PathBuf, sync::Arc};
+use std::{
+    collections::HashSet,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use axum::{
     extract::{Request, State},
@@ -49,16 +53,28 @@ impl Hashing {
 
     /// The site's files as this build names them (the hash file read
     /// once; none named by content when hashing is off or it is unreadable).
-    pub fn site_files(&self, pkg_dir: &str, output_name: &str) -> SiteFiles {
+    pub fn site_files(&self, site_root: &str, pkg_dir: &str, output_name: &str) -> SiteFiles {
         let hashes = self
             .enabled
             .then(|| beside_binary(&self.file_name))
             .flatten()
             .and_then(|path| std::fs::read_to_string(path).ok())
             .unwrap_or_default();
+        if self.enabled && hashes.is_empty() {
+            tracing::warn!(file = %self.file_name, "file hashing is on but the hash file cannot be read beside the binary: the client's files will not be found");
+        }
+        let content_named = named_paths(&hashes, pkg_dir, output_name);
+        // A debug and a release build share the site folder: the other
+        // build's files replace this binary's.
+        for path in &content_named {
+            let on_disk = Path::new(site_root).join(path.trim_start_matches('/'));
+            if !on_disk.is_file() {
+                tracing::warn!(path = %on_disk.display(), "a file this build names is not in the site folder (another build replaced it?): rebuild the site");
+            }
+        }
         SiteFiles {
             pkg_prefix: format!("/{pkg_dir}/").into(),
-            content_named: Arc::new(named_paths(&hashes, pkg_dir, output_name)),
+            content_named: Arc::new(content_named),
         }
     }
 }
@@ -107,9 +123,10 @@ pub async fn cache_lifetimes(
         } else {
             ASK_FIRST
         };
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, lifetime);
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, lifetime);
+        // Brotli, gzip or neither, by what the browser accepts.
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     response
 }
@@ -170,6 +187,7 @@ mod tests {
             cache_control(&hashed),
             Some("public, max-age=31536000, immutable")
         );
+        assert_eq!(hashed.headers()[header::VARY], "accept-encoding");
         for path in ["/pkg/switchboard.js", "/pkg/snippet.js"] {
             let plain = served(path).await;
             assert_eq!(plain.status(), StatusCode::OK, "{path}");
