@@ -7,6 +7,7 @@ import { chromium } from "playwright-core";
 
 const base = process.argv[2];
 const runs = Number(process.argv[3] ?? 10);
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`the number of cold loads must be a whole number, not ${process.argv[3]}`);
 // Chrome DevTools' 4G presets.
 const presets = {
   fast: { name: "Fast 4G", latency: 60, downloadKbps: 9000, uploadKbps: 1500 },
