@@ -73,7 +73,9 @@ pub async fn layer(State(limit): State<Limit>, request: Request, next: Next) -> 
         if respond.await.is_err() {
             // It panicked (logged by the panic hook): a browser still
             // reading must see a broken response, not a whole one.
-            let _ = failed.try_send(Err(axum::Error::new("the response failed")));
+            let _ = failed
+                .send(Err(axum::Error::new("the response failed")))
+                .await;
         }
     });
     match head_rx.await {
