@@ -223,7 +223,9 @@ impl Application {
             () = grace_exceeded => tracing::warn!("requests still running after the grace period; closing"),
         }
         // Pages still rendering for browsers that left read the store too.
-        renders_to_the_end::drained(SHUTDOWN_GRACE).await;
+        if !renders_to_the_end::drained(SHUTDOWN_GRACE).await {
+            tracing::warn!("pages still rendering after the grace period; closing");
+        }
         // HTTP is drained, so nothing appends any more: the writer finishes
         // what is queued, then the workers finish their batches.
         self.runtime.stop(SHUTDOWN_GRACE).await;

@@ -28,7 +28,7 @@ use axum::{
 };
 use futures_util::{stream, StreamExt};
 use tokio::{
-    sync::{mpsc, oneshot},
+    sync::{mpsc, oneshot, Notify},
     time::timeout,
 };
 use tracing::Instrument;
@@ -44,13 +44,27 @@ pub fn unfinished() -> usize {
     UNFINISHED.load(Ordering::SeqCst)
 }
 
+/// Told each time the last unfinished response ends.
+static ALL_FINISHED: Notify = Notify::const_new();
+
 /// Waits, up to `grace`, until no response is being made (shutdown: the
-/// store closes after).
-pub async fn drained(grace: Duration) {
-    let deadline = tokio::time::Instant::now() + grace;
-    while unfinished() > 0 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// store closes after; tests: every page they left has ended). Whether
+/// they all ended.
+pub async fn drained(grace: Duration) -> bool {
+    timeout(grace, async {
+        loop {
+            let finished = ALL_FINISHED.notified();
+            tokio::pin!(finished);
+            // Listening before looking, so an end in between is not missed.
+            finished.as_mut().enable();
+            if unfinished() == 0 {
+                return;
+            }
+            finished.await;
+        }
+    })
+    .await
+    .is_ok()
 }
 
 /// The request time limit: for a response's head, and for the rest of it
@@ -140,7 +154,9 @@ impl Unfinished {
 
 impl Drop for Unfinished {
     fn drop(&mut self) {
-        UNFINISHED.fetch_sub(1, Ordering::SeqCst);
+        if UNFINISHED.fetch_sub(1, Ordering::SeqCst) == 1 {
+            ALL_FINISHED.notify_waiters();
+        }
         metrics::gauge!("ui_responses_unfinished").decrement(1.0);
     }
 }
