@@ -382,6 +382,9 @@ pub(crate) async fn observe(
             }
             None => None,
         };
+        if let Some(found) = settled(identity, by_bsuid.as_ref(), by_phone.as_ref(), create) {
+            return Ok(found);
+        }
         // An old id: a late status or a duplicate. It names the contact but
         // says nothing current about them.
         let stale = |alias: &Option<rows::Aliased>| {
@@ -478,6 +481,143 @@ pub(crate) async fn observe(
     Err(store::Error::Database(sqlx::Error::Protocol(
         "a contact kept being made by another transaction".into(),
     )))
+}
+
+/// What a payload settles about its contact with no write at all, given
+/// what its ids name: `Some(found)` for the usual repeat payload (ids
+/// already theirs, names already known), `None` when [`observe`] has to
+/// change something. [`observe`] and [`find_many`] both start here, so
+/// the batched path decides the same as the single one.
+fn settled(
+    identity: &Identity,
+    by_bsuid: Option<&rows::Aliased>,
+    by_phone: Option<&rows::Aliased>,
+    create: bool,
+) -> Option<Option<ContactRow>> {
+    let stale = |alias: Option<&rows::Aliased>| {
+        alias
+            .filter(|a| a.superseded_at.is_some())
+            .map(|a| a.contact.clone())
+    };
+    // An old id names its contact and says nothing current about them.
+    if let Some(contact) = stale(by_bsuid) {
+        return Some(Some(contact));
+    }
+    if identity.bsuid.is_none() {
+        if let Some(contact) = stale(by_phone) {
+            return Some(Some(contact));
+        }
+    }
+    fn current(alias: Option<&rows::Aliased>) -> Option<&ContactRow> {
+        alias
+            .filter(|a| a.superseded_at.is_none())
+            .map(|a| &a.contact)
+    }
+    let contact = match (current(by_bsuid), current(by_phone)) {
+        (None, None) => return (!create).then_some(None),
+        (Some(contact), None) => contact,
+        (None, Some(holder)) if identity.bsuid.is_none() => holder,
+        (Some(contact), Some(holder)) if contact.id == holder.id => contact,
+        _ => return None,
+    };
+    if identity
+        .phone
+        .as_ref()
+        .is_some_and(|phone| contact.phone.as_ref() != Some(phone))
+    {
+        return None;
+    }
+    let mut learned = contact.clone();
+    learned.learn_names(identity);
+    (learned == *contact).then(|| Some(learned))
+}
+
+/// [`observe`] without creating anyone, for many payloads at once (a
+/// batch's receipts), in their order: their ids are read with one
+/// statement per workspace, scope and kind, and only a payload that
+/// changes its contact goes through [`observe`] (the rest are then read
+/// again, as that write may concern them). The caller already holds the
+/// ids' locks ([`lock_all`]).
+pub(crate) async fn find_many(
+    tx: &mut Tx<'_>,
+    payloads: &[(&str, &ContactScope, &Identity)],
+    now: i64,
+) -> Result<Vec<Option<ContactRow>>, store::Error> {
+    let mut found = Vec::with_capacity(payloads.len());
+    while found.len() < payloads.len() {
+        let rest = &payloads[found.len()..];
+        let known = Known::read(tx, rest).await?;
+        for &(workspace_id, scope, identity) in rest {
+            let by_bsuid = identity
+                .bsuid
+                .as_deref()
+                .and_then(|bsuid| known.get(&(workspace_id, scope, AliasKind::Bsuid, bsuid)));
+            let by_phone = identity
+                .phone
+                .as_deref()
+                .and_then(|phone| known.get(&(workspace_id, scope, AliasKind::Phone, phone)));
+            if identity.is_empty() {
+                found.push(None);
+            } else if let Some(contact) = settled(identity, by_bsuid, by_phone, false) {
+                found.push(contact);
+            } else {
+                found.push(observe(tx, workspace_id, scope, identity, false, now).await?);
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The ids a list of payloads names, as found in the aliases.
+struct Known<'p>(
+    std::collections::HashMap<(&'p str, &'p ContactScope, AliasKind, &'p str), rows::Aliased>,
+);
+
+impl<'p> Known<'p> {
+    async fn read(
+        tx: &mut Tx<'_>,
+        payloads: &[(&'p str, &'p ContactScope, &'p Identity)],
+    ) -> Result<Self, store::Error> {
+        type Group<'p> = (&'p str, &'p ContactScope, AliasKind);
+        let mut wanted: std::collections::HashMap<Group<'p>, Vec<&'p str>> = Default::default();
+        for &(workspace_id, scope, identity) in payloads {
+            let ids = [
+                (AliasKind::Bsuid, identity.bsuid.as_deref()),
+                (AliasKind::Phone, identity.phone.as_deref()),
+            ];
+            for (kind, value) in ids {
+                if let Some(value) = value {
+                    wanted
+                        .entry((workspace_id, scope, kind))
+                        .or_default()
+                        .push(value);
+                }
+            }
+        }
+        let mut known = std::collections::HashMap::new();
+        for ((workspace_id, scope, kind), mut values) in wanted {
+            values.sort_unstable();
+            values.dedup();
+            for (value, aliased) in
+                rows::find_aliased_in(tx, workspace_id, scope, kind, &values).await?
+            {
+                // The value as the payload holds it, to key by reference.
+                if let Ok(at) = values.binary_search(&value.as_str()) {
+                    let value = values[at];
+                    known.insert((workspace_id, scope, kind, value), aliased);
+                }
+            }
+        }
+        Ok(Self(known))
+    }
+
+    fn get<'k>(
+        &'k self,
+        key: &(&'k str, &'k ContactScope, AliasKind, &'k str),
+    ) -> Option<&'k rows::Aliased> {
+        self.0.get(key)
+    }
 }
 
 async fn load(tx: &mut Tx<'_>, id: &ContactId) -> Result<ContactRow, store::Error> {

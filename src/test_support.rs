@@ -210,7 +210,7 @@ pub async fn apply_status_with_pricing(
         at: update.at,
         phone: Some(phone),
     };
-    crate::costs::record(&mut tx, &message, pricing, &mut counts)
+    crate::costs::record_all(&mut tx, &[(message, pricing)], &mut counts)
         .await
         .expect("recorded");
     crate::store::costs::add_to_ledger(&mut tx, &counts)

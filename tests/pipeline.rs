@@ -31,6 +31,7 @@ on_both_backends!(
     a_restriction_redelivered_after_it_was_lifted_stays_lifted,
     dead_letters_show_to_their_workspace_and_to_the_operator,
     the_lag_is_exact_when_small_and_estimated_from_ids_beyond,
+    receipts_applied_together_end_as_if_applied_one_by_one,
 );
 
 const PHONE: &str = "106540352242922";
@@ -698,4 +699,100 @@ async fn sqlite_journal_is_back_at_full_durability_after_processing() {
         .await
         .unwrap();
     assert_eq!(synchronous, 2, "FULL is 2");
+}
+
+/// A priced status (Meta's per-message pricing, a free service message).
+fn priced(wamid: &str, status_name: &str) -> Value {
+    let mut status = status(wamid, status_name);
+    status["pricing"] = json!({ "billable": false, "pricing_model": "PMP", "type": "free_customer_service", "category": "service" });
+    status
+}
+
+/// What the receipts left in the tables they write, as text rows.
+async fn receipt_effects(store: &Store) -> Vec<String> {
+    const TABLES: [&str; 5] = [
+        "SELECT 'message ' || wamid || ' ' || COALESCE(status, '-') || ' ' || CAST(status_rank AS TEXT) || ' ' || COALESCE(CAST(error_code AS TEXT), '-') FROM messages",
+        "SELECT 'receipt ' || wamid || ' ' || status || ' ' || CAST(rank AS TEXT) FROM message_statuses",
+        "SELECT 'price ' || wamid || ' ' || COALESCE(market, '-') || ' ' || category FROM message_pricing",
+        "SELECT 'ledger ' || category || ' ' || pricing_type || ' ' || market || ' ' || CAST(billable AS TEXT) || ' ' || CAST(free AS TEXT) FROM cost_ledger",
+        "SELECT 'contact ' || COALESCE(bsuid, '-') || ' ' || COALESCE(phone, '-') || ' ' || COALESCE(username, '-') || ' ' || COALESCE(profile_name, '-') FROM contacts",
+    ];
+    let mut rows = Vec::new();
+    for sql in TABLES {
+        let found: Vec<String> = match store {
+            Store::Sqlite(db) => sqlx::query_scalar(sql).fetch_all(db.pool()).await,
+            Store::Postgres(db) => sqlx::query_scalar(sql).fetch_all(db.pool()).await,
+        }
+        .unwrap();
+        rows.extend(found);
+    }
+    rows.sort();
+    rows
+}
+
+/// A batch's receipts are applied together (a few statements for all of
+/// them); the end is the same as one event at a time: statuses forward
+/// only, a receipt seen twice counted once, a message priced once, and a
+/// customer who shows a new id in one receipt is the same contact in the
+/// next.
+async fn receipts_applied_together_end_as_if_applied_one_by_one(backend: TestBackend) {
+    let together = setup(backend).await;
+    let one_by_one = setup(backend).await;
+    let mut failed = status("wamid.r2", "failed");
+    failed["errors"] = json!([{ "code": 131026, "title": "Message undeliverable" }]);
+    let mut with_bsuid = priced("wamid.r3", "read");
+    with_bsuid["recipient_user_id"] = json!("US.13491208655302741918");
+    let mut with_username = status("wamid.r3", "delivered");
+    with_username["recipient_user_id"] = json!("US.13491208655302741918");
+    let events = [
+        vec![
+            text("wamid.r1", "one"),
+            text("wamid.r2", "two"),
+            text("wamid.r3", "three"),
+        ],
+        vec![priced("wamid.r1", "delivered"), status("wamid.r2", "sent")],
+        vec![priced("wamid.r1", "read"), priced("wamid.r1", "delivered")],
+        vec![failed, priced("wamid.elsewhere", "delivered")],
+        vec![with_bsuid, with_username],
+        vec![status("wamid.r2", "delivered")],
+    ];
+    for s in [&together, &one_by_one] {
+        deliver_messages(s, events[0].clone()).await;
+        for statuses in &events[1..] {
+            deliver_statuses(s, statuses.clone()).await;
+        }
+    }
+    let batched = drain(&together.store).await;
+    assert_eq!(batched.events, events.len(), "all in one batch");
+    let mut single_duplicates = 0;
+    loop {
+        let pass = pipeline::process_due_then(&one_by_one.store, 1, &|_| {})
+            .await
+            .unwrap();
+        if pass.events == 0 {
+            break;
+        }
+        single_duplicates += pass.applied.duplicates;
+    }
+    assert_eq!(
+        batched.applied.duplicates, 1,
+        "wamid.r1 delivered came twice"
+    );
+    assert_eq!(batched.applied.duplicates, single_duplicates);
+    let effects = receipt_effects(&together.store).await;
+    assert_eq!(effects, receipt_effects(&one_by_one.store).await);
+    for expected in [
+        "message wamid.r1 read",
+        "message wamid.r2 failed",
+        "message wamid.r3 read",
+        "contact US.13491208655302741918 16505551234 - Sheena",
+        "ledger service free_customer_service North America 0 3",
+    ] {
+        assert!(
+            effects.iter().any(|row| row.starts_with(expected)),
+            "no {expected:?} in {effects:#?}"
+        );
+    }
+    let contacts = effects.iter().filter(|r| r.starts_with("contact ")).count();
+    assert_eq!(contacts, 1, "one customer: {effects:#?}");
 }

@@ -69,39 +69,38 @@ pub(crate) struct PricedMessage<'a> {
     pub phone: Option<&'a str>,
 }
 
-/// Counts a status's pricing, once per message: in the pipeline's
-/// transaction, keyed by number and wamid (a status before its message
-/// counts too), into the batch's `counts`.
-pub(crate) async fn record(
+/// Counts statuses' pricing `(message, pricing)`, once per message: in
+/// the pipeline's transaction, keyed by number and wamid (a status before
+/// its message counts too), into the batch's `counts`.
+pub(crate) async fn record_all(
     tx: &mut Tx<'_>,
-    message: &PricedMessage<'_>,
-    pricing: &Pricing,
+    priced: &[(PricedMessage<'_>, &Pricing)],
     counts: &mut store::costs::LedgerCounts,
-) -> Result<bool, store::Error> {
-    let PricedMessage {
-        workspace_id,
-        phone_number_id,
-        wamid,
-        at,
-        phone,
-    } = *message;
-    let month = month_of(at);
-    let raw = pricing.raw.to_string();
-    let new = NewPricing {
-        workspace_id,
-        phone_number_id,
-        wamid,
-        month: &month,
-        pricing_model: pricing.pricing_model.as_deref(),
-        billable_field: pricing.billable,
-        billable: pricing.is_billable(),
-        pricing_type: pricing.kind.as_deref(),
-        category: pricing.category.as_deref(),
-        market: phone.map(markets::market_of),
-        pricing: &raw,
-        at,
-    };
-    store::costs::record(tx, &new, counts).await
+) -> Result<(), store::Error> {
+    // The texts the rows borrow.
+    let texts: Vec<(String, String)> = priced
+        .iter()
+        .map(|(message, pricing)| (month_of(message.at), pricing.raw.to_string()))
+        .collect();
+    let rows: Vec<NewPricing> = priced
+        .iter()
+        .zip(&texts)
+        .map(|((message, pricing), (month, raw))| NewPricing {
+            workspace_id: message.workspace_id,
+            phone_number_id: message.phone_number_id,
+            wamid: message.wamid,
+            month,
+            pricing_model: pricing.pricing_model.as_deref(),
+            billable_field: pricing.billable,
+            billable: pricing.is_billable(),
+            pricing_type: pricing.kind.as_deref(),
+            category: pricing.category.as_deref(),
+            market: message.phone.map(markets::market_of),
+            pricing: raw,
+            at: message.at,
+        })
+        .collect();
+    store::costs::record_all(tx, &rows, counts).await
 }
 
 /// One line of the ledger.

@@ -6,17 +6,18 @@
 use crate::{
     contacts::{self, ContactRow},
     ids::ContactScope,
-    outbox::{Content, OutboxCallback},
+    outbox::Content,
     store::{
         self, account_events, account_state, audit, media, messages, number_errors, numbers,
-        outbox, outgoing_webhooks, statuses, templates, unrouted, webhooks, Store, Tx,
+        outbox, outgoing_webhooks, templates, unrouted, webhooks, Store, Tx,
     },
-    webhook::payload::{InboundMessage, StatusUpdate},
+    webhook::payload::InboundMessage,
 };
 
 use super::{
     business_app,
     plan::{Op, WabaRoute},
+    receipts::{self, Receipt},
 };
 
 /// What applying events did.
@@ -55,7 +56,7 @@ pub struct Applied {
 /// instances never deadlock on them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Deferred {
-    ledger: store::costs::LedgerCounts,
+    pub(super) ledger: store::costs::LedgerCounts,
     /// Numbers a webhook asked to read from Meta again.
     probes: std::collections::BTreeSet<String>,
 }
@@ -91,6 +92,8 @@ pub async fn apply_then(
     }
     let erasures = Erasures::read(&mut tx, &customers).await?;
     let mut applied = Applied::default();
+    // Receipts wait for the rest of the batch, to be applied together.
+    let mut receipts = Vec::new();
     for (event_id, ops) in events {
         for op in ops {
             let at = At {
@@ -98,9 +101,13 @@ pub async fn apply_then(
                 now,
                 erasures: &erasures,
             };
-            apply_op(&mut tx, at, op, &mut applied).await?;
+            match receipt_of(op, at) {
+                Some(receipt) => receipts.push(receipt),
+                None => apply_op(&mut tx, at, op, &mut applied).await?,
+            }
         }
     }
+    receipts::apply(&mut tx, &receipts, &mut applied).await?;
     let deferred = std::mem::take(&mut applied.deferred);
     store::costs::add_to_ledger(&mut tx, &deferred.ledger).await?;
     let probes: Vec<&str> = deferred.probes.iter().map(String::as_str).collect();
@@ -239,6 +246,29 @@ impl Erasures {
     }
 }
 
+/// The receipt an operation is, if it is one.
+fn receipt_of<'a>(op: &'a Op, at: At<'a>) -> Option<Receipt<'a>> {
+    match op {
+        Op::Status {
+            workspace_id,
+            phone_number_id,
+            scope,
+            update,
+            rank,
+            endpoints,
+        } => Some(Receipt {
+            workspace_id,
+            phone_number_id,
+            scope,
+            update,
+            rank: *rank,
+            endpoints,
+            at,
+        }),
+        _ => None,
+    }
+}
+
 async fn apply_op(
     tx: &mut Tx<'_>,
     at: At<'_>,
@@ -258,16 +288,9 @@ async fn apply_op(
             let context = Context::new(workspace_id, phone_number_id, scope, at);
             inbound(tx, &context, message, replies, endpoints, applied).await?;
         }
-        Op::Status {
-            workspace_id,
-            phone_number_id,
-            scope,
-            update,
-            rank,
-            endpoints,
-        } => {
-            let context = Context::new(workspace_id, phone_number_id, scope, at);
-            status(tx, &context, update, *rank, endpoints, applied).await?;
+        Op::Status { .. } => {
+            let receipts: Vec<Receipt> = receipt_of(op, at).into_iter().collect();
+            receipts::apply(tx, &receipts, applied).await?;
         }
         Op::Unrouted {
             change_index,
@@ -821,108 +844,9 @@ async fn inbound(
     Ok(())
 }
 
-/// A receipt: kept once (the endpoints told once), and the message's
-/// status moved forward, even for a receipt seen before (its message may
-/// have come since).
-async fn status(
-    tx: &mut Tx<'_>,
-    context: &Context<'_>,
-    update: &StatusUpdate,
-    rank: i64,
-    endpoints: &[String],
-    applied: &mut Applied,
-) -> Result<(), store::Error> {
-    let receipt = statuses::NewStatus {
-        phone_number_id: context.phone_number_id,
-        wamid: &update.wamid,
-        status: &update.status,
-        rank,
-        recipient: update.recipient.as_deref(),
-        at: update.at,
-        error_code: update.error_code,
-        error_title: update.error_title.as_deref(),
-        error_details: update.error_details.as_deref(),
-    };
-    if erased_since(tx, context, &update.identity, update.at).await? {
-        applied.erased += 1;
-        return Ok(());
-    }
-    // What the receipt shows of its recipient (a BSUID learnt, a username);
-    // it never makes a contact: statuses are joined to messages by wamid.
-    let contact = contacts::observe(
-        tx,
-        context.workspace_id,
-        context.scope,
-        &update.identity,
-        false,
-        context.now,
-    )
-    .await?;
-    let contact = match contact {
-        Some(contact) => Some(contact),
-        None => store::contacts::of_message(tx, context.phone_number_id, &update.wamid).await?,
-    };
-    let new_receipt = statuses::insert(tx, &receipt).await?;
-    if let Some(pricing) = &update.pricing {
-        // Once per message, whichever of its statuses comes first; the
-        // market from the recipient's phone, when anyone shows it.
-        let phone = update
-            .identity
-            .phone
-            .as_deref()
-            .or_else(|| contact.as_ref().and_then(|c| c.phone.as_deref()));
-        let message = crate::costs::PricedMessage {
-            workspace_id: context.workspace_id,
-            phone_number_id: context.phone_number_id,
-            wamid: &update.wamid,
-            at: update.at,
-            phone,
-        };
-        crate::costs::record(tx, &message, pricing, &mut applied.deferred.ledger).await?;
-    }
-    if let Some(callback) = update
-        .callback_data
-        .as_deref()
-        .and_then(OutboxCallback::parse)
-    {
-        // Sent by us, though perhaps never recorded (a crash after Meta's
-        // answer): recorded now, so it does not go a second time.
-        let adopted = outbox::adopt_sent(
-            tx,
-            context.phone_number_id,
-            callback.outbox_id,
-            &update.wamid,
-            summary_of_content,
-            context.now,
-        )
-        .await?;
-        if adopted {
-            metrics::counter!("outbox_recorded_by_status_total").increment(1);
-        }
-    }
-    if new_receipt {
-        let event = crate::outgoing_webhooks::status_changed(
-            context.phone_number_id,
-            contact.as_ref(),
-            update,
-        );
-        applied.deliveries_queued += tell_endpoints(tx, context, endpoints, event).await?;
-    } else {
-        applied.duplicates += 1;
-    }
-    messages::advance_status(tx, &receipt).await
-}
-
-/// A queued message's summary, as its thread shows it.
-fn summary_of_content(content: &str) -> String {
-    serde_json::from_str::<Content>(content)
-        .map(|content| content.summary())
-        .unwrap_or_default()
-}
-
 /// Queues an event `(id, type, payload)` for each of the workspace's
 /// endpoints; returns how many were new.
-async fn tell_endpoints(
+pub(super) async fn tell_endpoints(
     tx: &mut Tx<'_>,
     context: &Context<'_>,
     endpoints: &[String],

@@ -10,6 +10,7 @@
 mod apply;
 mod business_app;
 pub mod plan;
+mod receipts;
 
 use std::{collections::HashMap, time::Duration};
 

@@ -141,6 +141,47 @@ pub(crate) async fn find_aliased(
     }))
 }
 
+/// [`find_aliased`] for many values of one kind: those found, each with
+/// its value. One statement per 500 values.
+pub(crate) async fn find_aliased_in(
+    tx: &mut Tx<'_>,
+    workspace_id: &str,
+    scope: &ContactScope,
+    kind: AliasKind,
+    values: &[&str],
+) -> Result<Vec<(String, Aliased)>> {
+    #[derive(sqlx::FromRow)]
+    struct Found {
+        value: String,
+        #[sqlx(flatten)]
+        aliased: Aliased,
+    }
+    static SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("c.{c}")).collect();
+        format!(
+            "SELECT a.value, a.superseded_at, {} FROM contact_aliases a JOIN contacts c ON c.id = a.contact_id
+             WHERE a.workspace_id = ",
+            columns.join(", ")
+        )
+    });
+    let mut found = Vec::with_capacity(values.len());
+    for chunk in values.chunks(500) {
+        let rows: Vec<Found> = with_tx!(tx, conn => {
+            let mut query = sqlx::QueryBuilder::new(SELECT.as_str());
+            query.push_bind(workspace_id).push(" AND a.scope = ").push_bind(scope)
+                .push(" AND a.kind = ").push_bind(kind).push(" AND a.value IN (");
+            let mut list = query.separated(", ");
+            for value in chunk {
+                list.push_bind(*value);
+            }
+            query.push(")");
+            query.build_query_as().fetch_all(conn).await?
+        });
+        found.extend(rows.into_iter().map(|f| (f.value, f.aliased)));
+    }
+    Ok(found)
+}
+
 pub(crate) async fn get(tx: &mut Tx<'_>, id: &ContactId) -> Result<Option<ContactRow>> {
     let sql = format!("SELECT {COLUMNS} FROM contacts WHERE id = $1");
     Ok(with_tx!(tx, conn => {

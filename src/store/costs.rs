@@ -32,42 +32,60 @@ pub(crate) type LedgerKey = (String, String, String, String, String, String);
 /// What a batch adds to the ledger: (billable, free) per row.
 pub(crate) type LedgerCounts = std::collections::BTreeMap<LedgerKey, (i64, i64)>;
 
-/// Keeps the pricing once per message; the first time, counts it into
+/// Keeps each message's pricing once (one statement per
+/// [`ROWS_PER_STATEMENT`](super::ROWS_PER_STATEMENT)); a message priced
+/// for the first time, here or earlier in `prices`, is counted into
 /// `counts` (the batch writes them at its end, [`add_to_ledger`]).
-/// Returns whether it was new.
-pub(crate) async fn record(
+pub(crate) async fn record_all(
     tx: &mut Tx<'_>,
-    new: &NewPricing<'_>,
+    prices: &[NewPricing<'_>],
     counts: &mut LedgerCounts,
-) -> Result<bool> {
-    let inserted = with_tx!(tx, conn => {
-        sqlx::query(
-            "INSERT INTO message_pricing (phone_number_id, wamid, workspace_id, month, pricing_model, billable, pricing_type, category, market, pricing, priced_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (phone_number_id, wamid) DO NOTHING",
-        )
-        .bind(new.phone_number_id).bind(new.wamid).bind(new.workspace_id).bind(new.month)
-        .bind(new.pricing_model).bind(new.billable_field).bind(new.pricing_type).bind(new.category.unwrap_or_default())
-        .bind(new.market).bind(new.pricing).bind(new.at)
-        .execute(conn).await?
-        .rows_affected() == 1
-    });
-    if inserted {
-        let key = (
-            new.workspace_id.to_string(),
-            new.month.to_string(),
-            new.phone_number_id.to_string(),
-            new.category.unwrap_or_default().to_string(),
-            new.pricing_type.unwrap_or_default().to_string(),
-            new.market.unwrap_or_default().to_string(),
-        );
-        let count = counts.entry(key).or_default();
-        if new.billable {
-            count.0 += 1;
-        } else {
-            count.1 += 1;
+) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    let mut unique: Vec<&NewPricing> = prices
+        .iter()
+        .filter(|p| seen.insert((p.phone_number_id, p.wamid)))
+        .collect();
+    // One order of keys for every writer (Postgres takes their locks).
+    unique.sort_by_key(|p| (p.phone_number_id, p.wamid));
+    for chunk in unique.chunks(super::ROWS_PER_STATEMENT) {
+        let inserted: std::collections::HashSet<(String, String)> = with_tx!(tx, conn => {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO message_pricing (phone_number_id, wamid, workspace_id, month, pricing_model, billable, pricing_type, category, market, pricing, priced_at) ",
+            );
+            insert.push_values(chunk, |mut row, p| {
+                row.push_bind(p.phone_number_id).push_bind(p.wamid).push_bind(p.workspace_id).push_bind(p.month)
+                    .push_bind(p.pricing_model).push_bind(p.billable_field).push_bind(p.pricing_type)
+                    .push_bind(p.category.unwrap_or_default()).push_bind(p.market).push_bind(p.pricing).push_bind(p.at);
+            });
+            insert.push(" ON CONFLICT (phone_number_id, wamid) DO NOTHING RETURNING phone_number_id, wamid");
+            insert.build_query_as::<(String, String)>().fetch_all(conn).await?.into_iter().collect()
+        });
+        for new in chunk {
+            if inserted.contains(&(new.phone_number_id.to_string(), new.wamid.to_string())) {
+                count(new, counts);
+            }
         }
     }
-    Ok(inserted)
+    Ok(())
+}
+
+/// Counts a message priced for the first time into its ledger row.
+fn count(new: &NewPricing<'_>, counts: &mut LedgerCounts) {
+    let key = (
+        new.workspace_id.to_string(),
+        new.month.to_string(),
+        new.phone_number_id.to_string(),
+        new.category.unwrap_or_default().to_string(),
+        new.pricing_type.unwrap_or_default().to_string(),
+        new.market.unwrap_or_default().to_string(),
+    );
+    let count = counts.entry(key).or_default();
+    if new.billable {
+        count.0 += 1;
+    } else {
+        count.1 += 1;
+    }
 }
 
 /// Adds a batch's counts to the ledger, in key order: many customers

@@ -70,18 +70,42 @@ pub(crate) async fn insert_inbound(tx: &mut Tx<'_>, message: &NewInbound<'_>) ->
     Ok(true)
 }
 
-/// Moves a message's status forward only: a late "delivered" never undoes
-/// "read".
-pub(crate) async fn advance_status(tx: &mut Tx<'_>, status: &NewStatus<'_>) -> Result<()> {
-    with_tx!(tx, conn => {
-        sqlx::query(
-            "UPDATE messages SET status = $1, status_rank = $2, error_code = $3, error_title = $4, error_details = $5
-             WHERE phone_number_id = $6 AND wamid = $7 AND status_rank < $2",
-        )
-        .bind(status.status).bind(status.rank).bind(status.error_code).bind(status.error_title)
-        .bind(status.error_details).bind(status.phone_number_id).bind(status.wamid)
-        .execute(conn).await?;
-    });
+/// Moves messages' statuses forward only (a late "delivered" never undoes
+/// "read"), for a batch's receipts: each message takes the furthest of
+/// them (the first on a tie), with one statement per
+/// [`ROWS_PER_STATEMENT`](super::ROWS_PER_STATEMENT) messages.
+pub(crate) async fn advance_statuses(tx: &mut Tx<'_>, receipts: &[NewStatus<'_>]) -> Result<()> {
+    let mut furthest: std::collections::BTreeMap<(&str, &str), &NewStatus> = Default::default();
+    for receipt in receipts {
+        furthest
+            .entry((receipt.phone_number_id, receipt.wamid))
+            .and_modify(|kept| {
+                if receipt.rank > kept.rank {
+                    *kept = receipt;
+                }
+            })
+            .or_insert(receipt);
+    }
+    // In key order: one order of row locks for every writer.
+    let furthest: Vec<&NewStatus> = furthest.into_values().collect();
+    for chunk in furthest.chunks(super::ROWS_PER_STATEMENT) {
+        with_tx!(tx, conn => {
+            let mut update = sqlx::QueryBuilder::new(
+                "WITH r (phone_number_id, wamid, status, rank, error_code, error_title, error_details) AS (",
+            );
+            update.push_values(chunk, |mut row, s| {
+                row.push_bind(s.phone_number_id).push_bind(s.wamid).push_bind(s.status).push_bind(s.rank)
+                    .push_bind(s.error_code).push_bind(s.error_title).push_bind(s.error_details);
+            });
+            update.push(
+                ") UPDATE messages SET status = r.status, status_rank = r.rank, error_code = r.error_code,
+                     error_title = r.error_title, error_details = r.error_details
+                 FROM r WHERE messages.phone_number_id = r.phone_number_id AND messages.wamid = r.wamid
+                     AND messages.status_rank < r.rank",
+            );
+            update.build().execute(conn).await?;
+        });
+    }
     Ok(())
 }
 

@@ -118,6 +118,10 @@ pub enum Store {
     Postgres(PostgresStore),
 }
 
+/// Rows a multi-row statement carries at most: well under both backends'
+/// limits on bound values (SQLite 32,766, Postgres 65,535).
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+
 /// Dispatches one call to whichever backend this store is.
 macro_rules! on_backend {
     ($store:expr, $backend:ident => $call:expr) => {

@@ -264,9 +264,13 @@ pub(crate) async fn raise_send_rate(
                 "SELECT send_rate FROM whatsapp_numbers WHERE phone_number_id = $1 AND send_rate < $2",
             )
             .bind(&number.phone_number_id).bind(rate).fetch_optional(&mut *conn).await?;
-            sqlx::query("UPDATE whatsapp_numbers SET send_rate = $1 WHERE phone_number_id = $2 AND send_rate < $1")
-                .bind(rate).bind(&number.phone_number_id).execute(&mut *conn).await?;
-            before
+            // The update decides, not the read: two deliveries applied at
+            // once on Postgres both read the old rate, but the second
+            // update waits for the first and then changes nothing.
+            let changed = sqlx::query("UPDATE whatsapp_numbers SET send_rate = $1 WHERE phone_number_id = $2 AND send_rate < $1")
+                .bind(rate).bind(&number.phone_number_id).execute(&mut *conn).await?
+                .rows_affected();
+            before.filter(|_| changed > 0)
         });
         if let Some(before) = before {
             raised.push(RateRaised {

@@ -1,0 +1,185 @@
+//! A batch's receipts (Meta's statuses of sent messages), applied together
+//! after the batch's other operations: one statement per kind of write for
+//! the whole batch (the receipts kept, the prices counted, the messages'
+//! statuses moved forward, the customers looked up) instead of about four
+//! per receipt. A statement's cost is mostly its trip to the database's
+//! thread, so this is what the processing rate turns on (README,
+//! "Processing rate").
+//!
+//! Applying them last keeps what each one does: a status still moves its
+//! message only forward, a receipt that came before is still not told
+//! twice, and a message stored by this batch is already there for them.
+
+use crate::{
+    contacts::{self, ContactRow},
+    ids::ContactScope,
+    outbox::{Content, OutboxCallback},
+    store::{self, messages, outbox, statuses, Tx},
+    webhook::payload::StatusUpdate,
+};
+
+use super::apply::{erased_since, tell_endpoints, Applied, At, Context};
+
+/// A receipt of the batch, with what routing found for it.
+pub(super) struct Receipt<'a> {
+    pub workspace_id: &'a str,
+    pub phone_number_id: &'a str,
+    pub scope: &'a ContactScope,
+    pub update: &'a StatusUpdate,
+    /// How far along its status is.
+    pub rank: i64,
+    pub endpoints: &'a [String],
+    pub at: At<'a>,
+}
+
+impl<'a> Receipt<'a> {
+    fn context(&self) -> Context<'a> {
+        Context::new(self.workspace_id, self.phone_number_id, self.scope, self.at)
+    }
+
+    fn row(&self) -> statuses::NewStatus<'a> {
+        let update = self.update;
+        statuses::NewStatus {
+            phone_number_id: self.phone_number_id,
+            wamid: &update.wamid,
+            status: &update.status,
+            rank: self.rank,
+            recipient: update.recipient.as_deref(),
+            at: update.at,
+            error_code: update.error_code,
+            error_title: update.error_title.as_deref(),
+            error_details: update.error_details.as_deref(),
+        }
+    }
+}
+
+/// Applies the receipts, in their order: each kept once (its endpoints
+/// told once), its pricing counted once per message, and its message's
+/// status moved forward, even for a receipt seen before (its message may
+/// have come since).
+pub(super) async fn apply(
+    tx: &mut Tx<'_>,
+    receipts: &[Receipt<'_>],
+    applied: &mut Applied,
+) -> Result<(), store::Error> {
+    let Some(first) = receipts.first() else {
+        return Ok(());
+    };
+    let now = first.at.now;
+    let mut kept = Vec::with_capacity(receipts.len());
+    for receipt in receipts {
+        let update = receipt.update;
+        if erased_since(tx, &receipt.context(), &update.identity, update.at).await? {
+            applied.erased += 1;
+        } else {
+            kept.push(receipt);
+        }
+    }
+    let contacts = recipients(tx, &kept, now).await?;
+    let rows: Vec<statuses::NewStatus> = kept.iter().map(|r| r.row()).collect();
+    let new = statuses::insert_all(tx, &rows).await?;
+    count_prices(tx, &kept, &contacts, applied).await?;
+    for ((receipt, contact), new) in kept.iter().zip(&contacts).zip(new) {
+        adopt_sent(tx, receipt).await?;
+        if new {
+            let event = crate::outgoing_webhooks::status_changed(
+                receipt.phone_number_id,
+                contact.as_ref(),
+                receipt.update,
+            );
+            applied.deliveries_queued +=
+                tell_endpoints(tx, &receipt.context(), receipt.endpoints, event).await?;
+        } else {
+            applied.duplicates += 1;
+        }
+    }
+    messages::advance_statuses(tx, &rows).await
+}
+
+/// Whom each receipt went to: what it shows of its recipient (a BSUID
+/// learnt, a username) updates their contact, but never makes one; else
+/// the contact of the message it is about.
+async fn recipients(
+    tx: &mut Tx<'_>,
+    receipts: &[&Receipt<'_>],
+    now: i64,
+) -> Result<Vec<Option<ContactRow>>, store::Error> {
+    let payloads: Vec<_> = receipts
+        .iter()
+        .map(|r| (r.workspace_id, r.scope, &r.update.identity))
+        .collect();
+    let mut found = contacts::find_many(tx, &payloads, now).await?;
+    for (receipt, contact) in receipts.iter().zip(&mut found) {
+        if contact.is_none() {
+            *contact =
+                store::contacts::of_message(tx, receipt.phone_number_id, &receipt.update.wamid)
+                    .await?;
+        }
+    }
+    Ok(found)
+}
+
+/// Counts each priced message once, whichever of its statuses comes
+/// first; the market from the recipient's phone, when anyone shows it.
+async fn count_prices(
+    tx: &mut Tx<'_>,
+    receipts: &[&Receipt<'_>],
+    contacts: &[Option<ContactRow>],
+    applied: &mut Applied,
+) -> Result<(), store::Error> {
+    let priced: Vec<_> = receipts
+        .iter()
+        .zip(contacts)
+        .filter_map(|(receipt, contact)| {
+            let update = receipt.update;
+            let pricing = update.pricing.as_ref()?;
+            let phone = update
+                .identity
+                .phone
+                .as_deref()
+                .or_else(|| contact.as_ref().and_then(|c| c.phone.as_deref()));
+            let message = crate::costs::PricedMessage {
+                workspace_id: receipt.workspace_id,
+                phone_number_id: receipt.phone_number_id,
+                wamid: &update.wamid,
+                at: update.at,
+                phone,
+            };
+            Some((message, pricing))
+        })
+        .collect();
+    crate::costs::record_all(tx, &priced, &mut applied.deferred.ledger).await
+}
+
+/// A receipt of a message we sent, though perhaps never recorded (a crash
+/// after Meta's answer): recorded now, so it does not go a second time.
+async fn adopt_sent(tx: &mut Tx<'_>, receipt: &Receipt<'_>) -> Result<(), store::Error> {
+    let update = receipt.update;
+    let Some(callback) = update
+        .callback_data
+        .as_deref()
+        .and_then(OutboxCallback::parse)
+    else {
+        return Ok(());
+    };
+    let adopted = outbox::adopt_sent(
+        tx,
+        receipt.phone_number_id,
+        callback.outbox_id,
+        &update.wamid,
+        summary_of_content,
+        receipt.at.now,
+    )
+    .await?;
+    if adopted {
+        metrics::counter!("outbox_recorded_by_status_total").increment(1);
+    }
+    Ok(())
+}
+
+/// A queued message's summary, as its thread shows it.
+fn summary_of_content(content: &str) -> String {
+    serde_json::from_str::<Content>(content)
+        .map(|content| content.summary())
+        .unwrap_or_default()
+}
