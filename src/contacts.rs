@@ -486,8 +486,8 @@ pub(crate) async fn observe(
 /// What a payload settles about its contact with no write at all, given
 /// what its ids name: `Some(found)` for the usual repeat payload (ids
 /// already theirs, names already known), `None` when [`observe`] has to
-/// change something. [`observe`] and [`find_many`] both start here, so
-/// the batched path decides the same as the single one.
+/// change something. [`observe`] and [`Known::settle`] both start here,
+/// so the pipeline's batched path decides the same as the single one.
 fn settled(
     identity: &Identity,
     by_bsuid: Option<&rows::Aliased>,
@@ -532,50 +532,15 @@ fn settled(
     (learned == *contact).then(|| Some(learned))
 }
 
-/// [`observe`] without creating anyone, for many payloads at once (a
-/// batch's receipts), in their order: their ids are read with one
-/// statement per workspace, scope and kind, and only a payload that
-/// changes its contact goes through [`observe`] (the rest are then read
-/// again, as that write may concern them). The caller already holds the
-/// ids' locks ([`lock_all`]).
-pub(crate) async fn find_many(
-    tx: &mut Tx<'_>,
-    payloads: &[(&str, &ContactScope, &Identity)],
-    now: i64,
-) -> Result<Vec<Option<ContactRow>>, store::Error> {
-    let mut found = Vec::with_capacity(payloads.len());
-    while found.len() < payloads.len() {
-        let rest = &payloads[found.len()..];
-        let known = Known::read(tx, rest).await?;
-        for &(workspace_id, scope, identity) in rest {
-            let by_bsuid = identity
-                .bsuid
-                .as_deref()
-                .and_then(|bsuid| known.get(&(workspace_id, scope, AliasKind::Bsuid, bsuid)));
-            let by_phone = identity
-                .phone
-                .as_deref()
-                .and_then(|phone| known.get(&(workspace_id, scope, AliasKind::Phone, phone)));
-            if identity.is_empty() {
-                found.push(None);
-            } else if let Some(contact) = settled(identity, by_bsuid, by_phone, false) {
-                found.push(contact);
-            } else {
-                found.push(observe(tx, workspace_id, scope, identity, false, now).await?);
-                break;
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// The ids a list of payloads names, as found in the aliases.
-struct Known<'p>(
+/// The ids a list of payloads names, as found in the aliases: true until
+/// the transaction writes a contact or an alias, so whoever holds one
+/// reads it again after any such write.
+pub(crate) struct Known<'p>(
     std::collections::HashMap<(&'p str, &'p ContactScope, AliasKind, &'p str), rows::Aliased>,
 );
 
 impl<'p> Known<'p> {
-    async fn read(
+    pub(crate) async fn read(
         tx: &mut Tx<'_>,
         payloads: &[(&'p str, &'p ContactScope, &'p Identity)],
     ) -> Result<Self, store::Error> {
@@ -610,6 +575,30 @@ impl<'p> Known<'p> {
             }
         }
         Ok(Self(known))
+    }
+
+    /// What [`observe`] would find for this payload without writing
+    /// anything (see [`settled`]): `None` when it has to write (or, with
+    /// `create`, make the contact).
+    pub(crate) fn settle(
+        &self,
+        workspace_id: &str,
+        scope: &ContactScope,
+        identity: &Identity,
+        create: bool,
+    ) -> Option<Option<ContactRow>> {
+        if identity.is_empty() {
+            return Some(None);
+        }
+        let by_bsuid = identity
+            .bsuid
+            .as_deref()
+            .and_then(|bsuid| self.get(&(workspace_id, scope, AliasKind::Bsuid, bsuid)));
+        let by_phone = identity
+            .phone
+            .as_deref()
+            .and_then(|phone| self.get(&(workspace_id, scope, AliasKind::Phone, phone)));
+        settled(identity, by_bsuid, by_phone, create)
     }
 
     fn get<'k>(

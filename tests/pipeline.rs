@@ -710,12 +710,13 @@ fn priced(wamid: &str, status_name: &str) -> Value {
 
 /// What the receipts left in the tables they write, as text rows.
 async fn receipt_effects(store: &Store) -> Vec<String> {
-    const TABLES: [&str; 5] = [
+    const TABLES: [&str; 6] = [
         "SELECT 'message ' || wamid || ' ' || COALESCE(status, '-') || ' ' || CAST(status_rank AS TEXT) || ' ' || COALESCE(CAST(error_code AS TEXT), '-') FROM messages",
         "SELECT 'receipt ' || wamid || ' ' || status || ' ' || CAST(rank AS TEXT) FROM message_statuses",
         "SELECT 'price ' || wamid || ' ' || COALESCE(market, '-') || ' ' || category FROM message_pricing",
         "SELECT 'ledger ' || category || ' ' || pricing_type || ' ' || market || ' ' || CAST(billable AS TEXT) || ' ' || CAST(free AS TEXT) FROM cost_ledger",
         "SELECT 'contact ' || COALESCE(bsuid, '-') || ' ' || COALESCE(phone, '-') || ' ' || COALESCE(username, '-') || ' ' || COALESCE(profile_name, '-') FROM contacts",
+        "SELECT 'line ' || m.wamid || ' ' || COALESCE(c.bsuid, '-') || ' ' || COALESCE(c.phone, '-') FROM messages m JOIN contacts c ON c.id = m.contact_id",
     ];
     let mut rows = Vec::new();
     for sql in TABLES {
@@ -730,11 +731,22 @@ async fn receipt_effects(store: &Store) -> Vec<String> {
     rows
 }
 
+/// A customer's text with these ids (`from`, `from_user_id`).
+fn text_with(wamid: &str, ids: Value) -> Value {
+    let mut message = text(wamid, wamid);
+    message.as_object_mut().unwrap().remove("from");
+    for (key, value) in ids.as_object().unwrap() {
+        message[key] = value.clone();
+    }
+    message
+}
+
 /// A batch's receipts are applied together (a few statements for all of
-/// them); the end is the same as one event at a time: statuses forward
-/// only, a receipt seen twice counted once, a message priced once, and a
-/// customer who shows a new id in one receipt is the same contact in the
-/// next.
+/// them) and its messages' customers are read together; the end is the
+/// same as one event at a time: statuses forward only, a receipt seen
+/// twice counted once, a message priced once, a customer who shows a new
+/// id is the same contact in the next message or receipt, and a phone
+/// that moved to another person is theirs from then on.
 async fn receipts_applied_together_end_as_if_applied_one_by_one(backend: TestBackend) {
     let together = setup(backend).await;
     let one_by_one = setup(backend).await;
@@ -756,14 +768,36 @@ async fn receipts_applied_together_end_as_if_applied_one_by_one(backend: TestBac
         vec![with_bsuid, with_username],
         vec![status("wamid.r2", "delivered")],
     ];
+    let later_messages = [
+        // The phone-only customer shows their BSUID...
+        vec![text_with(
+            "wamid.m1",
+            json!({ "from": "16505551234", "from_user_id": "US.13491208655302741918" }),
+        )],
+        // ...a new customer, twice...
+        vec![text_with("wamid.m2", json!({ "from": "16505550000" }))],
+        vec![text_with("wamid.m3", json!({ "from": "16505550000" }))],
+        // ...and the first one's phone now belongs to someone else.
+        vec![text_with(
+            "wamid.m4",
+            json!({ "from": "16505551234", "from_user_id": "US.77" }),
+        )],
+    ];
     for s in [&together, &one_by_one] {
         deliver_messages(s, events[0].clone()).await;
         for statuses in &events[1..] {
             deliver_statuses(s, statuses.clone()).await;
         }
+        for messages in &later_messages {
+            deliver_messages(s, messages.clone()).await;
+        }
     }
     let batched = drain(&together.store).await;
-    assert_eq!(batched.events, events.len(), "all in one batch");
+    assert_eq!(
+        batched.events,
+        events.len() + later_messages.len(),
+        "all in one batch"
+    );
     let mut single_duplicates = 0;
     loop {
         let pass = pipeline::process_due_then(&one_by_one.store, 1, &|_| {})
@@ -785,8 +819,15 @@ async fn receipts_applied_together_end_as_if_applied_one_by_one(backend: TestBac
         "message wamid.r1 read",
         "message wamid.r2 failed",
         "message wamid.r3 read",
-        "contact US.13491208655302741918 16505551234 - Sheena",
+        "contact US.13491208655302741918 - - Sheena",
+        "contact US.77 16505551234 - Sheena",
+        "contact - 16505550000 - -",
         "ledger service free_customer_service North America 0 3",
+        "line wamid.r1 US.13491208655302741918 -",
+        "line wamid.m1 US.13491208655302741918 -",
+        "line wamid.m3 - 16505550000",
+        "line wamid.m4 US.77 16505551234",
+        "line wamid.r3 US.13491208655302741918 -",
     ] {
         assert!(
             effects.iter().any(|row| row.starts_with(expected)),
@@ -794,5 +835,5 @@ async fn receipts_applied_together_end_as_if_applied_one_by_one(backend: TestBac
         );
     }
     let contacts = effects.iter().filter(|r| r.starts_with("contact ")).count();
-    assert_eq!(contacts, 1, "one customer: {effects:#?}");
+    assert_eq!(contacts, 3, "three customers: {effects:#?}");
 }

@@ -16,8 +16,9 @@ use crate::{
 
 use super::{
     business_app,
+    customers::Customers,
     plan::{Op, WabaRoute},
-    receipts::{self, Receipt},
+    receipts,
 };
 
 /// What applying events did.
@@ -94,6 +95,7 @@ pub async fn apply_then(
     let mut applied = Applied::default();
     // Receipts wait for the rest of the batch, to be applied together.
     let mut receipts = Vec::new();
+    let mut customers = Customers::of(events);
     for (event_id, ops) in events {
         for op in ops {
             let at = At {
@@ -101,12 +103,22 @@ pub async fn apply_then(
                 now,
                 erasures: &erasures,
             };
-            match receipt_of(op, at) {
-                Some(receipt) => receipts.push(receipt),
-                None => apply_op(&mut tx, at, op, &mut applied).await?,
+            // Whom it names is decided in the batch's order, as each
+            // decision may change the next.
+            let customer = customers.settle(&mut tx, op).await?;
+            if matches!(op, Op::Status { .. }) {
+                receipts.extend(receipts::prepare(&mut tx, op, at, customer, &mut applied).await?);
+            } else {
+                apply_op(&mut tx, at, op, customer.flatten(), &mut applied).await?;
             }
         }
     }
+    let stored: Vec<(&str, &str)> = applied
+        .new_inbound
+        .iter()
+        .map(|(_, number, wamid)| (number.as_str(), wamid.as_str()))
+        .collect();
+    messages::apply_early_statuses(&mut tx, &stored).await?;
     receipts::apply(&mut tx, &receipts, &mut applied).await?;
     let deferred = std::mem::take(&mut applied.deferred);
     store::costs::add_to_ledger(&mut tx, &deferred.ledger).await?;
@@ -246,33 +258,13 @@ impl Erasures {
     }
 }
 
-/// The receipt an operation is, if it is one.
-fn receipt_of<'a>(op: &'a Op, at: At<'a>) -> Option<Receipt<'a>> {
-    match op {
-        Op::Status {
-            workspace_id,
-            phone_number_id,
-            scope,
-            update,
-            rank,
-            endpoints,
-        } => Some(Receipt {
-            workspace_id,
-            phone_number_id,
-            scope,
-            update,
-            rank: *rank,
-            endpoints,
-            at,
-        }),
-        _ => None,
-    }
-}
-
+/// Applies one operation; `customer` is the contact an inbound message
+/// names, when the batch already knows it.
 async fn apply_op(
     tx: &mut Tx<'_>,
     at: At<'_>,
     op: &Op,
+    customer: Option<ContactRow>,
     applied: &mut Applied,
 ) -> Result<(), store::Error> {
     let At { event_id, now, .. } = at;
@@ -286,10 +278,17 @@ async fn apply_op(
             endpoints,
         } => {
             let context = Context::new(workspace_id, phone_number_id, scope, at);
-            inbound(tx, &context, message, replies, endpoints, applied).await?;
+            let message = Message {
+                message,
+                customer,
+                replies,
+                endpoints,
+            };
+            inbound(tx, &context, message, applied).await?;
         }
         Op::Status { .. } => {
-            let receipts: Vec<Receipt> = receipt_of(op, at).into_iter().collect();
+            let receipt = receipts::prepare(tx, op, at, None, applied).await?;
+            let receipts: Vec<_> = receipt.into_iter().collect();
             receipts::apply(tx, &receipts, applied).await?;
         }
         Op::Unrouted {
@@ -763,15 +762,22 @@ async fn contact_of(
     })
 }
 
+/// A customer's message with what applying it needs: whom it names (when
+/// the batch already knows), the bot's replies, the endpoints to tell.
+struct Message<'a> {
+    message: &'a InboundMessage,
+    customer: Option<ContactRow>,
+    replies: &'a [Content],
+    endpoints: &'a [String],
+}
+
 /// A customer's message: stored once; only then answered by the bot, its
 /// file queued and the workspace's endpoints told, all with the message
 /// (once, or not at all if the transaction fails).
 async fn inbound(
     tx: &mut Tx<'_>,
     context: &Context<'_>,
-    message: &InboundMessage,
-    replies: &[Content],
-    endpoints: &[String],
+    message: Message<'_>,
     applied: &mut Applied,
 ) -> Result<(), store::Error> {
     let &Context {
@@ -780,11 +786,20 @@ async fn inbound(
         now,
         ..
     } = context;
+    let Message {
+        message,
+        customer,
+        replies,
+        endpoints,
+    } = message;
     if erased_since(tx, context, &message.identity, message.sent_at).await? {
         applied.erased += 1;
         return Ok(());
     }
-    let contact = contact_of(tx, context, message).await?;
+    let contact = match customer {
+        Some(contact) => contact,
+        None => contact_of(tx, context, message).await?,
+    };
     let payload = message.payload.to_string();
     let new = messages::NewInbound {
         workspace_id,

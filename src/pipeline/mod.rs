@@ -9,6 +9,7 @@
 
 mod apply;
 mod business_app;
+mod customers;
 pub mod plan;
 mod receipts;
 

@@ -6,9 +6,12 @@
 //! thread, so this is what the processing rate turns on (README,
 //! "Processing rate").
 //!
-//! Applying them last keeps what each one does: a status still moves its
-//! message only forward, a receipt that came before is still not told
-//! twice, and a message stored by this batch is already there for them.
+//! Whom each one names is decided at its place in the batch
+//! ([`prepare`]), as that may change who the next message is from; what
+//! it writes waits for the batch's end ([`apply`]). That keeps what each
+//! one does: a status still moves its message only forward, a receipt
+//! that came before is still not told twice, and a message stored by this
+//! batch is already there for them.
 
 use crate::{
     contacts::{self, ContactRow},
@@ -18,18 +21,24 @@ use crate::{
     webhook::payload::StatusUpdate,
 };
 
-use super::apply::{erased_since, tell_endpoints, Applied, At, Context};
+use super::{
+    apply::{erased_since, tell_endpoints, Applied, At, Context},
+    plan::Op,
+};
 
-/// A receipt of the batch, with what routing found for it.
+/// A receipt of the batch, with what routing found for it and whom it
+/// names.
 pub(super) struct Receipt<'a> {
-    pub workspace_id: &'a str,
-    pub phone_number_id: &'a str,
-    pub scope: &'a ContactScope,
-    pub update: &'a StatusUpdate,
+    workspace_id: &'a str,
+    phone_number_id: &'a str,
+    scope: &'a ContactScope,
+    update: &'a StatusUpdate,
     /// How far along its status is.
-    pub rank: i64,
-    pub endpoints: &'a [String],
-    pub at: At<'a>,
+    rank: i64,
+    endpoints: &'a [String],
+    at: At<'a>,
+    /// Its recipient's contact, if it names one.
+    contact: Option<ContactRow>,
 }
 
 impl<'a> Receipt<'a> {
@@ -53,6 +62,50 @@ impl<'a> Receipt<'a> {
     }
 }
 
+/// Takes a status op at its place in the batch: dropped if its customer
+/// was erased after it was sent (a retry or a replay of what they asked
+/// to have forgotten); else what it shows of its recipient (a BSUID
+/// learnt, a username) updates their contact, but never makes one.
+/// `found` is that contact when the batch already knows it.
+pub(super) async fn prepare<'a>(
+    tx: &mut Tx<'_>,
+    op: &'a Op,
+    at: At<'a>,
+    found: Option<Option<ContactRow>>,
+    applied: &mut Applied,
+) -> Result<Option<Receipt<'a>>, store::Error> {
+    let Op::Status {
+        workspace_id,
+        phone_number_id,
+        scope,
+        update,
+        rank,
+        endpoints,
+    } = op
+    else {
+        return Ok(None);
+    };
+    let context = Context::new(workspace_id, phone_number_id, scope, at);
+    if erased_since(tx, &context, &update.identity, update.at).await? {
+        applied.erased += 1;
+        return Ok(None);
+    }
+    let contact = match found {
+        Some(contact) => contact,
+        None => contacts::observe(tx, workspace_id, scope, &update.identity, false, at.now).await?,
+    };
+    Ok(Some(Receipt {
+        workspace_id,
+        phone_number_id,
+        scope,
+        update,
+        rank: *rank,
+        endpoints,
+        at,
+        contact,
+    }))
+}
+
 /// Applies the receipts, in their order: each kept once (its endpoints
 /// told once), its pricing counted once per message, and its message's
 /// status moved forward, even for a receipt seen before (its message may
@@ -62,24 +115,14 @@ pub(super) async fn apply(
     receipts: &[Receipt<'_>],
     applied: &mut Applied,
 ) -> Result<(), store::Error> {
-    let Some(first) = receipts.first() else {
+    if receipts.is_empty() {
         return Ok(());
-    };
-    let now = first.at.now;
-    let mut kept = Vec::with_capacity(receipts.len());
-    for receipt in receipts {
-        let update = receipt.update;
-        if erased_since(tx, &receipt.context(), &update.identity, update.at).await? {
-            applied.erased += 1;
-        } else {
-            kept.push(receipt);
-        }
     }
-    let contacts = recipients(tx, &kept, now).await?;
-    let rows: Vec<statuses::NewStatus> = kept.iter().map(|r| r.row()).collect();
+    let contacts = recipients(tx, receipts).await?;
+    let rows: Vec<statuses::NewStatus> = receipts.iter().map(Receipt::row).collect();
     let new = statuses::insert_all(tx, &rows).await?;
-    count_prices(tx, &kept, &contacts, applied).await?;
-    for ((receipt, contact), new) in kept.iter().zip(&contacts).zip(new) {
+    count_prices(tx, receipts, &contacts, applied).await?;
+    for ((receipt, contact), new) in receipts.iter().zip(&contacts).zip(new) {
         adopt_sent(tx, receipt).await?;
         if new {
             let event = crate::outgoing_webhooks::status_changed(
@@ -96,25 +139,21 @@ pub(super) async fn apply(
     messages::advance_statuses(tx, &rows).await
 }
 
-/// Whom each receipt went to: what it shows of its recipient (a BSUID
-/// learnt, a username) updates their contact, but never makes one; else
-/// the contact of the message it is about.
+/// Whom each receipt went to: the contact it names, else the contact of
+/// the message it is about.
 async fn recipients(
     tx: &mut Tx<'_>,
-    receipts: &[&Receipt<'_>],
-    now: i64,
+    receipts: &[Receipt<'_>],
 ) -> Result<Vec<Option<ContactRow>>, store::Error> {
-    let payloads: Vec<_> = receipts
-        .iter()
-        .map(|r| (r.workspace_id, r.scope, &r.update.identity))
-        .collect();
-    let mut found = contacts::find_many(tx, &payloads, now).await?;
-    for (receipt, contact) in receipts.iter().zip(&mut found) {
-        if contact.is_none() {
-            *contact =
+    let mut found = Vec::with_capacity(receipts.len());
+    for receipt in receipts {
+        found.push(match &receipt.contact {
+            Some(contact) => Some(contact.clone()),
+            None => {
                 store::contacts::of_message(tx, receipt.phone_number_id, &receipt.update.wamid)
-                    .await?;
-        }
+                    .await?
+            }
+        });
     }
     Ok(found)
 }
@@ -123,7 +162,7 @@ async fn recipients(
 /// first; the market from the recipient's phone, when anyone shows it.
 async fn count_prices(
     tx: &mut Tx<'_>,
-    receipts: &[&Receipt<'_>],
+    receipts: &[Receipt<'_>],
     contacts: &[Option<ContactRow>],
     applied: &mut Applied,
 ) -> Result<(), store::Error> {

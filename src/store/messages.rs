@@ -33,9 +33,10 @@ pub(crate) const APPLY_EARLY_STATUS: &str =
            WHERE wamid = $1 ORDER BY rank DESC LIMIT 1) AS s
      WHERE messages.phone_number_id = $2 AND messages.wamid = $1";
 
-/// Stores a customer's message, with the status of any receipt that came
-/// before it, and counts it (unread) in its conversation's summary.
-/// Returns whether it is new (false: it was stored before).
+/// Stores a customer's message and counts it (unread) in its
+/// conversation's summary; [`apply_early_statuses`] then gives it the
+/// status of any receipt that came before it. Returns whether it is new
+/// (false: it was stored before).
 pub(crate) async fn insert_inbound(tx: &mut Tx<'_>, message: &NewInbound<'_>) -> Result<bool> {
     let id: Option<i64> = with_tx!(tx, conn => {
         sqlx::query_scalar(
@@ -51,11 +52,6 @@ pub(crate) async fn insert_inbound(tx: &mut Tx<'_>, message: &NewInbound<'_>) ->
     let Some(id) = id else {
         return Ok(false);
     };
-    with_tx!(tx, conn => {
-        sqlx::query(APPLY_EARLY_STATUS)
-            .bind(message.wamid).bind(message.phone_number_id)
-            .execute(conn).await?;
-    });
     let line = StoredLine {
         workspace_id: message.workspace_id,
         phone_number_id: message.phone_number_id,
@@ -68,6 +64,33 @@ pub(crate) async fn insert_inbound(tx: &mut Tx<'_>, message: &NewInbound<'_>) ->
     };
     summaries::record(tx, &line).await?;
     Ok(true)
+}
+
+/// Gives messages just stored `(number, wamid)` the furthest status of
+/// the receipts that came before them: one statement to find that none
+/// did (the usual case), one per message that has some.
+pub(crate) async fn apply_early_statuses(tx: &mut Tx<'_>, stored: &[(&str, &str)]) -> Result<()> {
+    let mut early: Vec<String> = Vec::new();
+    for chunk in stored.chunks(super::ROWS_PER_STATEMENT) {
+        let found: Vec<String> = with_tx!(tx, conn => {
+            let mut select = sqlx::QueryBuilder::new("SELECT DISTINCT wamid FROM message_statuses WHERE wamid IN (");
+            let mut list = select.separated(", ");
+            for (_, wamid) in chunk {
+                list.push_bind(*wamid);
+            }
+            select.push(")");
+            select.build_query_scalar().fetch_all(conn).await?
+        });
+        early.extend(found);
+    }
+    for (phone_number_id, wamid) in stored {
+        if early.iter().any(|w| w == wamid) {
+            with_tx!(tx, conn => {
+                sqlx::query(APPLY_EARLY_STATUS).bind(*wamid).bind(*phone_number_id).execute(conn).await?;
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Moves messages' statuses forward only (a late "delivered" never undoes
