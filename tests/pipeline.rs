@@ -31,7 +31,7 @@ on_both_backends!(
     a_restriction_redelivered_after_it_was_lifted_stays_lifted,
     dead_letters_show_to_their_workspace_and_to_the_operator,
     the_lag_is_exact_when_small_and_estimated_from_ids_beyond,
-    receipts_applied_together_end_as_if_applied_one_by_one,
+    a_batch_ends_as_if_its_events_were_applied_one_by_one,
 );
 
 const PHONE: &str = "106540352242922";
@@ -709,14 +709,16 @@ fn priced(wamid: &str, status_name: &str) -> Value {
 }
 
 /// What the receipts left in the tables they write, as text rows.
-async fn receipt_effects(store: &Store) -> Vec<String> {
-    const TABLES: [&str; 6] = [
+async fn batch_effects(store: &Store) -> Vec<String> {
+    const TABLES: [&str; 7] = [
         "SELECT 'message ' || wamid || ' ' || COALESCE(status, '-') || ' ' || CAST(status_rank AS TEXT) || ' ' || COALESCE(CAST(error_code AS TEXT), '-') FROM messages",
         "SELECT 'receipt ' || wamid || ' ' || status || ' ' || CAST(rank AS TEXT) FROM message_statuses",
         "SELECT 'price ' || wamid || ' ' || COALESCE(market, '-') || ' ' || category FROM message_pricing",
         "SELECT 'ledger ' || category || ' ' || pricing_type || ' ' || market || ' ' || CAST(billable AS TEXT) || ' ' || CAST(free AS TEXT) FROM cost_ledger",
         "SELECT 'contact ' || COALESCE(bsuid, '-') || ' ' || COALESCE(phone, '-') || ' ' || COALESCE(username, '-') || ' ' || COALESCE(profile_name, '-') FROM contacts",
         "SELECT 'line ' || m.wamid || ' ' || COALESCE(c.bsuid, '-') || ' ' || COALESCE(c.phone, '-') FROM messages m JOIN contacts c ON c.id = m.contact_id",
+        "SELECT 'summary ' || COALESCE(c.bsuid, '-') || ' ' || COALESCE(c.phone, '-') || ' ' || CAST(s.messages AS TEXT) || ' ' || CAST(s.unread AS TEXT) || ' ' || s.last_summary
+         FROM conversation_summaries s JOIN contacts c ON c.id = s.contact_id",
     ];
     let mut rows = Vec::new();
     for sql in TABLES {
@@ -731,6 +733,17 @@ async fn receipt_effects(store: &Store) -> Vec<String> {
     rows
 }
 
+/// The messages' wamids in the order of their ids (a thread's order for
+/// messages of the same second).
+async fn message_order(store: &Store) -> Vec<String> {
+    const SQL: &str = "SELECT wamid FROM messages ORDER BY id";
+    match store {
+        Store::Sqlite(db) => sqlx::query_scalar(SQL).fetch_all(db.pool()).await,
+        Store::Postgres(db) => sqlx::query_scalar(SQL).fetch_all(db.pool()).await,
+    }
+    .unwrap()
+}
+
 /// A customer's text with these ids (`from`, `from_user_id`).
 fn text_with(wamid: &str, ids: Value) -> Value {
     let mut message = text(wamid, wamid);
@@ -741,13 +754,14 @@ fn text_with(wamid: &str, ids: Value) -> Value {
     message
 }
 
-/// A batch's receipts are applied together (a few statements for all of
-/// them) and its messages' customers are read together; the end is the
-/// same as one event at a time: statuses forward only, a receipt seen
-/// twice counted once, a message priced once, a customer who shows a new
-/// id is the same contact in the next message or receipt, and a phone
-/// that moved to another person is theirs from then on.
-async fn receipts_applied_together_end_as_if_applied_one_by_one(backend: TestBackend) {
+/// A batch's messages and receipts are written together and their
+/// customers read together (a few statements for all of them); the end
+/// is the same as one event at a time: statuses forward only, a receipt
+/// or message seen twice counted once, a message priced once, messages
+/// in arrival order with their conversations' counts, a customer who
+/// shows a new id is the same contact in the next message or receipt,
+/// and a phone that moved to another person is theirs from then on.
+async fn a_batch_ends_as_if_its_events_were_applied_one_by_one(backend: TestBackend) {
     let together = setup(backend).await;
     let one_by_one = setup(backend).await;
     let mut failed = status("wamid.r2", "failed");
@@ -777,6 +791,7 @@ async fn receipts_applied_together_end_as_if_applied_one_by_one(backend: TestBac
         // ...a new customer, twice...
         vec![text_with("wamid.m2", json!({ "from": "16505550000" }))],
         vec![text_with("wamid.m3", json!({ "from": "16505550000" }))],
+        vec![text_with("wamid.m2", json!({ "from": "16505550000" }))],
         // ...and the first one's phone now belongs to someone else.
         vec![text_with(
             "wamid.m4",
@@ -809,12 +824,18 @@ async fn receipts_applied_together_end_as_if_applied_one_by_one(backend: TestBac
         single_duplicates += pass.applied.duplicates;
     }
     assert_eq!(
-        batched.applied.duplicates, 1,
-        "wamid.r1 delivered came twice"
+        batched.applied.duplicates, 2,
+        "wamid.r1 delivered and wamid.m2 came twice"
     );
     assert_eq!(batched.applied.duplicates, single_duplicates);
-    let effects = receipt_effects(&together.store).await;
-    assert_eq!(effects, receipt_effects(&one_by_one.store).await);
+    let effects = batch_effects(&together.store).await;
+    assert_eq!(effects, batch_effects(&one_by_one.store).await);
+    let order = message_order(&together.store).await;
+    assert_eq!(order, message_order(&one_by_one.store).await);
+    assert_eq!(
+        order,
+        ["wamid.r1", "wamid.r2", "wamid.r3", "wamid.m1", "wamid.m2", "wamid.m3", "wamid.m4"]
+    );
     for expected in [
         "message wamid.r1 read",
         "message wamid.r2 failed",
@@ -828,6 +849,9 @@ async fn receipts_applied_together_end_as_if_applied_one_by_one(backend: TestBac
         "line wamid.m3 - 16505550000",
         "line wamid.m4 US.77 16505551234",
         "line wamid.r3 US.13491208655302741918 -",
+        "summary - 16505550000 2 2 wamid.m3",
+        "summary US.13491208655302741918 - 4 4 wamid.m1",
+        "summary US.77 16505551234 1 1 wamid.m4",
     ] {
         assert!(
             effects.iter().any(|row| row.starts_with(expected)),

@@ -6,17 +6,16 @@
 use crate::{
     contacts::{self, ContactRow},
     ids::ContactScope,
-    outbox::Content,
     store::{
-        self, account_events, account_state, audit, media, messages, number_errors, numbers,
-        outbox, outgoing_webhooks, templates, unrouted, webhooks, Store, Tx,
+        self, account_events, account_state, audit, messages, number_errors, numbers,
+        outgoing_webhooks, templates, unrouted, webhooks, Store, Tx,
     },
-    webhook::payload::InboundMessage,
 };
 
 use super::{
     business_app,
     customers::Customers,
+    inbound,
     plan::{Op, WabaRoute},
     receipts,
 };
@@ -93,7 +92,8 @@ pub async fn apply_then(
     }
     let erasures = Erasures::read(&mut tx, &customers).await?;
     let mut applied = Applied::default();
-    // Receipts wait for the rest of the batch, to be applied together.
+    // Customers' messages and receipts wait, to be written together.
+    let mut waiting = Vec::new();
     let mut receipts = Vec::new();
     let mut customers = Customers::of(events);
     for (event_id, ops) in events {
@@ -104,15 +104,28 @@ pub async fn apply_then(
                 erasures: &erasures,
             };
             // Whom it names is decided in the batch's order, as each
-            // decision may change the next.
+            // decision may change the next; anything that writes a contact
+            // (or may) comes after the messages waiting are stored, as it
+            // could merge their contacts.
             let customer = customers.settle(&mut tx, op).await?;
-            if matches!(op, Op::Status { .. }) {
-                receipts.extend(receipts::prepare(&mut tx, op, at, customer, &mut applied).await?);
-            } else {
-                apply_op(&mut tx, at, op, customer.flatten(), &mut applied).await?;
+            match (op, customer) {
+                (Op::Inbound { .. }, Some(Some(contact))) => waiting
+                    .extend(inbound::prepare(&mut tx, op, at, Some(contact), &mut applied).await?),
+                (Op::Status { .. }, customer) => {
+                    if customer.is_none() {
+                        inbound::store(&mut tx, &mut waiting, &mut applied).await?;
+                    }
+                    let receipt = receipts::prepare(&mut tx, op, at, customer, &mut applied);
+                    receipts.extend(receipt.await?);
+                }
+                (_, customer) => {
+                    inbound::store(&mut tx, &mut waiting, &mut applied).await?;
+                    apply_op(&mut tx, at, op, customer.flatten(), &mut applied).await?;
+                }
             }
         }
     }
+    inbound::store(&mut tx, &mut waiting, &mut applied).await?;
     let stored: Vec<(&str, &str)> = applied
         .new_inbound
         .iter()
@@ -269,22 +282,12 @@ async fn apply_op(
 ) -> Result<(), store::Error> {
     let At { event_id, now, .. } = at;
     match op {
-        Op::Inbound {
-            workspace_id,
-            phone_number_id,
-            scope,
-            message,
-            replies,
-            endpoints,
-        } => {
-            let context = Context::new(workspace_id, phone_number_id, scope, at);
-            let message = Message {
-                message,
-                customer,
-                replies,
-                endpoints,
-            };
-            inbound(tx, &context, message, applied).await?;
+        Op::Inbound { .. } => {
+            let mut pending: Vec<_> = inbound::prepare(tx, op, at, customer, applied)
+                .await?
+                .into_iter()
+                .collect();
+            inbound::store(tx, &mut pending, applied).await?;
         }
         Op::Status { .. } => {
             let receipt = receipts::prepare(tx, op, at, None, applied).await?;
@@ -735,128 +738,6 @@ pub(super) async fn erased_since(
     }
     crate::data_rights::erased_since(tx, context.workspace_id, context.scope, identity, sent_at)
         .await
-}
-
-/// The contact a customer's message names: moved to their new ids first
-/// when it announces a number change.
-async fn contact_of(
-    tx: &mut Tx<'_>,
-    context: &Context<'_>,
-    message: &InboundMessage,
-) -> Result<ContactRow, store::Error> {
-    let &Context {
-        workspace_id,
-        scope,
-        now,
-        ..
-    } = context;
-    let contact = match &message.identity_change {
-        Some(change) => contacts::moved(tx, workspace_id, scope, change, now).await?,
-        None => contacts::observe(tx, workspace_id, scope, &message.identity, true, now).await?,
-    };
-    contact.ok_or_else(|| {
-        store::Error::Database(sqlx::Error::Protocol(format!(
-            "message {} names no customer",
-            message.wamid
-        )))
-    })
-}
-
-/// A customer's message with what applying it needs: whom it names (when
-/// the batch already knows), the bot's replies, the endpoints to tell.
-struct Message<'a> {
-    message: &'a InboundMessage,
-    customer: Option<ContactRow>,
-    replies: &'a [Content],
-    endpoints: &'a [String],
-}
-
-/// A customer's message: stored once; only then answered by the bot, its
-/// file queued and the workspace's endpoints told, all with the message
-/// (once, or not at all if the transaction fails).
-async fn inbound(
-    tx: &mut Tx<'_>,
-    context: &Context<'_>,
-    message: Message<'_>,
-    applied: &mut Applied,
-) -> Result<(), store::Error> {
-    let &Context {
-        workspace_id,
-        phone_number_id,
-        now,
-        ..
-    } = context;
-    let Message {
-        message,
-        customer,
-        replies,
-        endpoints,
-    } = message;
-    if erased_since(tx, context, &message.identity, message.sent_at).await? {
-        applied.erased += 1;
-        return Ok(());
-    }
-    let contact = match customer {
-        Some(contact) => contact,
-        None => contact_of(tx, context, message).await?,
-    };
-    let payload = message.payload.to_string();
-    let new = messages::NewInbound {
-        workspace_id,
-        phone_number_id,
-        contact_id: &contact.id,
-        wamid: &message.wamid,
-        customer: &message.customer,
-        customer_name: message.customer_name.as_deref(),
-        kind: &message.kind,
-        summary: &message.summary,
-        payload: &payload,
-        sent_at: message.sent_at,
-    };
-    if !messages::insert_inbound(tx, &new).await? {
-        applied.duplicates += 1;
-        return Ok(());
-    }
-    applied.new_inbound.push((
-        workspace_id.to_string(),
-        phone_number_id.to_string(),
-        message.wamid.clone(),
-    ));
-    // A person answered this customer from the WhatsApp Business app a
-    // moment ago: the bot leaves the conversation to them.
-    let quiet = !replies.is_empty()
-        && store::business_app::bot_is_quiet(tx, phone_number_id, &contact.id, message.sent_at)
-            .await?;
-    let replies = if quiet { &[][..] } else { replies };
-    for (index, reply) in replies.iter().enumerate() {
-        let reply = outbox::NewOutboxRow {
-            workspace_id: workspace_id.to_string(),
-            phone_number_id: phone_number_id.to_string(),
-            contact_id: contact.id.clone(),
-            recipient: contact
-                .address()
-                .map_or_else(|| message.customer.clone(), |a| a.as_str().to_string()),
-            kind: reply.kind().to_string(),
-            content: serde_json::to_string(reply).expect("content serializes"),
-            origin: crate::outbox::Origin::Bot.as_str().to_string(),
-            dedupe_key: Some(format!("bot:{}:{index}", message.wamid)),
-            context_wamid: reply.is_message().then(|| message.wamid.clone()),
-        };
-        applied.replies_queued += u64::from(outbox::enqueue(tx, &reply, now).await?);
-    }
-    if let Some((media_id, mime_type)) = crate::media::media_of(&message.kind, &message.payload) {
-        let file = media::NewMedia {
-            phone_number_id,
-            media_id: &media_id,
-            workspace_id,
-            wamid: &message.wamid,
-            mime_type: mime_type.as_deref(),
-        };
-        applied.media_queued += u64::from(media::enqueue(tx, &file, now).await?);
-    }
-    let event = crate::outgoing_webhooks::message_received(phone_number_id, &contact, message);
-    applied.deliveries_queued += tell_endpoints(tx, context, endpoints, event).await?;
-    Ok(())
 }
 
 /// Queues an event `(id, type, payload)` for each of the workspace's

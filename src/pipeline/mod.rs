@@ -10,6 +10,7 @@
 mod apply;
 mod business_app;
 mod customers;
+mod inbound;
 pub mod plan;
 mod receipts;
 

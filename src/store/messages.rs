@@ -33,37 +33,66 @@ pub(crate) const APPLY_EARLY_STATUS: &str =
            WHERE wamid = $1 ORDER BY rank DESC LIMIT 1) AS s
      WHERE messages.phone_number_id = $2 AND messages.wamid = $1";
 
-/// Stores a customer's message and counts it (unread) in its
-/// conversation's summary; [`apply_early_statuses`] then gives it the
-/// status of any receipt that came before it. Returns whether it is new
-/// (false: it was stored before).
-pub(crate) async fn insert_inbound(tx: &mut Tx<'_>, message: &NewInbound<'_>) -> Result<bool> {
-    let id: Option<i64> = with_tx!(tx, conn => {
-        sqlx::query_scalar(
-            "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, customer_name, kind, summary, payload, sent_at, contact_id)
-             VALUES ($1, $2, $3, 'inbound', $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (phone_number_id, wamid) DO NOTHING RETURNING id",
-        )
-        .bind(message.workspace_id).bind(message.phone_number_id).bind(message.wamid).bind(message.customer)
-        .bind(message.customer_name).bind(message.kind).bind(message.summary)
-        .bind(message.payload).bind(message.sent_at).bind(message.contact_id)
-        .fetch_optional(&mut *conn).await?
-    });
-    let Some(id) = id else {
-        return Ok(false);
-    };
-    let line = StoredLine {
-        workspace_id: message.workspace_id,
-        phone_number_id: message.phone_number_id,
-        contact_id: message.contact_id,
-        message_id: id,
-        sent_at: message.sent_at,
-        inbound: true,
-        summary: message.summary,
-        unread: true,
-    };
-    summaries::record(tx, &line).await?;
-    Ok(true)
+/// Stores customers' messages and counts them (unread) in their
+/// conversations' summaries, with one statement per
+/// [`ROWS_PER_STATEMENT`](super::ROWS_PER_STATEMENT) messages and one
+/// for the summaries; [`apply_early_statuses`] then gives them the status
+/// of any receipt that came before them. Returns, in their order, the id
+/// of each that is new: `None` for one stored before (in an earlier batch
+/// or earlier in this one). Ids follow arrival order, which breaks ties
+/// between messages of the same second in their thread.
+pub(crate) async fn insert_inbound_all(
+    tx: &mut Tx<'_>,
+    messages: &[NewInbound<'_>],
+) -> Result<Vec<Option<i64>>> {
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<&NewInbound> = messages
+        .iter()
+        .filter(|m| seen.insert((m.phone_number_id, m.wamid)))
+        .collect();
+    let mut ids: std::collections::HashMap<(String, String), i64> = Default::default();
+    for chunk in unique.chunks(super::ROWS_PER_STATEMENT) {
+        let stored: Vec<(String, String, i64)> = with_tx!(tx, conn => {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO messages (workspace_id, phone_number_id, wamid, direction, customer_wa_id, customer_name, kind, summary, payload, sent_at, contact_id) ",
+            );
+            insert.push_values(chunk, |mut row, m| {
+                row.push_bind(m.workspace_id).push_bind(m.phone_number_id).push_bind(m.wamid).push("'inbound'")
+                    .push_bind(m.customer).push_bind(m.customer_name).push_bind(m.kind).push_bind(m.summary)
+                    .push_bind(m.payload).push_bind(m.sent_at).push_bind(m.contact_id);
+            });
+            insert.push(" ON CONFLICT (phone_number_id, wamid) DO NOTHING RETURNING phone_number_id, wamid, id");
+            insert.build_query_as().fetch_all(conn).await?
+        });
+        ids.extend(
+            stored
+                .into_iter()
+                .map(|(number, wamid, id)| ((number, wamid), id)),
+        );
+    }
+    // Only the first of a key takes its id.
+    let new: Vec<Option<i64>> = messages
+        .iter()
+        .map(|m| ids.remove(&(m.phone_number_id.to_string(), m.wamid.to_string())))
+        .collect();
+    let lines: Vec<StoredLine> = messages
+        .iter()
+        .zip(&new)
+        .filter_map(|(m, id)| {
+            Some(StoredLine {
+                workspace_id: m.workspace_id,
+                phone_number_id: m.phone_number_id,
+                contact_id: m.contact_id,
+                message_id: (*id)?,
+                sent_at: m.sent_at,
+                inbound: true,
+                summary: m.summary,
+                unread: true,
+            })
+        })
+        .collect();
+    summaries::record_all(tx, &lines).await?;
+    Ok(new)
 }
 
 /// Gives messages just stored `(number, wamid)` the furthest status of

@@ -66,21 +66,60 @@ const COLUMNS: &str = "workspace_id, phone_number_id, contact_id, messages, unre
 
 /// Counts a message just stored into its conversation's summary.
 pub(crate) async fn record(tx: &mut Tx<'_>, line: &StoredLine<'_>) -> Result<()> {
-    let sql = format!(
-        "INSERT INTO conversation_summaries ({COLUMNS})
-         VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9) {}",
-        fold_on_conflict()
-    );
-    let direction = if line.inbound { "inbound" } else { "outbound" };
-    let window_ends_at = line.inbound.then_some(line.sent_at + WINDOW_MS);
-    with_tx!(tx, conn => {
-        sqlx::query(&sql)
-            .bind(line.workspace_id).bind(line.phone_number_id).bind(line.contact_id)
-            .bind(i64::from(line.unread)).bind(line.message_id).bind(line.sent_at)
-            .bind(direction).bind(line.summary).bind(window_ends_at)
-            .execute(conn).await?;
-    });
+    record_all(tx, std::slice::from_ref(line)).await
+}
+
+/// Counts messages just stored into their conversations' summaries: the
+/// lines of one conversation are folded first (counts added, the latest
+/// line kept, the window ending at the latest customer message), then
+/// each conversation's row is written with one statement per
+/// [`ROWS_PER_STATEMENT`](super::ROWS_PER_STATEMENT), in key order.
+pub(crate) async fn record_all(tx: &mut Tx<'_>, lines: &[StoredLine<'_>]) -> Result<()> {
+    let mut folded: std::collections::BTreeMap<(&str, &str, &ContactId), Folded> =
+        Default::default();
+    for line in lines {
+        let key = (line.workspace_id, line.phone_number_id, line.contact_id);
+        let window_ends_at = line.inbound.then_some(line.sent_at + WINDOW_MS);
+        let row = folded.entry(key).or_insert(Folded {
+            messages: 0,
+            unread: 0,
+            last: *line,
+            window_ends_at,
+        });
+        row.messages += 1;
+        row.unread += i64::from(line.unread);
+        if (line.sent_at, line.message_id) > (row.last.sent_at, row.last.message_id) {
+            row.last = *line;
+        }
+        row.window_ends_at = row.window_ends_at.max(window_ends_at);
+    }
+    let rows: Vec<&Folded> = folded.values().collect();
+    let on_conflict = fold_on_conflict();
+    for chunk in rows.chunks(super::ROWS_PER_STATEMENT) {
+        with_tx!(tx, conn => {
+            let mut insert = sqlx::QueryBuilder::new(format!("INSERT INTO conversation_summaries ({COLUMNS}) "));
+            insert.push_values(chunk, |mut row, f| {
+                let last = &f.last;
+                let direction = if last.inbound { "inbound" } else { "outbound" };
+                row.push_bind(last.workspace_id).push_bind(last.phone_number_id).push_bind(last.contact_id)
+                    .push_bind(f.messages).push_bind(f.unread).push_bind(last.message_id).push_bind(last.sent_at)
+                    .push_bind(direction).push_bind(last.summary).push_bind(f.window_ends_at);
+            });
+            insert.push(" ");
+            insert.push(&on_conflict);
+            insert.build().execute(conn).await?;
+        });
+    }
     Ok(())
+}
+
+/// A conversation's lines of one batch, folded into one summary row.
+struct Folded<'a> {
+    messages: i64,
+    unread: i64,
+    /// The latest line, by (sent_at, message id).
+    last: StoredLine<'a>,
+    window_ends_at: Option<i64>,
 }
 
 /// `from` proved to be `into` (its messages moved there in this
