@@ -3,6 +3,10 @@ use std::process::ExitCode;
 use server::{commands, shutdown, telemetry, Application};
 use switchboard::config::Settings;
 
+/// mimalloc instead of glibc's malloc (see `Cargo.toml`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = match Settings::from_env() {

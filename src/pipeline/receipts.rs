@@ -124,7 +124,9 @@ pub(super) async fn apply(
     count_prices(tx, receipts, &contacts, applied).await?;
     for ((receipt, contact), new) in receipts.iter().zip(&contacts).zip(new) {
         adopt_sent(tx, receipt).await?;
-        if new {
+        if !new {
+            applied.duplicates += 1;
+        } else if !receipt.endpoints.is_empty() {
             let event = crate::outgoing_webhooks::status_changed(
                 receipt.phone_number_id,
                 contact.as_ref(),
@@ -132,8 +134,6 @@ pub(super) async fn apply(
             );
             applied.deliveries_queued +=
                 tell_endpoints(tx, &receipt.context(), receipt.endpoints, event).await?;
-        } else {
-            applied.duplicates += 1;
         }
     }
     messages::advance_statuses(tx, &rows).await

@@ -17,6 +17,11 @@
 //! The drain mode (`--drain N`, see [`drain`]) applies a backlog of N
 //! events in this process, for the processing rate and a profile.
 
+/// The server's allocator, so that the drain mode measures what the
+/// server does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod drain;
 mod keep_alive;
 mod reference;
