@@ -529,7 +529,7 @@ fn settled(
     }
     let mut learned = contact.clone();
     learned.learn_names(identity);
-    (learned == *contact).then(|| Some(learned))
+    (learned == *contact).then_some(Some(learned))
 }
 
 /// The ids a list of payloads names, as found in the aliases: true until
