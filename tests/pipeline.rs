@@ -798,6 +798,16 @@ async fn a_batch_ends_as_if_its_events_were_applied_one_by_one(backend: TestBack
             json!({ "from": "16505551234", "from_user_id": "US.77" }),
         )],
     ];
+    // Then 150 first-time customers in one event and each of them again
+    // in the next: more than the batch reads ahead at once.
+    let crowd = |round: &str| -> Vec<Value> {
+        (0..150)
+            .map(|i| {
+                let wamid = format!("wamid.crowd{round}{i}");
+                text_with(&wamid, json!({ "from": format!("1650666{i:04}") }))
+            })
+            .collect()
+    };
     for s in [&together, &one_by_one] {
         deliver_messages(s, events[0].clone()).await;
         for statuses in &events[1..] {
@@ -806,11 +816,13 @@ async fn a_batch_ends_as_if_its_events_were_applied_one_by_one(backend: TestBack
         for messages in &later_messages {
             deliver_messages(s, messages.clone()).await;
         }
+        deliver_messages(s, crowd("a")).await;
+        deliver_messages(s, crowd("b")).await;
     }
     let batched = drain(&together.store).await;
     assert_eq!(
         batched.events,
-        events.len() + later_messages.len(),
+        events.len() + later_messages.len() + 2,
         "all in one batch"
     );
     let mut single_duplicates = 0;
@@ -833,8 +845,17 @@ async fn a_batch_ends_as_if_its_events_were_applied_one_by_one(backend: TestBack
     let order = message_order(&together.store).await;
     assert_eq!(order, message_order(&one_by_one.store).await);
     assert_eq!(
-        order,
+        order[..7],
         ["wamid.r1", "wamid.r2", "wamid.r3", "wamid.m1", "wamid.m2", "wamid.m3", "wamid.m4"]
+    );
+    assert_eq!(order.len(), 7 + 300);
+    let crowd_summaries = effects
+        .iter()
+        .filter(|r| r.starts_with("summary - 1650666") && r.contains(" 2 2 wamid.crowdb"))
+        .count();
+    assert_eq!(
+        crowd_summaries, 150,
+        "each of the crowd one contact, two messages"
     );
     for expected in [
         "message wamid.r1 read",
@@ -859,5 +880,5 @@ async fn a_batch_ends_as_if_its_events_were_applied_one_by_one(backend: TestBack
         );
     }
     let contacts = effects.iter().filter(|r| r.starts_with("contact ")).count();
-    assert_eq!(contacts, 3, "three customers: {effects:#?}");
+    assert_eq!(contacts, 3 + 150, "every customer once: {effects:#?}");
 }

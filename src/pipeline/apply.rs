@@ -1,10 +1,12 @@
-//! Runs planned operations: the sequence of each event's effects, in the
-//! store's transactions. Every effect is idempotent by its unique key, so
-//! an event applied again (its mark lost to a crash, or requeued once its
-//! number is connected) changes nothing.
+//! Runs planned operations in the store's transactions: a batch's events
+//! in their order, except that customers' messages and receipts are
+//! written together (`inbound`, `receipts`) with an end state the same as
+//! one by one. Every effect is idempotent by its unique key, so an event
+//! applied again (its mark lost to a crash, or requeued once its number is
+//! connected) changes nothing.
 
 use crate::{
-    contacts::{self, ContactRow},
+    contacts,
     ids::ContactScope,
     store::{
         self, account_events, account_state, audit, messages, number_errors, numbers,
@@ -118,9 +120,9 @@ pub async fn apply_then(
                     let receipt = receipts::prepare(&mut tx, op, at, customer, &mut applied);
                     receipts.extend(receipt.await?);
                 }
-                (_, customer) => {
+                _ => {
                     inbound::store(&mut tx, &mut waiting, &mut applied).await?;
-                    apply_op(&mut tx, at, op, customer.flatten(), &mut applied).await?;
+                    apply_op(&mut tx, at, op, &mut applied).await?;
                 }
             }
         }
@@ -271,19 +273,18 @@ impl Erasures {
     }
 }
 
-/// Applies one operation; `customer` is the contact an inbound message
-/// names, when the batch already knows it.
+/// Applies one operation on its own (a customer's message or a receipt
+/// the batch could not settle comes here too, as a batch of one).
 async fn apply_op(
     tx: &mut Tx<'_>,
     at: At<'_>,
     op: &Op,
-    customer: Option<ContactRow>,
     applied: &mut Applied,
 ) -> Result<(), store::Error> {
     let At { event_id, now, .. } = at;
     match op {
         Op::Inbound { .. } => {
-            let mut pending: Vec<_> = inbound::prepare(tx, op, at, customer, applied)
+            let mut pending: Vec<_> = inbound::prepare(tx, op, at, None, applied)
                 .await?
                 .into_iter()
                 .collect();

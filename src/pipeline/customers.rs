@@ -1,8 +1,9 @@
 //! The contacts a batch's messages and receipts name, read with one
-//! statement for all of them instead of one each, in the batch's order,
-//! and read again only after something in the batch wrote a contact (a
-//! new customer, a BSUID learnt, a number change): what was read is then
-//! no longer sure.
+//! statement for up to [`READ_AHEAD`] of them instead of one each, in the
+//! batch's order, and read again after anything in the batch that writes
+//! contacts, or may (a new customer, a BSUID learnt, a number change,
+//! the WhatsApp Business app's history): what was read is then no longer
+//! sure.
 
 use crate::{
     contacts::{ContactRow, Known},
@@ -19,9 +20,14 @@ pub(super) struct Customers<'e> {
     payloads: Vec<(&'e str, &'e ContactScope, &'e Identity)>,
     /// The next of them to settle.
     next: usize,
-    /// What the aliases held when last read, for `payloads[next..]`.
+    /// What the aliases held when last read, for `payloads[next..until]`.
     known: Option<Known<'e>>,
+    until: usize,
 }
+
+/// Payloads read at once: a batch whose every message writes (first-time
+/// customers) reads this many again after each, not the whole rest.
+const READ_AHEAD: usize = 128;
 
 impl<'e> Customers<'e> {
     pub(super) fn of(events: &'e [(i64, Vec<Op>)]) -> Self {
@@ -34,6 +40,7 @@ impl<'e> Customers<'e> {
             payloads,
             next: 0,
             known: None,
+            until: 0,
         }
     }
 
@@ -60,20 +67,23 @@ impl<'e> Customers<'e> {
 
     /// What the contact `op` names is, when it is the batch's next
     /// message or receipt and naming it writes nothing: `Some(found)` (a
-    /// receipt may name nobody). Else `None`, and what was read is
-    /// forgotten: the op will write, or may.
+    /// receipt may name nobody). Else `None`; what was read is forgotten
+    /// when the op writes contacts, or may.
     pub(super) async fn settle(
         &mut self,
         tx: &mut Tx<'_>,
         op: &'e Op,
     ) -> Result<Option<Option<ContactRow>>, store::Error> {
         let Some((workspace_id, scope, identity)) = Self::payload(op) else {
-            self.known = None;
+            if may_write_contacts(op) {
+                self.known = None;
+            }
             return Ok(None);
         };
-        if self.known.is_none() {
-            let rest = self.payloads.get(self.next..).unwrap_or_default();
-            self.known = Some(Known::read(tx, rest).await?);
+        if self.known.is_none() || self.next >= self.until {
+            self.until = (self.next + READ_AHEAD).min(self.payloads.len());
+            let ahead = self.payloads.get(self.next..self.until).unwrap_or_default();
+            self.known = Some(Known::read(tx, ahead).await?);
         }
         self.next += 1;
         // Only a customer's message makes a contact.
@@ -87,4 +97,15 @@ impl<'e> Customers<'e> {
         }
         Ok(found)
     }
+}
+
+/// Whether applying an op this type does not settle may write a contact
+/// or an alias: a customer's message announcing a number change, and what
+/// the WhatsApp Business app sends (history, echoes, saved names).
+/// Account and number events never do.
+fn may_write_contacts(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Inbound { .. } | Op::HistoryChunk { .. } | Op::Echo { .. } | Op::SavedNames { .. }
+    )
 }

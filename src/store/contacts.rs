@@ -175,7 +175,7 @@ pub(crate) async fn find_aliased_in(
                 list.push_bind(*value);
             }
             query.push(")");
-            query.build_query_as().fetch_all(conn).await?
+            query.build_query_as().persistent(false).fetch_all(conn).await?
         });
         found.extend(rows.into_iter().map(|f| (f.value, f.aliased)));
     }

@@ -59,7 +59,7 @@ pub(crate) async fn record_all(
                     .push_bind(p.category.unwrap_or_default()).push_bind(p.market).push_bind(p.pricing).push_bind(p.at);
             });
             insert.push(" ON CONFLICT (phone_number_id, wamid) DO NOTHING RETURNING phone_number_id, wamid");
-            insert.build_query_as::<(String, String)>().fetch_all(conn).await?.into_iter().collect()
+            insert.build_query_as::<(String, String)>().persistent(false).fetch_all(conn).await?.into_iter().collect()
         });
         for new in chunk {
             if inserted.contains(&(new.phone_number_id.to_string(), new.wamid.to_string())) {

@@ -62,7 +62,7 @@ pub(crate) async fn insert_inbound_all(
                     .push_bind(m.payload).push_bind(m.sent_at).push_bind(m.contact_id);
             });
             insert.push(" ON CONFLICT (phone_number_id, wamid) DO NOTHING RETURNING phone_number_id, wamid, id");
-            insert.build_query_as().fetch_all(conn).await?
+            insert.build_query_as().persistent(false).fetch_all(conn).await?
         });
         ids.extend(
             stored
@@ -108,7 +108,7 @@ pub(crate) async fn apply_early_statuses(tx: &mut Tx<'_>, stored: &[(&str, &str)
                 list.push_bind(*wamid);
             }
             select.push(")");
-            select.build_query_scalar().fetch_all(conn).await?
+            select.build_query_scalar().persistent(false).fetch_all(conn).await?
         });
         early.extend(found);
     }
@@ -138,7 +138,10 @@ pub(crate) async fn advance_statuses(tx: &mut Tx<'_>, receipts: &[NewStatus<'_>]
             })
             .or_insert(receipt);
     }
-    // In key order: one order of row locks for every writer.
+    // In key order, so the statements are the same whoever writes them
+    // (two instances are kept from deadlocking on the same messages by the
+    // batch's contact locks, not by this order: an update locks rows in
+    // its plan's order).
     let furthest: Vec<&NewStatus> = furthest.into_values().collect();
     for chunk in furthest.chunks(super::ROWS_PER_STATEMENT) {
         with_tx!(tx, conn => {
@@ -155,7 +158,7 @@ pub(crate) async fn advance_statuses(tx: &mut Tx<'_>, receipts: &[NewStatus<'_>]
                  FROM r WHERE messages.phone_number_id = r.phone_number_id AND messages.wamid = r.wamid
                      AND messages.status_rank < r.rank",
             );
-            update.build().execute(conn).await?;
+            update.build().persistent(false).execute(conn).await?;
         });
     }
     Ok(())

@@ -119,7 +119,10 @@ pub enum Store {
 }
 
 /// Rows a multi-row statement carries at most: well under both backends'
-/// limits on bound values (SQLite 32,766, Postgres 65,535).
+/// limits on bound values (SQLite 32,766, Postgres 65,535). Such a
+/// statement's text changes with its row count, so it is not kept among
+/// the connection's prepared statements (`persistent(false)`), where it
+/// would push out the ones every request uses.
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 /// Dispatches one call to whichever backend this store is.

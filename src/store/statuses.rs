@@ -45,7 +45,7 @@ pub(crate) async fn insert_all(tx: &mut Tx<'_>, receipts: &[NewStatus<'_>]) -> R
                     .push_bind(s.error_title).push_bind(s.error_details);
             });
             insert.push(" ON CONFLICT (wamid, status) DO NOTHING RETURNING wamid, status");
-            insert.build_query_as().fetch_all(conn).await?
+            insert.build_query_as().persistent(false).fetch_all(conn).await?
         });
         inserted.extend(rows);
     }

@@ -107,7 +107,7 @@ pub(crate) async fn record_all(tx: &mut Tx<'_>, lines: &[StoredLine<'_>]) -> Res
             });
             insert.push(" ");
             insert.push(&on_conflict);
-            insert.build().execute(conn).await?;
+            insert.build().persistent(false).execute(conn).await?;
         });
     }
     Ok(())
