@@ -110,20 +110,20 @@ pub async fn apply_then(
             // (or may) comes after the messages waiting are stored, as it
             // could merge their contacts.
             let customer = customers.settle(&mut tx, op).await?;
-            match (op, customer) {
-                (Op::Inbound { .. }, Some(Some(contact))) => waiting
-                    .extend(inbound::prepare(&mut tx, op, at, Some(contact), &mut applied).await?),
-                (Op::Status { .. }, customer) => {
-                    if customer.is_none() {
-                        inbound::store(&mut tx, &mut waiting, &mut applied).await?;
-                    }
+            if customer.is_none() {
+                inbound::store(&mut tx, &mut waiting, &mut applied).await?;
+            }
+            match op {
+                Op::Inbound { .. } => {
+                    let message =
+                        inbound::prepare(&mut tx, op, at, customer.flatten(), &mut applied);
+                    waiting.extend(message.await?);
+                }
+                Op::Status { .. } => {
                     let receipt = receipts::prepare(&mut tx, op, at, customer, &mut applied);
                     receipts.extend(receipt.await?);
                 }
-                _ => {
-                    inbound::store(&mut tx, &mut waiting, &mut applied).await?;
-                    apply_op(&mut tx, at, op, &mut applied).await?;
-                }
+                _ => apply_op(&mut tx, at, op, &mut applied).await?,
             }
         }
     }
@@ -273,8 +273,7 @@ impl Erasures {
     }
 }
 
-/// Applies one operation on its own (a customer's message or a receipt
-/// the batch could not settle comes here too, as a batch of one).
+/// Applies one operation other than a customer's message or a receipt.
 async fn apply_op(
     tx: &mut Tx<'_>,
     at: At<'_>,
@@ -283,18 +282,8 @@ async fn apply_op(
 ) -> Result<(), store::Error> {
     let At { event_id, now, .. } = at;
     match op {
-        Op::Inbound { .. } => {
-            let mut pending: Vec<_> = inbound::prepare(tx, op, at, None, applied)
-                .await?
-                .into_iter()
-                .collect();
-            inbound::store(tx, &mut pending, applied).await?;
-        }
-        Op::Status { .. } => {
-            let receipt = receipts::prepare(tx, op, at, None, applied).await?;
-            let receipts: Vec<_> = receipt.into_iter().collect();
-            receipts::apply(tx, &receipts, applied).await?;
-        }
+        // Written by the batch, together (`inbound`, `receipts`).
+        Op::Inbound { .. } | Op::Status { .. } => {}
         Op::Unrouted {
             change_index,
             phone_number_id,

@@ -99,7 +99,7 @@ pub(crate) async fn insert_inbound_all(
 /// the receipts that came before them: one statement to find that none
 /// did (the usual case), one per message that has some.
 pub(crate) async fn apply_early_statuses(tx: &mut Tx<'_>, stored: &[(&str, &str)]) -> Result<()> {
-    let mut early: Vec<String> = Vec::new();
+    let mut early: std::collections::HashSet<String> = Default::default();
     for chunk in stored.chunks(super::ROWS_PER_STATEMENT) {
         let found: Vec<String> = with_tx!(tx, conn => {
             let mut select = sqlx::QueryBuilder::new("SELECT DISTINCT wamid FROM message_statuses WHERE wamid IN (");
@@ -113,7 +113,7 @@ pub(crate) async fn apply_early_statuses(tx: &mut Tx<'_>, stored: &[(&str, &str)
         early.extend(found);
     }
     for (phone_number_id, wamid) in stored {
-        if early.iter().any(|w| w == wamid) {
+        if early.contains(*wamid) {
             with_tx!(tx, conn => {
                 sqlx::query(APPLY_EARLY_STATUS).bind(*wamid).bind(*phone_number_id).execute(conn).await?;
             });
