@@ -18,7 +18,7 @@ use switchboard::{
     numbers, onboarding,
     outbox::{self, Content, OutboundMessage, OutboxCallback},
     runtime::Runtime,
-    store::{now_millis, OutboxState, SentRecord},
+    store::{now_millis, OutboxState, SentRecord, Store},
     test_support::TestBackend,
     tokens,
 };
@@ -27,6 +27,8 @@ on_both_backends!(
     a_holder_whose_lease_lapsed_writes_no_outcome,
     a_send_meta_accepted_but_we_never_recorded_goes_once,
     a_customer_being_written_to_waits_while_others_are_claimed,
+    a_holder_sets_aside_its_own_lapsed_claims_not_in_hand,
+    a_send_whose_record_failed_is_not_sent_again,
 );
 
 mod postgres_only {
@@ -301,6 +303,140 @@ async fn a_send_meta_accepted_but_we_never_recorded_goes_once(backend: TestBacke
             .is_some());
     }
     running.stop().await;
+}
+
+/// A holder whose own claims lapsed (its database was away, so nothing
+/// renewed them) cannot tell a lost record from an unsent message either:
+/// it sets them aside like another holder's, except a customer's it still
+/// has in hand.
+async fn a_holder_sets_aside_its_own_lapsed_claims_not_in_hand(backend: TestBackend) {
+    let (env, phone) = connected_with(backend, |_| {}).await;
+    let store = &env.engine.store;
+    for (customer, n) in [("15550006000", 0), ("15550007000", 1)] {
+        env.agent_send(&order_update(&phone, customer, n))
+            .await
+            .unwrap();
+    }
+    let now = now_millis();
+    let lease = store
+        .take_sender_lease(&phone, "instance-a", now, now + 60_000)
+        .await
+        .unwrap()
+        .expect("free");
+    let (claimed, _) = store
+        .claim_outbox_except(&phone, lease, (now, 1_000, 60_000, 10), &[])
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    let in_hand = claimed[0]
+        .contact_id
+        .clone()
+        .expect("a contact")
+        .to_string();
+
+    let later = now + 2_000;
+    let (again, set_aside) = store
+        .claim_outbox_except(&phone, lease, (later, 60_000, 60_000, 10), &[in_hand])
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.len(), set_aside),
+        (0, 1),
+        "the other customer's waits for a status"
+    );
+    let (again, set_aside) = store
+        .claim_outbox_except(&phone, lease, (later + 1, 60_000, 60_000, 10), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.len(), set_aside),
+        (0, 1),
+        "out of hand, the first's waits too"
+    );
+    let ws = &env.caller.workspace.id;
+    for row in &claimed {
+        let entry = store.outbox_entry(ws, row.id).await.unwrap().unwrap();
+        assert!(entry.next_attempt_at >= later + 60_000, "{entry:?}");
+    }
+}
+
+/// The database fails just as Meta accepts a send, so its record cannot
+/// be written: the sender sets the message aside instead of sending it
+/// again, the status Meta sends records it, and the customer gets it once.
+async fn a_send_whose_record_failed_is_not_sent_again(backend: TestBackend) {
+    let (env, phone) = connected_with(backend, |config| {
+        config.outbox.status_wait_ms = 15_000;
+    })
+    .await;
+    let store = &env.engine.store;
+    // Sent messages cannot enter their threads, as with a database gone.
+    match backend {
+        TestBackend::Sqlite => execute(
+            store,
+            "CREATE TRIGGER refuse_sent BEFORE INSERT ON messages WHEN NEW.direction = 'outbound'
+                 BEGIN SELECT RAISE(ABORT, 'the database is away'); END",
+        )
+        .await,
+        TestBackend::Postgres => {
+            execute(
+                store,
+                "CREATE FUNCTION refuse_sent() RETURNS trigger LANGUAGE plpgsql
+                 AS $$ BEGIN RAISE EXCEPTION 'the database is away'; END $$",
+            )
+            .await;
+            execute(
+                store,
+                "CREATE TRIGGER refuse_sent BEFORE INSERT ON messages FOR EACH ROW
+                 WHEN (NEW.direction = 'outbound') EXECUTE FUNCTION refuse_sent()",
+            )
+            .await
+        }
+    }
+    let customer = "15550005000";
+    let (id, _) = env
+        .agent_send(&order_update(&phone, customer, 0))
+        .await
+        .unwrap();
+    let queued_at = now_millis();
+    let running = env.run().await;
+    let ws = &env.caller.workspace.id;
+    eventually("the send set aside", Duration::from_secs(20), || async {
+        let entry = store.outbox_entry(ws, id).await.unwrap().unwrap();
+        entry.next_attempt_at >= queued_at + 10_000
+    })
+    .await;
+    assert_eq!(orders_received(&env, &phone, customer).await, ["#0"]);
+
+    // The database is back: the status's callback data records the send.
+    let back = match backend {
+        TestBackend::Sqlite => "DROP TRIGGER refuse_sent",
+        TestBackend::Postgres => "DROP TRIGGER refuse_sent ON messages",
+    };
+    execute(store, back).await;
+    eventually(
+        "recorded from its status",
+        Duration::from_secs(20),
+        || async { store.outbox_count(&phone, OutboxState::Sent).await.unwrap() == 1 },
+    )
+    .await;
+    env.drain().await;
+    assert_eq!(
+        orders_received(&env, &phone, customer).await,
+        ["#0"],
+        "sent once"
+    );
+    let entry = store.outbox_entry(ws, id).await.unwrap().unwrap();
+    assert!(entry.wamid.is_some(), "{entry:?}");
+    running.stop().await;
+}
+
+/// Runs SQL on whichever backend (test plumbing only).
+async fn execute(store: &Store, sql: &str) {
+    match store {
+        Store::Sqlite(db) => sqlx::query(sql).execute(db.pool()).await.map(|_| ()),
+        Store::Postgres(db) => sqlx::query(sql).execute(db.pool()).await.map(|_| ()),
+    }
+    .unwrap();
 }
 
 /// Customers and messages each: thousands of sends in all.

@@ -157,11 +157,21 @@ struct Shared {
     /// (read again for every batch): the kinds of message they name wait.
     waba_id: String,
     restrictions: std::sync::Mutex<Arc<Vec<RestrictionRow>>>,
+    /// Sends Meta accepted whose record the database failed to write, and
+    /// which could not be set aside yet either: they stay claimed (and
+    /// never go again from here) until [`set_aside_unrecorded`] succeeds.
+    unrecorded: std::sync::Mutex<Vec<OutboxRow>>,
 }
 
 impl Shared {
     fn may_send(&self) -> bool {
         !self.halted.load(Ordering::SeqCst) && self.held.may_send()
+    }
+
+    fn unrecorded(&self) -> std::sync::MutexGuard<'_, Vec<OutboxRow>> {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -227,6 +237,9 @@ async fn send_for_number(task: NumberSender) {
                 break;
             }
         };
+        if let Some(shared) = &shared {
+            set_aside_unrecorded(shared, None).await;
+        }
         // About two seconds of sends in hand at most, as one batch was: a
         // new rate applies to what is claimed after it.
         let room = batch - sending.rows();
@@ -279,6 +292,7 @@ async fn send_for_number(task: NumberSender) {
                         halted: AtomicBool::new(false),
                         waba_id: waba_id.clone(),
                         restrictions: std::sync::Mutex::new(restrictions.clone()),
+                        unrecorded: std::sync::Mutex::default(),
                     });
                     shared = Some(made.clone());
                     made
@@ -303,7 +317,13 @@ async fn send_for_number(task: NumberSender) {
     for batch in batches {
         let _ = batch.await;
     }
-    release(&engine.store, &phone, lease).await;
+    // A send whose record is still lost keeps everything claimed: released,
+    // it would go again; left, it lapses and the next holder sets it aside.
+    let all_recorded = match &shared {
+        Some(shared) => set_aside_unrecorded(shared, None).await,
+        None => true,
+    };
+    release(&engine.store, &phone, lease, all_recorded).await;
     finished.notify_one();
 }
 
@@ -356,9 +376,13 @@ fn spacing_for(rate: i64) -> Spacing {
     Spacing::new(rate.clamp(1, 10_000) as u32)
 }
 
-async fn release(store: &Store, phone: &str, lease: SenderLease) {
-    if let Err(error) = store.release_outbox_leases(phone, lease).await {
-        tracing::warn!(phone_number_id = %phone, %error, "cannot release claimed messages; they wait for their lease");
+/// Gives the number up; with `messages`, what is still claimed under
+/// `lease` too (none of it was sent).
+async fn release(store: &Store, phone: &str, lease: SenderLease, messages: bool) {
+    if messages {
+        if let Err(error) = store.release_outbox_leases(phone, lease).await {
+            tracing::warn!(phone_number_id = %phone, %error, "cannot release claimed messages; they wait for their lease");
+        }
     }
     if let Err(error) = store.release_sender_lease(phone, lease).await {
         tracing::warn!(phone_number_id = %phone, %error, "cannot release the sender lease; it lapses");
@@ -465,10 +489,50 @@ async fn release_unsent(shared: &Shared, unsent: &[i64]) {
     if unsent.is_empty() {
         return;
     }
+    // A send whose record was lost is not unsent: released, it would go
+    // again.
+    let unrecorded: Vec<i64> = shared.unrecorded().iter().map(|row| row.id).collect();
+    let unsent: Vec<i64> = unsent
+        .iter()
+        .copied()
+        .filter(|id| !unrecorded.contains(id))
+        .collect();
     let store = &shared.engine.store;
-    if let Err(error) = store.release_outbox_rows(unsent, shared.held.lease).await {
+    if let Err(error) = store.release_outbox_rows(&unsent, shared.held.lease).await {
         tracing::warn!(phone_number_id = %shared.phone, %error, "cannot release unsent messages");
     }
+}
+
+/// Sets aside `lost` (a send Meta accepted whose record failed) and any
+/// earlier such send still waiting for it: each waits for its status
+/// instead of going again (see [`Store::outbox_set_aside`]). What cannot
+/// be written now is kept for the next try. Returns whether none is left.
+async fn set_aside_unrecorded(shared: &Shared, lost: Option<&OutboxRow>) -> bool {
+    let mut pending = std::mem::take(&mut *shared.unrecorded());
+    pending.extend(lost.cloned());
+    if pending.is_empty() {
+        return true;
+    }
+    let until = now_millis() + shared.engine.config.outbox.status_wait_ms;
+    let mut left = Vec::new();
+    for row in pending {
+        match shared.engine.store.outbox_set_aside(&row, until).await {
+            Ok(_) => {
+                metrics::counter!("outbox_unsure_total").increment(1);
+                tracing::warn!(
+                    outbox = row.id,
+                    "a send whose record was lost waits for its status"
+                );
+            }
+            Err(error) => {
+                tracing::warn!(outbox = row.id, %error, "cannot set aside a send whose record was lost; it stays claimed");
+                left.push(row);
+            }
+        }
+    }
+    let none_left = left.is_empty();
+    shared.unrecorded().extend(left);
+    none_left
 }
 
 /// Whom a message's pacing and order go by: its contact, whatever address
@@ -547,8 +611,9 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                 Ok(_) => {}
                 Err(error) => {
                     // Meta has it; the status webhook's callback data will
-                    // record it (see `OutboxCallback`) before it goes again.
+                    // record it (see `OutboxCallback`) while it waits.
                     tracing::error!(outbox = row.id, %error, "cannot record a send's outcome");
+                    set_aside_unrecorded(shared, Some(row)).await;
                     return false;
                 }
             }

@@ -132,6 +132,27 @@ const MESSAGES_EXCEPT_POSTGRES: Claim = Claim {
     ..MESSAGES
 };
 
+/// Messages a lapsed holder left claimed (`$2` the number, `$4` now),
+/// set aside until `$1`. Another holder's, and the claiming holder's own
+/// (`$3` its epoch) when their customer is not in hand (`$5`: as `$6` of
+/// the claim): a send of its own whose record the database lost (it was
+/// down when Meta answered) is as unsure as a dead holder's.
+fn unsure_claims(backend: Backend) -> String {
+    let customers = match backend {
+        Backend::Sqlite => "SELECT value FROM json_each($5)",
+        Backend::Postgres => "SELECT jsonb_array_elements_text($5::jsonb)",
+    };
+    format!(
+        "UPDATE outbox SET next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $1 ELSE next_attempt_at END,
+             lease_until = NULL, claim_epoch = NULL
+         WHERE phone_number_id = $2 AND state = {queued} AND claim_epoch IS NOT NULL
+             AND lease_until IS NOT NULL AND lease_until < $4
+             AND (claim_epoch <> $3 OR COALESCE(contact_id, recipient) NOT IN ({customers}))
+         RETURNING id, contact_id",
+        queued = OutboxState::Queued.sql()
+    )
+}
+
 /// A message Meta accepted, as its thread keeps it.
 #[derive(Clone, Copy)]
 struct NewSent<'a> {
@@ -419,9 +440,10 @@ impl Store {
     /// Claims up to `limit` due messages of one number, oldest first, for
     /// the holder of `lease`.
     ///
-    /// First, messages a lapsed holder left claimed are set aside: their
-    /// send may have reached Meta (the holder died between Meta's answer and
-    /// its record of it), so they wait `status_wait_ms` for a status that
+    /// First, messages whose claim lapsed are set aside (see
+    /// [`unsure_claims`]): their send may have reached Meta (the holder died,
+    /// or its database failed, between Meta's answer and its record of it),
+    /// so they wait `status_wait_ms` for a status that
     /// proves it (see [`adopt_sent`]) before they go again, and their
     /// customer's later messages wait behind them. Returns how many.
     pub async fn claim_outbox(
@@ -451,19 +473,13 @@ impl Store {
         let (now, lease_ms, status_wait_ms, limit) = timing;
         // Both statements write: in this process's turn (see `begin`).
         let _turn = self.write_turn().await;
-        let unsure = format!(
-            "UPDATE outbox SET next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $1 ELSE next_attempt_at END,
-                 lease_until = NULL, claim_epoch = NULL
-             WHERE phone_number_id = $2 AND state = {queued} AND claim_epoch IS NOT NULL AND claim_epoch <> $3
-                 AND lease_until IS NOT NULL AND lease_until < $4
-             RETURNING id, contact_id",
-            queued = OutboxState::Queued.sql()
-        );
+        let unsure = unsure_claims(self.backend());
+        let sending = serde_json::to_string(sending).expect("strings serialise");
         let wait_until = now + status_wait_ms;
         let set_aside: Vec<(i64, Option<ContactId>)> = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let rows: Vec<(i64, Option<ContactId>)> = sqlx::query_as(&unsure)
-                .bind(wait_until).bind(phone_number_id).bind(lease.epoch).bind(now)
+                .bind(wait_until).bind(phone_number_id).bind(lease.epoch).bind(now).bind(&sending)
                 .fetch_all(&mut *tx).await?;
             for (id, contact_id) in &rows {
                 sqlx::query(&later_messages_wait())
@@ -478,7 +494,6 @@ impl Store {
             Backend::Postgres => MESSAGES_EXCEPT_POSTGRES,
         };
         let sql = claim.sql(self.backend());
-        let sending = serde_json::to_string(sending).expect("strings serialise");
         let mut rows: Vec<OutboxRow> = with_pool!(self, pool => {
             sqlx::query_as(&sql)
                 .bind(now + lease_ms).bind(now).bind(limit).bind(phone_number_id)
@@ -551,6 +566,32 @@ impl Store {
             Some(_) => SentRecord::AlreadyKnown,
         };
         Ok(record)
+    }
+
+    /// Meta accepted the message but its record could not be written (the
+    /// database failed under it): it leaves its holder and waits until
+    /// `until` for the status that records it (see [`adopt_sent`]) rather
+    /// than going again, and its customer's later messages wait behind it.
+    /// False: fenced (a later holder found it and set it aside itself).
+    pub async fn outbox_set_aside(&self, row: &OutboxRow, until: i64) -> Result<bool> {
+        let this_message = format!(
+            "UPDATE outbox SET next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $1 ELSE next_attempt_at END,
+                 lease_until = NULL, claim_epoch = NULL
+             WHERE id = $2 AND {}",
+            still_held(3)
+        );
+        Ok(with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let held = sqlx::query(&this_message).bind(until).bind(row.id).bind(row.claim_epoch)
+                .execute(&mut *tx).await?.rows_affected() == 1;
+            if held {
+                sqlx::query(&later_messages_wait())
+                    .bind(until).bind(&row.phone_number_id).bind(&row.contact_id).bind(row.id)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            held
+        }))
     }
 
     /// Done without a message id (marking read). False: fenced (the row
