@@ -157,21 +157,11 @@ struct Shared {
     /// (read again for every batch): the kinds of message they name wait.
     waba_id: String,
     restrictions: std::sync::Mutex<Arc<Vec<RestrictionRow>>>,
-    /// Sends Meta accepted whose record the database failed to write, and
-    /// which could not be set aside yet either: they stay claimed (and
-    /// never go again from here) until [`set_aside_unrecorded`] succeeds.
-    unrecorded: std::sync::Mutex<Vec<OutboxRow>>,
 }
 
 impl Shared {
     fn may_send(&self) -> bool {
         !self.halted.load(Ordering::SeqCst) && self.held.may_send()
-    }
-
-    fn unrecorded(&self) -> std::sync::MutexGuard<'_, Vec<OutboxRow>> {
-        self.unrecorded
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -237,9 +227,6 @@ async fn send_for_number(task: NumberSender) {
                 break;
             }
         };
-        if let Some(shared) = &shared {
-            set_aside_unrecorded(shared, None).await;
-        }
         // About two seconds of sends in hand at most, as one batch was: a
         // new rate applies to what is claimed after it.
         let room = batch - sending.rows();
@@ -292,14 +279,16 @@ async fn send_for_number(task: NumberSender) {
                         halted: AtomicBool::new(false),
                         waba_id: waba_id.clone(),
                         restrictions: std::sync::Mutex::new(restrictions.clone()),
-                        unrecorded: std::sync::Mutex::default(),
                     });
                     shared = Some(made.clone());
                     made
                 }
                 Err(error) => {
-                    // What was claimed goes back below.
                     no_token(&engine, &phone, &error).await;
+                    let claimed: Vec<i64> = rows.iter().map(|row| row.id).collect();
+                    if let Err(error) = engine.store.release_outbox_rows(&claimed, lease).await {
+                        tracing::warn!(phone_number_id = %phone, %error, "cannot release claimed messages; they wait for their lease");
+                    }
                     break;
                 }
             },
@@ -317,13 +306,11 @@ async fn send_for_number(task: NumberSender) {
     for batch in batches {
         let _ = batch.await;
     }
-    // A send whose record is still lost keeps everything claimed: released,
-    // it would go again; left, it lapses and the next holder sets it aside.
-    let all_recorded = match &shared {
-        Some(shared) => set_aside_unrecorded(shared, None).await,
-        None => true,
-    };
-    release(&engine.store, &phone, lease, all_recorded).await;
+    // Each customer's task gave back what it did not send. Whatever is
+    // still claimed (a release or a record the database lost) is not
+    // released here: it may have reached Meta, so it lapses and the next
+    // holder sets it aside to wait for its status.
+    release_lease(&engine.store, &phone, lease).await;
     finished.notify_one();
 }
 
@@ -376,14 +363,8 @@ fn spacing_for(rate: i64) -> Spacing {
     Spacing::new(rate.clamp(1, 10_000) as u32)
 }
 
-/// Gives the number up; with `messages`, what is still claimed under
-/// `lease` too (none of it was sent).
-async fn release(store: &Store, phone: &str, lease: SenderLease, messages: bool) {
-    if messages {
-        if let Err(error) = store.release_outbox_leases(phone, lease).await {
-            tracing::warn!(phone_number_id = %phone, %error, "cannot release claimed messages; they wait for their lease");
-        }
-    }
+/// Gives the number up.
+async fn release_lease(store: &Store, phone: &str, lease: SenderLease) {
     if let Err(error) = store.release_sender_lease(phone, lease).await {
         tracing::warn!(phone_number_id = %phone, %error, "cannot release the sender lease; it lapses");
     }
@@ -461,10 +442,16 @@ async fn start_batch(
         tasks.push(tokio::spawn(async move {
             let mut unsent: Vec<i64> = ready.iter().map(|row| row.id).chain(rest).collect();
             for row in &ready {
-                if !shared.may_send() || !send_one(&shared, row).await {
+                let sent = match shared.may_send() {
+                    true => send_one(&shared, row).await,
+                    false => Sent::Stop,
+                };
+                if sent != Sent::Stop {
+                    unsent.retain(|id| *id != row.id);
+                }
+                if sent != Sent::Next {
                     break;
                 }
-                unsent.retain(|id| *id != row.id);
             }
             release_unsent(&shared, &unsent).await;
             sending.done(&customer);
@@ -489,50 +476,30 @@ async fn release_unsent(shared: &Shared, unsent: &[i64]) {
     if unsent.is_empty() {
         return;
     }
-    // A send whose record was lost is not unsent: released, it would go
-    // again.
-    let unrecorded: Vec<i64> = shared.unrecorded().iter().map(|row| row.id).collect();
-    let unsent: Vec<i64> = unsent
-        .iter()
-        .copied()
-        .filter(|id| !unrecorded.contains(id))
-        .collect();
     let store = &shared.engine.store;
-    if let Err(error) = store.release_outbox_rows(&unsent, shared.held.lease).await {
+    if let Err(error) = store.release_outbox_rows(unsent, shared.held.lease).await {
         tracing::warn!(phone_number_id = %shared.phone, %error, "cannot release unsent messages");
     }
 }
 
-/// Sets aside `lost` (a send Meta accepted whose record failed) and any
-/// earlier such send still waiting for it: each waits for its status
-/// instead of going again (see [`Store::outbox_set_aside`]). What cannot
-/// be written now is kept for the next try. Returns whether none is left.
-async fn set_aside_unrecorded(shared: &Shared, lost: Option<&OutboxRow>) -> bool {
-    let mut pending = std::mem::take(&mut *shared.unrecorded());
-    pending.extend(lost.cloned());
-    if pending.is_empty() {
-        return true;
-    }
+/// Sets aside `row`, a send Meta accepted whose record failed: it waits
+/// for its status instead of going again (see [`Store::outbox_set_aside`]).
+/// Not written now, it stays claimed and the next claim sets it aside
+/// (its customer no longer in hand).
+async fn set_aside_unrecorded(shared: &Shared, row: &OutboxRow) {
     let until = now_millis() + shared.engine.config.outbox.status_wait_ms;
-    let mut left = Vec::new();
-    for row in pending {
-        match shared.engine.store.outbox_set_aside(&row, until).await {
-            Ok(_) => {
-                metrics::counter!("outbox_unsure_total").increment(1);
-                tracing::warn!(
-                    outbox = row.id,
-                    "a send whose record was lost waits for its status"
-                );
-            }
-            Err(error) => {
-                tracing::warn!(outbox = row.id, %error, "cannot set aside a send whose record was lost; it stays claimed");
-                left.push(row);
-            }
+    match shared.engine.store.outbox_set_aside(row, until).await {
+        Ok(_) => {
+            metrics::counter!("outbox_unsure_total").increment(1);
+            tracing::warn!(
+                outbox = row.id,
+                "a send whose record was lost waits for its status"
+            );
+        }
+        Err(error) => {
+            tracing::warn!(outbox = row.id, %error, "cannot set aside a send whose record was lost; it stays claimed");
         }
     }
-    let none_left = left.is_empty();
-    shared.unrecorded().extend(left);
-    none_left
 }
 
 /// Whom a message's pacing and order go by: its contact, whatever address
@@ -543,9 +510,31 @@ fn customer_of(row: &OutboxRow) -> String {
         .map_or_else(|| row.recipient.clone(), |id| id.to_string())
 }
 
-/// Sends one message and records the outcome. Returns whether the
-/// customer's next message may follow.
-async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
+/// What a send leaves for the customer's next message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// Settled: the next may follow.
+    Next,
+    /// Unsent, or its outcome written: the rest goes back to the queue.
+    Stop,
+    /// Meta has it but its record failed: the rest goes back, not this
+    /// one (it would go again).
+    Unrecorded,
+}
+
+impl From<bool> for Sent {
+    /// Whether the next may follow.
+    fn from(next: bool) -> Self {
+        if next {
+            Sent::Next
+        } else {
+            Sent::Stop
+        }
+    }
+}
+
+/// Sends one message and records the outcome.
+async fn send_one(shared: &Shared, row: &OutboxRow) -> Sent {
     let store = &shared.engine.store;
     let content: Content = match serde_json::from_str(&row.content) {
         Ok(content) => content,
@@ -554,7 +543,7 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
             let written = store
                 .outbox_give_up(row, OutboxState::Failed, None, &reason, now_millis())
                 .await;
-            return settled(row, written);
+            return settled(row, written).into();
         }
     };
     if let Some(wait) = held_back(shared, &content).await {
@@ -563,14 +552,14 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
         let written = store
             .outbox_hold(row, wait.until, &wait.reason, now_millis())
             .await;
-        return settled(row, written);
+        return settled(row, written).into();
     }
     let Some(address) = address_of(store, row).await else {
         let reason = "No phone number or BSUID is known for this customer.";
         let written = store
             .outbox_give_up(row, OutboxState::Failed, None, reason, now_millis())
             .await;
-        return settled(row, written);
+        return settled(row, written).into();
     };
     if content.is_message() {
         let slot = shared.spacing.lock().await.reserve(Instant::now());
@@ -578,7 +567,7 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
     }
     // The last moment to find out the number is no longer ours.
     if !shared.may_send() {
-        return false;
+        return Sent::Stop;
     }
     let mut body = content.to_graph(&address, row.context_wamid.as_deref());
     if content.is_message() {
@@ -613,8 +602,8 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                     // Meta has it; the status webhook's callback data will
                     // record it (see `OutboxCallback`) while it waits.
                     tracing::error!(outbox = row.id, %error, "cannot record a send's outcome");
-                    set_aside_unrecorded(shared, Some(row)).await;
-                    return false;
+                    set_aside_unrecorded(shared, row).await;
+                    return Sent::Unrecorded;
                 }
             }
             if let Some(contact_id) = &row.contact_id {
@@ -625,7 +614,7 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                     tracing::warn!(outbox = row.id, %error, "cannot note what a send showed of its recipient");
                 }
             }
-            return true;
+            return Sent::Next;
         }
         Ok(None) => store.outbox_done(row, now).await,
         Err(error) => {
@@ -652,14 +641,14 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                         .outbox_retry(row, now + after_ms, meta_error, true, now)
                         .await;
                     settled(row, written);
-                    return false;
+                    return Sent::Stop;
                 }
                 Disposition::Reconnect => {
                     shared.halted.store(true, Ordering::SeqCst);
                     let _ = numbers::flag_for_refusal(&shared.engine, &shared.phone, &error).await;
                     let written = store.outbox_retry(row, now, meta_error, false, now).await;
                     settled(row, written);
-                    return false;
+                    return Sent::Stop;
                 }
                 Disposition::PauseNumber => {
                     // Nothing more goes until the cause is fixed; this
@@ -683,7 +672,7 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                     };
                     let written = store.outbox_retry(row, at, meta_error, counted, now).await;
                     settled(row, written);
-                    return false;
+                    return Sent::Stop;
                 }
                 Disposition::RestrictKind(restriction_type) => {
                     // Meta refused this kind of message for the account:
@@ -717,11 +706,11 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
                         let written = store
                             .outbox_give_up(row, OutboxState::Failed, code, &reason, now)
                             .await;
-                        return settled(row, written);
+                        return settled(row, written).into();
                     };
                     let written = store.outbox_retry(row, at, meta_error, counted, now).await;
                     settled(row, written);
-                    return false;
+                    return Sent::Stop;
                 }
                 Disposition::NeedsTemplate => {
                     metrics::counter!("outbox_failed_total", "reason" => "needs_template")
@@ -740,7 +729,7 @@ async fn send_one(shared: &Shared, row: &OutboxRow) -> bool {
             }
         }
     };
-    settled(row, written)
+    settled(row, written).into()
 }
 
 /// How long a kind Meta refused on a send (131063) stays held: no webhook

@@ -132,11 +132,13 @@ const MESSAGES_EXCEPT_POSTGRES: Claim = Claim {
     ..MESSAGES
 };
 
-/// Messages a lapsed holder left claimed (`$2` the number, `$4` now),
-/// set aside until `$1`. Another holder's, and the claiming holder's own
-/// (`$3` its epoch) when their customer is not in hand (`$5`: as `$6` of
-/// the claim): a send of its own whose record the database lost (it was
-/// down when Meta answered) is as unsure as a dead holder's.
+/// Claimed messages whose send may have reached Meta unrecorded, set
+/// aside until `$1` (`$2` the number, `$3` the claiming holder's epoch,
+/// `$4` now, `$5` the customers it has in hand, as `$6` of the claim):
+/// another holder's whose lease lapsed (it died between Meta's answer and
+/// its record), and the claiming holder's own whose customer it no longer
+/// has in hand. Those its customer's task did not give back: a record or
+/// a release the database failed to write.
 fn unsure_claims(backend: Backend) -> String {
     let customers = match backend {
         Backend::Sqlite => "SELECT value FROM json_each($5)",
@@ -145,9 +147,9 @@ fn unsure_claims(backend: Backend) -> String {
     format!(
         "UPDATE outbox SET next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $1 ELSE next_attempt_at END,
              lease_until = NULL, claim_epoch = NULL
-         WHERE phone_number_id = $2 AND state = {queued} AND claim_epoch IS NOT NULL
-             AND lease_until IS NOT NULL AND lease_until < $4
-             AND (claim_epoch <> $3 OR COALESCE(contact_id, recipient) NOT IN ({customers}))
+         WHERE phone_number_id = $2 AND state = {queued} AND claim_epoch IS NOT NULL AND lease_until IS NOT NULL
+             AND CASE WHEN claim_epoch = $3 THEN COALESCE(contact_id, recipient) NOT IN ({customers})
+                      ELSE lease_until < $4 END
          RETURNING id, contact_id",
         queued = OutboxState::Queued.sql()
     )
@@ -440,10 +442,9 @@ impl Store {
     /// Claims up to `limit` due messages of one number, oldest first, for
     /// the holder of `lease`.
     ///
-    /// First, messages whose claim lapsed are set aside (see
-    /// [`unsure_claims`]): their send may have reached Meta (the holder died,
-    /// or its database failed, between Meta's answer and its record of it),
-    /// so they wait `status_wait_ms` for a status that
+    /// First, messages a lapsed holder left claimed, or this holder's own
+    /// that no task of it holds, are set aside (see [`unsure_claims`]):
+    /// their send may have reached Meta unrecorded, so they wait `status_wait_ms` for a status that
     /// proves it (see [`adopt_sent`]) before they go again, and their
     /// customer's later messages wait behind them. Returns how many.
     pub async fn claim_outbox(
@@ -692,23 +693,6 @@ impl Store {
             sqlx::query(&sql)
                 .bind(state).bind(error_code).bind(error_title).bind(now).bind(row.id).bind(row.claim_epoch)
                 .execute(pool).await?.rows_affected() == 1
-        }))
-    }
-
-    /// Releases what the holder of `lease` claimed and did not settle (its
-    /// sender stopped): none of it was sent, so it goes at once.
-    pub async fn release_outbox_leases(
-        &self,
-        phone_number_id: &str,
-        lease: SenderLease,
-    ) -> Result<u64> {
-        let sql = format!(
-            "UPDATE outbox SET lease_until = NULL, claim_epoch = NULL
-             WHERE phone_number_id = $1 AND state = {queued} AND claim_epoch = $2",
-            queued = OutboxState::Queued.sql()
-        );
-        Ok(with_pool!(self, pool => {
-            sqlx::query(&sql).bind(phone_number_id).bind(lease.epoch).execute(pool).await?.rows_affected()
         }))
     }
 
