@@ -44,7 +44,7 @@ const LEASE_MS: i64 = 10_000;
 const BATCH: i64 = 64;
 /// ...and while nobody waits: fewer transactions (each one disk flush of
 /// the main database) to drain a backlog.
-const DRAIN_BATCH: i64 = 256;
+pub const DRAIN_BATCH: i64 = 256;
 const LAG_REPORT_EVERY: Duration = Duration::from_secs(1);
 /// How often an idle worker looks for work other instances journaled.
 const IDLE_POLL: Duration = Duration::from_millis(250);

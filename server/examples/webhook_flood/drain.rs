@@ -2,13 +2,14 @@
 //! this process (no server, no acknowledgements competing), so a profiler
 //! sees only the processing path. The workload is the flood's: inbound
 //! texts and delivery statuses for a connected number, 10% resends.
-//! Usage: webhook_flood <server binary> --drain N [--postgres]
+//! Usage: webhook_flood <server binary> --drain N [--batch N] [--postgres]
+//! (`--batch`: events a pass claims, the pipeline's drain batch by default)
 
 use std::time::Instant;
 
 use switchboard::{
     config::DatabaseUrl,
-    pipeline::{process_due_then, Processed},
+    pipeline::{process_due_then, Processed, DRAIN_BATCH},
     store::Store,
     test_support::workspace_with_number,
 };
@@ -16,9 +17,6 @@ use switchboard::{
 use super::runs::{load_average, postgres_database, seed_backlog};
 use super::{PHONE, WABA};
 
-/// Events one pass claims while nobody waits for the journal (the
-/// pipeline's drain batch).
-const BATCH: i64 = 256;
 /// Events between two progress lines.
 const STRETCH: usize = 25_000;
 
@@ -29,26 +27,32 @@ pub async fn main(args: Vec<String>) {
         .and_then(|at| args.get(at + 1))
         .and_then(|n| n.parse().ok())
         .expect("--drain takes a number of events");
+    let batch: i64 = args
+        .iter()
+        .position(|a| a == "--batch")
+        .and_then(|at| args.get(at + 1))
+        .map(|n| n.parse().expect("--batch takes a number of events"))
+        .unwrap_or(DRAIN_BATCH);
     let dir = tempfile::tempdir().expect("temp dir");
     println!(
-        "drain mode: {count} events, load average {}",
+        "drain mode: {count} events, {batch} a pass, load average {}",
         load_average()
     );
     let sqlite = DatabaseUrl::Sqlite(format!(
         "sqlite://{}",
         dir.path().join("drain.db").display()
     ));
-    drain("SQLite", &sqlite, count).await;
+    drain("SQLite", &sqlite, count, batch).await;
     if args.iter().any(|a| a == "--postgres") {
         let name = format!("bench_drain_{}", std::process::id());
         let url = postgres_database(&name, true).await;
-        drain("Postgres", &url, count).await;
+        drain("Postgres", &url, count, batch).await;
         postgres_database(&name, false).await;
     }
     println!("load average at the end {}", load_average());
 }
 
-async fn drain(label: &str, url: &DatabaseUrl, count: usize) {
+async fn drain(label: &str, url: &DatabaseUrl, count: usize, batch: i64) {
     let store = Store::open(url).await.expect("store");
     let workspace = workspace_with_number(&store, PHONE, WABA).await;
     seed_backlog(&store, count).await;
@@ -57,7 +61,7 @@ async fn drain(label: &str, url: &DatabaseUrl, count: usize) {
     // The rate of each stretch, to see whether it falls as tables grow.
     let mut stretch = (Instant::now(), 0);
     loop {
-        let pass = process_due_then(&store, BATCH, &|_| {})
+        let pass = process_due_then(&store, batch, &|_| {})
             .await
             .expect("a pass");
         if pass.events == 0 {
