@@ -482,13 +482,21 @@ async fn release_unsent(shared: &Shared, unsent: &[i64]) {
     }
 }
 
-/// Sets aside `row`, a send Meta accepted whose record failed: it waits
-/// for its status instead of going again (see [`Store::outbox_set_aside`]).
+/// Sets aside `row`, a send Meta accepted whose record failed, to wait for
+/// its status instead of going again. The wait is a retry at its end (no
+/// attempt counted, the customer's later messages behind it); the
+/// status's callback data records the send meanwhile (see `adopt_sent`).
 /// Not written now, it stays claimed and the next claim sets it aside
 /// (its customer no longer in hand).
 async fn set_aside_unrecorded(shared: &Shared, row: &OutboxRow) {
-    let until = now_millis() + shared.engine.config.outbox.status_wait_ms;
-    match shared.engine.store.outbox_set_aside(row, until).await {
+    let now = now_millis();
+    let until = now + shared.engine.config.outbox.status_wait_ms;
+    match shared
+        .engine
+        .store
+        .outbox_retry(row, until, None, false, now)
+        .await
+    {
         Ok(_) => {
             metrics::counter!("outbox_unsure_total").increment(1);
             tracing::warn!(

@@ -569,32 +569,6 @@ impl Store {
         Ok(record)
     }
 
-    /// Meta accepted the message but its record could not be written (the
-    /// database failed under it): it leaves its holder and waits until
-    /// `until` for the status that records it (see [`adopt_sent`]) rather
-    /// than going again, and its customer's later messages wait behind it.
-    /// False: fenced (a later holder found it and set it aside itself).
-    pub async fn outbox_set_aside(&self, row: &OutboxRow, until: i64) -> Result<bool> {
-        let this_message = format!(
-            "UPDATE outbox SET next_attempt_at = CASE WHEN next_attempt_at < $1 THEN $1 ELSE next_attempt_at END,
-                 lease_until = NULL, claim_epoch = NULL
-             WHERE id = $2 AND {}",
-            still_held(3)
-        );
-        Ok(with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let held = sqlx::query(&this_message).bind(until).bind(row.id).bind(row.claim_epoch)
-                .execute(&mut *tx).await?.rows_affected() == 1;
-            if held {
-                sqlx::query(&later_messages_wait())
-                    .bind(until).bind(&row.phone_number_id).bind(&row.contact_id).bind(row.id)
-                    .execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            held
-        }))
-    }
-
     /// Done without a message id (marking read). False: fenced (the row
     /// is no longer this holder's).
     pub async fn outbox_done(&self, row: &OutboxRow, now: i64) -> Result<bool> {
