@@ -25,6 +25,8 @@ on_both_backends!(
     errors_retry_then_dead_letter_then_replay,
     journaled_events_survive_a_restart,
     concurrent_workers_never_claim_an_event_twice,
+    workers_claiming_ahead_apply_every_event_once,
+    a_batch_claimed_ahead_is_given_back_untried,
     the_business_removing_the_app_pauses_its_numbers,
     the_business_ending_the_connection_disconnects_its_numbers,
     a_late_copy_of_an_older_ban_update_changes_nothing,
@@ -455,17 +457,88 @@ async fn concurrent_workers_never_claim_an_event_twice(backend: TestBackend) {
     }
     assert_eq!(events, 200, "each event claimed by exactly one worker");
     assert_eq!(new, 200);
-    let attempts: i64 = match &s.store {
-        Store::Sqlite(db) => sqlx::query_scalar("SELECT MAX(attempts) FROM webhook_events")
-            .fetch_one(db.journal_pool())
-            .await
-            .unwrap(),
-        Store::Postgres(db) => sqlx::query_scalar("SELECT MAX(attempts) FROM webhook_events")
-            .fetch_one(db.pool())
-            .await
-            .unwrap(),
-    };
-    assert_eq!(attempts, 1);
+    assert_eq!(most_attempts(&s.store).await, 1);
+}
+
+/// The most attempts any journaled event has had.
+async fn most_attempts(store: &Store) -> i64 {
+    const SQL: &str = "SELECT MAX(attempts) FROM webhook_events";
+    match store {
+        Store::Sqlite(db) => sqlx::query_scalar(SQL).fetch_one(db.journal_pool()).await,
+        Store::Postgres(db) => sqlx::query_scalar(SQL).fetch_one(db.pool()).await,
+    }
+    .unwrap()
+}
+
+/// As the server's workers run: each claims its next batch while it
+/// applies one.
+async fn workers_claiming_ahead_apply_every_event_once(backend: TestBackend) {
+    let s = setup(backend).await;
+    for i in 0..200 {
+        deliver_messages(&s, vec![text(&format!("wamid.a{i}"), "x")]).await;
+    }
+    let workers: Vec<_> = (0..3)
+        .map(|_| {
+            let store = s.store.clone();
+            tokio::spawn(async move {
+                let mut passes = pipeline::Passes::default();
+                let (mut events, mut new) = (0, 0);
+                loop {
+                    let pass = passes.pass(&store, 16, true, &|_| {}).await.unwrap();
+                    if pass.events == 0 {
+                        return (events, new);
+                    }
+                    events += pass.events;
+                    new += pass.applied.new_inbound.len();
+                }
+            })
+        })
+        .collect();
+    let (mut events, mut new) = (0, 0);
+    for worker in workers {
+        let (worker_events, worker_new) = worker.await.unwrap();
+        events += worker_events;
+        new += worker_new;
+    }
+    assert_eq!(events, 200, "each event claimed by exactly one worker");
+    assert_eq!(new, 200);
+    assert_eq!(most_attempts(&s.store).await, 1);
+    assert_eq!(s.store.pending_webhook_events().await.unwrap(), 0);
+    assert_eq!(s.store.count_messages(&s.workspace).await.unwrap(), 200);
+}
+
+/// A stopping worker gives back what it claimed ahead: another takes it
+/// at once (no lease to wait out), its attempt not counted.
+async fn a_batch_claimed_ahead_is_given_back_untried(backend: TestBackend) {
+    let s = setup(backend).await;
+    for i in 0..10 {
+        deliver_messages(&s, vec![text(&format!("wamid.b{i}"), "x")]).await;
+    }
+    let mut passes = pipeline::Passes::default();
+    let first = passes.pass(&s.store, 4, true, &|_| {}).await.unwrap();
+    assert_eq!(first.events, 4);
+    // The next four are in hand: another claim skips them.
+    let now = switchboard::store::now_millis();
+    let others = s.store.claim_webhook_events(now, 1, 100).await.unwrap();
+    assert_eq!(others.len(), 2, "the four claimed ahead are leased");
+    s.store
+        .unclaim_webhook_events(&others.iter().map(|e| e.id).collect::<Vec<_>>())
+        .await
+        .unwrap();
+
+    passes.release(&s.store).await.unwrap();
+    let taken = s
+        .store
+        .claim_webhook_events(now, 10_000, 100)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 6, "given back, and free at once");
+    assert!(
+        taken.iter().all(|e| e.attempts == 1),
+        "{:?}",
+        taken.iter().map(|e| e.attempts).collect::<Vec<_>>()
+    );
+    assert_eq!(s.store.pending_webhook_events().await.unwrap(), 6);
 }
 
 async fn the_business_removing_the_app_pauses_its_numbers(backend: TestBackend) {

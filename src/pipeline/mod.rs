@@ -172,9 +172,76 @@ pub async fn process_due_then(
     limit: i64,
     committed: &(dyn Fn(&Applied) + Sync),
 ) -> Result<Processed, store::Error> {
-    let claimed = store
+    let claimed = claim(store, limit).await?;
+    process_claimed(store, &claimed, committed).await
+}
+
+async fn claim(store: &Store, limit: i64) -> Result<Vec<ClaimedEvent>, store::Error> {
+    store
         .claim_webhook_events(now_millis(), LEASE_MS, limit)
-        .await?;
+        .await
+}
+
+/// A worker's passes, one after another. While nobody waits for the
+/// journal, the next batch is claimed while this one is applied: the
+/// claim runs on the journal's connection and the apply on the main
+/// database's, so neither waits for the other (a claim was about a sixth
+/// of a pass).
+#[derive(Default)]
+pub struct Passes {
+    next: Option<Vec<ClaimedEvent>>,
+}
+
+impl Passes {
+    /// Processes the batch claimed ahead, or claims one of up to `limit`
+    /// events; if `claim_ahead`, claims the next meanwhile.
+    pub async fn pass(
+        &mut self,
+        store: &Store,
+        limit: i64,
+        claim_ahead: bool,
+        committed: &(dyn Fn(&Applied) + Sync),
+    ) -> Result<Processed, store::Error> {
+        let claimed = match self.next.take() {
+            Some(claimed) => claimed,
+            None => claim(store, limit).await?,
+        };
+        if claimed.is_empty() {
+            return Ok(Processed::default());
+        }
+        if !claim_ahead {
+            return process_claimed(store, &claimed, committed).await;
+        }
+        let (processed, next) = tokio::join!(
+            process_claimed(store, &claimed, committed),
+            claim(store, limit)
+        );
+        match next {
+            // An empty claim is not kept: the next pass claims afresh.
+            Ok(next) if !next.is_empty() => self.next = Some(next),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "claiming ahead failed; the next pass claims"),
+        }
+        processed
+    }
+
+    /// Gives back a batch claimed ahead (when the worker stops), so other
+    /// instances need not wait for its lease; its claim counts no attempt.
+    pub async fn release(&mut self, store: &Store) -> Result<(), store::Error> {
+        let Some(claimed) = self.next.take() else {
+            return Ok(());
+        };
+        let ids: Vec<i64> = claimed.iter().map(|event| event.id).collect();
+        store.unclaim_webhook_events(&ids).await
+    }
+}
+
+/// Applies events already claimed (see [`process_due_then`]).
+async fn process_claimed(
+    store: &Store,
+    claimed: &[ClaimedEvent],
+    committed: &(dyn Fn(&Applied) + Sync),
+) -> Result<Processed, store::Error> {
     let mut processed = Processed {
         events: claimed.len(),
         oldest_received_at: claimed.iter().map(|e| e.received_at).min(),
@@ -185,7 +252,7 @@ pub async fn process_due_then(
     }
     let mut parsed = Vec::new();
     let mut rejected = Vec::new();
-    for event in &claimed {
+    for event in claimed {
         match payload::parse(&event.body) {
             Ok(envelope) => parsed.push((event, envelope)),
             Err(rejection) => {
@@ -323,6 +390,7 @@ async fn retry_or_dead_letter(
 pub async fn run(engine: Engine, stop: Stop) {
     let worker = PipelineWorker {
         engine: engine.clone(),
+        passes: Passes::default(),
         lag_reported: std::time::Instant::now() - LAG_REPORT_EVERY,
     };
     let wake = engine.wake.journal.clone();
@@ -331,17 +399,17 @@ pub async fn run(engine: Engine, stop: Stop) {
 
 struct PipelineWorker {
     engine: Engine,
+    passes: Passes,
     lag_reported: std::time::Instant,
 }
 
 impl worker::Work for PipelineWorker {
     async fn step(&mut self) -> Step {
         let engine = &self.engine;
-        let limit = if engine.journal_pressure.is_high() {
-            BATCH
-        } else {
-            DRAIN_BATCH
-        };
+        // While requests wait for the journal, its connection is theirs
+        // between passes: short claims, none ahead.
+        let pressed = engine.journal_pressure.is_high();
+        let limit = if pressed { BATCH } else { DRAIN_BATCH };
         let started = std::time::Instant::now();
         // This process's workers start on what a transaction queued the
         // moment it is committed; other instances' are told below.
@@ -356,7 +424,11 @@ impl worker::Work for PipelineWorker {
                 engine.wake.media.notify_one();
             }
         };
-        let busy = match process_due_then(&engine.store, limit, &start_workers).await {
+        let pass = self
+            .passes
+            .pass(&engine.store, limit, !pressed, &start_workers)
+            .await;
+        let busy = match pass {
             Ok(mut processed) => {
                 let applied = &processed.applied;
                 if applied.replies_queued > 0 {
@@ -402,6 +474,12 @@ impl worker::Work for PipelineWorker {
             }
         }
         Step::busy_if(busy)
+    }
+
+    async fn finish(&mut self) {
+        if let Err(error) = self.passes.release(&self.engine.store).await {
+            tracing::warn!(%error, "could not give back the events claimed ahead; their lease will lapse");
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! SQL for the webhook journal and its processing.
 
-use super::{with_journal_pool, with_relaxed_journal, with_tx, Claim, Result, Store, Tx};
+use super::{with_journal_pool, with_relaxed_journal, with_tx, Backend, Claim, Result, Store, Tx};
 use crate::text_enum::text_enum;
 
 text_enum! {
@@ -72,6 +72,14 @@ const EVENTS: Claim = Claim {
     returning: "id, received_at, body, attempts",
 };
 
+/// The ids of a JSON array bound as `param`, as a subquery.
+fn ids_in(backend: Backend, param: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
+        Backend::Postgres => format!("SELECT jsonb_array_elements_text({param}::jsonb)::bigint"),
+    }
+}
+
 /// Marks processed events done, inside a relaxed journal transaction.
 pub(crate) async fn mark_done(journal: &mut Tx<'_>, event_ids: &[i64], now: i64) -> Result<()> {
     if event_ids.is_empty() {
@@ -80,10 +88,11 @@ pub(crate) async fn mark_done(journal: &mut Tx<'_>, event_ids: &[i64], now: i64)
     // One statement for the batch: the journal's one connection is what
     // acknowledgements wait for, so a batch's marks hold it once, briefly.
     let ids = serde_json::to_string(event_ids).expect("numbers serialise");
-    let listed = match journal {
-        Tx::Sqlite(..) => "SELECT value FROM json_each($2)",
-        Tx::Postgres(_) => "SELECT jsonb_array_elements_text($2::jsonb)::bigint",
+    let backend = match journal {
+        Tx::Sqlite(..) => Backend::Sqlite,
+        Tx::Postgres(_) => Backend::Postgres,
     };
+    let listed = ids_in(backend, "$2");
     let sql = format!(
         "UPDATE webhook_events SET state = $3, processed_at = $1, lease_until = NULL, last_error = NULL
          WHERE id IN ({listed})"
@@ -181,6 +190,25 @@ impl Store {
                 attempts,
             })
             .collect())
+    }
+
+    /// Gives back events claimed but not tried: their lease ends and their
+    /// claim's attempt is taken back.
+    pub async fn unclaim_webhook_events(&self, event_ids: &[i64]) -> Result<()> {
+        if event_ids.is_empty() {
+            return Ok(());
+        }
+        let ids = serde_json::to_string(event_ids).expect("numbers serialise");
+        let listed = ids_in(self.backend(), "$1");
+        let sql = format!(
+            "UPDATE webhook_events SET lease_until = NULL, attempts = attempts - 1
+             WHERE state = {} AND id IN ({listed})",
+            EventState::Pending.sql()
+        );
+        with_relaxed_journal!(self, tx => {
+            sqlx::query(&sql).bind(&ids).execute(&mut *tx).await?;
+        });
+        Ok(())
     }
 
     pub async fn release_webhook_leases(&self) -> Result<u64> {
