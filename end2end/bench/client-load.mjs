@@ -58,11 +58,14 @@ async function signIn() {
 
 const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
 
-async function sizes(cookie) {
+/// What the page's HTML names, and what else Chromium fetched for it (the
+/// split client's loader, imported by the script).
+async function sizes(cookie, fetched) {
   const page = await wire("/conversations", { cookie });
   if (page.status !== 200) throw new Error(`/conversations answered ${page.status}`);
   const html = page.body.toString("utf8");
-  const assets = [...new Set([...html.matchAll(/href="(\/pkg\/[^"]+)"/g)].map((m) => m[1]))];
+  const named = [...html.matchAll(/href="(\/pkg\/[^"]+)"/g)].map((m) => m[1]);
+  const assets = [...new Set([...named, ...fetched])];
   console.log("first load of /conversations (bytes on the wire):");
   console.log(`  ${"file".padEnd(44)} ${"raw".padStart(11)} ${"gzip".padStart(11)} ${"brotli".padStart(11)}  cache-control`);
   console.log(`  ${"(the page's HTML)".padEnd(44)} ${kb(page.bytes).padStart(11)}`);
@@ -102,30 +105,37 @@ async function timeToInteractive(browser, cookie) {
     uploadThroughput: (network.uploadKbps * 1000) / 8,
   });
   const encodings = new Map();
+  const fetched = new Set();
   page.on("response", (response) => {
     const path = new URL(response.url()).pathname;
-    if (path.startsWith("/pkg/")) encodings.set(path.split(".").pop(), response.headers()["content-encoding"] ?? "none");
+    if (!path.startsWith("/pkg/")) return;
+    encodings.set(path.split(".").pop(), response.headers()["content-encoding"] ?? "none");
+    fetched.add(path);
   });
   await page.goto(new URL("/conversations", base).href, { waitUntil: "commit" });
   await page.locator('.app[data-hydrated="true"]').waitFor({ timeout: 60_000 });
   const ms = await page.evaluate(() => performance.now());
   await context.close();
-  return { ms, wasm: encodings.get("wasm") };
+  return { ms, wasm: encodings.get("wasm"), fetched };
 }
 
 const cookie = await signIn();
-await sizes(cookie);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
 });
 const times = [];
 const wasmEncodings = new Set();
+// Every file of the client the browser fetched, the split parts included
+// (a part the page needs but its HTML does not name shows here).
+const fetchedFiles = new Set();
 for (let run = 0; run < runs; run++) {
-  const { ms, wasm } = await timeToInteractive(browser, cookie);
+  const { ms, wasm, fetched } = await timeToInteractive(browser, cookie);
   times.push(ms);
   wasmEncodings.add(wasm);
+  for (const path of fetched) fetchedFiles.add(path);
 }
+await sizes(cookie, [...fetchedFiles].sort());
 await browser.close();
 times.sort((a, b) => a - b);
 const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
