@@ -60,8 +60,9 @@ const MAX_PAUSE: Duration = Duration::from_millis(250);
 /// batch), however far behind it is: acknowledgements never collapse
 /// behind a backlog (the normal state after an outage, Meta retrying for
 /// days), and the backlog still drains during a flood, at full speed once
-/// it ends. The pause ends early once the journal's commit in flight is
-/// done, so a light load's replies are not held back.
+/// it ends. The pause ends early once no request has waited for the
+/// journal for a moment (`journal::HOLD`), so a light load's replies are
+/// not held back.
 pub fn pause_after(batch_took: Duration, journal_busy: bool) -> Duration {
     if journal_busy {
         (batch_took * ACK_SHARE).min(MAX_PAUSE)
