@@ -63,7 +63,8 @@ impl Hashing {
         if self.enabled && hashes.is_empty() {
             tracing::warn!(file = %self.file_name, "file hashing is on but the hash file cannot be read beside the binary: the client's files will not be found");
         }
-        let content_named = named_paths(&hashes, pkg_dir, output_name);
+        let mut content_named = named_paths(&hashes, pkg_dir, output_name);
+        content_named.extend(split_paths(&hashes, site_root, pkg_dir));
         // A debug and a release build share the site folder: the other
         // build's files replace this binary's.
         for path in &content_named {
@@ -96,6 +97,46 @@ fn named_paths(hashes: &str, pkg_dir: &str, output_name: &str) -> HashSet<String
                 .then(|| format!("/{pkg_dir}/{output_name}.{hash}.{kind}"))
         })
         .collect()
+}
+
+/// A client split by route (`cargo leptos --split`): its loader, its
+/// manifest and the WASM files the manifest lists, all named by content
+/// (`split:` and `manifest:` lines; the files' own names carry theirs).
+fn split_paths(hashes: &str, site_root: &str, pkg_dir: &str) -> Vec<String> {
+    let hash_of = |kind: &str| {
+        hashes
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .find(|(k, hash)| k.trim() == kind && !hash.trim().is_empty())
+            .map(|(_, hash)| hash.trim().to_string())
+    };
+    let mut paths = Vec::new();
+    if let Some(hash) = hash_of("split") {
+        paths.push(format!("/{pkg_dir}/__wasm_split.{hash}.js"));
+    }
+    let Some(hash) = hash_of("manifest") else {
+        return paths;
+    };
+    let manifest_name = format!("__wasm_split_manifest.{hash}.json");
+    paths.push(format!("/{pkg_dir}/{manifest_name}"));
+    let manifest = Path::new(site_root).join(pkg_dir).join(&manifest_name);
+    let files: std::collections::BTreeMap<String, Vec<String>> = match std::fs::read(&manifest)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+    {
+        Some(files) => files,
+        None => {
+            tracing::warn!(path = %manifest.display(), "the split client's manifest cannot be read: its files will be checked on each use");
+            return paths;
+        }
+    };
+    paths.extend(
+        files
+            .into_values()
+            .flatten()
+            .map(|name| format!("/{pkg_dir}/{name}.wasm")),
+    );
+    paths
 }
 
 /// Where the client's files are served, and which of them are named by
@@ -148,6 +189,40 @@ mod tests {
         .map(String::from)
         .collect();
         assert_eq!(paths, expected);
+    }
+
+    #[test]
+    fn a_split_client_names_its_loader_manifest_and_parts_by_content() {
+        let site = tempfile::tempdir().unwrap();
+        std::fs::create_dir(site.path().join("pkg")).unwrap();
+        std::fs::write(
+            site.path().join("pkg/__wasm_split_manifest.Mno345.json"),
+            r#"{"back_office_1":["split_back_office_1.Pqr678","chunk_0.Stu901"],"welcome_2":["chunk_0.Stu901"]}"#,
+        )
+        .unwrap();
+        let hashes = "js: Abc123\nwasm: Def456\nmanifest: Mno345\nsplit: Jkl012\n";
+        let mut paths = split_paths(hashes, site.path().to_str().unwrap(), "pkg");
+        paths.sort();
+        paths.dedup();
+        assert_eq!(
+            paths,
+            [
+                "/pkg/__wasm_split.Jkl012.js",
+                "/pkg/__wasm_split_manifest.Mno345.json",
+                "/pkg/chunk_0.Stu901.wasm",
+                "/pkg/split_back_office_1.Pqr678.wasm",
+            ]
+        );
+        // An unsplit build has none; an unreadable manifest names only
+        // what the hash file does.
+        assert!(split_paths("js: Abc123\n", "/nowhere", "pkg").is_empty());
+        assert_eq!(
+            split_paths(hashes, "/nowhere", "pkg"),
+            [
+                "/pkg/__wasm_split.Jkl012.js",
+                "/pkg/__wasm_split_manifest.Mno345.json"
+            ]
+        );
     }
 
     /// The layer over a directory of files as cargo-leptos leaves them.
