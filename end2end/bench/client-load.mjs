@@ -1,6 +1,7 @@
-// What a first visit downloads, and how soon the Conversations page is
-// interactive in Chromium on a throttled 4G connection.
-// Usage: node end2end/bench/client-load.mjs <base url> [runs] [fast|slow]
+// What a first visit downloads, and how soon the page (the Conversations
+// page unless another is named) is interactive in Chromium on a throttled
+// 4G connection.
+// Usage: node end2end/bench/client-load.mjs <base url> [runs] [fast|slow] [path]
 // Run by scripts/bench-client, against the release server it starts.
 import { request as httpRequest } from "node:http";
 import { chromium } from "playwright-core";
@@ -15,6 +16,9 @@ const presets = {
 };
 const network = presets[process.argv[4] ?? "fast"];
 if (!network) throw new Error(`no network preset ${process.argv[4]}: fast or slow`);
+// The page measured: the Conversations page unless another is named.
+const path = process.argv[5] ?? "/conversations";
+if (!path.startsWith("/")) throw new Error(`the page is a path starting with /, not ${path}`);
 const owner = { email: "bench@example.com", password: "a long enough password" };
 
 /// GET `path` as sent over the wire: the byte count before any decoding.
@@ -61,12 +65,12 @@ const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
 /// What the page's HTML names, and what else Chromium fetched for it (the
 /// split client's loader, imported by the script).
 async function sizes(cookie, fetched) {
-  const page = await wire("/conversations", { cookie });
-  if (page.status !== 200) throw new Error(`/conversations answered ${page.status}`);
+  const page = await wire(path, { cookie });
+  if (page.status !== 200) throw new Error(`${path} answered ${page.status}`);
   const html = page.body.toString("utf8");
   const named = [...html.matchAll(/href="(\/pkg\/[^"]+)"/g)].map((m) => m[1]);
   const assets = [...new Set([...named, ...fetched])];
-  console.log("first load of /conversations (bytes on the wire):");
+  console.log(`first load of ${path} (bytes on the wire):`);
   console.log(`  ${"file".padEnd(44)} ${"raw".padStart(11)} ${"gzip".padStart(11)} ${"brotli".padStart(11)}  cache-control`);
   console.log(`  ${"(the page's HTML)".padEnd(44)} ${kb(page.bytes).padStart(11)}`);
   const total = { raw: page.bytes, gzip: page.bytes, br: page.bytes };
@@ -112,7 +116,7 @@ async function timeToInteractive(browser, cookie) {
     encodings.set(path.split(".").pop(), response.headers()["content-encoding"] ?? "none");
     fetched.add(path);
   });
-  await page.goto(new URL("/conversations", base).href, { waitUntil: "commit" });
+  await page.goto(new URL(path, base).href, { waitUntil: "commit" });
   await page.locator('.app[data-hydrated="true"]').waitFor({ timeout: 60_000 });
   const ms = await page.evaluate(() => performance.now());
   await context.close();
@@ -140,7 +144,7 @@ await browser.close();
 times.sort((a, b) => a - b);
 const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
 console.log(
-  `time to interactive of /conversations, ${runs} cold loads, ${network.name} ` +
+  `time to interactive of ${path}, ${runs} cold loads, ${network.name} ` +
     `(${network.downloadKbps / 1000} Mbit/s down, ` +
     `${network.uploadKbps / 1000} up, ${network.latency} ms latency): ` +
     `p50 ${(at(0.5) / 1000).toFixed(2)} s, max ${(times[times.length - 1] / 1000).toFixed(2)} s ` +
