@@ -27,6 +27,7 @@ on_both_backends!(
     concurrent_workers_never_claim_an_event_twice,
     workers_claiming_ahead_apply_every_event_once,
     a_batch_claimed_ahead_is_given_back_untried,
+    a_lapsed_claim_taken_again_is_not_given_back,
     the_business_removing_the_app_pauses_its_numbers,
     the_business_ending_the_connection_disconnects_its_numbers,
     a_late_copy_of_an_older_ban_update_changes_nothing,
@@ -507,6 +508,37 @@ async fn workers_claiming_ahead_apply_every_event_once(backend: TestBackend) {
     assert_eq!(s.store.count_messages(&s.workspace).await.unwrap(), 200);
 }
 
+/// Giving back events whose lease lapsed and which another claim took
+/// leaves that claim's lease (and attempt) alone.
+async fn a_lapsed_claim_taken_again_is_not_given_back(backend: TestBackend) {
+    let s = setup(backend).await;
+    for i in 0..2 {
+        deliver_messages(&s, vec![text(&format!("wamid.l{i}"), "x")]).await;
+    }
+    let now = switchboard::store::now_millis();
+    let first = s.store.claim_webhook_events(now, 5, 10).await.unwrap();
+    assert_eq!(first.len(), 2);
+    // The first lease lapses; another claim takes both.
+    let second = s
+        .store
+        .claim_webhook_events(now + 10, 10_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 2);
+    let ids: Vec<i64> = first.iter().map(|e| e.id).collect();
+    s.store
+        .unclaim_webhook_events(&ids, first[0].lease_until)
+        .await
+        .unwrap();
+    let third = s
+        .store
+        .claim_webhook_events(now + 20, 10_000, 10)
+        .await
+        .unwrap();
+    assert!(third.is_empty(), "still the second claim's");
+    assert_eq!(most_attempts(&s.store).await, 2, "no attempt taken back");
+}
+
 /// A stopping worker gives back what it claimed ahead: another takes it
 /// at once (no lease to wait out), its attempt not counted.
 async fn a_batch_claimed_ahead_is_given_back_untried(backend: TestBackend) {
@@ -522,7 +554,10 @@ async fn a_batch_claimed_ahead_is_given_back_untried(backend: TestBackend) {
     let others = s.store.claim_webhook_events(now, 1, 100).await.unwrap();
     assert_eq!(others.len(), 2, "the four claimed ahead are leased");
     s.store
-        .unclaim_webhook_events(&others.iter().map(|e| e.id).collect::<Vec<_>>())
+        .unclaim_webhook_events(
+            &others.iter().map(|e| e.id).collect::<Vec<_>>(),
+            others[0].lease_until,
+        )
         .await
         .unwrap();
 

@@ -6,7 +6,9 @@
 //! writes the hashes to `hash.txt` beside the server binary; Leptos reads
 //! that file to link them. A file named by its content never changes, so
 //! browsers keep it a year without asking again; every other file under
-//! `/pkg/` is fetched again on each use (`no-cache`). Release builds with
+//! `/pkg/` is fetched again on each use (`no-cache`: a 304 when it has not
+//! changed). A client split by route is the exception (see
+//! [`split_paths`]). Release builds with
 //! `--precompress` add brotli and gzip copies, which Leptos' file handler
 //! serves to browsers that accept them (so caches key on the encoding).
 
@@ -63,8 +65,8 @@ impl Hashing {
         if self.enabled && hashes.is_empty() {
             tracing::warn!(file = %self.file_name, "file hashing is on but the hash file cannot be read beside the binary: the client's files will not be found");
         }
-        let mut content_named = named_paths(&hashes, pkg_dir, output_name);
-        content_named.extend(split_paths(&hashes, site_root, pkg_dir));
+        let content_named = split_paths(&hashes, pkg_dir, output_name)
+            .unwrap_or_else(|| named_paths(&hashes, pkg_dir, output_name));
         // A debug and a release build share the site folder: the other
         // build's files replace this binary's.
         for path in &content_named {
@@ -99,44 +101,28 @@ fn named_paths(hashes: &str, pkg_dir: &str, output_name: &str) -> HashSet<String
         .collect()
 }
 
-/// A client split by route (`cargo leptos --split`): its loader, its
-/// manifest and the WASM files the manifest lists, all named by content
-/// (`split:` and `manifest:` lines; the files' own names carry theirs).
-fn split_paths(hashes: &str, site_root: &str, pkg_dir: &str) -> Vec<String> {
-    let hash_of = |kind: &str| {
-        hashes
-            .lines()
-            .filter_map(|line| line.split_once(':'))
-            .find(|(k, hash)| k.trim() == kind && !hash.trim().is_empty())
-            .map(|(_, hash)| hash.trim().to_string())
-    };
-    let mut paths = Vec::new();
-    if let Some(hash) = hash_of("split") {
-        paths.push(format!("/{pkg_dir}/__wasm_split.{hash}.js"));
+/// A client split by route (`cargo leptos --split`, a `split:` line): only
+/// its loader and the style sheet are named by what they hold. cargo-leptos
+/// 0.3.10 names the script, the WASM files and the manifest by their
+/// content first and then writes the loader's name into them, so a build
+/// that changes only a part keeps their names with new content; kept a
+/// year, a browser's old script would ask for a loader that is gone.
+fn split_paths(hashes: &str, pkg_dir: &str, output_name: &str) -> Option<HashSet<String>> {
+    let loader = hash_of(hashes, "split")?;
+    let mut paths = HashSet::from([format!("/{pkg_dir}/__wasm_split.{loader}.js")]);
+    if let Some(css) = hash_of(hashes, "css") {
+        paths.insert(format!("/{pkg_dir}/{output_name}.{css}.css"));
     }
-    let Some(hash) = hash_of("manifest") else {
-        return paths;
-    };
-    let manifest_name = format!("__wasm_split_manifest.{hash}.json");
-    paths.push(format!("/{pkg_dir}/{manifest_name}"));
-    let manifest = Path::new(site_root).join(pkg_dir).join(&manifest_name);
-    let files: std::collections::BTreeMap<String, Vec<String>> = match std::fs::read(&manifest)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-    {
-        Some(files) => files,
-        None => {
-            tracing::warn!(path = %manifest.display(), "the split client's manifest cannot be read: its files will be checked on each use");
-            return paths;
-        }
-    };
-    paths.extend(
-        files
-            .into_values()
-            .flatten()
-            .map(|name| format!("/{pkg_dir}/{name}.wasm")),
-    );
-    paths
+    Some(paths)
+}
+
+/// The hash on a `kind: <hash>` line.
+fn hash_of(hashes: &str, kind: &str) -> Option<String> {
+    hashes
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(k, hash)| k.trim() == kind && !hash.trim().is_empty())
+        .map(|(_, hash)| hash.trim().to_string())
 }
 
 /// Where the client's files are served, and which of them are named by
@@ -192,36 +178,21 @@ mod tests {
     }
 
     #[test]
-    fn a_split_client_names_its_loader_manifest_and_parts_by_content() {
-        let site = tempfile::tempdir().unwrap();
-        std::fs::create_dir(site.path().join("pkg")).unwrap();
-        std::fs::write(
-            site.path().join("pkg/__wasm_split_manifest.Mno345.json"),
-            r#"{"back_office_1":["split_back_office_1.Pqr678","chunk_0.Stu901"],"welcome_2":["chunk_0.Stu901"]}"#,
-        )
-        .unwrap();
-        let hashes = "js: Abc123\nwasm: Def456\nmanifest: Mno345\nsplit: Jkl012\n";
-        let mut paths = split_paths(hashes, site.path().to_str().unwrap(), "pkg");
-        paths.sort();
-        paths.dedup();
+    fn a_split_client_keeps_only_its_loader_and_style_sheet_a_year() {
+        let hashes = "js: Abc123\nwasm: Def456\ncss: Ghi789\nmanifest: Mno345\nsplit: Jkl012\n";
+        let paths = split_paths(hashes, "pkg", "switchboard").expect("a split build");
+        let expected: HashSet<String> =
+            ["/pkg/__wasm_split.Jkl012.js", "/pkg/switchboard.Ghi789.css"]
+                .into_iter()
+                .map(String::from)
+                .collect();
         assert_eq!(
-            paths,
-            [
-                "/pkg/__wasm_split.Jkl012.js",
-                "/pkg/__wasm_split_manifest.Mno345.json",
-                "/pkg/chunk_0.Stu901.wasm",
-                "/pkg/split_back_office_1.Pqr678.wasm",
-            ]
+            paths, expected,
+            "the script and the WASM are edited after they are named"
         );
-        // An unsplit build has none; an unreadable manifest names only
-        // what the hash file does.
-        assert!(split_paths("js: Abc123\n", "/nowhere", "pkg").is_empty());
         assert_eq!(
-            split_paths(hashes, "/nowhere", "pkg"),
-            [
-                "/pkg/__wasm_split.Jkl012.js",
-                "/pkg/__wasm_split_manifest.Mno345.json"
-            ]
+            split_paths("js: Abc123\nwasm: Def456\n", "pkg", "switchboard"),
+            None
         );
     }
 

@@ -204,7 +204,14 @@ impl Passes {
         committed: &(dyn Fn(&Applied) + Sync),
     ) -> Result<Processed, store::Error> {
         let claimed = match self.next.take() {
-            Some(claimed) => claimed,
+            Some(ahead) if lease_left(&ahead) > LEASE_MS / 2 => ahead,
+            // A long pass (a large history import) used up much of the
+            // lease: give the batch back rather than apply it while its
+            // lease may lapse under another claim.
+            Some(ahead) => {
+                give_back(store, &ahead).await?;
+                claim(store, limit).await?
+            }
             None => claim(store, limit).await?,
         };
         if claimed.is_empty() {
@@ -229,12 +236,26 @@ impl Passes {
     /// Gives back a batch claimed ahead (when the worker stops), so other
     /// instances need not wait for its lease; its claim counts no attempt.
     pub async fn release(&mut self, store: &Store) -> Result<(), store::Error> {
-        let Some(claimed) = self.next.take() else {
-            return Ok(());
-        };
-        let ids: Vec<i64> = claimed.iter().map(|event| event.id).collect();
-        store.unclaim_webhook_events(&ids).await
+        match self.next.take() {
+            Some(ahead) => give_back(store, &ahead).await,
+            None => Ok(()),
+        }
     }
+}
+
+/// What is left of a batch's lease (all its events share one), in ms.
+fn lease_left(batch: &[ClaimedEvent]) -> i64 {
+    batch
+        .first()
+        .map_or(0, |event| event.lease_until - now_millis())
+}
+
+async fn give_back(store: &Store, batch: &[ClaimedEvent]) -> Result<(), store::Error> {
+    let Some(first) = batch.first() else {
+        return Ok(());
+    };
+    let ids: Vec<i64> = batch.iter().map(|event| event.id).collect();
+    store.unclaim_webhook_events(&ids, first.lease_until).await
 }
 
 /// Applies events already claimed (see [`process_due_then`]).

@@ -34,6 +34,10 @@ pub struct ClaimedEvent {
     pub body: Vec<u8>,
     /// Including this one.
     pub attempts: i64,
+    /// When this claim's lease ends (Unix ms): what giving the event back
+    /// checks, so a lease that lapsed and was taken by another claim is
+    /// left alone.
+    pub lease_until: i64,
 }
 
 /// An event that needs an admin's eye: rejected or dead-lettered.
@@ -172,9 +176,10 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ClaimedEvent>> {
         let sql = EVENTS.sql(self.backend());
+        let lease_until = now + lease_ms;
         let mut rows = with_relaxed_journal!(self, tx => {
             sqlx::query_as::<_, (i64, i64, Vec<u8>, i64)>(&sql)
-                .bind(now + lease_ms)
+                .bind(lease_until)
                 .bind(now)
                 .bind(limit)
                 .fetch_all(&mut *tx)
@@ -188,13 +193,16 @@ impl Store {
                 received_at,
                 body,
                 attempts,
+                lease_until,
             })
             .collect())
     }
 
     /// Gives back events claimed but not tried: their lease ends and their
-    /// claim's attempt is taken back.
-    pub async fn unclaim_webhook_events(&self, event_ids: &[i64]) -> Result<()> {
+    /// claim's attempt is taken back. Only while the claim that leased them
+    /// until `lease_until` still holds them: one that lapsed and was
+    /// claimed again is the new claimant's.
+    pub async fn unclaim_webhook_events(&self, event_ids: &[i64], lease_until: i64) -> Result<()> {
         if event_ids.is_empty() {
             return Ok(());
         }
@@ -202,11 +210,11 @@ impl Store {
         let listed = ids_in(self.backend(), "$1");
         let sql = format!(
             "UPDATE webhook_events SET lease_until = NULL, attempts = attempts - 1
-             WHERE state = {} AND id IN ({listed})",
+             WHERE state = {} AND lease_until = $2 AND id IN ({listed})",
             EventState::Pending.sql()
         );
         with_relaxed_journal!(self, tx => {
-            sqlx::query(&sql).bind(&ids).execute(&mut *tx).await?;
+            sqlx::query(&sql).bind(&ids).bind(lease_until).execute(&mut *tx).await?;
         });
         Ok(())
     }
