@@ -22,7 +22,6 @@ mod security;
 pub mod session;
 mod session_state;
 pub mod signup;
-pub mod split;
 #[cfg(feature = "hydrate")]
 mod upload;
 
@@ -74,25 +73,25 @@ pub fn App() -> impl IntoView {
             <layout::Layout>
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::Home/>
-                    <Route path=path!("/onboarding") view={split::route!(Onboarding)} ssr=SsrMode::Async/>
-                    <Route path=path!("/numbers/:id/health") view={split::route!(Health)} ssr=SsrMode::Async/>
+                    <Route path=path!("/onboarding") view=|| pages::signed_in("Connect WhatsApp", pages::Onboarding) ssr=SsrMode::Async/>
+                    <Route path=path!("/numbers/:id/health") view=|| pages::signed_in("Number health", pages::Health) ssr=SsrMode::Async/>
                     <Route path=path!("/conversations") view=|| pages::signed_in("Conversations", pages::Conversations) ssr=SsrMode::Async/>
-                    <Route path=path!("/profile") view={split::route!(Profile)} ssr=SsrMode::Async/>
-                    <Route path=path!("/bot") view={split::route!(Bot)} ssr=SsrMode::Async/>
-                    <Route path=path!("/templates") view={split::route!(Templates)} ssr=SsrMode::Async/>
-                    <Route path=path!("/settings") view={split::route!(Settings)} ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/members") view={split::route!(Members)} ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/audit") view={split::route!(Audit)} ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/events") view={split::route!(WebhookEvents)} ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/outgoing-webhooks") view={split::route!(OutgoingWebhooks)} ssr=SsrMode::Async/>
+                    <Route path=path!("/profile") view=|| pages::signed_in("Profile", pages::Profile) ssr=SsrMode::Async/>
+                    <Route path=path!("/bot") view=|| pages::signed_in("Bot", pages::Bot) ssr=SsrMode::Async/>
+                    <Route path=path!("/templates") view=|| pages::signed_in("Templates", pages::Templates) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings") view=|| pages::signed_in("Settings", pages::Settings) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/members") view=|| pages::signed_in("Members", pages::Members) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/audit") view=|| pages::signed_in("Audit log", pages::Audit) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/events") view=|| pages::signed_in("Webhook events", pages::WebhookEvents) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/outgoing-webhooks") view=|| pages::signed_in("Outgoing webhooks", pages::OutgoingWebhooks) ssr=SsrMode::Async/>
                     // The page's first address, kept for bookmarks.
                     <Route path=path!("/settings/webhooks") view=|| view! { <Redirect path="/settings/outgoing-webhooks"/> } ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/costs") view={split::route!(Costs)} ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/api-keys") view={split::route!(ApiKeys)} ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/api") view={split::route!(ApiReference)} ssr=SsrMode::Async/>
-                    <Route path=path!("/sign-in") view={split::route!(SignIn)}/>
-                    <Route path=path!("/sign-up") view={split::route!(SignUp)}/>
-                    <Route path=path!("/invite/:token") view={split::route!(Invite)}/>
+                    <Route path=path!("/settings/costs") view=|| pages::signed_in("Costs", pages::Costs) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/api-keys") view=|| pages::signed_in("API keys", pages::ApiKeys) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/api") view=|| pages::signed_in("API reference", pages::ApiReference) ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in") view=pages::SignInPage/>
+                    <Route path=path!("/sign-up") view=pages::SignUpPage/>
+                    <Route path=path!("/invite/:token") view=pages::InvitePage/>
                 </Routes>
             </layout::Layout>
         </Router>

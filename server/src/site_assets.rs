@@ -6,9 +6,7 @@
 //! writes the hashes to `hash.txt` beside the server binary; Leptos reads
 //! that file to link them. A file named by its content never changes, so
 //! browsers keep it a year without asking again; every other file under
-//! `/pkg/` is fetched again on each use (`no-cache`: a 304 when it has not
-//! changed). A client split by route is the exception (see
-//! [`split_paths`]). Release builds with
+//! `/pkg/` is fetched again on each use (`no-cache`). Release builds with
 //! `--precompress` add brotli and gzip copies, which Leptos' file handler
 //! serves to browsers that accept them (so caches key on the encoding).
 
@@ -65,8 +63,7 @@ impl Hashing {
         if self.enabled && hashes.is_empty() {
             tracing::warn!(file = %self.file_name, "file hashing is on but the hash file cannot be read beside the binary: the client's files will not be found");
         }
-        let content_named = split_paths(&hashes, pkg_dir, output_name)
-            .unwrap_or_else(|| named_paths(&hashes, pkg_dir, output_name));
+        let content_named = named_paths(&hashes, pkg_dir, output_name);
         // A debug and a release build share the site folder: the other
         // build's files replace this binary's.
         for path in &content_named {
@@ -99,30 +96,6 @@ fn named_paths(hashes: &str, pkg_dir: &str, output_name: &str) -> HashSet<String
                 .then(|| format!("/{pkg_dir}/{output_name}.{hash}.{kind}"))
         })
         .collect()
-}
-
-/// A client split by route (`cargo leptos --split`, a `split:` line): only
-/// its loader and the style sheet are named by what they hold. cargo-leptos
-/// 0.3.10 names the script, the WASM files and the manifest by their
-/// content first and then writes the loader's name into them, so a build
-/// that changes only a part keeps their names with new content; kept a
-/// year, a browser's old script would ask for a loader that is gone.
-fn split_paths(hashes: &str, pkg_dir: &str, output_name: &str) -> Option<HashSet<String>> {
-    let loader = hash_of(hashes, "split")?;
-    let mut paths = HashSet::from([format!("/{pkg_dir}/__wasm_split.{loader}.js")]);
-    if let Some(css) = hash_of(hashes, "css") {
-        paths.insert(format!("/{pkg_dir}/{output_name}.{css}.css"));
-    }
-    Some(paths)
-}
-
-/// The hash on a `kind: <hash>` line.
-fn hash_of(hashes: &str, kind: &str) -> Option<String> {
-    hashes
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(k, hash)| k.trim() == kind && !hash.trim().is_empty())
-        .map(|(_, hash)| hash.trim().to_string())
 }
 
 /// Where the client's files are served, and which of them are named by
@@ -175,25 +148,6 @@ mod tests {
         .map(String::from)
         .collect();
         assert_eq!(paths, expected);
-    }
-
-    #[test]
-    fn a_split_client_keeps_only_its_loader_and_style_sheet_a_year() {
-        let hashes = "js: Abc123\nwasm: Def456\ncss: Ghi789\nmanifest: Mno345\nsplit: Jkl012\n";
-        let paths = split_paths(hashes, "pkg", "switchboard").expect("a split build");
-        let expected: HashSet<String> =
-            ["/pkg/__wasm_split.Jkl012.js", "/pkg/switchboard.Ghi789.css"]
-                .into_iter()
-                .map(String::from)
-                .collect();
-        assert_eq!(
-            paths, expected,
-            "the script and the WASM are edited after they are named"
-        );
-        assert_eq!(
-            split_paths("js: Abc123\nwasm: Def456\n", "pkg", "switchboard"),
-            None
-        );
     }
 
     /// The layer over a directory of files as cargo-leptos leaves them.
