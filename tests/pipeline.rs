@@ -443,22 +443,33 @@ async fn concurrent_workers_never_claim_an_event_twice(backend: TestBackend) {
     for i in 0..200 {
         deliver_messages(&s, vec![text(&format!("wamid.w{i}"), "x")]).await;
     }
-    let workers: Vec<_> = (0..4)
-        .map(|_| {
-            let store = s.store.clone();
-            tokio::spawn(async move { drain(&store).await })
-        })
-        .collect();
-    let mut events = 0;
-    let mut new = 0;
-    for worker in workers {
-        let processed = worker.await.unwrap();
-        events += processed.events;
-        new += processed.applied.new_inbound.len();
-    }
+    let (events, new) = side_by_side(&s.store, 4, |store| async move {
+        let processed = drain(&store).await;
+        (processed.events, processed.applied.new_inbound.len())
+    })
+    .await;
     assert_eq!(events, 200, "each event claimed by exactly one worker");
     assert_eq!(new, 200);
     assert_eq!(most_attempts(&s.store).await, 1);
+}
+
+/// Runs `workers` copies of `work` on their own tasks until each returns
+/// what it processed, `(events, new inbound messages)`; the totals.
+async fn side_by_side<F, Work>(store: &Store, workers: usize, work: F) -> (usize, usize)
+where
+    F: Fn(Store) -> Work,
+    Work: std::future::Future<Output = (usize, usize)> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| tokio::spawn(work(store.clone())))
+        .collect();
+    let (mut events, mut new) = (0, 0);
+    for task in tasks {
+        let (task_events, task_new) = task.await.unwrap();
+        events += task_events;
+        new += task_new;
+    }
+    (events, new)
 }
 
 /// The most attempts any journaled event has had.
@@ -478,29 +489,19 @@ async fn workers_claiming_ahead_apply_every_event_once(backend: TestBackend) {
     for i in 0..200 {
         deliver_messages(&s, vec![text(&format!("wamid.a{i}"), "x")]).await;
     }
-    let workers: Vec<_> = (0..3)
-        .map(|_| {
-            let store = s.store.clone();
-            tokio::spawn(async move {
-                let mut passes = pipeline::Passes::default();
-                let (mut events, mut new) = (0, 0);
-                loop {
-                    let pass = passes.pass(&store, 16, true, &|_| {}).await.unwrap();
-                    if pass.events == 0 {
-                        return (events, new);
-                    }
-                    events += pass.events;
-                    new += pass.applied.new_inbound.len();
-                }
-            })
-        })
-        .collect();
-    let (mut events, mut new) = (0, 0);
-    for worker in workers {
-        let (worker_events, worker_new) = worker.await.unwrap();
-        events += worker_events;
-        new += worker_new;
-    }
+    let (events, new) = side_by_side(&s.store, 3, |store| async move {
+        let mut passes = pipeline::Passes::default();
+        let (mut events, mut new) = (0, 0);
+        loop {
+            let pass = passes.pass(&store, 16, true, &|_| {}).await.unwrap();
+            if pass.events == 0 {
+                return (events, new);
+            }
+            events += pass.events;
+            new += pass.applied.new_inbound.len();
+        }
+    })
+    .await;
     assert_eq!(events, 200, "each event claimed by exactly one worker");
     assert_eq!(new, 200);
     assert_eq!(most_attempts(&s.store).await, 1);

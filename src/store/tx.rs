@@ -38,6 +38,13 @@ macro_rules! with_tx {
 pub(crate) use with_tx;
 
 impl Tx<'_> {
+    pub(crate) fn backend(&self) -> super::Backend {
+        match self {
+            Tx::Sqlite(..) => super::Backend::Sqlite,
+            Tx::Postgres(_) => super::Backend::Postgres,
+        }
+    }
+
     pub(crate) async fn commit(self) -> Result<()> {
         match self {
             Tx::Sqlite(tx, _turn) => tx.commit().await?,

@@ -92,11 +92,7 @@ pub(crate) async fn mark_done(journal: &mut Tx<'_>, event_ids: &[i64], now: i64)
     // One statement for the batch: the journal's one connection is what
     // acknowledgements wait for, so a batch's marks hold it once, briefly.
     let ids = serde_json::to_string(event_ids).expect("numbers serialise");
-    let backend = match journal {
-        Tx::Sqlite(..) => Backend::Sqlite,
-        Tx::Postgres(_) => Backend::Postgres,
-    };
-    let listed = ids_in(backend, "$2");
+    let listed = ids_in(journal.backend(), "$2");
     let sql = format!(
         "UPDATE webhook_events SET state = $3, processed_at = $1, lease_until = NULL, last_error = NULL
          WHERE id IN ({listed})"
