@@ -38,6 +38,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     {
         leptos::nonce::provide_nonce();
         security::set_page_policy();
+        provide_context(session::PageSession::default());
     }
     view! {
         <!DOCTYPE html>

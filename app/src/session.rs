@@ -54,10 +54,40 @@ fn cookie_from(headers: &http::HeaderMap, cookie: &str) -> Option<String> {
 /// The signed-in session, or 401.
 pub async fn session() -> Result<(Engine, Session), UiError> {
     let engine = engine()?;
-    let token = token().ok_or_else(|| UiError::from(switchboard::Error::Unauthenticated))?;
-    let session = accounts::authenticate(&engine.store, &token, engine.config.two_factor).await?;
+    let session = current_session(&engine)
+        .await?
+        .ok_or(switchboard::Error::Unauthenticated)?;
     Ok((engine, session))
 }
+
+/// The request's session, `None` when nobody is signed in (no cookie, or
+/// one that ended). Read once per page render: the page's reads, the
+/// layout's and the session state all run in one render and share it
+/// ([`PageSession`]); a server function called from the browser reads its
+/// own.
+pub async fn current_session(engine: &Engine) -> Result<Option<Session>, switchboard::Error> {
+    let Some(token) = token() else {
+        return Ok(None);
+    };
+    let read = || async {
+        match accounts::authenticate(&engine.store, &token, engine.config.two_factor).await {
+            Ok(session) => Ok(Some(session)),
+            Err(switchboard::Error::Unauthenticated) => Ok(None),
+            Err(other) => Err(other),
+        }
+    };
+    match use_context::<PageSession>() {
+        Some(page) => page.0.get_or_try_init(read).await.cloned(),
+        None => read().await,
+    }
+}
+
+/// One page render's session, read by the first read that asks for it
+/// while the others wait (a render's reads start together). Provided by
+/// the shell, which only page renders draw: nothing a render does changes
+/// the session, while a server function (sign in, switch workspace) may.
+#[derive(Clone, Default)]
+pub struct PageSession(std::sync::Arc<tokio::sync::OnceCell<Option<Session>>>);
 
 /// Tells the open live streams of these workspaces that a membership or
 /// session changed: each checks its own, and a stream that is no longer

@@ -55,16 +55,7 @@ pub async fn welcome() -> Result<WelcomeView, UiError> {
     let engine = session::engine()?;
     let needs_owner = !accounts::is_set_up(&engine.store).await?;
     // Nobody signed in is an answer here, not an error.
-    let session = match session::token() {
-        None => None,
-        Some(token) => {
-            match accounts::authenticate(&engine.store, &token, engine.config.two_factor).await {
-                Ok(session) => Some(session),
-                Err(switchboard::Error::Unauthenticated) => None,
-                Err(other) => return Err(other.into()),
-            }
-        }
-    };
+    let session = session::current_session(&engine).await?;
     let reconnect_needed = match session.as_ref().and_then(|s| s.current.as_ref()) {
         Some(current) => engine
             .store
