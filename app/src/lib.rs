@@ -51,6 +51,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Named by content in a hashed build (kept a year).
                 <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
+                <meta name="drawn-at" content=drawn_at()/>
                 <MetaTags/>
             </head>
             <body>
@@ -58,6 +59,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// When the server began drawing the page (Unix ms), before any of its
+/// reads: the live stream catches up from then (`live`), so the page
+/// fetches again only what changed since.
+fn drawn_at() -> String {
+    #[cfg(feature = "ssr")]
+    return switchboard::store::now_millis().to_string();
+    #[cfg(not(feature = "ssr"))]
+    return String::new();
 }
 
 /// Pages behind sign-in render whole on the server (`SsrMode::Async`), so

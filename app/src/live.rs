@@ -7,8 +7,11 @@
 //!   moves at most once per [`COALESCE`], however busy the workspace.
 //! - A hidden tab keeps the stream but fetches nothing; what changed while
 //!   it was hidden is fetched once when it shows again.
-//! - The stream's first event (and any after a reconnect) is `resync`:
-//!   every topic moves, so nothing is missed across a network drop.
+//! - The stream first catches up from when the page was drawn (or, when
+//!   it reconnects, from the last event heard): the notices since, or
+//!   `resync` (every topic moves) when the server no longer knows them
+//!   all. So nothing is missed across a network drop, and a page just
+//!   drawn fetches nothing again unless something changed.
 //!
 //! Usage: `let live = use_live();` then read `live.version(Topic::Templates)`
 //! (or `live.number_version(&number)` for one number's threads) inside a
@@ -193,7 +196,7 @@ impl Live {
         if open {
             return;
         }
-        let Ok(source) = web_sys::EventSource::new("/live") else {
+        let Ok(source) = web_sys::EventSource::new(&stream_address()) else {
             return;
         };
         let live = *self;
@@ -231,6 +234,23 @@ impl Live {
             );
             on_visible.forget();
         }
+    }
+}
+
+/// The stream, caught up from when the server drew the page (its
+/// `drawn-at`): the page fetches again only what changed since. A stream
+/// the browser opens again asks from the last event it heard instead.
+#[cfg(feature = "hydrate")]
+fn stream_address() -> String {
+    let drawn_at = document()
+        .query_selector("meta[name=drawn-at]")
+        .ok()
+        .flatten()
+        .and_then(|meta| meta.get_attribute("content"))
+        .filter(|ms| !ms.is_empty() && ms.bytes().all(|b| b.is_ascii_digit()));
+    match drawn_at {
+        Some(ms) => format!("/live?since={ms}"),
+        None => "/live".to_string(),
     }
 }
 

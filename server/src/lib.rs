@@ -8,7 +8,7 @@ pub mod commands;
 pub mod health;
 pub mod http_metrics;
 mod limits;
-mod live_routes;
+pub mod live_routes;
 mod onboarding_routes;
 pub mod renders_to_the_end;
 pub mod security;

@@ -5,17 +5,23 @@
 //!   again whenever a membership or session of the workspace changes and
 //!   every few minutes: a removed member's or a signed-out tab's stream
 //!   ends, and the browser's reconnect is refused.
-//! - The first event is always `resync`: the page fetches what it shows,
-//!   so a stream that reconnects after a network drop misses nothing. A
-//!   stream that falls behind the hub is told `resync` too.
+//! - A stream catches up first. The page says when it was drawn
+//!   (`?since=`, Unix ms) and the browser, reopening a stream, the last
+//!   event id it heard (`Last-Event-ID`; each event's id is when this
+//!   instance handed it over): the stream starts with the notices since
+//!   then, if this instance still holds them all, and otherwise with
+//!   `resync` (the page fetches everything it shows). So a page just
+//!   drawn fetches nothing again unless something changed, and a stream
+//!   back after a drop misses nothing. A stream that falls behind the hub
+//!   is told `resync` too.
 //! - `notice` events carry `{"topic": ..., "phone_number_id": ...}`, never
 //!   data: the page reads through its server functions.
 //! - Streams end when the server begins to shut down.
 
-use std::{convert::Infallible, time::Duration};
+use std::{collections::VecDeque, convert::Infallible, time::Duration};
 
 use axum::{
-    extract::State,
+    extract::{Query, State},
     http::{HeaderMap, StatusCode},
     response::{
         sse::{Event, KeepAlive, Sse},
@@ -28,7 +34,7 @@ use futures_util::stream;
 use serde::Serialize;
 use switchboard::{
     accounts::{Caller, Role},
-    live::{Audience, Delivery, Notice, Topic},
+    live::{Audience, CatchUp, Delivery, Notice, Stamped, Topic},
     pipeline, Engine,
 };
 use tokio::sync::{broadcast, watch};
@@ -38,6 +44,10 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How often an open stream checks its session even if nothing changed
 /// (sessions expire).
 const RECHECK_EVERY: Duration = Duration::from_secs(300);
+/// How far apart two instances' clocks may be: a page drawn by one and
+/// followed on another catches up from this much earlier (a few notices
+/// twice, never one missed).
+pub const CLOCK_SKEW_MS: i64 = 250;
 
 #[derive(Clone)]
 struct LiveState {
@@ -93,12 +103,46 @@ impl Listener {
     }
 }
 
-async fn open(State(state): State<LiveState>, headers: HeaderMap) -> Response {
-    // Subscribed before the check, so nothing published meanwhile is missed.
-    let deliveries = state.engine.live.subscribe();
+/// When the page the stream is for was drawn (Unix ms).
+#[derive(serde::Deserialize)]
+struct Opening {
+    since: Option<i64>,
+}
+
+/// From when the stream catches up: the browser's last event id when it
+/// reopens one, else the page's drawing time.
+fn catch_up_from(headers: &HeaderMap, opening: &Opening) -> Option<i64> {
+    let last_heard = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|id| id.trim().parse::<i64>().ok());
+    last_heard
+        .or(opening.since)
+        .map(|since| since.saturating_sub(CLOCK_SKEW_MS))
+}
+
+async fn open(
+    State(state): State<LiveState>,
+    Query(opening): Query<Opening>,
+    headers: HeaderMap,
+) -> Response {
+    // Opened before the check, so nothing published meanwhile is missed.
+    let (deliveries, catch_up) = state.engine.live.open(catch_up_from(&headers, &opening));
     let listener = match Listener::of(&state.engine, &headers).await {
         Ok(listener) => listener,
         Err(status) => return (status, "Sign in to follow live updates.").into_response(),
+    };
+    let first = match catch_up {
+        CatchUp::Resync { at } => VecDeque::from([resync(at)]),
+        CatchUp::Notices(missed) => missed
+            .iter()
+            .filter_map(|stamped| match &stamped.delivery {
+                Delivery::Notice(notice) if listener.hears(notice) => {
+                    Some(said(stamped.at, notice))
+                }
+                _ => None,
+            })
+            .collect(),
     };
     metrics::gauge!("live_streams_open").increment(1.0);
     let open = Open {
@@ -106,7 +150,7 @@ async fn open(State(state): State<LiveState>, headers: HeaderMap) -> Response {
         headers,
         listener,
         deliveries,
-        said_hello: false,
+        first,
         recheck_at: tokio::time::Instant::now() + RECHECK_EVERY,
         _counted: Counted,
     };
@@ -138,8 +182,9 @@ struct Open {
     state: LiveState,
     headers: HeaderMap,
     listener: Listener,
-    deliveries: broadcast::Receiver<Delivery>,
-    said_hello: bool,
+    deliveries: broadcast::Receiver<Stamped>,
+    /// What the stream says before what it hears: its catch-up.
+    first: VecDeque<Event>,
     recheck_at: tokio::time::Instant,
     _counted: Counted,
 }
@@ -147,9 +192,8 @@ struct Open {
 impl Open {
     /// The next event for the browser, or `None` to end the stream.
     async fn next_event(&mut self) -> Option<Event> {
-        if !self.said_hello {
-            self.said_hello = true;
-            return Some(resync());
+        if let Some(event) = self.first.pop_front() {
+            return Some(event);
         }
         loop {
             let received = tokio::select! {
@@ -164,18 +208,22 @@ impl Open {
                 }
                 continue;
             };
-            match received {
-                Ok(Delivery::Notice(notice)) if self.listener.hears(&notice) => {
+            let Stamped { at, delivery } = match received {
+                Ok(stamped) => stamped,
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    return Some(resync(switchboard::store::now_millis()))
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            match delivery {
+                Delivery::Notice(notice) if self.listener.hears(&notice) => {
                     if notice.topic == Topic::Members && !self.still_allowed().await {
                         return None;
                     }
-                    return Some(said(&notice));
+                    return Some(said(at, &notice));
                 }
-                Ok(Delivery::Notice(_)) => {}
-                Ok(Delivery::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                    return Some(resync())
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
+                Delivery::Notice(_) => {}
+                Delivery::Resync => return Some(resync(at)),
             }
         }
     }
@@ -189,17 +237,23 @@ impl Open {
     }
 }
 
-fn resync() -> Event {
-    Event::default().event("resync").data("{}")
+/// Each event's id is when this instance handed it over: the browser sends
+/// the last one back (`Last-Event-ID`) when it opens the stream again.
+fn resync(at: i64) -> Event {
+    Event::default()
+        .event("resync")
+        .id(at.to_string())
+        .data("{}")
 }
 
-fn said(notice: &Notice) -> Event {
+fn said(at: i64, notice: &Notice) -> Event {
     let said = Said {
         topic: notice.topic,
         phone_number_id: notice.phone_number_id.as_deref(),
     };
     Event::default()
         .event("notice")
+        .id(at.to_string())
         .json_data(said)
-        .unwrap_or_else(|_| resync())
+        .unwrap_or_else(|_| resync(at))
 }

@@ -10,14 +10,18 @@
 //! (see [`relay`]).
 
 mod changes;
+mod recent;
 pub mod relay;
+
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 pub use changes::notices_of;
+pub use recent::Stamped;
 
-use crate::store::Store;
+use crate::store::{now_millis, Store};
 
 /// What changed, as pages care about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -113,16 +117,30 @@ pub enum Wake {
 /// The process's fan-out of notices. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Hub {
-    local: broadcast::Sender<Delivery>,
+    local: broadcast::Sender<Stamped>,
+    /// What was handed over lately, for streams that catch up; locked
+    /// while handing over, so a stream opening sees each delivery once.
+    recent: Arc<Mutex<recent::Recent>>,
     relay: relay::Relay,
     /// This process's workers, woken by other instances' [`Wake`]s.
     wakes: crate::Wakes,
+}
+
+/// Where a stream that opens starts.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CatchUp {
+    /// What it missed since the time it gave (possibly nothing).
+    Notices(Vec<Stamped>),
+    /// It gave no time, or some of what it missed is no longer known: the
+    /// page fetches everything again.
+    Resync { at: i64 },
 }
 
 impl Hub {
     pub fn new(store: &Store, wakes: crate::Wakes) -> Self {
         Self {
             local: broadcast::channel(BACKLOG).0,
+            recent: Arc::new(Mutex::new(recent::Recent::new(now_millis()))),
             relay: relay::Relay::for_store(store),
             wakes,
         }
@@ -151,9 +169,17 @@ impl Hub {
         notify.notify_one();
     }
 
-    /// Every delivery from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Delivery> {
-        self.local.subscribe()
+    /// Every delivery from now on, and what to tell the stream first: the
+    /// notices handed over at `since` or later (a page drawn then, or the
+    /// last event id the browser heard), else a resync.
+    pub fn open(&self, since: Option<i64>) -> (broadcast::Receiver<Stamped>, CatchUp) {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let deliveries = self.local.subscribe();
+        let catch_up = match since.and_then(|since| recent.since(since)) {
+            Some(notices) => CatchUp::Notices(notices),
+            None => CatchUp::Resync { at: now_millis() },
+        };
+        (deliveries, catch_up)
     }
 
     /// Publishes notices of committed changes: to this process's streams
@@ -181,14 +207,17 @@ impl Hub {
         if resolved.is_empty() {
             return;
         }
-        if let Err(error) = self.relay.send(&self.local, resolved).await {
+        if let Err(error) = self.relay.send(self, resolved).await {
             tracing::warn!(%error, "cannot publish live notices");
         }
     }
 
-    /// Hands deliveries to this process's streams (the relay's listener).
+    /// Hands deliveries to this process's streams, and keeps them for
+    /// streams that catch up later.
     fn deliver(&self, delivery: Delivery) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let stamped = recent.stamp(now_millis(), delivery);
         // No stream open: nobody to tell.
-        let _ = self.local.send(delivery);
+        let _ = self.local.send(stamped);
     }
 }

@@ -14,7 +14,6 @@
 use std::time::Duration;
 
 use sqlx::postgres::{PgListener, PgPool};
-use tokio::sync::broadcast;
 
 use super::{Delivery, Hub, Notice};
 use crate::{store::Store, worker::Stop};
@@ -45,15 +44,11 @@ impl Relay {
         }
     }
 
-    pub(super) async fn send(
-        &self,
-        local: &broadcast::Sender<Delivery>,
-        notices: Vec<Notice>,
-    ) -> Result<(), sqlx::Error> {
+    pub(super) async fn send(&self, hub: &Hub, notices: Vec<Notice>) -> Result<(), sqlx::Error> {
         match self {
             Self::InProcess => {
                 for notice in notices {
-                    let _ = local.send(Delivery::Notice(notice));
+                    hub.deliver(Delivery::Notice(notice));
                 }
                 Ok(())
             }

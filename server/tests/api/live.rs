@@ -24,6 +24,8 @@ const PATIENCE: Duration = Duration::from_secs(20);
 struct EventStream {
     response: reqwest::Response,
     buffer: String,
+    /// The id of the last event read, as a browser keeps it.
+    last_id: Option<String>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -32,11 +34,33 @@ struct SentEvent {
     data: Value,
 }
 
+/// Where a stream asks to catch up from, as a browser opens it.
+#[derive(Clone, Copy)]
+enum From<'a> {
+    /// Nothing said: a resync first.
+    Nowhere,
+    /// `?since=`: when the page was drawn.
+    Drawn(i64),
+    /// `Last-Event-ID`: a stream opened again.
+    LastHeard(&'a str),
+}
+
 impl EventStream {
     async fn open(base: &str, cookie: Option<&str>) -> Result<Self, u16> {
-        let mut request = reqwest::Client::new().get(format!("{base}/live"));
+        Self::open_from(base, cookie, From::Nowhere).await
+    }
+
+    async fn open_from(base: &str, cookie: Option<&str>, from: From<'_>) -> Result<Self, u16> {
+        let address = match from {
+            From::Drawn(ms) => format!("{base}/live?since={ms}"),
+            _ => format!("{base}/live"),
+        };
+        let mut request = reqwest::Client::new().get(address);
         if let Some(cookie) = cookie {
             request = request.header("cookie", cookie);
+        }
+        if let From::LastHeard(id) = from {
+            request = request.header("last-event-id", id);
         }
         let response = request.send().await.unwrap();
         if response.status() != 200 {
@@ -49,6 +73,7 @@ impl EventStream {
         Ok(Self {
             response,
             buffer: String::new(),
+            last_id: None,
         })
     }
 
@@ -66,16 +91,22 @@ impl EventStream {
                 let block: String = self.buffer.drain(..end + 2).collect();
                 let mut event = String::new();
                 let mut data = String::new();
+                let mut id = None;
                 for line in block.lines() {
                     if let Some(name) = line.strip_prefix("event:") {
                         event = name.trim().to_string();
                     } else if let Some(text) = line.strip_prefix("data:") {
                         data.push_str(text.trim());
+                    } else if let Some(value) = line.strip_prefix("id:") {
+                        id = Some(value.trim().to_string());
                     }
                 }
                 if event.is_empty() {
                     continue; // a keep-alive comment
                 }
+                let id = id.expect("every event has an id");
+                assert!(id.parse::<i64>().is_ok(), "an id in ms: {id}");
+                self.last_id = Some(id);
                 return Some(SentEvent {
                     event,
                     data: serde_json::from_str(&data).unwrap(),
@@ -125,6 +156,17 @@ async fn deliver(app: &TestApp, body: Vec<u8>) {
     assert_eq!(post(app, body, Some(signature)).await.status(), 200);
 }
 
+/// A stream catches up from a little before the time it gives (other
+/// instances' clocks): a fresh instance knows nothing from before it
+/// started, so a test of catching up starts once that margin is behind it.
+async fn past_the_clock_margin(spawned: i64) {
+    let ready_at = spawned + server::live_routes::CLOCK_SKEW_MS + 1;
+    let left = ready_at - switchboard::store::now_millis();
+    if left > 0 {
+        tokio::time::sleep(Duration::from_millis(left as u64)).await;
+    }
+}
+
 fn conversation_notice(number: &str) -> SentEvent {
     SentEvent {
         event: "notice".into(),
@@ -147,6 +189,84 @@ async fn only_a_signed_in_person_opens_a_stream_and_it_starts_with_a_resync() {
         .await
         .unwrap();
     stream.expect_resync().await;
+}
+
+/// A page just drawn: its stream tells it only what changed since, and
+/// never to fetch everything again. Before what the instance still
+/// knows (a page from before it started), the stream resyncs.
+#[tokio::test]
+async fn a_stream_for_a_page_just_drawn_hears_only_what_changed_since() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    past_the_clock_margin(switchboard::store::now_millis()).await;
+    let mut acme = owner(&app).await;
+    let mut elsewhere = member_elsewhere(&app, &mut acme, "eli@example.com", "viewer").await;
+    let workspace = workspace_of(&mut acme).await;
+    connect(&app, &workspace, ACME_NUMBER, ACME_WABA).await;
+    let elsewhere_workspace = workspace_of(&mut elsewhere).await;
+    connect(&app, &elsewhere_workspace, ELSEWHERE_NUMBER, ELSEWHERE_WABA).await;
+
+    let drawn = switchboard::store::now_millis();
+    deliver(&app, inbound(ACME_NUMBER, ACME_WABA, "wamid.after-drawing")).await;
+    // Opened before or after the message is applied: the notice either way.
+    let mut stream = EventStream::open_from(&app.base, acme.cookie.as_deref(), From::Drawn(drawn))
+        .await
+        .unwrap();
+    assert_eq!(stream.next().await, Some(conversation_notice(ACME_NUMBER)));
+
+    // Another workspace's page drawn at the same time: Acme's notice is not
+    // in its catch-up, so its first event is its own workspace's.
+    let mut other =
+        EventStream::open_from(&app.base, elsewhere.cookie.as_deref(), From::Drawn(drawn))
+            .await
+            .unwrap();
+    deliver(
+        &app,
+        inbound(ELSEWHERE_NUMBER, ELSEWHERE_WABA, "wamid.else"),
+    )
+    .await;
+    assert_eq!(
+        other.next().await,
+        Some(conversation_notice(ELSEWHERE_NUMBER))
+    );
+
+    let mut from_long_ago =
+        EventStream::open_from(&app.base, acme.cookie.as_deref(), From::Drawn(1))
+            .await
+            .unwrap();
+    from_long_ago.expect_resync().await;
+}
+
+/// A browser opening its stream again (`Last-Event-ID`) hears what was
+/// said while it was away, not a resync.
+#[tokio::test]
+async fn a_stream_opened_again_hears_what_it_missed() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    past_the_clock_margin(switchboard::store::now_millis()).await;
+    let mut acme = owner(&app).await;
+    let workspace = workspace_of(&mut acme).await;
+    connect(&app, &workspace, ACME_NUMBER, ACME_WABA).await;
+    let cookie = acme.cookie.as_deref();
+
+    let mut first = EventStream::open(&app.base, cookie).await.unwrap();
+    first.expect_resync().await;
+    let last_heard = first.last_id.clone().unwrap();
+    drop(first);
+
+    // A second tab sees the notice go out while the first is away.
+    let mut witness = EventStream::open(&app.base, cookie).await.unwrap();
+    witness.expect_resync().await;
+    deliver(&app, inbound(ACME_NUMBER, ACME_WABA, "wamid.while-away")).await;
+    assert_eq!(witness.next().await, Some(conversation_notice(ACME_NUMBER)));
+
+    let mut again = EventStream::open_from(&app.base, cookie, From::LastHeard(&last_heard))
+        .await
+        .unwrap();
+    assert_eq!(again.next().await, Some(conversation_notice(ACME_NUMBER)));
+    // A malformed id is no id: a resync.
+    let mut garbled = EventStream::open_from(&app.base, cookie, From::LastHeard("yesterday"))
+        .await
+        .unwrap();
+    garbled.expect_resync().await;
 }
 
 /// A message for Acme's number reaches Acme's stream; the stream of a
