@@ -22,6 +22,7 @@ mod security;
 pub mod session;
 mod session_state;
 pub mod signup;
+pub mod split;
 #[cfg(feature = "hydrate")]
 mod upload;
 
@@ -31,6 +32,7 @@ use leptos_router::{
     components::{Redirect, Route, Router, Routes},
     path, SsrMode,
 };
+use split::{back_office, welcome, BackOffice, Welcome};
 
 /// The HTML document around the app; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -85,25 +87,25 @@ pub fn App() -> impl IntoView {
             <layout::Layout>
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::Home/>
-                    <Route path=path!("/onboarding") view=|| pages::signed_in("Connect WhatsApp", pages::Onboarding) ssr=SsrMode::Async/>
-                    <Route path=path!("/numbers/:id/health") view=|| pages::signed_in("Number health", pages::Health) ssr=SsrMode::Async/>
+                    <Route path=path!("/onboarding") view=|| pages::signed_in("Connect WhatsApp", || back_office(BackOffice::Onboarding)) ssr=SsrMode::Async/>
+                    <Route path=path!("/numbers/:id/health") view=|| pages::signed_in("Number health", || back_office(BackOffice::Health)) ssr=SsrMode::Async/>
                     <Route path=path!("/conversations") view=|| pages::signed_in("Conversations", pages::Conversations) ssr=SsrMode::Async/>
-                    <Route path=path!("/profile") view=|| pages::signed_in("Profile", pages::Profile) ssr=SsrMode::Async/>
-                    <Route path=path!("/bot") view=|| pages::signed_in("Bot", pages::Bot) ssr=SsrMode::Async/>
-                    <Route path=path!("/templates") view=|| pages::signed_in("Templates", pages::Templates) ssr=SsrMode::Async/>
-                    <Route path=path!("/settings") view=|| pages::signed_in("Settings", pages::Settings) ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/members") view=|| pages::signed_in("Members", pages::Members) ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/audit") view=|| pages::signed_in("Audit log", pages::Audit) ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/events") view=|| pages::signed_in("Webhook events", pages::WebhookEvents) ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/outgoing-webhooks") view=|| pages::signed_in("Outgoing webhooks", pages::OutgoingWebhooks) ssr=SsrMode::Async/>
+                    <Route path=path!("/profile") view=|| pages::signed_in("Profile", || back_office(BackOffice::Profile)) ssr=SsrMode::Async/>
+                    <Route path=path!("/bot") view=|| pages::signed_in("Bot", || back_office(BackOffice::Bot)) ssr=SsrMode::Async/>
+                    <Route path=path!("/templates") view=|| pages::signed_in("Templates", || back_office(BackOffice::Templates)) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings") view=|| pages::signed_in("Settings", || back_office(BackOffice::Settings)) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/members") view=|| pages::signed_in("Members", || back_office(BackOffice::Members)) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/audit") view=|| pages::signed_in("Audit log", || back_office(BackOffice::Audit)) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/events") view=|| pages::signed_in("Webhook events", || back_office(BackOffice::WebhookEvents)) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/outgoing-webhooks") view=|| pages::signed_in("Outgoing webhooks", || back_office(BackOffice::OutgoingWebhooks)) ssr=SsrMode::Async/>
                     // The page's first address, kept for bookmarks.
                     <Route path=path!("/settings/webhooks") view=|| view! { <Redirect path="/settings/outgoing-webhooks"/> } ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/costs") view=|| pages::signed_in("Costs", pages::Costs) ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/api-keys") view=|| pages::signed_in("API keys", pages::ApiKeys) ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/api") view=|| pages::signed_in("API reference", pages::ApiReference) ssr=SsrMode::Async/>
-                    <Route path=path!("/sign-in") view=pages::SignInPage/>
-                    <Route path=path!("/sign-up") view=pages::SignUpPage/>
-                    <Route path=path!("/invite/:token") view=pages::InvitePage/>
+                    <Route path=path!("/settings/costs") view=|| pages::signed_in("Costs", || back_office(BackOffice::Costs)) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/api-keys") view=|| pages::signed_in("API keys", || back_office(BackOffice::ApiKeys)) ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/api") view=|| pages::signed_in("API reference", || back_office(BackOffice::ApiReference)) ssr=SsrMode::Async/>
+                    <Route path=path!("/sign-in") view=|| welcome(Welcome::SignIn)/>
+                    <Route path=path!("/sign-up") view=|| welcome(Welcome::SignUp)/>
+                    <Route path=path!("/invite/:token") view=|| welcome(Welcome::Invite)/>
                 </Routes>
             </layout::Layout>
         </Router>

@@ -4,9 +4,11 @@
 //! cargo-leptos names the script, the WASM and the style sheet after a
 //! hash of their content (`hash-files` in the workspace metadata) and
 //! writes the hashes to `hash.txt` beside the server binary; Leptos reads
-//! that file to link them. A file named by its content never changes, so
-//! browsers keep it a year without asking again; every other file under
-//! `/pkg/` is fetched again on each use (`no-cache`). Release builds with
+//! that file to link them. A file whose name pins its content never
+//! changes, so browsers keep it a year without asking again (with the
+//! client in parts, only the style sheet and the loader: see
+//! [`named_paths`]); every other file under `/pkg/` is fetched again on
+//! each use (`no-cache`). Release builds with
 //! `--precompress` add brotli and gzip copies, which Leptos' file handler
 //! serves to browsers that accept them (so caches key on the encoding).
 
@@ -84,16 +86,30 @@ fn beside_binary(file_name: &str) -> Option<PathBuf> {
     Some(exe.parent()?.join(file_name))
 }
 
-/// `js: <hash>` lines to `/pkg/<output>.<hash>.js` paths.
+/// `js: <hash>` lines to `/pkg/<output>.<hash>.js` paths: the files whose
+/// name still says their content.
+///
+/// A split client (`cargo leptos build --split`, a `split: <hash>` line)
+/// has a loader, `__wasm_split.<hash>.js`, named after its final content.
+/// cargo-leptos writes the loader's name into the script and the WASM
+/// files after naming them, so their names no longer pin their content
+/// (the same name can come back with another loader in it): only the
+/// style sheet and the loader are kept.
 fn named_paths(hashes: &str, pkg_dir: &str, output_name: &str) -> HashSet<String> {
-    hashes
+    let lines: Vec<(&str, &str)> = hashes
         .lines()
         .filter_map(|line| line.split_once(':'))
-        .filter_map(|(kind, hash)| {
-            let (kind, hash) = (kind.trim(), hash.trim());
-            let kinds = ["js", "wasm", "css"];
-            (kinds.contains(&kind) && !hash.is_empty())
-                .then(|| format!("/{pkg_dir}/{output_name}.{hash}.{kind}"))
+        .map(|(kind, hash)| (kind.trim(), hash.trim()))
+        .filter(|(_, hash)| !hash.is_empty())
+        .collect();
+    let split = lines.iter().any(|(kind, _)| *kind == "split");
+    lines
+        .into_iter()
+        .filter_map(|(kind, hash)| match kind {
+            "split" => Some(format!("/{pkg_dir}/__wasm_split.{hash}.js")),
+            "css" => Some(format!("/{pkg_dir}/{output_name}.{hash}.css")),
+            "js" | "wasm" if !split => Some(format!("/{pkg_dir}/{output_name}.{hash}.{kind}")),
+            _ => None,
         })
         .collect()
 }
@@ -135,19 +151,26 @@ pub async fn cache_lifetimes(
 mod tests {
     use super::*;
 
+    fn paths(list: &[&str]) -> HashSet<String> {
+        list.iter().map(|path| path.to_string()).collect()
+    }
+
     #[test]
     fn the_hash_file_names_the_script_the_wasm_and_the_style_sheet() {
-        let hashes = "js: Abc123\nwasm: Def456\ncss: Ghi789\n\nsplit: nope\n";
-        let paths = named_paths(hashes, "pkg", "switchboard");
-        let expected: HashSet<String> = [
+        let hashes = "js: Abc123\nwasm: Def456\ncss: Ghi789\n\nmanifest: Jkl0\n";
+        let expected = paths(&[
             "/pkg/switchboard.Abc123.js",
             "/pkg/switchboard.Def456.wasm",
             "/pkg/switchboard.Ghi789.css",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect();
-        assert_eq!(paths, expected);
+        ]);
+        assert_eq!(named_paths(hashes, "pkg", "switchboard"), expected);
+    }
+
+    #[test]
+    fn a_split_client_keeps_only_its_loader_and_the_style_sheet() {
+        let hashes = "js: Abc123\nwasm: Def456\ncss: Ghi789\nmanifest: Jkl0\nsplit: Mno1\n";
+        let expected = paths(&["/pkg/switchboard.Ghi789.css", "/pkg/__wasm_split.Mno1.js"]);
+        assert_eq!(named_paths(hashes, "pkg", "switchboard"), expected);
     }
 
     /// The layer over a directory of files as cargo-leptos leaves them.
