@@ -133,6 +133,12 @@ async fn workspace_of(visitor: &mut Visitor) -> String {
         .to_string()
 }
 
+/// Connects `number` to the visitor's current workspace.
+async fn connect_theirs(app: &TestApp, visitor: &mut Visitor, number: &str, waba: &str) {
+    let workspace = workspace_of(visitor).await;
+    connect(app, &workspace, number, waba).await;
+}
+
 async fn connect(app: &TestApp, workspace: &str, number: &str, waba: &str) {
     app.engine
         .store
@@ -156,15 +162,19 @@ async fn deliver(app: &TestApp, body: Vec<u8>) {
     assert_eq!(post(app, body, Some(signature)).await.status(), 200);
 }
 
-/// A stream catches up from a little before the time it gives (other
-/// instances' clocks): a fresh instance knows nothing from before it
-/// started, so a test of catching up starts once that margin is behind it.
-async fn past_the_clock_margin(spawned: i64) {
+/// An instance for a test of catching up. A stream catches up from a
+/// little before the time it gives (other instances' clocks), and a fresh
+/// instance knows nothing from before it started: the test starts once
+/// that margin is behind it (a time to pass, nothing to wait on).
+async fn spawn_app_to_catch_up() -> TestApp {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let spawned = switchboard::store::now_millis();
     let ready_at = spawned + server::live_routes::CLOCK_SKEW_MS + 1;
     let left = ready_at - switchboard::store::now_millis();
     if left > 0 {
         tokio::time::sleep(Duration::from_millis(left as u64)).await;
     }
+    app
 }
 
 fn conversation_notice(number: &str) -> SentEvent {
@@ -196,14 +206,11 @@ async fn only_a_signed_in_person_opens_a_stream_and_it_starts_with_a_resync() {
 /// knows (a page from before it started), the stream resyncs.
 #[tokio::test]
 async fn a_stream_for_a_page_just_drawn_hears_only_what_changed_since() {
-    let app = spawn_app(TestBackend::Sqlite).await;
-    past_the_clock_margin(switchboard::store::now_millis()).await;
+    let app = spawn_app_to_catch_up().await;
     let mut acme = owner(&app).await;
     let mut elsewhere = member_elsewhere(&app, &mut acme, "eli@example.com", "viewer").await;
-    let workspace = workspace_of(&mut acme).await;
-    connect(&app, &workspace, ACME_NUMBER, ACME_WABA).await;
-    let elsewhere_workspace = workspace_of(&mut elsewhere).await;
-    connect(&app, &elsewhere_workspace, ELSEWHERE_NUMBER, ELSEWHERE_WABA).await;
+    connect_theirs(&app, &mut acme, ACME_NUMBER, ACME_WABA).await;
+    connect_theirs(&app, &mut elsewhere, ELSEWHERE_NUMBER, ELSEWHERE_WABA).await;
 
     let drawn = switchboard::store::now_millis();
     deliver(&app, inbound(ACME_NUMBER, ACME_WABA, "wamid.after-drawing")).await;
@@ -240,11 +247,9 @@ async fn a_stream_for_a_page_just_drawn_hears_only_what_changed_since() {
 /// said while it was away, not a resync.
 #[tokio::test]
 async fn a_stream_opened_again_hears_what_it_missed() {
-    let app = spawn_app(TestBackend::Sqlite).await;
-    past_the_clock_margin(switchboard::store::now_millis()).await;
+    let app = spawn_app_to_catch_up().await;
     let mut acme = owner(&app).await;
-    let workspace = workspace_of(&mut acme).await;
-    connect(&app, &workspace, ACME_NUMBER, ACME_WABA).await;
+    connect_theirs(&app, &mut acme, ACME_NUMBER, ACME_WABA).await;
     let cookie = acme.cookie.as_deref();
 
     let mut first = EventStream::open(&app.base, cookie).await.unwrap();
