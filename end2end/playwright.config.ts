@@ -25,10 +25,10 @@ export default defineConfig({
   fullyParallel: false,
   workers: 1,
   // One more try for a test that fails: the list reporter names it
-  // "flaky", so a flake is seen without losing the whole run to it. About
-  // once a run, a test's first page load in its new browser context gets
-  // no answer for 30 s (the server logged one such /sign-in as a 408 at
-  // 30,003 ms; seen on stop 31's code too); the cause is not found yet.
+  // "flaky", so a flake is seen without losing the whole run to it. (The
+  // flake of stops 31 and 32, a page load with no answer for 30 s, was a
+  // worker thread blocked for good by a page render; fixed in the server's
+  // renders_to_the_end.rs.)
   retries: 1,
   forbidOnly: true,
   reporter: [["list"]],

@@ -102,6 +102,20 @@ fn DemoBanner() -> impl IntoView {
     }
 }
 
+/// What a browser-only resource's source reads of the session: nothing on
+/// the server, which never loads such a resource. There the source runs in
+/// the middle of the page's synchronous render, and a blocking read of the
+/// session resource while its load was being written once stopped a
+/// worker thread for good (see `MayBlock` in the server's
+/// `renders_to_the_end`).
+fn in_browser<T>(read: impl FnOnce() -> Option<T>) -> Option<T> {
+    if cfg!(feature = "ssr") {
+        None
+    } else {
+        read()
+    }
+}
+
 /// Numbers whose token is expiring, invalid or revoked: sending is paused
 /// until someone reconnects them.
 #[component]
@@ -117,7 +131,7 @@ fn ReconnectBanner() -> impl IntoView {
     // responses unfinished now and then).
     let mounted = use_mounted();
     let since_loaded = LocalResource::new(move || {
-        let _workspace = state.me().and_then(|me| me.current.map(|w| w.id));
+        let _workspace = in_browser(|| state.me()).and_then(|me| me.current.map(|w| w.id));
         let version = live.version(Topic::Numbers);
         async move {
             match version {
@@ -177,8 +191,7 @@ fn TokenExpiryBanner() -> impl IntoView {
     // hydration (the page then failed to hydrate).
     let live = expect_context::<Live>();
     let expiring = LocalResource::new(move || {
-        let admin_of = state
-            .me()
+        let admin_of = in_browser(|| state.me())
             .filter(|me| me.at_least("admin"))
             .and_then(|me| me.current.map(|w| w.id));
         let _version = live.version(Topic::Numbers);

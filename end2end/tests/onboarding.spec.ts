@@ -3,8 +3,10 @@ import { finishSignup, hydrated, openSignup, signIn } from "./helpers";
 
 // Connect WhatsApp in demo mode: the page loads the sandbox's stand-in for
 // Meta's SDK, FB.login opens the sandbox's Embedded Signup popup, and the
-// server runs every step until the number is live.
-test.describe.configure({ mode: "serial" });
+// server runs every step until the number is live. The tests run in this
+// order (one worker) and the later ones use the number the first connects;
+// not "serial" mode, so that a retry runs only the test that failed, not
+// the first one again on a number that is live by then.
 
 test("Connect WhatsApp: popup, FINISH, every step, PIN, live", async ({ page }) => {
   await signIn(page);

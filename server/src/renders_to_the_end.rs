@@ -13,9 +13,14 @@
 //! request time limit (the browser has had its 408 by then), and the rest
 //! within that limit again once nobody listens. A browser still reading
 //! a long download is never cut off.
+//!
+//! A render is polled where it may block its thread ([`MayBlock`]).
 
 use std::{
+    future::Future,
+    pin::Pin,
     sync::atomic::{AtomicUsize, Ordering},
+    task::{Context, Poll},
     time::Duration,
 };
 
@@ -28,7 +33,9 @@ use axum::{
 };
 use futures_util::{stream, StreamExt};
 use tokio::{
+    runtime::{Handle, RuntimeFlavor},
     sync::{mpsc, oneshot, Notify},
+    task::block_in_place,
     time::timeout,
 };
 use tracing::Instrument;
@@ -81,7 +88,9 @@ pub async fn layer(State(limit): State<Limit>, request: Request, next: Next) -> 
     let (chunks_tx, chunks_rx) = mpsc::channel::<Chunk>(CHUNKS_IN_HAND);
     let counted = Unfinished::start();
     let failed = chunks_tx.clone();
-    let respond = tokio::spawn(respond(request, next, limit, head_tx, chunks_tx).in_current_span());
+    let respond = tokio::spawn(
+        MayBlock(Box::pin(respond(request, next, limit, head_tx, chunks_tx))).in_current_span(),
+    );
     tokio::spawn(async move {
         let _counted = counted;
         if respond.await.is_err() {
@@ -141,6 +150,32 @@ async fn respond(
     }
 }
 
+/// A page render, polled where it may block its thread.
+///
+/// Leptos reads a resource's value with a blocking lock, in the middle of a
+/// synchronous render pass. If the task that must run for that lock to
+/// come free (its writer, or a reader handed the wake-up) was woken from
+/// this same thread, it waits in this worker's queue, which nothing else
+/// is bound to run: the worker stopped for good, and the page with it (a
+/// 408 at the time limit, about once in a few hundred browser page loads
+/// here). Inside `block_in_place`, tokio hands this worker's queue to
+/// another thread first, so a lock that waits, waits only until its task
+/// has run. A runtime of one thread (some tests) has no other thread to
+/// hand it to, and is polled as it is.
+struct MayBlock<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for MayBlock<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let inner = self.0.as_mut();
+        match Handle::current().runtime_flavor() {
+            RuntimeFlavor::MultiThread => block_in_place(|| inner.poll(cx)),
+            _ => inner.poll(cx),
+        }
+    }
+}
+
 /// Counts one response from its start until its tasks end.
 struct Unfinished;
 
@@ -158,5 +193,33 @@ impl Drop for Unfinished {
             ALL_FINISHED.notify_waiters();
         }
         metrics::gauge!("ui_responses_unfinished").decrement(1.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What stopped a worker for good: a render that blocks its thread
+    /// until a task it woke has run. With one worker, nothing but the
+    /// hand-over can run that task.
+    #[test]
+    fn a_render_that_blocks_until_a_task_it_woke_has_run_finishes() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let ran = runtime.block_on(async {
+            let render = MayBlock(Box::pin(async {
+                let (ran_tx, ran_rx) = std::sync::mpsc::channel();
+                tokio::spawn(async move { ran_tx.send(()).expect("the render listens") });
+                ran_rx.recv_timeout(Duration::from_secs(10)).is_ok()
+            }));
+            tokio::spawn(render)
+                .await
+                .expect("the render does not panic")
+        });
+        assert!(ran, "the task the render waited for never ran");
     }
 }
