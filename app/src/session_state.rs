@@ -32,6 +32,12 @@ impl SessionState {
         self.resource.get().flatten()
     }
 
+    /// The welcome data, awaited: for a `Suspend`, which builds what
+    /// depends on it once, when it has loaded.
+    pub async fn loaded(self) -> Option<WelcomeView> {
+        self.resource.await
+    }
+
     pub fn me(&self) -> Option<Me> {
         self.welcome().and_then(|w| w.me)
     }

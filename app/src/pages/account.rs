@@ -185,16 +185,21 @@ pub fn signed_in<V: IntoView + 'static>(title: &'static str, page: fn() -> V) ->
 }
 
 /// Shows its children to signed-in people with a workspace; sends others
-/// to sign in.
+/// to sign in. The page is built once the session has loaded, and once: a
+/// `Suspend` awaits it, where a closure reading it was run again by each of
+/// the server's passes over the `Suspense` (each building the page and
+/// starting its reads again: `/bot` read its settings three times).
 #[component]
 pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
     let state = expect_context::<SessionState>();
     let children = StoredValue::new(children);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || state.welcome().map(|w| match w.me {
-                Some(_) => children.read_value()().into_any(),
-                None => view! { <Redirect path="/sign-in"/> }.into_any(),
+            {move || Suspend::new(async move {
+                match state.loaded().await.and_then(|w| w.me) {
+                    Some(_) => children.read_value()().into_any(),
+                    None => view! { <Redirect path="/sign-in"/> }.into_any(),
+                }
             })}
         </Suspense>
     }
