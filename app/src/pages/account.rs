@@ -196,10 +196,12 @@ pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match state.loaded().await.and_then(|w| w.me) {
+                // `None`: the session could not be read (a storage failure,
+                // whose 500 is the answer), which is not signed out.
+                state.loaded().await.map(|w| match w.me {
                     Some(_) => children.read_value()().into_any(),
                     None => view! { <Redirect path="/sign-in"/> }.into_any(),
-                }
+                })
             })}
         </Suspense>
     }
