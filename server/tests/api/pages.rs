@@ -36,10 +36,19 @@ async fn each_section_asks_anonymous_visitors_to_sign_in() {
     let anonymous = Visitor::new(&app);
     for path in [
         "/onboarding",
+        "/numbers/123/health",
         "/conversations",
         "/profile",
+        "/bot",
+        "/templates",
         "/settings",
         "/settings/members",
+        "/settings/audit",
+        "/settings/events",
+        "/settings/outgoing-webhooks",
+        "/settings/costs",
+        "/settings/api-keys",
+        "/settings/api",
     ] {
         let response = anonymous.page(path).await;
         assert_eq!(response.status(), 302, "{path}");
