@@ -208,6 +208,7 @@ fn ad_referral(referral: &Value) -> Result<Value, ControlError> {
 /// A message from the user reaches the business: the chat shows it and
 /// the `messages` webhook goes out.
 fn arrives(state: &AppState, phone: &Phone, wa_id: &str, contact: &Value, message: Value) {
+    crate::messages::count_inbound(&mut state.world(), &phone.id, state.clock.now());
     state
         .world()
         .chats

@@ -441,16 +441,9 @@ fn take_throughput(state: &State, phone: &Phone, now: Millis) -> GraphResult<()>
             "Business Account is in maintenance mode. This could be due to a throughput upgrade.",
         ));
     }
-    let second = now / 1000;
     let mut world = state.world();
-    let counter = world
-        .send_counters
-        .entry(phone.id.clone())
-        .or_insert((second, 0));
-    if counter.0 != second {
-        *counter = (second, 0);
-    }
-    if counter.1 >= phone.throughput {
+    let counter = messages_this_second(&mut world, &phone.id, now);
+    if *counter >= phone.throughput {
         return Err(GraphError::whatsapp(
             StatusCode::TOO_MANY_REQUESTS,
             130429,
@@ -458,8 +451,28 @@ fn take_throughput(state: &State, phone: &Phone, now: Millis) -> GraphResult<()>
             "Cloud API message throughput has been reached.",
         ));
     }
-    counter.1 += 1;
+    *counter += 1;
     Ok(())
+}
+
+/// A customer's message reached the number: it counts towards the
+/// number's throughput as a send does (Meta's "Throughput" page: inclusive
+/// of inbound and outbound messages), though Meta never refuses it.
+pub(crate) fn count_inbound(world: &mut World, phone_id: &str, now: Millis) {
+    *messages_this_second(world, phone_id, now) += 1;
+}
+
+/// The number's messages, both ways, in the second `now` falls in.
+fn messages_this_second<'w>(world: &'w mut World, phone_id: &str, now: Millis) -> &'w mut u32 {
+    let second = now / 1000;
+    let counter = world
+        .throughput_counters
+        .entry(phone_id.to_string())
+        .or_insert((second, 0));
+    if counter.0 != second {
+        *counter = (second, 0);
+    }
+    &mut counter.1
 }
 
 fn take_pair_quota(state: &State, phone_id: &str, to: &str, now: Millis) -> GraphResult<()> {

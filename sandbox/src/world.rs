@@ -223,8 +223,9 @@ pub struct World {
     pub uploads: HashMap<String, UploadSession>,
     pub upload_handles: Vec<String>,
     pub deliveries: Vec<DeliveryAttempt>,
-    /// Sends per phone number in the current second: (second, count).
-    pub send_counters: HashMap<String, (Millis, u32)>,
+    /// Messages per phone number in the current second, sent and received
+    /// (Meta's throughput counts both): (second, count).
+    pub throughput_counters: HashMap<String, (Millis, u32)>,
     /// Pair limit per (phone, recipient): a token bucket (tokens, as of).
     pub pair_buckets: HashMap<(String, String), (f64, Millis)>,
     /// Message templates of every WABA.

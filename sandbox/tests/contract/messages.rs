@@ -233,6 +233,44 @@ async fn the_numbers_throughput_is_enforced_with_130429() {
     assert_graph_error(&refused[0], 429, 130429, None);
 }
 
+/// Meta's throughput counts a number's messages both ways ("inclusive of
+/// inbound and outbound messages"): customers who wrote this second use
+/// up what the business may send in it. Their messages are never refused.
+#[tokio::test]
+async fn customers_messages_count_towards_the_numbers_throughput() {
+    let world = World::start().await;
+    let phone = world.demo().phone_number_id.clone();
+    let (status, _) = world
+        .control(
+            "POST",
+            &format!("/_sandbox/phones/{phone}"),
+            json!({ "throughput": 2 }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let to = world.demo().customer_wa_id.clone();
+    // The sandbox counts by the second of this machine's clock (moved on
+    // only by whole seconds): an attempt that straddled a second proves
+    // nothing, and is made again.
+    let second = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    for _ in 0..5 {
+        let started = second();
+        world.customer_writes("are you open?").await;
+        world.customer_writes("and on Sunday?").await;
+        let reply = world.send_text(&to, "yes, 9 to 5").await;
+        if second() == started {
+            assert_graph_error(&reply, 429, 130429, None);
+            return;
+        }
+    }
+    panic!("five attempts each straddled a second");
+}
+
 #[tokio::test]
 async fn the_pair_rate_limit_is_enforced_with_131056() {
     let world = World::start().await;
