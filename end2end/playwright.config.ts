@@ -27,8 +27,8 @@ export default defineConfig({
   // One more try for a test that fails: the list reporter names it
   // "flaky", so a flake is seen without losing the whole run to it. (The
   // flake of stops 31 and 32, a page load with no answer for 30 s, was a
-  // worker thread blocked for good by a page render; fixed in the server's
-  // renders_to_the_end.rs.)
+  // worker thread blocked for good by a page render: see "A page render
+  // may block its thread" in the README.)
   retries: 1,
   forbidOnly: true,
   reporter: [["list"]],

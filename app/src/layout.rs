@@ -106,8 +106,10 @@ fn DemoBanner() -> impl IntoView {
 /// the server, which never loads such a resource. There the source runs in
 /// the middle of the page's synchronous render, and a blocking read of the
 /// session resource while its load was being written once stopped a
-/// worker thread for good (see `MayBlock` in the server's
-/// `renders_to_the_end`).
+/// worker thread for good. The server hands a page render's worker over
+/// before such reads now (`MayBlock` in `renders_to_the_end`), but not on
+/// a current-thread runtime, and a read that serves nothing is better not
+/// made.
 fn in_browser<T>(read: impl FnOnce() -> Option<T>) -> Option<T> {
     if cfg!(feature = "ssr") {
         None

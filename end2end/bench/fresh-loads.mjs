@@ -3,7 +3,7 @@
 // (a render that never finished is a 30 s load: the request time limit).
 // Usage: node end2end/bench/fresh-loads.mjs <base url> <session cookie> [loads]
 // The cookie is an `sb_session` value, e.g. from a sign-up made with curl.
-import { chromium } from "playwright-core";
+import { chromium } from "@playwright/test";
 
 const [base, session] = process.argv.slice(2, 4);
 if (!base || !session) throw new Error("usage: fresh-loads.mjs <base url> <session cookie> [loads]");
@@ -22,6 +22,7 @@ const besidePage = await beside.newPage();
 await besidePage.goto(base + "/conversations");
 
 let slow = 0;
+let failed = 0;
 for (let i = 0; i < loads; i++) {
   // Every other load signed in (each of the pages in turn); the others the
   // sign-in page of someone new.
@@ -35,6 +36,7 @@ for (let i = 0; i < loads; i++) {
     await page.goto(base + path, { timeout: 40_000 });
     await page.locator('.app[data-hydrated="true"]').waitFor({ timeout: 40_000 });
   } catch (error) {
+    failed++;
     console.log(`load ${i} of ${path} failed: ${String(error).slice(0, 200)}`);
   }
   const took = Date.now() - started;
@@ -44,5 +46,5 @@ for (let i = 0; i < loads; i++) {
   }
   await context.close();
 }
-console.log(`${loads} loads, ${slow} over 5 s`);
+console.log(`${loads} loads, ${slow} over 5 s, ${failed} failed`);
 await browser.close();

@@ -14,7 +14,7 @@
 //! within that limit again once nobody listens. A browser still reading
 //! a long download is never cut off.
 //!
-//! A render is polled where it may block its thread ([`MayBlock`]).
+//! A page render is polled where it may block its thread ([`MayBlock`]).
 
 use std::{
     future::Future,
@@ -88,8 +88,9 @@ pub async fn layer(State(limit): State<Limit>, request: Request, next: Next) -> 
     let (chunks_tx, chunks_rx) = mpsc::channel::<Chunk>(CHUNKS_IN_HAND);
     let counted = Unfinished::start();
     let failed = chunks_tx.clone();
+    let may_block = MayBlock::when(is_page(&request));
     let respond = tokio::spawn(
-        MayBlock(Box::pin(respond(request, next, limit, head_tx, chunks_tx))).in_current_span(),
+        may_block(respond(request, next, limit, head_tx, chunks_tx)).in_current_span(),
     );
     tokio::spawn(async move {
         let _counted = counted;
@@ -155,25 +156,60 @@ async fn respond(
 /// Leptos reads a resource's value with a blocking lock, in the middle of a
 /// synchronous render pass. If the task that must run for that lock to
 /// come free (its writer, or a reader handed the wake-up) was woken from
-/// this same thread, it waits in this worker's queue, which nothing else
-/// is bound to run: the worker stopped for good, and the page with it (a
-/// 408 at the time limit, about once in a few hundred browser page loads
-/// here). Inside `block_in_place`, tokio hands this worker's queue to
-/// another thread first, so a lock that waits, waits only until its task
-/// has run. A runtime of one thread (some tests) has no other thread to
-/// hand it to, and is polled as it is.
-struct MayBlock<F>(Pin<Box<F>>);
+/// this same thread, it waits in this worker's LIFO slot, and no other
+/// worker is sure to take it from there: the worker stopped for good, and
+/// the page with it (a 408 at the time limit; gdb showed the worker parked
+/// in such a read). Inside `block_in_place`, tokio hands this worker's
+/// queue to another thread first, so a read that waits, waits only until
+/// its task has run.
+///
+/// Only for a response task of its own (`tokio::spawn`), and only for
+/// page renders: each poll hands the worker over (about a microsecond,
+/// and a blocking-pool thread while it runs), which the site's files and
+/// server functions, drawing no view, need not pay. A current-thread
+/// runtime (plain `#[tokio::test]`s) cannot hand over: polled as it is.
+/// Not covered: the tasks Leptos spawns itself (a `Suspense`'s effect).
+struct MayBlock<F> {
+    inner: Pin<Box<F>>,
+    hand_over: bool,
+}
+
+impl<F: Future> MayBlock<F> {
+    /// What wraps a response: handing the worker over if `page` and the
+    /// runtime can.
+    fn when(page: bool) -> impl FnOnce(F) -> Self {
+        let hand_over = page && Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread;
+        move |inner| Self {
+            inner: Box::pin(inner),
+            hand_over,
+        }
+    }
+}
 
 impl<F: Future> Future for MayBlock<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let inner = self.0.as_mut();
-        match Handle::current().runtime_flavor() {
-            RuntimeFlavor::MultiThread => block_in_place(|| inner.poll(cx)),
-            _ => inner.poll(cx),
+        let hand_over = self.hand_over;
+        let inner = self.inner.as_mut();
+        if hand_over {
+            block_in_place(|| inner.poll(cx))
+        } else {
+            inner.poll(cx)
         }
     }
+}
+
+/// Whether a request is for a page the server draws: a GET of a path
+/// that is not a site file (`/pkg/`, a name with an extension) nor a
+/// server function (`/api/`).
+fn is_page(request: &Request) -> bool {
+    let path = request.uri().path();
+    let last = path.rsplit('/').next().unwrap_or_default();
+    request.method() == axum::http::Method::GET
+        && !path.starts_with("/pkg/")
+        && !path.starts_with("/api/")
+        && !last.contains('.')
 }
 
 /// Counts one response from its start until its tasks end.
@@ -201,8 +237,9 @@ mod tests {
     use super::*;
 
     /// What stopped a worker for good: a render that blocks its thread
-    /// until a task it woke has run. With one worker, nothing but the
-    /// hand-over can run that task.
+    /// until a task it woke has run (in this worker's LIFO slot). With one
+    /// worker, nothing but the hand-over can run that task; more workers
+    /// only make it rarer.
     #[test]
     fn a_render_that_blocks_until_a_task_it_woke_has_run_finishes() {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -211,15 +248,44 @@ mod tests {
             .build()
             .expect("a runtime");
         let ran = runtime.block_on(async {
-            let render = MayBlock(Box::pin(async {
+            let render = MayBlock::when(true)(async {
                 let (ran_tx, ran_rx) = std::sync::mpsc::channel();
-                tokio::spawn(async move { ran_tx.send(()).expect("the render listens") });
+                tokio::spawn(async move {
+                    let _ = ran_tx.send(());
+                });
                 ran_rx.recv_timeout(Duration::from_secs(10)).is_ok()
-            }));
+            });
             tokio::spawn(render)
                 .await
                 .expect("the render does not panic")
         });
         assert!(ran, "the task the render waited for never ran");
+    }
+
+    fn get(path: &str) -> Request {
+        Request::get(path).body(Body::empty()).expect("a request")
+    }
+
+    #[test]
+    fn pages_are_told_from_files_and_server_functions() {
+        for page in [
+            "/",
+            "/conversations",
+            "/settings/members",
+            "/invite/abc-123",
+        ] {
+            assert!(is_page(&get(page)), "{page}");
+        }
+        for other in [
+            "/pkg/switchboard.Abc.wasm",
+            "/favicon.svg",
+            "/api/list_members",
+        ] {
+            assert!(!is_page(&get(other)), "{other}");
+        }
+        let post = Request::post("/sign-in")
+            .body(Body::empty())
+            .expect("a request");
+        assert!(!is_page(&post));
     }
 }

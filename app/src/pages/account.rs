@@ -185,10 +185,11 @@ pub fn signed_in<V: IntoView + 'static>(title: &'static str, page: fn() -> V) ->
 }
 
 /// Shows its children to signed-in people with a workspace; sends others
-/// to sign in. The page is built once the session has loaded, and once: a
-/// `Suspend` awaits it, where a closure reading it was run again by each of
-/// the server's passes over the `Suspense` (each building the page and
-/// starting its reads again: `/bot` read its settings three times).
+/// to sign in. The page is built once the session has loaded, in a
+/// `Suspend` that awaits it: a closure reading it was run again by each of
+/// the server's passes over the `Suspense`, each building the page and
+/// starting its reads again. A pass that finds the session loaded still
+/// builds it, so it is usually built once, not always.
 #[component]
 pub fn RequireSignIn(children: ChildrenFn) -> impl IntoView {
     let state = expect_context::<SessionState>();
