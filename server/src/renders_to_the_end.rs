@@ -168,7 +168,10 @@ async fn respond(
 /// and a blocking-pool thread while it runs), which the site's files and
 /// server functions, drawing no view, need not pay. A current-thread
 /// runtime (plain `#[tokio::test]`s) cannot hand over: polled as it is.
-/// Not covered: the tasks Leptos spawns itself (a `Suspense`'s effect).
+/// Not covered: the tasks Leptos spawns itself (a `Suspense`'s effect, a
+/// resource's load). Handing those over too (a spawner of our own for
+/// Leptos) was tried: 1,000 renders at 20 at once took 7.5 s instead of
+/// 6.2, with 426 threads at peak instead of 48.
 struct MayBlock<F> {
     inner: Pin<Box<F>>,
     hand_over: bool,
