@@ -6,15 +6,16 @@ import { customerSees, customerWrites, ensureConnected, hydrated, sandboxOrigin,
 // The bot answers through the outbox, and agents reply from the thread;
 // the sandbox's chat is the customer's phone.
 
-test("the echo bot answers, then an agent replies from the thread", async ({ page, request }) => {
+test("the echo bot answers, then an agent replies from the thread", async ({ page, request }, testInfo) => {
   await signIn(page);
   await ensureConnected(page);
-  const waId = "16505550142";
+  // A customer of their own for a retry: the first try's messages stay.
+  const waId = `16505550${142 + 100 * testInfo.retry}`;
   const { sandbox, phone } = await customerWrites(page, request, waId, "Is the bakery open?");
 
   await page.goto("/conversations");
   await hydrated(page);
-  const conversation = page.locator("a.conversation", { hasText: "Customer 0142" });
+  const conversation = page.locator("a.conversation", { hasText: `Customer ${waId.slice(-4)}` });
   await expect(conversation).toBeVisible({ timeout: 15_000 });
   await conversation.click();
   await expect(page.locator(".bubble.outbound", { hasText: "Received: Is the bakery open?" })).toBeVisible({ timeout: 15_000 });

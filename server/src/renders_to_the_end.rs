@@ -88,9 +88,10 @@ pub async fn layer(State(limit): State<Limit>, request: Request, next: Next) -> 
     let (chunks_tx, chunks_rx) = mpsc::channel::<Chunk>(CHUNKS_IN_HAND);
     let counted = Unfinished::start();
     let failed = chunks_tx.clone();
-    let may_block = MayBlock::when(is_page(&request));
+    let hand_over = is_page(&request) && can_hand_over();
     let respond = tokio::spawn(
-        may_block(respond(request, next, limit, head_tx, chunks_tx)).in_current_span(),
+        MayBlock::new(respond(request, next, limit, head_tx, chunks_tx), hand_over)
+            .in_current_span(),
     );
     tokio::spawn(async move {
         let _counted = counted;
@@ -178,11 +179,8 @@ struct MayBlock<F> {
 }
 
 impl<F: Future> MayBlock<F> {
-    /// What wraps a response: handing the worker over if `page` and the
-    /// runtime can.
-    fn when(page: bool) -> impl FnOnce(F) -> Self {
-        let hand_over = page && Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread;
-        move |inner| Self {
+    fn new(inner: F, hand_over: bool) -> Self {
+        Self {
             inner: Box::pin(inner),
             hand_over,
         }
@@ -201,6 +199,11 @@ impl<F: Future> Future for MayBlock<F> {
             inner.poll(cx)
         }
     }
+}
+
+/// Whether this runtime has other threads to hand a worker's queue to.
+fn can_hand_over() -> bool {
+    Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread
 }
 
 /// Whether a request is for a page the server draws: a GET of a path
@@ -251,13 +254,16 @@ mod tests {
             .build()
             .expect("a runtime");
         let ran = runtime.block_on(async {
-            let render = MayBlock::when(true)(async {
-                let (ran_tx, ran_rx) = std::sync::mpsc::channel();
-                tokio::spawn(async move {
-                    let _ = ran_tx.send(());
-                });
-                ran_rx.recv_timeout(Duration::from_secs(10)).is_ok()
-            });
+            let render = MayBlock::new(
+                async {
+                    let (ran_tx, ran_rx) = std::sync::mpsc::channel();
+                    tokio::spawn(async move {
+                        let _ = ran_tx.send(());
+                    });
+                    ran_rx.recv_timeout(Duration::from_secs(10)).is_ok()
+                },
+                can_hand_over(),
+            );
             tokio::spawn(render)
                 .await
                 .expect("the render does not panic")
