@@ -227,6 +227,19 @@ impl World {
         .await;
     }
 
+    /// Sets the demo number's throughput (messages a second, both ways).
+    pub async fn set_throughput(&self, per_second: u32) {
+        let phone = &self.demo().phone_number_id;
+        let (status, body) = self
+            .control(
+                "POST",
+                &format!("/_sandbox/phones/{phone}"),
+                json!({ "throughput": per_second }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     /// Revokes the business token, as a business withdrawing access would.
     pub async fn revoke_token(&self) {
         self.control(

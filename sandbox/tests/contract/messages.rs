@@ -211,15 +211,7 @@ async fn mark_as_read_with_a_typing_indicator() {
 async fn the_numbers_throughput_is_enforced_with_130429() {
     let world = World::start().await;
     world.customer_writes("hi").await;
-    let phone = world.demo().phone_number_id.clone();
-    let (status, _) = world
-        .control(
-            "POST",
-            &format!("/_sandbox/phones/{phone}"),
-            json!({ "throughput": 2 }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    world.set_throughput(2).await;
     // Five sends can straddle at most one second boundary: at most four pass.
     let mut refused = Vec::new();
     for i in 0..5 {
@@ -239,15 +231,7 @@ async fn the_numbers_throughput_is_enforced_with_130429() {
 #[tokio::test]
 async fn customers_messages_count_towards_the_numbers_throughput() {
     let world = World::start().await;
-    let phone = world.demo().phone_number_id.clone();
-    let (status, _) = world
-        .control(
-            "POST",
-            &format!("/_sandbox/phones/{phone}"),
-            json!({ "throughput": 2 }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    world.set_throughput(2).await;
     let to = world.demo().customer_wa_id.clone();
     // The sandbox counts by the second of this machine's clock (moved on
     // only by whole seconds): an attempt that straddled a second proves
