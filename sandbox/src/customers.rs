@@ -208,21 +208,23 @@ fn ad_referral(referral: &Value) -> Result<Value, ControlError> {
 /// A message from the user reaches the business: the chat shows it and
 /// the `messages` webhook goes out.
 fn arrives(state: &AppState, phone: &Phone, wa_id: &str, contact: &Value, message: Value) {
-    crate::messages::count_inbound(&mut state.world(), &phone.id, state.clock.now());
-    state
-        .world()
+    let now = state.clock.now();
+    let mut world = state.world();
+    crate::messages::count_inbound(&mut world, &phone.id, now);
+    world
         .chats
         .entry((phone.id.clone(), wa_id.to_string()))
         .or_default()
         .push(ChatLine {
             direction: "inbound",
             wamid: message["id"].as_str().unwrap_or_default().to_string(),
-            timestamp: state.clock.now(),
+            timestamp: now,
             message: message.clone(),
             status: None,
             by_phone: false,
             via: None,
         });
+    drop(world);
     state.webhooks.send(Change::messages(
         phone,
         json!({ "contacts": [contact], "messages": [message] }),
